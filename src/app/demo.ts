@@ -1,0 +1,174 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import type { DrillReport } from "../core/drill.js";
+import type { Posture } from "../core/posture.js";
+import type { Manifest } from "../core/restore-point.js";
+import type { ResolvedAsset } from "../config/load.js";
+import { engineFor } from "../engines/index.js";
+import { systemClock } from "../ports/clock.js";
+import type { Progress } from "../ports/engine.js";
+import type { CheckResult } from "../ports/repository.js";
+import type { ScratchInstance } from "../ports/scratch.js";
+import { LocalRepository } from "../repository/local-fs/index.js";
+import { embeddedScratch } from "../scratch/embedded-postgres.js";
+import { backup } from "./backup.js";
+import type { AppContext } from "./context.js";
+import { drill } from "./drill.js";
+import { status } from "./status.js";
+
+/** The demo's shop: products feeding a merchant feed, and orders that reference them. */
+export const SHOP_SCHEMA = `
+CREATE TABLE merchants (
+  id int PRIMARY KEY,
+  name text NOT NULL,
+  feed_url text NOT NULL
+);
+CREATE TABLE products (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  merchant_id int NOT NULL REFERENCES merchants(id),
+  sku text NOT NULL UNIQUE,
+  name text NOT NULL,
+  price numeric(10,2) NOT NULL CHECK (price >= 0),
+  stock int NOT NULL DEFAULT 0,
+  attributes jsonb NOT NULL DEFAULT '{}',
+  updated_at timestamptz NOT NULL
+);
+CREATE TABLE orders (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  customer_email text NOT NULL,
+  status text NOT NULL CHECK (status IN ('new', 'paid', 'shipped', 'cancelled')),
+  created_at timestamptz NOT NULL
+);
+CREATE TABLE order_items (
+  order_id bigint NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+  product_id bigint NOT NULL REFERENCES products(id),
+  quantity int NOT NULL CHECK (quantity > 0),
+  unit_price numeric(10,2) NOT NULL,
+  PRIMARY KEY (order_id, product_id)
+);
+-- What the merchant platform reads every hour: break products and the feed breaks.
+CREATE VIEW merchant_feed AS
+  SELECT m.name AS merchant, p.sku, p.name, p.price, p.stock > 0 AS in_stock
+    FROM products p JOIN merchants m ON m.id = p.merchant_id;
+
+INSERT INTO merchants VALUES
+  (1, 'Northwind Outdoor', 'https://feeds.example/northwind.xml'),
+  (2, 'Contoso Kitchen', 'https://feeds.example/contoso.xml'),
+  (3, 'Fabrikam Books', 'https://feeds.example/fabrikam.xml');
+INSERT INTO products (merchant_id, sku, name, price, stock, attributes, updated_at)
+  SELECT 1 + i % 3, 'SKU-' || lpad(i::text, 5, '0'), 'Product ' || i, round((5 + (i * 7919) % 20000 / 100.0)::numeric, 2),
+         (i * 31) % 120, jsonb_build_object('color', (ARRAY['red','green','blue','black'])[1 + i % 4], 'weight_g', 100 + i % 900),
+         timestamptz '2026-01-01 00:00:00+00' + make_interval(mins => i)
+    FROM generate_series(1, 2000) AS i;
+INSERT INTO orders (customer_email, status, created_at)
+  SELECT 'customer' || (i % 1500) || '@example.com', (ARRAY['new','paid','shipped','cancelled'])[1 + i % 4],
+         timestamptz '2026-06-01 00:00:00+00' + make_interval(mins => i * 7)
+    FROM generate_series(1, 5000) AS i;
+INSERT INTO order_items (order_id, product_id, quantity, unit_price)
+  SELECT o, 1 + ((o * 13 + k * 101) % 2000), 1 + (o + k) % 3, 9.99 + k
+    FROM generate_series(1, 5000) AS o, generate_series(1, 3) AS k;
+`;
+
+/** Business goes on after the backup: these are the changes a restore would lose. */
+const SHOP_ACTIVITY = `
+INSERT INTO orders (customer_email, status, created_at)
+  SELECT 'late' || i || '@example.com', 'new', timestamptz '2026-11-26 09:00:00+00' + make_interval(mins => i)
+    FROM generate_series(1, 25) AS i;
+UPDATE products SET stock = stock - 1, updated_at = timestamptz '2026-11-26 09:30:00+00' WHERE id <= 40;
+`;
+
+export interface DemoResult {
+  serverVersion: string;
+  manifest: Manifest;
+  drill: DrillReport;
+  posture: Posture;
+  check: CheckResult;
+  json: unknown;
+}
+
+export async function demo(options: {
+  signal: AbortSignal;
+  progress: Progress;
+  pgBin?: string;
+}): Promise<DemoResult> {
+  const { signal, progress } = options;
+  const workdir = await mkdtemp(path.join(os.tmpdir(), "lifeline-demo-"));
+  const pgBin = options.pgBin ?? process.env.LIFELINE_PG_BIN;
+  let source: ScratchInstance | undefined;
+  try {
+    progress.phase("starting an embedded PostgreSQL with a small shop database");
+    source = await embeddedScratch().provision({ minMajor: 0, encoding: "UTF8", signal, database: "shop" });
+    const sourceTarget = source.target;
+    const run = async (sql: string) => {
+      const client = new pg.Client({ connectionString: sourceTarget.url });
+      await client.connect();
+      try {
+        await client.query(sql);
+      } finally {
+        await client.end();
+      }
+    };
+    await run(SHOP_SCHEMA);
+
+    const repository = new LocalRepository(path.join(workdir, "repository"));
+    const ctx: AppContext = {
+      engine: (name) => engineFor(name, { postgres: pgBin ? { pgBin } : {} }),
+      repository,
+      scratch: () => embeddedScratch(),
+      clock: systemClock,
+      progress,
+      signal,
+      backup: { jobs: 2, compression: 1 },
+    };
+    const asset: ResolvedAsset = {
+      name: "shop",
+      engine: "postgres",
+      url: sourceTarget.url,
+      tier: "production",
+      rpoSeconds: 86400,
+      scratch: "embedded",
+      drillJobs: 2,
+    };
+    progress.phase("taking a restore point");
+    const manifest = await backup(ctx, asset);
+    await run(SHOP_ACTIVITY);
+    progress.phase("drilling the restore point");
+    const report = await drill(ctx, asset);
+    const [posture] = await status(ctx, [
+      { name: "shop", asset, tier: "production", rpoSeconds: 86400, resolveError: null },
+    ]);
+    const check = await repository.check();
+    if (!posture) throw new Error("no posture");
+    return {
+      serverVersion: source.serverVersion,
+      manifest,
+      drill: report,
+      posture,
+      check,
+      json: {
+        demo: {
+          serverVersion: source.serverVersion,
+          restorePoint: {
+            id: manifest.id,
+            snapshotTime: manifest.snapshotTime,
+            tables: manifest.fingerprints.tables.length,
+          },
+          drill: {
+            result: report.result,
+            restoreSeconds: report.restoreSeconds,
+            verifySeconds: report.verifySeconds,
+            mismatches: report.mismatches,
+          },
+          status: posture,
+          check: { ok: check.findings.length === 0, findings: check.findings },
+        },
+      },
+    };
+  } finally {
+    progress.phase("cleaning up");
+    await source?.teardown();
+    await rm(workdir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,40 @@
+import type { DemoResult } from "../app/demo.js";
+import { renderBackup, renderDrill, renderStatus } from "./render.js";
+
+const indent = (text: string) =>
+  text
+    .split("\n")
+    .map((l) => "   " + l)
+    .join("\n");
+
+export function renderDemo(r: DemoResult): string {
+  const rows = r.manifest.fingerprints.tables.reduce((s, t) => s + t.rows, 0);
+  const passed = r.drill.result === "passed";
+  const changes = r.posture.changesNotCovered?.rows ?? 0;
+  return [
+    `lifeline demo — the whole loop on a throwaway PostgreSQL ${r.serverVersion}; nothing is left behind`,
+    "",
+    "1. A shop: merchants, products (read by the merchant_feed view a marketplace pulls), orders and their items.",
+    "",
+    `2. Backup: pg_dump read an exported snapshot while lifeline fingerprinted the same snapshot (${rows.toLocaleString("en-US")} rows).`,
+    indent(renderBackup(r.manifest)),
+    "",
+    "3. Drill: the restore point was restored into a second, scratch PostgreSQL and fingerprinted again.",
+    indent(renderDrill(r.drill, r.manifest)),
+    "",
+    "4. Status, after the shop kept selling (25 new orders, 40 stock updates):",
+    indent(renderStatus([r.posture])),
+    "",
+    passed
+      ? [
+          "What this proved: not that a backup file exists, but that this data comes back — every table, row for row,",
+          `every sequence, the same schema — in ${(r.drill.restoreSeconds + r.drill.verifySeconds).toFixed(1)}s (your RTO estimate). It also shows what is`,
+          `at risk right now: ${changes} row changes were made after the verified restore point and would be lost.`,
+        ].join("\n")
+      : "The drill FAILED: this restore point would not bring the data back as it was. That is what drills are for.",
+    "",
+    "Next, on your own database:",
+    "   lifeline init --asset shop --url 'postgres://app:${SHOP_DB_PASSWORD}@db:5432/shop'",
+    "   lifeline backup shop && lifeline drill shop && lifeline status",
+  ].join("\n");
+}

@@ -1,0 +1,149 @@
+import type { DrillReport } from "../core/drill.js";
+import { formatBytes, formatDuration } from "../core/duration.js";
+import type { Posture } from "../core/posture.js";
+import { totalArtifactBytes, type Manifest } from "../core/restore-point.js";
+import type { CheckResult } from "../ports/repository.js";
+import { table } from "./io.js";
+
+const n = (value: number) => value.toLocaleString("en-US");
+
+export function backupJson(m: Manifest) {
+  return {
+    restorePoint: {
+      id: m.id,
+      asset: m.asset,
+      snapshotTime: m.snapshotTime,
+      tables: m.fingerprints.tables.length,
+      rows: m.fingerprints.tables.reduce((s, t) => s + t.rows, 0),
+      sequences: m.fingerprints.sequences.length,
+      bytes: totalArtifactBytes(m),
+      artifacts: m.artifacts.length,
+      databaseBytes: m.source.databaseBytes,
+      serverVersion: m.source.serverVersion,
+      tools: m.tools,
+      durations: m.durations,
+      verified: false,
+    },
+  };
+}
+
+export function renderBackup(m: Manifest): string {
+  const rows = m.fingerprints.tables.reduce((s, t) => s + t.rows, 0);
+  return [
+    `✓ restore point ${m.id} of ${m.asset}`,
+    `  snapshot   ${m.snapshotTime} (PostgreSQL ${m.source.serverVersion}, pg_dump ${m.tools.pg_dump ?? "?"})`,
+    `  contents   ${n(m.fingerprints.tables.length)} tables (${n(rows)} rows), ${m.fingerprints.sequences.length} sequences, ${m.fingerprints.schema.objects.length} schema objects fingerprinted`,
+    `  size       ${formatBytes(totalArtifactBytes(m))} in ${m.artifacts.length} files (database ${formatBytes(m.source.databaseBytes)})`,
+    `  took       ${m.durations.totalSeconds}s (dump ${m.durations.dumpSeconds}s, fingerprints ${m.durations.fingerprintSeconds}s alongside)`,
+    `  not verified yet: \`lifeline drill ${m.asset}\` proves it restores`,
+  ].join("\n");
+}
+
+export function drillJson(r: DrillReport) {
+  return {
+    drill: {
+      id: r.id,
+      asset: r.asset,
+      restorePointId: r.restorePointId,
+      result: r.result,
+      failure: r.failure,
+      restoreSeconds: r.restoreSeconds,
+      verifySeconds: r.verifySeconds,
+      scratch: r.scratch,
+      tools: r.tools,
+      mismatches: r.mismatches,
+      startedAt: r.startedAt,
+      finishedAt: r.finishedAt,
+    },
+  };
+}
+
+export function renderDrill(r: DrillReport, m: Manifest | undefined): string {
+  const where = `${r.scratch.kind} PostgreSQL ${r.scratch.serverVersion ?? ""}`.trim();
+  if (r.result === "passed") {
+    const rows = m ? m.fingerprints.tables.reduce((s, t) => s + t.rows, 0) : 0;
+    return [
+      `✓ drill passed: restore point ${r.restorePointId} of ${r.asset} restores`,
+      `  restored   into a scratch ${where} in ${r.restoreSeconds}s, verified in ${r.verifySeconds}s`,
+      m
+        ? `  compared   ${n(m.fingerprints.tables.length)} tables (${n(rows)} rows), ${m.fingerprints.sequences.length} sequences, ${m.fingerprints.schema.objects.length} schema objects: identical`
+        : "",
+      `  this restore point is now verified; the scratch copy was removed`,
+    ]
+      .filter(Boolean)
+      .join("\n");
+  }
+  const lines = [
+    `✗ drill FAILED: restore point ${r.restorePointId} of ${r.asset} did not restore as recorded`,
+  ];
+  if (r.failure)
+    lines.push(...r.failure.message.split("\n").map((l, i) => (i === 0 ? `  ${l}` : `    ${l}`)));
+  const shown = r.mismatches.slice(0, 20);
+  for (const mm of shown) lines.push(`  - ${mm.message}`);
+  if (r.mismatches.length > shown.length)
+    lines.push(`  … and ${r.mismatches.length - shown.length} more (see --json)`);
+  lines.push("  this restore point is NOT verified; the report is kept in the repository");
+  return lines.join("\n");
+}
+
+export function statusJson(postures: readonly Posture[]) {
+  return { assets: postures };
+}
+
+function ago(seconds: number | null | undefined): string {
+  return seconds === null || seconds === undefined ? "—" : `${formatDuration(seconds)} ago`;
+}
+
+export function renderStatus(postures: readonly Posture[]): string {
+  const rows: string[][] = [
+    ["ASSET", "TIER", "NEWEST", "VERIFIED (RPO)", "TARGET", "RTO", "DB SIZE", "CHANGES NOT COVERED"],
+  ];
+  for (const p of postures) {
+    const verified = p.newestVerifiedRestorePoint
+      ? `${ago(p.rpoSeconds)} ${p.rpoMet ? "✓" : "✗ over target"}`
+      : "none ✗";
+    const changes = p.changesNotCovered
+      ? `${n(p.changesNotCovered.rows)} rows${p.changesNotCovered.countersReset ? " (at least; counters reset)" : ""}`
+      : p.liveError
+        ? "unknown (unreachable)"
+        : "—";
+    rows.push([
+      p.name,
+      p.tier,
+      ago(p.newestRestorePoint?.ageSeconds),
+      verified,
+      formatDuration(p.rpoTargetSeconds),
+      p.rtoSeconds === null ? "—" : formatDuration(p.rtoSeconds),
+      p.databaseBytes === null ? "?" : formatBytes(p.databaseBytes),
+      changes,
+    ]);
+  }
+  const lines = [table(rows)];
+  for (const p of postures) for (const risk of p.risks) lines.push(`  ! ${p.name}: ${risk}`);
+  return lines.join("\n");
+}
+
+export function checkJson(location: string, result: CheckResult) {
+  return {
+    ok: result.findings.length === 0,
+    repository: location,
+    restorePoints: result.restorePoints,
+    drillReports: result.drillReports,
+    findings: result.findings,
+    notes: result.notes,
+  };
+}
+
+export function renderCheck(location: string, result: CheckResult): string {
+  const lines: string[] = [];
+  if (result.findings.length === 0) {
+    lines.push(
+      `✓ repository ${location}: ${result.restorePoints} restore points, ${result.drillReports} drill reports; every manifest parses and every artifact matches its size and sha256`,
+    );
+  } else {
+    lines.push(`✗ repository ${location}: ${result.findings.length} problem(s)`);
+    for (const f of result.findings) lines.push(`  - ${f.message}`);
+  }
+  for (const note of result.notes) lines.push(`  note: ${note}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,170 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { parseDocument } from "yaml";
+import type { z } from "zod";
+import { parseDuration } from "../core/duration.js";
+import { LifelineError, configError } from "../core/errors.js";
+import { configSchema, type AssetConfig, type Config } from "./schema.js";
+
+export const CONFIG_NAMES = ["lifeline.yaml", "lifeline.yml"];
+
+export interface LoadedConfig {
+  file: string;
+  dir: string;
+  config: Config;
+  repositoryPath: string;
+}
+
+export interface ResolvedAsset {
+  name: string;
+  engine: string;
+  url: string;
+  tier: string;
+  rpoSeconds: number;
+  scratch: "embedded" | { url: string };
+  drillJobs: number;
+}
+
+/** --config, then LIFELINE_CONFIG, then lifeline.yaml in the working directory or a parent. */
+export function findConfig(explicit: string | undefined, cwd: string, env: NodeJS.ProcessEnv): string {
+  const given = explicit ?? env.LIFELINE_CONFIG;
+  if (given) {
+    const file = path.resolve(cwd, given);
+    if (!existsSync(file)) {
+      throw new LifelineError({
+        code: "CONFIG_NOT_FOUND",
+        kind: "config",
+        message: `config file ${file} does not exist`,
+        fix: `check the path given with ${explicit ? "--config" : "LIFELINE_CONFIG"}, or create one with \`lifeline init\``,
+      });
+    }
+    return file;
+  }
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    for (const name of CONFIG_NAMES) {
+      const file = path.join(dir, name);
+      if (existsSync(file)) return file;
+    }
+    if (path.dirname(dir) === dir) break;
+  }
+  throw new LifelineError({
+    code: "CONFIG_NOT_FOUND",
+    kind: "config",
+    message: `no lifeline.yaml in ${cwd} or any parent directory`,
+    fix: "create one with `lifeline init --asset <name> --url postgres://…`, or pass --config / set LIFELINE_CONFIG; `lifeline demo` needs none",
+  });
+}
+
+function fixFor(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return `remove ${issue.keys.map((k) => `"${k}"`).join(", ")} or check the spelling (see "Configuration" in the README)`;
+    case "invalid_type":
+      return `give a ${issue.expected} here (see "Configuration" in the README)`;
+    default:
+      return 'see "Configuration" in the README';
+  }
+}
+
+function describePath(parts: readonly PropertyKey[]): string {
+  return parts.map(String).join(".") || "(top level)";
+}
+
+export function parseConfig(text: string, file: string): Config {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0];
+    const where = first?.linePos?.[0] ? `line ${first.linePos[0].line}, column ${first.linePos[0].col}` : "";
+    throw new LifelineError({
+      code: "CONFIG_INVALID",
+      kind: "config",
+      message: `${file}: not valid YAML${where ? ` (${where})` : ""}: ${first?.message.split("\n")[0] ?? ""}`,
+      fix: "fix the YAML syntax (indentation with spaces, `key: value`)",
+    });
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const where = describePath(issue.path);
+      const message =
+        issue.code === "unrecognized_keys"
+          ? `unknown key ${issue.keys.map((k) => `"${k}"`).join(", ")}`
+          : issue.message;
+      return { text: `${where}: ${message}`, fix: fixFor(issue) };
+    });
+    const first = problems[0] ?? { text: "invalid", fix: "" };
+    throw new LifelineError({
+      code: "CONFIG_INVALID",
+      kind: "config",
+      message: `${file}: ${first.text}`,
+      fix: first.fix,
+      details: problems.slice(1).map((p) => `${p.text} — ${p.fix}`),
+    });
+  }
+  return parsed.data;
+}
+
+export function loadConfig(explicit: string | undefined, cwd: string, env: NodeJS.ProcessEnv): LoadedConfig {
+  const file = findConfig(explicit, cwd, env);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new LifelineError({
+      code: "CONFIG_UNREADABLE",
+      kind: "config",
+      message: `cannot read ${file}: ${(error as Error).message}`,
+      fix: "check the file's permissions",
+    });
+  }
+  const config = parseConfig(text, file);
+  const dir = path.dirname(file);
+  return { file, dir, config, repositoryPath: path.resolve(dir, config.repository.path) };
+}
+
+/**
+ * Replaces ${VAR} and ${VAR:-default} with environment values; $${ escapes. Done when a value is
+ * used, so a missing variable only stops the commands that need it.
+ */
+export function interpolate(value: string, where: string, env: NodeJS.ProcessEnv): string {
+  return value.replace(
+    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+    (match, name?: string, fallback?: string) => {
+      if (match === "$$") return "$";
+      const found = name ? env[name] : undefined;
+      if (found !== undefined && found !== "") return found;
+      if (fallback !== undefined) return fallback;
+      throw configError(
+        where,
+        `environment variable ${name} is not set`,
+        `export ${name}=… before running lifeline (or write \${${name}:-default} in lifeline.yaml)`,
+      );
+    },
+  );
+}
+
+export function resolveAsset(loaded: LoadedConfig, name: string, env: NodeJS.ProcessEnv): ResolvedAsset {
+  const asset: AssetConfig | undefined = loaded.config.assets[name];
+  if (!asset) {
+    const known = Object.keys(loaded.config.assets);
+    throw new LifelineError({
+      code: "ASSET_UNKNOWN",
+      kind: "usage",
+      message: `no asset named "${name}" in ${loaded.file}`,
+      fix: `use one of: ${known.join(", ")}`,
+    });
+  }
+  return {
+    name,
+    engine: asset.engine,
+    url: interpolate(asset.url, `assets.${name}.url`, env),
+    tier: asset.tier,
+    rpoSeconds: parseDuration(asset.rpo) ?? 86400,
+    scratch:
+      asset.drill.scratch === "embedded"
+        ? "embedded"
+        : { url: interpolate(asset.drill.scratch.url, `assets.${name}.drill.scratch.url`, env) },
+    drillJobs: asset.drill.jobs,
+  };
+}

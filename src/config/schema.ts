@@ -1,0 +1,57 @@
+import { z } from "zod";
+import { parseDuration } from "../core/duration.js";
+
+export const TIERS = ["production", "staging", "development"] as const;
+
+const duration = z.string().refine((v) => parseDuration(v) !== undefined, {
+  error: "is not a duration; write it like 15m, 24h, 7d or 1d12h",
+});
+
+const postgresUrl = z.string().refine((v) => /^postgres(ql)?:\/\//.test(v) || /^\$\{/.test(v), {
+  error: "is not a PostgreSQL URL; write postgres://user:${PASSWORD_VAR}@host:5432/database",
+});
+
+const scratch = z.union([z.literal("embedded"), z.strictObject({ url: postgresUrl })]);
+
+export const assetSchema = z.strictObject({
+  engine: z
+    .literal("postgres", { error: "is not a supported engine; today lifeline supports: postgres" })
+    .default("postgres"),
+  url: postgresUrl,
+  tier: z.enum(TIERS, { error: `must be one of: ${TIERS.join(", ")}` }).default("production"),
+  rpo: duration.default("24h"),
+  drill: z
+    .strictObject({
+      scratch: scratch.default("embedded"),
+      jobs: z.number().int().min(1).max(64).default(2),
+    })
+    .default({ scratch: "embedded", jobs: 2 }),
+});
+
+export const ASSET_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export const configSchema = z.strictObject({
+  repository: z
+    .strictObject({
+      path: z.string().min(1).default(".lifeline/repository"),
+    })
+    .default({ path: ".lifeline/repository" }),
+  tools: z.strictObject({ pgBin: z.string().min(1).optional() }).default({}),
+  backup: z
+    .strictObject({
+      jobs: z.number().int().min(1).max(64).default(2),
+      compression: z.number().int().min(0).max(9).default(1),
+    })
+    .default({ jobs: 2, compression: 1 }),
+  assets: z
+    .record(
+      z.string().regex(ASSET_NAME, {
+        error: "asset names use lowercase letters, digits, - and _, starting with a letter or digit",
+      }),
+      assetSchema,
+    )
+    .refine((assets) => Object.keys(assets).length > 0, { error: "lists no asset" }),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type AssetConfig = z.infer<typeof assetSchema>;

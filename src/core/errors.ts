@@ -1,0 +1,62 @@
+/**
+ * Every failure lifeline reports is a LifelineError: a stable code, a message that says what went
+ * wrong, and a fix that says what to do. The CLI maps the kind to an exit code; nothing below the
+ * CLI calls process.exit.
+ */
+export type ErrorKind = "usage" | "config" | "runtime" | "verification" | "interrupted";
+
+export const EXIT_CODES = {
+  ok: 0,
+  runtime: 1,
+  usage: 2,
+  config: 2,
+  verification: 4,
+  interrupted: 130,
+} as const;
+
+export class LifelineError extends Error {
+  readonly code: string;
+  readonly kind: ErrorKind;
+  readonly fix: string | undefined;
+  readonly details: readonly string[];
+
+  constructor(opts: {
+    code: string;
+    kind: ErrorKind;
+    message: string;
+    fix?: string;
+    details?: readonly string[];
+  }) {
+    super(opts.message);
+    this.name = "LifelineError";
+    this.code = opts.code;
+    this.kind = opts.kind;
+    this.fix = opts.fix;
+    this.details = opts.details ?? [];
+  }
+
+  get exitCode(): number {
+    return EXIT_CODES[this.kind];
+  }
+}
+
+export function isLifelineError(value: unknown): value is LifelineError {
+  return value instanceof LifelineError;
+}
+
+export function configError(path: string, problem: string, fix: string): LifelineError {
+  return new LifelineError({
+    code: "CONFIG_INVALID",
+    kind: "config",
+    message: `${path}: ${problem}`,
+    fix,
+  });
+}
+
+export function interrupted(): LifelineError {
+  return new LifelineError({
+    code: "INTERRUPTED",
+    kind: "interrupted",
+    message: "interrupted: stopped before finishing; nothing was committed",
+  });
+}

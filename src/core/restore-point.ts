@@ -1,0 +1,94 @@
+/**
+ * The restore point manifest: everything needed to list, check, restore and verify a restore point,
+ * stored beside its artifacts. A restore point without a complete manifest does not exist.
+ */
+export const MANIFEST_FORMAT = 1;
+
+export interface Artifact {
+  /** Path relative to the restore point's directory, with forward slashes. */
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface TableFingerprint {
+  /** Schema-qualified, quoted as PostgreSQL would: "Sales"."Order Items". */
+  table: string;
+  rows: number;
+  /** Order-independent digest of the rows' text; equal rows in any order give the same digest. */
+  digest: string;
+}
+
+export interface SequenceValue {
+  sequence: string;
+  lastValue: string;
+  isCalled: boolean;
+}
+
+export interface SchemaObject {
+  kind: string;
+  name: string;
+  digest: string;
+}
+
+export interface Fingerprints {
+  tables: TableFingerprint[];
+  sequences: SequenceValue[];
+  schema: { digest: string; objects: SchemaObject[] };
+}
+
+export interface TableActivity {
+  table: string;
+  inserts: number;
+  updates: number;
+  deletes: number;
+}
+
+export interface Activity {
+  /** When the server's statistics counters were last reset, if known. */
+  statsReset: string | null;
+  tables: TableActivity[];
+}
+
+export interface Manifest {
+  format: typeof MANIFEST_FORMAT;
+  id: string;
+  asset: string;
+  engine: string;
+  createdAt: string;
+  snapshotTime: string;
+  source: {
+    database: string;
+    /** Server-side encoding of the database; the scratch copy uses the same, or text digests would differ. */
+    encoding: string;
+    /** Connection URL without its password. */
+    url: string;
+    serverVersion: string;
+    serverMajor: number;
+    systemIdentifier: string | null;
+    databaseBytes: number;
+  };
+  tools: Record<string, string>;
+  dump: { format: string; jobs: number; compression: number };
+  artifacts: Artifact[];
+  fingerprints: Fingerprints;
+  activity: Activity;
+  durations: { dumpSeconds: number; fingerprintSeconds: number; totalSeconds: number };
+}
+
+export function totalArtifactBytes(manifest: Pick<Manifest, "artifacts">): number {
+  return manifest.artifacts.reduce((sum, a) => sum + a.bytes, 0);
+}
+
+/**
+ * Restore point ids sort by time and are safe as directory names: 20261126T102040Z-3fa9c1.
+ */
+export function newRestorePointId(now: Date, random: string): string {
+  const stamp = now
+    .toISOString()
+    .replace(/\.\d{3}Z$/, "Z")
+    .replace(/[-:]/g, "");
+  return `${stamp}-${random}`;
+}
+
+export const RESTORE_POINT_ID = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;

@@ -1,0 +1,175 @@
+import pg from "pg";
+import { LifelineError } from "../../core/errors.js";
+import { redactUrl, secrets } from "../../core/redact.js";
+import type { Target } from "../../ports/engine.js";
+
+/** Builds a Target from a connection URL, registering its password as a secret. */
+export function targetFromUrl(url: string): Target {
+  const parsed = parseUrl(url);
+  if (parsed.password) secrets.add(decodeURIComponent(parsed.password));
+  return { url, display: redactUrl(url) };
+}
+
+function parseUrl(url: string): URL {
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") throw new Error("scheme");
+    return parsed;
+  } catch {
+    throw new LifelineError({
+      code: "URL_INVALID",
+      kind: "config",
+      message: `not a PostgreSQL connection URL: ${redactUrl(url)}`,
+      fix: "write it as postgres://user:password@host:5432/database (percent-encode special characters in the password)",
+    });
+  }
+}
+
+export function databaseName(target: Target): string {
+  const parsed = parseUrl(target.url);
+  return decodeURIComponent(parsed.pathname.replace(/^\//, "")) || parsed.searchParams.get("dbname") || "";
+}
+
+/** Same server and credentials, another database. */
+export function withDatabase(target: Target, database: string): Target {
+  const parsed = parseUrl(target.url);
+  parsed.pathname = "/" + encodeURIComponent(database);
+  return { url: parsed.toString(), display: redactUrl(parsed.toString()) };
+}
+
+/**
+ * How a child tool (pg_dump, pg_restore) gets the connection: the URL without its password on the
+ * command line (visible in `ps`), the password in the environment.
+ */
+export function toolConnection(target: Target): { dbname: string; env: NodeJS.ProcessEnv } {
+  const parsed = parseUrl(target.url);
+  const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+  parsed.password = "";
+  const env: NodeJS.ProcessEnv = { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? "10" };
+  if (password !== undefined) env.PGPASSWORD = password;
+  return { dbname: parsed.toString(), env };
+}
+
+/**
+ * Session settings that change how values print as text. Fingerprints are text digests, so they are
+ * pinned identically at backup and after restore.
+ */
+export const PINNED_SETTINGS: readonly [string, string][] = [
+  ["TimeZone", "UTC"],
+  ["DateStyle", "ISO, YMD"],
+  ["IntervalStyle", "postgres"],
+  ["extra_float_digits", "1"],
+  ["bytea_output", "hex"],
+  ["lc_monetary", "C"],
+  ["lc_numeric", "C"],
+];
+
+export async function connect(target: Target, applicationName = "lifeline"): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString: target.url,
+    application_name: applicationName,
+    connectionTimeoutMillis: 10_000,
+  });
+  // An idle client that loses its server must not crash the process.
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw connectionError(target, error);
+  }
+  return client;
+}
+
+export async function withClient<T>(target: Target, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = await connect(target);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+interface PgLikeError {
+  code?: string;
+  message?: string;
+}
+
+export function connectionError(target: Target, error: unknown): LifelineError {
+  const e = (error ?? {}) as PgLikeError;
+  const where = target.display;
+  const raw = secrets.redact(e.message ?? String(error));
+  switch (e.code) {
+    case "ECONNREFUSED":
+      return new LifelineError({
+        code: "DB_UNREACHABLE",
+        kind: "runtime",
+        message: `cannot connect to ${where}: connection refused`,
+        fix: "check that the server is running and that host and port in the URL are right",
+      });
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return new LifelineError({
+        code: "DB_UNREACHABLE",
+        kind: "runtime",
+        message: `cannot connect to ${where}: host not found`,
+        fix: "check the host name in the URL",
+      });
+    case "ETIMEDOUT":
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return new LifelineError({
+        code: "DB_UNREACHABLE",
+        kind: "runtime",
+        message: `cannot connect to ${where}: ${e.code === "ETIMEDOUT" ? "timed out" : "host unreachable"}`,
+        fix: "check the host, port, firewall and network path to the server",
+      });
+    case "28P01":
+    case "28000":
+      return new LifelineError({
+        code: "DB_AUTH_FAILED",
+        kind: "runtime",
+        message: `cannot connect to ${where}: authentication failed (${raw})`,
+        fix: "check the user and password; if the URL uses ${VAR}, check that the variable holds the current password",
+      });
+    case "3D000":
+      return new LifelineError({
+        code: "DB_NOT_FOUND",
+        kind: "runtime",
+        message: `cannot connect to ${where}: ${raw}`,
+        fix: "check the database name at the end of the URL",
+      });
+    default:
+      if (/timeout/i.test(raw)) {
+        return new LifelineError({
+          code: "DB_UNREACHABLE",
+          kind: "runtime",
+          message: `cannot connect to ${where}: timed out`,
+          fix: "check the host, port, firewall and network path to the server",
+        });
+      }
+      return new LifelineError({
+        code: "DB_ERROR",
+        kind: "runtime",
+        message: `cannot connect to ${where}: ${raw}`,
+      });
+  }
+}
+
+/** Quotes an identifier the way lifeline names objects in manifests: only when needed. */
+export function quoteIdent(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
+}
+
+export function qualifiedName(schema: string, name: string): string {
+  return `${quoteIdent(schema)}.${quoteIdent(name)}`;
+}
+
+export function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** Always-quoted form, safe to splice into SQL. */
+export function sqlIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

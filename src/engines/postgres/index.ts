@@ -1,0 +1,62 @@
+import type { Engine, Target } from "../../ports/engine.js";
+import type { Fingerprints, Manifest } from "../../core/restore-point.js";
+import { interrupted } from "../../core/errors.js";
+import { backup } from "./backup.js";
+import { connect, targetFromUrl, withClient } from "./connection.js";
+import {
+  fingerprintTables,
+  listTables,
+  pinSettings,
+  readActivity,
+  readSequences,
+  schemaObjects,
+} from "./fingerprint.js";
+import { describeSource } from "./inspect.js";
+import { restore } from "./restore.js";
+import { PgTools } from "./tools.js";
+
+export interface PostgresEngineOptions {
+  /** Directory holding pg_dump and pg_restore; PATH when undefined. */
+  pgBin?: string;
+  /** Connections used to fingerprint a restored copy. */
+  fingerprintJobs?: number;
+}
+
+export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
+  const tools = new PgTools(options.pgBin);
+  const jobs = Math.max(1, options.fingerprintJobs ?? 2);
+  return {
+    name: "postgres",
+    capabilities: { snapshotConsistentFingerprints: true, parallelRestore: true },
+    target: targetFromUrl,
+    probe: (target) => withClient(target, describeSource),
+    backup: (target, backupOptions) => backup(tools, target, backupOptions),
+    scratchMajorFor: (manifest: Manifest) => manifest.source.serverMajor,
+    restore: async (into, restoreOptions) => ({ tools: await restore(tools, into, restoreOptions) }),
+    fingerprint: (target, signal) => fingerprintRestored(target, jobs, signal),
+    live: (target) =>
+      withClient(target, async (client) => {
+        const source = await describeSource(client);
+        return { databaseBytes: source.databaseBytes, activity: await readActivity(client) };
+      }),
+  };
+}
+
+async function fingerprintRestored(target: Target, jobs: number, signal: AbortSignal): Promise<Fingerprints> {
+  const clients = [];
+  try {
+    for (let i = 0; i < jobs; i++) {
+      if (signal.aborted) throw interrupted();
+      const client = await connect(target, "lifeline verify");
+      clients.push(client);
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      await pinSettings(client);
+    }
+    const [first] = clients;
+    if (!first) throw new Error("no connection");
+    const tables = await fingerprintTables(clients, await listTables(first), signal);
+    return { tables, sequences: await readSequences(first), schema: await schemaObjects(first) };
+  } finally {
+    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  }
+}

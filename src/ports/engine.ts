@@ -1,0 +1,75 @@
+import type { Activity, Artifact, Fingerprints, Manifest } from "../core/restore-point.js";
+
+/** A database lifeline connects to. The url may hold a password; `display` never does. */
+export interface Target {
+  url: string;
+  display: string;
+}
+
+export interface Progress {
+  /** A new phase of long work ("dumping", "restoring"): shown on stderr when it is a terminal. */
+  phase(message: string): void;
+}
+
+export const silentProgress: Progress = { phase: () => undefined };
+
+export interface SourceInfo {
+  database: string;
+  encoding: string;
+  serverVersion: string;
+  serverMajor: number;
+  systemIdentifier: string | null;
+  databaseBytes: number;
+}
+
+export interface BackupOptions {
+  /** Directory the artifacts are written into; it exists and is empty. */
+  directory: string;
+  jobs: number;
+  compression: number;
+  signal: AbortSignal;
+  progress: Progress;
+}
+
+export interface BackupResult {
+  snapshotTime: string;
+  source: SourceInfo;
+  tools: Record<string, string>;
+  dump: Manifest["dump"];
+  /** Artifacts with sizes and checksums, fsynced. */
+  artifacts: Artifact[];
+  fingerprints: Fingerprints;
+  activity: Activity;
+  durations: Manifest["durations"];
+}
+
+export interface RestoreOptions {
+  /** Local directory holding the restore point's artifacts. */
+  directory: string;
+  manifest: Manifest;
+  jobs: number;
+  signal: AbortSignal;
+  progress: Progress;
+}
+
+export interface EngineCapabilities {
+  /** Fingerprints are taken in the very snapshot the dump reads. */
+  snapshotConsistentFingerprints: boolean;
+  parallelRestore: boolean;
+}
+
+/** One database engine. Differences between engines are capability flags, not branches in the core. */
+export interface Engine {
+  readonly name: string;
+  readonly capabilities: EngineCapabilities;
+  /** Parses a connection URL into a Target, registering its password as a secret. */
+  target(url: string): Target;
+  /** Connects and identifies the server; throws a LifelineError that names the fix when it cannot. */
+  probe(target: Target): Promise<SourceInfo>;
+  backup(target: Target, options: BackupOptions): Promise<BackupResult>;
+  /** The oldest scratch server major version that can take this restore point. */
+  scratchMajorFor(manifest: Manifest): number;
+  restore(into: Target, options: RestoreOptions): Promise<{ tools: Record<string, string> }>;
+  fingerprint(target: Target, signal: AbortSignal): Promise<Fingerprints>;
+  live(target: Target): Promise<{ databaseBytes: number; activity: Activity }>;
+}

