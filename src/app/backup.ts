@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { interrupted } from "../core/errors.js";
+import { asLifelineError, interrupted } from "../core/errors.js";
 import { MANIFEST_FORMAT, newRestorePointId, type Manifest } from "../core/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { AppContext } from "./context.js";
@@ -45,6 +45,6 @@ export async function backup(ctx: AppContext, asset: ResolvedAsset): Promise<Man
     return manifest;
   } catch (error) {
     await staged.abort();
-    throw error;
+    throw asLifelineError(error, "BACKUP_FAILED", `backup of ${asset.name} failed`);
   }
 }

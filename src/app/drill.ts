@@ -1,6 +1,6 @@
 import { compareFingerprints } from "../core/compare.js";
 import { DRILL_FORMAT, newDrillId, type DrillReport } from "../core/drill.js";
-import { LifelineError, isLifelineError } from "../core/errors.js";
+import { LifelineError, asLifelineError, isLifelineError } from "../core/errors.js";
 import type { Manifest } from "../core/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Target } from "../ports/engine.js";
@@ -129,7 +129,9 @@ export async function drill(
     if (hooks.beforeVerify) await hooks.beforeVerify(instance.target);
     ctx.progress.phase("fingerprinting the restored copy");
     const verifyStarted = performance.now();
-    const actual = await engine.fingerprint(instance.target, ctx.signal);
+    const actual = await engine.fingerprint(instance.target, ctx.signal).catch((error: unknown) => {
+      throw asLifelineError(error, "VERIFY_FAILED", "fingerprinting the restored copy failed");
+    });
     report.mismatches = compareFingerprints(manifest.fingerprints, actual);
     report.verifySeconds = seconds(verifyStarted);
     report.result = report.mismatches.length === 0 ? "passed" : "failed";

@@ -90,7 +90,10 @@ export function parseConfig(text: string, file: string): Config {
       const message =
         issue.code === "unrecognized_keys"
           ? `unknown key ${issue.keys.map((k) => `"${k}"`).join(", ")}`
-          : issue.message;
+          : issue.code === "invalid_key" && issue.issues.length > 0
+            ? // zod reports a bad record key as "Invalid key in record"; the reason is nested.
+              issue.issues.map((i) => i.message).join("; ")
+            : issue.message;
       return { text: `${where}: ${message}`, fix: fixFor(issue) };
     });
     const first = problems[0] ?? { text: "invalid", fix: "" };

@@ -60,3 +60,13 @@ export function interrupted(): LifelineError {
     message: "interrupted: stopped before finishing; nothing was committed",
   });
 }
+
+/**
+ * Wraps an unexpected error (a database error mid-backup, say) so that it reaches the user as a
+ * clear message with a stable code instead of a stack trace.
+ */
+export function asLifelineError(error: unknown, code: string, doing: string): LifelineError {
+  if (isLifelineError(error)) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new LifelineError({ code, kind: "runtime", message: `${doing}: ${message}` });
+}

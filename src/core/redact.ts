@@ -3,7 +3,9 @@
  * Two layers: URLs are stripped of their password before they are shown or stored, and every
  * string leaving the process passes through a Redactor that knows every secret value seen.
  */
-const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#@\s]*:)([^@\s/]*)@/gi;
+// The userinfo ends at the last "@" before the host (as WHATWG URL and node-postgres parse it), so a
+// raw "@" in the user name (Azure's user@server) or the password stays inside the masked part.
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#\s]*:)([^\s/?#]*)@/gi;
 const KEYWORD_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi;
 
 export const MASK = "*****";

@@ -7,11 +7,15 @@ import { LocalRepository } from "../../src/repository/local-fs/index.js";
 import { embeddedScratch } from "../../src/scratch/embedded-postgres.js";
 import { serverScratch } from "../../src/scratch/server.js";
 
-export function testContext(repositoryDir: string, options: { pgBin?: string; signal?: AbortSignal } = {}): AppContext {
+export function testContext(
+  repositoryDir: string,
+  options: { pgBin?: string; signal?: AbortSignal } = {},
+): AppContext {
   return {
     engine: (name) => engineFor(name, { postgres: options.pgBin ? { pgBin: options.pgBin } : {} }),
     repository: new LocalRepository(repositoryDir),
-    scratch: (setting, source) => (setting === "embedded" ? embeddedScratch() : serverScratch(setting.url, source)),
+    scratch: (setting, source) =>
+      setting === "embedded" ? embeddedScratch() : serverScratch(setting.url, source),
     clock: systemClock,
     progress: silentProgress,
     signal: options.signal ?? new AbortController().signal,

@@ -48,7 +48,9 @@ export async function createDatabase(prefix = "lifeline_test"): Promise<TestData
 
 /** Loads a SQL file with psql, stopping at the first error. */
 export function loadSqlFile(url: string, file: string): void {
-  execFileSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", file], { stdio: ["ignore", "ignore", "pipe"] });
+  execFileSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", file], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
 }
 
 export const FIXTURES = path.resolve(import.meta.dirname, "../fixtures");
