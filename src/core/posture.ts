@@ -75,7 +75,10 @@ export function changesSince(base: Activity, current: Activity): ChangesNotCover
   const before = new Map(base.tables.map((t) => [t.table, t]));
   let rows = 0;
   let newTables = 0;
-  let countersReset = base.statsReset !== current.statsReset && current.statsReset !== null;
+  // A moved reset time means every counter restarted; a counter going backwards only proves that
+  // table's did (and must not depend on the order tables are listed in).
+  const allReset = base.statsReset !== current.statsReset && current.statsReset !== null;
+  let countersReset = allReset;
   for (const table of current.tables) {
     const now = table.inserts + table.updates + table.deletes;
     const then = before.get(table.table);
@@ -94,7 +97,7 @@ export function changesSince(base: Activity, current: Activity): ChangesNotCover
       countersReset = true;
       rows += now;
     } else {
-      rows += countersReset ? now : now - previous;
+      rows += allReset ? now : now - previous;
     }
   }
   return { rows, countersReset, newTables };

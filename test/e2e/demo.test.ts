@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import os from "node:os";
+import { after, describe, it } from "node:test";
+import { cli } from "../support/cli.js";
+import { tempDir } from "../support/pg.js";
+
+function leftovers(): string[] {
+  return readdirSync(os.tmpdir()).filter(
+    (n) => n.startsWith("lifeline-demo-") || n.startsWith("lifeline-scratch-"),
+  );
+}
+
+describe("lifeline demo", () => {
+  const work = tempDir("lifeline-demo-e2e-");
+  after(() => work.remove());
+
+  it("runs the whole loop with no config and explains what it proved", async () => {
+    const before = leftovers();
+    const result = await cli(["demo"], { cwd: work.dir });
+    assert.equal(result.code, 0, result.stderr + result.stdout);
+    assert.match(result.stdout, /✓ restore point \S+ of shop/);
+    assert.match(result.stdout, /✓ drill passed/);
+    assert.match(result.stdout, /shop\s+production/);
+    assert.match(result.stdout, /What this proved/);
+    assert.match(result.stdout, /65 row changes/);
+    assert.deepEqual(leftovers(), before, "the demo cleans up after itself");
+    assert.deepEqual(readdirSync(work.dir), [], "nothing written to the working directory");
+  });
+
+  it("--json prints one document", async () => {
+    const result = await cli(["demo", "--json"], { cwd: work.dir });
+    assert.equal(result.code, 0, result.stderr);
+    const doc = JSON.parse(result.stdout) as { demo: { drill: { result: string }; check: { ok: boolean } } };
+    assert.equal(doc.demo.drill.result, "passed");
+    assert.equal(doc.demo.check.ok, true);
+  });
+});

@@ -1,0 +1,366 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { changesSince, computePosture, type PostureInput } from "../../src/core/posture.js";
+import { DRILL_FORMAT, type DrillReport } from "../../src/core/drill.js";
+import { MANIFEST_FORMAT, type Activity, type Manifest } from "../../src/core/restore-point.js";
+
+const NOW = new Date("2026-11-26T12:00:00Z");
+const HOUR = 3600;
+const SHA = "0".repeat(64);
+
+function manifest(id: string, snapshotTime: string, activity?: Activity, bytes = [100, 23]): Manifest {
+  return {
+    format: MANIFEST_FORMAT,
+    id,
+    asset: "shop",
+    engine: "postgres",
+    createdAt: snapshotTime,
+    snapshotTime,
+    source: {
+      database: "shop",
+      encoding: "UTF8",
+      url: "postgres://app@db:5432/shop",
+      serverVersion: "16.4",
+      serverMajor: 16,
+      systemIdentifier: null,
+      databaseBytes: 1000,
+    },
+    tools: { pg_dump: "16.4" },
+    dump: { format: "directory", jobs: 2, compression: 1 },
+    artifacts: bytes.map((b, i) => ({ path: `dump/${i}.dat.gz`, bytes: b, sha256: SHA })),
+    fingerprints: { tables: [], sequences: [], schema: { digest: "s", objects: [] } },
+    activity: activity ?? { statsReset: null, tables: [] },
+    durations: { dumpSeconds: 1, fingerprintSeconds: 1, totalSeconds: 2 },
+  };
+}
+
+function drill(
+  restorePointId: string,
+  finishedAt: string,
+  result: "passed" | "failed",
+  restoreSeconds = 30,
+  verifySeconds = 5,
+): DrillReport {
+  return {
+    format: DRILL_FORMAT,
+    id: finishedAt,
+    asset: "shop",
+    restorePointId,
+    startedAt: finishedAt,
+    finishedAt,
+    result,
+    failure: result === "failed" ? { code: "MISMATCH", message: "rows differ" } : null,
+    scratch: { kind: "embedded", serverVersion: "16.4" },
+    tools: {},
+    restoreSeconds,
+    verifySeconds,
+    mismatches: [],
+  };
+}
+
+function input(overrides: Partial<PostureInput> = {}): PostureInput {
+  return {
+    asset: { name: "shop", tier: "production", rpoTargetSeconds: 24 * HOUR },
+    restorePoints: [],
+    drills: [],
+    live: { databaseBytes: 5000, activity: { statsReset: null, tables: [] } },
+    now: NOW,
+    ...overrides,
+  };
+}
+
+// Restore points 10h, 5h and 2h old.
+const OLD = manifest("20261126T020000Z-aaaaaa", "2026-11-26T02:00:00Z");
+const MID = manifest("20261126T070000Z-bbbbbb", "2026-11-26T07:00:00Z");
+const NEW = manifest("20261126T100000Z-cccccc", "2026-11-26T10:00:00Z", undefined, [400]);
+
+describe("computePosture", () => {
+  it("without restore points: nothing newest, nothing verified, rpo not met, a risk says to back up", () => {
+    const p = computePosture(input());
+    assert.equal(p.name, "shop");
+    assert.equal(p.tier, "production");
+    assert.equal(p.newestRestorePoint, null);
+    assert.equal(p.newestVerifiedRestorePoint, null);
+    assert.equal(p.rpoSeconds, null);
+    assert.equal(p.rpoTargetSeconds, 24 * HOUR);
+    assert.equal(p.rpoMet, false);
+    assert.equal(p.rtoSeconds, null);
+    assert.equal(p.lastDrill, null);
+    assert.equal(p.changesNotCovered, null);
+    assert.equal(p.databaseBytes, 5000);
+    assert.equal(p.liveError, null);
+    assert.deepEqual(p.risks, ["no restore point: take one with `lifeline backup shop`"]);
+  });
+
+  it("with a restore point but no drill: newest is shown, nothing is verified, a risk says to drill", () => {
+    const p = computePosture(input({ restorePoints: [OLD, NEW, MID] }));
+    assert.deepEqual(p.newestRestorePoint, {
+      id: NEW.id,
+      snapshotTime: NEW.snapshotTime,
+      ageSeconds: 2 * HOUR,
+      bytes: 400,
+    });
+    assert.equal(p.newestVerifiedRestorePoint, null);
+    assert.equal(p.rpoSeconds, null);
+    assert.equal(p.rpoMet, false);
+    assert.equal(p.rtoSeconds, null);
+    assert.equal(p.changesNotCovered, null);
+    assert.equal(p.risks.length, 1);
+    assert.match(p.risks[0] ?? "", /no verified restore point/);
+    assert.match(p.risks[0] ?? "", /lifeline drill shop/);
+  });
+
+  it("a restore point whose latest drill passed is verified; rpo, rto and drilledAt come from it", () => {
+    const p = computePosture(
+      input({ restorePoints: [NEW], drills: [drill(NEW.id, "2026-11-26T10:30:00Z", "passed", 42, 8)] }),
+    );
+    assert.deepEqual(p.newestVerifiedRestorePoint, {
+      id: NEW.id,
+      snapshotTime: NEW.snapshotTime,
+      ageSeconds: 2 * HOUR,
+      bytes: 400,
+      drilledAt: "2026-11-26T10:30:00Z",
+    });
+    assert.equal(p.rpoSeconds, 2 * HOUR);
+    assert.equal(p.rpoMet, true);
+    assert.equal(p.rtoSeconds, 50);
+    assert.deepEqual(p.lastDrill, {
+      restorePointId: NEW.id,
+      result: "passed",
+      finishedAt: "2026-11-26T10:30:00Z",
+    });
+    assert.deepEqual(p.risks, []);
+  });
+
+  it("a later failing drill takes the proof back", () => {
+    const p = computePosture(
+      input({
+        restorePoints: [NEW],
+        drills: [drill(NEW.id, "2026-11-26T10:30:00Z", "passed"), drill(NEW.id, "2026-11-26T11:30:00Z", "failed")],
+      }),
+    );
+    assert.equal(p.newestVerifiedRestorePoint, null);
+    assert.equal(p.rpoSeconds, null);
+    assert.equal(p.rpoMet, false);
+    assert.equal(p.rtoSeconds, null);
+    assert.equal(p.lastDrill?.result, "failed");
+    assert.ok(p.risks.some((r) => r.startsWith("no verified restore point")));
+    assert.ok(p.risks.includes(`last drill failed (restore point ${NEW.id})`));
+  });
+
+  it("a failing drill followed by a passing one verifies again, in any input order", () => {
+    const p = computePosture(
+      input({
+        restorePoints: [NEW],
+        drills: [drill(NEW.id, "2026-11-26T11:30:00Z", "passed"), drill(NEW.id, "2026-11-26T10:30:00Z", "failed")],
+      }),
+    );
+    assert.equal(p.newestVerifiedRestorePoint?.id, NEW.id);
+    assert.equal(p.newestVerifiedRestorePoint?.drilledAt, "2026-11-26T11:30:00Z");
+    assert.deepEqual(p.risks, []);
+  });
+
+  it("the newest verified restore point need not be the newest restore point", () => {
+    const p = computePosture(
+      input({
+        restorePoints: [NEW, OLD, MID],
+        drills: [
+          drill(OLD.id, "2026-11-26T03:00:00Z", "passed", 10, 1),
+          drill(MID.id, "2026-11-26T08:00:00Z", "passed", 20, 2),
+          drill(NEW.id, "2026-11-26T11:00:00Z", "failed", 99, 99),
+        ],
+      }),
+    );
+    assert.equal(p.newestRestorePoint?.id, NEW.id);
+    assert.equal(p.newestVerifiedRestorePoint?.id, MID.id);
+    assert.equal(p.newestVerifiedRestorePoint?.drilledAt, "2026-11-26T08:00:00Z");
+    assert.equal(p.rpoSeconds, 5 * HOUR);
+    assert.equal(p.rtoSeconds, 22);
+    assert.deepEqual(p.lastDrill, { restorePointId: NEW.id, result: "failed", finishedAt: "2026-11-26T11:00:00Z" });
+    assert.deepEqual(p.risks, [`last drill failed (restore point ${NEW.id})`]);
+  });
+
+  it("rpoMet is false, with a risk, when the verified restore point is older than the target", () => {
+    const p = computePosture(
+      input({
+        asset: { name: "shop", tier: "staging", rpoTargetSeconds: 4 * HOUR },
+        restorePoints: [MID],
+        drills: [drill(MID.id, "2026-11-26T08:00:00Z", "passed")],
+      }),
+    );
+    assert.equal(p.tier, "staging");
+    assert.equal(p.rpoSeconds, 5 * HOUR);
+    assert.equal(p.rpoMet, false);
+    assert.deepEqual(p.risks, ["newest verified restore point is older than the rpo target"]);
+  });
+
+  it("rpoMet is true exactly at the target", () => {
+    const p = computePosture(
+      input({
+        asset: { name: "shop", tier: "production", rpoTargetSeconds: 5 * HOUR },
+        restorePoints: [MID],
+        drills: [drill(MID.id, "2026-11-26T08:00:00Z", "passed")],
+      }),
+    );
+    assert.equal(p.rpoSeconds, 5 * HOUR);
+    assert.equal(p.rpoMet, true);
+    assert.deepEqual(p.risks, []);
+  });
+
+  it("changes not covered are the counter deltas since the verified restore point", () => {
+    const base: Activity = {
+      statsReset: "2026-01-01T00:00:00Z",
+      tables: [
+        { table: "public.orders", inserts: 100, updates: 10, deletes: 1 },
+        { table: "public.customers", inserts: 5, updates: 0, deletes: 0 },
+      ],
+    };
+    const point = manifest("20261126T100000Z-dddddd", "2026-11-26T10:00:00Z", base);
+    const p = computePosture(
+      input({
+        restorePoints: [point],
+        drills: [drill(point.id, "2026-11-26T10:30:00Z", "passed")],
+        live: {
+          databaseBytes: 123456,
+          activity: {
+            statsReset: "2026-01-01T00:00:00Z",
+            tables: [
+              { table: "public.orders", inserts: 130, updates: 15, deletes: 3 },
+              { table: "public.customers", inserts: 5, updates: 0, deletes: 0 },
+            ],
+          },
+        },
+      }),
+    );
+    assert.deepEqual(p.changesNotCovered, { rows: 37, countersReset: false, newTables: 0 });
+    assert.equal(p.databaseBytes, 123456);
+  });
+
+  it("counter reset since the verified restore point is a risk", () => {
+    const point = manifest("20261126T100000Z-dddddd", "2026-11-26T10:00:00Z", {
+      statsReset: "2026-01-01T00:00:00Z",
+      tables: [{ table: "public.orders", inserts: 100, updates: 0, deletes: 0 }],
+    });
+    const p = computePosture(
+      input({
+        restorePoints: [point],
+        drills: [drill(point.id, "2026-11-26T10:30:00Z", "passed")],
+        live: {
+          databaseBytes: 1,
+          activity: {
+            statsReset: "2026-11-26T11:00:00Z",
+            tables: [{ table: "public.orders", inserts: 7, updates: 0, deletes: 0 }],
+          },
+        },
+      }),
+    );
+    assert.deepEqual(p.changesNotCovered, { rows: 7, countersReset: true, newTables: 0 });
+    assert.equal(p.risks.length, 1);
+    assert.match(p.risks[0] ?? "", /counters were reset/);
+    assert.match(p.risks[0] ?? "", /lower bound/);
+  });
+
+  it("a live error is reported as liveError and a risk; live figures are unknown", () => {
+    const p = computePosture(
+      input({
+        restorePoints: [NEW],
+        drills: [drill(NEW.id, "2026-11-26T10:30:00Z", "passed")],
+        live: { error: "connection refused (db:5432)" },
+      }),
+    );
+    assert.equal(p.liveError, "connection refused (db:5432)");
+    assert.equal(p.databaseBytes, null);
+    assert.equal(p.changesNotCovered, null);
+    assert.equal(p.newestVerifiedRestorePoint?.id, NEW.id);
+    assert.deepEqual(p.risks, ["database unreachable: connection refused (db:5432)"]);
+  });
+
+  it("ages never go negative for a snapshot in the future (clock skew)", () => {
+    const future = manifest("20261126T130000Z-eeeeee", "2026-11-26T13:00:00Z");
+    const p = computePosture(
+      input({ restorePoints: [future], drills: [drill(future.id, "2026-11-26T13:05:00Z", "passed")] }),
+    );
+    assert.equal(p.newestRestorePoint?.ageSeconds, 0);
+    assert.equal(p.rpoSeconds, 0);
+    assert.equal(p.rpoMet, true);
+  });
+});
+
+describe("changesSince", () => {
+  const base: Activity = {
+    statsReset: "2026-11-01T00:00:00Z",
+    tables: [
+      { table: "public.orders", inserts: 100, updates: 20, deletes: 5 },
+      { table: "public.customers", inserts: 10, updates: 2, deletes: 0 },
+    ],
+  };
+
+  it("counts nothing when nothing changed", () => {
+    assert.deepEqual(changesSince(base, base), { rows: 0, countersReset: false, newTables: 0 });
+  });
+
+  it("sums inserts, updates and deletes since the base", () => {
+    const current: Activity = {
+      statsReset: "2026-11-01T00:00:00Z",
+      tables: [
+        { table: "public.orders", inserts: 110, updates: 25, deletes: 6 },
+        { table: "public.customers", inserts: 10, updates: 4, deletes: 1 },
+      ],
+    };
+    assert.deepEqual(changesSince(base, current), { rows: 16 + 3, countersReset: false, newTables: 0 });
+  });
+
+  it("counts a table created since the base whole, and counts it as new", () => {
+    const current: Activity = {
+      statsReset: "2026-11-01T00:00:00Z",
+      tables: [...base.tables, { table: "public.coupons", inserts: 40, updates: 2, deletes: 1 }],
+    };
+    assert.deepEqual(changesSince(base, current), { rows: 43, countersReset: false, newTables: 1 });
+  });
+
+  it("ignores a table dropped since the base", () => {
+    const current: Activity = { statsReset: "2026-11-01T00:00:00Z", tables: [base.tables[0]!] };
+    assert.deepEqual(changesSince(base, current), { rows: 0, countersReset: false, newTables: 0 });
+  });
+
+  it("detects a reset from a changed statsReset and counts everything since the reset", () => {
+    const current: Activity = {
+      statsReset: "2026-11-20T00:00:00Z",
+      tables: [
+        { table: "public.orders", inserts: 150, updates: 30, deletes: 5 },
+        { table: "public.customers", inserts: 1, updates: 0, deletes: 0 },
+      ],
+    };
+    // Even though orders' counters are higher than before, they restarted at the reset.
+    assert.deepEqual(changesSince(base, current), { rows: 186, countersReset: true, newTables: 0 });
+  });
+
+  it("detects a reset when statsReset becomes known", () => {
+    const unknown: Activity = { ...base, statsReset: null };
+    const current: Activity = { ...base, statsReset: "2026-11-20T00:00:00Z" };
+    assert.equal(changesSince(unknown, current).countersReset, true);
+  });
+
+  it("detects a reset from a counter going backwards even when the total grew", () => {
+    const current: Activity = {
+      statsReset: "2026-11-01T00:00:00Z",
+      tables: [
+        { table: "public.orders", inserts: 100, updates: 20, deletes: 5 },
+        // updates went from 2 to 1: this table's counters were reset, though the sum rose.
+        { table: "public.customers", inserts: 30, updates: 1, deletes: 0 },
+      ],
+    };
+    assert.deepEqual(changesSince(base, current), { rows: 31, countersReset: true, newTables: 0 });
+  });
+
+  it("detects a reset from the total going backwards", () => {
+    const current: Activity = {
+      statsReset: "2026-11-01T00:00:00Z",
+      tables: [
+        { table: "public.orders", inserts: 3, updates: 0, deletes: 0 },
+        { table: "public.customers", inserts: 10, updates: 2, deletes: 0 },
+      ],
+    };
+    assert.deepEqual(changesSince(base, current), { rows: 3, countersReset: true, newTables: 0 });
+  });
+});
