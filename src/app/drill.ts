@@ -97,7 +97,7 @@ export async function drill(
 
   const source = engine.target(asset.url);
   const scratch = ctx.scratch(asset.scratch, source);
-  ctx.progress.phase(`starting a ${scratch.kind} scratch instance`);
+  ctx.progress.phase(`starting the scratch instance (${scratch.kind})`);
   let instance: ScratchInstance | undefined;
   try {
     instance = await scratch.provision({

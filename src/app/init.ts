@@ -33,18 +33,23 @@ export interface InitResult {
  * secret stays out of a file that is likely to be committed.
  */
 export function urlForFile(url: string, asset: string): { url: string; passwordVariable: string | null } {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return { url, passwordVariable: null };
-  }
-  if (!parsed.password || /^\$\{.*\}$/.test(decodeURIComponent(parsed.password)))
-    return { url, passwordVariable: null };
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0];
+  if (!scheme) return { url, passwordVariable: null };
+  const rest = url.slice(scheme.length);
+  // The user info ends at the last '@' of the authority (a raw '@' may sit in the password); the
+  // user name ends at the first ':' (a raw ':' may sit in the password, never in the user name).
+  const pathStart = rest.indexOf("/", rest.lastIndexOf("@"));
+  const authority = pathStart === -1 ? rest : rest.slice(0, pathStart);
+  const at = authority.lastIndexOf("@");
+  const colon = authority.indexOf(":");
+  if (at === -1 || colon === -1 || colon > at) return { url, passwordVariable: null };
+  const password = authority.slice(colon + 1, at);
+  if (password === "" || /^\$\{[^}]*\}$/.test(password)) return { url, passwordVariable: null };
   const variable = `${asset.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_DB_PASSWORD`;
-  const at = url.indexOf("@");
-  const colon = url.lastIndexOf(":", at);
-  return { url: `${url.slice(0, colon + 1)}\${${variable}}${url.slice(at)}`, passwordVariable: variable };
+  return {
+    url: `${scheme}${authority.slice(0, colon)}:\${${variable}}${rest.slice(at)}`,
+    passwordVariable: variable,
+  };
 }
 
 export function starterConfig(o: {
@@ -60,7 +65,7 @@ export function starterConfig(o: {
 repository:
   # Local directory for restore points and drill reports, relative to this file.
   # It is self-describing: everything needed to list, check and restore is inside it.
-  path: ${o.repository}
+  path: ${JSON.stringify(o.repository)}
 
 # tools:
 #   pgBin: /usr/lib/postgresql/16/bin   # pg_dump/pg_restore to use (default: PATH); must not be older than the server

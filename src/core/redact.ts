@@ -5,13 +5,21 @@
  */
 // The userinfo ends at the last "@" before the host (as WHATWG URL and node-postgres parse it), so a
 // raw "@" in the user name (Azure's user@server) or the password stays inside the masked part.
-const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#\s]*:)([^\s/?#]*)@/gi;
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#\s]*:)([^\s/]*)@/gi;
+// A string that is one URL may have a password free text cannot delimit. If it parses, its userinfo
+// is what the parser (and node-postgres) takes: up to the last "@" before "/", "?" or "#", a space
+// included. If it does not (a raw "#", "?" or "/" in the password; the URL is then shown in an error),
+// the password runs to the last "@" at all.
+const PARSED_URL_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^:/?#\s]*:)([^/?#]*)@/i;
+const UNPARSED_URL_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^:/?#\s]*:)(.*)@/i;
 const KEYWORD_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi;
 
 export const MASK = "*****";
 
 /** Removes the password from a connection URL, keeping everything else readable. */
 export function redactUrl(url: string): string {
+  const whole = URL.canParse(url) ? PARSED_URL_PASSWORD : UNPARSED_URL_PASSWORD;
+  if (whole.test(url)) return url.replace(whole, maskPassword);
   return url.replace(URL_PASSWORD, maskPassword);
 }
 

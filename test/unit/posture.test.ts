@@ -136,7 +136,10 @@ describe("computePosture", () => {
     const p = computePosture(
       input({
         restorePoints: [NEW],
-        drills: [drill(NEW.id, "2026-11-26T10:30:00Z", "passed"), drill(NEW.id, "2026-11-26T11:30:00Z", "failed")],
+        drills: [
+          drill(NEW.id, "2026-11-26T10:30:00Z", "passed"),
+          drill(NEW.id, "2026-11-26T11:30:00Z", "failed"),
+        ],
       }),
     );
     assert.equal(p.newestVerifiedRestorePoint, null);
@@ -152,7 +155,10 @@ describe("computePosture", () => {
     const p = computePosture(
       input({
         restorePoints: [NEW],
-        drills: [drill(NEW.id, "2026-11-26T11:30:00Z", "passed"), drill(NEW.id, "2026-11-26T10:30:00Z", "failed")],
+        drills: [
+          drill(NEW.id, "2026-11-26T11:30:00Z", "passed"),
+          drill(NEW.id, "2026-11-26T10:30:00Z", "failed"),
+        ],
       }),
     );
     assert.equal(p.newestVerifiedRestorePoint?.id, NEW.id);
@@ -176,7 +182,11 @@ describe("computePosture", () => {
     assert.equal(p.newestVerifiedRestorePoint?.drilledAt, "2026-11-26T08:00:00Z");
     assert.equal(p.rpoSeconds, 5 * HOUR);
     assert.equal(p.rtoSeconds, 22);
-    assert.deepEqual(p.lastDrill, { restorePointId: NEW.id, result: "failed", finishedAt: "2026-11-26T11:00:00Z" });
+    assert.deepEqual(p.lastDrill, {
+      restorePointId: NEW.id,
+      result: "failed",
+      finishedAt: "2026-11-26T11:00:00Z",
+    });
     assert.deepEqual(p.risks, [`last drill failed (restore point ${NEW.id})`]);
   });
 
@@ -362,5 +372,19 @@ describe("changesSince", () => {
       ],
     };
     assert.deepEqual(changesSince(base, current), { rows: 3, countersReset: true, newTables: 0 });
+  });
+
+  it("gives the same figure whatever order the tables are listed in", () => {
+    const current: Activity = {
+      statsReset: "2026-11-01T00:00:00Z",
+      tables: [
+        { table: "public.orders", inserts: 3, updates: 0, deletes: 0 },
+        { table: "public.customers", inserts: 12, updates: 2, deletes: 0 },
+      ],
+    };
+    const reversed: Activity = { ...current, tables: [...current.tables].reverse() };
+    const expected = { rows: 3 + 2, countersReset: true, newTables: 0 };
+    assert.deepEqual(changesSince(base, current), expected);
+    assert.deepEqual(changesSince(base, reversed), expected);
   });
 });

@@ -57,11 +57,15 @@ export async function listTables(client: pg.Client): Promise<TableToFingerprint[
   }));
 }
 
+/** Names the digest recipe in manifests, so a future change of recipe is never mistaken for data loss. */
+export const FINGERPRINT_ALGORITHM = "pg-rowtext-hashtextextended-sum-v1";
+
 /**
  * Row count plus an order-independent digest: each row (columns in name order, so physical column
- * order does not matter) is printed as text with the pinned settings and hashed with md5; the two
- * 64-bit halves are summed over all rows. Sums commute, so row order does not matter, and unlike XOR
- * duplicate rows do not cancel out.
+ * order does not matter) is printed as text with the pinned settings and hashed to 64 bits with
+ * hashtextextended (the server's own hash, about 5x cheaper than md5 here, and parallel-safe so
+ * big tables are scanned by parallel workers); the hashes are summed over all rows. Sums commute,
+ * so row order does not matter, and unlike XOR duplicate rows do not cancel out.
  */
 export async function fingerprintTable(
   client: pg.Client,
@@ -69,16 +73,14 @@ export async function fingerprintTable(
 ): Promise<TableFingerprint> {
   const row = `ROW(${table.columns.map(sqlIdent).join(", ")})::text`;
   const sql = `
-    SELECT count(*)::text AS rows,
-           coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint), 0)::text AS a,
-           coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint), 0)::text AS b
-      FROM (SELECT md5(${row}) AS h FROM ONLY ${sqlIdent(table.schema)}.${sqlIdent(table.name)}) AS rows_text`;
-  const result = await client.query<{ rows: string; a: string; b: string }>(sql);
-  const r = result.rows[0] ?? { rows: "0", a: "0", b: "0" };
+    SELECT count(*)::text AS rows, coalesce(sum(hashtextextended(${row}, 0)), 0)::text AS sum
+      FROM ONLY ${sqlIdent(table.schema)}.${sqlIdent(table.name)}`;
+  const result = await client.query<{ rows: string; sum: string }>(sql);
+  const r = result.rows[0] ?? { rows: "0", sum: "0" };
   return {
     table: qualifiedName(table.schema, table.name),
     rows: Number(r.rows),
-    digest: sha256(`${table.columns.join(",")}|${r.rows}|${r.a}|${r.b}`),
+    digest: sha256(`${FINGERPRINT_ALGORITHM}|${table.columns.join(",")}|${r.rows}|${r.sum}`),
   };
 }
 

@@ -1,0 +1,378 @@
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { LifelineError } from "../../src/core/errors.js";
+import {
+  findConfig,
+  interpolate,
+  parseConfig,
+  resolveAsset,
+  type LoadedConfig,
+} from "../../src/config/load.js";
+
+const FILE = "/srv/app/lifeline.yaml";
+
+function configFailure(text: string): LifelineError {
+  try {
+    parseConfig(text, FILE);
+  } catch (error) {
+    assert.ok(error instanceof LifelineError, `expected a LifelineError, got ${String(error)}`);
+    assert.equal(error.kind, "config");
+    assert.equal(error.code, "CONFIG_INVALID");
+    assert.ok(error.fix && error.fix.length > 0, "a fix is given");
+    assert.ok(error.message.startsWith(`${FILE}: `), `the message names the file: ${error.message}`);
+    return error;
+  }
+  assert.fail("expected parseConfig to throw");
+}
+
+const MINIMAL = `
+assets:
+  shop:
+    url: postgres://app:\${SHOP_DB_PASSWORD}@db:5432/shop
+`;
+
+describe("parseConfig", () => {
+  it("fills defaults for a minimal file", () => {
+    const config = parseConfig(MINIMAL, FILE);
+    assert.deepEqual(config, {
+      repository: { path: ".lifeline/repository" },
+      tools: {},
+      backup: { jobs: 2, compression: 1 },
+      assets: {
+        shop: {
+          engine: "postgres",
+          url: "postgres://app:${SHOP_DB_PASSWORD}@db:5432/shop",
+          tier: "production",
+          rpo: "24h",
+          drill: { scratch: "embedded", jobs: 2 },
+        },
+      },
+    });
+  });
+
+  it("keeps given values", () => {
+    const config = parseConfig(
+      `
+repository:
+  path: /var/lib/lifeline
+tools:
+  pgBin: /usr/lib/postgresql/16/bin
+backup:
+  jobs: 4
+  compression: 0
+assets:
+  billing-db:
+    engine: postgres
+    url: postgresql://billing@db/billing
+    tier: staging
+    rpo: 1d12h
+    drill:
+      scratch:
+        url: postgres://scratch:\${SCRATCH_PW}@scratch:5432/postgres
+      jobs: 8
+  dev_1:
+    url: \${DEV_URL}
+    tier: development
+`,
+      FILE,
+    );
+    assert.equal(config.repository.path, "/var/lib/lifeline");
+    assert.equal(config.tools.pgBin, "/usr/lib/postgresql/16/bin");
+    assert.deepEqual(config.backup, { jobs: 4, compression: 0 });
+    assert.deepEqual(config.assets["billing-db"], {
+      engine: "postgres",
+      url: "postgresql://billing@db/billing",
+      tier: "staging",
+      rpo: "1d12h",
+      drill: { scratch: { url: "postgres://scratch:${SCRATCH_PW}@scratch:5432/postgres" }, jobs: 8 },
+    });
+    assert.equal(config.assets.dev_1?.url, "${DEV_URL}");
+    assert.equal(config.assets.dev_1?.tier, "development");
+  });
+
+  it("names an unknown key with its path and suggests checking the spelling", () => {
+    const error = configFailure(`${MINIMAL}    tierr: production\n`);
+    assert.equal(error.message, `${FILE}: assets.shop: unknown key "tierr"`);
+    assert.match(error.fix ?? "", /"tierr"/);
+    assert.match(error.fix ?? "", /spelling/);
+  });
+
+  it("names an unknown top-level key", () => {
+    const error = configFailure(`${MINIMAL}repo:\n  path: x\n`);
+    assert.equal(error.message, `${FILE}: (top level): unknown key "repo"`);
+  });
+
+  it("rejects a bad tier, listing the valid ones", () => {
+    const error = configFailure(`${MINIMAL}    tier: prod\n`);
+    assert.equal(
+      error.message,
+      `${FILE}: assets.shop.tier: must be one of: production, staging, development`,
+    );
+  });
+
+  it('rejects an rpo written as "24 hours"', () => {
+    const error = configFailure(`${MINIMAL}    rpo: 24 hours\n`);
+    assert.match(error.message, /assets\.shop\.rpo: is not a duration/);
+    assert.match(error.message, /24h/);
+  });
+
+  it("rejects a URL with another scheme", () => {
+    const error = configFailure("assets:\n  shop:\n    url: mysql://app@db/shop\n");
+    assert.match(error.message, /assets\.shop\.url: is not a PostgreSQL URL/);
+  });
+
+  it("rejects a bad scratch URL with its full path", () => {
+    const error = configFailure(`${MINIMAL}    drill:\n      scratch:\n        url: http://scratch/\n`);
+    assert.match(error.message, /assets\.shop\.drill\.scratch/);
+  });
+
+  it("rejects an unsupported engine", () => {
+    const error = configFailure(`${MINIMAL}    engine: mysql\n`);
+    assert.match(
+      error.message,
+      /assets\.shop\.engine: is not a supported engine; today lifeline supports: postgres/,
+    );
+  });
+
+  it("rejects empty assets", () => {
+    const error = configFailure("assets: {}\n");
+    assert.equal(error.message, `${FILE}: assets: lists no asset`);
+  });
+
+  it("rejects a file without assets, and an empty file, naming assets", () => {
+    assert.match(configFailure("repository:\n  path: x\n").message, /: assets: /);
+    assert.match(configFailure("").message, /: assets: /);
+  });
+
+  it("rejects a wrong type with a fix saying what to give", () => {
+    const error = configFailure(`backup:\n  jobs: two\n${MINIMAL}`);
+    assert.match(error.message, /backup\.jobs: /);
+    assert.match(error.fix ?? "", /give a number here/);
+  });
+
+  it("rejects out-of-range numbers", () => {
+    assert.match(configFailure(`backup:\n  compression: 10\n${MINIMAL}`).message, /backup\.compression: /);
+    assert.match(configFailure(`backup:\n  jobs: 0\n${MINIMAL}`).message, /backup\.jobs: /);
+  });
+
+  it("rejects invalid YAML with its line number", () => {
+    const error = configFailure("assets:\n  shop:\n    url: postgres://db/shop\n   tier: staging\n");
+    assert.match(error.message, /not valid YAML \(line 4, column \d+\)/);
+    assert.match(error.fix ?? "", /YAML syntax/);
+  });
+
+  it("rejects a bad asset name, saying what a name may contain", () => {
+    const error = configFailure("assets:\n  Shop:\n    url: postgres://db/shop\n");
+    assert.equal(
+      error.message,
+      `${FILE}: assets.Shop: asset names use lowercase letters, digits, - and _, starting with a letter or digit`,
+    );
+  });
+
+  it("reports further problems as details", () => {
+    const error = configFailure(`${MINIMAL}    tier: prod\n    rpo: soon\n`);
+    assert.equal(error.details.length, 1);
+    assert.match(error.message + error.details.join("\n"), /assets\.shop\.tier/);
+    assert.match(error.message + error.details.join("\n"), /assets\.shop\.rpo/);
+  });
+});
+
+describe("interpolate", () => {
+  const env = { PW: "s3cret", HOST: "db.internal", EMPTY: "" };
+
+  it("replaces ${VAR}", () => {
+    assert.equal(
+      interpolate("postgres://app:${PW}@${HOST}/shop", "x", env),
+      "postgres://app:s3cret@db.internal/shop",
+    );
+  });
+
+  it("uses ${VAR:-default} only when the variable is unset or empty", () => {
+    assert.equal(interpolate("${HOST:-localhost}", "x", env), "db.internal");
+    assert.equal(interpolate("${MISSING:-localhost}", "x", env), "localhost");
+    assert.equal(interpolate("${EMPTY:-fallback}", "x", env), "fallback");
+    assert.equal(interpolate("${MISSING:-}", "x", env), "");
+  });
+
+  it("turns $$ into a literal $, so $${VAR} stays unexpanded", () => {
+    assert.equal(interpolate("pa$$word", "x", env), "pa$word");
+    assert.equal(interpolate("$${PW}", "x", env), "${PW}");
+  });
+
+  it("leaves text without references alone", () => {
+    assert.equal(interpolate("postgres://app@db/shop $x", "x", env), "postgres://app@db/shop $x");
+  });
+
+  it("fails on a missing variable naming the path and the variable, never the values", () => {
+    let error: unknown;
+    try {
+      interpolate("postgres://app:${PW}@${DB_HOST}/shop", "assets.shop.url", env);
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error instanceof LifelineError);
+    assert.equal(error.kind, "config");
+    assert.equal(error.message, "assets.shop.url: environment variable DB_HOST is not set");
+    assert.match(error.fix ?? "", /export DB_HOST=/);
+    const all = `${error.message} ${error.fix ?? ""} ${error.details.join(" ")}`;
+    assert.ok(!all.includes("s3cret"), all);
+    assert.ok(!all.includes("postgres://"), all);
+  });
+
+  it("treats an empty variable without default as missing", () => {
+    assert.throws(
+      () => interpolate("${EMPTY}", "assets.shop.url", env),
+      /environment variable EMPTY is not set/,
+    );
+  });
+});
+
+describe("resolveAsset", () => {
+  const loaded: LoadedConfig = {
+    file: FILE,
+    dir: "/srv/app",
+    repositoryPath: "/srv/app/.lifeline/repository",
+    config: parseConfig(
+      `
+assets:
+  shop:
+    url: postgres://app:\${PW}@db/shop
+    rpo: 15m
+  billing:
+    url: postgres://billing@db/billing
+    tier: staging
+    drill:
+      scratch:
+        url: postgres://scratch:\${SCRATCH_PW:-dev}@scratch/postgres
+      jobs: 4
+`,
+      FILE,
+    ),
+  };
+
+  it("resolves an asset with its URL interpolated and rpo in seconds", () => {
+    assert.deepEqual(resolveAsset(loaded, "shop", { PW: "s3cret" }), {
+      name: "shop",
+      engine: "postgres",
+      url: "postgres://app:s3cret@db/shop",
+      tier: "production",
+      rpoSeconds: 900,
+      scratch: "embedded",
+      drillJobs: 2,
+    });
+  });
+
+  it("interpolates a scratch server URL", () => {
+    const asset = resolveAsset(loaded, "billing", {});
+    assert.deepEqual(asset.scratch, { url: "postgres://scratch:dev@scratch/postgres" });
+    assert.equal(asset.rpoSeconds, 86400);
+    assert.equal(asset.drillJobs, 4);
+  });
+
+  it("names the asset's url path when its variable is missing", () => {
+    assert.throws(() => resolveAsset(loaded, "shop", {}), {
+      message: "assets.shop.url: environment variable PW is not set",
+    });
+  });
+
+  it("rejects an unknown asset listing the known names", () => {
+    let error: unknown;
+    try {
+      resolveAsset(loaded, "shopp", {});
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error instanceof LifelineError);
+    assert.equal(error.code, "ASSET_UNKNOWN");
+    assert.equal(error.message, `no asset named "shopp" in ${FILE}`);
+    assert.equal(error.fix, "use one of: shop, billing");
+  });
+});
+
+describe("findConfig", () => {
+  const root = realpathSync(mkdtempSync(path.join(tmpdir(), "lifeline-config-")));
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  function notFound(fn: () => unknown): LifelineError {
+    try {
+      fn();
+    } catch (error) {
+      assert.ok(error instanceof LifelineError);
+      assert.equal(error.code, "CONFIG_NOT_FOUND");
+      assert.equal(error.kind, "config");
+      return error;
+    }
+    assert.fail("expected CONFIG_NOT_FOUND");
+  }
+
+  it("resolves an explicit path against the working directory", () => {
+    const dir = path.join(root, "explicit");
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, "custom.yaml"), MINIMAL);
+    assert.equal(findConfig("custom.yaml", dir, {}), path.join(dir, "custom.yaml"));
+  });
+
+  it("fails for an explicit path that does not exist, pointing at --config", () => {
+    const error = notFound(() => findConfig("nope.yaml", root, {}));
+    assert.equal(error.message, `config file ${path.join(root, "nope.yaml")} does not exist`);
+    assert.match(error.fix ?? "", /--config/);
+  });
+
+  it("uses LIFELINE_CONFIG when no explicit path is given, and names it when missing", () => {
+    const dir = path.join(root, "env");
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, "from-env.yaml"), MINIMAL);
+    assert.equal(
+      findConfig(undefined, root, { LIFELINE_CONFIG: "env/from-env.yaml" }),
+      path.join(dir, "from-env.yaml"),
+    );
+    const error = notFound(() => findConfig(undefined, root, { LIFELINE_CONFIG: "env/missing.yaml" }));
+    assert.match(error.fix ?? "", /LIFELINE_CONFIG/);
+  });
+
+  it("prefers an explicit path over LIFELINE_CONFIG", () => {
+    notFound(() => findConfig("missing.yaml", root, { LIFELINE_CONFIG: "env/from-env.yaml" }));
+  });
+
+  it("finds lifeline.yaml in a parent directory, the nearest first", () => {
+    const project = path.join(root, "project");
+    const deep = path.join(project, "services", "api", "src");
+    mkdirSync(deep, { recursive: true });
+    writeFileSync(path.join(project, "lifeline.yaml"), MINIMAL);
+    assert.equal(findConfig(undefined, deep, {}), path.join(project, "lifeline.yaml"));
+    writeFileSync(path.join(project, "services", "lifeline.yml"), MINIMAL);
+    assert.equal(findConfig(undefined, deep, {}), path.join(project, "services", "lifeline.yml"));
+  });
+
+  it("prefers lifeline.yaml over lifeline.yml in the same directory", () => {
+    const dir = path.join(root, "both");
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, "lifeline.yml"), MINIMAL);
+    writeFileSync(path.join(dir, "lifeline.yaml"), MINIMAL);
+    assert.equal(findConfig(undefined, dir, {}), path.join(dir, "lifeline.yaml"));
+  });
+
+  it("fails when no directory up to the root has one", (t) => {
+    const dir = path.join(root, "empty", "deeper");
+    mkdirSync(dir, { recursive: true });
+    const ancestors: string[] = [];
+    for (let d = dir; ; d = path.dirname(d)) {
+      ancestors.push(d);
+      if (path.dirname(d) === d) break;
+    }
+    if (
+      ancestors.some(
+        (d) => existsSync(path.join(d, "lifeline.yaml")) || existsSync(path.join(d, "lifeline.yml")),
+      )
+    ) {
+      t.skip("a lifeline.yaml exists above the temporary directory");
+      return;
+    }
+    const error = notFound(() => findConfig(undefined, dir, {}));
+    assert.equal(error.message, `no lifeline.yaml in ${dir} or any parent directory`);
+    assert.match(error.fix ?? "", /lifeline init/);
+  });
+});
