@@ -1,6 +1,7 @@
 import type { Fingerprints } from "./restore-point.js";
 
 export type MismatchKind =
+  | "algorithm"
   | "table-missing"
   | "table-unexpected"
   | "rows"
@@ -30,6 +31,17 @@ function byKey<T>(items: readonly T[], key: (item: T) => string): Map<string, T>
  */
 export function compareFingerprints(expected: Fingerprints, actual: Fingerprints): Mismatch[] {
   const mismatches: Mismatch[] = [];
+  if (expected.algorithm !== actual.algorithm) {
+    return [
+      {
+        kind: "algorithm",
+        object: "fingerprints",
+        expected: expected.algorithm,
+        actual: actual.algorithm,
+        message: `the restore point's fingerprints were made with ${expected.algorithm}, this lifeline computes ${actual.algorithm}: they cannot be compared; take a new restore point`,
+      },
+    ];
+  }
 
   const actualTables = byKey(actual.tables, (t) => t.table);
   for (const want of expected.tables) {

@@ -32,6 +32,8 @@ export interface SchemaObject {
 }
 
 export interface Fingerprints {
+  /** The digest recipe; digests made by different recipes cannot be compared. */
+  algorithm: string;
   tables: TableFingerprint[];
   sequences: SequenceValue[];
   schema: { digest: string; objects: SchemaObject[] };

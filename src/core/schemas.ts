@@ -42,6 +42,7 @@ export const manifestSchema = z.object({
   dump: z.object({ format: z.string(), jobs: z.number().int(), compression: z.number().int() }),
   artifacts: z.array(artifact).min(1),
   fingerprints: z.object({
+    algorithm: z.string(),
     tables: z.array(tableFingerprint),
     sequences: z.array(sequenceValue),
     schema: z.object({ digest: z.string(), objects: z.array(schemaObject) }),
@@ -52,6 +53,7 @@ export const manifestSchema = z.object({
 
 const mismatch = z.object({
   kind: z.enum([
+    "algorithm",
     "table-missing",
     "table-unexpected",
     "rows",

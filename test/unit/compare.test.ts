@@ -8,6 +8,7 @@ const D2 = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
 
 function fingerprints(): Fingerprints {
   return {
+    algorithm: "v1",
     tables: [
       { table: "public.customers", rows: 3, digest: D1 },
       { table: '"Sales"."Order Items"', rows: 10, digest: D2 },
@@ -228,6 +229,7 @@ describe("compareFingerprints", () => {
 
   it("reports every difference on its own", () => {
     const actual: Fingerprints = {
+      algorithm: "v1",
       tables: [{ table: "public.customers", rows: 4, digest: D1 }],
       sequences: [{ sequence: "public.customers_id_seq", lastValue: "4", isCalled: true }],
       schema: { digest: "other", objects: [] },
@@ -241,5 +243,13 @@ describe("compareFingerprints", () => {
       "schema-missing table public.customers",
       "schema-missing index public.customers_pkey",
     ]);
+  });
+
+  it("refuses to compare digests made by another recipe, and says so once", () => {
+    const actual = { ...fingerprints(), algorithm: "v2", tables: [] };
+    const mismatches = compareFingerprints(fingerprints(), actual);
+    assert.equal(mismatches.length, 1);
+    assert.equal(mismatches[0]?.kind, "algorithm");
+    assert.match(mismatches[0]?.message ?? "", /v1.*v2.*new restore point/);
   });
 });

@@ -23,6 +23,7 @@ function validManifest(): Record<string, unknown> {
     dump: { format: "directory", jobs: 2, compression: 1 },
     artifacts: [{ path: "dump/toc.dat", bytes: 2048, sha256: "c".repeat(64) }],
     fingerprints: {
+      algorithm: "v1",
       tables: [{ table: "public.customers", rows: 3, digest: "d1" }],
       sequences: [{ sequence: "public.customers_id_seq", lastValue: "3", isCalled: true }],
       schema: { digest: "s1", objects: [{ kind: "table", name: "public.customers", digest: "t1" }] },

@@ -9,7 +9,14 @@ import { run } from "../../support/process.js";
 import { fileSize, listFiles, sha256File } from "../../support/files.js";
 import { connect, toolConnection } from "./connection.js";
 import { readArchive } from "./dump-archive.js";
-import { fingerprintTables, listTables, pinSettings, readActivity, schemaObjects } from "./fingerprint.js";
+import {
+  FINGERPRINT_ALGORITHM,
+  fingerprintTables,
+  listTables,
+  pinSettings,
+  readActivity,
+  schemaObjects,
+} from "./fingerprint.js";
 import { describeSource } from "./inspect.js";
 import type { PgTools } from "./tools.js";
 
@@ -106,7 +113,7 @@ export async function backup(tools: PgTools, target: Target, options: BackupOpti
       tools: { pg_dump: pgDump.version, pg_restore: pgRestore.version },
       dump: { format: "directory", jobs: options.jobs, compression: options.compression },
       artifacts,
-      fingerprints: { tables: fp.tables, sequences, schema: fp.schema },
+      fingerprints: { algorithm: FINGERPRINT_ALGORITHM, tables: fp.tables, sequences, schema: fp.schema },
       activity,
       durations: { dumpSeconds, fingerprintSeconds: fp.seconds, totalSeconds: seconds(started) },
     };

@@ -4,6 +4,7 @@ import { interrupted } from "../../core/errors.js";
 import { backup } from "./backup.js";
 import { connect, targetFromUrl, withClient } from "./connection.js";
 import {
+  FINGERPRINT_ALGORITHM,
   fingerprintTables,
   listTables,
   pinSettings,
@@ -55,7 +56,12 @@ async function fingerprintRestored(target: Target, jobs: number, signal: AbortSi
     const [first] = clients;
     if (!first) throw new Error("no connection");
     const tables = await fingerprintTables(clients, await listTables(first), signal);
-    return { tables, sequences: await readSequences(first), schema: await schemaObjects(first) };
+    return {
+      algorithm: FINGERPRINT_ALGORITHM,
+      tables,
+      sequences: await readSequences(first),
+      schema: await schemaObjects(first),
+    };
   } finally {
     await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   }
