@@ -1,0 +1,44 @@
+/**
+ * What a statement does to data: the first half of a plan. Classification is static (from the
+ * parse tree); impact against the live database (rows, cascades, dependents) is added later.
+ */
+export type DataLoss = "none" | "recoverable" | "destructive" | "unknown";
+
+export interface ObjectRef {
+  /** "table", "schema", "database", "sequence", "type", "index", "view", ... */
+  type: string;
+  schema: string | null;
+  name: string;
+}
+
+export interface Operation {
+  /** Stable kind names: drop-table, truncate, delete, update, alter-table-drop-column, unknown, ... */
+  kind: string;
+  /** Index of the statement in the input (0-based). */
+  statementIndex: number;
+  /** The statement's text as written. */
+  statement: string;
+  target: ObjectRef | null;
+  dataLoss: DataLoss;
+  /** Why this class, in words a reviewer can check. */
+  reason: string;
+  /** CASCADE was asked for: dependent objects go too. */
+  cascade: boolean;
+  /** IF EXISTS: the object may not be there. */
+  missingOk: boolean;
+  /** For DELETE/UPDATE: whether rows are filtered. */
+  filter: "all-rows" | "always-true" | "filtered" | null;
+}
+
+/** Fail closed: unknown counts as destructive wherever a decision is made. */
+export function isDestructive(loss: DataLoss): boolean {
+  return loss === "destructive" || loss === "unknown";
+}
+
+export function worstLoss(operations: readonly Pick<Operation, "dataLoss">[]): DataLoss {
+  const order: DataLoss[] = ["none", "recoverable", "destructive", "unknown"];
+  return operations.reduce<DataLoss>(
+    (worst, op) => (order.indexOf(op.dataLoss) > order.indexOf(worst) ? op.dataLoss : worst),
+    "none",
+  );
+}

@@ -1,0 +1,233 @@
+import assert from "node:assert/strict";
+import { before, describe, it } from "node:test";
+import fc from "fast-check";
+import { classifySql, loadParser } from "../../src/engines/postgres/classify.js";
+import { isDestructive } from "../../src/core/operation.js";
+
+before(async () => {
+  await loadParser();
+});
+
+type Row = [sql: string, kind: string, dataLoss: string, target?: string, extra?: Record<string, unknown>];
+
+const TABLE: Row[] = [
+  ["DROP TABLE products", "drop-table", "destructive", "products"],
+  [
+    'drop table if exists "Sales"."Order Items" cascade',
+    "drop-table",
+    "destructive",
+    "Sales.Order Items",
+    { cascade: true, missingOk: true },
+  ],
+  ["DROP TABLE public.a, b", "drop-table", "destructive", "public.a"],
+  ["DROP DATABASE shop", "drop-database", "destructive", "shop"],
+  ["DROP DATABASE IF EXISTS shop WITH (FORCE)", "drop-database", "destructive", "shop", { missingOk: true }],
+  ["DROP SCHEMA sales CASCADE", "drop-schema", "destructive", "sales", { cascade: true }],
+  ["DROP MATERIALIZED VIEW mv_daily", "drop-materialized-view", "destructive", "mv_daily"],
+  ["DROP SEQUENCE invoice_seq", "drop-sequence", "destructive", "invoice_seq"],
+  ["DROP TYPE mood CASCADE", "drop-type", "destructive", "mood", { cascade: true }],
+  ["DROP EXTENSION hstore", "drop-extension", "destructive", "hstore"],
+  ["DROP OWNED BY app_user", "drop-owned", "destructive", "app_user"],
+  ["DROP INDEX CONCURRENTLY idx_orders_at", "drop-index", "recoverable", "idx_orders_at"],
+  ["DROP VIEW merchant_feed", "drop-view", "recoverable", "merchant_feed"],
+  ["DROP FUNCTION f(int)", "drop-function", "recoverable"],
+  ["TRUNCATE orders", "truncate", "destructive", "orders", { filter: "all-rows" }],
+  [
+    "TRUNCATE TABLE ONLY orders, items RESTART IDENTITY CASCADE",
+    "truncate",
+    "destructive",
+    "orders",
+    { cascade: true },
+  ],
+  ["DELETE FROM orders", "delete", "destructive", "orders", { filter: "all-rows" }],
+  ["DELETE FROM orders WHERE true", "delete", "destructive", "orders", { filter: "always-true" }],
+  ["DELETE FROM orders WHERE 1 = 1", "delete", "destructive", "orders", { filter: "always-true" }],
+  ["delete from orders where id = id", "delete", "destructive", "orders", { filter: "always-true" }],
+  ["DELETE FROM orders WHERE 1 = 1 OR id = 3", "delete", "destructive", "orders", { filter: "always-true" }],
+  ["DELETE FROM orders WHERE id = 3", "delete", "destructive", "orders", { filter: "filtered" }],
+  [
+    "DELETE FROM ONLY s.orders o USING items i WHERE o.id = i.order_id",
+    "delete",
+    "destructive",
+    "s.orders",
+    { filter: "filtered" },
+  ],
+  ["UPDATE products SET price = 0", "update", "destructive", "products", { filter: "all-rows" }],
+  [
+    "update products set price = 0 where 'x' = 'x'",
+    "update",
+    "destructive",
+    "products",
+    { filter: "always-true" },
+  ],
+  [
+    "UPDATE products SET price = 0 WHERE sku = 'A'",
+    "update",
+    "destructive",
+    "products",
+    { filter: "filtered" },
+  ],
+  [
+    "WITH gone AS (DELETE FROM orders RETURNING *) SELECT count(*) FROM gone",
+    "delete",
+    "destructive",
+    "orders",
+  ],
+  [
+    "INSERT INTO t SELECT * FROM (WITH x AS (UPDATE u SET a = 1 RETURNING *) SELECT * FROM x) s",
+    "update",
+    "destructive",
+    "u",
+  ],
+  ["INSERT INTO t (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET v = 2", "upsert", "destructive", "t"],
+  ["INSERT INTO t (id) VALUES (1) ON CONFLICT DO NOTHING", "insert", "none"],
+  ["ALTER TABLE orders DROP COLUMN note", "alter-table-drop-column", "destructive", "orders.note"],
+  [
+    "ALTER TABLE IF EXISTS orders DROP COLUMN IF EXISTS note CASCADE",
+    "alter-table-drop-column",
+    "destructive",
+    "orders.note",
+    { missingOk: true, cascade: true },
+  ],
+  ["ALTER TABLE orders ALTER COLUMN total TYPE int", "alter-column-type", "destructive", "orders.total"],
+  ["ALTER TABLE orders ALTER COLUMN total SET NOT NULL", "alter-column-set-not-null", "none"],
+  ["ALTER TABLE orders DROP CONSTRAINT orders_pkey", "alter-table-drop-constraint", "recoverable"],
+  ["ALTER TABLE orders ADD COLUMN note text", "alter-table", "none"],
+  ["SELECT lo_unlink(16403)", "function-call", "destructive", "lo_unlink"],
+  ["SELECT pg_catalog.lo_unlink(oid) FROM pg_largeobject_metadata", "function-call", "destructive"],
+  ["DO $$ BEGIN EXECUTE 'DROP TABLE x'; END $$", "unknown", "unknown"],
+  ["CALL archive_orders()", "unknown", "unknown", "archive_orders"],
+  ["EXECUTE stmt1", "unknown", "unknown"],
+  ["SELECT cleanup_old_rows()", "function-call", "unknown", "cleanup_old_rows"],
+  ["SELECT count(*), max(id) FROM orders", "read", "none"],
+  ["CREATE TABLE t (id int primary key)", "create", "none"],
+  ["CREATE INDEX CONCURRENTLY i ON t (a)", "index", "none"],
+  ["VACUUM FULL orders", "vacuum", "none"],
+  ["MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE", "merge", "destructive", "t"],
+  ["this is not sql", "unknown", "unknown"],
+];
+
+describe("classifySql: table of statements", () => {
+  for (const [sql, kind, dataLoss, target, extra] of TABLE) {
+    it(`${sql} → ${kind} (${dataLoss})`, () => {
+      const ops = classifySql(sql);
+      assert.ok(ops.length > 0, "at least one operation");
+      const first = ops[0];
+      assert.equal(first?.kind, kind);
+      assert.equal(first?.dataLoss, dataLoss);
+      if (target) {
+        const t = first?.target;
+        assert.equal(t ? [t.schema, t.name].filter(Boolean).join(".") : "", target);
+      }
+      for (const [key, value] of Object.entries(extra ?? {})) {
+        assert.equal((first as unknown as Record<string, unknown>)[key], value, key);
+      }
+      assert.ok(first?.reason.length, "every operation says why");
+    });
+  }
+});
+
+describe("classifySql: statements and spellings", () => {
+  it("splits multi-statement input and keeps each statement's text (comments, $$ bodies, unicode)", () => {
+    const sql = `-- cleanup\nCREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n/* x */ DROP TABLE "Ünïcode Tàble";\nTRUNCATE a;`;
+    const ops = classifySql(sql);
+    assert.deepEqual(
+      ops.map((o) => [o.statementIndex, o.kind]),
+      [
+        [0, "create-function"],
+        [1, "drop-table"],
+        [2, "truncate"],
+      ],
+    );
+    assert.match(ops[1]?.statement ?? "", /DROP TABLE "Ünïcode Tàble"$/);
+    assert.equal(ops[1]?.target?.name, "Ünïcode Tàble");
+    assert.equal(ops[2]?.statement, "TRUNCATE a");
+  });
+
+  it("case, quoting and schema qualification do not matter", () => {
+    for (const sql of [
+      "drop table PUBLIC.Orders",
+      'DROP TABLE "public"."orders"',
+      "DrOp TaBlE public.orders",
+    ]) {
+      const [first] = classifySql(sql);
+      assert.equal(first?.kind, "drop-table", sql);
+      assert.equal(first?.target?.schema, "public");
+      assert.equal(first?.target?.name, "orders");
+    }
+  });
+
+  it("empty input and comments only give no operations", () => {
+    assert.deepEqual(classifySql(""), []);
+    assert.deepEqual(classifySql("-- nothing\n/* at all */"), []);
+  });
+
+  it("a parse error names the parser's message and is treated as destructive", () => {
+    const [first] = classifySql("DROP TABLEX orders");
+    assert.equal(first?.kind, "unknown");
+    assert.match(first?.reason ?? "", /syntax error/);
+    assert.ok(isDestructive(first?.dataLoss ?? "none"));
+  });
+});
+
+const identifier = fc.oneof(
+  fc.stringMatching(/^[a-z_][a-z0-9_]{0,10}$/),
+  fc.string({ minLength: 1, maxLength: 8 }).map((s) => `"${s.replace(/"/g, '""').replace(/\0/g, "")}"`),
+);
+const qualified = fc
+  .tuple(fc.option(identifier, { nil: undefined }), identifier)
+  .map(([s, n]) => (s ? `${s}.${n}` : n));
+const casing = (sql: string, upper: boolean[]) =>
+  [...sql].map((c, i) => (upper[i % upper.length] ? c.toUpperCase() : c.toLowerCase())).join("");
+const comment = fc.constantFrom("", "/* c */ ", "-- note\n", "\n\t");
+
+/** Keyword-case changes must not touch quoted identifiers: apply casing to the template only. */
+const destructiveStatement = fc
+  .tuple(
+    fc.constantFrom(
+      "DROP TABLE %",
+      "DROP TABLE IF EXISTS % CASCADE",
+      "TRUNCATE %",
+      "TRUNCATE TABLE ONLY % RESTART IDENTITY",
+      "DELETE FROM %",
+      "DELETE FROM % WHERE true",
+      "DELETE FROM % WHERE id > 3",
+      "UPDATE % SET a = 1",
+      "DROP SCHEMA % CASCADE",
+      "DROP MATERIALIZED VIEW %",
+      "DROP SEQUENCE %",
+      "ALTER TABLE % DROP COLUMN c",
+      "WITH x AS (DELETE FROM % RETURNING 1) SELECT 1",
+      "DO $$ BEGIN PERFORM 1; END $$",
+    ),
+    qualified,
+    fc.array(fc.boolean(), { minLength: 1, maxLength: 5 }),
+    comment,
+  )
+  .map(([template, name, upper, lead]) => lead + casing(template, upper).replace("%", name));
+
+describe("classifySql: properties", () => {
+  it("never throws, whatever the input", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (text) => {
+        const ops = classifySql(text);
+        for (const o of ops)
+          assert.ok(["none", "recoverable", "destructive", "unknown"].includes(o.dataLoss));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("never calls a destructive statement harmless", () => {
+    fc.assert(
+      fc.property(destructiveStatement, (sql) => {
+        const ops = classifySql(sql);
+        assert.ok(
+          ops.some((o) => isDestructive(o.dataLoss)),
+          `${sql} → ${JSON.stringify(ops.map((o) => [o.kind, o.dataLoss]))}`,
+        );
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
