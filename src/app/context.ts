@@ -1,5 +1,5 @@
 import type { Clock } from "../ports/clock.js";
-import type { Engine, Progress, Target } from "../ports/engine.js";
+import type { Engine, Progress } from "../ports/engine.js";
 import type { Repository } from "../ports/repository.js";
 import type { Scratch } from "../ports/scratch.js";
 
@@ -7,7 +7,7 @@ import type { Scratch } from "../ports/scratch.js";
 export interface AppContext {
   engine(name: string): Engine;
   repository: Repository;
-  scratch(setting: "embedded" | { url: string }, source: Target): Scratch;
+  scratch(setting: "embedded" | { url: string }): Scratch;
   clock: Clock;
   progress: Progress;
   signal: AbortSignal;

@@ -95,14 +95,14 @@ export async function drill(
     return finish();
   }
 
-  const source = engine.target(asset.url);
-  const scratch = ctx.scratch(asset.scratch, source);
+  const scratch = ctx.scratch(asset.scratch);
   ctx.progress.phase(`starting the scratch instance (${scratch.kind})`);
   let instance: ScratchInstance | undefined;
   try {
     instance = await scratch.provision({
       minMajor: engine.scratchMajorFor(manifest),
       encoding: manifest.source.encoding,
+      locale: manifest.source.locale,
       signal: ctx.signal,
     });
     report.scratch = { kind: instance.kind, serverVersion: instance.serverVersion };
@@ -139,7 +139,12 @@ export async function drill(
   } finally {
     if (instance) {
       ctx.progress.phase("removing the scratch instance");
-      await instance.teardown();
+      // The drill's result is already recorded; a failed cleanup is reported, not turned into a failed drill.
+      await instance.teardown().catch((error: unknown) => {
+        ctx.progress.warn(
+          `could not remove the scratch instance: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      });
     }
   }
 }

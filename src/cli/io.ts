@@ -16,9 +16,11 @@ export function json(value: unknown): void {
 
 /** Progress lines on stderr, only when a person is watching (stderr is a terminal). */
 export function terminalProgress(label: string): Progress {
-  if (!process.stderr.isTTY) return { phase: () => undefined };
+  const warn = (message: string) => err(`lifeline: warning: ${message}`);
+  if (!process.stderr.isTTY) return { phase: () => undefined, warn };
   const started = performance.now();
   return {
+    warn,
     phase(message: string) {
       const elapsed = ((performance.now() - started) / 1000).toFixed(1);
       err(`  [${elapsed.padStart(5)}s] ${label}: ${message}`);

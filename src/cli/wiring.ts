@@ -20,8 +20,7 @@ export function contextFor(loaded: LoadedConfig, signal: AbortSignal, progress: 
   return {
     engine: (name) => engineFor(name, { postgres: pgBin ? { pgBin } : {} }),
     repository: new LocalRepository(loaded.repositoryPath),
-    scratch: (setting, source) =>
-      setting === "embedded" ? embeddedScratch() : serverScratch(setting.url, source),
+    scratch: (setting) => (setting === "embedded" ? embeddedScratch() : serverScratch(setting.url)),
     clock: systemClock,
     progress,
     signal,

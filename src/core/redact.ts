@@ -19,9 +19,12 @@ export const MASK = "*****";
 /** Removes the password from a connection URL, keeping everything else readable. */
 export function redactUrl(url: string): string {
   const whole = URL.canParse(url) ? PARSED_URL_PASSWORD : UNPARSED_URL_PASSWORD;
-  if (whole.test(url)) return url.replace(whole, maskPassword);
-  return url.replace(URL_PASSWORD, maskPassword);
+  const masked = whole.test(url) ? url.replace(whole, maskPassword) : url.replace(URL_PASSWORD, maskPassword);
+  return masked.replace(PASSWORD_PARAM, (_m, head: string) => `${head}${MASK}`);
 }
+
+/** ?password=… and ?sslpassword=… query parameters, which libpq and node-postgres accept too. */
+const PASSWORD_PARAM = /([?&](?:ssl)?password=)[^&#\s]*/gi;
 
 /** An ${ENV_VAR} reference is not a secret: it tells the reader where the password comes from. */
 function maskPassword(_match: string, head: string, pw: string): string {
@@ -38,7 +41,9 @@ export class Redactor {
   }
 
   redact(text: string): string {
-    let out = text.replace(URL_PASSWORD, maskPassword);
+    let out = text
+      .replace(URL_PASSWORD, maskPassword)
+      .replace(PASSWORD_PARAM, (_m, head: string) => `${head}${MASK}`);
     out = out.replace(KEYWORD_PASSWORD, (_m, head: string) => `${head}${MASK}`);
     // Longest first so a secret that contains another is masked whole.
     for (const secret of [...this.secrets].sort((a, b) => b.length - a.length)) {

@@ -52,6 +52,13 @@ export interface Activity {
   tables: TableActivity[];
 }
 
+export interface DatabaseLocale {
+  collate: string;
+  ctype: string;
+  provider: "libc" | "icu";
+  icuLocale: string | null;
+}
+
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   id: string;
@@ -63,6 +70,9 @@ export interface Manifest {
     database: string;
     /** Server-side encoding of the database; the scratch copy uses the same, or text digests would differ. */
     encoding: string;
+    /** Collation and character classification of the database: generated columns (lower()), text
+     * partition bounds and constraints depend on them, so the scratch copy uses the same. */
+    locale: DatabaseLocale | null;
     /** Connection URL without its password. */
     url: string;
     serverVersion: string;

@@ -32,6 +32,14 @@ export const manifestSchema = z.object({
   source: z.object({
     database: z.string(),
     encoding: z.string(),
+    locale: z
+      .object({
+        collate: z.string(),
+        ctype: z.string(),
+        provider: z.enum(["libc", "icu"]),
+        icuLocale: z.string().nullable(),
+      })
+      .nullable(),
     url: z.string(),
     serverVersion: z.string(),
     serverMajor: z.number().int(),

@@ -1,4 +1,4 @@
-import type { Activity, Artifact, Fingerprints, Manifest } from "../core/restore-point.js";
+import type { DatabaseLocale, Activity, Artifact, Fingerprints, Manifest } from "../core/restore-point.js";
 
 /** A database lifeline connects to. The url may hold a password; `display` never does. */
 export interface Target {
@@ -9,13 +9,16 @@ export interface Target {
 export interface Progress {
   /** A new phase of long work ("dumping", "restoring"): shown on stderr when it is a terminal. */
   phase(message: string): void;
+  /** Something the user should know even when not watching (always shown on stderr). */
+  warn(message: string): void;
 }
 
-export const silentProgress: Progress = { phase: () => undefined };
+export const silentProgress: Progress = { phase: () => undefined, warn: () => undefined };
 
 export interface SourceInfo {
   database: string;
   encoding: string;
+  locale: DatabaseLocale | null;
   serverVersion: string;
   serverMajor: number;
   systemIdentifier: string | null;

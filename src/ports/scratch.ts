@@ -1,3 +1,4 @@
+import type { DatabaseLocale } from "../core/restore-point.js";
 import type { Target } from "./engine.js";
 
 export interface ScratchInstance {
@@ -14,6 +15,8 @@ export interface Scratch {
   provision(options: {
     minMajor: number;
     encoding: string;
+    /** The source database's locale (default: C). */
+    locale?: DatabaseLocale | null;
     signal: AbortSignal;
     /** Name of the database to create (default: a unique drill database). */
     database?: string;

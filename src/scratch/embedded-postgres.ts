@@ -10,8 +10,8 @@ import type { Scratch, ScratchInstance } from "../ports/scratch.js";
 import { isPidAlive } from "../support/files.js";
 import { run } from "../support/process.js";
 import {
-  quoteLiteral,
-  sqlIdent,
+  createDatabaseSql,
+  localeError,
   targetFromUrl,
   withClient,
   withDatabase,
@@ -194,7 +194,7 @@ export async function reapAbandonedScratch(pgCtl: string): Promise<number> {
 export function embeddedScratch(): Scratch {
   return {
     kind: "embedded",
-    async provision({ minMajor, encoding, signal, database = "drill" }): Promise<ScratchInstance> {
+    async provision({ minMajor, encoding, locale, signal, database = "drill" }): Promise<ScratchInstance> {
       const bin = await locateServerBinaries(minMajor);
       if (bin.major < minMajor) {
         throw new LifelineError({
@@ -281,9 +281,9 @@ export function embeddedScratch(): Scratch {
         const admin = targetFromUrl(`postgres://lifeline:${password}@127.0.0.1:${port}/postgres`);
         // A fresh database from template0 in the source's encoding: text digests compare bytes.
         await withClient(admin, (client) =>
-          client.query(
-            `CREATE DATABASE ${sqlIdent(database)} TEMPLATE template0 ENCODING ${quoteLiteral(encoding)} LC_COLLATE 'C' LC_CTYPE 'C'`,
-          ),
+          client.query(createDatabaseSql(database, encoding, locale)).catch((error: unknown) => {
+            throw localeError(error, "the embedded scratch");
+          }),
         );
         const target = withDatabase(admin, database);
         return {

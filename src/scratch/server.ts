@@ -1,27 +1,26 @@
 import { randomBytes } from "node:crypto";
 import { LifelineError } from "../core/errors.js";
 import { serverMajorFromNum } from "../core/versions.js";
-import type { Target } from "../ports/engine.js";
 import type { Scratch, ScratchInstance } from "../ports/scratch.js";
 import {
   connectionError,
-  quoteLiteral,
+  createDatabaseSql,
+  localeError,
   sqlIdent,
   targetFromUrl,
   withClient,
   withDatabase,
-  databaseName,
 } from "../engines/postgres/connection.js";
 
 /**
  * A configured PostgreSQL server where lifeline may create and drop databases. Each drill gets a
  * new, uniquely named database, dropped afterwards; the source database is never touched.
  */
-export function serverScratch(url: string, source: Target): Scratch {
+export function serverScratch(url: string): Scratch {
   const admin = targetFromUrl(url);
   return {
     kind: "server",
-    async provision({ minMajor, encoding }): Promise<ScratchInstance> {
+    async provision({ minMajor, encoding, locale }): Promise<ScratchInstance> {
       const name = `lifeline_drill_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
       const version = await withClient(admin, async (client) => {
         const r = await client.query<{ num: string; version: string }>(
@@ -36,20 +35,12 @@ export function serverScratch(url: string, source: Target): Scratch {
             fix: `point \`drill.scratch.url\` at a PostgreSQL ${minMajor} (or newer) server`,
           });
         }
-        await client.query(
-          `CREATE DATABASE ${sqlIdent(name)} TEMPLATE template0 ENCODING ${quoteLiteral(encoding)} LC_COLLATE 'C' LC_CTYPE 'C'`,
-        );
+        await client.query(createDatabaseSql(name, encoding, locale)).catch((error: unknown) => {
+          throw localeError(error, admin.display);
+        });
         return row.version;
       });
       const target = withDatabase(admin, name);
-      if (sameDatabase(target, source)) {
-        throw new LifelineError({
-          code: "SCRATCH_IS_SOURCE",
-          kind: "config",
-          message: "the scratch database would be the source database",
-          fix: "point `drill.scratch.url` at another server or database",
-        });
-      }
       let dropped = false;
       return {
         kind: "server",
@@ -67,14 +58,4 @@ export function serverScratch(url: string, source: Target): Scratch {
       };
     },
   };
-}
-
-function sameDatabase(a: Target, b: Target): boolean {
-  try {
-    const ua = new URL(a.url);
-    const ub = new URL(b.url);
-    return ua.host === ub.host && databaseName(a) === databaseName(b);
-  } catch {
-    return false;
-  }
 }

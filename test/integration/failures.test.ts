@@ -89,7 +89,10 @@ describe("failures leave nothing behind and say what to do", () => {
   it("an interrupted backup (abort mid-dump) leaves no restore point and no staging files", async () => {
     const controller = new AbortController();
     const ctx = testContext(repo.dir, { signal: controller.signal });
-    ctx.progress = { phase: (m) => (m.startsWith("dumping") ? controller.abort() : undefined) };
+    ctx.progress = {
+      phase: (m) => (m.startsWith("dumping") ? controller.abort() : undefined),
+      warn: () => undefined,
+    };
     await rejectsWith(backup(ctx, testAsset("app", db.url)), "INTERRUPTED");
     assert.deepEqual(repositoryEntries(), []);
     const check = await ctx.repository.check();

@@ -14,8 +14,7 @@ export function testContext(
   return {
     engine: (name) => engineFor(name, { postgres: options.pgBin ? { pgBin: options.pgBin } : {} }),
     repository: new LocalRepository(repositoryDir),
-    scratch: (setting, source) =>
-      setting === "embedded" ? embeddedScratch() : serverScratch(setting.url, source),
+    scratch: (setting) => (setting === "embedded" ? embeddedScratch() : serverScratch(setting.url)),
     clock: systemClock,
     progress: silentProgress,
     signal: options.signal ?? new AbortController().signal,

@@ -19,6 +19,7 @@ function manifest(id: string, snapshotTime: string, activity?: Activity, bytes =
     source: {
       database: "shop",
       encoding: "UTF8",
+      locale: null,
       url: "postgres://app@db:5432/shop",
       serverVersion: "16.4",
       serverMajor: 16,

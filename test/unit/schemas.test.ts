@@ -13,6 +13,7 @@ function validManifest(): Record<string, unknown> {
     source: {
       database: "shop",
       encoding: "UTF8",
+      locale: { collate: "C.UTF-8", ctype: "C.UTF-8", provider: "libc", icuLocale: null },
       url: "postgres://app:${SHOP_DB_PASSWORD}@db:5432/shop",
       serverVersion: "16.4",
       serverMajor: 16,

@@ -1,13 +1,40 @@
 import pg from "pg";
 import { LifelineError } from "../../core/errors.js";
 import { redactUrl, secrets } from "../../core/redact.js";
+import type { DatabaseLocale } from "../../core/restore-point.js";
 import type { Target } from "../../ports/engine.js";
 
 /** Builds a Target from a connection URL, registering its password as a secret. */
 export function targetFromUrl(url: string): Target {
   const parsed = parseUrl(url);
-  if (parsed.password) secrets.add(decodeURIComponent(parsed.password));
+  const password = passwordOf(parsed);
+  if (password) secrets.add(password);
   return { url, display: redactUrl(url) };
+}
+
+const PASSWORD_PARAMS = ["password", "sslpassword"];
+
+/** The password, whether in the user info or as a ?password= parameter. */
+function passwordOf(parsed: URL): string | undefined {
+  for (const param of PASSWORD_PARAMS) {
+    const value = parsed.searchParams.get(param);
+    if (value) secrets.add(value);
+  }
+  if (parsed.password) return decode(parsed.password);
+  return parsed.searchParams.get("password") ?? undefined;
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new LifelineError({
+      code: "URL_INVALID",
+      kind: "config",
+      message: "the password in the connection URL has a '%' that is not a valid percent-encoding",
+      fix: "percent-encode special characters in the password (% as %25, @ as %40, / as %2F, : as %3A)",
+    });
+  }
 }
 
 function parseUrl(url: string): URL {
@@ -43,8 +70,9 @@ export function withDatabase(target: Target, database: string): Target {
  */
 export function toolConnection(target: Target): { dbname: string; env: NodeJS.ProcessEnv } {
   const parsed = parseUrl(target.url);
-  const password = parsed.password ? decodeURIComponent(parsed.password) : undefined;
+  const password = passwordOf(parsed);
   parsed.password = "";
+  for (const param of PASSWORD_PARAMS) parsed.searchParams.delete(param);
   const env: NodeJS.ProcessEnv = { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? "10" };
   if (password !== undefined) env.PGPASSWORD = password;
   return { dbname: parsed.toString(), env };
@@ -62,7 +90,17 @@ export const PINNED_SETTINGS: readonly [string, string][] = [
   ["bytea_output", "hex"],
   ["lc_monetary", "C"],
   ["lc_numeric", "C"],
+  // Deparsed definitions and reg* values print schema names relative to search_path: empty, every
+  // name is printed qualified, the same way at backup and after restore.
+  ["search_path", ""],
 ];
+
+/**
+ * Production databases often set these; lifeline's long-running reads (fingerprints, the snapshot
+ * held open during pg_dump) must not be cancelled by them. pg_dump does the same on its connections.
+ */
+const SESSION_TIMEOUTS_OFF =
+  "SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0";
 
 export async function connect(target: Target, applicationName = "lifeline"): Promise<pg.Client> {
   const client = new pg.Client({
@@ -74,6 +112,7 @@ export async function connect(target: Target, applicationName = "lifeline"): Pro
   client.on("error", () => undefined);
   try {
     await client.connect();
+    await client.query(SESSION_TIMEOUTS_OFF);
   } catch (error) {
     await client.end().catch(() => undefined);
     throw connectionError(target, error);
@@ -163,6 +202,32 @@ export function quoteIdent(name: string): string {
 
 export function qualifiedName(schema: string, name: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(name)}`;
+}
+
+/** A new database for a restore, from template0 with the source's encoding and locale. */
+export function createDatabaseSql(
+  name: string,
+  encoding: string,
+  locale: DatabaseLocale | null | undefined,
+): string {
+  const parts = [`CREATE DATABASE ${sqlIdent(name)} TEMPLATE template0 ENCODING ${quoteLiteral(encoding)}`];
+  parts.push(
+    `LC_COLLATE ${quoteLiteral(locale?.collate ?? "C")} LC_CTYPE ${quoteLiteral(locale?.ctype ?? "C")}`,
+  );
+  if (locale?.provider === "icu" && locale.icuLocale) {
+    parts.push(`LOCALE_PROVIDER icu ICU_LOCALE ${quoteLiteral(locale.icuLocale)}`);
+  }
+  return parts.join(" ");
+}
+
+export function localeError(error: unknown, where: string): LifelineError {
+  const message = error instanceof Error ? error.message : String(error);
+  return new LifelineError({
+    code: "SCRATCH_LOCALE",
+    kind: "runtime",
+    message: `cannot create the scratch database with the source's locale on ${where}: ${message}`,
+    fix: "install that locale on the scratch machine (e.g. locale-gen, or the ICU/glibc locales package), or point `drill.scratch.url` at a server that has it",
+  });
 }
 
 export function quoteLiteral(value: string): string {

@@ -138,7 +138,8 @@ WITH rels AS (
      AND NOT (c.relkind = 'c' AND EXISTS (SELECT 1 FROM pg_type t WHERE t.typrelid = c.oid AND t.typtype <> 'c'))
 )
 SELECT 'schema' AS kind, n.nspname AS schema, n.nspname AS name, '' AS definition
-  FROM pg_namespace n WHERE ${USER_NAMESPACES} AND ${NOT_EXTENSION_MEMBER("pg_namespace", "n.oid")}
+  -- public comes with every new database, whether or not the source still had it.
+  FROM pg_namespace n WHERE ${USER_NAMESPACES} AND n.nspname <> 'public' AND ${NOT_EXTENSION_MEMBER("pg_namespace", "n.oid")}
 UNION ALL
 SELECT CASE r.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
                       WHEN 'S' THEN 'sequence' WHEN 'f' THEN 'foreign table' ELSE 'type' END,
@@ -167,12 +168,13 @@ SELECT CASE r.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 
 UNION ALL
 SELECT 'constraint', c.nspname, c.relname || '.' || con.conname, pg_get_constraintdef(con.oid)
   FROM pg_constraint con JOIN rels c ON c.oid = con.conrelid
+ WHERE con.conparentid = 0 -- a partition's copy of its parent's constraint is recreated (and named) by the server
 UNION ALL
 SELECT 'index', n.nspname, i.relname, pg_get_indexdef(i.oid)
   FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN rels c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = i.relnamespace
 UNION ALL
 SELECT 'trigger', c.nspname, c.relname || '.' || t.tgname, pg_get_triggerdef(t.oid)
-  FROM pg_trigger t JOIN rels c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal
+  FROM pg_trigger t JOIN rels c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal AND t.tgparentid = 0
 UNION ALL
 SELECT 'function', n.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
        concat_ws(E'\\n', p.prokind::text, pg_get_function_result(p.oid), l.lanname, p.provolatile, p.prosrc)

@@ -16,6 +16,17 @@ export async function describeSource(client: pg.Client): Promise<SourceInfo> {
   );
   const row = r.rows[0];
   if (!row) throw new Error("server returned no row");
+  // to_jsonb: the locale provider columns exist from PostgreSQL 15 on.
+  const l = await client.query<{ d: Record<string, unknown> }>(
+    "SELECT to_jsonb(d) AS d FROM pg_database d WHERE datname = current_database()",
+  );
+  const d = l.rows[0]?.d ?? {};
+  const locale = {
+    collate: String(d.datcollate ?? "C"),
+    ctype: String(d.datctype ?? "C"),
+    provider: d.datlocprovider === "i" ? ("icu" as const) : ("libc" as const),
+    icuLocale: typeof d.daticulocale === "string" ? d.daticulocale : null,
+  };
   let systemIdentifier: string | null = null;
   try {
     // Needs superuser or pg_monitor-like rights on some setups; the restore point is still valid without it.
@@ -29,6 +40,7 @@ export async function describeSource(client: pg.Client): Promise<SourceInfo> {
   return {
     database: row.database,
     encoding: row.encoding,
+    locale,
     serverVersion: row.version,
     serverMajor: serverMajorFromNum(Number(row.num)),
     systemIdentifier,
