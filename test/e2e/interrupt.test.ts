@@ -117,4 +117,21 @@ describe("interrupting lifeline loses nothing and leaves nothing", () => {
     const check = await cli(["check"], { cwd: work.dir });
     assert.equal(check.code, 0, check.stdout);
   });
+
+  it("SIGKILL during a drill: the orphaned scratch server is stopped and removed by the next drill", async () => {
+    const { child, done } = startCli(["drill", "big"], { cwd: work.dir });
+    await waitFor(
+      () =>
+        scratchDirsOf(child.pid).some((d) => existsSync(path.join(os.tmpdir(), d, "data", "postmaster.pid"))),
+      30_000,
+      "the scratch server to run",
+    );
+    child.kill("SIGKILL");
+    await done;
+    const orphans = scratchDirsOf(child.pid);
+    assert.equal(orphans.length, 1, "SIGKILL skips all cleanup: the scratch is left");
+    const next = await cli(["drill", "big"], { cwd: work.dir });
+    assert.equal(next.code, 0, next.stderr + next.stdout);
+    assert.deepEqual(scratchDirsOf(child.pid), [], "the next drill reaped it");
+  });
 });
