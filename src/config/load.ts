@@ -4,6 +4,7 @@ import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { parseDuration } from "../core/duration.js";
 import { LifelineError, configError } from "../core/errors.js";
+import { secrets } from "../core/redact.js";
 import { configSchema, type AssetConfig, type Config } from "./schema.js";
 
 export const CONFIG_NAMES = ["lifeline.yaml", "lifeline.yml"];
@@ -126,17 +127,39 @@ export function loadConfig(explicit: string | undefined, cwd: string, env: NodeJ
   return { file, dir, config, repositoryPath: path.resolve(dir, config.repository.path) };
 }
 
+/** Where "user:password" sits in a URL template (before the "@" that ends the authority). */
+function userinfoRange(template: string): { start: number; end: number } {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(template);
+  if (!scheme) return { start: -1, end: -1 };
+  const start = scheme[0].length;
+  const rest = template.slice(start);
+  const at = rest.lastIndexOf(
+    "@",
+    rest.search(/\/(?![^{]*\})|\?/) === -1 ? undefined : rest.search(/\/(?![^{]*\})|\?/),
+  );
+  return at === -1 ? { start: -1, end: -1 } : { start, end: start + at };
+}
+
 /**
  * Replaces ${VAR} and ${VAR:-default} with environment values; $${ escapes. Done when a value is
  * used, so a missing variable only stops the commands that need it.
  */
 export function interpolate(value: string, where: string, env: NodeJS.ProcessEnv): string {
+  const userinfo = userinfoRange(value);
   return value.replace(
     /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
-    (match, name?: string, fallback?: string) => {
+    (match, name: string | undefined, fallback: string | undefined, offset: number) => {
       if (match === "$$") return "$";
       const found = name ? env[name] : undefined;
-      if (found !== undefined && found !== "") return found;
+      if (found !== undefined && found !== "") {
+        // A value that lands in a URL's user:password@ part is percent-encoded, so a password with
+        // '@', '/', ':' or '%' stays one password; and it is a secret from here on.
+        if (offset >= userinfo.start && offset < userinfo.end) {
+          secrets.add(found);
+          return encodeURIComponent(found);
+        }
+        return found;
+      }
       if (fallback !== undefined) return fallback;
       throw configError(
         where,
