@@ -2,7 +2,6 @@ import { mkdir, readFile, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { checkArtifacts, type Finding } from "../../core/check.js";
 import { DRILL_ID, type DrillReport } from "../../core/drill.js";
-import { LifelineError } from "../../core/errors.js";
 import { RESTORE_POINT_ID, type Manifest } from "../../core/restore-point.js";
 import { describeZodError, drillReportSchema, manifestSchema } from "../../core/schemas.js";
 import type { CheckResult, Repository, StagedRestorePoint } from "../../ports/repository.js";
@@ -312,13 +311,4 @@ export class LocalRepository implements Repository {
     }
     return { findings, notes, restorePoints, drillReports };
   }
-}
-
-export function repositoryNotFound(root: string): LifelineError {
-  return new LifelineError({
-    code: "REPOSITORY_NOT_FOUND",
-    kind: "runtime",
-    message: `no repository at ${root}`,
-    fix: "check `repository.path` in lifeline.yaml, or take a first restore point with `lifeline backup <asset>`",
-  });
 }
