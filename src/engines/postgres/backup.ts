@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type pg from "pg";
 import { assertDumpToolFits } from "../../core/versions.js";
 import type { Artifact } from "../../core/restore-point.js";
 import type { BackupOptions, BackupResult, Target } from "../../ports/engine.js";
@@ -9,14 +8,7 @@ import { run } from "../../support/process.js";
 import { fileSize, listFiles, sha256File } from "../../support/files.js";
 import { connect, toolConnection } from "./connection.js";
 import { readArchive } from "./dump-archive.js";
-import {
-  FINGERPRINT_ALGORITHM,
-  fingerprintTables,
-  listTables,
-  pinSettings,
-  readActivity,
-  schemaObjects,
-} from "./fingerprint.js";
+import { FINGERPRINT_ALGORITHM, fingerprintContents, readActivity } from "./fingerprint.js";
 import { describeSource } from "./inspect.js";
 import type { PgTools } from "./tools.js";
 
@@ -38,7 +30,6 @@ export async function backup(tools: PgTools, target: Target, options: BackupOpti
   const signal = AbortSignal.any([options.signal, stop.signal]);
   const [pgDump, pgRestore] = await Promise.all([tools.info("pg_dump"), tools.info("pg_restore")]);
   const control = await connect(target, "lifeline backup");
-  const workers: pg.Client[] = [];
   const scratch = await mkdtemp(path.join(os.tmpdir(), "lifeline-backup-"));
   try {
     const source = await describeSource(control);
@@ -73,20 +64,11 @@ export async function backup(tools: PgTools, target: Target, options: BackupOpti
     ).then(() => seconds(dumpStarted));
 
     const fingerprintStarted = performance.now();
-    const fingerprints = (async () => {
-      for (let i = 0; i < Math.max(1, options.jobs); i++) {
-        const client = await connect(target, "lifeline fingerprint");
-        workers.push(client);
-        await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-        await client.query(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/'/g, "''")}'`);
-        await pinSettings(client);
-      }
-      const [first] = workers;
-      if (!first) throw new Error("no fingerprint connection");
-      const tables = await fingerprintTables(workers, await listTables(first), signal);
-      const schema = await schemaObjects(first);
-      return { tables, schema, seconds: seconds(fingerprintStarted) };
-    })();
+    const fingerprints = fingerprintContents(
+      target,
+      { jobs: options.jobs, signal, snapshot, applicationName: "lifeline fingerprint" },
+      async () => undefined,
+    ).then(({ tables, schema }) => ({ tables, schema, seconds: seconds(fingerprintStarted) }));
 
     let dumpSeconds: number;
     let fp: Awaited<typeof fingerprints>;
@@ -118,7 +100,7 @@ export async function backup(tools: PgTools, target: Target, options: BackupOpti
       durations: { dumpSeconds, fingerprintSeconds: fp.seconds, totalSeconds: seconds(started) },
     };
   } finally {
-    await Promise.all([control, ...workers].map((c) => c.end().catch(() => undefined)));
+    await control.end().catch(() => undefined);
     await rm(scratch, { recursive: true, force: true });
   }
 }

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import type pg from "pg";
 import type { Activity, SchemaObject, SequenceValue, TableFingerprint } from "../../core/restore-point.js";
 import { interrupted } from "../../core/errors.js";
-import { PINNED_SETTINGS, qualifiedName, quoteIdent, sqlIdent } from "./connection.js";
+import type { Target } from "../../ports/engine.js";
+import { PINNED_SETTINGS, connect, qualifiedName, quoteIdent, quoteLiteral, sqlIdent } from "./connection.js";
 
 /** Namespaces that belong to the server, not to the user's data. */
 const USER_NAMESPACES = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
@@ -229,4 +230,42 @@ export async function readActivity(client: pg.Client): Promise<Activity> {
       deletes: Number(r.del),
     })),
   };
+}
+
+export interface ContentOptions {
+  jobs: number;
+  signal: AbortSignal;
+  applicationName: string;
+  /** At backup: the exported snapshot the dump reads, so both describe the same data. */
+  snapshot?: string;
+}
+
+/**
+ * Tables and schema of a database, read on `jobs` read-only sessions that share one view of the
+ * data (the dump's snapshot at backup; one transaction each on a restored copy, which nobody
+ * else writes), with the text-affecting settings pinned. The first session is returned still open
+ * so a caller can read more from the same view before it ends.
+ */
+export async function fingerprintContents<T>(
+  target: Target,
+  options: ContentOptions,
+  more: (first: pg.Client) => Promise<T>,
+): Promise<{ tables: TableFingerprint[]; schema: { digest: string; objects: SchemaObject[] }; more: T }> {
+  const sessions: pg.Client[] = [];
+  try {
+    for (let i = 0; i < Math.max(1, options.jobs); i++) {
+      if (options.signal.aborted) throw interrupted();
+      const client = await connect(target, options.applicationName);
+      sessions.push(client);
+      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      if (options.snapshot) await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(options.snapshot)}`);
+      await pinSettings(client);
+    }
+    const [first] = sessions;
+    if (!first) throw new Error("no fingerprint session");
+    const tables = await fingerprintTables(sessions, await listTables(first), options.signal);
+    return { tables, schema: await schemaObjects(first), more: await more(first) };
+  } finally {
+    await Promise.all(sessions.map((c) => c.end().catch(() => undefined)));
+  }
 }

@@ -1,17 +1,8 @@
 import type { Engine, Target } from "../../ports/engine.js";
 import type { Fingerprints, Manifest } from "../../core/restore-point.js";
-import { interrupted } from "../../core/errors.js";
 import { backup } from "./backup.js";
-import { connect, targetFromUrl, withClient } from "./connection.js";
-import {
-  FINGERPRINT_ALGORITHM,
-  fingerprintTables,
-  listTables,
-  pinSettings,
-  readActivity,
-  readSequences,
-  schemaObjects,
-} from "./fingerprint.js";
+import { targetFromUrl, withClient } from "./connection.js";
+import { FINGERPRINT_ALGORITHM, fingerprintContents, readActivity, readSequences } from "./fingerprint.js";
 import { describeSource } from "./inspect.js";
 import { restore } from "./restore.js";
 import { PgTools } from "./tools.js";
@@ -44,25 +35,10 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
 }
 
 async function fingerprintRestored(target: Target, jobs: number, signal: AbortSignal): Promise<Fingerprints> {
-  const clients = [];
-  try {
-    for (let i = 0; i < jobs; i++) {
-      if (signal.aborted) throw interrupted();
-      const client = await connect(target, "lifeline verify");
-      clients.push(client);
-      await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-      await pinSettings(client);
-    }
-    const [first] = clients;
-    if (!first) throw new Error("no connection");
-    const tables = await fingerprintTables(clients, await listTables(first), signal);
-    return {
-      algorithm: FINGERPRINT_ALGORITHM,
-      tables,
-      sequences: await readSequences(first),
-      schema: await schemaObjects(first),
-    };
-  } finally {
-    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
-  }
+  const {
+    tables,
+    schema,
+    more: sequences,
+  } = await fingerprintContents(target, { jobs, signal, applicationName: "lifeline verify" }, readSequences);
+  return { algorithm: FINGERPRINT_ALGORITHM, tables, sequences, schema };
 }
