@@ -2,6 +2,7 @@ import type { Fingerprints } from "./restore-point.js";
 
 export type MismatchKind =
   | "algorithm"
+  | "large-objects"
   | "table-missing"
   | "table-unexpected"
   | "rows"
@@ -107,6 +108,23 @@ export function compareFingerprints(expected: Fingerprints, actual: Fingerprints
         message: `sequence ${want.sequence}: expected ${describeSequence(want.lastValue, want.isCalled)}, restored ${describeSequence(got.lastValue, got.isCalled)}`,
       });
     }
+  }
+
+  const wantLo = expected.largeObjects;
+  const gotLo = actual.largeObjects;
+  if (wantLo && (!gotLo || gotLo.count !== wantLo.count || gotLo.digest !== wantLo.digest)) {
+    const sameCount = gotLo?.count === wantLo.count;
+    mismatches.push({
+      kind: "large-objects",
+      object: "large objects",
+      expected: `${wantLo.count} large objects`,
+      actual: gotLo ? `${gotLo.count} large objects` : null,
+      message: !gotLo
+        ? `large objects could not be read after restore (expected ${wantLo.count})`
+        : sameCount
+          ? `large objects: same count (${wantLo.count}) but contents differ`
+          : `large objects: expected ${wantLo.count}, restored ${gotLo.count}`,
+    });
   }
 
   if (expected.schema.digest !== actual.schema.digest) {

@@ -37,6 +37,8 @@ export interface Fingerprints {
   tables: TableFingerprint[];
   sequences: SequenceValue[];
   schema: { digest: string; objects: SchemaObject[] };
+  /** Large objects (OID and content); null when the backup could not read them (no privilege). */
+  largeObjects: { count: number; digest: string } | null;
 }
 
 export interface TableActivity {
@@ -73,6 +75,8 @@ export interface Manifest {
     /** Collation and character classification of the database: generated columns (lower()), text
      * partition bounds and constraints depend on them, so the scratch copy uses the same. */
     locale: DatabaseLocale | null;
+    /** Roles the restore needs to exist (named by policies and user mappings). */
+    roles: string[];
     /** Connection URL without its password. */
     url: string;
     serverVersion: string;

@@ -32,6 +32,7 @@ export const manifestSchema = z.object({
   source: z.object({
     database: z.string(),
     encoding: z.string(),
+    roles: z.array(z.string()),
     locale: z
       .object({
         collate: z.string(),
@@ -54,6 +55,7 @@ export const manifestSchema = z.object({
     tables: z.array(tableFingerprint),
     sequences: z.array(sequenceValue),
     schema: z.object({ digest: z.string(), objects: z.array(schemaObject) }),
+    largeObjects: z.object({ count: z.number().int().nonnegative(), digest: z.string() }).nullable(),
   }),
   activity,
   durations: z.object({ dumpSeconds: z.number(), fingerprintSeconds: z.number(), totalSeconds: z.number() }),
@@ -62,6 +64,7 @@ export const manifestSchema = z.object({
 const mismatch = z.object({
   kind: z.enum([
     "algorithm",
+    "large-objects",
     "table-missing",
     "table-unexpected",
     "rows",

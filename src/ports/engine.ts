@@ -19,6 +19,8 @@ export interface SourceInfo {
   database: string;
   encoding: string;
   locale: DatabaseLocale | null;
+  /** Roles a restore needs to exist; empty when probing only. */
+  roles: string[];
   serverVersion: string;
   serverMajor: number;
   systemIdentifier: string | null;

@@ -106,4 +106,63 @@ describe("drills that must pass (found in review)", () => {
     const files = path.join(repo.dir, "restore-points", "param", manifest.id, "manifest.json");
     assert.ok(!readFileSync(files, "utf8").includes(secret));
   });
+
+  it("row-level-security policies that name roles the scratch instance does not have", async () => {
+    await query(
+      urlFor("postgres"),
+      "DROP ROLE IF EXISTS lifeline_test_owner; CREATE ROLE lifeline_test_owner NOLOGIN",
+    );
+    const manifest = await roundTrip("policies", async (db) => {
+      await query(
+        db.url,
+        `CREATE TABLE docs (id int, owner text); INSERT INTO docs VALUES (1, 'a');
+         ALTER TABLE docs ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY own_docs ON docs TO lifeline_test_owner USING (owner = current_user);`,
+      );
+    });
+    assert.deepEqual(manifest.source.roles, ["lifeline_test_owner"]);
+  });
+});
+
+describe("large objects are part of the proof", () => {
+  const repo = tempDir();
+  let db: TestDatabase;
+  after(async () => {
+    await db.drop();
+    repo.remove();
+  });
+
+  it("a missing or changed large object fails the drill", async () => {
+    db = await createDatabase("lifeline_lo");
+    await query(
+      db.url,
+      `CREATE TABLE files (id int, content oid);
+       INSERT INTO files SELECT i, lo_from_bytea(0, convert_to('file ' || i, 'UTF8')) FROM generate_series(1, 3) i;`,
+    );
+    const ctx = testContext(repo.dir);
+    const manifest = await backup(ctx, testAsset("lo", db.url));
+    assert.equal(manifest.fingerprints.largeObjects?.count, 3);
+
+    const passed = await drill(ctx, testAsset("lo", db.url));
+    assert.equal(passed.result, "passed", JSON.stringify(passed.mismatches));
+
+    const removed = await drill(ctx, testAsset("lo", db.url), manifest.id, {
+      beforeVerify: async (scratch) => {
+        await query(scratch.url, "SELECT lo_unlink(oid) FROM pg_largeobject_metadata LIMIT 1");
+      },
+    });
+    assert.equal(removed.result, "failed");
+    assert.deepEqual(
+      removed.mismatches.map((m) => [m.kind, m.expected, m.actual]),
+      [["large-objects", "3 large objects", "2 large objects"]],
+    );
+
+    const changed = await drill(ctx, testAsset("lo", db.url), manifest.id, {
+      beforeVerify: async (scratch) => {
+        await query(scratch.url, "SELECT lo_put(min(oid), 0, 'X'::bytea) FROM pg_largeobject_metadata");
+      },
+    });
+    assert.equal(changed.result, "failed");
+    assert.match(changed.mismatches[0]?.message ?? "", /same count \(3\) but contents differ/);
+  });
 });

@@ -9,6 +9,7 @@ const D2 = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
 function fingerprints(): Fingerprints {
   return {
     algorithm: "v1",
+    largeObjects: null,
     tables: [
       { table: "public.customers", rows: 3, digest: D1 },
       { table: '"Sales"."Order Items"', rows: 10, digest: D2 },
@@ -230,6 +231,7 @@ describe("compareFingerprints", () => {
   it("reports every difference on its own", () => {
     const actual: Fingerprints = {
       algorithm: "v1",
+      largeObjects: null,
       tables: [{ table: "public.customers", rows: 4, digest: D1 }],
       sequences: [{ sequence: "public.customers_id_seq", lastValue: "4", isCalled: true }],
       schema: { digest: "other", objects: [] },
@@ -251,5 +253,19 @@ describe("compareFingerprints", () => {
     assert.equal(mismatches.length, 1);
     assert.equal(mismatches[0]?.kind, "algorithm");
     assert.match(mismatches[0]?.message ?? "", /v1.*v2.*new restore point/);
+  });
+
+  it("large objects: missing, fewer, or same count with other contents", () => {
+    const want = { ...fingerprints(), largeObjects: { count: 2, digest: "a" } };
+    assert.deepEqual(compareFingerprints(want, { ...want }), []);
+    const fewer = compareFingerprints(want, { ...want, largeObjects: { count: 1, digest: "b" } });
+    assert.equal(fewer[0]?.kind, "large-objects");
+    assert.match(fewer[0]?.message ?? "", /expected 2, restored 1/);
+    const other = compareFingerprints(want, { ...want, largeObjects: { count: 2, digest: "b" } });
+    assert.match(other[0]?.message ?? "", /same count \(2\) but contents differ/);
+    const unreadable = compareFingerprints(want, { ...want, largeObjects: null });
+    assert.match(unreadable[0]?.message ?? "", /could not be read/);
+    // Not fingerprinted at backup (no privilege): nothing to compare.
+    assert.deepEqual(compareFingerprints({ ...want, largeObjects: null }, want), []);
   });
 });

@@ -20,6 +20,7 @@ function manifest(id: string, snapshotTime: string, activity?: Activity, bytes =
       database: "shop",
       encoding: "UTF8",
       locale: null,
+      roles: [],
       url: "postgres://app@db:5432/shop",
       serverVersion: "16.4",
       serverMajor: 16,
@@ -29,7 +30,13 @@ function manifest(id: string, snapshotTime: string, activity?: Activity, bytes =
     tools: { pg_dump: "16.4" },
     dump: { format: "directory", jobs: 2, compression: 1 },
     artifacts: bytes.map((b, i) => ({ path: `dump/${i}.dat.gz`, bytes: b, sha256: SHA })),
-    fingerprints: { algorithm: "v1", tables: [], sequences: [], schema: { digest: "s", objects: [] } },
+    fingerprints: {
+      algorithm: "v1",
+      largeObjects: null,
+      tables: [],
+      sequences: [],
+      schema: { digest: "s", objects: [] },
+    },
     activity: activity ?? { statsReset: null, tables: [] },
     durations: { dumpSeconds: 1, fingerprintSeconds: 1, totalSeconds: 2 },
   };

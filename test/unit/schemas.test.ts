@@ -13,6 +13,7 @@ function validManifest(): Record<string, unknown> {
     source: {
       database: "shop",
       encoding: "UTF8",
+      roles: [],
       locale: { collate: "C.UTF-8", ctype: "C.UTF-8", provider: "libc", icuLocale: null },
       url: "postgres://app:${SHOP_DB_PASSWORD}@db:5432/shop",
       serverVersion: "16.4",
@@ -25,6 +26,7 @@ function validManifest(): Record<string, unknown> {
     artifacts: [{ path: "dump/toc.dat", bytes: 2048, sha256: "c".repeat(64) }],
     fingerprints: {
       algorithm: "v1",
+      largeObjects: { count: 2, digest: "lo" },
       tables: [{ table: "public.customers", rows: 3, digest: "d1" }],
       sequences: [{ sequence: "public.customers_id_seq", lastValue: "3", isCalled: true }],
       schema: { digest: "s1", objects: [{ kind: "table", name: "public.customers", digest: "t1" }] },

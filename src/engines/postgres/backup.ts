@@ -1,5 +1,3 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { assertDumpToolFits } from "../../core/versions.js";
 import type { Artifact } from "../../core/restore-point.js";
@@ -8,7 +6,13 @@ import { run } from "../../support/process.js";
 import { fileSize, listFiles, sha256File } from "../../support/files.js";
 import { connect, toolConnection } from "./connection.js";
 import { readArchive } from "./dump-archive.js";
-import { FINGERPRINT_ALGORITHM, fingerprintContents, readActivity } from "./fingerprint.js";
+import {
+  FINGERPRINT_ALGORITHM,
+  fingerprintContents,
+  readActivity,
+  readLargeObjects,
+  referencedRoles,
+} from "./fingerprint.js";
 import { describeSource } from "./inspect.js";
 import type { PgTools } from "./tools.js";
 
@@ -30,7 +34,6 @@ export async function backup(tools: PgTools, target: Target, options: BackupOpti
   const signal = AbortSignal.any([options.signal, stop.signal]);
   const [pgDump, pgRestore] = await Promise.all([tools.info("pg_dump"), tools.info("pg_restore")]);
   const control = await connect(target, "lifeline backup");
-  const scratch = await mkdtemp(path.join(os.tmpdir(), "lifeline-backup-"));
   try {
     const source = await describeSource(control);
     assertDumpToolFits("pg_dump", pgDump.major, pgDump.version, source.serverMajor);
@@ -67,8 +70,8 @@ export async function backup(tools: PgTools, target: Target, options: BackupOpti
     const fingerprints = fingerprintContents(
       target,
       { jobs: options.jobs, signal, snapshot, applicationName: "lifeline fingerprint" },
-      async () => undefined,
-    ).then(({ tables, schema }) => ({ tables, schema, seconds: seconds(fingerprintStarted) }));
+      async (first) => ({ largeObjects: await readLargeObjects(first), roles: await referencedRoles(first) }),
+    ).then(({ tables, schema, more }) => ({ tables, schema, ...more, seconds: seconds(fingerprintStarted) }));
 
     let dumpSeconds: number;
     let fp: Awaited<typeof fingerprints>;
@@ -82,7 +85,7 @@ export async function backup(tools: PgTools, target: Target, options: BackupOpti
     await control.query("COMMIT");
 
     options.progress.phase("reading the archive back and checksumming it");
-    const { sequences } = await readArchive(pgRestore.path, archive, scratch, options.signal);
+    const { sequences } = await readArchive(pgRestore.path, archive, options.signal);
     const artifacts: Artifact[] = [];
     for (const file of await listFiles(options.directory)) {
       const full = path.join(options.directory, file);
@@ -91,16 +94,21 @@ export async function backup(tools: PgTools, target: Target, options: BackupOpti
 
     return {
       snapshotTime: at.toISOString(),
-      source,
+      source: { ...source, roles: fp.roles },
       tools: { pg_dump: pgDump.version, pg_restore: pgRestore.version },
       dump: { format: "directory", jobs: options.jobs, compression: options.compression },
       artifacts,
-      fingerprints: { algorithm: FINGERPRINT_ALGORITHM, tables: fp.tables, sequences, schema: fp.schema },
+      fingerprints: {
+        algorithm: FINGERPRINT_ALGORITHM,
+        tables: fp.tables,
+        sequences,
+        schema: fp.schema,
+        largeObjects: fp.largeObjects,
+      },
       activity,
       durations: { dumpSeconds, fingerprintSeconds: fp.seconds, totalSeconds: seconds(started) },
     };
   } finally {
     await control.end().catch(() => undefined);
-    await rm(scratch, { recursive: true, force: true });
   }
 }

@@ -1,4 +1,5 @@
-import { writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import type { SequenceValue } from "../../core/restore-point.js";
 import { run } from "../../support/process.js";
@@ -63,7 +64,6 @@ export function parseSetvals(sql: string): SequenceValue[] {
 export async function readArchive(
   pgRestore: string,
   archive: string,
-  scratchDir: string,
   signal: AbortSignal,
 ): Promise<{ entries: number; sequences: SequenceValue[] }> {
   const { stdout: toc } = await run(pgRestore, ["--list", archive], {
@@ -75,13 +75,19 @@ export async function readArchive(
   const lines = toc.split("\n").filter((line) => /^\d+;/.test(line));
   const sequenceLines = lines.filter((line) => / SEQUENCE SET /.test(line));
   if (sequenceLines.length === 0) return { entries: lines.length, sequences: [] };
-  const listFile = path.join(scratchDir, "sequences.list");
-  await writeFile(listFile, sequenceLines.join("\n") + "\n");
-  const { stdout: sql } = await run(pgRestore, ["--use-list", listFile, "--file", "-", archive], {
-    captureStdout: true,
-    signal,
-    errorCode: "ARCHIVE_UNREADABLE",
-    purpose: "reading sequence values from the archive",
-  });
-  return { entries: lines.length, sequences: parseSetvals(sql) };
+  // The list file lives only as long as this one pg_restore call.
+  const dir = await mkdtemp(path.join(os.tmpdir(), "lifeline-backup-"));
+  try {
+    const listFile = path.join(dir, "sequences.list");
+    await writeFile(listFile, sequenceLines.join("\n") + "\n");
+    const { stdout: sql } = await run(pgRestore, ["--use-list", listFile, "--file", "-", archive], {
+      captureStdout: true,
+      signal,
+      errorCode: "ARCHIVE_UNREADABLE",
+      purpose: "reading sequence values from the archive",
+    });
+    return { entries: lines.length, sequences: parseSetvals(sql) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

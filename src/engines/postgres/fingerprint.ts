@@ -269,3 +269,43 @@ export async function fingerprintContents<T>(
     await Promise.all(sessions.map((c) => c.end().catch(() => undefined)));
   }
 }
+
+/**
+ * Large objects live outside tables: count plus an order-independent digest of (OID, content).
+ * pg_dump restores them with their OIDs. Reading them needs privileges the backup role may lack; then
+ * the result is null (noted in the manifest as "not fingerprinted") rather than a failed backup.
+ */
+export async function readLargeObjects(client: pg.Client): Promise<{ count: number; digest: string } | null> {
+  await client.query("SAVEPOINT lifeline_large_objects");
+  try {
+    const r = await client.query<{ count: string; sum: string }>(
+      `SELECT count(*)::text AS count,
+              coalesce(sum(hashtextextended(m.oid::text || ':' || md5(lo_get(m.oid)), 0)), 0)::text AS sum
+         FROM pg_largeobject_metadata m`,
+    );
+    await client.query("RELEASE SAVEPOINT lifeline_large_objects");
+    const row = r.rows[0] ?? { count: "0", sum: "0" };
+    return {
+      count: Number(row.count),
+      digest: sha256(`${FINGERPRINT_ALGORITHM}|lo|${row.count}|${row.sum}`),
+    };
+  } catch {
+    await client.query("ROLLBACK TO SAVEPOINT lifeline_large_objects");
+    return null;
+  }
+}
+
+/**
+ * Roles that a restore needs even without owners and privileges: those named by row-level-security
+ * policies and user mappings. The drill creates them (NOLOGIN) in scratch before restoring.
+ */
+export async function referencedRoles(client: pg.Client): Promise<string[]> {
+  const r = await client.query<{ rolname: string }>(
+    `SELECT DISTINCT r.rolname FROM pg_policy p CROSS JOIN LATERAL unnest(p.polroles) AS rid
+       JOIN pg_roles r ON r.oid = rid
+     UNION
+     SELECT DISTINCT usename FROM pg_user_mappings WHERE umuser <> 0
+     ORDER BY 1`,
+  );
+  return r.rows.map((row) => row.rolname);
+}

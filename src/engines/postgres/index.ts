@@ -2,7 +2,13 @@ import type { Engine, Target } from "../../ports/engine.js";
 import type { Fingerprints, Manifest } from "../../core/restore-point.js";
 import { backup } from "./backup.js";
 import { targetFromUrl, withClient } from "./connection.js";
-import { FINGERPRINT_ALGORITHM, fingerprintContents, readActivity, readSequences } from "./fingerprint.js";
+import {
+  FINGERPRINT_ALGORITHM,
+  fingerprintContents,
+  readActivity,
+  readLargeObjects,
+  readSequences,
+} from "./fingerprint.js";
 import { describeSource } from "./inspect.js";
 import { restore } from "./restore.js";
 import { PgTools } from "./tools.js";
@@ -35,10 +41,10 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
 }
 
 async function fingerprintRestored(target: Target, jobs: number, signal: AbortSignal): Promise<Fingerprints> {
-  const {
-    tables,
-    schema,
-    more: sequences,
-  } = await fingerprintContents(target, { jobs, signal, applicationName: "lifeline verify" }, readSequences);
-  return { algorithm: FINGERPRINT_ALGORITHM, tables, sequences, schema };
+  const { tables, schema, more } = await fingerprintContents(
+    target,
+    { jobs, signal, applicationName: "lifeline verify" },
+    async (first) => ({ sequences: await readSequences(first), largeObjects: await readLargeObjects(first) }),
+  );
+  return { algorithm: FINGERPRINT_ALGORITHM, tables, schema, ...more };
 }

@@ -41,6 +41,7 @@ export async function describeSource(client: pg.Client): Promise<SourceInfo> {
     database: row.database,
     encoding: row.encoding,
     locale,
+    roles: [],
     serverVersion: row.version,
     serverMajor: serverMajorFromNum(Number(row.num)),
     systemIdentifier,

@@ -2,7 +2,7 @@ import path from "node:path";
 import { assertRestoreToolFits, parseToolVersion } from "../../core/versions.js";
 import type { RestoreOptions, Target } from "../../ports/engine.js";
 import { run } from "../../support/process.js";
-import { toolConnection } from "./connection.js";
+import { sqlIdent, toolConnection, withClient } from "./connection.js";
 import { DUMP_DIRECTORY } from "./backup.js";
 import type { PgTools } from "./tools.js";
 
@@ -20,6 +20,16 @@ export async function restore(
   const pgRestore = await tools.info("pg_restore");
   const dumpMajor = parseToolVersion(`(PostgreSQL) ${options.manifest.tools.pg_dump ?? ""}`)?.major ?? 0;
   assertRestoreToolFits(pgRestore.major, pgRestore.version, dumpMajor);
+  // Policies and user mappings name roles; without them the restore fails on a scratch instance
+  // that has none of the source's roles. They are created without login and without privileges.
+  if (options.manifest.source.roles.length > 0) {
+    await withClient(into, async (client) => {
+      for (const role of options.manifest.source.roles) {
+        const exists = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]);
+        if (exists.rowCount === 0) await client.query(`CREATE ROLE ${sqlIdent(role)} NOLOGIN`);
+      }
+    });
+  }
   const connection = toolConnection(into);
   options.progress.phase(`restoring with pg_restore ${pgRestore.version} (${options.jobs} jobs)`);
   await run(
