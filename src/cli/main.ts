@@ -8,7 +8,10 @@ import { init } from "../app/init.js";
 import { demo } from "../app/demo.js";
 import { EXIT_CODES, LifelineError, isLifelineError } from "../core/errors.js";
 import { parseDuration } from "../core/duration.js";
-import { resolveAsset } from "../config/load.js";
+import { policyRules, resolveAsset } from "../config/load.js";
+import { plan } from "../app/plan.js";
+import { planJson, renderPlan } from "./render-plan.js";
+import { readFileSync } from "node:fs";
 import { err, json, out, terminalProgress } from "./io.js";
 import {
   backupJson,
@@ -69,7 +72,8 @@ Examples:
   lifeline backup shop && lifeline drill shop
   lifeline status --json
 
-Exit codes: 0 success, 1 runtime error, 2 usage or config error, 4 verification failed, 130 interrupted.`,
+Exit codes: 0 success, 1 runtime error, 2 usage or config error, 3 plan verdict require/deny,
+4 verification failed, 130 interrupted.`,
   );
 
 program
@@ -260,6 +264,62 @@ program
     else out(renderCheck(ctx.repository.location, result));
     if (result.findings.length > 0) exitCode = EXIT_CODES.verification;
   });
+
+program
+  .command("plan")
+  .description(
+    "Show the blast radius of SQL before it runs: what each statement destroys, what goes with it, who depends on it, how you would get it back, and the policy verdict. Read-only.",
+  )
+  .argument("<asset>", "asset name from lifeline.yaml")
+  .option("--sql <statements>", "the SQL to plan")
+  .option("-f, --file <file>", "a file of SQL to plan (- for standard input)")
+  .option("--exact", "count rows exactly instead of using the planner's estimates")
+  .option("--json", "print one JSON document on stdout")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  lifeline plan shop --sql "DROP TABLE products CASCADE"
+  lifeline plan shop -f migrations/0042_cleanup.sql --json
+  git diff --name-only main | grep '\\.sql$' | xargs -n1 lifeline plan shop -f
+
+Exit codes: 0 verdict allow; 3 verdict require or deny; 1 runtime error; 2 usage error.
+`,
+  )
+  .action(async (name: string, opts: { sql?: string; file?: string; exact?: boolean }, command: Command) => {
+    const options = globals(command);
+    if ((opts.sql === undefined) === (opts.file === undefined)) {
+      throw new LifelineError({
+        code: "USAGE",
+        kind: "usage",
+        message: "plan needs the SQL: give exactly one of --sql or -f/--file",
+        fix: 'lifeline plan shop --sql "DROP TABLE products" or lifeline plan shop -f migration.sql',
+      });
+    }
+    const sql = opts.sql ?? readSql(opts.file ?? "-");
+    const loaded = load(options);
+    const ctx = contextFor(loaded, interrupt.signal, terminalProgress(`plan ${name}`));
+    const result = await plan(ctx, resolve(loaded, name), sql, {
+      exact: opts.exact === true,
+      policy: policyRules(loaded),
+    });
+    if (options.json) json(planJson(result));
+    else out(renderPlan(result));
+    exitCode = result.verdict === "allow" ? EXIT_CODES.ok : EXIT_CODES.verdict;
+  });
+
+function readSql(file: string): string {
+  try {
+    return readFileSync(file === "-" ? 0 : file, "utf8");
+  } catch (error) {
+    throw new LifelineError({
+      code: "USAGE",
+      kind: "usage",
+      message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      fix: "check the path of the SQL file",
+    });
+  }
+}
 
 function report(error: unknown): number {
   if (error instanceof CommanderError) {

@@ -5,6 +5,7 @@ import type { z } from "zod";
 import { parseDuration } from "../core/duration.js";
 import { LifelineError, configError } from "../core/errors.js";
 import { secrets } from "../core/redact.js";
+import { DEFAULT_POLICY, type PolicyRule } from "../core/plan.js";
 import { configSchema, type AssetConfig, type Config } from "./schema.js";
 
 export const CONFIG_NAMES = ["lifeline.yaml", "lifeline.yml"];
@@ -193,4 +194,22 @@ export function resolveAsset(loaded: LoadedConfig, name: string, env: NodeJS.Pro
         : { url: interpolate(asset.drill.scratch.url, `assets.${name}.drill.scratch.url`, env) },
     drillJobs: asset.drill.jobs,
   };
+}
+
+/** The policy in force: the configured rules, or the built-in default. */
+export function policyRules(loaded: LoadedConfig | null): PolicyRule[] {
+  const rules = loaded?.config.policy?.rules;
+  if (!rules) return DEFAULT_POLICY;
+  return rules.map((rule) => {
+    const out: PolicyRule = { name: rule.name, match: rule.match };
+    if (rule.deny) out.deny = rule.deny;
+    if (rule.require) {
+      const age = rule.require.verifiedRestorePoint;
+      out.require = {};
+      if (age !== undefined)
+        out.require.verifiedRestorePointMaxAgeSeconds = age === "rpo" ? "rpo" : (parseDuration(age) ?? 0);
+      if (rule.require.approvals !== undefined) out.require.approvals = rule.require.approvals;
+    }
+    return out;
+  });
 }

@@ -28,6 +28,39 @@ export const assetSchema = z.strictObject({
     .default({ scratch: "embedded", jobs: 2 }),
 });
 
+const oneOrMany = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]));
+const DATA_LOSS = ["none", "recoverable", "destructive", "unknown"] as const;
+
+export const policyRuleSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    match: z
+      .strictObject({
+        tier: oneOrMany.optional(),
+        asset: oneOrMany.optional(),
+        kind: oneOrMany.optional(),
+        dataLoss: z
+          .union([z.enum(DATA_LOSS), z.array(z.enum(DATA_LOSS))], {
+            error: `must be one or a list of: ${DATA_LOSS.join(", ")}`,
+          })
+          .transform((v) => (Array.isArray(v) ? v : [v]))
+          .optional(),
+      })
+      .default({}),
+    require: z
+      .strictObject({
+        verifiedRestorePoint: z
+          .union([z.literal("rpo"), duration], { error: 'is "rpo" (the asset\'s rpo) or a duration like 6h' })
+          .optional(),
+        approvals: z.number().int().min(0).max(10).optional(),
+      })
+      .optional(),
+    deny: z.string().min(1).optional(),
+  })
+  .refine((r) => r.require !== undefined || r.deny !== undefined, {
+    error: "a rule needs `require:` or `deny:`",
+  });
+
 export const ASSET_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export const configSchema = z.strictObject({
@@ -43,6 +76,7 @@ export const configSchema = z.strictObject({
       compression: z.number().int().min(0).max(9).default(1),
     })
     .default({ jobs: 2, compression: 1 }),
+  policy: z.strictObject({ rules: z.array(policyRuleSchema) }).optional(),
   assets: z
     .record(
       z.string().regex(ASSET_NAME, {
@@ -55,3 +89,4 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 export type AssetConfig = z.infer<typeof assetSchema>;
+export type PolicyRuleConfig = z.infer<typeof policyRuleSchema>;

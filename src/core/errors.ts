@@ -10,6 +10,7 @@ export const EXIT_CODES = {
   runtime: 1,
   usage: 2,
   config: 2,
+  verdict: 3,
   verification: 4,
   interrupted: 130,
 } as const;

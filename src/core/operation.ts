@@ -18,12 +18,14 @@ export interface Operation {
   statementIndex: number;
   /** The statement's text as written. */
   statement: string;
+  /** Digest of the statement's parse tree: equal for the same statement however it is spaced or commented. */
+  normalized: string;
   target: ObjectRef | null;
   dataLoss: DataLoss;
   /** Why this class, in words a reviewer can check. */
   reason: string;
   /** CASCADE was asked for: dependent objects go too. */
-  cascade: boolean;
+  cascadeRequested: boolean;
   /** IF EXISTS: the object may not be there. */
   missingOk: boolean;
   /** For DELETE/UPDATE: whether rows are filtered. */

@@ -1,3 +1,5 @@
+import type { Operation } from "../core/operation.js";
+import type { Dependent, PlannedOperation } from "../core/plan.js";
 import type { DatabaseLocale, Activity, Artifact, Fingerprints, Manifest } from "../core/restore-point.js";
 
 /** A database lifeline connects to. The url may hold a password; `display` never does. */
@@ -77,4 +79,22 @@ export interface Engine {
   restore(into: Target, options: RestoreOptions): Promise<{ tools: Record<string, string> }>;
   fingerprint(target: Target, signal: AbortSignal): Promise<Fingerprints>;
   live(target: Target): Promise<{ databaseBytes: number; activity: Activity }>;
+  /** Engines that can plan SQL: classification (static) and impact (read-only, against the live database). */
+  readonly sql?: SqlPlanner;
+}
+
+export interface SqlPlanner {
+  classify(sql: string): Promise<Operation[]>;
+  impact(
+    target: Target,
+    operations: readonly Operation[],
+    options: { exact: boolean },
+  ): Promise<{ operations: PlannedOperation[]; dependents: Dependent[]; consumers: Consumer[] }>;
+}
+
+export interface Consumer {
+  application: string;
+  user: string;
+  address: string | null;
+  connections: number;
 }

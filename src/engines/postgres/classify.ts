@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { loadModule, parseSync } from "libpg-query";
 import type { DataLoss, ObjectRef, Operation } from "../../core/operation.js";
 
@@ -97,6 +98,7 @@ const DESTRUCTIVE_FUNCTIONS: Record<string, string> = {
 interface Context {
   statementIndex: number;
   statement: string;
+  normalized: string;
 }
 
 function op(
@@ -106,8 +108,9 @@ function op(
   return {
     statementIndex: ctx.statementIndex,
     statement: ctx.statement,
+    normalized: ctx.normalized,
     target: null,
-    cascade: false,
+    cascadeRequested: false,
     missingOk: false,
     filter: null,
     ...fields,
@@ -242,7 +245,7 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
           op(ctx, {
             kind: `drop-${target.type.replace(/ /g, "-")}`,
             target,
-            cascade,
+            cascadeRequested: cascade,
             missingOk,
             dataLoss: known?.loss ?? "unknown",
             reason: known
@@ -276,7 +279,7 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
               .map((r) => str(child(child(r, "RoleSpec"), "rolename")) ?? "")
               .join(", "),
           },
-          cascade: child(body, "behavior") === "DROP_CASCADE",
+          cascadeRequested: child(body, "behavior") === "DROP_CASCADE",
           dataLoss: "destructive",
           reason: "drops every object owned by the role(s), with their data",
         }),
@@ -288,7 +291,7 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
           op(ctx, {
             kind: "truncate",
             target: refFromRangeVar("table", rv),
-            cascade: child(body, "behavior") === "DROP_CASCADE",
+            cascadeRequested: child(body, "behavior") === "DROP_CASCADE",
             filter: "all-rows",
             dataLoss: "destructive",
             reason: `removes every row${child(rv, "inh") === false ? " (ONLY this table)" : ""}${child(body, "behavior") === "DROP_CASCADE" ? ", and every row of tables referencing it (CASCADE)" : ""}${child(body, "restart_seqs") === true ? "; restarts owned sequences" : ""}`,
@@ -385,7 +388,7 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
               op(ctx, {
                 kind: "alter-table-drop-column",
                 target: { type: "column", schema: target.schema, name: where },
-                cascade,
+                cascadeRequested: cascade,
                 missingOk,
                 dataLoss: "destructive",
                 reason: `drops column ${where} and its values`,
@@ -408,7 +411,7 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
               op(ctx, {
                 kind: "alter-table-drop-constraint",
                 target,
-                cascade,
+                cascadeRequested: cascade,
                 missingOk,
                 dataLoss: "recoverable",
                 reason: `drops constraint ${column ?? ""}; it can be recreated (data no longer checked meanwhile)`,
@@ -620,10 +623,11 @@ export function classifySql(sql: string): Operation[] {
         kind: "unknown",
         statementIndex: 0,
         statement: sql.trim().slice(0, 500),
+        normalized: createHash("sha256").update(sql.trim()).digest("hex"),
         target: null,
         dataLoss: "unknown",
         reason: `cannot be parsed as PostgreSQL SQL (${message}); treated as destructive`,
-        cascade: false,
+        cascadeRequested: false,
         missingOk: false,
         filter: null,
       },
@@ -636,7 +640,11 @@ export function classifySql(sql: string): Operation[] {
     const start = entry.stmt_location ?? 0;
     const end = entry.stmt_len ? start + entry.stmt_len : bytes.length;
     const statement = bytes.subarray(start, end).toString("utf8").trim();
-    operations.push(...classifyStatement({ statementIndex, statement }, entry.stmt));
+    const tree = JSON.stringify(entry.stmt, (key, value: unknown) =>
+      key === "location" ? undefined : value,
+    );
+    const normalized = createHash("sha256").update(tree).digest("hex");
+    operations.push(...classifyStatement({ statementIndex, statement, normalized }, entry.stmt));
   });
   return operations;
 }

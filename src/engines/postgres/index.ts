@@ -9,6 +9,8 @@ import {
   readLargeObjects,
   readSequences,
 } from "./fingerprint.js";
+import { classifySql, loadParser } from "./classify.js";
+import { planImpact } from "./impact.js";
 import { describeSource } from "./inspect.js";
 import { restore } from "./restore.js";
 import { PgTools } from "./tools.js";
@@ -32,6 +34,13 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
     scratchMajorFor: (manifest: Manifest) => manifest.source.serverMajor,
     restore: async (into, restoreOptions) => ({ tools: await restore(tools, into, restoreOptions) }),
     fingerprint: (target, signal) => fingerprintRestored(target, jobs, signal),
+    sql: {
+      classify: async (text) => {
+        await loadParser();
+        return classifySql(text);
+      },
+      impact: planImpact,
+    },
     live: (target) =>
       withClient(target, async (client) => {
         const source = await describeSource(client);

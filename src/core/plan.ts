@@ -1,0 +1,201 @@
+import type { DataLoss, ObjectRef, Operation } from "./operation.js";
+import { isDestructive } from "./operation.js";
+
+/** An object a plan touches, resolved against the live database. */
+export interface AffectedObject {
+  type: string;
+  /** Schema-qualified display name. */
+  name: string;
+  /** Identity in the database (OID, relfilenode) so an approval binds to exactly these objects. */
+  identity: string | null;
+  /** Rows destroyed (or at risk); null when unknown. */
+  rows: number | null;
+  rowsExact: boolean;
+  bytes: number | null;
+  dataLoss: DataLoss;
+  /** How it is affected: "dropped with CASCADE", "truncated by CASCADE", "rows deleted by ON DELETE CASCADE". */
+  how: string;
+}
+
+export interface PlannedOperation extends Omit<Operation, "target"> {
+  target: ObjectRef | null;
+  /** The target as resolved; null when it does not exist or is not a relation. */
+  resolved: AffectedObject | null;
+  rows: number | null;
+  bytes: number | null;
+  cascade: AffectedObject[];
+  /** Things a reviewer must know: "does not exist", "will fail without CASCADE: …". */
+  notes: string[];
+}
+
+export interface Dependent {
+  kind: string;
+  name: string;
+  /** The object it depends on. */
+  on: string;
+  /** The evidence: "pg_depend (view definition)", "foreign key orders_product_fk", "pg_stat_activity". */
+  how: string;
+}
+
+export interface Recoverability {
+  restorePoint: { id: string; snapshotTime: string; ageSeconds: number; drilledAt: string } | null;
+  /** The destroyed tables that the restore point does not contain. */
+  notContained: string[];
+  changesNotCovered: { rows: number; countersReset: boolean } | null;
+  summary: string;
+}
+
+export type RequirementKind = "verified-restore-point" | "approvals" | "deny";
+
+export interface Requirement {
+  kind: RequirementKind;
+  met: boolean;
+  detail: string;
+  fix: string | null;
+}
+
+export type Verdict = "allow" | "require" | "deny";
+
+export interface PolicyMatch {
+  tier?: string[];
+  asset?: string[];
+  kind?: string[];
+  dataLoss?: DataLoss[];
+}
+
+export interface PolicyRule {
+  name: string;
+  match: PolicyMatch;
+  require?: { verifiedRestorePointMaxAgeSeconds?: number | "rpo"; approvals?: number };
+  deny?: string;
+}
+
+/**
+ * The built-in policy: on production, anything that destroys data (or might: unknown) needs a
+ * verified restore point within the asset's RPO and one approval by another person.
+ */
+export const DEFAULT_POLICY: PolicyRule[] = [
+  {
+    name: "production-destructive",
+    match: { tier: ["production"], dataLoss: ["destructive", "unknown"] },
+    require: { verifiedRestorePointMaxAgeSeconds: "rpo", approvals: 1 },
+  },
+];
+
+export interface PolicyInput {
+  asset: { name: string; tier: string; rpoSeconds: number };
+  operations: readonly Pick<PlannedOperation, "kind" | "dataLoss">[];
+  recoverability: Recoverability;
+  /** Approvals of this exact plan by other people (none until approvals exist). */
+  approvals: number;
+  planId: string;
+}
+
+function matches(
+  rule: PolicyRule,
+  input: PolicyInput,
+  op: Pick<PlannedOperation, "kind" | "dataLoss">,
+): boolean {
+  const m = rule.match;
+  return (
+    (!m.tier || m.tier.includes(input.asset.tier)) &&
+    (!m.asset || m.asset.includes(input.asset.name)) &&
+    (!m.kind || m.kind.includes(op.kind)) &&
+    (!m.dataLoss || m.dataLoss.includes(op.dataLoss))
+  );
+}
+
+/** Evaluates the rules against a plan: every unmet requirement comes with the command that meets it. */
+export function evaluatePolicy(
+  rules: readonly PolicyRule[],
+  input: PolicyInput,
+  describeAge: (seconds: number) => string,
+): { verdict: Verdict; requirements: Requirement[] } {
+  const applied = rules.filter((rule) => input.operations.some((op) => matches(rule, input, op)));
+  const requirements: Requirement[] = [];
+  for (const rule of applied.filter((r) => r.deny)) {
+    requirements.push({
+      kind: "deny",
+      met: false,
+      detail: `denied by policy rule "${rule.name}": ${rule.deny}`,
+      fix: null,
+    });
+  }
+  const ages = applied
+    .map((r) => r.require?.verifiedRestorePointMaxAgeSeconds)
+    .filter((a): a is number | "rpo" => a !== undefined)
+    .map((a) => (a === "rpo" ? input.asset.rpoSeconds : a));
+  if (ages.length > 0) {
+    const maxAge = Math.min(...ages);
+    const rp = input.recoverability.restorePoint;
+    const fresh = rp !== null && rp.ageSeconds <= maxAge;
+    const covers = input.recoverability.notContained.length === 0;
+    requirements.push({
+      kind: "verified-restore-point",
+      met: fresh && covers,
+      detail: !rp
+        ? `a verified restore point no older than ${describeAge(maxAge)}: there is none`
+        : !fresh
+          ? `a verified restore point no older than ${describeAge(maxAge)}: the newest is ${describeAge(rp.ageSeconds)} old`
+          : !covers
+            ? `a verified restore point that contains ${input.recoverability.notContained.join(", ")}: ${rp.id} does not`
+            : `verified restore point ${rp.id}, ${describeAge(rp.ageSeconds)} old (limit ${describeAge(maxAge)})`,
+      fix:
+        fresh && covers ? null : `lifeline backup ${input.asset.name} && lifeline drill ${input.asset.name}`,
+    });
+  }
+  const approvals = Math.max(0, ...applied.map((r) => r.require?.approvals ?? 0));
+  if (approvals > 0) {
+    requirements.push({
+      kind: "approvals",
+      met: input.approvals >= approvals,
+      detail: `${approvals} approval${approvals > 1 ? "s" : ""} of plan ${input.planId.slice(0, 12)} by another person (${input.approvals} so far)`,
+      fix:
+        input.approvals >= approvals
+          ? null
+          : `another person approves this exact plan: lifeline approve ${input.planId.slice(0, 12)} (approvals are not available in this version yet)`,
+    });
+  }
+  const verdict: Verdict = requirements.some((r) => r.kind === "deny")
+    ? "deny"
+    : requirements.some((r) => !r.met)
+      ? "require"
+      : "allow";
+  return { verdict, requirements };
+}
+
+/** The tables whose rows the plan destroys (targets and cascades), for recoverability. */
+export function destroyedTables(operations: readonly PlannedOperation[]): string[] {
+  const names = new Set<string>();
+  for (const op of operations) {
+    if (op.resolved && isDestructive(op.dataLoss) && op.resolved.type === "table")
+      names.add(op.resolved.name);
+    for (const c of op.cascade) if (c.type === "table" && isDestructive(c.dataLoss)) names.add(c.name);
+  }
+  return [...names].sort();
+}
+
+/**
+ * What the plan id covers, as one canonical string: the normalized statements, the asset, every
+ * affected object with its identity, and the restore point relied on. Same inputs, same id; any
+ * change in what would be destroyed or in the way back gives another id.
+ */
+export function planIdentity(input: {
+  asset: string;
+  operations: readonly PlannedOperation[];
+  normalizedStatements: readonly string[];
+  restorePointId: string | null;
+}): string {
+  const objects = input.operations
+    .flatMap((op) => [op.resolved, ...op.cascade])
+    .filter((o): o is AffectedObject => o !== null)
+    .map((o) => `${o.type}|${o.name}|${o.identity ?? ""}`)
+    .sort();
+  return JSON.stringify({
+    v: 1,
+    asset: input.asset,
+    statements: input.normalizedStatements,
+    objects: [...new Set(objects)],
+    restorePoint: input.restorePointId,
+  });
+}
