@@ -17,6 +17,8 @@ import { backup } from "./backup.js";
 import type { AppContext } from "./context.js";
 import { drill } from "./drill.js";
 import { status } from "./status.js";
+import { plan, type Plan } from "./plan.js";
+import { DEFAULT_POLICY } from "../core/plan.js";
 
 /** The demo's shop: products feeding a merchant feed, and orders that reference them. */
 export const SHOP_SCHEMA = `
@@ -79,12 +81,15 @@ INSERT INTO orders (customer_email, status, created_at)
 UPDATE products SET stock = stock - 1, updated_at = timestamptz '2026-11-26 09:30:00+00' WHERE id <= 40;
 `;
 
+export const DEMO_PLAN_SQL = "DROP TABLE products CASCADE";
+
 export interface DemoResult {
   serverVersion: string;
   manifest: Manifest;
   drill: DrillReport;
   posture: Posture;
   check: CheckResult;
+  plan: Plan;
   json: unknown;
 }
 
@@ -141,12 +146,28 @@ export async function demo(options: {
     ]);
     const check = await repository.check();
     if (!posture) throw new Error("no posture");
+
+    // The merchant platform's feed job is connected while someone considers dropping products.
+    progress.phase("planning DROP TABLE products CASCADE");
+    const feed = new pg.Client({
+      connectionString: sourceTarget.url,
+      application_name: "merchant-feed-generator",
+    });
+    await feed.connect();
+    let dropPlan: Plan;
+    try {
+      await feed.query("SELECT count(*) FROM merchant_feed");
+      dropPlan = await plan(ctx, asset, DEMO_PLAN_SQL, { exact: false, policy: DEFAULT_POLICY });
+    } finally {
+      await feed.end();
+    }
     return {
       serverVersion: source.serverVersion,
       manifest,
       drill: report,
       posture,
       check,
+      plan: dropPlan,
       json: {
         demo: {
           serverVersion: source.serverVersion,
@@ -163,6 +184,12 @@ export async function demo(options: {
           },
           status: posture,
           check: { ok: check.findings.length === 0, findings: check.findings },
+          plan: {
+            sql: DEMO_PLAN_SQL,
+            planId: dropPlan.planId,
+            verdict: dropPlan.verdict,
+            requirements: dropPlan.requirements,
+          },
         },
       },
     };

@@ -1,4 +1,5 @@
-import type { DemoResult } from "../app/demo.js";
+import { DEMO_PLAN_SQL, type DemoResult } from "../app/demo.js";
+import { renderPlan } from "./render-plan.js";
 import { renderBackup, renderDrill, renderStatus } from "./render.js";
 
 const indent = (text: string) =>
@@ -33,8 +34,13 @@ export function renderDemo(r: DemoResult): string {
         ].join("\n")
       : "The drill FAILED: this restore point would not bring the data back as it was. That is what drills are for.",
     "",
+    `5. Plan: someone wants to run \`${DEMO_PLAN_SQL}\`. Before it runs, lifeline shows what goes, who depends on it,`,
+    "   how you would get it back, and what the policy requires (nothing was dropped):",
+    indent(renderPlan(r.plan)),
+    "",
     "Next, on your own database:",
     "   lifeline init --asset shop --url 'postgres://app:${SHOP_DB_PASSWORD}@db:5432/shop'",
     "   lifeline backup shop && lifeline drill shop && lifeline status",
+    '   lifeline plan shop --sql "DROP TABLE products"',
   ].join("\n");
 }

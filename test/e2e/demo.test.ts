@@ -24,6 +24,11 @@ describe("lifeline demo", () => {
     assert.match(result.stdout, /shop\s+production/);
     assert.match(result.stdout, /What this proved/);
     assert.match(result.stdout, /65 row changes/);
+    assert.match(result.stdout, /Plan [0-9a-f]{12} for shop: REQUIRE/);
+    assert.match(result.stdout, /\+ view public\.merchant_feed — dropped with CASCADE/);
+    assert.match(result.stdout, /connected now: merchant-feed-generator/);
+    assert.match(result.stdout, /✓ verified restore point/);
+    assert.match(result.stdout, /✗ 1 approval of plan/);
     assert.deepEqual(leftovers(), before, "the demo cleans up after itself");
     assert.deepEqual(readdirSync(work.dir), [], "nothing written to the working directory");
   });

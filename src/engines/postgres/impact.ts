@@ -334,7 +334,7 @@ async function planOperation(
   if (reads > 0)
     dependents.push({
       kind: "readers",
-      name: `${reads} scans since statistics reset`,
+      name: `read ${reads.toLocaleString("en-US")} times (table scans) since statistics were reset`,
       on: name,
       how: "pg_stat_user_tables (seq_scan + idx_scan)",
     });
@@ -427,6 +427,7 @@ export async function planImpact(
                 host(client_addr) AS address, count(*)::int AS connections
            FROM pg_stat_activity
           WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+            AND application_name NOT LIKE 'lifeline%'
           GROUP BY 1, 2, 3 ORDER BY 4 DESC, 1`,
       );
       const unique = new Map(dependents.map((d) => [`${d.kind}|${d.name}|${d.on}`, d]));
