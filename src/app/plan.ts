@@ -60,13 +60,19 @@ export async function plan(
       fix: "pass the statements with --sql or a file with -f",
     });
   }
-  const [impact, restorePoints, drills, live] = await Promise.all([
-    engine.sql.impact(target, classified, { exact: options.exact }),
+  const [restorePoints, drills] = await Promise.all([
     ctx.repository.listRestorePoints(asset.name),
     ctx.repository.listDrillReports(asset.name),
-    engine
-      .live(target)
-      .catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) })),
+  ]);
+  const anyVerified = drills.some((d) => d.result === "passed");
+  const [impact, live] = await Promise.all([
+    engine.sql.impact(target, classified, { exact: options.exact }),
+    // Changes since the restore point matter only when there is one to recover from.
+    anyVerified
+      ? engine
+          .live(target)
+          .catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }))
+      : Promise.resolve({ error: "not read: no verified restore point" }),
   ]);
   const posture = computePosture({
     asset: { name: asset.name, tier: asset.tier, rpoTargetSeconds: asset.rpoSeconds },

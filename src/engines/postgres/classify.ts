@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { loadModule, parseSync } from "libpg-query";
 import type { DataLoss, ObjectRef, Operation } from "../../core/operation.js";
 
 /**
@@ -593,11 +592,18 @@ function kebab(type: string): string {
     .toLowerCase();
 }
 
+type Parse = (sql: string) => unknown;
 let loaded: Promise<void> | undefined;
+let parseSync: Parse = () => {
+  throw new Error("the SQL parser is not loaded: call loadParser() first");
+};
 
-/** Loads the parser (WebAssembly) once. */
+/** Loads the parser (WebAssembly) once, and only for commands that parse SQL. */
 export function loadParser(): Promise<void> {
-  loaded ??= loadModule();
+  loaded ??= import("libpg-query").then(async (parser) => {
+    await parser.loadModule();
+    parseSync = parser.parseSync as Parse;
+  });
   return loaded;
 }
 
