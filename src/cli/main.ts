@@ -53,7 +53,7 @@ const program = new Command();
 program
   .name("lifeline")
   .description(
-    "Makes destroying production data a deliberate act: restore points proven to restore (backup → drill), and the posture of every asset.",
+    "Makes destroying production data a deliberate act: restore points proven to restore (backup → drill), the posture of every asset, and the blast radius of SQL before it runs (plan).",
   )
   .version(LIFELINE_VERSION, "-V, --version")
   .option(
@@ -71,6 +71,7 @@ Examples:
   lifeline init --asset shop --url 'postgres://app:\${SHOP_DB_PASSWORD}@db:5432/shop'
   lifeline backup shop && lifeline drill shop
   lifeline status --json
+  lifeline plan shop --sql "DROP TABLE products CASCADE"
 
 Exit codes: 0 success, 1 runtime error, 2 usage or config error, 3 plan verdict require/deny,
 4 verification failed, 130 interrupted.`,

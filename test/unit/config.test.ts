@@ -376,3 +376,49 @@ describe("findConfig", () => {
     assert.match(error.fix ?? "", /lifeline init/);
   });
 });
+
+describe("parseConfig: policy", () => {
+  const base = "assets:\n  shop:\n    url: postgres://db/shop\n";
+
+  it("accepts rules with a single value or a list, and the built-in policy applies without them", async () => {
+    const { policyRules } = await import("../../src/config/load.js");
+    const config = parseConfig(
+      base +
+        "policy:\n  rules:\n    - name: strict\n      match: { tier: production, dataLoss: [destructive, unknown] }\n      require: { verifiedRestorePoint: 6h, approvals: 2 }\n    - name: no-drop\n      match: { kind: drop-database }\n      deny: never\n",
+      "lifeline.yaml",
+    );
+    const rules = policyRules({ file: "x", dir: ".", config, repositoryPath: "." });
+    assert.deepEqual(rules[0], {
+      name: "strict",
+      match: { tier: ["production"], dataLoss: ["destructive", "unknown"] },
+      require: { verifiedRestorePointMaxAgeSeconds: 21600, approvals: 2 },
+    });
+    assert.equal(rules[1]?.deny, "never");
+    const defaults = policyRules({
+      file: "x",
+      dir: ".",
+      config: parseConfig(base, "lifeline.yaml"),
+      repositoryPath: ".",
+    });
+    assert.equal(defaults[0]?.name, "production-destructive");
+  });
+
+  it("a rule with neither require nor deny, or a bad dataLoss, names the path", () => {
+    assert.throws(
+      () =>
+        parseConfig(
+          base + "policy:\n  rules:\n    - name: empty\n      match: { tier: production }\n",
+          "lifeline.yaml",
+        ),
+      /policy\.rules\.0: a rule needs `require:` or `deny:`/,
+    );
+    assert.throws(
+      () =>
+        parseConfig(
+          base + "policy:\n  rules:\n    - name: bad\n      match: { dataLoss: gone }\n      deny: x\n",
+          "lifeline.yaml",
+        ),
+      /policy\.rules\.0\.match\.dataLoss: must be one or a list of: none, recoverable, destructive, unknown/,
+    );
+  });
+});
