@@ -1,0 +1,67 @@
+/**
+ * The simulated Kubernetes API server for tests: started in-process, reached by
+ * @kubernetes/client-node over real HTTP. See src/kubernetes/simulated/server.ts for what it does.
+ */
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  StorageV1Api,
+  setHeaderOptions,
+} from "@kubernetes/client-node";
+import {
+  startSimulatedCluster,
+  type SimulatedCluster,
+  type SimulatedClusterOptions,
+} from "../../src/kubernetes/simulated/server.js";
+
+export * from "../../src/kubernetes/simulated/fixtures.js";
+export * from "../../src/kubernetes/simulated/kubeconfig.js";
+export * from "../../src/kubernetes/simulated/server.js";
+
+export interface FakeClusterClients {
+  kubeConfig: KubeConfig;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  batch: BatchV1Api;
+  storage: StorageV1Api;
+  custom: CustomObjectsApi;
+}
+
+export type FakeCluster = SimulatedCluster & FakeClusterClients;
+
+/** client-node 1.x clients for a kubeconfig text. */
+export function clientsFor(kubeconfig: string): FakeClusterClients {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromString(kubeconfig);
+  return {
+    kubeConfig,
+    core: kubeConfig.makeApiClient(CoreV1Api),
+    apps: kubeConfig.makeApiClient(AppsV1Api),
+    batch: kubeConfig.makeApiClient(BatchV1Api),
+    storage: kubeConfig.makeApiClient(StorageV1Api),
+    custom: kubeConfig.makeApiClient(CustomObjectsApi),
+  };
+}
+
+/**
+ * Starts the simulated cluster with the incident fixtures (or `options.fixtures`) and returns it
+ * with ready-made clients. Call `reset()` between tests and `close()` at the end.
+ */
+export async function startFakeCluster(options: SimulatedClusterOptions = {}): Promise<FakeCluster> {
+  const cluster = await startSimulatedCluster(options);
+  return Object.assign(cluster, clientsFor(cluster.kubeconfig));
+}
+
+export const createFakeCluster = startFakeCluster;
+
+/**
+ * Per-call options that make a client-node 1.x `patch*` call send a JSON merge patch. Without
+ * them client-node sends `application/json-patch+json` (the first type in the OpenAPI list), so an
+ * object body is rejected with 400 by the API server (and by this fake).
+ */
+export const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
+export const strategicMergePatch = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
