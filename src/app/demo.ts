@@ -133,6 +133,7 @@ export async function demo(options: {
       url: sourceTarget.url,
       tier: "production",
       rpoSeconds: 86400,
+      kubernetes: null,
       scratch: "embedded",
       drillJobs: 2,
     };

@@ -12,14 +12,27 @@ import {
   type Requirement,
   type Verdict,
 } from "../core/plan.js";
-import { computePosture } from "../core/posture.js";
+import { computePosture, type LiveState } from "../core/posture.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Consumer } from "../ports/engine.js";
 import type { AppContext } from "./context.js";
 
+export interface AssetAssessment {
+  name: string;
+  tier: string;
+  recoverability: Recoverability;
+}
+
 export interface Plan {
   planId: string;
-  asset: string;
+  /** The asset planned against (the first one when a command touches several; null when none). */
+  asset: string | null;
+  /** Every asset whose data the plan touches, with how each could be recovered. */
+  assets: AssetAssessment[];
+  /** What was planned: SQL, or a kubectl/helm command line (secrets redacted). */
+  command: { kind: "sql" | "kubectl" | "helm" | "unknown"; text: string };
+  /** The cluster a command plan was resolved against. */
+  cluster: { context: string; server: string } | null;
   verdict: Verdict;
   operations: PlannedOperation[];
   dependents: Dependent[];
@@ -28,6 +41,70 @@ export interface Plan {
   requirements: Requirement[];
   /** Milliseconds spent planning (classification, impact, policy), without process start-up. */
   planningMs: number;
+}
+
+/**
+ * How what a plan destroys in one asset could be brought back: the newest verified restore point,
+ * whether it contains the destroyed tables ("all" when the whole database goes, e.g. its volume),
+ * and the changes since it that would be lost.
+ */
+export async function assessRecoverability(
+  ctx: AppContext,
+  asset: ResolvedAsset,
+  destroyed: readonly string[] | "all" | Promise<readonly string[] | "all">,
+  liveTarget: Promise<LiveState | { error: string }> | null,
+): Promise<Recoverability> {
+  const engine = ctx.engine(asset.engine);
+  const [restorePoints, drills] = await Promise.all([
+    ctx.repository.listRestorePoints(asset.name),
+    ctx.repository.listDrillReports(asset.name),
+  ]);
+  const anyVerified = drills.some((d) => d.result === "passed");
+  // Changes since the restore point matter only when there is one to recover from.
+  const live = anyVerified
+    ? await (liveTarget ??
+        engine
+          .live(engine.target(asset.url))
+          .catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) })))
+    : { error: "not read: no verified restore point" };
+  const posture = computePosture({
+    asset: { name: asset.name, tier: asset.tier, rpoTargetSeconds: asset.rpoSeconds },
+    restorePoints,
+    drills,
+    live,
+    now: ctx.clock.now(),
+  });
+  const verified = posture.newestVerifiedRestorePoint;
+  const newest = posture.newestRestorePoint;
+  const manifest = verified ? restorePoints.find((m) => m.id === verified.id) : undefined;
+  const contained = new Set(manifest?.fingerprints.tables.map((t) => t.table) ?? []);
+  const gone = await destroyed;
+  const list = gone === "all" ? [] : gone;
+  const notContained = verified ? list.filter((t) => !contained.has(t)) : [...list];
+  return {
+    restorePoint: verified
+      ? {
+          id: verified.id,
+          snapshotTime: verified.snapshotTime,
+          ageSeconds: verified.ageSeconds,
+          drilledAt: verified.drilledAt,
+        }
+      : null,
+    notContained,
+    changesNotCovered: posture.changesNotCovered
+      ? { rows: posture.changesNotCovered.rows, countersReset: posture.changesNotCovered.countersReset }
+      : null,
+    summary: !verified
+      ? `no verified restore point of ${asset.name}: what this destroys cannot be brought back by lifeline` +
+        (newest
+          ? ` (restore point ${newest.id}, ${formatDuration(newest.ageSeconds)} old, was never drilled)`
+          : "")
+      : `from verified restore point ${verified.id} of ${asset.name} (${formatDuration(verified.ageSeconds)} old)` +
+        (posture.changesNotCovered
+          ? `; ${posture.changesNotCovered.rows} row changes since then would be lost${posture.changesNotCovered.countersReset ? " (at least; counters were reset)" : ""}`
+          : "") +
+        (notContained.length > 0 ? `; it does not contain ${notContained.join(", ")}` : ""),
+  };
 }
 
 /**
@@ -60,53 +137,18 @@ export async function plan(
       fix: "pass the statements with --sql or a file with -f",
     });
   }
-  const [restorePoints, drills] = await Promise.all([
-    ctx.repository.listRestorePoints(asset.name),
-    ctx.repository.listDrillReports(asset.name),
+  const impacting = engine.sql.impact(target, classified, { exact: options.exact });
+  // The restore point side is read while the impact is computed; it waits for the destroyed tables.
+  const [impact, recoverability] = await Promise.all([
+    impacting,
+    assessRecoverability(
+      ctx,
+      asset,
+      impacting.then((i) => destroyedTables(i.operations)),
+      null,
+    ),
   ]);
-  const anyVerified = drills.some((d) => d.result === "passed");
-  const [impact, live] = await Promise.all([
-    engine.sql.impact(target, classified, { exact: options.exact }),
-    // Changes since the restore point matter only when there is one to recover from.
-    anyVerified
-      ? engine
-          .live(target)
-          .catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }))
-      : Promise.resolve({ error: "not read: no verified restore point" }),
-  ]);
-  const posture = computePosture({
-    asset: { name: asset.name, tier: asset.tier, rpoTargetSeconds: asset.rpoSeconds },
-    restorePoints,
-    drills,
-    live,
-    now: ctx.clock.now(),
-  });
-  const verified = posture.newestVerifiedRestorePoint;
-  const manifest = verified ? restorePoints.find((m) => m.id === verified.id) : undefined;
-  const contained = new Set(manifest?.fingerprints.tables.map((t) => t.table) ?? []);
-  const destroyed = destroyedTables(impact.operations);
-  const notContained = verified ? destroyed.filter((t) => !contained.has(t)) : destroyed;
-  const recoverability: Recoverability = {
-    restorePoint: verified
-      ? {
-          id: verified.id,
-          snapshotTime: verified.snapshotTime,
-          ageSeconds: verified.ageSeconds,
-          drilledAt: verified.drilledAt,
-        }
-      : null,
-    notContained,
-    changesNotCovered: posture.changesNotCovered
-      ? { rows: posture.changesNotCovered.rows, countersReset: posture.changesNotCovered.countersReset }
-      : null,
-    summary: !verified
-      ? "no verified restore point: what this destroys cannot be brought back by lifeline"
-      : `from verified restore point ${verified.id} (${formatDuration(verified.ageSeconds)} old)` +
-        (posture.changesNotCovered
-          ? `; ${posture.changesNotCovered.rows} row changes since then would be lost${posture.changesNotCovered.countersReset ? " (at least; counters were reset)" : ""}`
-          : "") +
-        (notContained.length > 0 ? `; it does not contain ${notContained.join(", ")}` : ""),
-  };
+  const verified = recoverability.restorePoint;
   const planId = createHash("sha256")
     .update(
       planIdentity({
@@ -131,6 +173,9 @@ export async function plan(
   return {
     planId,
     asset: asset.name,
+    assets: [{ name: asset.name, tier: asset.tier, recoverability }],
+    command: { kind: "sql", text: sql },
+    cluster: null,
     verdict,
     operations: impact.operations,
     dependents: impact.dependents,

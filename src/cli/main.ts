@@ -12,7 +12,10 @@ import { policyRules, resolveAsset } from "../config/load.js";
 import { plan } from "../app/plan.js";
 import { planJson, renderPlan } from "./render-plan.js";
 import { readFileSync } from "node:fs";
-import { err, json, out, terminalProgress } from "./io.js";
+import { confirm, err, interactive, json, out, terminalProgress } from "./io.js";
+import path from "node:path";
+import { applyProtect, planProtect, scan } from "../app/k8s.js";
+import { renderProtectDone, renderProtectPlan, renderScan, scanJson } from "./render-k8s.js";
 import {
   backupJson,
   checkJson,
@@ -24,7 +27,18 @@ import {
   statusJson,
 } from "./render.js";
 import { renderDemo } from "./render-demo.js";
-import { asset as resolve, contextFor, load, type GlobalOptions } from "./wiring.js";
+import { planCommand } from "../app/plan-command.js";
+import { kubernetesCluster } from "../kubernetes/cluster.js";
+import { readManifests } from "../kubernetes/manifests.js";
+import {
+  asset as resolve,
+  boundAssets,
+  contextFor,
+  kubernetesSettings,
+  load,
+  loadOptional,
+  type GlobalOptions,
+} from "./wiring.js";
 
 /** Ctrl-C stops the work, cleanup runs (scratch torn down, staged files removed); a second Ctrl-C exits at once. */
 const interrupt = new AbortController();
@@ -269,45 +283,240 @@ program
 program
   .command("plan")
   .description(
-    "Show the blast radius of SQL before it runs: what each statement destroys, what goes with it, who depends on it, how you would get it back, and the policy verdict. Read-only.",
+    "Show the blast radius of SQL, kubectl or helm before it runs: what it destroys, what goes with it, who depends on it, how you would get it back, and the policy verdict. Read-only.",
   )
-  .argument("<asset>", "asset name from lifeline.yaml")
+  .usage("<asset> (--sql <statements> | -f <file>) | -- <kubectl|helm command>")
+  .argument("[asset]", "asset name from lifeline.yaml (SQL plans)")
+  .argument("[command...]", "after --: the kubectl or helm command to plan")
   .option("--sql <statements>", "the SQL to plan")
   .option("-f, --file <file>", "a file of SQL to plan (- for standard input)")
   .option("--exact", "count rows exactly instead of using the planner's estimates")
+  .option("--kubeconfig <file>", "kubeconfig for command plans (default: like kubectl)")
+  .option("--context <name>", "kubeconfig context for command plans (default: like kubectl)")
+  .option("--json", "print one JSON document on stdout")
+  .addHelpText(
+    "after",
+    `
+lifeline's own options go before --, the command after it.
+
+Examples:
+  lifeline plan shop --sql "DROP TABLE products CASCADE"
+  lifeline plan shop -f migrations/0042_cleanup.sql --json
+  git diff --name-only main | grep '\\.sql$' | xargs -n1 lifeline plan shop -f
+  lifeline plan -- kubectl delete pvc data-postgresql-0 -n shop
+  lifeline plan --json -- kubectl delete pvc,sts -l app.kubernetes.io/instance=postgresql -nshop
+  lifeline plan -- helm uninstall postgresql -n shop
+
+Exit codes: 0 verdict allow; 3 verdict require or deny; 1 runtime error; 2 usage error.
+`,
+  )
+  .action(
+    async (
+      name: string | undefined,
+      _rest: string[],
+      opts: { sql?: string; file?: string; exact?: boolean; kubeconfig?: string; context?: string },
+      command: Command,
+    ) => {
+      const options = globals(command);
+      const dashes = process.argv.indexOf("--");
+      if (dashes !== -1) {
+        const argv = process.argv.slice(dashes + 1);
+        const before = process.argv.slice(2, dashes);
+        if (opts.sql !== undefined || opts.file !== undefined || before.some((a) => a === name)) {
+          throw new LifelineError({
+            code: "USAGE",
+            kind: "usage",
+            message: "plan takes either SQL for an asset or a command after --, not both",
+            fix: "lifeline plan -- kubectl delete pvc data-postgresql-0 -n shop (assets are found from their kubernetes: bindings)",
+          });
+        }
+        const result = await planKubernetes(argv, options, opts);
+        if (options.json) json(planJson(result));
+        else out(renderPlan(result));
+        exitCode = result.verdict === "allow" ? EXIT_CODES.ok : EXIT_CODES.verdict;
+        return;
+      }
+      if (!name) {
+        throw new LifelineError({
+          code: "USAGE",
+          kind: "usage",
+          message: "plan needs an asset and SQL, or a command after --",
+          fix: 'lifeline plan shop --sql "DROP TABLE products", or lifeline plan -- kubectl delete pvc data-0 -n shop',
+        });
+      }
+      if ((opts.sql === undefined) === (opts.file === undefined)) {
+        throw new LifelineError({
+          code: "USAGE",
+          kind: "usage",
+          message: "plan needs the SQL: give exactly one of --sql or -f/--file",
+          fix: 'lifeline plan shop --sql "DROP TABLE products" or lifeline plan shop -f migration.sql',
+        });
+      }
+      const sql = opts.sql ?? readSql(opts.file ?? "-");
+      const loaded = load(options);
+      const ctx = contextFor(loaded, interrupt.signal, terminalProgress(`plan ${name}`));
+      const result = await plan(ctx, resolve(loaded, name), sql, {
+        exact: opts.exact === true,
+        policy: policyRules(loaded),
+      });
+      if (options.json) json(planJson(result));
+      else out(renderPlan(result));
+      exitCode = result.verdict === "allow" ? EXIT_CODES.ok : EXIT_CODES.verdict;
+    },
+  );
+
+async function planKubernetes(
+  argv: string[],
+  options: GlobalOptions,
+  opts: { kubeconfig?: string; context?: string },
+) {
+  const loaded = loadOptional(options);
+  const progress = terminalProgress("plan");
+  progress.phase("reading the cluster");
+  return planCommand(
+    {
+      ctx: loaded ? contextFor(loaded, interrupt.signal, progress) : null,
+      cluster: kubernetesCluster,
+      readManifests: (files, recursive) => readManifests(files, recursive),
+      signal: interrupt.signal,
+    },
+    argv,
+    {
+      assets: loaded ? boundAssets(loaded) : [],
+      policy: policyRules(loaded),
+      kubernetes: kubernetesSettings(loaded, opts),
+    },
+  );
+}
+
+const k8s = program
+  .command("k8s")
+  .description(
+    "Kubernetes posture: find volumes whose data goes with a single delete, and protect an asset's volumes.",
+  )
+  .addHelpText(
+    "after",
+    `
+Examples:
+  lifeline k8s scan                 # the whole cluster
+  lifeline k8s scan -n shop --json
+  lifeline k8s protect shop         # its volumes reclaim with Retain: deleting a claim keeps the data
+  lifeline k8s protect shop --undo  # put back what protect changed
+`,
+  );
+
+k8s
+  .command("scan")
+  .description(
+    "Posture findings per namespace: volumes that reclaim with Delete, claims left by uninstalled releases, assets without a verified restore point. Read-only.",
+  )
+  .option("-n, --namespace <namespace>", "only this namespace")
+  .option("--kubeconfig <file>", "kubeconfig (default: like kubectl)")
+  .option("--context <name>", "kubeconfig context (default: like kubectl)")
   .option("--json", "print one JSON document on stdout")
   .addHelpText(
     "after",
     `
 Examples:
-  lifeline plan shop --sql "DROP TABLE products CASCADE"
-  lifeline plan shop -f migrations/0042_cleanup.sql --json
-  git diff --name-only main | grep '\\.sql$' | xargs -n1 lifeline plan shop -f
+  lifeline k8s scan
+  lifeline k8s scan -n shop --json | jq '.findings[] | select(.severity == "high")'
 
-Exit codes: 0 verdict allow; 3 verdict require or deny; 1 runtime error; 2 usage error.
+Exit codes: 0 no high finding; 4 high findings; 1 runtime error (cluster unreachable); 2 usage error.
 `,
   )
-  .action(async (name: string, opts: { sql?: string; file?: string; exact?: boolean }, command: Command) => {
+  .action(async (opts: { namespace?: string; kubeconfig?: string; context?: string }, command: Command) => {
     const options = globals(command);
-    if ((opts.sql === undefined) === (opts.file === undefined)) {
-      throw new LifelineError({
-        code: "USAGE",
-        kind: "usage",
-        message: "plan needs the SQL: give exactly one of --sql or -f/--file",
-        fix: 'lifeline plan shop --sql "DROP TABLE products" or lifeline plan shop -f migration.sql',
-      });
-    }
-    const sql = opts.sql ?? readSql(opts.file ?? "-");
-    const loaded = load(options);
-    const ctx = contextFor(loaded, interrupt.signal, terminalProgress(`plan ${name}`));
-    const result = await plan(ctx, resolve(loaded, name), sql, {
-      exact: opts.exact === true,
-      policy: policyRules(loaded),
+    const loaded = loadOptional(options);
+    const result = await scan(k8sDeps(loaded), {
+      assets: loaded ? boundAssets(loaded) : [],
+      kubernetes: kubernetesSettings(loaded, opts),
+      namespace: opts.namespace ?? null,
     });
-    if (options.json) json(planJson(result));
-    else out(renderPlan(result));
-    exitCode = result.verdict === "allow" ? EXIT_CODES.ok : EXIT_CODES.verdict;
+    if (options.json) json(scanJson(result));
+    else out(renderScan(result));
+    if (result.findings.some((f) => f.severity === "high")) exitCode = EXIT_CODES.verification;
   });
+
+k8s
+  .command("protect")
+  .description(
+    "Make an asset's volumes survive the deletion of their claims (persistentVolumeReclaimPolicy Retain), recording what changed so --undo can put it back.",
+  )
+  .argument(
+    "<asset>",
+    "asset name from lifeline.yaml, bound with kubernetes: {namespace, release, pvcSelector}",
+  )
+  .option("--undo", "put back the reclaim policies protect changed")
+  .option("-y, --yes", "do not ask (needed without a terminal)")
+  .option("--dry-run", "show what would change and stop")
+  .option("--kubeconfig <file>", "kubeconfig (default: like kubectl)")
+  .option("--context <name>", "kubeconfig context (default: like kubectl)")
+  .option("--json", "print one JSON document on stdout")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  lifeline k8s protect shop
+  lifeline k8s protect shop --yes --json     # in a script
+  lifeline k8s protect shop --undo
+
+Exit codes: 0 done (or nothing to do); 1 runtime error; 2 usage error or not confirmed.
+`,
+  )
+  .action(
+    async (
+      name: string,
+      opts: { undo?: boolean; yes?: boolean; dryRun?: boolean; kubeconfig?: string; context?: string },
+      command: Command,
+    ) => {
+      const options = globals(command);
+      const loaded = load(options);
+      const deps = k8sDeps(loaded);
+      const { plan: protectPlan, cluster } = await planProtect(deps, {
+        assets: boundAssets(loaded),
+        kubernetes: kubernetesSettings(loaded, opts),
+        asset: name,
+        undo: opts.undo === true,
+      });
+      const show = (done: unknown[] | null) => {
+        if (options.json) json({ ...protectPlan, applied: done !== null, done: done ?? [] });
+      };
+      if (!options.json) out(renderProtectPlan(protectPlan));
+      if (protectPlan.changes.length === 0 || opts.dryRun) return show(null);
+      if (!opts.yes) {
+        if (!interactive()) {
+          throw new LifelineError({
+            code: "NOT_CONFIRMED",
+            kind: "usage",
+            message: "protect changes the cluster and there is no terminal to ask on",
+            fix: `review the plan above, then run again with --yes: lifeline k8s protect ${name}${opts.undo ? " --undo" : ""} --yes`,
+          });
+        }
+        if (
+          !(await confirm(
+            `Change ${protectPlan.changes.length} volume${protectPlan.changes.length === 1 ? "" : "s"}?`,
+          ))
+        ) {
+          err("nothing changed");
+          exitCode = EXIT_CODES.usage;
+          return show(null);
+        }
+      }
+      const done = await applyProtect(deps, protectPlan, cluster);
+      if (options.json) show(done);
+      else out(renderProtectDone(protectPlan, done));
+      if (done.length < protectPlan.changes.length) exitCode = EXIT_CODES.interrupted;
+    },
+  );
+
+function k8sDeps(loaded: ReturnType<typeof loadOptional>) {
+  return {
+    ctx: loaded ? contextFor(loaded, interrupt.signal, terminalProgress("k8s")) : null,
+    cluster: kubernetesCluster,
+    signal: interrupt.signal,
+    stateDir: loaded ? path.join(path.dirname(loaded.repositoryPath), "state") : null,
+  };
+}
 
 function readSql(file: string): string {
   try {

@@ -1,32 +1,51 @@
 import type { Plan } from "../app/plan.js";
-import { formatBytes } from "../core/duration.js";
+import { formatBinaryBytes, formatBytes } from "../core/duration.js";
 import type { AffectedObject } from "../core/plan.js";
 
 const n = (value: number) => value.toLocaleString("en-US");
 
-function size(rows: number | null, exact: boolean, bytes: number | null): string {
+function size(rows: number | null, exact: boolean, bytes: number | null, binary = false): string {
   const parts: string[] = [];
   if (rows !== null) parts.push(`${exact ? "" : "~"}${n(rows)} rows`);
-  if (bytes !== null) parts.push(formatBytes(bytes));
+  if (bytes !== null) parts.push(binary ? formatBinaryBytes(bytes) : formatBytes(bytes));
   return parts.join(", ");
 }
 
-function cascadeLine(c: AffectedObject): string {
-  const amount = size(c.rows, c.rowsExact, c.dataLoss === "destructive" ? c.bytes : null);
-  return `       + ${c.type} ${c.name} — ${c.how}${amount ? `: ${amount}` : ""}`;
+function cascadeLine(c: AffectedObject, sql: boolean): string {
+  if (sql) {
+    const amount = size(c.rows, c.rowsExact, c.dataLoss === "destructive" ? c.bytes : null);
+    return `       + ${c.type} ${c.name} — ${c.how}${amount ? `: ${amount}` : ""}`;
+  }
+  // Kubernetes: the class of every volume and claim matters (a namespace holds several).
+  const amount =
+    c.bytes !== null && (c.type === "pvc" || c.type === "pv") ? ` (${formatBinaryBytes(c.bytes)})` : "";
+  const loss =
+    c.type === "pvc" || c.type === "pv" || c.dataLoss === "destructive" ? ` ${c.dataLoss.toUpperCase()}` : "";
+  return `       +${loss} ${c.type} ${c.name}${amount} — ${c.how}`;
+}
+
+function targetOf(op: Plan["operations"][number]): string | null {
+  if (op.resolved) return op.resolved.name;
+  if (!op.target) return null;
+  // SQL objects are schema.name; Kubernetes objects namespace/name.
+  const sep =
+    op.target.type === "table" || op.target.type === "view" || op.kind.startsWith("drop") ? "." : "/";
+  return [op.target.schema, op.target.name].filter(Boolean).join(sep);
 }
 
 export function planJson(plan: Plan) {
   return {
     planId: plan.planId,
     asset: plan.asset,
+    assets: plan.assets.map((a) => a.name),
+    command: plan.command,
+    cluster: plan.cluster,
     verdict: plan.verdict,
     operations: plan.operations.map((op) => ({
       kind: op.kind,
       statement: op.statement,
-      target:
-        op.resolved?.name ??
-        (op.target ? [op.target.schema, op.target.name].filter(Boolean).join(".") : null),
+      target: targetOf(op),
+      targetType: op.resolved?.type ?? op.target?.type ?? null,
       identity: op.resolved?.identity ?? null,
       dataLoss: op.dataLoss,
       reason: op.reason,
@@ -46,6 +65,7 @@ export function planJson(plan: Plan) {
       })),
     ],
     recoverability: plan.recoverability,
+    recoverabilityByAsset: Object.fromEntries(plan.assets.map((a) => [a.name, a.recoverability])),
     requirements: plan.requirements,
     planningMs: plan.planningMs,
   };
@@ -59,16 +79,23 @@ export function renderPlan(plan: Plan): string {
       : plan.verdict === "deny"
         ? "DENY"
         : `REQUIRE (${unmet} requirement${unmet === 1 ? "" : "s"} not met)`;
-  const lines = [`Plan ${plan.planId.slice(0, 12)} for ${plan.asset}: ${head}`, "", "What it does"];
+  const isSql = plan.command.kind === "sql";
+  const lines = isSql
+    ? [`Plan ${plan.planId.slice(0, 12)} for ${plan.asset}: ${head}`]
+    : [
+        `Plan ${plan.planId.slice(0, 12)} for: ${plan.command.text}`,
+        `  ${plan.cluster ? `context ${plan.cluster.context} (${plan.cluster.server})` : "not resolved against a cluster"}; ${plan.assets.length > 0 ? `asset${plan.assets.length > 1 ? "s" : ""} ${plan.assets.map((a) => a.name).join(", ")}` : "no asset bound"}: ${head}`,
+      ];
+  lines.push("", "What it does");
   plan.operations.forEach((op, i) => {
-    const what =
-      op.resolved?.name ?? (op.target ? [op.target.schema, op.target.name].filter(Boolean).join(".") : "");
-    const amount = size(op.rows, op.resolved?.rowsExact ?? false, op.bytes);
-    lines.push(`  ${i + 1}. ${op.statement.replace(/\s+/g, " ").slice(0, 100)}`);
+    const what = targetOf(op) ?? "";
+    const amount = size(op.rows, op.resolved?.rowsExact ?? false, op.bytes, !isSql);
+    if (isSql) lines.push(`  ${i + 1}. ${op.statement.replace(/\s+/g, " ").slice(0, 100)}`);
+    const object = isSql ? what : what && `${op.resolved?.type ?? op.target?.type ?? ""} ${what}`;
     lines.push(
-      `     ${op.dataLoss.toUpperCase()}${what ? ` ${what}` : ""}${amount ? ` (${amount})` : ""}: ${op.reason}`,
+      `${isSql ? "     " : `  ${i + 1}. `}${op.dataLoss.toUpperCase()}${object ? ` ${object}` : ""}${amount ? ` (${amount})` : ""}: ${op.reason}`,
     );
-    for (const c of op.cascade) lines.push(cascadeLine(c));
+    for (const c of op.cascade) lines.push(cascadeLine(c, isSql));
     for (const note of op.notes) lines.push(`       ! ${note}`);
   });
   if (plan.dependents.length > 0 || plan.consumers.length > 0) {
@@ -80,7 +107,10 @@ export function renderPlan(plan: Plan): string {
       );
     }
   }
-  lines.push("", "How you would get it back", `  ${plan.recoverability.summary}`);
+  lines.push("", "How you would get it back");
+  if (plan.assets.length > 1)
+    for (const a of plan.assets) lines.push(`  ${a.name}: ${a.recoverability.summary}`);
+  else lines.push(`  ${plan.recoverability.summary}`);
   if (plan.requirements.length > 0) {
     lines.push("", "What the policy requires");
     for (const r of plan.requirements) {

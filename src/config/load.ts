@@ -25,6 +25,12 @@ export interface ResolvedAsset {
   rpoSeconds: number;
   scratch: "embedded" | { url: string };
   drillJobs: number;
+  kubernetes: {
+    namespace: string;
+    release: string | null;
+    pvcSelector: string | null;
+    context: string | null;
+  } | null;
 }
 
 /** --config, then LIFELINE_CONFIG, then lifeline.yaml in the working directory or a parent. */
@@ -193,6 +199,14 @@ export function resolveAsset(loaded: LoadedConfig, name: string, env: NodeJS.Pro
         ? "embedded"
         : { url: interpolate(asset.drill.scratch.url, `assets.${name}.drill.scratch.url`, env) },
     drillJobs: asset.drill.jobs,
+    kubernetes: asset.kubernetes
+      ? {
+          namespace: asset.kubernetes.namespace,
+          release: asset.kubernetes.release ?? null,
+          pvcSelector: asset.kubernetes.pvcSelector ?? null,
+          context: asset.kubernetes.context ?? null,
+        }
+      : null,
   };
 }
 

@@ -13,6 +13,18 @@ const postgresUrl = z.string().refine((v) => /^postgres(ql)?:\/\//.test(v) || /^
 
 const scratch = z.union([z.literal("embedded"), z.strictObject({ url: postgresUrl })]);
 
+const labelSelector = z.string().min(1);
+
+/** Binds an asset to the Kubernetes resources that hold its data. */
+export const assetKubernetesSchema = z.strictObject({
+  namespace: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: "is not a Kubernetes namespace name" }),
+  release: z.string().min(1).optional(),
+  pvcSelector: labelSelector.optional(),
+  context: z.string().min(1).optional(),
+});
+
 export const assetSchema = z.strictObject({
   engine: z
     .literal("postgres", { error: "is not a supported engine; today lifeline supports: postgres" })
@@ -20,6 +32,7 @@ export const assetSchema = z.strictObject({
   url: postgresUrl,
   tier: z.enum(TIERS, { error: `must be one of: ${TIERS.join(", ")}` }).default("production"),
   rpo: duration.default("24h"),
+  kubernetes: assetKubernetesSchema.optional(),
   drill: z
     .strictObject({
       scratch: scratch.default("embedded"),
@@ -77,6 +90,13 @@ export const configSchema = z.strictObject({
     })
     .default({ jobs: 2, compression: 1 }),
   policy: z.strictObject({ rules: z.array(policyRuleSchema) }).optional(),
+  kubernetes: z
+    .strictObject({
+      kubeconfig: z.string().min(1).optional(),
+      context: z.string().min(1).optional(),
+      clusterDomain: z.string().min(1).default("cluster.local"),
+    })
+    .optional(),
   assets: z
     .record(
       z.string().regex(ASSET_NAME, {

@@ -45,7 +45,7 @@ export interface Recoverability {
   summary: string;
 }
 
-export type RequirementKind = "verified-restore-point" | "approvals" | "deny";
+export type RequirementKind = "verified-restore-point" | "approvals" | "deny" | "complete-view";
 
 export interface Requirement {
   kind: RequirementKind;
@@ -55,6 +55,9 @@ export interface Requirement {
 }
 
 export type Verdict = "allow" | "require" | "deny";
+
+/** The tier policy rules see for Kubernetes data that no asset in lifeline.yaml is bound to. */
+export const UNBOUND_TIER = "unbound";
 
 export interface PolicyMatch {
   tier?: string[];
@@ -79,6 +82,13 @@ export const DEFAULT_POLICY: PolicyRule[] = [
     name: "production-destructive",
     match: { tier: ["production"], dataLoss: ["destructive", "unknown"] },
     require: { verifiedRestorePointMaxAgeSeconds: "rpo", approvals: 1 },
+  },
+  {
+    // Data no asset is bound to (a volume lifeline.yaml does not name): lifeline cannot prove a
+    // way back, so another person must agree.
+    name: "unbound-destructive",
+    match: { tier: [UNBOUND_TIER], dataLoss: ["destructive", "unknown"] },
+    require: { approvals: 1 },
   },
 ];
 
@@ -198,4 +208,37 @@ export function planIdentity(input: {
     objects: [...new Set(objects)],
     restorePoint: input.restorePointId,
   });
+}
+
+/**
+ * Combines the verdicts of several assets touched by one plan (a namespace holding two databases):
+ * any deny denies; requirements are kept per asset; one approvals requirement, the strictest.
+ */
+export function mergeVerdicts(results: readonly { verdict: Verdict; requirements: Requirement[] }[]): {
+  verdict: Verdict;
+  requirements: Requirement[];
+} {
+  const requirements: Requirement[] = [];
+  let approvals: Requirement | null = null;
+  const seen = new Set<string>();
+  for (const r of results.flatMap((x) => x.requirements)) {
+    if (r.kind === "approvals") {
+      const needed = Number(/^([0-9]+) approval/.exec(r.detail)?.[1] ?? 0);
+      const current = Number(/^([0-9]+) approval/.exec(approvals?.detail ?? "")?.[1] ?? -1);
+      if (needed > current) approvals = r;
+      continue;
+    }
+    const key = `${r.kind}|${r.detail}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      requirements.push(r);
+    }
+  }
+  if (approvals) requirements.push(approvals);
+  const verdict: Verdict = requirements.some((r) => r.kind === "deny")
+    ? "deny"
+    : requirements.some((r) => !r.met)
+      ? "require"
+      : "allow";
+  return { verdict, requirements };
 }

@@ -31,6 +31,7 @@ export function testAsset(name: string, url: string, overrides: Partial<Resolved
     rpoSeconds: 86400,
     scratch: "embedded",
     drillJobs: 2,
+    kubernetes: null,
     ...overrides,
   };
 }

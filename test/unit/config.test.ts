@@ -262,6 +262,7 @@ assets:
       rpoSeconds: 900,
       scratch: "embedded",
       drillJobs: 2,
+      kubernetes: null,
     });
   });
 
@@ -419,6 +420,48 @@ describe("parseConfig: policy", () => {
           "lifeline.yaml",
         ),
       /policy\.rules\.0\.match\.dataLoss: must be one or a list of: none, recoverable, destructive, unknown/,
+    );
+  });
+});
+
+describe("kubernetes bindings", () => {
+  it("binds an asset to a namespace, release and claim selector", () => {
+    const config = parseConfig(
+      `
+kubernetes:
+  context: prod
+assets:
+  shop:
+    url: postgres://app@db/shop
+    kubernetes: {namespace: shop, release: postgresql, pvcSelector: "app.kubernetes.io/component=primary"}
+`,
+      "lifeline.yaml",
+    );
+    assert.deepEqual(config.assets.shop?.kubernetes, {
+      namespace: "shop",
+      release: "postgresql",
+      pvcSelector: "app.kubernetes.io/component=primary",
+    });
+    assert.equal(config.kubernetes?.context, "prod");
+    assert.equal(config.kubernetes?.clusterDomain, "cluster.local");
+  });
+
+  it("names the path and the problem for a bad namespace or an unknown key", () => {
+    assert.throws(
+      () =>
+        parseConfig(
+          "assets:\n  shop:\n    url: postgres://db/shop\n    kubernetes: {namespace: Shop_1}\n",
+          "l.yaml",
+        ),
+      /assets\.shop\.kubernetes\.namespace: is not a Kubernetes namespace name/,
+    );
+    assert.throws(
+      () =>
+        parseConfig(
+          "assets:\n  shop:\n    url: postgres://db/shop\n    kubernetes: {namespace: shop, relase: x}\n",
+          "l.yaml",
+        ),
+      /unknown key "relase"/,
     );
   });
 });

@@ -1,0 +1,214 @@
+import { createHash } from "node:crypto";
+import { formatDuration } from "../core/duration.js";
+import { LifelineError } from "../core/errors.js";
+import type { ParsedCommand } from "../core/k8s-command.js";
+import { displayCommand, isUnknown, parseCommand } from "../core/k8s-command.js";
+import type { K8sAnalysis, ManifestResource } from "../core/k8s/analyze.js";
+import { analyzeCommand } from "../core/k8s/analyze.js";
+import { emptyInventory } from "../core/k8s/inventory.js";
+import {
+  UNBOUND_TIER,
+  evaluatePolicy,
+  mergeVerdicts,
+  planIdentity,
+  type PolicyRule,
+  type Recoverability,
+  type Requirement,
+  type Verdict,
+} from "../core/plan.js";
+import type { ResolvedAsset } from "../config/load.js";
+import type { Cluster, ClusterSelection } from "../ports/cluster.js";
+import type { AppContext } from "./context.js";
+import { bindingsFor } from "./k8s.js";
+import { assessRecoverability, type AssetAssessment, type Plan } from "./plan.js";
+
+export interface CommandPlanDeps {
+  /** Null when there is no lifeline.yaml: no assets, no restore points, the default policy. */
+  ctx: AppContext | null;
+  cluster: (selection: ClusterSelection) => Cluster;
+  /** Reads the resources named by `kubectl delete -f` manifests. */
+  readManifests: (files: readonly string[], recursive: boolean) => Promise<ManifestResource[]>;
+  signal: AbortSignal;
+}
+
+export interface CommandPlanOptions {
+  assets: readonly ResolvedAsset[];
+  policy: readonly PolicyRule[];
+  kubernetes: { kubeconfig: string | null; context: string | null; clusterDomain: string };
+}
+
+/** What lifeline plans for: kubectl and helm; other programs are unknown (fail closed). */
+export function commandKind(parsed: ParsedCommand): Plan["command"]["kind"] {
+  return parsed.tool ?? "unknown";
+}
+
+function noRecoverability(summary: string): Recoverability {
+  return { restorePoint: null, notContained: [], changesNotCovered: null, summary };
+}
+
+/** Whether the command needs the cluster at all: reads, dry runs and unparseable input do not. */
+function needsCluster(parsed: ParsedCommand): boolean {
+  if (isUnknown(parsed)) return false;
+  if (parsed.tool === "kubectl") return parsed.dryRun === "none";
+  return !parsed.dryRun;
+}
+
+/**
+ * The blast radius of a kubectl or helm command: resolved against the cluster the command would
+ * reach, bound to assets through lifeline.yaml, judged by the same policy as SQL. Read-only.
+ */
+export async function planCommand(
+  deps: CommandPlanDeps,
+  argv: readonly string[],
+  options: CommandPlanOptions,
+): Promise<Plan> {
+  const started = performance.now();
+  if (argv.length === 0) {
+    throw new LifelineError({
+      code: "PLAN_EMPTY",
+      kind: "usage",
+      message: "no command to plan after --",
+      fix: "lifeline plan -- kubectl delete pvc data-postgresql-0 -n shop",
+    });
+  }
+  const parsed = parseCommand(argv);
+  const selection: ClusterSelection = {
+    kubeconfig: (!isUnknown(parsed) ? parsed.kubeconfig : null) ?? options.kubernetes.kubeconfig,
+    context:
+      (!isUnknown(parsed) ? (parsed.tool === "kubectl" ? parsed.context : parsed.kubeContext) : null) ??
+      options.kubernetes.context,
+  };
+  let analysis: K8sAnalysis;
+  let cluster: { context: string; server: string } | null = null;
+  let unreachable: string | null = null;
+  if (needsCluster(parsed)) {
+    const c = deps.cluster(selection);
+    cluster = { context: c.context, server: c.server };
+    try {
+      const inventory = await c.inventory(deps.signal);
+      inventory.clusterDomain = options.kubernetes.clusterDomain;
+      const bindings = bindingsFor(options.assets, c.context);
+      const manifests =
+        !isUnknown(parsed) && parsed.tool === "kubectl" && parsed.files.length > 0
+          ? await deps.readManifests(parsed.files, parsed.recursive)
+          : [];
+      analysis = analyzeCommand(parsed, inventory, { bindings, manifests });
+    } catch (error) {
+      if (!(error instanceof LifelineError) || error.code !== "CLUSTER_UNREACHABLE") throw error;
+      unreachable = error.message;
+      analysis = analyzeCommand(
+        {
+          tool: parsed.tool,
+          verb: isUnknown(parsed) ? parsed.verb : parsed.verb,
+          argv: [...argv],
+          reason: `${error.message}: what it would destroy is unknown`,
+        },
+        emptyInventoryFor(c),
+        { bindings: [] },
+      );
+      analysis.unbound = analysis.operations.map((_, i) => i);
+    }
+  } else {
+    analysis = analyzeCommand(parsed, emptyInventoryFor(null), { bindings: [] });
+  }
+
+  const touched = options.assets.filter((a) => analysis.assets[a.name]);
+  const assessments: AssetAssessment[] = [];
+  const results: { verdict: Verdict; requirements: Requirement[] }[] = [];
+  const normalized = analysis.operations[0]?.normalized ?? displayCommand(argv);
+  const recoverabilities = deps.ctx
+    ? await Promise.all(touched.map((a) => assessRecoverability(deps.ctx as AppContext, a, "all", null)))
+    : [];
+  const planId = createHash("sha256")
+    .update(
+      planIdentity({
+        asset: touched.map((a) => a.name).join(",") || "(none)",
+        operations: analysis.operations,
+        normalizedStatements: [normalized, cluster?.context ?? ""],
+        restorePointId: recoverabilities.map((r) => r.restorePoint?.id ?? "-").join(",") || null,
+      }),
+    )
+    .digest("hex");
+  touched.forEach((a, i) => {
+    const recoverability =
+      recoverabilities[i] ?? noRecoverability(`no restore points of ${a.name} were read`);
+    assessments.push({ name: a.name, tier: a.tier, recoverability });
+    const ops = (analysis.assets[a.name] ?? [])
+      .map((index) => analysis.operations[index])
+      .filter((op) => op !== undefined);
+    results.push(
+      evaluatePolicy(
+        options.policy,
+        {
+          asset: { name: a.name, tier: a.tier, rpoSeconds: a.rpoSeconds },
+          operations: ops,
+          recoverability,
+          approvals: 0,
+          planId,
+        },
+        formatDuration,
+      ),
+    );
+  });
+  if (analysis.unbound.length > 0) {
+    const ops = analysis.unbound.map((index) => analysis.operations[index]).filter((op) => op !== undefined);
+    results.push(
+      evaluatePolicy(
+        options.policy,
+        {
+          asset: { name: "(no asset)", tier: UNBOUND_TIER, rpoSeconds: 0 },
+          operations: ops,
+          recoverability: noRecoverability("no asset covers it"),
+          approvals: 0,
+          planId,
+        },
+        formatDuration,
+      ),
+    );
+  }
+  if (unreachable || analysis.gaps.length > 0) {
+    results.push({
+      verdict: "require",
+      requirements: [
+        {
+          kind: "complete-view",
+          met: false,
+          detail: unreachable
+            ? `the cluster could be read: ${unreachable}`
+            : `every resource the plan depends on could be read: ${analysis.gaps.join("; ")}`,
+          fix: `check that \`kubectl${cluster ? ` --context ${cluster.context}` : ""} get pvc,pv,pods,statefulsets,secrets -A\` works with these credentials`,
+        },
+      ],
+    });
+  }
+  const { verdict, requirements } = mergeVerdicts(results);
+  const primary = assessments[0];
+  const recoverability = primary
+    ? {
+        ...primary.recoverability,
+        summary: assessments.map((a) => a.recoverability.summary).join("; "),
+      }
+    : noRecoverability(
+        analysis.unbound.length > 0
+          ? "no asset in lifeline.yaml covers this data: lifeline has no restore point of it"
+          : "nothing is destroyed that lifeline would need to bring back",
+      );
+  return {
+    planId,
+    asset: primary?.name ?? null,
+    assets: assessments,
+    command: { kind: commandKind(parsed), text: displayCommand(argv) },
+    cluster,
+    verdict,
+    operations: analysis.operations,
+    dependents: analysis.dependents,
+    consumers: [],
+    recoverability,
+    requirements,
+    planningMs: Math.round(performance.now() - started),
+  };
+}
+
+function emptyInventoryFor(c: Pick<Cluster, "context" | "defaultNamespace"> | null) {
+  return emptyInventory(c?.context ?? "", c?.defaultNamespace ?? "default");
+}
