@@ -18,7 +18,13 @@ import type { AppContext } from "./context.js";
 import { drill } from "./drill.js";
 import { status } from "./status.js";
 import { plan, type Plan } from "./plan.js";
-import { DEFAULT_POLICY } from "../core/plan.js";
+import { DEFAULT_POLICY, type PolicyRule } from "../core/plan.js";
+import { KubernetesCluster } from "../kubernetes/cluster.js";
+import { readManifests } from "../kubernetes/manifests.js";
+import { SIMULATED } from "../kubernetes/simulated/fixtures.js";
+import { startSimulatedCluster, type SimulatedCluster } from "../kubernetes/simulated/server.js";
+import { planCommand } from "./plan-command.js";
+import { applyProtect, planProtect, type ProtectPlan } from "./k8s.js";
 
 /** The demo's shop: products feeding a merchant feed, and orders that reference them. */
 export const SHOP_SCHEMA = `
@@ -83,6 +89,26 @@ UPDATE products SET stock = stock - 1, updated_at = timestamptz '2026-11-26 09:3
 
 export const DEMO_PLAN_SQL = "DROP TABLE products CASCADE";
 
+/** The command of the incident lifeline comes from, against the simulated cluster. */
+export const DEMO_K8S_COMMAND = ["kubectl", "delete", "pvc", SIMULATED.primaryPvc, "-n", SIMULATED.namespace];
+
+/**
+ * The default policy, plus: on production, deleting a volume that can be recovered still needs a
+ * verified restore point (the volume comes back, but lifeline has proven only the restore point).
+ */
+export const DEMO_POLICY: PolicyRule[] = [
+  ...DEFAULT_POLICY,
+  {
+    name: "production-volumes",
+    match: {
+      tier: ["production"],
+      dataLoss: ["recoverable"],
+      kind: ["delete-pvc", "delete-pv", "delete-namespace", "helm-uninstall"],
+    },
+    require: { verifiedRestorePointMaxAgeSeconds: "rpo" },
+  },
+];
+
 export interface DemoResult {
   serverVersion: string;
   manifest: Manifest;
@@ -90,6 +116,7 @@ export interface DemoResult {
   posture: Posture;
   check: CheckResult;
   plan: Plan;
+  k8s: { before: Plan; protect: ProtectPlan; after: Plan };
   json: unknown;
 }
 
@@ -102,6 +129,7 @@ export async function demo(options: {
   const workdir = await mkdtemp(path.join(os.tmpdir(), "lifeline-demo-"));
   const pgBin = options.pgBin ?? process.env.LIFELINE_PG_BIN;
   let source: ScratchInstance | undefined;
+  let cluster: SimulatedCluster | undefined;
   try {
     progress.phase("starting an embedded PostgreSQL with a small shop database");
     source = await embeddedScratch().provision({ minMajor: 0, encoding: "UTF8", signal, database: "shop" });
@@ -162,6 +190,41 @@ export async function demo(options: {
     } finally {
       await feed.end();
     }
+
+    // The incident itself, on a simulated Kubernetes cluster (an in-process fake of the API): the
+    // shop's database runs as a Bitnami PostgreSQL release whose volumes reclaim with Delete.
+    progress.phase("planning kubectl delete pvc on a simulated Kubernetes cluster");
+    cluster = await startSimulatedCluster();
+    const kubeconfig = path.join(workdir, "kubeconfig");
+    await cluster.writeKubeconfig(kubeconfig);
+    const bound: ResolvedAsset = {
+      ...asset,
+      kubernetes: {
+        namespace: SIMULATED.namespace,
+        release: SIMULATED.postgresRelease,
+        pvcSelector: null,
+        context: null,
+      },
+    };
+    const k8sDeps = {
+      ctx,
+      cluster: (selection: { kubeconfig: string | null; context: string | null }) =>
+        new KubernetesCluster(selection, {}),
+      readManifests: (files: readonly string[], recursive: boolean) =>
+        readManifests(files, recursive, workdir),
+      signal,
+      stateDir: path.join(workdir, "state"),
+    };
+    const k8sOptions = {
+      assets: [bound],
+      policy: DEMO_POLICY,
+      kubernetes: { kubeconfig, context: null, clusterDomain: "cluster.local" },
+    };
+    const before = await planCommand(k8sDeps, DEMO_K8S_COMMAND, k8sOptions);
+    progress.phase("lifeline k8s protect shop (simulated cluster)");
+    const protection = await planProtect(k8sDeps, { ...k8sOptions, asset: "shop", undo: false });
+    await applyProtect(k8sDeps, protection.plan, protection.cluster);
+    const after = await planCommand(k8sDeps, DEMO_K8S_COMMAND, k8sOptions);
     return {
       serverVersion: source.serverVersion,
       manifest,
@@ -169,6 +232,7 @@ export async function demo(options: {
       posture,
       check,
       plan: dropPlan,
+      k8s: { before, protect: protection.plan, after },
       json: {
         demo: {
           serverVersion: source.serverVersion,
@@ -191,11 +255,29 @@ export async function demo(options: {
             verdict: dropPlan.verdict,
             requirements: dropPlan.requirements,
           },
+          kubernetes: {
+            simulated: true,
+            command: before.command.text,
+            before: {
+              planId: before.planId,
+              verdict: before.verdict,
+              dataLoss: before.operations[0]?.dataLoss ?? null,
+              requirements: before.requirements,
+            },
+            protect: protection.plan.changes,
+            after: {
+              planId: after.planId,
+              verdict: after.verdict,
+              dataLoss: after.operations[0]?.dataLoss ?? null,
+              requirements: after.requirements,
+            },
+          },
         },
       },
     };
   } finally {
     progress.phase("cleaning up");
+    await cluster?.close();
     await source?.teardown();
     await rm(workdir, { recursive: true, force: true });
   }

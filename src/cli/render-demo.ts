@@ -1,5 +1,6 @@
 import { DEMO_PLAN_SQL, type DemoResult } from "../app/demo.js";
 import { renderPlan } from "./render-plan.js";
+import { renderProtectPlan } from "./render-k8s.js";
 import { renderBackup, renderDrill, renderStatus } from "./render.js";
 
 const indent = (text: string) =>
@@ -38,9 +39,22 @@ export function renderDemo(r: DemoResult): string {
     "   how you would get it back, and what the policy requires (nothing was dropped):",
     indent(renderPlan(r.plan)),
     "",
+    "6. The incident lifeline comes from, on a SIMULATED Kubernetes cluster (an in-process fake of the API, not a real",
+    "   cluster): the shop database runs as a Helm release whose volumes reclaim with Delete, and a feed generator",
+    "   and a nightly export in other namespaces use it. Someone is about to delete the primary's claim:",
+    indent(`$ lifeline plan -- ${r.k8s.before.command.text}`),
+    indent(renderPlan(r.k8s.before)),
+    "",
+    "   lifeline k8s protect shop makes the volumes survive their claims:",
+    indent(renderProtectPlan(r.k8s.protect)),
+    "",
+    "   The same command, planned again:",
+    indent(renderPlan(r.k8s.after)),
+    "",
     "Next, on your own database:",
     "   lifeline init --asset shop --url 'postgres://app:${SHOP_DB_PASSWORD}@db:5432/shop'",
     "   lifeline backup shop && lifeline drill shop && lifeline status",
     '   lifeline plan shop --sql "DROP TABLE products"',
+    "   lifeline plan -- kubectl delete pvc data-postgresql-0 -n shop      # with kubernetes: {namespace, release} on the asset",
   ].join("\n");
 }
