@@ -29,6 +29,12 @@ describe("lifeline demo", () => {
     assert.match(result.stdout, /connected now: merchant-feed-generator/);
     assert.match(result.stdout, /✓ verified restore point/);
     assert.match(result.stdout, /✗ 1 approval of plan/);
+    // The Kubernetes incident, on the simulated cluster, clearly labelled.
+    assert.match(result.stdout, /SIMULATED Kubernetes cluster/);
+    assert.match(result.stdout, /DESTRUCTIVE pvc shop\/data-postgresql-primary-0/);
+    assert.match(result.stdout, /deployment feeds\/feed-generator → service shop\/postgresql-primary/);
+    assert.match(result.stdout, /persistentVolumeReclaimPolicy Delete → Retain/);
+    assert.match(result.stdout, /RECOVERABLE pvc shop\/data-postgresql-primary-0/);
     assert.deepEqual(leftovers(), before, "the demo cleans up after itself");
     assert.deepEqual(readdirSync(work.dir), [], "nothing written to the working directory");
   });
@@ -36,8 +42,24 @@ describe("lifeline demo", () => {
   it("--json prints one document", async () => {
     const result = await cli(["demo", "--json"], { cwd: work.dir });
     assert.equal(result.code, 0, result.stderr);
-    const doc = JSON.parse(result.stdout) as { demo: { drill: { result: string }; check: { ok: boolean } } };
+    const doc = JSON.parse(result.stdout) as {
+      demo: {
+        drill: { result: string };
+        check: { ok: boolean };
+        kubernetes: {
+          simulated: boolean;
+          before: { verdict: string };
+          after: { verdict: string; dataLoss: string };
+        };
+      };
+    };
     assert.equal(doc.demo.drill.result, "passed");
     assert.equal(doc.demo.check.ok, true);
+    assert.equal(doc.demo.kubernetes.simulated, true);
+    assert.equal(doc.demo.kubernetes.before.verdict, "require");
+    assert.deepEqual(
+      [doc.demo.kubernetes.after.verdict, doc.demo.kubernetes.after.dataLoss],
+      ["allow", "recoverable"],
+    );
   });
 });
