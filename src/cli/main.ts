@@ -5,7 +5,6 @@ import { drill } from "../app/drill.js";
 import { status, type AssetStatusInput } from "../app/status.js";
 import { LIFELINE_VERSION } from "../app/version.js";
 import { init } from "../app/init.js";
-import { demo } from "../app/demo.js";
 import { EXIT_CODES, LifelineError, isLifelineError } from "../core/errors.js";
 import { parseDuration } from "../core/duration.js";
 import { policyRules, resolveAsset } from "../config/load.js";
@@ -26,10 +25,7 @@ import {
   renderStatus,
   statusJson,
 } from "./render.js";
-import { renderDemo } from "./render-demo.js";
 import { planCommand } from "../app/plan-command.js";
-import { kubernetesCluster } from "../kubernetes/cluster.js";
-import { readManifests } from "../kubernetes/manifests.js";
 import {
   asset as resolve,
   boundAssets,
@@ -100,6 +96,11 @@ program
   .addHelpText("after", "\nExample:\n  lifeline demo\n")
   .action(async (_opts, command: Command) => {
     const options = globals(command);
+    // Loaded on use: the demo brings the simulated cluster and the Kubernetes client.
+    const [{ demo }, { renderDemo }] = await Promise.all([
+      import("../app/demo.js"),
+      import("./render-demo.js"),
+    ]);
     const result = await demo({ signal: interrupt.signal, progress: terminalProgress("demo") });
     if (options.json) json(result.json);
     else out(renderDemo(result));
@@ -376,8 +377,9 @@ async function planKubernetes(
   return planCommand(
     {
       ctx: loaded ? contextFor(loaded, interrupt.signal, progress) : null,
-      cluster: kubernetesCluster,
-      readManifests: (files, recursive) => readManifests(files, recursive),
+      cluster: await kubernetesClient(),
+      readManifests: async (files, recursive) =>
+        (await import("../kubernetes/manifests.js")).readManifests(files, recursive),
       signal: interrupt.signal,
     },
     argv,
@@ -427,7 +429,7 @@ Exit codes: 0 no high finding; 4 high findings; 1 runtime error (cluster unreach
   .action(async (opts: { namespace?: string; kubeconfig?: string; context?: string }, command: Command) => {
     const options = globals(command);
     const loaded = loadOptional(options);
-    const result = await scan(k8sDeps(loaded), {
+    const result = await scan(await k8sDeps(loaded), {
       assets: loaded ? boundAssets(loaded) : [],
       kubernetes: kubernetesSettings(loaded, opts),
       namespace: opts.namespace ?? null,
@@ -471,7 +473,7 @@ Exit codes: 0 done (or nothing to do); 1 runtime error; 2 usage error or not con
     ) => {
       const options = globals(command);
       const loaded = load(options);
-      const deps = k8sDeps(loaded);
+      const deps = await k8sDeps(loaded);
       const { plan: protectPlan, cluster } = await planProtect(deps, {
         assets: boundAssets(loaded),
         kubernetes: kubernetesSettings(loaded, opts),
@@ -509,10 +511,15 @@ Exit codes: 0 done (or nothing to do); 1 runtime error; 2 usage error or not con
     },
   );
 
-function k8sDeps(loaded: ReturnType<typeof loadOptional>) {
+/** The Kubernetes client is loaded only by commands that reach a cluster (it costs ~0.5 s to load). */
+async function kubernetesClient() {
+  return (await import("../kubernetes/cluster.js")).kubernetesCluster;
+}
+
+async function k8sDeps(loaded: ReturnType<typeof loadOptional>) {
   return {
     ctx: loaded ? contextFor(loaded, interrupt.signal, terminalProgress("k8s")) : null,
-    cluster: kubernetesCluster,
+    cluster: await kubernetesClient(),
     signal: interrupt.signal,
     stateDir: loaded ? path.join(path.dirname(loaded.repositoryPath), "state") : null,
   };
