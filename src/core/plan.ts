@@ -50,6 +50,8 @@ export type RequirementKind = "verified-restore-point" | "approvals" | "deny" | 
 export interface Requirement {
   kind: RequirementKind;
   met: boolean;
+  /** For approvals: how many are needed. */
+  needed?: number;
   detail: string;
   fix: string | null;
 }
@@ -158,12 +160,13 @@ export function evaluatePolicy(
   if (approvals > 0) {
     requirements.push({
       kind: "approvals",
+      needed: approvals,
       met: input.approvals >= approvals,
       detail: `${approvals} approval${approvals > 1 ? "s" : ""} of plan ${input.planId.slice(0, 12)} by another person (${input.approvals} so far)`,
       fix:
         input.approvals >= approvals
           ? null
-          : `another person approves this exact plan: lifeline approve ${input.planId.slice(0, 12)} (approvals are not available in this version yet)`,
+          : `another person approves this exact plan: lifeline approve ${input.planId.slice(0, 12)}`,
     });
   }
   const verdict: Verdict = requirements.some((r) => r.kind === "deny")
@@ -223,9 +226,7 @@ export function mergeVerdicts(results: readonly { verdict: Verdict; requirements
   const seen = new Set<string>();
   for (const r of results.flatMap((x) => x.requirements)) {
     if (r.kind === "approvals") {
-      const needed = Number(/^([0-9]+) approval/.exec(r.detail)?.[1] ?? 0);
-      const current = Number(/^([0-9]+) approval/.exec(approvals?.detail ?? "")?.[1] ?? -1);
-      if (needed > current) approvals = r;
+      if ((r.needed ?? 0) > (approvals?.needed ?? -1)) approvals = r;
       continue;
     }
     const key = `${r.kind}|${r.detail}`;

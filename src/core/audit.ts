@@ -1,0 +1,141 @@
+/**
+ * The audit log: append-only entries, each carrying the hash of the previous one. Recomputing the
+ * chain finds any entry that was altered, removed or moved. Pure: hashing is passed in (sha256 hex).
+ */
+
+export type Hasher = (text: string) => string;
+
+export const GENESIS_HASH = "0".repeat(64);
+
+/** Someone acting through lifeline. Authenticated identities come with the server. */
+export interface Identity {
+  /** Email or user name: what approvals compare. */
+  id: string;
+  /** Where the id came from: LIFELINE_USER, the git user email, the OS user (server: an authenticated login). */
+  source: "env" | "git" | "os" | "server";
+  host: string;
+  authenticated: boolean;
+}
+
+export type AuditKind =
+  "plan" | "approve" | "revoke" | "run" | "break-glass" | "break-glass-revoke" | "prepare" | "notify-failed";
+
+/** What a caller appends; the catalog assigns seq, prevHash and hash atomically. */
+export interface AuditInput {
+  at: string;
+  kind: AuditKind;
+  identity: string;
+  host: string;
+  asset: string | null;
+  planId: string | null;
+  /** The facts of the event: JSON values only, no secrets. */
+  data: Record<string, unknown>;
+}
+
+export interface AuditEntry extends AuditInput {
+  seq: number;
+  prevHash: string;
+  hash: string;
+}
+
+/** JSON with object keys sorted at every level: the same value always gives the same text. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") {
+    if (typeof value === "number" && !Number.isFinite(value)) return "null";
+    return JSON.stringify(value) ?? "null";
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+}
+
+export function entryHash(hash: Hasher, prevHash: string, seq: number, input: AuditInput): string {
+  return hash(
+    prevHash +
+      canonicalJson({
+        seq,
+        at: input.at,
+        kind: input.kind,
+        identity: input.identity,
+        host: input.host,
+        asset: input.asset,
+        planId: input.planId,
+        data: input.data,
+      }),
+  );
+}
+
+/** The next entry of a chain whose last entry is `head` (null for an empty log). */
+export function chainNext(
+  hash: Hasher,
+  head: Pick<AuditEntry, "seq" | "hash"> | null,
+  input: AuditInput,
+): AuditEntry {
+  const seq = (head?.seq ?? 0) + 1;
+  const prevHash = head?.hash ?? GENESIS_HASH;
+  return { ...input, seq, prevHash, hash: entryHash(hash, prevHash, seq, input) };
+}
+
+export interface ChainBreak {
+  /** The first entry (by position) where the chain does not hold. */
+  seq: number;
+  problem: string;
+}
+
+export interface ChainVerdict {
+  ok: boolean;
+  entries: number;
+  breaks: ChainBreak[];
+}
+
+/**
+ * Recomputes the chain over entries in stored order. `head` is the last (seq, hash) recorded
+ * separately on every append: without it, removing the newest entries would go unnoticed.
+ */
+export function verifyChain(
+  hash: Hasher,
+  entries: readonly AuditEntry[],
+  head: Pick<AuditEntry, "seq" | "hash"> | null,
+): ChainVerdict {
+  const breaks: ChainBreak[] = [];
+  let prev: Pick<AuditEntry, "seq" | "hash"> | null = null;
+  for (const e of entries) {
+    const expectedSeq = (prev?.seq ?? 0) + 1;
+    const expectedPrev = prev?.hash ?? GENESIS_HASH;
+    if (e.seq !== expectedSeq) {
+      breaks.push({
+        seq: e.seq,
+        problem:
+          e.seq > expectedSeq
+            ? `entries ${expectedSeq}–${e.seq - 1} are missing`
+            : `entry ${e.seq} is out of order (expected ${expectedSeq})`,
+      });
+    } else if (e.prevHash !== expectedPrev) {
+      breaks.push({
+        seq: e.seq,
+        problem: `entry ${e.seq} does not follow entry ${expectedSeq - 1} (previous hash differs)`,
+      });
+    }
+    const recomputed = entryHash(hash, e.prevHash, e.seq, e);
+    if (recomputed !== e.hash) {
+      breaks.push({
+        seq: e.seq,
+        problem: `entry ${e.seq} was altered (its content no longer matches its hash)`,
+      });
+    }
+    prev = { seq: e.seq, hash: e.hash };
+    if (breaks.length >= 20) break;
+  }
+  if (head && breaks.length === 0) {
+    const last = entries[entries.length - 1];
+    if (!last || last.seq !== head.seq || last.hash !== head.hash) {
+      breaks.push({
+        seq: last ? last.seq + 1 : 1,
+        problem: `the log ends at entry ${last?.seq ?? 0} but ${head.seq} entries were written: the newest were removed or replaced`,
+      });
+    }
+  }
+  return { ok: breaks.length === 0, entries: entries.length, breaks };
+}

@@ -1,0 +1,156 @@
+/**
+ * The gate's decisions: which approvals count for a plan, whether a break-glass grant is active,
+ * and the verdict once approvals are known. Pure; the catalog stores, this decides.
+ */
+import type { Identity } from "./audit.js";
+import type { Requirement, Verdict } from "./plan.js";
+
+export interface Approval {
+  id: string;
+  planId: string;
+  approver: Identity;
+  comment: string | null;
+  createdAt: string;
+  expiresAt: string;
+  revokedAt: string | null;
+  revokedBy: string | null;
+}
+
+export interface BreakGlass {
+  id: string;
+  asset: string;
+  /** The identity allowed to run without approvals. */
+  identity: string;
+  reason: string;
+  grantedAt: string;
+  expiresAt: string;
+  grantedBy: Identity;
+  revokedAt: string | null;
+}
+
+/** A plan as the gate keeps it: what was planned, by whom, bound by its id. */
+export interface PlanRecord {
+  planId: string;
+  assets: string[];
+  command: { kind: string; text: string };
+  verdict: Verdict;
+  requestedBy: Identity;
+  createdAt: string;
+  /** The plan's JSON document as `plan --json` prints it. */
+  document: unknown;
+}
+
+export type ExecutionResult = "succeeded" | "failed" | "blocked" | "dry-run";
+
+export interface Execution {
+  id: string;
+  planId: string;
+  identity: Identity;
+  startedAt: string;
+  finishedAt: string;
+  result: ExecutionResult;
+  /** For a command: its exit code; for SQL: 0 or null. */
+  exitCode: number | null;
+  durationMs: number;
+  command: { kind: string; text: string };
+  /** Every requirement as checked, with how it was met. */
+  requirements: Requirement[];
+  approvals: string[];
+  breakGlass: string | null;
+  /** Why it was blocked or failed, in words. */
+  detail: string | null;
+}
+
+export interface IgnoredApproval {
+  approval: Approval;
+  why: string;
+}
+
+/**
+ * The approvals that count for `planId` when `runner` runs it at `now`: for this exact plan, by
+ * someone else, not expired, not revoked; one per approver.
+ */
+export function countingApprovals(
+  approvals: readonly Approval[],
+  input: { planId: string; runner: string; now: Date },
+): { valid: Approval[]; ignored: IgnoredApproval[] } {
+  const valid: Approval[] = [];
+  const ignored: IgnoredApproval[] = [];
+  const seen = new Set<string>();
+  for (const a of approvals) {
+    let why: string | null = null;
+    if (a.planId !== input.planId) why = `it approves plan ${a.planId.slice(0, 12)}, not this one`;
+    else if (a.approver.id.toLowerCase() === input.runner.toLowerCase())
+      why = "an approval by the person who runs it does not count";
+    else if (a.revokedAt !== null)
+      why = `revoked${a.revokedBy ? ` by ${a.revokedBy}` : ""} at ${a.revokedAt}`;
+    else if (new Date(a.expiresAt).getTime() <= input.now.getTime()) why = `expired at ${a.expiresAt}`;
+    else if (seen.has(a.approver.id.toLowerCase())) why = `${a.approver.id} already approved`;
+    if (why) ignored.push({ approval: a, why });
+    else {
+      seen.add(a.approver.id.toLowerCase());
+      valid.push(a);
+    }
+  }
+  return { valid, ignored };
+}
+
+export function activeBreakGlass(
+  grants: readonly BreakGlass[],
+  input: { identity: string; assets: readonly string[]; now: Date },
+): BreakGlass | null {
+  const now = input.now.getTime();
+  return (
+    grants.find(
+      (g) =>
+        g.revokedAt === null &&
+        g.identity.toLowerCase() === input.identity.toLowerCase() &&
+        input.assets.includes(g.asset) &&
+        new Date(g.grantedAt).getTime() <= now &&
+        new Date(g.expiresAt).getTime() > now,
+    ) ?? null
+  );
+}
+
+/**
+ * The requirements once approvals are known: the approvals requirement is met by enough valid
+ * approvals, or by an active break-glass grant (which never lifts a deny or any other requirement).
+ */
+export function withApprovals(
+  requirements: readonly Requirement[],
+  input: { valid: readonly Approval[]; breakGlass: BreakGlass | null; planId: string },
+): { verdict: Verdict; requirements: Requirement[] } {
+  const out = requirements.map((r): Requirement => {
+    if (r.kind !== "approvals") return r;
+    const needed = r.needed ?? 1;
+    const have = input.valid.length;
+    if (have >= needed) {
+      return {
+        ...r,
+        met: true,
+        detail: `${needed} approval${needed > 1 ? "s" : ""} of plan ${input.planId.slice(0, 12)} by another person: ${input.valid.map((a) => `${a.approver.id}${a.comment ? ` ("${a.comment}")` : ""}`).join(", ")}`,
+        fix: null,
+      };
+    }
+    if (input.breakGlass) {
+      return {
+        ...r,
+        met: true,
+        detail: `approvals waived by break-glass ${input.breakGlass.id} for ${input.breakGlass.asset} until ${input.breakGlass.expiresAt}: ${input.breakGlass.reason}`,
+        fix: null,
+      };
+    }
+    return {
+      ...r,
+      met: false,
+      detail: `${needed} approval${needed > 1 ? "s" : ""} of plan ${input.planId.slice(0, 12)} by another person (${have} so far)`,
+      fix: `another person approves this exact plan: lifeline approve ${input.planId.slice(0, 12)}`,
+    };
+  });
+  const verdict: Verdict = out.some((r) => r.kind === "deny")
+    ? "deny"
+    : out.some((r) => !r.met)
+      ? "require"
+      : "allow";
+  return { verdict, requirements: out };
+}
