@@ -102,7 +102,7 @@ export function verifyChain(
   const breaks: ChainBreak[] = [];
   let prev: Pick<AuditEntry, "seq" | "hash"> | null = null;
   for (const e of entries) {
-    const expectedSeq = (prev?.seq ?? 0) + 1;
+    const expectedSeq: number = (prev?.seq ?? 0) + 1;
     const expectedPrev = prev?.hash ?? GENESIS_HASH;
     if (e.seq !== expectedSeq) {
       breaks.push({
