@@ -90,6 +90,21 @@ export const configSchema = z.strictObject({
     })
     .default({ jobs: 2, compression: 1 }),
   policy: z.strictObject({ rules: z.array(policyRuleSchema) }).optional(),
+  /** The gate's shared state: an SQLite file (default) or a postgres:// URL a team shares. */
+  catalog: z.string().min(1).default(".lifeline/catalog.sqlite"),
+  approvals: z.strictObject({ ttl: duration.default("1h") }).default({ ttl: "1h" }),
+  breakGlass: z.strictObject({ max: duration.default("1h") }).default({ max: "1h" }),
+  notifications: z
+    .strictObject({
+      webhooks: z
+        .array(
+          z.string().refine((v) => /^https?:\/\//.test(v) || /^\$\{/.test(v), {
+            error: "is not an http(s) URL; write https://hooks.slack.com/services/${SLACK_WEBHOOK_PATH}",
+          }),
+        )
+        .default([]),
+    })
+    .default({ webhooks: [] }),
   kubernetes: z
     .strictObject({
       kubeconfig: z.string().min(1).optional(),

@@ -3,7 +3,8 @@
  * wrong, and a fix that says what to do. The CLI maps the kind to an exit code; nothing below the
  * CLI calls process.exit.
  */
-export type ErrorKind = "usage" | "config" | "runtime" | "verification" | "interrupted";
+/** "refused": the gate said no (self-approval, blocked run): exit 3 like a require/deny verdict. */
+export type ErrorKind = "usage" | "config" | "runtime" | "verification" | "interrupted" | "refused";
 
 export const EXIT_CODES = {
   ok: 0,
@@ -13,6 +14,7 @@ export const EXIT_CODES = {
   verdict: 3,
   verification: 4,
   interrupted: 130,
+  refused: 3,
 } as const;
 
 export class LifelineError extends Error {

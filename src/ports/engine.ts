@@ -90,6 +90,8 @@ export interface SqlPlanner {
     operations: readonly Operation[],
     options: { exact: boolean },
   ): Promise<{ operations: PlannedOperation[]; dependents: Dependent[]; consumers: Consumer[] }>;
+  /** Runs the SQL in one transaction: all of it, or (on any error) none of it. */
+  execute(target: Target, sql: string, signal: AbortSignal): Promise<{ ms: number }>;
 }
 
 export interface Consumer {

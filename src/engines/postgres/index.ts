@@ -11,6 +11,7 @@ import {
 } from "./fingerprint.js";
 import { classifySql, loadParser } from "./classify.js";
 import { planImpact } from "./impact.js";
+import { executeSql } from "./execute.js";
 import { describeSource } from "./inspect.js";
 import { restore } from "./restore.js";
 import { PgTools } from "./tools.js";
@@ -40,6 +41,7 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
         return classifySql(text);
       },
       impact: planImpact,
+      execute: executeSql,
     },
     live: (target) =>
       withClient(target, async (client) => {
