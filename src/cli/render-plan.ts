@@ -1,8 +1,8 @@
 import type { Plan } from "../app/plan.js";
-import { formatBinaryBytes, formatBytes } from "../core/duration.js";
+import { formatBinaryBytes, formatBytes, formatCount } from "../core/duration.js";
 import type { AffectedObject } from "../core/plan.js";
 
-const n = (value: number) => value.toLocaleString("en-US");
+const n = formatCount;
 
 function size(rows: number | null, exact: boolean, bytes: number | null, binary = false): string {
   const parts: string[] = [];

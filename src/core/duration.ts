@@ -31,6 +31,16 @@ export function formatDuration(seconds: number): string {
     .join(" ");
 }
 
+/**
+ * 1,234,567: what toLocaleString("en-US") prints, without its first call, which loads ICU's number
+ * formatting (20-40 ms in a fresh CLI process).
+ */
+export function formatCount(value: number): string {
+  if (!Number.isSafeInteger(value)) return value.toLocaleString("en-US");
+  const digits = String(Math.abs(value)).replace(/\B(?=(\d{3})+$)/g, ",");
+  return value < 0 ? `-${digits}` : digits;
+}
+
 export function formatBytes(bytes: number): string {
   const units = ["B", "kB", "MB", "GB", "TB"];
   let value = bytes;

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { formatBytes, formatDuration, parseDuration } from "../../src/core/duration.js";
+import { formatBytes, formatCount, formatDuration, parseDuration } from "../../src/core/duration.js";
 
 describe("parseDuration", () => {
   const valid: [string, number][] = [
@@ -76,4 +76,29 @@ describe("formatBytes", () => {
       assert.equal(formatBytes(bytes), text);
     });
   }
+});
+
+describe("formatCount", () => {
+  it("groups digits like toLocaleString('en-US')", () => {
+    for (const value of [
+      0,
+      7,
+      999,
+      1000,
+      12345,
+      999999,
+      1000000,
+      1234567890,
+      -1,
+      -1234,
+      -1234567,
+      2 ** 53 - 1,
+      1.5,
+      1234.5678,
+      -0.25,
+      1e21,
+    ]) {
+      assert.equal(formatCount(value), value.toLocaleString("en-US"), String(value));
+    }
+  });
 });

@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { formatCount } from "../../core/duration.js";
 import type { Operation } from "../../core/operation.js";
 import type { AffectedObject, Dependent, PlannedOperation } from "../../core/plan.js";
 import type { Consumer, Target } from "../../ports/engine.js";
@@ -477,7 +478,7 @@ export async function planImpact(
         if (reads > 0) {
           ctx.dependents.push({
             kind: "readers",
-            name: `read ${reads.toLocaleString("en-US")} times (table scans) since statistics were reset`,
+            name: `read ${formatCount(reads)} times (table scans) since statistics were reset`,
             on: ctx.watched.get(s.relid) ?? "",
             how: "pg_stat_user_tables (seq_scan + idx_scan)",
           });
