@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { DRILL_FORMAT, type DrillReport } from "./drill.js";
 import { MANIFEST_FORMAT, type Manifest } from "./restore-point.js";
 
