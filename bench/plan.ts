@@ -4,6 +4,9 @@
  * (classification + impact + policy, from the JSON's planningMs).
  *
  *   npm run build && node --import tsx bench/plan.ts      # BENCH_ROUNDS=30 by default
+ *
+ * BENCH_BASELINE=/path/to/other/checkout/dist/cli/main.js runs that build too, alternating with this
+ * one round by round, so that both see the same machine load.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -67,19 +70,25 @@ try {
   writeFileSync(path.join(work, "migration.sql"), statements.join("\n") + "\n");
   writeFileSync(path.join(work, "lifeline.yaml"), `assets:\n  bench:\n    url: ${url}\n`);
 
-  const cli: number[] = [];
-  const planning: number[] = [];
+  const builds = [
+    { name: "", cli: CLI, wall: [] as number[], planning: [] as number[] },
+    ...(process.env.BENCH_BASELINE
+      ? [{ name: "baseline ", cli: path.resolve(process.env.BENCH_BASELINE), wall: [], planning: [] }]
+      : []),
+  ];
   for (let round = 0; round < ROUNDS + 2; round++) {
-    const start = performance.now();
-    const r = spawnSync(process.execPath, [CLI, "plan", "bench", "-f", "migration.sql", "--json"], {
-      cwd: work,
-      encoding: "utf8",
-    });
-    const ms = performance.now() - start;
-    if (r.status !== 3 && r.status !== 0) throw new Error(r.stderr);
-    if (round < 2) continue; // warm-up
-    cli.push(ms);
-    planning.push((JSON.parse(r.stdout) as { planningMs: number }).planningMs);
+    for (const build of builds) {
+      const start = performance.now();
+      const r = spawnSync(process.execPath, [build.cli, "plan", "bench", "-f", "migration.sql", "--json"], {
+        cwd: work,
+        encoding: "utf8",
+      });
+      const ms = performance.now() - start;
+      if (r.status !== 3 && r.status !== 0) throw new Error(r.stderr);
+      if (round < 2) continue; // warm-up
+      build.wall.push(ms);
+      build.planning.push((JSON.parse(r.stdout) as { planningMs: number }).planningMs);
+    }
   }
   // The planning itself, in one long-lived process (as the server will run it): classification,
   // impact against the live database, recoverability and policy.
@@ -106,12 +115,14 @@ try {
   console.log(
     `database: ${tables} tables; migration: ${statements.length} statements; ${ROUNDS} runs; node ${process.version}`,
   );
-  console.log(
-    `CLI process end to end: median ${percentile(cli, 50).toFixed(0)} ms, p95 ${percentile(cli, 95).toFixed(0)} ms (target < 300 ms)`,
-  );
-  console.log(
-    `planning in a fresh CLI process (planningMs, includes loading the parser and cold code): median ${percentile(planning, 50).toFixed(0)} ms, p95 ${percentile(planning, 95).toFixed(0)} ms`,
-  );
+  for (const { name, cli, wall, planning } of builds) {
+    console.log(
+      `${name}CLI process end to end: median ${percentile(wall, 50).toFixed(0)} ms, p95 ${percentile(wall, 95).toFixed(0)} ms (target < 300 ms)${name ? `: ${cli}` : ""}`,
+    );
+    console.log(
+      `${name}planning in a fresh CLI process (planningMs, includes loading the parser and cold code): median ${percentile(planning, 50).toFixed(0)} ms, p95 ${percentile(planning, 95).toFixed(0)} ms`,
+    );
+  }
   console.log(
     `planning itself, in a warm process: median ${percentile(inProcess, 50).toFixed(0)} ms, p95 ${percentile(inProcess, 95).toFixed(0)} ms (target < 50 ms)`,
   );
