@@ -3,7 +3,7 @@ import path from "node:path";
 import { formatDuration } from "../core/duration.js";
 import { LifelineError } from "../core/errors.js";
 import type { AssetBinding } from "../core/k8s/analyze.js";
-import { protectionChanges, scanInventory, type Finding } from "../core/k8s/scan.js";
+import { boundClaims, protectionChanges, scanInventory, type Finding } from "../core/k8s/scan.js";
 import { computePosture } from "../core/posture.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Cluster, ClusterSelection } from "../ports/cluster.js";
@@ -55,6 +55,18 @@ export async function scan(
     context: options.kubernetes.context,
   });
   const inventory = await cluster.inventory(deps.signal);
+  if (
+    options.namespace !== null &&
+    !inventory.gaps.some((g) => g.resource === "namespaces") &&
+    !inventory.namespaces.some((n) => n.name === options.namespace)
+  ) {
+    throw new LifelineError({
+      code: "NAMESPACE_UNKNOWN",
+      kind: "usage",
+      message: `namespace ${options.namespace} does not exist on context ${cluster.context}`,
+      fix: "check the name with `kubectl get namespaces`",
+    });
+  }
   const bindings = bindingsFor(options.assets, cluster.context);
   const findings = scanInventory(inventory, bindings, options.namespace);
   if (deps.ctx) {
@@ -126,6 +138,8 @@ export interface ProtectPlan {
   changes: ProtectChange[];
   /** Claims of the asset already protected (nothing to do). */
   alreadyRetained: number;
+  /** Volumes --undo leaves as they are, and why (undoing would delete data now). */
+  kept: { volume: string; why: string }[];
 }
 
 function recordFile(stateDir: string, asset: string): string {
@@ -216,7 +230,15 @@ export async function planProtect(
   }
   if (!options.undo) {
     const changes = protectionChanges(inventory, binding);
-    const claims = inventory.claims.filter((c) => c.namespace === binding.namespace).length;
+    const claims = boundClaims(inventory, binding).length;
+    if (claims === 0) {
+      throw new LifelineError({
+        code: "BINDING_EMPTY",
+        kind: "config",
+        message: `no claim matches the binding of ${asset.name} (namespace ${binding.namespace}${binding.release ? `, release ${binding.release}` : ""}${binding.pvcSelector ? `, pvcSelector ${binding.pvcSelector}` : ""}) on context ${cluster.context}: nothing can be protected`,
+        fix: `check assets.${asset.name}.kubernetes in lifeline.yaml against \`kubectl get pvc -n ${binding.namespace} --show-labels\``,
+      });
+    }
     return {
       plan: {
         asset: asset.name,
@@ -225,6 +247,7 @@ export async function planProtect(
         undo: false,
         changes,
         alreadyRetained: Math.max(0, claims - changes.length),
+        kept: [],
       },
       cluster,
     };
@@ -239,12 +262,32 @@ export async function planProtect(
   }
   const record = await readRecord(deps.stateDir, asset.name);
   const changes: ProtectChange[] = [];
+  const kept: ProtectPlan["kept"] = [];
   for (const c of record?.changes ?? []) {
     const pv = inventory.volumes.find((v) => v.name === c.volume);
     // Only what protect changed and is still as protect left it; anything else is someone's decision.
-    if (pv && pv.uid === c.uid && pv.reclaimPolicy === c.to) {
-      changes.push({ volume: c.volume, uid: c.uid, claim: c.claim, from: c.to, to: c.from });
+    if (!pv || pv.uid !== c.uid) {
+      kept.push({ volume: c.volume, why: "it no longer exists (or is another volume now)" });
+      continue;
     }
+    if (pv.reclaimPolicy !== c.to) {
+      kept.push({ volume: c.volume, why: `someone set it to ${pv.reclaimPolicy} since; left alone` });
+      continue;
+    }
+    const claimStillBound =
+      pv.phase === "Bound" &&
+      pv.claim !== null &&
+      `${pv.claim.namespace}/${pv.claim.name}` === c.claim &&
+      inventory.claims.some((x) => `${x.namespace}/${x.name}` === c.claim && x.volumeName === pv.name);
+    if (!claimStillBound) {
+      // A released volume with reclaim policy Delete is deleted at once: undo would destroy what protect saved.
+      kept.push({
+        volume: c.volume,
+        why: `its claim ${c.claim} is gone (${pv.phase}): setting ${c.from} now would delete the data at once; kept with Retain`,
+      });
+      continue;
+    }
+    changes.push({ volume: c.volume, uid: c.uid, claim: c.claim, from: c.to, to: c.from });
   }
   return {
     plan: {
@@ -254,6 +297,7 @@ export async function planProtect(
       undo: true,
       changes,
       alreadyRetained: 0,
+      kept,
     },
     cluster,
   };

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { formatDuration } from "../core/duration.js";
 import { LifelineError } from "../core/errors.js";
 import type { ParsedCommand } from "../core/k8s-command.js";
-import { displayCommand, isUnknown, parseCommand } from "../core/k8s-command.js";
+import { canonicalCommand, displayCommand, isUnknown, parseCommand } from "../core/k8s-command.js";
 import type { K8sAnalysis, ManifestResource } from "../core/k8s/analyze.js";
 import { analyzeCommand } from "../core/k8s/analyze.js";
 import { emptyInventory } from "../core/k8s/inventory.js";
@@ -34,7 +34,14 @@ export interface CommandPlanDeps {
 export interface CommandPlanOptions {
   assets: readonly ResolvedAsset[];
   policy: readonly PolicyRule[];
+  /**
+   * kubeconfig lifeline reads (its --kubeconfig or lifeline.yaml; else kubectl's own), and the
+   * context lifeline.yaml or --context EXPECTS: kubectl does not read lifeline.yaml, so a command
+   * that would reach another context is not planned against the expected one: it fails closed.
+   */
   kubernetes: { kubeconfig: string | null; context: string | null; clusterDomain: string };
+  /** The environment the command would run with (HELM_NAMESPACE, HELM_KUBECONTEXT, HELM_DRIVER). */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** What lifeline plans for: kubectl and helm; other programs are unknown (fail closed). */
@@ -71,12 +78,22 @@ export async function planCommand(
       fix: "lifeline plan -- kubectl delete pvc data-postgresql-0 -n shop",
     });
   }
-  const parsed = parseCommand(argv);
+  const env = options.env ?? {};
+  let parsed = parseCommand(argv);
+  // helm reads its namespace and context from the environment too.
+  if (!isUnknown(parsed) && parsed.tool === "helm") {
+    parsed = {
+      ...parsed,
+      namespace: parsed.namespace ?? (env.HELM_NAMESPACE || null),
+      kubeContext: parsed.kubeContext ?? (env.HELM_KUBECONTEXT || null),
+    };
+  }
+  const overrides = connectionOverrides(parsed, env);
+  if (overrides) parsed = { tool: parsed.tool, verb: parsed.verb, argv: [...argv], reason: overrides };
   const selection: ClusterSelection = {
     kubeconfig: (!isUnknown(parsed) ? parsed.kubeconfig : null) ?? options.kubernetes.kubeconfig,
-    context:
-      (!isUnknown(parsed) ? (parsed.tool === "kubectl" ? parsed.context : parsed.kubeContext) : null) ??
-      options.kubernetes.context,
+    // The context the command itself reaches; lifeline's expectation is checked below.
+    context: !isUnknown(parsed) ? (parsed.tool === "kubectl" ? parsed.context : parsed.kubeContext) : null,
   };
   let analysis: K8sAnalysis;
   let cluster: { context: string; server: string } | null = null;
@@ -92,7 +109,21 @@ export async function planCommand(
         !isUnknown(parsed) && parsed.tool === "kubectl" && parsed.files.length > 0
           ? await deps.readManifests(parsed.files, parsed.recursive)
           : [];
-      analysis = analyzeCommand(parsed, inventory, { bindings, manifests });
+      const resolved = isUnknown(parsed)
+        ? parsed
+        : parsed.tool === "kubectl"
+          ? { ...parsed, namespace: parsed.namespace ?? inventory.defaultNamespace, context: c.context }
+          : { ...parsed, namespace: parsed.namespace ?? inventory.defaultNamespace, kubeContext: c.context };
+      analysis = analyzeCommand(resolved, inventory, {
+        bindings,
+        manifests,
+        normalized: canonicalCommand(resolved),
+      });
+      if (options.kubernetes.context !== null && options.kubernetes.context !== c.context) {
+        analysis.gaps.push(
+          `the command reaches context ${c.context}, but lifeline.yaml (or --context) expects ${options.kubernetes.context}: pass --context ${options.kubernetes.context} to ${parsed.tool ?? "the command"}`,
+        );
+      }
     } catch (error) {
       if (!(error instanceof LifelineError) || error.code !== "CLUSTER_UNREACHABLE") throw error;
       unreachable = error.message;
@@ -211,4 +242,38 @@ export async function planCommand(
 
 function emptyInventoryFor(c: Pick<Cluster, "context" | "defaultNamespace"> | null) {
   return emptyInventory(c?.context ?? "", c?.defaultNamespace ?? "default");
+}
+
+/**
+ * Ways a command can reach another API server than the kubeconfig context lifeline resolves:
+ * lifeline does not follow them, so the plan fails closed and says why.
+ */
+function connectionOverrides(
+  parsed: ParsedCommand,
+  env: Readonly<Record<string, string | undefined>>,
+): string | null {
+  if (isUnknown(parsed)) return null;
+  const c = (
+    parsed as {
+      connection?: {
+        server: string | null;
+        cluster: string | null;
+        user: string | null;
+        tokenGiven: boolean;
+      };
+    }
+  ).connection;
+  const flags: string[] = [];
+  if (c?.server) flags.push(parsed.tool === "helm" ? "--kube-apiserver" : "--server");
+  if (c?.cluster) flags.push("--cluster");
+  if (c?.user) flags.push(parsed.tool === "helm" ? "--kube-as-user" : "--user");
+  if (c?.tokenGiven) flags.push(parsed.tool === "helm" ? "--kube-token" : "--token");
+  if (flags.length > 0) {
+    return `the command chooses its API server or credentials itself (${flags.join(", ")}); lifeline resolves only kubeconfig contexts: what it would destroy is unknown`;
+  }
+  const driver = env.HELM_DRIVER?.toLowerCase();
+  if (parsed.tool === "helm" && driver && driver !== "secret" && driver !== "secrets") {
+    return `HELM_DRIVER=${env.HELM_DRIVER}: helm keeps its releases outside Secrets, where lifeline does not read them: what it would change is unknown`;
+  }
+  return null;
 }

@@ -63,9 +63,9 @@ export async function assessRecoverability(
   // Changes since the restore point matter only when there is one to recover from.
   const live = anyVerified
     ? await (liveTarget ??
-        engine
-          .live(engine.target(asset.url))
-          .catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) })))
+        (async () => engine.live(engine.target(asset.url)))().catch((error: unknown) => ({
+          error: error instanceof Error ? error.message : String(error),
+        })))
     : { error: "not read: no verified restore point" };
   const posture = computePosture({
     asset: { name: asset.name, tier: asset.tier, rpoTargetSeconds: asset.rpoSeconds },

@@ -45,6 +45,7 @@ export function renderProtectPlan(plan: ProtectPlan): string {
   const lines = [
     `${plan.undo ? "Undo protection of" : "Protect"} asset ${plan.asset} on context ${plan.context} (${plan.server})`,
   ];
+  for (const k of plan.kept) lines.push(`  keep pv ${k.volume}: ${k.why}`);
   if (plan.changes.length === 0) {
     lines.push(
       plan.undo

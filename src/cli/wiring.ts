@@ -30,8 +30,12 @@ export function contextFor(loaded: LoadedConfig, signal: AbortSignal, progress: 
   };
 }
 
-export function asset(loaded: LoadedConfig, name: string): ResolvedAsset {
-  return resolveAsset(loaded, name, process.env);
+export function asset(
+  loaded: LoadedConfig,
+  name: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedAsset {
+  return resolveAsset(loaded, name, env);
 }
 
 /** The config when there is one; null when none is found and none was asked for (command plans work without). */
@@ -49,7 +53,22 @@ export function loadOptional(options: GlobalOptions): LoadedConfig | null {
 export function boundAssets(loaded: LoadedConfig): ResolvedAsset[] {
   return Object.entries(loaded.config.assets)
     .filter(([, a]) => a.kubernetes !== undefined)
-    .map(([name]) => asset(loaded, name));
+    .map(([name, raw]) => {
+      try {
+        return asset(loaded, name);
+      } catch (error) {
+        // A missing ${VAR} in the URL must not stop a Kubernetes plan: the binding still counts,
+        // only the live database cannot be read (the plan says so).
+        if (!(error instanceof LifelineError) || error.kind !== "config") throw error;
+        return { ...asset(loaded, name, { ...process.env, ...placeholders(raw.url) }), url: "" };
+      }
+    });
+}
+
+function placeholders(url: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of url.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)) if (m[1]) out[m[1]] = "unset";
+  return out;
 }
 
 /** Kubeconfig and context: lifeline's flags, then lifeline.yaml, then kubectl's own defaults. */

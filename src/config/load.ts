@@ -5,7 +5,7 @@ import type { z } from "zod";
 import { parseDuration } from "../core/duration.js";
 import { LifelineError, configError } from "../core/errors.js";
 import { secrets } from "../core/redact.js";
-import { DEFAULT_POLICY, type PolicyRule } from "../core/plan.js";
+import { DEFAULT_POLICY, UNBOUND_RULE, UNBOUND_TIER, type PolicyRule } from "../core/plan.js";
 import { configSchema, type AssetConfig, type Config } from "./schema.js";
 
 export const CONFIG_NAMES = ["lifeline.yaml", "lifeline.yml"];
@@ -214,7 +214,7 @@ export function resolveAsset(loaded: LoadedConfig, name: string, env: NodeJS.Pro
 export function policyRules(loaded: LoadedConfig | null): PolicyRule[] {
   const rules = loaded?.config.policy?.rules;
   if (!rules) return DEFAULT_POLICY;
-  return rules.map((rule) => {
+  const configured = rules.map((rule) => {
     const out: PolicyRule = { name: rule.name, match: rule.match };
     if (rule.deny) out.deny = rule.deny;
     if (rule.require) {
@@ -226,4 +226,7 @@ export function policyRules(loaded: LoadedConfig | null): PolicyRule[] {
     }
     return out;
   });
+  // Unbound data fails closed whatever the configured rules say, unless they decide it themselves.
+  const decidesUnbound = configured.some((r) => r.match.tier?.includes(UNBOUND_TIER));
+  return decidesUnbound ? configured : [...configured, UNBOUND_RULE];
 }

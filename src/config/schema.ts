@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { parseDuration } from "../core/duration.js";
+import { parseSelector } from "../core/k8s/selector.js";
 
 export const TIERS = ["production", "staging", "development"] as const;
 
@@ -13,7 +14,16 @@ const postgresUrl = z.string().refine((v) => /^postgres(ql)?:\/\//.test(v) || /^
 
 const scratch = z.union([z.literal("embedded"), z.strictObject({ url: postgresUrl })]);
 
-const labelSelector = z.string().min(1);
+const labelSelector = z
+  .string()
+  .min(1)
+  .superRefine((value, ctx) => {
+    try {
+      parseSelector(value);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: error instanceof Error ? error.message : String(error) });
+    }
+  });
 
 /** Binds an asset to the Kubernetes resources that hold its data. */
 export const assetKubernetesSchema = z.strictObject({

@@ -76,6 +76,17 @@ export interface PolicyRule {
 }
 
 /**
+ * Data no asset is bound to (a volume lifeline.yaml does not name): lifeline cannot prove a way
+ * back, so another person must agree. Always in force, also with a configured policy, unless that
+ * policy has its own rule for the "unbound" tier.
+ */
+export const UNBOUND_RULE: PolicyRule = {
+  name: "unbound-destructive",
+  match: { tier: [UNBOUND_TIER], dataLoss: ["destructive", "unknown"] },
+  require: { approvals: 1 },
+};
+
+/**
  * The built-in policy: on production, anything that destroys data (or might: unknown) needs a
  * verified restore point within the asset's RPO and one approval by another person.
  */
@@ -86,12 +97,12 @@ export const DEFAULT_POLICY: PolicyRule[] = [
     require: { verifiedRestorePointMaxAgeSeconds: "rpo", approvals: 1 },
   },
   {
-    // Data no asset is bound to (a volume lifeline.yaml does not name): lifeline cannot prove a
-    // way back, so another person must agree.
-    name: "unbound-destructive",
-    match: { tier: [UNBOUND_TIER], dataLoss: ["destructive", "unknown"] },
+    // Removing a volume's Retain protection destroys nothing yet, but arms the next delete.
+    name: "production-unprotect",
+    match: { tier: ["production"], kind: ["patch-pv-reclaim-policy-delete"] },
     require: { approvals: 1 },
   },
+  UNBOUND_RULE,
 ];
 
 export interface PolicyInput {
@@ -202,10 +213,13 @@ export function planIdentity(input: {
   const objects = input.operations
     .flatMap((op) => [op.resolved, ...op.cascade])
     .filter((o): o is AffectedObject => o !== null)
-    .map((o) => `${o.type}|${o.name}|${o.identity ?? ""}`)
+    // Pods are replaced by their controllers all the time: their identities would void approvals
+    // for nothing. What they run is covered by their controller's identity.
+    .filter((o) => o.type !== "pod")
+    .map((o) => `${o.type}|${o.name}|${o.identity ?? ""}|${o.dataLoss}`)
     .sort();
   return JSON.stringify({
-    v: 1,
+    v: 2,
     asset: input.asset,
     statements: input.normalizedStatements,
     objects: [...new Set(objects)],

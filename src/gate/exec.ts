@@ -8,7 +8,7 @@ import { LifelineError } from "../core/errors.js";
  */
 export function runChild(
   argv: readonly string[],
-  options: { output: "stdout" | "stderr"; signal: AbortSignal },
+  options: { output: "stdout" | "stderr"; signal: AbortSignal; env?: NodeJS.ProcessEnv },
 ): Promise<{ exitCode: number }> {
   const [program, ...args] = argv;
   if (!program) {
@@ -24,7 +24,7 @@ export function runChild(
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, {
       stdio: ["inherit", options.output === "stdout" ? "inherit" : process.stderr, "inherit"],
-      env: process.env,
+      env: options.env ?? process.env,
     });
     const onAbort = () => child.kill("SIGTERM");
     options.signal.addEventListener("abort", onAbort, { once: true });

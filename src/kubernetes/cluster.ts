@@ -196,12 +196,26 @@ export function loadKubeConfig(
     });
   }
   try {
-    kc.loadFromFile(found[0] ?? "");
-    // Later KUBECONFIG files add their contexts, as kubectl merges them (first wins).
-    for (const extra of found.slice(1)) {
-      const more = new KubeConfig();
-      more.loadFromFile(extra);
-      kc.mergeConfig(more, true);
+    if (found.length === 1) kc.loadFromFile(found[0] ?? "");
+    else {
+      // KUBECONFIG with several files: merged as kubectl does, the first definition of each
+      // cluster, user and context wins, and the first current-context set wins.
+      const parts = found.map((file) => {
+        const part = new KubeConfig();
+        part.loadFromFile(file);
+        return part;
+      });
+      const firstByName = <T extends { name: string }>(lists: T[][]): T[] => {
+        const seen = new Map<string, T>();
+        for (const item of lists.flat()) if (!seen.has(item.name)) seen.set(item.name, item);
+        return [...seen.values()];
+      };
+      kc.loadFromOptions({
+        clusters: firstByName(parts.map((p) => p.getClusters())),
+        users: firstByName(parts.map((p) => p.getUsers())),
+        contexts: firstByName(parts.map((p) => p.getContexts())),
+        currentContext: parts.map((p) => p.getCurrentContext()).find((c) => c) ?? "",
+      });
     }
   } catch (error) {
     throw new LifelineError({
@@ -294,6 +308,7 @@ export class KubernetesCluster implements Cluster {
       sets,
       deployments,
       daemonsets,
+      replicasets,
       jobs,
       cronjobs,
       services,
@@ -310,6 +325,7 @@ export class KubernetesCluster implements Cluster {
       read("statefulsets", true, () => this.apps.listStatefulSetForAllNamespaces()),
       read("deployments", true, () => this.apps.listDeploymentForAllNamespaces()),
       read("daemonsets", false, () => this.apps.listDaemonSetForAllNamespaces()),
+      read("replicasets", false, () => this.apps.listReplicaSetForAllNamespaces()),
       read("jobs", false, () => this.batch.listJobForAllNamespaces()),
       read("cronjobs", false, () => this.batch.listCronJobForAllNamespaces()),
       read("services", true, () => this.core.listServiceForAllNamespaces()),
@@ -392,6 +408,7 @@ export class KubernetesCluster implements Cluster {
       ),
       ...deployments.map((d) => workload("Deployment", d.metadata, d.spec ?? {})),
       ...daemonsets.map((d) => workload("DaemonSet", d.metadata, d.spec ?? {})),
+      ...replicasets.map((r) => workload("ReplicaSet", r.metadata, r.spec ?? {})),
       ...jobs.map((j) =>
         workload("Job", j.metadata, { template: j.spec?.template, selector: j.spec?.selector }),
       ),

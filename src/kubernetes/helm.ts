@@ -33,16 +33,28 @@ export function manifestResources(manifest: string): ReleaseResource[] {
   const out: ReleaseResource[] = [];
   for (const doc of parseAllDocuments(manifest)) {
     if (!("errors" in doc) || doc.errors.length > 0) continue;
-    const value: unknown = doc.toJS();
-    if (typeof value !== "object" || value === null) continue;
-    const v = value as { kind?: unknown; metadata?: { name?: unknown; namespace?: unknown } };
-    const kind = str(v.kind);
-    const name = str(v.metadata?.name);
-    if (!kind || !name) continue;
-    if (kind.endsWith("List")) continue;
-    out.push({ kind, name, namespace: str(v.metadata?.namespace) });
+    collect(doc.toJS(), out);
   }
   return out;
+}
+
+/** One rendered object, or each item of a List (Helm flattens Lists when it applies them). */
+function collect(value: unknown, out: ReleaseResource[]): void {
+  if (typeof value !== "object" || value === null) return;
+  const v = value as {
+    kind?: unknown;
+    items?: unknown;
+    metadata?: { name?: unknown; namespace?: unknown; annotations?: Record<string, unknown> };
+  };
+  const kind = str(v.kind);
+  if (kind?.endsWith("List") && Array.isArray(v.items)) {
+    for (const item of v.items) collect(item, out);
+    return;
+  }
+  const name = str(v.metadata?.name);
+  if (!kind || !name) return;
+  const keep = v.metadata?.annotations?.["helm.sh/resource-policy"] === "keep";
+  out.push({ kind, name, namespace: str(v.metadata?.namespace), ...(keep ? { keep: true } : {}) });
 }
 
 /** A release revision from its record secret; null when the record cannot be decoded. */

@@ -22,7 +22,8 @@ async function filesOf(entry: string, recursive: boolean, top: boolean): Promise
   const out: string[] = [];
   for (const name of names) {
     const full = path.join(entry, name);
-    const s = await stat(full);
+    const s = await stat(full).catch(() => null);
+    if (!s) continue; // a dangling link: kubectl skips it too
     if (s.isDirectory()) {
       if (recursive) out.push(...(await filesOf(full, recursive, false)));
     } else if (MANIFEST.test(name)) out.push(full);

@@ -41,6 +41,10 @@ describe("parseConfig", () => {
       repository: { path: ".lifeline/repository" },
       tools: {},
       backup: { jobs: 2, compression: 1 },
+      catalog: ".lifeline/catalog.sqlite",
+      approvals: { ttl: "1h" },
+      breakGlass: { max: "1h" },
+      notifications: { webhooks: [] },
       assets: {
         shop: {
           engine: "postgres",

@@ -342,3 +342,145 @@ describe("label selectors and quantities", () => {
     assert.equal(quantityBytes("bogus"), null);
   });
 });
+
+describe("review findings (each failed before its fix)", () => {
+  const run = (argv: string[], b: InventoryBuilder) =>
+    analyzeCommand(parseCommand(argv), b.inv, { bindings: [shopBinding] });
+
+  it("a command lifeline cannot resolve is unknown, never an empty allow: scale/patch -f, delete -f URL or stdin", () => {
+    const { b } = incident();
+    assert.equal(
+      run(["kubectl", "scale", "-f", "sts.yaml", "--replicas=0"], b).operations[0]?.dataLoss,
+      "unknown",
+    );
+    const url = run(["kubectl", "delete", "-f", "https://example.com/pvc.yaml"], b);
+    assert.equal(url.operations[0]?.dataLoss, "unknown");
+    assert.match(url.operations[0]?.reason ?? "", /does not read https:\/\/example\.com\/pvc\.yaml/);
+  });
+
+  it("patching a Released volume from Retain to Delete destroys it at once; a bound one needs its own kind", () => {
+    const { b } = incident("Retain");
+    const pv = b.inv.volumes[0]!;
+    const bound = run(
+      ["kubectl", "patch", "pv", pv.name, "-p", '{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}'],
+      b,
+    ).operations[0]!;
+    assert.equal(bound.kind, "patch-pv-reclaim-policy-delete");
+    assert.equal(bound.dataLoss, "none");
+    pv.phase = "Released";
+    b.inv.claims = b.inv.claims.filter((c) => c.volumeName !== pv.name);
+    const released = run(
+      ["kubectl", "patch", "pv", pv.name, "-p", '{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}'],
+      b,
+    ).operations[0]!;
+    assert.equal(released.dataLoss, "destructive");
+    assert.match(released.reason, /deletes it and its disk .* at once/);
+  });
+
+  it("drain fails closed when nodes cannot be read, and follows -l", () => {
+    const { b } = incident();
+    b.inv.nodes.push({
+      name: "node-a",
+      namespace: null,
+      uid: "n-a",
+      labels: { pool: "db" },
+      annotations: {},
+      owners: [],
+      unschedulable: false,
+    });
+    const bySelector = run(["kubectl", "drain", "-l", "pool=db", "--ignore-daemonsets"], b);
+    assert.equal(bySelector.operations[0]?.resolved?.name, "node-a");
+    b.inv.gaps.push({ resource: "nodes", namespace: null, reason: "forbidden (403)", required: false });
+    assert.equal(
+      run(["kubectl", "drain", "node-a", "--ignore-daemonsets"], b).operations[0]?.dataLoss,
+      "unknown",
+    );
+  });
+
+  it("a snapshot the same command deletes does not make a claim recoverable", () => {
+    const { b } = incident();
+    b.snapshot("shop", "snap-ready", "data-postgresql-0", true);
+    assert.equal(
+      run(["kubectl", "delete", "pvc", "data-postgresql-0", "-n", "shop"], b).operations[0]?.dataLoss,
+      "recoverable",
+    );
+    const both = run(
+      ["kubectl", "delete", "pvc/data-postgresql-0", "volumesnapshot/snap-ready", "-n", "shop"],
+      b,
+    );
+    assert.equal(both.operations.find((o) => o.kind === "delete-pvc")?.dataLoss, "destructive");
+    const ns = run(["kubectl", "delete", "namespace", "shop"], b);
+    assert.equal(
+      ns.operations[0]?.cascade.find((c) => c.name === "shop/data-postgresql-0")?.dataLoss,
+      "destructive",
+    );
+  });
+
+  it("the way back is part of the plan's identity: losing the snapshot changes the objects' identities", () => {
+    const { b } = incident();
+    const snap = b.snapshot("shop", "snap-ready", "data-postgresql-0", true);
+    const ids = (a: ReturnType<typeof run>) =>
+      a.operations.flatMap((o) => o.cascade.map((c) => `${c.identity}|${c.dataLoss}`));
+    const before = ids(run(["kubectl", "delete", "pvc", "data-postgresql-0", "-n", "shop"], b));
+    b.inv.snapshots = b.inv.snapshots.filter((s) => s !== snap);
+    assert.notDeepEqual(ids(run(["kubectl", "delete", "pvc", "data-postgresql-0", "-n", "shop"], b)), before);
+  });
+
+  it("--cascade=orphan leaves the claims even with whenDeleted: Delete; a bare pod is gone for good", () => {
+    const { b } = incident();
+    b.inv.workloads[0]!.retention = { whenDeleted: "Delete", whenScaled: "Retain" };
+    assert.equal(
+      run(["kubectl", "delete", "sts", "postgresql", "-n", "shop", "--cascade=orphan"], b).operations[0]
+        ?.dataLoss,
+      "recoverable",
+    );
+    b.inv.pods.push({
+      name: "debug",
+      namespace: "shop",
+      uid: "debug-uid",
+      labels: {},
+      annotations: {},
+      owners: [],
+      nodeName: "node-a",
+      phase: "Running",
+      spec: { labels: {}, claims: [], emptyDirs: ["scratch"], volumeRefs: [], containers: [] },
+    });
+    assert.equal(
+      run(["kubectl", "delete", "pod", "debug", "-n", "shop"], b).operations[0]?.dataLoss,
+      "destructive",
+    );
+  });
+
+  it("a bare service name counts only in a host position; a workload does not depend on its own pods", () => {
+    const { b } = incident();
+    b.deployment("shop", "dialect", [
+      container("a", { DB_DIALECT: "postgresql", JDBC_URL: "jdbc:postgresql://other-db:5432/x" }),
+    ]);
+    b.deployment("shop", "direct", [container("a", { DB_HOST: "postgresql" })]);
+    b.deployment("shop", "url", [container("a", { DATABASE_URL: "postgres://u@postgresql:5432/shop" })]);
+    b.inv.workloads[0]!.template.containers = [
+      container("pg", { PRIMARY_HOST: "postgresql-0.postgresql-hl" }),
+    ];
+    const deps = run(["kubectl", "delete", "pvc", "data-postgresql-0", "-n", "shop"], b).dependents;
+    const names = deps.filter((d) => d.kind !== "service").map((d) => d.name);
+    assert.ok(!names.includes("shop/dialect"), names.join(", "));
+    assert.ok(names.includes("shop/direct") && names.includes("shop/url"), names.join(", "));
+    assert.ok(!names.includes("shop/postgresql"), "the StatefulSet owning the pod is not its own dependent");
+    assert.ok(deps.some((d) => d.kind === "service" && d.name === "shop/postgresql"));
+  });
+
+  it("helm acts on the last revision, whatever its status; an uninstalled one is gone", () => {
+    const { b } = incident();
+    b.inv.releases[0]!.status = "superseded";
+    b.release("shop", "postgresql", 2, b.inv.releases[0]!.resources, "failed");
+    assert.match(
+      run(["helm", "rollback", "postgresql", "-n", "shop"], b).operations[0]?.reason ?? "",
+      /over revision 2/,
+    );
+    b.release("shop", "postgresql", 3, [], "uninstalled");
+    assert.match(
+      run(["helm", "uninstall", "postgresql", "-n", "shop"], b).operations[0]?.reason ?? "",
+      /not installed/,
+    );
+  });
+});

@@ -177,6 +177,9 @@ function affected(
 }
 
 class Analyzer {
+  /** Snapshots the command itself deletes: they cannot bring a claim back. */
+  doomedSnapshots = new Set<string>();
+
   constructor(
     readonly inv: Inventory,
     readonly gaps: string[],
@@ -244,13 +247,14 @@ class Analyzer {
       : null;
     const snapshots = this.inv.snapshots
       .filter((s) => s.namespace === claim.namespace && s.claim === claim.name && s.ready)
+      .filter((s) => !this.doomedSnapshots.has(s.uid))
       .sort((a, b) => (b.createdAt ?? "").localeCompare(a.createdAt ?? ""));
     if (!snapshots.length && this.inv.gaps.some((g) => g.resource === "volumesnapshots" && g.required)) {
       const gap = this.gapFor("volumesnapshots", claim.namespace);
       if (gap) notes.push(gap);
     }
     const bytes = pv.bytes ?? claim.bytes;
-    const identity = `${pv.uid}/reclaim=${pv.reclaimPolicy}`;
+    let identity = `${pv.uid}/reclaim=${pv.reclaimPolicy}`;
     let dataLoss: DataLoss;
     let pvHow: string;
     let reason: string;
@@ -263,6 +267,7 @@ class Analyzer {
       );
     } else if (snapshots[0]) {
       const snap = snapshots[0];
+      identity = `${identity}/snapshot=${snap.uid}`;
       dataLoss = "recoverable";
       pvHow = `reclaim policy ${pv.reclaimPolicy}: the volume and its disk are deleted with the claim`;
       reason = `volume ${pv.name} is deleted (reclaim policy ${pv.reclaimPolicy}), but VolumeSnapshot ${snap.name} is ready${snap.createdAt ? ` (taken ${snap.createdAt})` : ""}`;
@@ -361,10 +366,13 @@ class Analyzer {
       deleted: [w.uid, ...pods.map((p) => p.uid)],
       touches: [w],
     });
-    if (orphan) notes.push("--cascade=orphan: its pods keep running without a controller");
+    if (orphan) {
+      notes.push("--cascade=orphan: its pods (and claims) are left behind without a controller");
+      result.reason = `the ${w.kind} object is removed; its pods keep running without a controller`;
+    }
     if (w.kind === "StatefulSet") {
       const claims = this.claimsOf(w);
-      if (claims.length > 0 && w.retention?.whenDeleted === "Delete") {
+      if (claims.length > 0 && w.retention?.whenDeleted === "Delete" && !orphan) {
         for (const { claim } of claims) {
           this.merge(
             result,
@@ -387,12 +395,13 @@ class Analyzer {
 
   podDelete(pod: Pod, how: string): Outcome {
     const owner = pod.owners.find((o) => o.controller);
+    const loss: DataLoss = owner ? "recoverable" : "destructive";
     const result = outcome({
-      dataLoss: "recoverable",
+      dataLoss: loss,
       reason: owner
         ? `${owner.kind} ${owner.name} recreates it`
-        : "no controller recreates it: its definition is gone with it",
-      resolved: affected("pod", pod, "recoverable", how),
+        : `no controller recreates it: the pod${pod.spec.emptyDirs.length > 0 ? " and its emptyDir data are" : " is"} gone for good`,
+      resolved: affected("pod", pod, loss, how),
       pods: [pod],
       deleted: [pod.uid],
       touches: [pod],
@@ -449,12 +458,12 @@ class Analyzer {
 
   // ---------------------------------------------------------------- configuration
 
-  /** The newest revision of each release (the one deployed, else the highest). */
+  /** The release as Helm sees it: its last revision, whatever its status; none once uninstalled. */
   currentRelease(name: string, namespace: string): HelmRelease | undefined {
-    const revisions = this.inv.releases.filter((r) => r.name === name && r.namespace === namespace);
-    const deployed = revisions.filter((r) => r.status === "deployed");
-    const pick = (list: HelmRelease[]) => list.sort((a, b) => b.revision - a.revision)[0];
-    return pick(deployed) ?? pick([...revisions]);
+    const last = this.inv.releases
+      .filter((r) => r.name === name && r.namespace === namespace)
+      .sort((a, b) => b.revision - a.revision)[0];
+    return last && last.status !== "uninstalled" ? last : undefined;
   }
 
   /** The current release whose manifest renders this object, if any. */
@@ -635,7 +644,11 @@ class Analyzer {
       ),
     });
     const leftClaims: string[] = [];
-    for (const res of rel.resources) {
+    const keptByPolicy = rel.resources.filter((r) => r.keep).map((r) => `${r.kind} ${r.name}`);
+    if (keptByPolicy.length > 0) {
+      result.notes.push(`kept by helm.sh/resource-policy: keep: ${keptByPolicy.join(", ")}`);
+    }
+    for (const res of rel.resources.filter((r) => !r.keep)) {
       const part = this.releaseObject(res, rel.namespace);
       if (!part) continue;
       // Secrets the release rendered go with its record unless --keep-history.
@@ -822,7 +835,17 @@ function kubectlDelete(a: Analyzer, cmd: KubectlCommand, manifests: readonly Man
       namespace: m.namespace ?? namespaceFor(cmd, a.inv),
     })),
   ];
-  if (cmd.files.length > 0 && manifests.length === 0) {
+  for (const file of cmd.files.filter((f) => f === "-" || /^https?:\/\//i.test(f))) {
+    steps.push({
+      kind: "unknown",
+      target: null,
+      outcome: outcome({
+        dataLoss: "unknown",
+        reason: `lifeline does not read ${file === "-" ? "standard input" : file}: what it deletes is unknown`,
+      }),
+    });
+  }
+  if (cmd.files.length > 0 && manifests.length === 0 && steps.length === 0) {
     steps.push({
       kind: "unknown",
       target: null,
@@ -962,6 +985,21 @@ function findWorkload(
     : undefined;
 }
 
+function manifestsUnread(cmd: KubectlCommand): Step[] {
+  return cmd.files.length > 0 || cmd.kustomize
+    ? [
+        {
+          kind: "unknown",
+          target: null,
+          outcome: outcome({
+            dataLoss: "unknown",
+            reason: `lifeline does not read manifests for kubectl ${cmd.verb} (-f/-k): what it changes is unknown`,
+          }),
+        },
+      ]
+    : [];
+}
+
 function kubectlScale(a: Analyzer, cmd: KubectlCommand): Step[] {
   const ns = namespaceFor(cmd, a.inv);
   if (cmd.replicas === null) {
@@ -1052,6 +1090,28 @@ function kubectlPatch(a: Analyzer, cmd: KubectlCommand): Step[] {
       ? a.inv.claims.find((x) => x.namespace === pv.claim?.namespace && x.name === pv.claim.name)
       : undefined;
     if (c) touches.push(c);
+    const released = pv.phase === "Released" || pv.phase === "Failed" || !c;
+    if (policy !== "Retain" && released) {
+      // The PV controller reclaims a released volume as soon as its policy allows it.
+      return {
+        kind: "patch-pv-reclaim-policy-delete",
+        target,
+        outcome: outcome({
+          dataLoss: "destructive",
+          reason: `volume ${pv.name} is ${pv.phase}${claim ? ` (its claim ${claim} is gone)` : ""}: with reclaim policy ${policy}, Kubernetes deletes it and its disk (${pv.source}) at once`,
+          resolved: affected(
+            "pv",
+            pv,
+            "destructive",
+            `reclaim policy ${pv.reclaimPolicy} → ${policy}`,
+            pv.bytes,
+            `${pv.uid}/reclaim=${pv.reclaimPolicy}/phase=${pv.phase}`,
+          ),
+          deleted: [pv.uid],
+          touches,
+        }),
+      };
+    }
     const resolved = affected(
       "pv",
       pv,
@@ -1061,7 +1121,7 @@ function kubectlPatch(a: Analyzer, cmd: KubectlCommand): Step[] {
       `${pv.uid}/reclaim=${pv.reclaimPolicy}`,
     );
     return {
-      kind: "patch-pv-reclaim-policy",
+      kind: policy === "Retain" ? "patch-pv-reclaim-policy" : "patch-pv-reclaim-policy-delete",
       target,
       outcome: outcome({
         dataLoss: "none",
@@ -1081,10 +1141,59 @@ function kubectlPatch(a: Analyzer, cmd: KubectlCommand): Step[] {
 }
 
 function kubectlDrain(a: Analyzer, cmd: KubectlCommand): Step[] {
-  return cmd.targets.map((t): Step => {
-    const name = t.name ?? "(selector)";
+  const gap = a.gapFor("nodes", null) ?? a.gapFor("pods", null);
+  if (gap) {
+    a.gaps.push(gap);
+    return [
+      {
+        kind: "drain-node",
+        target: null,
+        outcome: outcome({
+          dataLoss: "unknown",
+          reason: `${gap}: what the drain evicts is unknown, treated as destructive`,
+        }),
+      },
+    ];
+  }
+  let nodes: { name: string; node: (typeof a.inv.nodes)[number] | undefined }[];
+  if (cmd.selector) {
+    let requirements: ReturnType<typeof parseSelector>;
+    try {
+      requirements = parseSelector(cmd.selector);
+    } catch (error) {
+      return [
+        {
+          kind: "unknown",
+          target: null,
+          outcome: outcome({
+            dataLoss: "unknown",
+            reason: error instanceof Error ? error.message : String(error),
+          }),
+        },
+      ];
+    }
+    nodes = a.inv.nodes
+      .filter((n) => matchesRequirements(requirements, n.labels))
+      .map((n) => ({ name: n.name, node: n }));
+  } else {
+    nodes = cmd.targets
+      .filter((t) => t.name !== null)
+      .map((t) => ({ name: t.name ?? "", node: a.inv.nodes.find((n) => n.name === t.name) }));
+  }
+  if (nodes.length === 0) {
+    return [
+      {
+        kind: "drain-node",
+        target: { type: "node", namespace: null, name: cmd.selector ?? "(none)" },
+        outcome: outcome({
+          dataLoss: "none",
+          reason: `no node matches${cmd.selector ? ` -l ${cmd.selector}` : ""}: nothing is drained`,
+        }),
+      },
+    ];
+  }
+  return nodes.map(({ name, node }): Step => {
     const target = { type: "node", namespace: null, name };
-    const node = a.inv.nodes.find((n) => n.name === t.name);
     if (!node) return { kind: "drain-node", target, outcome: a.missing("node", null, name) };
     const pods = a.inv.pods.filter(
       (p) => p.nodeName === node.name && !p.owners.some((o) => o.kind === "DaemonSet"),
@@ -1167,9 +1276,9 @@ function kubectlSteps(a: Analyzer, cmd: KubectlCommand, manifests: readonly Mani
     case "delete":
       return kubectlDelete(a, cmd, manifests);
     case "scale":
-      return kubectlScale(a, cmd);
+      return [...manifestsUnread(cmd), ...kubectlScale(a, cmd)];
     case "patch":
-      return kubectlPatch(a, cmd);
+      return [...manifestsUnread(cmd), ...kubectlPatch(a, cmd)];
     case "drain":
       return kubectlDrain(a, cmd);
     default:
@@ -1427,12 +1536,25 @@ function unboundClaims(a: Analyzer, bindings: readonly AssetBinding[], o: Outcom
 export function analyzeCommand(
   command: ParsedCommand,
   inv: Inventory,
-  options: { bindings: readonly AssetBinding[]; manifests?: readonly ManifestResource[] },
+  options: {
+    bindings: readonly AssetBinding[];
+    manifests?: readonly ManifestResource[];
+    /** The canonical command with the namespace and context it resolves to (plan identity). */
+    normalized?: string;
+  },
 ): K8sAnalysis {
   const gaps: string[] = [];
   const a = new Analyzer(inv, gaps);
   const statement = displayCommand(command.argv);
-  const normalized = canonicalCommand(command);
+  const normalized = options.normalized ?? canonicalCommand(command);
+  if (
+    !isUnknown(command) &&
+    command.tool === "kubectl" &&
+    command.verb === "delete" &&
+    command.dryRun === "none"
+  ) {
+    a.doomedSnapshots = doomedSnapshots(a, command, options.manifests ?? []);
+  }
   let steps: Step[];
   if (isUnknown(command)) {
     steps = [
@@ -1443,6 +1565,26 @@ export function analyzeCommand(
   } else {
     steps = helmSteps(a, command);
   }
+  if (steps.length === 0) {
+    steps = [
+      {
+        kind: "unknown",
+        target: null,
+        outcome: outcome({
+          dataLoss: "unknown",
+          reason: "lifeline could not tell what this command acts on: treated as destructive",
+        }),
+      },
+    ];
+  }
+  // Reads that failed but did not stop the plan: say what the plan may miss.
+  const partial = inv.gaps
+    .filter((g) => !g.required)
+    .map(
+      (g) =>
+        `${g.resource} could not be read (${g.reason}): dependents or snapshots may be missing from this plan`,
+    );
+  for (const step of steps) if (step.outcome.dataLoss !== "none") step.outcome.notes.push(...partial);
   const assets: Record<string, number[]> = {};
   const unbound: number[] = [];
   const operations = steps.map((step, index): PlannedOperation => {
@@ -1500,4 +1642,46 @@ function dedupe(list: AffectedObject[]): AffectedObject[] {
     const key = `${x.type}|${x.name}`;
     return seen.has(key) ? false : (seen.add(key), true);
   });
+}
+
+/** Snapshots a `kubectl delete` removes itself: by name, by selector, or with their namespace. */
+function doomedSnapshots(
+  a: Analyzer,
+  cmd: KubectlCommand,
+  manifests: readonly ManifestResource[],
+): Set<string> {
+  const out = new Set<string>();
+  const ns = cmd.allNamespaces ? null : namespaceFor(cmd, a.inv);
+  for (const t of cmd.targets) {
+    if (t.resource === "namespaces") {
+      for (const s of a.inv.snapshots) if (t.name !== null ? s.namespace === t.name : cmd.all) out.add(s.uid);
+    }
+    if (t.resource === "volumesnapshots") {
+      for (const s of a.inv.snapshots) {
+        if (ns !== null && s.namespace !== ns) continue;
+        if (
+          t.name !== null
+            ? s.name === t.name
+            : cmd.all || (cmd.selector !== null && safeMatch(cmd.selector, s.labels))
+        )
+          out.add(s.uid);
+      }
+    }
+  }
+  for (const m of manifests) {
+    if (m.kind === "Namespace") for (const s of a.inv.snapshots) if (s.namespace === m.name) out.add(s.uid);
+    if (m.kind === "VolumeSnapshot") {
+      for (const s of a.inv.snapshots)
+        if (s.name === m.name && s.namespace === (m.namespace ?? namespaceFor(cmd, a.inv))) out.add(s.uid);
+    }
+  }
+  return out;
+}
+
+function safeMatch(selector: string, labels: Record<string, string>): boolean {
+  try {
+    return matchesSelector(selector, labels);
+  } catch {
+    return false;
+  }
 }

@@ -7,6 +7,8 @@ import { subsetOf } from "./selector.js";
 interface Mention {
   text: string;
   where: string;
+  /** The env var or config key it came from, if any. */
+  key: string | null;
 }
 
 function configOf(inv: Inventory, kind: "configMap" | "secret", namespace: string | null, name: string) {
@@ -22,13 +24,14 @@ function label(kind: "configMap" | "secret"): string {
 function mentions(inv: Inventory, namespace: string | null, c: Container): Mention[] {
   const out: Mention[] = [];
   for (const env of c.env) {
-    if (env.value !== null) out.push({ text: env.value, where: `env ${env.name}` });
+    if (env.value !== null) out.push({ text: env.value, where: `env ${env.name}`, key: env.name });
     if (env.from) {
       const value = configOf(inv, env.from.kind, namespace, env.from.name)?.data[env.from.key];
       if (value !== undefined) {
         out.push({
           text: value,
           where: `${label(env.from.kind)} ${namespace}/${env.from.name} key ${env.from.key} (env ${env.name})`,
+          key: env.name,
         });
       }
     }
@@ -36,11 +39,15 @@ function mentions(inv: Inventory, namespace: string | null, c: Container): Menti
   for (const ref of c.envFrom) {
     const data = configOf(inv, ref.kind, namespace, ref.name)?.data ?? {};
     for (const [key, value] of Object.entries(data)) {
-      out.push({ text: value, where: `${label(ref.kind)} ${namespace}/${ref.name} key ${key} (envFrom)` });
+      out.push({
+        text: value,
+        where: `${label(ref.kind)} ${namespace}/${ref.name} key ${key} (envFrom)`,
+        key,
+      });
     }
   }
-  if (c.args.length > 0) out.push({ text: c.args.join(" "), where: "args" });
-  if (c.command.length > 0) out.push({ text: c.command.join(" "), where: "command" });
+  if (c.args.length > 0) out.push({ text: c.args.join(" "), where: "args", key: null });
+  if (c.command.length > 0) out.push({ text: c.command.join(" "), where: "command", key: null });
   return out.map((m) => ({ ...m, where: `container ${c.name} ${m.where}` }));
 }
 
@@ -53,6 +60,27 @@ function tokens(text: string): Set<string> {
       .map((t) => t.replace(/^[.-]+|[.-]+$/g, ""))
       .filter((t) => t.length > 0),
   );
+}
+
+const HOSTISH_KEY = /HOST|SERVER|ADDR|URL|URI|DSN|ENDPOINT|SERVICE|PRIMARY|MASTER|REPLICA/i;
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * Whether a mention names a host. Qualified names (svc.ns…) are specific enough as tokens; a bare
+ * service name counts only in a host position: after // or @ in a URL, after --host= style flags,
+ * or as the whole value of a host-like key (DB_HOST=postgresql, not DB_DIALECT=postgresql).
+ */
+function names(m: Mention, words: Set<string>, name: string): boolean {
+  if (name.includes(".")) return words.has(name);
+  if (!words.has(name)) return false;
+  const text = m.text.toLowerCase();
+  const n = escapeRegExp(name);
+  if (new RegExp(`(?://|@)${n}(?=[:/?,;\\s]|$)`).test(text)) return true;
+  if (new RegExp(`(?:host|server|addr|address)[=\\s]+${n}(?=[:/?,;\\s]|$)`).test(text)) return true;
+  return text.trim() === name && m.key !== null && HOSTISH_KEY.test(m.key);
 }
 
 /** The DNS names of a service as seen from `from`: the bare name only resolves in its own namespace. */
@@ -91,6 +119,11 @@ export function findDependents(
 ): Dependent[] {
   const dependents: Dependent[] = [];
   const seen = new Set<string>();
+  // The controllers of the affected pods are part of what is affected, not its dependents.
+  const ownersOfAffected = new Set(
+    affected.pods.flatMap((p) => p.owners.filter((o) => o.controller).map((o) => o.uid)),
+  );
+  excluded = new Set([...excluded, ...ownersOfAffected]);
   const add = (d: Dependent) => {
     const key = `${d.kind}|${d.name}|${d.on}`;
     if (!seen.has(key)) {
@@ -152,7 +185,7 @@ export function findDependents(
       for (const m of mentions(inv, w.namespace, c)) {
         const words = tokens(m.text);
         for (const t of targets) {
-          const name = t.names(w.namespace).find((n) => words.has(n));
+          const name = t.names(w.namespace).find((n) => names(m, words, n));
           if (name) found.set(t.on, [...(found.get(t.on) ?? []), `${m.where} names ${name}`]);
         }
       }

@@ -108,6 +108,8 @@ export interface ReleaseResource {
   kind: string;
   name: string;
   namespace: string | null;
+  /** helm.sh/resource-policy: keep — helm leaves it in place on uninstall. */
+  keep?: boolean;
 }
 
 export interface HelmRelease {

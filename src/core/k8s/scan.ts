@@ -93,7 +93,11 @@ export function scanInventory(
   }
 
   // Claims labelled for a Helm release that no longer exists, and that no pod uses.
-  const releases = new Set(inv.releases.map((r) => `${r.namespace}/${r.name}`));
+  const last = new Map<string, string>();
+  for (const r of [...inv.releases].sort((a, b) => a.revision - b.revision)) {
+    last.set(`${r.namespace}/${r.name}`, r.status);
+  }
+  const releases = new Set([...last].filter(([, status]) => status !== "uninstalled").map(([key]) => key));
   const left = new Map<string, PersistentVolumeClaim[]>();
   for (const claim of inv.claims.filter((c) => inScope(c.namespace))) {
     const instance = claim.labels["app.kubernetes.io/instance"] ?? claim.labels.release;
