@@ -7,8 +7,25 @@
  *
  * `argv`, `flags`, `set[].value` and `patch.body` hold the command as given, secrets included (the
  * command may have to be run later). Anything shown or stored goes through displayCommand,
- * canonicalCommand or redactArgv, which mask them.
+ * canonicalCommand or redactArgv, which mask them; an UnknownCommand's reason is masked the same
+ * way (it never quotes what displayCommand masks).
  */
+
+/**
+ * Where the command connects, as far as its own flags say: lifeline resolves the cluster from the
+ * kubeconfig and context, so a caller fails closed when these point elsewhere. Only the token is
+ * secret, hence only whether one was given.
+ */
+export interface Connection {
+  /** kubectl --server/-s, helm --kube-apiserver */
+  server: string | null;
+  /** kubectl --cluster (helm has no such flag) */
+  cluster: string | null;
+  /** kubectl --user (a kubeconfig user), helm --kube-as-user */
+  user: string | null;
+  /** kubectl --token, helm --kube-token */
+  tokenGiven: boolean;
+}
 
 export type ResourceKind =
   | "persistentvolumeclaims"
@@ -54,6 +71,7 @@ export interface KubectlCommand {
   recursive: boolean;
   context: string | null;
   kubeconfig: string | null;
+  connection: Connection;
   dryRun: "none" | "client" | "server";
   cascade: "background" | "foreground" | "orphan";
   force: boolean;
@@ -69,7 +87,7 @@ export interface KubectlCommand {
     force: boolean;
     disableEviction: boolean;
   } | null;
-  /** `kubectl delete --raw PATH` */
+  /** always null: a command with --raw (a raw API request) is an UnknownCommand */
   raw: string | null;
   /** -h/--help: the tool prints help and does nothing else */
   help: boolean;
@@ -88,7 +106,10 @@ export interface HelmSetEntry {
   /** unescaped; a list value `{a,b}` is kept as typed */
   value: string;
   flag: HelmSetFlag;
-  /** the key names a secret: the value is masked in any output */
+  /**
+   * the key (or a --set-json value's key) looks like it names a secret: the value is masked in the
+   * canonical form too (displayCommand masks every --set value whatever the key)
+   */
   secret: boolean;
   list?: boolean;
 }
@@ -105,6 +126,7 @@ export interface HelmCommand {
   namespace: string | null;
   kubeContext: string | null;
   kubeconfig: string | null;
+  connection: Connection;
   keepHistory: boolean;
   dryRun: boolean;
   dryRunMode: "none" | "client" | "server";
@@ -722,7 +744,13 @@ interface PosTok {
 }
 type Tok = FlagTok | PosTok;
 
-const SECRET_FLAG_NAME = /password|passwd|token|secret|credential|api-?key/i;
+const SECRET_FLAG_NAME = /pass|pwd|token|secret|credential|api-?key/i;
+
+/** `--name` of `--name=value`: what a reason may quote of a flag argument. */
+function flagName(arg: string): string {
+  const eq = arg.indexOf("=");
+  return eq < 0 ? arg : arg.slice(0, eq);
+}
 
 function lookupLong(t: FlagTable, name: string, underscores: boolean): FlagSpec | undefined {
   return t.byLong.get(underscores ? name.replace(/_/g, "-") : name);
@@ -731,7 +759,8 @@ function lookupLong(t: FlagTable, name: string, underscores: boolean): FlagSpec 
 /**
  * pflag's parseArgs over argv[indices]. Strict: unknown flags are errors, as in pflag. Lenient:
  * an unknown flag is a boolean, unless its name says it carries a secret (then it takes a value,
- * so the secret is masked rather than read as a resource name).
+ * so the secret is masked rather than read as a resource name). keepGoing (for masking): bad flag
+ * syntax is read as an argument and bad values are accepted, so that every later flag is still seen.
  */
 function tokenize(
   argv: readonly string[],
@@ -739,6 +768,7 @@ function tokenize(
   t: FlagTable,
   strict: boolean,
   underscores: boolean,
+  keepGoing = false,
 ): { toks: Tok[]; error: string | null } {
   const toks: Tok[] = [];
   let p = 0;
@@ -758,7 +788,11 @@ function tokenize(
         break;
       }
       const body = s.slice(2);
-      if (body[0] === "-" || body[0] === "=") return fail(`bad flag syntax: ${s}`);
+      if (body[0] === "-" || body[0] === "=") {
+        if (!keepGoing) return fail(`bad flag syntax: ${flagName(s)}`);
+        toks.push({ kind: "pos", value: s, index });
+        continue;
+      }
       const eq = body.indexOf("=");
       const name = eq < 0 ? body : body.slice(0, eq);
       const spec = lookupLong(t, name, underscores);
@@ -811,7 +845,7 @@ function tokenize(
         p++;
       } else return fail(`flag needs an argument: ${s}`);
       const bad = checkValue(spec, value);
-      if (bad) return fail(bad);
+      if (bad && !keepGoing) return fail(bad);
       toks.push({ kind: "flag", spec, name: spec.long, value, index, valueIndex, inline });
       continue;
     }
@@ -868,7 +902,7 @@ function tokenize(
         consumedNext = true;
       } else return fail(`flag needs an argument: '${c}' in -${shorts}`);
       const bad = checkValue(spec, value);
-      if (bad) return fail(bad);
+      if (bad && !keepGoing) return fail(bad);
       toks.push({ kind: "flag", spec, name: spec.long, value, index, valueIndex, inline });
       shorts = rest;
     }
@@ -920,11 +954,17 @@ function findWord(
       if (spec && spec.noOpt !== "") continue;
       if (!spec && atRoot) {
         const next = argv[remaining[p + 1] ?? -1];
+        // the next argument is quoted only when it is a command word: otherwise it may be a secret
+        const roots = toolName === "kubectl" ? KUBECTL_COMMANDS : HELM_COMMANDS;
+        const what =
+          next === undefined
+            ? ""
+            : childNamed(roots, next)
+              ? ` (${toolName} would take the command ${JSON.stringify(next)} as its value)`
+              : ` (${toolName} would take the next argument as its value)`;
         return {
           pos: null,
-          error:
-            `${s} is not a global ${toolName} flag, so it may not come before the command` +
-            (next !== undefined ? ` (${toolName} would take ${JSON.stringify(next)} as its value)` : ""),
+          error: `${s} is not a global ${toolName} flag, so it may not come before the command${what}`,
         };
       }
       if (remaining.length - p - 1 <= 1) return { pos: null, error: null };
@@ -1197,6 +1237,10 @@ function interpretKubectl(
   const last = r.path[r.path.length - 1];
   const style: ArgStyle = last?.style ?? "none";
 
+  if (flags.has("raw"))
+    return fail(
+      "lifeline does not model raw API requests (--raw): the request may delete anything, so it cannot be planned",
+    );
   const dryRun = dryRunOf(flags);
   if (typeof dryRun !== "string") return fail(dryRun.error);
   const cascade = cascadeOf(flags);
@@ -1224,6 +1268,12 @@ function interpretKubectl(
     recursive: flags.bool("recursive"),
     context: flags.text("context"),
     kubeconfig: flags.text("kubeconfig"),
+    connection: {
+      server: flags.text("server"),
+      cluster: flags.text("cluster"),
+      user: flags.text("user"),
+      tokenGiven: flags.text("token") !== null,
+    },
     dryRun,
     cascade,
     force: flags.bool("force"),
@@ -1232,7 +1282,7 @@ function interpretKubectl(
     replicas: null,
     patch: null,
     drain: null,
-    raw: flags.text("raw"),
+    raw: null,
     help,
     args: positionals,
     flags: flags.record,
@@ -1313,16 +1363,6 @@ function validateBuilderVerb(cmd: KubectlCommand, flags: Flags, args: ResourceAr
     cmd.gracePeriod = effective < 0 ? null : effective;
     if ((cmd.all || cmd.selector || cmd.fieldSelector) && !flags.has("ignore-not-found"))
       cmd.ignoreNotFound = true;
-    if (cmd.raw) {
-      if (cmd.args.length > 0) return "arguments may not be passed when --raw is specified";
-      if (cmd.files.length > 1) return "--raw can only use a single local file or stdin";
-      if (cmd.files.some((f) => /^https?:\/\//.test(f))) return "--raw cannot read from a url";
-      if (cmd.recursive) return "--raw and --recursive are mutually exclusive";
-      if (flags.text("output")) return "--raw and --output are mutually exclusive";
-      if (!cmd.raw.startsWith("/"))
-        return `--raw must be a valid URL path: parse ${JSON.stringify(cmd.raw)}: invalid URI for request`;
-      return null;
-    }
     const b = builderError({
       args,
       paths,
@@ -1396,14 +1436,24 @@ interface SetPiece {
   end: number;
 }
 
+interface SetSplit {
+  pieces: SetPiece[];
+  /** the reason helm gives; it quotes keys, never values */
+  error: string | null;
+  /** where the entry that could not be read starts (its key) */
+  errorAt: number;
+}
+
 /** helm's strvals parser, reduced to splitting: key=value pairs, `\` escapes, `{a,b}` lists. */
-function splitHelmSet(text: string, flag: HelmSetFlag): { pieces: SetPiece[]; error: string | null } {
+function splitHelmSet(text: string, flag: HelmSetFlag): SetSplit {
   const pieces: SetPiece[] = [];
   const n = text.length;
   let i = 0;
+  let keyStart = 0;
+  const failed = (error: string): SetSplit => ({ pieces, error, errorAt: keyStart });
   while (i < n) {
     // key: up to an unescaped "=" (a literal key has no escapes)
-    const keyStart = i;
+    keyStart = i;
     let keyPlain = "";
     let sawEq = false;
     while (i < n) {
@@ -1418,17 +1468,17 @@ function splitHelmSet(text: string, flag: HelmSetFlag): { pieces: SetPiece[]; er
         break;
       }
       if (c === "," && flag !== "--set-literal")
-        return { pieces, error: `key ${JSON.stringify(keyPlain)} has no value (cannot end with ,)` };
+        return failed(`key ${JSON.stringify(keyPlain)} has no value (cannot end with ,)`);
       keyPlain += c;
       i++;
     }
-    if (!sawEq) return { pieces, error: `key ${JSON.stringify(keyPlain)} has no value` };
+    if (!sawEq) return failed(`key ${JSON.stringify(keyPlain)} has no value`);
     const key = text.slice(keyStart, i);
     i++; // "="
     const start = i;
     if (flag === "--set-literal") {
       pieces.push({ key, value: text.slice(start), list: false, start, end: n });
-      return { pieces, error: null };
+      return { pieces, error: null, errorAt: n };
     }
     if (flag === "--set-json") {
       while (i < n && /\s/.test(text[i] ?? "")) i++;
@@ -1442,7 +1492,7 @@ function splitHelmSet(text: string, flag: HelmSetFlag): { pieces: SetPiece[]; er
       try {
         JSON.parse(json);
       } catch {
-        return { pieces, error: `invalid JSON for key ${JSON.stringify(keyPlain)}: ${json}` };
+        return failed(`invalid JSON for key ${JSON.stringify(keyPlain)}`);
       }
       pieces.push({ key, value: json, list: false, start: i, end });
       i = end;
@@ -1465,7 +1515,7 @@ function splitHelmSet(text: string, flag: HelmSetFlag): { pieces: SetPiece[]; er
           break;
         }
       }
-      if (!closed) return { pieces, error: "list must terminate with '}'" };
+      if (!closed) return failed("list must terminate with '}'");
       pieces.push({ key, value: text.slice(start, i), list: true, start, end: i });
       if (text[i] === ",") i++;
       continue;
@@ -1483,7 +1533,7 @@ function splitHelmSet(text: string, flag: HelmSetFlag): { pieces: SetPiece[]; er
     pieces.push({ key, value, list: false, start, end: Math.min(i, n) });
     if (i < n) i++; // ","
   }
-  return { pieces, error: null };
+  return { pieces, error: null, errorAt: n };
 }
 
 /** End of one JSON value starting at `i` (the decoder reads exactly one value). */
@@ -1532,8 +1582,13 @@ const SET_MERGE_ORDER: readonly HelmSetFlag[] = [
   "--set-literal",
 ];
 
+/**
+ * A key that may name a secret: a deliberately broad match anywhere in the key (`rootPwd`,
+ * `adminPass`, `auth.username`, `tls.key`, `jwtSalt`). Masking a value that was not secret only
+ * costs the canonical form some precision; missing a secret leaks it.
+ */
 const SECRET_KEY =
-  /password|passwd|passphrase|secret|token|api[-_.]?key|access[-_.]?key|private[-_.]?key|credential|(?:^|[._-])(?:pass|pwd|key|auth)$/i;
+  /pass|pwd|secret|token|key|cred|auth|cert|crt|private|salt|jwt|hmac|signing|dsn|conn(?:ection)?[-_.]?str|cookie|session/i;
 
 function isSecretSet(flag: HelmSetFlag, key: string, value: string): boolean {
   if (flag === "--set-file") return false; // a path, not the secret
@@ -1604,6 +1659,12 @@ function interpretHelm(
     namespace: flags.text("namespace"),
     kubeContext: flags.text("kube-context"),
     kubeconfig: flags.text("kubeconfig"),
+    connection: {
+      server: flags.text("kube-apiserver"),
+      cluster: null,
+      user: flags.text("kube-as-user"),
+      tokenGiven: flags.text("kube-token") !== null,
+    },
     keepHistory: flags.bool("keep-history"),
     dryRun: dryRunMode !== "none",
     dryRunMode,
@@ -1700,7 +1761,21 @@ function interpretHelm(
 
 // ───────────────────────────── entry points ─────────────────────────────
 
+/**
+ * Parses a kubectl or helm command line. Anything the tool would reject, and anything lifeline
+ * does not model, is an UnknownCommand whose reason never quotes what displayCommand masks.
+ */
 export function parseCommand(argv: readonly string[]): ParsedCommand {
+  const c = parseUnmasked(argv);
+  if (!isUnknown(c)) return c;
+  try {
+    return { ...c, reason: maskReason(c.reason, c.argv) };
+  } catch {
+    return { ...c, reason: "the command could not be read" };
+  }
+}
+
+function parseUnmasked(argv: readonly string[]): ParsedCommand {
   try {
     if (!Array.isArray(argv) || argv.some((a) => typeof a !== "string"))
       return unknown(null, null, [], "the command must be a list of strings");
@@ -1725,72 +1800,138 @@ export function parseCommand(argv: readonly string[]): ParsedCommand {
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)([^\s/@]+)@/gi;
 const KEY_VALUE_SECRET = /^([^=\s]+)=(.*)$/s;
 
-function maskUrls(s: string): string {
-  return s.replace(URL_PASSWORD, (_m, head: string) => `${head}${REDACTED}@`);
+/**
+ * The masking functions below replace secrets by REDACTED and add what they replaced to `hidden`,
+ * so that a reason can be masked exactly as the command is.
+ */
+function maskUrls(s: string, hidden: string[] = []): string {
+  return s.replace(URL_PASSWORD, (_m, head: string, password: string) => {
+    hidden.push(password);
+    return `${head}${REDACTED}@`;
+  });
 }
 
 /** `PGPASSWORD=x`, `auth.password=x`: the value of a secret-named key. */
-function maskKeyValue(s: string): string {
+function maskKeyValue(s: string, hidden: string[] = []): string {
   const m = KEY_VALUE_SECRET.exec(s);
-  if (m && SECRET_KEY.test(m[1] ?? "") && (m[2] ?? "") !== "") return `${m[1]}=${REDACTED}`;
+  const value = m?.[2] ?? "";
+  if (m && SECRET_KEY.test(m[1] ?? "") && value !== "") {
+    hidden.push(value);
+    return `${m[1]}=${REDACTED}`;
+  }
   return s;
 }
 
 /** JSON / YAML-ish patch bodies: mask the values of secret-named keys. */
-function maskDocument(body: string): string {
+function maskDocument(body: string, hidden: string[] = []): string {
   return body
     .replace(
       /("((?:[^"\\]|\\.)*)"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,{}[\]\s"]+)/g,
-      (m, head: string, key: string) => (SECRET_KEY.test(key) ? `${head}"${REDACTED}"` : m),
+      (m, head: string, key: string, value: string) => {
+        if (!SECRET_KEY.test(key)) return m;
+        hidden.push(value, value.replace(/^"|"$/g, ""));
+        return `${head}"${REDACTED}"`;
+      },
     )
     .replace(
       /(^|[\n{,]\s*)([A-Za-z0-9_.-]+)(\s*:\s+)([^\n,}]+)/g,
-      (m, lead: string, key: string, sep: string) =>
-        SECRET_KEY.test(key) ? `${lead}${key}${sep}${REDACTED}` : m,
+      (m, lead: string, key: string, sep: string, value: string) => {
+        if (!SECRET_KEY.test(key)) return m;
+        hidden.push(value);
+        return `${lead}${key}${sep}${REDACTED}`;
+      },
     );
 }
 
-function maskSetValue(flag: HelmSetFlag, text: string): string {
-  const { pieces, error } = splitHelmSet(text, flag);
-  if (error) return SECRET_KEY.test(text) ? REDACTED : maskUrls(text);
+/**
+ * A --set-kind flag's argument as shown: every value masked whatever its key (a key is no proof
+ * that a value is not secret), keys kept; --set-file values are paths and stay.
+ */
+function maskSetValue(flag: HelmSetFlag, text: string, hidden: string[]): string {
+  const { pieces, error, errorAt } = splitHelmSet(text, flag);
   let out = text;
+  if (error) {
+    // the entry helm could not read: its key is shown (the reason quotes it), the rest masked
+    const rest = text.slice(errorAt);
+    const eq = rest.indexOf("=");
+    if (flag === "--set-file" || eq < 0) out = text.slice(0, errorAt) + maskUrls(rest, hidden);
+    else {
+      hidden.push(rest.slice(eq + 1));
+      out = `${text.slice(0, errorAt)}${rest.slice(0, eq + 1)}${REDACTED}`;
+    }
+  }
   for (const p of [...pieces].reverse()) {
-    const secret = isSecretSet(flag, p.key, p.value);
-    const replacement = secret ? REDACTED : maskUrls(out.slice(p.start, p.end));
+    const typed = out.slice(p.start, p.end);
+    let replacement: string;
+    if (flag === "--set-file") replacement = maskUrls(typed, hidden);
+    else if (typed === "") replacement = "";
+    else {
+      hidden.push(typed, p.value);
+      replacement = REDACTED;
+    }
     out = out.slice(0, p.start) + replacement + out.slice(p.end);
   }
   return out;
 }
 
-/** Not kubectl or helm: mask what looks like a secret flag's value, KEY=VALUE secrets, URL passwords. */
-function redactUnknownTool(argv: readonly string[]): string[] {
-  const out = argv.map((a, i) => (i === 0 ? a : maskUrls(maskKeyValue(a))));
+/** Their values are label or field selectors, shown as typed: label values are not secrets. */
+const SELECTOR_FLAGS = new Set(["selector", "field-selector", "pod-selector"]);
+
+const SET_ARG = /^(--set(?:-string|-json|-literal|-file)?)(?:(=)(.*))?$/s;
+
+/**
+ * Not a command lifeline could resolve: mask what looks like a secret flag's value, helm --set
+ * values, KEY=VALUE secrets, URL passwords.
+ */
+function redactUnresolved(argv: readonly string[], hidden: string[]): string[] {
+  const out = argv.map((a, i) => (i === 0 ? a : maskUrls(maskKeyValue(a, hidden), hidden)));
+  const helm = toolOf(argv[0] ?? "")?.tool === "helm";
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i] ?? "";
+    const set = helm ? SET_ARG.exec(a) : null;
+    if (set) {
+      const flag = set[1] as HelmSetFlag;
+      if (set[2] === "=") out[i] = `${flag}=${maskSetValue(flag, set[3] ?? "", hidden)}`;
+      else if (i + 1 < argv.length) {
+        i++;
+        out[i] = maskSetValue(flag, argv[i] ?? "", hidden);
+      }
+      continue;
+    }
     const m = /^(--?[A-Za-z0-9_-]+)(=?)(.*)$/s.exec(a);
     if (!m || !SECRET_FLAG_NAME.test(m[1] ?? "")) continue;
-    if (m[2] === "=") out[i] = `${m[1]}=${REDACTED}`;
-    else if (i + 1 < argv.length) out[++i] = REDACTED;
+    if (m[2] === "=") {
+      hidden.push(m[3] ?? "");
+      out[i] = `${m[1]}=${REDACTED}`;
+    } else if (i + 1 < argv.length) {
+      i++;
+      hidden.push(argv[i] ?? "");
+      out[i] = REDACTED;
+    }
   }
   return out;
 }
 
-/**
- * The command with every secret replaced by `***`: values of --token/--password/--kube-token and
- * other secret flags, helm --set entries whose key names a secret, secret-named KEY=VALUE
- * arguments, passwords in URLs, and the body of a patch of a Secret. Same length as argv.
- */
-export function redactArgv(argv: readonly string[]): string[] {
+const T_H_SETS = table(H_VALUES.filter((d) => d.startsWith("set")));
+
+function withSetFlags(t: FlagTable): FlagTable {
+  const byLong = new Map(t.byLong);
+  for (const [name, spec] of T_H_SETS.byLong) if (!byLong.has(name)) byLong.set(name, spec);
+  return { byLong, byShort: t.byShort };
+}
+
+/** redactArgv, and every string it replaced by `***`. */
+function redaction(input: readonly string[]): { masked: string[]; hidden: string[] } {
+  const hidden: string[] = [];
+  const out = input.map((a) => (typeof a === "string" ? a : String(a)));
   try {
-    const out = argv.map((a) => (typeof a === "string" ? a : String(a)));
     const r = resolve(out);
-    if ("reason" in r) return redactUnknownTool(out);
-    const strict = tokenize(out, r.remaining, r.table, r.strict, r.tool === "kubectl");
-    // a strict parse stops at the first bad flag: read the rest leniently so nothing escapes masking
-    const toks = strict.error
-      ? tokenize(out, r.remaining, r.table, false, r.tool === "kubectl").toks
-      : strict.toks;
-    const parsed = parseCommand(out);
+    if ("reason" in r) return { masked: redactUnresolved(out, hidden), hidden };
+    // keep going past bad flags and bad values, so that nothing after them escapes masking; a
+    // --set where helm would reject it still has a value to mask
+    const t = r.tool === "helm" ? withSetFlags(r.table) : r.table;
+    const toks = tokenize(out, r.remaining, t, false, r.tool === "kubectl", true).toks;
+    const parsed = parseUnmasked(out);
     const patchesSecret =
       !isUnknown(parsed) && parsed.tool === "kubectl"
         ? parsed.targets.some((t) => t.resource === "secrets" || /secret/i.test(t.typed))
@@ -1804,33 +1945,80 @@ export function redactArgv(argv: readonly string[]): string[] {
         masked.set(tok.index, arg.slice(0, arg.length - tok.value.length) + value);
       }
     };
+    const secretValue = (tok: FlagTok) => {
+      hidden.push(tok.value);
+      setValue(tok, REDACTED);
+    };
     for (const tok of toks) {
       if (tok.kind !== "flag") continue;
       const secretFlag = tok.spec ? tok.spec.secret : SECRET_FLAG_NAME.test(tok.name);
-      if (secretFlag) setValue(tok, REDACTED);
+      if (secretFlag) secretValue(tok);
       else if (r.tool === "helm" && SET_FLAGS.includes(`--${tok.name}` as HelmSetFlag))
-        setValue(tok, maskSetValue(`--${tok.name}` as HelmSetFlag, tok.value));
-      else if (r.tool === "kubectl" && tok.name === "patch")
-        setValue(tok, patchesSecret ? REDACTED : maskUrls(maskDocument(tok.value)));
-      else if (tok.name === "from-literal" && createsSecret) {
+        setValue(tok, maskSetValue(`--${tok.name}` as HelmSetFlag, tok.value, hidden));
+      else if (r.tool === "kubectl" && tok.name === "patch") {
+        if (patchesSecret) secretValue(tok);
+        else setValue(tok, maskUrls(maskDocument(tok.value, hidden), hidden));
+      } else if (tok.name === "from-literal" && createsSecret) {
         const eq = tok.value.indexOf("=");
+        hidden.push(tok.value.slice(eq + 1));
         setValue(tok, eq < 0 ? REDACTED : `${tok.value.slice(0, eq + 1)}${REDACTED}`);
-      } else if (tok.valueIndex !== null || tok.inline) setValue(tok, maskUrls(maskKeyValue(tok.value)));
+      } else if (SELECTOR_FLAGS.has(tok.name)) setValue(tok, maskUrls(tok.value, hidden));
+      else if (tok.valueIndex !== null || tok.inline)
+        setValue(tok, maskUrls(maskKeyValue(tok.value, hidden), hidden));
     }
     const positions = toks.filter((t): t is PosTok => t.kind === "pos");
     for (const [i, tok] of positions.entries()) {
       if (masked.has(tok.index)) continue;
-      masked.set(tok.index, maskUrls(maskKeyValue(tok.value)));
+      masked.set(tok.index, maskUrls(maskKeyValue(tok.value, hidden), hidden));
+      // `kubectl exec pod -- mysql --password VALUE`: a program's own secret flag after "--"
+      const next = positions[i + 1];
+      const flagLike = /^--?[A-Za-z0-9_-]+$/.test(tok.value) && SECRET_FLAG_NAME.test(tok.value);
+      if (flagLike && next && !masked.has(next.index)) {
+        hidden.push(next.value);
+        masked.set(next.index, REDACTED);
+      }
       // kubectl config set users.x.token VALUE
       if (r.verb === "config set" && i === 0 && SECRET_KEY.test(tok.value)) {
         const next = positions[1];
-        if (next) masked.set(next.index, REDACTED);
+        if (next) {
+          hidden.push(next.value);
+          masked.set(next.index, REDACTED);
+        }
       }
     }
-    return out.map((a, i) => masked.get(i) ?? (i === 0 ? a : maskUrls(a)));
+    return {
+      masked: out.map((a, i) => masked.get(i) ?? (i === 0 ? a : maskUrls(a, hidden))),
+      hidden,
+    };
   } catch {
-    return argv.map(() => REDACTED);
+    return { masked: out.map(() => REDACTED), hidden: [...out] };
   }
+}
+
+/**
+ * The command with every secret replaced by `***`: values of --token/--password/--kube-token and
+ * other secret flags, every helm --set/--set-string/--set-json/--set-literal value, secret-named
+ * KEY=VALUE arguments, passwords in URLs, and the body of a patch of a Secret. Same length as argv.
+ */
+export function redactArgv(argv: readonly string[]): string[] {
+  return redaction(argv).masked;
+}
+
+/** Masked strings shorter than this are not looked for in reasons (they would garble the text). */
+const MIN_MASKED_IN_REASON = 4;
+
+/** A reason with everything redactArgv masks in `argv` masked too, as typed or as JSON-quoted. */
+function maskReason(reason: string, argv: readonly string[]): string {
+  const needles = new Set<string>();
+  for (const h of redaction(argv).hidden) {
+    needles.add(h);
+    needles.add(JSON.stringify(h).slice(1, -1));
+  }
+  let out = reason;
+  for (const h of [...needles].sort((a, b) => b.length - a.length)) {
+    if (h.length >= MIN_MASKED_IN_REASON) out = out.split(h).join(REDACTED);
+  }
+  return out;
 }
 
 // ───────────────────────────── display and canonical form ─────────────────────────────
@@ -1848,8 +2036,21 @@ export function displayCommand(argv: readonly string[]): string {
   return redactArgv(argv).map(shellQuote).join(" ");
 }
 
-/** Flags that change how the tool talks or prints, not what it does to the cluster. */
+/**
+ * Flags that change how the tool talks, prints or waits, not what it does to the cluster. Grace
+ * period and force are not among them: they change what happens to pods.
+ */
 const COSMETIC = new Set([
+  "output",
+  "template",
+  "allow-missing-template-keys",
+  "show-managed-fields",
+  "wait",
+  "wait-for-jobs",
+  "timeout",
+  "request-timeout",
+  "hide-notes",
+  "render-subchart-notes",
   "v",
   "vmodule",
   "log-flush-frequency",
@@ -1914,7 +2115,6 @@ const H_MODELLED = new Set([
   "reset-then-reuse-values",
   "version",
   "no-hooks",
-  "wait",
   "atomic",
   "rollback-on-failure",
   "force",
@@ -1963,9 +2163,21 @@ function otherFlags(masked: Flags, modelled: ReadonlySet<string>): string[] {
   return out;
 }
 
+/** Free text of the command as displayCommand shows it: secret-named KEY=VALUE and URL passwords masked. */
+function shown(text: string): string {
+  return maskUrls(maskKeyValue(text));
+}
+
+/** `--name=value` (strings masked as shown), `--name` for true, nothing for null or false. */
 function option(name: string, value: string | number | boolean | null): string[] {
   if (value === null || value === false) return [];
-  return value === true ? [`--${name}`] : [`--${name}=${value}`];
+  if (value === true) return [`--${name}`];
+  return [`--${name}=${typeof value === "string" ? shown(value) : value}`];
+}
+
+/** Selectors are shown as typed (label values are not secrets), URL passwords aside. */
+function selectorOption(name: string, value: string | null, canonical: (s: string) => string): string[] {
+  return value === null ? [] : [`--${name}=${maskUrls(canonical(value))}`];
 }
 
 /** Re-escapes a --set value so that the canonical entry reads back as the same value. */
@@ -1995,9 +2207,65 @@ function sortKeys(v: unknown): unknown {
   return v;
 }
 
+/** Splits at commas outside parentheses and not escaped by a backslash. */
+function selectorTerms(text: string): string[] {
+  const terms: string[] = [];
+  let depth = 0;
+  let current = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] ?? "";
+    if (c === "\\") {
+      current += c + (text[i + 1] ?? "");
+      i++;
+      continue;
+    }
+    if (c === "(") depth++;
+    if (c === ")") depth--;
+    if (c === "," && depth <= 0) {
+      terms.push(current);
+      current = "";
+    } else current += c;
+  }
+  terms.push(current);
+  return terms.map((t) => t.trim());
+}
+
+function sortedUnique(items: readonly string[]): string[] {
+  return [...new Set(items)].sort();
+}
+
+/**
+ * A label selector's requirements in one spelling: sorted (they are ANDed), `==` as `=`, spaces
+ * dropped, the values of `in`/`notin` sorted. What it cannot read it keeps, spaces collapsed.
+ */
+function canonicalLabelSelector(selector: string): string {
+  const terms = selectorTerms(selector).map((term) => {
+    const set = /^([^\s!=(),]+)\s+(in|notin)\s*\((.*)\)$/s.exec(term);
+    if (set) {
+      const values = sortedUnique((set[3] ?? "").split(",").map((v) => v.trim()));
+      return `${set[1]} ${set[2]} (${values.join(",")})`;
+    }
+    const eq = /^([^\s!=(),]+)\s*(==|=|!=)\s*([^\s=!(),]*)$/.exec(term);
+    if (eq) return `${eq[1]}${eq[2] === "!=" ? "!=" : "="}${eq[3]}`;
+    const not = /^!\s*([^\s!=(),]+)$/.exec(term);
+    if (not) return `!${not[1]}`;
+    return term.replace(/\s+/g, " ");
+  });
+  return sortedUnique(terms).join(",");
+}
+
+/** A field selector's requirements, sorted, `==` as `=` (values may hold escaped commas). */
+function canonicalFieldSelector(selector: string): string {
+  const terms = selectorTerms(selector).map((term) => {
+    const m = /^((?:[^\\=!]|\\.)+?)\s*(==|=|!=)\s*(.*)$/s.exec(term);
+    return m ? `${(m[1] ?? "").trim()}${m[2] === "!=" ? "!=" : "="}${m[3]}` : term;
+  });
+  return sortedUnique(terms).join(",");
+}
+
 function targetText(t: ResourceTarget): string {
-  const type = t.resource ?? t.typed.toLowerCase();
-  return t.name === null ? type : `${type}/${t.name}`;
+  const type = t.resource ?? shown(t.typed.toLowerCase());
+  return t.name === null ? type : `${type}/${shown(t.name)}`;
 }
 
 function styleOfVerb(tool: "kubectl" | "helm", verb: string): ArgStyle {
@@ -2037,10 +2305,10 @@ function canonicalKubectl(c: KubectlCommand): string {
   const flags: string[] = [
     ...option("namespace", c.allNamespaces ? null : c.namespace),
     ...option("all-namespaces", c.allNamespaces),
-    ...option("selector", c.selector),
-    ...option("field-selector", c.fieldSelector),
+    ...selectorOption("selector", c.selector, canonicalLabelSelector),
+    ...selectorOption("field-selector", c.fieldSelector, canonicalFieldSelector),
     ...option("all", c.all),
-    ...[...new Set(c.files)].sort().map((f) => `--filename=${maskUrls(f)}`),
+    ...[...new Set(c.files)].sort().map((f) => `--filename=${shown(f)}`),
     ...option("kustomize", c.kustomize),
     ...option("recursive", c.recursive),
     ...option("context", c.context),
@@ -2058,7 +2326,7 @@ function canonicalKubectl(c: KubectlCommand): string {
     flags.push(`--type=${c.patch.type}`);
     const secret = c.targets.some((t) => t.resource === "secrets" || /secret/i.test(t.typed));
     const body = normalisedPatchBody(c.patch.body);
-    if (c.patch.source === "file") flags.push(`--patch-file=${body}`);
+    if (c.patch.source === "file") flags.push(`--patch-file=${shown(body)}`);
     else flags.push(`--patch=${secret ? REDACTED : maskUrls(maskDocument(body))}`);
   }
   if (c.drain) {
@@ -2078,7 +2346,7 @@ function canonicalHelm(c: HelmCommand): string {
   if (c.verb === "uninstall") parts.push(...[...new Set(c.releases)].sort());
   else if (c.verb === "upgrade" || c.verb === "install" || c.verb === "rollback") {
     parts.push(...c.releases);
-    if (c.chart !== null) parts.push(maskUrls(c.chart));
+    if (c.chart !== null) parts.push(shown(c.chart));
     if (c.revision !== null) parts.push(String(c.revision));
   } else parts.push(...masked.args);
   const flags: string[] = [
@@ -2093,7 +2361,6 @@ function canonicalHelm(c: HelmCommand): string {
     ...option("reset-then-reuse-values", c.resetThenReuseValues),
     ...option("version", c.version),
     ...option("no-hooks", c.noHooks),
-    ...option("wait", c.wait),
     ...option("atomic", c.atomic),
     ...option("force", c.force),
     ...option("cascade", c.cascade === "background" ? null : c.cascade),
@@ -2102,7 +2369,7 @@ function canonicalHelm(c: HelmCommand): string {
   ].sort();
   // order matters among values files and within each --set kind; helm's merge order across kinds
   const ordered = [
-    ...c.values.map((v) => `--values=${maskUrls(v)}`),
+    ...c.values.map((v) => `--values=${shown(v)}`),
     ...SET_MERGE_ORDER.flatMap((flag) =>
       c.set.filter((e) => e.flag === flag).map((e) => `${flag}=${setText(e)}`),
     ),
