@@ -1,0 +1,189 @@
+/**
+ * Versioned schema changes, applied in order when a catalog is opened, each recorded in
+ * lifeline_catalog_migrations in the same transaction as the change. A catalog that records a
+ * version this lifeline does not know was written by a newer lifeline: it is refused rather than
+ * written with assumptions that no longer hold.
+ */
+import { sql, type Kysely, type Transaction } from "kysely";
+import { GENESIS_HASH } from "../core/audit.js";
+import { LifelineError } from "../core/errors.js";
+import type { CatalogBackend } from "./kysely-catalog.js";
+import type { CatalogDatabase } from "./schema.js";
+
+export interface Migration {
+  version: number;
+  name: string;
+  up(trx: Transaction<CatalogDatabase>): Promise<void>;
+}
+
+/** Append only: a released migration is never edited, a change is a new version. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "gate: plans, approvals, executions, break-glass, audit log and its head",
+    async up(trx) {
+      await trx.schema
+        .createTable("lifeline_plans")
+        .addColumn("plan_id", "text", (c) => c.primaryKey())
+        .addColumn("assets", "text", (c) => c.notNull())
+        .addColumn("command", "text", (c) => c.notNull())
+        .addColumn("verdict", "text", (c) => c.notNull())
+        .addColumn("requested_by", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("document", "text", (c) => c.notNull())
+        .execute();
+
+      await trx.schema
+        .createTable("lifeline_approvals")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("plan_id", "text", (c) => c.notNull())
+        .addColumn("approver", "text", (c) => c.notNull())
+        .addColumn("comment", "text")
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("expires_at", "text", (c) => c.notNull())
+        .addColumn("revoked_at", "text")
+        .addColumn("revoked_by", "text")
+        .execute();
+      await trx.schema
+        .createIndex("lifeline_approvals_plan_id")
+        .on("lifeline_approvals")
+        .column("plan_id")
+        .execute();
+
+      await trx.schema
+        .createTable("lifeline_executions")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("plan_id", "text", (c) => c.notNull())
+        .addColumn("identity", "text", (c) => c.notNull())
+        .addColumn("started_at", "text", (c) => c.notNull())
+        .addColumn("finished_at", "text", (c) => c.notNull())
+        .addColumn("result", "text", (c) => c.notNull())
+        .addColumn("exit_code", "integer")
+        .addColumn("duration_ms", "bigint", (c) => c.notNull())
+        .addColumn("command", "text", (c) => c.notNull())
+        .addColumn("requirements", "text", (c) => c.notNull())
+        .addColumn("approvals", "text", (c) => c.notNull())
+        .addColumn("break_glass", "text")
+        .addColumn("detail", "text")
+        .execute();
+      await trx.schema
+        .createIndex("lifeline_executions_plan_id")
+        .on("lifeline_executions")
+        .column("plan_id")
+        .execute();
+
+      await trx.schema
+        .createTable("lifeline_break_glass")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("asset", "text", (c) => c.notNull())
+        .addColumn("identity", "text", (c) => c.notNull())
+        .addColumn("reason", "text", (c) => c.notNull())
+        .addColumn("granted_at", "text", (c) => c.notNull())
+        .addColumn("expires_at", "text", (c) => c.notNull())
+        .addColumn("granted_by", "text", (c) => c.notNull())
+        .addColumn("revoked_at", "text")
+        .execute();
+      await trx.schema
+        .createIndex("lifeline_break_glass_asset")
+        .on("lifeline_break_glass")
+        .column("asset")
+        .execute();
+
+      await trx.schema
+        .createTable("lifeline_audit")
+        .addColumn("seq", "bigint", (c) => c.primaryKey())
+        .addColumn("at", "text", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("identity", "text", (c) => c.notNull())
+        .addColumn("host", "text", (c) => c.notNull())
+        .addColumn("asset", "text")
+        .addColumn("plan_id", "text")
+        .addColumn("data", "text", (c) => c.notNull())
+        .addColumn("prev_hash", "text", (c) => c.notNull())
+        .addColumn("hash", "text", (c) => c.notNull())
+        .execute();
+      for (const column of ["asset", "identity", "at"] as const) {
+        await trx.schema
+          .createIndex(`lifeline_audit_${column}`)
+          .on("lifeline_audit")
+          .column(column)
+          .execute();
+      }
+
+      // Created with the table so that every append finds a row to lock (SELECT … FOR UPDATE).
+      await trx.schema
+        .createTable("lifeline_audit_head")
+        .addColumn("id", "integer", (c) => c.primaryKey())
+        .addColumn("seq", "bigint", (c) => c.notNull())
+        .addColumn("hash", "text", (c) => c.notNull())
+        .addCheckConstraint("lifeline_audit_head_single_row", sql`id = 1`)
+        .execute();
+      await trx.insertInto("lifeline_audit_head").values({ id: 1, seq: 0, hash: GENESIS_HASH }).execute();
+    },
+  },
+];
+
+export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
+
+/**
+ * Brings the catalog to the latest version. A catalog that is current costs one read; otherwise the
+ * pending migrations run in one write transaction that excludes other lifelines doing the same.
+ */
+export async function migrate(
+  db: Kysely<CatalogDatabase>,
+  backend: CatalogBackend,
+  location: string,
+): Promise<{ applied: number[] }> {
+  const recorded = await appliedVersions(db).catch((error: unknown) => {
+    if (isMissingTable(error)) return null;
+    throw error;
+  });
+  if (recorded !== null && pendingMigrations(recorded, location).length === 0) return { applied: [] };
+
+  return db.transaction().execute(async (trx) => {
+    await backend.lockForMigration?.(trx);
+    await trx.schema
+      .createTable("lifeline_catalog_migrations")
+      .ifNotExists()
+      .addColumn("version", "integer", (c) => c.primaryKey())
+      .addColumn("name", "text", (c) => c.notNull())
+      .addColumn("applied_at", "text", (c) => c.notNull())
+      .execute();
+    // Read again under the lock: another process may have migrated in the meantime.
+    const pending = pendingMigrations(await appliedVersions(trx), location);
+    for (const migration of pending) {
+      await migration.up(trx);
+      await trx
+        .insertInto("lifeline_catalog_migrations")
+        .values({ version: migration.version, name: migration.name, applied_at: new Date().toISOString() })
+        .execute();
+    }
+    return { applied: pending.map((m) => m.version) };
+  });
+}
+
+async function appliedVersions(db: Kysely<CatalogDatabase>): Promise<number[]> {
+  const rows = await db.selectFrom("lifeline_catalog_migrations").select("version").execute();
+  return rows.map((r) => Number(r.version));
+}
+
+/** A new catalog: PostgreSQL's undefined_table, SQLite's "no such table". */
+function isMissingTable(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return e?.code === "42P01" || (typeof e?.message === "string" && e.message.startsWith("no such table"));
+}
+
+function pendingMigrations(applied: readonly number[], location: string): Migration[] {
+  const known = new Set(MIGRATIONS.map((m) => m.version));
+  const unknown = applied.filter((v) => !known.has(v)).sort((a, b) => a - b);
+  if (unknown.length > 0) {
+    throw new LifelineError({
+      code: "CATALOG_TOO_NEW",
+      kind: "runtime",
+      message: `the catalog ${location} was written by a newer lifeline: it has schema version${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}, this lifeline knows versions up to ${LATEST_VERSION}`,
+      fix: "upgrade lifeline to the version the rest of the team uses (or newer); an older lifeline must not write to a newer catalog",
+    });
+  }
+  const done = new Set(applied);
+  return MIGRATIONS.filter((m) => !done.has(m.version)).sort((a, b) => a.version - b.version);
+}

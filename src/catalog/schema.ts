@@ -1,0 +1,110 @@
+/**
+ * The catalog's tables as Kysely sees them: one description for SQLite and PostgreSQL. Nested
+ * values (identities, commands, plan documents, audit data) are JSON text in both, so what is read
+ * back is exactly what was written and the two backends store the same bytes. Times are ISO-8601
+ * text as the domain passes them.
+ *
+ * bigint columns come back from node-postgres as strings (from better-sqlite3 as numbers): their
+ * select type says so, and every read goes through Number().
+ */
+import type { ColumnType } from "kysely";
+
+/** Prefix of every table lifeline creates, so a catalog can share a PostgreSQL database. */
+export const TABLE_PREFIX = "lifeline_";
+
+export type BigintColumn = ColumnType<number | string, number, number>;
+
+export interface PlansTable {
+  plan_id: string;
+  /** JSON array of asset names. */
+  assets: string;
+  /** JSON {kind, text}. */
+  command: string;
+  verdict: string;
+  /** JSON Identity. */
+  requested_by: string;
+  created_at: string;
+  /** JSON: the plan document as `plan --json` prints it. */
+  document: string;
+}
+
+export interface ApprovalsTable {
+  id: string;
+  plan_id: string;
+  /** JSON Identity. */
+  approver: string;
+  comment: string | null;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+  revoked_by: string | null;
+}
+
+export interface ExecutionsTable {
+  id: string;
+  plan_id: string;
+  /** JSON Identity. */
+  identity: string;
+  started_at: string;
+  finished_at: string;
+  result: string;
+  exit_code: number | null;
+  duration_ms: BigintColumn;
+  /** JSON {kind, text}. */
+  command: string;
+  /** JSON Requirement[]. */
+  requirements: string;
+  /** JSON array of approval ids. */
+  approvals: string;
+  break_glass: string | null;
+  detail: string | null;
+}
+
+export interface BreakGlassTable {
+  id: string;
+  asset: string;
+  identity: string;
+  reason: string;
+  granted_at: string;
+  expires_at: string;
+  /** JSON Identity. */
+  granted_by: string;
+  revoked_at: string | null;
+}
+
+export interface AuditTable {
+  seq: BigintColumn;
+  at: string;
+  kind: string;
+  identity: string;
+  host: string;
+  asset: string | null;
+  plan_id: string | null;
+  /** Canonical JSON (keys sorted), the text the hash covers. */
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** One row (id = 1): the last appended (seq, hash); seq 0 and the genesis hash for an empty log. */
+export interface AuditHeadTable {
+  id: number;
+  seq: BigintColumn;
+  hash: string;
+}
+
+export interface MigrationsTable {
+  version: number;
+  name: string;
+  applied_at: ColumnType<string, string, never>;
+}
+
+export interface CatalogDatabase {
+  lifeline_plans: PlansTable;
+  lifeline_approvals: ApprovalsTable;
+  lifeline_executions: ExecutionsTable;
+  lifeline_break_glass: BreakGlassTable;
+  lifeline_audit: AuditTable;
+  lifeline_audit_head: AuditHeadTable;
+  lifeline_catalog_migrations: MigrationsTable;
+}

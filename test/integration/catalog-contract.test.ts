@@ -1,0 +1,798 @@
+/**
+ * One contract for the Catalog port, run against every backend: an SQLite file and the real
+ * PostgreSQL on this machine. What a backend must do is said once; each backend only supplies how
+ * to open a fresh catalog, reopen it, and reach its tables behind lifeline's back (to tamper).
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { after, before, describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { openCatalog } from "../../src/catalog/index.js";
+import { sha256hex } from "../../src/catalog/kysely-catalog.js";
+import { verifyChain, type AuditEntry, type AuditInput, type Identity } from "../../src/core/audit.js";
+import { isLifelineError, type LifelineError } from "../../src/core/errors.js";
+import type { Approval, BreakGlass, Execution, PlanRecord } from "../../src/core/gate.js";
+import type { Catalog } from "../../src/ports/catalog.js";
+import { createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
+
+/** A fresh catalog of one backend, and the ways around it that only a test needs. */
+interface Subject {
+  catalog: Catalog;
+  /** Another Catalog on the same store (a second process would see the same). */
+  reopen(): Promise<Catalog>;
+  /** Runs SQL directly on the store, as someone tampering with it would; the rows it returns. */
+  execute(statement: string): Promise<Record<string, unknown>[]>;
+  cleanup(): Promise<void>;
+}
+
+// --- sample values -----------------------------------------------------------------------------
+
+const T0 = Date.parse("2026-11-26T10:00:00.000Z");
+const at = (minutes: number): string => new Date(T0 + minutes * 60_000).toISOString();
+
+function identity(id: string, extra: Partial<Identity> = {}): Identity {
+  return { id, source: "env", host: "build-01", authenticated: false, ...extra };
+}
+
+function input(kind: AuditInput["kind"], fields: Partial<AuditInput> = {}): AuditInput {
+  return {
+    at: at(0),
+    kind,
+    identity: "alice@example.com",
+    host: "build-01",
+    asset: "shop",
+    planId: null,
+    data: {},
+    ...fields,
+  };
+}
+
+function planRecord(planId: string, fields: Partial<PlanRecord> = {}): PlanRecord {
+  return {
+    planId,
+    assets: ["shop", "feed"],
+    command: { kind: "sql", text: "TRUNCATE carts" },
+    verdict: "require",
+    requestedBy: identity("alice@example.com"),
+    createdAt: at(0),
+    document: {
+      operations: [{ kind: "truncate", object: "public.carts", destroys: true }],
+      restorePoint: null,
+      note: "zoë's «plan» ✓",
+      nested: { deep: [1, 2.5, -3, true, null, { x: "y" }] },
+    },
+    ...fields,
+  };
+}
+
+function approval(id: string, planId: string, fields: Partial<Approval> = {}): Approval {
+  return {
+    id,
+    planId,
+    approver: identity("bob@example.com", { source: "git" }),
+    comment: "checked with the feed team",
+    createdAt: at(1),
+    expiresAt: at(61),
+    revokedAt: null,
+    revokedBy: null,
+    ...fields,
+  };
+}
+
+function grant(id: string, fields: Partial<BreakGlass> = {}): BreakGlass {
+  return {
+    id,
+    asset: "shop",
+    identity: "alice@example.com",
+    reason: "INC-4411 restore",
+    grantedAt: at(0),
+    expiresAt: at(30),
+    grantedBy: identity("alice@example.com", { source: "os", host: "laptop" }),
+    revokedAt: null,
+    ...fields,
+  };
+}
+
+function execution(id: string, planId: string, fields: Partial<Execution> = {}): Execution {
+  return {
+    id,
+    planId,
+    identity: identity("alice@example.com"),
+    startedAt: at(2),
+    finishedAt: at(3),
+    result: "succeeded",
+    exitCode: 0,
+    durationMs: 61_234,
+    command: { kind: "kubectl", text: "kubectl delete pvc data-postgresql-0 -n shop" },
+    requirements: [
+      { kind: "approvals", met: true, needed: 1, detail: "1 approval by bob", fix: null },
+      { kind: "restore-point", met: true, detail: "verified 10 min ago", fix: null },
+    ] as Execution["requirements"],
+    approvals: ["apr-000000000001"],
+    breakGlass: null,
+    detail: null,
+    ...fields,
+  };
+}
+
+const PLAN_A = "7f3a9c01" + "a".repeat(56);
+const PLAN_B = "7f3a9c01" + "b".repeat(56);
+const PLAN_C = "0123456789abcdef" + "c".repeat(48);
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<LifelineError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(isLifelineError(error), `expected a LifelineError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    return error;
+  }
+  assert.fail(`expected ${code}`);
+}
+
+async function verified(catalog: Catalog) {
+  return verifyChain(sha256hex, await catalog.audit(), await catalog.auditHead());
+}
+
+// --- the contract ------------------------------------------------------------------------------
+
+function contract(name: string, open: () => Promise<Subject>): void {
+  describe(`Catalog contract: ${name}`, () => {
+    let subject: Subject;
+    let catalog: Catalog;
+
+    async function fresh(): Promise<Catalog> {
+      subject = await open();
+      catalog = subject.catalog;
+      return catalog;
+    }
+    async function done(): Promise<void> {
+      await subject.cleanup();
+    }
+
+    it("starts empty", async () => {
+      await fresh();
+      try {
+        assert.equal(await catalog.auditHead(), null);
+        assert.deepEqual(await catalog.audit(), []);
+        assert.equal(await catalog.findPlan(PLAN_A), null);
+        assert.deepEqual(await catalog.approvalsFor(PLAN_A), []);
+        assert.deepEqual(await catalog.executionsFor(PLAN_A), []);
+        assert.deepEqual(await catalog.breakGlass({}), []);
+        assert.ok(catalog.location.length > 0);
+        assert.deepEqual(await verified(catalog), { ok: true, entries: 0, breaks: [] });
+        await catalog.close();
+      } finally {
+        await done();
+      }
+    });
+
+    it("savePlan keeps the first record of a plan id and still records every attempt", async () => {
+      await fresh();
+      try {
+        const first = planRecord(PLAN_A);
+        const e1 = await catalog.savePlan(
+          first,
+          input("plan", { planId: PLAN_A, data: { command: "TRUNCATE carts" } }),
+        );
+        const e2 = await catalog.savePlan(
+          planRecord(PLAN_A, { verdict: "allow", requestedBy: identity("mallory@example.com") }),
+          input("plan", { planId: PLAN_A, identity: "mallory@example.com", data: { again: true } }),
+        );
+        assert.deepEqual(await catalog.findPlan(PLAN_A), first);
+        assert.deepEqual([e1.seq, e2.seq], [1, 2]);
+        assert.equal(e2.prevHash, e1.hash);
+        assert.deepEqual(await catalog.audit(), [e1, e2]);
+        assert.deepEqual(await catalog.auditHead(), { seq: 2, hash: e2.hash });
+      } finally {
+        await done();
+      }
+    });
+
+    it("finds plans and approvals by full id or a unique prefix of at least 8 characters", async () => {
+      await fresh();
+      try {
+        for (const id of [PLAN_A, PLAN_B, PLAN_C])
+          await catalog.savePlan(planRecord(id), input("plan", { planId: id }));
+        assert.equal((await catalog.findPlan(PLAN_A))?.planId, PLAN_A);
+        assert.equal((await catalog.findPlan(PLAN_A.slice(0, 9)))?.planId, PLAN_A);
+        assert.equal((await catalog.findPlan(PLAN_C.slice(0, 8)))?.planId, PLAN_C);
+        assert.equal(await catalog.findPlan("ffffffff"), null);
+
+        const ambiguous = await rejectsWith(catalog.findPlan(PLAN_A.slice(0, 8)), "ID_PREFIX_AMBIGUOUS");
+        assert.equal(ambiguous.kind, "usage");
+        assert.match(ambiguous.message, new RegExp(`${PLAN_A}.*${PLAN_B}`));
+        assert.deepEqual(ambiguous.details, [PLAN_A, PLAN_B]);
+
+        const short = await rejectsWith(catalog.findPlan(PLAN_C.slice(0, 7)), "ID_PREFIX_TOO_SHORT");
+        assert.equal(short.kind, "usage");
+        // Prefixes are literal: LIKE wildcards in them match nothing.
+        assert.equal(await catalog.findPlan("7f3a9c0%"), null);
+        assert.equal(await catalog.findPlan("7f3a9c0_a"), null);
+
+        await catalog.addApproval(approval("apr-0a1b2c3d4e5f", PLAN_A), input("approve", { planId: PLAN_A }));
+        await catalog.addApproval(approval("apr-0a1b2c999999", PLAN_A), input("approve", { planId: PLAN_A }));
+        await catalog.addApproval(approval("apr-ffff00001111", PLAN_B), input("approve", { planId: PLAN_B }));
+        assert.equal((await catalog.findApproval("apr-0a1b2c3d4e5f"))?.id, "apr-0a1b2c3d4e5f");
+        assert.equal((await catalog.findApproval("apr-ffff"))?.id, "apr-ffff00001111");
+        assert.equal((await catalog.findApproval("apr-0a1b2c3"))?.id, "apr-0a1b2c3d4e5f");
+        await rejectsWith(catalog.findApproval("apr-0a1b2c"), "ID_PREFIX_AMBIGUOUS");
+        await rejectsWith(catalog.findApproval("apr-0a"), "ID_PREFIX_TOO_SHORT");
+        assert.equal(await catalog.findApproval("apr-12345678"), null);
+      } finally {
+        await done();
+      }
+    });
+
+    it("approvals round-trip, revoke once, and a revoke that changes nothing records nothing", async () => {
+      await fresh();
+      try {
+        await catalog.savePlan(planRecord(PLAN_A), input("plan", { planId: PLAN_A }));
+        const a1 = approval("apr-000000000001", PLAN_A);
+        const a2 = approval("apr-000000000002", PLAN_A, {
+          approver: identity("carol@example.com", { source: "server", authenticated: true, host: "ci" }),
+          comment: null,
+          createdAt: at(5),
+        });
+        const other = approval("apr-000000000003", PLAN_B);
+        await catalog.addApproval(a2, input("approve", { planId: PLAN_A }));
+        await catalog.addApproval(a1, input("approve", { planId: PLAN_A }));
+        await catalog.addApproval(other, input("approve", { planId: PLAN_B }));
+        assert.deepEqual(await catalog.approvalsFor(PLAN_A), [a1, a2]);
+        assert.deepEqual(await catalog.findApproval(a2.id), a2);
+
+        const before = (await catalog.auditHead())?.seq;
+        assert.equal(await catalog.revokeApproval(a1.id, "bob@example.com", at(10), input("revoke")), true);
+        assert.equal(await catalog.revokeApproval(a1.id, "bob@example.com", at(11), input("revoke")), false);
+        assert.equal(await catalog.revokeApproval("apr-nonexistent", "bob", at(11), input("revoke")), false);
+        assert.equal((await catalog.auditHead())?.seq, (before ?? 0) + 1);
+        assert.deepEqual(await catalog.findApproval(a1.id), {
+          ...a1,
+          revokedAt: at(10),
+          revokedBy: "bob@example.com",
+        });
+        assert.deepEqual(await catalog.approvalsFor(PLAN_B), [other]);
+      } finally {
+        await done();
+      }
+    });
+
+    it("a change that fails leaves neither the change nor an audit entry", async () => {
+      await fresh();
+      try {
+        const a1 = approval("apr-000000000001", PLAN_A);
+        await catalog.addApproval(a1, input("approve", { planId: PLAN_A }));
+        const head = await catalog.auditHead();
+        await rejectsWith(
+          catalog.addApproval({ ...a1, comment: "duplicate id" }, input("approve", { planId: PLAN_A })),
+          "CATALOG_FAILED",
+        );
+        assert.deepEqual(await catalog.auditHead(), head);
+        assert.equal((await catalog.audit()).length, 1);
+        assert.deepEqual(await catalog.approvalsFor(PLAN_A), [a1]);
+      } finally {
+        await done();
+      }
+    });
+
+    it("executions round-trip, in the order they started", async () => {
+      await fresh();
+      try {
+        const later = execution("run-000000000002", PLAN_A, { startedAt: at(20), finishedAt: at(21) });
+        const failed = execution("run-000000000001", PLAN_A, {
+          result: "failed",
+          exitCode: null,
+          // Longer than 2^31 ms: bigint in both backends.
+          durationMs: 3_000_000_123,
+          breakGlass: "bg-0123456789ab",
+          detail: "ERROR: permission denied for table carts",
+          approvals: [],
+        });
+        await catalog.recordExecution(later, input("run", { planId: PLAN_A }));
+        const entry = await catalog.recordExecution(
+          failed,
+          input("run", { planId: PLAN_A, data: { result: "failed" } }),
+        );
+        assert.deepEqual(await catalog.executionsFor(PLAN_A), [failed, later]);
+        assert.deepEqual(await catalog.executionsFor(PLAN_B), []);
+        assert.equal(entry.kind, "run");
+      } finally {
+        await done();
+      }
+    });
+
+    it("break-glass grants: filtered by asset and by the window they are active in", async () => {
+      await fresh();
+      try {
+        const active = grant("bg-active");
+        const expired = grant("bg-expired", { grantedAt: at(-60), expiresAt: at(-30) });
+        const future = grant("bg-future", { grantedAt: at(60), expiresAt: at(90) });
+        const revoked = grant("bg-revoked", { grantedAt: at(-1) });
+        const elsewhere = grant("bg-elsewhere", { asset: "billing", grantedAt: at(-2) });
+        for (const g of [active, expired, future, revoked, elsewhere]) {
+          await catalog.grantBreakGlass(g, input("break-glass", { asset: g.asset, data: { grant: g.id } }));
+        }
+        assert.equal(await catalog.revokeBreakGlass("bg-revoked", at(5), input("break-glass-revoke")), true);
+        assert.equal(await catalog.revokeBreakGlass("bg-revoked", at(6), input("break-glass-revoke")), false);
+        assert.equal(await catalog.revokeBreakGlass("bg-unknown", at(6), input("break-glass-revoke")), false);
+        const revokedNow = { ...revoked, revokedAt: at(5) };
+
+        const ids = (gs: BreakGlass[]) => gs.map((g) => g.id).sort();
+        assert.deepEqual(ids(await catalog.breakGlass({})), [
+          "bg-active",
+          "bg-elsewhere",
+          "bg-expired",
+          "bg-future",
+          "bg-revoked",
+        ]);
+        assert.deepEqual(await catalog.breakGlass({ asset: "shop" }), [expired, revokedNow, active, future]);
+        assert.deepEqual(await catalog.breakGlass({ asset: "shop", activeAt: at(10) }), [active]);
+        assert.deepEqual(ids(await catalog.breakGlass({ activeAt: at(10) })), ["bg-active", "bg-elsewhere"]);
+        // The window includes its start and excludes its end; another ISO spelling of the same instant.
+        assert.deepEqual(ids(await catalog.breakGlass({ asset: "shop", activeAt: at(0) })), ["bg-active"]);
+        assert.deepEqual(await catalog.breakGlass({ asset: "shop", activeAt: at(30) }), []);
+        assert.deepEqual(
+          ids(await catalog.breakGlass({ asset: "shop", activeAt: "2026-11-26T11:15:00+01:00" })),
+          ["bg-active"],
+        );
+        assert.deepEqual(ids(await catalog.breakGlass({ asset: "shop", activeAt: at(75) })), ["bg-future"]);
+        await rejectsWith(catalog.breakGlass({ activeAt: "yesterday-ish" }), "USAGE");
+      } finally {
+        await done();
+      }
+    });
+
+    it("audit filters: asset, identity, kind, since, limit; always in chain order", async () => {
+      await fresh();
+      try {
+        const made: AuditEntry[] = [];
+        made.push(await catalog.appendAudit(input("plan", { at: at(0), asset: "shop", identity: "alice" })));
+        made.push(await catalog.appendAudit(input("approve", { at: at(1), asset: "shop", identity: "bob" })));
+        made.push(
+          await catalog.appendAudit(input("plan", { at: at(2), asset: "billing", identity: "alice" })),
+        );
+        made.push(await catalog.appendAudit(input("run", { at: at(3), asset: "shop", identity: "alice" })));
+        made.push(
+          await catalog.appendAudit(input("notify-failed", { at: at(4), asset: null, identity: "bob" })),
+        );
+        const seqs = (es: AuditEntry[]) => es.map((e) => e.seq);
+
+        assert.deepEqual(await catalog.audit(), made);
+        assert.deepEqual(seqs(await catalog.audit({ asset: "shop" })), [1, 2, 4]);
+        assert.deepEqual(seqs(await catalog.audit({ identity: "alice" })), [1, 3, 4]);
+        assert.deepEqual(seqs(await catalog.audit({ kind: "plan" })), [1, 3]);
+        assert.deepEqual(seqs(await catalog.audit({ since: at(2) })), [3, 4, 5]);
+        assert.deepEqual(seqs(await catalog.audit({ since: "2026-11-26T11:02:30+01:00" })), [4, 5]);
+        assert.deepEqual(seqs(await catalog.audit({ limit: 2 })), [4, 5]);
+        assert.deepEqual(seqs(await catalog.audit({ limit: 0 })), []);
+        assert.deepEqual(seqs(await catalog.audit({ asset: "shop", identity: "alice", limit: 1 })), [4]);
+        assert.deepEqual(seqs(await catalog.audit({ asset: "shop", kind: "approve", since: at(1) })), [2]);
+        assert.deepEqual(await catalog.audit({ identity: "nobody" }), []);
+        await rejectsWith(catalog.audit({ since: "not a time" }), "USAGE");
+        await rejectsWith(catalog.audit({ limit: -1 }), "USAGE");
+      } finally {
+        await done();
+      }
+    });
+
+    it("nested values round-trip exactly, and the entry returned is the entry stored", async () => {
+      await fresh();
+      try {
+        const data = {
+          z: "last key first",
+          text: 'naïve café — 東京 🚀 "quoted" \\ back\nslash',
+          numbers: [0, -1, 1.5, 1e21, Number.MAX_SAFE_INTEGER],
+          flags: { yes: true, no: false, none: null },
+          list: [{ b: 2, a: 1 }, [], {}],
+        };
+        const entry = await catalog.appendAudit(input("prepare", { data, planId: PLAN_A }));
+        const [stored] = await catalog.audit();
+        assert.deepEqual(stored, entry);
+        assert.deepEqual(stored?.data, data);
+
+        const plan = planRecord(PLAN_C, {
+          requestedBy: identity("zoë@example.com", { source: "server", authenticated: true, host: "höst" }),
+        });
+        await catalog.savePlan(plan, input("plan", { planId: PLAN_C }));
+        assert.deepEqual(await catalog.findPlan(PLAN_C), plan);
+        assert.deepEqual(await verified(catalog), { ok: true, entries: 2, breaks: [] });
+      } finally {
+        await done();
+      }
+    });
+
+    it("the chain verifies after mixed mutations, and the head is the last entry", async () => {
+      await fresh();
+      try {
+        await catalog.savePlan(planRecord(PLAN_A), input("plan", { planId: PLAN_A }));
+        await catalog.addApproval(approval("apr-000000000001", PLAN_A), input("approve", { planId: PLAN_A }));
+        await catalog.grantBreakGlass(grant("bg-1"), input("break-glass"));
+        await catalog.revokeApproval("apr-000000000001", "bob", at(2), input("revoke"));
+        await catalog.recordExecution(execution("run-1", PLAN_A), input("run", { planId: PLAN_A }));
+        await catalog.revokeBreakGlass("bg-1", at(3), input("break-glass-revoke"));
+        const last = await catalog.appendAudit(
+          input("notify-failed", { data: { webhook: "https://hooks.example/x" } }),
+        );
+        const verdict = await verified(catalog);
+        assert.deepEqual(verdict, { ok: true, entries: 7, breaks: [] });
+        assert.deepEqual(await catalog.auditHead(), { seq: 7, hash: last.hash });
+        assert.deepEqual(
+          (await catalog.audit()).map((e) => e.kind),
+          ["plan", "approve", "break-glass", "revoke", "run", "break-glass-revoke", "notify-failed"],
+        );
+      } finally {
+        await done();
+      }
+    });
+
+    it("20 concurrent appends get seq 1..20 and a chain that verifies", async () => {
+      await fresh();
+      try {
+        const entries = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => catalog.appendAudit(input("notify-failed", { data: { i } }))),
+        );
+        assert.deepEqual(
+          entries.map((e) => e.seq).sort((a, b) => a - b),
+          Array.from({ length: 20 }, (_, i) => i + 1),
+        );
+        assert.deepEqual(await verified(catalog), { ok: true, entries: 20, breaks: [] });
+      } finally {
+        await done();
+      }
+    });
+
+    it("two catalogs on the same store append concurrently into one chain", async () => {
+      await fresh();
+      const second = await subject.reopen();
+      try {
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            (i % 2 === 0 ? catalog : second).appendAudit(input("notify-failed", { data: { i } })),
+          ),
+        );
+        const verdict = await verified(second);
+        assert.deepEqual(verdict, { ok: true, entries: 20, breaks: [] });
+        assert.deepEqual(
+          (await catalog.audit()).map((e) => e.seq),
+          Array.from({ length: 20 }, (_, i) => i + 1),
+        );
+      } finally {
+        await second.close();
+        await done();
+      }
+    });
+
+    describe("tampering is detected by verifyChain", () => {
+      async function chainOf5(): Promise<void> {
+        await fresh();
+        for (let i = 1; i <= 5; i++) {
+          await catalog.appendAudit(
+            input("plan", { planId: PLAN_A, data: { n: i, command: "TRUNCATE carts" } }),
+          );
+        }
+        assert.equal((await verified(catalog)).ok, true);
+      }
+
+      it("an altered entry", async () => {
+        await chainOf5();
+        try {
+          await subject.execute(
+            `UPDATE lifeline_audit SET data = '{"n":3,"command":"SELECT 1"}' WHERE seq = 3`,
+          );
+          const verdict = await verified(catalog);
+          assert.equal(verdict.ok, false);
+          assert.deepEqual(verdict.breaks[0], {
+            seq: 3,
+            problem: "entry 3 was altered (its content no longer matches its hash)",
+          });
+        } finally {
+          await done();
+        }
+      });
+
+      it("a deleted entry in the middle", async () => {
+        await chainOf5();
+        try {
+          await subject.execute("DELETE FROM lifeline_audit WHERE seq = 3");
+          const verdict = await verified(catalog);
+          assert.equal(verdict.ok, false);
+          assert.deepEqual(verdict.breaks[0], { seq: 4, problem: "entries 3–3 are missing" });
+        } finally {
+          await done();
+        }
+      });
+
+      it("two entries that swapped places", async () => {
+        await chainOf5();
+        try {
+          await subject.execute("UPDATE lifeline_audit SET seq = -2 WHERE seq = 2");
+          await subject.execute("UPDATE lifeline_audit SET seq = 2 WHERE seq = 3");
+          await subject.execute("UPDATE lifeline_audit SET seq = 3 WHERE seq = -2");
+          const verdict = await verified(catalog);
+          assert.equal(verdict.ok, false);
+          // Read back in seq order, the swapped entry no longer follows entry 1 and its seq is not the one it was hashed with.
+          assert.deepEqual(verdict.breaks.slice(0, 2), [
+            { seq: 2, problem: "entry 2 does not follow entry 1 (previous hash differs)" },
+            { seq: 2, problem: "entry 2 was altered (its content no longer matches its hash)" },
+          ]);
+        } finally {
+          await done();
+        }
+      });
+
+      it("the newest entry removed: the head says more were written", async () => {
+        await chainOf5();
+        try {
+          await subject.execute("DELETE FROM lifeline_audit WHERE seq = 5");
+          const verdict = await verified(catalog);
+          assert.equal(verdict.ok, false);
+          assert.deepEqual(verdict.breaks, [
+            {
+              seq: 5,
+              problem:
+                "the log ends at entry 4 but 5 entries were written: the newest were removed or replaced",
+            },
+          ]);
+        } finally {
+          await done();
+        }
+      });
+    });
+
+    it("opening again migrates nothing and keeps everything", async () => {
+      await fresh();
+      try {
+        await catalog.savePlan(planRecord(PLAN_A), input("plan", { planId: PLAN_A }));
+        const again = await subject.reopen();
+        const third = await subject.reopen();
+        try {
+          assert.equal((await again.findPlan(PLAN_A))?.planId, PLAN_A);
+          assert.deepEqual(await third.auditHead(), await catalog.auditHead());
+          // Each version recorded once.
+          const versions = await subject.execute("SELECT version FROM lifeline_catalog_migrations");
+          assert.deepEqual(
+            versions.map((r) => Number(r.version)),
+            [1],
+          );
+        } finally {
+          await again.close();
+          await third.close();
+        }
+      } finally {
+        await done();
+      }
+    });
+
+    it("refuses a catalog written by a newer lifeline (an unknown migration version)", async () => {
+      await fresh();
+      try {
+        await catalog.appendAudit(input("plan"));
+        await subject.execute(
+          "INSERT INTO lifeline_catalog_migrations (version, name, applied_at) VALUES (999, 'from the future', '2030-01-01T00:00:00Z')",
+        );
+        const error = await rejectsWith(subject.reopen(), "CATALOG_TOO_NEW");
+        assert.equal(error.kind, "runtime");
+        assert.match(error.message, /schema version 999, this lifeline knows versions up to 1/);
+        assert.match(error.fix ?? "", /upgrade lifeline/);
+        // The catalog already open is unharmed.
+        assert.equal((await verified(catalog)).ok, true);
+      } finally {
+        await done();
+      }
+    });
+  });
+}
+
+// --- SQLite ------------------------------------------------------------------------------------
+
+const catalogModule = pathToFileURL(path.resolve(import.meta.dirname, "../../src/catalog/index.ts")).href;
+
+contract("SQLite", async () => {
+  const dir = tempDir("lifeline-catalog-");
+  const file = path.join(dir.dir, "nested", "dir", "catalog.db");
+  const catalog = await openCatalog(file);
+  return {
+    catalog,
+    reopen: () => openCatalog(file),
+    execute: async (statement) => {
+      const db = new Database(file);
+      try {
+        const prepared = db.prepare(statement);
+        if (prepared.reader) return prepared.all() as Record<string, unknown>[];
+        prepared.run();
+        return [];
+      } finally {
+        db.close();
+      }
+    },
+    cleanup: async () => {
+      await catalog.close();
+      dir.remove();
+    },
+  };
+});
+
+const PER_PROCESS = 100;
+
+describe("SQLite catalog specifics", () => {
+  let dir: ReturnType<typeof tempDir>;
+  before(() => {
+    dir = tempDir("lifeline-catalog-");
+  });
+  after(() => dir.remove());
+
+  it("creates its directories, uses WAL and a busy timeout", async () => {
+    const file = path.join(dir.dir, "a", "b", "catalog.db");
+    const catalog = await openCatalog(file);
+    try {
+      assert.ok(existsSync(file));
+      assert.equal(catalog.location, file);
+      const db = new Database(file);
+      try {
+        assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
+        const versions = db.prepare("SELECT version FROM lifeline_catalog_migrations").pluck().all();
+        assert.deepEqual(versions, [1]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      await catalog.close();
+    }
+  });
+
+  it("processes appending at once make one chain (BEGIN IMMEDIATE, busy timeout)", async () => {
+    const file = path.join(dir.dir, "processes", "catalog.db");
+    await (await openCatalog(file)).close();
+    // Each process opens the catalog, waits for a common start, then appends as fast as it can and
+    // reports when it began and when its last append committed.
+    const script = `
+      const { openCatalog } = await import(${JSON.stringify(catalogModule)});
+      const catalog = await openCatalog(${JSON.stringify(file)});
+      const start = Number(process.argv[1]);
+      while (Date.now() < start) await new Promise((resolve) => setTimeout(resolve, 1));
+      const began = Date.now();
+      for (let i = 0; i < ${PER_PROCESS}; i++) {
+        await catalog.appendAudit({
+          at: new Date().toISOString(), kind: "notify-failed", identity: "p" + process.pid, host: "h",
+          asset: null, planId: null, data: { i },
+        });
+      }
+      const finished = Date.now();
+      await catalog.close();
+      process.stdout.write(JSON.stringify({ began, finished }));
+    `;
+    const start = String(Date.now() + 3000);
+    const run = async () => {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ["--import", "tsx", "--input-type=module", "-e", script, start],
+        { cwd: path.resolve(import.meta.dirname, "../..") },
+      );
+      return JSON.parse(stdout) as { began: number; finished: number };
+    };
+    const times = await Promise.all([run(), run(), run()]);
+    // They really wrote at the same time (every one began before any finished): otherwise this test
+    // would prove nothing about locking. SQLite's busy handler is not fair, so the entries
+    // themselves may well come in three runs, one per process.
+    const lastBegan = Math.max(...times.map((t) => t.began));
+    const firstFinished = Math.min(...times.map((t) => t.finished));
+    assert.ok(lastBegan < firstFinished, `the processes did not overlap: ${JSON.stringify(times)}`);
+    const catalog = await openCatalog(file);
+    try {
+      const entries = await catalog.audit();
+      assert.equal(new Set(entries.map((e) => e.identity)).size, 3);
+      assert.deepEqual(await verified(catalog), { ok: true, entries: 3 * PER_PROCESS, breaks: [] });
+    } finally {
+      await catalog.close();
+    }
+  });
+
+  it("a path that cannot be created is named, with the fix", async () => {
+    const blocker = path.join(dir.dir, "a-file");
+    writeFileSync(blocker, "not a directory");
+    const file = path.join(blocker, "catalog.db");
+    const error = await rejectsWith(openCatalog(file), "CATALOG_UNAVAILABLE");
+    assert.equal(error.kind, "runtime");
+    assert.ok(error.message.includes(file), error.message);
+    assert.match(error.fix ?? "", /writable path/);
+  });
+
+  it("a directory is not taken for the catalog file", async () => {
+    const error = await rejectsWith(openCatalog(dir.dir), "CATALOG_UNAVAILABLE");
+    assert.ok(error.message.includes(dir.dir));
+    assert.ok(error.fix?.includes(path.join(dir.dir, "catalog.db")), error.fix);
+  });
+
+  it("a file that is not an SQLite database is refused, not overwritten", async () => {
+    const file = path.join(dir.dir, "notes.txt");
+    const text = "these are my notes, not a database\n".repeat(200);
+    writeFileSync(file, text);
+    const error = await rejectsWith(openCatalog(file), "CATALOG_NOT_SQLITE");
+    assert.ok(error.message.includes(file));
+    assert.equal(readFileSync(file, "utf8"), text);
+  });
+});
+
+// --- PostgreSQL --------------------------------------------------------------------------------
+
+describe("PostgreSQL", () => {
+  let database: TestDatabase;
+  before(async () => {
+    database = await createDatabase("lifeline_catalog");
+  });
+  after(async () => {
+    await database?.drop();
+  });
+
+  contract("PostgreSQL", async () => {
+    const catalog = await openCatalog(database.url);
+    return {
+      catalog,
+      reopen: () => openCatalog(database.url),
+      execute: (statement) => query(database.url, statement),
+      cleanup: async () => {
+        await catalog.close();
+        // Every test starts from an empty database: drop whatever lifeline (or the test) created.
+        const tables = await query<{ name: string }>(
+          database.url,
+          "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'lifeline\\_%'",
+        );
+        for (const { name } of tables) await query(database.url, `DROP TABLE "${name}"`);
+      },
+    };
+  });
+
+  describe("PostgreSQL catalog specifics", () => {
+    it("keeps its tables in the URL's database, prefixed lifeline_, and hides the password in its location", async () => {
+      const url = new URL(database.url);
+      url.password = "not-needed-secret";
+      const catalog = await openCatalog(url.toString());
+      try {
+        assert.ok(!catalog.location.includes("not-needed-secret"), catalog.location);
+        assert.ok(catalog.location.includes(database.name));
+        const tables = await query<{ name: string }>(
+          database.url,
+          "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1",
+        );
+        assert.deepEqual(
+          tables.map((t) => t.name),
+          [
+            "lifeline_approvals",
+            "lifeline_audit",
+            "lifeline_audit_head",
+            "lifeline_break_glass",
+            "lifeline_catalog_migrations",
+            "lifeline_executions",
+            "lifeline_plans",
+          ],
+        );
+      } finally {
+        await catalog.close();
+      }
+    });
+
+    it("an unreachable server is a runtime error naming the location without the password", async () => {
+      const location = "postgres://lifeline:s3cret-catalog-pw@127.0.0.1:1/catalog";
+      const error = await rejectsWith(
+        openCatalog(location, { connectTimeoutMs: 2000 }),
+        "CATALOG_UNREACHABLE",
+      );
+      assert.equal(error.kind, "runtime");
+      assert.ok(error.message.includes("127.0.0.1:1/catalog"), error.message);
+      for (const text of [error.message, error.fix ?? "", ...error.details]) {
+        assert.ok(!text.includes("s3cret-catalog-pw"), text);
+      }
+    });
+
+    it("a database that does not exist is a runtime error", async () => {
+      const url = new URL(database.url);
+      url.pathname = "/lifeline_no_such_database";
+      const error = await rejectsWith(openCatalog(url.toString()), "CATALOG_UNREACHABLE");
+      assert.match(error.message, /lifeline_no_such_database/);
+    });
+  });
+});
