@@ -15,6 +15,7 @@ import { confirm, err, interactive, json, out, terminalProgress } from "./io.js"
 import path from "node:path";
 import { applyProtect, planProtect, scan } from "../app/k8s.js";
 import { renderProtectDone, renderProtectPlan, renderScan, scanJson } from "./render-k8s.js";
+import { activeGrants, registerGateCommands, renderBreakGlass } from "./gate-commands.js";
 import {
   backupJson,
   checkJson,
@@ -256,9 +257,9 @@ program
         };
       }
     });
-    const postures = await status(ctx, inputs);
-    if (options.json) json(statusJson(postures));
-    else out(renderStatus(postures));
+    const [postures, grants] = await Promise.all([status(ctx, inputs), activeGrants(loaded)]);
+    if (options.json) json({ ...statusJson(postures), breakGlass: grants });
+    else out([renderStatus(postures), ...renderBreakGlass(grants, new Date())].join("\n"));
   });
 
 program
@@ -387,6 +388,7 @@ async function planKubernetes(
       assets: loaded ? boundAssets(loaded) : [],
       policy: policyRules(loaded),
       kubernetes: kubernetesSettings(loaded, opts),
+      env: process.env,
     },
   );
 }
@@ -524,6 +526,13 @@ async function k8sDeps(loaded: ReturnType<typeof loadOptional>) {
     stateDir: loaded ? path.join(path.dirname(loaded.repositoryPath), "state") : null,
   };
 }
+
+registerGateCommands(program, {
+  globals,
+  signal: interrupt.signal,
+  setExit: (code) => (exitCode = code),
+  planKubernetes,
+});
 
 function readSql(file: string): string {
   try {
