@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
@@ -222,6 +222,20 @@ notifications:
     );
   });
 
+  it("--prepare meets what lifeline can itself (k8s protect), then the volume is kept when the claim goes", async () => {
+    const cmd = ["--", "kubectl", "delete", "pvc", SIMULATED.primaryPvc, "-n", "shop"];
+    const result = await as("alice", ["run", "--prepare", ...cmd]);
+    assert.match(result.stderr, /prepare: before asking for approval, lifeline will:/);
+    assert.match(result.stderr, /lifeline k8s protect shop --yes/);
+    // Protected and freshly verified, deleting the claim is recoverable: the default policy allows it.
+    assert.equal(result.code, 0, result.stdout + result.stderr);
+    assert.match(result.stdout, /EXECUTED plan .* \(allowed by the policy\)/);
+    assert.equal(cluster.server.has("PersistentVolumeClaim", SIMULATED.primaryPvc, "shop"), false);
+    const pv = await cluster.core.readPersistentVolume({ name: SIMULATED.primaryPv });
+    assert.equal(pv.spec?.persistentVolumeReclaimPolicy, "Retain");
+    assert.equal(pv.status?.phase, "Released", "the data is still there");
+  });
+
   it("break-glass lets one person run without approvals, bounded, shown in status", async () => {
     const tooLong = await as("alice", [
       "break-glass",
@@ -271,5 +285,50 @@ notifications:
     const doc = JSON.parse(verify.stdout) as { ok: boolean; breaks: { seq: number; problem: string }[] };
     assert.equal(doc.ok, false);
     assert.equal(doc.breaks[0]?.seq, 2);
+  });
+});
+
+describe("the gate with a catalog a team shares in PostgreSQL", () => {
+  let db: TestDatabase;
+  let catalogDb: TestDatabase;
+  const work = tempDir("lifeline-gate-pg-e2e-");
+  const as = (user: string, args: string[]) => cli(args, { cwd: work.dir, env: { LIFELINE_USER: user } });
+
+  before(async () => {
+    db = await createDatabase("lifeline_gate_pg_e2e");
+    catalogDb = await createDatabase("lifeline_gate_catalog");
+    await query(
+      db.url,
+      "CREATE TABLE carts (id int PRIMARY KEY); INSERT INTO carts SELECT generate_series(1, 50)",
+    );
+    writeFileSync(
+      path.join(work.dir, "lifeline.yaml"),
+      `catalog: ${catalogDb.url}\nassets:\n  shop:\n    url: ${db.url}\n    tier: production\n`,
+    );
+    assert.equal((await as("alice", ["backup", "shop"])).code, 0);
+    assert.equal((await as("alice", ["drill", "shop"])).code, 0);
+  });
+
+  after(async () => {
+    await db.drop();
+    await catalogDb.drop();
+    work.remove();
+  });
+
+  it("blocked, approved by another person, executed; the chain verifies; the state is in PostgreSQL", async () => {
+    const blocked = await as("alice", ["run", "--json", "shop", "--sql", "TRUNCATE carts"]);
+    assert.equal(blocked.code, 3, blocked.stderr);
+    const planId = (JSON.parse(blocked.stdout) as { planId: string }).planId;
+    assert.equal((await as("bob", ["approve", planId.slice(0, 10)])).code, 0);
+    const ran = await as("alice", ["run", "shop", "--sql", "TRUNCATE carts"]);
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    assert.equal((await query<{ n: string }>(db.url, "SELECT count(*) AS n FROM carts"))[0]?.n, "0");
+    assert.equal((await as("alice", ["audit", "verify"])).code, 0);
+    const rows = await query<{ n: string }>(catalogDb.url, "SELECT count(*) AS n FROM lifeline_audit");
+    assert.equal(rows[0]?.n, "5");
+    assert.ok(
+      !existsSync(path.join(work.dir, ".lifeline/catalog.sqlite")),
+      "no SQLite file when the catalog is PostgreSQL",
+    );
   });
 });
