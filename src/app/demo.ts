@@ -24,6 +24,9 @@ import { readManifests } from "../kubernetes/manifests.js";
 import { SIMULATED } from "../kubernetes/simulated/fixtures.js";
 import { startSimulatedCluster, type SimulatedCluster } from "../kubernetes/simulated/server.js";
 import { planCommand } from "./plan-command.js";
+import { approve, run as guardedRun, type GateDeps, type RunOutcome } from "./gate.js";
+import type { Approval } from "../core/gate.js";
+import { verifyChain, type ChainVerdict } from "../core/audit.js";
 import { applyProtect, planProtect, type ProtectPlan } from "./k8s.js";
 
 /** The demo's shop: products feeding a merchant feed, and orders that reference them. */
@@ -89,6 +92,11 @@ UPDATE products SET stock = stock - 1, updated_at = timestamptz '2026-11-26 09:3
 
 export const DEMO_PLAN_SQL = "DROP TABLE products CASCADE";
 
+/** What the demo runs through the gate, and who asks and who approves (simulated identities). */
+export const DEMO_GATE_SQL = "DELETE FROM orders WHERE status = 'cancelled'";
+export const DEMO_REQUESTER = "alice@shop.example";
+export const DEMO_APPROVER = "bob@shop.example";
+
 /** The command of the incident lifeline comes from, against the simulated cluster. */
 export const DEMO_K8S_COMMAND = ["kubectl", "delete", "pvc", SIMULATED.primaryPvc, "-n", SIMULATED.namespace];
 
@@ -117,6 +125,13 @@ export interface DemoResult {
   check: CheckResult;
   plan: Plan;
   k8s: { before: Plan; protect: ProtectPlan; after: Plan };
+  gate: {
+    blocked: RunOutcome;
+    approval: Approval;
+    executed: RunOutcome;
+    chain: ChainVerdict;
+    entries: number;
+  };
   json: unknown;
 }
 
@@ -225,6 +240,49 @@ export async function demo(options: {
     const protection = await planProtect(k8sDeps, { ...k8sOptions, asset: "shop", undo: false });
     await applyProtect(k8sDeps, protection.plan, protection.cluster);
     const after = await planCommand(k8sDeps, DEMO_K8S_COMMAND, k8sOptions);
+
+    // The gate: alice asks, the policy wants another person; bob approves this exact plan; alice runs it.
+    progress.phase(`the gate: ${DEMO_GATE_SQL}`);
+    const { openCatalog } = await import("../catalog/index.js");
+    const catalog = await openCatalog(path.join(workdir, "catalog.sqlite"));
+    let gate: DemoResult["gate"];
+    try {
+      const deps = (who: string): GateDeps => ({
+        catalog,
+        identity: { id: who, source: "env", host: "demo", authenticated: false },
+        clock: systemClock,
+        notify: async () => [],
+        warn: () => undefined,
+      });
+      const runInput = {
+        planner: () => plan(ctx, asset, DEMO_GATE_SQL, { exact: true, policy: DEFAULT_POLICY }),
+        document: (p: Plan) => ({ planId: p.planId, verdict: p.verdict, command: p.command }),
+        executor: async () => {
+          const engine = ctx.engine(asset.engine);
+          await engine.sql?.execute(engine.target(asset.url), DEMO_GATE_SQL, signal);
+          return { exitCode: 0 };
+        },
+        dryRun: false,
+      };
+      const blocked = await guardedRun(deps(DEMO_REQUESTER), runInput);
+      const approval = await approve(deps(DEMO_APPROVER), {
+        planId: blocked.plan.planId,
+        comment: "cancelled orders are archived in the warehouse",
+        ttlSeconds: 3600,
+      });
+      const executed = await guardedRun(deps(DEMO_REQUESTER), runInput);
+      const [entries, head] = await Promise.all([catalog.audit(), catalog.auditHead()]);
+      const { sha256hex } = await import("../catalog/index.js");
+      gate = {
+        blocked,
+        approval: approval.approval,
+        executed,
+        chain: verifyChain(sha256hex, entries, head),
+        entries: entries.length,
+      };
+    } finally {
+      await catalog.close();
+    }
     return {
       serverVersion: source.serverVersion,
       manifest,
@@ -233,6 +291,7 @@ export async function demo(options: {
       check,
       plan: dropPlan,
       k8s: { before, protect: protection.plan, after },
+      gate,
       json: {
         demo: {
           serverVersion: source.serverVersion,
@@ -254,6 +313,13 @@ export async function demo(options: {
             planId: dropPlan.planId,
             verdict: dropPlan.verdict,
             requirements: dropPlan.requirements,
+          },
+          gate: {
+            sql: DEMO_GATE_SQL,
+            blocked: { status: gate.blocked.status, planId: gate.blocked.plan.planId },
+            approval: { id: gate.approval.id, by: gate.approval.approver.id },
+            executed: { status: gate.executed.status, execution: gate.executed.execution.id },
+            auditChain: gate.chain,
           },
           kubernetes: {
             simulated: true,

@@ -1,4 +1,4 @@
-import { DEMO_PLAN_SQL, type DemoResult } from "../app/demo.js";
+import { DEMO_APPROVER, DEMO_GATE_SQL, DEMO_PLAN_SQL, DEMO_REQUESTER, type DemoResult } from "../app/demo.js";
 import { renderPlan } from "./render-plan.js";
 import { renderProtectPlan } from "./render-k8s.js";
 import { renderBackup, renderDrill, renderStatus } from "./render.js";
@@ -51,10 +51,39 @@ export function renderDemo(r: DemoResult): string {
     "   The same command, planned again:",
     indent(renderPlan(r.k8s.after)),
     "",
+    `7. The gate: ${DEMO_REQUESTER} wants to run \`${DEMO_GATE_SQL}\` on production (identities simulated):`,
+    indent(`$ LIFELINE_USER=${DEMO_REQUESTER} lifeline run shop --sql "${DEMO_GATE_SQL}"`),
+    indent(gateLine(r.gate.blocked)),
+    ...r.gate.blocked.decision.requirements.map((q) => indent(`  ${q.met ? "✓" : "✗"} ${q.detail}`)),
+    indent(
+      `$ LIFELINE_USER=${DEMO_APPROVER} lifeline approve ${r.gate.blocked.plan.planId.slice(0, 12)} --comment "${r.gate.approval.comment ?? ""}"`,
+    ),
+    indent(
+      `approved plan ${r.gate.approval.planId.slice(0, 12)}, only this exact plan, until ${r.gate.approval.expiresAt}`,
+    ),
+    indent(`$ LIFELINE_USER=${DEMO_REQUESTER} lifeline run shop --sql "${DEMO_GATE_SQL}"`),
+    indent(gateLine(r.gate.executed)),
+    indent(`$ lifeline audit verify`),
+    indent(
+      r.gate.chain.ok
+        ? `The audit chain holds: ${r.gate.entries} entries (plan, blocked run, approval, plan, executed run), each with the hash of the one before.`
+        : `The audit chain is BROKEN: ${r.gate.chain.breaks.map((b) => b.problem).join("; ")}`,
+    ),
+    "",
     "Next, on your own database:",
     "   lifeline init --asset shop --url 'postgres://app:${SHOP_DB_PASSWORD}@db:5432/shop'",
     "   lifeline backup shop && lifeline drill shop && lifeline status",
     '   lifeline plan shop --sql "DROP TABLE products"',
     "   lifeline plan -- kubectl delete pvc data-postgresql-0 -n shop      # with kubernetes: {namespace, release} on the asset",
+    '   lifeline run shop --sql "TRUNCATE carts"      # blocked until another person runs: lifeline approve <plan id>',
   ].join("\n");
+}
+
+function gateLine(o: DemoResult["gate"]["blocked"]): string {
+  const id = o.plan.planId.slice(0, 12);
+  if (o.status === "executed") {
+    const by = o.decision.approvals.map((a) => a.approver.id).join(", ");
+    return `EXECUTED plan ${id} in one transaction, approved by ${by}; recorded as ${o.execution.id}`;
+  }
+  return `BLOCKED (exit 3): plan ${id} needs what it does not have yet; nothing was run`;
 }

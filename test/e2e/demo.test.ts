@@ -35,6 +35,13 @@ describe("lifeline demo", () => {
     assert.match(result.stdout, /deployment feeds\/feed-generator → service shop\/postgresql-primary/);
     assert.match(result.stdout, /persistentVolumeReclaimPolicy Delete → Retain/);
     assert.match(result.stdout, /RECOVERABLE pvc shop\/data-postgresql-primary-0/);
+    // The gate: blocked, approved by another person, executed; the chain holds.
+    assert.match(result.stdout, /BLOCKED \(exit 3\): plan [0-9a-f]{12}/);
+    assert.match(
+      result.stdout,
+      /EXECUTED plan [0-9a-f]{12} in one transaction, approved by bob@shop\.example/,
+    );
+    assert.match(result.stdout, /The audit chain holds: 5 entries/);
     assert.deepEqual(leftovers(), before, "the demo cleans up after itself");
     assert.deepEqual(readdirSync(work.dir), [], "nothing written to the working directory");
   });
