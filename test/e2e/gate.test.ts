@@ -192,6 +192,25 @@ notifications:
     assert.match(again.doc.detail ?? "", /plan changed since it was approved \(drift\)/);
   });
 
+  it("a change of the objects between approval and run (the table recreated) is drift", async () => {
+    await query(
+      db.url,
+      "CREATE TABLE scratch_notes (id int PRIMARY KEY); INSERT INTO scratch_notes VALUES (1), (2)",
+    );
+    const sql = "TRUNCATE scratch_notes";
+    const first = await runJson("alice", ["shop", "--sql", sql]);
+    assert.equal((await as("bob", ["approve", first.doc.planId])).code, 0);
+    // Someone drops and recreates it: same name, another object (OID, relfilenode).
+    await query(
+      db.url,
+      "DROP TABLE scratch_notes; CREATE TABLE scratch_notes (id int PRIMARY KEY); INSERT INTO scratch_notes VALUES (3)",
+    );
+    const again = await runJson("alice", ["shop", "--sql", sql]);
+    assert.equal(again.result.code, 3);
+    assert.equal(again.doc.status, "drift");
+    assert.deepEqual(await query(db.url, "SELECT id FROM scratch_notes"), [{ id: 3 }]);
+  });
+
   it("a failing statement leaves the database unchanged (rolled back) and is recorded as failed", async () => {
     const sql = "UPDATE products SET price = price * 2; SELECT 1 / 0";
     const before = await query<{ s: string }>(db.url, "SELECT sum(price)::text AS s FROM products");
@@ -265,6 +284,22 @@ notifications:
     assert.match(
       ran.doc.requirements.find((r) => r.kind === "approvals")?.detail ?? "",
       /waived by break-glass/,
+    );
+    // It expires on time.
+    const short = await as("carol", [
+      "break-glass",
+      "--asset",
+      "shop",
+      "--for",
+      "1s",
+      "--reason",
+      "INC-4412 short",
+    ]);
+    assert.equal(short.code, 0, short.stderr);
+    await new Promise((r) => setTimeout(r, 1300));
+    assert.equal(
+      (await runJson("carol", ["shop", "--sql", "DELETE FROM orders WHERE status = 'new'"])).result.code,
+      3,
     );
     // Only for alice.
     const bob = await runJson("bob", ["shop", "--sql", "DELETE FROM orders WHERE status = 'new'"]);
