@@ -623,3 +623,27 @@ describe("simulated Kubernetes API server through @kubernetes/client-node", () =
     );
   });
 });
+
+describe("the PV controller of the simulated cluster", () => {
+  it("deletes a Released volume as soon as its reclaim policy becomes Delete", async () => {
+    const c = await startFakeCluster();
+    try {
+      await c.core.patchPersistentVolume({
+        name: SIMULATED.uploadsPv,
+        body: [{ op: "replace", path: "/spec/persistentVolumeReclaimPolicy", value: "Retain" }],
+      });
+      await c.core.deleteNamespacedPersistentVolumeClaim({ name: SIMULATED.uploadsPvc, namespace: "shop" });
+      assert.equal(
+        (await c.core.readPersistentVolume({ name: SIMULATED.uploadsPv })).status?.phase,
+        "Released",
+      );
+      await c.core.patchPersistentVolume({
+        name: SIMULATED.uploadsPv,
+        body: [{ op: "replace", path: "/spec/persistentVolumeReclaimPolicy", value: "Delete" }],
+      });
+      assert.equal(c.server.has("PersistentVolume", SIMULATED.uploadsPv), false);
+    } finally {
+      await c.close();
+    }
+  });
+});

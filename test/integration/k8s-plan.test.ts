@@ -277,6 +277,32 @@ describe("k8s scan and protect", () => {
     assert.equal(back.spec?.persistentVolumeReclaimPolicy, "Delete");
   });
 
+  it("protect --undo never sets Delete on a volume whose claim is gone (that would delete it at once)", async () => {
+    const d = deps();
+    const { plan: p, cluster: c } = await planProtect(d, {
+      assets: [shop],
+      kubernetes: settings(),
+      asset: "shop",
+      undo: false,
+    });
+    await applyProtect(d, p, c);
+    await cluster.core.deleteNamespacedPersistentVolumeClaim({ name: SIMULATED.readPvc, namespace: "shop" });
+    const undo = await planProtect(d, { assets: [shop], kubernetes: settings(), asset: "shop", undo: true });
+    assert.deepEqual(
+      undo.plan.changes.map((x) => x.volume),
+      [SIMULATED.primaryPv],
+    );
+    assert.match(
+      undo.plan.kept.find((k) => k.volume === SIMULATED.readPv)?.why ?? "",
+      /claim .* is gone .* would delete the data at once/,
+    );
+    await applyProtect(d, undo.plan, undo.cluster);
+    assert.equal(
+      (await cluster.core.readPersistentVolume({ name: SIMULATED.readPv })).status?.phase,
+      "Released",
+    );
+  });
+
   it("protect does not overwrite a policy changed since its plan", async () => {
     const d = deps();
     const { plan: p, cluster: c } = await planProtect(d, {

@@ -1669,11 +1669,36 @@ export class SimulatedApiServer {
       for (const rs of this.all("ReplicaSet")) changed = this.syncReplicaSet(rs) || changed;
       for (const sts of this.all("StatefulSet")) changed = this.syncStatefulSet(sts) || changed;
       changed = this.bindClaims() || changed;
+      changed = this.reclaimReleased() || changed;
       for (const w of [...this.all("StatefulSet"), ...this.all("ReplicaSet"), ...this.all("Deployment")]) {
         changed = this.syncWorkloadStatus(w) || changed;
       }
       if (!changed) return;
     }
+  }
+
+  /**
+   * The PV controller: a Released volume whose reclaim policy becomes Delete is deleted at once
+   * (with its disk); Recycle makes it Available again.
+   */
+  private reclaimReleased(): boolean {
+    let changed = false;
+    const at = timestamp(this.now());
+    for (const pv of this.all("PersistentVolume")) {
+      const phase = isObj(pv.status) ? pv.status.phase : undefined;
+      if (phase !== "Released" && phase !== "Failed") continue;
+      const policy = spec(pv).persistentVolumeReclaimPolicy;
+      if (policy === "Delete") {
+        this.deleteWithEffects(pv, "Background", at);
+        changed = true;
+      } else if (policy === "Recycle") {
+        delete spec(pv).claimRef;
+        pv.status = { phase: "Available", lastPhaseTransitionTime: at };
+        this.touch(pv);
+        changed = true;
+      }
+    }
+    return changed;
   }
 
   private ownedBy(owner: K8sObject, kind: string): K8sObject[] {
