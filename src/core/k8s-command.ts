@@ -8,7 +8,8 @@
  * `argv`, `flags`, `set[].value` and `patch.body` hold the command as given, secrets included (the
  * command may have to be run later). Anything shown or stored goes through displayCommand,
  * canonicalCommand or redactArgv, which mask them; an UnknownCommand's reason is masked the same
- * way (it never quotes what displayCommand masks).
+ * way (it never quotes what displayCommand masks). canonicalCommand, given a digest, puts each
+ * masked value's digest where the others put `***`, so that a plan identity still binds it.
  */
 
 /**
@@ -107,8 +108,8 @@ export interface HelmSetEntry {
   value: string;
   flag: HelmSetFlag;
   /**
-   * the key (or a --set-json value's key) looks like it names a secret: the value is masked in the
-   * canonical form too (displayCommand masks every --set value whatever the key)
+   * the key (or a --set-json value's key) looks like it names a secret: the value is masked when
+   * shown and in the canonical form (there as its digest when canonicalCommand is given one)
    */
   secret: boolean;
   list?: boolean;
@@ -1798,78 +1799,116 @@ function parseUnmasked(argv: readonly string[]): ParsedCommand {
 // ───────────────────────────── redaction ─────────────────────────────
 
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)([^\s/@]+)@/gi;
-const KEY_VALUE_SECRET = /^([^=\s]+)=(.*)$/s;
+/**
+ * `KEY=VALUE` anywhere in an argument (at its start or after a blank, quote or shell operator): the
+ * value ends at the next blank or quote, or is one quoted string, so that the rest of a shell
+ * command (`sh -c "PGPASSWORD=x rm -rf /data"`) stays readable and keeps its identity.
+ */
+const KEY_VALUE_SECRET = /(^|[\s'"`;&|()])([^=\s'"`;&|()]+)=("[^"]*"?|'[^']*'?|[^\s'"]*)/g;
+
+/** A digest of a secret: the caller's keyed hash, so that the canonical form binds the value. */
+export type SecretDigest = (secret: string) => string;
 
 /**
- * The masking functions below replace secrets by REDACTED and add what they replaced to `hidden`,
+ * Replaces secrets by REDACTED, or by their digest when one is given (for a canonical form that
+ * must tell two secrets apart without showing either), and records what it replaced in `hidden`,
  * so that a reason can be masked exactly as the command is.
  */
-function maskUrls(s: string, hidden: string[] = []): string {
-  return s.replace(URL_PASSWORD, (_m, head: string, password: string) => {
-    hidden.push(password);
-    return `${head}${REDACTED}@`;
+class Masker {
+  readonly hidden: string[] = [];
+  constructor(private readonly digest: SecretDigest | null = null) {}
+  hide(secret: string, ...alsoHidden: string[]): string {
+    this.hidden.push(secret, ...alsoHidden);
+    return this.digest ? this.digest(secret) : REDACTED;
+  }
+}
+
+function maskUrls(s: string, m: Masker = new Masker()): string {
+  return s.replace(URL_PASSWORD, (_m, head: string, password: string) => `${head}${m.hide(password)}@`);
+}
+
+/** `PGPASSWORD=x`, `auth.password=x`: the value of a secret-named key, wherever it is in the argument. */
+function maskKeyValue(s: string, m: Masker = new Masker()): string {
+  return s.replace(KEY_VALUE_SECRET, (whole, lead: string, key: string, value: string) => {
+    if (value === "" || value === '"' || value === "'" || !SECRET_KEY.test(key)) return whole;
+    const unquoted = value.replace(/^(["'])(.*?)\1?$/s, "$2");
+    return `${lead}${key}=${m.hide(value, unquoted)}`;
   });
 }
 
-/** `PGPASSWORD=x`, `auth.password=x`: the value of a secret-named key. */
-function maskKeyValue(s: string, hidden: string[] = []): string {
-  const m = KEY_VALUE_SECRET.exec(s);
-  const value = m?.[2] ?? "";
-  if (m && SECRET_KEY.test(m[1] ?? "") && value !== "") {
-    hidden.push(value);
-    return `${m[1]}=${REDACTED}`;
-  }
-  return s;
-}
-
 /** JSON / YAML-ish patch bodies: mask the values of secret-named keys. */
-function maskDocument(body: string, hidden: string[] = []): string {
+function maskDocument(body: string, m: Masker = new Masker()): string {
   return body
     .replace(
       /("((?:[^"\\]|\\.)*)"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,{}[\]\s"]+)/g,
-      (m, head: string, key: string, value: string) => {
-        if (!SECRET_KEY.test(key)) return m;
-        hidden.push(value, value.replace(/^"|"$/g, ""));
-        return `${head}"${REDACTED}"`;
+      (whole, head: string, key: string, value: string) => {
+        if (!SECRET_KEY.test(key)) return whole;
+        return `${head}${JSON.stringify(m.hide(value, value.replace(/^"|"$/g, "")))}`;
       },
     )
     .replace(
       /(^|[\n{,]\s*)([A-Za-z0-9_.-]+)(\s*:\s+)([^\n,}]+)/g,
-      (m, lead: string, key: string, sep: string, value: string) => {
-        if (!SECRET_KEY.test(key)) return m;
-        hidden.push(value);
-        return `${lead}${key}${sep}${REDACTED}`;
+      (whole, lead: string, key: string, sep: string, value: string) => {
+        if (!SECRET_KEY.test(key)) return whole;
+        return `${lead}${key}${sep}${m.hide(value)}`;
       },
     );
 }
 
+/** Every string in a JSON value, for masking reasons. */
+function jsonStrings(v: unknown): string[] {
+  if (typeof v === "string") return [v];
+  if (Array.isArray(v)) return v.flatMap(jsonStrings);
+  if (v !== null && typeof v === "object")
+    return Object.values(v as Record<string, unknown>).flatMap(jsonStrings);
+  return [];
+}
+
+/** A parsed JSON value with the values of secret-named keys (at any depth) masked. */
+function maskJsonValue(v: unknown, m: Masker): unknown {
+  if (Array.isArray(v)) return v.map((x) => maskJsonValue(x, m));
+  if (v !== null && typeof v === "object")
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).map(([k, x]) =>
+        SECRET_KEY.test(k) ? [k, m.hide(JSON.stringify(x), ...jsonStrings(x))] : [k, maskJsonValue(x, m)],
+      ),
+    );
+  return v;
+}
+
 /**
- * A --set-kind flag's argument as shown: every value masked whatever its key (a key is no proof
- * that a value is not secret), keys kept; --set-file values are paths and stay.
+ * One --set entry's value as shown: masked whole when its key looks secret; a --set-json value
+ * that names a secret-looking key has those keys' values masked (the whole value when it cannot be
+ * read); other values are shown, secret-named KEY=VALUE and URL passwords in them masked.
  */
-function maskSetValue(flag: HelmSetFlag, text: string, hidden: string[]): string {
+function maskSetEntry(flag: HelmSetFlag, key: string, typed: string, value: string, m: Masker): string {
+  if (flag === "--set-file") return maskUrls(typed, m);
+  if (typed === "") return "";
+  if (SECRET_KEY.test(key.replace(/\\/g, ""))) return m.hide(typed, value);
+  if (flag === "--set-json" && SECRET_KEY.test(value)) {
+    try {
+      return JSON.stringify(maskJsonValue(JSON.parse(value), m));
+    } catch {
+      return m.hide(typed, value);
+    }
+  }
+  return maskUrls(maskKeyValue(typed, m), m);
+}
+
+/** A --set-kind flag's argument as shown: keys kept, values masked as maskSetEntry says. */
+function maskSetValue(flag: HelmSetFlag, text: string, m: Masker): string {
   const { pieces, error, errorAt } = splitHelmSet(text, flag);
   let out = text;
   if (error) {
     // the entry helm could not read: its key is shown (the reason quotes it), the rest masked
     const rest = text.slice(errorAt);
     const eq = rest.indexOf("=");
-    if (flag === "--set-file" || eq < 0) out = text.slice(0, errorAt) + maskUrls(rest, hidden);
-    else {
-      hidden.push(rest.slice(eq + 1));
-      out = `${text.slice(0, errorAt)}${rest.slice(0, eq + 1)}${REDACTED}`;
-    }
+    if (flag === "--set-file" || eq < 0) out = text.slice(0, errorAt) + maskUrls(rest, m);
+    else out = `${text.slice(0, errorAt)}${rest.slice(0, eq + 1)}${m.hide(rest.slice(eq + 1))}`;
   }
   for (const p of [...pieces].reverse()) {
     const typed = out.slice(p.start, p.end);
-    let replacement: string;
-    if (flag === "--set-file") replacement = maskUrls(typed, hidden);
-    else if (typed === "") replacement = "";
-    else {
-      hidden.push(typed, p.value);
-      replacement = REDACTED;
-    }
-    out = out.slice(0, p.start) + replacement + out.slice(p.end);
+    out = out.slice(0, p.start) + maskSetEntry(flag, p.key, typed, p.value, m) + out.slice(p.end);
   }
   return out;
 }
@@ -1883,30 +1922,27 @@ const SET_ARG = /^(--set(?:-string|-json|-literal|-file)?)(?:(=)(.*))?$/s;
  * Not a command lifeline could resolve: mask what looks like a secret flag's value, helm --set
  * values, KEY=VALUE secrets, URL passwords.
  */
-function redactUnresolved(argv: readonly string[], hidden: string[]): string[] {
-  const out = argv.map((a, i) => (i === 0 ? a : maskUrls(maskKeyValue(a, hidden), hidden)));
+function redactUnresolved(argv: readonly string[], mask: Masker): string[] {
+  const out = argv.map((a, i) => (i === 0 ? a : maskUrls(maskKeyValue(a, mask), mask)));
   const helm = toolOf(argv[0] ?? "")?.tool === "helm";
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i] ?? "";
     const set = helm ? SET_ARG.exec(a) : null;
     if (set) {
       const flag = set[1] as HelmSetFlag;
-      if (set[2] === "=") out[i] = `${flag}=${maskSetValue(flag, set[3] ?? "", hidden)}`;
+      if (set[2] === "=") out[i] = `${flag}=${maskSetValue(flag, set[3] ?? "", mask)}`;
       else if (i + 1 < argv.length) {
         i++;
-        out[i] = maskSetValue(flag, argv[i] ?? "", hidden);
+        out[i] = maskSetValue(flag, argv[i] ?? "", mask);
       }
       continue;
     }
     const m = /^(--?[A-Za-z0-9_-]+)(=?)(.*)$/s.exec(a);
     if (!m || !SECRET_FLAG_NAME.test(m[1] ?? "")) continue;
-    if (m[2] === "=") {
-      hidden.push(m[3] ?? "");
-      out[i] = `${m[1]}=${REDACTED}`;
-    } else if (i + 1 < argv.length) {
+    if (m[2] === "=") out[i] = `${m[1]}=${mask.hide(m[3] ?? "")}`;
+    else if (i + 1 < argv.length) {
       i++;
-      hidden.push(argv[i] ?? "");
-      out[i] = REDACTED;
+      out[i] = mask.hide(argv[i] ?? "");
     }
   }
   return out;
@@ -1921,12 +1957,15 @@ function withSetFlags(t: FlagTable): FlagTable {
 }
 
 /** redactArgv, and every string it replaced by `***`. */
-function redaction(input: readonly string[]): { masked: string[]; hidden: string[] } {
-  const hidden: string[] = [];
+function redaction(
+  input: readonly string[],
+  mask: Masker = new Masker(),
+): { masked: string[]; hidden: string[] } {
+  const hidden = mask.hidden;
   const out = input.map((a) => (typeof a === "string" ? a : String(a)));
   try {
     const r = resolve(out);
-    if ("reason" in r) return { masked: redactUnresolved(out, hidden), hidden };
+    if ("reason" in r) return { masked: redactUnresolved(out, mask), hidden };
     // keep going past bad flags and bad values, so that nothing after them escapes masking; a
     // --set where helm would reject it still has a value to mask
     const t = r.tool === "helm" ? withSetFlags(r.table) : r.table;
@@ -1945,60 +1984,52 @@ function redaction(input: readonly string[]): { masked: string[]; hidden: string
         masked.set(tok.index, arg.slice(0, arg.length - tok.value.length) + value);
       }
     };
-    const secretValue = (tok: FlagTok) => {
-      hidden.push(tok.value);
-      setValue(tok, REDACTED);
-    };
+    const secretValue = (tok: FlagTok) => setValue(tok, mask.hide(tok.value));
     for (const tok of toks) {
       if (tok.kind !== "flag") continue;
       const secretFlag = tok.spec ? tok.spec.secret : SECRET_FLAG_NAME.test(tok.name);
       if (secretFlag) secretValue(tok);
       else if (r.tool === "helm" && SET_FLAGS.includes(`--${tok.name}` as HelmSetFlag))
-        setValue(tok, maskSetValue(`--${tok.name}` as HelmSetFlag, tok.value, hidden));
+        setValue(tok, maskSetValue(`--${tok.name}` as HelmSetFlag, tok.value, mask));
       else if (r.tool === "kubectl" && tok.name === "patch") {
         if (patchesSecret) secretValue(tok);
-        else setValue(tok, maskUrls(maskDocument(tok.value, hidden), hidden));
+        else setValue(tok, maskUrls(maskDocument(tok.value, mask), mask));
       } else if (tok.name === "from-literal" && createsSecret) {
         const eq = tok.value.indexOf("=");
-        hidden.push(tok.value.slice(eq + 1));
-        setValue(tok, eq < 0 ? REDACTED : `${tok.value.slice(0, eq + 1)}${REDACTED}`);
-      } else if (SELECTOR_FLAGS.has(tok.name)) setValue(tok, maskUrls(tok.value, hidden));
+        const value = mask.hide(tok.value.slice(eq + 1));
+        setValue(tok, eq < 0 ? value : `${tok.value.slice(0, eq + 1)}${value}`);
+      } else if (SELECTOR_FLAGS.has(tok.name)) setValue(tok, maskUrls(tok.value, mask));
       else if (tok.valueIndex !== null || tok.inline)
-        setValue(tok, maskUrls(maskKeyValue(tok.value, hidden), hidden));
+        setValue(tok, maskUrls(maskKeyValue(tok.value, mask), mask));
     }
     const positions = toks.filter((t): t is PosTok => t.kind === "pos");
     for (const [i, tok] of positions.entries()) {
       if (masked.has(tok.index)) continue;
-      masked.set(tok.index, maskUrls(maskKeyValue(tok.value, hidden), hidden));
+      masked.set(tok.index, maskUrls(maskKeyValue(tok.value, mask), mask));
       // `kubectl exec pod -- mysql --password VALUE`: a program's own secret flag after "--"
       const next = positions[i + 1];
       const flagLike = /^--?[A-Za-z0-9_-]+$/.test(tok.value) && SECRET_FLAG_NAME.test(tok.value);
-      if (flagLike && next && !masked.has(next.index)) {
-        hidden.push(next.value);
-        masked.set(next.index, REDACTED);
-      }
+      if (flagLike && next && !masked.has(next.index)) masked.set(next.index, mask.hide(next.value));
       // kubectl config set users.x.token VALUE
       if (r.verb === "config set" && i === 0 && SECRET_KEY.test(tok.value)) {
         const next = positions[1];
-        if (next) {
-          hidden.push(next.value);
-          masked.set(next.index, REDACTED);
-        }
+        if (next) masked.set(next.index, mask.hide(next.value));
       }
     }
     return {
-      masked: out.map((a, i) => masked.get(i) ?? (i === 0 ? a : maskUrls(a, hidden))),
+      masked: out.map((a, i) => masked.get(i) ?? (i === 0 ? a : maskUrls(a, mask))),
       hidden,
     };
   } catch {
-    return { masked: out.map(() => REDACTED), hidden: [...out] };
+    return { masked: out.map((a) => mask.hide(a)), hidden };
   }
 }
 
 /**
  * The command with every secret replaced by `***`: values of --token/--password/--kube-token and
- * other secret flags, every helm --set/--set-string/--set-json/--set-literal value, secret-named
- * KEY=VALUE arguments, passwords in URLs, and the body of a patch of a Secret. Same length as argv.
+ * other secret flags, helm --set-kind values of secret-looking keys (in a --set-json value, those
+ * keys' values), secret-named KEY=VALUE values (up to the next blank or quote), passwords in URLs,
+ * and the body of a patch of a Secret. Same length as argv.
  */
 export function redactArgv(argv: readonly string[]): string[] {
   return redaction(argv).masked;
@@ -2128,10 +2159,11 @@ const H_MODELLED = new Set([
  * The command's flags and positional arguments read from its redacted argv, so that the canonical
  * form masks exactly what redactArgv masks (masking keeps argv's shape).
  */
-function maskedView(c: KubectlCommand | HelmCommand): { flags: Flags; args: string[] } {
+function maskedView(c: KubectlCommand | HelmCommand, m: Masker): { flags: Flags; args: string[] } {
   const r = resolve(c.argv);
-  if ("reason" in r) return { flags: new Flags([]), args: c.args.map(() => REDACTED) };
-  const toks = tokenize(redactArgv(c.argv), r.remaining, r.table, false, r.tool === "kubectl").toks;
+  if ("reason" in r) return { flags: new Flags([]), args: c.args.map((a) => m.hide(a)) };
+  const masked = redaction(c.argv, m).masked;
+  const toks = tokenize(masked, r.remaining, r.table, false, r.tool === "kubectl").toks;
   return {
     flags: new Flags(toks),
     args: toks.filter((x): x is PosTok => x.kind === "pos").map((x) => x.value),
@@ -2164,27 +2196,33 @@ function otherFlags(masked: Flags, modelled: ReadonlySet<string>): string[] {
 }
 
 /** Free text of the command as displayCommand shows it: secret-named KEY=VALUE and URL passwords masked. */
-function shown(text: string): string {
-  return maskUrls(maskKeyValue(text));
+function shown(text: string, m: Masker): string {
+  return maskUrls(maskKeyValue(text, m), m);
 }
 
 /** `--name=value` (strings masked as shown), `--name` for true, nothing for null or false. */
-function option(name: string, value: string | number | boolean | null): string[] {
+function option(name: string, value: string | number | boolean | null, m: Masker): string[] {
   if (value === null || value === false) return [];
   if (value === true) return [`--${name}`];
-  return [`--${name}=${typeof value === "string" ? shown(value) : value}`];
+  return [`--${name}=${typeof value === "string" ? shown(value, m) : value}`];
 }
 
 /** Selectors are shown as typed (label values are not secrets), URL passwords aside. */
-function selectorOption(name: string, value: string | null, canonical: (s: string) => string): string[] {
-  return value === null ? [] : [`--${name}=${maskUrls(canonical(value))}`];
+function selectorOption(
+  name: string,
+  value: string | null,
+  canonical: (s: string) => string,
+  m: Masker,
+): string[] {
+  return value === null ? [] : [`--${name}=${maskUrls(canonical(value), m)}`];
 }
 
 /** Re-escapes a --set value so that the canonical entry reads back as the same value. */
-function setText(e: HelmSetEntry): string {
-  if (e.secret) return `${e.key}=${REDACTED}`;
-  if (e.list || e.flag === "--set-json" || e.flag === "--set-literal") return `${e.key}=${maskUrls(e.value)}`;
-  const escaped = maskUrls(e.value).replace(/[\\,]/g, (c) => `\\${c}`);
+function setText(e: HelmSetEntry, m: Masker): string {
+  if (e.secret) return `${e.key}=${m.hide(e.value)}`;
+  if (e.flag === "--set-file") return `${e.key}=${maskUrls(e.value, m)}`;
+  if (e.list || e.flag === "--set-json" || e.flag === "--set-literal") return `${e.key}=${shown(e.value, m)}`;
+  const escaped = shown(e.value, m).replace(/[\\,]/g, (c) => `\\${c}`);
   return `${e.key}=${escaped.startsWith("{") ? `\\${escaped}` : escaped}`;
 }
 
@@ -2263,9 +2301,9 @@ function canonicalFieldSelector(selector: string): string {
   return sortedUnique(terms).join(",");
 }
 
-function targetText(t: ResourceTarget): string {
-  const type = t.resource ?? shown(t.typed.toLowerCase());
-  return t.name === null ? type : `${type}/${shown(t.name)}`;
+function targetText(t: ResourceTarget, m: Masker): string {
+  const type = t.resource ?? shown(t.typed.toLowerCase(), m);
+  return t.name === null ? type : `${type}/${shown(t.name, m)}`;
 }
 
 function styleOfVerb(tool: "kubectl" | "helm", verb: string): ArgStyle {
@@ -2281,97 +2319,103 @@ function styleOfVerb(tool: "kubectl" | "helm", verb: string): ArgStyle {
 /**
  * The command as one canonical string, for a plan's identity: the same for every spelling of the
  * same flags (`-n x`, `-nx`, `--namespace=x`) in any order, different when the meaning differs.
- * Secrets are masked.
+ * Only flags that change how the tool prints or waits are left out; everything else in argv counts.
+ *
+ * Secrets are replaced by `options.digest(secret)` when a digest is given (a keyed hash, so that two
+ * commands that differ only in a secret, or in text next to one, never share a plan identity), and
+ * by `***` otherwise (for display only: such a form is no identity). The digest should return a
+ * plain token (letters, digits): its output is placed in the command line as is.
  */
-export function canonicalCommand(c: ParsedCommand): string {
-  if (isUnknown(c)) return `unknown ${displayCommand(c.argv)}`.trimEnd();
-  if (c.tool === "kubectl") return canonicalKubectl(c);
-  return canonicalHelm(c);
+export function canonicalCommand(c: ParsedCommand, options: { digest?: SecretDigest } = {}): string {
+  const m = new Masker(options.digest ?? null);
+  if (isUnknown(c)) return `unknown ${redaction(c.argv, m).masked.map(shellQuote).join(" ")}`.trimEnd();
+  if (c.tool === "kubectl") return canonicalKubectl(c, m);
+  return canonicalHelm(c, m);
 }
 
-function canonicalKubectl(c: KubectlCommand): string {
+function canonicalKubectl(c: KubectlCommand, m: Masker): string {
   const parts: string[] = ["kubectl", c.verb, ...c.subcommands];
   const style = styleOfVerb("kubectl", [c.verb, ...c.subcommands].join(" "));
-  const masked = maskedView(c);
+  const masked = maskedView(c, m);
   if (style === "builder" || style === "resources" || style === "nodes") {
-    parts.push(...[...new Set(c.targets.map(targetText))].sort());
+    parts.push(...[...new Set(c.targets.map((t) => targetText(t, m)))].sort());
   } else if (style === "pairs") {
     const split = resourcesAndPairs(masked.args);
-    parts.push(...[...new Set(c.targets.map(targetText))].sort());
+    parts.push(...[...new Set(c.targets.map((t) => targetText(t, m)))].sort());
     if (!("error" in split)) parts.push(...split.pairs);
   } else if (style === "pod" || style === "named") {
-    parts.push(...c.targets.map(targetText), ...masked.args.slice(1));
+    parts.push(...c.targets.map((t) => targetText(t, m)), ...masked.args.slice(1));
   } else parts.push(...masked.args);
   const flags: string[] = [
-    ...option("namespace", c.allNamespaces ? null : c.namespace),
-    ...option("all-namespaces", c.allNamespaces),
-    ...selectorOption("selector", c.selector, canonicalLabelSelector),
-    ...selectorOption("field-selector", c.fieldSelector, canonicalFieldSelector),
-    ...option("all", c.all),
-    ...[...new Set(c.files)].sort().map((f) => `--filename=${shown(f)}`),
-    ...option("kustomize", c.kustomize),
-    ...option("recursive", c.recursive),
-    ...option("context", c.context),
-    ...option("kubeconfig", c.kubeconfig),
-    ...option("dry-run", c.dryRun === "none" ? null : c.dryRun),
-    ...option("cascade", c.cascade === "background" ? null : c.cascade),
-    ...option("force", c.force),
-    ...option("grace-period", c.gracePeriod),
-    ...option("ignore-not-found", c.ignoreNotFound),
-    ...option("replicas", c.replicas),
-    ...option("raw", c.raw),
-    ...option("help", c.help),
+    ...option("namespace", c.allNamespaces ? null : c.namespace, m),
+    ...option("all-namespaces", c.allNamespaces, m),
+    ...selectorOption("selector", c.selector, canonicalLabelSelector, m),
+    ...selectorOption("field-selector", c.fieldSelector, canonicalFieldSelector, m),
+    ...option("all", c.all, m),
+    ...[...new Set(c.files)].sort().map((f) => `--filename=${shown(f, m)}`),
+    ...option("kustomize", c.kustomize, m),
+    ...option("recursive", c.recursive, m),
+    ...option("context", c.context, m),
+    ...option("kubeconfig", c.kubeconfig, m),
+    ...option("dry-run", c.dryRun === "none" ? null : c.dryRun, m),
+    ...option("cascade", c.cascade === "background" ? null : c.cascade, m),
+    ...option("force", c.force, m),
+    ...option("grace-period", c.gracePeriod, m),
+    ...option("ignore-not-found", c.ignoreNotFound, m),
+    ...option("replicas", c.replicas, m),
+    ...option("raw", c.raw, m),
+    ...option("help", c.help, m),
   ];
   if (c.patch) {
     flags.push(`--type=${c.patch.type}`);
     const secret = c.targets.some((t) => t.resource === "secrets" || /secret/i.test(t.typed));
     const body = normalisedPatchBody(c.patch.body);
-    if (c.patch.source === "file") flags.push(`--patch-file=${shown(body)}`);
-    else flags.push(`--patch=${secret ? REDACTED : maskUrls(maskDocument(body))}`);
+    if (c.patch.source === "file") flags.push(`--patch-file=${shown(body, m)}`);
+    else flags.push(`--patch=${secret ? m.hide(body) : maskUrls(maskDocument(body, m), m)}`);
   }
   if (c.drain) {
     flags.push(
-      ...option("delete-emptydir-data", c.drain.deleteEmptyDirData),
-      ...option("ignore-daemonsets", c.drain.ignoreDaemonsets),
-      ...option("disable-eviction", c.drain.disableEviction),
+      ...option("delete-emptydir-data", c.drain.deleteEmptyDirData, m),
+      ...option("ignore-daemonsets", c.drain.ignoreDaemonsets, m),
+      ...option("disable-eviction", c.drain.disableEviction, m),
     );
   }
   flags.push(...otherFlags(masked.flags, K_MODELLED));
   return [...parts.map(shellQuote), ...flags.sort().map(shellQuote)].join(" ");
 }
 
-function canonicalHelm(c: HelmCommand): string {
+function canonicalHelm(c: HelmCommand, m: Masker): string {
   const parts: string[] = ["helm", c.verb, ...c.subcommands];
-  const masked = maskedView(c);
+  const masked = maskedView(c, m);
   if (c.verb === "uninstall") parts.push(...[...new Set(c.releases)].sort());
   else if (c.verb === "upgrade" || c.verb === "install" || c.verb === "rollback") {
     parts.push(...c.releases);
-    if (c.chart !== null) parts.push(shown(c.chart));
+    if (c.chart !== null) parts.push(shown(c.chart, m));
     if (c.revision !== null) parts.push(String(c.revision));
   } else parts.push(...masked.args);
   const flags: string[] = [
-    ...option("namespace", c.namespace),
-    ...option("kube-context", c.kubeContext),
-    ...option("kubeconfig", c.kubeconfig),
-    ...option("keep-history", c.keepHistory),
-    ...option("dry-run", c.dryRunMode === "none" ? null : c.dryRunMode),
-    ...option("install", c.install),
-    ...option("reuse-values", c.reuseValues),
-    ...option("reset-values", c.resetValues),
-    ...option("reset-then-reuse-values", c.resetThenReuseValues),
-    ...option("version", c.version),
-    ...option("no-hooks", c.noHooks),
-    ...option("atomic", c.atomic),
-    ...option("force", c.force),
-    ...option("cascade", c.cascade === "background" ? null : c.cascade),
-    ...option("help", c.help),
+    ...option("namespace", c.namespace, m),
+    ...option("kube-context", c.kubeContext, m),
+    ...option("kubeconfig", c.kubeconfig, m),
+    ...option("keep-history", c.keepHistory, m),
+    ...option("dry-run", c.dryRunMode === "none" ? null : c.dryRunMode, m),
+    ...option("install", c.install, m),
+    ...option("reuse-values", c.reuseValues, m),
+    ...option("reset-values", c.resetValues, m),
+    ...option("reset-then-reuse-values", c.resetThenReuseValues, m),
+    ...option("version", c.version, m),
+    ...option("no-hooks", c.noHooks, m),
+    ...option("atomic", c.atomic, m),
+    ...option("force", c.force, m),
+    ...option("cascade", c.cascade === "background" ? null : c.cascade, m),
+    ...option("help", c.help, m),
     ...otherFlags(masked.flags, H_MODELLED),
   ].sort();
   // order matters among values files and within each --set kind; helm's merge order across kinds
   const ordered = [
-    ...c.values.map((v) => `--values=${shown(v)}`),
+    ...c.values.map((v) => `--values=${shown(v, m)}`),
     ...SET_MERGE_ORDER.flatMap((flag) =>
-      c.set.filter((e) => e.flag === flag).map((e) => `${flag}=${setText(e)}`),
+      c.set.filter((e) => e.flag === flag).map((e) => `${flag}=${setText(e, m)}`),
     ),
   ];
   return [...parts, ...flags, ...ordered].map(shellQuote).join(" ");

@@ -14,6 +14,16 @@ import {
   type ResourceTarget,
 } from "../../src/core/k8s-command.js";
 
+/** A stand-in for the caller's keyed digest: 32-bit FNV-1a, hex (it never contains the value). */
+function fnv(value: string): string {
+  let h = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(value)) {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `fnv${h.toString(16).padStart(8, "0")}`;
+}
+
 /** Splits a command line as a POSIX shell would for these tests: quotes and backslashes. */
 function sh(line: string): string[] {
   const out: string[] = [];
@@ -686,12 +696,9 @@ describe("secrets never reach displayed or canonical commands", () => {
     leaks("helm upgrade pg ./c --set 'a=1,db.password=hun\\,ter22,b=2'", "ter22");
   });
 
-  it("keeps --set keys readable, and non-secret values in the canonical form", () => {
+  it("keeps --set keys and non-secret values readable, shown and in the canonical form", () => {
     const argv = sh("helm upgrade pg ./c --set auth.password=hunter22,image.tag=v2,replicas=3");
-    assert.equal(
-      displayCommand(argv),
-      "helm upgrade pg ./c --set auth.password=***,image.tag=***,replicas=***",
-    );
+    assert.equal(displayCommand(argv), "helm upgrade pg ./c --set auth.password=***,image.tag=v2,replicas=3");
     assert.match(
       canonicalCommand(parseCommand(argv)),
       /--set=auth.password=\*\*\* --set=image.tag=v2 --set=replicas=3$/,
@@ -1020,33 +1027,33 @@ describe("review fixes", () => {
           if (!front) pieces.splice(at % (pieces.length + 1), 0, f.args);
           const argv = [tool, ...(front ? f.args : []), ...rest, ...pieces.flat()];
           const c = parseCommand(argv);
+          // a --set value whose key does not look secret is shown, by design: the approver reads it
+          if (!f.canonicalMasks) return;
           const shown = displayCommand(argv);
           assert.ok(!shown.includes(secret), `display leaked: ${shown}`);
           assert.ok(!redactArgv(argv).join(" ").includes(secret), "redactArgv leaked");
           if (isUnknown(c)) assert.ok(!c.reason.includes(secret), `reason leaked: ${c.reason}`);
-          if (f.canonicalMasks || isUnknown(c)) {
-            const canonical = canonicalCommand(c);
+          for (const canonical of [canonicalCommand(c), canonicalCommand(c, { digest: fnv })])
             assert.ok(!canonical.includes(secret), `canonical leaked: ${canonical}`);
-          }
         }),
         { numRuns: 3000 },
       );
     });
   });
 
-  describe("--set values: all masked when shown, secret keys masked in the canonical form", () => {
-    it("displayCommand masks every --set kind's values and keeps the keys", () => {
+  describe("--set values: secret keys masked when shown and in the canonical form", () => {
+    it("displayCommand masks the values of secret-looking keys and keeps the keys", () => {
       assert.equal(
         displayCommand(
           sh(
             `helm upgrade pg ./c --set mongodb.rootPwd=abc,adminPass=def,replicas=3 --set-string tag=v1 --set-json 'cfg={"a":1}' --set-literal note=a,b --set-file ca=./ca.pem`,
           ),
         ),
-        `helm upgrade pg ./c --set mongodb.rootPwd=***,adminPass=***,replicas=*** --set-string tag=*** --set-json cfg=*** --set-literal note=*** --set-file ca=./ca.pem`,
+        `helm upgrade pg ./c --set mongodb.rootPwd=***,adminPass=***,replicas=3 --set-string tag=v1 --set-json 'cfg={"a":1}' --set-literal note=a,b --set-file ca=./ca.pem`,
       );
       assert.equal(
         displayCommand(sh("helm upgrade pg ./c --set=tags={a,b}")),
-        "helm upgrade pg ./c --set=tags=***",
+        "helm upgrade pg ./c '--set=tags={a,b}'",
       );
       assert.equal(
         displayCommand(sh("helm upgrade pg ./c --set auth.postgresPassword=hunter22")),
@@ -1183,6 +1190,108 @@ describe("review fixes", () => {
       );
       assert.ok(!canon(argv).includes("abc123xyz"));
       assert.ok(canon(argv).includes("--server=https://k:6443"));
+    });
+  });
+
+  describe("plan identity: masked values still bind the canonical form", () => {
+    const exec = (script: string) => [
+      "kubectl",
+      "exec",
+      "-n",
+      "shop",
+      "postgresql-0",
+      "--",
+      "sh",
+      "-c",
+      script,
+    ];
+    const harmless = exec("PGPASSWORD=s3cret psql -c 'select 1'");
+    const harmful = exec("PGPASSWORD=s3cret rm -rf /bitnami/postgresql/data");
+    const digested = (argv: string[]) => canonicalCommand(parseCommand(argv), { digest: fnv });
+
+    it("two commands that differ after a masked KEY=VALUE have different canonical forms", () => {
+      assert.notEqual(digested(harmless), digested(harmful));
+      for (const argv of [harmless, harmful]) {
+        assert.ok(!digested(argv).includes("s3cret"), digested(argv));
+        assert.ok(!canonicalCommand(parseCommand(argv)).includes("s3cret"));
+      }
+      assert.ok(digested(harmful).includes("rm -rf /bitnami/postgresql/data"), digested(harmful));
+    });
+
+    it("two commands that differ only in a secret have different canonical forms (with a digest)", () => {
+      assert.notEqual(digested(exec("PGPASSWORD=s3cret psql")), digested(exec("PGPASSWORD=other1 psql")));
+      assert.notEqual(
+        digested(sh("kubectl --token abc123xyz delete pvc x")),
+        digested(sh("kubectl --token def456uvw delete pvc x")),
+      );
+      assert.notEqual(
+        digested(sh("helm upgrade pg ./c --set auth.password=hunter22")),
+        digested(sh("helm upgrade pg ./c --set auth.password=hunter23")),
+      );
+      assert.notEqual(
+        digested(sh(`kubectl patch secret db -p '{"data":{"a":"b"}}'`)),
+        digested(sh(`kubectl patch secret db -p '{"data":{"a":"c"}}'`)),
+      );
+      assert.notEqual(
+        digested(sh("psql postgres://app:hunter22@db/shop")),
+        digested(sh("psql postgres://app:hunter23@db/shop")),
+      );
+      // without a digest the form is for display only: it masks and may collide
+      assert.equal(
+        canonicalCommand(parseCommand(sh("kubectl --token abc123xyz delete pvc x"))),
+        canonicalCommand(parseCommand(sh("kubectl --token def456uvw delete pvc x"))),
+      );
+    });
+
+    it("--set values of secret-looking keys differ by value", () => {
+      assert.notEqual(
+        digested(sh("helm upgrade pg ./c --set auth.enabled=true")),
+        digested(sh("helm upgrade pg ./c --set auth.enabled=false")),
+      );
+      const json = (v: string) => digested(["helm", "upgrade", "pg", "./c", "--set-json", `primary=${v}`]);
+      assert.notEqual(json(`{"session":"a","replicas":1}`), json(`{"session":"a","replicas":0}`));
+      assert.ok(!json(`{"session":"Zq9secret"}`).includes("Zq9secret"));
+    });
+
+    it("displayCommand shows the rest of a shell command after a masked KEY=VALUE", () => {
+      const shown = displayCommand(harmful);
+      assert.ok(shown.includes("rm -rf /bitnami/postgresql/data"), shown);
+      assert.ok(!shown.includes("s3cret"), shown);
+      assert.equal(
+        shown,
+        "kubectl exec -n shop postgresql-0 -- sh -c 'PGPASSWORD=*** rm -rf /bitnami/postgresql/data'",
+      );
+      assert.equal(
+        displayCommand(exec(`cd /x && PGPASSWORD='s3 cret' psql; DB_TOKEN="t0k" x`)),
+        `kubectl exec -n shop postgresql-0 -- sh -c 'cd /x && PGPASSWORD=*** psql; DB_TOKEN=*** x'`,
+      );
+    });
+
+    it("displayCommand shows --set values of plain keys, and --set-json values but their secret keys", () => {
+      assert.equal(
+        displayCommand(sh("helm upgrade pg ./c --set auth.enabled=true,replicas=3")),
+        "helm upgrade pg ./c --set auth.enabled=***,replicas=3",
+      );
+      assert.equal(
+        displayCommand(
+          sh(
+            `helm upgrade pg ./c --set-json 'primary={"session":"Zq9secret","replicas":2,"x":{"apiKey":[1]}}'`,
+          ),
+        ),
+        `helm upgrade pg ./c --set-json 'primary={"session":"***","replicas":2,"x":{"apiKey":"***"}}'`,
+      );
+      assert.equal(
+        displayCommand(sh(`helm upgrade pg ./c --set-json 'primary={"replicas":2}'`)),
+        `helm upgrade pg ./c --set-json 'primary={"replicas":2}'`,
+      );
+      assert.equal(
+        displayCommand(sh(`helm upgrade pg ./c --set-json 'auth={"enabled":true}'`)),
+        "helm upgrade pg ./c --set-json auth=***",
+      );
+      assert.equal(
+        displayCommand(sh("helm upgrade pg ./c --set extraEnv=PGPASSWORD=hunter22")),
+        "helm upgrade pg ./c --set extraEnv=PGPASSWORD=***",
+      );
     });
   });
 });
