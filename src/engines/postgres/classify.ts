@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { setFlagsFromString } from "node:v8";
 import type { DataLoss, ObjectRef, Operation } from "../../core/operation.js";
+import { MASK, secrets } from "../../core/redact.js";
 
 /**
  * Static classification of SQL with the real PostgreSQL parser (libpg-query): every statement
@@ -94,6 +95,8 @@ const DESTRUCTIVE_FUNCTIONS: Record<string, string> = {
   dblink_exec: "runs arbitrary SQL on another database",
   pg_truncate_visibility_map: "discards visibility information",
 };
+
+const SAVEPOINT_KINDS = new Set(["TRANS_STMT_SAVEPOINT", "TRANS_STMT_RELEASE", "TRANS_STMT_ROLLBACK_TO"]);
 
 interface Context {
   statementIndex: number;
@@ -348,7 +351,8 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
         out,
         true,
       );
-      if (out.length === 0) {
+      // The insert itself stays an operation: its target's triggers and rules are checked on impact.
+      if (action !== "ONCONFLICT_UPDATE") {
         out.push(
           op(ctx, {
             kind: "insert",
@@ -511,21 +515,90 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
         }),
       ];
     case "CreateFunctionStmt":
+      // Defining code changes no data now; a replaced function may be what an existing trigger,
+      // rule, default or constraint runs, so later DML in the script is not planned as known.
+      return [
+        op(ctx, {
+          kind: "create-function",
+          dataLoss: "none",
+          reason:
+            child(body, "replace") === true
+              ? "defines code; changes no data by itself, but replacing a function changes what the triggers, rules, defaults and constraints that call it do: later INSERT/UPDATE/DELETE in this script are not known"
+              : "defines code; changes no data by itself",
+        }),
+      ];
     case "CreateTrigStmt":
     case "RuleStmt":
-      // Defining code changes no data now; running it later is planned when it runs.
+    case "CreateEventTrigStmt":
       return [
         op(ctx, {
           kind:
-            type === "CreateFunctionStmt"
-              ? "create-function"
-              : type === "CreateTrigStmt"
-                ? "create-trigger"
-                : "create-rule",
+            type === "CreateTrigStmt"
+              ? "create-trigger"
+              : type === "RuleStmt"
+                ? "create-rule"
+                : "create-event-trigger",
           dataLoss: "none",
-          reason: "defines code; changes no data by itself",
+          reason: `changes no data by itself, but changes what later statements do: every later INSERT/UPDATE/DELETE/MERGE/COPY/TRUNCATE in this script is treated as unknown`,
         }),
       ];
+    case "TransactionStmt": {
+      const kind = str(child(body, "kind")) ?? "";
+      if (SAVEPOINT_KINDS.has(kind)) {
+        return [
+          op(ctx, {
+            kind: "savepoint",
+            dataLoss: "none",
+            reason: "a savepoint inside lifeline's transaction",
+          }),
+        ];
+      }
+      return [
+        op(ctx, {
+          kind: "transaction-control",
+          dataLoss: "unknown",
+          reason: `${kind.replace(/^TRANS_STMT_/, "").replace(/_/g, " ")} controls transactions itself: lifeline runs the SQL as one transaction, and refuses to run this`,
+        }),
+      ];
+    }
+    case "CopyStmt": {
+      const filename = str(child(body, "filename"));
+      const isFrom = child(body, "is_from") === true;
+      if (child(body, "is_program") === true) {
+        return [
+          op(ctx, {
+            kind: "copy-program",
+            target: child(body, "relation") ? refFromRangeVar("table", child(body, "relation")) : null,
+            dataLoss: "unknown",
+            reason: `COPY … ${isFrom ? "FROM" : "TO"} PROGRAM runs a shell command on the database server`,
+          }),
+        ];
+      }
+      if (filename !== undefined) {
+        return [
+          op(ctx, {
+            kind: "copy-file",
+            target: child(body, "relation") ? refFromRangeVar("table", child(body, "relation")) : null,
+            dataLoss: "unknown",
+            reason: `COPY … ${isFrom ? "FROM" : "TO"} a file ${isFrom ? "reads" : "writes (or overwrites)"} a file on the database server`,
+          }),
+        ];
+      }
+      nested(ctx, { query: child(body, "query"), whereClause: child(body, "whereClause") }, out, false);
+      if (isFrom) {
+        out.push(
+          op(ctx, {
+            kind: "copy-from",
+            target: refFromRangeVar("table", child(body, "relation")),
+            dataLoss: "none",
+            reason: "adds rows sent by the client (COPY FROM STDIN); changes no existing data",
+          }),
+        );
+      } else if (out.length === 0) {
+        out.push(op(ctx, { kind: "read", dataLoss: "none", reason: "reads only (COPY TO STDOUT)" }));
+      }
+      return out;
+    }
     case "SelectStmt":
     case "CreateStmt":
     case "CreateTableAsStmt":
@@ -540,14 +613,12 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
     case "CommentStmt":
     case "GrantStmt":
     case "GrantRoleStmt":
-    case "TransactionStmt":
     case "VariableSetStmt":
     case "VariableShowStmt":
     case "ExplainStmt":
     case "VacuumStmt":
     case "ClusterStmt":
     case "ReindexStmt":
-    case "CopyStmt":
     case "RenameStmt":
     case "AlterEnumStmt":
     case "AlterOwnerStmt":
@@ -624,9 +695,287 @@ interface ParsedStatement {
   stmt_len?: number;
 }
 
+/** Operations that change rows of a table: triggers and rules on it run with them. */
+export const DML_KINDS = new Set(["insert", "upsert", "update", "delete", "merge", "copy-from", "truncate"]);
+
+/** Session settings that change which objects later statements reach, or which triggers fire. */
+const SESSION_SETTINGS = new Set([
+  "search_path",
+  "role",
+  "session_authorization",
+  "session_replication_role",
+]);
+
+const TRIGGER_ENABLING = new Set([
+  "AT_EnableTrig",
+  "AT_EnableAlwaysTrig",
+  "AT_EnableReplicaTrig",
+  "AT_EnableTrigAll",
+  "AT_EnableTrigUser",
+  "AT_EnableRule",
+  "AT_EnableAlwaysRule",
+  "AT_EnableReplicaRule",
+]);
+
+/** What earlier statements of a script changed that makes later ones unplannable. */
+interface ScriptState {
+  /** Why the session changed (search_path, role, …), once it did. */
+  session: string | null;
+  /** Why DML no longer does only what it says (a trigger or rule was created), once it did. */
+  triggers: string | null;
+  /** Relation (and other object) names created, renamed or dropped earlier. */
+  names: Set<string>;
+  /** Schemas created, renamed or dropped earlier. */
+  schemas: Set<string>;
+}
+
+function escalate(operation: Operation, why: string): Operation {
+  if (operation.dataLoss === "unknown" && operation.reason.startsWith(why)) return operation;
+  return { ...operation, dataLoss: "unknown", reason: `${why} (otherwise: ${operation.reason})` };
+}
+
+function targetChanged(state: ScriptState, target: ObjectRef | null): boolean {
+  if (!target || target.type === "function" || target.type === "procedure") return false;
+  if (target.schema === null ? state.schemas.size > 0 : state.schemas.has(target.schema)) return true;
+  for (const name of state.names) {
+    if (target.name === name || (target.type === "column" && target.name.startsWith(`${name}.`))) return true;
+  }
+  return false;
+}
+
+/** Applies what earlier statements did to this statement's operations. */
+function applyState(state: ScriptState, operations: Operation[]): Operation[] {
+  return operations.map((operation) => {
+    let o = operation;
+    if (state.session) {
+      o = escalate(
+        o,
+        `runs after ${state.session} earlier in this script: the plan cannot tell which objects it reaches`,
+      );
+    }
+    if (state.triggers && DML_KINDS.has(o.kind)) {
+      o = escalate(o, `runs after ${state.triggers} earlier in this script: what it does now is not known`);
+    }
+    if (targetChanged(state, o.target)) {
+      o = escalate(o, "its target is changed earlier in this script: the plan cannot resolve it");
+    }
+    return o;
+  });
+}
+
+function rangeVarName(node: unknown): string | undefined {
+  const rv = isNode(node) && "RangeVar" in node ? node.RangeVar : node;
+  return str(child(rv, "relname"));
+}
+
+/** Records what one statement changes for the statements after it. */
+function updateState(state: ScriptState, stmt: unknown): void {
+  if (!isNode(stmt)) return;
+  const [type, body] = Object.entries(stmt)[0] ?? ["", undefined];
+  const addName = (name: string | undefined) => {
+    if (name) state.names.add(name);
+  };
+  switch (type) {
+    case "VariableSetStmt": {
+      const name = str(child(body, "name"));
+      if (child(body, "kind") === "VAR_RESET_ALL") state.session ??= "RESET ALL";
+      else if (name && SESSION_SETTINGS.has(name.toLowerCase()))
+        state.session ??= `a SET/RESET of ${name.toLowerCase()}`;
+      break;
+    }
+    case "DiscardStmt":
+      state.session ??= "DISCARD";
+      break;
+    case "CreateTrigStmt":
+      state.triggers ??= "CREATE TRIGGER";
+      break;
+    case "RuleStmt":
+      state.triggers ??= "CREATE RULE";
+      break;
+    case "CreateEventTrigStmt":
+    case "AlterEventTrigStmt":
+      state.triggers ??= "an event trigger";
+      break;
+    case "CreateFunctionStmt":
+      if (child(body, "replace") === true) state.triggers ??= "CREATE OR REPLACE FUNCTION";
+      break;
+    case "AlterFunctionStmt":
+      state.triggers ??= "ALTER FUNCTION";
+      break;
+    case "AlterTableStmt":
+      for (const cmd of list(child(body, "cmds"))) {
+        if (TRIGGER_ENABLING.has(str(child(child(cmd, "AlterTableCmd"), "subtype")) ?? ""))
+          state.triggers ??= "ALTER TABLE … ENABLE TRIGGER/RULE";
+      }
+      break;
+    case "CreateStmt":
+      addName(rangeVarName(child(body, "relation")));
+      break;
+    case "CreateForeignTableStmt":
+      addName(rangeVarName(child(child(body, "base"), "relation")));
+      break;
+    case "CreateTableAsStmt":
+      addName(
+        rangeVarName(
+          child(child(child(body, "into"), "IntoClause"), "rel") ?? child(child(body, "into"), "rel"),
+        ),
+      );
+      break;
+    case "ViewStmt":
+      addName(rangeVarName(child(body, "view")));
+      break;
+    case "CreateSeqStmt":
+      addName(rangeVarName(child(body, "sequence")));
+      break;
+    case "CompositeTypeStmt":
+      addName(rangeVarName(child(body, "typevar")));
+      break;
+    case "IndexStmt":
+      addName(str(child(body, "idxname")));
+      break;
+    case "CreateSchemaStmt": {
+      const schema = str(child(body, "schemaname"));
+      if (schema) state.schemas.add(schema);
+      break;
+    }
+    case "DropStmt":
+      for (const object of list(child(body, "objects"))) {
+        const parts =
+          isNode(object) && "TypeName" in object ? names(child(object.TypeName, "names")) : names(object);
+        const name = parts[parts.length - 1] ?? str(child(child(object, "String"), "sval"));
+        if (child(body, "removeType") === "OBJECT_SCHEMA") {
+          if (name) state.schemas.add(name);
+        } else addName(name);
+      }
+      break;
+    case "RenameStmt": {
+      const newname = str(child(body, "newname"));
+      if (child(body, "renameType") === "OBJECT_SCHEMA") {
+        for (const schema of [str(child(body, "subname")), newname]) if (schema) state.schemas.add(schema);
+        break;
+      }
+      addName(rangeVarName(child(body, "relation")));
+      const objectNames = names(child(body, "object"));
+      addName(objectNames[objectNames.length - 1]);
+      addName(newname);
+      break;
+    }
+    case "AlterObjectSchemaStmt": {
+      addName(rangeVarName(child(body, "relation")));
+      const objectNames = names(child(body, "object"));
+      addName(objectNames[objectNames.length - 1]);
+      break;
+    }
+    default:
+      break;
+  }
+  // set_config('search_path', …) anywhere changes the session too.
+  if (JSON.stringify(stmt).includes('"sval":"set_config"')) state.session ??= "set_config()";
+}
+
+/** The byte span of the first string literal at or after `from` ('…', E'…', U&'…', $tag$…$tag$). */
+function literalSpan(bytes: Buffer, from: number, limit: number): [number, number] | null {
+  for (let i = Math.max(0, from); i < limit; i++) {
+    const c = bytes[i];
+    if (c === 0x27) {
+      const escapes = i > 0 && (bytes[i - 1] === 0x45 || bytes[i - 1] === 0x65);
+      for (let j = i + 1; j < limit; j++) {
+        if (escapes && bytes[j] === 0x5c) j++;
+        else if (bytes[j] === 0x27) {
+          if (bytes[j + 1] === 0x27) j++;
+          else return [i, j + 1];
+        }
+      }
+      return [i, limit];
+    }
+    if (c === 0x24) {
+      const tag = /^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$/.exec(
+        bytes.subarray(i, Math.min(limit, i + 64)).toString("latin1"),
+      );
+      if (!tag) continue;
+      const close = bytes.indexOf(tag[0], i + tag[0].length, "latin1");
+      return [i, close < 0 || close >= limit ? limit : close + tag[0].length];
+    }
+  }
+  return null;
+}
+
+/**
+ * Passwords written in the SQL (ALTER ROLE … PASSWORD '…', USER MAPPING OPTIONS (password '…'),
+ * connection strings with password=…): their values, and the byte spans of their literals.
+ */
+function findSecrets(
+  tree: unknown,
+  bytes: Buffer,
+  limit: number,
+): { values: string[]; spans: [number, number][] } {
+  const values: string[] = [];
+  const spans: [number, number][] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item);
+      return;
+    }
+    if (!isNode(node)) return;
+    const def = node.DefElem;
+    if (isNode(def) && /password/i.test(str(def.defname) ?? "")) {
+      const value =
+        str(child(child(def.arg, "String"), "sval")) ??
+        str(child(child(child(def.arg, "A_Const"), "sval"), "sval"));
+      if (value !== undefined) {
+        values.push(value);
+        const location = typeof def.location === "number" ? def.location : -1;
+        const span = location >= 0 ? literalSpan(bytes, location, limit) : null;
+        if (span) spans.push(span);
+      }
+    }
+    const constant = node.A_Const;
+    if (isNode(constant)) {
+      const value = str(child(constant.sval, "sval"));
+      if (value !== undefined && /password\s*=/i.test(value)) {
+        values.push(value);
+        const match = /password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/i.exec(value);
+        if (match?.[1]) values.push(match[1].replace(/^'|'$/g, ""));
+        const location = typeof constant.location === "number" ? constant.location : -1;
+        const span = location >= 0 ? literalSpan(bytes, location, limit) : null;
+        if (span) spans.push(span);
+      }
+    }
+    for (const value of Object.values(node)) walk(value);
+  };
+  walk(tree);
+  return { values, spans };
+}
+
+/** The statement's text with password literals masked; their values are registered as secrets. */
+function statementText(bytes: Buffer, start: number, end: number, tree: unknown): string {
+  const { values, spans } = findSecrets(tree, bytes, end);
+  for (const value of values) secrets.add(value);
+  const parts: Buffer[] = [];
+  let at = start;
+  for (const [from, to] of spans.filter(([from]) => from >= start).sort((a, b) => a[0] - b[0])) {
+    if (from < at) continue;
+    parts.push(bytes.subarray(at, from), Buffer.from(`'${MASK}'`));
+    at = to;
+  }
+  parts.push(bytes.subarray(at, end));
+  let text = Buffer.concat(parts).toString("utf8").trim();
+  for (const value of values.filter((v) => v.length > 0).sort((a, b) => b.length - a.length))
+    text = text.split(value).join(MASK);
+  return text;
+}
+
+/** PASSWORD '…' in text that could not be parsed. */
+const PASSWORD_LITERAL = /(\bpassword\w*\s*(?:=\s*)?)('(?:[^']|'')*'|\$\$[\s\S]*?\$\$)/gi;
+
 /**
  * Classifies a SQL text into operations. Never throws on bad input: a parse error is one `unknown`
  * operation carrying the parser's message. Call loadParser() first.
+ *
+ * Statements are planned in order: once a statement changes the session (search_path, role),
+ * creates a trigger or rule, or creates, renames or drops an object, the later statements that
+ * depend on it are `unknown`, since the plan (made against the database as it is) cannot resolve them.
+ * Password literals are masked in the statement text and registered as secrets.
  */
 export function classifySql(sql: string): Operation[] {
   if (sql.trim() === "") return [];
@@ -639,7 +988,12 @@ export function classifySql(sql: string): Operation[] {
       {
         kind: "unknown",
         statementIndex: 0,
-        statement: sql.trim().slice(0, 500),
+        statement: secrets.redact(
+          sql
+            .trim()
+            .slice(0, 500)
+            .replace(PASSWORD_LITERAL, (_m, head: string) => `${head}'${MASK}'`),
+        ),
         normalized: createHash("sha256").update(sql.trim()).digest("hex"),
         target: null,
         dataLoss: "unknown",
@@ -653,15 +1007,39 @@ export function classifySql(sql: string): Operation[] {
   // Locations are byte offsets into the UTF-8 text.
   const bytes = Buffer.from(sql, "utf8");
   const operations: Operation[] = [];
+  const state: ScriptState = { session: null, triggers: null, names: new Set(), schemas: new Set() };
   (parsed.stmts ?? []).forEach((entry, statementIndex) => {
     const start = entry.stmt_location ?? 0;
     const end = entry.stmt_len ? start + entry.stmt_len : bytes.length;
-    const statement = bytes.subarray(start, end).toString("utf8").trim();
+    const statement = statementText(bytes, start, end, entry.stmt);
     const tree = JSON.stringify(entry.stmt, (key, value: unknown) =>
       key === "location" ? undefined : value,
     );
     const normalized = createHash("sha256").update(tree).digest("hex");
-    operations.push(...classifyStatement({ statementIndex, statement, normalized }, entry.stmt));
+    operations.push(
+      ...applyState(state, classifyStatement({ statementIndex, statement, normalized }, entry.stmt)),
+    );
+    updateState(state, entry.stmt);
   });
   return operations;
+}
+
+/**
+ * Statements that end, start or prepare a transaction (COMMIT, ROLLBACK, BEGIN, END, PREPARE
+ * TRANSACTION, COMMIT PREPARED …), found in the parse tree; savepoints are not among them. Empty
+ * when there are none or the text cannot be parsed. Call loadParser() first.
+ */
+export function transactionControl(sql: string): string[] {
+  let parsed: { stmts?: ParsedStatement[] };
+  try {
+    parsed = parseSync(sql) as { stmts?: ParsedStatement[] };
+  } catch {
+    return [];
+  }
+  const found: string[] = [];
+  for (const entry of parsed.stmts ?? []) {
+    const kind = str(child(child(entry.stmt, "TransactionStmt"), "kind"));
+    if (kind && !SAVEPOINT_KINDS.has(kind)) found.push(kind.replace(/^TRANS_STMT_/, "").replace(/_/g, " "));
+  }
+  return found;
 }
