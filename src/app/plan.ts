@@ -154,7 +154,10 @@ export async function plan(
       planIdentity({
         asset: asset.name,
         operations: impact.operations,
-        normalizedStatements: [...new Set(classified.map((o) => o.normalized))],
+        // Every statement, in order: an approval of one statement must not cover it repeated.
+        normalizedStatements: classified
+          .filter((o, i) => i === 0 || classified[i - 1]?.statementIndex !== o.statementIndex)
+          .map((o) => o.normalized),
         restorePointId: verified?.id ?? null,
       }),
     )

@@ -112,6 +112,94 @@ describe("plan against the real PostgreSQL (read-only)", () => {
     assert.notEqual(before.planId, afterRecreate.planId);
   });
 
+  it("the plan id covers every statement in order: a repeated statement is another plan", async () => {
+    await query(db.url, "CREATE TABLE IF NOT EXISTS twice (id int)");
+    const once = await run("TRUNCATE twice");
+    const repeated = await run("TRUNCATE twice; TRUNCATE twice");
+    assert.notEqual(once.planId, repeated.planId);
+    const other = await run("TRUNCATE twice; TRUNCATE twice; TRUNCATE twice");
+    assert.notEqual(repeated.planId, other.planId);
+  });
+
+  it("DML on a table with triggers or rules is unknown, and they are bound into the plan id", async () => {
+    await query(
+      db.url,
+      `CREATE TABLE carts (id int primary key, note text);
+       INSERT INTO carts SELECT g, 'n' FROM generate_series(1, 50) g;
+       CREATE TABLE q (id int);
+       CREATE TABLE plain (id int);
+       CREATE FUNCTION zap() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM carts; RETURN NEW; END $$;
+       CREATE TRIGGER z BEFORE INSERT ON q FOR EACH ROW EXECUTE FUNCTION zap();
+       CREATE TABLE ruled (id int);
+       CREATE RULE r AS ON INSERT TO ruled DO ALSO DELETE FROM carts;
+       CREATE TABLE off_trigger (id int);
+       CREATE TRIGGER z_off BEFORE INSERT ON off_trigger FOR EACH ROW EXECUTE FUNCTION zap();
+       ALTER TABLE off_trigger DISABLE TRIGGER z_off;
+       CREATE TABLE truncated (id int);
+       CREATE FUNCTION zap_stmt() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM carts; RETURN NULL; END $$;
+       CREATE TRIGGER zt AFTER TRUNCATE ON truncated EXECUTE FUNCTION zap_stmt();
+       CREATE VIEW carts_v AS SELECT * FROM plain;
+       CREATE TRIGGER zv INSTEAD OF INSERT ON carts_v FOR EACH ROW EXECUTE FUNCTION zap();
+       CREATE VIEW q_v AS SELECT * FROM q;
+       CREATE TABLE parted (id int) PARTITION BY RANGE (id);
+       CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (100);
+       CREATE TRIGGER zp BEFORE INSERT ON parted_1 FOR EACH ROW EXECUTE FUNCTION zap();`,
+    );
+    const loss = async (sql: string) => {
+      const result = await run(sql);
+      return result.operations.map((o) => [o.kind, o.dataLoss, o.reason]);
+    };
+    const insert = await loss("INSERT INTO q VALUES (1)");
+    assert.deepEqual(
+      insert.map(([k, l]) => [k, l]),
+      [["insert", "unknown"]],
+    );
+    assert.match(String(insert[0]?.[2]), /table public\.q has triggers z: what they do is not known/);
+    assert.match(String((await loss("INSERT INTO ruled VALUES (1)"))[0]?.[2]), /has rules r/);
+    assert.equal((await loss("COPY q FROM STDIN"))[0]?.[1], "unknown");
+    assert.equal(
+      (await loss("INSERT INTO carts_v VALUES (1)"))[0]?.[1],
+      "unknown",
+      "INSTEAD OF trigger on a view",
+    );
+    assert.equal(
+      (await loss("INSERT INTO q_v VALUES (1)"))[0]?.[1],
+      "unknown",
+      "the table under an updatable view",
+    );
+    assert.equal((await loss("INSERT INTO parted VALUES (1)"))[0]?.[1], "unknown", "a partition's trigger");
+    assert.equal((await loss("TRUNCATE truncated"))[0]?.[1], "unknown", "ON TRUNCATE trigger");
+    assert.equal((await loss("DELETE FROM q WHERE id = 3"))[0]?.[1], "unknown");
+    // No trigger, a disabled trigger, or one that does not fire for the operation: as before.
+    assert.deepEqual(
+      (await loss("INSERT INTO plain VALUES (1)")).map(([k, l]) => [k, l]),
+      [["insert", "none"]],
+    );
+    assert.equal((await loss("INSERT INTO off_trigger VALUES (1)"))[0]?.[1], "none");
+    assert.equal((await loss("TRUNCATE q"))[0]?.[1], "destructive", "row triggers do not fire on TRUNCATE");
+    assert.equal((await loss("INSERT INTO truncated VALUES (1)"))[0]?.[1], "none");
+
+    const before = await run("DELETE FROM q WHERE id = 3");
+    assert.ok(before.operations[0]?.cascade.some((c) => c.type === "trigger" && c.name === "public.q.z"));
+    await query(
+      db.url,
+      "CREATE OR REPLACE FUNCTION zap() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM carts WHERE id > 1; RETURN NEW; END $$",
+    );
+    const after = await run("DELETE FROM q WHERE id = 3");
+    assert.notEqual(before.planId, after.planId, "a changed trigger function voids approvals");
+    assert.equal(Number((await query(db.url, "SELECT count(*) AS n FROM carts"))[0]?.n), 50, "nothing ran");
+  });
+
+  it("a script that changes search_path, or renames its target first, is unknown", async () => {
+    await query(db.url, "CREATE SCHEMA IF NOT EXISTS other; CREATE TABLE IF NOT EXISTS other.carts (id int)");
+    const path = await run("SET search_path = other, public; TRUNCATE carts");
+    assert.equal(path.operations[1]?.dataLoss, "unknown");
+    const renamed = await run("ALTER TABLE carts RENAME TO x; TRUNCATE x");
+    assert.equal(renamed.operations[1]?.dataLoss, "unknown");
+    assert.match(renamed.operations[1]?.reason ?? "", /changed earlier in this script/);
+    assert.equal(path.verdict, "require");
+  });
+
   it("planning changes nothing in the database", async () => {
     const before = await fingerprintOfState(db.url);
     await run(

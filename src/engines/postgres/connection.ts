@@ -102,6 +102,27 @@ export const PINNED_SETTINGS: readonly [string, string][] = [
 const SESSION_TIMEOUTS_OFF =
   "SET statement_timeout = 0; SET lock_timeout = 0; SET idle_in_transaction_session_timeout = 0";
 
+/**
+ * How the server reads SQL text must match how lifeline's parser (libpg-query) read it when it
+ * planned: the parser assumes standard_conforming_strings = on. With it off (a database or role
+ * setting), 'x\\'' ends somewhere else and a "comment" can become a statement. Pinned on the
+ * planning and the execution connections.
+ */
+export const SQL_READING_PINNED = "SET standard_conforming_strings = on; SET backslash_quote = off";
+
+/**
+ * Pins how SQL is read on a connection that plans or runs user SQL, and returns its search_path:
+ * the session default of the asset's connection, the same on the planning and the execution
+ * connection (nothing else sets it), so unqualified names resolve to the objects the plan names.
+ */
+export async function pinSqlSession(client: pg.Client): Promise<string> {
+  await client.query(SQL_READING_PINNED);
+  const r = await client.query<{ search_path: string }>(
+    "SELECT current_setting('search_path') AS search_path",
+  );
+  return r.rows[0]?.search_path ?? "";
+}
+
 export async function connect(target: Target, applicationName = "lifeline"): Promise<pg.Client> {
   const client = new pg.Client({
     connectionString: target.url,
