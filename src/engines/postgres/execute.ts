@@ -1,6 +1,7 @@
 import { LifelineError } from "../../core/errors.js";
 import type { Target } from "../../ports/engine.js";
-import { connect } from "./connection.js";
+import { loadParser, transactionControl } from "./classify.js";
+import { connect, pinSqlSession } from "./connection.js";
 
 interface PgError {
   code?: string;
@@ -17,6 +18,17 @@ interface PgError {
  */
 export async function executeSql(target: Target, sql: string, signal: AbortSignal): Promise<{ ms: number }> {
   const started = performance.now();
+  await loadParser();
+  // The one-transaction guarantee holds only if the SQL does not end or start transactions itself.
+  const control = transactionControl(sql);
+  if (control.length > 0) {
+    throw new LifelineError({
+      code: "SQL_TRANSACTION_CONTROL",
+      kind: "usage",
+      message: `the SQL controls transactions itself (${[...new Set(control)].join(", ")}): lifeline runs it as one transaction, so that a failure rolls everything back; nothing was run`,
+      fix: "remove BEGIN/COMMIT/ROLLBACK/END from the SQL (SAVEPOINT, RELEASE and ROLLBACK TO SAVEPOINT are fine), plan it again and have that plan approved",
+    });
+  }
   const client = await connect(target, "lifeline run");
   const cancel = () => {
     // Closing the connection aborts the transaction: the server rolls it back.
@@ -24,7 +36,10 @@ export async function executeSql(target: Target, sql: string, signal: AbortSigna
   };
   signal.addEventListener("abort", cancel, { once: true });
   try {
+    // Read the SQL the way the plan read it, with the same search_path the plan resolved names in.
+    const searchPath = await pinSqlSession(client);
     await client.query("BEGIN");
+    await client.query("SELECT set_config('search_path', $1, true)", [searchPath]);
     try {
       await client.query(sql);
     } catch (error) {
