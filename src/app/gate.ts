@@ -96,27 +96,77 @@ export interface Decision {
 export async function decide(deps: GateDeps, plan: Plan): Promise<Decision> {
   const now = deps.clock.now();
   const assets = plan.assets.map((a) => a.name);
-  const [approvals, grants] = await Promise.all([
+  const [stored, storedGrants, trail] = await Promise.all([
     deps.catalog.approvalsFor(plan.planId),
     deps.catalog.breakGlass({ activeAt: now.toISOString() }),
+    deps.catalog.audit({ since: new Date(0).toISOString() }),
   ]);
-  const { valid, ignored } = countingApprovals(approvals, {
+  // The state tables are only trusted as far as the hash-chained log vouches for them: an
+  // approval or grant written into the catalog by hand, or a revocation removed, does not count.
+  const approved = new Map(
+    trail.filter((e) => e.kind === "approve").map((e) => [String(e.data.approval), e] as const),
+  );
+  const revoked = new Set(trail.filter((e) => e.kind === "revoke").map((e) => String(e.data.approval)));
+  const approvals: Approval[] = [];
+  const forged: IgnoredApproval[] = [];
+  for (const a of stored) {
+    const entry = approved.get(a.id);
+    if (
+      !entry ||
+      entry.planId !== a.planId ||
+      entry.identity !== a.approver.id ||
+      entry.data.expiresAt !== a.expiresAt
+    ) {
+      forged.push({ approval: a, why: "it is not in the audit log as given: it does not count" });
+    } else {
+      approvals.push(
+        revoked.has(a.id) && a.revokedAt === null ? { ...a, revokedAt: "(in the audit log)" } : a,
+      );
+    }
+  }
+  const granted = new Map(
+    trail.filter((e) => e.kind === "break-glass").map((e) => [String(e.data.grant), e] as const),
+  );
+  const endedGrants = new Set(
+    trail.filter((e) => e.kind === "break-glass-revoke").map((e) => String(e.data.grant)),
+  );
+  const grants = storedGrants.filter((g) => {
+    const entry = granted.get(g.id);
+    return (
+      entry !== undefined &&
+      !endedGrants.has(g.id) &&
+      entry.identity === g.identity &&
+      entry.asset === g.asset &&
+      entry.data.expiresAt === g.expiresAt
+    );
+  });
+  const counted = countingApprovals(approvals, {
     planId: plan.planId,
     runner: deps.identity.id,
     now,
   });
+  const valid = counted.valid;
+  const ignored = [...forged, ...counted.ignored];
   const grant = activeBreakGlass(grants, {
     identity: deps.identity.id,
-    assets: assets.length > 0 ? assets : ["(no asset)"],
+    assets,
+    unbound: plan.unbound === true,
     now,
   });
-  const { verdict, requirements } = withApprovals(plan.requirements, {
+  const { verdict, requirements, usedBreakGlass } = withApprovals(plan.requirements, {
     valid,
     breakGlass: grant,
     planId: plan.planId,
   });
   const drifted = verdict === "allow" ? [] : await driftedApprovals(deps, plan);
-  return { verdict, requirements, approvals: valid, ignored, breakGlass: grant, drifted };
+  return {
+    verdict,
+    requirements,
+    approvals: valid,
+    ignored,
+    breakGlass: usedBreakGlass ? grant : null,
+    drifted,
+  };
 }
 
 /** Earlier plans of the same command whose approvals were given but do not bind this plan. */
@@ -143,7 +193,7 @@ async function driftedApprovals(deps: GateDeps, plan: Plan): Promise<Decision["d
   return out;
 }
 
-export type RunStatus = "executed" | "failed" | "blocked" | "drift" | "dry-run";
+export type RunStatus = "executed" | "failed" | "blocked" | "drift" | "dry-run" | "interrupted";
 
 export interface RunOutcome {
   status: RunStatus;
@@ -164,6 +214,10 @@ export interface RunInput {
   /** Executes it; resolves to the exit code (SQL: 0, or throws with the rollback message). */
   executor: () => Promise<{ exitCode: number }>;
   dryRun: boolean;
+  /** Ctrl-C: checked again just before executing. */
+  signal?: AbortSignal;
+  /** A keyed digest of exactly what runs (the argv or the SQL), recorded with the run. */
+  digest?: string;
 }
 
 /**
@@ -221,6 +275,7 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
           approvals: d.approvals.map((a) => ({ id: a.id, by: a.approver.id })),
           breakGlass: d.breakGlass?.id ?? null,
           requirements: d.requirements.map((r) => ({ kind: r.kind, met: r.met, detail: r.detail })),
+          digest: input.digest ?? null,
           detail,
         },
       }),
@@ -281,6 +336,30 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
   if (input.dryRun) {
     return finish(again, decision, "dry-run", "dry-run", null, "--dry-run: stopped just before executing");
   }
+  if (input.signal?.aborted) {
+    return finish(
+      again,
+      decision,
+      "interrupted",
+      "blocked",
+      null,
+      "interrupted (Ctrl-C) before executing: nothing was run",
+    );
+  }
+  // Recorded before it starts: a crash or a kill during the command still leaves a trace.
+  await deps.catalog.appendAudit(
+    auditInput(deps, "run", {
+      asset,
+      planId: again.planId,
+      data: {
+        status: "executing",
+        command: again.command.text,
+        digest: input.digest ?? null,
+        approvals: decision.approvals.map((a) => ({ id: a.id, by: a.approver.id })),
+        breakGlass: decision.breakGlass?.id ?? null,
+      },
+    }),
+  );
   let exitCode: number;
   let detail: string | null = null;
   try {
@@ -417,11 +496,13 @@ export async function revoke(deps: GateDeps, id: string): Promise<Approval> {
     });
   }
   const at = deps.clock.now().toISOString();
+  const plan = await deps.catalog.findPlan(approval.planId);
   const done = await deps.catalog.revokeApproval(
     approval.id,
     deps.identity.id,
     at,
     auditInput(deps, "revoke", {
+      asset: plan?.assets[0] ?? null,
       planId: approval.planId,
       data: { approval: approval.id, approver: approval.approver.id },
     }),
@@ -493,4 +574,44 @@ export async function breakGlass(
     input.asset,
   );
   return grant;
+}
+
+/** Ends a break-glass grant before its time (anyone may end one: it only takes a right away). */
+export async function endBreakGlass(deps: GateDeps, id: string): Promise<BreakGlass> {
+  const grant = (await deps.catalog.breakGlass({})).find((g) => g.id === id);
+  if (!grant) {
+    throw new LifelineError({
+      code: "BREAK_GLASS_UNKNOWN",
+      kind: "usage",
+      message: `no break-glass grant ${id}`,
+      fix: "lifeline status shows the active grants and their ids",
+    });
+  }
+  const at = deps.clock.now().toISOString();
+  const done = await deps.catalog.revokeBreakGlass(
+    id,
+    at,
+    auditInput(deps, "break-glass-revoke", {
+      asset: grant.asset,
+      data: { grant: id, identity: grant.identity },
+    }),
+  );
+  if (!done) {
+    throw new LifelineError({
+      code: "BREAK_GLASS_ENDED",
+      kind: "usage",
+      message: `break-glass ${id} already ended`,
+      fix: "nothing to do",
+    });
+  }
+  await announce(
+    deps,
+    {
+      text: `Break-glass ${id} on ${grant.asset} for ${grant.identity} ended early by ${deps.identity.id}`,
+      event: { event: "break-glass-ended", grant: id, asset: grant.asset, by: deps.identity.id },
+    },
+    null,
+    grant.asset,
+  );
+  return { ...grant, revokedAt: at };
 }

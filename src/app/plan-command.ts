@@ -42,6 +42,8 @@ export interface CommandPlanOptions {
   kubernetes: { kubeconfig: string | null; context: string | null; clusterDomain: string };
   /** The environment the command would run with (HELM_NAMESPACE, HELM_KUBECONTEXT, HELM_DRIVER). */
   env?: Readonly<Record<string, string | undefined>>;
+  /** A keyed digest (letters and digits) for values the command line masks: they bind the plan id. */
+  digest?: (secret: string) => string;
 }
 
 /** What lifeline plans for: kubectl and helm; other programs are unknown (fail closed). */
@@ -79,6 +81,8 @@ export async function planCommand(
     });
   }
   const env = options.env ?? {};
+  // Masked values (tokens, passwords) still bind the plan id, through a keyed digest.
+  const digestOption = options.digest ? { digest: options.digest } : {};
   let parsed = parseCommand(argv);
   // helm reads its namespace and context from the environment too.
   if (!isUnknown(parsed) && parsed.tool === "helm") {
@@ -117,7 +121,7 @@ export async function planCommand(
       analysis = analyzeCommand(resolved, inventory, {
         bindings,
         manifests,
-        normalized: canonicalCommand(resolved),
+        normalized: canonicalCommand(resolved, digestOption),
       });
       if (options.kubernetes.context !== null && options.kubernetes.context !== c.context) {
         analysis.gaps.push(
@@ -135,12 +139,15 @@ export async function planCommand(
           reason: `${error.message}: what it would destroy is unknown`,
         },
         emptyInventoryFor(c),
-        { bindings: [] },
+        { bindings: [], normalized: canonicalCommand(parsed, digestOption) },
       );
       analysis.unbound = analysis.operations.map((_, i) => i);
     }
   } else {
-    analysis = analyzeCommand(parsed, emptyInventoryFor(null), { bindings: [] });
+    analysis = analyzeCommand(parsed, emptyInventoryFor(null), {
+      bindings: [],
+      normalized: canonicalCommand(parsed, digestOption),
+    });
   }
 
   const touched = options.assets.filter((a) => analysis.assets[a.name]);
@@ -230,6 +237,7 @@ export async function planCommand(
     assets: assessments,
     command: { kind: commandKind(parsed), text: displayCommand(argv) },
     cluster,
+    unbound: analysis.unbound.length > 0,
     verdict,
     operations: analysis.operations,
     dependents: analysis.dependents,

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { formatDuration } from "../core/duration.js";
 import { LifelineError } from "../core/errors.js";
+import { secrets } from "../core/redact.js";
 import {
   destroyedTables,
   evaluatePolicy,
@@ -33,6 +34,8 @@ export interface Plan {
   command: { kind: "sql" | "kubectl" | "helm" | "unknown"; text: string };
   /** The cluster a command plan was resolved against. */
   cluster: { context: string; server: string } | null;
+  /** Whether it touches Kubernetes data no asset is bound to (no break-glass can cover that). */
+  unbound?: boolean;
   verdict: Verdict;
   operations: PlannedOperation[];
   dependents: Dependent[];
@@ -177,7 +180,8 @@ export async function plan(
     planId,
     asset: asset.name,
     assets: [{ name: asset.name, tier: asset.tier, recoverability }],
-    command: { kind: "sql", text: sql },
+    // Password literals the classifier found are registered as secrets: the stored text is masked.
+    command: { kind: "sql", text: secrets.redact(sql) },
     cluster: null,
     verdict,
     operations: impact.operations,

@@ -54,10 +54,12 @@ export async function runPrepare(
   steps: readonly PrepareStep[],
   deps: { ctx: AppContext; k8s: K8sDeps; kubernetes: K8sSettings; assets: readonly ResolvedAsset[] },
   report: (line: string) => void,
+  record: (step: PrepareStep) => Promise<void> = async () => undefined,
 ): Promise<void> {
   for (const step of steps) {
     const asset = deps.assets.find((a) => a.name === step.asset);
     if (!asset) continue;
+    await record(step);
     if (step.kind === "backup-and-drill") {
       report(`prepare: lifeline backup ${asset.name}`);
       const manifest = await backup(deps.ctx, asset);

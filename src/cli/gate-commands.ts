@@ -1,11 +1,19 @@
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
-import { approve, breakGlass, revoke, run, type GateDeps, type RunOutcome } from "../app/gate.js";
+import {
+  approve,
+  breakGlass,
+  endBreakGlass,
+  revoke,
+  run,
+  type GateDeps,
+  type RunOutcome,
+} from "../app/gate.js";
 import { plan as planSql, type Plan } from "../app/plan.js";
 import { prepareSteps, runPrepare } from "../app/prepare.js";
-import { verifyChain, type AuditEntry, type AuditKind } from "../core/audit.js";
+import { AUDIT_KINDS, verifyChain, type AuditEntry, type AuditKind } from "../core/audit.js";
 import { formatDuration, parseDuration } from "../core/duration.js";
 import { EXIT_CODES, LifelineError } from "../core/errors.js";
 import type { BreakGlass } from "../core/gate.js";
@@ -25,6 +33,7 @@ import {
   kubernetesSettings,
   load,
   type GlobalOptions,
+  installationKey,
 } from "./wiring.js";
 
 export interface CliEnv {
@@ -39,6 +48,14 @@ export interface CliEnv {
 }
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/**
+ * A keyed digest of exactly what runs, kept with the run: it binds the record to the very argv or
+ * SQL without storing secrets that the display masks. The key is private to this installation.
+ */
+export function digestOf(loaded: LoadedConfig, text: string): string {
+  return `hmac-sha256:${createHmac("sha256", installationKey(loaded)).update(text).digest("hex")}`;
+}
 
 /** The catalog location from lifeline.yaml: a postgres:// URL (interpolated) or a path beside the file. */
 export function catalogLocation(loaded: LoadedConfig): string {
@@ -161,6 +178,8 @@ function exitFor(outcome: RunOutcome): number {
       return EXIT_CODES.verdict;
     case "failed":
       return EXIT_CODES.runtime;
+    case "interrupted":
+      return EXIT_CODES.interrupted;
   }
 }
 
@@ -252,6 +271,7 @@ Exit codes: 0 executed (or allowed, with --dry-run); 3 blocked (requirements unm
         const progress = terminalProgress("run");
         const ctx = contextFor(loaded, env.signal, progress);
         let planner: () => Promise<Plan>;
+        let whatRuns: string;
         let executor: () => Promise<{ exitCode: number }>;
         if (argv) {
           if (
@@ -267,6 +287,7 @@ Exit codes: 0 executed (or allowed, with --dry-run); 3 blocked (requirements unm
             });
           }
           planner = () => env.planKubernetes(argv, options, opts);
+          whatRuns = argv.join("\u0000");
           // The command runs against the kubeconfig lifeline planned with (lifeline.yaml or --kubeconfig).
           const kubeconfig = kubernetesSettings(loaded, opts).kubeconfig;
           executor = () =>
@@ -285,6 +306,7 @@ Exit codes: 0 executed (or allowed, with --dry-run); 3 blocked (requirements unm
             });
           }
           const sql = opts.sql ?? readFile(opts.file ?? "-");
+          whatRuns = sql;
           const asset = resolveAsset(loaded, name);
           planner = () =>
             planSql(ctx, asset, sql, { exact: opts.exact === true, policy: policyRules(loaded) });
@@ -300,40 +322,55 @@ Exit codes: 0 executed (or allowed, with --dry-run); 3 blocked (requirements unm
             return { exitCode: 0 };
           };
         }
-        if (opts.prepare) {
-          const first = await planner();
-          const assets = argv ? boundAssets(loaded) : [resolveAsset(loaded, name ?? "")];
-          const steps = prepareSteps(first, assets);
-          if (steps.length === 0) err("prepare: nothing lifeline can meet by itself is missing");
-          else {
-            err(`prepare: before asking for approval, lifeline will:`);
-            for (const s of steps) err(`  - ${s.command}   (${s.why})`);
-            const { kubernetesCluster } = await import("../kubernetes/cluster.js");
-            await runPrepare(
-              steps,
-              {
-                ctx,
-                k8s: {
+        // The catalog first: if it cannot be reached, nothing (not even --prepare) happens.
+        const outcome = await withCatalog(loaded, async (catalog) => {
+          const deps = await gateDeps(loaded, catalog);
+          if (opts.prepare) {
+            const first = await planner();
+            const assets = argv ? boundAssets(loaded) : [resolveAsset(loaded, name ?? "")];
+            const steps = prepareSteps(first, assets);
+            if (steps.length === 0) err("prepare: nothing lifeline can meet by itself is missing");
+            else {
+              err(`prepare: before asking for approval, lifeline will:`);
+              for (const s of steps) err(`  - ${s.command}   (${s.why})`);
+              const { kubernetesCluster } = await import("../kubernetes/cluster.js");
+              await runPrepare(
+                steps,
+                {
                   ctx,
-                  cluster: kubernetesCluster,
-                  signal: env.signal,
-                  stateDir: path.join(path.dirname(loaded.repositoryPath), "state"),
+                  k8s: {
+                    ctx,
+                    cluster: kubernetesCluster,
+                    signal: env.signal,
+                    stateDir: path.join(path.dirname(loaded.repositoryPath), "state"),
+                  },
+                  kubernetes: kubernetesSettings(loaded, opts),
+                  assets,
                 },
-                kubernetes: kubernetesSettings(loaded, opts),
-                assets,
-              },
-              (line) => err(line),
-            );
+                (line) => err(line),
+                async (step) => {
+                  await catalog.appendAudit({
+                    at: new Date().toISOString(),
+                    kind: "prepare",
+                    identity: deps.identity.id,
+                    host: deps.identity.host,
+                    asset: step.asset,
+                    planId: first.planId,
+                    data: { step: step.kind, command: step.command, why: step.why },
+                  });
+                },
+              );
+            }
           }
-        }
-        const outcome = await withCatalog(loaded, async (catalog) =>
-          run(await gateDeps(loaded, catalog), {
+          return run(deps, {
             planner,
             document: planJson,
             executor,
             dryRun: opts.dryRun === true,
-          }),
-        );
+            signal: env.signal,
+            digest: digestOf(loaded, whatRuns),
+          });
+        });
         if (options.json) json(runJson(outcome));
         else out(renderRun(outcome));
         env.setExit(exitFor(outcome));
@@ -365,6 +402,15 @@ Exit codes: 0 approved; 3 refused (you asked for this plan yourself); 2 usage er
       const options = env.globals(command);
       const loaded = load(options);
       const ttl = parseDuration(opts.for ?? loaded.config.approvals.ttl);
+      const maxTtl = parseDuration(loaded.config.approvals.maxTtl) ?? 86400;
+      if (ttl !== undefined && ttl > maxTtl) {
+        throw new LifelineError({
+          code: "USAGE",
+          kind: "usage",
+          message: `an approval lasts at most ${formatDuration(maxTtl)} (asked: ${formatDuration(ttl)})`,
+          fix: `approve for ${formatDuration(maxTtl)} or less (approvals.maxTtl in lifeline.yaml sets the limit)`,
+        });
+      }
       if (ttl === undefined || ttl <= 0) {
         throw new LifelineError({
           code: "USAGE",
@@ -425,42 +471,58 @@ Exit codes: 0 approved; 3 refused (you asked for this plan yourself); 2 usage er
     .description(
       "For an incident: let yourself run on one asset without approvals, for a bounded time, with a reason. Loudly recorded and announced; it never skips the plan or the record.",
     )
-    .requiredOption("--asset <asset>", "the asset")
-    .requiredOption("--for <duration>", "how long (at most breakGlass.max, default 1h)")
-    .requiredOption("--reason <text>", "the incident and what you will do")
+    .option("--asset <asset>", "the asset")
+    .option("--for <duration>", "how long (at most breakGlass.max, default 1h)")
+    .option("--reason <text>", "the incident and what you will do")
+    .option("--end <grantId>", "end a grant before its time (its id is in `lifeline status`)")
     .option("--json", "print one JSON document on stdout")
     .addHelpText(
       "after",
       '\nExample:\n  lifeline break-glass --asset shop --for 30m --reason "INC-4411 restore"\n',
     )
-    .action(async (opts: { asset: string; for: string; reason: string }, command: Command) => {
-      const options = env.globals(command);
-      const loaded = load(options);
-      resolveAsset(loaded, opts.asset);
-      const seconds = parseDuration(opts.for);
-      const max = parseDuration(loaded.config.breakGlass.max) ?? 3600;
-      if (seconds === undefined) {
-        throw new LifelineError({
-          code: "USAGE",
-          kind: "usage",
-          message: `--for ${opts.for}: not a duration`,
-          fix: "write it like 30m",
-        });
-      }
-      const grant = await withCatalog(loaded, async (catalog) =>
-        breakGlass(await gateDeps(loaded, catalog), {
-          asset: opts.asset,
-          seconds,
-          maxSeconds: max,
-          reason: opts.reason,
-        }),
-      );
-      if (options.json) json({ breakGlass: grant });
-      else
-        out(
-          `BREAK-GLASS ${grant.id}: ${grant.identity} may run on ${grant.asset} without approvals until ${grant.expiresAt}. Everything is still planned and recorded.`,
+    .action(
+      async (opts: { asset?: string; for?: string; reason?: string; end?: string }, command: Command) => {
+        const options = env.globals(command);
+        const loaded = load(options);
+        if (opts.end) {
+          const ended = await withCatalog(loaded, async (catalog) =>
+            endBreakGlass(await gateDeps(loaded, catalog), opts.end ?? ""),
+          );
+          if (options.json) json({ breakGlass: ended });
+          else out(`Ended break-glass ${ended.id} on ${ended.asset} for ${ended.identity}.`);
+          return;
+        }
+        if (!opts.asset || !opts.for || !opts.reason) {
+          throw new LifelineError({
+            code: "USAGE",
+            kind: "usage",
+            message: "break-glass needs --asset, --for and --reason (or --end ID)",
+            fix: 'lifeline break-glass --asset shop --for 30m --reason "INC-4411 restore"',
+          });
+        }
+        resolveAsset(loaded, opts.asset);
+        const seconds = parseDuration(opts.for);
+        const max = parseDuration(loaded.config.breakGlass.max) ?? 3600;
+        if (seconds === undefined) {
+          throw new LifelineError({
+            code: "USAGE",
+            kind: "usage",
+            message: `--for ${opts.for}: not a duration`,
+            fix: "write it like 30m",
+          });
+        }
+        const asset = opts.asset;
+        const reason = opts.reason;
+        const grant = await withCatalog(loaded, async (catalog) =>
+          breakGlass(await gateDeps(loaded, catalog), { asset, seconds, maxSeconds: max, reason }),
         );
-    });
+        if (options.json) json({ breakGlass: grant });
+        else
+          out(
+            `BREAK-GLASS ${grant.id}: ${grant.identity} may run on ${grant.asset} without approvals until ${grant.expiresAt}. Everything is still planned and recorded. End it early: lifeline break-glass --end ${grant.id}`,
+          );
+      },
+    );
 
   const audit = program
     .command("audit")
@@ -480,11 +542,37 @@ Exit codes: 0 approved; 3 refused (you asked for this plan yourself); 2 usage er
         const options = env.globals(command);
         const loaded = load(options);
         const ago = opts.since ? parseDuration(opts.since) : undefined;
-        const since = opts.since
+        const sinceDate = opts.since
           ? ago !== undefined
-            ? new Date(Date.now() - ago * 1000).toISOString()
-            : new Date(opts.since).toISOString()
-          : undefined;
+            ? new Date(Date.now() - ago * 1000)
+            : new Date(opts.since)
+          : null;
+        if (sinceDate && Number.isNaN(sinceDate.getTime())) {
+          throw new LifelineError({
+            code: "USAGE",
+            kind: "usage",
+            message: `--since ${opts.since}: neither a duration nor a time`,
+            fix: "write a duration ago (24h, 7d) or an ISO time (2026-11-26T09:00:00Z)",
+          });
+        }
+        const since = sinceDate?.toISOString();
+        const limit = opts.limit === undefined ? undefined : Number(opts.limit);
+        if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0)) {
+          throw new LifelineError({
+            code: "USAGE",
+            kind: "usage",
+            message: `--limit ${opts.limit}: not a positive whole number`,
+            fix: "e.g. --limit 50",
+          });
+        }
+        if (opts.kind !== undefined && !AUDIT_KINDS.includes(opts.kind as AuditKind)) {
+          throw new LifelineError({
+            code: "USAGE",
+            kind: "usage",
+            message: `--kind ${opts.kind}: not a kind of audit entry`,
+            fix: `one of: ${AUDIT_KINDS.join(", ")}`,
+          });
+        }
         const entries = await withCatalog(loaded, (c) =>
           c.audit({
             ...(opts.asset ? { asset: opts.asset } : {}),
@@ -493,7 +581,7 @@ Exit codes: 0 approved; 3 refused (you asked for this plan yourself); 2 usage er
             ...(since ? { since } : {}),
           }),
         );
-        const limited = opts.limit ? entries.slice(-Math.max(0, Number(opts.limit))) : entries;
+        const limited = limit ? entries.slice(-limit) : entries;
         if (options.json) json({ entries: limited });
         else out(limited.length === 0 ? "No audit entries." : limited.map(auditLine).join("\n"));
       },
@@ -512,6 +600,14 @@ Exit codes: 0 approved; 3 refused (you asked for this plan yourself); 2 usage er
       const loaded = load(options);
       const [entries, head] = await withCatalog(loaded, async (c) => Promise.all([c.audit(), c.auditHead()]));
       const verdict = verifyChain(sha256, entries, head);
+      if (head === null && entries.length > 0) {
+        // Every append records the head: entries without one means it was removed or zeroed.
+        verdict.ok = false;
+        verdict.breaks.push({
+          seq: entries[entries.length - 1]?.seq ?? 0,
+          problem: "the head record of the log is missing: the newest entries may have been removed",
+        });
+      }
       if (options.json) json(verdict);
       else if (verdict.ok) out(`The audit chain holds: ${verdict.entries} entries.`);
       else

@@ -34,6 +34,7 @@ import {
   kubernetesSettings,
   load,
   loadOptional,
+  secretDigest,
   type GlobalOptions,
 } from "./wiring.js";
 
@@ -389,6 +390,7 @@ async function planKubernetes(
       policy: policyRules(loaded),
       kubernetes: kubernetesSettings(loaded, opts),
       env: process.env,
+      ...(loaded ? { digest: secretDigest(loaded) } : {}),
     },
   );
 }

@@ -66,7 +66,7 @@ export function renderDemo(r: DemoResult): string {
     indent(`$ lifeline audit verify`),
     indent(
       r.gate.chain.ok
-        ? `The audit chain holds: ${r.gate.entries} entries (plan, blocked run, approval, plan, executed run), each with the hash of the one before.`
+        ? `The audit chain holds: ${r.gate.entries} entries (plan, blocked run, approval, plan, executing, executed), each with the hash of the one before.`
         : `The audit chain is BROKEN: ${r.gate.chain.breaks.map((b) => b.problem).join("; ")}`,
     ),
     "",

@@ -1,3 +1,5 @@
+import { createHmac, randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { AppContext } from "../app/context.js";
 import { LifelineError } from "../core/errors.js";
@@ -85,4 +87,29 @@ export function kubernetesSettings(
     context: opts.context ?? k?.context ?? null,
     clusterDomain: k?.clusterDomain ?? "cluster.local",
   };
+}
+
+/** A private key of this installation (beside the repository), for keyed digests of secrets. */
+export function installationKey(loaded: LoadedConfig): Buffer {
+  const dir = path.join(path.dirname(loaded.repositoryPath), "state");
+  const file = path.join(dir, "installation.key");
+  try {
+    return readFileSync(file);
+  } catch {
+    mkdirSync(dir, { recursive: true });
+    const key = randomBytes(32);
+    try {
+      writeFileSync(file, key, { mode: 0o600, flag: "wx" });
+      return key;
+    } catch {
+      return readFileSync(file); // another process created it first
+    }
+  }
+}
+
+/** Keyed digest of a masked value: binds plan ids without storing or revealing the value. */
+export function secretDigest(loaded: LoadedConfig | null): ((secret: string) => string) | undefined {
+  if (!loaded) return undefined;
+  const key = installationKey(loaded);
+  return (secret) => createHmac("sha256", key).update(secret).digest("hex").slice(0, 32);
 }

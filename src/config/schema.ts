@@ -102,7 +102,9 @@ export const configSchema = z.strictObject({
   policy: z.strictObject({ rules: z.array(policyRuleSchema) }).optional(),
   /** The gate's shared state: an SQLite file (default) or a postgres:// URL a team shares. */
   catalog: z.string().min(1).default(".lifeline/catalog.sqlite"),
-  approvals: z.strictObject({ ttl: duration.default("1h") }).default({ ttl: "1h" }),
+  approvals: z
+    .strictObject({ ttl: duration.default("1h"), maxTtl: duration.default("24h") })
+    .default({ ttl: "1h", maxTtl: "24h" }),
   breakGlass: z.strictObject({ max: duration.default("1h") }).default({ max: "1h" }),
   notifications: z
     .strictObject({

@@ -17,8 +17,18 @@ export interface Identity {
   authenticated: boolean;
 }
 
-export type AuditKind =
-  "plan" | "approve" | "revoke" | "run" | "break-glass" | "break-glass-revoke" | "prepare" | "notify-failed";
+export const AUDIT_KINDS = [
+  "plan",
+  "approve",
+  "revoke",
+  "run",
+  "break-glass",
+  "break-glass-revoke",
+  "prepare",
+  "notify-failed",
+] as const;
+
+export type AuditKind = (typeof AUDIT_KINDS)[number];
 
 /** What a caller appends; the catalog assigns seq, prevHash and hash atomically. */
 export interface AuditInput {

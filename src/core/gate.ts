@@ -95,21 +95,28 @@ export function countingApprovals(
   return { valid, ignored };
 }
 
+/**
+ * The break-glass grant that lets `identity` run a plan touching `assets` without approvals: only
+ * when every asset of the plan has an active grant for that identity, and never for data no asset
+ * covers (`unbound`), which no grant can name.
+ */
 export function activeBreakGlass(
   grants: readonly BreakGlass[],
-  input: { identity: string; assets: readonly string[]; now: Date },
+  input: { identity: string; assets: readonly string[]; unbound?: boolean; now: Date },
 ): BreakGlass | null {
+  if (input.unbound || input.assets.length === 0) return null;
   const now = input.now.getTime();
-  return (
+  const active = (asset: string) =>
     grants.find(
       (g) =>
         g.revokedAt === null &&
         g.identity.toLowerCase() === input.identity.toLowerCase() &&
-        input.assets.includes(g.asset) &&
+        g.asset === asset &&
         new Date(g.grantedAt).getTime() <= now &&
         new Date(g.expiresAt).getTime() > now,
-    ) ?? null
-  );
+    );
+  const found = input.assets.map(active);
+  return found.every((g) => g !== undefined) ? (found[0] ?? null) : null;
 }
 
 /**
@@ -119,7 +126,8 @@ export function activeBreakGlass(
 export function withApprovals(
   requirements: readonly Requirement[],
   input: { valid: readonly Approval[]; breakGlass: BreakGlass | null; planId: string },
-): { verdict: Verdict; requirements: Requirement[] } {
+): { verdict: Verdict; requirements: Requirement[]; usedBreakGlass: boolean } {
+  let usedBreakGlass = false;
   const out = requirements.map((r): Requirement => {
     if (r.kind !== "approvals") return r;
     const needed = r.needed ?? 1;
@@ -133,6 +141,7 @@ export function withApprovals(
       };
     }
     if (input.breakGlass) {
+      usedBreakGlass = true;
       return {
         ...r,
         met: true,
@@ -152,5 +161,5 @@ export function withApprovals(
     : out.some((r) => !r.met)
       ? "require"
       : "allow";
-  return { verdict, requirements: out };
+  return { verdict, requirements: out, usedBreakGlass };
 }

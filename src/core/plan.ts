@@ -243,7 +243,7 @@ export function mergeVerdicts(results: readonly { verdict: Verdict; requirements
       if ((r.needed ?? 0) > (approvals?.needed ?? -1)) approvals = r;
       continue;
     }
-    const key = `${r.kind}|${r.detail}`;
+    const key = `${r.kind}|${r.detail}|${r.fix ?? ""}`;
     if (!seen.has(key)) {
       seen.add(key);
       requirements.push(r);

@@ -21,6 +21,15 @@ export function runChild(
       }),
     );
   }
+  if (options.signal.aborted) {
+    return Promise.reject(
+      new LifelineError({
+        code: "INTERRUPTED",
+        kind: "interrupted",
+        message: "interrupted before the command started: nothing was run",
+      }),
+    );
+  }
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, {
       stdio: ["inherit", options.output === "stdout" ? "inherit" : process.stderr, "inherit"],

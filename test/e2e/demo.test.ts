@@ -41,7 +41,7 @@ describe("lifeline demo", () => {
       result.stdout,
       /EXECUTED plan [0-9a-f]{12} in one transaction, approved by bob@shop\.example/,
     );
-    assert.match(result.stdout, /The audit chain holds: 5 entries/);
+    assert.match(result.stdout, /The audit chain holds: 6 entries/);
     assert.deepEqual(leftovers(), before, "the demo cleans up after itself");
     assert.deepEqual(readdirSync(work.dir), [], "nothing written to the working directory");
   });

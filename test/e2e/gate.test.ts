@@ -305,6 +305,60 @@ notifications:
     const bob = await runJson("bob", ["shop", "--sql", "DELETE FROM orders WHERE status = 'new'"]);
     assert.equal(bob.result.code, 3);
     assert.ok(hook.messages.some((m) => m.lifeline.event === "break-glass" && /BREAK-GLASS/.test(m.text)));
+    const id = /BREAK-GLASS (bg-[0-9a-f]+)/.exec(granted.stdout)?.[1] ?? "";
+    assert.equal((await as("bob", ["break-glass", "--end", id])).code, 0);
+    assert.equal(
+      (await runJson("alice", ["shop", "--sql", "DELETE FROM orders WHERE status = 'new'"])).result.code,
+      3,
+      "ended",
+    );
+  });
+
+  it("an approval written into the catalog by hand, not in the audit log, does not count", async () => {
+    const sql = "DELETE FROM orders WHERE status = 'cancelled' AND id < 100";
+    const blocked = await runJson("alice", ["shop", "--sql", sql]);
+    assert.equal(blocked.result.code, 3);
+    const sqlite = new Database(path.join(work.dir, ".lifeline/catalog.sqlite"));
+    try {
+      const columns = (
+        sqlite.prepare("PRAGMA table_info(lifeline_approvals)").all() as { name: string }[]
+      ).map((c) => c.name);
+      const row: Record<string, unknown> = {
+        id: "apr-forged00001",
+        plan_id: blocked.doc.planId,
+        approver: JSON.stringify({ id: "bob", source: "env", host: "h", authenticated: false }),
+        comment: null,
+        created_at: new Date().toISOString(),
+        expires_at: "2099-01-01T00:00:00.000Z",
+        revoked_at: null,
+        revoked_by: null,
+      };
+      const keys = columns.filter((c) => c in row);
+      sqlite
+        .prepare(
+          `INSERT INTO lifeline_approvals (${keys.join(",")}) VALUES (${keys.map(() => "?").join(",")})`,
+        )
+        .run(...keys.map((k) => row[k]));
+    } finally {
+      sqlite.close();
+    }
+    const again = await runJson("alice", ["shop", "--sql", sql]);
+    assert.equal(again.result.code, 3, again.result.stdout);
+    assert.match(JSON.stringify(again.doc), /not in the audit log/);
+  });
+
+  it("usage errors of the gate commands are clear (exit 2)", async () => {
+    assert.equal((await as("alice", ["audit", "--since", "garbage"])).code, 2);
+    assert.equal((await as("alice", ["audit", "--limit", "abc"])).code, 2);
+    assert.equal((await as("alice", ["audit", "--kind", "bogus"])).code, 2);
+    const plan = await runJson("alice", ["shop", "--sql", "DELETE FROM orders WHERE id = 1"]);
+    const tooLong = await as("bob", ["approve", plan.doc.planId, "--for", "30d"]);
+    assert.equal(tooLong.code, 2);
+    assert.match(tooLong.stderr, /at most 1d/);
+    assert.ok(
+      JSON.parse((await as("alice", ["audit", "--json", "--kind", "prepare"])).stdout).entries.length > 0,
+      "prepare steps are audited",
+    );
   });
 
   it("tampering with the stored audit log is detected", async () => {
@@ -360,7 +414,7 @@ describe("the gate with a catalog a team shares in PostgreSQL", () => {
     assert.equal((await query<{ n: string }>(db.url, "SELECT count(*) AS n FROM carts"))[0]?.n, "0");
     assert.equal((await as("alice", ["audit", "verify"])).code, 0);
     const rows = await query<{ n: string }>(catalogDb.url, "SELECT count(*) AS n FROM lifeline_audit");
-    assert.equal(rows[0]?.n, "5");
+    assert.equal(rows[0]?.n, "6", "plan, blocked run, approval, plan, executing, executed");
     assert.ok(
       !existsSync(path.join(work.dir, ".lifeline/catalog.sqlite")),
       "no SQLite file when the catalog is PostgreSQL",

@@ -165,6 +165,20 @@ describe("approvals that count", () => {
       }),
       null,
     );
+    // A grant for one asset does not cover a plan that also touches another, or unbound data.
+    assert.equal(activeBreakGlass([grant], { identity: "alice", assets: ["shop", "billing"], now }), null);
+    assert.equal(
+      activeBreakGlass([grant], { identity: "alice", assets: ["shop"], unbound: true, now }),
+      null,
+    );
+    assert.equal(
+      activeBreakGlass([grant, { ...grant, id: "bg-2", asset: "billing" }], {
+        identity: "alice",
+        assets: ["shop", "billing"],
+        now,
+      })?.id,
+      "bg-1",
+    );
   });
 });
 
