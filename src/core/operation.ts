@@ -30,6 +30,8 @@ export interface Operation {
   missingOk: boolean;
   /** For DELETE/UPDATE: whether rows are filtered. */
   filter: "all-rows" | "always-true" | "filtered" | null;
+  /** The target is created by an earlier statement of the same script (so it does not exist yet). */
+  createdEarlier?: boolean;
 }
 
 /** Fail closed: unknown counts as destructive wherever a decision is made. */

@@ -369,8 +369,6 @@ describe("classifySql: what earlier statements change (security review)", () => 
       "ALTER TABLE carts RENAME TO x; TRUNCATE x",
       "ALTER TABLE carts RENAME TO x; ALTER TABLE y RENAME TO carts; TRUNCATE carts",
       "CREATE TABLE other.carts (id int); DELETE FROM carts",
-      "CREATE TEMP TABLE carts (id int); DROP TABLE carts",
-      "DROP TABLE carts; CREATE TABLE carts (id int); ALTER TABLE carts DROP COLUMN id",
       "ALTER TABLE other.carts SET SCHEMA public; TRUNCATE public.carts",
       "ALTER SCHEMA public RENAME TO old; ALTER SCHEMA other RENAME TO public; TRUNCATE carts",
       "CREATE SCHEMA app; UPDATE app.carts SET a = 1",
@@ -419,5 +417,50 @@ describe("classifySql: what earlier statements change (security review)", () => 
       classifySql("ALTER ROLE x PASSWORDX 'unparsed-secret'")[0]?.statement ?? "",
       /unparsed-secret/,
     );
+  });
+});
+
+describe("classifySql: tables the script creates itself", () => {
+  before(async () => {
+    await loadParser();
+  });
+
+  it("statements on a table created earlier in the script lose nothing that existed before", () => {
+    const ops = classifySql(
+      "CREATE TABLE t (id int); INSERT INTO t VALUES (1); ALTER TABLE t DROP COLUMN id; TRUNCATE t",
+    );
+    assert.deepEqual(
+      ops.map((o) => [o.kind, o.dataLoss]),
+      [
+        ["create", "none"],
+        ["insert", "none"],
+        ["alter-table-drop-column", "none"],
+        ["truncate", "none"],
+      ],
+    );
+    assert.equal(ops[3]?.createdEarlier, true);
+  });
+
+  it("the new table shadows or replaces the old one: the statements on it lose nothing more", () => {
+    // The temporary table comes first in the search path; the DROP of the old table is itself destructive.
+    assert.equal(classifySql("CREATE TEMP TABLE carts (id int); DROP TABLE carts")[1]?.dataLoss, "none");
+    const replaced = classifySql(
+      "DROP TABLE carts; CREATE TABLE carts (id int); ALTER TABLE carts DROP COLUMN id",
+    );
+    assert.deepEqual(
+      replaced.map((o) => o.dataLoss),
+      ["destructive", "none", "none"],
+    );
+    // Created in another schema: an unqualified name may reach either table.
+    assert.equal(classifySql("CREATE TABLE other.carts (id int); DELETE FROM carts")[1]?.dataLoss, "unknown");
+  });
+
+  it("but not with IF NOT EXISTS (an existing table keeps its rows), nor after a rename", () => {
+    assert.equal(classifySql("CREATE TABLE IF NOT EXISTS t (id int); TRUNCATE t")[1]?.dataLoss, "unknown");
+    assert.equal(
+      classifySql("CREATE TABLE t (id int); ALTER TABLE t RENAME TO u; TRUNCATE u")[2]?.dataLoss,
+      "unknown",
+    );
+    assert.equal(classifySql("ALTER TABLE carts RENAME TO x; TRUNCATE x")[1]?.dataLoss, "unknown");
   });
 });

@@ -727,6 +727,11 @@ interface ScriptState {
   names: Set<string>;
   /** Schemas created, renamed or dropped earlier. */
   schemas: Set<string>;
+  /**
+   * Tables created earlier in this script (plain CREATE, no IF NOT EXISTS): if that CREATE
+   * succeeded, the table is new, so nothing that existed before the script is lost with it.
+   */
+  fresh: Set<string>;
 }
 
 function escalate(operation: Operation, why: string): Operation {
@@ -747,6 +752,21 @@ function targetChanged(state: ScriptState, target: ObjectRef | null): boolean {
 function applyState(state: ScriptState, operations: Operation[]): Operation[] {
   return operations.map((operation) => {
     let o = operation;
+    const name = o.target?.type === "column" ? o.target.name.split(".")[0] : o.target?.name;
+    // Same schema as written: an unqualified name resolves where an unqualified CREATE put it.
+    const fresh =
+      name !== undefined &&
+      state.fresh.has(`${o.target?.schema ?? ""}.${name}`) &&
+      (o.target?.schema === null || !state.schemas.has(o.target?.schema ?? ""));
+    if (fresh) o = { ...o, createdEarlier: true };
+    if (fresh && (o.dataLoss === "destructive" || o.dataLoss === "recoverable")) {
+      // A table this script creates holds only what the script put there: nothing earlier is lost.
+      o = {
+        ...o,
+        dataLoss: "none",
+        reason: `${name} is created earlier in this script: nothing that existed before is lost (otherwise: ${o.reason})`,
+      };
+    }
     if (state.session) {
       o = escalate(
         o,
@@ -756,7 +776,7 @@ function applyState(state: ScriptState, operations: Operation[]): Operation[] {
     if (state.triggers && DML_KINDS.has(o.kind)) {
       o = escalate(o, `runs after ${state.triggers} earlier in this script: what it does now is not known`);
     }
-    if (targetChanged(state, o.target)) {
+    if (!fresh && targetChanged(state, o.target)) {
       o = escalate(o, "its target is changed earlier in this script: the plan cannot resolve it");
     }
     return o;
@@ -773,7 +793,10 @@ function updateState(state: ScriptState, stmt: unknown): void {
   if (!isNode(stmt)) return;
   const [type, body] = Object.entries(stmt)[0] ?? ["", undefined];
   const addName = (name: string | undefined) => {
-    if (name) state.names.add(name);
+    if (!name) return;
+    state.names.add(name);
+    // Renamed, dropped or moved: no longer the table this script created.
+    for (const key of [...state.fresh]) if (key.endsWith(`.${name}`)) state.fresh.delete(key);
   };
   switch (type) {
     case "VariableSetStmt": {
@@ -808,9 +831,16 @@ function updateState(state: ScriptState, stmt: unknown): void {
           state.triggers ??= "ALTER TABLE … ENABLE TRIGGER/RULE";
       }
       break;
-    case "CreateStmt":
-      addName(rangeVarName(child(body, "relation")));
+    case "CreateStmt": {
+      const created = rangeVarName(child(body, "relation"));
+      const schema = str(
+        child(child(child(body, "relation"), "RangeVar") ?? child(body, "relation"), "schemaname"),
+      );
+      // CREATE TABLE IF NOT EXISTS may keep an existing table with its rows: that one is "changed".
+      addName(created);
+      if (created && child(body, "if_not_exists") !== true) state.fresh.add(`${schema ?? ""}.${created}`);
       break;
+    }
     case "CreateForeignTableStmt":
       addName(rangeVarName(child(child(body, "base"), "relation")));
       break;
@@ -1007,7 +1037,13 @@ export function classifySql(sql: string): Operation[] {
   // Locations are byte offsets into the UTF-8 text.
   const bytes = Buffer.from(sql, "utf8");
   const operations: Operation[] = [];
-  const state: ScriptState = { session: null, triggers: null, names: new Set(), schemas: new Set() };
+  const state: ScriptState = {
+    session: null,
+    triggers: null,
+    names: new Set(),
+    schemas: new Set(),
+    fresh: new Set(),
+  };
   (parsed.stmts ?? []).forEach((entry, statementIndex) => {
     const start = entry.stmt_location ?? 0;
     const end = entry.stmt_len ? start + entry.stmt_len : bytes.length;

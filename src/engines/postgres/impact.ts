@@ -344,6 +344,7 @@ async function explainRows(client: pg.Client, statement: string): Promise<number
 }
 
 function doesNotExist(what: string, op: Operation): string {
+  if (op.createdEarlier) return `${what} is created by an earlier statement of this script`;
   return `${what} does not exist${op.missingOk ? " (IF EXISTS: nothing happens)" : ": the statement fails"}`;
 }
 
