@@ -724,6 +724,11 @@ interface Step {
   missingOk?: boolean;
 }
 
+/** A step that acts on nothing lifeline resolved: a read, a dry run, or what it cannot know. */
+function unresolved(kind: string, dataLoss: DataLoss, reason: string): Step {
+  return { kind, target: null, outcome: outcome({ dataLoss, reason }) };
+}
+
 function namespaceFor(cmd: KubectlCommand, inv: Inventory): string {
   return cmd.namespace ?? inv.defaultNamespace;
 }
@@ -836,48 +841,40 @@ function kubectlDelete(a: Analyzer, cmd: KubectlCommand, manifests: readonly Man
     })),
   ];
   for (const file of cmd.files.filter((f) => f === "-" || /^https?:\/\//i.test(f))) {
-    steps.push({
-      kind: "unknown",
-      target: null,
-      outcome: outcome({
-        dataLoss: "unknown",
-        reason: `lifeline does not read ${file === "-" ? "standard input" : file}: what it deletes is unknown`,
-      }),
-    });
+    steps.push(
+      unresolved(
+        "unknown",
+        "unknown",
+        `lifeline does not read ${file === "-" ? "standard input" : file}: what it deletes is unknown`,
+      ),
+    );
   }
   if (cmd.files.length > 0 && manifests.length === 0 && steps.length === 0) {
-    steps.push({
-      kind: "unknown",
-      target: null,
-      outcome: outcome({
-        dataLoss: "unknown",
-        reason: `the manifests ${cmd.files.join(", ")} could not be read or name no resources: what they delete is unknown`,
-      }),
-    });
+    steps.push(
+      unresolved(
+        "unknown",
+        "unknown",
+        `the manifests ${cmd.files.join(", ")} could not be read or name no resources: what they delete is unknown`,
+      ),
+    );
   }
   if (cmd.kustomize) {
-    steps.push({
-      kind: "unknown",
-      target: null,
-      outcome: outcome({
-        dataLoss: "unknown",
-        reason: `lifeline does not render kustomizations (-k ${cmd.kustomize}): what it deletes is unknown`,
-      }),
-    });
+    steps.push(
+      unresolved(
+        "unknown",
+        "unknown",
+        `lifeline does not render kustomizations (-k ${cmd.kustomize}): what it deletes is unknown`,
+      ),
+    );
   }
   let requirements: ReturnType<typeof parseSelector> | null = null;
   if (cmd.selector) {
     try {
       requirements = parseSelector(cmd.selector);
     } catch (error) {
-      steps.push({
-        kind: "unknown",
-        target: null,
-        outcome: outcome({
-          dataLoss: "unknown",
-          reason: error instanceof SelectorError ? error.message : String(error),
-        }),
-      });
+      steps.push(
+        unresolved("unknown", "unknown", error instanceof SelectorError ? error.message : String(error)),
+      );
       return steps;
     }
   }
@@ -932,14 +929,13 @@ function kubectlDelete(a: Analyzer, cmd: KubectlCommand, manifests: readonly Man
         requirements ? matchesRequirements(requirements, m.labels) : cmd.all,
       );
       if (cmd.fieldSelector) {
-        steps.push({
-          kind: "unknown",
-          target: null,
-          outcome: outcome({
-            dataLoss: "unknown",
-            reason: `lifeline does not evaluate --field-selector ${cmd.fieldSelector}: what it matches is unknown`,
-          }),
-        });
+        steps.push(
+          unresolved(
+            "unknown",
+            "unknown",
+            `lifeline does not evaluate --field-selector ${cmd.fieldSelector}: what it matches is unknown`,
+          ),
+        );
         continue;
       }
       if (matched.length === 0) {
@@ -988,14 +984,11 @@ function findWorkload(
 function manifestsUnread(cmd: KubectlCommand): Step[] {
   return cmd.files.length > 0 || cmd.kustomize
     ? [
-        {
-          kind: "unknown",
-          target: null,
-          outcome: outcome({
-            dataLoss: "unknown",
-            reason: `lifeline does not read manifests for kubectl ${cmd.verb} (-f/-k): what it changes is unknown`,
-          }),
-        },
+        unresolved(
+          "unknown",
+          "unknown",
+          `lifeline does not read manifests for kubectl ${cmd.verb} (-f/-k): what it changes is unknown`,
+        ),
       ]
     : [];
 }
@@ -1003,13 +996,7 @@ function manifestsUnread(cmd: KubectlCommand): Step[] {
 function kubectlScale(a: Analyzer, cmd: KubectlCommand): Step[] {
   const ns = namespaceFor(cmd, a.inv);
   if (cmd.replicas === null) {
-    return [
-      {
-        kind: "unknown",
-        target: null,
-        outcome: outcome({ dataLoss: "unknown", reason: "scale without --replicas: kubectl will refuse it" }),
-      },
-    ];
+    return [unresolved("unknown", "unknown", "scale without --replicas: kubectl will refuse it")];
   }
   const replicas = cmd.replicas;
   return cmd.targets.map((t): Step => {
@@ -1145,14 +1132,7 @@ function kubectlDrain(a: Analyzer, cmd: KubectlCommand): Step[] {
   if (gap) {
     a.gaps.push(gap);
     return [
-      {
-        kind: "drain-node",
-        target: null,
-        outcome: outcome({
-          dataLoss: "unknown",
-          reason: `${gap}: what the drain evicts is unknown, treated as destructive`,
-        }),
-      },
+      unresolved("drain-node", "unknown", `${gap}: what the drain evicts is unknown, treated as destructive`),
     ];
   }
   let nodes: { name: string; node: (typeof a.inv.nodes)[number] | undefined }[];
@@ -1161,16 +1141,7 @@ function kubectlDrain(a: Analyzer, cmd: KubectlCommand): Step[] {
     try {
       requirements = parseSelector(cmd.selector);
     } catch (error) {
-      return [
-        {
-          kind: "unknown",
-          target: null,
-          outcome: outcome({
-            dataLoss: "unknown",
-            reason: error instanceof Error ? error.message : String(error),
-          }),
-        },
-      ];
+      return [unresolved("unknown", "unknown", error instanceof Error ? error.message : String(error))];
     }
     nodes = a.inv.nodes
       .filter((n) => matchesRequirements(requirements, n.labels))
@@ -1253,24 +1224,15 @@ function kubectlDrain(a: Analyzer, cmd: KubectlCommand): Step[] {
 function kubectlSteps(a: Analyzer, cmd: KubectlCommand, manifests: readonly ManifestResource[]): Step[] {
   if (cmd.dryRun !== "none") {
     return [
-      {
-        kind: `${cmd.verb}-dry-run`,
-        target: null,
-        outcome: outcome({
-          dataLoss: "none",
-          reason: `--dry-run=${cmd.dryRun}: kubectl only shows what it would do; nothing changes`,
-        }),
-      },
+      unresolved(
+        `${cmd.verb}-dry-run`,
+        "none",
+        `--dry-run=${cmd.dryRun}: kubectl only shows what it would do; nothing changes`,
+      ),
     ];
   }
   if (READ_VERBS.has(cmd.verb)) {
-    return [
-      {
-        kind: "read",
-        target: null,
-        outcome: outcome({ dataLoss: "none", reason: `kubectl ${cmd.verb} only reads` }),
-      },
-    ];
+    return [unresolved("read", "none", `kubectl ${cmd.verb} only reads`)];
   }
   switch (cmd.verb) {
     case "delete":
@@ -1283,14 +1245,11 @@ function kubectlSteps(a: Analyzer, cmd: KubectlCommand, manifests: readonly Mani
       return kubectlDrain(a, cmd);
     default:
       return [
-        {
-          kind: "unknown",
-          target: null,
-          outcome: outcome({
-            dataLoss: "unknown",
-            reason: `lifeline does not model kubectl ${cmd.verb}: it may change or delete what it names, treated as destructive`,
-          }),
-        },
+        unresolved(
+          "unknown",
+          "unknown",
+          `lifeline does not model kubectl ${cmd.verb}: it may change or delete what it names, treated as destructive`,
+        ),
       ];
   }
 }
@@ -1298,22 +1257,10 @@ function kubectlSteps(a: Analyzer, cmd: KubectlCommand, manifests: readonly Mani
 function helmSteps(a: Analyzer, cmd: HelmCommand): Step[] {
   const ns = cmd.namespace ?? a.inv.defaultNamespace;
   if (HELM_READS.has(cmd.verb)) {
-    return [
-      {
-        kind: "read",
-        target: null,
-        outcome: outcome({ dataLoss: "none", reason: `helm ${cmd.verb} only reads` }),
-      },
-    ];
+    return [unresolved("read", "none", `helm ${cmd.verb} only reads`)];
   }
   if (cmd.dryRun) {
-    return [
-      {
-        kind: `helm-${cmd.verb}-dry-run`,
-        target: null,
-        outcome: outcome({ dataLoss: "none", reason: "--dry-run: helm only renders; nothing changes" }),
-      },
-    ];
+    return [unresolved(`helm-${cmd.verb}-dry-run`, "none", "--dry-run: helm only renders; nothing changes")];
   }
   const gap = a.gapFor("secrets", ns);
   if (gap && (cmd.verb === "uninstall" || cmd.verb === "upgrade" || cmd.verb === "rollback")) {
@@ -1462,25 +1409,11 @@ function helmSteps(a: Analyzer, cmd: HelmCommand): Step[] {
     }
     case "install":
       return [
-        {
-          kind: "helm-install",
-          target: null,
-          outcome: outcome({
-            dataLoss: "none",
-            reason: "helm install creates resources; nothing existing is deleted",
-          }),
-        },
+        unresolved("helm-install", "none", "helm install creates resources; nothing existing is deleted"),
       ];
     default:
       return [
-        {
-          kind: "unknown",
-          target: null,
-          outcome: outcome({
-            dataLoss: "unknown",
-            reason: `lifeline does not model helm ${cmd.verb}: treated as destructive`,
-          }),
-        },
+        unresolved("unknown", "unknown", `lifeline does not model helm ${cmd.verb}: treated as destructive`),
       ];
   }
 }
@@ -1557,9 +1490,7 @@ export function analyzeCommand(
   }
   let steps: Step[];
   if (isUnknown(command)) {
-    steps = [
-      { kind: "unknown", target: null, outcome: outcome({ dataLoss: "unknown", reason: command.reason }) },
-    ];
+    steps = [unresolved("unknown", "unknown", command.reason)];
   } else if (command.tool === "kubectl") {
     steps = kubectlSteps(a, command, options.manifests ?? []);
   } else {
@@ -1567,14 +1498,11 @@ export function analyzeCommand(
   }
   if (steps.length === 0) {
     steps = [
-      {
-        kind: "unknown",
-        target: null,
-        outcome: outcome({
-          dataLoss: "unknown",
-          reason: "lifeline could not tell what this command acts on: treated as destructive",
-        }),
-      },
+      unresolved(
+        "unknown",
+        "unknown",
+        "lifeline could not tell what this command acts on: treated as destructive",
+      ),
     ];
   }
   // Reads that failed but did not stop the plan: say what the plan may miss.
