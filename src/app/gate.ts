@@ -99,7 +99,7 @@ export async function decide(deps: GateDeps, plan: Plan): Promise<Decision> {
   const [stored, storedGrants, trail] = await Promise.all([
     deps.catalog.approvalsFor(plan.planId),
     deps.catalog.breakGlass({ activeAt: now.toISOString() }),
-    deps.catalog.audit({ since: new Date(0).toISOString() }),
+    deps.catalog.audit(),
   ]);
   // The state tables are only trusted as far as the hash-chained log vouches for them: an
   // approval or grant written into the catalog by hand, or a revocation removed, does not count.
@@ -158,7 +158,7 @@ export async function decide(deps: GateDeps, plan: Plan): Promise<Decision> {
     breakGlass: grant,
     planId: plan.planId,
   });
-  const drifted = verdict === "allow" ? [] : await driftedApprovals(deps, plan);
+  const drifted = verdict === "allow" ? [] : await driftedApprovals(deps, plan, trail);
   return {
     verdict,
     requirements,
@@ -170,12 +170,16 @@ export async function decide(deps: GateDeps, plan: Plan): Promise<Decision> {
 }
 
 /** Earlier plans of the same command whose approvals were given but do not bind this plan. */
-async function driftedApprovals(deps: GateDeps, plan: Plan): Promise<Decision["drifted"]> {
-  const planned = await deps.catalog.audit({ kind: "plan" });
+async function driftedApprovals(
+  deps: GateDeps,
+  plan: Plan,
+  trail: readonly AuditEntry[],
+): Promise<Decision["drifted"]> {
   const others = new Set(
-    planned
+    trail
       .filter(
         (e) =>
+          e.kind === "plan" &&
           e.planId &&
           e.planId !== plan.planId &&
           (e.data as { command?: string }).command === plan.command.text,

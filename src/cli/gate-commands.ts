@@ -1,4 +1,4 @@
-import { createHash, createHmac } from "node:crypto";
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
@@ -34,6 +34,7 @@ import {
   load,
   type GlobalOptions,
   installationKey,
+  keyedDigest,
 } from "./wiring.js";
 
 export interface CliEnv {
@@ -54,7 +55,7 @@ const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
  * SQL without storing secrets that the display masks. The key is private to this installation.
  */
 export function digestOf(loaded: LoadedConfig, text: string): string {
-  return `hmac-sha256:${createHmac("sha256", installationKey(loaded)).update(text).digest("hex")}`;
+  return `hmac-sha256:${keyedDigest(installationKey(loaded), text)}`;
 }
 
 /** The catalog location from lifeline.yaml: a postgres:// URL (interpolated) or a path beside the file. */

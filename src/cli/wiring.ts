@@ -111,5 +111,10 @@ export function installationKey(loaded: LoadedConfig): Buffer {
 export function secretDigest(loaded: LoadedConfig | null): ((secret: string) => string) | undefined {
   if (!loaded) return undefined;
   const key = installationKey(loaded);
-  return (secret) => createHmac("sha256", key).update(secret).digest("hex").slice(0, 32);
+  return (secret) => keyedDigest(key, secret).slice(0, 32);
+}
+
+/** HMAC-SHA256 (hex) with the installation key: binds a text without revealing it. */
+export function keyedDigest(key: Buffer, text: string): string {
+  return createHmac("sha256", key).update(text).digest("hex");
 }
