@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
@@ -47,8 +46,6 @@ export interface CliEnv {
     opts: { kubeconfig?: string; context?: string },
   ): Promise<Plan>;
 }
-
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 /**
  * A keyed digest of exactly what runs, kept with the run: it binds the record to the very argv or
@@ -600,7 +597,9 @@ Exit codes: 0 approved; 3 refused (you asked for this plan yourself); 2 usage er
       const options = env.globals(command);
       const loaded = load(options);
       const [entries, head] = await withCatalog(loaded, async (c) => Promise.all([c.audit(), c.auditHead()]));
-      const verdict = verifyChain(sha256, entries, head);
+      // The same hash the catalog chains its entries with.
+      const { sha256hex } = await import("../catalog/index.js");
+      const verdict = verifyChain(sha256hex, entries, head);
       if (head === null && entries.length > 0) {
         // Every append records the head: entries without one means it was removed or zeroed.
         verdict.ok = false;
