@@ -57,6 +57,10 @@ export async function assessRecoverability(
   destroyed: readonly string[] | "all" | Promise<readonly string[] | "all">,
   liveTarget: Promise<LiveState | { error: string }> | null,
 ): Promise<Recoverability> {
+  // The caller reports a failure of these promises (plan awaits the impact itself); until they are
+  // awaited below, a rejection must not count as unhandled (it would print a stack trace and exit).
+  if (destroyed instanceof Promise) destroyed.catch(() => undefined);
+  liveTarget?.catch(() => undefined);
   const engine = ctx.engine(asset.engine);
   const [restorePoints, drills] = await Promise.all([
     ctx.repository.listRestorePoints(asset.name),

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import {
@@ -23,7 +23,7 @@ import { notify } from "../gate/notify.js";
 import { runChild } from "../gate/exec.js";
 import type { Catalog } from "../ports/catalog.js";
 import { systemClock } from "../ports/clock.js";
-import { err, json, out, terminalProgress } from "./io.js";
+import { err, json, out, readSql, terminalProgress } from "./io.js";
 import { planJson, renderPlan } from "./render-plan.js";
 import {
   asset as resolveAsset,
@@ -303,7 +303,7 @@ Exit codes: 0 executed (or allowed, with --dry-run); 3 blocked (requirements unm
               fix: 'lifeline run shop --sql "TRUNCATE carts", or lifeline run -- kubectl delete pvc data-0 -n shop',
             });
           }
-          const sql = opts.sql ?? readFile(opts.file ?? "-");
+          const sql = await readSql(opts, env.signal);
           whatRuns = sql;
           const asset = resolveAsset(loaded, name);
           planner = () =>
@@ -619,17 +619,4 @@ Exit codes: 0 approved; 3 refused (you asked for this plan yourself); 2 usage er
         );
       if (!verdict.ok) env.setExit(EXIT_CODES.verification);
     });
-}
-
-function readFile(file: string): string {
-  try {
-    return readFileSync(file === "-" ? 0 : file, "utf8");
-  } catch (error) {
-    throw new LifelineError({
-      code: "USAGE",
-      kind: "usage",
-      message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      fix: "check the path of the SQL file",
-    });
-  }
 }

@@ -1,3 +1,5 @@
+import { open } from "node:fs/promises";
+import { LifelineError, interrupted } from "../core/errors.js";
 import { secrets } from "../core/redact.js";
 import type { Progress } from "../ports/engine.js";
 
@@ -58,4 +60,127 @@ export async function confirm(question: string): Promise<boolean> {
   } finally {
     rl.close();
   }
+}
+
+/** The largest SQL input lifeline reads (plan, run): 64 MiB unless LIFELINE_MAX_SQL_BYTES says otherwise. */
+export const DEFAULT_MAX_SQL_BYTES = 64 * 1024 * 1024;
+
+function maxSqlBytes(env: NodeJS.ProcessEnv): number {
+  const raw = env.LIFELINE_MAX_SQL_BYTES;
+  if (raw === undefined || raw === "") return DEFAULT_MAX_SQL_BYTES;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new LifelineError({
+      code: "USAGE",
+      kind: "usage",
+      message: `LIFELINE_MAX_SQL_BYTES: "${raw}" is not a positive number of bytes`,
+      fix: `unset it for the default (${DEFAULT_MAX_SQL_BYTES} bytes, 64 MiB) or set a whole number, e.g. LIFELINE_MAX_SQL_BYTES=${2 * DEFAULT_MAX_SQL_BYTES}`,
+    });
+  }
+  return value;
+}
+
+function tooLarge(what: string, limit: number): LifelineError {
+  return new LifelineError({
+    code: "SQL_TOO_LARGE",
+    kind: "usage",
+    message: `${what} is larger than ${formatBytes(limit)} (${limit} bytes), the most lifeline reads`,
+    fix: `split the SQL into smaller files, or raise the limit for this run: LIFELINE_MAX_SQL_BYTES=${limit * 2} lifeline …`,
+  });
+}
+
+function formatBytes(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`;
+}
+
+/**
+ * The SQL to plan or run: --sql as given, or the file (- for standard input) read in chunks up to
+ * a limit, so that /dev/zero or an endless pipe ends in a clear error and Ctrl-C/SIGTERM stop it.
+ */
+export async function readSql(
+  input: { sql?: string | undefined; file?: string | undefined },
+  signal: AbortSignal,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  const limit = maxSqlBytes(env);
+  if (input.sql !== undefined) {
+    if (Buffer.byteLength(input.sql, "utf8") > limit) throw tooLarge("--sql", limit);
+    return input.sql;
+  }
+  const file = input.file ?? "-";
+  const what = file === "-" ? "standard input" : file;
+  const cannotRead = (error: unknown) =>
+    new LifelineError({
+      code: "USAGE",
+      kind: "usage",
+      message: `cannot read ${what}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      fix: "check the path of the SQL file",
+    });
+  const chunks: Buffer[] = [];
+  let total = 0;
+  if (file === "-") {
+    process.stdin.on("error", () => undefined); // reported by the iterator below
+    // A pipe that says nothing more still gives way to Ctrl-C/SIGTERM.
+    const stop = () => process.stdin.destroy();
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      for await (const chunk of process.stdin.iterator({ destroyOnReturn: true })) {
+        if (signal.aborted) throw interrupted();
+        const buffer = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : (chunk as Buffer);
+        total += buffer.length;
+        if (total > limit) throw tooLarge(what, limit);
+        chunks.push(buffer);
+      }
+    } catch (error) {
+      if (error instanceof LifelineError) throw error;
+      if (signal.aborted) throw interrupted();
+      throw cannotRead(error);
+    } finally {
+      signal.removeEventListener("abort", stop);
+    }
+    if (signal.aborted) throw interrupted();
+    return Buffer.concat(chunks).toString("utf8");
+  }
+  let handle;
+  try {
+    handle = await open(file, "r");
+  } catch (error) {
+    throw cannotRead(error);
+  }
+  try {
+    const size = 1024 * 1024;
+    for (;;) {
+      if (signal.aborted) throw interrupted();
+      const buffer = Buffer.allocUnsafe(Math.min(size, limit + 1 - total));
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(buffer, 0, buffer.length, null));
+      } catch (error) {
+        throw cannotRead(error);
+      }
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > limit) throw tooLarge(what, limit);
+      chunks.push(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * A reader that goes away (`lifeline audit | head -3`) closes the pipe: what is left to print is
+ * dropped and the command finishes as it would have, instead of failing on EPIPE with a stack trace.
+ */
+export function tolerateClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
+}
+
+/** Resolves once everything written to the stream so far has been handed to the operating system. */
+export function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) return resolve();
+    stream.write("", () => resolve());
+  });
 }

@@ -10,8 +10,17 @@ import { parseDuration } from "../core/duration.js";
 import { policyRules, resolveAsset } from "../config/load.js";
 import { plan } from "../app/plan.js";
 import { planJson, renderPlan } from "./render-plan.js";
-import { readFileSync } from "node:fs";
-import { confirm, err, interactive, json, out, terminalProgress } from "./io.js";
+import {
+  confirm,
+  err,
+  flushed,
+  interactive,
+  json,
+  out,
+  readSql,
+  terminalProgress,
+  tolerateClosedOutput,
+} from "./io.js";
 import path from "node:path";
 import { applyProtect, planProtect, scan } from "../app/k8s.js";
 import { renderProtectDone, renderProtectPlan, renderScan, scanJson } from "./render-k8s.js";
@@ -37,6 +46,8 @@ import {
   secretDigest,
   type GlobalOptions,
 } from "./wiring.js";
+
+tolerateClosedOutput();
 
 /** Ctrl-C stops the work, cleanup runs (scratch torn down, staged files removed); a second Ctrl-C exits at once. */
 const interrupt = new AbortController();
@@ -355,7 +366,7 @@ Exit codes: 0 verdict allow; 3 verdict require or deny; 1 runtime error; 2 usage
           fix: 'lifeline plan shop --sql "DROP TABLE products" or lifeline plan shop -f migration.sql',
         });
       }
-      const sql = opts.sql ?? readSql(opts.file ?? "-");
+      const sql = await readSql(opts, interrupt.signal);
       const loaded = load(options);
       const ctx = contextFor(loaded, interrupt.signal, terminalProgress(`plan ${name}`));
       const result = await plan(ctx, resolve(loaded, name), sql, {
@@ -536,19 +547,6 @@ registerGateCommands(program, {
   planKubernetes,
 });
 
-function readSql(file: string): string {
-  try {
-    return readFileSync(file === "-" ? 0 : file, "utf8");
-  } catch (error) {
-    throw new LifelineError({
-      code: "USAGE",
-      kind: "usage",
-      message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      fix: "check the path of the SQL file",
-    });
-  }
-}
-
 function report(error: unknown): number {
   if (error instanceof CommanderError) {
     if (
@@ -583,5 +581,7 @@ try {
 } catch (error) {
   process.exitCode = report(error);
 }
-// Open handles (a pg pool, a child) must not keep a finished command alive.
-setImmediate(() => process.exit(process.exitCode ?? 0)).unref();
+// Everything printed reaches the reader (a pipe takes 64 KiB at a time: exiting before it drains
+// would cut the output), then open handles (a pg pool, a child) must not keep a finished command alive.
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit(process.exitCode ?? 0);
