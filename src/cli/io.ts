@@ -30,6 +30,11 @@ export function terminalProgress(label: string): Progress {
   };
 }
 
+/** "1 restore point", "2 restore points", "1,024 rows": a count and the word that goes with it. */
+export function count(value: number, singular: string, plural = `${singular}s`): string {
+  return `${value.toLocaleString("en-US")} ${value === 1 ? singular : plural}`;
+}
+
 export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, [...cell].length)));

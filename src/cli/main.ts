@@ -76,7 +76,10 @@ const program = new Command();
 program
   .name("lifeline")
   .description(
-    "Makes destroying production data a deliberate act: restore points proven to restore (backup → drill), the posture of every asset, and the blast radius of SQL before it runs (plan).",
+    "Makes destroying production data a deliberate act. Restore points proven to restore (backup, drill, check); " +
+      "the posture of every asset (status, k8s scan); the blast radius of SQL, kubectl and helm before they run (plan); " +
+      "a gate that runs them only when the policy is met (run, approve, revoke, break-glass); " +
+      "and a hash-chained record of all of it (audit).",
   )
   .version(LIFELINE_VERSION, "-V, --version")
   .option(
@@ -90,14 +93,27 @@ program
     "after",
     `
 Examples:
-  lifeline demo                       prove the whole loop on an embedded PostgreSQL, no config needed
-  lifeline init --asset shop --url 'postgres://app:\${SHOP_DB_PASSWORD}@db:5432/shop'
-  lifeline backup shop && lifeline drill shop
-  lifeline status --json
-  lifeline plan shop --sql "DROP TABLE products CASCADE"
+  Try it on an embedded PostgreSQL, no config needed:
+    lifeline demo
+  Keep restore points proven to restore:
+    lifeline init --asset shop --url 'postgres://app:\${SHOP_DB_PASSWORD}@db:5432/shop'
+    lifeline backup shop && lifeline drill shop
+    lifeline status --json
+    lifeline check
+  See the blast radius before anything runs:
+    lifeline plan shop --sql "DROP TABLE products CASCADE"
+    lifeline plan -- kubectl delete pvc data-postgresql-0 -n shop
+    lifeline k8s scan
+  Run destructive changes through the gate:
+    lifeline run shop -f migrations/0042_cleanup.sql     # blocked until the policy is met
+    lifeline approve 7f3a9c01d2e4                         # another person approves that plan
+    lifeline break-glass --asset shop --for 30m --reason "INC-4411 restore"
+    lifeline audit --since 24h && lifeline audit verify
 
-Exit codes: 0 success, 1 runtime error, 2 usage or config error, 3 plan verdict require/deny,
-4 verification failed, 130 interrupted.`,
+Each command has its own --help with examples.
+
+Exit codes: 0 success, 1 runtime error, 2 usage or config error, 3 verdict require/deny or run
+blocked, 4 verification failed, 130 interrupted.`,
   );
 
 program

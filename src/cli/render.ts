@@ -3,9 +3,12 @@ import { formatBytes, formatDuration } from "../core/duration.js";
 import type { Posture } from "../core/posture.js";
 import { totalArtifactBytes, type Manifest } from "../core/restore-point.js";
 import type { CheckResult } from "../ports/repository.js";
-import { table } from "./io.js";
+import { count, table } from "./io.js";
 
-const n = (value: number) => value.toLocaleString("en-US");
+/** "2 tables (2,500 rows), 1 sequence, 9 schema objects" */
+function contents(m: Manifest, rows: number): string {
+  return `${count(m.fingerprints.tables.length, "table")} (${count(rows, "row")}), ${count(m.fingerprints.sequences.length, "sequence")}, ${count(m.fingerprints.schema.objects.length, "schema object")}`;
+}
 
 export function backupJson(m: Manifest) {
   return {
@@ -32,8 +35,8 @@ export function renderBackup(m: Manifest): string {
   return [
     `✓ restore point ${m.id} of ${m.asset}`,
     `  snapshot   ${m.snapshotTime} (PostgreSQL ${m.source.serverVersion}, pg_dump ${m.tools.pg_dump ?? "?"})`,
-    `  contents   ${n(m.fingerprints.tables.length)} tables (${n(rows)} rows), ${m.fingerprints.sequences.length} sequences, ${m.fingerprints.schema.objects.length} schema objects fingerprinted`,
-    `  size       ${formatBytes(totalArtifactBytes(m))} in ${m.artifacts.length} files (database ${formatBytes(m.source.databaseBytes)})`,
+    `  contents   ${contents(m, rows)} fingerprinted`,
+    `  size       ${formatBytes(totalArtifactBytes(m))} in ${count(m.artifacts.length, "file")} (database ${formatBytes(m.source.databaseBytes)})`,
     `  took       ${m.durations.totalSeconds}s (dump ${m.durations.dumpSeconds}s, fingerprints ${m.durations.fingerprintSeconds}s alongside)`,
     `  not verified yet: \`lifeline drill ${m.asset}\` proves it restores`,
   ].join("\n");
@@ -65,9 +68,7 @@ export function renderDrill(r: DrillReport, m: Manifest | undefined): string {
     return [
       `✓ drill passed: restore point ${r.restorePointId} of ${r.asset} restores`,
       `  restored   into a scratch ${where} in ${r.restoreSeconds}s, verified in ${r.verifySeconds}s`,
-      m
-        ? `  compared   ${n(m.fingerprints.tables.length)} tables (${n(rows)} rows), ${m.fingerprints.sequences.length} sequences, ${m.fingerprints.schema.objects.length} schema objects: identical`
-        : "",
+      m ? `  compared   ${contents(m, rows)}: identical` : "",
       `  this restore point is now verified; the scratch copy was removed`,
     ]
       .filter(Boolean)
@@ -103,7 +104,7 @@ export function renderStatus(postures: readonly Posture[]): string {
       ? `${ago(p.rpoSeconds)} ${p.rpoMet ? "✓" : "✗ over target"}`
       : "none ✗";
     const changes = p.changesNotCovered
-      ? `${n(p.changesNotCovered.rows)} rows${p.changesNotCovered.countersReset ? " (at least; counters reset)" : ""}`
+      ? `${count(p.changesNotCovered.rows, "row")}${p.changesNotCovered.countersReset ? " (at least; counters reset)" : ""}`
       : p.liveError
         ? "unknown (unreachable)"
         : "—";
@@ -138,10 +139,10 @@ export function renderCheck(location: string, result: CheckResult): string {
   const lines: string[] = [];
   if (result.findings.length === 0) {
     lines.push(
-      `✓ repository ${location}: ${result.restorePoints} restore points, ${result.drillReports} drill reports; every manifest parses and every artifact matches its size and sha256`,
+      `✓ repository ${location}: ${count(result.restorePoints, "restore point")}, ${count(result.drillReports, "drill report")}; every manifest parses and every artifact matches its size and sha256`,
     );
   } else {
-    lines.push(`✗ repository ${location}: ${result.findings.length} problem(s)`);
+    lines.push(`✗ repository ${location}: ${count(result.findings.length, "problem")}`);
     for (const f of result.findings) lines.push(`  - ${f.message}`);
   }
   for (const note of result.notes) lines.push(`  note: ${note}`);
