@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
-import os from "node:os";
 import { after, describe, it } from "node:test";
-import { cli } from "../support/cli.js";
+import { cli, cliTmpDir } from "../support/cli.js";
 import { tempDir } from "../support/pg.js";
 
+/** What the demo could leave behind, in the private TMPDIR of this file's CLI runs (no other drill's). */
 function leftovers(): string[] {
-  return readdirSync(os.tmpdir()).filter(
+  return readdirSync(cliTmpDir()).filter(
     (n) => n.startsWith("lifeline-demo-") || n.startsWith("lifeline-scratch-"),
   );
 }

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { cli, startCli } from "../support/cli.js";
+import { cli, cliTmpDir, startCli } from "../support/cli.js";
 import { createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -17,11 +16,11 @@ async function waitFor(predicate: () => boolean, timeoutMs: number, what: string
 }
 
 function scratchDirsOf(pid: number | undefined): string[] {
-  return readdirSync(os.tmpdir())
+  return readdirSync(cliTmpDir())
     .filter((n) => n.startsWith("lifeline-scratch-"))
     .filter((n) => {
       try {
-        return readFileSync(path.join(os.tmpdir(), n, "owner.pid"), "utf8") === String(pid);
+        return readFileSync(path.join(cliTmpDir(), n, "owner.pid"), "utf8") === String(pid);
       } catch {
         return false;
       }
@@ -122,7 +121,7 @@ describe("interrupting lifeline loses nothing and leaves nothing", () => {
     const { child, done } = startCli(["drill", "big"], { cwd: work.dir });
     await waitFor(
       () =>
-        scratchDirsOf(child.pid).some((d) => existsSync(path.join(os.tmpdir(), d, "data", "postmaster.pid"))),
+        scratchDirsOf(child.pid).some((d) => existsSync(path.join(cliTmpDir(), d, "data", "postmaster.pid"))),
       30_000,
       "the scratch server to run",
     );
