@@ -83,12 +83,12 @@ INSERT INTO order_items (order_id, product_id, quantity, unit_price)
 `;
 
 /** Business goes on after the backup: these are the changes a restore would lose. */
-const SHOP_ACTIVITY = `
+const SHOP_NEW_ORDERS = `
 INSERT INTO orders (customer_email, status, created_at)
   SELECT 'late' || i || '@example.com', 'new', timestamptz '2026-11-26 09:00:00+00' + make_interval(mins => i)
-    FROM generate_series(1, 25) AS i;
-UPDATE products SET stock = stock - 1, updated_at = timestamptz '2026-11-26 09:30:00+00' WHERE id <= 40;
-`;
+    FROM generate_series(1, 25) AS i`;
+const SHOP_STOCK_UPDATES = `
+UPDATE products SET stock = stock - 1, updated_at = timestamptz '2026-11-26 09:30:00+00' WHERE id <= 40`;
 
 export const DEMO_PLAN_SQL = "DROP TABLE products CASCADE";
 
@@ -117,8 +117,22 @@ export const DEMO_POLICY: PolicyRule[] = [
   },
 ];
 
+/** One thing the demo expects of a step, and whether it happened. */
+export interface DemoExpectation {
+  step: string;
+  expected: string;
+  ok: boolean;
+  /** What happened instead (null when ok). */
+  actual: string | null;
+}
+
 export interface DemoResult {
+  /** Every step did what the demo expects (the exit code says so). */
+  ok: boolean;
+  expectations: DemoExpectation[];
   serverVersion: string;
+  /** What the shop did after the backup, as the database counted it. */
+  activity: { newOrders: number; stockUpdates: number };
   manifest: Manifest;
   drill: DrillReport;
   posture: Posture;
@@ -131,7 +145,11 @@ export interface DemoResult {
     executed: RunOutcome;
     chain: ChainVerdict;
     entries: number;
+    /** The audit entries as recorded, in order: their kind, and the run's status for runs. */
+    recorded: string[];
   };
+  /** The volumes k8s protect changed (of protect.changes). */
+  protected: number;
   json: unknown;
 }
 
@@ -149,11 +167,12 @@ export async function demo(options: {
     progress.phase("starting an embedded PostgreSQL with a small shop database");
     source = await embeddedScratch().provision({ minMajor: 0, encoding: "UTF8", signal, database: "shop" });
     const sourceTarget = source.target;
-    const run = async (sql: string) => {
+    const run = async (sql: string): Promise<number> => {
       const client = new pg.Client({ connectionString: sourceTarget.url });
       await client.connect();
       try {
-        await client.query(sql);
+        const result = await client.query(sql);
+        return Array.isArray(result) ? 0 : (result.rowCount ?? 0);
       } finally {
         await client.end();
       }
@@ -182,7 +201,10 @@ export async function demo(options: {
     };
     progress.phase("taking a restore point");
     const manifest = await backup(ctx, asset);
-    await run(SHOP_ACTIVITY);
+    const activity = {
+      newOrders: await run(SHOP_NEW_ORDERS),
+      stockUpdates: await run(SHOP_STOCK_UPDATES),
+    };
     progress.phase("drilling the restore point");
     const report = await drill(ctx, asset);
     const [posture] = await status(ctx, [
@@ -238,7 +260,7 @@ export async function demo(options: {
     const before = await planCommand(k8sDeps, DEMO_K8S_COMMAND, k8sOptions);
     progress.phase("lifeline k8s protect shop (simulated cluster)");
     const protection = await planProtect(k8sDeps, { ...k8sOptions, asset: "shop", undo: false });
-    await applyProtect(k8sDeps, protection.plan, protection.cluster);
+    const protectedVolumes = await applyProtect(k8sDeps, protection.plan, protection.cluster);
     const after = await planCommand(k8sDeps, DEMO_K8S_COMMAND, k8sOptions);
 
     // The gate: alice asks, the policy wants another person; bob approves this exact plan; alice runs it.
@@ -279,12 +301,34 @@ export async function demo(options: {
         executed,
         chain: verifyChain(sha256hex, entries, head),
         entries: entries.length,
+        recorded: entries.map((e) =>
+          typeof e.data.status === "string" ? `${e.kind} (${e.data.status})` : e.kind,
+        ),
       };
     } finally {
       await catalog.close();
     }
+    const expectations = demoExpectations({
+      activity,
+      drill: report.result,
+      changesNotCovered: posture.changesNotCovered?.rows ?? null,
+      checkProblems: check.findings.length,
+      dropVerdict: dropPlan.verdict,
+      k8sBefore: before.verdict,
+      protectChanges: protection.plan.changes.length,
+      protectedVolumes: protectedVolumes.length,
+      k8sAfter: { verdict: after.verdict, dataLoss: after.operations[0]?.dataLoss ?? null },
+      blocked: gate.blocked.status,
+      executed: gate.executed.status,
+      chainOk: gate.chain.ok,
+    });
+    const ok = expectations.every((e) => e.ok);
     return {
+      ok,
+      expectations,
       serverVersion: source.serverVersion,
+      activity,
+      protected: protectedVolumes.length,
       manifest,
       drill: report,
       posture,
@@ -294,7 +338,10 @@ export async function demo(options: {
       gate,
       json: {
         demo: {
+          ok,
+          unexpected: expectations.filter((e) => !e.ok),
           serverVersion: source.serverVersion,
+          activity,
           restorePoint: {
             id: manifest.id,
             snapshotTime: manifest.snapshotTime,
@@ -320,6 +367,7 @@ export async function demo(options: {
             approval: { id: gate.approval.id, by: gate.approval.approver.id },
             executed: { status: gate.executed.status, execution: gate.executed.execution.id },
             auditChain: gate.chain,
+            recorded: gate.recorded,
           },
           kubernetes: {
             simulated: true,
@@ -331,6 +379,7 @@ export async function demo(options: {
               requirements: before.requirements,
             },
             protect: protection.plan.changes,
+            protected: protectedVolumes.length,
             after: {
               planId: after.planId,
               verdict: after.verdict,
@@ -347,4 +396,79 @@ export async function demo(options: {
     await source?.teardown();
     await rm(workdir, { recursive: true, force: true });
   }
+}
+
+/** What the demo's steps did, in the few facts its expectations look at. */
+export interface DemoFacts {
+  activity: { newOrders: number; stockUpdates: number };
+  drill: string;
+  changesNotCovered: number | null;
+  checkProblems: number;
+  dropVerdict: string;
+  k8sBefore: string;
+  protectChanges: number;
+  protectedVolumes: number;
+  k8sAfter: { verdict: string; dataLoss: string | null };
+  blocked: string;
+  executed: string;
+  chainOk: boolean;
+}
+
+/** What each step of the demo must do; any that did not makes the demo fail (non-zero exit). */
+export function demoExpectations(f: DemoFacts): DemoExpectation[] {
+  const changes = f.activity.newOrders + f.activity.stockUpdates;
+  const expect = (step: string, expected: string, ok: boolean, actual: string): DemoExpectation => ({
+    step,
+    expected,
+    ok,
+    actual: ok ? null : actual,
+  });
+  return [
+    expect(
+      "activity",
+      "the shop changes rows after the backup",
+      f.activity.newOrders > 0 && f.activity.stockUpdates > 0,
+      `${f.activity.newOrders} new orders, ${f.activity.stockUpdates} stock updates`,
+    ),
+    expect("drill", "the drill passes", f.drill === "passed", `the drill ${f.drill}`),
+    expect(
+      "status",
+      `status counts the ${changes} row changes made after the restore point`,
+      f.changesNotCovered === changes,
+      f.changesNotCovered === null ? "changes not counted" : `${f.changesNotCovered} row changes`,
+    ),
+    expect("check", "the repository check is clean", f.checkProblems === 0, `${f.checkProblems} problems`),
+    expect(
+      "plan",
+      "DROP TABLE on production needs approval (verdict require)",
+      f.dropVerdict === "require",
+      `verdict ${f.dropVerdict}`,
+    ),
+    expect(
+      "kubernetes",
+      "deleting an unprotected volume needs approval (verdict require)",
+      f.k8sBefore === "require",
+      `verdict ${f.k8sBefore}`,
+    ),
+    expect(
+      "k8s protect",
+      "protect changes every volume it plans to",
+      f.protectChanges > 0 && f.protectedVolumes === f.protectChanges,
+      `${f.protectedVolumes} of ${f.protectChanges} volumes changed`,
+    ),
+    expect(
+      "kubernetes",
+      "after protect, deleting the claim is recoverable and allowed",
+      f.k8sAfter.verdict === "allow" && f.k8sAfter.dataLoss === "recoverable",
+      `verdict ${f.k8sAfter.verdict}, data loss ${f.k8sAfter.dataLoss ?? "unknown"}`,
+    ),
+    expect(
+      "gate",
+      "the run without approval is blocked",
+      f.blocked === "blocked",
+      `the run was ${f.blocked}`,
+    ),
+    expect("gate", "the approved run executes", f.executed === "executed", `the run was ${f.executed}`),
+    expect("audit", "the audit chain holds", f.chainOk, "the audit chain is broken"),
+  ];
 }

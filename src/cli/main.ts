@@ -133,7 +133,8 @@ program
     const result = await demo({ signal: interrupt.signal, progress: terminalProgress("demo") });
     if (options.json) json(result.json);
     else out(renderDemo(result));
-    if (result.drill.result !== "passed") exitCode = EXIT_CODES.verification;
+    // Every step counts: a drill that fails, a run that fails, a chain that breaks.
+    if (!result.ok) exitCode = EXIT_CODES.verification;
   });
 
 program

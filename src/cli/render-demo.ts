@@ -2,6 +2,7 @@ import { DEMO_APPROVER, DEMO_GATE_SQL, DEMO_PLAN_SQL, DEMO_REQUESTER, type DemoR
 import { renderPlan } from "./render-plan.js";
 import { renderProtectPlan } from "./render-k8s.js";
 import { renderBackup, renderDrill, renderStatus } from "./render.js";
+import { count } from "./io.js";
 
 const indent = (text: string) =>
   text
@@ -24,14 +25,14 @@ export function renderDemo(r: DemoResult): string {
     "3. Drill: the restore point was restored into a second, scratch PostgreSQL and fingerprinted again.",
     indent(renderDrill(r.drill, r.manifest)),
     "",
-    "4. Status, after the shop kept selling (25 new orders, 40 stock updates):",
+    `4. Status, after the shop kept selling (${count(r.activity.newOrders, "new order")}, ${count(r.activity.stockUpdates, "stock update")}):`,
     indent(renderStatus([r.posture])),
     "",
     passed
       ? [
           "What this proved: not that a backup file exists, but that this data comes back — every table, row for row,",
           `every sequence, the same schema — in ${(r.drill.restoreSeconds + r.drill.verifySeconds).toFixed(1)}s (your RTO estimate). It also shows what is`,
-          `at risk right now: ${changes} row changes were made after the verified restore point and would be lost.`,
+          `at risk right now: ${count(changes, "row change")} ${changes === 1 ? "was" : "were"} made after the verified restore point and would be lost.`,
         ].join("\n")
       : "The drill FAILED: this restore point would not bring the data back as it was. That is what drills are for.",
     "",
@@ -66,7 +67,7 @@ export function renderDemo(r: DemoResult): string {
     indent(`$ lifeline audit verify`),
     indent(
       r.gate.chain.ok
-        ? `The audit chain holds: ${r.gate.entries} entries (plan, blocked run, approval, plan, executing, executed), each with the hash of the one before.`
+        ? `The audit chain holds: ${count(r.gate.entries, "entry", "entries")} (${r.gate.recorded.join(", ")}), each with the hash of the one before.`
         : `The audit chain is BROKEN: ${r.gate.chain.breaks.map((b) => b.problem).join("; ")}`,
     ),
     "",
@@ -76,14 +77,40 @@ export function renderDemo(r: DemoResult): string {
     '   lifeline plan shop --sql "DROP TABLE products"',
     "   lifeline plan -- kubectl delete pvc data-postgresql-0 -n shop      # with kubernetes: {namespace, release} on the asset",
     '   lifeline run shop --sql "TRUNCATE carts"      # blocked until another person runs: lifeline approve <plan id>',
+    ...(r.ok
+      ? []
+      : [
+          "",
+          "✗ The demo did NOT go as expected (exit 4):",
+          ...r.expectations
+            .filter((e) => !e.ok)
+            .map((e) => `   - ${e.step}: expected ${e.expected}; ${e.actual ?? ""}`),
+        ]),
   ].join("\n");
 }
 
-function gateLine(o: DemoResult["gate"]["blocked"]): string {
+/** What the gate did with a run, as it happened: only a blocked run says that nothing was run. */
+export function gateLine(
+  o: Pick<DemoResult["gate"]["blocked"], "status" | "plan" | "decision" | "execution" | "detail">,
+): string {
   const id = o.plan.planId.slice(0, 12);
-  if (o.status === "executed") {
-    const by = o.decision.approvals.map((a) => a.approver.id).join(", ");
-    return `EXECUTED plan ${id} in one transaction, approved by ${by}; recorded as ${o.execution.id}`;
+  const detail = o.detail ? `: ${o.detail}` : "";
+  switch (o.status) {
+    case "executed": {
+      const by = o.decision.approvals.map((a) => a.approver.id).join(", ");
+      return `EXECUTED plan ${id} in one transaction${by ? `, approved by ${by}` : ""}; recorded as ${o.execution.id}`;
+    }
+    case "blocked":
+      return `BLOCKED (exit 3): plan ${id} needs what it does not have yet; nothing was run`;
+    case "drift":
+      return `BLOCKED (exit 3): plan ${id} changed since it was approved (drift); nothing was run`;
+    case "failed":
+      return `FAILED (exit 1): plan ${id} was run and failed${detail}; recorded as ${o.execution.id}`;
+    case "interrupted":
+      return `INTERRUPTED (exit 130): plan ${id}${detail}; recorded as ${o.execution.id}`;
+    case "dry-run":
+      return `DRY RUN: plan ${id} would run; nothing was run`;
+    default:
+      return `${String(o.status).toUpperCase()}: plan ${id}${detail}`;
   }
-  return `BLOCKED (exit 3): plan ${id} needs what it does not have yet; nothing was run`;
 }

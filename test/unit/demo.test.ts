@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { demoExpectations, type DemoFacts } from "../../src/app/demo.js";
+import { gateLine } from "../../src/cli/render-demo.js";
+
+const AS_EXPECTED: DemoFacts = {
+  activity: { newOrders: 25, stockUpdates: 40 },
+  drill: "passed",
+  changesNotCovered: 65,
+  checkProblems: 0,
+  dropVerdict: "require",
+  k8sBefore: "require",
+  protectChanges: 2,
+  protectedVolumes: 2,
+  k8sAfter: { verdict: "allow", dataLoss: "recoverable" },
+  blocked: "blocked",
+  executed: "executed",
+  chainOk: true,
+};
+
+describe("the demo's exit code comes from every step", () => {
+  it("every expectation is met when every step did what the demo expects", () => {
+    assert.deepEqual(
+      demoExpectations(AS_EXPECTED).filter((e) => !e.ok),
+      [],
+    );
+  });
+
+  const broken: [string, Partial<DemoFacts>, RegExp][] = [
+    ["the drill failed", { drill: "failed" }, /the drill failed/],
+    ["the status miscounts the changes", { changesNotCovered: 64 }, /64 row changes/],
+    ["the check found problems", { checkProblems: 1 }, /1 problems/],
+    ["DROP TABLE was allowed", { dropVerdict: "allow" }, /verdict allow/],
+    ["protect stopped half way", { protectedVolumes: 1 }, /1 of 2 volumes/],
+    [
+      "the volume is still lost after protect",
+      { k8sAfter: { verdict: "require", dataLoss: "destructive" } },
+      /destructive/,
+    ],
+    ["the unapproved run was not blocked", { blocked: "executed" }, /was executed/],
+    ["the approved run failed", { executed: "failed" }, /the run was failed/],
+    ["the audit chain broke", { chainOk: false }, /broken/],
+  ];
+  for (const [what, facts, actual] of broken) {
+    it(`a step that did not do what the demo expects fails it: ${what}`, () => {
+      const unmet = demoExpectations({ ...AS_EXPECTED, ...facts }).filter((e) => !e.ok);
+      assert.equal(unmet.length, 1, JSON.stringify(unmet));
+      assert.match(unmet[0]?.actual ?? "", actual);
+    });
+  }
+});
+
+describe("the demo says what the gate did", () => {
+  const outcome = (status: string) =>
+    ({
+      status,
+      plan: { planId: "a".repeat(64) },
+      decision: { approvals: [{ approver: { id: "bob@shop.example" } }] },
+      execution: { id: "exe-1" },
+      detail: "ERROR: permission denied for table orders (rolled back)",
+    }) as unknown as Parameters<typeof gateLine>[0];
+
+  it("a run that failed is FAILED, with why, not 'BLOCKED … nothing was run'", () => {
+    const line = gateLine(outcome("failed"));
+    assert.match(line, /^FAILED/);
+    assert.match(line, /permission denied/);
+    assert.doesNotMatch(line, /BLOCKED|nothing was run/);
+  });
+
+  it("blocked and executed runs say so", () => {
+    assert.match(gateLine(outcome("blocked")), /^BLOCKED \(exit 3\).*nothing was run/);
+    assert.match(gateLine(outcome("executed")), /^EXECUTED .*approved by bob@shop\.example/);
+  });
+});
