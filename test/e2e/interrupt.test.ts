@@ -29,8 +29,17 @@ function scratchDirsOf(pid: number | undefined): string[] {
 
 describe("interrupting lifeline loses nothing and leaves nothing", () => {
   let db: TestDatabase;
-  let work: ReturnType<typeof tempDir>;
-  let assetDir: string;
+  const dirs: ReturnType<typeof tempDir>[] = [];
+  /** A directory with its own lifeline.yaml and (empty) repository for the database. */
+  const project = () => {
+    const work = tempDir("lifeline-kill-");
+    dirs.push(work);
+    writeFileSync(
+      path.join(work.dir, "lifeline.yaml"),
+      `backup: { jobs: 1, compression: 6 }\nassets:\n  big:\n    url: ${db.url}\n    drill: { jobs: 1 }\n`,
+    );
+    return { dir: work.dir, assetDir: path.join(work.dir, ".lifeline/repository/restore-points/big") };
+  };
 
   before(async () => {
     db = await createDatabase("lifeline_kill");
@@ -41,19 +50,15 @@ describe("interrupting lifeline loses nothing and leaves nothing", () => {
        INSERT INTO events SELECT i, repeat(md5(i::text), 4), timestamptz '2026-01-01' + i * interval '1 second'
          FROM generate_series(1, 400000) i;`,
     );
-    work = tempDir("lifeline-kill-");
-    writeFileSync(
-      path.join(work.dir, "lifeline.yaml"),
-      `backup: { jobs: 1, compression: 6 }\nassets:\n  big:\n    url: ${db.url}\n    drill: { jobs: 1 }\n`,
-    );
-    assetDir = path.join(work.dir, ".lifeline/repository/restore-points/big");
   });
   after(async () => {
     await db.drop();
-    work.remove();
+    for (const dir of dirs) dir.remove();
   });
 
   it("SIGKILL during a backup: no restore point, check clean, the next backup works", async () => {
+    const { dir, assetDir } = project();
+    const work = { dir };
     const { child, done } = startCli(["backup", "big"], { cwd: work.dir });
     await waitFor(
       () =>
@@ -87,50 +92,64 @@ describe("interrupting lifeline loses nothing and leaves nothing", () => {
     assert.equal(after.code, 0, after.stdout);
   });
 
-  it("Ctrl-C during a backup removes what was staged and exits 130", async () => {
-    const before = readdirSync(assetDir);
-    const { child, done } = startCli(["backup", "big"], { cwd: work.dir });
-    await waitFor(() => readdirSync(assetDir).some((n) => n.startsWith(".staging-")), 30_000, "staging");
-    child.kill("SIGINT");
-    const result = await done;
-    assert.equal(result.code, 130, result.stderr);
-    assert.match(result.stderr, /interrupted/);
-    assert.deepEqual(readdirSync(assetDir), before);
-  });
+  describe("with a restore point", () => {
+    let work: { dir: string };
+    let assetDir: string;
+    before(async () => {
+      const created = project();
+      work = { dir: created.dir };
+      assetDir = created.assetDir;
+      const backup = await cli(["backup", "big"], { cwd: work.dir });
+      assert.equal(backup.code, 0, backup.stderr);
+    });
 
-  it("Ctrl-C during a drill tears the scratch instance down and records no drill", async () => {
-    const { child, done } = startCli(["drill", "big"], { cwd: work.dir });
-    await waitFor(() => scratchDirsOf(child.pid).length > 0, 30_000, "the scratch instance");
-    await sleep(300);
-    child.kill("SIGINT");
-    const result = await done;
-    assert.equal(result.code, 130, result.stderr + result.stdout);
-    assert.deepEqual(scratchDirsOf(child.pid), []);
-    const drills = path.join(work.dir, ".lifeline/repository/drills");
-    assert.equal(
-      existsSync(drills)
-        ? readdirSync(drills, { recursive: true }).filter((f) => String(f).endsWith(".json")).length
-        : 0,
-      0,
-    );
-    const check = await cli(["check"], { cwd: work.dir });
-    assert.equal(check.code, 0, check.stdout);
-  });
+    it("Ctrl-C during a backup removes what was staged and exits 130", async () => {
+      const before = readdirSync(assetDir);
+      const { child, done } = startCli(["backup", "big"], { cwd: work.dir });
+      await waitFor(() => readdirSync(assetDir).some((n) => n.startsWith(".staging-")), 30_000, "staging");
+      child.kill("SIGINT");
+      const result = await done;
+      assert.equal(result.code, 130, result.stderr);
+      assert.match(result.stderr, /interrupted/);
+      assert.deepEqual(readdirSync(assetDir), before);
+    });
 
-  it("SIGKILL during a drill: the orphaned scratch server is stopped and removed by the next drill", async () => {
-    const { child, done } = startCli(["drill", "big"], { cwd: work.dir });
-    await waitFor(
-      () =>
-        scratchDirsOf(child.pid).some((d) => existsSync(path.join(cliTmpDir(), d, "data", "postmaster.pid"))),
-      30_000,
-      "the scratch server to run",
-    );
-    child.kill("SIGKILL");
-    await done;
-    const orphans = scratchDirsOf(child.pid);
-    assert.equal(orphans.length, 1, "SIGKILL skips all cleanup: the scratch is left");
-    const next = await cli(["drill", "big"], { cwd: work.dir });
-    assert.equal(next.code, 0, next.stderr + next.stdout);
-    assert.deepEqual(scratchDirsOf(child.pid), [], "the next drill reaped it");
+    it("Ctrl-C during a drill tears the scratch instance down and records no drill", async () => {
+      const drills = path.join(work.dir, ".lifeline/repository/drills");
+      const reports = () =>
+        existsSync(drills)
+          ? readdirSync(drills, { recursive: true }).filter((f) => String(f).endsWith(".json")).length
+          : 0;
+      const before = reports();
+      const { child, done } = startCli(["drill", "big"], { cwd: work.dir });
+      await waitFor(() => scratchDirsOf(child.pid).length > 0, 30_000, "the scratch instance");
+      await sleep(300);
+      child.kill("SIGINT");
+      const result = await done;
+      assert.equal(result.code, 130, result.stderr + result.stdout);
+      assert.deepEqual(scratchDirsOf(child.pid), []);
+      assert.equal(reports(), before, "no drill recorded");
+      const check = await cli(["check"], { cwd: work.dir });
+      assert.equal(check.code, 0, check.stdout);
+    });
+
+    it("SIGKILL during a drill: the orphaned scratch server is stopped and removed by the next drill", async () => {
+      const { child, done } = startCli(["drill", "big"], { cwd: work.dir });
+      await waitFor(
+        () =>
+          scratchDirsOf(child.pid).some((d) =>
+            existsSync(path.join(cliTmpDir(), d, "data", "postmaster.pid")),
+          ),
+        30_000,
+        "the scratch server to run",
+      );
+      child.kill("SIGKILL");
+      await done;
+      const orphans = scratchDirsOf(child.pid);
+      assert.equal(orphans.length, 1, "SIGKILL skips all cleanup: the scratch is left");
+      const next = await cli(["drill", "big"], { cwd: work.dir });
+      assert.equal(next.code, 0, next.stderr + next.stdout);
+      assert.deepEqual(scratchDirsOf(child.pid), [], "the next drill reaped it");
+    });
   });
 });
