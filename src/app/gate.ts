@@ -203,16 +203,21 @@ export async function decide(deps: GateDeps, plan: Plan): Promise<Decision> {
 }
 
 /**
- * Earlier plans of the same command whose approvals were given but do not bind this plan. Only
- * explains a block (it grants nothing), so the catalog's rows are read as they are.
+ * Earlier plans of the same command with approvals that would still count for them (vouched by
+ * the log, not revoked, expired or used up) but do not bind this plan: the plan drifted. It only
+ * explains a block; it grants nothing.
  */
 async function driftedApprovals(deps: GateDeps, plan: Plan): Promise<Decision["drifted"]> {
   const others = await deps.catalog.plansOfCommand(plan.command.text, { except: plan.planId, limit: 20 });
   const out: Decision["drifted"] = [];
   const now = deps.clock.now().getTime();
   for (const id of others) {
-    const live = (await deps.catalog.approvalsFor(id)).filter(
-      (a) => a.damaged === undefined && a.revokedAt === null && new Date(a.expiresAt).getTime() > now,
+    const { approvals, used } = await vouchedApprovalsFor(deps.catalog, id);
+    const live = approvals.filter(
+      (a) =>
+        a.revokedAt === null &&
+        new Date(a.expiresAt).getTime() > now &&
+        (used.get(a.id) ?? 0) < usesOf(a.uses),
     );
     if (live.length > 0) out.push({ planId: id, approvers: live.map((a) => a.approver.id) });
   }
