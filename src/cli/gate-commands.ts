@@ -814,7 +814,7 @@ function renderShown(
     lines.push(`  none yet: another person runs lifeline approve ${plan.planId.slice(0, 12)}`);
   for (const a of approvals)
     lines.push(
-      `  ${a.id} by ${a.by}: ${a.state}; used ${a.used} of ${a.uses}; until ${a.expiresAt}${a.comment ? ` ("${a.comment}")` : ""}`,
+      `  ${a.id} by ${a.by}: ${a.state} (${a.used} of ${a.uses} use${a.uses === 1 ? "" : "s"} taken), until ${a.expiresAt}${a.comment ? ` ("${a.comment}")` : ""}`,
     );
   lines.push("", "Executions");
   if (executions.length === 0) lines.push("  none");
