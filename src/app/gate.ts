@@ -1,11 +1,5 @@
-import { createHash, randomBytes } from "node:crypto";
-import {
-  entryInChain,
-  type AuditEntry,
-  type AuditInput,
-  type AuditKind,
-  type Identity,
-} from "../core/audit.js";
+import { randomBytes } from "node:crypto";
+import type { AuditEntry, AuditInput, AuditKind, Identity } from "../core/audit.js";
 import { formatDuration } from "../core/duration.js";
 import { LifelineError } from "../core/errors.js";
 import {
@@ -102,25 +96,6 @@ export interface Decision {
   drifted: { planId: string; approvers: string[] }[];
 }
 
-/** The audit log's hash function, as the catalog chains entries with it. */
-const sha256 = (text: string): string => createHash("sha256").update(text, "utf8").digest("hex");
-
-/**
- * The entries of `kinds` about `refs` that sit in the chain as far as one can see without reading
- * the whole log (entryInChain: readable, hash matches content, not beyond the head, linked to the
- * next entry). Indexed reads: the cost does not grow with the log.
- */
-async function chainedEntries(
-  catalog: Catalog,
-  kinds: readonly AuditKind[],
-  refs: readonly string[],
-): Promise<AuditEntry[]> {
-  if (refs.length === 0) return [];
-  const [entries, head] = await Promise.all([catalog.auditAbout(kinds, refs), catalog.auditHead()]);
-  const next = new Map((await catalog.auditAt(entries.map((e) => e.seq + 1))).map((e) => [e.seq, e]));
-  return entries.filter((e) => entryInChain(sha256, e, next.get(e.seq + 1), head));
-}
-
 const APPROVAL_KINDS: readonly AuditKind[] = ["approve", "revoke", "use"];
 const GRANT_KINDS: readonly AuditKind[] = ["break-glass", "break-glass-revoke"];
 
@@ -133,8 +108,7 @@ export async function vouchedApprovalsFor(
   planId: string,
 ): Promise<ReturnType<typeof vouchedApprovals>> {
   const stored = await catalog.approvalsFor(planId);
-  const entries = await chainedEntries(
-    catalog,
+  const entries = await catalog.auditAbout(
     APPROVAL_KINDS,
     stored.map((a) => a.id),
   );
@@ -144,8 +118,7 @@ export async function vouchedApprovalsFor(
 /** Break-glass grants active at `now` that the audit log vouches for (what `run` and `status` honour). */
 export async function countingGrants(catalog: Catalog, now: Date): Promise<BreakGlass[]> {
   const stored = await catalog.breakGlass({ activeAt: now.toISOString() });
-  const entries = await chainedEntries(
-    catalog,
+  const entries = await catalog.auditAbout(
     GRANT_KINDS,
     stored.map((g) => g.id),
   );
@@ -159,7 +132,8 @@ export async function decide(deps: GateDeps, plan: Plan): Promise<Decision> {
   // What is checked (only the entries about this plan's approvals and the active grants, read by
   // index): an approval or grant row counts only when the audit log has its approve/break-glass
   // entry with the same plan, approver or identity, asset, expiry and uses, and that entry is
-  // readable, matches its hash, is not beyond the head and is linked to the entry after it. A row
+  // readable, matches its hash, is not beyond the head and is linked to the entry after it
+  // (Catalog.auditAbout returns only such entries; revoke and use entries likewise). A row
   // written by hand, or edited, does not count; a revoke entry revokes whatever the row says; the
   // uses are counted from the log's use entries. Not checked here: the whole chain (someone able to
   // rewrite every entry after a forged one defeats these checks; `lifeline audit verify` finds it).

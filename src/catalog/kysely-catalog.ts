@@ -12,6 +12,7 @@ import {
   auditRef,
   canonicalJson,
   chainNext,
+  entryInChain,
   type AuditEntry,
   type AuditInput,
   type AuditKind,
@@ -269,30 +270,35 @@ export class KyselyCatalog implements Catalog {
 
   async auditAbout(kinds: readonly AuditKind[], refs: readonly string[]): Promise<AuditEntry[]> {
     if (kinds.length === 0 || refs.length === 0) return [];
-    const rows = await this.guard("reading the audit log", () =>
-      this.db
-        .selectFrom("lifeline_audit")
-        .selectAll()
-        .where("kind", "in", [...kinds])
-        .where("ref", "in", [...new Set(refs)])
-        .orderBy("seq", "asc")
-        .execute(),
-    );
+    const [rows, head] = await Promise.all([
+      this.guard("reading the audit log", () =>
+        this.db
+          .selectFrom("lifeline_audit")
+          .selectAll()
+          .where("kind", "in", [...kinds])
+          .where("ref", "in", [...new Set(refs)])
+          .orderBy("seq", "asc")
+          .execute(),
+      ),
+      this.auditHead(),
+    ]);
     // The ref column is derived from the data: an entry counts only for what its data says.
-    return rows.flatMap((row) => {
+    const entries = rows.flatMap((row) => {
       const entry = auditFrom(row);
       return entry.damaged === undefined && auditRef(entry.kind, entry.data) === row.ref ? [entry] : [];
     });
+    // Each entry must sit in the chain, as far as its neighbour shows (entryInChain).
+    const following = entries.length === 0 ? [] : await this.auditAt(entries.map((e) => e.seq + 1));
+    const next = new Map(following.map((e) => [e.seq, e]));
+    return entries.filter((e) => entryInChain(sha256hex, e, next.get(e.seq + 1), head));
   }
 
-  async auditAt(seqs: readonly number[]): Promise<AuditEntry[]> {
-    if (seqs.length === 0) return [];
+  private async auditAt(seqs: readonly number[]): Promise<AuditEntry[]> {
     const rows = await this.guard("reading the audit log", () =>
       this.db
         .selectFrom("lifeline_audit")
         .selectAll()
         .where("seq", "in", [...new Set(seqs)])
-        .orderBy("seq", "asc")
         .execute(),
     );
     return rows.map(auditFrom);

@@ -71,12 +71,12 @@ export interface Catalog {
   /** Entries in chain order (seq ascending). */
   audit(filter?: AuditFilter): Promise<AuditEntry[]>;
   /**
-   * Entries of these kinds about these approval or grant ids (see auditRef), in chain order;
-   * indexed, so the cost does not grow with the log. Unreadable entries are left out.
+   * Entries of these kinds about these approval or grant ids (see auditRef), in chain order, read
+   * by index (the cost does not grow with the log). Only entries that sit in the chain as far as
+   * can be seen without reading all of it (core/audit entryInChain: readable, hash matches content,
+   * not beyond the head, the next entry links to it); the others are left out.
    */
   auditAbout(kinds: readonly AuditKind[], refs: readonly string[]): Promise<AuditEntry[]>;
-  /** The entries at these positions (to check an entry's link to the next one). */
-  auditAt(seqs: readonly number[]): Promise<AuditEntry[]>;
   /** The last (seq, hash) recorded on append, kept apart from the entries. */
   auditHead(): Promise<{ seq: number; hash: string } | null>;
 

@@ -13,7 +13,14 @@ import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { LATEST_VERSION, MIGRATIONS, openCatalog } from "../../src/catalog/index.js";
 import { sha256hex } from "../../src/catalog/kysely-catalog.js";
-import { verifyChain, type AuditEntry, type AuditInput, type Identity } from "../../src/core/audit.js";
+import {
+  canonicalJson,
+  chainNext,
+  verifyChain,
+  type AuditEntry,
+  type AuditInput,
+  type Identity,
+} from "../../src/core/audit.js";
 import { isLifelineError, type LifelineError } from "../../src/core/errors.js";
 import type { Approval, BreakGlass, Execution, PlanRecord } from "../../src/core/gate.js";
 import type { Catalog } from "../../src/ports/catalog.js";
@@ -540,11 +547,11 @@ function contract(name: string, open: () => Promise<Subject>): void {
       }
     });
 
-    it("auditAbout reads the entries about given approvals or grants by kind; auditAt by position", async () => {
+    it("auditAbout reads the entries about given approvals or grants by kind, only those that sit in the chain", async () => {
       await fresh();
       try {
         const a = await approved("apr-about000001", PLAN_A);
-        await approved("apr-other000001", PLAN_B);
+        const b = await approved("apr-other000001", PLAN_B);
         const g = await catalog.grantBreakGlass(
           grant("bg-about0000001"),
           input("break-glass", { data: { grant: "bg-about0000001", expiresAt: at(30) } }),
@@ -555,17 +562,28 @@ function contract(name: string, open: () => Promise<Subject>): void {
         assert.deepEqual(await catalog.auditAbout(["break-glass"], ["bg-about0000001"]), [g]);
         assert.deepEqual(await catalog.auditAbout([], ["apr-about000001"]), []);
         assert.deepEqual(await catalog.auditAbout(["approve"], []), []);
-        assert.deepEqual(
-          (await catalog.auditAt([a.seq, g.seq, 99])).map((e) => e.seq),
-          [a.seq, g.seq],
-        );
+        assert.deepEqual(await catalog.audit({ kind: "approve", planId: PLAN_B }), [b]);
         // The index column is derived from the data: an entry pointed at another id by hand is not
         // taken for an entry about that id.
         await subject.execute(`UPDATE lifeline_audit SET ref = 'apr-forged00001' WHERE seq = ${a.seq}`);
         assert.deepEqual(await catalog.auditAbout(["approve"], ["apr-forged00001"]), []);
-        assert.deepEqual(await catalog.audit({ kind: "approve", planId: PLAN_B }), [
-          (await catalog.auditAt([a.seq + 1]))[0],
-        ]);
+        // An entry altered in place no longer matches its hash; one added beyond the head, or put in
+        // place of another (its own hash right, but the next entry does not link to it), neither counts.
+        await subject.execute(`UPDATE lifeline_audit SET identity = 'mallory' WHERE seq = ${b.seq}`);
+        assert.deepEqual(await catalog.auditAbout(["approve"], ["apr-other000001"]), []);
+        const forged = chainNext(sha256hex, r, input("approve", { data: { approval: "apr-beyond00001" } }));
+        await subject.execute(
+          `INSERT INTO lifeline_audit (seq, at, kind, identity, host, asset, plan_id, data, prev_hash, hash, ref) VALUES (${forged.seq}, '${forged.at}', 'approve', '${forged.identity}', 'build-01', 'shop', NULL, '${canonicalJson(forged.data)}', '${forged.prevHash}', '${forged.hash}', 'apr-beyond00001')`,
+        );
+        assert.deepEqual(await catalog.auditAbout(["approve"], ["apr-beyond00001"]), []);
+        const replaced = chainNext(sha256hex, a, input("approve", { data: { approval: "apr-inplace0001" } }));
+        await subject.execute(`DELETE FROM lifeline_audit WHERE seq = ${replaced.seq}`);
+        await subject.execute(
+          `INSERT INTO lifeline_audit (seq, at, kind, identity, host, asset, plan_id, data, prev_hash, hash, ref) VALUES (${replaced.seq}, '${replaced.at}', 'approve', '${replaced.identity}', 'build-01', 'shop', NULL, '${canonicalJson(replaced.data)}', '${replaced.prevHash}', '${replaced.hash}', 'apr-inplace0001')`,
+        );
+        assert.deepEqual(await catalog.auditAbout(["approve"], ["apr-inplace0001"]), []);
+        // The untouched revoke entry, the head, still counts.
+        assert.deepEqual(await catalog.auditAbout(["revoke"], ["apr-about000001"]), [r]);
       } finally {
         await done();
       }
