@@ -289,7 +289,14 @@ function contract(name: string, open: () => Promise<Subject>): void {
     it("executions round-trip, in the order they started", async () => {
       await fresh();
       try {
-        const later = execution("run-000000000002", PLAN_A, { startedAt: at(20), finishedAt: at(21) });
+        const later = execution("run-000000000002", PLAN_A, {
+          startedAt: at(20),
+          finishedAt: at(21),
+          statements: [
+            { command: "DELETE", rows: 4200 },
+            { command: "CREATE", rows: null },
+          ],
+        });
         const failed = execution("run-000000000001", PLAN_A, {
           result: "failed",
           exitCode: null,
