@@ -325,7 +325,7 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
       await announce(
         deps,
         {
-          text: `${deps.identity.id} asks to run \`${first.command.text.slice(0, 200)}\`${asset ? ` on ${asset}` : ""}: plan ${first.planId.slice(0, 12)} needs an approval. Review it, then: lifeline approve ${first.planId.slice(0, 12)}`,
+          text: `${deps.identity.id} asks to run \`${first.command.text.slice(0, 200)}\`${asset ? ` on ${asset}` : ""}: plan ${first.planId.slice(0, 12)} needs an approval. Review it (lifeline show ${first.planId.slice(0, 12)}), then: lifeline approve ${first.planId.slice(0, 12)}`,
           event: {
             event: "approval-needed",
             planId: first.planId,

@@ -148,6 +148,7 @@ function renderRun(outcome: RunOutcome): string {
     const approval = outcome.decision.requirements.find((r) => r.kind === "approvals" && !r.met);
     if (approval && outcome.decision.verdict === "require") {
       lines.push(`  Ask another person to review and approve it: lifeline approve ${id}`);
+      lines.push(`  (lifeline show ${id} prints the plan, its approvals and their uses)`);
       lines.push(`  Then run the same command again.`);
     }
     return lines.join("\n");
