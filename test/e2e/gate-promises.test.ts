@@ -132,6 +132,9 @@ describe("the gate's promises, end to end", () => {
   });
 
   it("approve --uses 2 authorises two executions, not a third; --json carries the rows affected", async () => {
+    const unknown = await as("bob", ["show", "deadbeef00"]);
+    assert.equal(unknown.code, 2, unknown.stderr);
+    assert.match(unknown.stderr, /no plan deadbeef00/);
     const sql = "UPDATE products SET stock = stock + 2 WHERE id <= 10";
     const blocked = await runJson("alice", ["shop", "--sql", sql]);
     assert.equal(blocked.result.code, 3);
