@@ -5,6 +5,9 @@ import { LifelineError } from "../core/errors.js";
 import {
   activeBreakGlass,
   countingApprovals,
+  usesOf,
+  vouchedApprovals,
+  vouchedGrants,
   withApprovals,
   type Approval,
   type BreakGlass,
@@ -12,6 +15,7 @@ import {
   type ExecutionResult,
   type IgnoredApproval,
   type PlanRecord,
+  type StatementResult,
 } from "../core/gate.js";
 import type { Requirement, Verdict } from "../core/plan.js";
 import type { Catalog } from "../ports/catalog.js";
@@ -92,61 +96,64 @@ export interface Decision {
   drifted: { planId: string; approvers: string[] }[];
 }
 
+const APPROVAL_KINDS: readonly AuditKind[] = ["approve", "revoke", "use"];
+const GRANT_KINDS: readonly AuditKind[] = ["break-glass", "break-glass-revoke"];
+
+/**
+ * The stored approvals of a plan that count as far as the audit log vouches for them, and the
+ * executions each has already authorised (see vouchedApprovals).
+ */
+export async function vouchedApprovalsFor(
+  catalog: Catalog,
+  planId: string,
+): Promise<ReturnType<typeof vouchedApprovals>> {
+  const stored = await catalog.approvalsFor(planId);
+  const entries = await catalog.auditAbout(
+    APPROVAL_KINDS,
+    stored.map((a) => a.id),
+  );
+  return vouchedApprovals(stored, entries);
+}
+
+/** Break-glass grants active at `now` that the audit log vouches for (what `run` and `status` honour). */
+export async function countingGrants(catalog: Catalog, now: Date): Promise<BreakGlass[]> {
+  const stored = await catalog.breakGlass({ activeAt: now.toISOString() });
+  const entries = await catalog.auditAbout(
+    GRANT_KINDS,
+    stored.map((g) => g.id),
+  );
+  return vouchedGrants(stored, entries);
+}
+
 /** The verdict once the catalog's approvals and break-glass grants are taken into account. */
 export async function decide(deps: GateDeps, plan: Plan): Promise<Decision> {
   const now = deps.clock.now();
   const assets = plan.assets.map((a) => a.name);
-  const [stored, storedGrants, trail] = await Promise.all([
-    deps.catalog.approvalsFor(plan.planId),
-    deps.catalog.breakGlass({ activeAt: now.toISOString() }),
-    deps.catalog.audit(),
+  // What is checked (only the entries about this plan's approvals and the active grants, read by
+  // index): an approval or grant row counts only when the audit log has its approve/break-glass
+  // entry with the same plan, approver or identity, asset, expiry and uses, and that entry is
+  // readable, matches its hash, is not beyond the head and is linked to the entry after it
+  // (Catalog.auditAbout returns only such entries; revoke and use entries likewise). A row
+  // written by hand, or edited, does not count; a revoke entry revokes whatever the row says; the
+  // uses are counted from the log's use entries. Not checked here: the whole chain (someone able to
+  // rewrite every entry after a forged one defeats these checks; `lifeline audit verify` finds it).
+  const [vouched, grants] = await Promise.all([
+    vouchedApprovalsFor(deps.catalog, plan.planId),
+    countingGrants(deps.catalog, now),
   ]);
-  // The state tables are only trusted as far as the hash-chained log vouches for them: an
-  // approval or grant written into the catalog by hand, or a revocation removed, does not count.
-  const approved = new Map(
-    trail.filter((e) => e.kind === "approve").map((e) => [String(e.data.approval), e] as const),
-  );
-  const revoked = new Set(trail.filter((e) => e.kind === "revoke").map((e) => String(e.data.approval)));
-  const approvals: Approval[] = [];
-  const forged: IgnoredApproval[] = [];
-  for (const a of stored) {
-    const entry = approved.get(a.id);
-    if (
-      !entry ||
-      entry.planId !== a.planId ||
-      entry.identity !== a.approver.id ||
-      entry.data.expiresAt !== a.expiresAt
-    ) {
-      forged.push({ approval: a, why: "it is not in the audit log as given: it does not count" });
-    } else {
-      approvals.push(
-        revoked.has(a.id) && a.revokedAt === null ? { ...a, revokedAt: "(in the audit log)" } : a,
+  for (const f of vouched.forged)
+    if (f.approval.damaged !== undefined)
+      deps.warn(
+        `approval ${f.approval.id} in the catalog is damaged (${f.approval.damaged}); it does not count`,
       );
-    }
-  }
-  const granted = new Map(
-    trail.filter((e) => e.kind === "break-glass").map((e) => [String(e.data.grant), e] as const),
-  );
-  const endedGrants = new Set(
-    trail.filter((e) => e.kind === "break-glass-revoke").map((e) => String(e.data.grant)),
-  );
-  const grants = storedGrants.filter((g) => {
-    const entry = granted.get(g.id);
-    return (
-      entry !== undefined &&
-      !endedGrants.has(g.id) &&
-      entry.identity === g.identity &&
-      entry.asset === g.asset &&
-      entry.data.expiresAt === g.expiresAt
-    );
-  });
-  const counted = countingApprovals(approvals, {
+  const counted = countingApprovals(vouched.approvals, {
     planId: plan.planId,
     runner: deps.identity.id,
     now,
+    used: vouched.used,
   });
   const valid = counted.valid;
-  const ignored = [...forged, ...counted.ignored];
+  const ignored = [...vouched.forged, ...counted.ignored];
   const grant = activeBreakGlass(grants, {
     identity: deps.identity.id,
     assets,
@@ -158,7 +165,7 @@ export async function decide(deps: GateDeps, plan: Plan): Promise<Decision> {
     breakGlass: grant,
     planId: plan.planId,
   });
-  const drifted = verdict === "allow" ? [] : await driftedApprovals(deps, plan, trail);
+  const drifted = verdict === "allow" ? [] : await driftedApprovals(deps, plan);
   return {
     verdict,
     requirements,
@@ -169,32 +176,42 @@ export async function decide(deps: GateDeps, plan: Plan): Promise<Decision> {
   };
 }
 
-/** Earlier plans of the same command whose approvals were given but do not bind this plan. */
-async function driftedApprovals(
-  deps: GateDeps,
-  plan: Plan,
-  trail: readonly AuditEntry[],
-): Promise<Decision["drifted"]> {
-  const others = new Set(
-    trail
-      .filter(
-        (e) =>
-          e.kind === "plan" &&
-          e.planId &&
-          e.planId !== plan.planId &&
-          (e.data as { command?: string }).command === plan.command.text,
-      )
-      .map((e) => e.planId as string),
-  );
+/**
+ * Earlier plans of the same command with approvals that would still count for them (vouched by
+ * the log, not revoked, expired or used up) but do not bind this plan: the plan drifted. It only
+ * explains a block; it grants nothing.
+ */
+async function driftedApprovals(deps: GateDeps, plan: Plan): Promise<Decision["drifted"]> {
+  const others = await deps.catalog.plansOfCommand(plan.command.text, { except: plan.planId, limit: 20 });
   const out: Decision["drifted"] = [];
   const now = deps.clock.now().getTime();
   for (const id of others) {
-    const live = (await deps.catalog.approvalsFor(id)).filter(
-      (a) => a.revokedAt === null && new Date(a.expiresAt).getTime() > now,
+    const { approvals, used } = await vouchedApprovalsFor(deps.catalog, id);
+    const live = approvals.filter(
+      (a) =>
+        a.revokedAt === null &&
+        new Date(a.expiresAt).getTime() > now &&
+        (used.get(a.id) ?? 0) < usesOf(a.uses),
     );
     if (live.length > 0) out.push({ planId: id, approvers: live.map((a) => a.approver.id) });
   }
   return out;
+}
+
+/**
+ * Records a plan (one catalog row and its `plan` audit entry; the database planned against is not
+ * touched), so that another person can review and approve it. A plan's requester is whoever first
+ * recorded it: recording it again keeps the first record.
+ */
+export async function recordPlan(deps: GateDeps, plan: Plan, document: unknown): Promise<AuditEntry> {
+  return deps.catalog.savePlan(
+    planRecord(plan, document, deps.identity, deps.clock.now()),
+    auditInput(deps, "plan", {
+      asset: plan.asset,
+      planId: plan.planId,
+      data: { command: plan.command.text, kind: plan.command.kind, verdict: plan.verdict },
+    }),
+  );
 }
 
 export type RunStatus = "executed" | "failed" | "blocked" | "drift" | "dry-run" | "interrupted";
@@ -215,8 +232,11 @@ export interface RunInput {
   planner: () => Promise<Plan>;
   /** The plan's JSON document (what `plan --json` prints). */
   document: (plan: Plan) => unknown;
-  /** Executes it; resolves to the exit code (SQL: 0, or throws with the rollback message). */
-  executor: () => Promise<{ exitCode: number }>;
+  /**
+   * Executes it; resolves to the exit code (SQL: 0, or throws with the rollback message) and, for
+   * SQL, what each statement did.
+   */
+  executor: () => Promise<{ exitCode: number; statements?: StatementResult[] }>;
   dryRun: boolean;
   /** Ctrl-C: checked again just before executing. */
   signal?: AbortSignal;
@@ -232,14 +252,7 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
   const started = deps.clock.now();
   const first = await input.planner();
   const asset = first.asset;
-  await deps.catalog.savePlan(
-    planRecord(first, input.document(first), deps.identity, started),
-    auditInput(deps, "plan", {
-      asset,
-      planId: first.planId,
-      data: { command: first.command.text, kind: first.command.kind, verdict: first.verdict },
-    }),
-  );
+  await recordPlan(deps, first, input.document(first));
   const decision = await decide(deps, first);
   const finish = async (
     plan: Plan,
@@ -248,6 +261,7 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
     result: ExecutionResult,
     exitCode: number | null,
     detail: string | null,
+    statements?: StatementResult[],
   ): Promise<RunOutcome> => {
     const finished = deps.clock.now();
     const execution: Execution = {
@@ -264,6 +278,7 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
       approvals: d.approvals.map((a) => a.id),
       breakGlass: d.breakGlass?.id ?? null,
       detail,
+      ...(statements ? { statements } : {}),
     };
     await deps.catalog.recordExecution(
       execution,
@@ -281,6 +296,7 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
           requirements: d.requirements.map((r) => ({ kind: r.kind, met: r.met, detail: r.detail })),
           digest: input.digest ?? null,
           detail,
+          ...(statements ? { statements } : {}),
         },
       }),
     );
@@ -309,7 +325,7 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
       await announce(
         deps,
         {
-          text: `${deps.identity.id} asks to run \`${first.command.text.slice(0, 200)}\`${asset ? ` on ${asset}` : ""}: plan ${first.planId.slice(0, 12)} needs an approval. Review it, then: lifeline approve ${first.planId.slice(0, 12)}`,
+          text: `${deps.identity.id} asks to run \`${first.command.text.slice(0, 200)}\`${asset ? ` on ${asset}` : ""}: plan ${first.planId.slice(0, 12)} needs an approval. Review it (lifeline show ${first.planId.slice(0, 12)}), then: lifeline approve ${first.planId.slice(0, 12)}`,
           event: {
             event: "approval-needed",
             planId: first.planId,
@@ -350,8 +366,23 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
       "interrupted (Ctrl-C) before executing: nothing was run",
     );
   }
-  // Recorded before it starts: a crash or a kill during the command still leaves a trace.
-  await deps.catalog.appendAudit(
+  // The approvals that authorise this execution are used by it, atomically with the record that
+  // it starts (recorded before it starts: a crash or a kill during the command still leaves a
+  // trace). Under break-glass, or when the policy asks for no approval, none is used.
+  const authorising =
+    decision.breakGlass === null && decision.requirements.some((r) => r.kind === "approvals")
+      ? decision.approvals
+      : [];
+  const used = await deps.catalog.useApprovals(
+    authorising.map((a) => ({
+      approvalId: a.id,
+      allowed: usesOf(a.uses),
+      audit: auditInput(deps, "use", {
+        asset,
+        planId: again.planId,
+        data: { approval: a.id, approver: a.approver.id, uses: usesOf(a.uses) },
+      }),
+    })),
     auditInput(deps, "run", {
       asset,
       planId: again.planId,
@@ -364,10 +395,25 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
       },
     }),
   );
+  if (!used.ok) {
+    // Another execution took the last use between the check and now: nothing runs.
+    const now = await decide(deps, again);
+    return finish(
+      again,
+      now.verdict === "allow" ? { ...now, verdict: "require" } : now,
+      "blocked",
+      "blocked",
+      null,
+      `approval ${used.exhausted.map((x) => `${x.approvalId} was used by another execution (${x.used} of ${usesOf(authorising.find((a) => a.id === x.approvalId)?.uses)} use${x.used === 1 ? "" : "s"})`).join("; ")}; nothing was run`,
+    );
+  }
   let exitCode: number;
   let detail: string | null = null;
+  let statements: StatementResult[] | undefined;
   try {
-    exitCode = (await input.executor()).exitCode;
+    const result = await input.executor();
+    exitCode = result.exitCode;
+    statements = result.statements;
   } catch (error) {
     exitCode = 1;
     detail = error instanceof Error ? error.message : String(error);
@@ -397,6 +443,7 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
     ok ? "succeeded" : "failed",
     exitCode,
     ok ? null : `the command exited with ${exitCode}`,
+    statements,
   );
   await announce(
     deps,
@@ -417,6 +464,20 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
   return outcome;
 }
 
+/** A recorded plan by id or prefix, or an error that says how plans get recorded. */
+export async function findRecordedPlan(catalog: Catalog, idOrPrefix: string): Promise<PlanRecord> {
+  const plan = await catalog.findPlan(idOrPrefix);
+  if (!plan) {
+    throw new LifelineError({
+      code: "PLAN_UNKNOWN",
+      kind: "usage",
+      message: `no plan ${idOrPrefix} in the catalog ${catalog.location}`,
+      fix: "`lifeline plan` (when the plan needs approvals) and `lifeline run` record the plan and print its id; check the id, and that lifeline.yaml points at the same catalog",
+    });
+  }
+  return plan;
+}
+
 export interface ApproveResult {
   approval: Approval;
   plan: PlanRecord;
@@ -426,17 +487,27 @@ export interface ApproveResult {
 /** Approves one exact plan, as someone other than the person who asked, for a bounded time. */
 export async function approve(
   deps: GateDeps,
-  input: { planId: string; comment: string | null; ttlSeconds: number },
+  input: {
+    planId: string;
+    comment: string | null;
+    ttlSeconds: number;
+    /** Executions it authorises (default 1: used by the first execution). */
+    uses?: number;
+    /** Called with the plan before anything is recorded (the approver sees what they approve). */
+    review?: (plan: PlanRecord) => void;
+  },
 ): Promise<ApproveResult> {
-  const plan = await deps.catalog.findPlan(input.planId);
-  if (!plan) {
+  const uses = input.uses ?? 1;
+  if (!Number.isInteger(uses) || uses < 1) {
     throw new LifelineError({
-      code: "PLAN_UNKNOWN",
+      code: "USAGE",
       kind: "usage",
-      message: `no plan ${input.planId} in the catalog ${deps.catalog.location}`,
-      fix: "the person who wants to run it runs `lifeline run …` first; it records the plan and prints its id",
+      message: `an approval authorises a whole number ≥ 1 of executions (asked: ${uses})`,
+      fix: "leave --uses out (one execution), or e.g. --uses 2",
     });
   }
+  const plan = await findRecordedPlan(deps.catalog, input.planId);
+  input.review?.(plan);
   if (plan.requestedBy.id.toLowerCase() === deps.identity.id.toLowerCase()) {
     throw new LifelineError({
       code: "SELF_APPROVAL",
@@ -455,6 +526,7 @@ export async function approve(
     expiresAt: new Date(now.getTime() + input.ttlSeconds * 1000).toISOString(),
     revokedAt: null,
     revokedBy: null,
+    uses,
   };
   const asset = plan.assets[0] ?? null;
   const entry = await deps.catalog.addApproval(
@@ -468,19 +540,21 @@ export async function approve(
         command: plan.command.text,
         comment: input.comment,
         expiresAt: approval.expiresAt,
+        uses,
       },
     }),
   );
   await announce(
     deps,
     {
-      text: `${deps.identity.id} approved plan ${plan.planId.slice(0, 12)} (\`${plan.command.text.slice(0, 200)}\`) for ${plan.requestedBy.id}, valid ${formatDuration(input.ttlSeconds)}${input.comment ? `: "${input.comment}"` : ""}`,
+      text: `${deps.identity.id} approved plan ${plan.planId.slice(0, 12)} (\`${plan.command.text.slice(0, 200)}\`) for ${plan.requestedBy.id}, valid ${formatDuration(input.ttlSeconds)} for ${uses === 1 ? "one execution" : `${uses} executions`}${input.comment ? `: "${input.comment}"` : ""}`,
       event: {
         event: "approval",
         planId: plan.planId,
         approver: deps.identity.id,
         requester: plan.requestedBy.id,
         expiresAt: approval.expiresAt,
+        uses,
       },
     },
     plan.planId,

@@ -9,18 +9,27 @@
 import { createHash } from "node:crypto";
 import type { Insertable, Kysely, Selectable, Transaction } from "kysely";
 import {
+  auditRef,
   canonicalJson,
   chainNext,
+  entryInChain,
   type AuditEntry,
   type AuditInput,
   type AuditKind,
   type Identity,
 } from "../core/audit.js";
 import { LifelineError, isLifelineError } from "../core/errors.js";
-import type { Approval, BreakGlass, Execution, ExecutionResult, PlanRecord } from "../core/gate.js";
+import type {
+  Approval,
+  BreakGlass,
+  Execution,
+  ExecutionResult,
+  PlanRecord,
+  StatementResult,
+} from "../core/gate.js";
 import type { Requirement, Verdict } from "../core/plan.js";
 import { secrets } from "../core/redact.js";
-import type { AuditFilter, Catalog } from "../ports/catalog.js";
+import type { ApprovalUse, AuditFilter, Catalog, UseResult } from "../ports/catalog.js";
 import type {
   ApprovalsTable,
   AuditTable,
@@ -51,6 +60,7 @@ export function sha256hex(text: string): string {
 }
 
 type Mutation = (trx: Transaction<CatalogDatabase>) => Promise<boolean>;
+type Append = (input: AuditInput) => Promise<AuditEntry>;
 
 export class KyselyCatalog implements Catalog {
   constructor(
@@ -77,7 +87,23 @@ export class KyselyCatalog implements Catalog {
         this.db.selectFrom("lifeline_plans").selectAll().where("plan_id", "in", ids).execute(),
       ),
     );
-    return row ? planFrom(row) : null;
+    return row ? planFrom(row, this.location) : null;
+  }
+
+  async plansOfCommand(text: string, options: { except: string; limit: number }): Promise<string[]> {
+    const rows = await this.guard("looking up plans of the same command", () =>
+      this.db
+        .selectFrom("lifeline_plans")
+        .select(["plan_id", "command"])
+        .where("command_digest", "=", sha256hex(text))
+        .where("plan_id", "!=", options.except)
+        .orderBy("created_at", "desc")
+        .orderBy("plan_id")
+        .limit(options.limit)
+        .execute(),
+    );
+    // The digest finds them; the text decides (a damaged row is not the same command).
+    return rows.filter((r) => commandTextOf(r.command) === text).map((r) => r.plan_id);
   }
 
   async addApproval(approval: Approval, audit: AuditInput): Promise<AuditEntry> {
@@ -98,6 +124,33 @@ export class KyselyCatalog implements Catalog {
       return Number(done.numUpdatedRows) > 0;
     });
     return entry !== null;
+  }
+
+  async useApprovals(uses: readonly ApprovalUse[], then: AuditInput): Promise<UseResult> {
+    const inputs = uses.map((u) => normalizedInput(u.audit));
+    const last = normalizedInput(then);
+    return this.guard("recording the use of approvals", () =>
+      this.transact(async (trx, append) => {
+        // Under the audit head's lock every writer waits for this transaction: the count read here
+        // cannot change before the uses are appended, so at most `allowed` executions get one.
+        const exhausted: { approvalId: string; used: number }[] = [];
+        for (const u of uses) {
+          const row = await trx
+            .selectFrom("lifeline_audit")
+            .select((eb) => eb.fn.countAll<number | string>().as("n"))
+            .where("kind", "=", "use")
+            .where("ref", "=", u.approvalId)
+            .executeTakeFirst();
+          const used = Number(row?.n ?? 0);
+          if (used >= u.allowed) exhausted.push({ approvalId: u.approvalId, used });
+        }
+        if (exhausted.length > 0) return { ok: false as const, exhausted };
+        const entries: AuditEntry[] = [];
+        for (const input of inputs) entries.push(await append(input));
+        entries.push(await append(last));
+        return { ok: true as const, entries };
+      }),
+    );
   }
 
   async approvalsFor(planId: string): Promise<Approval[]> {
@@ -139,7 +192,7 @@ export class KyselyCatalog implements Catalog {
         .orderBy("id")
         .execute(),
     );
-    return rows.map(executionFrom);
+    return rows.map((row) => executionFrom(row, this.location));
   }
 
   async grantBreakGlass(grant: BreakGlass, audit: AuditInput): Promise<AuditEntry> {
@@ -204,6 +257,7 @@ export class KyselyCatalog implements Catalog {
         .$if(filter.asset !== undefined, (qb) => qb.where("asset", "=", filter.asset as string))
         .$if(filter.identity !== undefined, (qb) => qb.where("identity", "=", filter.identity as string))
         .$if(filter.kind !== undefined, (qb) => qb.where("kind", "=", filter.kind as string))
+        .$if(filter.planId !== undefined, (qb) => qb.where("plan_id", "=", filter.planId as string))
         .$if(since !== undefined, (qb) => qb.where("at", ">=", since as string))
         // A limit keeps the newest entries; they are still returned in chain order.
         .$if(limit !== undefined, (qb) => qb.orderBy("seq", "desc").limit(limit as number))
@@ -212,6 +266,42 @@ export class KyselyCatalog implements Catalog {
     );
     const entries = rows.map(auditFrom);
     return limit === undefined ? entries : entries.reverse();
+  }
+
+  async auditAbout(kinds: readonly AuditKind[], refs: readonly string[]): Promise<AuditEntry[]> {
+    if (kinds.length === 0 || refs.length === 0) return [];
+    const [rows, head] = await Promise.all([
+      this.guard("reading the audit log", () =>
+        this.db
+          .selectFrom("lifeline_audit")
+          .selectAll()
+          .where("kind", "in", [...kinds])
+          .where("ref", "in", [...new Set(refs)])
+          .orderBy("seq", "asc")
+          .execute(),
+      ),
+      this.auditHead(),
+    ]);
+    // The ref column is derived from the data: an entry counts only for what its data says.
+    const entries = rows.flatMap((row) => {
+      const entry = auditFrom(row);
+      return entry.damaged === undefined && auditRef(entry.kind, entry.data) === row.ref ? [entry] : [];
+    });
+    // Each entry must sit in the chain, as far as its neighbour shows (entryInChain).
+    const following = entries.length === 0 ? [] : await this.auditAt(entries.map((e) => e.seq + 1));
+    const next = new Map(following.map((e) => [e.seq, e]));
+    return entries.filter((e) => entryInChain(sha256hex, e, next.get(e.seq + 1), head));
+  }
+
+  private async auditAt(seqs: readonly number[]): Promise<AuditEntry[]> {
+    const rows = await this.guard("reading the audit log", () =>
+      this.db
+        .selectFrom("lifeline_audit")
+        .selectAll()
+        .where("seq", "in", [...new Set(seqs)])
+        .execute(),
+    );
+    return rows.map(auditFrom);
   }
 
   async auditHead(): Promise<{ seq: number; hash: string } | null> {
@@ -249,17 +339,27 @@ export class KyselyCatalog implements Catalog {
   private async mutate(doing: string, audit: AuditInput, change: Mutation): Promise<AuditEntry | null> {
     const input = normalizedInput(audit);
     return this.guard(doing, () =>
-      this.db.transaction().execute(async (trx) => {
-        const head = await trx
-          .selectFrom("lifeline_audit_head")
-          .select(["seq", "hash"])
-          .where("id", "=", 1)
-          .$if(this.backend.rowLocks, (qb) => qb.forUpdate())
-          .executeTakeFirst();
-        if (!head) throw headMissing(this.location);
-        if (!(await change(trx))) return null;
-        const headSeq = Number(head.seq);
-        const entry = chainNext(sha256hex, headSeq === 0 ? null : { seq: headSeq, hash: head.hash }, input);
+      this.transact(async (trx, append) => ((await change(trx)) ? append(input) : null)),
+    );
+  }
+
+  /**
+   * One write transaction that first takes the audit head (locked), so that writers are
+   * serialised; `append` chains entries onto it in order and moves the head.
+   */
+  private transact<T>(work: (trx: Transaction<CatalogDatabase>, append: Append) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(async (trx) => {
+      const head = await trx
+        .selectFrom("lifeline_audit_head")
+        .select(["seq", "hash"])
+        .where("id", "=", 1)
+        .$if(this.backend.rowLocks, (qb) => qb.forUpdate())
+        .executeTakeFirst();
+      if (!head) throw headMissing(this.location);
+      let current = Number(head.seq) === 0 ? null : { seq: Number(head.seq), hash: head.hash };
+      const append: Append = async (input) => {
+        const headSeq = current?.seq ?? 0;
+        const entry = chainNext(sha256hex, current, input);
         await trx.insertInto("lifeline_audit").values(auditRow(entry)).execute();
         const moved = await trx
           .updateTable("lifeline_audit_head")
@@ -269,9 +369,11 @@ export class KyselyCatalog implements Catalog {
           .executeTakeFirst();
         // Cannot happen while the head is locked; if it does, the chain would fork: roll back.
         if (Number(moved.numUpdatedRows) !== 1) throw new Error("the audit head moved during the append");
+        current = { seq: entry.seq, hash: entry.hash };
         return entry;
-      }),
-    );
+      };
+      return work(trx, append);
+    });
   }
 
   private async byIdOrPrefix<Row>(
@@ -401,6 +503,37 @@ function parsed<T>(text: string): T {
   return JSON.parse(text) as T;
 }
 
+function commandTextOf(command: string): string | null {
+  try {
+    const c = JSON.parse(command) as { text?: unknown } | null;
+    return typeof c?.text === "string" ? c.text : null;
+  } catch {
+    return null;
+  }
+}
+
+function problem(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function isIdentity(value: unknown): value is Identity {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    typeof (value as { id?: unknown }).id === "string" &&
+    typeof (value as { host?: unknown }).host === "string"
+  );
+}
+
+function rowDamaged(location: string, what: string, why: string): LifelineError {
+  return new LifelineError({
+    code: "CATALOG_ROW_DAMAGED",
+    kind: "verification",
+    message: `catalog ${location}: ${what} cannot be read: ${why}`,
+    fix: "someone edited the catalog by hand; run `lifeline audit verify`, then restore the catalog from a backup (or ask for the plan again: lifeline plan / run records it anew)",
+  });
+}
+
 function planRow(plan: PlanRecord): Insertable<PlansTable> {
   return {
     plan_id: plan.planId,
@@ -410,19 +543,32 @@ function planRow(plan: PlanRecord): Insertable<PlansTable> {
     requested_by: json(plan.requestedBy),
     created_at: plan.createdAt,
     document: json(plan.document),
+    command_digest: sha256hex(plan.command.text),
   };
 }
 
-function planFrom(row: Selectable<PlansTable>): PlanRecord {
-  return {
-    planId: row.plan_id,
-    assets: parsed<string[]>(row.assets),
-    command: parsed<PlanRecord["command"]>(row.command),
-    verdict: row.verdict as Verdict,
-    requestedBy: parsed<Identity>(row.requested_by),
-    createdAt: row.created_at,
-    document: parsed<unknown>(row.document),
-  };
+function planFrom(row: Selectable<PlansTable>, location: string): PlanRecord {
+  try {
+    const requestedBy = parsed<unknown>(row.requested_by);
+    const command = parsed<PlanRecord["command"] | null>(row.command);
+    const assets = parsed<unknown>(row.assets);
+    if (!isIdentity(requestedBy)) throw new Error("requested_by is not an identity");
+    if (typeof command?.text !== "string" || typeof command.kind !== "string")
+      throw new Error("command is not a command");
+    if (!Array.isArray(assets) || !assets.every((a) => typeof a === "string"))
+      throw new Error("assets is not a list of names");
+    return {
+      planId: row.plan_id,
+      assets,
+      command,
+      verdict: row.verdict as Verdict,
+      requestedBy,
+      createdAt: row.created_at,
+      document: parsed<unknown>(row.document),
+    };
+  } catch (error) {
+    throw rowDamaged(location, `the row of plan ${row.plan_id}`, problem(error));
+  }
 }
 
 function approvalRow(a: Approval): Insertable<ApprovalsTable> {
@@ -435,19 +581,39 @@ function approvalRow(a: Approval): Insertable<ApprovalsTable> {
     expires_at: a.expiresAt,
     revoked_at: a.revokedAt,
     revoked_by: a.revokedBy,
+    uses: a.uses ?? null,
   };
 }
 
+/** A row that cannot be read as an approval comes back marked damaged: it never counts. */
 function approvalFrom(row: Selectable<ApprovalsTable>): Approval {
+  let approver: Identity = { id: "(unreadable)", source: "env", host: "", authenticated: false };
+  let damaged: string | undefined;
+  try {
+    const value = parsed<unknown>(row.approver);
+    if (isIdentity(value)) approver = value;
+    else damaged = "approver is not an identity";
+  } catch (error) {
+    damaged = `approver is not JSON: ${problem(error)}`;
+  }
+  const text = (v: unknown) => typeof v === "string";
+  if (!damaged && !(text(row.plan_id) && text(row.created_at) && text(row.expires_at)))
+    damaged = "plan_id, created_at or expires_at is missing";
+  if (!damaged && Number.isNaN(Date.parse(row.expires_at)))
+    damaged = `expires_at "${row.expires_at}" is not a time`;
+  if (!damaged && row.uses !== null && !(Number.isInteger(Number(row.uses)) && Number(row.uses) >= 1))
+    damaged = `uses ${String(row.uses)} is not a whole number ≥ 1`;
   return {
     id: row.id,
     planId: row.plan_id,
-    approver: parsed<Identity>(row.approver),
+    approver,
     comment: row.comment,
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
     revokedBy: row.revoked_by,
+    ...(row.uses !== null && row.uses !== undefined ? { uses: Number(row.uses) } : {}),
+    ...(damaged ? { damaged } : {}),
   };
 }
 
@@ -466,25 +632,31 @@ function executionRow(e: Execution): Insertable<ExecutionsTable> {
     approvals: json(e.approvals),
     break_glass: e.breakGlass,
     detail: e.detail,
+    statements: e.statements === undefined ? null : json(e.statements),
   };
 }
 
-function executionFrom(row: Selectable<ExecutionsTable>): Execution {
-  return {
-    id: row.id,
-    planId: row.plan_id,
-    identity: parsed<Identity>(row.identity),
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    result: row.result as ExecutionResult,
-    exitCode: row.exit_code === null ? null : Number(row.exit_code),
-    durationMs: Number(row.duration_ms),
-    command: parsed<Execution["command"]>(row.command),
-    requirements: parsed<Requirement[]>(row.requirements),
-    approvals: parsed<string[]>(row.approvals),
-    breakGlass: row.break_glass,
-    detail: row.detail,
-  };
+function executionFrom(row: Selectable<ExecutionsTable>, location: string): Execution {
+  try {
+    return {
+      id: row.id,
+      planId: row.plan_id,
+      identity: parsed<Identity>(row.identity),
+      startedAt: row.started_at,
+      finishedAt: row.finished_at,
+      result: row.result as ExecutionResult,
+      exitCode: row.exit_code === null ? null : Number(row.exit_code),
+      durationMs: Number(row.duration_ms),
+      command: parsed<Execution["command"]>(row.command),
+      requirements: parsed<Requirement[]>(row.requirements),
+      approvals: parsed<string[]>(row.approvals),
+      breakGlass: row.break_glass,
+      detail: row.detail,
+      ...(row.statements ? { statements: parsed<StatementResult[]>(row.statements) } : {}),
+    };
+  } catch (error) {
+    throw rowDamaged(location, `the row of execution ${row.id}`, problem(error));
+  }
 }
 
 function breakGlassRow(g: BreakGlass): Insertable<BreakGlassTable> {
@@ -501,6 +673,13 @@ function breakGlassRow(g: BreakGlass): Insertable<BreakGlassTable> {
 }
 
 function breakGlassFrom(row: Selectable<BreakGlassTable>): BreakGlass {
+  let grantedBy: Identity = { id: "(unreadable)", source: "env", host: "", authenticated: false };
+  try {
+    const value = parsed<unknown>(row.granted_by);
+    if (isIdentity(value)) grantedBy = value;
+  } catch {
+    // Who granted it is shown, never checked: the audit entry decides whether it counts.
+  }
   return {
     id: row.id,
     asset: row.asset,
@@ -508,7 +687,7 @@ function breakGlassFrom(row: Selectable<BreakGlassTable>): BreakGlass {
     reason: row.reason,
     grantedAt: row.granted_at,
     expiresAt: row.expires_at,
-    grantedBy: parsed<Identity>(row.granted_by),
+    grantedBy,
     revokedAt: row.revoked_at,
   };
 }
@@ -525,10 +704,22 @@ function auditRow(e: AuditEntry): Insertable<AuditTable> {
     data: canonicalJson(e.data),
     prev_hash: e.prevHash,
     hash: e.hash,
+    ref: auditRef(e.kind, e.data),
   };
 }
 
+/** An entry whose data cannot be read comes back marked damaged (listed, counting for nothing). */
 function auditFrom(row: Selectable<AuditTable>): AuditEntry {
+  let data: Record<string, unknown> = {};
+  let damaged: string | undefined;
+  try {
+    const value = parsed<unknown>(row.data);
+    if (value !== null && typeof value === "object" && !Array.isArray(value))
+      data = value as Record<string, unknown>;
+    else damaged = "its data is not a JSON object";
+  } catch (error) {
+    damaged = `its data is not JSON (${problem(error)})`;
+  }
   return {
     seq: Number(row.seq),
     at: row.at,
@@ -537,8 +728,9 @@ function auditFrom(row: Selectable<AuditTable>): AuditEntry {
     host: row.host,
     asset: row.asset,
     planId: row.plan_id,
-    data: parsed<Record<string, unknown>>(row.data),
+    data,
     prevHash: row.prev_hash,
     hash: row.hash,
+    ...(damaged ? { damaged } : {}),
   };
 }

@@ -5,9 +5,9 @@
  * written with assumptions that no longer hold.
  */
 import { sql, type Kysely, type Transaction } from "kysely";
-import { GENESIS_HASH } from "../core/audit.js";
+import { GENESIS_HASH, auditRef } from "../core/audit.js";
 import { LifelineError } from "../core/errors.js";
-import type { CatalogBackend } from "./kysely-catalog.js";
+import { sha256hex, type CatalogBackend } from "./kysely-catalog.js";
 import type { CatalogDatabase } from "./schema.js";
 
 export interface Migration {
@@ -121,7 +121,74 @@ export const MIGRATIONS: readonly Migration[] = [
       await trx.insertInto("lifeline_audit_head").values({ id: 1, seq: 0, hash: GENESIS_HASH }).execute();
     },
   },
+  {
+    version: 2,
+    name: "gate: indexed audit lookups (kind + ref, kind + plan), approval uses, command digest, statement results",
+    async up(trx) {
+      await trx.schema.alterTable("lifeline_audit").addColumn("ref", "text").execute();
+      await trx.schema.alterTable("lifeline_approvals").addColumn("uses", "integer").execute();
+      await trx.schema.alterTable("lifeline_executions").addColumn("statements", "text").execute();
+      await trx.schema.alterTable("lifeline_plans").addColumn("command_digest", "text").execute();
+      // Existing entries get their ref; an entry whose data cannot be read keeps none (it counts
+      // for nothing anyway, and `audit verify` reports it).
+      const entries = await trx
+        .selectFrom("lifeline_audit")
+        .select(["seq", "kind", "data"])
+        .where("kind", "in", ["approve", "revoke", "use", "break-glass", "break-glass-revoke"])
+        .execute();
+      for (const e of entries) {
+        const ref = refOf(e.kind, e.data);
+        if (ref !== null)
+          await trx.updateTable("lifeline_audit").set({ ref }).where("seq", "=", Number(e.seq)).execute();
+      }
+      const plans = await trx.selectFrom("lifeline_plans").select(["plan_id", "command"]).execute();
+      for (const p of plans) {
+        const text = commandText(p.command);
+        if (text !== null)
+          await trx
+            .updateTable("lifeline_plans")
+            .set({ command_digest: sha256hex(text) })
+            .where("plan_id", "=", p.plan_id)
+            .execute();
+      }
+      await trx.schema
+        .createIndex("lifeline_audit_kind_ref")
+        .on("lifeline_audit")
+        .columns(["kind", "ref"])
+        .execute();
+      await trx.schema
+        .createIndex("lifeline_audit_kind_plan_id")
+        .on("lifeline_audit")
+        .columns(["kind", "plan_id"])
+        .execute();
+      await trx.schema
+        .createIndex("lifeline_plans_command_digest")
+        .on("lifeline_plans")
+        .column("command_digest")
+        .execute();
+    },
+  },
 ];
+
+function refOf(kind: string, data: string): string | null {
+  try {
+    const parsed: unknown = JSON.parse(data);
+    return parsed !== null && typeof parsed === "object"
+      ? auditRef(kind, parsed as Record<string, unknown>)
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+function commandText(command: string): string | null {
+  try {
+    const parsed = JSON.parse(command) as { text?: unknown } | null;
+    return typeof parsed?.text === "string" ? parsed.text : null;
+  } catch {
+    return null;
+  }
+}
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
 

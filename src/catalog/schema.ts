@@ -26,6 +26,8 @@ export interface PlansTable {
   created_at: string;
   /** JSON: the plan document as `plan --json` prints it. */
   document: string;
+  /** sha256 of the command text (indexed: other plans of the same command, for drift). v2. */
+  command_digest: string | null;
 }
 
 export interface ApprovalsTable {
@@ -38,6 +40,8 @@ export interface ApprovalsTable {
   expires_at: string;
   revoked_at: string | null;
   revoked_by: string | null;
+  /** Executions it authorises (null: 1, as before v2). */
+  uses: number | null;
 }
 
 export interface ExecutionsTable {
@@ -58,6 +62,8 @@ export interface ExecutionsTable {
   approvals: string;
   break_glass: string | null;
   detail: string | null;
+  /** JSON StatementResult[]: what each SQL statement did (v2). */
+  statements: string | null;
 }
 
 export interface BreakGlassTable {
@@ -84,6 +90,11 @@ export interface AuditTable {
   data: string;
   prev_hash: string;
   hash: string;
+  /**
+   * The approval or grant id the entry is about (auditRef), derived from data and indexed with
+   * kind; not covered by the hash (v2).
+   */
+  ref: string | null;
 }
 
 /** One row (id = 1): the last appended (seq, hash); seq 0 and the genesis hash for an empty log. */

@@ -4,9 +4,13 @@ import type { Command } from "commander";
 import {
   approve,
   breakGlass,
+  countingGrants,
   endBreakGlass,
+  findRecordedPlan,
+  recordPlan,
   revoke,
   run,
+  vouchedApprovalsFor,
   type GateDeps,
   type RunOutcome,
 } from "../app/gate.js";
@@ -15,7 +19,7 @@ import { prepareSteps, runPrepare } from "../app/prepare.js";
 import { AUDIT_KINDS, verifyChain, type AuditEntry, type AuditKind } from "../core/audit.js";
 import { formatDuration, parseDuration } from "../core/duration.js";
 import { EXIT_CODES, LifelineError } from "../core/errors.js";
-import type { BreakGlass } from "../core/gate.js";
+import { usesOf, type BreakGlass, type PlanRecord, type StatementResult } from "../core/gate.js";
 import { redactUrl, secrets } from "../core/redact.js";
 import { interpolate, policyRules, type LoadedConfig } from "../config/load.js";
 import { currentIdentity } from "../gate/identity.js";
@@ -25,6 +29,7 @@ import type { Catalog } from "../ports/catalog.js";
 import { systemClock } from "../ports/clock.js";
 import { err, json, out, readSql, terminalProgress } from "./io.js";
 import { planJson, renderPlan } from "./render-plan.js";
+import { renderStoredPlan } from "./render-stored-plan.js";
 import {
   asset as resolveAsset,
   boundAssets,
@@ -120,6 +125,7 @@ function runJson(outcome: RunOutcome) {
     execution: outcome.execution,
     exitCode: outcome.exitCode,
     detail: outcome.detail,
+    statements: outcome.execution.statements ?? null,
     plan: planJson(outcome.plan),
   };
 }
@@ -142,6 +148,7 @@ function renderRun(outcome: RunOutcome): string {
     const approval = outcome.decision.requirements.find((r) => r.kind === "approvals" && !r.met);
     if (approval && outcome.decision.verdict === "require") {
       lines.push(`  Ask another person to review and approve it: lifeline approve ${id}`);
+      lines.push(`  (lifeline show ${id} prints the plan, its approvals and their uses)`);
       lines.push(`  Then run the same command again.`);
     }
     return lines.join("\n");
@@ -157,6 +164,7 @@ function renderRun(outcome: RunOutcome): string {
     lines.push(
       `EXECUTED plan ${id} (${how}) in ${(outcome.execution.durationMs / 1000).toFixed(1)}s; recorded as ${outcome.execution.id}`,
     );
+    lines.push(...renderStatements(outcome.execution.statements));
   } else {
     lines.push(
       `FAILED plan ${id} (${how})${outcome.exitCode !== null ? `: exit code ${outcome.exitCode}` : ""}; recorded as ${outcome.execution.id}`,
@@ -164,6 +172,22 @@ function renderRun(outcome: RunOutcome): string {
     if (outcome.detail) lines.push(`  ${outcome.detail}`);
   }
   return lines.join("\n");
+}
+
+/** What each SQL statement did, one line each. */
+export function renderStatements(statements: readonly StatementResult[] | undefined): string[] {
+  if (!statements || statements.length === 0) return [];
+  const total = statements.reduce((sum, x) => sum + (x.rows ?? 0), 0);
+  const counted = statements.some((x) => x.rows !== null);
+  return [
+    ...statements.map(
+      (x, i) =>
+        `  ${i + 1}. ${x.command}${x.rows === null ? "" : `: ${x.rows.toLocaleString("en-US")} row${x.rows === 1 ? "" : "s"} affected`}`,
+    ),
+    ...(counted && statements.length > 1
+      ? [`  ${total.toLocaleString("en-US")} row${total === 1 ? "" : "s"} affected in all`]
+      : []),
+  ];
 }
 
 function exitFor(outcome: RunOutcome): number {
@@ -181,8 +205,9 @@ function exitFor(outcome: RunOutcome): number {
   }
 }
 
-function auditLine(e: AuditEntry): string {
-  const data = e.data as Record<string, unknown>;
+function auditWhat(e: AuditEntry): string {
+  if (e.damaged !== undefined) return `DAMAGED: ${e.damaged}`;
+  const data = e.data;
   const what =
     typeof data.command === "string"
       ? data.command
@@ -191,8 +216,37 @@ function auditLine(e: AuditEntry): string {
         : typeof data.approval === "string"
           ? data.approval
           : "";
-  const result = typeof data.result === "string" ? ` ${data.result}` : "";
-  return `${String(e.seq).padStart(5)}  ${e.at.slice(0, 19).replace("T", " ")}  ${e.kind.padEnd(11)} ${e.identity}${e.asset ? ` ${e.asset}` : ""}${e.planId ? ` ${e.planId.slice(0, 12)}` : ""}${result}  ${what.slice(0, 80)}`;
+  return what.replace(/\s+/g, " ").slice(0, 80);
+}
+
+/** The audit log as a table: a header, and columns as wide as their widest value. */
+export function renderAuditTable(entries: readonly AuditEntry[]): string {
+  const rows = entries.map((e) => [
+    String(e.seq),
+    e.at.slice(0, 19).replace("T", " "),
+    e.kind,
+    e.identity,
+    e.asset ?? "-",
+    e.planId ? e.planId.slice(0, 12) : "-",
+    e.damaged !== undefined
+      ? "?"
+      : typeof e.data.result === "string"
+        ? e.data.result
+        : typeof e.data.status === "string"
+          ? e.data.status
+          : "-",
+    auditWhat(e),
+  ]);
+  const header = ["SEQ", "AT (UTC)", "KIND", "IDENTITY", "ASSET", "PLAN", "RESULT", "WHAT"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) =>
+        i === 0 ? c.padStart(widths[0] ?? 0) : i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0),
+      )
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
 }
 
 export function renderBreakGlass(grants: readonly BreakGlass[], now: Date): string[] {
@@ -207,7 +261,8 @@ export async function activeGrants(loaded: LoadedConfig): Promise<BreakGlass[]> 
   const location = catalogLocation(loaded);
   if (!/^postgres/.test(location) && !existsSync(location)) return [];
   try {
-    return await withCatalog(loaded, (c) => c.breakGlass({ activeAt: new Date().toISOString() }));
+    // Only what `run` honours: a grant the audit log does not vouch for is not shown as active.
+    return await withCatalog(loaded, (c) => countingGrants(c, new Date()));
   } catch (error) {
     err(
       `lifeline: warning: the catalog ${redactUrl(location)} could not be read: ${error instanceof Error ? error.message : String(error)}`,
@@ -316,8 +371,8 @@ Exit codes: 0 executed (or allowed, with --dry-run); 3 blocked (requirements unm
                 kind: "usage",
                 message: `engine ${engine.name} cannot run SQL`,
               });
-            await engine.sql.execute(engine.target(asset.url), sql, env.signal);
-            return { exitCode: 0 };
+            const done = await engine.sql.execute(engine.target(asset.url), sql, env.signal);
+            return { exitCode: 0, statements: done.statements };
           };
         }
         // The catalog first: if it cannot be reached, nothing (not even --prepare) happens.
@@ -378,71 +433,176 @@ Exit codes: 0 executed (or allowed, with --dry-run); 3 blocked (requirements unm
   program
     .command("approve")
     .description(
-      "Approve one exact plan (by its id) as a person other than the one who asked; valid for a bounded time.",
+      "Approve one exact plan (by its id) as a person other than the one who asked: for one execution (or --uses N), for a bounded time. Prints the plan first.",
     )
     .argument(
       "<planId>",
-      "the plan id (or a unique prefix of at least 8 characters) printed by `lifeline run`",
+      "the plan id (or a unique prefix of at least 8 characters) printed by `lifeline plan` or `lifeline run`",
     )
     .option("-m, --comment <text>", "why it is fine (recorded and announced)")
     .option("--for <duration>", "how long the approval is valid (default: approvals.ttl, 1h)")
+    .option("--uses <n>", "how many executions it authorises (default 1: the first execution uses it)")
     .option("--json", "print one JSON document on stdout")
     .addHelpText(
       "after",
       `
 Example:
+  lifeline show 7f3a9c01d2e4
   lifeline approve 7f3a9c01d2e4 --comment "checked with feed team"
+  lifeline approve 7f3a9c01d2e4 --uses 3 --for 2h     # e.g. the same migration on three runs
+
+An approval is used by the execution it authorises (an execution that ran, failed or not); a blocked
+or --dry-run run does not use it. When its uses are spent, the plan needs a new approval.
 
 Exit codes: 0 approved; 3 refused (you asked for this plan yourself); 2 usage error (no such plan).
 `,
     )
-    .action(async (planId: string, opts: { comment?: string; for?: string }, command: Command) => {
+    .action(
+      async (planId: string, opts: { comment?: string; for?: string; uses?: string }, command: Command) => {
+        const options = env.globals(command);
+        const loaded = load(options);
+        const ttl = parseDuration(opts.for ?? loaded.config.approvals.ttl);
+        const maxTtl = parseDuration(loaded.config.approvals.maxTtl) ?? 86400;
+        if (ttl !== undefined && ttl > maxTtl) {
+          throw new LifelineError({
+            code: "USAGE",
+            kind: "usage",
+            message: `an approval lasts at most ${formatDuration(maxTtl)} (asked: ${formatDuration(ttl)})`,
+            fix: `approve for ${formatDuration(maxTtl)} or less (approvals.maxTtl in lifeline.yaml sets the limit)`,
+          });
+        }
+        if (ttl === undefined || ttl <= 0) {
+          throw new LifelineError({
+            code: "USAGE",
+            kind: "usage",
+            message: `--for ${opts.for}: not a duration`,
+            fix: "write it like 30m or 2h",
+          });
+        }
+        const uses = opts.uses === undefined ? 1 : Number(opts.uses);
+        if (!/^\s*\d+\s*$/.test(opts.uses ?? "1") || !Number.isSafeInteger(uses) || uses < 1) {
+          throw new LifelineError({
+            code: "USAGE",
+            kind: "usage",
+            message: `--uses ${opts.uses}: not a whole number ≥ 1`,
+            fix: "leave it out (one execution), or e.g. --uses 2",
+          });
+        }
+        const result = await withCatalog(loaded, async (catalog) =>
+          approve(await gateDeps(loaded, catalog), {
+            planId,
+            comment: opts.comment ?? null,
+            ttlSeconds: ttl,
+            uses,
+            // The approver sees the plan as the requester saw it, before anything is recorded.
+            review: (plan) => {
+              if (!options.json)
+                out(
+                  `${renderStoredPlan(plan)}\n\nRequested by ${plan.requestedBy.id} at ${plan.createdAt}\n`,
+                );
+            },
+          }),
+        );
+        if (options.json)
+          json({
+            approval: result.approval,
+            plan: {
+              planId: result.plan.planId,
+              command: result.plan.command,
+              requestedBy: result.plan.requestedBy.id,
+              document: result.plan.document,
+            },
+          });
+        else {
+          out(
+            [
+              `Approved plan ${result.plan.planId.slice(0, 12)} for ${result.plan.requestedBy.id}: ${result.plan.command.text}`,
+              `Valid until ${result.approval.expiresAt} (${formatDuration(ttl)}) for ${uses === 1 ? "one execution" : `${uses} executions`}, only for this exact plan; approval ${result.approval.id} (revoke: lifeline revoke ${result.approval.id})`,
+            ].join("\n"),
+          );
+        }
+      },
+    );
+
+  program
+    .command("show")
+    .description(
+      "Show a recorded plan as `plan` printed it (what it destroys, the cascade, rows, recoverability, requirements), with its approvals, their uses, and its executions.",
+    )
+    .argument("<planId>", "the plan id, or a unique prefix of at least 8 characters")
+    .option(
+      "--json",
+      "print one JSON document on stdout: the stored plan document, approvals, uses, executions",
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  lifeline show 7f3a9c01d2e4
+  lifeline show 7f3a9c01 --json | jq .approvals
+
+Exit codes: 0 shown; 2 no such plan (or the prefix is ambiguous).
+`,
+    )
+    .action(async (planId: string, _opts, command: Command) => {
       const options = env.globals(command);
       const loaded = load(options);
-      const ttl = parseDuration(opts.for ?? loaded.config.approvals.ttl);
-      const maxTtl = parseDuration(loaded.config.approvals.maxTtl) ?? 86400;
-      if (ttl !== undefined && ttl > maxTtl) {
-        throw new LifelineError({
-          code: "USAGE",
-          kind: "usage",
-          message: `an approval lasts at most ${formatDuration(maxTtl)} (asked: ${formatDuration(ttl)})`,
-          fix: `approve for ${formatDuration(maxTtl)} or less (approvals.maxTtl in lifeline.yaml sets the limit)`,
-        });
-      }
-      if (ttl === undefined || ttl <= 0) {
-        throw new LifelineError({
-          code: "USAGE",
-          kind: "usage",
-          message: `--for ${opts.for}: not a duration`,
-          fix: "write it like 30m or 2h",
-        });
-      }
-      const result = await withCatalog(loaded, async (catalog) =>
-        approve(await gateDeps(loaded, catalog), { planId, comment: opts.comment ?? null, ttlSeconds: ttl }),
-      );
-      if (options.json)
-        json({
-          approval: result.approval,
-          plan: {
-            planId: result.plan.planId,
-            command: result.plan.command,
-            requestedBy: result.plan.requestedBy.id,
-          },
-        });
-      else {
-        const doc = result.plan.document as {
-          operations?: { dataLoss?: string; target?: string | null; kind?: string }[];
+      const shown = await withCatalog(loaded, async (catalog) => {
+        const plan = await findRecordedPlan(catalog, planId);
+        const [vouched, executions, uses] = await Promise.all([
+          vouchedApprovalsFor(catalog, plan.planId),
+          catalog.executionsFor(plan.planId),
+          catalog.audit({ kind: "use", planId: plan.planId }),
+        ]);
+        return { plan, vouched, executions, uses };
+      });
+      const { plan, vouched, executions, uses } = shown;
+      const now = Date.now();
+      const approvals = [
+        ...vouched.approvals.map((a) => ({ approval: a, counts: true, why: null as string | null })),
+        ...vouched.forged.map((f) => ({ approval: f.approval, counts: false, why: f.why })),
+      ].map(({ approval: a, counts, why }) => {
+        const used = vouched.used.get(a.id) ?? 0;
+        const state = !counts
+          ? (why ?? "does not count")
+          : a.revokedAt !== null
+            ? `revoked${a.revokedBy ? ` by ${a.revokedBy}` : ""}`
+            : Date.parse(a.expiresAt) <= now
+              ? "expired"
+              : used >= usesOf(a.uses)
+                ? "used"
+                : "valid";
+        return {
+          id: a.id,
+          by: a.approver.id,
+          comment: a.comment,
+          createdAt: a.createdAt,
+          expiresAt: a.expiresAt,
+          uses: usesOf(a.uses),
+          used,
+          revokedAt: a.revokedAt,
+          state,
         };
-        out(
-          [
-            `Approved plan ${result.plan.planId.slice(0, 12)} for ${result.plan.requestedBy.id}: ${result.plan.command.text}`,
-            ...(doc.operations ?? [])
-              .slice(0, 10)
-              .map((o) => `  ${String(o.dataLoss ?? "").toUpperCase()} ${o.kind ?? ""} ${o.target ?? ""}`),
-            `Valid until ${result.approval.expiresAt} (${formatDuration(ttl)}), only for this exact plan; approval ${result.approval.id} (revoke: lifeline revoke ${result.approval.id})`,
-          ].join("\n"),
-        );
+      });
+      if (options.json) {
+        json({
+          planId: plan.planId,
+          requestedBy: plan.requestedBy,
+          createdAt: plan.createdAt,
+          command: plan.command,
+          plan: plan.document,
+          approvals,
+          uses: uses.map((u) => ({
+            seq: u.seq,
+            at: u.at,
+            approval: u.data.approval ?? null,
+            by: u.identity,
+          })),
+          executions,
+        });
+        return;
       }
+      out(renderShown(plan, approvals, executions));
     });
 
   program
@@ -527,7 +687,10 @@ Exit codes: 0 approved; 3 refused (you asked for this plan yourself); 2 usage er
     .description("The audit log: every plan, approval, execution and break-glass, hash-chained.")
     .option("--asset <asset>", "only this asset")
     .option("--identity <id>", "only this person")
-    .option("--kind <kind>", "plan, approve, revoke, run, break-glass, prepare, notify-failed")
+    .option(
+      "--kind <kind>",
+      "plan, approve, use, revoke, run, break-glass, break-glass-revoke, prepare, notify-failed",
+    )
     .option("--since <when>", "ISO time, or a duration ago (24h)")
     .option("--limit <n>", "at most n entries (the newest)")
     .option("--json", "print one JSON document on stdout")
@@ -581,7 +744,12 @@ Exit codes: 0 approved; 3 refused (you asked for this plan yourself); 2 usage er
         );
         const limited = limit ? entries.slice(-limit) : entries;
         if (options.json) json({ entries: limited });
-        else out(limited.length === 0 ? "No audit entries." : limited.map(auditLine).join("\n"));
+        else out(limited.length === 0 ? "No audit entries." : renderAuditTable(limited));
+        const damaged = limited.filter((e) => e.damaged !== undefined);
+        if (damaged.length > 0)
+          err(
+            `lifeline: warning: ${damaged.length} audit entr${damaged.length === 1 ? "y is" : "ies are"} damaged (${damaged.map((e) => e.seq).join(", ")}): run lifeline audit verify`,
+          );
       },
     );
 
@@ -619,4 +787,97 @@ Exit codes: 0 approved; 3 refused (you asked for this plan yourself); 2 usage er
         );
       if (!verdict.ok) env.setExit(EXIT_CODES.verification);
     });
+}
+
+function renderShown(
+  plan: PlanRecord,
+  approvals: {
+    id: string;
+    by: string;
+    comment: string | null;
+    expiresAt: string;
+    uses: number;
+    used: number;
+    state: string;
+  }[],
+  executions: {
+    id: string;
+    identity: { id: string };
+    startedAt: string;
+    result: string;
+    statements?: StatementResult[];
+    detail: string | null;
+  }[],
+): string {
+  const lines = [renderStoredPlan(plan), "", `Requested by ${plan.requestedBy.id} at ${plan.createdAt}`];
+  lines.push("", "Approvals");
+  if (approvals.length === 0)
+    lines.push(`  none yet: another person runs lifeline approve ${plan.planId.slice(0, 12)}`);
+  for (const a of approvals)
+    lines.push(
+      `  ${a.id} by ${a.by}: ${a.state} (${a.used} of ${a.uses} use${a.uses === 1 ? "" : "s"} taken), until ${a.expiresAt}${a.comment ? ` ("${a.comment}")` : ""}`,
+    );
+  lines.push("", "Executions");
+  if (executions.length === 0) lines.push("  none");
+  for (const e of executions) {
+    lines.push(
+      `  ${e.id} ${e.startedAt} by ${e.identity.id}: ${e.result}${e.detail ? ` — ${e.detail}` : ""}`,
+    );
+    lines.push(...renderStatements(e.statements).map((l) => `  ${l}`));
+  }
+  return lines.join("\n");
+}
+
+/**
+ * `plan` records the plan it shows when it asks for an approval, so that the approver's path from
+ * its output works (plan → approve → run); read-only for the database, one catalog row and its
+ * audit entry. Without a lifeline.yaml there is no catalog: the plan then says how to get one
+ * instead of naming an approve command that cannot work. Returns the plan to print.
+ */
+export async function recordShownPlan(loaded: LoadedConfig | null, plan: Plan): Promise<Plan> {
+  const approvals = plan.requirements.find((r) => r.kind === "approvals" && !r.met);
+  if (!approvals) return plan;
+  const instead = (why: string, fix: string): Plan => ({
+    ...plan,
+    requirements: plan.requirements.map((r) =>
+      r === approvals ? { ...r, detail: `${r.detail}; ${why}`, fix } : r,
+    ),
+  });
+  if (!loaded) {
+    return instead(
+      "there is no lifeline.yaml, so no catalog to record the plan and its approvals in",
+      "write a lifeline.yaml (lifeline init, or a catalog: and the assets' kubernetes: bindings), then plan again: the plan is recorded and another person runs lifeline approve <plan id>",
+    );
+  }
+  try {
+    const identity = await currentIdentity();
+    await withCatalog(loaded, (catalog) =>
+      recordPlan(
+        { catalog, identity, clock: systemClock, notify: async () => [], warn: () => undefined },
+        plan,
+        planJson(plan),
+      ),
+    );
+    return plan;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    err(`lifeline: warning: the plan could not be recorded for approval: ${message}`);
+    return instead(
+      "the plan could not be recorded in the catalog",
+      "make the catalog reachable and plan again, or use lifeline run (it records the plan too); then another person runs lifeline approve <plan id>",
+    );
+  }
+}
+
+function readFile(file: string): string {
+  try {
+    return readFileSync(file === "-" ? 0 : file, "utf8");
+  } catch (error) {
+    throw new LifelineError({
+      code: "USAGE",
+      kind: "usage",
+      message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      fix: "check the path of the SQL file",
+    });
+  }
 }

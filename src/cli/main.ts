@@ -24,7 +24,7 @@ import {
 import path from "node:path";
 import { applyProtect, planProtect, scan } from "../app/k8s.js";
 import { renderProtectDone, renderProtectPlan, renderScan, scanJson } from "./render-k8s.js";
-import { activeGrants, registerGateCommands, renderBreakGlass } from "./gate-commands.js";
+import { activeGrants, recordShownPlan, registerGateCommands, renderBreakGlass } from "./gate-commands.js";
 import {
   backupJson,
   checkJson,
@@ -361,7 +361,10 @@ Exit codes: 0 verdict allow; 3 verdict require or deny; 1 runtime error; 2 usage
             fix: "lifeline plan -- kubectl delete pvc data-postgresql-0 -n shop (assets are found from their kubernetes: bindings)",
           });
         }
-        const result = await planKubernetes(argv, options, opts);
+        const result = await recordShownPlan(
+          loadOptional(options),
+          await planKubernetes(argv, options, opts),
+        );
         if (options.json) json(planJson(result));
         else out(renderPlan(result));
         exitCode = result.verdict === "allow" ? EXIT_CODES.ok : EXIT_CODES.verdict;
@@ -386,10 +389,13 @@ Exit codes: 0 verdict allow; 3 verdict require or deny; 1 runtime error; 2 usage
       const sql = await readSql(opts, interrupt.signal);
       const loaded = load(options);
       const ctx = contextFor(loaded, interrupt.signal, terminalProgress(`plan ${name}`));
-      const result = await plan(ctx, resolve(loaded, name), sql, {
-        exact: opts.exact === true,
-        policy: policyRules(loaded),
-      });
+      const result = await recordShownPlan(
+        loaded,
+        await plan(ctx, resolve(loaded, name), sql, {
+          exact: opts.exact === true,
+          policy: policyRules(loaded),
+        }),
+      );
       if (options.json) json(planJson(result));
       else out(renderPlan(result));
       exitCode = result.verdict === "allow" ? EXIT_CODES.ok : EXIT_CODES.verdict;

@@ -26,6 +26,7 @@ export const AUDIT_KINDS = [
   "break-glass-revoke",
   "prepare",
   "notify-failed",
+  "use",
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];
@@ -46,6 +47,26 @@ export interface AuditEntry extends AuditInput {
   seq: number;
   prevHash: string;
   hash: string;
+  /**
+   * Set when the stored entry cannot be read as written (its data is not JSON): it is listed, it
+   * counts for nothing, and verifying the chain reports it.
+   */
+  damaged?: string;
+}
+
+/**
+ * The approval or break-glass grant an entry is about (approve, revoke and use entries name an
+ * approval; break-glass entries a grant), null for the other kinds. The catalog keeps it in an
+ * indexed column beside the entry, so that the gate reads only the entries about what it checks.
+ */
+export function auditRef(kind: string, data: Readonly<Record<string, unknown>>): string | null {
+  const ref =
+    kind === "approve" || kind === "revoke" || kind === "use"
+      ? data.approval
+      : kind === "break-glass" || kind === "break-glass-revoke"
+        ? data.grant
+        : null;
+  return typeof ref === "string" ? ref : null;
 }
 
 /** JSON with object keys sorted at every level: the same value always gives the same text. */
@@ -86,6 +107,25 @@ export function chainNext(
   const seq = (head?.seq ?? 0) + 1;
   const prevHash = head?.hash ?? GENESIS_HASH;
   return { ...input, seq, prevHash, hash: entryHash(hash, prevHash, seq, input) };
+}
+
+/**
+ * Whether one entry is, as far as can be seen without reading the whole log, where the chain put
+ * it: readable, its hash matches its content, it is not beyond the recorded head, and the entry
+ * after it (when there is one) names its hash as the previous one. A row inserted or replaced by
+ * hand fails this unless the forger also rewrote every later entry, which only recomputing the
+ * whole chain (`lifeline audit verify`) finds.
+ */
+export function entryInChain(
+  hash: Hasher,
+  entry: AuditEntry,
+  next: AuditEntry | undefined,
+  head: Pick<AuditEntry, "seq" | "hash"> | null,
+): boolean {
+  if (entry.damaged !== undefined || head === null || entry.seq > head.seq) return false;
+  if (entryHash(hash, entry.prevHash, entry.seq, entry) !== entry.hash) return false;
+  if (entry.seq === head.seq) return entry.hash === head.hash;
+  return next !== undefined && next.seq === entry.seq + 1 && next.prevHash === entry.hash;
 }
 
 export interface ChainBreak {
@@ -129,7 +169,9 @@ export function verifyChain(
       });
     }
     const recomputed = entryHash(hash, e.prevHash, e.seq, e);
-    if (recomputed !== e.hash) {
+    if (e.damaged !== undefined) {
+      breaks.push({ seq: e.seq, problem: `entry ${e.seq} is damaged: ${e.damaged}` });
+    } else if (recomputed !== e.hash) {
       breaks.push({
         seq: e.seq,
         problem: `entry ${e.seq} was altered (its content no longer matches its hash)`,

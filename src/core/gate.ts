@@ -2,7 +2,7 @@
  * The gate's decisions: which approvals count for a plan, whether a break-glass grant is active,
  * and the verdict once approvals are known. Pure; the catalog stores, this decides.
  */
-import type { Identity } from "./audit.js";
+import type { AuditEntry, Identity } from "./audit.js";
 import type { Requirement, Verdict } from "./plan.js";
 
 export interface Approval {
@@ -14,6 +14,15 @@ export interface Approval {
   expiresAt: string;
   revokedAt: string | null;
   revokedBy: string | null;
+  /** How many executions it authorises (absent: 1). Each execution it authorises uses one. */
+  uses?: number;
+  /** Set when its stored row cannot be read (bad JSON, missing values): it never counts. */
+  damaged?: string;
+}
+
+/** How many executions an approval authorises: a whole number ≥ 1, else 1 (single use). */
+export function usesOf(value: unknown): number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 1 ? value : 1;
 }
 
 export interface BreakGlass {
@@ -59,6 +68,16 @@ export interface Execution {
   breakGlass: string | null;
   /** Why it was blocked or failed, in words. */
   detail: string | null;
+  /** SQL: each statement's command and the rows it affected, in order (absent for commands). */
+  statements?: StatementResult[];
+}
+
+/** What one executed SQL statement did, as the server reported it. */
+export interface StatementResult {
+  /** The command tag: DELETE, UPDATE, TRUNCATE TABLE, … */
+  command: string;
+  /** Rows it affected (null when the command reports none, e.g. DDL). */
+  rows: number | null;
 }
 
 export interface IgnoredApproval {
@@ -67,12 +86,84 @@ export interface IgnoredApproval {
 }
 
 /**
+ * The stored approvals the audit log vouches for. `entries` are the log's approve, revoke and use
+ * entries about these approvals that were checked to sit in the chain (see entryInChain): a row
+ * without an approve entry that gives the same plan, approver, expiry and number of uses does not
+ * count, nor does a damaged row; a revoke entry revokes even if the row says otherwise; the uses
+ * are counted from the use entries only, so editing a row cannot give a use back.
+ */
+export function vouchedApprovals(
+  stored: readonly Approval[],
+  entries: readonly AuditEntry[],
+): { approvals: Approval[]; forged: IgnoredApproval[]; used: Map<string, number> } {
+  const approved = new Map<string, AuditEntry>();
+  const revoked = new Set<string>();
+  const used = new Map<string, number>();
+  for (const e of entries) {
+    const id = e.data.approval;
+    if (typeof id !== "string") continue;
+    if (e.kind === "approve" && !approved.has(id)) approved.set(id, e);
+    else if (e.kind === "revoke") revoked.add(id);
+    else if (e.kind === "use") used.set(id, (used.get(id) ?? 0) + 1);
+  }
+  const approvals: Approval[] = [];
+  const forged: IgnoredApproval[] = [];
+  for (const a of stored) {
+    if (a.damaged !== undefined) {
+      forged.push({ approval: a, why: `its catalog row is damaged (${a.damaged}): it does not count` });
+      continue;
+    }
+    const entry = approved.get(a.id);
+    if (
+      !entry ||
+      entry.planId !== a.planId ||
+      entry.identity !== a.approver.id ||
+      entry.data.expiresAt !== a.expiresAt ||
+      usesOf(entry.data.uses) !== usesOf(a.uses)
+    ) {
+      forged.push({ approval: a, why: "it is not in the audit log as given: it does not count" });
+    } else {
+      approvals.push(
+        revoked.has(a.id) && a.revokedAt === null ? { ...a, revokedAt: "(in the audit log)" } : a,
+      );
+    }
+  }
+  return { approvals, forged, used };
+}
+
+/**
+ * The stored break-glass grants the audit log vouches for: a break-glass entry (checked to sit in
+ * the chain) for the same identity, asset and expiry, and no break-glass-revoke entry.
+ */
+export function vouchedGrants(stored: readonly BreakGlass[], entries: readonly AuditEntry[]): BreakGlass[] {
+  const granted = new Map<string, AuditEntry>();
+  const ended = new Set<string>();
+  for (const e of entries) {
+    const id = e.data.grant;
+    if (typeof id !== "string") continue;
+    if (e.kind === "break-glass" && !granted.has(id)) granted.set(id, e);
+    else if (e.kind === "break-glass-revoke") ended.add(id);
+  }
+  return stored.filter((g) => {
+    const entry = granted.get(g.id);
+    return (
+      entry !== undefined &&
+      !ended.has(g.id) &&
+      entry.identity === g.identity &&
+      entry.asset === g.asset &&
+      entry.data.expiresAt === g.expiresAt
+    );
+  });
+}
+
+/**
  * The approvals that count for `planId` when `runner` runs it at `now`: for this exact plan, by
- * someone else, not expired, not revoked; one per approver.
+ * someone else, not expired, not revoked, not used up (`used`: executions each already
+ * authorised); one per approver.
  */
 export function countingApprovals(
   approvals: readonly Approval[],
-  input: { planId: string; runner: string; now: Date },
+  input: { planId: string; runner: string; now: Date; used?: ReadonlyMap<string, number> },
 ): { valid: Approval[]; ignored: IgnoredApproval[] } {
   const valid: Approval[] = [];
   const ignored: IgnoredApproval[] = [];
@@ -85,7 +176,10 @@ export function countingApprovals(
     else if (a.revokedAt !== null)
       why = `revoked${a.revokedBy ? ` by ${a.revokedBy}` : ""} at ${a.revokedAt}`;
     else if (new Date(a.expiresAt).getTime() <= input.now.getTime()) why = `expired at ${a.expiresAt}`;
-    else if (seen.has(a.approver.id.toLowerCase())) why = `${a.approver.id} already approved`;
+    else if ((input.used?.get(a.id) ?? 0) >= usesOf(a.uses)) {
+      const n = input.used?.get(a.id) ?? 0;
+      why = `used: it authorised ${n} execution${n === 1 ? "" : "s"} already (it was given for ${usesOf(a.uses)})`;
+    } else if (seen.has(a.approver.id.toLowerCase())) why = `${a.approver.id} already approved`;
     if (why) ignored.push({ approval: a, why });
     else {
       seen.add(a.approver.id.toLowerCase());

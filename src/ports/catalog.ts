@@ -5,10 +5,26 @@ export interface AuditFilter {
   asset?: string;
   identity?: string;
   kind?: AuditKind;
+  /** Only entries of this plan. */
+  planId?: string;
   /** ISO time: entries at or after it. */
   since?: string;
   limit?: number;
 }
+
+/** One approval an execution uses, and how many executions it authorises in all. */
+export interface ApprovalUse {
+  approvalId: string;
+  /** From the approval's audit entry (the log, not the row, says how many). */
+  allowed: number;
+  /** The `use` entry recorded for it. */
+  audit: AuditInput;
+}
+
+export type UseResult =
+  | { ok: true; entries: AuditEntry[] }
+  /** Nothing was recorded: these approvals had no use left (another execution took it). */
+  | { ok: false; exhausted: { approvalId: string; used: number }[] };
 
 /**
  * The shared, mutable state of the gate: plans, approvals, executions, break-glass grants and the
@@ -26,6 +42,8 @@ export interface Catalog {
   savePlan(plan: PlanRecord, audit: AuditInput): Promise<AuditEntry>;
   /** A plan by full id or unique prefix (≥ 8 hex characters); null when none; error when ambiguous. */
   findPlan(idOrPrefix: string): Promise<PlanRecord | null>;
+  /** Ids of other recorded plans of exactly this command text, newest first (indexed). */
+  plansOfCommand(text: string, options: { except: string; limit: number }): Promise<string[]>;
 
   addApproval(approval: Approval, audit: AuditInput): Promise<AuditEntry>;
   /** Marks an approval revoked; false when it does not exist or was already revoked. */
@@ -33,6 +51,12 @@ export interface Catalog {
   /** Every approval ever given for the plan, revoked and expired included. */
   approvalsFor(planId: string): Promise<Approval[]>;
   findApproval(idOrPrefix: string): Promise<Approval | null>;
+  /**
+   * Atomically: when every approval still has a use left (fewer `use` entries in the log than
+   * allowed), appends a `use` entry for each and then `then` (the execution starting); otherwise
+   * records nothing. Two processes racing for the last use: one gets it, the other is told.
+   */
+  useApprovals(uses: readonly ApprovalUse[], then: AuditInput): Promise<UseResult>;
 
   recordExecution(execution: Execution, audit: AuditInput): Promise<AuditEntry>;
   executionsFor(planId: string): Promise<Execution[]>;
@@ -46,6 +70,13 @@ export interface Catalog {
   appendAudit(audit: AuditInput): Promise<AuditEntry>;
   /** Entries in chain order (seq ascending). */
   audit(filter?: AuditFilter): Promise<AuditEntry[]>;
+  /**
+   * Entries of these kinds about these approval or grant ids (see auditRef), in chain order, read
+   * by index (the cost does not grow with the log). Only entries that sit in the chain as far as
+   * can be seen without reading all of it (core/audit entryInChain: readable, hash matches content,
+   * not beyond the head, the next entry links to it); the others are left out.
+   */
+  auditAbout(kinds: readonly AuditKind[], refs: readonly string[]): Promise<AuditEntry[]>;
   /** The last (seq, hash) recorded on append, kept apart from the entries. */
   auditHead(): Promise<{ seq: number; hash: string } | null>;
 

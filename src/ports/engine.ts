@@ -90,8 +90,15 @@ export interface SqlPlanner {
     operations: readonly Operation[],
     options: { exact: boolean },
   ): Promise<{ operations: PlannedOperation[]; dependents: Dependent[]; consumers: Consumer[] }>;
-  /** Runs the SQL in one transaction: all of it, or (on any error) none of it. */
-  execute(target: Target, sql: string, signal: AbortSignal): Promise<{ ms: number }>;
+  /**
+   * Runs the SQL in one transaction: all of it, or (on any error) none of it; says what each
+   * statement did (its command and the rows it affected).
+   */
+  execute(
+    target: Target,
+    sql: string,
+    signal: AbortSignal,
+  ): Promise<{ ms: number; statements: { command: string; rows: number | null }[] }>;
 }
 
 export interface Consumer {

@@ -414,7 +414,12 @@ describe("the gate with a catalog a team shares in PostgreSQL", () => {
     assert.equal((await query<{ n: string }>(db.url, "SELECT count(*) AS n FROM carts"))[0]?.n, "0");
     assert.equal((await as("alice", ["audit", "verify"])).code, 0);
     const rows = await query<{ n: string }>(catalogDb.url, "SELECT count(*) AS n FROM lifeline_audit");
-    assert.equal(rows[0]?.n, "6", "plan, blocked run, approval, plan, executing, executed");
+    assert.equal(rows[0]?.n, "7", "plan, blocked run, approval, plan, use, executing, executed");
+    // The approval was used by that execution: running it again needs a new one (and a used
+    // approval of the earlier plan is no drift to explain).
+    const again = await as("alice", ["run", "shop", "--sql", "TRUNCATE carts"]);
+    assert.equal(again.code, 3, again.stdout);
+    assert.doesNotMatch(again.stdout, /drift/);
     assert.ok(
       !existsSync(path.join(work.dir, ".lifeline/catalog.sqlite")),
       "no SQLite file when the catalog is PostgreSQL",

@@ -11,9 +11,16 @@ import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
-import { openCatalog } from "../../src/catalog/index.js";
+import { LATEST_VERSION, MIGRATIONS, openCatalog } from "../../src/catalog/index.js";
 import { sha256hex } from "../../src/catalog/kysely-catalog.js";
-import { verifyChain, type AuditEntry, type AuditInput, type Identity } from "../../src/core/audit.js";
+import {
+  canonicalJson,
+  chainNext,
+  verifyChain,
+  type AuditEntry,
+  type AuditInput,
+  type Identity,
+} from "../../src/core/audit.js";
 import { isLifelineError, type LifelineError } from "../../src/core/errors.js";
 import type { Approval, BreakGlass, Execution, PlanRecord } from "../../src/core/gate.js";
 import type { Catalog } from "../../src/ports/catalog.js";
@@ -282,7 +289,14 @@ function contract(name: string, open: () => Promise<Subject>): void {
     it("executions round-trip, in the order they started", async () => {
       await fresh();
       try {
-        const later = execution("run-000000000002", PLAN_A, { startedAt: at(20), finishedAt: at(21) });
+        const later = execution("run-000000000002", PLAN_A, {
+          startedAt: at(20),
+          finishedAt: at(21),
+          statements: [
+            { command: "DELETE", rows: 4200 },
+            { command: "CREATE", rows: null },
+          ],
+        });
         const failed = execution("run-000000000001", PLAN_A, {
           result: "failed",
           exitCode: null,
@@ -466,6 +480,215 @@ function contract(name: string, open: () => Promise<Subject>): void {
       }
     });
 
+    /** An approval with its approve entry, as the gate records it. */
+    async function approved(id: string, planId: string, uses?: number): Promise<AuditEntry> {
+      return catalog.addApproval(
+        approval(id, planId, uses === undefined ? {} : { uses }),
+        input("approve", {
+          planId,
+          identity: "bob@example.com",
+          data: { approval: id, expiresAt: at(61), ...(uses === undefined ? {} : { uses }) },
+        }),
+      );
+    }
+    const use = (approvalId: string, allowed: number) => ({
+      approvalId,
+      allowed,
+      audit: input("use", { planId: PLAN_A, data: { approval: approvalId } }),
+    });
+    const executing = () => input("run", { planId: PLAN_A, data: { status: "executing" } });
+
+    it("useApprovals: an approval is used once per execution, up to what it allows; then nothing is recorded", async () => {
+      await fresh();
+      try {
+        await catalog.savePlan(planRecord(PLAN_A), input("plan", { planId: PLAN_A }));
+        await approved("apr-once0000001", PLAN_A);
+        await approved("apr-twice000001", PLAN_A, 2);
+        assert.equal((await catalog.approvalsFor(PLAN_A)).find((a) => a.id === "apr-twice000001")?.uses, 2);
+        const first = await catalog.useApprovals(
+          [use("apr-once0000001", 1), use("apr-twice000001", 2)],
+          executing(),
+        );
+        assert.ok(first.ok);
+        assert.deepEqual(
+          first.entries.map((e) => [e.kind, e.data.approval ?? e.data.status]),
+          [
+            ["use", "apr-once0000001"],
+            ["use", "apr-twice000001"],
+            ["run", "executing"],
+          ],
+        );
+        const head = await catalog.auditHead();
+        const again = await catalog.useApprovals([use("apr-once0000001", 1)], executing());
+        assert.deepEqual(again, { ok: false, exhausted: [{ approvalId: "apr-once0000001", used: 1 }] });
+        assert.deepEqual(await catalog.auditHead(), head, "nothing recorded");
+        assert.ok((await catalog.useApprovals([use("apr-twice000001", 2)], executing())).ok);
+        assert.equal((await catalog.useApprovals([use("apr-twice000001", 2)], executing())).ok, false);
+        // Without approvals it only records the execution starting.
+        const none = await catalog.useApprovals([], executing());
+        assert.ok(none.ok && none.entries.length === 1);
+        assert.equal((await verified(catalog)).ok, true);
+      } finally {
+        await done();
+      }
+    });
+
+    it("useApprovals: five catalogs racing for a single-use approval: exactly one gets it", async () => {
+      await fresh();
+      const others = await Promise.all(Array.from({ length: 4 }, () => subject.reopen()));
+      try {
+        await approved("apr-race0000001", PLAN_A);
+        const results = await Promise.all(
+          [catalog, ...others].map((c) => c.useApprovals([use("apr-race0000001", 1)], executing())),
+        );
+        assert.equal(results.filter((r) => r.ok).length, 1, JSON.stringify(results));
+        assert.equal(
+          (await catalog.auditAbout(["use"], ["apr-race0000001"])).length,
+          1,
+          "one use in the log",
+        );
+        assert.equal((await verified(catalog)).ok, true);
+      } finally {
+        for (const c of others) await c.close();
+        await done();
+      }
+    });
+
+    it("auditAbout reads the entries about given approvals or grants by kind, only those that sit in the chain", async () => {
+      await fresh();
+      try {
+        const a = await approved("apr-about000001", PLAN_A);
+        const b = await approved("apr-other000001", PLAN_B);
+        const g = await catalog.grantBreakGlass(
+          grant("bg-about0000001"),
+          input("break-glass", { data: { grant: "bg-about0000001", expiresAt: at(30) } }),
+        );
+        const r = await catalog.appendAudit(input("revoke", { data: { approval: "apr-about000001" } }));
+        assert.deepEqual(await catalog.auditAbout(["approve", "revoke"], ["apr-about000001"]), [a, r]);
+        assert.deepEqual(await catalog.auditAbout(["approve"], ["apr-about000001", "bg-about0000001"]), [a]);
+        assert.deepEqual(await catalog.auditAbout(["break-glass"], ["bg-about0000001"]), [g]);
+        assert.deepEqual(await catalog.auditAbout([], ["apr-about000001"]), []);
+        assert.deepEqual(await catalog.auditAbout(["approve"], []), []);
+        assert.deepEqual(await catalog.audit({ kind: "approve", planId: PLAN_B }), [b]);
+        // The index column is derived from the data: an entry pointed at another id by hand is not
+        // taken for an entry about that id.
+        await subject.execute(`UPDATE lifeline_audit SET ref = 'apr-forged00001' WHERE seq = ${a.seq}`);
+        assert.deepEqual(await catalog.auditAbout(["approve"], ["apr-forged00001"]), []);
+        // An entry altered in place no longer matches its hash; one added beyond the head, or put in
+        // place of another (its own hash right, but the next entry does not link to it), neither counts.
+        await subject.execute(`UPDATE lifeline_audit SET identity = 'mallory' WHERE seq = ${b.seq}`);
+        assert.deepEqual(await catalog.auditAbout(["approve"], ["apr-other000001"]), []);
+        const forged = chainNext(sha256hex, r, input("approve", { data: { approval: "apr-beyond00001" } }));
+        await subject.execute(
+          `INSERT INTO lifeline_audit (seq, at, kind, identity, host, asset, plan_id, data, prev_hash, hash, ref) VALUES (${forged.seq}, '${forged.at}', 'approve', '${forged.identity}', 'build-01', 'shop', NULL, '${canonicalJson(forged.data)}', '${forged.prevHash}', '${forged.hash}', 'apr-beyond00001')`,
+        );
+        assert.deepEqual(await catalog.auditAbout(["approve"], ["apr-beyond00001"]), []);
+        const replaced = chainNext(sha256hex, a, input("approve", { data: { approval: "apr-inplace0001" } }));
+        await subject.execute(`DELETE FROM lifeline_audit WHERE seq = ${replaced.seq}`);
+        await subject.execute(
+          `INSERT INTO lifeline_audit (seq, at, kind, identity, host, asset, plan_id, data, prev_hash, hash, ref) VALUES (${replaced.seq}, '${replaced.at}', 'approve', '${replaced.identity}', 'build-01', 'shop', NULL, '${canonicalJson(replaced.data)}', '${replaced.prevHash}', '${replaced.hash}', 'apr-inplace0001')`,
+        );
+        assert.deepEqual(await catalog.auditAbout(["approve"], ["apr-inplace0001"]), []);
+        // The untouched revoke entry, the head, still counts.
+        assert.deepEqual(await catalog.auditAbout(["revoke"], ["apr-about000001"]), [r]);
+      } finally {
+        await done();
+      }
+    });
+
+    it("plansOfCommand finds the other plans of the same command text, newest first", async () => {
+      await fresh();
+      try {
+        await catalog.savePlan(planRecord(PLAN_A, { createdAt: at(0) }), input("plan", { planId: PLAN_A }));
+        await catalog.savePlan(planRecord(PLAN_B, { createdAt: at(5) }), input("plan", { planId: PLAN_B }));
+        await catalog.savePlan(
+          planRecord(PLAN_C, { command: { kind: "sql", text: "TRUNCATE carts " } }),
+          input("plan", { planId: PLAN_C }),
+        );
+        assert.deepEqual(await catalog.plansOfCommand("TRUNCATE carts", { except: "x", limit: 10 }), [
+          PLAN_B,
+          PLAN_A,
+        ]);
+        assert.deepEqual(await catalog.plansOfCommand("TRUNCATE carts", { except: PLAN_B, limit: 10 }), [
+          PLAN_A,
+        ]);
+        assert.deepEqual(await catalog.plansOfCommand("TRUNCATE carts", { except: "x", limit: 1 }), [PLAN_B]);
+      } finally {
+        await done();
+      }
+    });
+
+    it("damaged rows: an audit entry whose data is not JSON is listed as damaged and named by verifyChain; a bad approval row is marked, a bad plan row is an error", async () => {
+      await fresh();
+      try {
+        await catalog.savePlan(planRecord(PLAN_A), input("plan", { planId: PLAN_A }));
+        await approved("apr-damaged0001", PLAN_A);
+        await catalog.appendAudit(input("notify-failed", { data: { n: 3 } }));
+        await subject.execute("UPDATE lifeline_audit SET data = '{not json' WHERE seq = 2");
+        const entries = await catalog.audit();
+        assert.equal(entries.length, 3);
+        assert.match(entries[1]?.damaged ?? "", /not JSON/);
+        assert.equal(entries[0]?.damaged, undefined);
+        const verdict = await verified(catalog);
+        assert.equal(verdict.ok, false);
+        assert.equal(verdict.breaks[0]?.seq, 2);
+        assert.match(verdict.breaks[0]?.problem ?? "", /entry 2 is damaged: its data is not JSON/);
+        assert.deepEqual(
+          await catalog.auditAbout(["approve"], ["apr-damaged0001"]),
+          [],
+          "a damaged entry counts for nothing",
+        );
+
+        await subject.execute("UPDATE lifeline_approvals SET approver = 'bob' WHERE id = 'apr-damaged0001'");
+        const [bad] = await catalog.approvalsFor(PLAN_A);
+        assert.match(bad?.damaged ?? "", /approver is not JSON/);
+        await subject.execute(
+          `UPDATE lifeline_approvals SET approver = '{"id":"bob","host":"h"}', expires_at = 'soon' WHERE id = 'apr-damaged0001'`,
+        );
+        assert.match((await catalog.findApproval("apr-damaged0001"))?.damaged ?? "", /not a time/);
+
+        await subject.execute(`UPDATE lifeline_plans SET requested_by = '{' WHERE plan_id = '${PLAN_A}'`);
+        const error = await rejectsWith(catalog.findPlan(PLAN_A), "CATALOG_ROW_DAMAGED");
+        assert.ok(error.message.includes(PLAN_A), error.message);
+      } finally {
+        await done();
+      }
+    });
+
+    it("a version 1 catalog is migrated: its entries get their refs, its plans their command digests", async () => {
+      await fresh();
+      try {
+        await catalog.savePlan(planRecord(PLAN_A), input("plan", { planId: PLAN_A }));
+        const a = await approved("apr-version1001", PLAN_A);
+        const g = await catalog.grantBreakGlass(
+          grant("bg-version10001"),
+          input("break-glass", { data: { grant: "bg-version10001", expiresAt: at(30) } }),
+        );
+        await catalog.close();
+        // Back to what version 1 had.
+        for (const index of [
+          "lifeline_audit_kind_ref",
+          "lifeline_audit_kind_plan_id",
+          "lifeline_plans_command_digest",
+        ])
+          await subject.execute(`DROP INDEX ${index}`);
+        await subject.execute("ALTER TABLE lifeline_audit DROP COLUMN ref");
+        await subject.execute("ALTER TABLE lifeline_approvals DROP COLUMN uses");
+        await subject.execute("ALTER TABLE lifeline_executions DROP COLUMN statements");
+        await subject.execute("ALTER TABLE lifeline_plans DROP COLUMN command_digest");
+        await subject.execute("DELETE FROM lifeline_catalog_migrations WHERE version = 2");
+        catalog = await subject.reopen();
+        assert.deepEqual(await catalog.auditAbout(["approve"], ["apr-version1001"]), [a]);
+        assert.deepEqual(await catalog.auditAbout(["break-glass"], ["bg-version10001"]), [g]);
+        assert.deepEqual(await catalog.plansOfCommand("TRUNCATE carts", { except: "x", limit: 5 }), [PLAN_A]);
+        assert.equal((await catalog.approvalsFor(PLAN_A))[0]?.uses, undefined, "as before: one use");
+        assert.equal((await verified(catalog)).ok, true);
+      } finally {
+        await catalog.close();
+        await done();
+      }
+    });
+
     describe("tampering is detected by verifyChain", () => {
       async function chainOf5(): Promise<void> {
         await fresh();
@@ -553,10 +776,12 @@ function contract(name: string, open: () => Promise<Subject>): void {
           assert.equal((await again.findPlan(PLAN_A))?.planId, PLAN_A);
           assert.deepEqual(await third.auditHead(), await catalog.auditHead());
           // Each version recorded once.
-          const versions = await subject.execute("SELECT version FROM lifeline_catalog_migrations");
+          const versions = await subject.execute(
+            "SELECT version FROM lifeline_catalog_migrations ORDER BY version",
+          );
           assert.deepEqual(
             versions.map((r) => Number(r.version)),
-            [1],
+            MIGRATIONS.map((m) => m.version),
           );
         } finally {
           await again.close();
@@ -576,7 +801,10 @@ function contract(name: string, open: () => Promise<Subject>): void {
         );
         const error = await rejectsWith(subject.reopen(), "CATALOG_TOO_NEW");
         assert.equal(error.kind, "runtime");
-        assert.match(error.message, /schema version 999, this lifeline knows versions up to 1/);
+        assert.match(
+          error.message,
+          new RegExp(`schema version 999, this lifeline knows versions up to ${LATEST_VERSION}`),
+        );
         assert.match(error.fix ?? "", /upgrade lifeline/);
         // The catalog already open is unharmed.
         assert.equal((await verified(catalog)).ok, true);
@@ -634,8 +862,14 @@ describe("SQLite catalog specifics", () => {
       const db = new Database(file);
       try {
         assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
-        const versions = db.prepare("SELECT version FROM lifeline_catalog_migrations").pluck().all();
-        assert.deepEqual(versions, [1]);
+        const versions = db
+          .prepare("SELECT version FROM lifeline_catalog_migrations ORDER BY version")
+          .pluck()
+          .all();
+        assert.deepEqual(
+          versions,
+          MIGRATIONS.map((m) => m.version),
+        );
       } finally {
         db.close();
       }

@@ -85,4 +85,22 @@ describe("executeSql (lifeline run --sql)", () => {
       await query(db.url, `ALTER DATABASE "${db.name}" RESET search_path`);
     }
   });
+
+  it("says what each statement did: its command and the rows it affected", async () => {
+    const one = await executeSql(targetFromUrl(db.url), "DELETE FROM carts WHERE id > 7", signal);
+    assert.deepEqual(one.statements, [{ command: "DELETE", rows: 3 }]);
+    const many = await executeSql(
+      targetFromUrl(db.url),
+      "UPDATE carts SET id = id + 100 WHERE id <= 2; INSERT INTO carts VALUES (1), (2), (3), (4); CREATE TABLE t_rows (x int); TRUNCATE other.carts; DELETE FROM carts WHERE false",
+      signal,
+    );
+    assert.deepEqual(many.statements, [
+      { command: "UPDATE", rows: 2 },
+      { command: "INSERT", rows: 4 },
+      { command: "CREATE", rows: null },
+      { command: "TRUNCATE", rows: null },
+      { command: "DELETE", rows: 0 },
+    ]);
+    await query(db.url, "DROP TABLE t_rows");
+  });
 });

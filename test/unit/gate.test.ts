@@ -5,7 +5,9 @@ import fc from "fast-check";
 import {
   GENESIS_HASH,
   canonicalJson,
+  auditRef,
   chainNext,
+  entryInChain,
   verifyChain,
   type AuditEntry,
   type AuditInput,
@@ -14,6 +16,9 @@ import {
 import {
   activeBreakGlass,
   countingApprovals,
+  usesOf,
+  vouchedApprovals,
+  vouchedGrants,
   withApprovals,
   type Approval,
   type BreakGlass,
@@ -249,5 +254,162 @@ describe("the audit chain", () => {
         },
       ),
     );
+  });
+});
+
+/** Entries as the gate appends them, chained. */
+function gateChain(inputs: Omit<AuditInput, "at" | "host">[]): AuditEntry[] {
+  const out: AuditEntry[] = [];
+  for (const i of inputs)
+    out.push(chainNext(sha256, out[out.length - 1] ?? null, { ...i, at: "2026-11-26T11:30:00Z", host: "h" }));
+  return out;
+}
+
+describe("what the audit log vouches for", () => {
+  const planId = "a".repeat(64);
+  const approve = (id: string, extra: Record<string, unknown> = {}) => ({
+    kind: "approve" as const,
+    identity: "bob",
+    asset: "shop",
+    planId,
+    data: { approval: id, expiresAt: "2026-11-26T12:30:00Z", ...extra },
+  });
+  const use = (id: string) => ({
+    kind: "use" as const,
+    identity: "alice",
+    asset: "shop",
+    planId,
+    data: { approval: id },
+  });
+
+  it("an approval counts only with its approve entry (same plan, approver, expiry, uses); uses come from use entries", () => {
+    const entries = gateChain([approve("apr-1"), approve("apr-2", { uses: 2 }), use("apr-1"), use("apr-2")]);
+    const v = vouchedApprovals(
+      [
+        approval({ id: "apr-1" }),
+        approval({ id: "apr-2", uses: 2 }),
+        approval({ id: "apr-3" }), // no entry: written by hand
+        approval({ id: "apr-4", uses: 5 }), // no entry either
+      ],
+      entries,
+    );
+    assert.deepEqual(
+      v.approvals.map((a) => a.id),
+      ["apr-1", "apr-2"],
+    );
+    assert.deepEqual(
+      v.forged.map((f) => f.approval.id),
+      ["apr-3", "apr-4"],
+    );
+    assert.deepEqual(
+      [...v.used],
+      [
+        ["apr-1", 1],
+        ["apr-2", 1],
+      ],
+    );
+    // A row edited to allow more uses than its entry gave does not count.
+    const edited = vouchedApprovals([approval({ id: "apr-1", uses: 9 })], entries);
+    assert.match(edited.forged[0]?.why ?? "", /not in the audit log as given/);
+    // A damaged row never counts.
+    const damaged = vouchedApprovals([approval({ id: "apr-1", damaged: "approver is not JSON" })], entries);
+    assert.match(damaged.forged[0]?.why ?? "", /damaged \(approver is not JSON\)/);
+  });
+
+  it("a used approval does not count again (single use by default; --uses N allows N)", () => {
+    const input = { planId, runner: "alice", now };
+    const once = countingApprovals([approval({ id: "apr-1" })], { ...input, used: new Map([["apr-1", 1]]) });
+    assert.equal(once.valid.length, 0);
+    assert.match(
+      once.ignored[0]?.why ?? "",
+      /used: it authorised 1 execution already \(it was given for 1\)/,
+    );
+    const twice = approval({ id: "apr-2", uses: 2 });
+    assert.equal(countingApprovals([twice], { ...input, used: new Map([["apr-2", 1]]) }).valid.length, 1);
+    assert.equal(countingApprovals([twice], { ...input, used: new Map([["apr-2", 2]]) }).valid.length, 0);
+    assert.equal(countingApprovals([approval()], input).valid.length, 1, "unused");
+    assert.equal(usesOf(undefined), 1);
+    assert.equal(usesOf(0), 1);
+    assert.equal(usesOf(2.5), 1);
+    assert.equal(usesOf(3), 3);
+  });
+
+  it("a grant counts only with its break-glass entry, and not after a break-glass-revoke entry", () => {
+    const grant: BreakGlass = {
+      id: "bg-1",
+      asset: "shop",
+      identity: "alice",
+      reason: "INC",
+      grantedAt: "2026-11-26T11:50:00Z",
+      expiresAt: "2026-11-26T12:20:00Z",
+      grantedBy: who("alice"),
+      revokedAt: null,
+    };
+    const granted = gateChain([
+      {
+        kind: "break-glass",
+        identity: "alice",
+        asset: "shop",
+        planId: null,
+        data: { grant: "bg-1", expiresAt: grant.expiresAt },
+      },
+    ]);
+    assert.deepEqual(vouchedGrants([grant], granted), [grant]);
+    assert.deepEqual(vouchedGrants([{ ...grant, id: "bg-2" }], granted), [], "written by hand");
+    assert.deepEqual(
+      vouchedGrants([{ ...grant, expiresAt: "2099-01-01T00:00:00Z" }], granted),
+      [],
+      "extended by hand",
+    );
+    const ended = gateChain([
+      {
+        kind: "break-glass",
+        identity: "alice",
+        asset: "shop",
+        planId: null,
+        data: { grant: "bg-1", expiresAt: grant.expiresAt },
+      },
+      { kind: "break-glass-revoke", identity: "bob", asset: "shop", planId: null, data: { grant: "bg-1" } },
+    ]);
+    assert.deepEqual(vouchedGrants([grant], ended), []);
+  });
+
+  it("auditRef names the approval or grant an entry is about", () => {
+    assert.equal(auditRef("approve", { approval: "apr-1" }), "apr-1");
+    assert.equal(auditRef("use", { approval: "apr-1" }), "apr-1");
+    assert.equal(auditRef("revoke", { approval: "apr-1" }), "apr-1");
+    assert.equal(auditRef("break-glass", { grant: "bg-1" }), "bg-1");
+    assert.equal(auditRef("break-glass-revoke", { grant: "bg-1" }), "bg-1");
+    assert.equal(auditRef("run", { approval: "apr-1" }), null);
+    assert.equal(auditRef("approve", { approval: 5 }), null);
+  });
+
+  it("entryInChain: an entry counts when it matches its hash, is within the head, and is linked to the next", () => {
+    const entries = chain(4);
+    const head = { seq: 4, hash: entries[3]!.hash };
+    assert.equal(entryInChain(sha256, entries[1]!, entries[2], head), true);
+    assert.equal(entryInChain(sha256, entries[3]!, undefined, head), true, "the head itself");
+    // Edited content.
+    assert.equal(entryInChain(sha256, { ...entries[1]!, identity: "mallory" }, entries[2], head), false);
+    // A forged entry with a correct own hash but nothing after it pointing at it.
+    const forged = chainNext(sha256, entries[0]!, { ...entries[1]!, identity: "mallory" });
+    assert.equal(entryInChain(sha256, forged, entries[2], head), false);
+    // Beyond the head (appended by hand), or no head at all.
+    const beyond = chainNext(sha256, entries[3]!, { ...entries[0]! });
+    assert.equal(entryInChain(sha256, beyond, undefined, head), false);
+    assert.equal(entryInChain(sha256, entries[1]!, entries[2], null), false);
+    // Damaged.
+    assert.equal(entryInChain(sha256, { ...entries[1]!, damaged: "x" }, entries[2], head), false);
+  });
+
+  it("verifyChain names a damaged entry", () => {
+    const entries = chain(3);
+    entries[1] = { ...entries[1]!, data: {}, damaged: "its data is not JSON (Unexpected token)" };
+    const v = verifyChain(sha256, entries, { seq: 3, hash: entries[2]!.hash });
+    assert.equal(v.ok, false);
+    assert.deepEqual(v.breaks[0], {
+      seq: 2,
+      problem: "entry 2 is damaged: its data is not JSON (Unexpected token)",
+    });
   });
 });

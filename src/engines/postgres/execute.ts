@@ -1,4 +1,6 @@
 import { LifelineError } from "../../core/errors.js";
+import type { QueryResult } from "pg";
+import type { StatementResult } from "../../core/gate.js";
 import type { Target } from "../../ports/engine.js";
 import { loadParser, transactionControl } from "./classify.js";
 import { connect, pinSqlSession } from "./connection.js";
@@ -16,7 +18,11 @@ interface PgError {
  * run in a transaction (CREATE INDEX CONCURRENTLY, VACUUM, DROP DATABASE, …) fail the same way, and
  * the error says so.
  */
-export async function executeSql(target: Target, sql: string, signal: AbortSignal): Promise<{ ms: number }> {
+export async function executeSql(
+  target: Target,
+  sql: string,
+  signal: AbortSignal,
+): Promise<{ ms: number; statements: StatementResult[] }> {
   const started = performance.now();
   await loadParser();
   // The one-transaction guarantee holds only if the SQL does not end or start transactions itself.
@@ -40,8 +46,9 @@ export async function executeSql(target: Target, sql: string, signal: AbortSigna
     const searchPath = await pinSqlSession(client);
     await client.query("BEGIN");
     await client.query("SELECT set_config('search_path', $1, true)", [searchPath]);
+    let statements: StatementResult[];
     try {
-      await client.query(sql);
+      statements = statementResults(await client.query(sql));
     } catch (error) {
       await client.query("ROLLBACK").catch(() => undefined);
       const e = error as PgError;
@@ -57,9 +64,26 @@ export async function executeSql(target: Target, sql: string, signal: AbortSigna
     }
     if (signal.aborted) throw signal.reason;
     await client.query("COMMIT");
-    return { ms: Math.round(performance.now() - started) };
+    return { ms: Math.round(performance.now() - started), statements };
   } finally {
     signal.removeEventListener("abort", cancel);
     await client.end().catch(() => undefined);
   }
+}
+
+/** Commands whose row count is the rows they changed or returned (the others report none). */
+const COUNTED = new Set(["INSERT", "UPDATE", "DELETE", "MERGE", "SELECT", "COPY", "MOVE", "FETCH"]);
+
+/**
+ * What each statement did, from the server's command-complete tags: several statements sent at
+ * once come back as one result each, in order (a single statement as one result).
+ */
+export function statementResults(result: QueryResult | QueryResult[]): StatementResult[] {
+  return (Array.isArray(result) ? result : [result]).map((r) => {
+    const command = typeof r.command === "string" && r.command !== "" ? r.command : "(empty)";
+    return {
+      command,
+      rows: COUNTED.has(command) && typeof r.rowCount === "number" ? r.rowCount : null,
+    };
+  });
 }

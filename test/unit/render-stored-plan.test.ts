@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Plan } from "../../src/app/plan.js";
+import type { PlanRecord } from "../../src/core/gate.js";
+import { planJson, renderPlan } from "../../src/cli/render-plan.js";
+import { renderStoredPlan } from "../../src/cli/render-stored-plan.js";
+
+const recoverability = (summary: string) => ({
+  restorePoint: {
+    id: "rp-1",
+    snapshotTime: "2026-11-26T10:00:00Z",
+    ageSeconds: 60,
+    drilledAt: "2026-11-26T10:05:00Z",
+  },
+  notContained: [],
+  changesNotCovered: { rows: 3, countersReset: false },
+  summary,
+});
+
+const sqlPlan: Plan = {
+  planId: "7f3a9c01d2e4" + "0".repeat(52),
+  asset: "shop",
+  assets: [
+    { name: "shop", tier: "production", recoverability: recoverability("from rp-1; 3 row changes lost") },
+  ],
+  command: { kind: "sql", text: "DELETE FROM orders" },
+  cluster: null,
+  verdict: "require",
+  operations: [
+    {
+      kind: "delete",
+      statementIndex: 0,
+      statement: "DELETE FROM orders",
+      normalized: "n",
+      target: { type: "table", schema: "public", name: "orders" },
+      dataLoss: "destructive",
+      reason: "removes every row",
+      cascadeRequested: false,
+      missingOk: false,
+      filter: "all-rows",
+      resolved: {
+        type: "table",
+        name: "public.orders",
+        identity: "16384/16390",
+        rows: 5000,
+        rowsExact: false,
+        bytes: 8192,
+        dataLoss: "destructive",
+        how: "",
+      },
+      rows: 5000,
+      bytes: 8192,
+      cascade: [
+        {
+          type: "table",
+          name: "public.order_items",
+          identity: "16400/16401",
+          rows: 15000,
+          rowsExact: true,
+          bytes: 65536,
+          dataLoss: "destructive",
+          how: "rows deleted by ON DELETE CASCADE",
+        },
+      ],
+      notes: ["rows estimated by EXPLAIN"],
+    },
+  ],
+  dependents: [{ kind: "view", name: "public.feed", on: "public.orders", how: "pg_depend" }],
+  consumers: [
+    { application: "shop-api", user: "app", address: "10.0.0.7", connections: 3 },
+    { application: "psql", user: "alice", address: null, connections: 1 },
+  ],
+  recoverability: recoverability("from rp-1; 3 row changes lost"),
+  requirements: [
+    { kind: "verified-restore-point", met: true, detail: "verified restore point rp-1", fix: null },
+    {
+      kind: "approvals",
+      needed: 1,
+      met: false,
+      detail: "1 approval of plan 7f3a9c01d2e4 by another person (0 so far)",
+      fix: "another person approves this exact plan: lifeline approve 7f3a9c01d2e4",
+    },
+  ],
+  planningMs: 12,
+};
+
+const k8sPlan: Plan = {
+  ...sqlPlan,
+  planId: "b" + "1".repeat(63),
+  asset: "shop",
+  assets: [
+    { name: "shop", tier: "production", recoverability: recoverability("shop: from rp-1") },
+    { name: "feed", tier: "staging", recoverability: recoverability("feed: no restore point") },
+  ],
+  command: { kind: "kubectl", text: "kubectl delete pvc data-0 -n shop" },
+  cluster: { context: "prod", server: "https://k8s.example:6443" },
+  operations: [
+    {
+      ...sqlPlan.operations[0]!,
+      kind: "delete-pvc",
+      statement: "kubectl delete pvc data-0 -n shop",
+      target: { type: "pvc", schema: "shop", name: "data-0" },
+      resolved: { ...sqlPlan.operations[0]!.resolved!, type: "pvc", name: "shop/data-0", rows: null },
+      rows: null,
+      bytes: 10737418240,
+      cascade: [
+        {
+          type: "pv",
+          name: "pv-123",
+          identity: null,
+          rows: null,
+          rowsExact: false,
+          bytes: 10737418240,
+          dataLoss: "destructive",
+          how: "reclaim policy Delete",
+        },
+      ],
+    },
+  ],
+  consumers: [],
+};
+
+function record(plan: Plan): PlanRecord {
+  // Stored as the catalog keeps it: the JSON text of `plan --json`, read back.
+  return {
+    planId: plan.planId,
+    assets: plan.assets.map((a) => a.name),
+    command: plan.command,
+    verdict: plan.verdict,
+    requestedBy: { id: "alice", source: "env", host: "h", authenticated: false },
+    createdAt: "2026-11-26T10:10:00Z",
+    document: JSON.parse(JSON.stringify(planJson(plan))) as unknown,
+  };
+}
+
+describe("a recorded plan shown again (show, approve)", () => {
+  it("reads exactly as `plan` printed it: SQL with cascade, notes, dependents and connected clients", () => {
+    assert.equal(renderStoredPlan(record(sqlPlan)), renderPlan(sqlPlan));
+  });
+
+  it("reads exactly as `plan` printed it: a kubectl command over two assets", () => {
+    assert.equal(renderStoredPlan(record(k8sPlan)), renderPlan(k8sPlan));
+  });
+
+  it("a document that is not a plan document still shows what the record knows, without failing", () => {
+    const text = renderStoredPlan({ ...record(sqlPlan), document: { planId: sqlPlan.planId } });
+    assert.match(text, /^Plan 7f3a9c01d2e4 for shop/);
+    assert.equal(typeof renderStoredPlan({ ...record(sqlPlan), document: null }), "string");
+  });
+});
