@@ -120,14 +120,33 @@ export const UNDIGESTED_MANIFEST_FIELDS: readonly string[] = [
  * and strings as JSON.stringify writes them. What a manifest's digest is computed over.
  */
 export function canonicalJson(value: unknown): string {
+  // JSON.stringify with every object's keys sorted: fast, and exact unless a key looks like an
+  // array index (JavaScript puts those first whatever the insertion order).
+  let exact = true;
+  const fast = JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
+    const record = v as Record<string, unknown>;
+    const sorted: Record<string, unknown> = {};
+    for (const key of Object.keys(record).sort()) {
+      if (INDEX_LIKE.test(key)) exact = false;
+      sorted[key] = record[key];
+    }
+    return sorted;
+  }) as string | undefined;
+  return exact ? (fast ?? "null") : slowCanonicalJson(value);
+}
+
+const INDEX_LIKE = /^(0|[1-9]\d{0,9})$/;
+
+function slowCanonicalJson(value: unknown): string {
   if (Array.isArray(value))
-    return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(",")}]`;
+    return `[${value.map((v: unknown) => slowCanonicalJson(v === undefined ? null : v)).join(",")}]`;
   if (value !== null && typeof value === "object") {
     const record = value as Record<string, unknown>;
     const keys = Object.keys(record)
       .filter((k) => record[k] !== undefined)
       .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(",")}}`;
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${slowCanonicalJson(record[k])}`).join(",")}}`;
   }
   return JSON.stringify(value) ?? "null";
 }
