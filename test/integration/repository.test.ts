@@ -344,3 +344,31 @@ describe("the per-asset index (status and plan cost does not grow with restore p
     assert.deepEqual((await repo.check()).findings, []);
   });
 });
+
+describe("a repository path that is a file", () => {
+  for (const file of ["/dev/null", "regular"]) {
+    it(`${file}: every command gets a config error naming the path and the fix`, async () => {
+      const dir = tempDir();
+      try {
+        const root = file === "regular" ? path.join(dir.dir, "repo") : file;
+        if (file === "regular") writeFileSync(root, "not a directory");
+        const repo = new LocalRepository(root);
+        for (const attempt of [
+          () => repo.stage("app", "20261120T100000Z-aaaaaa"),
+          () => repo.overview("app"),
+          () => repo.check(),
+          () =>
+            repo.writeDrillReport(passedDrill("app", "20261120T100000Z-aaaaaa", "2026-11-26T10:00:00.000Z")),
+        ]) {
+          const error = await rejection(attempt());
+          assert.equal(error.code, "REPOSITORY_NOT_A_DIRECTORY");
+          assert.equal(error.kind, "config");
+          assert.ok(error.message.includes(root), error.message);
+          assert.match(error.fix ?? "", /repository\.path/);
+        }
+      } finally {
+        dir.remove();
+      }
+    });
+  }
+});
