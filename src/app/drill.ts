@@ -1,6 +1,6 @@
 import { compareFingerprints } from "../core/compare.js";
 import { DRILL_FORMAT, newDrillId, type DrillReport } from "../core/drill.js";
-import { LifelineError, asLifelineError, isLifelineError } from "../core/errors.js";
+import { LifelineError, asLifelineError, isLifelineError, restorePointDamaged } from "../core/errors.js";
 import type { Manifest } from "../core/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Target } from "../ports/engine.js";
@@ -26,6 +26,7 @@ export async function pickRestorePoint(
   id: string | undefined,
 ): Promise<Manifest> {
   if (id) {
+    // A damaged one is an error of its own (RESTORE_POINT_DAMAGED, exit 4), not "no restore point".
     const manifest = await ctx.repository.getRestorePoint(asset, id);
     if (!manifest) {
       throw new LifelineError({
@@ -37,8 +38,8 @@ export async function pickRestorePoint(
     }
     return manifest;
   }
-  const all = await ctx.repository.listRestorePoints(asset);
-  const newest = all[all.length - 1];
+  const { restorePoints } = await ctx.repository.overview(asset);
+  const newest = restorePoints[restorePoints.length - 1];
   if (!newest) {
     throw new LifelineError({
       code: "NO_RESTORE_POINT",
@@ -47,7 +48,11 @@ export async function pickRestorePoint(
       fix: `take one first: lifeline backup ${asset}`,
     });
   }
-  return newest;
+  // The newest, even when damaged: drilling an older one instead would hide it.
+  if (newest.damaged) throw restorePointDamaged(asset, newest.id, newest.damaged);
+  const manifest = await ctx.repository.getRestorePoint(asset, newest.id);
+  if (!manifest) throw restorePointDamaged(asset, newest.id, "its directory disappeared while it was read");
+  return manifest;
 }
 
 /**

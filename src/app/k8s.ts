@@ -4,7 +4,7 @@ import { formatDuration } from "../core/duration.js";
 import { LifelineError } from "../core/errors.js";
 import type { AssetBinding } from "../core/k8s/analyze.js";
 import { boundClaims, protectionChanges, scanInventory, type Finding } from "../core/k8s/scan.js";
-import { computePosture } from "../core/posture.js";
+import { assetPosture } from "./status.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Cluster, ClusterSelection } from "../ports/cluster.js";
 import type { AppContext } from "./context.js";
@@ -74,17 +74,7 @@ export async function scan(
     for (const asset of options.assets) {
       const b = bindings.find((x) => x.asset === asset.name);
       if (!b || (options.namespace !== null && b.namespace !== options.namespace)) continue;
-      const [restorePoints, drills] = await Promise.all([
-        ctx.repository.listRestorePoints(asset.name),
-        ctx.repository.listDrillReports(asset.name),
-      ]);
-      const posture = computePosture({
-        asset: { name: asset.name, tier: asset.tier, rpoTargetSeconds: asset.rpoSeconds },
-        restorePoints,
-        drills,
-        live: { error: "not read by scan" },
-        now: ctx.clock.now(),
-      });
+      const { posture } = await assetPosture(ctx, asset, async () => ({ error: "not read by scan" }));
       const verified = posture.newestVerifiedRestorePoint;
       if (!verified) {
         const newest = posture.newestRestorePoint;

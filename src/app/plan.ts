@@ -13,10 +13,11 @@ import {
   type Requirement,
   type Verdict,
 } from "../core/plan.js";
-import { computePosture, type LiveState } from "../core/posture.js";
+import type { LiveState } from "../core/posture.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Consumer } from "../ports/engine.js";
 import type { AppContext } from "./context.js";
+import { assetPosture, damagedInUse } from "./status.js";
 
 export interface AssetAssessment {
   name: string;
@@ -62,28 +63,21 @@ export async function assessRecoverability(
   if (destroyed instanceof Promise) destroyed.catch(() => undefined);
   liveTarget?.catch(() => undefined);
   const engine = ctx.engine(asset.engine);
-  const [restorePoints, drills] = await Promise.all([
-    ctx.repository.listRestorePoints(asset.name),
-    ctx.repository.listDrillReports(asset.name),
-  ]);
-  const anyVerified = drills.some((d) => d.result === "passed");
-  // Changes since the restore point matter only when there is one to recover from.
-  const live = anyVerified
-    ? await (liveTarget ??
-        (async () => engine.live(engine.target(asset.url)))().catch((error: unknown) => ({
-          error: error instanceof Error ? error.message : String(error),
-        })))
-    : { error: "not read: no verified restore point" };
-  const posture = computePosture({
-    asset: { name: asset.name, tier: asset.tier, rpoTargetSeconds: asset.rpoSeconds },
-    restorePoints,
-    drills,
-    live,
-    now: ctx.clock.now(),
-  });
+  // From the repository's index; only the manifests posture relies on are read. A damaged newest
+  // verified restore point stops the plan (exit 4) instead of quietly counting on an older one.
+  const { posture, verified: manifest } = await assetPosture(ctx, asset, async (anyVerified) =>
+    // Changes since the restore point matter only when there is one to recover from.
+    anyVerified
+      ? await (liveTarget ??
+          (async () => engine.live(engine.target(asset.url)))().catch((error: unknown) => ({
+            error: error instanceof Error ? error.message : String(error),
+          })))
+      : { error: "not read: no verified restore point" },
+  );
+  const damaged = damagedInUse(asset.name, posture);
+  if (damaged) throw damaged;
   const verified = posture.newestVerifiedRestorePoint;
   const newest = posture.newestRestorePoint;
-  const manifest = verified ? restorePoints.find((m) => m.id === verified.id) : undefined;
   const contained = new Set(manifest?.fingerprints.tables.map((t) => t.table) ?? []);
   const gone = await destroyed;
   const list = gone === "all" ? [] : gone;

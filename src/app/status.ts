@@ -1,5 +1,8 @@
-import { computePosture, type Posture } from "../core/posture.js";
+import { isLifelineError, restorePointDamaged } from "../core/errors.js";
+import { computePosture, type LiveState, type Posture, type RestorePointFacts } from "../core/posture.js";
+import type { Manifest } from "../core/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
+import type { RestorePointInfo } from "../ports/repository.js";
 import type { AppContext } from "./context.js";
 
 export interface AssetStatusInput {
@@ -11,32 +14,104 @@ export interface AssetStatusInput {
   resolveError: string | null;
 }
 
+export interface AssetPosture {
+  posture: Posture;
+  /** The manifest of the newest verified restore point that reads (the one posture counts from). */
+  verified: Manifest | null;
+}
+
+/**
+ * The posture of one asset from the repository's index (no cost per restore point), reading only
+ * the manifests it relies on: the newest restore point and the newest verified one. A manifest that
+ * turns out damaged is shown as damaged, never skipped in silence.
+ */
+export async function assetPosture(
+  ctx: AppContext,
+  asset: { name: string; tier: string; rpoSeconds: number },
+  readLive: (anyVerified: boolean) => Promise<LiveState | { error: string }>,
+): Promise<AssetPosture> {
+  const overview = await ctx.repository.overview(asset.name);
+  // The live database is read while the manifests are.
+  const live = readLive(overview.drills.some((d) => d.result === "passed"));
+  const points: (RestorePointInfo & RestorePointFacts)[] = overview.restorePoints.map((p) => ({ ...p }));
+  const newestFirst = [...points].sort((a, b) => b.snapshotTime.localeCompare(a.snapshotTime));
+  const latest = new Map<string, { result: string; finishedAt: string }>();
+  for (const d of overview.drills) {
+    const current = latest.get(d.restorePointId);
+    if (!current || d.finishedAt > current.finishedAt) latest.set(d.restorePointId, d);
+  }
+  const read = new Map<string, Manifest>();
+  const usable = async (p: RestorePointInfo & RestorePointFacts): Promise<boolean> => {
+    if (p.damaged) return false;
+    if (read.has(p.id)) return true;
+    try {
+      const manifest = await ctx.repository.getRestorePoint(asset.name, p.id);
+      if (!manifest) {
+        p.damaged = `restore point ${p.id} disappeared while it was read`;
+        return false;
+      }
+      read.set(p.id, manifest);
+      p.activity = manifest.activity;
+      return true;
+    } catch (error) {
+      if (isLifelineError(error) && error.code === "RESTORE_POINT_DAMAGED") {
+        p.damaged = error.message.replace(/^restore point \S+ of \S+ is damaged: /, "");
+        return false;
+      }
+      throw error;
+    }
+  };
+  for (const p of newestFirst) if (await usable(p)) break;
+  let verified: Manifest | null = null;
+  for (const p of newestFirst) {
+    if (latest.get(p.id)?.result !== "passed") continue;
+    if (await usable(p)) {
+      verified = read.get(p.id) ?? null;
+      break;
+    }
+  }
+  const posture = computePosture({
+    asset: { name: asset.name, tier: asset.tier, rpoTargetSeconds: asset.rpoSeconds },
+    restorePoints: points,
+    drills: overview.drills,
+    live: await live,
+    now: ctx.clock.now(),
+  });
+  return { posture, verified };
+}
+
+/**
+ * The error for a command that would use the newest verified restore point (plan, run) when that
+ * one is damaged: it must not quietly count on an older one.
+ */
+export function damagedInUse(asset: string, posture: Posture): Error | null {
+  const verifiedId = posture.newestVerifiedRestorePoint?.id;
+  for (const d of posture.damagedRestorePoints) {
+    if (!d.verified) continue;
+    // Newest first: a damaged verified restore point before the usable verified one was the one in use.
+    if (!verifiedId || d.id > verifiedId) return restorePointDamaged(asset, d.id, d.problem);
+  }
+  return null;
+}
+
 /** Posture of each asset: what the repository holds, what drills proved, and how far the live data moved since. */
 export async function status(ctx: AppContext, inputs: readonly AssetStatusInput[]): Promise<Posture[]> {
   return Promise.all(
     inputs.map(async (input) => {
-      const [restorePoints, drills] = await Promise.all([
-        ctx.repository.listRestorePoints(input.name),
-        ctx.repository.listDrillReports(input.name),
-      ]);
-      let live: Parameters<typeof computePosture>[0]["live"];
-      if (!input.asset) {
-        live = { error: input.resolveError ?? "not configured" };
-      } else {
-        const engine = ctx.engine(input.asset.engine);
-        try {
-          live = await engine.live(engine.target(input.asset.url));
-        } catch (error) {
-          live = { error: error instanceof Error ? error.message : String(error) };
-        }
-      }
-      return computePosture({
-        asset: { name: input.name, tier: input.tier, rpoTargetSeconds: input.rpoSeconds },
-        restorePoints,
-        drills,
-        live,
-        now: ctx.clock.now(),
-      });
+      const { posture } = await assetPosture(
+        ctx,
+        { name: input.name, tier: input.tier, rpoSeconds: input.rpoSeconds },
+        async () => {
+          if (!input.asset) return { error: input.resolveError ?? "not configured" };
+          const engine = ctx.engine(input.asset.engine);
+          try {
+            return await engine.live(engine.target(input.asset.url));
+          } catch (error) {
+            return { error: error instanceof Error ? error.message : String(error) };
+          }
+        },
+      );
+      return posture;
     }),
   );
 }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { parseDocument } from "yaml";
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument } from "yaml";
 import type { z } from "zod";
 import { parseDuration } from "../core/duration.js";
 import { LifelineError, configError } from "../core/errors.js";
@@ -78,19 +78,138 @@ function describePath(parts: readonly PropertyKey[]): string {
   return parts.map(String).join(".") || "(top level)";
 }
 
-export function parseConfig(text: string, file: string): Config {
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    const first = doc.errors[0];
-    const where = first?.linePos?.[0] ? `line ${first.linePos[0].line}, column ${first.linePos[0].col}` : "";
-    throw new LifelineError({
-      code: "CONFIG_INVALID",
-      kind: "config",
-      message: `${file}: not valid YAML${where ? ` (${where})` : ""}: ${first?.message.split("\n")[0] ?? ""}`,
-      fix: "fix the YAML syntax (indentation with spaces, `key: value`)",
-    });
+/** Far deeper than any lifeline.yaml (six levels); deeper input is hostile or broken. */
+const MAX_DEPTH = 64;
+/**
+ * Alias expansions allowed (the yaml library counts an alias to a collection holding aliases as
+ * many): thousands for a legitimate config that shares values, still stopping a billion laughs.
+ */
+const MAX_ALIASES = 10_000;
+
+function tooDeep(file: string): LifelineError {
+  return new LifelineError({
+    code: "CONFIG_INVALID",
+    kind: "config",
+    message: `${file}: nested deeper than ${MAX_DEPTH} levels; a lifeline.yaml needs at most six`,
+    fix: 'check the indentation (see "Configuration" in the README)',
+  });
+}
+
+function yamlError(file: string, where: { line: number; col: number } | undefined, problem: string) {
+  return new LifelineError({
+    code: "CONFIG_INVALID",
+    kind: "config",
+    message: `${file}: not valid YAML${where ? ` (line ${where.line}, column ${where.col})` : ""}: ${problem}`,
+    fix: "fix the YAML syntax (indentation with spaces, `key: value`, each key once)",
+  });
+}
+
+/**
+ * One pass over the YAML nodes, without recursion: bounds the depth and finds duplicate keys in
+ * linear time (the yaml library's own check compares every key with every other: 50,000 assets
+ * took 28 s).
+ */
+function checkNodes(root: unknown, file: string, lines: LineCounter): void {
+  const stack: { node: unknown; depth: number }[] = [{ node: root, depth: 0 }];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const { node, depth } = item;
+    if (depth > MAX_DEPTH) throw tooDeep(file);
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const key = pair.key;
+        if (isScalar(key) && key.value !== "<<") {
+          const name = String(key.value);
+          if (seen.has(name)) {
+            const offset = key.range?.[0];
+            throw yamlError(
+              file,
+              offset === undefined ? undefined : lines.linePos(offset),
+              `duplicate key "${name}"`,
+            );
+          }
+          seen.add(name);
+        } else if (key !== null && !isScalar(key)) {
+          stack.push({ node: key, depth: depth + 1 });
+        }
+        stack.push({ node: pair.value, depth: depth + 1 });
+      }
+    } else if (isSeq(node)) {
+      for (const child of node.items) stack.push({ node: child, depth: depth + 1 });
+    } else if (isPair(node)) {
+      stack.push({ node: node.value, depth: depth + 1 });
+    }
   }
-  const raw: unknown = doc.toJS() ?? {};
+}
+
+/** Values interpolated where they are used (connection strings and webhooks: secrets, percent-encoding). */
+function interpolatedOnUse(where: readonly string[]): boolean {
+  const [first, , third, fourth, fifth] = where;
+  if (first === "catalog") return where.length === 1;
+  if (first === "notifications") return where[1] === "webhooks";
+  if (first === "assets")
+    return (
+      (where.length === 3 && third === "url") ||
+      (where.length === 5 && third === "drill" && fourth === "scratch" && fifth === "url")
+    );
+  return false;
+}
+
+/** Every other string value of the config: ${VAR}, ${VAR:-default} and $$, when the config is loaded. */
+function interpolateValues(value: unknown, where: string[], file: string, env: NodeJS.ProcessEnv): unknown {
+  if (where.length > MAX_DEPTH) throw tooDeep(file);
+  if (typeof value === "string") {
+    if (interpolatedOnUse(where)) return value;
+    try {
+      return interpolate(value, where.join(".") || "(top level)", env);
+    } catch (error) {
+      if (error instanceof LifelineError)
+        throw new LifelineError({
+          code: error.code,
+          kind: error.kind,
+          message: `${file}: ${error.message}`,
+          ...(error.fix === undefined ? {} : { fix: error.fix }),
+        });
+      throw error;
+    }
+  }
+  if (Array.isArray(value))
+    return value.map((v, i) => interpolateValues(v, [...where, String(i)], file, env));
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = interpolateValues(v, [...where, k], file, env);
+    return out;
+  }
+  return value;
+}
+
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const lines = new LineCounter();
+  let raw: unknown;
+  try {
+    const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: false, lineCounter: lines });
+    if (doc.errors.length > 0) {
+      const first = doc.errors[0];
+      // The yaml library turns a stack overflow into a parse error of its own.
+      if (first && /Maximum call stack/.test(first.message)) throw tooDeep(file);
+      throw yamlError(file, first?.linePos?.[0], first?.message.split("\n")[0] ?? "");
+    }
+    checkNodes(doc.contents, file, lines);
+    raw = doc.toJS({ maxAliasCount: MAX_ALIASES }) ?? {};
+    raw = interpolateValues(raw, [], file, env);
+  } catch (error) {
+    if (error instanceof LifelineError) throw error;
+    if (error instanceof RangeError) throw tooDeep(file);
+    if (error instanceof ReferenceError && /alias/i.test(error.message)) {
+      throw new LifelineError({
+        code: "CONFIG_INVALID",
+        kind: "config",
+        message: `${file}: YAML aliases expand to more than ${MAX_ALIASES.toLocaleString("en-US")} values (a resource exhaustion attack, or a broken file)`,
+        fix: "write the repeated values out, or share fewer of them through anchors (&name) and aliases (*name)",
+      });
+    }
+    throw error;
+  }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
@@ -129,7 +248,7 @@ export function loadConfig(explicit: string | undefined, cwd: string, env: NodeJ
       fix: "check the file's permissions",
     });
   }
-  const config = parseConfig(text, file);
+  const config = parseConfig(text, file, env);
   const dir = path.dirname(file);
   return { file, dir, config, repositoryPath: path.resolve(dir, config.repository.path) };
 }

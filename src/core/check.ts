@@ -7,7 +7,8 @@ export type FindingKind =
   | "artifact-checksum"
   | "unexplained"
   | "drill-report-invalid"
-  | "drill-report-orphan";
+  | "drill-report-orphan"
+  | "index-invalid";
 
 export interface Finding {
   kind: FindingKind;

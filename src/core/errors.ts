@@ -73,3 +73,16 @@ export function asLifelineError(error: unknown, code: string, doing: string): Li
   const message = error instanceof Error ? error.message : String(error);
   return new LifelineError({ code, kind: "runtime", message: `${doing}: ${message}` });
 }
+
+/**
+ * A restore point that exists but cannot be trusted: its manifest is unreadable, invalid or does
+ * not match its digest. Exit 4 (like a failed verification) wherever it would have been used.
+ */
+export function restorePointDamaged(asset: string, id: string, problem: string): LifelineError {
+  return new LifelineError({
+    code: "RESTORE_POINT_DAMAGED",
+    kind: "verification",
+    message: `restore point ${id} of ${asset} is damaged: ${problem}`,
+    fix: `run \`lifeline check\` to see every damaged file; take a new restore point with \`lifeline backup ${asset}\` and drill it, or put back the manifest from a copy of the repository`,
+  });
+}

@@ -1,5 +1,42 @@
-import { latestDrillByRestorePoint, type DrillReport } from "./drill.js";
+import type { DrillReport } from "./drill.js";
 import { totalArtifactBytes, type Activity, type Manifest } from "./restore-point.js";
+
+/**
+ * What posture needs to know of a restore point: small facts an index can hold, so that status and
+ * plan need not read every manifest.
+ */
+export interface RestorePointFacts {
+  id: string;
+  snapshotTime: string;
+  bytes: number;
+  /** What is wrong with it, when it exists but cannot be used (its manifest is unreadable, invalid or fails its digest). */
+  damaged?: string | null;
+  /** The activity counters at the snapshot: needed for the restore point changes are counted from. */
+  activity?: Activity;
+}
+
+/** The drill facts posture needs (a whole DrillReport has them). */
+export type DrillFacts = Pick<
+  DrillReport,
+  "restorePointId" | "result" | "finishedAt" | "restoreSeconds" | "verifySeconds"
+>;
+
+export function factsOf(m: Manifest): RestorePointFacts {
+  return {
+    id: m.id,
+    snapshotTime: m.snapshotTime,
+    bytes: totalArtifactBytes(m),
+    damaged: null,
+    activity: m.activity,
+  };
+}
+
+export interface DamagedRestorePoint {
+  id: string;
+  problem: string;
+  /** Its latest drill passed: it was the proof this data can be restored. */
+  verified: boolean;
+}
 
 export interface RestorePointSummary {
   id: string;
@@ -38,6 +75,8 @@ export interface Posture {
   /** Restore + verify time of the newest verified restore point's passing drill. */
   rtoSeconds: number | null;
   lastDrill: { restorePointId: string; result: "passed" | "failed"; finishedAt: string } | null;
+  /** Restore points that exist but cannot be used, newest first; never silently skipped. */
+  damagedRestorePoints: DamagedRestorePoint[];
   databaseBytes: number | null;
   changesNotCovered: ChangesNotCovered | null;
   /** Why the live database could not be read, if it could not. */
@@ -47,8 +86,8 @@ export interface Posture {
 
 export interface PostureInput {
   asset: { name: string; tier: string; rpoTargetSeconds: number };
-  restorePoints: readonly Manifest[];
-  drills: readonly DrillReport[];
+  restorePoints: readonly RestorePointFacts[];
+  drills: readonly DrillFacts[];
   live: LiveState | { error: string };
   now: Date;
 }
@@ -57,12 +96,12 @@ function ageSeconds(now: Date, iso: string): number {
   return Math.max(0, (now.getTime() - new Date(iso).getTime()) / 1000);
 }
 
-function summarize(now: Date, m: Manifest): RestorePointSummary {
+function summarize(now: Date, m: RestorePointFacts): RestorePointSummary {
   return {
     id: m.id,
     snapshotTime: m.snapshotTime,
     ageSeconds: ageSeconds(now, m.snapshotTime),
-    bytes: totalArtifactBytes(m),
+    bytes: m.bytes,
   };
 }
 
@@ -103,22 +142,60 @@ export function changesSince(base: Activity, current: Activity): ChangesNotCover
   return { rows, countersReset, newTables };
 }
 
+/** A restore point is verified when its most recent drill passed (see latestDrillByRestorePoint). */
+function latestDrillByRestorePoint<T extends DrillFacts>(drills: readonly T[]): Map<string, T> {
+  const latest = new Map<string, T>();
+  for (const drill of drills) {
+    const current = latest.get(drill.restorePointId);
+    if (!current || drill.finishedAt > current.finishedAt) latest.set(drill.restorePointId, drill);
+  }
+  return latest;
+}
+
+function restorePointNewer(sorted: readonly RestorePointFacts[], a: string, b: string): boolean {
+  return sorted.findIndex((p) => p.id === a) < sorted.findIndex((p) => p.id === b);
+}
+
 export function computePosture(input: PostureInput): Posture {
   const { asset, now } = input;
-  const points = [...input.restorePoints].sort((a, b) => b.snapshotTime.localeCompare(a.snapshotTime));
+  const all = [...input.restorePoints].sort((a, b) => b.snapshotTime.localeCompare(a.snapshotTime));
   const latestDrills = latestDrillByRestorePoint(input.drills);
+  const passed = (id: string) => latestDrills.get(id)?.result === "passed";
+  const damaged: DamagedRestorePoint[] = all
+    .filter((p) => p.damaged)
+    .map((p) => ({ id: p.id, problem: p.damaged ?? "", verified: passed(p.id) }));
+  const points = all.filter((p) => !p.damaged);
   const newest = points[0] ?? null;
-  const verified = points.find((p) => latestDrills.get(p.id)?.result === "passed") ?? null;
+  const verified = points.find((p) => passed(p.id)) ?? null;
   const verifiedDrill = verified ? latestDrills.get(verified.id) : undefined;
   const lastDrill = [...input.drills].sort((a, b) => b.finishedAt.localeCompare(a.finishedAt))[0] ?? null;
 
   const rpoSeconds = verified ? ageSeconds(now, verified.snapshotTime) : null;
   const live = "error" in input.live ? null : input.live;
-  const changes = verified && live ? changesSince(verified.activity, live.activity) : null;
+  const changes = verified?.activity && live ? changesSince(verified.activity, live.activity) : null;
 
   const risks: string[] = [];
-  if (!newest) risks.push("no restore point: take one with `lifeline backup " + asset.name + "`");
-  else if (!verified)
+  for (const d of damaged) {
+    risks.push(
+      `restore point ${d.id} is DAMAGED${d.verified ? " (it was verified)" : ""}: ${d.problem}; it cannot be restored — run \`lifeline check\``,
+    );
+  }
+  const lostProof = damaged.find(
+    (d) => d.verified && (!verified || restorePointNewer(all, d.id, verified.id)),
+  );
+  if (lostProof)
+    risks.push(
+      verified
+        ? `the newest verified restore point (${lostProof.id}) is damaged: the posture falls back to the older verified ${verified.id}`
+        : `every verified restore point is damaged: nothing usable proves this data can be restored; run \`lifeline ${newest ? "drill" : "backup"} ${asset.name}\``,
+    );
+  if (!newest)
+    risks.push(
+      damaged.length > 0
+        ? `no usable restore point: take a new one with \`lifeline backup ${asset.name}\``
+        : "no restore point: take one with `lifeline backup " + asset.name + "`",
+    );
+  else if (!verified && !lostProof)
     risks.push(
       "no verified restore point: nothing proves this data can be restored; run `lifeline drill " +
         asset.name +
@@ -144,6 +221,7 @@ export function computePosture(input: PostureInput): Posture {
     rpoTargetSeconds: asset.rpoTargetSeconds,
     rpoMet: rpoSeconds !== null && rpoSeconds <= asset.rpoTargetSeconds,
     rtoSeconds: verifiedDrill ? verifiedDrill.restoreSeconds + verifiedDrill.verifySeconds : null,
+    damagedRestorePoints: damaged,
     lastDrill: lastDrill
       ? {
           restorePointId: lastDrill.restorePointId,

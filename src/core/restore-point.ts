@@ -90,6 +90,71 @@ export interface Manifest {
   fingerprints: Fingerprints;
   activity: Activity;
   durations: { dumpSeconds: number; fingerprintSeconds: number; totalSeconds: number };
+  /**
+   * "sha256:<hex>" of the canonical JSON of the whole manifest without this field (whatever other
+   * fields it has): a changed byte anywhere in the manifest shows. Absent in manifests written by
+   * lifeline 0.1, which are read but reported as not protected.
+   */
+  digest?: string;
+}
+
+/** The top-level fields of a manifest written before manifests carried a digest (lifeline 0.1). */
+export const UNDIGESTED_MANIFEST_FIELDS: readonly string[] = [
+  "format",
+  "id",
+  "asset",
+  "engine",
+  "createdAt",
+  "snapshotTime",
+  "source",
+  "tools",
+  "dump",
+  "artifacts",
+  "fingerprints",
+  "activity",
+  "durations",
+];
+
+/**
+ * One text for one JSON value: object keys sorted (by UTF-16 code units), no whitespace, numbers
+ * and strings as JSON.stringify writes them. What a manifest's digest is computed over.
+ */
+export function canonicalJson(value: unknown): string {
+  // JSON.stringify with every object's keys sorted: fast, and exact unless a key looks like an
+  // array index (JavaScript puts those first whatever the insertion order).
+  let exact = true;
+  const fast = JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
+    const record = v as Record<string, unknown>;
+    const sorted: Record<string, unknown> = {};
+    for (const key of Object.keys(record).sort()) {
+      if (INDEX_LIKE.test(key)) exact = false;
+      sorted[key] = record[key];
+    }
+    return sorted;
+  }) as string | undefined;
+  return exact ? (fast ?? "null") : slowCanonicalJson(value);
+}
+
+const INDEX_LIKE = /^(0|[1-9]\d{0,9})$/;
+
+function slowCanonicalJson(value: unknown): string {
+  if (Array.isArray(value))
+    return `[${value.map((v: unknown) => slowCanonicalJson(v === undefined ? null : v)).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record)
+      .filter((k) => record[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${slowCanonicalJson(record[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+/** The time a restore point id was made at (its directory name sorts by it): for a restore point whose manifest cannot be read. */
+export function restorePointIdTime(id: string): string {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(id);
+  return m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.000Z` : "";
 }
 
 export function totalArtifactBytes(manifest: Pick<Manifest, "artifacts">): number {

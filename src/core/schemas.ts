@@ -59,6 +59,10 @@ export const manifestSchema = z.object({
   }),
   activity,
   durations: z.object({ dumpSeconds: z.number(), fingerprintSeconds: z.number(), totalSeconds: z.number() }),
+  digest: z
+    .string()
+    .regex(/^sha256:[0-9a-f]{64}$/)
+    .optional(),
 }) satisfies z.ZodType<Manifest>;
 
 const mismatch = z.object({

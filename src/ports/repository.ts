@@ -1,5 +1,6 @@
 import type { Finding } from "../core/check.js";
 import type { DrillReport } from "../core/drill.js";
+import type { DrillFacts, RestorePointFacts } from "../core/posture.js";
 import type { Manifest } from "../core/restore-point.js";
 
 /** A restore point being written. Nothing of it is visible until commit. */
@@ -21,11 +22,41 @@ export interface CheckResult {
   drillReports: number;
 }
 
+/** A restore point as the repository's index knows it, without reading its manifest. */
+export interface RestorePointInfo extends RestorePointFacts {
+  /** Null when the restore point reads; what is wrong with it (with the file) when it does not. */
+  damaged: string | null;
+  /** False for a manifest without a digest (written by lifeline 0.1). */
+  protected: boolean;
+}
+
+export interface DrillInfo extends DrillFacts {
+  id: string;
+}
+
+/** What posture needs of one asset, from the index: no manifest is read. */
+export interface AssetOverview {
+  /** Oldest first, damaged ones included. */
+  restorePoints: RestorePointInfo[];
+  drills: DrillInfo[];
+}
+
 export interface Repository {
   /** Where it is, for humans. */
   readonly location: string;
   stage(asset: string, id: string): Promise<StagedRestorePoint>;
+  /** Every readable restore point (reads every manifest; damaged ones are left out: see overview and check). */
   listRestorePoints(asset?: string): Promise<Manifest[]>;
+  /**
+   * The asset's restore points and drills from the repository's index: the cost does not grow with
+   * the number of restore points. The index is rebuilt from the manifests when it is missing, stale
+   * or damaged.
+   */
+  overview(asset: string): Promise<AssetOverview>;
+  /**
+   * One restore point, its manifest checked against its digest. Undefined when there is no such
+   * restore point; a RESTORE_POINT_DAMAGED error when there is one that cannot be trusted.
+   */
   getRestorePoint(asset: string, id: string): Promise<Manifest | undefined>;
   /** Local directory holding the restore point's artifacts, for the restore tool. */
   artifactDirectory(manifest: Manifest): string;

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { open, readdir, rename, stat, writeFile } from "node:fs/promises";
+import { open, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { LifelineError } from "../core/errors.js";
 
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash("sha256");
@@ -31,13 +32,64 @@ export async function fsyncPath(p: string): Promise<void> {
   }
 }
 
-/** Writes a file so that it is either absent or complete: temp name, fsync, rename, fsync the directory. */
+/**
+ * Writes a file so that it is either absent or complete: temp name, fsync, rename, fsync the
+ * directory. A failed write (a full disk) removes its temporary file.
+ */
 export async function writeFileAtomic(file: string, content: string): Promise<void> {
   const temp = `${file}.tmp-${process.pid}`;
-  await writeFile(temp, content, { mode: 0o644 });
-  await fsyncPath(temp);
-  await rename(temp, file);
+  try {
+    await writeFile(temp, content, { mode: 0o644 });
+    await fsyncPath(temp);
+    await rename(temp, file);
+  } catch (error) {
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw error;
+  }
   await fsyncPath(path.dirname(file));
+}
+
+/**
+ * A file system error as a LifelineError that says which disk or path and what to do; undefined for
+ * errors that are not about the file system's state (they stay unexpected).
+ */
+export function fileSystemError(error: unknown, doing: string, where: string): LifelineError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case "ENOSPC":
+    case "EDQUOT":
+      return new LifelineError({
+        code: "DISK_FULL",
+        kind: "runtime",
+        message: `${doing}: the disk holding ${where} is full${code === "EDQUOT" ? " (quota exceeded)" : ""}; nothing was committed`,
+        fix: `free space on the disk holding ${where} (\`df -h ${where}\`; old restore points can go), or point repository.path in lifeline.yaml at a larger disk, then run the command again`,
+      });
+    case "EROFS":
+      return new LifelineError({
+        code: "REPOSITORY_READ_ONLY",
+        kind: "runtime",
+        message: `${doing}: ${where} is on a read-only file system`,
+        fix: "remount it read-write, or point repository.path in lifeline.yaml at a writable directory",
+      });
+    case "EACCES":
+    case "EPERM":
+      return new LifelineError({
+        code: "REPOSITORY_NOT_WRITABLE",
+        kind: "runtime",
+        message: `${doing}: permission denied on ${where}`,
+        fix: `give the user running lifeline write access to ${where}, or point repository.path in lifeline.yaml elsewhere`,
+      });
+    case "ENOTDIR":
+    case "EEXIST":
+      return new LifelineError({
+        code: "REPOSITORY_NOT_A_DIRECTORY",
+        kind: "config",
+        message: `${doing}: ${where} (or a directory above it) is a file, not a directory`,
+        fix: "point repository.path in lifeline.yaml at a directory (it is created if missing), not at a file such as /dev/null",
+      });
+    default:
+      return undefined;
+  }
 }
 
 export function isPidAlive(pid: number): boolean {

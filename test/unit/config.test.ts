@@ -7,6 +7,7 @@ import { LifelineError } from "../../src/core/errors.js";
 import {
   findConfig,
   interpolate,
+  loadConfig,
   parseConfig,
   resolveAsset,
   type LoadedConfig,
@@ -467,5 +468,79 @@ assets:
         ),
       /unknown key "relase"/,
     );
+  });
+});
+
+describe("config robustness and interpolation (issue 9)", () => {
+  it("interpolates repository.path and other plain values at load, with ${VAR:-default}", () => {
+    const config = parseConfig(
+      `repository:\n  path: \${BACKUP_DIR}/repo\ntools:\n  pgBin: \${PG_BIN:-/usr/bin}\n${MINIMAL}`,
+      FILE,
+      { BACKUP_DIR: "/mnt/backups" },
+    );
+    assert.equal(config.repository.path, "/mnt/backups/repo");
+    assert.equal(config.tools.pgBin, "/usr/bin");
+    // Connection URLs stay templates: they are interpolated when used (secrets, percent-encoding).
+    assert.equal(config.assets.shop?.url, "postgres://app:${SHOP_DB_PASSWORD}@db:5432/shop");
+  });
+
+  it("loadConfig puts the repository where the interpolated path says", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "lifeline-config-"));
+    try {
+      writeFileSync(path.join(dir, "lifeline.yaml"), `repository:\n  path: \${BACKUP_DIR}\n${MINIMAL}`);
+      const loaded = loadConfig(undefined, dir, { BACKUP_DIR: path.join(dir, "somewhere") });
+      assert.equal(loaded.repositoryPath, path.join(dir, "somewhere"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a missing variable in repository.path is a config error naming the path and the variable", () => {
+    let error: unknown;
+    try {
+      parseConfig(`repository:\n  path: \${BACKUP_DIR}\n${MINIMAL}`, FILE, {});
+    } catch (e) {
+      error = e;
+    }
+    assert.ok(error instanceof LifelineError, String(error));
+    assert.equal(error.kind, "config");
+    assert.match(error.message, /repository\.path: environment variable BACKUP_DIR is not set/);
+    assert.match(error.fix ?? "", /export BACKUP_DIR=/);
+  });
+
+  it("accepts a legitimate config with more than 100 aliases", () => {
+    let text = "assets:\n  a0:\n    url: postgres://db/a0\n    rpo: &r 6h\n";
+    for (let i = 1; i < 150; i++) text += `  a${i}:\n    url: postgres://db/a${i}\n    rpo: *r\n`;
+    const config = parseConfig(text, FILE, {});
+    assert.equal(Object.keys(config.assets).length, 150);
+    assert.equal(config.assets.a149?.rpo, "6h");
+  });
+
+  it("stops a billion-laughs document with a config error", () => {
+    const lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 10; i++) {
+      const refs = Array.from({ length: 10 }, () => `*a${i - 1}`).join(", ");
+      lines.push(`a${i}: &a${i} [${refs}]`);
+    }
+    const error = configFailure(lines.join("\n") + "\n");
+    assert.match(error.message, /alias/);
+  });
+
+  it("a map nested 5,000 deep is a config error, not a crash", () => {
+    let text = "";
+    for (let i = 0; i < 5000; i++) text += `${" ".repeat(i)}k${i}:\n`;
+    text += `${" ".repeat(5000)}v: 1\n`;
+    const error = configFailure(text);
+    assert.match(error.message, /nested/);
+  });
+
+  it("flow collections nested 5,000 deep are a config error, not a crash", () => {
+    const error = configFailure(`assets: ${"[".repeat(5000)}${"]".repeat(5000)}\n`);
+    assert.match(error.message, /nested/);
+  });
+
+  it("still rejects a duplicate key, with its line", () => {
+    const error = configFailure(`${MINIMAL}  shop:\n    url: postgres://db/other\n`);
+    assert.match(error.message, /not valid YAML \(line 5, column 3\): duplicate key "shop"/);
   });
 });

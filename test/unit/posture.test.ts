@@ -1,6 +1,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { changesSince, computePosture, type PostureInput } from "../../src/core/posture.js";
+import {
+  changesSince,
+  computePosture,
+  factsOf,
+  type PostureInput,
+  type RestorePointFacts,
+} from "../../src/core/posture.js";
 import { DRILL_FORMAT, type DrillReport } from "../../src/core/drill.js";
 import { MANIFEST_FORMAT, type Activity, type Manifest } from "../../src/core/restore-point.js";
 
@@ -8,7 +14,21 @@ const NOW = new Date("2026-11-26T12:00:00Z");
 const HOUR = 3600;
 const SHA = "0".repeat(64);
 
-function manifest(id: string, snapshotTime: string, activity?: Activity, bytes = [100, 23]): Manifest {
+function manifest(
+  id: string,
+  snapshotTime: string,
+  activity?: Activity,
+  bytes = [100, 23],
+): RestorePointFacts {
+  return factsOf(fullManifest(id, snapshotTime, activity, bytes));
+}
+
+function fullManifest(
+  id: string,
+  snapshotTime: string,
+  activity: Activity | undefined,
+  bytes: number[],
+): Manifest {
   return {
     format: MANIFEST_FORMAT,
     id,

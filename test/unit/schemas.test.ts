@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { describeZodError, drillReportSchema, manifestSchema } from "../../src/core/schemas.js";
+import { canonicalJson } from "../../src/core/restore-point.js";
 
 function validManifest(): Record<string, unknown> {
   return {
@@ -137,5 +138,24 @@ describe("drillReportSchema", () => {
       assert.match(text, /result: /);
       assert.match(text, /mismatches\.0\.kind: /);
     }
+  });
+});
+
+describe("canonicalJson (what a manifest's digest covers)", () => {
+  it("sorts keys at every level, so the same content in any key order gives one text", () => {
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: [3, { f: null, e: "x" }], c: true } }),
+      '{"a":{"c":true,"d":[3,{"e":"x","f":null}]},"b":1}',
+    );
+    assert.equal(canonicalJson({ a: 1, b: 2 }), canonicalJson({ b: 2, a: 1 }));
+  });
+
+  it("sorts keys that look like array indexes as text too", () => {
+    assert.equal(canonicalJson({ b: 0, "10": 1, "9": 2, a: 3 }), '{"10":1,"9":2,"a":3,"b":0}');
+  });
+
+  it("differs when any value differs", () => {
+    assert.notEqual(canonicalJson({ a: [1, 2] }), canonicalJson({ a: [2, 1] }));
+    assert.notEqual(canonicalJson({ a: "x" }), canonicalJson({ a: "y" }));
   });
 });
