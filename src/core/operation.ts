@@ -30,6 +30,8 @@ export interface Operation {
   missingOk: boolean;
   /** For DELETE/UPDATE: whether rows are filtered. */
   filter: "all-rows" | "always-true" | "filtered" | null;
+  /** For DROP FUNCTION/OPERATOR … (args): the argument types as written, when given. */
+  objectArgs?: string[];
   /** The target is created by an earlier statement of the same script (so it does not exist yet). */
   createdEarlier?: boolean;
 }

@@ -464,3 +464,125 @@ describe("classifySql: tables the script creates itself", () => {
     assert.equal(classifySql("ALTER TABLE carts RENAME TO x; TRUNCATE x")[1]?.dataLoss, "unknown");
   });
 });
+
+describe("classifySql: every statement is in the plan (issue 9)", () => {
+  it("CREATE VIEW on its own is one `none` operation, not an empty plan", () => {
+    const ops = classifySql("CREATE VIEW v AS SELECT 1 AS one");
+    assert.deepEqual(
+      ops.map((o) => [o.kind, o.dataLoss]),
+      [["create-view", "none"]],
+    );
+  });
+
+  it("no statement kind vanishes from a script: each statement has at least one operation", () => {
+    const statements = [
+      "CREATE VIEW v AS SELECT 1 AS one",
+      "CREATE OR REPLACE VIEW v2 AS SELECT 2 AS two",
+      "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql",
+      "GRANT SELECT ON t TO app",
+      "REVOKE SELECT ON t FROM app",
+      "COMMENT ON TABLE t IS 'x'",
+      "SET statement_timeout = 0",
+      "SET lock_timeout TO '5s'",
+      "ALTER TABLE t ADD COLUMN c int, ADD COLUMN d int",
+      "CREATE MATERIALIZED VIEW mv AS SELECT 1",
+      "CREATE TYPE mood AS ENUM ('a')",
+      "CREATE DOMAIN d AS int",
+      "CREATE ROLE r",
+      "CREATE AGGREGATE agg (int) (sfunc = int4pl, stype = int)",
+      "ALTER DOMAIN d SET DEFAULT 1",
+      "CREATE CAST (int AS text) WITH INOUT",
+      "CREATE FOREIGN TABLE ft (a int) SERVER s",
+      "RESET statement_timeout",
+      "SELECT 1",
+      // Last: a DISCARD makes the statements after it unplannable (by design).
+      "DISCARD PLANS",
+    ];
+    const ops = classifySql(statements.join(";\n"));
+    const indexes = new Set(ops.map((o) => o.statementIndex));
+    for (let i = 0; i < statements.length; i++)
+      assert.ok(indexes.has(i), `statement ${i} (${statements[i]}) has an operation`);
+    // None of these changes data: no over-block either.
+    assert.deepEqual(
+      ops.filter((o) => o.dataLoss !== "none" && o.dataLoss !== "recoverable").map((o) => o.statement),
+      [],
+    );
+  });
+});
+
+describe("classifySql: statements that lose nothing (issue 9)", () => {
+  it("EXPLAIN without ANALYZE does not run the statement; EXPLAIN ANALYZE does", () => {
+    assert.deepEqual(
+      classifySql("EXPLAIN DELETE FROM orders").map((o) => [o.kind, o.dataLoss]),
+      [["read", "none"]],
+    );
+    assert.deepEqual(
+      classifySql("EXPLAIN (COSTS OFF, FORMAT JSON) UPDATE orders SET a = 1").map((o) => o.dataLoss),
+      ["none"],
+    );
+    for (const sql of [
+      "EXPLAIN ANALYZE DELETE FROM orders",
+      "EXPLAIN (ANALYZE) DELETE FROM orders",
+      "EXPLAIN (ANALYZE true, BUFFERS) DELETE FROM orders",
+    ]) {
+      const ops = classifySql(sql);
+      assert.equal(ops[0]?.kind, "delete", sql);
+      assert.equal(ops[0]?.dataLoss, "destructive", sql);
+    }
+    assert.deepEqual(
+      classifySql("EXPLAIN (ANALYZE false) DELETE FROM orders").map((o) => o.dataLoss),
+      ["none"],
+    );
+    // A function the planner may evaluate stays unknown.
+    assert.ok(classifySql("EXPLAIN SELECT cleanup()").some((o) => o.dataLoss === "unknown"));
+  });
+
+  it("MERGE with only WHEN NOT MATCHED THEN INSERT (or DO NOTHING) adds rows only", () => {
+    const ops = classifySql(
+      "MERGE INTO t USING s ON t.id = s.id WHEN NOT MATCHED THEN INSERT (id) VALUES (s.id) WHEN MATCHED THEN DO NOTHING",
+    );
+    assert.deepEqual(
+      ops.map((o) => [o.kind, o.dataLoss]),
+      [["merge", "none"]],
+    );
+    assert.equal(
+      classifySql("MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET v = s.v")[0]?.dataLoss,
+      "destructive",
+    );
+    assert.equal(
+      classifySql(
+        "MERGE INTO t USING s ON t.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (s.id) WHEN MATCHED AND s.gone THEN DELETE",
+      )[0]?.dataLoss,
+      "destructive",
+    );
+    // What the source does is still seen.
+    assert.ok(
+      classifySql(
+        "MERGE INTO t USING (SELECT purge() AS id) s ON t.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (s.id)",
+      ).some((o) => o.dataLoss === "unknown"),
+    );
+  });
+
+  it("DROP TYPE / DOMAIN / COLLATION without CASCADE drops only a definition (it fails if anything uses it)", () => {
+    for (const sql of ["DROP TYPE mood", "DROP DOMAIN posint", "DROP TYPE IF EXISTS a, b RESTRICT"]) {
+      const [first] = classifySql(sql);
+      assert.equal(first?.dataLoss, "recoverable", sql);
+      assert.match(first?.reason ?? "", /fails|refuses/, sql);
+    }
+  });
+
+  it("DROP … CASCADE of a type, domain, collation, extension or function may take columns: destructive until resolved", () => {
+    for (const sql of [
+      "DROP TYPE mood CASCADE",
+      "DROP DOMAIN posint CASCADE",
+      "DROP COLLATION mycoll CASCADE",
+      "DROP EXTENSION citext CASCADE",
+      "DROP FUNCTION f(int) CASCADE",
+      "DROP OPERATOR === (int, int) CASCADE",
+    ]) {
+      const [first] = classifySql(sql);
+      assert.equal(first?.dataLoss, "destructive", sql);
+      assert.equal(first?.cascadeRequested, true, sql);
+    }
+  });
+});

@@ -96,6 +96,36 @@ const DESTRUCTIVE_FUNCTIONS: Record<string, string> = {
   pg_truncate_visibility_map: "discards visibility information",
 };
 
+/**
+ * Objects that hold no data themselves: without CASCADE, dropping one either drops only its
+ * definition or fails (PostgreSQL refuses while a column, default, view … uses it). With CASCADE
+ * the columns using it go too, with their data: destructive until the impact phase resolves the
+ * dependents through pg_depend. (Extensions and schemas are not here: their members go without
+ * CASCADE too.)
+ */
+const DEFINITION_ONLY = new Set([
+  "OBJECT_TYPE",
+  "OBJECT_DOMAIN",
+  "OBJECT_COLLATION",
+  "OBJECT_FUNCTION",
+  "OBJECT_PROCEDURE",
+  "OBJECT_ROUTINE",
+  "OBJECT_AGGREGATE",
+  "OBJECT_OPERATOR",
+  "OBJECT_CAST",
+  "OBJECT_CONVERSION",
+]);
+
+/** A TypeName node as SQL text PostgreSQL can read back (for regprocedure look-ups): "pg_catalog.int4[]". */
+function typeNameText(node: unknown): string {
+  const t = isNode(node) && "TypeName" in node ? node.TypeName : node;
+  const base = names(child(t, "names"))
+    .map((part) => `"${part.replace(/"/g, '""')}"`)
+    .join(".");
+  const setof = child(t, "setof") === true ? "SETOF " : "";
+  return `${setof}${base}${"[]".repeat(list(child(t, "arrayBounds")).length)}`;
+}
+
 const SAVEPOINT_KINDS = new Set(["TRANS_STMT_SAVEPOINT", "TRANS_STMT_RELEASE", "TRANS_STMT_ROLLBACK_TO"]);
 
 interface Context {
@@ -238,24 +268,46 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
       const cascade = child(body, "behavior") === "DROP_CASCADE";
       const missingOk = child(body, "missing_ok") === true;
       for (const object of list(child(body, "objects"))) {
+        const withArgs = child(object, "ObjectWithArgs");
         const parts =
-          isNode(object) && "TypeName" in object ? names(child(object.TypeName, "names")) : names(object);
+          isNode(object) && "TypeName" in object
+            ? names(child(object.TypeName, "names"))
+            : isNode(withArgs)
+              ? names(withArgs.objname)
+              : names(object);
         const target = refFromNames(
           known?.type ?? removeType.replace(/^OBJECT_/, "").toLowerCase(),
           parts.length > 0 ? parts : [str(child(child(object, "String"), "sval")) ?? "?"],
         );
+        const args =
+          isNode(withArgs) && withArgs.args_unspecified !== true && "objargs" in withArgs
+            ? list(withArgs.objargs).map(typeNameText)
+            : undefined;
+        const definitionOnly = known !== undefined && DEFINITION_ONLY.has(removeType);
+        const dataLoss: DataLoss = !known
+          ? "unknown"
+          : definitionOnly
+            ? cascade
+              ? "destructive"
+              : "recoverable"
+            : known.loss;
         out.push(
           op(ctx, {
             kind: `drop-${target.type.replace(/ /g, "-")}`,
             target,
             cascadeRequested: cascade,
             missingOk,
-            dataLoss: known?.loss ?? "unknown",
-            reason: known
-              ? known.loss === "destructive"
-                ? `drops ${target.type} ${target.name} and the data in it${cascade ? ", and every object that depends on it (CASCADE)" : ""}`
-                : `drops ${target.type} ${target.name}; its definition can be recreated from the schema${cascade ? " (CASCADE may take more)" : ""}`
-              : `drops an object of a kind lifeline does not know (${removeType})`,
+            dataLoss,
+            ...(args ? { objectArgs: args } : {}),
+            reason: !known
+              ? `drops an object of a kind lifeline does not know (${removeType})`
+              : definitionOnly
+                ? cascade
+                  ? `drops ${target.type} ${target.name} and, with CASCADE, every object that depends on it: columns using it go with their data (resolved against the database)`
+                  : `drops ${target.type} ${target.name}, a definition that can be recreated from the schema; PostgreSQL refuses (the statement fails) if anything uses it`
+                : known.loss === "destructive"
+                  ? `drops ${target.type} ${target.name} and the data in it${cascade ? ", and every object that depends on it (CASCADE)" : ""}`
+                  : `drops ${target.type} ${target.name}; its definition can be recreated from the schema${cascade ? " (CASCADE may take more)" : ""}`,
           }),
         );
       }
@@ -364,16 +416,63 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
       }
       return out;
     }
-    case "MergeStmt":
-      return [
+    case "MergeStmt": {
+      const clauses = list(child(body, "mergeWhenClauses")).map((c) => child(c, "MergeWhenClause"));
+      const insertsOnly = clauses.every((c) => {
+        const command = str(child(c, "commandType"));
+        return command === "CMD_INSERT" || command === "CMD_NOTHING";
+      });
+      out.push(
         op(ctx, {
           kind: "merge",
           target: refFromRangeVar("table", child(body, "relation")),
           filter: "filtered",
-          dataLoss: "destructive",
-          reason: "MERGE may update or delete matching rows",
+          dataLoss: insertsOnly ? "none" : "destructive",
+          reason: insertsOnly
+            ? "MERGE that only inserts (WHEN … THEN INSERT / DO NOTHING): adds rows; changes no existing data"
+            : "MERGE may update or delete matching rows",
         }),
-      ];
+      );
+      nested(
+        ctx,
+        {
+          withClause: child(body, "withClause"),
+          sourceRelation: child(body, "sourceRelation"),
+          joinCondition: child(body, "joinCondition"),
+          mergeWhenClauses: child(body, "mergeWhenClauses"),
+        },
+        out,
+        true,
+      );
+      return out;
+    }
+    case "ExplainStmt": {
+      const analyze = list(child(body, "options")).some((o) => {
+        const def = child(o, "DefElem");
+        if (str(child(def, "defname"))?.toLowerCase() !== "analyze") return false;
+        const arg = child(def, "arg");
+        const flag = child(arg, "Boolean");
+        if (isNode(flag)) return flag.boolval === true;
+        const value = (
+          str(child(child(arg, "String"), "sval")) ?? String(child(child(arg, "Integer"), "ival") ?? "")
+        ).toLowerCase();
+        return !["false", "off", "0", "no"].includes(value);
+      });
+      const inner = classifyStatement(ctx, child(body, "query"));
+      if (analyze)
+        return inner.length > 0 ? inner : [op(ctx, { kind: "read", dataLoss: "none", reason: "reads only" })];
+      // Without ANALYZE the statement is planned, not run: only functions the planner may evaluate matter.
+      const calls = inner.filter((o) => o.kind === "function-call");
+      return calls.length > 0
+        ? calls
+        : [
+            op(ctx, {
+              kind: "read",
+              dataLoss: "none",
+              reason: "EXPLAIN without ANALYZE plans the statement and does not run it",
+            }),
+          ];
+    }
     case "AlterTableStmt": {
       const target = refFromRangeVar(
         child(body, "objtype") === "OBJECT_TABLE" ? "table" : "relation",
@@ -615,7 +714,6 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
     case "GrantRoleStmt":
     case "VariableSetStmt":
     case "VariableShowStmt":
-    case "ExplainStmt":
     case "VacuumStmt":
     case "ClusterStmt":
     case "ReindexStmt":
@@ -634,9 +732,35 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
     case "ListenStmt":
     case "CheckPointStmt":
     case "AnalyzeStmt":
+    // Definitions, roles, settings and session state: nothing that exists is changed.
+    case "CreateRoleStmt":
+    case "AlterRoleStmt":
+    case "DefineStmt":
+    case "AlterDomainStmt":
+    case "DiscardStmt":
+    case "CreateCastStmt":
+    case "CreateConversionStmt":
+    case "CreateForeignTableStmt":
+    case "CreateFdwStmt":
+    case "CreateForeignServerStmt":
+    case "CreateUserMappingStmt":
+    case "CreatePublicationStmt":
+    case "AlterPublicationStmt":
+    case "CreateTableSpaceStmt":
+    case "CreatedbStmt":
+    case "CreateOpClassStmt":
+    case "CreateOpFamilyStmt":
+    case "CreateTransformStmt":
+    case "CreatePLangStmt":
+    case "AlterTableSpaceOptionsStmt":
+    case "AlterStatsStmt":
+    case "AlterOperatorStmt":
+    case "AlterTypeStmt":
+    case "AlterCollationStmt":
+    case "AlterPolicyStmt":
       nested(ctx, body, out, false);
       if (out.length === 0) {
-        const readOnly = type === "SelectStmt" || type === "ExplainStmt" || type === "VariableShowStmt";
+        const readOnly = type === "SelectStmt" || type === "VariableShowStmt";
         out.push(
           op(ctx, {
             kind: readOnly ? "read" : kebab(type),
@@ -1052,9 +1176,20 @@ export function classifySql(sql: string): Operation[] {
       key === "location" ? undefined : value,
     );
     const normalized = createHash("sha256").update(tree).digest("hex");
-    operations.push(
-      ...applyState(state, classifyStatement({ statementIndex, statement, normalized }, entry.stmt)),
-    );
+    const ctx = { statementIndex, statement, normalized };
+    const classified = classifyStatement(ctx, entry.stmt);
+    // Every statement is in the plan, also those that change nothing (CREATE VIEW, …).
+    if (classified.length === 0) {
+      const type = isNode(entry.stmt) ? (Object.keys(entry.stmt)[0] ?? "") : "";
+      classified.push(
+        op(ctx, {
+          kind: type === "ViewStmt" ? "create-view" : kebab(type),
+          dataLoss: "none",
+          reason: "changes no existing data",
+        }),
+      );
+    }
+    operations.push(...applyState(state, classified));
     updateState(state, entry.stmt);
   });
   return operations;
