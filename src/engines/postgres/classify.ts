@@ -732,7 +732,6 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
     case "ListenStmt":
     case "CheckPointStmt":
     case "AnalyzeStmt":
-    // Definitions, roles, settings and session state: nothing that exists is changed.
     case "CreateRoleStmt":
     case "AlterRoleStmt":
     case "DefineStmt":
