@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { setFlagsFromString } from "node:v8";
 import type { DataLoss, ObjectRef, Operation } from "../../core/operation.js";
 import { MASK, secrets } from "../../core/redact.js";
+import { classifyMeta, splitPsql, type MetaCommand } from "./psql-meta.js";
 
 /**
  * Static classification of SQL with the real PostgreSQL parser (libpg-query): every statement
@@ -1130,11 +1131,18 @@ const PASSWORD_LITERAL = /(\bpassword\w*\s*(?:=\s*)?)('(?:[^']|'')*'|\$\$[\s\S]*
  * depend on it are `unknown`, since the plan (made against the database as it is) cannot resolve them.
  * Password literals are masked in the statement text and registered as secrets.
  */
-export function classifySql(sql: string): Operation[] {
-  if (sql.trim() === "") return [];
+export function classifySql(input: string): Operation[] {
+  if (input.trim() === "") return [];
+  // psql meta-commands are blanked out (byte for byte) and planned on their own.
+  const script = splitPsql(input);
+  const sql = script.sql;
   let parsed: { stmts?: ParsedStatement[] };
   try {
-    parsed = parseSync(sql) as { stmts?: ParsedStatement[] };
+    // Only meta-commands: nothing for the parser (which rejects an empty text).
+    parsed =
+      script.parseable.replace(/[\s;]+/g, "") === ""
+        ? { stmts: [] }
+        : (parseSync(script.parseable) as { stmts?: ParsedStatement[] });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return [
@@ -1142,12 +1150,12 @@ export function classifySql(sql: string): Operation[] {
         kind: "unknown",
         statementIndex: 0,
         statement: secrets.redact(
-          sql
+          input
             .trim()
             .slice(0, 500)
             .replace(PASSWORD_LITERAL, (_m, head: string) => `${head}'${MASK}'`),
         ),
-        normalized: createHash("sha256").update(sql.trim()).digest("hex"),
+        normalized: createHash("sha256").update(input.trim()).digest("hex"),
         target: null,
         dataLoss: "unknown",
         reason: `cannot be parsed as PostgreSQL SQL (${message}); treated as destructive`,
@@ -1167,7 +1175,28 @@ export function classifySql(sql: string): Operation[] {
     schemas: new Set(),
     fresh: new Set(),
   };
-  (parsed.stmts ?? []).forEach((entry, statementIndex) => {
+  type Entry = { offset: number; statement: ParsedStatement } | { offset: number; meta: MetaCommand };
+  const entries: Entry[] = [
+    ...(parsed.stmts ?? []).map((statement) => ({
+      offset: sqlStart(bytes, statement.stmt_location ?? 0),
+      statement,
+    })),
+    ...script.metas.map((meta) => ({ offset: meta.offset, meta })),
+  ].sort((a, b) => a.offset - b.offset);
+  // \gexec runs what the statement before it returns: that statement is not known.
+  const gexecAfter = new Map<ParsedStatement, MetaCommand>();
+  for (const meta of script.metas.filter((m) => m.name === "gexec")) {
+    const before = (parsed.stmts ?? []).filter((st) => (st.stmt_location ?? 0) < meta.offset).pop();
+    if (before) gexecAfter.set(before, meta);
+  }
+  entries.forEach((item, statementIndex) => {
+    if ("meta" in item) {
+      operations.push(...applyState(state, classifyMetaCommand(item.meta, statementIndex)));
+      const effect = classifyMeta(item.meta);
+      if (effect.kind === "unknown" && effect.laterStatements) state.session ??= effect.laterStatements;
+      return;
+    }
+    const entry = item.statement;
     const start = entry.stmt_location ?? 0;
     const end = entry.stmt_len ? start + entry.stmt_len : bytes.length;
     const statement = statementText(bytes, start, end, entry.stmt);
@@ -1176,7 +1205,7 @@ export function classifySql(sql: string): Operation[] {
     );
     const normalized = createHash("sha256").update(tree).digest("hex");
     const ctx = { statementIndex, statement, normalized };
-    const classified = classifyStatement(ctx, entry.stmt);
+    let classified = classifyStatement(ctx, entry.stmt);
     // Every statement is in the plan, also those that change nothing (CREATE VIEW, …).
     if (classified.length === 0) {
       const type = isNode(entry.stmt) ? (Object.keys(entry.stmt)[0] ?? "") : "";
@@ -1188,10 +1217,88 @@ export function classifySql(sql: string): Operation[] {
         }),
       );
     }
+    const substituted = script.interpolations.filter((v) => v.offset >= start && v.offset < end);
+    if (substituted.length > 0) {
+      const where = substituted.map((v) => `${v.text} (line ${v.line})`).join(", ");
+      classified = classified.map((o) =>
+        escalate(
+          o,
+          `psql substitutes ${where} before the statement runs: lifeline cannot tell what it becomes`,
+        ),
+      );
+    }
+    const gexec = gexecAfter.get(entry);
+    if (gexec) {
+      classified = classified.map((o) =>
+        escalate(o, `line ${gexec.line}: \\gexec runs every value this statement returns as SQL`),
+      );
+    }
     operations.push(...applyState(state, classified));
     updateState(state, entry.stmt);
   });
   return operations;
+}
+
+/** Where a statement's text begins: after the blanks and comments its location includes. */
+function sqlStart(bytes: Buffer, from: number): number {
+  let i = from;
+  while (i < bytes.length) {
+    const c = bytes[i];
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x0c) i++;
+    else if (c === 0x2d && bytes[i + 1] === 0x2d) {
+      while (i < bytes.length && bytes[i] !== 0x0a) i++;
+    } else if (c === 0x2f && bytes[i + 1] === 0x2a) {
+      let depth = 0;
+      while (i < bytes.length) {
+        if (bytes[i] === 0x2f && bytes[i + 1] === 0x2a) {
+          depth++;
+          i += 2;
+        } else if (bytes[i] === 0x2a && bytes[i + 1] === 0x2f) {
+          depth--;
+          i += 2;
+          if (depth === 0) break;
+        } else i++;
+      }
+    } else break;
+  }
+  return i;
+}
+
+/** The operation of one psql meta-command (\copy is planned as the COPY it runs). */
+function classifyMetaCommand(meta: MetaCommand, statementIndex: number): Operation[] {
+  const ctx: Context = {
+    statementIndex,
+    statement: secrets.redact(meta.text),
+    normalized: createHash("sha256").update(`psql:${meta.text}`).digest("hex"),
+  };
+  const effect = classifyMeta(meta);
+  if (effect.kind === "copy") {
+    try {
+      const parsed = parseSync(effect.sql) as { stmts?: ParsedStatement[] };
+      const [first] = parsed.stmts ?? [];
+      if (first && (parsed.stmts ?? []).length === 1 && isNode(first.stmt) && "CopyStmt" in first.stmt)
+        return classifyStatement(ctx, first.stmt).map((o) => ({
+          ...o,
+          reason: `line ${meta.line}: \\copy (a file on the client): ${o.reason}`,
+        }));
+    } catch {
+      // planned as unknown below
+    }
+    return [
+      op(ctx, {
+        kind: "psql-copy",
+        dataLoss: "unknown",
+        reason: `line ${meta.line}: \\copy that lifeline cannot read`,
+      }),
+    ];
+  }
+  return [
+    op(ctx, {
+      kind: `psql-${meta.name === "!" ? "shell" : meta.name || "meta"}`,
+      dataLoss: effect.kind,
+      reason: effect.reason,
+    }),
+  ];
 }
 
 /**
