@@ -26,6 +26,8 @@ export interface PlannedOperation extends Omit<Operation, "target"> {
   cascade: AffectedObject[];
   /** Things a reviewer must know: "does not exist", "will fail without CASCADE: …". */
   notes: string[];
+  /** For a lossless ALTER COLUMN … TYPE: whether PostgreSQL rewrites the table (false: catalog only). */
+  rewrite?: boolean;
 }
 
 export interface Dependent {

@@ -210,3 +210,60 @@ describe("plan against the real PostgreSQL (read-only)", () => {
     assert.equal(await fingerprintOfState(db.url), before);
   });
 });
+
+describe("plan against the real PostgreSQL: what actually goes (issue 9)", () => {
+  let db: TestDatabase;
+  const repo = tempDir();
+  before(async () => {
+    db = await createDatabase("lifeline_plan9");
+    await query(
+      db.url,
+      `CREATE TABLE widen (id int PRIMARY KEY, v50 varchar(50), v20 varchar(20), n int, m numeric(10,2),
+                           ts timestamp, net cidr, tz timestamptz, t text, big bigint, m12 numeric(12,2));
+       INSERT INTO widen SELECT g, 'a', 'b', g, g, now(), '10.0.0.0/8', now(), 'x', g, g FROM generate_series(1, 30) g;
+       ANALYZE;`,
+    );
+  });
+  after(async () => {
+    await db.drop();
+    repo.remove();
+  });
+  const run = (sql: string, exact = false) =>
+    plan(testContext(repo.dir), testAsset("shop", db.url), sql, { exact, policy: DEFAULT_POLICY });
+
+  it("lossless type changes are not destructive, decided against the live column; widenings say there is no rewrite", async () => {
+    const lossless: [sql: string, rewrite: boolean][] = [
+      ["ALTER TABLE widen ALTER COLUMN v50 TYPE text", false],
+      ["ALTER TABLE widen ALTER COLUMN v20 TYPE varchar(21)", false],
+      ["ALTER TABLE widen ALTER COLUMN n TYPE bigint", true],
+      ["ALTER TABLE widen ALTER COLUMN m TYPE numeric(12,2)", false],
+      ["ALTER TABLE widen ALTER COLUMN ts TYPE timestamp(6)", false],
+      ["ALTER TABLE widen ALTER COLUMN net TYPE inet", false],
+      ["ALTER TABLE widen ALTER COLUMN n TYPE text", true],
+    ];
+    for (const [sql, rewrite] of lossless) {
+      const result = await run(sql);
+      const [op] = result.operations;
+      assert.equal(op?.dataLoss, "none", `${sql}: ${op?.reason}`);
+      assert.equal(op?.rewrite, rewrite, sql);
+      assert.match(op?.notes.join(" ") ?? "", rewrite ? /rewrites the table/ : /no table rewrite/, sql);
+      assert.equal(result.verdict, "allow", sql);
+    }
+    for (const sql of [
+      "ALTER TABLE widen ALTER COLUMN t TYPE varchar(10)",
+      "ALTER TABLE widen ALTER COLUMN big TYPE int",
+      "ALTER TABLE widen ALTER COLUMN m12 TYPE numeric(10,2)",
+      "ALTER TABLE widen ALTER COLUMN n TYPE bigint USING n * 2",
+      "ALTER TABLE widen ALTER COLUMN tz TYPE timestamp",
+      "ALTER TABLE widen ALTER COLUMN v50 TYPE varchar(20)",
+      "ALTER TABLE widen ALTER COLUMN missing TYPE text",
+      // The live type is not what the second statement changes.
+      "ALTER TABLE widen ALTER COLUMN n TYPE numeric(20,5); ALTER TABLE widen ALTER COLUMN n TYPE bigint",
+    ]) {
+      const result = await run(sql);
+      assert.equal(result.operations.at(-1)?.dataLoss, "destructive", sql);
+    }
+    const narrowing = await run("ALTER TABLE widen ALTER COLUMN big TYPE int");
+    assert.match(narrowing.operations[0]?.reason ?? "", /from bigint: not proven lossless/);
+  });
+});

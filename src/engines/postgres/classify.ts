@@ -499,17 +499,30 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
               }),
             );
             break;
-          case "AT_AlterColumnType":
+          case "AT_AlterColumnType": {
+            const def = child(child(cmd, "def"), "ColumnDef");
+            const typeName = child(def, "typeName");
             out.push(
               op(ctx, {
                 kind: "alter-column-type",
                 target: { type: "column", schema: target.schema, name: where },
                 missingOk,
+                newType: {
+                  names: names(child(typeName, "names")),
+                  typmods: list(child(typeName, "typmods")).map((m) => {
+                    const value = constValue(m);
+                    return typeof value === "number" ? value : Number.NaN;
+                  }),
+                  array: list(child(typeName, "arrayBounds")).length > 0 || child(typeName, "setof") === true,
+                  using: child(def, "raw_default") !== undefined,
+                  collate: child(def, "collClause") !== undefined,
+                },
                 dataLoss: "destructive",
                 reason: `changes the type of ${where}: values may be truncated, rounded or rewritten (possible loss)`,
               }),
             );
             break;
+          }
           case "AT_DropConstraint":
             out.push(
               op(ctx, {
