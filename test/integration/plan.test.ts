@@ -221,6 +221,22 @@ describe("plan against the real PostgreSQL: what actually goes (issue 9)", () =>
       `CREATE TABLE widen (id int PRIMARY KEY, v50 varchar(50), v20 varchar(20), n int, m numeric(10,2),
                            ts timestamp, net cidr, tz timestamptz, t text, big bigint, m12 numeric(12,2));
        INSERT INTO widen SELECT g, 'a', 'b', g, g, now(), '10.0.0.0/8', now(), 'x', g, g FROM generate_series(1, 30) g;
+       CREATE COLLATION mycoll (provider = icu, locale = 'und');
+       CREATE COLLATION unused_coll (provider = icu, locale = 'und');
+       CREATE TYPE mood AS ENUM ('happy', 'sad');
+       CREATE TYPE unused_mood AS ENUM ('x');
+       CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+       CREATE TYPE pair AS (a int, b text);
+       CREATE FUNCTION dbl(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1 * 2';
+       CREATE FUNCTION one() RETURNS int LANGUAGE sql AS 'SELECT 1';
+       CREATE EXTENSION citext;
+       CREATE TABLE people (id int PRIMARY KEY, name text COLLATE mycoll, shout text GENERATED ALWAYS AS (upper(name)) STORED,
+                            m mood, ms mood[], p posint, d int DEFAULT one(), x int, y int GENERATED ALWAYS AS (dbl(x)) STORED,
+                            email citext);
+       INSERT INTO people (id, name, m, p, x) SELECT g, 'n' || g, 'happy', g, g FROM generate_series(1, 18) g;
+       CREATE TABLE pairs OF pair;
+       INSERT INTO pairs VALUES (1, 'a'), (2, 'b');
+       CREATE VIEW people_names AS SELECT name FROM people;
        ANALYZE;`,
     );
   });
@@ -265,5 +281,74 @@ describe("plan against the real PostgreSQL: what actually goes (issue 9)", () =>
     }
     const narrowing = await run("ALTER TABLE widen ALTER COLUMN big TYPE int");
     assert.match(narrowing.operations[0]?.reason ?? "", /from bigint: not proven lossless/);
+  });
+
+  it("DROP COLLATION … CASCADE takes the columns using it (and the generated column built on them), with their rows", async () => {
+    const result = await run("DROP COLLATION mycoll CASCADE", true);
+    const [op] = result.operations;
+    assert.equal(op?.dataLoss, "destructive", op?.reason);
+    const columns = op?.cascade.filter((c) => c.type === "column").map((c) => [c.name, c.rows, c.rowsExact]);
+    assert.deepEqual(columns?.sort(), [
+      ["public.people.name", 18, true],
+      ["public.people.shout", 18, true],
+    ]);
+    assert.ok(op?.cascade.some((c) => c.type === "view" && c.name === "public.people_names"));
+    assert.equal(result.verdict, "require");
+  });
+
+  it("DROP TYPE / DOMAIN / FUNCTION / EXTENSION … CASCADE: the columns and tables that go are listed", async () => {
+    const names = async (sql: string) => {
+      const [op] = (await run(sql)).operations;
+      assert.equal(op?.dataLoss, "destructive", `${sql}: ${op?.reason}`);
+      return op?.cascade
+        .filter((c) => c.dataLoss === "destructive")
+        .map((c) => `${c.type} ${c.name}`)
+        .sort();
+    };
+    assert.deepEqual(await names("DROP TYPE mood CASCADE"), [
+      "column public.people.m",
+      "column public.people.ms",
+    ]);
+    assert.deepEqual(await names("DROP DOMAIN posint CASCADE"), ["column public.people.p"]);
+    assert.deepEqual(await names("DROP TYPE pair CASCADE"), ["table public.pairs"]);
+    assert.deepEqual(await names("DROP FUNCTION dbl(int) CASCADE"), ["column public.people.y"]);
+    assert.deepEqual(await names("DROP EXTENSION citext CASCADE"), ["column public.people.email"]);
+    // A function used only by a default: the default goes, no data.
+    const [byDefault] = (await run("DROP FUNCTION one() CASCADE")).operations;
+    assert.equal(byDefault?.dataLoss, "recoverable", byDefault?.reason);
+  });
+
+  it("without CASCADE, a DROP PostgreSQL refuses is not destructive and says so; an unused type drops", async () => {
+    for (const sql of [
+      "DROP TYPE mood",
+      "DROP COLLATION mycoll",
+      "DROP FUNCTION dbl(int)",
+      "DROP EXTENSION citext",
+    ]) {
+      const [op] = (await run(sql)).operations;
+      assert.equal(op?.dataLoss, "none", `${sql}: ${op?.reason}`);
+      assert.match(op?.notes.join(" ") ?? "", /without CASCADE PostgreSQL refuses/, sql);
+      assert.deepEqual(op?.cascade, [], sql);
+    }
+    for (const sql of [
+      "DROP TYPE unused_mood",
+      "DROP TYPE unused_mood CASCADE",
+      "DROP COLLATION unused_coll CASCADE",
+    ]) {
+      const result = await run(sql);
+      assert.equal(result.operations[0]?.dataLoss, "recoverable", sql);
+      assert.equal(result.verdict, "allow", sql);
+    }
+    // After DDL in the same script the live catalog is not what the DROP meets: never better than written.
+    const [, afterDdl] = (
+      await run("ALTER TABLE widen ADD COLUMN u unused_mood; DROP TYPE unused_mood CASCADE")
+    ).operations;
+    assert.equal(afterDdl?.dataLoss, "destructive");
+    // Nothing was dropped.
+    const left = await query(
+      db.url,
+      "SELECT count(*)::int AS n FROM pg_type WHERE typname IN ('mood', 'unused_mood', 'pair')",
+    );
+    assert.equal(left[0]?.n, 3);
   });
 });

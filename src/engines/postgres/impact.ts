@@ -160,6 +160,22 @@ class Collector {
     return object;
   }
 
+  /** A column dropped with its values: every row of its table loses one. */
+  affectedColumn(rel: Relation, column: string, attnum: number, how: string): AffectedObject {
+    const object: AffectedObject = {
+      type: "column",
+      name: `${qualifiedName(rel.schema, rel.name)}.${column}`,
+      identity: `oid=${rel.oid},relfilenode=${rel.relfilenode},attnum=${attnum}`,
+      rows: this.catalog.estimatedRows(rel),
+      rowsExact: false,
+      bytes: null,
+      dataLoss: "destructive",
+      how,
+    };
+    this.pending.push({ object, oid: rel.oid });
+    return object;
+  }
+
   async fill(client: pg.Client): Promise<void> {
     const oids = [...new Set(this.pending.map((p) => p.oid))];
     if (oids.length === 0) return;
@@ -183,7 +199,7 @@ class Collector {
       }
     }
     for (const { object, oid } of this.pending) {
-      object.bytes = this.catalog.sizes.get(oid) ?? null;
+      if (object.type !== "column") object.bytes = this.catalog.sizes.get(oid) ?? null;
       const exactRows = this.catalog.exactRows.get(oid);
       if (object.dataLoss === "destructive" && exactRows !== undefined) {
         object.rows = exactRows;
@@ -402,6 +418,255 @@ async function decideTypeChanges(
   }
 }
 
+/** Kinds whose drop is resolved through pg_depend (objects that are definitions, and extensions). */
+const DEPEND_KINDS: Record<string, string> = {
+  "drop-type": "pg_type",
+  "drop-domain": "pg_type",
+  "drop-collation": "pg_collation",
+  "drop-extension": "pg_extension",
+  "drop-function": "pg_proc",
+  "drop-procedure": "pg_proc",
+  "drop-routine": "pg_proc",
+  "drop-aggregate": "pg_proc",
+};
+
+/** Statements that cannot change which objects depend on which (reads, DML, session, psql output). */
+const SCHEMA_NEUTRAL = new Set([
+  "read",
+  "insert",
+  "update",
+  "delete",
+  "merge",
+  "upsert",
+  "copy-from",
+  "truncate",
+  "savepoint",
+  "vacuum",
+  "analyze",
+  "lock",
+  "variable-set",
+  "variable-show",
+  "comment",
+  "grant",
+  "notify",
+  "listen",
+  "check-point",
+]);
+
+/**
+ * Whether an earlier statement of the script may change dependencies (create a column using a
+ * type, drop a view …): then the live catalog does not say what this statement takes, and the plan
+ * only ever makes it worse, never better, from what it reads there.
+ */
+function earlierDdl(operations: readonly Operation[], op: Operation): boolean {
+  return operations.some(
+    (o) =>
+      o.statementIndex < op.statementIndex &&
+      !SCHEMA_NEUTRAL.has(o.kind) &&
+      !(o.kind.startsWith("psql-") && o.dataLoss === "none"),
+  );
+}
+
+interface Gone {
+  classid: string;
+  objid: number;
+  objsubid: number;
+  /** The relation, for pg_class objects (columns, tables, views …). */
+  relkind: string | null;
+  attname: string | null;
+  describe: string;
+}
+
+/**
+ * What dropping objects takes, as PostgreSQL's findDependentObjects would: everything that depends
+ * on them (normal dependencies only with CASCADE; automatic, internal and extension-member ones
+ * always), recursively, and the owner of every internal part reached (the view of a rule, the
+ * generated column of a default expression). Also says whether, without CASCADE, anything depends
+ * on them normally: then PostgreSQL refuses.
+ */
+async function dependentsOf(
+  client: pg.Client,
+  start: { classid: string; objid: number }[],
+  cascade: boolean,
+): Promise<{ gone: Gone[]; blockers: string[] }> {
+  const deptypes = cascade ? ["n", "a", "i", "e", "x"] : ["a", "i", "e", "x"];
+  const r = await client.query<Gone & { blocker: boolean }>(
+    `WITH RECURSIVE gone(classid, objid, objsubid) AS (
+       SELECT s.c::regclass::oid, s.o, 0 FROM unnest($1::text[], $2::oid[]) AS s(c, o)
+       UNION
+       SELECT e.classid, e.objid, e.objsubid
+         FROM gone g, LATERAL (
+           SELECT d.classid, d.objid, d.objsubid FROM pg_depend d
+            WHERE d.refclassid = g.classid AND d.refobjid = g.objid
+              AND (g.objsubid = 0 OR d.refobjsubid = g.objsubid) AND d.deptype = ANY($3::"char"[])
+           UNION ALL
+           SELECT d.refclassid, d.refobjid, d.refobjsubid FROM pg_depend d
+            WHERE d.classid = g.classid AND d.objid = g.objid
+              AND (g.objsubid = 0 OR d.objsubid = g.objsubid) AND d.deptype = 'i'
+         ) e
+     ),
+     blockers AS (
+       SELECT DISTINCT d.classid, d.objid, d.objsubid FROM gone g JOIN pg_depend d
+           ON d.refclassid = g.classid AND d.refobjid = g.objid AND (g.objsubid = 0 OR d.refobjsubid = g.objsubid)
+        WHERE NOT $4::bool AND d.deptype = 'n'
+          AND NOT EXISTS (SELECT 1 FROM gone x WHERE x.classid = d.classid AND x.objid = d.objid
+                            AND (x.objsubid = 0 OR x.objsubid = d.objsubid))
+     )
+     SELECT g.classid::regclass::text AS classid, g.objid::int AS objid, g.objsubid, c.relkind::text AS relkind,
+            a.attname::text AS attname, coalesce(pg_describe_object(g.classid, g.objid, g.objsubid), '?') AS describe,
+            false AS blocker
+       FROM gone g
+       LEFT JOIN pg_class c ON g.classid = 'pg_class'::regclass AND c.oid = g.objid
+       LEFT JOIN pg_attribute a ON g.classid = 'pg_class'::regclass AND a.attrelid = g.objid AND a.attnum = g.objsubid AND g.objsubid > 0
+     UNION ALL
+     SELECT b.classid::regclass::text, b.objid::int, b.objsubid, NULL, NULL,
+            coalesce(pg_describe_object(b.classid, b.objid, b.objsubid), '?'), true
+       FROM blockers b`,
+    [start.map((s) => s.classid), start.map((s) => s.objid), deptypes, cascade],
+  );
+  return {
+    gone: r.rows.filter((g) => !g.blocker),
+    blockers: [...new Set(r.rows.filter((g) => g.blocker).map((g) => g.describe))],
+  };
+}
+
+/** The objects a DROP names: one, or every overload of a function named without arguments. */
+async function findObjects(
+  client: pg.Client,
+  classid: string,
+  op: Operation,
+  qualified: string,
+): Promise<{ rows: { oid: number; name: string }[] }> {
+  if (classid === "pg_type")
+    return client.query(
+      "SELECT t::oid::int AS oid, t::text AS name FROM to_regtype($1) t WHERE t IS NOT NULL",
+      [qualified],
+    );
+  if (classid === "pg_collation")
+    return client.query(
+      "SELECT c::oid::int AS oid, c::text AS name FROM to_regcollation($1) c WHERE c IS NOT NULL",
+      [qualified],
+    );
+  if (classid === "pg_extension")
+    return client.query(
+      "SELECT oid::int AS oid, extname::text AS name FROM pg_extension WHERE extname = $1",
+      [op.target?.name ?? ""],
+    );
+  if (op.objectArgs)
+    return client.query(
+      "SELECT p::oid::int AS oid, p::text AS name FROM to_regprocedure($1) p WHERE p IS NOT NULL",
+      [`${qualified}(${op.objectArgs.join(", ")})`],
+    );
+  // Without arguments the name must be unique; every function of that name is taken (conservative).
+  return client.query(
+    `SELECT p.oid::int AS oid, p.oid::regprocedure::text AS name
+       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE p.proname = $1 AND CASE WHEN $2::text IS NULL THEN n.nspname = ANY (current_schemas(true)) ELSE n.nspname = $2 END`,
+    [op.target?.name ?? "", op.target?.schema ?? null],
+  );
+}
+
+/**
+ * DROP of a type, domain, collation, function or extension, resolved through pg_depend to the
+ * columns and tables it takes: classified by what actually goes.
+ */
+async function resolveDependencies(
+  ctx: Context,
+  operations: readonly Operation[],
+  planned: PlannedOperation[],
+): Promise<void> {
+  const { client, catalog, collect } = ctx;
+  for (const p of planned) {
+    const classid = DEPEND_KINDS[p.kind];
+    if (!classid || !p.target) continue;
+    const qualified = [p.target.schema, p.target.name]
+      .filter((part): part is string => part !== null)
+      .map((part) => sqlIdent(part))
+      .join(".");
+    const found = await findObjects(client, classid, p, qualified);
+    if (found.rows.length === 0) {
+      p.notes.push(doesNotExist(`${p.target.type} ${p.target.name}`, p));
+      continue;
+    }
+    const { gone, blockers } = await dependentsOf(
+      client,
+      found.rows.map((f) => ({ classid, objid: f.oid })),
+      p.cascadeRequested,
+    );
+    p.resolved = {
+      type: p.target.type,
+      name: found.rows.map((f) => f.name).join(", "),
+      identity: found.rows.map((f) => `oid=${f.oid}`).join(","),
+      rows: null,
+      rowsExact: false,
+      bytes: null,
+      dataLoss: "recoverable",
+      how: "target",
+    };
+    const stable = !earlierDdl(operations, p);
+    if (blockers.length > 0) {
+      const said = `${blockers.length} object(s) depend on it (${blockers.slice(0, 5).join(", ")}${blockers.length > 5 ? ", …" : ""})`;
+      p.notes.push(`${said}: without CASCADE PostgreSQL refuses, the statement fails and nothing is dropped`);
+      if (stable) {
+        p.dataLoss = "none";
+        p.reason = `PostgreSQL refuses this DROP: ${said} and CASCADE is not given; the statement fails (otherwise: ${p.reason})`;
+      }
+      continue;
+    }
+    const tablesGone = new Set(
+      gone.filter((g) => g.classid === "pg_class" && g.objsubid === 0).map((g) => g.objid),
+    );
+    const destroyed: AffectedObject[] = [];
+    let definitions = 0;
+    for (const g of gone) {
+      const rel = g.classid === "pg_class" ? catalog.relations.get(g.objid) : undefined;
+      if (g.classid === "pg_class" && g.objsubid > 0) {
+        if (!rel || tablesGone.has(g.objid) || !["r", "p", "m"].includes(rel.relkind)) continue;
+        destroyed.push(
+          collect.affectedColumn(
+            rel,
+            g.attname ?? `#${g.objsubid}`,
+            g.objsubid,
+            `column dropped with its values (${p.cascadeRequested ? "CASCADE" : "it depends on it"})`,
+          ),
+        );
+      } else if (rel && ["r", "p", "m", "S"].includes(rel.relkind)) {
+        destroyed.push(
+          collect.affected(
+            rel,
+            "destructive",
+            `dropped with ${p.target.type} ${p.target.name}${p.cascadeRequested ? " (CASCADE)" : ""}`,
+          ),
+        );
+      } else if (rel && ["v", "f"].includes(rel.relkind)) {
+        p.cascade.push(
+          collect.affected(
+            rel,
+            "recoverable",
+            "dropped with CASCADE (depends on it); its definition can be recreated",
+          ),
+        );
+      } else if (!(found.rows.some((f) => f.oid === g.objid) && g.classid === classid)) definitions++;
+    }
+    p.cascade.push(...destroyed);
+    if (definitions > 0)
+      p.notes.push(
+        `also drops ${definitions} dependent definition(s) (defaults, constraints, indexes, array types, functions …): recreatable from the schema`,
+      );
+    if (destroyed.length > 0) {
+      p.dataLoss = "destructive";
+      p.reason = `drops ${p.target.type} ${p.target.name}${p.cascadeRequested ? " with CASCADE" : ""}, and with it ${destroyed
+        .map((d) => `${d.type} ${d.name}`)
+        .slice(0, 5)
+        .join(", ")}${destroyed.length > 5 ? ", …" : ""} and their data`;
+      p.resolved.dataLoss = "destructive";
+    } else if (p.dataLoss === "destructive" && stable) {
+      p.dataLoss = "recoverable";
+      p.reason = `drops ${p.target.type} ${p.target.name}${p.cascadeRequested ? " with CASCADE" : ""}: no column, table or sequence depends on it, so only definitions go (recreatable from the schema)`;
+    }
+  }
+}
+
 async function explainRows(client: pg.Client, statement: string): Promise<number | null> {
   // EXPLAIN without ANALYZE plans the statement and never runs it (allowed in a read-only transaction).
   await client.query("SAVEPOINT lifeline_explain");
@@ -611,6 +876,7 @@ export async function planImpact(
       const planned = operations.map((op) => planOperation(ctx, op));
       await checkTriggers(client, catalog, resolved, planned);
       await decideTypeChanges(client, resolved, planned);
+      await resolveDependencies(ctx, operations, planned);
       await ctx.collect.fill(client);
 
       for (const p of planned) {
