@@ -237,6 +237,11 @@ describe("plan against the real PostgreSQL: what actually goes (issue 9)", () =>
        CREATE TABLE pairs OF pair;
        INSERT INTO pairs VALUES (1, 'a'), (2, 'b');
        CREATE VIEW people_names AS SELECT name FROM people;
+       CREATE SCHEMA kinds; CREATE TYPE kinds.k AS ENUM ('a'); CREATE TABLE kinds.inside (id int);
+       CREATE TABLE usek (id int, k kinds.k, pr pair);
+       INSERT INTO usek VALUES (1, 'a', (1, 'x')), (2, 'a', (2, 'y'));
+       CREATE TABLE gen (x int, y int GENERATED ALWAYS AS (x * 2) STORED, z int);
+       INSERT INTO gen (x) SELECT generate_series(1, 7);
        ANALYZE;`,
     );
   });
@@ -310,7 +315,7 @@ describe("plan against the real PostgreSQL: what actually goes (issue 9)", () =>
       "column public.people.ms",
     ]);
     assert.deepEqual(await names("DROP DOMAIN posint CASCADE"), ["column public.people.p"]);
-    assert.deepEqual(await names("DROP TYPE pair CASCADE"), ["table public.pairs"]);
+    assert.deepEqual(await names("DROP TYPE pair CASCADE"), ["column public.usek.pr", "table public.pairs"]);
     assert.deepEqual(await names("DROP FUNCTION dbl(int) CASCADE"), ["column public.people.y"]);
     assert.deepEqual(await names("DROP EXTENSION citext CASCADE"), ["column public.people.email"]);
     // A function used only by a default: the default goes, no data.
@@ -350,5 +355,27 @@ describe("plan against the real PostgreSQL: what actually goes (issue 9)", () =>
       "SELECT count(*)::int AS n FROM pg_type WHERE typname IN ('mood', 'unused_mood', 'pair')",
     );
     assert.equal(left[0]?.n, 3);
+  });
+
+  it("DROP SCHEMA / TABLE / COLUMN … CASCADE: columns elsewhere that depend on what goes are listed", async () => {
+    const schema = await run("DROP SCHEMA kinds CASCADE");
+    assert.deepEqual(schema.operations[0]?.cascade.map((c) => `${c.type} ${c.name}`).sort(), [
+      "column public.usek.k",
+      "table kinds.inside",
+    ]);
+    const column = await run("ALTER TABLE gen DROP COLUMN x CASCADE", true);
+    assert.deepEqual(
+      column.operations[0]?.cascade.map((c) => [c.name, c.rows, c.dataLoss]),
+      [["public.gen.y", 7, "destructive"]],
+    );
+    const withoutCascade = await run("ALTER TABLE gen DROP COLUMN x");
+    assert.equal(withoutCascade.operations[0]?.dataLoss, "none", withoutCascade.operations[0]?.reason);
+    assert.match(withoutCascade.operations[0]?.notes.join(" ") ?? "", /column y of table gen/);
+    // A column nothing depends on: destructive, as before.
+    assert.equal((await run("ALTER TABLE gen DROP COLUMN z")).operations[0]?.dataLoss, "destructive");
+    const view = await run("DROP TABLE people");
+    assert.equal(view.operations[0]?.dataLoss, "none", "a view depends on it: PostgreSQL refuses");
+    // Two objects in one statement may depend on each other: not decided here.
+    assert.equal((await run("DROP TABLE people, people_names")).operations[0]?.dataLoss, "destructive");
   });
 });

@@ -486,13 +486,13 @@ interface Gone {
  */
 async function dependentsOf(
   client: pg.Client,
-  start: { classid: string; objid: number }[],
+  start: { classid: string; objid: number; objsubid?: number }[],
   cascade: boolean,
 ): Promise<{ gone: Gone[]; blockers: string[] }> {
   const deptypes = cascade ? ["n", "a", "i", "e", "x"] : ["a", "i", "e", "x"];
   const r = await client.query<Gone & { blocker: boolean }>(
     `WITH RECURSIVE gone(classid, objid, objsubid) AS (
-       SELECT s.c::regclass::oid, s.o, 0 FROM unnest($1::text[], $2::oid[]) AS s(c, o)
+       SELECT s.c::regclass::oid, s.o, s.sub FROM unnest($1::text[], $2::oid[], $5::int[]) AS s(c, o, sub)
        UNION
        SELECT e.classid, e.objid, e.objsubid
          FROM gone g, LATERAL (
@@ -522,7 +522,13 @@ async function dependentsOf(
      SELECT b.classid::regclass::text, b.objid::int, b.objsubid, NULL, NULL,
             coalesce(pg_describe_object(b.classid, b.objid, b.objsubid), '?'), true
        FROM blockers b`,
-    [start.map((s) => s.classid), start.map((s) => s.objid), deptypes, cascade],
+    [
+      start.map((s) => s.classid),
+      start.map((s) => s.objid),
+      deptypes,
+      cascade,
+      start.map((s) => s.objsubid ?? 0),
+    ],
   );
   return {
     gone: r.rows.filter((g) => !g.blocker),
@@ -664,6 +670,110 @@ async function resolveDependencies(
       p.dataLoss = "recoverable";
       p.reason = `drops ${p.target.type} ${p.target.name}${p.cascadeRequested ? " with CASCADE" : ""}: no column, table or sequence depends on it, so only definitions go (recreatable from the schema)`;
     }
+  }
+}
+
+/** Relation drops whose CASCADE (or automatic dependents) reach further than views and foreign keys. */
+const RELATION_DEPEND_KINDS = new Set([
+  "drop-table",
+  "drop-materialized-view",
+  "drop-view",
+  "drop-schema",
+  "alter-table-drop-column",
+]);
+
+/**
+ * DROP TABLE / SCHEMA / COLUMN, resolved through pg_depend as well: what goes beyond the views and
+ * foreign keys already listed (columns of other tables typed with a dropped row type or a type in a
+ * dropped schema, generated columns built on a dropped column …) joins the cascade; a DROP that
+ * PostgreSQL refuses for its dependents is not destructive when nothing earlier in the script could
+ * have removed them and it names one object.
+ */
+async function resolveRelationDependencies(
+  ctx: Context,
+  operations: readonly Operation[],
+  planned: PlannedOperation[],
+): Promise<void> {
+  const { client, catalog, collect } = ctx;
+  for (const p of planned) {
+    if (!RELATION_DEPEND_KINDS.has(p.kind) || !p.target) continue;
+    let start: { classid: string; objid: number; objsubid?: number } | null = null;
+    let self: string | null = null;
+    if (p.kind === "drop-schema") {
+      const oid = ctx.resolved.get(`schema:${p.target.name}`) ?? null;
+      if (oid !== null) start = { classid: "pg_namespace", objid: oid };
+    } else {
+      const text = relationName(p);
+      const oid = text ? (ctx.resolved.get(text) ?? null) : null;
+      if (oid === null) continue;
+      if (p.kind === "alter-table-drop-column") {
+        const column = p.target.name.slice(p.target.name.indexOf(".") + 1);
+        const r = await client.query<{ attnum: number }>(
+          "SELECT attnum::int AS attnum FROM pg_attribute WHERE attrelid = $1 AND attname = $2 AND attnum > 0 AND NOT attisdropped",
+          [oid, column],
+        );
+        const attnum = r.rows[0]?.attnum;
+        if (attnum === undefined) {
+          const rel = catalog.relations.get(oid);
+          if (rel)
+            p.notes.push(doesNotExist(`column ${column} of ${qualifiedName(rel.schema, rel.name)}`, p));
+          continue;
+        }
+        start = { classid: "pg_class", objid: oid, objsubid: attnum };
+        self = `${oid}:${attnum}`;
+      } else {
+        start = { classid: "pg_class", objid: oid };
+        self = `${oid}:0`;
+      }
+    }
+    if (!start) continue;
+    const { gone, blockers } = await dependentsOf(client, [start], p.cascadeRequested);
+    const sole = planned.filter((o) => o.statementIndex === p.statementIndex).length === 1;
+    if (blockers.length > 0 && !p.cascadeRequested) {
+      const said = `${blockers.length} object(s) depend on it (${blockers.slice(0, 5).join(", ")}${blockers.length > 5 ? ", …" : ""})`;
+      if (!p.notes.some((n) => n.includes("without CASCADE")))
+        p.notes.push(
+          `${said}: without CASCADE PostgreSQL refuses, the statement fails and nothing is dropped`,
+        );
+      if (sole && !earlierDdl(operations, p) && !p.createdEarlier && p.dataLoss !== "unknown") {
+        p.dataLoss = "none";
+        p.reason = `PostgreSQL refuses this: ${said} and CASCADE is not given; the statement fails (otherwise: ${p.reason})`;
+        if (p.resolved) p.resolved.dataLoss = "none";
+      }
+      continue;
+    }
+    const listed = new Set([p.resolved?.name, ...p.cascade.map((c) => c.name)]);
+    const tablesGone = new Set(
+      gone.filter((g) => g.classid === "pg_class" && g.objsubid === 0).map((g) => g.objid),
+    );
+    for (const g of gone) {
+      if (g.classid !== "pg_class" || `${g.objid}:${g.objsubid}` === self) continue;
+      const rel = catalog.relations.get(g.objid);
+      if (!rel) continue;
+      const tableName = qualifiedName(rel.schema, rel.name);
+      if (g.objsubid > 0) {
+        if (tablesGone.has(g.objid) || !["r", "p", "m"].includes(rel.relkind)) continue;
+        const name = `${tableName}.${g.attname ?? `#${g.objsubid}`}`;
+        if (listed.has(name)) continue;
+        listed.add(name);
+        p.cascade.push(
+          collect.affectedColumn(
+            rel,
+            g.attname ?? `#${g.objsubid}`,
+            g.objsubid,
+            "column dropped with its values (it depends on what is dropped)",
+          ),
+        );
+      } else if (["r", "p", "m"].includes(rel.relkind) && !listed.has(tableName)) {
+        // (Sequences reached here are owned by what is dropped: serial and identity columns.)
+        listed.add(tableName);
+        p.cascade.push(
+          collect.affected(rel, "destructive", "dropped with CASCADE (depends on what is dropped)"),
+        );
+      }
+    }
+    if (p.cascade.some((c) => c.dataLoss === "destructive") && p.dataLoss !== "unknown")
+      p.dataLoss = "destructive";
   }
 }
 
@@ -877,6 +987,7 @@ export async function planImpact(
       await checkTriggers(client, catalog, resolved, planned);
       await decideTypeChanges(client, resolved, planned);
       await resolveDependencies(ctx, operations, planned);
+      await resolveRelationDependencies(ctx, operations, planned);
       await ctx.collect.fill(client);
 
       for (const p of planned) {
