@@ -13,7 +13,7 @@ function size(rows: number | null, exact: boolean, bytes: number | null, binary 
 
 function cascadeLine(c: AffectedObject, sql: boolean): string {
   if (sql) {
-    const amount = size(c.rows, c.rowsExact, c.dataLoss === "destructive" ? c.bytes : null);
+    const amount = `${c.rowsBound && c.rows !== null ? "up to " : ""}${size(c.rows, c.rowsExact, c.dataLoss === "destructive" ? c.bytes : null)}`;
     return `       + ${c.type} ${c.name} — ${c.how}${amount ? `: ${amount}` : ""}`;
   }
   // Kubernetes: the class of every volume and claim matters (a namespace holds several).

@@ -28,6 +28,8 @@ export interface Operation {
   cascadeRequested: boolean;
   /** IF EXISTS: the object may not be there. */
   missingOk: boolean;
+  /** DELETE/UPDATE/TRUNCATE ONLY: inheritance children and partitions are not reached. */
+  only?: boolean;
   /** For DELETE/UPDATE: whether rows are filtered. */
   filter: "all-rows" | "always-true" | "filtered" | null;
   /** For ALTER COLUMN … TYPE: the new type as written (decided against the live column on impact). */

@@ -242,6 +242,28 @@ describe("plan against the real PostgreSQL: what actually goes (issue 9)", () =>
        INSERT INTO usek VALUES (1, 'a', (1, 'x')), (2, 'a', (2, 'y'));
        CREATE TABLE gen (x int, y int GENERATED ALWAYS AS (x * 2) STORED, z int);
        INSERT INTO gen (x) SELECT generate_series(1, 7);
+       CREATE TABLE parents (id int PRIMARY KEY);
+       CREATE TABLE kids (id int PRIMARY KEY, parent_id int REFERENCES parents ON DELETE CASCADE);
+       CREATE TABLE grandkids (id int, kid_id int REFERENCES kids ON DELETE CASCADE);
+       CREATE TABLE pets (id int, parent_id int REFERENCES parents ON DELETE SET NULL, kid_id int REFERENCES kids ON DELETE SET NULL);
+       INSERT INTO parents SELECT generate_series(1, 100);
+       INSERT INTO kids SELECT g, 1 + g % 100 FROM generate_series(1, 1000) g;
+       INSERT INTO grandkids SELECT g, 1 + g % 1000 FROM generate_series(1, 3000) g;
+       INSERT INTO pets SELECT g, CASE WHEN g <= 50 THEN 1 + g % 100 END, CASE WHEN g > 50 THEN 1 + g % 1000 END FROM generate_series(1, 200) g;
+       CREATE TABLE tree (id int PRIMARY KEY, up int REFERENCES tree ON DELETE CASCADE);
+       CREATE TABLE leaves (id int, tree_id int REFERENCES tree ON DELETE CASCADE);
+       INSERT INTO tree VALUES (1, NULL), (2, 1), (3, 2);
+       INSERT INTO leaves VALUES (1, 3), (2, 3);
+       CREATE TABLE animals (id int, name text);
+       CREATE TABLE dogs () INHERITS (animals);
+       CREATE TABLE cats () INHERITS (animals);
+       INSERT INTO animals SELECT g, 'a' FROM generate_series(1, 5) g;
+       INSERT INTO dogs SELECT g, 'd' FROM generate_series(1, 17) g;
+       INSERT INTO cats SELECT g, 'c' FROM generate_series(1, 12) g;
+       CREATE TABLE measures (id int, at date) PARTITION BY RANGE (at);
+       CREATE TABLE measures_1 PARTITION OF measures FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+       CREATE TABLE measures_2 PARTITION OF measures FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');
+       INSERT INTO measures SELECT g, date '2026-01-01' + g % 59 FROM generate_series(1, 40) g;
        ANALYZE;`,
     );
   });
@@ -377,5 +399,66 @@ describe("plan against the real PostgreSQL: what actually goes (issue 9)", () =>
     assert.equal(view.operations[0]?.dataLoss, "none", "a view depends on it: PostgreSQL refuses");
     // Two objects in one statement may depend on each other: not decided here.
     assert.equal((await run("DROP TABLE people, people_names")).operations[0]?.dataLoss, "destructive");
+  });
+
+  it("--exact counts what ON DELETE CASCADE takes by the foreign-key join, not the whole table", async () => {
+    const exact = await run("DELETE FROM parents WHERE id <= 3", true);
+    const [op] = exact.operations;
+    assert.equal(op?.rows, 3);
+    assert.equal(op?.resolved?.rowsExact, true);
+    const byName = new Map(op?.cascade.map((c) => [c.name, c]));
+    // parents 1..3 own kids with parent_id 1..3 (10 each); each kid owns 3 grandkids.
+    assert.deepEqual(
+      ["public.kids", "public.grandkids"].map((n) => [
+        n,
+        byName.get(n)?.rows,
+        byName.get(n)?.rowsExact,
+        byName.get(n)?.rowsBound,
+      ]),
+      [
+        ["public.kids", 30, true, undefined],
+        ["public.grandkids", 90, true, undefined],
+      ],
+    );
+    const kidsInDb = await query(db.url, "SELECT count(*)::int AS n FROM kids");
+    assert.equal(kidsInDb[0]?.n, 1000, "nothing was deleted");
+    // Without --exact: an estimate from the same join, not the bound.
+    const estimated = await run("DELETE FROM parents WHERE id <= 3");
+    const kids = estimated.operations[0]?.cascade.find((c) => c.name === "public.kids");
+    assert.equal(kids?.rowsExact, false);
+    assert.equal(kids?.rowsBound, undefined);
+    assert.ok((kids?.rows ?? 0) > 0 && (kids?.rows ?? 0) < 200, `estimate ${kids?.rows}`);
+  });
+
+  it("ON DELETE SET NULL effects are listed: the rows whose reference is nulled, counted", async () => {
+    const result = await run("DELETE FROM parents WHERE id <= 3", true);
+    const setNull = result.operations[0]?.cascade.filter((c) => c.type === "column");
+    assert.deepEqual(
+      setNull?.map((c) => [c.name, c.rows, c.rowsExact, c.dataLoss]),
+      [
+        ["public.pets.parent_id", 2, true, "destructive"],
+        ["public.pets.kid_id", 5, true, "destructive"],
+      ],
+    );
+    assert.match(setNull?.[0]?.how ?? "", /SET NULL.*reference is lost/);
+    const [pets] = await query(db.url, "SELECT count(parent_id)::int AS n FROM pets");
+    assert.equal(pets?.n, 50, "nothing was changed");
+  });
+
+  it("a cascade that cannot be counted (self-referencing) is labelled a bound, never exact", async () => {
+    const result = await run("DELETE FROM tree WHERE id = 1", true);
+    const leaves = result.operations[0]?.cascade.find((c) => c.name === "public.leaves");
+    assert.equal(leaves?.rowsExact, false);
+    assert.equal(leaves?.rowsBound, true);
+    assert.match(leaves?.how ?? "", /a bound, not a count/);
+  });
+
+  it("DELETE FROM a parent of an inheritance tree (or partitions) counts the children unless ONLY", async () => {
+    assert.equal((await run("DELETE FROM animals")).operations[0]?.rows, 34);
+    assert.equal((await run("DELETE FROM ONLY animals")).operations[0]?.rows, 5);
+    assert.equal((await run("DELETE FROM animals", true)).operations[0]?.rows, 34);
+    assert.equal((await run("DELETE FROM ONLY animals", true)).operations[0]?.rows, 5);
+    assert.equal((await run("TRUNCATE animals")).operations[0]?.rows, 34);
+    assert.equal((await run("DELETE FROM measures")).operations[0]?.rows, 40);
   });
 });

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import fc from "fast-check";
-import { classifySql, loadParser, transactionControl } from "../../src/engines/postgres/classify.js";
+import {
+  classifySql,
+  deleteAsSelect,
+  loadParser,
+  transactionControl,
+} from "../../src/engines/postgres/classify.js";
 import { isDestructive } from "../../src/core/operation.js";
 import { secrets } from "../../src/core/redact.js";
 import { losslessTypeChange } from "../../src/engines/postgres/type-change.js";
@@ -763,5 +768,27 @@ describe("losslessTypeChange: which type changes cannot lose data (issue 9)", ()
       losslessTypeChange({ name: "int4", typmod: -1 }, { name: "int8", typmods: [], array: true }),
       null,
     );
+  });
+});
+
+describe("deleteAsSelect: the rows a DELETE deletes, counted without deleting (issue 9)", () => {
+  it("keeps FROM, USING, WHERE and WITH; drops RETURNING; keeps ONLY", () => {
+    const build = deleteAsSelect(
+      "WITH x AS (SELECT 1 AS id) DELETE FROM ONLY s.orders AS o USING items i, x WHERE o.id = i.order_id AND i.note <> 'using returning' RETURNING o.id",
+    );
+    assert.equal(
+      build?.(["id", "Ref"]),
+      `WITH x AS (SELECT 1 AS id) SELECT "o"."id", "o"."Ref" FROM ONLY s.orders AS o, items i, x WHERE o.id = i.order_id AND i.note <> 'using returning' `,
+    );
+    assert.equal(deleteAsSelect("DELETE FROM orders")?.(["id"]), `SELECT "orders"."id" FROM orders`);
+    assert.equal(
+      deleteAsSelect("delete from orders where status = 'x';")?.([]),
+      `SELECT 1 FROM orders where status = 'x'`,
+    );
+  });
+  it("gives up (null) where it cannot be sure", () => {
+    assert.equal(deleteAsSelect("DELETE FROM orders WHERE CURRENT OF c"), null);
+    assert.equal(deleteAsSelect("SELECT 1"), null);
+    assert.equal(deleteAsSelect("not sql"), null);
   });
 });

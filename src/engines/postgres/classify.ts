@@ -350,7 +350,8 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
             cascadeRequested: child(body, "behavior") === "DROP_CASCADE",
             filter: "all-rows",
             dataLoss: "destructive",
-            reason: `removes every row${child(rv, "inh") === false ? " (ONLY this table)" : ""}${child(body, "behavior") === "DROP_CASCADE" ? ", and every row of tables referencing it (CASCADE)" : ""}${child(body, "restart_seqs") === true ? "; restarts owned sequences" : ""}`,
+            ...(child(rv, "inh") !== true ? { only: true } : {}),
+            reason: `removes every row${child(rv, "inh") !== true ? " (ONLY this table)" : ""}${child(body, "behavior") === "DROP_CASCADE" ? ", and every row of tables referencing it (CASCADE)" : ""}${child(body, "restart_seqs") === true ? "; restarts owned sequences" : ""}`,
           }),
         );
       }
@@ -363,6 +364,7 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
         op(ctx, {
           kind: verb,
           target: refFromRangeVar("table", child(body, "relation")),
+          ...(child(child(body, "relation"), "inh") !== true ? { only: true } : {}),
           filter,
           dataLoss: "destructive",
           reason:
@@ -1332,4 +1334,110 @@ export function transactionControl(sql: string): string[] {
     if (kind && !SAVEPOINT_KINDS.has(kind)) found.push(kind.replace(/^TRANS_STMT_/, "").replace(/_/g, " "));
   }
   return found;
+}
+
+/** Words outside strings, quoted identifiers, comments and parentheses, with their byte offsets. */
+function topLevelWords(bytes: Buffer): { word: string; at: number }[] {
+  const words: { word: string; at: number }[] = [];
+  let depth = 0;
+  for (let i = 0; i < bytes.length;) {
+    const c = bytes[i] ?? 0;
+    if (c === 0x27 || c === 0x22) {
+      for (i++; i < bytes.length; i++) {
+        if (bytes[i] === c) {
+          if (bytes[i + 1] === c) i++;
+          else break;
+        } else if (c === 0x27 && bytes[i] === 0x5c) i++;
+      }
+      i++;
+    } else if (c === 0x2d && bytes[i + 1] === 0x2d) {
+      while (i < bytes.length && bytes[i] !== 0x0a) i++;
+    } else if (c === 0x2f && bytes[i + 1] === 0x2a) {
+      const close = bytes.indexOf("*/", i + 2, "latin1");
+      i = close < 0 ? bytes.length : close + 2;
+    } else if (c === 0x24) {
+      const span = literalSpan(bytes, i, bytes.length);
+      i = span && span[0] === i ? span[1] : i + 1;
+    } else if (c === 0x28) {
+      depth++;
+      i++;
+    } else if (c === 0x29) {
+      depth--;
+      i++;
+    } else if (/[A-Za-z_]/.test(String.fromCharCode(c))) {
+      const start = i;
+      while (i < bytes.length && /[A-Za-z0-9_$]/.test(String.fromCharCode(bytes[i] ?? 0))) i++;
+      if (depth === 0)
+        words.push({ word: bytes.subarray(start, i).toString("latin1").toLowerCase(), at: start });
+    } else i++;
+  }
+  return words;
+}
+
+function withoutLocations(node: unknown): string {
+  return JSON.stringify(node, (key, value: unknown) => (key === "location" ? undefined : value));
+}
+
+/**
+ * The rows a DELETE would delete, as a SELECT of the given columns of its target (the same FROM,
+ * USING and WHERE), so they can be counted in a read-only transaction instead of deleting them.
+ * The SELECT is parsed back and checked to read exactly what the DELETE names; null when it cannot
+ * be built (WHERE CURRENT OF, an unusual spelling): then the caller gives a bound, not a count.
+ * Call loadParser() first.
+ */
+export function deleteAsSelect(statement: string): ((columns: string[]) => string) | null {
+  let body: unknown;
+  try {
+    const parsed = parseSync(statement) as { stmts?: ParsedStatement[] };
+    if ((parsed.stmts ?? []).length !== 1) return null;
+    body = child(parsed.stmts?.[0]?.stmt, "DeleteStmt");
+  } catch {
+    return null;
+  }
+  if (!isNode(body) || isNode(child(body.whereClause, "CurrentOfExpr"))) return null;
+  const relation = body.relation;
+  const relLocation = child(relation, "location");
+  if (typeof relLocation !== "number") return null;
+  const bytes = Buffer.from(statement, "utf8");
+  const words = topLevelWords(bytes);
+  const deleteWord = words.filter((w) => w.word === "delete" && w.at < relLocation).pop();
+  if (!deleteWord) return null;
+  const using = list(body.usingClause);
+  const firstUsing = child(child(using[0], "RangeVar") ?? using[0], "location");
+  let usingWord: { at: number } | undefined;
+  if (using.length > 0) {
+    usingWord = words.find(
+      (w) =>
+        w.word === "using" && w.at > relLocation && (typeof firstUsing !== "number" || w.at < firstUsing),
+    );
+    if (!usingWord) return null;
+  }
+  const returning = words.find((w) => w.word === "returning" && w.at > relLocation);
+  const end = returning ? returning.at : bytes.length;
+  const only = child(relation, "inh") !== true;
+  const alias = str(child(child(relation, "alias"), "aliasname")) ?? str(child(relation, "relname")) ?? "";
+  const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+  const text = (from: number, to: number) => bytes.subarray(from, to).toString("utf8");
+  const tail = usingWord
+    ? `${text(relLocation, usingWord.at).trimEnd()}, ${text(usingWord.at + 5, end).trimStart()}`
+    : text(relLocation, end);
+  const build = (columns: string[]) =>
+    `${text(0, deleteWord.at)}SELECT ${columns.map((c) => `${quote(alias)}.${quote(c)}`).join(", ") || "1"} FROM ${only ? "ONLY " : ""}${tail.replace(/;\s*$/, "")}`;
+  // Parsed back, the SELECT must read what the DELETE names.
+  try {
+    const select = child(
+      (parseSync(build(["x"])) as { stmts?: ParsedStatement[] }).stmts?.[0]?.stmt,
+      "SelectStmt",
+    );
+    const from = list(child(select, "fromClause"));
+    const same =
+      from.length === using.length + 1 &&
+      withoutLocations(child(from[0], "RangeVar")) === withoutLocations(relation) &&
+      withoutLocations(from.slice(1)) === withoutLocations(using) &&
+      withoutLocations(child(select, "whereClause")) === withoutLocations(body.whereClause) &&
+      withoutLocations(child(select, "withClause")) === withoutLocations(body.withClause);
+    return same ? build : null;
+  } catch {
+    return null;
+  }
 }

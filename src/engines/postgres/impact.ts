@@ -3,7 +3,7 @@ import { formatCount } from "../../core/duration.js";
 import type { Operation } from "../../core/operation.js";
 import type { AffectedObject, Dependent, PlannedOperation } from "../../core/plan.js";
 import type { Consumer, Target } from "../../ports/engine.js";
-import { DML_KINDS } from "./classify.js";
+import { DML_KINDS, deleteAsSelect } from "./classify.js";
 import { pinSqlSession, qualifiedName, sqlIdent, withClient } from "./connection.js";
 import { losslessTypeChange } from "./type-change.js";
 
@@ -32,6 +32,10 @@ interface ForeignKey {
   table: number;
   references: number;
   onDelete: string;
+  /** The referencing columns, the referenced ones, and those ON DELETE SET NULL/DEFAULT sets. */
+  columns: string[];
+  referenced: string[];
+  setColumns: string[];
 }
 
 const USER_NAMESPACES = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
@@ -62,9 +66,23 @@ class Catalog {
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind IN ('r','p','v','m','S','f') AND ${USER_NAMESPACES}`,
     );
-    const keys = await client.query<{ name: string; tbl: number; ref: number; deltype: string }>(
-      `SELECT conname AS name, conrelid::int AS tbl, confrelid::int AS ref, confdeltype::text AS deltype
-           FROM pg_constraint WHERE contype = 'f' AND conparentid = 0`,
+    const keys = await client.query<{
+      name: string;
+      tbl: number;
+      ref: number;
+      deltype: string;
+      cols: string[];
+      refcols: string[];
+      setcols: string[];
+    }>(
+      `SELECT k.conname AS name, k.conrelid::int AS tbl, k.confrelid::int AS ref, k.confdeltype::text AS deltype,
+              ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY u(n, i)
+                      JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i) AS cols,
+              ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(n, i)
+                      JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i) AS refcols,
+              ARRAY(SELECT a.attname::text FROM unnest(coalesce(k.confdelsetcols, k.conkey)) WITH ORDINALITY u(n, i)
+                      JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i) AS setcols
+           FROM pg_constraint k WHERE k.contype = 'f' AND k.conparentid = 0`,
     );
     const views = await client.query<{ view: number; base: number }>(
       `SELECT DISTINCT rw.ev_class::int AS view, d.refobjid::int AS base
@@ -77,7 +95,15 @@ class Catalog {
     for (const r of relations.rows) catalog.relations.set(r.oid, r);
     for (const k of keys.rows) {
       const list = catalog.keysByReferenced.get(k.ref) ?? [];
-      list.push({ name: k.name, table: k.tbl, references: k.ref, onDelete: k.deltype });
+      list.push({
+        name: k.name,
+        table: k.tbl,
+        references: k.ref,
+        onDelete: k.deltype,
+        columns: k.cols,
+        referenced: k.refcols,
+        setColumns: k.setcols.length > 0 ? k.setcols : k.cols,
+      });
       catalog.keysByReferenced.set(k.ref, list);
     }
     for (const v of views.rows)
@@ -108,15 +134,15 @@ class Catalog {
   }
 
   /** Tables reached through foreign keys, recursively, optionally only through ON DELETE CASCADE keys. */
-  referencingTables(oid: number, onlyCascade: boolean): { rel: Relation; key: string }[] {
-    const found = new Map<number, { rel: Relation; key: string }>();
+  referencingTables(oid: number, onlyCascade: boolean): { rel: Relation; key: string; fk: ForeignKey }[] {
+    const found = new Map<number, { rel: Relation; key: string; fk: ForeignKey }>();
     const queue = [oid];
     for (let current = queue.shift(); current !== undefined; current = queue.shift()) {
       for (const fk of this.referencingKeys(current)) {
         if ((onlyCascade && fk.onDelete !== "c") || found.has(fk.table) || fk.table === oid) continue;
         const rel = this.relations.get(fk.table);
         if (rel) {
-          found.set(fk.table, { rel, key: fk.name });
+          found.set(fk.table, { rel, key: fk.name, fk });
           queue.push(fk.table);
         }
       }
@@ -124,39 +150,55 @@ class Catalog {
     return [...found.values()];
   }
 
-  estimatedRows(rel: Relation): number | null {
-    if (rel.relkind === "p") {
-      return (this.partitions.get(rel.oid) ?? []).reduce((sum, child) => {
-        const c = this.relations.get(child);
-        return sum + (c ? (this.estimatedRows(c) ?? 0) : 0);
-      }, 0);
-    }
+  /**
+   * Estimated rows; with children, those of inheritance children and partitions too (what a
+   * DELETE, UPDATE or TRUNCATE without ONLY reaches). A partitioned table always sums its partitions.
+   */
+  estimatedRows(rel: Relation, withChildren = false): number | null {
+    const children = (this.partitions.get(rel.oid) ?? [])
+      .map((c) => this.relations.get(c))
+      .filter((c): c is Relation => c !== undefined);
+    if (rel.relkind === "p") return children.reduce((sum, c) => sum + (this.estimatedRows(c, true) ?? 0), 0);
     if (rel.relkind !== "r" && rel.relkind !== "m") return null;
-    return rel.reltuples < 0 ? null : Math.round(rel.reltuples);
+    const own = rel.reltuples < 0 ? null : Math.round(rel.reltuples);
+    if (!withChildren || children.length === 0) return own;
+    return children.reduce<number | null>((sum, c) => {
+      const rows = this.estimatedRows(c, true);
+      return sum === null || rows === null ? null : sum + rows;
+    }, own);
   }
 }
 
 /** Builds affected objects now and fills sizes (and exact counts) in one batch later. */
 class Collector {
-  private readonly pending: { object: AffectedObject; oid: number }[] = [];
+  private readonly pending: { object: AffectedObject; oid: number; only: boolean }[] = [];
 
   constructor(
     private readonly catalog: Catalog,
     private readonly exact: boolean,
   ) {}
 
-  affected(rel: Relation, dataLoss: AffectedObject["dataLoss"], how: string): AffectedObject {
+  /**
+   * `reach`: "children" counts inheritance children and partitions too (DML without ONLY);
+   * "only" just the table itself.
+   */
+  affected(
+    rel: Relation,
+    dataLoss: AffectedObject["dataLoss"],
+    how: string,
+    reach: "table" | "children" | "only" = "table",
+  ): AffectedObject {
     const object: AffectedObject = {
       type: RELKIND_TYPE[rel.relkind] ?? "relation",
       name: qualifiedName(rel.schema, rel.name),
       identity: `oid=${rel.oid},relfilenode=${rel.relfilenode}`,
-      rows: dataLoss === "destructive" ? this.catalog.estimatedRows(rel) : null,
+      rows: dataLoss === "destructive" ? this.catalog.estimatedRows(rel, reach === "children") : null,
       rowsExact: false,
       bytes: null,
       dataLoss,
       how,
     };
-    this.pending.push({ object, oid: rel.oid });
+    this.pending.push({ object, oid: rel.oid, only: reach === "only" });
     return object;
   }
 
@@ -165,6 +207,7 @@ class Collector {
     const object: AffectedObject = {
       type: "column",
       name: `${qualifiedName(rel.schema, rel.name)}.${column}`,
+      table: qualifiedName(rel.schema, rel.name),
       identity: `oid=${rel.oid},relfilenode=${rel.relfilenode},attnum=${attnum}`,
       rows: this.catalog.estimatedRows(rel),
       rowsExact: false,
@@ -172,7 +215,7 @@ class Collector {
       dataLoss: "destructive",
       how,
     };
-    this.pending.push({ object, oid: rel.oid });
+    this.pending.push({ object, oid: rel.oid, only: false });
     return object;
   }
 
@@ -184,26 +227,33 @@ class Collector {
       [oids],
     );
     for (const s of sizes.rows) this.catalog.sizes.set(s.oid, s.bytes);
+    const onlyRows = new Map<number, number>();
     if (this.exact) {
-      for (const oid of new Set(
-        this.pending
-          .filter((p) => p.object.rows !== null || p.object.dataLoss === "destructive")
-          .map((p) => p.oid),
-      )) {
-        const rel = this.catalog.relations.get(oid);
-        if (!rel || !["r", "p", "m"].includes(rel.relkind)) continue;
-        const r = await client.query<{ n: string }>(
-          `SELECT count(*)::text AS n FROM ${sqlIdent(rel.schema)}.${sqlIdent(rel.name)}`,
-        );
-        this.catalog.exactRows.set(oid, Number(r.rows[0]?.n ?? 0));
+      const wanted = this.pending.filter(
+        (p) => p.object.rows !== null || p.object.dataLoss === "destructive",
+      );
+      for (const [only, oids] of [
+        [false, new Set(wanted.filter((p) => !p.only).map((p) => p.oid))],
+        [true, new Set(wanted.filter((p) => p.only).map((p) => p.oid))],
+      ] as const) {
+        for (const oid of oids) {
+          const rel = this.catalog.relations.get(oid);
+          if (!rel || !["r", "p", "m"].includes(rel.relkind)) continue;
+          // Without ONLY, count(*) reads inheritance children and partitions too.
+          const r = await client.query<{ n: string }>(
+            `SELECT count(*)::text AS n FROM ${only ? "ONLY " : ""}${sqlIdent(rel.schema)}.${sqlIdent(rel.name)}`,
+          );
+          (only ? onlyRows : this.catalog.exactRows).set(oid, Number(r.rows[0]?.n ?? 0));
+        }
       }
     }
-    for (const { object, oid } of this.pending) {
+    for (const { object, oid, only } of this.pending) {
       if (object.type !== "column") object.bytes = this.catalog.sizes.get(oid) ?? null;
-      const exactRows = this.catalog.exactRows.get(oid);
+      const exactRows = (only ? onlyRows : this.catalog.exactRows).get(oid);
       if (object.dataLoss === "destructive" && exactRows !== undefined) {
         object.rows = exactRows;
-        object.rowsExact = true;
+        // A bound stays a bound, however exactly it is counted.
+        object.rowsExact = object.rowsBound !== true;
       }
     }
   }
@@ -777,6 +827,141 @@ async function resolveRelationDependencies(
   }
 }
 
+/** One query inside a savepoint: a failure (a statement lifeline could not rebuild) costs nothing. */
+async function guarded<T>(client: pg.Client, run: () => Promise<T>): Promise<T | null> {
+  await client.query("SAVEPOINT lifeline_count");
+  try {
+    const result = await run();
+    await client.query("RELEASE SAVEPOINT lifeline_count");
+    return result;
+  } catch {
+    await client.query("ROLLBACK TO SAVEPOINT lifeline_count");
+    return null;
+  }
+}
+
+/**
+ * The rows a DELETE takes through its foreign keys, without deleting: the rows of every ON DELETE
+ * CASCADE table (and those ON DELETE SET NULL/DEFAULT overwrite) that reference the deleted rows,
+ * by the foreign-key join from the DELETE's own FROM/USING/WHERE — counted under --exact, estimated
+ * by EXPLAIN otherwise. Where that join cannot be built (WHERE CURRENT OF, a self-referencing
+ * cascade, a cycle), the figure stays what it was: every row of the table, labelled as a bound.
+ * Under --exact a filtered DELETE's own rows are counted the same way.
+ */
+async function countDeletes(
+  client: pg.Client,
+  catalog: Catalog,
+  planned: PlannedOperation[],
+  exact: boolean,
+): Promise<void> {
+  for (const p of planned) {
+    if (p.kind !== "delete" || !p.resolved) continue;
+    const bounded = p.cascade.filter((c) => c.rowsBound);
+    const build = deleteAsSelect(p.statement);
+    const root = [...catalog.relations.values()].find(
+      (r) => `oid=${r.oid},relfilenode=${r.relfilenode}` === p.resolved?.identity,
+    );
+    if (build && root && exact && p.filter === "filtered") {
+      const n = await guarded(client, async () => {
+        const r = await client.query<{ n: string }>(
+          `SELECT count(*)::text AS n FROM (${build([])}) AS deleted`,
+        );
+        return Number(r.rows[0]?.n ?? 0);
+      });
+      if (n !== null) {
+        p.rows = n;
+        p.resolved.rows = n;
+        p.resolved.rowsExact = true;
+        p.notes = p.notes.filter((note) => !note.startsWith("rows estimated by EXPLAIN"));
+        p.notes.push(
+          "rows counted with the DELETE's own FROM/USING/WHERE in a read-only transaction (nothing was deleted)",
+        );
+      }
+    }
+    if (bounded.length === 0) continue;
+    const deletedSet = new Set([
+      root?.oid,
+      ...catalog.referencingTables(root?.oid ?? -1, true).map((d) => d.rel.oid),
+    ]);
+    const selfCascade = [...deletedSet].some((oid) =>
+      (catalog.keysByReferenced.get(oid ?? -1) ?? []).some((k) => k.table === oid && k.onDelete === "c"),
+    );
+    let alias = 0;
+    /** SQL selecting `columns` of the rows of `oid` the DELETE takes; null on a cycle. */
+    const rowsOf = (oid: number, columns: string[], visiting: Set<number>): string | null => {
+      if (!build || !root) return null;
+      if (oid === root.oid) return build(columns);
+      const rel = catalog.relations.get(oid);
+      if (!rel || visiting.has(oid)) return null;
+      const keys = [...deletedSet].flatMap((parent) =>
+        catalog.referencingKeys(parent ?? -1).filter((k) => k.table === oid && k.onDelete === "c"),
+      );
+      const x = `x${++alias}`;
+      const conditions: string[] = [];
+      for (const k of keys) {
+        const parentRows = rowsOf(k.references, k.referenced, new Set([...visiting, oid]));
+        if (parentRows === null) return null;
+        conditions.push(`(${k.columns.map((c) => `${x}.${sqlIdent(c)}`).join(", ")}) IN (${parentRows})`);
+      }
+      if (conditions.length === 0) return null;
+      const selected = columns.length > 0 ? columns.map((c) => `${x}.${sqlIdent(c)}`).join(", ") : "1";
+      return `SELECT ${selected} FROM ${sqlIdent(rel.schema)}.${sqlIdent(rel.name)} ${x} WHERE ${conditions.join(" OR ")}`;
+    };
+    for (const c of bounded) {
+      const rel = [...catalog.relations.values()].find(
+        (r) => c.identity === `oid=${r.oid},relfilenode=${r.relfilenode}`,
+      );
+      let sql: string | null = null;
+      if (rel && !selfCascade && c.type === "column") {
+        // SET NULL / SET DEFAULT: the referencing rows of every table whose rows are deleted.
+        const keys = [...deletedSet].flatMap((parent) =>
+          catalog
+            .referencingKeys(parent ?? -1)
+            .filter(
+              (k) =>
+                k.table === rel.oid &&
+                (k.onDelete === "n" || k.onDelete === "d") &&
+                c.name === `${qualifiedName(rel.schema, rel.name)}.${k.setColumns.join(",")}`,
+            ),
+        );
+        const x = `x${++alias}`;
+        const conditions = keys.map((k) => {
+          const parentRows = rowsOf(k.references, k.referenced, new Set());
+          return parentRows === null
+            ? null
+            : `(${k.columns.map((col) => `${x}.${sqlIdent(col)}`).join(", ")}) IN (${parentRows})`;
+        });
+        if (conditions.length > 0 && conditions.every((cond) => cond !== null))
+          sql = `SELECT 1 FROM ${sqlIdent(rel.schema)}.${sqlIdent(rel.name)} ${x} WHERE ${conditions.join(" OR ")}`;
+      } else if (rel && !selfCascade) sql = rowsOf(rel.oid, [], new Set());
+      const counted =
+        sql === null
+          ? null
+          : await guarded(client, async () => {
+              if (exact) {
+                const r = await client.query<{ n: string }>(
+                  `SELECT count(*)::text AS n FROM (${sql}) AS taken`,
+                );
+                return Number(r.rows[0]?.n ?? 0);
+              }
+              const r = await client.query<{ "QUERY PLAN": { Plan: { "Plan Rows"?: number } }[] }>(
+                `EXPLAIN (FORMAT JSON) ${sql}`,
+              );
+              return r.rows[0]?.["QUERY PLAN"][0]?.Plan["Plan Rows"] ?? null;
+            });
+      if (counted === null) {
+        c.rowsExact = false;
+        c.how = `${c.how}; up to every row of the table (a bound, not a count${selfCascade ? ": a self-referencing cascade" : ""})`;
+        continue;
+      }
+      c.rows = counted;
+      c.rowsExact = exact;
+      delete c.rowsBound;
+      c.how = `${c.how}; ${exact ? "counted" : "estimated"} by the foreign-key join (nothing was deleted)`;
+    }
+  }
+}
+
 async function explainRows(client: pg.Client, statement: string): Promise<number | null> {
   // EXPLAIN without ANALYZE plans the statement and never runs it (allowed in a read-only transaction).
   await client.query("SAVEPOINT lifeline_explain");
@@ -854,6 +1039,7 @@ function planOperation(ctx: Context, op: Operation): PlannedOperation {
     rel,
     op.dataLoss === "recoverable" ? "recoverable" : "destructive",
     "target",
+    DML_KINDS.has(op.kind) ? (op.only ? "only" : "children") : "table",
   );
   ctx.watched.set(rel.oid, name);
 
@@ -927,14 +1113,35 @@ function planOperation(ctx: Context, op: Operation): PlannedOperation {
     }
   }
   if (op.kind === "delete") {
-    for (const { rel: t, key } of catalog.referencingTables(rel.oid, true)) {
-      planned.cascade.push(
-        collect.affected(
+    const deleted = catalog.referencingTables(rel.oid, true);
+    for (const { rel: t, key } of deleted) {
+      // Counted (by the foreign-key join) or estimated after the catalog is read; until then, and
+      // whenever that is not possible, every row of the table: a bound, said as one.
+      const object = collect.affected(
+        t,
+        "destructive",
+        `rows deleted by ON DELETE CASCADE (foreign key ${key})`,
+      );
+      object.rowsBound = true;
+      planned.cascade.push(object);
+    }
+    // ON DELETE SET NULL / SET DEFAULT: the referencing rows stay, their reference is overwritten.
+    for (const parent of [rel.oid, ...deleted.map((d) => d.rel.oid)]) {
+      for (const fk of catalog.referencingKeys(parent)) {
+        if (fk.onDelete !== "n" && fk.onDelete !== "d") continue;
+        const t = catalog.relations.get(fk.table);
+        if (!t) continue;
+        const object = collect.affected(
           t,
           "destructive",
-          `rows deleted by ON DELETE CASCADE (foreign key ${key}); up to all rows`,
-        ),
-      );
+          `${fk.setColumns.join(", ")} set to ${fk.onDelete === "n" ? "NULL" : "its default"} by ON DELETE ${fk.onDelete === "n" ? "SET NULL" : "SET DEFAULT"} (foreign key ${fk.name}): the rows stay, their reference is lost`,
+        );
+        object.type = "column";
+        object.table = qualifiedName(t.schema, t.name);
+        object.name = `${qualifiedName(t.schema, t.name)}.${fk.setColumns.join(",")}`;
+        object.rowsBound = true;
+        planned.cascade.push(object);
+      }
     }
   }
   return planned;
@@ -1022,7 +1229,11 @@ export async function planImpact(
         p.rows = p.resolved.rows;
         p.bytes = p.kind.startsWith("drop-") || p.kind === "truncate" ? p.resolved.bytes : null;
       }
-      for (const { planned: p, statement } of ctx.explain) p.rows = await explainRows(client, statement);
+      for (const { planned: p, statement } of ctx.explain) {
+        p.rows = await explainRows(client, statement);
+        if (p.resolved) p.resolved.rowsExact = false;
+      }
+      await countDeletes(client, catalog, planned, options.exact);
 
       const watched = [...ctx.watched.keys()];
       const functions = await client.query<{ name: string; ref: number }>(
