@@ -340,6 +340,12 @@ describe("plan against the real PostgreSQL: what actually goes (issue 9)", () =>
     assert.deepEqual(await names("DROP TYPE pair CASCADE"), ["column public.usek.pr", "table public.pairs"]);
     assert.deepEqual(await names("DROP FUNCTION dbl(int) CASCADE"), ["column public.people.y"]);
     assert.deepEqual(await names("DROP EXTENSION citext CASCADE"), ["column public.people.email"]);
+    // What an earlier statement made unknown stays unknown, whatever the catalog says.
+    for (const sql of [
+      "SET search_path = kinds; DROP TYPE mood CASCADE",
+      "SET search_path = kinds; DROP TYPE mood",
+    ])
+      assert.equal((await run(sql)).operations[1]?.dataLoss, "unknown", sql);
     // A function used only by a default: the default goes, no data.
     const [byDefault] = (await run("DROP FUNCTION one() CASCADE")).operations;
     assert.equal(byDefault?.dataLoss, "recoverable", byDefault?.reason);

@@ -634,7 +634,9 @@ async function resolveDependencies(
   const { client, catalog, collect } = ctx;
   for (const p of planned) {
     const classid = DEPEND_KINDS[p.kind];
-    if (!classid || !p.target) continue;
+    if (!classid || !p.target || p.createdEarlier) continue;
+    // What an earlier statement made unknown stays unknown; the objects are still listed.
+    const known = p.dataLoss !== "unknown";
     const qualified = [p.target.schema, p.target.name]
       .filter((part): part is string => part !== null)
       .map((part) => sqlIdent(part))
@@ -663,7 +665,7 @@ async function resolveDependencies(
     if (blockers.length > 0) {
       const said = `${blockers.length} object(s) depend on it (${blockers.slice(0, 5).join(", ")}${blockers.length > 5 ? ", …" : ""})`;
       p.notes.push(`${said}: without CASCADE PostgreSQL refuses, the statement fails and nothing is dropped`);
-      if (stable) {
+      if (stable && known) {
         p.dataLoss = "none";
         p.reason = `PostgreSQL refuses this DROP: ${said} and CASCADE is not given; the statement fails (otherwise: ${p.reason})`;
       }
@@ -709,7 +711,7 @@ async function resolveDependencies(
       p.notes.push(
         `also drops ${definitions} dependent definition(s) (defaults, constraints, indexes, array types, functions …): recreatable from the schema`,
       );
-    if (destroyed.length > 0) {
+    if (destroyed.length > 0 && known) {
       p.dataLoss = "destructive";
       p.reason = `drops ${p.target.type} ${p.target.name}${p.cascadeRequested ? " with CASCADE" : ""}, and with it ${destroyed
         .map((d) => `${d.type} ${d.name}`)
@@ -746,7 +748,7 @@ async function resolveRelationDependencies(
 ): Promise<void> {
   const { client, catalog, collect } = ctx;
   for (const p of planned) {
-    if (!RELATION_DEPEND_KINDS.has(p.kind) || !p.target) continue;
+    if (!RELATION_DEPEND_KINDS.has(p.kind) || !p.target || p.createdEarlier) continue;
     let start: { classid: string; objid: number; objsubid?: number } | null = null;
     let self: string | null = null;
     if (p.kind === "drop-schema") {
