@@ -792,3 +792,16 @@ describe("deleteAsSelect: the rows a DELETE deletes, counted without deleting (i
     assert.equal(deleteAsSelect("not sql"), null);
   });
 });
+
+describe("classifySql: psql meta-commands keep secrets out of the plan (issue 9)", () => {
+  it("a password in \\connect or in a \\set of a password variable is masked and registered", () => {
+    const ops = classifySql(
+      "\\c postgresql://app:s3cr3t-pw@db/other\n\\connect \"dbname=x password='hunter22'\"\n\\set admin_password 'pa55word!'\nSELECT 1;",
+    );
+    const text = ops.map((o) => `${o.statement} ${o.reason}`).join("\n");
+    for (const secret of ["s3cr3t-pw", "hunter22", "pa55word!"]) {
+      assert.ok(!text.includes(secret), `${secret} in ${text}`);
+      assert.equal(secrets.redact(`x ${secret} y`).includes(secret), false, secret);
+    }
+  });
+});

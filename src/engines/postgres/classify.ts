@@ -1286,6 +1286,7 @@ function classifyMetaCommand(meta: MetaCommand, statementIndex: number): Operati
     statement: secrets.redact(meta.text),
     normalized: createHash("sha256").update(`psql:${meta.text}`).digest("hex"),
   };
+  for (const secret of meta.secrets) secrets.add(secret);
   const effect = classifyMeta(meta);
   if (effect.kind === "copy") {
     try {

@@ -18,6 +18,34 @@ export interface MetaCommand {
   line: number;
   /** It sends the query buffer (\g, \gexec, \gset, \watch …): it ends a statement like `;`. */
   sends: boolean;
+  /** Passwords written in it (a connection string, a \set of a password variable): masked in `text`. */
+  secrets: string[];
+}
+
+const MASKED = "*****";
+
+/** Masks passwords in a meta-command: \c with a URI or password=…, \set of a password-like variable. */
+export function maskMeta(name: string, text: string): { text: string; secrets: string[] } {
+  const found: string[] = [];
+  let out = text
+    .replace(/(\/\/[^:/@\s]*:)([^@\s]+)@/g, (_m, head: string, secret: string) => {
+      found.push(secret);
+      return `${head}${MASKED}@`;
+    })
+    .replace(/(password\s*=\s*)('(?:[^']|'')*'|[^\s'"]+)/gi, (_m, head: string, secret: string) => {
+      found.push(secret.replace(/^'|'$/g, ""));
+      return `${head}${MASKED}`;
+    });
+  if (name === "set") {
+    out = out.replace(
+      /^((?:\\set\s+)?\S*(?:pass|pwd|secret|token|key)\S*\s+)(.+)$/i,
+      (_m, head: string, secret: string) => {
+        found.push(secret.trim().replace(/^'|'$/g, ""));
+        return `${head}${MASKED}`;
+      },
+    );
+  }
+  return { text: out, secrets: found };
 }
 
 export interface Interpolation {
@@ -148,13 +176,15 @@ export function splitPsql(text: string): PsqlScript {
       const match = /^\\([A-Za-z][A-Za-z0-9_+]*|!|\?|;)?\s*([\s\S]*)$/.exec(whole);
       const name = match?.[1] ?? "";
       const sends = SENDING.has(name.toLowerCase());
+      const masked = maskMeta(name, whole.trimEnd());
       metas.push({
         name,
-        args: (match?.[2] ?? "").trim(),
-        text: whole.trimEnd(),
+        args: maskMeta(name, (match?.[2] ?? "").trim()).text,
+        text: masked.text,
         offset: i,
         line,
         sends,
+        secrets: masked.secrets,
       });
       blanked.fill(0x20, i, end);
       // Sending the buffer ends the statement, as `;` does.
