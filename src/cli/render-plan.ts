@@ -51,6 +51,8 @@ export function planJson(plan: Plan) {
       reason: op.reason,
       rows: op.rows,
       rowsExact: op.resolved?.rowsExact ?? false,
+      // A lossless ALTER COLUMN … TYPE: whether PostgreSQL rewrites the table (false: catalog only).
+      ...(op.rewrite !== undefined ? { rewrite: op.rewrite } : {}),
       bytes: op.bytes,
       cascade: op.cascade,
       notes: op.notes,

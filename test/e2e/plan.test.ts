@@ -147,7 +147,14 @@ policy:
     const result = await run(["plan", "shop-staging", "-f", "0043_psql.sql", "--json"]);
     assert.equal(result.code, 0, result.stderr);
     const doc = JSON.parse(result.stdout) as {
-      operations: { kind: string; dataLoss: string; reason: string; notes: string[]; rows: number | null }[];
+      operations: {
+        kind: string;
+        dataLoss: string;
+        reason: string;
+        notes: string[];
+        rows: number | null;
+        rewrite?: boolean;
+      }[];
     };
     assert.deepEqual(
       doc.operations.map((o) => [o.kind, o.dataLoss]),
@@ -163,6 +170,7 @@ policy:
       ],
     );
     assert.match(doc.operations[3]?.notes.join(" ") ?? "", /no table rewrite/);
+    assert.equal(doc.operations[3]?.rewrite, false);
     assert.ok((doc.operations[5]?.rows ?? 0) > 0);
     assert.match(doc.operations[6]?.reason ?? "", /line 7: \\i 0044_more\.sql/);
     assert.match(doc.operations[7]?.reason ?? "", /line 7/);
