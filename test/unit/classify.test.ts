@@ -500,6 +500,12 @@ describe("classifySql: every statement is in the plan (issue 9)", () => {
       "CREATE CAST (int AS text) WITH INOUT",
       "CREATE FOREIGN TABLE ft (a int) SERVER s",
       "RESET statement_timeout",
+      "REASSIGN OWNED BY a TO b",
+      "DROP ROLE old_app",
+      "ALTER DATABASE d CONNECTION LIMIT 5",
+      "ALTER ROLE r SET work_mem = '1MB'",
+      "IMPORT FOREIGN SCHEMA s FROM SERVER srv INTO x",
+      "SECURITY LABEL ON TABLE t IS 'x'",
       "SELECT 1",
       // Last: a DISCARD makes the statements after it unplannable (by design).
       "DISCARD PLANS",

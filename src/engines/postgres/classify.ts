@@ -314,6 +314,19 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
       }
       return out;
     }
+    case "DropRoleStmt":
+    case "DropTableSpaceStmt":
+      // PostgreSQL refuses while the role owns objects or the tablespace holds any: no data goes.
+      return [
+        op(ctx, {
+          kind: type === "DropRoleStmt" ? "drop-role" : "drop-tablespace",
+          dataLoss: "recoverable",
+          reason:
+            type === "DropRoleStmt"
+              ? "drops roles (their privileges go); PostgreSQL refuses while they own objects"
+              : "drops an empty tablespace; PostgreSQL refuses while it holds any object",
+        }),
+      ];
     case "DropdbStmt":
       return [
         op(ctx, {
@@ -773,6 +786,19 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
     case "AlterTypeStmt":
     case "AlterCollationStmt":
     case "AlterPolicyStmt":
+    case "ReassignOwnedStmt":
+    case "AlterDatabaseSetStmt":
+    case "AlterDatabaseStmt":
+    case "AlterRoleSetStmt":
+    case "ImportForeignSchemaStmt":
+    case "SecLabelStmt":
+    case "AlterForeignServerStmt":
+    case "AlterFdwStmt":
+    case "AlterUserMappingStmt":
+    case "AlterTSDictionaryStmt":
+    case "AlterTSConfigurationStmt":
+    case "CreateAmStmt":
+    case "AlterOpFamilyStmt":
       nested(ctx, body, out, false);
       if (out.length === 0) {
         const readOnly = type === "SelectStmt" || type === "VariableShowStmt";
