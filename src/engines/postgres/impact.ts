@@ -434,12 +434,14 @@ async function decideTypeChanges(
       from_mod: number;
       shown: string;
       to_name: string | null;
+      to_shown: string | null;
     }>(
       `SELECT CASE WHEN tn.nspname = 'pg_catalog' AND t.typtype = 'b' THEN t.typname::text END AS from_name,
               a.atttypmod AS from_mod, format_type(a.atttypid, a.atttypmod) AS shown,
               (SELECT CASE WHEN nn.nspname = 'pg_catalog' AND nt.typtype = 'b' THEN nt.typname::text END
                  FROM pg_type nt JOIN pg_namespace nn ON nn.oid = nt.typnamespace
-                WHERE nt.oid = to_regtype($3)) AS to_name
+                WHERE nt.oid = to_regtype($3)) AS to_name,
+              format_type(to_regtype($3), NULL) AS to_shown
          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = t.typnamespace
         WHERE a.attrelid = $1 AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped`,
       [oid, column, typeText],
@@ -454,7 +456,7 @@ async function decideTypeChanges(
       p.reason = `${p.reason}; from ${row.shown}: not proven lossless`;
       continue;
     }
-    const written = `${p.newType.names.filter((n) => n !== "pg_catalog").join(".")}${p.newType.typmods.length > 0 ? `(${p.newType.typmods.join(",")})` : ""}`;
+    const written = `${row.to_shown ?? p.newType.names.join(".")}${p.newType.typmods.length > 0 ? `(${p.newType.typmods.join(",")})` : ""}`;
     p.dataLoss = "none";
     p.reason = `changes the type of ${p.target.name} from ${row.shown} to ${written}: ${lossless.why}; no value can change (lossless)`;
     p.resolved.dataLoss = "none";

@@ -96,19 +96,16 @@ export function losslessTypeChange(from: CurrentType, to: NewType): Lossless | n
   const fromWidth = INTEGER_WIDTH[f];
   const toWidth = INTEGER_WIDTH[t];
   if (fromWidth !== undefined && toWidth !== undefined && toWidth > fromWidth)
-    return { rewrite: true, why: `${t} holds every ${f} value` };
+    return { rewrite: true, why: "the wider integer holds every value" };
   const digits = INTEGER_DIGITS[f];
   if (digits !== undefined && t === "numeric" && (m1 === undefined || m1 - (m2 ?? 0) >= digits))
-    return {
-      rewrite: true,
-      why: `numeric${m1 === undefined ? "" : `(${m1},${m2 ?? 0})`} holds every ${f} value`,
-    };
+    return { rewrite: true, why: "the numeric holds every integer value" };
   if (f === "date" && t === "timestamp")
     return { rewrite: true, why: "every date is a timestamp at midnight" };
   if (EXACT_TEXT.has(f) && (t === "text" || (t === "varchar" && m1 === undefined)))
-    return { rewrite: true, why: `the text form of a ${f} value is exact` };
+    return { rewrite: true, why: "every value's text form is exact" };
   const chars = INTEGER_CHARS[f];
   if (chars !== undefined && t === "varchar" && m1 !== undefined && m1 >= chars)
-    return { rewrite: true, why: `every ${f} value fits in ${m1} characters` };
+    return { rewrite: true, why: `every integer fits in ${m1} characters` };
   return null;
 }
