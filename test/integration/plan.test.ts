@@ -320,6 +320,10 @@ describe("plan against the real PostgreSQL: what actually goes (issue 9)", () =>
       ["public.people.shout", 18, true],
     ]);
     assert.ok(op?.cascade.some((c) => c.type === "view" && c.name === "public.people_names"));
+    assert.ok(
+      !op?.cascade.some((c) => c.type === "default"),
+      "a generated column's expression is part of it",
+    );
     assert.equal(result.verdict, "require");
   });
 
@@ -349,6 +353,10 @@ describe("plan against the real PostgreSQL: what actually goes (issue 9)", () =>
     // A function used only by a default: the default goes, no data.
     const [byDefault] = (await run("DROP FUNCTION one() CASCADE")).operations;
     assert.equal(byDefault?.dataLoss, "recoverable", byDefault?.reason);
+    assert.deepEqual(
+      byDefault?.cascade.map((c) => [c.type, c.name, c.dataLoss]),
+      [["default", "column d of table people", "recoverable"]],
+    );
   });
 
   it("without CASCADE, a DROP PostgreSQL refuses is not destructive and says so; an unused type drops", async () => {

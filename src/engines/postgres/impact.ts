@@ -527,6 +527,9 @@ interface Gone {
   relkind: string | null;
   attname: string | null;
   describe: string;
+  /** For a column default (pg_attrdef): its table and column. */
+  adrel: number | null;
+  adnum: number | null;
 }
 
 /**
@@ -566,13 +569,14 @@ async function dependentsOf(
      )
      SELECT g.classid::regclass::text AS classid, g.objid::int AS objid, g.objsubid, c.relkind::text AS relkind,
             a.attname::text AS attname, coalesce(pg_describe_object(g.classid, g.objid, g.objsubid), '?') AS describe,
-            false AS blocker
+            ad.adrelid::int AS adrel, ad.adnum::int AS adnum, false AS blocker
        FROM gone g
+       LEFT JOIN pg_attrdef ad ON g.classid = 'pg_attrdef'::regclass AND ad.oid = g.objid
        LEFT JOIN pg_class c ON g.classid = 'pg_class'::regclass AND c.oid = g.objid
        LEFT JOIN pg_attribute a ON g.classid = 'pg_class'::regclass AND a.attrelid = g.objid AND a.attnum = g.objsubid AND g.objsubid > 0
      UNION ALL
      SELECT b.classid::regclass::text, b.objid::int, b.objsubid, NULL, NULL,
-            coalesce(pg_describe_object(b.classid, b.objid, b.objsubid), '?'), true
+            coalesce(pg_describe_object(b.classid, b.objid, b.objsubid), '?'), NULL, NULL, true
        FROM blockers b`,
     [
       start.map((s) => s.classid),
@@ -706,6 +710,24 @@ async function resolveDependencies(
             "dropped with CASCADE (depends on it); its definition can be recreated",
           ),
         );
+      } else if (g.classid === "pg_attrdef") {
+        // The default of a column that goes itself (a generated column) is part of it.
+        const columnGone = gone.some(
+          (o) =>
+            o.classid === "pg_class" && o.objid === g.adrel && (o.objsubid === 0 || o.objsubid === g.adnum),
+        );
+        if (columnGone) continue;
+        // A column default that goes: the column keeps its values; new rows no longer get it.
+        p.cascade.push({
+          type: "default",
+          name: g.describe.replace(/^default value for /, ""),
+          identity: `attrdef oid=${g.objid}`,
+          rows: null,
+          rowsExact: false,
+          bytes: null,
+          dataLoss: "recoverable",
+          how: "column default dropped with CASCADE: the values stay, new rows no longer get it",
+        });
       } else if (!(found.rows.some((f) => f.oid === g.objid) && g.classid === classid)) definitions++;
     }
     p.cascade.push(...destroyed);
