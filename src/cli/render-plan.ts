@@ -13,7 +13,7 @@ function size(rows: number | null, exact: boolean, bytes: number | null, binary 
 
 function cascadeLine(c: AffectedObject, sql: boolean): string {
   if (sql) {
-    const amount = size(c.rows, c.rowsExact, c.dataLoss === "destructive" ? c.bytes : null);
+    const amount = `${c.rowsBound && c.rows !== null ? "up to " : ""}${size(c.rows, c.rowsExact, c.dataLoss === "destructive" ? c.bytes : null)}`;
     return `       + ${c.type} ${c.name} — ${c.how}${amount ? `: ${amount}` : ""}`;
   }
   // Kubernetes: the class of every volume and claim matters (a namespace holds several).
@@ -51,6 +51,8 @@ export function planJson(plan: Plan) {
       reason: op.reason,
       rows: op.rows,
       rowsExact: op.resolved?.rowsExact ?? false,
+      // A lossless ALTER COLUMN … TYPE: whether PostgreSQL rewrites the table (false: catalog only).
+      ...(op.rewrite !== undefined ? { rewrite: op.rewrite } : {}),
       bytes: op.bytes,
       cascade: op.cascade,
       notes: op.notes,

@@ -28,8 +28,22 @@ export interface Operation {
   cascadeRequested: boolean;
   /** IF EXISTS: the object may not be there. */
   missingOk: boolean;
+  /** DELETE/UPDATE/TRUNCATE ONLY: inheritance children and partitions are not reached. */
+  only?: boolean;
   /** For DELETE/UPDATE: whether rows are filtered. */
   filter: "all-rows" | "always-true" | "filtered" | null;
+  /** For ALTER COLUMN … TYPE: the new type as written (decided against the live column on impact). */
+  newType?: {
+    /** Qualified as the parser gives it: ["pg_catalog", "varchar"], ["text"]. */
+    names: string[];
+    typmods: number[];
+    array: boolean;
+    /** A USING expression or a COLLATE clause was given: never proven lossless. */
+    using: boolean;
+    collate: boolean;
+  };
+  /** For DROP FUNCTION/OPERATOR … (args): the argument types as written, when given. */
+  objectArgs?: string[];
   /** The target is created by an earlier statement of the same script (so it does not exist yet). */
   createdEarlier?: boolean;
 }

@@ -11,6 +11,10 @@ export interface AffectedObject {
   /** Rows destroyed (or at risk); null when unknown. */
   rows: number | null;
   rowsExact: boolean;
+  /** For a column: the schema-qualified table it belongs to. */
+  table?: string;
+  /** `rows` is an upper bound (every row of the table), not a count of what goes. */
+  rowsBound?: boolean;
   bytes: number | null;
   dataLoss: DataLoss;
   /** How it is affected: "dropped with CASCADE", "truncated by CASCADE", "rows deleted by ON DELETE CASCADE". */
@@ -26,6 +30,8 @@ export interface PlannedOperation extends Omit<Operation, "target"> {
   cascade: AffectedObject[];
   /** Things a reviewer must know: "does not exist", "will fail without CASCADE: …". */
   notes: string[];
+  /** For a lossless ALTER COLUMN … TYPE: whether PostgreSQL rewrites the table (false: catalog only). */
+  rewrite?: boolean;
 }
 
 export interface Dependent {
@@ -194,7 +200,11 @@ export function destroyedTables(operations: readonly PlannedOperation[]): string
   for (const op of operations) {
     if (op.resolved && isDestructive(op.dataLoss) && op.resolved.type === "table")
       names.add(op.resolved.name);
-    for (const c of op.cascade) if (c.type === "table" && isDestructive(c.dataLoss)) names.add(c.name);
+    for (const c of op.cascade) {
+      if (c.type === "table" && isDestructive(c.dataLoss)) names.add(c.name);
+      // A dropped or overwritten column changes its table: the restore point must hold it.
+      if (c.type === "column" && c.table && isDestructive(c.dataLoss)) names.add(c.table);
+    }
   }
   return [...names].sort();
 }

@@ -34,6 +34,20 @@ policy:
 `,
     );
     writeFileSync(
+      path.join(work.dir, "0043_psql.sql"),
+      [
+        "\\set ON_ERROR_STOP on",
+        "\\echo 'migrating'",
+        "\\timing on",
+        "ALTER TABLE orders ALTER COLUMN customer_email TYPE varchar;",
+        "CREATE VIEW recent_orders AS SELECT * FROM orders WHERE created_at > now() - interval '1 day';",
+        "DELETE FROM orders WHERE status = 'cancelled';",
+        "\\i 0044_more.sql",
+        "UPDATE products SET stock = 0 WHERE id = 1;",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(
       path.join(work.dir, "0042_cleanup.sql"),
       "-- cleanup\nCREATE INDEX orders_at ON orders (created_at);\nDELETE FROM orders WHERE status = 'cancelled';\n",
     );
@@ -113,5 +127,54 @@ policy:
     assert.match(missing.stderr, /cannot read nope\.sql/);
     const empty = await run(["plan", "shop", "--sql", "-- nothing"]);
     assert.equal(empty.code, 2);
+  });
+
+  it("CREATE VIEW on its own is planned (none, allow), not 'no statement'", async () => {
+    const result = await run(["plan", "shop", "--sql", "CREATE VIEW v AS SELECT 1 AS one", "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    const doc = JSON.parse(result.stdout) as {
+      verdict: string;
+      operations: { kind: string; dataLoss: string }[];
+    };
+    assert.equal(doc.verdict, "allow");
+    assert.deepEqual(
+      doc.operations.map((o) => [o.kind, o.dataLoss]),
+      [["create-view", "none"]],
+    );
+  });
+
+  it("a psql migration file: meta-commands are split out, the rest is planned precisely, unplanned lines are named", async () => {
+    const result = await run(["plan", "shop-staging", "-f", "0043_psql.sql", "--json"]);
+    assert.equal(result.code, 0, result.stderr);
+    const doc = JSON.parse(result.stdout) as {
+      operations: {
+        kind: string;
+        dataLoss: string;
+        reason: string;
+        notes: string[];
+        rows: number | null;
+        rewrite?: boolean;
+      }[];
+    };
+    assert.deepEqual(
+      doc.operations.map((o) => [o.kind, o.dataLoss]),
+      [
+        ["psql-set", "none"],
+        ["psql-echo", "none"],
+        ["psql-timing", "none"],
+        ["alter-column-type", "none"],
+        ["create-view", "none"],
+        ["delete", "destructive"],
+        ["psql-i", "unknown"],
+        ["update", "unknown"],
+      ],
+    );
+    assert.match(doc.operations[3]?.notes.join(" ") ?? "", /no table rewrite/);
+    assert.equal(doc.operations[3]?.rewrite, false);
+    assert.ok((doc.operations[5]?.rows ?? 0) > 0);
+    assert.match(doc.operations[6]?.reason ?? "", /line 7: \\i 0044_more\.sql/);
+    assert.match(doc.operations[7]?.reason ?? "", /line 7/);
+    const human = await run(["plan", "shop-staging", "-f", "0043_psql.sql"]);
+    assert.match(human.stdout, /no table rewrite/);
   });
 });

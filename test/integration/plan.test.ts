@@ -227,3 +227,269 @@ describe("plan against the real PostgreSQL (read-only)", () => {
     assert.equal(await fingerprintOfState(db.url), before);
   });
 });
+
+describe("plan against the real PostgreSQL: what actually goes (issue 9)", () => {
+  let db: TestDatabase;
+  const repo = tempDir();
+  before(async () => {
+    db = await createDatabase("lifeline_plan9");
+    await query(
+      db.url,
+      `CREATE TABLE widen (id int PRIMARY KEY, v50 varchar(50), v20 varchar(20), n int, m numeric(10,2),
+                           ts timestamp, net cidr, tz timestamptz, t text, big bigint, m12 numeric(12,2));
+       INSERT INTO widen SELECT g, 'a', 'b', g, g, now(), '10.0.0.0/8', now(), 'x', g, g FROM generate_series(1, 30) g;
+       CREATE COLLATION mycoll (provider = icu, locale = 'und');
+       CREATE COLLATION unused_coll (provider = icu, locale = 'und');
+       CREATE TYPE mood AS ENUM ('happy', 'sad');
+       CREATE TYPE unused_mood AS ENUM ('x');
+       CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+       CREATE TYPE pair AS (a int, b text);
+       CREATE FUNCTION dbl(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1 * 2';
+       CREATE FUNCTION one() RETURNS int LANGUAGE sql AS 'SELECT 1';
+       CREATE EXTENSION citext;
+       CREATE TABLE people (id int PRIMARY KEY, name text COLLATE mycoll, shout text GENERATED ALWAYS AS (upper(name)) STORED,
+                            m mood, ms mood[], p posint, d int DEFAULT one(), x int, y int GENERATED ALWAYS AS (dbl(x)) STORED,
+                            email citext);
+       INSERT INTO people (id, name, m, p, x) SELECT g, 'n' || g, 'happy', g, g FROM generate_series(1, 18) g;
+       CREATE TABLE pairs OF pair;
+       INSERT INTO pairs VALUES (1, 'a'), (2, 'b');
+       CREATE VIEW people_names AS SELECT name FROM people;
+       CREATE SCHEMA kinds; CREATE TYPE kinds.k AS ENUM ('a'); CREATE TABLE kinds.inside (id int);
+       CREATE TABLE usek (id int, k kinds.k, pr pair);
+       INSERT INTO usek VALUES (1, 'a', (1, 'x')), (2, 'a', (2, 'y'));
+       CREATE TABLE gen (x int, y int GENERATED ALWAYS AS (x * 2) STORED, z int);
+       INSERT INTO gen (x) SELECT generate_series(1, 7);
+       CREATE TABLE parents (id int PRIMARY KEY);
+       CREATE TABLE kids (id int PRIMARY KEY, parent_id int REFERENCES parents ON DELETE CASCADE);
+       CREATE TABLE grandkids (id int, kid_id int REFERENCES kids ON DELETE CASCADE);
+       CREATE TABLE pets (id int, parent_id int REFERENCES parents ON DELETE SET NULL, kid_id int REFERENCES kids ON DELETE SET NULL);
+       INSERT INTO parents SELECT generate_series(1, 100);
+       INSERT INTO kids SELECT g, 1 + g % 100 FROM generate_series(1, 1000) g;
+       INSERT INTO grandkids SELECT g, 1 + g % 1000 FROM generate_series(1, 3000) g;
+       INSERT INTO pets SELECT g, CASE WHEN g <= 50 THEN 1 + g % 100 END, CASE WHEN g > 50 THEN 1 + g % 1000 END FROM generate_series(1, 200) g;
+       CREATE TABLE tree (id int PRIMARY KEY, up int REFERENCES tree ON DELETE CASCADE);
+       CREATE TABLE leaves (id int, tree_id int REFERENCES tree ON DELETE CASCADE);
+       INSERT INTO tree VALUES (1, NULL), (2, 1), (3, 2);
+       INSERT INTO leaves VALUES (1, 3), (2, 3);
+       CREATE TABLE animals (id int, name text);
+       CREATE TABLE dogs () INHERITS (animals);
+       CREATE TABLE cats () INHERITS (animals);
+       INSERT INTO animals SELECT g, 'a' FROM generate_series(1, 5) g;
+       INSERT INTO dogs SELECT g, 'd' FROM generate_series(1, 17) g;
+       INSERT INTO cats SELECT g, 'c' FROM generate_series(1, 12) g;
+       CREATE TABLE measures (id int, at date) PARTITION BY RANGE (at);
+       CREATE TABLE measures_1 PARTITION OF measures FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+       CREATE TABLE measures_2 PARTITION OF measures FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');
+       INSERT INTO measures SELECT g, date '2026-01-01' + g % 59 FROM generate_series(1, 40) g;
+       ANALYZE;`,
+    );
+  });
+  after(async () => {
+    await db.drop();
+    repo.remove();
+  });
+  const run = (sql: string, exact = false) =>
+    plan(testContext(repo.dir), testAsset("shop", db.url), sql, { exact, policy: DEFAULT_POLICY });
+
+  it("lossless type changes are not destructive, decided against the live column; widenings say there is no rewrite", async () => {
+    const lossless: [sql: string, rewrite: boolean][] = [
+      ["ALTER TABLE widen ALTER COLUMN v50 TYPE text", false],
+      ["ALTER TABLE widen ALTER COLUMN v20 TYPE varchar(21)", false],
+      ["ALTER TABLE widen ALTER COLUMN n TYPE bigint", true],
+      ["ALTER TABLE widen ALTER COLUMN m TYPE numeric(12,2)", false],
+      ["ALTER TABLE widen ALTER COLUMN ts TYPE timestamp(6)", false],
+      ["ALTER TABLE widen ALTER COLUMN net TYPE inet", false],
+      ["ALTER TABLE widen ALTER COLUMN n TYPE text", true],
+    ];
+    for (const [sql, rewrite] of lossless) {
+      const result = await run(sql);
+      const [op] = result.operations;
+      assert.equal(op?.dataLoss, "none", `${sql}: ${op?.reason}`);
+      assert.equal(op?.rewrite, rewrite, sql);
+      assert.match(op?.notes.join(" ") ?? "", rewrite ? /rewrites the table/ : /no table rewrite/, sql);
+      assert.equal(result.verdict, "allow", sql);
+    }
+    for (const sql of [
+      "ALTER TABLE widen ALTER COLUMN t TYPE varchar(10)",
+      "ALTER TABLE widen ALTER COLUMN big TYPE int",
+      "ALTER TABLE widen ALTER COLUMN m12 TYPE numeric(10,2)",
+      "ALTER TABLE widen ALTER COLUMN n TYPE bigint USING n * 2",
+      "ALTER TABLE widen ALTER COLUMN tz TYPE timestamp",
+      "ALTER TABLE widen ALTER COLUMN v50 TYPE varchar(20)",
+      "ALTER TABLE widen ALTER COLUMN missing TYPE text",
+      // The live type is not what the second statement changes.
+      "ALTER TABLE widen ALTER COLUMN n TYPE numeric(20,5); ALTER TABLE widen ALTER COLUMN n TYPE bigint",
+    ]) {
+      const result = await run(sql);
+      assert.equal(result.operations.at(-1)?.dataLoss, "destructive", sql);
+    }
+    const narrowing = await run("ALTER TABLE widen ALTER COLUMN big TYPE int");
+    assert.match(narrowing.operations[0]?.reason ?? "", /from bigint: not proven lossless/);
+  });
+
+  it("DROP COLLATION … CASCADE takes the columns using it (and the generated column built on them), with their rows", async () => {
+    const result = await run("DROP COLLATION mycoll CASCADE", true);
+    const [op] = result.operations;
+    assert.equal(op?.dataLoss, "destructive", op?.reason);
+    const columns = op?.cascade.filter((c) => c.type === "column").map((c) => [c.name, c.rows, c.rowsExact]);
+    assert.deepEqual(columns?.sort(), [
+      ["public.people.name", 18, true],
+      ["public.people.shout", 18, true],
+    ]);
+    assert.ok(op?.cascade.some((c) => c.type === "view" && c.name === "public.people_names"));
+    assert.ok(
+      !op?.cascade.some((c) => c.type === "default"),
+      "a generated column's expression is part of it",
+    );
+    assert.equal(result.verdict, "require");
+  });
+
+  it("DROP TYPE / DOMAIN / FUNCTION / EXTENSION … CASCADE: the columns and tables that go are listed", async () => {
+    const names = async (sql: string) => {
+      const [op] = (await run(sql)).operations;
+      assert.equal(op?.dataLoss, "destructive", `${sql}: ${op?.reason}`);
+      return op?.cascade
+        .filter((c) => c.dataLoss === "destructive")
+        .map((c) => `${c.type} ${c.name}`)
+        .sort();
+    };
+    assert.deepEqual(await names("DROP TYPE mood CASCADE"), [
+      "column public.people.m",
+      "column public.people.ms",
+    ]);
+    assert.deepEqual(await names("DROP DOMAIN posint CASCADE"), ["column public.people.p"]);
+    assert.deepEqual(await names("DROP TYPE pair CASCADE"), ["column public.usek.pr", "table public.pairs"]);
+    assert.deepEqual(await names("DROP FUNCTION dbl(int) CASCADE"), ["column public.people.y"]);
+    assert.deepEqual(await names("DROP EXTENSION citext CASCADE"), ["column public.people.email"]);
+    // What an earlier statement made unknown stays unknown, whatever the catalog says.
+    for (const sql of [
+      "SET search_path = kinds; DROP TYPE mood CASCADE",
+      "SET search_path = kinds; DROP TYPE mood",
+    ])
+      assert.equal((await run(sql)).operations[1]?.dataLoss, "unknown", sql);
+    // A function used only by a default: the default goes, no data.
+    const [byDefault] = (await run("DROP FUNCTION one() CASCADE")).operations;
+    assert.equal(byDefault?.dataLoss, "recoverable", byDefault?.reason);
+    assert.deepEqual(
+      byDefault?.cascade.map((c) => [c.type, c.name, c.dataLoss]),
+      [["default", "column d of table people", "recoverable"]],
+    );
+  });
+
+  it("without CASCADE, a DROP PostgreSQL refuses is not destructive and says so; an unused type drops", async () => {
+    for (const sql of [
+      "DROP TYPE mood",
+      "DROP COLLATION mycoll",
+      "DROP FUNCTION dbl(int)",
+      "DROP EXTENSION citext",
+    ]) {
+      const [op] = (await run(sql)).operations;
+      assert.equal(op?.dataLoss, "none", `${sql}: ${op?.reason}`);
+      assert.match(op?.notes.join(" ") ?? "", /without CASCADE PostgreSQL refuses/, sql);
+      assert.deepEqual(op?.cascade, [], sql);
+    }
+    for (const sql of [
+      "DROP TYPE unused_mood",
+      "DROP TYPE unused_mood CASCADE",
+      "DROP COLLATION unused_coll CASCADE",
+    ]) {
+      const result = await run(sql);
+      assert.equal(result.operations[0]?.dataLoss, "recoverable", sql);
+      assert.equal(result.verdict, "allow", sql);
+    }
+    // After DDL in the same script the live catalog is not what the DROP meets: never better than written.
+    const [, afterDdl] = (
+      await run("ALTER TABLE widen ADD COLUMN u unused_mood; DROP TYPE unused_mood CASCADE")
+    ).operations;
+    assert.equal(afterDdl?.dataLoss, "destructive");
+    // Nothing was dropped.
+    const left = await query(
+      db.url,
+      "SELECT count(*)::int AS n FROM pg_type WHERE typname IN ('mood', 'unused_mood', 'pair')",
+    );
+    assert.equal(left[0]?.n, 3);
+  });
+
+  it("DROP SCHEMA / TABLE / COLUMN … CASCADE: columns elsewhere that depend on what goes are listed", async () => {
+    const schema = await run("DROP SCHEMA kinds CASCADE");
+    assert.deepEqual(schema.operations[0]?.cascade.map((c) => `${c.type} ${c.name}`).sort(), [
+      "column public.usek.k",
+      "table kinds.inside",
+    ]);
+    const column = await run("ALTER TABLE gen DROP COLUMN x CASCADE", true);
+    assert.deepEqual(
+      column.operations[0]?.cascade.map((c) => [c.name, c.rows, c.dataLoss]),
+      [["public.gen.y", 7, "destructive"]],
+    );
+    const withoutCascade = await run("ALTER TABLE gen DROP COLUMN x");
+    assert.equal(withoutCascade.operations[0]?.dataLoss, "none", withoutCascade.operations[0]?.reason);
+    assert.match(withoutCascade.operations[0]?.notes.join(" ") ?? "", /column y of table gen/);
+    // A column nothing depends on: destructive, as before.
+    assert.equal((await run("ALTER TABLE gen DROP COLUMN z")).operations[0]?.dataLoss, "destructive");
+    const view = await run("DROP TABLE people");
+    assert.equal(view.operations[0]?.dataLoss, "none", "a view depends on it: PostgreSQL refuses");
+    // Two objects in one statement may depend on each other: not decided here.
+    assert.equal((await run("DROP TABLE people, people_names")).operations[0]?.dataLoss, "destructive");
+  });
+
+  it("--exact counts what ON DELETE CASCADE takes by the foreign-key join, not the whole table", async () => {
+    const exact = await run("DELETE FROM parents WHERE id <= 3", true);
+    const [op] = exact.operations;
+    assert.equal(op?.rows, 3);
+    assert.equal(op?.resolved?.rowsExact, true);
+    const byName = new Map(op?.cascade.map((c) => [c.name, c]));
+    // parents 1..3 own kids with parent_id 1..3 (10 each); each kid owns 3 grandkids.
+    assert.deepEqual(
+      ["public.kids", "public.grandkids"].map((n) => [
+        n,
+        byName.get(n)?.rows,
+        byName.get(n)?.rowsExact,
+        byName.get(n)?.rowsBound,
+      ]),
+      [
+        ["public.kids", 30, true, undefined],
+        ["public.grandkids", 90, true, undefined],
+      ],
+    );
+    const kidsInDb = await query(db.url, "SELECT count(*)::int AS n FROM kids");
+    assert.equal(kidsInDb[0]?.n, 1000, "nothing was deleted");
+    // Without --exact: an estimate from the same join, not the bound.
+    const estimated = await run("DELETE FROM parents WHERE id <= 3");
+    const kids = estimated.operations[0]?.cascade.find((c) => c.name === "public.kids");
+    assert.equal(kids?.rowsExact, false);
+    assert.equal(kids?.rowsBound, undefined);
+    assert.ok((kids?.rows ?? 0) > 0 && (kids?.rows ?? 0) < 200, `estimate ${kids?.rows}`);
+  });
+
+  it("ON DELETE SET NULL effects are listed: the rows whose reference is nulled, counted", async () => {
+    const result = await run("DELETE FROM parents WHERE id <= 3", true);
+    const setNull = result.operations[0]?.cascade.filter((c) => c.type === "column");
+    assert.deepEqual(
+      setNull?.map((c) => [c.name, c.rows, c.rowsExact, c.dataLoss]),
+      [
+        ["public.pets.parent_id", 2, true, "destructive"],
+        ["public.pets.kid_id", 5, true, "destructive"],
+      ],
+    );
+    assert.match(setNull?.[0]?.how ?? "", /SET NULL.*reference is lost/);
+    const [pets] = await query(db.url, "SELECT count(parent_id)::int AS n FROM pets");
+    assert.equal(pets?.n, 50, "nothing was changed");
+  });
+
+  it("a cascade that cannot be counted (self-referencing) is labelled a bound, never exact", async () => {
+    const result = await run("DELETE FROM tree WHERE id = 1", true);
+    const leaves = result.operations[0]?.cascade.find((c) => c.name === "public.leaves");
+    assert.equal(leaves?.rowsExact, false);
+    assert.equal(leaves?.rowsBound, true);
+    assert.match(leaves?.how ?? "", /a bound, not a count/);
+  });
+
+  it("DELETE FROM a parent of an inheritance tree (or partitions) counts the children unless ONLY", async () => {
+    assert.equal((await run("DELETE FROM animals")).operations[0]?.rows, 34);
+    assert.equal((await run("DELETE FROM ONLY animals")).operations[0]?.rows, 5);
+    assert.equal((await run("DELETE FROM animals", true)).operations[0]?.rows, 34);
+    assert.equal((await run("DELETE FROM ONLY animals", true)).operations[0]?.rows, 5);
+    assert.equal((await run("TRUNCATE animals")).operations[0]?.rows, 34);
+    assert.equal((await run("DELETE FROM measures")).operations[0]?.rows, 40);
+  });
+});

@@ -1,9 +1,15 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import fc from "fast-check";
-import { classifySql, loadParser, transactionControl } from "../../src/engines/postgres/classify.js";
+import {
+  classifySql,
+  deleteAsSelect,
+  loadParser,
+  transactionControl,
+} from "../../src/engines/postgres/classify.js";
 import { isDestructive } from "../../src/core/operation.js";
 import { secrets } from "../../src/core/redact.js";
+import { losslessTypeChange } from "../../src/engines/postgres/type-change.js";
 
 before(async () => {
   await loadParser();
@@ -462,5 +468,346 @@ describe("classifySql: tables the script creates itself", () => {
       "unknown",
     );
     assert.equal(classifySql("ALTER TABLE carts RENAME TO x; TRUNCATE x")[1]?.dataLoss, "unknown");
+  });
+});
+
+describe("classifySql: every statement is in the plan (issue 9)", () => {
+  it("CREATE VIEW on its own is one `none` operation, not an empty plan", () => {
+    const ops = classifySql("CREATE VIEW v AS SELECT 1 AS one");
+    assert.deepEqual(
+      ops.map((o) => [o.kind, o.dataLoss]),
+      [["create-view", "none"]],
+    );
+  });
+
+  it("no statement kind vanishes from a script: each statement has at least one operation", () => {
+    const statements = [
+      "CREATE VIEW v AS SELECT 1 AS one",
+      "CREATE OR REPLACE VIEW v2 AS SELECT 2 AS two",
+      "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql",
+      "GRANT SELECT ON t TO app",
+      "REVOKE SELECT ON t FROM app",
+      "COMMENT ON TABLE t IS 'x'",
+      "SET statement_timeout = 0",
+      "SET lock_timeout TO '5s'",
+      "ALTER TABLE t ADD COLUMN c int, ADD COLUMN d int",
+      "CREATE MATERIALIZED VIEW mv AS SELECT 1",
+      "CREATE TYPE mood AS ENUM ('a')",
+      "CREATE DOMAIN d AS int",
+      "CREATE ROLE r",
+      "CREATE AGGREGATE agg (int) (sfunc = int4pl, stype = int)",
+      "ALTER DOMAIN d SET DEFAULT 1",
+      "CREATE CAST (int AS text) WITH INOUT",
+      "CREATE FOREIGN TABLE ft (a int) SERVER s",
+      "RESET statement_timeout",
+      "REASSIGN OWNED BY a TO b",
+      "DROP ROLE old_app",
+      "ALTER DATABASE d CONNECTION LIMIT 5",
+      "ALTER ROLE r SET work_mem = '1MB'",
+      "IMPORT FOREIGN SCHEMA s FROM SERVER srv INTO x",
+      "SECURITY LABEL ON TABLE t IS 'x'",
+      "SELECT 1",
+      // Last: a DISCARD makes the statements after it unplannable (by design).
+      "DISCARD PLANS",
+    ];
+    const ops = classifySql(statements.join(";\n"));
+    const indexes = new Set(ops.map((o) => o.statementIndex));
+    for (let i = 0; i < statements.length; i++)
+      assert.ok(indexes.has(i), `statement ${i} (${statements[i]}) has an operation`);
+    // None of these changes data: no over-block either.
+    assert.deepEqual(
+      ops.filter((o) => o.dataLoss !== "none" && o.dataLoss !== "recoverable").map((o) => o.statement),
+      [],
+    );
+  });
+});
+
+describe("classifySql: statements that lose nothing (issue 9)", () => {
+  it("EXPLAIN without ANALYZE does not run the statement; EXPLAIN ANALYZE does", () => {
+    assert.deepEqual(
+      classifySql("EXPLAIN DELETE FROM orders").map((o) => [o.kind, o.dataLoss]),
+      [["read", "none"]],
+    );
+    assert.deepEqual(
+      classifySql("EXPLAIN (COSTS OFF, FORMAT JSON) UPDATE orders SET a = 1").map((o) => o.dataLoss),
+      ["none"],
+    );
+    for (const sql of [
+      "EXPLAIN ANALYZE DELETE FROM orders",
+      "EXPLAIN (ANALYZE) DELETE FROM orders",
+      "EXPLAIN (ANALYZE true, BUFFERS) DELETE FROM orders",
+    ]) {
+      const ops = classifySql(sql);
+      assert.equal(ops[0]?.kind, "delete", sql);
+      assert.equal(ops[0]?.dataLoss, "destructive", sql);
+    }
+    assert.deepEqual(
+      classifySql("EXPLAIN (ANALYZE false) DELETE FROM orders").map((o) => o.dataLoss),
+      ["none"],
+    );
+    // A function the planner may evaluate stays unknown.
+    assert.ok(classifySql("EXPLAIN SELECT cleanup()").some((o) => o.dataLoss === "unknown"));
+  });
+
+  it("MERGE with only WHEN NOT MATCHED THEN INSERT (or DO NOTHING) adds rows only", () => {
+    const ops = classifySql(
+      "MERGE INTO t USING s ON t.id = s.id WHEN NOT MATCHED THEN INSERT (id) VALUES (s.id) WHEN MATCHED THEN DO NOTHING",
+    );
+    assert.deepEqual(
+      ops.map((o) => [o.kind, o.dataLoss]),
+      [["merge", "none"]],
+    );
+    assert.equal(
+      classifySql("MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET v = s.v")[0]?.dataLoss,
+      "destructive",
+    );
+    assert.equal(
+      classifySql(
+        "MERGE INTO t USING s ON t.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (s.id) WHEN MATCHED AND s.gone THEN DELETE",
+      )[0]?.dataLoss,
+      "destructive",
+    );
+    // What the source does is still seen.
+    assert.ok(
+      classifySql(
+        "MERGE INTO t USING (SELECT purge() AS id) s ON t.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (s.id)",
+      ).some((o) => o.dataLoss === "unknown"),
+    );
+  });
+
+  it("DROP TYPE / DOMAIN / COLLATION without CASCADE drops only a definition (it fails if anything uses it)", () => {
+    for (const sql of ["DROP TYPE mood", "DROP DOMAIN posint", "DROP TYPE IF EXISTS a, b RESTRICT"]) {
+      const [first] = classifySql(sql);
+      assert.equal(first?.dataLoss, "recoverable", sql);
+      assert.match(first?.reason ?? "", /fails|refuses/, sql);
+    }
+  });
+
+  it("DROP … CASCADE of a type, domain, collation, extension or function may take columns: destructive until resolved", () => {
+    for (const sql of [
+      "DROP TYPE mood CASCADE",
+      "DROP DOMAIN posint CASCADE",
+      "DROP COLLATION mycoll CASCADE",
+      "DROP EXTENSION citext CASCADE",
+      "DROP FUNCTION f(int) CASCADE",
+      "DROP OPERATOR === (int, int) CASCADE",
+    ]) {
+      const [first] = classifySql(sql);
+      assert.equal(first?.dataLoss, "destructive", sql);
+      assert.equal(first?.cascadeRequested, true, sql);
+    }
+  });
+});
+
+describe("classifySql: psql meta-commands (issue 9)", () => {
+  it("harmless meta-commands are `none` and the SQL around them is planned precisely", () => {
+    const sql = [
+      "\\set ON_ERROR_STOP on",
+      "\\timing on",
+      "\\echo 'migrating…'",
+      "\\pset format aligned",
+      "\\x",
+      "CREATE TABLE t (id int);",
+      "DELETE FROM orders WHERE id = 3;",
+      "DROP TABLE products;",
+    ].join("\n");
+    const ops = classifySql(sql);
+    assert.deepEqual(
+      ops.map((o) => [o.statementIndex, o.kind, o.dataLoss]),
+      [
+        [0, "psql-set", "none"],
+        [1, "psql-timing", "none"],
+        [2, "psql-echo", "none"],
+        [3, "psql-pset", "none"],
+        [4, "psql-x", "none"],
+        [5, "create", "none"],
+        [6, "delete", "destructive"],
+        [7, "drop-table", "destructive"],
+      ],
+    );
+    assert.equal(ops[6]?.statement, "DELETE FROM orders WHERE id = 3");
+    assert.equal(ops[6]?.filter, "filtered");
+    assert.equal(ops[7]?.target?.name, "products");
+  });
+
+  it("\\connect, \\i, \\gexec, \\! and :variables make the affected statements unknown, naming the line", () => {
+    const connect = classifySql("DELETE FROM a WHERE id = 1;\n\\c other\nINSERT INTO b VALUES (1);");
+    assert.deepEqual(
+      connect.map((o) => [o.kind, o.dataLoss]),
+      [
+        ["delete", "destructive"],
+        ["psql-c", "unknown"],
+        ["insert", "unknown"],
+      ],
+    );
+    assert.match(connect[1]?.reason ?? "", /line 2/);
+    assert.match(connect[2]?.reason ?? "", /line 2/);
+
+    const include = classifySql("SELECT 1;\n\\i more.sql\nSELECT 2;");
+    assert.deepEqual(
+      include.map((o) => o.dataLoss),
+      ["none", "unknown", "unknown"],
+    );
+    assert.match(include[1]?.reason ?? "", /line 2.*more\.sql/);
+
+    const gexec = classifySql("SELECT 1;\nSELECT format('DROP TABLE %I', relname) FROM pg_class\n\\gexec\n");
+    assert.deepEqual(
+      gexec.map((o) => [o.statementIndex, o.dataLoss]),
+      [
+        [0, "none"],
+        [1, "unknown"],
+        [2, "unknown"],
+      ],
+    );
+    assert.match(gexec[1]?.reason ?? "", /line 3/);
+
+    assert.equal(classifySql("\\! rm -rf /tmp/x")[0]?.dataLoss, "unknown");
+
+    const vars = classifySql(
+      "UPDATE t SET a = 1 WHERE id = 2;\nDELETE FROM t WHERE id = :'id';\nSELECT now()::date, '12:30', a[1:2];\nDROP TABLE :tbl;",
+    );
+    assert.deepEqual(
+      vars.map((o) => [o.kind, o.dataLoss]),
+      [
+        ["update", "destructive"],
+        ["delete", "unknown"],
+        ["read", "none"],
+        ["drop-table", "unknown"],
+      ],
+    );
+    assert.match(vars[1]?.reason ?? "", /:'id' \(line 2\)/);
+    assert.match(vars[3]?.reason ?? "", /:tbl \(line 4\)/);
+    assert.equal(vars[1]?.statement, "DELETE FROM t WHERE id = :'id'");
+  });
+
+  it("backslashes and colons inside strings, identifiers, comments and function bodies are SQL, not psql", () => {
+    const ops = classifySql(
+      "-- \\i nothing :x\nSELECT E'a\\\\b', 'c:d', \"e:f\" /* \\c x */;\nCREATE FUNCTION f() RETURNS int AS $$ BEGIN x := 1; RETURN 1; END $$ LANGUAGE plpgsql;",
+    );
+    assert.deepEqual(
+      ops.map((o) => [o.kind, o.dataLoss]),
+      [
+        ["read", "none"],
+        ["create-function", "none"],
+      ],
+    );
+  });
+
+  it("\\copy is planned as the COPY it runs", () => {
+    assert.deepEqual(
+      classifySql("\\copy orders (id, total) FROM 'orders.csv' WITH (FORMAT csv)").map((o) => [
+        o.kind,
+        o.dataLoss,
+        o.target?.name,
+      ]),
+      [["copy-from", "none", "orders"]],
+    );
+    assert.equal(classifySql("\\copy orders TO 'out.csv'")[0]?.dataLoss, "none");
+    assert.equal(classifySql("\\copy orders FROM PROGRAM 'curl x'")[0]?.dataLoss, "unknown");
+  });
+});
+
+describe("losslessTypeChange: which type changes cannot lose data (issue 9)", () => {
+  const varchar = (n: number) => n + 4;
+  const numeric = (p: number, s: number) => ((p << 16) | s) + 4;
+  const cases: [
+    from: string,
+    fromMod: number,
+    to: string,
+    mods: number[],
+    expected: "none" | "rewrite" | "lossy",
+  ][] = [
+    ["varchar", varchar(50), "text", [], "none"],
+    ["varchar", varchar(20), "varchar", [21], "none"],
+    ["varchar", varchar(20), "varchar", [20], "none"],
+    ["varchar", varchar(20), "varchar", [], "none"],
+    ["int4", -1, "int8", [], "rewrite"],
+    ["int2", -1, "int4", [], "rewrite"],
+    ["numeric", numeric(10, 2), "numeric", [12, 2], "none"],
+    ["numeric", numeric(10, 2), "numeric", [], "none"],
+    ["numeric", numeric(10, 2), "numeric", [13, 3], "rewrite"],
+    ["timestamp", -1, "timestamp", [6], "none"],
+    ["timestamp", 3, "timestamp", [6], "none"],
+    ["timestamptz", 0, "timestamptz", [], "none"],
+    ["cidr", -1, "inet", [], "none"],
+    ["int4", -1, "text", [], "rewrite"],
+    ["int4", -1, "numeric", [10, 0], "rewrite"],
+    ["int8", -1, "varchar", [20], "rewrite"],
+    ["text", -1, "varchar", [], "none"],
+    // Conservative: anything not proven lossless.
+    ["text", -1, "varchar", [10], "lossy"],
+    ["varchar", -1, "varchar", [100], "lossy"],
+    ["varchar", varchar(21), "varchar", [20], "lossy"],
+    ["int8", -1, "int4", [], "lossy"],
+    ["numeric", numeric(12, 2), "numeric", [10, 2], "lossy"],
+    ["numeric", numeric(10, 2), "numeric", [12, 1], "lossy"],
+    ["numeric", -1, "numeric", [30, 10], "lossy"],
+    ["timestamptz", -1, "timestamp", [], "lossy"],
+    ["timestamp", -1, "timestamptz", [], "lossy"],
+    ["timestamp", -1, "timestamp", [3], "lossy"],
+    ["bpchar", varchar(5), "text", [], "lossy"],
+    ["float8", -1, "float4", [], "lossy"],
+    ["float4", -1, "float8", [], "lossy"],
+    ["int8", -1, "varchar", [10], "lossy"],
+    ["jsonb", -1, "json", [], "lossy"],
+    ["int4", -1, "numeric", [5, 0], "lossy"],
+  ];
+  for (const [from, fromMod, to, mods, expected] of cases) {
+    it(`${from}(${fromMod}) → ${to}(${mods.join(",")}): ${expected}`, () => {
+      const result = losslessTypeChange(
+        { name: from, typmod: fromMod },
+        { name: to, typmods: mods, array: false },
+      );
+      assert.equal(result === null ? "lossy" : result.rewrite ? "rewrite" : "none", expected);
+    });
+  }
+  it("a domain, a user type or an array is never proven lossless", () => {
+    assert.equal(
+      losslessTypeChange({ name: null, typmod: -1 }, { name: "text", typmods: [], array: false }),
+      null,
+    );
+    assert.equal(
+      losslessTypeChange({ name: "int4", typmod: -1 }, { name: null, typmods: [], array: false }),
+      null,
+    );
+    assert.equal(
+      losslessTypeChange({ name: "int4", typmod: -1 }, { name: "int8", typmods: [], array: true }),
+      null,
+    );
+  });
+});
+
+describe("deleteAsSelect: the rows a DELETE deletes, counted without deleting (issue 9)", () => {
+  it("keeps FROM, USING, WHERE and WITH; drops RETURNING; keeps ONLY", () => {
+    const build = deleteAsSelect(
+      "WITH x AS (SELECT 1 AS id) DELETE FROM ONLY s.orders AS o USING items i, x WHERE o.id = i.order_id AND i.note <> 'using returning' RETURNING o.id",
+    );
+    assert.equal(
+      build?.(["id", "Ref"]),
+      `WITH x AS (SELECT 1 AS id) SELECT "o"."id", "o"."Ref" FROM ONLY s.orders AS o, items i, x WHERE o.id = i.order_id AND i.note <> 'using returning' `,
+    );
+    assert.equal(deleteAsSelect("DELETE FROM orders")?.(["id"]), `SELECT "orders"."id" FROM orders`);
+    assert.equal(
+      deleteAsSelect("delete from orders where status = 'x';")?.([]),
+      `SELECT 1 FROM orders where status = 'x'`,
+    );
+  });
+  it("gives up (null) where it cannot be sure", () => {
+    assert.equal(deleteAsSelect("DELETE FROM orders WHERE CURRENT OF c"), null);
+    assert.equal(deleteAsSelect("SELECT 1"), null);
+    assert.equal(deleteAsSelect("not sql"), null);
+  });
+});
+
+describe("classifySql: psql meta-commands keep secrets out of the plan (issue 9)", () => {
+  it("a password in \\connect or in a \\set of a password variable is masked and registered", () => {
+    const ops = classifySql(
+      "\\c postgresql://app:s3cr3t-pw@db/other\n\\connect \"dbname=x password='hunter22'\"\n\\set admin_password 'pa55word!'\nSELECT 1;",
+    );
+    const text = ops.map((o) => `${o.statement} ${o.reason}`).join("\n");
+    for (const secret of ["s3cr3t-pw", "hunter22", "pa55word!"]) {
+      assert.ok(!text.includes(secret), `${secret} in ${text}`);
+      assert.equal(secrets.redact(`x ${secret} y`).includes(secret), false, secret);
+    }
   });
 });

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { setFlagsFromString } from "node:v8";
 import type { DataLoss, ObjectRef, Operation } from "../../core/operation.js";
 import { MASK, secrets } from "../../core/redact.js";
+import { classifyMeta, splitPsql, type MetaCommand } from "./psql-meta.js";
 
 /**
  * Static classification of SQL with the real PostgreSQL parser (libpg-query): every statement
@@ -95,6 +96,36 @@ const DESTRUCTIVE_FUNCTIONS: Record<string, string> = {
   dblink_exec: "runs arbitrary SQL on another database",
   pg_truncate_visibility_map: "discards visibility information",
 };
+
+/**
+ * Objects that hold no data themselves: without CASCADE, dropping one either drops only its
+ * definition or fails (PostgreSQL refuses while a column, default, view … uses it). With CASCADE
+ * the columns using it go too, with their data: destructive until the impact phase resolves the
+ * dependents through pg_depend. (Extensions and schemas are not here: their members go without
+ * CASCADE too.)
+ */
+const DEFINITION_ONLY = new Set([
+  "OBJECT_TYPE",
+  "OBJECT_DOMAIN",
+  "OBJECT_COLLATION",
+  "OBJECT_FUNCTION",
+  "OBJECT_PROCEDURE",
+  "OBJECT_ROUTINE",
+  "OBJECT_AGGREGATE",
+  "OBJECT_OPERATOR",
+  "OBJECT_CAST",
+  "OBJECT_CONVERSION",
+]);
+
+/** A TypeName node as SQL text PostgreSQL can read back (for regprocedure look-ups): "pg_catalog.int4[]". */
+function typeNameText(node: unknown): string {
+  const t = isNode(node) && "TypeName" in node ? node.TypeName : node;
+  const base = names(child(t, "names"))
+    .map((part) => `"${part.replace(/"/g, '""')}"`)
+    .join(".");
+  const setof = child(t, "setof") === true ? "SETOF " : "";
+  return `${setof}${base}${"[]".repeat(list(child(t, "arrayBounds")).length)}`;
+}
 
 const SAVEPOINT_KINDS = new Set(["TRANS_STMT_SAVEPOINT", "TRANS_STMT_RELEASE", "TRANS_STMT_ROLLBACK_TO"]);
 
@@ -238,29 +269,64 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
       const cascade = child(body, "behavior") === "DROP_CASCADE";
       const missingOk = child(body, "missing_ok") === true;
       for (const object of list(child(body, "objects"))) {
+        const withArgs = child(object, "ObjectWithArgs");
         const parts =
-          isNode(object) && "TypeName" in object ? names(child(object.TypeName, "names")) : names(object);
+          isNode(object) && "TypeName" in object
+            ? names(child(object.TypeName, "names"))
+            : isNode(withArgs)
+              ? names(withArgs.objname)
+              : names(object);
         const target = refFromNames(
           known?.type ?? removeType.replace(/^OBJECT_/, "").toLowerCase(),
           parts.length > 0 ? parts : [str(child(child(object, "String"), "sval")) ?? "?"],
         );
+        const args =
+          isNode(withArgs) && withArgs.args_unspecified !== true && "objargs" in withArgs
+            ? list(withArgs.objargs).map(typeNameText)
+            : undefined;
+        const definitionOnly = known !== undefined && DEFINITION_ONLY.has(removeType);
+        const dataLoss: DataLoss = !known
+          ? "unknown"
+          : definitionOnly
+            ? cascade
+              ? "destructive"
+              : "recoverable"
+            : known.loss;
         out.push(
           op(ctx, {
             kind: `drop-${target.type.replace(/ /g, "-")}`,
             target,
             cascadeRequested: cascade,
             missingOk,
-            dataLoss: known?.loss ?? "unknown",
-            reason: known
-              ? known.loss === "destructive"
-                ? `drops ${target.type} ${target.name} and the data in it${cascade ? ", and every object that depends on it (CASCADE)" : ""}`
-                : `drops ${target.type} ${target.name}; its definition can be recreated from the schema${cascade ? " (CASCADE may take more)" : ""}`
-              : `drops an object of a kind lifeline does not know (${removeType})`,
+            dataLoss,
+            ...(args ? { objectArgs: args } : {}),
+            reason: !known
+              ? `drops an object of a kind lifeline does not know (${removeType})`
+              : definitionOnly
+                ? cascade
+                  ? `drops ${target.type} ${target.name} and, with CASCADE, every object that depends on it: columns using it go with their data (resolved against the database)`
+                  : `drops ${target.type} ${target.name}, a definition that can be recreated from the schema; PostgreSQL refuses (the statement fails) if anything uses it`
+                : known.loss === "destructive"
+                  ? `drops ${target.type} ${target.name} and the data in it${cascade ? ", and every object that depends on it (CASCADE)" : ""}`
+                  : `drops ${target.type} ${target.name}; its definition can be recreated from the schema${cascade ? " (CASCADE may take more)" : ""}`,
           }),
         );
       }
       return out;
     }
+    case "DropRoleStmt":
+    case "DropTableSpaceStmt":
+      // PostgreSQL refuses while the role owns objects or the tablespace holds any: no data goes.
+      return [
+        op(ctx, {
+          kind: type === "DropRoleStmt" ? "drop-role" : "drop-tablespace",
+          dataLoss: "recoverable",
+          reason:
+            type === "DropRoleStmt"
+              ? "drops roles (their privileges go); PostgreSQL refuses while they own objects"
+              : "drops an empty tablespace; PostgreSQL refuses while it holds any object",
+        }),
+      ];
     case "DropdbStmt":
       return [
         op(ctx, {
@@ -297,7 +363,8 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
             cascadeRequested: child(body, "behavior") === "DROP_CASCADE",
             filter: "all-rows",
             dataLoss: "destructive",
-            reason: `removes every row${child(rv, "inh") === false ? " (ONLY this table)" : ""}${child(body, "behavior") === "DROP_CASCADE" ? ", and every row of tables referencing it (CASCADE)" : ""}${child(body, "restart_seqs") === true ? "; restarts owned sequences" : ""}`,
+            ...(child(rv, "inh") !== true ? { only: true } : {}),
+            reason: `removes every row${child(rv, "inh") !== true ? " (ONLY this table)" : ""}${child(body, "behavior") === "DROP_CASCADE" ? ", and every row of tables referencing it (CASCADE)" : ""}${child(body, "restart_seqs") === true ? "; restarts owned sequences" : ""}`,
           }),
         );
       }
@@ -310,6 +377,7 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
         op(ctx, {
           kind: verb,
           target: refFromRangeVar("table", child(body, "relation")),
+          ...(child(child(body, "relation"), "inh") !== true ? { only: true } : {}),
           filter,
           dataLoss: "destructive",
           reason:
@@ -364,16 +432,63 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
       }
       return out;
     }
-    case "MergeStmt":
-      return [
+    case "MergeStmt": {
+      const clauses = list(child(body, "mergeWhenClauses")).map((c) => child(c, "MergeWhenClause"));
+      const insertsOnly = clauses.every((c) => {
+        const command = str(child(c, "commandType"));
+        return command === "CMD_INSERT" || command === "CMD_NOTHING";
+      });
+      out.push(
         op(ctx, {
           kind: "merge",
           target: refFromRangeVar("table", child(body, "relation")),
           filter: "filtered",
-          dataLoss: "destructive",
-          reason: "MERGE may update or delete matching rows",
+          dataLoss: insertsOnly ? "none" : "destructive",
+          reason: insertsOnly
+            ? "MERGE that only inserts (WHEN … THEN INSERT / DO NOTHING): adds rows; changes no existing data"
+            : "MERGE may update or delete matching rows",
         }),
-      ];
+      );
+      nested(
+        ctx,
+        {
+          withClause: child(body, "withClause"),
+          sourceRelation: child(body, "sourceRelation"),
+          joinCondition: child(body, "joinCondition"),
+          mergeWhenClauses: child(body, "mergeWhenClauses"),
+        },
+        out,
+        true,
+      );
+      return out;
+    }
+    case "ExplainStmt": {
+      const analyze = list(child(body, "options")).some((o) => {
+        const def = child(o, "DefElem");
+        if (str(child(def, "defname"))?.toLowerCase() !== "analyze") return false;
+        const arg = child(def, "arg");
+        const flag = child(arg, "Boolean");
+        if (isNode(flag)) return flag.boolval === true;
+        const value = (
+          str(child(child(arg, "String"), "sval")) ?? String(child(child(arg, "Integer"), "ival") ?? "")
+        ).toLowerCase();
+        return !["false", "off", "0", "no"].includes(value);
+      });
+      const inner = classifyStatement(ctx, child(body, "query"));
+      if (analyze)
+        return inner.length > 0 ? inner : [op(ctx, { kind: "read", dataLoss: "none", reason: "reads only" })];
+      // Without ANALYZE the statement is planned, not run: only functions the planner may evaluate matter.
+      const calls = inner.filter((o) => o.kind === "function-call");
+      return calls.length > 0
+        ? calls
+        : [
+            op(ctx, {
+              kind: "read",
+              dataLoss: "none",
+              reason: "EXPLAIN without ANALYZE plans the statement and does not run it",
+            }),
+          ];
+    }
     case "AlterTableStmt": {
       const target = refFromRangeVar(
         child(body, "objtype") === "OBJECT_TABLE" ? "table" : "relation",
@@ -399,17 +514,30 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
               }),
             );
             break;
-          case "AT_AlterColumnType":
+          case "AT_AlterColumnType": {
+            const def = child(child(cmd, "def"), "ColumnDef");
+            const typeName = child(def, "typeName");
             out.push(
               op(ctx, {
                 kind: "alter-column-type",
                 target: { type: "column", schema: target.schema, name: where },
                 missingOk,
+                newType: {
+                  names: names(child(typeName, "names")),
+                  typmods: list(child(typeName, "typmods")).map((m) => {
+                    const value = constValue(m);
+                    return typeof value === "number" ? value : Number.NaN;
+                  }),
+                  array: list(child(typeName, "arrayBounds")).length > 0 || child(typeName, "setof") === true,
+                  using: child(def, "raw_default") !== undefined,
+                  collate: child(def, "collClause") !== undefined,
+                },
                 dataLoss: "destructive",
                 reason: `changes the type of ${where}: values may be truncated, rounded or rewritten (possible loss)`,
               }),
             );
             break;
+          }
           case "AT_DropConstraint":
             out.push(
               op(ctx, {
@@ -615,7 +743,6 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
     case "GrantRoleStmt":
     case "VariableSetStmt":
     case "VariableShowStmt":
-    case "ExplainStmt":
     case "VacuumStmt":
     case "ClusterStmt":
     case "ReindexStmt":
@@ -634,9 +761,47 @@ function classifyStatement(ctx: Context, stmt: unknown): Operation[] {
     case "ListenStmt":
     case "CheckPointStmt":
     case "AnalyzeStmt":
+    case "CreateRoleStmt":
+    case "AlterRoleStmt":
+    case "DefineStmt":
+    case "AlterDomainStmt":
+    case "DiscardStmt":
+    case "CreateCastStmt":
+    case "CreateConversionStmt":
+    case "CreateForeignTableStmt":
+    case "CreateFdwStmt":
+    case "CreateForeignServerStmt":
+    case "CreateUserMappingStmt":
+    case "CreatePublicationStmt":
+    case "AlterPublicationStmt":
+    case "CreateTableSpaceStmt":
+    case "CreatedbStmt":
+    case "CreateOpClassStmt":
+    case "CreateOpFamilyStmt":
+    case "CreateTransformStmt":
+    case "CreatePLangStmt":
+    case "AlterTableSpaceOptionsStmt":
+    case "AlterStatsStmt":
+    case "AlterOperatorStmt":
+    case "AlterTypeStmt":
+    case "AlterCollationStmt":
+    case "AlterPolicyStmt":
+    case "ReassignOwnedStmt":
+    case "AlterDatabaseSetStmt":
+    case "AlterDatabaseStmt":
+    case "AlterRoleSetStmt":
+    case "ImportForeignSchemaStmt":
+    case "SecLabelStmt":
+    case "AlterForeignServerStmt":
+    case "AlterFdwStmt":
+    case "AlterUserMappingStmt":
+    case "AlterTSDictionaryStmt":
+    case "AlterTSConfigurationStmt":
+    case "CreateAmStmt":
+    case "AlterOpFamilyStmt":
       nested(ctx, body, out, false);
       if (out.length === 0) {
-        const readOnly = type === "SelectStmt" || type === "ExplainStmt" || type === "VariableShowStmt";
+        const readOnly = type === "SelectStmt" || type === "VariableShowStmt";
         out.push(
           op(ctx, {
             kind: readOnly ? "read" : kebab(type),
@@ -1007,11 +1172,18 @@ const PASSWORD_LITERAL = /(\bpassword\w*\s*(?:=\s*)?)('(?:[^']|'')*'|\$\$[\s\S]*
  * depend on it are `unknown`, since the plan (made against the database as it is) cannot resolve them.
  * Password literals are masked in the statement text and registered as secrets.
  */
-export function classifySql(sql: string): Operation[] {
-  if (sql.trim() === "") return [];
+export function classifySql(input: string): Operation[] {
+  if (input.trim() === "") return [];
+  // psql meta-commands are blanked out (byte for byte) and planned on their own.
+  const script = splitPsql(input);
+  const sql = script.sql;
   let parsed: { stmts?: ParsedStatement[] };
   try {
-    parsed = parseSync(sql) as { stmts?: ParsedStatement[] };
+    // Only meta-commands: nothing for the parser (which rejects an empty text).
+    parsed =
+      script.parseable.replace(/[\s;]+/g, "") === ""
+        ? { stmts: [] }
+        : (parseSync(script.parseable) as { stmts?: ParsedStatement[] });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     return [
@@ -1019,12 +1191,12 @@ export function classifySql(sql: string): Operation[] {
         kind: "unknown",
         statementIndex: 0,
         statement: secrets.redact(
-          sql
+          input
             .trim()
             .slice(0, 500)
             .replace(PASSWORD_LITERAL, (_m, head: string) => `${head}'${MASK}'`),
         ),
-        normalized: createHash("sha256").update(sql.trim()).digest("hex"),
+        normalized: createHash("sha256").update(input.trim()).digest("hex"),
         target: null,
         dataLoss: "unknown",
         reason: `cannot be parsed as PostgreSQL SQL (${message}); treated as destructive`,
@@ -1044,7 +1216,28 @@ export function classifySql(sql: string): Operation[] {
     schemas: new Set(),
     fresh: new Set(),
   };
-  (parsed.stmts ?? []).forEach((entry, statementIndex) => {
+  type Entry = { offset: number; statement: ParsedStatement } | { offset: number; meta: MetaCommand };
+  const entries: Entry[] = [
+    ...(parsed.stmts ?? []).map((statement) => ({
+      offset: sqlStart(bytes, statement.stmt_location ?? 0),
+      statement,
+    })),
+    ...script.metas.map((meta) => ({ offset: meta.offset, meta })),
+  ].sort((a, b) => a.offset - b.offset);
+  // \gexec runs what the statement before it returns: that statement is not known.
+  const gexecAfter = new Map<ParsedStatement, MetaCommand>();
+  for (const meta of script.metas.filter((m) => m.name === "gexec")) {
+    const before = (parsed.stmts ?? []).filter((st) => (st.stmt_location ?? 0) < meta.offset).pop();
+    if (before) gexecAfter.set(before, meta);
+  }
+  entries.forEach((item, statementIndex) => {
+    if ("meta" in item) {
+      operations.push(...applyState(state, classifyMetaCommand(item.meta, statementIndex)));
+      const effect = classifyMeta(item.meta);
+      if (effect.kind === "unknown" && effect.laterStatements) state.session ??= effect.laterStatements;
+      return;
+    }
+    const entry = item.statement;
     const start = entry.stmt_location ?? 0;
     const end = entry.stmt_len ? start + entry.stmt_len : bytes.length;
     const statement = statementText(bytes, start, end, entry.stmt);
@@ -1052,12 +1245,102 @@ export function classifySql(sql: string): Operation[] {
       key === "location" ? undefined : value,
     );
     const normalized = createHash("sha256").update(tree).digest("hex");
-    operations.push(
-      ...applyState(state, classifyStatement({ statementIndex, statement, normalized }, entry.stmt)),
-    );
+    const ctx = { statementIndex, statement, normalized };
+    let classified = classifyStatement(ctx, entry.stmt);
+    // Every statement is in the plan, also those that change nothing (CREATE VIEW, …).
+    if (classified.length === 0) {
+      const type = isNode(entry.stmt) ? (Object.keys(entry.stmt)[0] ?? "") : "";
+      classified.push(
+        op(ctx, {
+          kind: type === "ViewStmt" ? "create-view" : kebab(type),
+          dataLoss: "none",
+          reason: "changes no existing data",
+        }),
+      );
+    }
+    const substituted = script.interpolations.filter((v) => v.offset >= start && v.offset < end);
+    if (substituted.length > 0) {
+      const where = substituted.map((v) => `${v.text} (line ${v.line})`).join(", ");
+      classified = classified.map((o) =>
+        escalate(
+          o,
+          `psql substitutes ${where} before the statement runs: lifeline cannot tell what it becomes`,
+        ),
+      );
+    }
+    const gexec = gexecAfter.get(entry);
+    if (gexec) {
+      classified = classified.map((o) =>
+        escalate(o, `line ${gexec.line}: \\gexec runs every value this statement returns as SQL`),
+      );
+    }
+    operations.push(...applyState(state, classified));
     updateState(state, entry.stmt);
   });
   return operations;
+}
+
+/** Where a statement's text begins: after the blanks and comments its location includes. */
+function sqlStart(bytes: Buffer, from: number): number {
+  let i = from;
+  while (i < bytes.length) {
+    const c = bytes[i];
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x0c) i++;
+    else if (c === 0x2d && bytes[i + 1] === 0x2d) {
+      while (i < bytes.length && bytes[i] !== 0x0a) i++;
+    } else if (c === 0x2f && bytes[i + 1] === 0x2a) {
+      let depth = 0;
+      while (i < bytes.length) {
+        if (bytes[i] === 0x2f && bytes[i + 1] === 0x2a) {
+          depth++;
+          i += 2;
+        } else if (bytes[i] === 0x2a && bytes[i + 1] === 0x2f) {
+          depth--;
+          i += 2;
+          if (depth === 0) break;
+        } else i++;
+      }
+    } else break;
+  }
+  return i;
+}
+
+/** The operation of one psql meta-command (\copy is planned as the COPY it runs). */
+function classifyMetaCommand(meta: MetaCommand, statementIndex: number): Operation[] {
+  const ctx: Context = {
+    statementIndex,
+    statement: secrets.redact(meta.text),
+    normalized: createHash("sha256").update(`psql:${meta.text}`).digest("hex"),
+  };
+  for (const secret of meta.secrets) secrets.add(secret);
+  const effect = classifyMeta(meta);
+  if (effect.kind === "copy") {
+    try {
+      const parsed = parseSync(effect.sql) as { stmts?: ParsedStatement[] };
+      const [first] = parsed.stmts ?? [];
+      if (first && (parsed.stmts ?? []).length === 1 && isNode(first.stmt) && "CopyStmt" in first.stmt)
+        return classifyStatement(ctx, first.stmt).map((o) => ({
+          ...o,
+          reason: `line ${meta.line}: \\copy (a file on the client): ${o.reason}`,
+        }));
+    } catch {
+      // planned as unknown below
+    }
+    return [
+      op(ctx, {
+        kind: "psql-copy",
+        dataLoss: "unknown",
+        reason: `line ${meta.line}: \\copy that lifeline cannot read`,
+      }),
+    ];
+  }
+  return [
+    op(ctx, {
+      kind: `psql-${meta.name === "!" ? "shell" : meta.name || "meta"}`,
+      dataLoss: effect.kind,
+      reason: effect.reason,
+    }),
+  ];
 }
 
 /**
@@ -1078,4 +1361,110 @@ export function transactionControl(sql: string): string[] {
     if (kind && !SAVEPOINT_KINDS.has(kind)) found.push(kind.replace(/^TRANS_STMT_/, "").replace(/_/g, " "));
   }
   return found;
+}
+
+/** Words outside strings, quoted identifiers, comments and parentheses, with their byte offsets. */
+function topLevelWords(bytes: Buffer): { word: string; at: number }[] {
+  const words: { word: string; at: number }[] = [];
+  let depth = 0;
+  for (let i = 0; i < bytes.length;) {
+    const c = bytes[i] ?? 0;
+    if (c === 0x27 || c === 0x22) {
+      for (i++; i < bytes.length; i++) {
+        if (bytes[i] === c) {
+          if (bytes[i + 1] === c) i++;
+          else break;
+        } else if (c === 0x27 && bytes[i] === 0x5c) i++;
+      }
+      i++;
+    } else if (c === 0x2d && bytes[i + 1] === 0x2d) {
+      while (i < bytes.length && bytes[i] !== 0x0a) i++;
+    } else if (c === 0x2f && bytes[i + 1] === 0x2a) {
+      const close = bytes.indexOf("*/", i + 2, "latin1");
+      i = close < 0 ? bytes.length : close + 2;
+    } else if (c === 0x24) {
+      const span = literalSpan(bytes, i, bytes.length);
+      i = span && span[0] === i ? span[1] : i + 1;
+    } else if (c === 0x28) {
+      depth++;
+      i++;
+    } else if (c === 0x29) {
+      depth--;
+      i++;
+    } else if (/[A-Za-z_]/.test(String.fromCharCode(c))) {
+      const start = i;
+      while (i < bytes.length && /[A-Za-z0-9_$]/.test(String.fromCharCode(bytes[i] ?? 0))) i++;
+      if (depth === 0)
+        words.push({ word: bytes.subarray(start, i).toString("latin1").toLowerCase(), at: start });
+    } else i++;
+  }
+  return words;
+}
+
+function withoutLocations(node: unknown): string {
+  return JSON.stringify(node, (key, value: unknown) => (key === "location" ? undefined : value));
+}
+
+/**
+ * The rows a DELETE would delete, as a SELECT of the given columns of its target (the same FROM,
+ * USING and WHERE), so they can be counted in a read-only transaction instead of deleting them.
+ * The SELECT is parsed back and checked to read exactly what the DELETE names; null when it cannot
+ * be built (WHERE CURRENT OF, an unusual spelling): then the caller gives a bound, not a count.
+ * Call loadParser() first.
+ */
+export function deleteAsSelect(statement: string): ((columns: string[]) => string) | null {
+  let body: unknown;
+  try {
+    const parsed = parseSync(statement) as { stmts?: ParsedStatement[] };
+    if ((parsed.stmts ?? []).length !== 1) return null;
+    body = child(parsed.stmts?.[0]?.stmt, "DeleteStmt");
+  } catch {
+    return null;
+  }
+  if (!isNode(body) || isNode(child(body.whereClause, "CurrentOfExpr"))) return null;
+  const relation = body.relation;
+  const relLocation = child(relation, "location");
+  if (typeof relLocation !== "number") return null;
+  const bytes = Buffer.from(statement, "utf8");
+  const words = topLevelWords(bytes);
+  const deleteWord = words.filter((w) => w.word === "delete" && w.at < relLocation).pop();
+  if (!deleteWord) return null;
+  const using = list(body.usingClause);
+  const firstUsing = child(child(using[0], "RangeVar") ?? using[0], "location");
+  let usingWord: { at: number } | undefined;
+  if (using.length > 0) {
+    usingWord = words.find(
+      (w) =>
+        w.word === "using" && w.at > relLocation && (typeof firstUsing !== "number" || w.at < firstUsing),
+    );
+    if (!usingWord) return null;
+  }
+  const returning = words.find((w) => w.word === "returning" && w.at > relLocation);
+  const end = returning ? returning.at : bytes.length;
+  const only = child(relation, "inh") !== true;
+  const alias = str(child(child(relation, "alias"), "aliasname")) ?? str(child(relation, "relname")) ?? "";
+  const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
+  const text = (from: number, to: number) => bytes.subarray(from, to).toString("utf8");
+  const tail = usingWord
+    ? `${text(relLocation, usingWord.at).trimEnd()}, ${text(usingWord.at + 5, end).trimStart()}`
+    : text(relLocation, end);
+  const build = (columns: string[]) =>
+    `${text(0, deleteWord.at)}SELECT ${columns.map((c) => `${quote(alias)}.${quote(c)}`).join(", ") || "1"} FROM ${only ? "ONLY " : ""}${tail.replace(/;\s*$/, "")}`;
+  // Parsed back, the SELECT must read what the DELETE names.
+  try {
+    const select = child(
+      (parseSync(build(["x"])) as { stmts?: ParsedStatement[] }).stmts?.[0]?.stmt,
+      "SelectStmt",
+    );
+    const from = list(child(select, "fromClause"));
+    const same =
+      from.length === using.length + 1 &&
+      withoutLocations(child(from[0], "RangeVar")) === withoutLocations(relation) &&
+      withoutLocations(from.slice(1)) === withoutLocations(using) &&
+      withoutLocations(child(select, "whereClause")) === withoutLocations(body.whereClause) &&
+      withoutLocations(child(select, "withClause")) === withoutLocations(body.withClause);
+    return same ? build : null;
+  } catch {
+    return null;
+  }
 }
