@@ -143,7 +143,7 @@ describe("drills into newer PostgreSQL majors match the fingerprints taken on Po
   }
 
   it("a changed value in a type-hashed column fails on the digest in the newest major too", async (t) => {
-    const major = NEWER_MAJORS.findLast((m) => existsSync(path.join(binariesOf(m), "postgres")));
+    const major = [...NEWER_MAJORS].reverse().find((m) => existsSync(path.join(binariesOf(m), "postgres")));
     if (major === undefined) {
       t.skip("no newer PostgreSQL binaries");
       return;

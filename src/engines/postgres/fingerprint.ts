@@ -181,8 +181,11 @@ export function rowHash(
   const missing = recipe.hashed.filter((name) => !all.includes(name));
   const parts = [...direct];
   if (record.length > 0)
-    parts.push(`hash_record_extended(ROW(${record.map(sqlIdent).join(", ")}), ${direct.length + 1})`);
-  if (text.length > 0) parts.push(`hashtextextended(ROW(${text.map(sqlIdent).join(", ")})::text, 0)`);
+    parts.push(
+      `pg_catalog.hash_record_extended(ROW(${record.map(sqlIdent).join(", ")}), ${direct.length + 1})`,
+    );
+  if (text.length > 0)
+    parts.push(`pg_catalog.hashtextextended(ROW(${text.map(sqlIdent).join(", ")})::text, 0)`);
   return {
     sql: parts.length > 0 ? parts.join(" # ") : "0::bigint",
     description: [
