@@ -57,6 +57,14 @@ export interface TableToFingerprint {
  * design); they are covered by the schema digest instead.
  */
 export async function listTables(client: pg.Client): Promise<TableToFingerprint[]> {
+  // The typed recipe needs hash_record_extended (PostgreSQL 14); older servers keep the text recipe.
+  const version = await client.query<{ v: number }>("SELECT current_setting('server_version_num')::int AS v");
+  const typed = (version.rows[0]?.v ?? 0) >= TYPED_RECIPE_MIN_VERSION;
+  const type = typed
+    ? `CASE WHEN t.typnamespace = 'pg_catalog'::regnamespace
+                 AND (a.attcollation = 0 OR (SELECT co.collisdeterministic FROM pg_collation co WHERE co.oid = a.attcollation))
+            THEN t.typname::text || CASE WHEN a.atttypmod <> -1 THEN '(n)' ELSE '' END END`
+    : "NULL::text";
   const result = await client.query<{
     schema: string;
     name: string;
@@ -69,12 +77,8 @@ export async function listTables(client: pg.Client): Promise<TableToFingerprint[
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       CROSS JOIN LATERAL (
         SELECT array_agg(a.attname::text ORDER BY a.attname::text COLLATE "C") AS names,
-               array_agg(CASE WHEN t.typnamespace = 'pg_catalog'::regnamespace
-                               AND (a.attcollation = 0 OR co.collisdeterministic)
-                              THEN t.typname::text || CASE WHEN a.atttypmod <> -1 THEN '(n)' ELSE '' END END
-                         ORDER BY a.attname::text COLLATE "C") AS types
+               array_agg(${type} ORDER BY a.attname::text COLLATE "C") AS types
           FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-          LEFT JOIN pg_collation co ON co.oid = a.attcollation
          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS cols
      WHERE c.relkind = 'r' AND c.relpersistence <> 't' AND ${USER_NAMESPACES}
        AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
@@ -92,6 +96,7 @@ export const FINGERPRINT_ALGORITHM = "pg-rowtext-hashtextextended-sum-v1";
 
 /** The per-table recipe that hashes some columns by type (recorded in the manifest as TableRecipe). */
 export const TYPED_RECIPE = "typed-hash-v1";
+const TYPED_RECIPE_MIN_VERSION = 140000;
 
 /**
  * Types whose own extended hash function (hash support function 2, the one hash partitioning uses,
