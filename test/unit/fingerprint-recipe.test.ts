@@ -112,9 +112,9 @@ describe("the typed fingerprint recipe", () => {
     const { sql, description } = rowHash(t, { name: TYPED_RECIPE, hashed: ["a", "at", "b", "ok", "t"] });
     assert.equal(
       sql,
-      'coalesce(pg_catalog.hashint4extended("a", 1), 1) # coalesce(pg_catalog.hashint4extended("b", 2), 2) # ' +
+      'pg_catalog.hashint8extended(coalesce(pg_catalog.hashint4extended("a", 1), 1) # coalesce(pg_catalog.hashint4extended("b", 2), 2) # ' +
         'coalesce(pg_catalog.hashtextextended("t", 3), 3) # pg_catalog.hash_record_extended(ROW("at", "ok"), 4) # ' +
-        'pg_catalog.hashtextextended(ROW("f")::text, 0)',
+        'pg_catalog.hashtextextended(ROW("f")::text, 0), 0)',
     );
     assert.equal(
       description,
