@@ -168,7 +168,9 @@ try {
       `round ${round + 1}: ` +
         [...times.keys()].map((name) => `${name} ${last(name).toFixed(2)}s`).join(", ") +
         "; ratios " +
-        [...ratios.entries()].map(([name, xs]) => `${name} ${(xs.at(-1) ?? NaN).toFixed(2)}`).join(", "),
+        [...ratios.entries()].map(([name, xs]) => `${name} ${(xs.at(-1) ?? NaN).toFixed(2)}`).join(", ") +
+        // How busy the machine was (other jobs make every figure noisy).
+        `; load average ${os.loadavg()[0]?.toFixed(1)}`,
     );
   }
   console.log("");
