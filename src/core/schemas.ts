@@ -12,6 +12,8 @@ const tableFingerprint = z.object({
   table: z.string(),
   rows: z.number().int().nonnegative(),
   digest: z.string(),
+  // Added in v0.2; manifests without it were digested as text.
+  recipe: z.object({ name: z.string(), hashed: z.array(z.string()) }).optional(),
 });
 const sequenceValue = z.object({ sequence: z.string(), lastValue: z.string(), isCalled: z.boolean() });
 const schemaObject = z.object({ kind: z.string(), name: z.string(), digest: z.string() });

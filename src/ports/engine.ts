@@ -77,7 +77,8 @@ export interface Engine {
   /** The oldest scratch server major version that can take this restore point. */
   scratchMajorFor(manifest: Manifest): number;
   restore(into: Target, options: RestoreOptions): Promise<{ tools: Record<string, string> }>;
-  fingerprint(target: Target, signal: AbortSignal): Promise<Fingerprints>;
+  /** `expected`: the restore point's fingerprints, whose recipes the copy is fingerprinted with. */
+  fingerprint(target: Target, signal: AbortSignal, expected?: Fingerprints): Promise<Fingerprints>;
   live(target: Target): Promise<{ databaseBytes: number; activity: Activity }>;
   /** Engines that can plan SQL: classification (static) and impact (read-only, against the live database). */
   readonly sql?: SqlPlanner;

@@ -268,4 +268,49 @@ describe("compareFingerprints", () => {
     // Not fingerprinted at backup (no privilege): nothing to compare.
     assert.deepEqual(compareFingerprints({ ...want, largeObjects: null }, want), []);
   });
+
+  it("compares a table digested with the typed recipe like any other when both sides used it", () => {
+    const expected = fingerprints();
+    const recipe = { name: "typed-hash-v1", hashed: ["id"] };
+    expected.tables[0] = { table: "public.customers", rows: 3, digest: D1, recipe };
+    const actual = fingerprints();
+    actual.tables[0] = { table: "public.customers", rows: 3, digest: D2, recipe: { ...recipe } };
+    assert.deepEqual(
+      compareFingerprints(expected, actual).map((m) => [m.kind, m.object]),
+      [["digest", "public.customers"]],
+    );
+    actual.tables[0] = { table: "public.customers", rows: 3, digest: D1, recipe: { ...recipe } };
+    assert.deepEqual(compareFingerprints(expected, actual), []);
+  });
+
+  it("says a table was digested with another recipe instead of calling its rows different", () => {
+    const expected = fingerprints();
+    expected.tables[0] = {
+      table: "public.customers",
+      rows: 3,
+      digest: D1,
+      recipe: { name: "typed-hash-v9", hashed: ["id"] },
+    };
+    const mismatches = compareFingerprints(expected, fingerprints());
+    assert.equal(mismatches.length, 1);
+    assert.equal(mismatches[0]?.kind, "algorithm");
+    assert.equal(mismatches[0]?.object, "public.customers");
+    assert.match(mismatches[0]?.message ?? "", /typed-hash-v9 \(id\).*text recipe.*take a new restore point/);
+  });
+
+  it("reports a lost row as a row count difference even when the recipes differ", () => {
+    const expected = fingerprints();
+    expected.tables[0] = {
+      table: "public.customers",
+      rows: 3,
+      digest: D1,
+      recipe: { name: "typed-hash-v9", hashed: ["id"] },
+    };
+    const actual = fingerprints();
+    actual.tables[0] = { table: "public.customers", rows: 2, digest: D1 };
+    assert.deepEqual(
+      compareFingerprints(expected, actual).map((m) => m.kind),
+      ["rows"],
+    );
+  });
 });

@@ -53,6 +53,35 @@ describe("manifestSchema", () => {
     assert.deepEqual(parsed.data, validManifest());
   });
 
+  it("keeps a table's fingerprint recipe, and still reads a manifest without one (the text recipe)", () => {
+    const manifest = validManifest();
+    const fingerprints = manifest.fingerprints as { tables: Record<string, unknown>[] };
+    fingerprints.tables.push({
+      table: "public.orders",
+      rows: 2,
+      digest: "d2",
+      recipe: { name: "typed-hash-v1", hashed: ["id", "placed_at"] },
+    });
+    const parsed = manifestSchema.parse(manifest);
+    assert.equal(parsed.fingerprints.tables[0]?.recipe, undefined);
+    assert.deepEqual(parsed.fingerprints.tables[1]?.recipe, {
+      name: "typed-hash-v1",
+      hashed: ["id", "placed_at"],
+    });
+  });
+
+  it("rejects a recipe whose hashed columns are not a list of names", () => {
+    const manifest = validManifest();
+    const fingerprints = manifest.fingerprints as { tables: Record<string, unknown>[] };
+    fingerprints.tables[0] = {
+      table: "public.customers",
+      rows: 3,
+      digest: "d1",
+      recipe: { name: "x", hashed: "id" },
+    };
+    assert.match(failure(manifest), /fingerprints\.tables\.0\.recipe\.hashed/);
+  });
+
   it("round-trips through JSON", () => {
     const parsed = manifestSchema.parse(JSON.parse(JSON.stringify(validManifest())));
     assert.equal(parsed.fingerprints.tables[0]?.rows, 3);

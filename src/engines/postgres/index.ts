@@ -34,7 +34,7 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
     backup: (target, backupOptions) => backup(tools, target, backupOptions),
     scratchMajorFor: (manifest: Manifest) => manifest.source.serverMajor,
     restore: async (into, restoreOptions) => ({ tools: await restore(tools, into, restoreOptions) }),
-    fingerprint: (target, signal) => fingerprintRestored(target, jobs, signal),
+    fingerprint: (target, signal, expected) => fingerprintRestored(target, jobs, signal, expected),
     sql: {
       classify: async (text) => {
         await loadParser();
@@ -51,10 +51,15 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
   };
 }
 
-async function fingerprintRestored(target: Target, jobs: number, signal: AbortSignal): Promise<Fingerprints> {
+async function fingerprintRestored(
+  target: Target,
+  jobs: number,
+  signal: AbortSignal,
+  expected?: Fingerprints,
+): Promise<Fingerprints> {
   const { tables, schema, more } = await fingerprintContents(
     target,
-    { jobs, signal, applicationName: "lifeline verify" },
+    { jobs, signal, applicationName: "lifeline verify", ...(expected ? { expected } : {}) },
     async (first) => ({ sequences: await readSequences(first), largeObjects: await readLargeObjects(first) }),
   );
   return { algorithm: FINGERPRINT_ALGORITHM, tables, schema, ...more };
