@@ -868,16 +868,3 @@ export async function recordShownPlan(loaded: LoadedConfig | null, plan: Plan): 
     );
   }
 }
-
-function readFile(file: string): string {
-  try {
-    return readFileSync(file === "-" ? 0 : file, "utf8");
-  } catch (error) {
-    throw new LifelineError({
-      code: "USAGE",
-      kind: "usage",
-      message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      fix: "check the path of the SQL file",
-    });
-  }
-}
