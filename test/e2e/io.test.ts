@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { CLI, cli, cliTmpDir, startCli } from "../support/cli.js";
@@ -10,6 +10,9 @@ function noStackTrace(text: string): void {
   assert.doesNotMatch(text, /\n\s+at .+:\d+:\d+\)?/, "no stack trace");
   assert.doesNotMatch(text, /Unhandled|unhandled/, "no unhandled rejection");
 }
+
+/** The plan echoes the SQL it planned: a 300 kB comment makes a 300 kB document cheaply. */
+const BIG_SQL = `SELECT count(*) FROM orders;\n-- ${"x".repeat(300_000)}\n`;
 
 function config(url: string): string {
   return `assets:
@@ -32,31 +35,39 @@ describe("output, exits and input limits of the CLI, run as a process", () => {
        INSERT INTO orders SELECT i, 'n' || i FROM generate_series(1, 100) i;`,
     );
     writeFileSync(path.join(work.dir, "lifeline.yaml"), config(db.url));
+    writeFileSync(path.join(work.dir, "big.sql"), BIG_SQL);
   });
   after(async () => {
     await db.drop();
     work.remove();
   });
 
-  it("a JSON document larger than a pipe's buffer reaches a slow reader whole", async () => {
-    // The plan echoes the SQL it planned: a 300 kB comment makes a 300 kB document cheaply.
-    const sql = `SELECT count(*) FROM orders;\n-- ${"x".repeat(300_000)}\n`;
-    writeFileSync(path.join(work.dir, "big.sql"), sql);
-    const child = spawn(
-      "sh",
-      ["-c", `"${process.execPath}" "${CLI}" plan shop -f big.sql --json | (sleep 1; cat)`],
-      { cwd: work.dir, env: { ...process.env, LIFELINE_CONFIG: "", TMPDIR: cliTmpDir() } },
-    );
+  /** The CLI in a shell pipeline, as a user runs it: `lifeline … | reader`. */
+  const pipeline = async (args: string, reader: string) => {
+    const child = spawn("sh", ["-c", `"${process.execPath}" "${CLI}" ${args} 2>stderr.txt | ${reader}`], {
+      cwd: work.dir,
+      env: { ...process.env, LIFELINE_CONFIG: "", TMPDIR: cliTmpDir() },
+    });
     let stdout = "";
-    let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-    assert.equal(code, 0, stderr);
-    assert.ok(stdout.length > 300_000, `got ${stdout.length} bytes`);
-    const doc = JSON.parse(stdout) as { command: { text: string }; verdict: string };
-    assert.equal(doc.command.text, sql);
+    return { code, stdout, stderr: readFileSync(path.join(work.dir, "stderr.txt"), "utf8") };
+  };
+
+  it("a JSON document larger than a pipe's buffer reaches a slow reader whole", async () => {
+    const result = await pipeline("plan shop -f big.sql --json", "(sleep 1; cat)");
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(result.stdout.length > 300_000, `got ${result.stdout.length} bytes`);
+    const doc = JSON.parse(result.stdout) as { command: { text: string }; verdict: string };
+    assert.equal(doc.command.text, BIG_SQL);
     assert.equal(doc.verdict, "allow");
+  });
+
+  it("a reader that goes away early (| head) is no failure: no EPIPE, no stack trace", async () => {
+    const result = await pipeline("plan shop -f big.sql --json", "head -c 100");
+    assert.equal(result.code, 0);
+    assert.equal(result.stdout.length, 100);
+    assert.equal(result.stderr, "");
   });
 
   describe("the asset's server is down and it has a verified restore point", () => {
