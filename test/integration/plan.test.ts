@@ -475,4 +475,21 @@ describe("plan against the real PostgreSQL: what actually goes (issue 9)", () =>
     assert.equal((await run("TRUNCATE animals")).operations[0]?.rows, 34);
     assert.equal((await run("DELETE FROM measures")).operations[0]?.rows, 40);
   });
+
+  it("an insert-only MERGE and EXPLAIN DELETE put nothing at risk: allow", async () => {
+    await query(db.url, "CREATE TABLE IF NOT EXISTS incoming (id int)");
+    const merge = await run(
+      "MERGE INTO parents p USING incoming i ON p.id = i.id WHEN NOT MATCHED THEN INSERT VALUES (i.id)",
+    );
+    assert.equal(merge.operations[0]?.dataLoss, "none");
+    assert.equal(merge.operations[0]?.resolved?.dataLoss, "none");
+    assert.equal(merge.verdict, "allow");
+    const explain = await run("EXPLAIN DELETE FROM parents");
+    assert.deepEqual(
+      explain.operations.map((o) => [o.kind, o.dataLoss]),
+      [["read", "none"]],
+    );
+    assert.equal(explain.verdict, "allow");
+    assert.equal((await run("EXPLAIN ANALYZE DELETE FROM parents")).operations[0]?.dataLoss, "destructive");
+  });
 });

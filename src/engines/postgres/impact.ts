@@ -1063,7 +1063,10 @@ function planOperation(ctx: Context, op: Operation): PlannedOperation {
   const name = qualifiedName(rel.schema, rel.name);
   planned.resolved = collect.affected(
     rel,
-    op.dataLoss === "recoverable" ? "recoverable" : "destructive",
+    // A statement that loses nothing (an insert-only MERGE) does not put its target at risk.
+    op.dataLoss === "recoverable" || (op.dataLoss === "none" && !op.createdEarlier)
+      ? op.dataLoss
+      : "destructive",
     "target",
     DML_KINDS.has(op.kind) ? (op.only ? "only" : "children") : "table",
   );
