@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { plan } from "../../src/app/plan.js";
+import { renderPlan } from "../../src/cli/render-plan.js";
 import { SHOP_SCHEMA } from "../../src/app/demo.js";
 import { DEFAULT_POLICY } from "../../src/core/plan.js";
 import { testAsset, testContext } from "../support/context.js";
@@ -465,6 +466,11 @@ describe("plan against the real PostgreSQL: what actually goes (issue 9)", () =>
     assert.equal(leaves?.rowsExact, false);
     assert.equal(leaves?.rowsBound, true);
     assert.match(leaves?.how ?? "", /a bound, not a count/);
+    assert.match(renderPlan(result), /public\.leaves — .*a bound, not a count.*: up to ~?2 rows/);
+    // The tree itself loses more than the row named: said, as a bound.
+    const tree = result.operations[0]?.cascade.find((c) => c.name === "public.tree");
+    assert.equal(tree?.rowsBound, true);
+    assert.match(tree?.how ?? "", /self-referencing ON DELETE CASCADE/);
   });
 
   it("DELETE FROM a parent of an inheritance tree (or partitions) counts the children unless ONLY", async () => {

@@ -1154,6 +1154,20 @@ function planOperation(ctx: Context, op: Operation): PlannedOperation {
       object.rowsBound = true;
       planned.cascade.push(object);
     }
+    // A self-referencing ON DELETE CASCADE (a tree) deletes more rows of the same table.
+    for (const t of [rel, ...deleted.map((d) => d.rel)]) {
+      const self = (catalog.keysByReferenced.get(t.oid) ?? []).find(
+        (k) => k.table === t.oid && k.onDelete === "c",
+      );
+      if (!self) continue;
+      const object = collect.affected(
+        t,
+        "destructive",
+        `more rows of ${qualifiedName(t.schema, t.name)} deleted by its self-referencing ON DELETE CASCADE (foreign key ${self.name})`,
+      );
+      object.rowsBound = true;
+      planned.cascade.push(object);
+    }
     // ON DELETE SET NULL / SET DEFAULT: the referencing rows stay, their reference is overwritten.
     for (const parent of [rel.oid, ...deleted.map((d) => d.rel.oid)]) {
       for (const fk of catalog.referencingKeys(parent)) {
