@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { plan } from "../../src/app/plan.js";
+import { renderPlan } from "../../src/cli/render-plan.js";
 import { SHOP_SCHEMA } from "../../src/app/demo.js";
 import { DEFAULT_POLICY } from "../../src/core/plan.js";
 import { testAsset, testContext } from "../support/context.js";
@@ -482,6 +483,11 @@ describe("plan against the real PostgreSQL: what actually goes (issue 9)", () =>
     assert.equal(leaves?.rowsExact, false);
     assert.equal(leaves?.rowsBound, true);
     assert.match(leaves?.how ?? "", /a bound, not a count/);
+    assert.match(renderPlan(result), /public\.leaves — .*a bound, not a count.*: up to ~?2 rows/);
+    // The tree itself loses more than the row named: said, as a bound.
+    const tree = result.operations[0]?.cascade.find((c) => c.name === "public.tree");
+    assert.equal(tree?.rowsBound, true);
+    assert.match(tree?.how ?? "", /self-referencing ON DELETE CASCADE/);
   });
 
   it("DELETE FROM a parent of an inheritance tree (or partitions) counts the children unless ONLY", async () => {
@@ -491,5 +497,22 @@ describe("plan against the real PostgreSQL: what actually goes (issue 9)", () =>
     assert.equal((await run("DELETE FROM ONLY animals", true)).operations[0]?.rows, 5);
     assert.equal((await run("TRUNCATE animals")).operations[0]?.rows, 34);
     assert.equal((await run("DELETE FROM measures")).operations[0]?.rows, 40);
+  });
+
+  it("an insert-only MERGE and EXPLAIN DELETE put nothing at risk: allow", async () => {
+    await query(db.url, "CREATE TABLE IF NOT EXISTS incoming (id int)");
+    const merge = await run(
+      "MERGE INTO parents p USING incoming i ON p.id = i.id WHEN NOT MATCHED THEN INSERT VALUES (i.id)",
+    );
+    assert.equal(merge.operations[0]?.dataLoss, "none");
+    assert.equal(merge.operations[0]?.resolved?.dataLoss, "none");
+    assert.equal(merge.verdict, "allow");
+    const explain = await run("EXPLAIN DELETE FROM parents");
+    assert.deepEqual(
+      explain.operations.map((o) => [o.kind, o.dataLoss]),
+      [["read", "none"]],
+    );
+    assert.equal(explain.verdict, "allow");
+    assert.equal((await run("EXPLAIN ANALYZE DELETE FROM parents")).operations[0]?.dataLoss, "destructive");
   });
 });

@@ -1063,7 +1063,10 @@ function planOperation(ctx: Context, op: Operation): PlannedOperation {
   const name = qualifiedName(rel.schema, rel.name);
   planned.resolved = collect.affected(
     rel,
-    op.dataLoss === "recoverable" ? "recoverable" : "destructive",
+    // A statement that loses nothing (an insert-only MERGE) does not put its target at risk.
+    op.dataLoss === "recoverable" || (op.dataLoss === "none" && !op.createdEarlier)
+      ? op.dataLoss
+      : "destructive",
     "target",
     DML_KINDS.has(op.kind) ? (op.only ? "only" : "children") : "table",
   );
@@ -1147,6 +1150,20 @@ function planOperation(ctx: Context, op: Operation): PlannedOperation {
         t,
         "destructive",
         `rows deleted by ON DELETE CASCADE (foreign key ${key})`,
+      );
+      object.rowsBound = true;
+      planned.cascade.push(object);
+    }
+    // A self-referencing ON DELETE CASCADE (a tree) deletes more rows of the same table.
+    for (const t of [rel, ...deleted.map((d) => d.rel)]) {
+      const self = (catalog.keysByReferenced.get(t.oid) ?? []).find(
+        (k) => k.table === t.oid && k.onDelete === "c",
+      );
+      if (!self) continue;
+      const object = collect.affected(
+        t,
+        "destructive",
+        `more rows of ${qualifiedName(t.schema, t.name)} deleted by its self-referencing ON DELETE CASCADE (foreign key ${self.name})`,
       );
       object.rowsBound = true;
       planned.cascade.push(object);

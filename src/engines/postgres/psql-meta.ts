@@ -360,10 +360,3 @@ export function classifyMeta(meta: MetaCommand): MetaClass {
     laterStatements: null,
   };
 }
-
-/** The 1-based line of a byte offset. */
-export function lineAt(bytes: Buffer, offset: number): number {
-  let line = 1;
-  for (let k = 0; k < offset && k < bytes.length; k++) if (bytes[k] === NEWLINE) line++;
-  return line;
-}
