@@ -107,6 +107,13 @@ describe("damaged restore points are reported, never skipped (real backups)", ()
       posture.risks.some((r) => r.includes(`restore point ${A} is DAMAGED`) && /lifeline check/.test(r)),
     );
     assert.equal(posture.newestVerifiedRestorePoint, null);
+    // check reports the manifest, and does not call its drill report an orphan.
+    const findings = (await repo.check()).findings;
+    assert.deepEqual(
+      findings.map((f) => f.kind),
+      ["manifest-invalid"],
+      JSON.stringify(findings),
+    );
   });
 
   it("drill --restore-point of a damaged restore point: exit 4 naming it, what is damaged and the fix", async () => {

@@ -637,6 +637,8 @@ export class LocalRepository implements Repository {
     for (const p of truth.restorePoints) {
       const s = stored.get(p.id);
       if (!s) differences.push(`restore point ${p.id} is missing from it`);
+      // A manifest damaged since it was indexed is a finding of its own (manifest-invalid).
+      else if (p.damaged !== null) stored.delete(p.id);
       else if (
         s.manifestDigest !== p.manifestDigest ||
         s.snapshotTime !== p.snapshotTime ||
@@ -702,6 +704,7 @@ export class LocalRepository implements Repository {
     }
 
     const known = new Set<string>();
+    const damaged = new Set<string>();
     let unprotected = 0;
     for (const asset of await entries(path.join(this.root, RESTORE_POINTS))) {
       const assetRel = path.posix.join(RESTORE_POINTS, asset.name);
@@ -732,6 +735,7 @@ export class LocalRepository implements Repository {
         }
         const read = await readManifest(path.join(this.root, rel, MANIFEST), asset.name, entry.name);
         if (!read.ok) {
+          damaged.add(`${asset.name}/${entry.name}`);
           findings.push({
             kind: "manifest-invalid",
             path: `${rel}/${MANIFEST}`,
@@ -783,7 +787,8 @@ export class LocalRepository implements Repository {
             continue;
           }
           drillReports++;
-          if (!known.has(`${asset.name}/${rp.name}`)) {
+          // A damaged restore point's drill reports are not orphans: the restore point is reported already.
+          if (!known.has(`${asset.name}/${rp.name}`) && !damaged.has(`${asset.name}/${rp.name}`)) {
             findings.push({
               kind: "drill-report-orphan",
               path: rel,
