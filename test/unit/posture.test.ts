@@ -7,6 +7,7 @@ import {
   type PostureInput,
   type RestorePointFacts,
 } from "../../src/core/posture.js";
+import { renderStatus } from "../../src/cli/render.js";
 import { DRILL_FORMAT, type DrillReport } from "../../src/core/drill.js";
 import { MANIFEST_FORMAT, type Activity, type Manifest } from "../../src/core/restore-point.js";
 
@@ -465,5 +466,14 @@ describe("computePosture with damaged restore points", () => {
       ),
       p.risks.join("\n"),
     );
+  });
+});
+
+describe("renderStatus with a damaged restore point", () => {
+  it("the NEWEST column says DAMAGED when the newest restore point is damaged, and the risk is listed", () => {
+    const p = computePosture(input({ restorePoints: [MID, { ...NEW, damaged: "manifest.json: missing" }] }));
+    const text = renderStatus([p]);
+    assert.match(text, /shop\s+production\s+DAMAGED ✗/);
+    assert.match(text, new RegExp(`! shop: restore point ${NEW.id} is DAMAGED`));
   });
 });
