@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, rm, writeFile, open } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { formatDuration } from "../core/duration.js";
 import { LifelineError } from "../core/errors.js";
@@ -7,6 +7,7 @@ import { boundClaims, protectionChanges, scanInventory, type Finding } from "../
 import { assetPosture } from "./status.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Cluster, ClusterSelection } from "../ports/cluster.js";
+import { writeFileAtomic } from "../support/files.js";
 import type { AppContext } from "./context.js";
 
 export interface K8sDeps {
@@ -155,12 +156,8 @@ async function readRecord(stateDir: string, asset: string): Promise<ProtectRecor
 async function writeRecord(stateDir: string, record: ProtectRecord): Promise<void> {
   await mkdir(stateDir, { recursive: true });
   const file = recordFile(stateDir, record.asset);
-  const temp = `${file}.tmp-${process.pid}`;
-  await writeFile(temp, JSON.stringify(record, null, 2) + "\n");
-  const handle = await open(temp, "r");
-  await handle.sync();
-  await handle.close();
-  await rename(temp, file);
+  // A failed write (a full disk) removes its temporary file and says which disk.
+  await writeFileAtomic(file, JSON.stringify(record, null, 2) + "\n");
 }
 
 function boundAsset(

@@ -1,6 +1,6 @@
 import { isLifelineError, restorePointDamaged } from "../core/errors.js";
 import { computePosture, type LiveState, type Posture, type RestorePointFacts } from "../core/posture.js";
-import type { Manifest } from "../core/restore-point.js";
+import { totalArtifactBytes, type Manifest } from "../core/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { RestorePointInfo } from "../ports/repository.js";
 import type { AppContext } from "./context.js";
@@ -51,7 +51,10 @@ export async function assetPosture(
         return false;
       }
       read.set(p.id, manifest);
+      // The manifest is the truth; the index only found it.
       p.activity = manifest.activity;
+      p.snapshotTime = manifest.snapshotTime;
+      p.bytes = totalArtifactBytes(manifest);
       return true;
     } catch (error) {
       if (isLifelineError(error) && error.code === "RESTORE_POINT_DAMAGED") {

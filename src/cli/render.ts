@@ -108,10 +108,13 @@ export function renderStatus(postures: readonly Posture[]): string {
       : p.liveError
         ? "unknown (unreachable)"
         : "—";
+    // A damaged restore point newer than every usable one is what the NEWEST column shows (risks say more).
+    const damaged = p.damagedRestorePoints[0];
+    const newestDamaged = damaged && (!p.newestRestorePoint || damaged.id > p.newestRestorePoint.id);
     rows.push([
       p.name,
       p.tier,
-      ago(p.newestRestorePoint?.ageSeconds),
+      newestDamaged ? "DAMAGED ✗" : ago(p.newestRestorePoint?.ageSeconds),
       verified,
       formatDuration(p.rpoTargetSeconds),
       p.rtoSeconds === null ? "—" : formatDuration(p.rtoSeconds),

@@ -44,7 +44,7 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
     await rename(temp, file);
   } catch (error) {
     await rm(temp, { force: true }).catch(() => undefined);
-    throw error;
+    throw fileSystemError(error, `cannot write ${file}`, path.dirname(file)) ?? error;
   }
   await fsyncPath(path.dirname(file));
 }
@@ -62,14 +62,14 @@ export function fileSystemError(error: unknown, doing: string, where: string): L
         code: "DISK_FULL",
         kind: "runtime",
         message: `${doing}: the disk holding ${where} is full${code === "EDQUOT" ? " (quota exceeded)" : ""}; nothing was committed`,
-        fix: `free space on the disk holding ${where} (\`df -h ${where}\`; old restore points can go), or point repository.path in lifeline.yaml at a larger disk, then run the command again`,
+        fix: `free space on the disk holding ${where} (\`df -h ${where}\`), then run the command again; for the repository, old restore points can go, or repository.path in lifeline.yaml can point at a larger disk`,
       });
     case "EROFS":
       return new LifelineError({
         code: "REPOSITORY_READ_ONLY",
         kind: "runtime",
         message: `${doing}: ${where} is on a read-only file system`,
-        fix: "remount it read-write, or point repository.path in lifeline.yaml at a writable directory",
+        fix: "remount it read-write (for the repository, or point repository.path in lifeline.yaml at a writable directory)",
       });
     case "EACCES":
     case "EPERM":
@@ -77,7 +77,7 @@ export function fileSystemError(error: unknown, doing: string, where: string): L
         code: "REPOSITORY_NOT_WRITABLE",
         kind: "runtime",
         message: `${doing}: permission denied on ${where}`,
-        fix: `give the user running lifeline write access to ${where}, or point repository.path in lifeline.yaml elsewhere`,
+        fix: `give the user running lifeline write access to ${where} (for the repository, or point repository.path in lifeline.yaml elsewhere)`,
       });
     case "ENOTDIR":
     case "EEXIST":

@@ -4,6 +4,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SHOP_SCHEMA } from "../../src/app/demo.js";
 import { cli } from "../support/cli.js";
+import { expectedDigest } from "../support/repository.js";
 import { SIMULATED, SIMULATED_TOKEN, startFakeCluster, type FakeCluster } from "../support/fake-k8s.js";
 import { createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
 
@@ -75,8 +76,10 @@ policy:
     const rpDir = path.join(work.dir, ".lifeline/repository/restore-points/shop");
     const [id] = readdirSync(rpDir).filter((e) => !e.startsWith("."));
     const manifestFile = path.join(rpDir, id ?? "", "manifest.json");
-    const manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as { snapshotTime: string };
+    // Re-sealed with the manifest's digest (an unsealed edit makes the restore point damaged).
+    const manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as Record<string, unknown>;
     manifest.snapshotTime = new Date(Date.now() - 3 * 86400_000).toISOString();
+    manifest.digest = expectedDigest(manifest);
     writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + "\n");
 
     const first = await run(pvcPlan);

@@ -78,12 +78,17 @@ describe("a full disk is a clear error with a fix, and leaves no temporary file 
     work.remove();
   });
 
-  it("writeFileAtomic on a full disk throws ENOSPC and removes its temporary file", async (t) => {
+  it("writeFileAtomic on a full disk says so (DISK_FULL) and removes its temporary file", async (t) => {
     if (!mounted) return t.skip("cannot mount a tmpfs here (not root)");
     const dir = path.join(disk, "atomic");
     mkdirSync(dir);
     fill(dir);
-    await assert.rejects(writeFileAtomic(path.join(dir, "x.json"), "y".repeat(100_000)), { code: "ENOSPC" });
+    await assert.rejects(writeFileAtomic(path.join(dir, "x.json"), "y".repeat(100_000)), (error: unknown) => {
+      assert.ok(isLifelineError(error));
+      assert.equal(error.code, "DISK_FULL");
+      assert.ok(error.message.includes(`the disk holding ${dir} is full`), error.message);
+      return true;
+    });
     assert.deepEqual(allFiles(dir), ["filler"]);
     execFileSync("rm", ["-f", path.join(dir, "filler")]);
   });

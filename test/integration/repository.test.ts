@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { backup } from "../../src/app/backup.js";
@@ -71,7 +71,7 @@ describe("damaged restore points are reported, never skipped (real backups)", ()
     for (const [i, id] of ids.entries())
       cloneRestorePoint(dir, "app", original.id, id, `2026-11-2${i}T10:00:00.000Z`);
     rmSync(path.join(dir, "restore-points", "app", original.id), { recursive: true, force: true });
-    rmSync(path.join(dir, "restore-points", "app", "index.json"), { force: true });
+    rmSync(path.join(dir, "index", "app.json"), { force: true });
     return dir;
   }
 
@@ -107,6 +107,13 @@ describe("damaged restore points are reported, never skipped (real backups)", ()
       posture.risks.some((r) => r.includes(`restore point ${A} is DAMAGED`) && /lifeline check/.test(r)),
     );
     assert.equal(posture.newestVerifiedRestorePoint, null);
+    // check reports the manifest, and does not call its drill report an orphan.
+    const findings = (await repo.check()).findings;
+    assert.deepEqual(
+      findings.map((f) => f.kind),
+      ["manifest-invalid"],
+      JSON.stringify(findings),
+    );
   });
 
   it("drill --restore-point of a damaged restore point: exit 4 naming it, what is damaged and the fix", async () => {
@@ -216,7 +223,7 @@ describe("the per-asset index (status and plan cost does not grow with restore p
       cloneRestorePoint(dir, "app", seed.id, id, `2026-11-2${i}T10:00:00.000Z`);
     return dir;
   }
-  const indexFile = (dir: string) => path.join(dir, "restore-points", "app", "index.json");
+  const indexFile = (dir: string) => path.join(dir, "index", "app.json");
   const readIndex = (dir: string) =>
     JSON.parse(readFileSync(indexFile(dir), "utf8")) as {
       restorePoints: { id: string; damaged: string | null; manifestDigest: string | null }[];
@@ -228,6 +235,8 @@ describe("the per-asset index (status and plan cost does not grow with restore p
       readIndex(path.join(work.dir, "seed")).restorePoints.map((p) => p.id),
       [seed.id],
     );
+    // The restore point directory holds restore points only; the index lives in index/.
+    assert.deepEqual(readdirSync(path.join(work.dir, "seed", "restore-points", "app")), [seed.id]);
     const dir = repository();
     const overview = await new LocalRepository(dir).overview("app");
     assert.deepEqual(
@@ -257,7 +266,7 @@ describe("the per-asset index (status and plan cost does not grow with restore p
       path.join(dir, "drills", "app", report.restorePointId, `${report.id}.json`),
       JSON.stringify({ ...report, result: "failed" }),
     );
-    const marker = path.join(dir, "restore-points", "app", ".pending-999999999-abc");
+    const marker = path.join(dir, "index", "app.pending-999999999-abc");
     writeFileSync(marker, "");
     const overview = await repo.overview("app");
     assert.deepEqual(overview.drills.map((d) => d.result).sort(), ["failed", "passed"]);
@@ -273,7 +282,7 @@ describe("the per-asset index (status and plan cost does not grow with restore p
     const repo = new LocalRepository(dir);
     await repo.overview("app");
     writeFileSync(indexFile(dir), "{ garbage");
-    assert.match((await repo.check()).findings.map((f) => f.message).join("\n"), /index\.json: damaged/);
+    assert.match((await repo.check()).findings.map((f) => f.message).join("\n"), /index\/app\.json: damaged/);
     assert.equal((await repo.overview("app")).restorePoints.length, 4);
     assert.deepEqual((await repo.check()).findings, []);
     // An index that parses and is sealed but disagrees with a manifest.

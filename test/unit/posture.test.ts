@@ -7,6 +7,7 @@ import {
   type PostureInput,
   type RestorePointFacts,
 } from "../../src/core/posture.js";
+import { renderStatus } from "../../src/cli/render.js";
 import { DRILL_FORMAT, type DrillReport } from "../../src/core/drill.js";
 import { MANIFEST_FORMAT, type Activity, type Manifest } from "../../src/core/restore-point.js";
 
@@ -414,5 +415,65 @@ describe("changesSince", () => {
     const expected = { rows: 3 + 2, countersReset: true, newTables: 0 };
     assert.deepEqual(changesSince(base, current), expected);
     assert.deepEqual(changesSince(base, reversed), expected);
+  });
+});
+
+describe("computePosture with damaged restore points", () => {
+  const damaged = (m: RestorePointFacts, problem = "manifest.json: not valid JSON") => ({
+    ...m,
+    damaged: problem,
+  });
+
+  it("a damaged newest restore point is listed and said loudly; the newest usable one is shown", () => {
+    const p = computePosture(input({ restorePoints: [MID, damaged(NEW)] }));
+    assert.equal(p.newestRestorePoint?.id, MID.id);
+    assert.deepEqual(p.damagedRestorePoints, [
+      { id: NEW.id, problem: "manifest.json: not valid JSON", verified: false },
+    ]);
+    assert.match(
+      p.risks[0] ?? "",
+      new RegExp(`restore point ${NEW.id} is DAMAGED: manifest\\.json: not valid JSON`),
+    );
+    assert.match(p.risks[0] ?? "", /lifeline check/);
+  });
+
+  it("the only, verified restore point damaged: not 'no restore point', and nothing verified", () => {
+    const p = computePosture(
+      input({ restorePoints: [damaged(NEW)], drills: [drill(NEW.id, "2026-11-26T10:30:00Z", "passed")] }),
+    );
+    assert.equal(p.newestVerifiedRestorePoint, null);
+    assert.equal(p.rpoMet, false);
+    assert.ok(!p.risks.some((r) => r.startsWith("no restore point: take one")), p.risks.join("\n"));
+    assert.ok(p.risks.some((r) => r.includes("(it was verified)")));
+    assert.ok(p.risks.some((r) => r.startsWith("every verified restore point is damaged")));
+    assert.ok(p.risks.some((r) => r.startsWith("no usable restore point")));
+  });
+
+  it("a damaged newest verified restore point: the fallback to an older verified one is said", () => {
+    const p = computePosture(
+      input({
+        restorePoints: [MID, damaged(NEW)],
+        drills: [
+          drill(MID.id, "2026-11-26T08:00:00Z", "passed"),
+          drill(NEW.id, "2026-11-26T10:30:00Z", "passed"),
+        ],
+      }),
+    );
+    assert.equal(p.newestVerifiedRestorePoint?.id, MID.id);
+    assert.ok(
+      p.risks.some(
+        (r) => r.includes(`newest verified restore point (${NEW.id}) is damaged`) && r.includes(MID.id),
+      ),
+      p.risks.join("\n"),
+    );
+  });
+});
+
+describe("renderStatus with a damaged restore point", () => {
+  it("the NEWEST column says DAMAGED when the newest restore point is damaged, and the risk is listed", () => {
+    const p = computePosture(input({ restorePoints: [MID, { ...NEW, damaged: "manifest.json: missing" }] }));
+    const text = renderStatus([p]);
+    assert.match(text, /shop\s+production\s+DAMAGED ✗/);
+    assert.match(text, new RegExp(`! shop: restore point ${NEW.id} is DAMAGED`));
   });
 });

@@ -37,12 +37,12 @@ const MARKER = "lifeline-repository.json";
 const RESTORE_POINTS = "restore-points";
 const DRILLS = "drills";
 const MANIFEST = "manifest.json";
-const INDEX = "index.json";
-const INDEX_LOCK = "index.json.lock";
+/** index/<asset>.json, with <asset>.lock and <asset>.pending-<pid>-<hex> beside it. */
+const INDEX = "index";
 const INDEX_FORMAT = 1;
 const STAGING = /^\.staging-(.+)-(\d+)$/;
-/** Left by a writer between writing a manifest or drill report and updating the index. */
-const PENDING = /^\.pending-(\d+)-([0-9a-f]+)$/;
+/** Left by a writer between writing a manifest or drill report and updating the index (asset names have no "."). */
+const PENDING = /^([^.]+)\.pending-(\d+)-([0-9a-f]+)$/;
 const TEMP = /\.tmp-\d+$/;
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
@@ -219,13 +219,14 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
  *
  *   lifeline-repository.json
  *   restore-points/<asset>/<restore point id>/manifest.json, dump/…
- *   restore-points/<asset>/index.json           the asset's index (a cache: the manifests and drill
+ *   restore-points/<asset>/.staging-<id>-<pid>/  a backup in progress (or interrupted)
+ *   drills/<asset>/<restore point id>/<drill id>.json
+ *   index/<asset>.json                           the asset's index (a cache: the manifests and drill
  *                                                 reports are the truth; rebuilt when missing, stale
  *                                                 or damaged)
- *   restore-points/<asset>/.staging-<id>-<pid>/  a backup in progress (or interrupted)
- *   restore-points/<asset>/.pending-<pid>-<hex>  a write whose index update is in progress (or
+ *   index/<asset>.lock                           held while the index is rewritten
+ *   index/<asset>.pending-<pid>-<hex>            a write whose index update is in progress (or
  *                                                 interrupted: the next reader rebuilds the index)
- *   drills/<asset>/<restore point id>/<drill id>.json
  */
 export class LocalRepository implements Repository {
   constructor(readonly root: string) {}
@@ -377,8 +378,12 @@ export class LocalRepository implements Repository {
     };
   }
 
+  private indexPath(asset: string, suffix = ".json"): string {
+    return path.join(this.root, INDEX, `${asset}${suffix}`);
+  }
+
   private async loadIndex(asset: string): Promise<IndexFile | undefined> {
-    const read = await readJson(path.join(this.root, RESTORE_POINTS, asset, INDEX), indexSchema);
+    const read = await readJson(this.indexPath(asset), indexSchema);
     if (!read.ok) return undefined;
     const { digest, ...body } = read.value;
     return sealIndex(body).digest === digest && read.value.asset === asset ? read.value : undefined;
@@ -386,17 +391,19 @@ export class LocalRepository implements Repository {
 
   /** What the directories hold now: the index is fresh when it lists the same. */
   private async listing(asset: string) {
-    const assetEntries = await entries(path.join(this.root, RESTORE_POINTS, asset));
+    const [assetEntries, indexEntries, drillEntries] = await Promise.all([
+      entries(path.join(this.root, RESTORE_POINTS, asset)),
+      entries(path.join(this.root, INDEX)),
+      entries(path.join(this.root, DRILLS, asset)),
+    ]);
     const restorePoints = assetEntries
       .filter((e) => e.isDirectory() && RESTORE_POINT_ID.test(e.name))
       .map((e) => e.name);
-    const abandoned = assetEntries
+    const abandoned = indexEntries
       .map((e) => PENDING.exec(e.name))
-      .filter((m): m is RegExpExecArray => m !== null && !isPidAlive(Number(m[1])))
+      .filter((m): m is RegExpExecArray => m !== null && m[1] === asset && !isPidAlive(Number(m[2])))
       .map((m) => m[0]);
-    const drillDirectories = (await entries(path.join(this.root, DRILLS, asset)))
-      .filter((e) => e.isDirectory())
-      .map((e) => e.name);
+    const drillDirectories = drillEntries.filter((e) => e.isDirectory()).map((e) => e.name);
     return { restorePoints, abandoned, drillDirectories, assetExists: assetEntries.length > 0 };
   }
 
@@ -420,8 +427,7 @@ export class LocalRepository implements Repository {
       const again = await this.listing(asset);
       const built = await this.buildIndex(asset, again.drillDirectories);
       await this.writeIndex(asset, built);
-      for (const name of again.abandoned)
-        await rm(path.join(this.root, RESTORE_POINTS, asset, name), { force: true });
+      for (const name of again.abandoned) await rm(path.join(this.root, INDEX, name), { force: true });
       return built;
     }).catch(() => undefined);
     // Locked by a writer, or the disk refused: answer from the manifests without storing.
@@ -467,10 +473,8 @@ export class LocalRepository implements Repository {
   }
 
   private async writeIndex(asset: string, index: IndexFile): Promise<void> {
-    await writeFileAtomic(
-      path.join(this.root, RESTORE_POINTS, asset, INDEX),
-      JSON.stringify(sealIndex(index)) + "\n",
-    );
+    await mkdir(path.join(this.root, INDEX), { recursive: true });
+    await writeFileAtomic(this.indexPath(asset), JSON.stringify(sealIndex(index)) + "\n");
   }
 
   /**
@@ -478,7 +482,8 @@ export class LocalRepository implements Repository {
    * whose process is gone is taken over). Undefined when another live process holds it for 10 s.
    */
   private async withIndexLock<T>(asset: string, fn: () => Promise<T>): Promise<T | undefined> {
-    const lock = path.join(this.root, RESTORE_POINTS, asset, INDEX_LOCK);
+    const lock = this.indexPath(asset, ".lock");
+    await mkdir(path.dirname(lock), { recursive: true });
     const deadline = Date.now() + 10_000;
     for (;;) {
       try {
@@ -513,10 +518,9 @@ export class LocalRepository implements Repository {
 
   /** Marks a write whose index update follows: if the process dies before, readers rebuild the index. */
   private async beginIndexUpdate(asset: string): Promise<string> {
-    const dir = path.join(this.root, RESTORE_POINTS, asset);
-    await mkdir(dir, { recursive: true });
-    const marker = path.join(
-      dir,
+    await mkdir(path.join(this.root, INDEX), { recursive: true });
+    const marker = this.indexPath(
+      asset,
       `.pending-${process.pid}-${Math.floor(Math.random() * 0xffffffff).toString(16)}`,
     );
     await writeFile(marker, "");
@@ -609,8 +613,8 @@ export class LocalRepository implements Repository {
 
   /** Differences between the stored index and one built from the manifests and drill reports. */
   private async checkIndex(asset: string, findings: Finding[], notes: string[]): Promise<void> {
-    const rel = path.posix.join(RESTORE_POINTS, asset, INDEX);
-    const file = path.join(this.root, RESTORE_POINTS, asset, INDEX);
+    const rel = path.posix.join(INDEX, `${asset}.json`);
+    const file = this.indexPath(asset);
     const exists = await stat(file).then(
       () => true,
       () => false,
@@ -637,6 +641,8 @@ export class LocalRepository implements Repository {
     for (const p of truth.restorePoints) {
       const s = stored.get(p.id);
       if (!s) differences.push(`restore point ${p.id} is missing from it`);
+      // A manifest damaged since it was indexed is a finding of its own (manifest-invalid).
+      else if (p.damaged !== null) stored.delete(p.id);
       else if (
         s.manifestDigest !== p.manifestDigest ||
         s.snapshotTime !== p.snapshotTime ||
@@ -690,7 +696,7 @@ export class LocalRepository implements Repository {
         notes.push(`${entry.name}: leftovers of an interrupted write; safe to delete`);
         continue;
       }
-      if (![MARKER, RESTORE_POINTS, DRILLS].includes(entry.name))
+      if (![MARKER, RESTORE_POINTS, DRILLS, INDEX].includes(entry.name))
         unexplained(entry.name, entry.isDirectory() ? "directory" : "file");
     }
     if (!top.some((e) => e.name === MARKER)) {
@@ -702,6 +708,7 @@ export class LocalRepository implements Repository {
     }
 
     const known = new Set<string>();
+    const damaged = new Set<string>();
     let unprotected = 0;
     for (const asset of await entries(path.join(this.root, RESTORE_POINTS))) {
       const assetRel = path.posix.join(RESTORE_POINTS, asset.name);
@@ -720,18 +727,13 @@ export class LocalRepository implements Repository {
           );
           continue;
         }
-        if (entry.isFile() && (entry.name === INDEX || entry.name === INDEX_LOCK || PENDING.test(entry.name)))
-          continue;
-        if (entry.isFile() && TEMP.test(entry.name)) {
-          notes.push(`${rel}: leftovers of an interrupted write; safe to delete`);
-          continue;
-        }
         if (!entry.isDirectory() || !RESTORE_POINT_ID.test(entry.name)) {
           unexplained(rel, entry.isDirectory() ? "directory" : "file");
           continue;
         }
         const read = await readManifest(path.join(this.root, rel, MANIFEST), asset.name, entry.name);
         if (!read.ok) {
+          damaged.add(`${asset.name}/${entry.name}`);
           findings.push({
             kind: "manifest-invalid",
             path: `${rel}/${MANIFEST}`,
@@ -745,6 +747,22 @@ export class LocalRepository implements Repository {
         findings.push(...(await this.verifyArtifacts(read.value.manifest)));
       }
       await this.checkIndex(asset.name, findings, notes);
+    }
+    const indexed = new Set(
+      (await entries(path.join(this.root, RESTORE_POINTS)))
+        .filter((e) => e.isDirectory())
+        .map((e) => `${e.name}.json`),
+    );
+    for (const entry of await entries(path.join(this.root, INDEX))) {
+      const rel = path.posix.join(INDEX, entry.name);
+      if (entry.isFile() && TEMP.test(entry.name))
+        notes.push(`${rel}: leftovers of an interrupted write; safe to delete`);
+      else if (
+        entry.isFile() &&
+        (indexed.has(entry.name) || entry.name.endsWith(".lock") || PENDING.test(entry.name))
+      )
+        continue;
+      else unexplained(rel, entry.isDirectory() ? "directory" : "file");
     }
     if (unprotected > 0)
       notes.push(
@@ -783,7 +801,8 @@ export class LocalRepository implements Repository {
             continue;
           }
           drillReports++;
-          if (!known.has(`${asset.name}/${rp.name}`)) {
+          // A damaged restore point's drill reports are not orphans: the restore point is reported already.
+          if (!known.has(`${asset.name}/${rp.name}`) && !damaged.has(`${asset.name}/${rp.name}`)) {
             findings.push({
               kind: "drill-report-orphan",
               path: rel,
