@@ -10,9 +10,11 @@
  * Ratios are computed per round (both sides under the same load) and reported as median and range.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { connect, sqlIdent, targetFromUrl } from "../src/engines/postgres/connection.js";
+import { chooseRecipe, listTables, rowHash } from "../src/engines/postgres/fingerprint.js";
 
 const ADMIN = process.env.LIFELINE_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const SCALE = Number(process.env.BENCH_SCALE ?? 20);
@@ -41,6 +43,44 @@ const median = (xs: number[]) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
 };
+
+/**
+ * The proof's CPU, free of the machine's load: the server backend's CPU time (from /proc, so only
+ * when the server runs on this machine) for fingerprinting the biggest table on one core, with the
+ * text recipe and with the recipe this build chooses.
+ */
+async function proofCpu(url: string): Promise<void> {
+  const client = await connect(targetFromUrl(url), "lifeline bench");
+  try {
+    await client.query("SET max_parallel_workers_per_gather = 0");
+    const pid = (await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid;
+    const cpu = () => {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks
+    };
+    if (!pid || !existsSync(`/proc/${pid}/stat`)) return;
+    const [table] = (await listTables(client)).sort((a, b) => b.bytes - a.bytes);
+    if (!table) return;
+    for (const [name, recipe] of [
+      ["text recipe", null],
+      ["this build's recipe", chooseRecipe(table)],
+    ] as const) {
+      const seconds: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const before = cpu();
+        await client.query(
+          `SELECT count(*), sum(${rowHash(table, recipe).sql}) FROM ONLY ${sqlIdent(table.schema)}.${sqlIdent(table.name)}`,
+        );
+        seconds.push(cpu() - before);
+      }
+      console.log(
+        `proof CPU of ${table.schema}.${table.name} on one core, ${name}: ${median(seconds).toFixed(2)}s (${seconds.map((x) => x.toFixed(2)).join(", ")})`,
+      );
+    }
+  } finally {
+    await client.end();
+  }
+}
 
 const db = `lifeline_bench_${Date.now().toString(36)}`;
 const work = mkdtempSync(path.join(os.tmpdir(), "lifeline-bench-"));
@@ -71,6 +111,8 @@ try {
   console.log(
     `database ${db}: ${size}, tables ${tables.join(", ")}; ${ROUNDS} rounds, node ${process.version}, ${os.cpus().length} cores`,
   );
+  await proofCpu(urlFor(db));
+
   // The same database twice: drilled into the default embedded scratch, and into a scratch server
   // (the same server, a new database per drill), which is what the plain baseline does.
   const config = `assets:\n  bench:\n    url: ${urlFor(db)}\n  bench-server:\n    url: ${urlFor(db)}\n    drill: { scratch: { url: ${ADMIN} } }\n`;

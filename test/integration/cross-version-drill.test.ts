@@ -12,6 +12,8 @@ import { after, before, describe, it } from "node:test";
 import { backup } from "../../src/app/backup.js";
 import { drill } from "../../src/app/drill.js";
 import type { Manifest } from "../../src/core/restore-point.js";
+import { postgresEngine } from "../../src/engines/postgres/index.js";
+import { FINGERPRINT_ALGORITHM, sha256 } from "../../src/engines/postgres/fingerprint.js";
 import { testAsset, testContext } from "../support/context.js";
 import { FIXTURES, createDatabase, loadSqlFile, query, tempDir, type TestDatabase } from "../support/pg.js";
 
@@ -79,6 +81,8 @@ describe("drills into newer PostgreSQL majors match the fingerprints taken on Po
     loadSqlFile(db.url, path.join(FIXTURES, "hard-cases.sql"));
     await query(db.url, RECIPE_CASES);
     repo = tempDir();
+    // Every test below uses this one restore point (taken here, so no test depends on another).
+    manifest = await backup(testContext(repo.dir), testAsset("xver", db.url));
   });
 
   after(async () => {
@@ -87,7 +91,6 @@ describe("drills into newer PostgreSQL majors match the fingerprints taken on Po
   });
 
   it("records the typed recipe for the columns whose type hash is safe, and only those", async () => {
-    manifest = await backup(testContext(repo.dir), testAsset("xver", db.url));
     const recipes = new Map(manifest.fingerprints.tables.map((t) => [t.table, t.recipe]));
     assert.deepEqual(recipes.get("public.recipe_cases"), {
       name: "typed-hash-v1",
@@ -168,5 +171,26 @@ describe("drills into newer PostgreSQL majors match the fingerprints taken on Po
       if (previous === undefined) delete process.env.LIFELINE_SCRATCH_BIN;
       else process.env.LIFELINE_SCRATCH_BIN = previous;
     }
+  });
+
+  it("a manifest without recipes (as v0.1 wrote them) is verified with the unchanged text recipe", async () => {
+    const engine = postgresEngine();
+    const old = {
+      ...manifest.fingerprints,
+      tables: manifest.fingerprints.tables.map(({ recipe: _, ...t }) => t),
+    };
+    const actual = await engine.fingerprint(engine.target(db.url), new AbortController().signal, old);
+    const swaps = actual.tables.find((t) => t.table === "public.recipe_swaps");
+    assert.equal(swaps?.recipe, undefined);
+    // v0.1's formula, written out.
+    const [row] = await query<{ rows: string; sum: string }>(
+      db.url,
+      "SELECT count(*)::text AS rows, sum(hashtextextended(ROW(a, b, t, u)::text, 0))::text AS sum FROM public.recipe_swaps",
+    );
+    assert.equal(swaps?.digest, sha256(`${FINGERPRINT_ALGORITHM}|a,b,t,u|${row?.rows}|${row?.sum}`));
+    assert.notEqual(
+      swaps?.digest,
+      manifest.fingerprints.tables.find((t) => t.table === "public.recipe_swaps")?.digest,
+    );
   });
 });
