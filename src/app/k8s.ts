@@ -2,7 +2,7 @@ import { mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { formatDuration } from "../core/duration.js";
 import { LifelineError } from "../core/errors.js";
-import type { AssetBinding } from "../core/kubernetes/analyze.js";
+import type { AssetBinding } from "../core/kubernetes/binding.js";
 import { boundClaims, protectionChanges, scanInventory, type Finding } from "../core/kubernetes/scan.js";
 import { assetPosture } from "./status.js";
 import type { ResolvedAsset } from "../config/load.js";
