@@ -6,6 +6,7 @@ import type { KubectlCommand } from "../k8s-command.js";
 import type { HelmRelease, Inventory, Meta, PersistentVolumeClaim, Pod, Workload } from "./inventory.js";
 import { matchesSelector } from "./selector.js";
 
+/** The state of one analysis, passed to every step of the planner. */
 export class Analyzer {
   /** Snapshots the command itself deletes: they cannot bring a claim back. */
   doomedSnapshots = new Set<string>();
@@ -15,6 +16,7 @@ export class Analyzer {
     readonly gaps: string[],
   ) {}
 
+  /** Why the inventory could not read this resource (in this namespace), if it could not. */
   gapFor(resource: string, namespace: string | null): string | null {
     const g = this.inv.gaps.find(
       (x) =>
