@@ -3,9 +3,10 @@ import { formatDuration } from "../core/duration.js";
 import { LifelineError } from "../core/errors.js";
 import type { ParsedCommand } from "../core/k8s-command.js";
 import { canonicalCommand, displayCommand, isUnknown, parseCommand } from "../core/k8s-command.js";
-import type { K8sAnalysis, ManifestResource } from "../core/k8s/analyze.js";
-import { analyzeCommand } from "../core/k8s/analyze.js";
-import { emptyInventory } from "../core/k8s/inventory.js";
+import type { K8sAnalysis } from "../core/kubernetes/analyze.js";
+import { analyzeCommand } from "../core/kubernetes/analyze.js";
+import { emptyInventory } from "../core/kubernetes/inventory.js";
+import type { ManifestResource } from "../core/kubernetes/kubectl-delete.js";
 import {
   UNBOUND_TIER,
   evaluatePolicy,

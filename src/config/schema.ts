@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { parseDuration } from "../core/duration.js";
-import { parseSelector } from "../core/k8s/selector.js";
+import { parseSelector } from "../core/kubernetes/selector.js";
 
 export const TIERS = ["production", "staging", "development"] as const;
 

@@ -25,8 +25,8 @@ import type {
   VolumeSnapshot,
   Workload,
   WorkloadKind,
-} from "../core/k8s/inventory.js";
-import { emptyInventory, quantityBytes } from "../core/k8s/inventory.js";
+} from "../core/kubernetes/inventory.js";
+import { emptyInventory, quantityBytes } from "../core/kubernetes/inventory.js";
 import { redactUrl } from "../core/redact.js";
 import type { Cluster, ClusterSelection } from "../ports/cluster.js";
 import { HELM_RELEASE_TYPE, releaseFromSecret } from "./helm.js";

@@ -1,6 +1,6 @@
 import { gunzipSync } from "node:zlib";
 import { parseAllDocuments } from "yaml";
-import type { HelmRelease, ReleaseResource } from "../core/k8s/inventory.js";
+import type { HelmRelease, ReleaseResource } from "../core/kubernetes/inventory.js";
 
 /** Helm 3 keeps each revision in a Secret of this type, named sh.helm.release.v1.<name>.v<revision>. */
 export const HELM_RELEASE_TYPE = "helm.sh/release.v1";

@@ -2,7 +2,7 @@ import { readFile, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { parseAllDocuments } from "yaml";
 import { LifelineError } from "../core/errors.js";
-import type { ManifestResource } from "../core/k8s/analyze.js";
+import type { ManifestResource } from "../core/kubernetes/kubectl-delete.js";
 
 const MANIFEST = /\.(ya?ml|json)$/i;
 

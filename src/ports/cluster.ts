@@ -1,4 +1,4 @@
-import type { Inventory } from "../core/k8s/inventory.js";
+import type { Inventory } from "../core/kubernetes/inventory.js";
 
 /** Where a kubectl command would go: the kubeconfig file and context, as kubectl resolves them. */
 export interface ClusterSelection {

@@ -11,8 +11,8 @@ import type {
   StorageClass,
   VolumeSnapshot,
   Workload,
-} from "../../src/core/k8s/inventory.js";
-import { emptyInventory } from "../../src/core/k8s/inventory.js";
+} from "../../src/core/kubernetes/inventory.js";
+import { emptyInventory } from "../../src/core/kubernetes/inventory.js";
 
 /** Builds small inventories for core tests, the way the kubernetes adapter fills them. */
 let counter = 0;

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseCommand } from "../../src/core/k8s-command.js";
-import { analyzeCommand, type AssetBinding } from "../../src/core/k8s/analyze.js";
-import { protectionChanges, scanInventory } from "../../src/core/k8s/scan.js";
-import { matchesSelector, parseSelector } from "../../src/core/k8s/selector.js";
-import { quantityBytes } from "../../src/core/k8s/inventory.js";
+import { analyzeCommand } from "../../src/core/kubernetes/analyze.js";
+import type { AssetBinding } from "../../src/core/kubernetes/binding.js";
+import { protectionChanges, scanInventory } from "../../src/core/kubernetes/scan.js";
+import { matchesSelector, parseSelector } from "../../src/core/kubernetes/selector.js";
+import { quantityBytes } from "../../src/core/kubernetes/inventory.js";
 import { InventoryBuilder, container } from "../support/inventory.js";
 
 const shopBinding: AssetBinding = {

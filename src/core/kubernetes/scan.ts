@@ -2,7 +2,7 @@
  * Posture of a cluster's data: where a single `kubectl delete` or `helm uninstall` would destroy
  * data for good, and what is left behind. Pure: works on an inventory.
  */
-import type { AssetBinding } from "./analyze.js";
+import type { AssetBinding } from "./binding.js";
 import { bindingCovers } from "./binding.js";
 import type { Inventory, PersistentVolume, PersistentVolumeClaim } from "./inventory.js";
 import { qualified } from "./inventory.js";

@@ -1,6 +1,13 @@
-import type { AssetBinding } from "./analyze.js";
 import type { Meta } from "./inventory.js";
 import { matchesSelector } from "./selector.js";
+
+/** How lifeline.yaml binds an asset to Kubernetes resources. */
+export interface AssetBinding {
+  asset: string;
+  namespace: string;
+  release: string | null;
+  pvcSelector: string | null;
+}
 
 function releaseOf(meta: Meta): string | undefined {
   return (

@@ -1,0 +1,232 @@
+/**
+ * The blast radius of a kubectl or helm command, decided from an inventory of the cluster. Pure:
+ * the kubernetes adapter reads the cluster, this decides what goes, whether it can come back, and
+ * who depends on it. Every decision that lacks a fact fails closed (`unknown`).
+ */
+import type { AffectedObject, Dependent, PlannedOperation } from "../plan.js";
+import type { KubectlCommand, ParsedCommand } from "../k8s-command.js";
+import { canonicalCommand, displayCommand, isUnknown } from "../k8s-command.js";
+import { bindingCovers, bindingTouches, type AssetBinding } from "./binding.js";
+import { Analyzer } from "./context.js";
+import { findDependents } from "./dependents.js";
+import { helmSteps } from "./helm.js";
+import type { Inventory, PersistentVolumeClaim } from "./inventory.js";
+import { qualified } from "./inventory.js";
+import { doomedSnapshots, kubectlDelete, type ManifestResource } from "./kubectl-delete.js";
+import { kubectlDrain, kubectlPatch, kubectlScale, manifestsUnread } from "./kubectl-mutate.js";
+import { unresolved, type Outcome, type Step } from "./outcome.js";
+
+export interface K8sAnalysis {
+  operations: PlannedOperation[];
+  dependents: Dependent[];
+  /** Asset name → indexes of the operations that touch its resources. */
+  assets: Record<string, number[]>;
+  /** Indexes of operations that touch data no asset is bound to. */
+  unbound: number[];
+  /** Facts that could not be read and that the verdict depends on. */
+  gaps: string[];
+}
+
+const READ_VERBS = new Set([
+  "get",
+  "describe",
+  "logs",
+  "top",
+  "explain",
+  "version",
+  "api-resources",
+  "api-versions",
+  "cluster-info",
+  "diff",
+  "auth",
+  "config",
+  "events",
+  "wait",
+]);
+
+function kubectlSteps(a: Analyzer, cmd: KubectlCommand, manifests: readonly ManifestResource[]): Step[] {
+  if (cmd.dryRun !== "none") {
+    return [
+      unresolved(
+        `${cmd.verb}-dry-run`,
+        "none",
+        `--dry-run=${cmd.dryRun}: kubectl only shows what it would do; nothing changes`,
+      ),
+    ];
+  }
+  if (READ_VERBS.has(cmd.verb)) {
+    return [unresolved("read", "none", `kubectl ${cmd.verb} only reads`)];
+  }
+  switch (cmd.verb) {
+    case "delete":
+      return kubectlDelete(a, cmd, manifests);
+    case "scale":
+      return [...manifestsUnread(cmd), ...kubectlScale(a, cmd)];
+    case "patch":
+      return [...manifestsUnread(cmd), ...kubectlPatch(a, cmd)];
+    case "drain":
+      return kubectlDrain(a, cmd);
+    default:
+      return [
+        unresolved(
+          "unknown",
+          "unknown",
+          `lifeline does not model kubectl ${cmd.verb}: it may change or delete what it names, treated as destructive`,
+        ),
+      ];
+  }
+}
+
+/** The assets an outcome touches: through its claims and volumes, its namespace or its release. */
+function assetsOf(a: Analyzer, bindings: readonly AssetBinding[], step: Step): string[] {
+  const found = new Set<string>();
+  const touches = step.outcome.touches;
+  const claims = new Set<PersistentVolumeClaim>();
+  for (const m of touches) {
+    const claim = a.inv.claims.find((c) => c.uid === m.uid);
+    if (claim) claims.add(claim);
+    const pv = a.inv.volumes.find((v) => v.uid === m.uid);
+    const bound = pv?.claim
+      ? a.inv.claims.find((c) => c.namespace === pv.claim?.namespace && c.name === pv.claim.name)
+      : undefined;
+    if (bound) claims.add(bound);
+  }
+  for (const b of bindings) {
+    const t = step.target;
+    if (
+      [...claims].some((c) => bindingCovers(b, c)) ||
+      (t?.type === "namespace" && t.name === b.namespace) ||
+      (t?.type === "helm-release" &&
+        t.namespace === b.namespace &&
+        (b.release === null || b.release === t.name)) ||
+      touches.some(
+        (m) => !claims.has(m as PersistentVolumeClaim) && m.namespace !== null && bindingTouches(b, m),
+      )
+    ) {
+      found.add(b.asset);
+    }
+  }
+  return [...found].sort();
+}
+
+/** Claims whose data the step destroys (or may) that no asset is bound to. */
+function unboundClaims(a: Analyzer, bindings: readonly AssetBinding[], o: Outcome): string[] {
+  const objects = [o.resolved, ...o.cascade].filter((x): x is AffectedObject => x !== null);
+  return objects
+    .filter((x) => x.type === "pvc" && (x.dataLoss === "destructive" || x.dataLoss === "unknown"))
+    .filter((x) => {
+      const claim = a.inv.claims.find((c) => qualified(c) === x.name);
+      return !claim || !bindings.some((b) => bindingCovers(b, claim));
+    })
+    .map((x) => x.name);
+}
+
+/**
+ * Plans a kubectl or helm command against an inventory. Operations have the same shape as SQL
+ * plans: one per object the command names or selects, each with what goes with it.
+ */
+export function analyzeCommand(
+  command: ParsedCommand,
+  inv: Inventory,
+  options: {
+    bindings: readonly AssetBinding[];
+    manifests?: readonly ManifestResource[];
+    /** The canonical command with the namespace and context it resolves to (plan identity). */
+    normalized?: string;
+  },
+): K8sAnalysis {
+  const gaps: string[] = [];
+  const a = new Analyzer(inv, gaps);
+  const statement = displayCommand(command.argv);
+  const normalized = options.normalized ?? canonicalCommand(command);
+  if (
+    !isUnknown(command) &&
+    command.tool === "kubectl" &&
+    command.verb === "delete" &&
+    command.dryRun === "none"
+  ) {
+    a.doomedSnapshots = doomedSnapshots(a, command, options.manifests ?? []);
+  }
+  let steps: Step[];
+  if (isUnknown(command)) {
+    steps = [unresolved("unknown", "unknown", command.reason)];
+  } else if (command.tool === "kubectl") {
+    steps = kubectlSteps(a, command, options.manifests ?? []);
+  } else {
+    steps = helmSteps(a, command);
+  }
+  if (steps.length === 0) {
+    steps = [
+      unresolved(
+        "unknown",
+        "unknown",
+        "lifeline could not tell what this command acts on: treated as destructive",
+      ),
+    ];
+  }
+  // Reads that failed but did not stop the plan: say what the plan may miss.
+  const partial = inv.gaps
+    .filter((g) => !g.required)
+    .map(
+      (g) =>
+        `${g.resource} could not be read (${g.reason}): dependents or snapshots may be missing from this plan`,
+    );
+  for (const step of steps) if (step.outcome.dataLoss !== "none") step.outcome.notes.push(...partial);
+  const assets: Record<string, number[]> = {};
+  const unbound: number[] = [];
+  const operations = steps.map((step, index): PlannedOperation => {
+    const o = step.outcome;
+    const owners = assetsOf(a, options.bindings, step);
+    for (const name of owners) (assets[name] ??= []).push(index);
+    const orphans = unboundClaims(a, options.bindings, o);
+    if ((owners.length === 0 && o.dataLoss !== "none") || orphans.length > 0) unbound.push(index);
+    if (orphans.length > 0) {
+      o.notes.push(
+        `no asset in lifeline.yaml covers ${orphans.map((c) => `pvc ${c}`).join(", ")}: lifeline has no restore point of that data`,
+      );
+    }
+    return {
+      kind: step.kind,
+      statementIndex: 0,
+      statement,
+      normalized,
+      target: step.target
+        ? { type: step.target.type, schema: step.target.namespace, name: step.target.name }
+        : null,
+      dataLoss: o.dataLoss,
+      reason: o.reason,
+      cascadeRequested: false,
+      missingOk: step.missingOk ?? false,
+      filter: null,
+      resolved: o.resolved,
+      rows: null,
+      bytes: o.resolved?.bytes ?? null,
+      cascade: dedupe(o.cascade),
+      notes: [...new Set(o.notes)],
+    };
+  });
+  const deleted = new Set(steps.flatMap((s) => s.outcome.deleted));
+  const dependents = findDependents(
+    inv,
+    {
+      pods: uniqueBy(steps.flatMap((s) => s.outcome.pods)),
+      services: uniqueBy(steps.flatMap((s) => s.outcome.services)),
+      configs: uniqueBy(steps.flatMap((s) => s.outcome.configs)),
+    },
+    deleted,
+  );
+  return { operations, dependents, assets, unbound, gaps: [...new Set(gaps)] };
+}
+
+function uniqueBy<T extends { uid: string }>(list: T[]): T[] {
+  const seen = new Set<string>();
+  return list.filter((x) => (seen.has(x.uid) ? false : (seen.add(x.uid), true)));
+}
+
+function dedupe(list: AffectedObject[]): AffectedObject[] {
+  const seen = new Set<string>();
+  return list.filter((x) => {
+    const key = `${x.type}|${x.name}`;
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
+}
