@@ -9,7 +9,7 @@ import {
 } from "../../src/engines/postgres/classify.js";
 import { isDestructive } from "../../src/core/operation.js";
 import { secrets } from "../../src/core/redact.js";
-import { losslessTypeChange } from "../../src/engines/postgres/type-change.js";
+import { losslessTypeChange } from "../../src/engines/postgres/classify/type-change.js";
 
 before(async () => {
   await loadParser();

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { setFlagsFromString } from "node:v8";
 import type { DataLoss, ObjectRef, Operation } from "../../core/operation.js";
 import { MASK, secrets } from "../../core/redact.js";
-import { classifyMeta, splitPsql, type MetaCommand } from "./psql-meta.js";
+import { classifyMeta, splitPsql, type MetaCommand } from "./classify/psql-meta.js";
 
 /**
  * Static classification of SQL with the real PostgreSQL parser (libpg-query): every statement

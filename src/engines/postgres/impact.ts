@@ -5,7 +5,7 @@ import type { AffectedObject, Dependent, PlannedOperation } from "../../core/pla
 import type { Consumer, Target } from "../../ports/engine.js";
 import { DML_KINDS, deleteAsSelect } from "./classify.js";
 import { pinSqlSession, qualifiedName, sqlIdent, withClient } from "./connection.js";
-import { losslessTypeChange } from "./type-change.js";
+import { losslessTypeChange } from "./classify/type-change.js";
 
 /**
  * Impact of classified operations against the live database, read-only: every query runs in a READ
