@@ -1,19 +1,21 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import fc from "fast-check";
-import {
-  classifySql,
-  deleteAsSelect,
-  loadParser,
-  transactionControl,
-} from "../../src/engines/postgres/classify.js";
 import { isDestructive } from "../../src/core/operation.js";
 import { secrets } from "../../src/core/redact.js";
-import { losslessTypeChange } from "../../src/engines/postgres/classify/type-change.js";
+import {
+  createClassifier,
+  losslessTypeChange,
+  type Classifier,
+} from "../../src/engines/postgres/classify/index.js";
 
+let classifier: Classifier;
 before(async () => {
-  await loadParser();
+  classifier = await createClassifier();
 });
+const classifySql = (sql: string) => classifier.classify(sql);
+const transactionControl = (sql: string) => classifier.transactionControl(sql);
+const deleteAsSelect = (statement: string) => classifier.deleteAsSelect(statement);
 
 type Row = [sql: string, kind: string, dataLoss: string, target?: string, extra?: Record<string, unknown>];
 
@@ -428,7 +430,7 @@ describe("classifySql: what earlier statements change (security review)", () => 
 
 describe("classifySql: tables the script creates itself", () => {
   before(async () => {
-    await loadParser();
+    classifier = await createClassifier();
   });
 
   it("statements on a table created earlier in the script lose nothing that existed before", () => {
