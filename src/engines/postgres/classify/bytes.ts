@@ -11,19 +11,25 @@ export function sqlStart(bytes: Buffer, from: number): number {
     if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x0c) i++;
     else if (c === 0x2d && bytes[i + 1] === 0x2d) {
       while (i < bytes.length && bytes[i] !== 0x0a) i++;
-    } else if (c === 0x2f && bytes[i + 1] === 0x2a) {
-      let depth = 0;
-      while (i < bytes.length) {
-        if (bytes[i] === 0x2f && bytes[i + 1] === 0x2a) {
-          depth++;
-          i += 2;
-        } else if (bytes[i] === 0x2a && bytes[i + 1] === 0x2f) {
-          depth--;
-          i += 2;
-          if (depth === 0) break;
-        } else i++;
-      }
-    } else break;
+    } else if (c === 0x2f && bytes[i + 1] === 0x2a) i = blockCommentEnd(bytes, i);
+    else break;
+  }
+  return i;
+}
+
+/** Where the block comment that starts at `from` ends (after its closing star-slash); they nest, as in PostgreSQL. */
+export function blockCommentEnd(bytes: Buffer, from: number): number {
+  let i = from;
+  let depth = 0;
+  while (i < bytes.length) {
+    if (bytes[i] === 0x2f && bytes[i + 1] === 0x2a) {
+      depth++;
+      i += 2;
+    } else if (bytes[i] === 0x2a && bytes[i + 1] === 0x2f) {
+      depth--;
+      i += 2;
+      if (depth === 0) break;
+    } else i++;
   }
   return i;
 }

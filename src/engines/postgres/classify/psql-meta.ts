@@ -5,6 +5,7 @@
  * byte for byte (so statement offsets and line numbers stay those of the file), and reported with
  * its line, so the classifier can plan the statements around them and say which lines it did not.
  */
+import { blockCommentEnd } from "./bytes.js";
 import { maskMeta } from "./secrets.js";
 
 export interface MetaCommand {
@@ -87,17 +88,7 @@ export function splitPsql(text: string): PsqlScript {
     // /* nested comments */
     if (c === 0x2f && bytes[i + 1] === 0x2a) {
       const start = i;
-      let depth = 0;
-      while (i < bytes.length) {
-        if (bytes[i] === 0x2f && bytes[i + 1] === 0x2a) {
-          depth++;
-          i += 2;
-        } else if (bytes[i] === 0x2a && bytes[i + 1] === 0x2f) {
-          depth--;
-          i += 2;
-          if (depth === 0) break;
-        } else i++;
-      }
+      i = blockCommentEnd(bytes, i);
       lineOf(start, i);
       continue;
     }
