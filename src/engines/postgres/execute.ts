@@ -2,7 +2,7 @@ import { LifelineError } from "../../core/errors.js";
 import type { QueryResult } from "pg";
 import type { StatementResult } from "../../core/gate.js";
 import type { Target } from "../../ports/engine.js";
-import { loadParser, transactionControl } from "./classify.js";
+import { createClassifier } from "./classify/index.js";
 import { connect, pinSqlSession } from "./connection.js";
 
 interface PgError {
@@ -24,9 +24,9 @@ export async function executeSql(
   signal: AbortSignal,
 ): Promise<{ ms: number; statements: StatementResult[] }> {
   const started = performance.now();
-  await loadParser();
+  const classifier = await createClassifier();
   // The one-transaction guarantee holds only if the SQL does not end or start transactions itself.
-  const control = transactionControl(sql);
+  const control = classifier.transactionControl(sql);
   if (control.length > 0) {
     throw new LifelineError({
       code: "SQL_TRANSACTION_CONTROL",

@@ -3,9 +3,8 @@ import { formatCount } from "../../core/duration.js";
 import type { Operation } from "../../core/operation.js";
 import type { AffectedObject, Dependent, PlannedOperation } from "../../core/plan.js";
 import type { Consumer, Target } from "../../ports/engine.js";
-import { DML_KINDS, deleteAsSelect } from "./classify.js";
+import { createClassifier, DML_KINDS, losslessTypeChange } from "./classify/index.js";
 import { pinSqlSession, qualifiedName, sqlIdent, withClient } from "./connection.js";
-import { losslessTypeChange } from "./type-change.js";
 
 /**
  * Impact of classified operations against the live database, read-only: every query runs in a READ
@@ -880,10 +879,11 @@ async function countDeletes(
   planned: PlannedOperation[],
   exact: boolean,
 ): Promise<void> {
+  const classifier = await createClassifier();
   for (const p of planned) {
     if (p.kind !== "delete" || !p.resolved) continue;
     const bounded = p.cascade.filter((c) => c.rowsBound);
-    const build = deleteAsSelect(p.statement);
+    const build = classifier.deleteAsSelect(p.statement);
     const root = [...catalog.relations.values()].find(
       (r) => `oid=${r.oid},relfilenode=${r.relfilenode}` === p.resolved?.identity,
     );

@@ -9,7 +9,7 @@ import {
   readLargeObjects,
   readSequences,
 } from "./fingerprint.js";
-import { classifySql, loadParser } from "./classify.js";
+import { createClassifier } from "./classify/index.js";
 import { planImpact } from "./impact.js";
 import { executeSql } from "./execute.js";
 import { describeSource } from "./inspect.js";
@@ -36,10 +36,7 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
     restore: async (into, restoreOptions) => ({ tools: await restore(tools, into, restoreOptions) }),
     fingerprint: (target, signal, expected) => fingerprintRestored(target, jobs, signal, expected),
     sql: {
-      classify: async (text) => {
-        await loadParser();
-        return classifySql(text);
-      },
+      classify: async (text) => (await createClassifier()).classify(text),
       impact: planImpact,
       execute: executeSql,
     },

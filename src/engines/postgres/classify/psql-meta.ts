@@ -5,6 +5,8 @@
  * byte for byte (so statement offsets and line numbers stay those of the file), and reported with
  * its line, so the classifier can plan the statements around them and say which lines it did not.
  */
+import { blockCommentEnd } from "./bytes.js";
+import { maskMeta } from "./secrets.js";
 
 export interface MetaCommand {
   /** The command name without the backslash: "set", "connect", "i", "gexec", "!". */
@@ -20,32 +22,6 @@ export interface MetaCommand {
   sends: boolean;
   /** Passwords written in it (a connection string, a \set of a password variable): masked in `text`. */
   secrets: string[];
-}
-
-const MASKED = "*****";
-
-/** Masks passwords in a meta-command: \c with a URI or password=…, \set of a password-like variable. */
-export function maskMeta(name: string, text: string): { text: string; secrets: string[] } {
-  const found: string[] = [];
-  let out = text
-    .replace(/(\/\/[^:/@\s]*:)([^@\s]+)@/g, (_m, head: string, secret: string) => {
-      found.push(secret);
-      return `${head}${MASKED}@`;
-    })
-    .replace(/(password\s*=\s*)('(?:[^']|'')*'|[^\s'"]+)/gi, (_m, head: string, secret: string) => {
-      found.push(secret.replace(/^'|'$/g, ""));
-      return `${head}${MASKED}`;
-    });
-  if (name === "set") {
-    out = out.replace(
-      /^((?:\\set\s+)?\S*(?:pass|pwd|secret|token|key)\S*\s+)(.+)$/i,
-      (_m, head: string, secret: string) => {
-        found.push(secret.trim().replace(/^'|'$/g, ""));
-        return `${head}${MASKED}`;
-      },
-    );
-  }
-  return { text: out, secrets: found };
 }
 
 export interface Interpolation {
@@ -112,17 +88,7 @@ export function splitPsql(text: string): PsqlScript {
     // /* nested comments */
     if (c === 0x2f && bytes[i + 1] === 0x2a) {
       const start = i;
-      let depth = 0;
-      while (i < bytes.length) {
-        if (bytes[i] === 0x2f && bytes[i + 1] === 0x2a) {
-          depth++;
-          i += 2;
-        } else if (bytes[i] === 0x2a && bytes[i + 1] === 0x2f) {
-          depth--;
-          i += 2;
-          if (depth === 0) break;
-        } else i++;
-      }
+      i = blockCommentEnd(bytes, i);
       lineOf(start, i);
       continue;
     }
