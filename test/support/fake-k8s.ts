@@ -1,6 +1,6 @@
 /**
  * The simulated Kubernetes API server for tests: started in-process, reached by
- * @kubernetes/client-node over real HTTP. See src/kubernetes/simulated/server.ts for what it does.
+ * @kubernetes/client-node over real HTTP. See src/demo/cluster/server.ts for what it does.
  */
 import {
   AppsV1Api,
@@ -16,11 +16,11 @@ import {
   startSimulatedCluster,
   type SimulatedCluster,
   type SimulatedClusterOptions,
-} from "../../src/kubernetes/simulated/server.js";
+} from "../../src/demo/cluster/server.js";
 
-export * from "../../src/kubernetes/simulated/fixtures.js";
-export * from "../../src/kubernetes/simulated/kubeconfig.js";
-export * from "../../src/kubernetes/simulated/server.js";
+export * from "../../src/demo/cluster/fixtures.js";
+export * from "../../src/demo/cluster/kubeconfig.js";
+export * from "../../src/demo/cluster/server.js";
 
 export interface FakeClusterClients {
   kubeConfig: KubeConfig;

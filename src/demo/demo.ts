@@ -13,21 +13,21 @@ import type { CheckResult } from "../ports/repository.js";
 import type { ScratchInstance } from "../ports/scratch.js";
 import { LocalRepository } from "../repository/local-fs/index.js";
 import { embeddedScratch } from "../scratch/embedded-postgres.js";
-import { backup } from "./backup.js";
-import type { AppContext } from "./context.js";
-import { drill } from "./drill.js";
-import { status } from "./status.js";
-import { plan, type Plan } from "./plan.js";
+import { backup } from "../app/backup.js";
+import type { AppContext } from "../app/context.js";
+import { drill } from "../app/drill.js";
+import { status } from "../app/status.js";
+import { plan, type Plan } from "../app/plan.js";
 import { DEFAULT_POLICY, type PolicyRule } from "../core/plan.js";
 import { KubernetesCluster } from "../kubernetes/cluster.js";
 import { readManifests } from "../kubernetes/manifests.js";
-import { SIMULATED } from "../kubernetes/simulated/fixtures.js";
-import { startSimulatedCluster, type SimulatedCluster } from "../kubernetes/simulated/server.js";
-import { planCommand } from "./plan-command.js";
-import { approve, run as guardedRun, type GateDeps, type RunOutcome } from "./gate.js";
+import { SIMULATED } from "./cluster/fixtures.js";
+import { startSimulatedCluster, type SimulatedCluster } from "./cluster/server.js";
+import { planCommand } from "../app/plan-command.js";
+import { approve, run as guardedRun, type GateDeps, type RunOutcome } from "../app/gate.js";
 import type { Approval } from "../core/gate.js";
 import { verifyChain, type ChainVerdict } from "../core/audit.js";
-import { applyProtect, planProtect, type ProtectPlan } from "./k8s.js";
+import { applyProtect, planProtect, type ProtectPlan } from "../app/k8s.js";
 
 /** The demo's shop: products feeding a merchant feed, and orders that reference them. */
 export const SHOP_SCHEMA = `
