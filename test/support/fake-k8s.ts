@@ -16,11 +16,9 @@ import {
   startSimulatedCluster,
   type SimulatedCluster,
   type SimulatedClusterOptions,
-} from "../../src/demo/cluster/server.js";
+} from "../../src/demo/cluster/index.js";
 
-export * from "../../src/demo/cluster/fixtures.js";
-export * from "../../src/demo/cluster/kubeconfig.js";
-export * from "../../src/demo/cluster/server.js";
+export * from "../../src/demo/cluster/index.js";
 
 export interface FakeClusterClients {
   kubeConfig: KubeConfig;

@@ -16,7 +16,7 @@
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { stringify } from "yaml";
-import type { K8sObject, ObjectMeta } from "./server.js";
+import type { K8sObject, ObjectMeta } from "./model.js";
 
 type Json = Record<string, unknown>;
 
