@@ -3,7 +3,7 @@
  * scenario (scenarios/), reached with a kubeconfig (kubeconfig.ts). `lifeline demo` and the tests
  * start it with {@link startSimulatedCluster}.
  */
-import { simulatedFixtures } from "./fixtures.js";
+import { simulatedFixtures } from "./scenarios/incident.js";
 import { SIMULATED_TOKEN, simulatedKubeconfig, writeSimulatedKubeconfig } from "./kubeconfig.js";
 import type { K8sObject } from "./model.js";
 import { SimulatedApiServer, type SimulatedApiServerOptions } from "./server.js";
@@ -44,16 +44,10 @@ export {
   writeSimulatedKubeconfig,
   type SimulatedKubeconfigOptions,
 } from "./kubeconfig.js";
-export {
-  SIMULATED,
-  encodeHelmRelease,
-  helmReleaseSecret,
-  simulatedFixtures,
-  simulatedHelmRelease,
-  simulatedUid,
-  simulatedVolumeName,
-  type HelmReleaseRecord,
-} from "./fixtures.js";
+export { simulatedUid, simulatedVolumeName } from "./builders/meta.js";
+export { encodeHelmRelease, helmReleaseSecret, type HelmReleaseRecord } from "./builders/helm.js";
+export { SIMULATED } from "./scenarios/names.js";
+export { simulatedFixtures, simulatedHelmRelease } from "./scenarios/incident.js";
 
 export interface SimulatedClusterOptions extends SimulatedApiServerOptions {
   /** Port to listen on (default: any free port). */
