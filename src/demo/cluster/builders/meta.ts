@@ -3,7 +3,7 @@
  * so tests can refer to them), object metadata, hashes and a deep merge.
  */
 import { createHash } from "node:crypto";
-import type { K8sObject, ObjectMeta, Json } from "../model.js";
+import type { Json, ObjectMeta } from "../model.js";
 
 /** A stable uid for a fixture object: the same kind, namespace and name always give the same uid. */
 export function simulatedUid(kind: string, namespace: string | undefined, name: string): string {
@@ -49,17 +49,6 @@ export function shortHash(seed: string, length: number): string {
 
 export function hexHash(seed: string, length: number): string {
   return createHash("sha256").update(seed).digest("hex").slice(0, length);
-}
-
-export function owner(obj: K8sObject) {
-  return {
-    apiVersion: obj.apiVersion,
-    kind: obj.kind,
-    name: obj.metadata.name,
-    uid: obj.metadata.uid!,
-    controller: true,
-    blockOwnerDeletion: true,
-  };
 }
 
 /** Deep merge: objects merge key by key, everything else (arrays, null) replaces. */

@@ -1,8 +1,8 @@
 /** Builders of workloads as the API server shows them: pods from templates, StatefulSets and their pods, Deployments with their ReplicaSet and pods. */
-import type { Json, K8sObject } from "../model.js";
+import { ownerRef, type Json, type K8sObject } from "../model.js";
 import type { NodeInfo } from "./cluster.js";
 import { applied } from "./helm.js";
-import { hexHash, meta, merge, owner, shortHash, simulatedUid } from "./meta.js";
+import { hexHash, meta, merge, shortHash, simulatedUid } from "./meta.js";
 
 const POD_SPEC_DEFAULTS = {
   dnsPolicy: "ClusterFirst",
@@ -133,7 +133,7 @@ export function podFromTemplate(p: PodSpecInput): K8sObject {
       generateName: p.stsService ? `${p.owner.metadata.name}-` : `${p.owner.metadata.name}-`,
       labels: { ...(tplMeta.labels as Record<string, string>), ...p.labels },
       ...(tplMeta.annotations ? { annotations: tplMeta.annotations as Record<string, string> } : {}),
-      ownerReferences: [owner(p.owner)],
+      ownerReferences: [ownerRef(p.owner)],
     }),
     spec,
     status: {
@@ -304,7 +304,7 @@ export function deployment(d: DeploymentInput): K8sObject[] {
         "deployment.kubernetes.io/max-replicas": String(d.replicas + Math.ceil(d.replicas * 0.25)),
         "deployment.kubernetes.io/revision": String(d.revision),
       },
-      ownerReferences: [owner(deploy)],
+      ownerReferences: [ownerRef(deploy)],
     }),
     spec: {
       replicas: d.replicas,

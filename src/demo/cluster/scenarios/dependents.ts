@@ -1,7 +1,7 @@
 /** Workloads elsewhere that depend on the databases: a product feed generator, a marketing CronJob, an analytics report. */
-import type { Json, K8sObject } from "../model.js";
+import { ownerRef, type Json, type K8sObject } from "../model.js";
 import { configMap, opaqueSecret } from "../builders/cluster.js";
-import { hexHash, meta, owner, shortHash, simulatedUid } from "../builders/meta.js";
+import { hexHash, meta, shortHash, simulatedUid } from "../builders/meta.js";
 import { deployment, podFromTemplate, withContainerDefaults } from "../builders/workloads.js";
 import { NODE_A, NODE_B, T } from "./names.js";
 
@@ -76,7 +76,7 @@ export function dependentObjects(): K8sObject[] {
       generation: 1,
       labels: jobLabels,
       annotations: { "batch.kubernetes.io/cronjob-scheduled-timestamp": T.exportRun },
-      ownerReferences: [owner(cronJob)],
+      ownerReferences: [ownerRef(cronJob)],
     }),
     spec: {
       backoffLimit: 2,
