@@ -30,7 +30,7 @@ import {
   type RequestInfo,
   type RequestRule,
 } from "./http.js";
-import { SIMULATED_TOKEN } from "./kubeconfig.js";
+import { SIMULATED_KUBECONFIG_USER, SIMULATED_TOKEN } from "./kubeconfig.js";
 import {
   RESOURCE_TYPES,
   clone,
@@ -54,8 +54,6 @@ import {
 } from "./resources.js";
 import { ObjectStore } from "./store.js";
 
-export { SIMULATED_TOKEN };
-
 export interface SimulatedApiServerOptions {
   /** Objects the cluster starts with (deep-copied; `reset()` returns to them). */
   fixtures?: readonly K8sObject[];
@@ -67,7 +65,8 @@ export interface SimulatedApiServerOptions {
   now?: () => Date;
 }
 
-export const SIMULATED_USER = "simulated-admin";
+/** The user of the simulated kubeconfig, as Forbidden messages name it. */
+export const SIMULATED_USER = SIMULATED_KUBECONFIG_USER;
 
 export class SimulatedApiServer {
   private readonly store: ObjectStore;
