@@ -127,7 +127,7 @@ program
     const options = globals(command);
     // Loaded on use: the demo brings the simulated cluster and the Kubernetes client.
     const [{ demo }, { renderDemo }] = await Promise.all([
-      import("../app/demo.js"),
+      import("../demo/demo.js"),
       import("./render-demo.js"),
     ]);
     const result = await demo({ signal: interrupt.signal, progress: terminalProgress("demo") });

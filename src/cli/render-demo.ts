@@ -1,4 +1,10 @@
-import { DEMO_APPROVER, DEMO_GATE_SQL, DEMO_PLAN_SQL, DEMO_REQUESTER, type DemoResult } from "../app/demo.js";
+import {
+  DEMO_APPROVER,
+  DEMO_GATE_SQL,
+  DEMO_PLAN_SQL,
+  DEMO_REQUESTER,
+  type DemoResult,
+} from "../demo/demo.js";
 import { renderPlan } from "./render-plan.js";
 import { renderProtectPlan } from "./render-k8s.js";
 import { renderBackup, renderDrill, renderStatus } from "./render.js";

@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
-import { SHOP_SCHEMA } from "../../src/app/demo.js";
+import { SHOP_SCHEMA } from "../../src/demo/shop.js";
 import { cli, startCli } from "../support/cli.js";
 import { SIMULATED, startFakeCluster, type FakeCluster } from "../support/fake-k8s.js";
 import { createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { SHOP_SCHEMA } from "../../src/app/demo.js";
+import { SHOP_SCHEMA } from "../../src/demo/shop.js";
 import { cli } from "../support/cli.js";
 import { createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
 

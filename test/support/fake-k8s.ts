@@ -1,8 +1,10 @@
 /**
  * The simulated Kubernetes API server for tests: started in-process, reached by
- * @kubernetes/client-node over real HTTP. See src/kubernetes/simulated/server.ts for what it does.
+ * @kubernetes/client-node over real HTTP. See src/demo/cluster/server.ts for what it does.
  */
+import assert from "node:assert/strict";
 import {
+  ApiException,
   AppsV1Api,
   BatchV1Api,
   CoreV1Api,
@@ -16,11 +18,9 @@ import {
   startSimulatedCluster,
   type SimulatedCluster,
   type SimulatedClusterOptions,
-} from "../../src/kubernetes/simulated/server.js";
+} from "../../src/demo/cluster/index.js";
 
-export * from "../../src/kubernetes/simulated/fixtures.js";
-export * from "../../src/kubernetes/simulated/kubeconfig.js";
-export * from "../../src/kubernetes/simulated/server.js";
+export * from "../../src/demo/cluster/index.js";
 
 export interface FakeClusterClients {
   kubeConfig: KubeConfig;
@@ -65,3 +65,25 @@ export const createFakeCluster = startFakeCluster;
  */
 export const mergePatch = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
 export const strategicMergePatch = setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch);
+
+/** Awaits a rejected client-node call and returns the ApiException's code and parsed Status body. */
+export async function apiError(
+  call: Promise<unknown>,
+): Promise<{ code: number; status: Record<string, unknown> }> {
+  try {
+    await call;
+  } catch (error) {
+    assert.ok(error instanceof ApiException, `expected an ApiException, got ${String(error)}`);
+    const e = error as ApiException<unknown>;
+    // client-node drops the body of a 401 (ApiException(401, "Unauthorized", undefined)).
+    const status =
+      typeof e.body === "string" && e.body !== "" ? (JSON.parse(e.body) as Record<string, unknown>) : {};
+    return { code: e.code, status };
+  }
+  assert.fail("the call succeeded but should have failed");
+}
+
+/** The names of listed objects, sorted. */
+export function names(items: Array<{ metadata?: { name?: string } }>): string[] {
+  return items.map((i) => i.metadata?.name ?? "").sort();
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { demoExpectations, type DemoFacts } from "../../src/app/demo.js";
+import { demoExpectations, type DemoFacts } from "../../src/demo/demo.js";
 import { gateLine } from "../../src/cli/render-demo.js";
 
 const AS_EXPECTED: DemoFacts = {

@@ -1,0 +1,339 @@
+/**
+ * A simulated Kubernetes API server, in process, over real HTTP (node:http only).
+ *
+ * It serves the paths of the real API server (`/api/v1/...`, `/apis/{group}/{version}/...`) for the
+ * resources lifeline reads and changes, with real Kubernetes semantics simplified to be immediate:
+ * deleting a claim releases or deletes its volume by reclaim policy, owners take their dependents
+ * with them (garbage collection by ownerReferences), StatefulSets keep their claims unless their
+ * retention policy says otherwise, and controllers recreate the pods they own.
+ *
+ * It is used by the tests and by `lifeline demo` (where it is labelled "simulated cluster"). It is
+ * not a conformance-tested API server: no watch, no admission beyond a default StorageClass, no
+ * graceful deletion (pods and claims disappear at once instead of staying Terminating behind the
+ * `kubernetes.io/pvc-protection` finalizer), strategic merge patch is applied as JSON merge patch.
+ *
+ * The parts: model.ts (objects, resource types, uids), store.ts (objects and resourceVersions),
+ * http.ts (request resolution, discovery), resources.ts (the verbs), patch.ts, selectors.ts,
+ * admission.ts (defaults, immutable fields), controllers/ (what deletion and reconciliation do).
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { reconcile } from "./controllers/index.js";
+import { deleteWithEffects } from "./controllers/deletion.js";
+import { ApiStatusError, badRequest, methodNotAllowed, pageNotFound } from "./errors.js";
+import {
+  discovery,
+  resolveRequest,
+  ruleMatches,
+  type Fault,
+  type RecordedRequest,
+  type RequestInfo,
+  type RequestRule,
+} from "./http.js";
+import { SIMULATED_KUBECONFIG_USER, SIMULATED_TOKEN } from "./kubeconfig.js";
+import {
+  RESOURCE_TYPES,
+  clone,
+  compareObjects,
+  groupVersion,
+  isObj,
+  storeKey,
+  timestamp,
+  type K8sObject,
+  type Propagation,
+} from "./model.js";
+import {
+  create,
+  deleteCollection,
+  deleteObject,
+  list,
+  patch,
+  requireObject,
+  subresource,
+  update,
+} from "./resources.js";
+import { ObjectStore } from "./store.js";
+
+export interface SimulatedApiServerOptions {
+  /** Objects the cluster starts with (deep-copied; `reset()` returns to them). */
+  fixtures?: readonly K8sObject[];
+  /** Bearer token requests must carry; `null` accepts any request. Default {@link SIMULATED_TOKEN}. */
+  token?: string | null;
+  /** The user name shown in Forbidden messages. */
+  user?: string;
+  /** Clock for timestamps of objects created or deleted at run time. */
+  now?: () => Date;
+}
+
+/** The user of the simulated kubeconfig, as Forbidden messages name it. */
+export const SIMULATED_USER = SIMULATED_KUBECONFIG_USER;
+
+export class SimulatedApiServer {
+  private readonly store: ObjectStore;
+  private fixtures: K8sObject[];
+  private faults: Fault[] = [];
+  private server: http.Server | undefined;
+  private address: string | undefined;
+  private readonly token: string | null;
+  private readonly user: string;
+  private readonly now: () => Date;
+  /** Every request served, in order (also those answered with an error). */
+  readonly requests: RecordedRequest[] = [];
+
+  constructor(options: SimulatedApiServerOptions = {}) {
+    this.fixtures = clone([...(options.fixtures ?? [])]);
+    this.token = options.token === undefined ? SIMULATED_TOKEN : options.token;
+    this.user = options.user ?? SIMULATED_USER;
+    this.now = options.now ?? (() => new Date());
+    this.store = new ObjectStore(this.now);
+    this.reset();
+  }
+
+  // ---- lifecycle
+
+  /** Starts listening; resolves to the base URL (http://127.0.0.1:<port>). */
+  async listen(port = 0, host = "127.0.0.1"): Promise<string> {
+    if (this.server) return this.url;
+    const server = http.createServer((req, res) => {
+      void this.serve(req, res);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    const addr = server.address() as AddressInfo;
+    this.server = server;
+    this.address = `${host}:${addr.port}`;
+    return this.url;
+  }
+
+  get url(): string {
+    if (!this.address) throw new Error("the simulated API server is not listening");
+    return `http://${this.address}`;
+  }
+
+  get listening(): boolean {
+    return this.server !== undefined;
+  }
+
+  /** Stops listening and drops open connections; clients then see connection refused. */
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  /** Back to the fixtures (or to new ones): objects, faults and the request log. */
+  reset(fixtures?: readonly K8sObject[]): void {
+    if (fixtures) this.fixtures = clone([...fixtures]);
+    this.faults = [];
+    this.requests.length = 0;
+    this.store.load(this.fixtures);
+  }
+
+  // ---- state access for tests and the demo
+
+  /** Deep copies of the current objects, optionally of one kind (kind, plural or short name) and namespace. */
+  objects(kind?: string, namespace?: string): K8sObject[] {
+    const type = kind === undefined ? undefined : this.store.requireType(kind);
+    return [...this.store.objects.values()]
+      .filter((o) => (type ? o.kind === type.kind && o.apiVersion === groupVersion(type) : true))
+      .filter((o) => (namespace === undefined ? true : o.metadata.namespace === namespace))
+      .sort(compareObjects)
+      .map(clone);
+  }
+
+  /** A deep copy of one object, or undefined. */
+  get(kind: string, name: string, namespace?: string): K8sObject | undefined {
+    const type = this.store.requireType(kind);
+    const obj = this.store.objects.get(storeKey(type, type.namespaced ? namespace : undefined, name));
+    return obj ? clone(obj) : undefined;
+  }
+
+  has(kind: string, name: string, namespace?: string): boolean {
+    return this.get(kind, name, namespace) !== undefined;
+  }
+
+  /**
+   * Inserts or replaces an object directly (no controllers run). Missing uid, resourceVersion and
+   * creationTimestamp are filled in.
+   */
+  put(object: K8sObject): K8sObject {
+    return this.store.put(object);
+  }
+
+  /** Removes an object directly, with the same consequences as a DELETE. */
+  remove(kind: string, name: string, namespace?: string, propagation: Propagation = "Background"): boolean {
+    const type = this.store.requireType(kind);
+    const obj = this.store.objects.get(storeKey(type, type.namespaced ? namespace : undefined, name));
+    if (!obj) return false;
+    deleteWithEffects(this.store, obj, propagation, timestamp(this.now()));
+    reconcile(this.store);
+    return true;
+  }
+
+  /** The current value of the global resourceVersion counter. */
+  get resourceVersion(): string {
+    return this.store.resourceVersion;
+  }
+
+  // ---- fault injection
+
+  /** Matching requests get 403 Forbidden as RBAC would answer. Returns a function that lifts it. */
+  forbid(rule: RequestRule): () => void {
+    return this.fail(rule, 403, "Forbidden");
+  }
+
+  /** Matching requests fail with this code and reason (e.g. 500 InternalError, 503 ServiceUnavailable). */
+  fail(rule: RequestRule, code: number, reason: string, message?: string): () => void {
+    const fault: Fault = { rule, code, reason, ...(message !== undefined ? { message } : {}) };
+    this.faults.push(fault);
+    return () => {
+      this.faults = this.faults.filter((f) => f !== fault);
+    };
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  /** How many requests were served (matching the predicate, if given). */
+  requestCount(filter?: (r: RecordedRequest) => boolean): number {
+    return filter ? this.requests.filter(filter).length : this.requests.length;
+  }
+
+  // ---- HTTP
+
+  private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://simulated");
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const rawBody = Buffer.concat(chunks).toString("utf8");
+    const contentType = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    const info = resolveRequest(req.method ?? "GET", url);
+    let code = 200;
+    let body: unknown;
+    try {
+      this.authenticate(req);
+      this.applyFaults(info);
+      body = this.route(info, rawBody, contentType);
+      if (isObj(body) && typeof body.__code === "number") {
+        code = body.__code;
+        delete body.__code;
+      }
+    } catch (error) {
+      const e =
+        error instanceof ApiStatusError
+          ? error
+          : new ApiStatusError(500, "InternalError", `Internal error occurred: ${(error as Error).message}`);
+      code = e.code;
+      body = e.toStatus();
+    }
+    this.requests.push({
+      method: info.method,
+      path: info.path,
+      query: url.search,
+      ...(info.verb ? { verb: info.verb } : {}),
+      ...(info.resource ? { resource: info.resource } : {}),
+      ...(info.namespace ? { namespace: info.namespace } : {}),
+      ...(info.name ? { name: info.name } : {}),
+      ...(info.subresource ? { subresource: info.subresource } : {}),
+      ...(contentType ? { contentType } : {}),
+      status: code,
+    });
+    const text = typeof body === "string" ? body : JSON.stringify(body);
+    res.writeHead(code, {
+      "Content-Type": typeof body === "string" ? "text/plain; charset=utf-8" : "application/json",
+      "Content-Length": Buffer.byteLength(text),
+      "Cache-Control": "no-cache, private",
+    });
+    res.end(text);
+  }
+
+  private authenticate(req: http.IncomingMessage): void {
+    if (this.token === null) return;
+    if (req.headers.authorization !== `Bearer ${this.token}`) {
+      throw new ApiStatusError(401, "Unauthorized", "Unauthorized");
+    }
+  }
+
+  private applyFaults(info: RequestInfo): void {
+    const fault = this.faults.find((f) => ruleMatches(f.rule, info));
+    if (!fault) return;
+    if (fault.code === 403) {
+      const resource = info.resource ?? "";
+      const full = info.subresource ? `${resource}/${info.subresource}` : resource;
+      const message =
+        fault.message ??
+        (info.resource
+          ? `${resource}${info.name ? ` "${info.name}"` : ""} is forbidden: User "${this.user}" cannot ${info.verb} resource "${full}" in API group "${info.group ?? ""}" ${info.namespace ? `in the namespace "${info.namespace}"` : "at the cluster scope"}`
+          : `forbidden: User "${this.user}" cannot ${info.method.toLowerCase()} path "${info.path}"`);
+      throw new ApiStatusError(403, "Forbidden", message, {
+        ...(info.name ? { name: info.name } : {}),
+        ...(info.group ? { group: info.group } : {}),
+        ...(info.resource ? { kind: info.resource } : {}),
+      });
+    }
+    throw new ApiStatusError(
+      fault.code,
+      fault.reason,
+      fault.message ?? `simulated failure (${fault.reason})`,
+    );
+  }
+
+  private route(info: RequestInfo, rawBody: string, contentType: string): unknown {
+    const segments = info.path.split("/").filter(Boolean);
+    if (info.method === "GET" && !info.verb) {
+      const document = discovery(segments, this.address);
+      if (document !== undefined) return document;
+    }
+    if (!info.resource) throw pageNotFound();
+    if (!info.verb) throw methodNotAllowed(info);
+    const type = RESOURCE_TYPES.find(
+      (t) => t.plural === info.resource && t.group === info.group && t.version === info.version,
+    );
+    if (!type) throw pageNotFound();
+    if (type.namespaced !== (info.namespace !== undefined) && info.name !== undefined) throw pageNotFound();
+    if (!type.namespaced && info.namespace !== undefined) throw pageNotFound();
+    if (type.namespaced && info.namespace === undefined && info.verb !== "list" && info.verb !== "watch") {
+      throw methodNotAllowed(info);
+    }
+    if (info.verb === "watch") throw badRequest("watch is not supported by the simulated API server");
+
+    const body = (): unknown => {
+      if (rawBody.trim() === "") return undefined;
+      try {
+        return JSON.parse(rawBody);
+      } catch {
+        throw badRequest(
+          `the body of the request was not valid JSON (content type ${contentType || "none"})`,
+        );
+      }
+    };
+
+    if (info.subresource) return subresource(this.store, type, info, body, contentType);
+    switch (info.verb) {
+      case "list":
+        return list(this.store, type, info.namespace, info.query);
+      case "get":
+        return clone(requireObject(this.store, type, info.namespace, info.name!));
+      case "create":
+        return create(this.store, type, info.namespace, body(), info.query);
+      case "update":
+        return update(this.store, type, info.namespace, info.name!, body(), info.query);
+      case "patch":
+        return patch(this.store, type, info.namespace, info.name!, rawBody, contentType, info.query);
+      case "delete":
+        return deleteObject(this.store, type, info.namespace, info.name!, body(), info.query);
+      case "deletecollection":
+        return deleteCollection(this.store, type, info.namespace, body(), info.query);
+    }
+  }
+}
