@@ -72,12 +72,17 @@ export function scratchContract(name: string, open: () => Promise<ScratchSubject
       fn: (instance: ScratchInstance) => Promise<T>,
     ): Promise<T> {
       const instance = await subject.scratch.provision({ minMajor: 0, encoding: "UTF8", signal, ...options });
+      let result: T;
       try {
-        return await fn(instance);
-      } finally {
-        await instance.teardown();
-        assert.deepEqual(await subject.leftovers(), [], "teardown left nothing");
+        result = await fn(instance);
+      } catch (error) {
+        // The test's own failure is the one to report, even when teardown fails too.
+        await instance.teardown().catch(() => undefined);
+        throw error;
       }
+      await instance.teardown();
+      assert.deepEqual(await subject.leftovers(), [], "teardown left nothing");
+      return result;
     }
 
     it("a restore point restores into it", async () => {
