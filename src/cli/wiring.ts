@@ -8,7 +8,7 @@ import { engineFor } from "../engines/index.js";
 import type { Progress } from "../ports/engine.js";
 import { systemClock } from "../ports/clock.js";
 import { LocalRepository } from "../repository/local-fs/index.js";
-import { embeddedScratch } from "../scratch/embedded-postgres.js";
+import { embeddedScratch } from "../scratch/embedded-postgres/index.js";
 import { serverScratch } from "../scratch/server.js";
 
 export interface GlobalOptions {

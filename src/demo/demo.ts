@@ -17,7 +17,7 @@ import type { Progress } from "../ports/engine.js";
 import type { CheckResult } from "../ports/repository.js";
 import type { ScratchInstance } from "../ports/scratch.js";
 import { LocalRepository } from "../repository/local-fs/index.js";
-import { embeddedScratch } from "../scratch/embedded-postgres.js";
+import { embeddedScratch } from "../scratch/embedded-postgres/index.js";
 import { backup } from "../app/backup.js";
 import type { AppContext } from "../app/context.js";
 import { drill } from "../app/drill.js";

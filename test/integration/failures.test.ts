@@ -6,7 +6,7 @@ import { backup } from "../../src/app/backup.js";
 import { status } from "../../src/app/status.js";
 import { LifelineError, isLifelineError } from "../../src/core/errors.js";
 import { secrets } from "../../src/core/redact.js";
-import { embeddedScratch } from "../../src/scratch/embedded-postgres.js";
+import { embeddedScratch } from "../../src/scratch/embedded-postgres/index.js";
 import type { ScratchInstance } from "../../src/ports/scratch.js";
 import { testAsset, testContext } from "../support/context.js";
 import { createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";

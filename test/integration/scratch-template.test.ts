@@ -3,7 +3,7 @@ import { readFile, readdir, rm, stat, truncate, writeFile } from "node:fs/promis
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { embeddedScratch, type EmbeddedScratchInstance } from "../../src/scratch/embedded-postgres.js";
+import { embeddedScratch, type EmbeddedScratchInstance } from "../../src/scratch/embedded-postgres/index.js";
 import { query, tempDir } from "../support/pg.js";
 
 const signal = new AbortController().signal;

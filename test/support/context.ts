@@ -4,7 +4,7 @@ import { engineFor } from "../../src/engines/index.js";
 import { silentProgress } from "../../src/ports/engine.js";
 import { systemClock } from "../../src/ports/clock.js";
 import { LocalRepository } from "../../src/repository/local-fs/index.js";
-import { embeddedScratch } from "../../src/scratch/embedded-postgres.js";
+import { embeddedScratch } from "../../src/scratch/embedded-postgres/index.js";
 import { serverScratch } from "../../src/scratch/server.js";
 
 export function testContext(

@@ -2,7 +2,11 @@ import assert from "node:assert/strict";
 import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { templateCacheDir, templateName, type TemplateKey } from "../../src/scratch/embedded-postgres.js";
+import {
+  templateCacheDir,
+  templateName,
+  type TemplateKey,
+} from "../../src/scratch/embedded-postgres/template-cache.js";
 
 const key: TemplateKey = {
   format: 1,

@@ -1,33 +1,31 @@
 /**
- * One contract for the Catalog port, run against every backend: an SQLite file and the real
- * PostgreSQL on this machine. What a backend must do is said once; each backend only supplies how
- * to open a fresh catalog, reopen it, and reach its tables behind lifeline's back (to tamper).
+ * The contract of the Catalog port, said once: catalog.test.ts runs it against every backend (an
+ * SQLite file and the real PostgreSQL on this machine). Each backend only supplies how to open a
+ * fresh catalog, reopen it, and reach its tables behind lifeline's back (to tamper).
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
-import { promisify } from "node:util";
-import { after, before, describe, it } from "node:test";
-import Database from "better-sqlite3";
-import { LATEST_VERSION, MIGRATIONS, openCatalog } from "../../src/catalog/index.js";
+import { describe, it } from "node:test";
+import { LATEST_VERSION, MIGRATIONS } from "../../src/catalog/index.js";
 import { sha256hex } from "../../src/catalog/kysely-catalog.js";
-import {
-  canonicalJson,
-  chainNext,
-  verifyChain,
-  type AuditEntry,
-  type AuditInput,
-  type Identity,
-} from "../../src/core/audit.js";
+import { canonicalJson, chainNext, verifyChain, type AuditEntry } from "../../src/core/audit.js";
 import { isLifelineError, type LifelineError } from "../../src/core/errors.js";
-import type { Approval, BreakGlass, Execution, PlanRecord } from "../../src/core/gate.js";
+import type { BreakGlass } from "../../src/core/gate.js";
 import type { Catalog } from "../../src/ports/catalog.js";
-import { createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
+import {
+  at,
+  identity,
+  input,
+  planRecord,
+  approval,
+  grant,
+  execution,
+  PLAN_A,
+  PLAN_B,
+  PLAN_C,
+} from "./catalog.samples.js";
 
 /** A fresh catalog of one backend, and the ways around it that only a test needs. */
-interface Subject {
+export interface CatalogSubject {
   catalog: Catalog;
   /** Another Catalog on the same store (a second process would see the same). */
   reopen(): Promise<Catalog>;
@@ -36,101 +34,7 @@ interface Subject {
   cleanup(): Promise<void>;
 }
 
-// --- sample values -----------------------------------------------------------------------------
-
-const T0 = Date.parse("2026-11-26T10:00:00.000Z");
-const at = (minutes: number): string => new Date(T0 + minutes * 60_000).toISOString();
-
-function identity(id: string, extra: Partial<Identity> = {}): Identity {
-  return { id, source: "env", host: "build-01", authenticated: false, ...extra };
-}
-
-function input(kind: AuditInput["kind"], fields: Partial<AuditInput> = {}): AuditInput {
-  return {
-    at: at(0),
-    kind,
-    identity: "alice@example.com",
-    host: "build-01",
-    asset: "shop",
-    planId: null,
-    data: {},
-    ...fields,
-  };
-}
-
-function planRecord(planId: string, fields: Partial<PlanRecord> = {}): PlanRecord {
-  return {
-    planId,
-    assets: ["shop", "feed"],
-    command: { kind: "sql", text: "TRUNCATE carts" },
-    verdict: "require",
-    requestedBy: identity("alice@example.com"),
-    createdAt: at(0),
-    document: {
-      operations: [{ kind: "truncate", object: "public.carts", destroys: true }],
-      restorePoint: null,
-      note: "zoë's «plan» ✓",
-      nested: { deep: [1, 2.5, -3, true, null, { x: "y" }] },
-    },
-    ...fields,
-  };
-}
-
-function approval(id: string, planId: string, fields: Partial<Approval> = {}): Approval {
-  return {
-    id,
-    planId,
-    approver: identity("bob@example.com", { source: "git" }),
-    comment: "checked with the feed team",
-    createdAt: at(1),
-    expiresAt: at(61),
-    revokedAt: null,
-    revokedBy: null,
-    ...fields,
-  };
-}
-
-function grant(id: string, fields: Partial<BreakGlass> = {}): BreakGlass {
-  return {
-    id,
-    asset: "shop",
-    identity: "alice@example.com",
-    reason: "INC-4411 restore",
-    grantedAt: at(0),
-    expiresAt: at(30),
-    grantedBy: identity("alice@example.com", { source: "os", host: "laptop" }),
-    revokedAt: null,
-    ...fields,
-  };
-}
-
-function execution(id: string, planId: string, fields: Partial<Execution> = {}): Execution {
-  return {
-    id,
-    planId,
-    identity: identity("alice@example.com"),
-    startedAt: at(2),
-    finishedAt: at(3),
-    result: "succeeded",
-    exitCode: 0,
-    durationMs: 61_234,
-    command: { kind: "kubectl", text: "kubectl delete pvc data-postgresql-0 -n shop" },
-    requirements: [
-      { kind: "approvals", met: true, needed: 1, detail: "1 approval by bob", fix: null },
-      { kind: "restore-point", met: true, detail: "verified 10 min ago", fix: null },
-    ] as Execution["requirements"],
-    approvals: ["apr-000000000001"],
-    breakGlass: null,
-    detail: null,
-    ...fields,
-  };
-}
-
-const PLAN_A = "7f3a9c01" + "a".repeat(56);
-const PLAN_B = "7f3a9c01" + "b".repeat(56);
-const PLAN_C = "0123456789abcdef" + "c".repeat(48);
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<LifelineError> {
+export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<LifelineError> {
   try {
     await promise;
   } catch (error) {
@@ -141,15 +45,15 @@ async function rejectsWith(promise: Promise<unknown>, code: string): Promise<Lif
   assert.fail(`expected ${code}`);
 }
 
-async function verified(catalog: Catalog) {
+export async function verified(catalog: Catalog) {
   return verifyChain(sha256hex, await catalog.audit(), await catalog.auditHead());
 }
 
 // --- the contract ------------------------------------------------------------------------------
 
-function contract(name: string, open: () => Promise<Subject>): void {
+export function catalogContract(name: string, open: () => Promise<CatalogSubject>): void {
   describe(`Catalog contract: ${name}`, () => {
-    let subject: Subject;
+    let subject: CatalogSubject;
     let catalog: Catalog;
 
     async function fresh(): Promise<Catalog> {
@@ -814,219 +718,3 @@ function contract(name: string, open: () => Promise<Subject>): void {
     });
   });
 }
-
-// --- SQLite ------------------------------------------------------------------------------------
-
-const catalogModule = pathToFileURL(path.resolve(import.meta.dirname, "../../src/catalog/index.ts")).href;
-
-contract("SQLite", async () => {
-  const dir = tempDir("lifeline-catalog-");
-  const file = path.join(dir.dir, "nested", "dir", "catalog.db");
-  const catalog = await openCatalog(file);
-  return {
-    catalog,
-    reopen: () => openCatalog(file),
-    execute: async (statement) => {
-      const db = new Database(file);
-      try {
-        const prepared = db.prepare(statement);
-        if (prepared.reader) return prepared.all() as Record<string, unknown>[];
-        prepared.run();
-        return [];
-      } finally {
-        db.close();
-      }
-    },
-    cleanup: async () => {
-      await catalog.close();
-      dir.remove();
-    },
-  };
-});
-
-const PER_PROCESS = 100;
-
-describe("SQLite catalog specifics", () => {
-  let dir: ReturnType<typeof tempDir>;
-  before(() => {
-    dir = tempDir("lifeline-catalog-");
-  });
-  after(() => dir.remove());
-
-  it("creates its directories, uses WAL and a busy timeout", async () => {
-    const file = path.join(dir.dir, "a", "b", "catalog.db");
-    const catalog = await openCatalog(file);
-    try {
-      assert.ok(existsSync(file));
-      assert.equal(catalog.location, file);
-      const db = new Database(file);
-      try {
-        assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
-        const versions = db
-          .prepare("SELECT version FROM lifeline_catalog_migrations ORDER BY version")
-          .pluck()
-          .all();
-        assert.deepEqual(
-          versions,
-          MIGRATIONS.map((m) => m.version),
-        );
-      } finally {
-        db.close();
-      }
-    } finally {
-      await catalog.close();
-    }
-  });
-
-  it("processes appending at once make one chain (BEGIN IMMEDIATE, busy timeout)", async () => {
-    const file = path.join(dir.dir, "processes", "catalog.db");
-    await (await openCatalog(file)).close();
-    // Each process opens the catalog, waits for a common start, then appends as fast as it can and
-    // reports when it began and when its last append committed.
-    const script = `
-      const { openCatalog } = await import(${JSON.stringify(catalogModule)});
-      const catalog = await openCatalog(${JSON.stringify(file)});
-      const start = Number(process.argv[1]);
-      while (Date.now() < start) await new Promise((resolve) => setTimeout(resolve, 1));
-      const began = Date.now();
-      for (let i = 0; i < ${PER_PROCESS}; i++) {
-        await catalog.appendAudit({
-          at: new Date().toISOString(), kind: "notify-failed", identity: "p" + process.pid, host: "h",
-          asset: null, planId: null, data: { i },
-        });
-      }
-      const finished = Date.now();
-      await catalog.close();
-      process.stdout.write(JSON.stringify({ began, finished }));
-    `;
-    const start = String(Date.now() + 3000);
-    const run = async () => {
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        ["--import", "tsx", "--input-type=module", "-e", script, start],
-        { cwd: path.resolve(import.meta.dirname, "../..") },
-      );
-      return JSON.parse(stdout) as { began: number; finished: number };
-    };
-    const times = await Promise.all([run(), run(), run()]);
-    // They really wrote at the same time (every one began before any finished): otherwise this test
-    // would prove nothing about locking. SQLite's busy handler is not fair, so the entries
-    // themselves may well come in three runs, one per process.
-    const lastBegan = Math.max(...times.map((t) => t.began));
-    const firstFinished = Math.min(...times.map((t) => t.finished));
-    assert.ok(lastBegan < firstFinished, `the processes did not overlap: ${JSON.stringify(times)}`);
-    const catalog = await openCatalog(file);
-    try {
-      const entries = await catalog.audit();
-      assert.equal(new Set(entries.map((e) => e.identity)).size, 3);
-      assert.deepEqual(await verified(catalog), { ok: true, entries: 3 * PER_PROCESS, breaks: [] });
-    } finally {
-      await catalog.close();
-    }
-  });
-
-  it("a path that cannot be created is named, with the fix", async () => {
-    const blocker = path.join(dir.dir, "a-file");
-    writeFileSync(blocker, "not a directory");
-    const file = path.join(blocker, "catalog.db");
-    const error = await rejectsWith(openCatalog(file), "CATALOG_UNAVAILABLE");
-    assert.equal(error.kind, "runtime");
-    assert.ok(error.message.includes(file), error.message);
-    assert.match(error.fix ?? "", /writable path/);
-  });
-
-  it("a directory is not taken for the catalog file", async () => {
-    const error = await rejectsWith(openCatalog(dir.dir), "CATALOG_UNAVAILABLE");
-    assert.ok(error.message.includes(dir.dir));
-    assert.ok(error.fix?.includes(path.join(dir.dir, "catalog.db")), error.fix);
-  });
-
-  it("a file that is not an SQLite database is refused, not overwritten", async () => {
-    const file = path.join(dir.dir, "notes.txt");
-    const text = "these are my notes, not a database\n".repeat(200);
-    writeFileSync(file, text);
-    const error = await rejectsWith(openCatalog(file), "CATALOG_NOT_SQLITE");
-    assert.ok(error.message.includes(file));
-    assert.equal(readFileSync(file, "utf8"), text);
-  });
-});
-
-// --- PostgreSQL --------------------------------------------------------------------------------
-
-describe("PostgreSQL", () => {
-  let database: TestDatabase;
-  before(async () => {
-    database = await createDatabase("lifeline_catalog");
-  });
-  after(async () => {
-    await database?.drop();
-  });
-
-  contract("PostgreSQL", async () => {
-    const catalog = await openCatalog(database.url);
-    return {
-      catalog,
-      reopen: () => openCatalog(database.url),
-      execute: (statement) => query(database.url, statement),
-      cleanup: async () => {
-        await catalog.close();
-        // Every test starts from an empty database: drop whatever lifeline (or the test) created.
-        const tables = await query<{ name: string }>(
-          database.url,
-          "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'lifeline\\_%'",
-        );
-        for (const { name } of tables) await query(database.url, `DROP TABLE "${name}"`);
-      },
-    };
-  });
-
-  describe("PostgreSQL catalog specifics", () => {
-    it("keeps its tables in the URL's database, prefixed lifeline_, and hides the password in its location", async () => {
-      const url = new URL(database.url);
-      url.password = "not-needed-secret";
-      const catalog = await openCatalog(url.toString());
-      try {
-        assert.ok(!catalog.location.includes("not-needed-secret"), catalog.location);
-        assert.ok(catalog.location.includes(database.name));
-        const tables = await query<{ name: string }>(
-          database.url,
-          "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1",
-        );
-        assert.deepEqual(
-          tables.map((t) => t.name),
-          [
-            "lifeline_approvals",
-            "lifeline_audit",
-            "lifeline_audit_head",
-            "lifeline_break_glass",
-            "lifeline_catalog_migrations",
-            "lifeline_executions",
-            "lifeline_plans",
-          ],
-        );
-      } finally {
-        await catalog.close();
-      }
-    });
-
-    it("an unreachable server is a runtime error naming the location without the password", async () => {
-      const location = "postgres://lifeline:s3cret-catalog-pw@127.0.0.1:1/catalog";
-      const error = await rejectsWith(
-        openCatalog(location, { connectTimeoutMs: 2000 }),
-        "CATALOG_UNREACHABLE",
-      );
-      assert.equal(error.kind, "runtime");
-      assert.ok(error.message.includes("127.0.0.1:1/catalog"), error.message);
-      for (const text of [error.message, error.fix ?? "", ...error.details]) {
-        assert.ok(!text.includes("s3cret-catalog-pw"), text);
-      }
-    });
-
-    it("a database that does not exist is a runtime error", async () => {
-      const url = new URL(database.url);
-      url.pathname = "/lifeline_no_such_database";
-      const error = await rejectsWith(openCatalog(url.toString()), "CATALOG_UNREACHABLE");
-      assert.match(error.message, /lifeline_no_such_database/);
-    });
-  });
-});
