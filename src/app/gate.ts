@@ -20,7 +20,7 @@ import {
 import type { Requirement, Verdict } from "../core/plan.js";
 import type { Catalog } from "../ports/catalog.js";
 import type { Clock } from "../ports/clock.js";
-import type { Notification, NotifyFailure } from "../gate/notify.js";
+import type { Notification, NotifyFailure } from "../notify/webhook.js";
 import type { Plan } from "./plan.js";
 
 /** What the gate needs around it; the CLI wires it from the config. */
