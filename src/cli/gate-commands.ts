@@ -28,8 +28,8 @@ import { runChild } from "../support/process.js";
 import type { Catalog } from "../ports/catalog.js";
 import { systemClock } from "../ports/clock.js";
 import { err, json, out, readSql, terminalProgress } from "./io.js";
-import { planJson, renderPlan } from "./render-plan.js";
-import { renderStoredPlan } from "./render-stored-plan.js";
+import { planJson, renderPlan } from "./render/plan.js";
+import { renderStoredPlan } from "./render/stored-plan.js";
 import {
   asset as resolveAsset,
   boundAssets,

@@ -9,7 +9,7 @@ import { EXIT_CODES, LifelineError, isLifelineError } from "../core/errors.js";
 import { parseDuration } from "../core/duration.js";
 import { policyRules, resolveAsset } from "../config/load.js";
 import { plan } from "../app/plan.js";
-import { planJson, renderPlan } from "./render-plan.js";
+import { planJson, renderPlan } from "./render/plan.js";
 import {
   confirm,
   err,
@@ -23,7 +23,7 @@ import {
 } from "./io.js";
 import path from "node:path";
 import { applyProtect, planProtect, scan } from "../app/k8s.js";
-import { renderProtectDone, renderProtectPlan, renderScan, scanJson } from "./render-k8s.js";
+import { renderProtectDone, renderProtectPlan, renderScan, scanJson } from "./render/k8s.js";
 import { activeGrants, recordShownPlan, registerGateCommands, renderBreakGlass } from "./gate-commands.js";
 import {
   backupJson,
@@ -34,7 +34,7 @@ import {
   renderDrill,
   renderStatus,
   statusJson,
-} from "./render.js";
+} from "./render/restore-points.js";
 import { planCommand } from "../app/plan-command.js";
 import {
   asset as resolve,
@@ -128,7 +128,7 @@ program
     // Loaded on use: the demo brings the simulated cluster and the Kubernetes client.
     const [{ demo }, { renderDemo }] = await Promise.all([
       import("../app/demo.js"),
-      import("./render-demo.js"),
+      import("./render/demo.js"),
     ]);
     const result = await demo({ signal: interrupt.signal, progress: terminalProgress("demo") });
     if (options.json) json(result.json);
