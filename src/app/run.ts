@@ -94,7 +94,7 @@ export function runRequest(deps: GateDeps, request: RunRequest, options: RunOpti
     executor: () => execute(request, options.signal),
     dryRun: options.dryRun,
     signal: options.signal,
-    ...(options.digest !== undefined ? { digest: options.digest } : {}),
+    digest: options.digest,
   });
 }
 

@@ -1,3 +1,4 @@
+import type { Command } from "commander";
 import type { K8sDeps } from "../app/k8s.js";
 import type { CommandPlanDeps, CommandPlanOptions } from "../app/plan-command.js";
 import { policyRules, type LoadedConfig } from "../config/load.js";
@@ -53,4 +54,12 @@ export async function commandPlanInputs(
       ...(loaded ? { digest: secretDigest(loaded) } : {}),
     },
   };
+}
+
+/** --kubeconfig and --context, "for <what>" in their help (k8s scan and protect: nothing). */
+export function kubernetesFlags(command: Command, what?: string): Command {
+  const purpose = what ? ` for ${what}` : "";
+  return command
+    .option("--kubeconfig <file>", `kubeconfig${purpose} (default: like kubectl)`)
+    .option("--context <name>", `kubeconfig context${purpose} (default: like kubectl)`);
 }

@@ -3,7 +3,7 @@ import type { CliEnv } from "../env.js";
 import { parseDuration } from "../../core/duration.js";
 import { LifelineError } from "../../core/errors.js";
 import { out, json } from "../io.js";
-import { init } from "../../app/init.js";
+import { init, type InitOptions } from "../../app/init.js";
 
 export function register(program: Command, env: CliEnv): void {
   program
@@ -36,19 +36,7 @@ export function register(program: Command, env: CliEnv): void {
       "\nExample:\n  lifeline init --asset shop --url 'postgres://app:${SHOP_DB_PASSWORD}@db.internal:5432/shop' --rpo 6h\n",
     )
     .action(
-      async (
-        opts: {
-          asset: string;
-          url: string;
-          tier: string;
-          rpo: string;
-          repository: string;
-          file: string;
-          force?: boolean;
-          connect: boolean;
-        },
-        command: Command,
-      ) => {
+      async (opts: Omit<InitOptions, "force" | "cwd" | "env"> & { force?: boolean }, command: Command) => {
         const options = env.globals(command);
         if (parseDuration(opts.rpo) === undefined) {
           throw new LifelineError({

@@ -5,7 +5,7 @@ import { LifelineError, EXIT_CODES } from "../../core/errors.js";
 import { confirm, err, interactive, json, out, terminalProgress } from "../io.js";
 import { scan, planProtect, applyProtect } from "../../app/k8s.js";
 import { renderScan, scanJson, renderProtectPlan, renderProtectDone } from "../render/k8s.js";
-import { k8sDeps } from "../kubernetes.js";
+import { k8sDeps, kubernetesFlags } from "../kubernetes.js";
 
 export function register(program: Command, env: CliEnv): void {
   const k8s = program
@@ -24,14 +24,14 @@ Examples:
 `,
     );
 
-  k8s
-    .command("scan")
-    .description(
-      "Posture findings per namespace: volumes that reclaim with Delete, claims left by uninstalled releases, assets without a verified restore point. Read-only.",
-    )
-    .option("-n, --namespace <namespace>", "only this namespace")
-    .option("--kubeconfig <file>", "kubeconfig (default: like kubectl)")
-    .option("--context <name>", "kubeconfig context (default: like kubectl)")
+  kubernetesFlags(
+    k8s
+      .command("scan")
+      .description(
+        "Posture findings per namespace: volumes that reclaim with Delete, claims left by uninstalled releases, assets without a verified restore point. Read-only.",
+      )
+      .option("-n, --namespace <namespace>", "only this namespace"),
+  )
     .option("--json", "print one JSON document on stdout")
     .addHelpText(
       "after",
@@ -56,20 +56,20 @@ Exit codes: 0 no high finding; 4 high findings; 1 runtime error (cluster unreach
       if (result.findings.some((f) => f.severity === "high")) env.setExit(EXIT_CODES.verification);
     });
 
-  k8s
-    .command("protect")
-    .description(
-      "Make an asset's volumes survive the deletion of their claims (persistentVolumeReclaimPolicy Retain), recording what changed so --undo can put it back.",
-    )
-    .argument(
-      "<asset>",
-      "asset name from lifeline.yaml, bound with kubernetes: {namespace, release, pvcSelector}",
-    )
-    .option("--undo", "put back the reclaim policies protect changed")
-    .option("-y, --yes", "do not ask (needed without a terminal)")
-    .option("--dry-run", "show what would change and stop")
-    .option("--kubeconfig <file>", "kubeconfig (default: like kubectl)")
-    .option("--context <name>", "kubeconfig context (default: like kubectl)")
+  kubernetesFlags(
+    k8s
+      .command("protect")
+      .description(
+        "Make an asset's volumes survive the deletion of their claims (persistentVolumeReclaimPolicy Retain), recording what changed so --undo can put it back.",
+      )
+      .argument(
+        "<asset>",
+        "asset name from lifeline.yaml, bound with kubernetes: {namespace, release, pvcSelector}",
+      )
+      .option("--undo", "put back the reclaim policies protect changed")
+      .option("-y, --yes", "do not ask (needed without a terminal)")
+      .option("--dry-run", "show what would change and stop"),
+  )
     .option("--json", "print one JSON document on stdout")
     .addHelpText(
       "after",

@@ -7,25 +7,26 @@ import { recordShownPlan } from "../catalog.js";
 import type { CliEnv } from "../env.js";
 
 import { json, out, terminalProgress } from "../io.js";
-import { commandPlanInputs } from "../kubernetes.js";
+import { commandPlanInputs, kubernetesFlags } from "../kubernetes.js";
 import { planJson, renderPlan } from "../render/plan.js";
 import { sqlOrCommand } from "../sql-or-command.js";
 import { asset as resolve, contextFor, load, loadOptional } from "../wiring.js";
 
 export function register(program: Command, env: CliEnv): void {
-  program
-    .command("plan")
-    .description(
-      "Show the blast radius of SQL, kubectl or helm before it runs: what it destroys, what goes with it, who depends on it, how you would get it back, and the policy verdict. Read-only.",
-    )
-    .usage("<asset> (--sql <statements> | -f <file>) | -- <kubectl|helm command>")
-    .argument("[asset]", "asset name from lifeline.yaml (SQL plans)")
-    .argument("[command...]", "after --: the kubectl or helm command to plan")
-    .option("--sql <statements>", "the SQL to plan")
-    .option("-f, --file <file>", "a file of SQL to plan (- for standard input)")
-    .option("--exact", "count rows exactly instead of using the planner's estimates")
-    .option("--kubeconfig <file>", "kubeconfig for command plans (default: like kubectl)")
-    .option("--context <name>", "kubeconfig context for command plans (default: like kubectl)")
+  kubernetesFlags(
+    program
+      .command("plan")
+      .description(
+        "Show the blast radius of SQL, kubectl or helm before it runs: what it destroys, what goes with it, who depends on it, how you would get it back, and the policy verdict. Read-only.",
+      )
+      .usage("<asset> (--sql <statements> | -f <file>) | -- <kubectl|helm command>")
+      .argument("[asset]", "asset name from lifeline.yaml (SQL plans)")
+      .argument("[command...]", "after --: the kubectl or helm command to plan")
+      .option("--sql <statements>", "the SQL to plan")
+      .option("-f, --file <file>", "a file of SQL to plan (- for standard input)")
+      .option("--exact", "count rows exactly instead of using the planner's estimates"),
+    "command plans",
+  )
     .option("--json", "print one JSON document on stdout")
     .addHelpText(
       "after",

@@ -8,30 +8,31 @@ import { digestOf, gateDeps, withCatalog } from "../catalog.js";
 import type { CliEnv } from "../env.js";
 
 import { err, json, out, terminalProgress } from "../io.js";
-import { commandPlanInputs, k8sDeps } from "../kubernetes.js";
+import { commandPlanInputs, k8sDeps, kubernetesFlags } from "../kubernetes.js";
 import { planJson } from "../render/plan.js";
 import { renderRun, runJson } from "../render/run.js";
 import { sqlOrCommand } from "../sql-or-command.js";
 import { asset as resolveAsset, boundAssets, contextFor, kubernetesSettings, load } from "../wiring.js";
 
 export function register(program: Command, env: CliEnv): void {
-  program
-    .command("run")
-    .description(
-      "Plan, check every requirement (restore point, approvals, policy), re-plan to catch drift, then execute — SQL in one transaction, or the kubectl/helm command — and record everything.",
-    )
-    .argument("[asset]", "asset name (SQL)")
-    .argument("[command...]", "after --: the kubectl or helm command")
-    .option("--sql <statements>", "the SQL to run")
-    .option("-f, --file <file>", "a file of SQL to run")
-    .option(
-      "--prepare",
-      "first meet what lifeline can meet itself: a fresh restore point and a passing drill, k8s protect",
-    )
-    .option("--dry-run", "stop just before executing and say what would run")
-    .option("--exact", "count rows exactly in the plan")
-    .option("--kubeconfig <file>", "kubeconfig for commands (default: like kubectl)")
-    .option("--context <name>", "kubeconfig context for commands (default: like kubectl)")
+  kubernetesFlags(
+    program
+      .command("run")
+      .description(
+        "Plan, check every requirement (restore point, approvals, policy), re-plan to catch drift, then execute — SQL in one transaction, or the kubectl/helm command — and record everything.",
+      )
+      .argument("[asset]", "asset name (SQL)")
+      .argument("[command...]", "after --: the kubectl or helm command")
+      .option("--sql <statements>", "the SQL to run")
+      .option("-f, --file <file>", "a file of SQL to run")
+      .option(
+        "--prepare",
+        "first meet what lifeline can meet itself: a fresh restore point and a passing drill, k8s protect",
+      )
+      .option("--dry-run", "stop just before executing and say what would run")
+      .option("--exact", "count rows exactly in the plan"),
+    "commands",
+  )
     .option("--json", "print one JSON document on stdout (the command's own output goes to stderr)")
     .addHelpText(
       "after",
