@@ -67,7 +67,7 @@ export async function planRequest(request: RunRequest): Promise<Plan> {
 async function execute(
   request: RunRequest,
   signal: AbortSignal,
-): Promise<{ exitCode: number; statements?: StatementResult[] }> {
+): Promise<{ exitCode: number; statements?: StatementResult[]; signal?: string | null }> {
   if (request.kind === "command") {
     return runChild(request.argv, { output: request.output, signal, env: request.env });
   }
