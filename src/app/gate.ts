@@ -20,7 +20,7 @@ import {
 import type { Requirement, Verdict } from "../core/plan.js";
 import type { Catalog } from "../ports/catalog.js";
 import type { Clock } from "../ports/clock.js";
-import type { Notification, NotifyFailure } from "../gate/notify.js";
+import type { Notification, NotifyFailure } from "../notify/webhook.js";
 import type { Plan } from "./plan.js";
 
 /** What the gate needs around it; the CLI wires it from the config. */
@@ -234,9 +234,10 @@ export interface RunInput {
   document: (plan: Plan) => unknown;
   /**
    * Executes it; resolves to the exit code (SQL: 0, or throws with the rollback message) and, for
-   * SQL, what each statement did.
+   * SQL, what each statement did; for a command killed by a signal, the signal's name (its exit
+   * code is 128 + the signal's number, as shells report it).
    */
-  executor: () => Promise<{ exitCode: number; statements?: StatementResult[] }>;
+  executor: () => Promise<{ exitCode: number; statements?: StatementResult[]; signal?: string | null }>;
   dryRun: boolean;
   /** Ctrl-C: checked again just before executing. */
   signal?: AbortSignal;
@@ -410,10 +411,12 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
   let exitCode: number;
   let detail: string | null = null;
   let statements: StatementResult[] | undefined;
+  let killedBy: string | null = null;
   try {
     const result = await input.executor();
     exitCode = result.exitCode;
     statements = result.statements;
+    killedBy = result.signal ?? null;
   } catch (error) {
     exitCode = 1;
     detail = error instanceof Error ? error.message : String(error);
@@ -442,7 +445,11 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
     ok ? "executed" : "failed",
     ok ? "succeeded" : "failed",
     exitCode,
-    ok ? null : `the command exited with ${exitCode}`,
+    ok
+      ? null
+      : killedBy
+        ? `the command was killed by ${killedBy} (exit code ${exitCode})`
+        : `the command exited with ${exitCode}`,
     statements,
   );
   await announce(

@@ -73,10 +73,16 @@ function placeholders(url: string): Record<string, string> {
   return out;
 }
 
+/** --kubeconfig and --context, as commands that reach a cluster take them. */
+export interface KubernetesFlags {
+  kubeconfig?: string;
+  context?: string;
+}
+
 /** Kubeconfig and context: lifeline's flags, then lifeline.yaml, then kubectl's own defaults. */
 export function kubernetesSettings(
   loaded: LoadedConfig | null,
-  opts: { kubeconfig?: string; context?: string },
+  opts: KubernetesFlags,
 ): { kubeconfig: string | null; context: string | null; clusterDomain: string } {
   const k = loaded?.config.kubernetes;
   const file = opts.kubeconfig ?? k?.kubeconfig;
@@ -89,9 +95,17 @@ export function kubernetesSettings(
   };
 }
 
-/** A private key of this installation (beside the repository), for keyed digests of secrets. */
+/**
+ * The installation's state (.lifeline/state beside the repository): its private key, and what
+ * `k8s protect` changed so that --undo can put it back.
+ */
+export function stateDirectory(loaded: LoadedConfig): string {
+  return path.join(path.dirname(loaded.repositoryPath), "state");
+}
+
+/** A private key of this installation (in its state directory), for keyed digests of secrets. */
 export function installationKey(loaded: LoadedConfig): Buffer {
-  const dir = path.join(path.dirname(loaded.repositoryPath), "state");
+  const dir = stateDirectory(loaded);
   const file = path.join(dir, "installation.key");
   try {
     return readFileSync(file);

@@ -1,4 +1,5 @@
 import { spawn, type SpawnOptions } from "node:child_process";
+import os from "node:os";
 import { LifelineError, interrupted } from "../core/errors.js";
 import { secrets } from "../core/redact.js";
 
@@ -22,6 +23,20 @@ export interface RunResult {
 }
 
 const STDERR_TAIL_LINES = 12;
+
+/** How a child ended, decoded as shells do: its exit code, or 128 + the number of the signal that killed it. */
+export interface ChildExit {
+  exitCode: number;
+  /** The signal that killed it (e.g. "SIGHUP"), for messages; null when it exited. */
+  signal: NodeJS.Signals | null;
+}
+
+export function decodeExit(code: number | null, signal: NodeJS.Signals | null): ChildExit {
+  if (code !== null) return { exitCode: code, signal: null };
+  if (signal === null) return { exitCode: 1, signal: null };
+  const number = (os.constants.signals as Record<string, number | undefined>)[signal];
+  return { exitCode: number === undefined ? 1 : 128 + number, signal };
+}
 
 function tail(text: string, lines: number): string {
   return text.trimEnd().split("\n").slice(-lines).join("\n");
@@ -101,4 +116,61 @@ export function run(command: string, args: readonly string[], options: RunOption
 
 function shortName(command: string): string {
   return command.split("/").pop() ?? command;
+}
+
+/**
+ * Runs an approved kubectl/helm command as a child process with the user's environment, its output
+ * streamed (to stderr when lifeline's own stdout carries JSON), and resolves to its exit code.
+ * Ctrl-C reaches the child through the terminal; an abort also signals it.
+ */
+export function runChild(
+  argv: readonly string[],
+  options: { output: "stdout" | "stderr"; signal: AbortSignal; env?: NodeJS.ProcessEnv },
+): Promise<ChildExit> {
+  const [program, ...args] = argv;
+  if (!program) {
+    return Promise.reject(
+      new LifelineError({
+        code: "USAGE",
+        kind: "usage",
+        message: "no command to run",
+        fix: "lifeline run -- kubectl …",
+      }),
+    );
+  }
+  if (options.signal.aborted) {
+    return Promise.reject(
+      new LifelineError({
+        code: "INTERRUPTED",
+        kind: "interrupted",
+        message: "interrupted before the command started: nothing was run",
+      }),
+    );
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, {
+      stdio: ["inherit", options.output === "stdout" ? "inherit" : process.stderr, "inherit"],
+      env: options.env ?? process.env,
+    });
+    const onAbort = () => child.kill("SIGTERM");
+    options.signal.addEventListener("abort", onAbort, { once: true });
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      options.signal.removeEventListener("abort", onAbort);
+      reject(
+        new LifelineError({
+          code: "COMMAND_NOT_FOUND",
+          kind: "runtime",
+          message:
+            error.code === "ENOENT"
+              ? `${program} was not found on PATH: nothing was run`
+              : `${program} could not be started: ${error.message}`,
+          fix: `install ${program} or put it on PATH, then run again (the plan and its approvals stay valid while nothing changes)`,
+        }),
+      );
+    });
+    child.on("close", (code, signal) => {
+      options.signal.removeEventListener("abort", onAbort);
+      resolve(decodeExit(code, signal));
+    });
+  });
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { notify } from "../../src/gate/notify.js";
+import { notify } from "../../src/notify/webhook.js";
 import { secrets } from "../../src/core/redact.js";
 
 /** A real HTTP receiver: answers with the statuses queued, then 200. */

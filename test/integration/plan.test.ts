@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { plan } from "../../src/app/plan.js";
-import { renderPlan } from "../../src/cli/render-plan.js";
+import { renderPlan } from "../../src/cli/render/plan.js";
 import { SHOP_SCHEMA } from "../../src/demo/shop.js";
 import { DEFAULT_POLICY } from "../../src/core/plan.js";
 import { testAsset, testContext } from "../support/context.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { demoExpectations, type DemoFacts } from "../../src/demo/demo.js";
-import { gateLine } from "../../src/cli/render-demo.js";
+import { gateLine } from "../../src/cli/render/demo.js";
 
 const AS_EXPECTED: DemoFacts = {
   activity: { newOrders: 25, stockUpdates: 40 },

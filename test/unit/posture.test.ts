@@ -7,7 +7,7 @@ import {
   type PostureInput,
   type RestorePointFacts,
 } from "../../src/core/posture.js";
-import { renderStatus } from "../../src/cli/render.js";
+import { renderStatus } from "../../src/cli/render/restore-points.js";
 import { DRILL_FORMAT, type DrillReport } from "../../src/core/drill.js";
 import { MANIFEST_FORMAT, type Activity, type Manifest } from "../../src/core/restore-point.js";
 

@@ -4,12 +4,12 @@
  * reviewer sees the plan as the requester saw it (operations, cascade, rows, dependents,
  * recoverability, requirements), rendered by the same code.
  */
-import type { AssetAssessment, Plan } from "../app/plan.js";
-import type { Consumer } from "../ports/engine.js";
-import type { DataLoss } from "../core/operation.js";
-import type { AffectedObject, Dependent, PlannedOperation, Recoverability } from "../core/plan.js";
-import type { PlanRecord } from "../core/gate.js";
-import { renderPlan } from "./render-plan.js";
+import type { AssetAssessment, Plan } from "../../app/plan.js";
+import type { Consumer } from "../../ports/engine.js";
+import type { DataLoss } from "../../core/operation.js";
+import type { AffectedObject, Dependent, PlannedOperation, Recoverability } from "../../core/plan.js";
+import type { PlanRecord } from "../../core/gate.js";
+import { renderPlan } from "./plan.js";
 
 type Doc = Record<string, unknown>;
 

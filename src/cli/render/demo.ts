@@ -4,11 +4,11 @@ import {
   DEMO_PLAN_SQL,
   DEMO_REQUESTER,
   type DemoResult,
-} from "../demo/demo.js";
-import { renderPlan } from "./render-plan.js";
-import { renderProtectPlan } from "./render-k8s.js";
-import { renderBackup, renderDrill, renderStatus } from "./render.js";
-import { count } from "./io.js";
+} from "../../demo/demo.js";
+import { renderPlan } from "./plan.js";
+import { renderProtectPlan } from "./k8s.js";
+import { renderBackup, renderDrill, renderStatus } from "./restore-points.js";
+import { count } from "../io.js";
 
 const indent = (text: string) =>
   text

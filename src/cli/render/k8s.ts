@@ -1,4 +1,4 @@
-import type { ProtectChange, ProtectPlan, ScanResult } from "../app/k8s.js";
+import type { ProtectChange, ProtectPlan, ScanResult } from "../../app/k8s.js";
 
 export function scanJson(result: ScanResult) {
   return {

@@ -1,9 +1,9 @@
-import type { DrillReport } from "../core/drill.js";
-import { formatBytes, formatDuration } from "../core/duration.js";
-import type { Posture } from "../core/posture.js";
-import { totalArtifactBytes, type Manifest } from "../core/restore-point.js";
-import type { CheckResult } from "../ports/repository.js";
-import { count, table } from "./io.js";
+import type { DrillReport } from "../../core/drill.js";
+import { formatBytes, formatDuration } from "../../core/duration.js";
+import type { Posture } from "../../core/posture.js";
+import { totalArtifactBytes, type Manifest } from "../../core/restore-point.js";
+import type { CheckResult } from "../../ports/repository.js";
+import { count, table } from "../io.js";
 
 /** "2 tables (2,500 rows), 1 sequence, 9 schema objects" */
 function contents(m: Manifest, rows: number): string {

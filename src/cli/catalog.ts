@@ -1,0 +1,115 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { countingGrants, recordPlan, type GateDeps } from "../app/gate.js";
+import { currentIdentity } from "../app/identity.js";
+import type { Plan } from "../app/plan.js";
+import type { BreakGlass } from "../core/gate.js";
+import { redactUrl, secrets } from "../core/redact.js";
+import { interpolate, type LoadedConfig } from "../config/load.js";
+import { notify } from "../notify/webhook.js";
+import type { Catalog } from "../ports/catalog.js";
+import { systemClock } from "../ports/clock.js";
+import { err } from "./io.js";
+import { planJson } from "./render/plan.js";
+import { installationKey, keyedDigest } from "./wiring.js";
+
+/**
+ * A keyed digest of exactly what runs, kept with the run: it binds the record to the very argv or
+ * SQL without storing secrets that the display masks. The key is private to this installation.
+ */
+export function digestOf(loaded: LoadedConfig, text: string): string {
+  return `hmac-sha256:${keyedDigest(installationKey(loaded), text)}`;
+}
+
+/** The catalog location from lifeline.yaml: a postgres:// URL (interpolated) or a path beside the file. */
+export function catalogLocation(loaded: LoadedConfig): string {
+  const raw = loaded.config.catalog;
+  if (/^postgres(ql)?:\/\//.test(raw) || raw.startsWith("${")) {
+    return interpolate(raw, "catalog", process.env);
+  }
+  return path.resolve(loaded.dir, raw);
+}
+
+export async function openCatalogFor(loaded: LoadedConfig): Promise<Catalog> {
+  const { openCatalog } = await import("../catalog/index.js");
+  return openCatalog(catalogLocation(loaded));
+}
+
+export async function gateDeps(loaded: LoadedConfig, catalog: Catalog): Promise<GateDeps> {
+  const webhooks = loaded.config.notifications.webhooks.map((w, i) =>
+    interpolate(w, `notifications.webhooks[${i}]`, process.env),
+  );
+  for (const w of webhooks) secrets.add(w);
+  return {
+    catalog,
+    identity: await currentIdentity(),
+    clock: systemClock,
+    notify: (message) => notify(webhooks, message),
+    warn: (message) => err(`lifeline: warning: ${message}`),
+  };
+}
+
+export async function withCatalog<T>(loaded: LoadedConfig, fn: (catalog: Catalog) => Promise<T>): Promise<T> {
+  const catalog = await openCatalogFor(loaded);
+  try {
+    return await fn(catalog);
+  } finally {
+    await catalog.close();
+  }
+}
+
+/** Active break-glass grants for `status`; silent when there is no catalog yet. */
+export async function activeGrants(loaded: LoadedConfig): Promise<BreakGlass[]> {
+  const location = catalogLocation(loaded);
+  if (!/^postgres/.test(location) && !existsSync(location)) return [];
+  try {
+    // Only what `run` honours: a grant the audit log does not vouch for is not shown as active.
+    return await withCatalog(loaded, (c) => countingGrants(c, new Date()));
+  } catch (error) {
+    err(
+      `lifeline: warning: the catalog ${redactUrl(location)} could not be read: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return [];
+  }
+}
+
+/**
+ * `plan` records the plan it shows when it asks for an approval, so that the approver's path from
+ * its output works (plan → approve → run); read-only for the database, one catalog row and its
+ * audit entry. Without a lifeline.yaml there is no catalog: the plan then says how to get one
+ * instead of naming an approve command that cannot work. Returns the plan to print.
+ */
+export async function recordShownPlan(loaded: LoadedConfig | null, plan: Plan): Promise<Plan> {
+  const approvals = plan.requirements.find((r) => r.kind === "approvals" && !r.met);
+  if (!approvals) return plan;
+  const instead = (why: string, fix: string): Plan => ({
+    ...plan,
+    requirements: plan.requirements.map((r) =>
+      r === approvals ? { ...r, detail: `${r.detail}; ${why}`, fix } : r,
+    ),
+  });
+  if (!loaded) {
+    return instead(
+      "there is no lifeline.yaml, so no catalog to record the plan and its approvals in",
+      "write a lifeline.yaml (lifeline init, or a catalog: and the assets' kubernetes: bindings), then plan again: the plan is recorded and another person runs lifeline approve <plan id>",
+    );
+  }
+  try {
+    const identity = await currentIdentity();
+    await withCatalog(loaded, (catalog) =>
+      recordPlan(
+        { catalog, identity, clock: systemClock, notify: async () => [], warn: () => undefined },
+        plan,
+        planJson(plan),
+      ),
+    );
+    return plan;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    err(`lifeline: warning: the plan could not be recorded for approval: ${message}`);
+    return instead(
+      "the plan could not be recorded in the catalog",
+      "make the catalog reachable and plan again, or use lifeline run (it records the plan too); then another person runs lifeline approve <plan id>",
+    );
+  }
+}

@@ -1,0 +1,91 @@
+import type { Command } from "commander";
+import type { CliEnv } from "../env.js";
+import { load } from "../wiring.js";
+import { withCatalog } from "../catalog.js";
+import { findRecordedPlan, vouchedApprovalsFor } from "../../app/gate.js";
+import { out, json } from "../io.js";
+import { renderShown } from "../render/gate.js";
+import { usesOf } from "../../core/gate.js";
+
+export function register(program: Command, env: CliEnv): void {
+  program
+    .command("show")
+    .description(
+      "Show a recorded plan as `plan` printed it (what it destroys, the cascade, rows, recoverability, requirements), with its approvals, their uses, and its executions.",
+    )
+    .argument("<planId>", "the plan id, or a unique prefix of at least 8 characters")
+    .option(
+      "--json",
+      "print one JSON document on stdout: the stored plan document, approvals, uses, executions",
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  lifeline show 7f3a9c01d2e4
+  lifeline show 7f3a9c01 --json | jq .approvals
+
+Exit codes: 0 shown; 2 no such plan (or the prefix is ambiguous).
+`,
+    )
+    .action(async (planId: string, _opts, command: Command) => {
+      const options = env.globals(command);
+      const loaded = load(options);
+      const shown = await withCatalog(loaded, async (catalog) => {
+        const plan = await findRecordedPlan(catalog, planId);
+        const [vouched, executions, uses] = await Promise.all([
+          vouchedApprovalsFor(catalog, plan.planId),
+          catalog.executionsFor(plan.planId),
+          catalog.audit({ kind: "use", planId: plan.planId }),
+        ]);
+        return { plan, vouched, executions, uses };
+      });
+      const { plan, vouched, executions, uses } = shown;
+      const now = Date.now();
+      const approvals = [
+        ...vouched.approvals.map((a) => ({ approval: a, counts: true, why: null as string | null })),
+        ...vouched.forged.map((f) => ({ approval: f.approval, counts: false, why: f.why })),
+      ].map(({ approval: a, counts, why }) => {
+        const used = vouched.used.get(a.id) ?? 0;
+        const state = !counts
+          ? (why ?? "does not count")
+          : a.revokedAt !== null
+            ? `revoked${a.revokedBy ? ` by ${a.revokedBy}` : ""}`
+            : Date.parse(a.expiresAt) <= now
+              ? "expired"
+              : used >= usesOf(a.uses)
+                ? "used"
+                : "valid";
+        return {
+          id: a.id,
+          by: a.approver.id,
+          comment: a.comment,
+          createdAt: a.createdAt,
+          expiresAt: a.expiresAt,
+          uses: usesOf(a.uses),
+          used,
+          revokedAt: a.revokedAt,
+          state,
+        };
+      });
+      if (options.json) {
+        json({
+          planId: plan.planId,
+          requestedBy: plan.requestedBy,
+          createdAt: plan.createdAt,
+          command: plan.command,
+          plan: plan.document,
+          approvals,
+          uses: uses.map((u) => ({
+            seq: u.seq,
+            at: u.at,
+            approval: u.data.approval ?? null,
+            by: u.identity,
+          })),
+          executions,
+        });
+        return;
+      }
+      out(renderShown(plan, approvals, executions));
+    });
+}

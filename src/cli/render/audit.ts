@@ -1,0 +1,45 @@
+import type { AuditEntry } from "../../core/audit.js";
+
+function auditWhat(e: AuditEntry): string {
+  if (e.damaged !== undefined) return `DAMAGED: ${e.damaged}`;
+  const data = e.data;
+  const what =
+    typeof data.command === "string"
+      ? data.command
+      : typeof data.reason === "string"
+        ? data.reason
+        : typeof data.approval === "string"
+          ? data.approval
+          : "";
+  return what.replace(/\s+/g, " ").slice(0, 80);
+}
+
+/** The audit log as a table: a header, and columns as wide as their widest value. */
+export function renderAuditTable(entries: readonly AuditEntry[]): string {
+  const rows = entries.map((e) => [
+    String(e.seq),
+    e.at.slice(0, 19).replace("T", " "),
+    e.kind,
+    e.identity,
+    e.asset ?? "-",
+    e.planId ? e.planId.slice(0, 12) : "-",
+    e.damaged !== undefined
+      ? "?"
+      : typeof e.data.result === "string"
+        ? e.data.result
+        : typeof e.data.status === "string"
+          ? e.data.status
+          : "-",
+    auditWhat(e),
+  ]);
+  const header = ["SEQ", "AT (UTC)", "KIND", "IDENTITY", "ASSET", "PLAN", "RESULT", "WHAT"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) =>
+        i === 0 ? c.padStart(widths[0] ?? 0) : i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0),
+      )
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}

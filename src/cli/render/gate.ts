@@ -1,0 +1,51 @@
+import { formatDuration } from "../../core/duration.js";
+import type { BreakGlass, PlanRecord, StatementResult } from "../../core/gate.js";
+import { renderStatements } from "./run.js";
+import { renderStoredPlan } from "./stored-plan.js";
+
+export function renderBreakGlass(grants: readonly BreakGlass[], now: Date): string[] {
+  return grants.map(
+    (g) =>
+      `BREAK-GLASS active on ${g.asset}: ${g.identity} may run without approvals for ${formatDuration((new Date(g.expiresAt).getTime() - now.getTime()) / 1000)} more (${g.reason}; ${g.id})`,
+  );
+}
+
+/** A recorded plan with its approvals, their uses, and its executions (`lifeline show`). */
+export function renderShown(
+  plan: PlanRecord,
+  approvals: {
+    id: string;
+    by: string;
+    comment: string | null;
+    expiresAt: string;
+    uses: number;
+    used: number;
+    state: string;
+  }[],
+  executions: {
+    id: string;
+    identity: { id: string };
+    startedAt: string;
+    result: string;
+    statements?: StatementResult[];
+    detail: string | null;
+  }[],
+): string {
+  const lines = [renderStoredPlan(plan), "", `Requested by ${plan.requestedBy.id} at ${plan.createdAt}`];
+  lines.push("", "Approvals");
+  if (approvals.length === 0)
+    lines.push(`  none yet: another person runs lifeline approve ${plan.planId.slice(0, 12)}`);
+  for (const a of approvals)
+    lines.push(
+      `  ${a.id} by ${a.by}: ${a.state} (${a.used} of ${a.uses} use${a.uses === 1 ? "" : "s"} taken), until ${a.expiresAt}${a.comment ? ` ("${a.comment}")` : ""}`,
+    );
+  lines.push("", "Executions");
+  if (executions.length === 0) lines.push("  none");
+  for (const e of executions) {
+    lines.push(
+      `  ${e.id} ${e.startedAt} by ${e.identity.id}: ${e.result}${e.detail ? ` — ${e.detail}` : ""}`,
+    );
+    lines.push(...renderStatements(e.statements).map((l) => `  ${l}`));
+  }
+  return lines.join("\n");
+}
