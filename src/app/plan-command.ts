@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { formatDuration } from "../core/duration.js";
 import { LifelineError } from "../core/errors.js";
-import type { ParsedCommand } from "../core/k8s-command.js";
-import { canonicalCommand, displayCommand, isUnknown, parseCommand } from "../core/k8s-command.js";
+import type { ParsedCommand } from "../core/kubernetes/command/index.js";
+import { canonicalCommand, displayCommand, isUnknown, parseCommand } from "../core/kubernetes/command/index.js";
 import type { K8sAnalysis, ManifestResource } from "../core/k8s/analyze.js";
 import { analyzeCommand } from "../core/k8s/analyze.js";
 import { emptyInventory } from "../core/k8s/inventory.js";

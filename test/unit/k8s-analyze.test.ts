@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseCommand } from "../../src/core/k8s-command.js";
+import { parseCommand } from "../../src/core/kubernetes/command/index.js";
 import { analyzeCommand, type AssetBinding } from "../../src/core/k8s/analyze.js";
 import { protectionChanges, scanInventory } from "../../src/core/k8s/scan.js";
 import { matchesSelector, parseSelector } from "../../src/core/k8s/selector.js";

@@ -12,7 +12,7 @@ import {
   type KubectlCommand,
   type ParsedCommand,
   type ResourceTarget,
-} from "../../src/core/k8s-command.js";
+} from "../../src/core/kubernetes/command/index.js";
 
 /** A stand-in for the caller's keyed digest: 32-bit FNV-1a, hex (it never contains the value). */
 function fnv(value: string): string {
