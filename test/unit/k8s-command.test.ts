@@ -2,7 +2,6 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
-  REDACTED,
   canonicalCommand,
   displayCommand,
   isUnknown,
@@ -13,6 +12,8 @@ import {
   type ParsedCommand,
   type ResourceTarget,
 } from "../../src/core/kubernetes/command/index.js";
+import { UNKEYED } from "../../src/core/kubernetes/command/canonical.js";
+import { MASK } from "../../src/core/redact.js";
 
 /** A stand-in for the caller's keyed digest: 32-bit FNV-1a, hex (it never contains the value). */
 function fnv(value: string): string {
@@ -680,9 +681,13 @@ describe("secrets never reach displayed or canonical commands", () => {
   const leaks = (line: string, secret: string) => {
     const argv = sh(line);
     const c = parseCommand(argv);
-    for (const out of [displayCommand(argv), canonicalCommand(c), redactArgv(argv).join(" ")]) {
+    for (const [out, mask] of [
+      [displayCommand(argv), MASK],
+      [canonicalCommand(c), UNKEYED],
+      [redactArgv(argv).join(" "), MASK],
+    ] as const) {
       assert.ok(!out.includes(secret), `${secret} leaked in: ${out}`);
-      assert.ok(out.includes(REDACTED), `no mask in: ${out}`);
+      assert.ok(out.includes(mask), `no mask in: ${out}`);
     }
   };
 
@@ -698,7 +703,10 @@ describe("secrets never reach displayed or canonical commands", () => {
 
   it("keeps --set keys and non-secret values readable, shown and in the canonical form", () => {
     const argv = sh("helm upgrade pg ./c --set auth.password=hunter22,image.tag=v2,replicas=3");
-    assert.equal(displayCommand(argv), "helm upgrade pg ./c --set auth.password=***,image.tag=v2,replicas=3");
+    assert.equal(
+      displayCommand(argv),
+      "helm upgrade pg ./c --set auth.password=*****,image.tag=v2,replicas=3",
+    );
     assert.match(
       canonicalCommand(parseCommand(argv)),
       /--set=auth.password=\*\*\* --set=image.tag=v2 --set=replicas=3$/,
@@ -734,13 +742,13 @@ describe("secrets never reach displayed or canonical commands", () => {
 
   it("redactArgv keeps the shape of argv", () => {
     const argv = sh("kubectl --token abc get pods -n shop");
-    assert.deepEqual(redactArgv(argv), ["kubectl", "--token", REDACTED, "get", "pods", "-n", "shop"]);
+    assert.deepEqual(redactArgv(argv), ["kubectl", "--token", MASK, "get", "pods", "-n", "shop"]);
     assert.deepEqual(redactArgv(["helm", "upgrade", "x", "c", "--set=a.password=p"]), [
       "helm",
       "upgrade",
       "x",
       "c",
-      `--set=a.password=${REDACTED}`,
+      `--set=a.password=${MASK}`,
     ]);
   });
 
@@ -1049,7 +1057,7 @@ describe("review fixes", () => {
             `helm upgrade pg ./c --set mongodb.rootPwd=abc,adminPass=def,replicas=3 --set-string tag=v1 --set-json 'cfg={"a":1}' --set-literal note=a,b --set-file ca=./ca.pem`,
           ),
         ),
-        `helm upgrade pg ./c --set mongodb.rootPwd=***,adminPass=***,replicas=3 --set-string tag=v1 --set-json 'cfg={"a":1}' --set-literal note=a,b --set-file ca=./ca.pem`,
+        `helm upgrade pg ./c --set mongodb.rootPwd=*****,adminPass=*****,replicas=3 --set-string tag=v1 --set-json 'cfg={"a":1}' --set-literal note=a,b --set-file ca=./ca.pem`,
       );
       assert.equal(
         displayCommand(sh("helm upgrade pg ./c --set=tags={a,b}")),
@@ -1057,7 +1065,7 @@ describe("review fixes", () => {
       );
       assert.equal(
         displayCommand(sh("helm upgrade pg ./c --set auth.postgresPassword=hunter22")),
-        "helm upgrade pg ./c --set auth.postgresPassword=***",
+        "helm upgrade pg ./c --set auth.postgresPassword=*****",
       );
     });
 
@@ -1186,7 +1194,7 @@ describe("review fixes", () => {
       const argv = sh("kubectl --server https://k:6443 --user admin --token abc123xyz delete pvc x");
       assert.equal(
         displayCommand(argv),
-        "kubectl --server https://k:6443 --user admin --token *** delete pvc x",
+        "kubectl --server https://k:6443 --user admin --token ***** delete pvc x",
       );
       assert.ok(!canon(argv).includes("abc123xyz"));
       assert.ok(canon(argv).includes("--server=https://k:6443"));
@@ -1259,18 +1267,18 @@ describe("review fixes", () => {
       assert.ok(!shown.includes("s3cret"), shown);
       assert.equal(
         shown,
-        "kubectl exec -n shop postgresql-0 -- sh -c 'PGPASSWORD=*** rm -rf /bitnami/postgresql/data'",
+        "kubectl exec -n shop postgresql-0 -- sh -c 'PGPASSWORD=***** rm -rf /bitnami/postgresql/data'",
       );
       assert.equal(
         displayCommand(exec(`cd /x && PGPASSWORD='s3 cret' psql; DB_TOKEN="t0k" x`)),
-        `kubectl exec -n shop postgresql-0 -- sh -c 'cd /x && PGPASSWORD=*** psql; DB_TOKEN=*** x'`,
+        `kubectl exec -n shop postgresql-0 -- sh -c 'cd /x && PGPASSWORD=***** psql; DB_TOKEN=***** x'`,
       );
     });
 
     it("displayCommand shows --set values of plain keys, and --set-json values but their secret keys", () => {
       assert.equal(
         displayCommand(sh("helm upgrade pg ./c --set auth.enabled=true,replicas=3")),
-        "helm upgrade pg ./c --set auth.enabled=***,replicas=3",
+        "helm upgrade pg ./c --set auth.enabled=*****,replicas=3",
       );
       assert.equal(
         displayCommand(
@@ -1278,7 +1286,7 @@ describe("review fixes", () => {
             `helm upgrade pg ./c --set-json 'primary={"session":"Zq9secret","replicas":2,"x":{"apiKey":[1]}}'`,
           ),
         ),
-        `helm upgrade pg ./c --set-json 'primary={"session":"***","replicas":2,"x":{"apiKey":"***"}}'`,
+        `helm upgrade pg ./c --set-json 'primary={"session":"*****","replicas":2,"x":{"apiKey":"*****"}}'`,
       );
       assert.equal(
         displayCommand(sh(`helm upgrade pg ./c --set-json 'primary={"replicas":2}'`)),
@@ -1286,12 +1294,102 @@ describe("review fixes", () => {
       );
       assert.equal(
         displayCommand(sh(`helm upgrade pg ./c --set-json 'auth={"enabled":true}'`)),
-        "helm upgrade pg ./c --set-json auth=***",
+        "helm upgrade pg ./c --set-json auth=*****",
       );
       assert.equal(
         displayCommand(sh("helm upgrade pg ./c --set extraEnv=PGPASSWORD=hunter22")),
-        "helm upgrade pg ./c --set extraEnv=PGPASSWORD=***",
+        "helm upgrade pg ./c --set extraEnv=PGPASSWORD=*****",
       );
     });
+  });
+});
+
+describe("hostile secrets: the command line is masked by the one engine of core/redact.ts", () => {
+  // [argv, what must never appear, what must stay readable]
+  const cases: [string[], string[], string][] = [
+    // the userinfo ends at the LAST "@" before the host: a password with "@" is masked whole
+    [["helm", "upgrade", "pg", "./c", "--set", "db.url=postgres://u:p@ss@h/db"], ["p@ss", "ss@h"], "@h/db"],
+    [
+      ["helm", "upgrade", "pg", "./c", "--set", "db.url=postgres://u:p@ss@w@h/db"],
+      ["p@ss", "ss@", "w@h"],
+      "@h/db",
+    ],
+    // a user name with "@" (user@server) no longer hides the password from the pattern
+    [
+      ["helm", "upgrade", "pg", "./c", "--set", "db.url=postgres://admin@srv:t0psecret@h.example.com/db"],
+      ["t0psecret"],
+      "@h.example.com/db",
+    ],
+    [["helm", "upgrade", "pg", "./c", "--set", "db.url=postgres://u:pa:ss@h/db"], ["pa:ss", ":ss@"], "@h/db"],
+    [["helm", "upgrade", "pg", "./c", "--set", "db.url=postgres://u:a/b@h/db"], ["a/b@"], "@h/db"],
+    [
+      ["helm", "upgrade", "pg", "./c", "--set", "db.url=postgres://u:p%40ss@h/db"],
+      ["p%40ss", "40ss"],
+      "@h/db",
+    ],
+    [
+      ["helm", "upgrade", "pg", "./c", "--set", "db.url=postgres://h/db?sslmode=require&password=hunter22"],
+      ["hunter22"],
+      "sslmode=require",
+    ],
+    [["helm", "upgrade", "pg", "./c", "--set", "db.password=hunter22"], ["hunter22"], "db.password="],
+    [["helm", "upgrade", "pg", "./c", "--set", "env=PGPASSWORD=hunter22"], ["hunter22"], "PGPASSWORD="],
+    [["helm", "frobnicate", "--set", "db.url=postgres://u:p@ss@h/db"], ["p@ss", "ss@h"], "@h/db"],
+    [
+      ["kubectl", "exec", "-n", "shop", "pg-0", "--", "psql", "postgres://u:p@ss@h/db"],
+      ["p@ss", "ss@h"],
+      "@h/db",
+    ],
+    [
+      [
+        "kubectl",
+        "exec",
+        "-n",
+        "shop",
+        "pg-0",
+        "--",
+        "sh",
+        "-c",
+        "psql postgres://u:p@ss@h/db -c 'select 1'",
+      ],
+      ["p@ss", "ss@h"],
+      "select 1",
+    ],
+    [
+      ["kubectl", "exec", "-n", "shop", "pg-0", "--", "sh", "-c", "PGPASSWORD=hunter22 psql"],
+      ["hunter22"],
+      "psql",
+    ],
+    [["kubectl", "exec", "-n", "shop", "pg-0", "--", "psql", "--password=hunter22"], ["hunter22"], "psql"],
+    [["kubectl", "--token=abc123xyz", "delete", "pvc", "x"], ["abc123xyz"], "delete pvc x"],
+    [["kubectl", "delete", "pvc", "x", "--bogus=postgres://u:p@ss@h/db"], ["p@ss", "ss@h"], "delete"],
+  ];
+  const digest = (s: string) => `d${fnv(s)}`;
+  for (const [argv, hidden, kept] of cases) {
+    it(`${argv.join(" ")}: ${hidden.join(", ")} never shown`, () => {
+      const c = parseCommand(argv);
+      const outputs = [
+        displayCommand(argv),
+        redactArgv(argv).join(" "),
+        canonicalCommand(c),
+        canonicalCommand(c, { digest }),
+        isUnknown(c) ? c.reason : "",
+      ];
+      for (const out of outputs)
+        for (const h of hidden) assert.ok(!out.includes(h), `${h} leaked in: ${out}`);
+      assert.ok(displayCommand(argv).includes(kept), displayCommand(argv));
+      assert.ok(displayCommand(argv).includes(MASK), displayCommand(argv));
+    });
+  }
+
+  it("the whole password binds the plan identity: passwords differing after their '@' differ", () => {
+    const digest = (s: string) => `d${fnv(s)}`;
+    const a = parseCommand(["helm", "upgrade", "pg", "./c", "--set", "db.url=postgres://u:p@one@h/db"]);
+    const b = parseCommand(["helm", "upgrade", "pg", "./c", "--set", "db.url=postgres://u:p@two@h/db"]);
+    assert.notEqual(canonicalCommand(a, { digest }), canonicalCommand(b, { digest }));
+    assert.equal(
+      displayCommand(["helm", "upgrade", "pg", "./c", "--set", "db.url=postgres://u:p@one@h/db"]),
+      `helm upgrade pg ./c --set db.url=postgres://u:${MASK}@h/db`,
+    );
   });
 });

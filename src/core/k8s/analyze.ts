@@ -6,7 +6,12 @@
 import type { DataLoss } from "../operation.js";
 import { worstLoss } from "../operation.js";
 import type { AffectedObject, Dependent, PlannedOperation } from "../plan.js";
-import type { HelmCommand, KubectlCommand, ParsedCommand, ResourceKind } from "../kubernetes/command/index.js";
+import type {
+  HelmCommand,
+  KubectlCommand,
+  ParsedCommand,
+  ResourceKind,
+} from "../kubernetes/command/index.js";
 import { canonicalCommand, displayCommand, isUnknown } from "../kubernetes/command/index.js";
 import { bindingCovers, bindingTouches } from "./binding.js";
 import { findDependents } from "./dependents.js";

@@ -8,18 +8,10 @@ import {
 } from "./commands.js";
 import { Flags, goParseBool, goParseInt, tokenize, type PosTok } from "./flags.js";
 import { SET_FLAGS, SET_MERGE_ORDER } from "./helm-set.js";
-import {
-  Masker,
-  maskDocument,
-  maskKeyValue,
-  maskUrls,
-  redactArgv,
-  redaction,
-  type SecretDigest,
-} from "./mask.js";
+import { MASK, Masker, maskDocument, maskKeyValue, maskUrls, type SecretDigest } from "../../redact.js";
+import { redactArgv, redaction } from "./mask.js";
 import { resourcesAndPairs } from "./resources.js";
 import {
-  REDACTED,
   isUnknown,
   type HelmCommand,
   type HelmSetEntry,
@@ -30,17 +22,29 @@ import {
 
 // ───────────────────────────── display and canonical form ─────────────────────────────
 
+/**
+ * What a masked value becomes in a canonical form made without a key. Never shown (display uses
+ * MASK); it is part of the plan identity of commands planned without lifeline.yaml, so it stays
+ * what it has always been: changing it would change those plan ids.
+ */
+export const UNKEYED = "***";
+const unkeyed: SecretDigest = () => UNKEYED;
+
 export const SHELL_SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
-export function shellQuote(arg: string): string {
+/** `arg` as a shell word; `marker`, what masked values were replaced by, needs no quotes. */
+function shellQuote(arg: string, marker: string): string {
   if (arg === "") return "''";
-  if (SHELL_SAFE.test(arg.split(REDACTED).join("") || "x")) return arg;
+  if (SHELL_SAFE.test(arg.split(marker).join("") || "x")) return arg;
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
+const displayWord = (arg: string): string => shellQuote(arg, MASK);
+const canonicalWord = (arg: string): string => shellQuote(arg, UNKEYED);
+
 /** Shell-like display of argv, secrets masked. */
 export function displayCommand(argv: readonly string[]): string {
-  return redactArgv(argv).map(shellQuote).join(" ");
+  return redactArgv(argv).map(displayWord).join(" ");
 }
 
 /**
@@ -299,12 +303,12 @@ export function styleOfVerb(tool: "kubectl" | "helm", verb: string): ArgStyle {
  *
  * Secrets are replaced by `options.digest(secret)` when a digest is given (a keyed hash, so that two
  * commands that differ only in a secret, or in text next to one, never share a plan identity), and
- * by `***` otherwise (for display only: such a form is no identity). The digest should return a
- * plain token (letters, digits): its output is placed in the command line as is.
+ * by UNKEYED otherwise (without a key, e.g. no lifeline.yaml, such a form binds no secret). The
+ * digest should return a plain token (letters, digits): its output is placed in the command line as is.
  */
 export function canonicalCommand(c: ParsedCommand, options: { digest?: SecretDigest } = {}): string {
-  const m = new Masker(options.digest ?? null);
-  if (isUnknown(c)) return `unknown ${redaction(c.argv, m).masked.map(shellQuote).join(" ")}`.trimEnd();
+  const m = new Masker(options.digest ?? unkeyed);
+  if (isUnknown(c)) return `unknown ${redaction(c.argv, m).masked.map(canonicalWord).join(" ")}`.trimEnd();
   if (c.tool === "kubectl") return canonicalKubectl(c, m);
   return canonicalHelm(c, m);
 }
@@ -357,7 +361,7 @@ export function canonicalKubectl(c: KubectlCommand, m: Masker): string {
     );
   }
   flags.push(...otherFlags(masked.flags, K_MODELLED));
-  return [...parts.map(shellQuote), ...flags.sort().map(shellQuote)].join(" ");
+  return [...parts.map(canonicalWord), ...flags.sort().map(canonicalWord)].join(" ");
 }
 
 export function canonicalHelm(c: HelmCommand, m: Masker): string {
@@ -394,5 +398,5 @@ export function canonicalHelm(c: HelmCommand, m: Masker): string {
       c.set.filter((e) => e.flag === flag).map((e) => `${flag}=${setText(e, m)}`),
     ),
   ];
-  return [...parts, ...flags, ...ordered].map(shellQuote).join(" ");
+  return [...parts, ...flags, ...ordered].map(canonicalWord).join(" ");
 }

@@ -1,3 +1,4 @@
+import { SECRET_NAME } from "../../redact.js";
 // ───────────────────────────── flag tables (pflag semantics) ─────────────────────────────
 
 export type ValueType = "bool" | "string" | "int" | "duration" | "slice" | "array" | "float" | "map";
@@ -240,8 +241,6 @@ export interface PosTok {
 }
 export type Tok = FlagTok | PosTok;
 
-export const SECRET_FLAG_NAME = /pass|pwd|token|secret|credential|api-?key/i;
-
 /** `--name` of `--name=value`: what a reason may quote of a flag argument. */
 export function flagName(arg: string): string {
   const eq = arg.indexOf("=");
@@ -304,7 +303,7 @@ export function tokenize(
             valueIndex: null,
             inline: true,
           });
-        else if (SECRET_FLAG_NAME.test(name) && p < indices.length) {
+        else if (SECRET_NAME.test(name) && p < indices.length) {
           const vi = indices[p] ?? 0;
           p++;
           toks.push({

@@ -1,3 +1,4 @@
+import { SECRET_KEY } from "../../redact.js";
 import { type HelmSetFlag } from "./types.js";
 
 export interface SetPiece {
@@ -154,14 +155,6 @@ export const SET_MERGE_ORDER: readonly HelmSetFlag[] = [
   "--set-file",
   "--set-literal",
 ];
-
-/**
- * A key that may name a secret: a deliberately broad match anywhere in the key (`rootPwd`,
- * `adminPass`, `auth.username`, `tls.key`, `jwtSalt`). Masking a value that was not secret only
- * costs the canonical form some precision; missing a secret leaks it.
- */
-export const SECRET_KEY =
-  /pass|pwd|secret|token|key|cred|auth|cert|crt|private|salt|jwt|hmac|signing|dsn|conn(?:ection)?[-_.]?str|cookie|session/i;
 
 export function isSecretSet(flag: HelmSetFlag, key: string, value: string): boolean {
   if (flag === "--set-file") return false; // a path, not the secret

@@ -22,8 +22,8 @@ export type {
   ResourceTarget,
   UnknownCommand,
 } from "./types.js";
-export { REDACTED, isUnknown } from "./types.js";
+export { isUnknown } from "./types.js";
 export { resolveResourceType } from "./resources.js";
 export { parseCommand } from "./parse.js";
-export { redactArgv, type SecretDigest } from "./mask.js";
+export { redactArgv } from "./mask.js";
 export { canonicalCommand, displayCommand } from "./canonical.js";

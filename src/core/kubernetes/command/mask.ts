@@ -1,88 +1,20 @@
 import { H_VALUES, resolve, toolOf } from "./commands.js";
-import { SECRET_FLAG_NAME, table, tokenize, type FlagTable, type FlagTok, type PosTok } from "./flags.js";
-import { SECRET_KEY, SET_FLAGS, splitHelmSet } from "./helm-set.js";
+import { table, tokenize, type FlagTable, type FlagTok, type PosTok } from "./flags.js";
+import { SET_FLAGS, splitHelmSet } from "./helm-set.js";
 import { parseUnmasked } from "./interpret.js";
-import { REDACTED, isUnknown, type HelmSetFlag } from "./types.js";
+import { isUnknown, type HelmSetFlag } from "./types.js";
+import {
+  MASK,
+  Masker,
+  SECRET_KEY,
+  SECRET_NAME,
+  maskDocument,
+  maskJsonValue,
+  maskKeyValue,
+  maskUrls,
+} from "../../redact.js";
 
 // ───────────────────────────── redaction ─────────────────────────────
-
-export const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)([^\s/@]+)@/gi;
-/**
- * `KEY=VALUE` anywhere in an argument (at its start or after a blank, quote or shell operator): the
- * value ends at the next blank or quote, or is one quoted string, so that the rest of a shell
- * command (`sh -c "PGPASSWORD=x rm -rf /data"`) stays readable and keeps its identity.
- */
-export const KEY_VALUE_SECRET = /(^|[\s'"`;&|()])([^=\s'"`;&|()]+)=("[^"]*"?|'[^']*'?|[^\s'"]*)/g;
-
-/** A digest of a secret: the caller's keyed hash, so that the canonical form binds the value. */
-export type SecretDigest = (secret: string) => string;
-
-/**
- * Replaces secrets by REDACTED, or by their digest when one is given (for a canonical form that
- * must tell two secrets apart without showing either), and records what it replaced in `hidden`,
- * so that a reason can be masked exactly as the command is.
- */
-export class Masker {
-  readonly hidden: string[] = [];
-  constructor(private readonly digest: SecretDigest | null = null) {}
-  hide(secret: string, ...alsoHidden: string[]): string {
-    this.hidden.push(secret, ...alsoHidden);
-    return this.digest ? this.digest(secret) : REDACTED;
-  }
-}
-
-export function maskUrls(s: string, m: Masker = new Masker()): string {
-  return s.replace(URL_PASSWORD, (_m, head: string, password: string) => `${head}${m.hide(password)}@`);
-}
-
-/** `PGPASSWORD=x`, `auth.password=x`: the value of a secret-named key, wherever it is in the argument. */
-export function maskKeyValue(s: string, m: Masker = new Masker()): string {
-  return s.replace(KEY_VALUE_SECRET, (whole, lead: string, key: string, value: string) => {
-    if (value === "" || value === '"' || value === "'" || !SECRET_KEY.test(key)) return whole;
-    const unquoted = value.replace(/^(["'])(.*?)\1?$/s, "$2");
-    return `${lead}${key}=${m.hide(value, unquoted)}`;
-  });
-}
-
-/** JSON / YAML-ish patch bodies: mask the values of secret-named keys. */
-export function maskDocument(body: string, m: Masker = new Masker()): string {
-  return body
-    .replace(
-      /("((?:[^"\\]|\\.)*)"\s*:\s*)("(?:[^"\\]|\\.)*"|[^,{}[\]\s"]+)/g,
-      (whole, head: string, key: string, value: string) => {
-        if (!SECRET_KEY.test(key)) return whole;
-        return `${head}${JSON.stringify(m.hide(value, value.replace(/^"|"$/g, "")))}`;
-      },
-    )
-    .replace(
-      /(^|[\n{,]\s*)([A-Za-z0-9_.-]+)(\s*:\s+)([^\n,}]+)/g,
-      (whole, lead: string, key: string, sep: string, value: string) => {
-        if (!SECRET_KEY.test(key)) return whole;
-        return `${lead}${key}${sep}${m.hide(value)}`;
-      },
-    );
-}
-
-/** Every string in a JSON value, for masking reasons. */
-export function jsonStrings(v: unknown): string[] {
-  if (typeof v === "string") return [v];
-  if (Array.isArray(v)) return v.flatMap(jsonStrings);
-  if (v !== null && typeof v === "object")
-    return Object.values(v as Record<string, unknown>).flatMap(jsonStrings);
-  return [];
-}
-
-/** A parsed JSON value with the values of secret-named keys (at any depth) masked. */
-export function maskJsonValue(v: unknown, m: Masker): unknown {
-  if (Array.isArray(v)) return v.map((x) => maskJsonValue(x, m));
-  if (v !== null && typeof v === "object")
-    return Object.fromEntries(
-      Object.entries(v as Record<string, unknown>).map(([k, x]) =>
-        SECRET_KEY.test(k) ? [k, m.hide(JSON.stringify(x), ...jsonStrings(x))] : [k, maskJsonValue(x, m)],
-      ),
-    );
-  return v;
-}
 
 /**
  * One --set entry's value as shown: masked whole when its key looks secret; a --set-json value
@@ -152,7 +84,7 @@ export function redactUnresolved(argv: readonly string[], mask: Masker): string[
       continue;
     }
     const m = /^(--?[A-Za-z0-9_-]+)(=?)(.*)$/s.exec(a);
-    if (!m || !SECRET_FLAG_NAME.test(m[1] ?? "")) continue;
+    if (!m || !SECRET_NAME.test(m[1] ?? "")) continue;
     if (m[2] === "=") out[i] = `${m[1]}=${mask.hide(m[3] ?? "")}`;
     else if (i + 1 < argv.length) {
       i++;
@@ -201,7 +133,7 @@ export function redaction(
     const secretValue = (tok: FlagTok) => setValue(tok, mask.hide(tok.value));
     for (const tok of toks) {
       if (tok.kind !== "flag") continue;
-      const secretFlag = tok.spec ? tok.spec.secret : SECRET_FLAG_NAME.test(tok.name);
+      const secretFlag = tok.spec ? tok.spec.secret : SECRET_NAME.test(tok.name);
       if (secretFlag) secretValue(tok);
       else if (r.tool === "helm" && SET_FLAGS.includes(`--${tok.name}` as HelmSetFlag))
         setValue(tok, maskSetValue(`--${tok.name}` as HelmSetFlag, tok.value, mask));
@@ -222,7 +154,7 @@ export function redaction(
       masked.set(tok.index, maskUrls(maskKeyValue(tok.value, mask), mask));
       // `kubectl exec pod -- mysql --password VALUE`: a program's own secret flag after "--"
       const next = positions[i + 1];
-      const flagLike = /^--?[A-Za-z0-9_-]+$/.test(tok.value) && SECRET_FLAG_NAME.test(tok.value);
+      const flagLike = /^--?[A-Za-z0-9_-]+$/.test(tok.value) && SECRET_NAME.test(tok.value);
       if (flagLike && next && !masked.has(next.index)) masked.set(next.index, mask.hide(next.value));
       // kubectl config set users.x.token VALUE
       if (r.verb === "config set" && i === 0 && SECRET_KEY.test(tok.value)) {
@@ -261,7 +193,7 @@ export function maskReason(reason: string, argv: readonly string[]): string {
   }
   let out = reason;
   for (const h of [...needles].sort((a, b) => b.length - a.length)) {
-    if (h.length >= MIN_MASKED_IN_REASON) out = out.split(h).join(REDACTED);
+    if (h.length >= MIN_MASKED_IN_REASON) out = out.split(h).join(MASK);
   }
   return out;
 }

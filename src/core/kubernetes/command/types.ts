@@ -145,7 +145,6 @@ export interface UnknownCommand {
 export type ParsedCommand = KubectlCommand | HelmCommand | UnknownCommand;
 
 /** What replaces a secret in displayed and canonical command lines. */
-export const REDACTED = "***";
 
 export function isUnknown(c: ParsedCommand): c is UnknownCommand {
   return "reason" in c;
