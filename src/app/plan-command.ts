@@ -1,8 +1,14 @@
 import { createHash } from "node:crypto";
 import { formatDuration } from "../core/duration.js";
 import { LifelineError } from "../core/errors.js";
+import { secrets } from "../core/redact.js";
 import type { ParsedCommand } from "../core/kubernetes/command/index.js";
-import { canonicalCommand, displayCommand, isUnknown, parseCommand } from "../core/kubernetes/command/index.js";
+import {
+  canonicalCommand,
+  displayCommand,
+  isUnknown,
+  parseCommand,
+} from "../core/kubernetes/command/index.js";
 import type { K8sAnalysis, ManifestResource } from "../core/k8s/analyze.js";
 import { analyzeCommand } from "../core/k8s/analyze.js";
 import { emptyInventory } from "../core/k8s/inventory.js";
@@ -235,7 +241,8 @@ export async function planCommand(
     planId,
     asset: primary?.name ?? null,
     assets: assessments,
-    command: { kind: commandKind(parsed), text: displayCommand(argv) },
+    // As for SQL: the text shown, stored and sent passes the one redactor (secrets lifeline knows).
+    command: { kind: commandKind(parsed), text: secrets.redact(displayCommand(argv)) },
     cluster,
     unbound: analysis.unbound.length > 0,
     verdict,

@@ -42,8 +42,14 @@ export class Masker {
 export const SECRET_KEY =
   /pass|pwd|secret|token|key|cred|auth|cert|crt|private|salt|jwt|hmac|signing|dsn|conn(?:ection)?[-_.]?str|cookie|session/i;
 
-/** A narrower match, for flag names and for keys in free text: `--password`, `PGPASSWORD`, `--api-key`. */
+/** A narrower match, for flag names: `--password`, `--kube-token`, `--api-key`. */
 export const SECRET_NAME = /pass|pwd|token|secret|credential|api-?key/i;
+
+/**
+ * Keys of free text (messages, logs, SQL) whose value is masked: names that END in a secret word
+ * (`PGPASSWORD`, `--password`, `DB_TOKEN`, `api_key`), not merely contain one (`password_hash`).
+ */
+const SECRET_ASSIGNMENT = /(?:pass(?:word)?|passwd|pwd|token|secret|credentials?|api[-_]?key)$/i;
 
 // ───────────────────────────── URLs ─────────────────────────────
 
@@ -156,6 +162,8 @@ export function maskJsonValue(v: unknown, m: Masker): unknown {
 
 /** libpq keyword strings and SQL: `password=x`, `password = 'a b'`. */
 const KEYWORD_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi;
+/** SQL password literals (`ALTER ROLE x PASSWORD 'y'`, `ENCRYPTED PASSWORD $$y$$`), parsed or not. */
+const SQL_PASSWORD = /(\bpassword\s+)('(?:[^']|'')*'|\$\$[\s\S]*?\$\$)/gi;
 
 export class Redactor {
   private readonly secrets = new Set<string>();
@@ -165,12 +173,16 @@ export class Redactor {
     if (secret && secret.length >= 3) this.secrets.add(secret);
   }
 
-  /** Free text with URL passwords, `password=`/`PGPASSWORD=`-like values and every known secret masked. */
+  /**
+   * Free text with URL passwords, `password=`/`PGPASSWORD=`-like values, SQL password literals and
+   * every known secret masked.
+   */
   redact(text: string): string {
     const m = new Masker();
     let out = maskUrlsInText(text, m);
     out = out.replace(KEYWORD_PASSWORD, (_m, head: string) => `${head}${MASK}`);
-    out = maskKeyValue(out, m, SECRET_NAME);
+    out = out.replace(SQL_PASSWORD, (_m, head: string) => `${head}'${MASK}'`);
+    out = maskKeyValue(out, m, SECRET_ASSIGNMENT);
     // Longest first so a secret that contains another is masked whole.
     for (const secret of [...this.secrets].sort((a, b) => b.length - a.length)) {
       out = out.split(secret).join(MASK);
@@ -179,6 +191,15 @@ export class Redactor {
     }
     return out;
   }
+}
+
+/** A JSON-like value (a plan document, a webhook event) with every string in it redacted. */
+export function redactValue(r: Redactor, value: unknown): unknown {
+  if (typeof value === "string") return r.redact(value);
+  if (Array.isArray(value)) return value.map((v) => redactValue(r, v));
+  if (value !== null && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactValue(r, v)]));
+  return value;
 }
 
 /** The process-wide redactor: adapters register secrets as they learn them, the CLI redacts all output. */

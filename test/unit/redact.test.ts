@@ -1,6 +1,14 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { MASK, Masker, Redactor, maskKeyValue, maskUrls, redactUrl } from "../../src/core/redact.js";
+import {
+  MASK,
+  Masker,
+  Redactor,
+  maskKeyValue,
+  maskUrls,
+  redactUrl,
+  redactValue,
+} from "../../src/core/redact.js";
 
 describe("redactUrl", () => {
   it("masks the password of a postgres:// URL and keeps the rest readable", () => {
@@ -181,6 +189,30 @@ describe("one engine: free text, command lines and documents", () => {
     assert.equal(r.redact("psql --password=hunter22 -h db"), `psql --password=${MASK} -h db`);
     assert.equal(r.redact(`sh -c 'DB_TOKEN="t0k3n" run'`), `sh -c 'DB_TOKEN=${MASK} run'`);
     assert.equal(r.redact("replicas=3 tier=prod"), "replicas=3 tier=prod");
+  });
+
+  it("masks SQL password literals, parsed or not, and keeps columns that only contain a secret word", () => {
+    const r = new Redactor();
+    assert.equal(
+      r.redact("ALTER ROLE x PASSWORD 'hunter22' garbage"),
+      `ALTER ROLE x PASSWORD '${MASK}' garbage`,
+    );
+    assert.equal(
+      r.redact("CREATE ROLE y ENCRYPTED PASSWORD $$it's$$ LOGIN"),
+      `CREATE ROLE y ENCRYPTED PASSWORD '${MASK}' LOGIN`,
+    );
+    assert.equal(r.redact("ALTER ROLE x PASSWORD 'it''s'"), `ALTER ROLE x PASSWORD '${MASK}'`);
+    assert.equal(r.redact(`ALTER ROLE x PASSWORD '${MASK}'`), `ALTER ROLE x PASSWORD '${MASK}'`);
+    assert.equal(r.redact("UPDATE users SET password_hash=NULL"), "UPDATE users SET password_hash=NULL");
+  });
+
+  it("redactValue redacts every string of a document, keys and other values kept", () => {
+    const r = new Redactor();
+    r.add("kn0wnpass");
+    assert.deepEqual(
+      redactValue(r, { command: "x -pkn0wnpass", n: 2, ok: true, none: null, list: ["PGPASSWORD=a1b2c3 y"] }),
+      { command: `x -p${MASK}`, n: 2, ok: true, none: null, list: [`PGPASSWORD=${MASK} y`] },
+    );
   });
 
   it("masks ?password= and &sslpassword= query parameters in free text and in one URL", () => {
