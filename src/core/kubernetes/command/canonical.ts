@@ -1,3 +1,7 @@
+/**
+ * Display (shell-like, secrets masked) and the canonical form (one string per meaning, the plan
+ * identity of a command).
+ */
 import {
   HELM_COMMANDS,
   KUBECTL_COMMANDS,

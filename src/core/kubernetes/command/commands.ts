@@ -1,3 +1,7 @@
+/**
+ * cobra semantics: the kubectl and helm command trees with their flags, and finding the command
+ * word(s) in argv the way cobra does.
+ */
 import { lookupLong, table, type FlagTable } from "./flags.js";
 import { type UnknownCommand } from "./types.js";
 

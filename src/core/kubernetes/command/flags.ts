@@ -1,3 +1,7 @@
+/**
+ * pflag semantics: flag declarations and tables, Go's value syntax (bools, ints, durations, CSV
+ * slices), the tokenizer that splits argv into flags and positionals, and parsed flag values.
+ */
 import { SECRET_NAME } from "../../redact.js";
 // ───────────────────────────── flag tables (pflag semantics) ─────────────────────────────
 

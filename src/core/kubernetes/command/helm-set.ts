@@ -1,3 +1,7 @@
+/**
+ * helm's strvals: how --set, --set-string, --set-json, --set-literal and --set-file split into
+ * entries (keys, values, where each entry sits in the text), as helm reads them.
+ */
 import { SECRET_KEY } from "../../redact.js";
 import { type HelmSetFlag } from "./types.js";
 

@@ -1,3 +1,7 @@
+/**
+ * helm: a resolved command and its flags interpreted as a HelmCommand, or an UnknownCommand with
+ * the reason helm itself would refuse it.
+ */
 import { unknown, type Resolved } from "./commands.js";
 import { Flags, goAtoi, goParseBool, type PosTok, type Tok } from "./flags.js";
 import { SET_FLAGS, isSecretSet, splitHelmSet } from "./helm-set.js";

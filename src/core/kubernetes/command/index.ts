@@ -9,7 +9,7 @@
  * command may have to be run later). Anything shown or stored goes through displayCommand,
  * canonicalCommand or redactArgv, which mask them; an UnknownCommand's reason is masked the same
  * way (it never quotes what displayCommand masks). canonicalCommand, given a digest, puts each
- * masked value's digest where the others put `***`, so that a plan identity still binds it.
+ * masked value's digest where the others put the mask, so that a plan identity still binds it.
  */
 export type {
   Connection,

@@ -1,3 +1,6 @@
+/**
+ * Reads argv as kubectl or helm would (reasons not yet masked: parse.ts masks them).
+ */
 import { resolve, unknown } from "./commands.js";
 import { tokenize } from "./flags.js";
 import { interpretHelm } from "./helm.js";

@@ -1,3 +1,7 @@
+/**
+ * kubectl: a resolved command and its flags interpreted as a KubectlCommand, or an UnknownCommand
+ * with the reason kubectl itself would refuse it.
+ */
 import { unknown, type ArgStyle, type Resolved } from "./commands.js";
 import { Flags, goParseBool, type PosTok, type Tok } from "./flags.js";
 import {

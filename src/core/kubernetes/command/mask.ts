@@ -1,3 +1,8 @@
+/**
+ * Masking a command line: which argument positions hold secrets (secret flags, --set values of
+ * secret-looking keys, patch bodies, KEY=VALUE, URL passwords), decided with the parser, masked by
+ * the one engine of core/redact.ts.
+ */
 import { H_VALUES, resolve, toolOf } from "./commands.js";
 import { table, tokenize, type FlagTable, type FlagTok, type PosTok } from "./flags.js";
 import { SET_FLAGS, splitHelmSet } from "./helm-set.js";
@@ -102,7 +107,7 @@ export function withSetFlags(t: FlagTable): FlagTable {
   return { byLong, byShort: t.byShort };
 }
 
-/** redactArgv, and every string it replaced by `***`. */
+/** redactArgv, and every string it replaced by MASK. */
 export function redaction(
   input: readonly string[],
   mask: Masker = new Masker(),
@@ -172,7 +177,7 @@ export function redaction(
 }
 
 /**
- * The command with every secret replaced by `***`: values of --token/--password/--kube-token and
+ * The command with every secret replaced by MASK (core/redact.ts): values of --token/--password/--kube-token and
  * other secret flags, helm --set-kind values of secret-looking keys (in a --set-json value, those
  * keys' values), secret-named KEY=VALUE values (up to the next blank or quote), passwords in URLs,
  * and the body of a patch of a Secret. Same length as argv.

@@ -1,3 +1,6 @@
+/**
+ * The entry point: parseCommand, whose reasons never quote what displayCommand masks.
+ */
 import { parseUnmasked } from "./interpret.js";
 import { maskReason } from "./mask.js";
 import { isUnknown, type ParsedCommand } from "./types.js";

@@ -1,3 +1,7 @@
+/**
+ * Resource types (names, short names, categories) and kubectl's resource builder: how
+ * `TYPE NAME`, `TYPE/NAME` and `TYPE1,TYPE2` arguments become targets.
+ */
 import { type ResourceKind, type ResourceTarget } from "./types.js";
 
 // ───────────────────────────── resource types ─────────────────────────────

@@ -1,4 +1,7 @@
 /**
+ * The parsed command: what kubectl and helm command lines mean once read (no secrets masked here).
+ */
+/**
  * Where the command connects, as far as its own flags say: lifeline resolves the cluster from the
  * kubeconfig and context, so a caller fails closed when these point elsewhere. Only the token is
  * secret, hence only whether one was given.
