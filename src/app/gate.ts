@@ -18,6 +18,7 @@ import {
   type StatementResult,
 } from "../core/gate.js";
 import type { Requirement, Verdict } from "../core/plan.js";
+import { redactValue, secrets } from "../core/redact.js";
 import type { Catalog } from "../ports/catalog.js";
 import type { Clock } from "../ports/clock.js";
 import type { Notification, NotifyFailure } from "../notify/webhook.js";
@@ -82,7 +83,8 @@ export function planRecord(plan: Plan, document: unknown, by: Identity, at: Date
     verdict: plan.verdict,
     requestedBy: by,
     createdAt: at.toISOString(),
-    document,
+    // The stored document passes the one redactor (it quotes statements and commands).
+    document: redactValue(secrets, document),
   };
 }
 

@@ -1,8 +1,14 @@
 import { createHash } from "node:crypto";
 import { formatDuration } from "../core/duration.js";
 import { LifelineError } from "../core/errors.js";
-import type { ParsedCommand } from "../core/k8s-command.js";
-import { canonicalCommand, displayCommand, isUnknown, parseCommand } from "../core/k8s-command.js";
+import { secrets } from "../core/redact.js";
+import type { ParsedCommand } from "../core/kubernetes/command/index.js";
+import {
+  canonicalCommand,
+  displayCommand,
+  isUnknown,
+  parseCommand,
+} from "../core/kubernetes/command/index.js";
 import type { K8sAnalysis } from "../core/kubernetes/analyze.js";
 import { analyzeCommand } from "../core/kubernetes/analyze.js";
 import { emptyInventory } from "../core/kubernetes/inventory.js";
@@ -236,7 +242,8 @@ export async function planCommand(
     planId,
     asset: primary?.name ?? null,
     assets: assessments,
-    command: { kind: commandKind(parsed), text: displayCommand(argv) },
+    // As for SQL: the text shown, stored and sent passes the one redactor (secrets lifeline knows).
+    command: { kind: commandKind(parsed), text: secrets.redact(displayCommand(argv)) },
     cluster,
     unbound: analysis.unbound.length > 0,
     verdict,

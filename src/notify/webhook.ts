@@ -1,4 +1,4 @@
-import { redactUrl, secrets } from "../core/redact.js";
+import { redactUrl, redactValue, secrets } from "../core/redact.js";
 
 export interface Notification {
   /** One line a person reads in the channel. */
@@ -28,7 +28,11 @@ export async function notify(
 ): Promise<NotifyFailure[]> {
   const post = options.fetch ?? fetch;
   const backoff = options.backoffMs ?? 500;
-  const body = JSON.stringify({ text: message.text, lifeline: message.event });
+  // Whatever a message quotes (a command, SQL, a comment) passes the one redactor before it leaves.
+  const body = JSON.stringify({
+    text: secrets.redact(message.text),
+    lifeline: redactValue(secrets, message.event),
+  });
   const failures = await Promise.all(
     webhooks.map(async (url): Promise<NotifyFailure | null> => {
       // The webhook URL is itself a credential (Slack puts the token in the path).

@@ -58,6 +58,28 @@ describe("webhook notifications", () => {
     assert.equal(received.length, 1);
   });
 
+  it("the body passes the one redactor: known secrets and secret patterns in the text and the event", async () => {
+    statuses = [];
+    received = [];
+    secrets.add("hunter2notify");
+    await notify(
+      [url],
+      {
+        text: "alice approved `psql -c \"ALTER ROLE x PASSWORD 'pw1sql'\"`: hunter2notify",
+        event: {
+          event: "approved",
+          comment: "PGPASSWORD=pw2env and --token=pw3tok",
+          nested: ["hunter2notify"],
+        },
+      },
+      { backoffMs: 1 },
+    );
+    const body = JSON.stringify(received);
+    for (const secret of ["hunter2notify", "pw1sql", "pw2env", "pw3tok"])
+      assert.ok(!body.includes(secret), body);
+    assert.ok(body.includes("alice approved"), body);
+  });
+
   it("an unreachable receiver fails without throwing", async () => {
     const failures = await notify(["http://127.0.0.1:9/x"], message, { backoffMs: 1 });
     assert.equal(failures.length, 1);

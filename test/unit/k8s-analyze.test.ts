@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseCommand } from "../../src/core/k8s-command.js";
+import { parseCommand } from "../../src/core/kubernetes/command/index.js";
 import { analyzeCommand } from "../../src/core/kubernetes/analyze.js";
 import type { AssetBinding } from "../../src/core/kubernetes/binding.js";
 import { protectionChanges, scanInventory } from "../../src/core/kubernetes/scan.js";

@@ -1,6 +1,14 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { MASK, Redactor, redactUrl } from "../../src/core/redact.js";
+import {
+  MASK,
+  Masker,
+  Redactor,
+  maskKeyValue,
+  maskUrls,
+  redactUrl,
+  redactValue,
+} from "../../src/core/redact.js";
 
 describe("redactUrl", () => {
   it("masks the password of a postgres:// URL and keeps the rest readable", () => {
@@ -171,5 +179,75 @@ describe("Redactor", () => {
     r.add("hunter22");
     const text = "backup of shop finished in 3.2s (1.2 MB)";
     assert.equal(r.redact(text), text);
+  });
+});
+
+describe("one engine: free text, command lines and documents", () => {
+  it("masks secret-named KEY=VALUE in free text (PGPASSWORD=, --password=, DB_TOKEN=)", () => {
+    const r = new Redactor();
+    assert.equal(r.redact("PGPASSWORD=hunter22 psql -h db"), `PGPASSWORD=${MASK} psql -h db`);
+    assert.equal(r.redact("psql --password=hunter22 -h db"), `psql --password=${MASK} -h db`);
+    assert.equal(r.redact(`sh -c 'DB_TOKEN="t0k3n" run'`), `sh -c 'DB_TOKEN=${MASK} run'`);
+    assert.equal(r.redact("replicas=3 tier=prod"), "replicas=3 tier=prod");
+  });
+
+  it("masks SQL password literals, parsed or not, and keeps columns that only contain a secret word", () => {
+    const r = new Redactor();
+    assert.equal(
+      r.redact("ALTER ROLE x PASSWORD 'hunter22' garbage"),
+      `ALTER ROLE x PASSWORD '${MASK}' garbage`,
+    );
+    assert.equal(
+      r.redact("CREATE ROLE y ENCRYPTED PASSWORD $$it's$$ LOGIN"),
+      `CREATE ROLE y ENCRYPTED PASSWORD '${MASK}' LOGIN`,
+    );
+    assert.equal(r.redact("ALTER ROLE x PASSWORD 'it''s'"), `ALTER ROLE x PASSWORD '${MASK}'`);
+    assert.equal(r.redact(`ALTER ROLE x PASSWORD '${MASK}'`), `ALTER ROLE x PASSWORD '${MASK}'`);
+    assert.equal(r.redact("UPDATE users SET password_hash=NULL"), "UPDATE users SET password_hash=NULL");
+  });
+
+  it("redactValue redacts every string of a document, keys and other values kept", () => {
+    const r = new Redactor();
+    r.add("kn0wnpass");
+    assert.deepEqual(
+      redactValue(r, { command: "x -pkn0wnpass", n: 2, ok: true, none: null, list: ["PGPASSWORD=a1b2c3 y"] }),
+      { command: `x -p${MASK}`, n: 2, ok: true, none: null, list: [`PGPASSWORD=${MASK} y`] },
+    );
+  });
+
+  it("masks ?password= and &sslpassword= query parameters in free text and in one URL", () => {
+    const r = new Redactor();
+    assert.equal(
+      r.redact("psql postgres://h/db?sslmode=require&password=hunter22 failed"),
+      `psql postgres://h/db?sslmode=require&password=${MASK} failed`,
+    );
+    assert.equal(maskUrls("postgres://h/db?sslpassword=k3y"), `postgres://h/db?sslpassword=${MASK}`);
+  });
+
+  it("maskUrls masks a command line's ${VAR} password (literal text there); redactUrl keeps lifeline.yaml's references", () => {
+    assert.equal(maskUrls("postgres://u:${PW}@h/db"), `postgres://u:${MASK}@h/db`);
+    assert.equal(redactUrl("postgres://u:${PW}@h/db"), "postgres://u:${PW}@h/db");
+  });
+
+  it("masks a password with '@', ':', '/' or '%40' whole in one value", () => {
+    for (const pw of ["p@ss", "p@ss@w", "pa:ss", "a/b", "p%40ss"]) {
+      const out = maskUrls(`postgres://u:${pw}@h/db`);
+      assert.equal(out, `postgres://u:${MASK}@h/db`, pw);
+    }
+  });
+
+  it("a Masker with a digest puts the digest of the whole password, and hides a value once", () => {
+    const m = new Masker((s) => `D(${s})`);
+    assert.equal(maskUrls("postgres://u:p@ss@h/db", m), "postgres://u:D(p@ss)@h/db");
+    // KEY=VALUE then URL rules both match the query password: one digest, not a digest of a digest
+    const both = new Masker((s) => `D${s.length}`);
+    const once = maskUrls(maskKeyValue("postgres://h/db?password=hunter22", both), both);
+    assert.ok(!once.includes("hunter22"), once);
+    assert.deepEqual(
+      both.hidden.filter((h) => h.includes("hunter22")),
+      ["hunter22", "hunter22"],
+      "hidden once (value and its unquoted spelling)",
+    );
+    assert.ok(once.endsWith("password=D8"), once);
   });
 });

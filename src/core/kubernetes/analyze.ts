@@ -4,8 +4,8 @@
  * who depends on it. Every decision that lacks a fact fails closed (`unknown`).
  */
 import type { AffectedObject, Dependent, PlannedOperation } from "../plan.js";
-import type { KubectlCommand, ParsedCommand } from "../k8s-command.js";
-import { canonicalCommand, displayCommand, isUnknown } from "../k8s-command.js";
+import type { KubectlCommand, ParsedCommand } from "./command/index.js";
+import { canonicalCommand, displayCommand, isUnknown } from "./command/index.js";
 import { bindingCovers, bindingTouches, type AssetBinding } from "./binding.js";
 import { Analyzer } from "./context.js";
 import { findDependents } from "./dependents.js";

@@ -2,7 +2,7 @@
  * One analysis of a command: the inventory it is planned against, the facts found missing so far,
  * and the lookups every command shares (a workload's pods and claims, a release's live revision).
  */
-import type { KubectlCommand } from "../k8s-command.js";
+import type { KubectlCommand } from "./command/index.js";
 import type { HelmRelease, Inventory, Meta, PersistentVolumeClaim, Pod, Workload } from "./inventory.js";
 import { matchesSelector } from "./selector.js";
 

@@ -1,5 +1,5 @@
 /** helm: uninstall, upgrade and rollback, decided from the release records in the inventory. */
-import type { HelmCommand } from "../k8s-command.js";
+import type { HelmCommand } from "./command/index.js";
 import type { Analyzer } from "./context.js";
 import { deleteClaim, deleteConfig, deleteService, deleteWorkload } from "./deletion.js";
 import type { HelmRelease, PersistentVolumeClaim, ReleaseResource } from "./inventory.js";

@@ -1,5 +1,5 @@
 /** `kubectl delete`: by name, by selector, with `--all`, or from manifests (`-f`). */
-import type { KubectlCommand, ResourceKind } from "../k8s-command.js";
+import type { KubectlCommand, ResourceKind } from "./command/index.js";
 import { namespaceFor, type Analyzer } from "./context.js";
 import {
   deleteClaim,

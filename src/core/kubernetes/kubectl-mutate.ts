@@ -1,5 +1,5 @@
 /** kubectl commands that change objects without deleting them by name: scale, patch, drain. */
-import type { KubectlCommand, ResourceKind } from "../k8s-command.js";
+import type { KubectlCommand, ResourceKind } from "./command/index.js";
 import { namespaceFor, type Analyzer } from "./context.js";
 import { deleteClaim } from "./deletion.js";
 import type { Meta, Workload } from "./inventory.js";

@@ -1,5 +1,5 @@
 /** The resource kinds the planner knows: their names in plans, their manifest kinds, their scope. */
-import type { ResourceKind } from "../k8s-command.js";
+import type { ResourceKind } from "./command/index.js";
 
 /** The names a plan shows for resource kinds. */
 export const DISPLAY: Record<ResourceKind, string> = {
