@@ -3,11 +3,10 @@
  * PostgreSQL on this machine; then what is particular to each.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { MIGRATIONS, openCatalog } from "../../src/catalog/index.js";
@@ -80,13 +79,16 @@ describe("SQLite catalog specifics", () => {
   it("processes appending at once make one chain (BEGIN IMMEDIATE, busy timeout)", async () => {
     const file = path.join(dir.dir, "processes", "catalog.db");
     await (await openCatalog(file)).close();
-    // Each process opens the catalog, waits for a common start, then appends as fast as it can and
-    // reports when it began and when its last append committed.
+    // Each process opens the catalog, says it is ready and waits for the go (a line on its stdin),
+    // then appends as fast as it can and reports when it began and when its last append committed.
+    // The go is given once all three are ready, so a slow start on a loaded machine cannot keep them
+    // apart (a fixed start time could pass before a process had even loaded).
     const script = `
       const { openCatalog } = await import(${JSON.stringify(catalogModule)});
       const catalog = await openCatalog(${JSON.stringify(file)});
-      const start = Number(process.argv[1]);
-      while (Date.now() < start) await new Promise((resolve) => setTimeout(resolve, 1));
+      process.stdout.write("ready\\n");
+      await new Promise((resolve) => process.stdin.once("data", resolve));
+      process.stdin.pause();
       const began = Date.now();
       for (let i = 0; i < ${PER_PROCESS}; i++) {
         await catalog.appendAudit({
@@ -98,16 +100,30 @@ describe("SQLite catalog specifics", () => {
       await catalog.close();
       process.stdout.write(JSON.stringify({ began, finished }));
     `;
-    const start = String(Date.now() + 3000);
-    const run = async () => {
-      const { stdout } = await promisify(execFile)(
-        process.execPath,
-        ["--import", "tsx", "--input-type=module", "-e", script, start],
-        { cwd: path.resolve(import.meta.dirname, "../..") },
-      );
-      return JSON.parse(stdout) as { began: number; finished: number };
-    };
-    const times = await Promise.all([run(), run(), run()]);
+    const children = [0, 1, 2].map(() => {
+      const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+        cwd: path.resolve(import.meta.dirname, "../.."),
+        stdio: ["pipe", "pipe", "inherit"],
+      });
+      let stdout = "";
+      const ready = new Promise<void>((resolve, reject) => {
+        child.stdout.on("data", (chunk: Buffer) => {
+          stdout += chunk.toString();
+          if (stdout.startsWith("ready\n")) resolve();
+        });
+        child.once("exit", (code) => reject(new Error(`a writer exited (${code}) before it was ready`)));
+      });
+      const done = new Promise<{ began: number; finished: number }>((resolve, reject) => {
+        child.once("exit", (code) => {
+          if (code !== 0) reject(new Error(`a writer exited with ${code}: ${stdout}`));
+          else resolve(JSON.parse(stdout.slice("ready\n".length)) as { began: number; finished: number });
+        });
+      });
+      return { child, ready, done };
+    });
+    await Promise.all(children.map((c) => c.ready));
+    for (const c of children) c.child.stdin.end("go\n");
+    const times = await Promise.all(children.map((c) => c.done));
     // They really wrote at the same time (every one began before any finished): otherwise this test
     // would prove nothing about locking. SQLite's busy handler is not fair, so the entries
     // themselves may well come in three runs, one per process.
