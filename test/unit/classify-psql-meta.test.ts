@@ -128,4 +128,12 @@ describe("classifySql: psql meta-commands keep secrets out of the plan (issue 9)
       assert.equal(secrets.redact(`x ${secret} y`).includes(secret), false, secret);
     }
   });
+
+  it("a password with '@' in a \\connect URL is masked whole (the userinfo ends at the last '@')", () => {
+    const ops = classifySql("\\c postgres://app:p@ss@w0rd@db.internal/other\nSELECT 1;");
+    const text = ops.map((o) => `${o.statement} ${o.reason}`).join("\n");
+    for (const part of ["p@ss", "ss@w0rd", "w0rd@db"]) assert.ok(!text.includes(part), `${part} in ${text}`);
+    assert.match(text, /postgres:\/\/app:\*{5}@db\.internal\/other/);
+    assert.equal(secrets.redact("x p@ss@w0rd y").includes("p@ss@w0rd"), false);
+  });
 });

@@ -1,4 +1,4 @@
-import { MASK, secrets } from "../../../core/redact.js";
+import { MASK, Masker, maskUrls, secrets } from "../../../core/redact.js";
 import { child, isNode, str } from "./ast.js";
 import { literalSpan } from "./bytes.js";
 
@@ -89,15 +89,18 @@ export function unparsedText(input: string): string {
 /** Masks passwords in a psql meta-command: \c with a URI or password=…, \set of a password-like variable. */
 export function maskMeta(name: string, text: string): { text: string; secrets: string[] } {
   const found: string[] = [];
+  // A connection URL is one argument of the meta-command: the redaction engine reads it whole, so a
+  // password with "@" in it is masked up to the last "@" before the host, as libpq reads it.
+  const urls = new Masker();
   let out = text
-    .replace(/(\/\/[^:/@\s]*:)([^@\s]+)@/g, (_m, head: string, secret: string) => {
-      found.push(secret);
-      return `${head}${MASK}@`;
-    })
-    .replace(/(password\s*=\s*)('(?:[^']|'')*'|[^\s'"]+)/gi, (_m, head: string, secret: string) => {
-      found.push(secret.replace(/^'|'$/g, ""));
-      return `${head}${MASK}`;
-    });
+    .split(/(\s+)/)
+    .map((word) => (word.includes("://") ? maskUrls(word, urls) : word))
+    .join("");
+  found.push(...urls.hidden);
+  out = out.replace(/(password\s*=\s*)('(?:[^']|'')*'|[^\s'"]+)/gi, (_m, head: string, secret: string) => {
+    found.push(secret.replace(/^'|'$/g, ""));
+    return `${head}${MASK}`;
+  });
   if (name === "set") {
     out = out.replace(
       /^((?:\\set\s+)?\S*(?:pass|pwd|secret|token|key)\S*\s+)(.+)$/i,
