@@ -360,4 +360,11 @@ describe("classifySql: statements that lose nothing (issue 9)", () => {
       assert.equal(first?.cascadeRequested, true, sql);
     }
   });
+  it("a function named like an Object property is an unknown call, not a destructive one with a garbled reason", () => {
+    for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      const [operation] = classifySql(`SELECT ${name}()`);
+      assert.equal(operation?.dataLoss, "unknown", name);
+      assert.doesNotMatch(operation?.reason ?? "", /native code|function Object/, name);
+    }
+  });
 });

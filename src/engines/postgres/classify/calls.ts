@@ -19,12 +19,12 @@ const READ_ONLY_FUNCTIONS = new Set(
 );
 
 /** Functions that destroy data themselves. */
-const DESTRUCTIVE_FUNCTIONS: Record<string, string> = {
-  lo_unlink: "removes a large object and its data",
-  pg_drop_replication_slot: "drops a replication slot (consumers lose their position)",
-  dblink_exec: "runs arbitrary SQL on another database",
-  pg_truncate_visibility_map: "discards visibility information",
-};
+const DESTRUCTIVE_FUNCTIONS = new Map<string, string>([
+  ["lo_unlink", "removes a large object and its data"],
+  ["pg_drop_replication_slot", "drops a replication slot (consumers lose their position)"],
+  ["dblink_exec", "runs arbitrary SQL on another database"],
+  ["pg_truncate_visibility_map", "discards visibility information"],
+]);
 
 const NESTED_DML = new Set(["DeleteStmt", "UpdateStmt", "InsertStmt", "MergeStmt"]);
 
@@ -47,12 +47,13 @@ export function nested(ctx: Context, node: unknown, out: Operation[], top: boole
       const fname = names(value.funcname);
       const name = (fname[fname.length - 1] ?? "").toLowerCase();
       const schema = fname.length > 1 ? fname[0] : undefined;
-      if (DESTRUCTIVE_FUNCTIONS[name] && (!schema || schema === "pg_catalog")) {
+      const destroys = DESTRUCTIVE_FUNCTIONS.get(name);
+      if (destroys && (!schema || schema === "pg_catalog")) {
         out.push(
           op(ctx, {
             kind: "function-call",
             dataLoss: "destructive",
-            reason: `${name}() ${DESTRUCTIVE_FUNCTIONS[name]}`,
+            reason: `${name}() ${destroys}`,
             target: { type: "function", schema: schema ?? null, name },
           }),
         );
