@@ -119,6 +119,28 @@ async function bundledBinaries(): Promise<Binaries> {
   }
 }
 
+/**
+ * As root the server runs as the postgres user, whose data directory lives under the temporary
+ * directory: a private TMPDIR (mktemp -d makes it 0700) would only fail later as PostgreSQL's own
+ * "Permission denied". Checked with the kernel's own rules, as that user.
+ */
+export async function assertServerUserCanEnter(
+  dir: string,
+  user: { uid: number; gid: number },
+): Promise<void> {
+  const ok = await run("test", ["-x", dir], { uid: user.uid, gid: user.gid }).then(
+    () => true,
+    () => false,
+  );
+  if (ok) return;
+  throw new LifelineError({
+    code: "SCRATCH_UNAVAILABLE",
+    kind: "runtime",
+    message: `the embedded scratch runs as the postgres user (lifeline runs as root), who cannot enter the temporary directory ${os.tmpdir()}`,
+    fix: "set TMPDIR to a directory every user can enter (e.g. TMPDIR=/tmp, or chmod 1777 it and let its parents be searchable), run lifeline as an ordinary user, or set `drill.scratch.url` to a scratch server",
+  });
+}
+
 /** initdb and postgres refuse to run as root; as root, run them as the postgres user. */
 let postgresUser: { uid: number; gid: number } | undefined;
 export function serverUser(): { uid: number; gid: number } | undefined {

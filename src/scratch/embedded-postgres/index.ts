@@ -10,7 +10,12 @@ import pg from "pg";
 import { LifelineError } from "../../core/errors.js";
 import type { Scratch, ScratchInstance } from "../../ports/scratch.js";
 import { quoteLiteral, targetFromUrl } from "../../engines/postgres/connection.js";
-import { locateServerBinaries, reachableByServerUser, serverUser } from "./binaries.js";
+import {
+  assertServerUserCanEnter,
+  locateServerBinaries,
+  reachableByServerUser,
+  serverUser,
+} from "./binaries.js";
 import {
   SCRATCH_PREFIX,
   THROWAWAY_SETTINGS,
@@ -81,7 +86,10 @@ export function embeddedScratch(options: EmbeddedScratchOptions = {}): EmbeddedS
           templateKey(bin, user, { database, encoding, locale }),
           (async () => {
             await writeFile(path.join(dir, "owner.pid"), String(process.pid));
-            if (user) await chown(dir, user.uid, user.gid);
+            if (user) {
+              await chown(dir, user.uid, user.gid);
+              await assertServerUserCanEnter(dir, user);
+            }
             return user ? { ...bin, ...(await reachableByServerUser(bin, user, dir)) } : bin;
           })(),
         ]);
