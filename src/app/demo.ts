@@ -18,7 +18,7 @@ import type { AppContext } from "./context.js";
 import { drill } from "./drill.js";
 import { status } from "./status.js";
 import { plan, type Plan } from "./plan.js";
-import { DEFAULT_POLICY, type PolicyRule } from "../core/plan.js";
+import { DEFAULT_POLICY, type PolicyRule } from "../core/plan/policy.js";
 import { KubernetesCluster } from "../kubernetes/cluster.js";
 import { readManifests } from "../kubernetes/manifests.js";
 import { SIMULATED } from "../kubernetes/simulated/fixtures.js";

@@ -17,7 +17,7 @@ import {
   type PlanRecord,
   type StatementResult,
 } from "../core/gate.js";
-import type { Requirement, Verdict } from "../core/plan.js";
+import type { Requirement, Verdict } from "../core/plan/policy.js";
 import type { Catalog } from "../ports/catalog.js";
 import type { Clock } from "../ports/clock.js";
 import type { Notification, NotifyFailure } from "../gate/notify.js";

@@ -15,7 +15,7 @@ import {
   type Recoverability,
   type Requirement,
   type Verdict,
-} from "../core/plan.js";
+} from "../core/plan/policy.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Cluster, ClusterSelection } from "../ports/cluster.js";
 import type { AppContext } from "./context.js";

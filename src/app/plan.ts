@@ -12,7 +12,7 @@ import {
   type Recoverability,
   type Requirement,
   type Verdict,
-} from "../core/plan.js";
+} from "../core/plan/policy.js";
 import type { LiveState } from "../core/posture.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Consumer } from "../ports/engine.js";

@@ -27,7 +27,7 @@ import type {
   PlanRecord,
   StatementResult,
 } from "../core/gate.js";
-import type { Requirement, Verdict } from "../core/plan.js";
+import type { Requirement, Verdict } from "../core/plan/policy.js";
 import { secrets } from "../core/redact.js";
 import type { ApprovalUse, AuditFilter, Catalog, UseResult } from "../ports/catalog.js";
 import type {

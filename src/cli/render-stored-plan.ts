@@ -6,8 +6,8 @@
  */
 import type { AssetAssessment, Plan } from "../app/plan.js";
 import type { Consumer } from "../ports/engine.js";
-import type { DataLoss } from "../core/operation.js";
-import type { AffectedObject, Dependent, PlannedOperation, Recoverability } from "../core/plan.js";
+import type { DataLoss } from "../core/plan/operation.js";
+import type { AffectedObject, Dependent, PlannedOperation, Recoverability } from "../core/plan/policy.js";
 import type { PlanRecord } from "../core/gate.js";
 import { renderPlan } from "./render-plan.js";
 

@@ -3,7 +3,7 @@
  * and the verdict once approvals are known. Pure; the catalog stores, this decides.
  */
 import type { AuditEntry, Identity } from "./audit.js";
-import type { Requirement, Verdict } from "./plan.js";
+import type { Requirement, Verdict } from "./plan/policy.js";
 
 export interface Approval {
   id: string;

@@ -1,5 +1,5 @@
-import type { Operation } from "../core/operation.js";
-import type { Dependent, PlannedOperation } from "../core/plan.js";
+import type { Operation } from "../core/plan/operation.js";
+import type { Dependent, PlannedOperation } from "../core/plan/policy.js";
 import type { DatabaseLocale, Activity, Artifact, Fingerprints, Manifest } from "../core/restore-point.js";
 
 /** A database lifeline connects to. The url may hold a password; `display` never does. */

@@ -7,7 +7,7 @@ import {
   loadParser,
   transactionControl,
 } from "../../src/engines/postgres/classify.js";
-import { isDestructive } from "../../src/core/operation.js";
+import { isDestructive } from "../../src/core/plan/operation.js";
 import { secrets } from "../../src/core/redact.js";
 import { losslessTypeChange } from "../../src/engines/postgres/type-change.js";
 

@@ -23,7 +23,7 @@ import {
   type Approval,
   type BreakGlass,
 } from "../../src/core/gate.js";
-import type { Requirement } from "../../src/core/plan.js";
+import type { Requirement } from "../../src/core/plan/policy.js";
 
 const sha256 = (t: string) => createHash("sha256").update(t).digest("hex");
 const who = (id: string): Identity => ({ id, source: "env", host: "h", authenticated: false });

@@ -10,7 +10,7 @@ import {
   type PolicyInput,
   type PolicyRule,
   type Recoverability,
-} from "../../src/core/plan.js";
+} from "../../src/core/plan/policy.js";
 
 const noRestorePoint: Recoverability = {
   restorePoint: null,

@@ -3,9 +3,9 @@
  * the kubernetes adapter reads the cluster, this decides what goes, whether it can come back, and
  * who depends on it. Every decision that lacks a fact fails closed (`unknown`).
  */
-import type { DataLoss } from "../operation.js";
-import { worstLoss } from "../operation.js";
-import type { AffectedObject, Dependent, PlannedOperation } from "../plan.js";
+import type { DataLoss } from "../plan/operation.js";
+import { worstLoss } from "../plan/operation.js";
+import type { AffectedObject, Dependent, PlannedOperation } from "../plan/policy.js";
 import type { HelmCommand, KubectlCommand, ParsedCommand, ResourceKind } from "../k8s-command.js";
 import { canonicalCommand, displayCommand, isUnknown } from "../k8s-command.js";
 import { bindingCovers, bindingTouches } from "./binding.js";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { setFlagsFromString } from "node:v8";
-import type { DataLoss, ObjectRef, Operation } from "../../core/operation.js";
+import type { DataLoss, ObjectRef, Operation } from "../../core/plan/operation.js";
 import { MASK, secrets } from "../../core/redact.js";
 import { classifyMeta, splitPsql, type MetaCommand } from "./psql-meta.js";
 

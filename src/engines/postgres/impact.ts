@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { formatCount } from "../../core/duration.js";
-import type { Operation } from "../../core/operation.js";
-import type { AffectedObject, Dependent, PlannedOperation } from "../../core/plan.js";
+import type { Operation } from "../../core/plan/operation.js";
+import type { AffectedObject, Dependent, PlannedOperation } from "../../core/plan/policy.js";
 import type { Consumer, Target } from "../../ports/engine.js";
 import { DML_KINDS, deleteAsSelect } from "./classify.js";
 import { pinSqlSession, qualifiedName, sqlIdent, withClient } from "./connection.js";
