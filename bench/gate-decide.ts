@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { approve, decide, type GateDeps } from "../src/app/gate.js";
-import type { Plan } from "../src/app/plan.js";
+import type { Plan } from "../src/core/plan/plan.js";
 import { openCatalog } from "../src/catalog/index.js";
 import { auditRef, canonicalJson, chainNext, type AuditEntry, type AuditInput } from "../src/core/audit.js";
 

@@ -21,7 +21,7 @@ import type { Requirement, Verdict } from "../core/plan/policy.js";
 import type { Catalog } from "../ports/catalog.js";
 import type { Clock } from "../ports/clock.js";
 import type { Notification, NotifyFailure } from "../gate/notify.js";
-import type { Plan } from "./plan.js";
+import type { Plan } from "../core/plan/plan.js";
 
 /** What the gate needs around it; the CLI wires it from the config. */
 export interface GateDeps {

@@ -14,7 +14,8 @@ import {
   type GateDeps,
   type RunOutcome,
 } from "../app/gate.js";
-import { plan as planSql, type Plan } from "../app/plan.js";
+import { plan as planSql } from "../app/plan.js";
+import type { Plan } from "../core/plan/plan.js";
 import { prepareSteps, runPrepare } from "../app/prepare.js";
 import { AUDIT_KINDS, verifyChain, type AuditEntry, type AuditKind } from "../core/audit.js";
 import { formatDuration, parseDuration } from "../core/duration.js";

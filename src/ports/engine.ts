@@ -1,4 +1,5 @@
 import type { Operation } from "../core/plan/operation.js";
+import type { Consumer } from "../core/plan/plan.js";
 import type { Dependent, PlannedOperation } from "../core/plan/policy.js";
 import type { DatabaseLocale, Activity, Artifact, Fingerprints, Manifest } from "../core/restore-point.js";
 
@@ -100,11 +101,4 @@ export interface SqlPlanner {
     sql: string,
     signal: AbortSignal,
   ): Promise<{ ms: number; statements: { command: string; rows: number | null }[] }>;
-}
-
-export interface Consumer {
-  application: string;
-  user: string;
-  address: string | null;
-  connections: number;
 }
