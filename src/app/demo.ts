@@ -26,8 +26,8 @@ import { SIMULATED } from "../kubernetes/simulated/fixtures.js";
 import { startSimulatedCluster, type SimulatedCluster } from "../kubernetes/simulated/server.js";
 import { planCommand } from "./plan-command.js";
 import { approve, run as guardedRun, type GateDeps, type RunOutcome } from "./gate.js";
-import type { Approval } from "../core/gate.js";
-import { verifyChain, type ChainVerdict } from "../core/audit.js";
+import type { Approval } from "../core/approval/approval.js";
+import { verifyChain, type ChainVerdict } from "../core/audit/chain.js";
 import { applyProtect, planProtect, type ProtectPlan } from "./k8s.js";
 
 /** The demo's shop: products feeding a merchant feed, and orders that reference them. */

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { AuditEntry, AuditInput, AuditKind, Identity } from "../core/audit.js";
+import type { AuditEntry, AuditInput, AuditKind, Identity } from "../core/audit/chain.js";
 import { formatDuration } from "../core/duration.js";
 import { LifelineError } from "../core/errors.js";
 import {
@@ -16,7 +16,7 @@ import {
   type IgnoredApproval,
   type PlanRecord,
   type StatementResult,
-} from "../core/gate.js";
+} from "../core/approval/approval.js";
 import type { Requirement, Verdict } from "../core/plan/policy.js";
 import type { Catalog } from "../ports/catalog.js";
 import type { Clock } from "../ports/clock.js";

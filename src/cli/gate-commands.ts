@@ -17,10 +17,10 @@ import {
 import { plan as planSql } from "../app/plan.js";
 import type { Plan } from "../core/plan/plan.js";
 import { prepareSteps, runPrepare } from "../app/prepare.js";
-import { AUDIT_KINDS, verifyChain, type AuditEntry, type AuditKind } from "../core/audit.js";
+import { AUDIT_KINDS, verifyChain, type AuditEntry, type AuditKind } from "../core/audit/chain.js";
 import { formatDuration, parseDuration } from "../core/duration.js";
 import { EXIT_CODES, LifelineError } from "../core/errors.js";
-import { usesOf, type BreakGlass, type PlanRecord, type StatementResult } from "../core/gate.js";
+import { usesOf, type BreakGlass, type PlanRecord, type StatementResult } from "../core/approval/approval.js";
 import { redactUrl, secrets } from "../core/redact.js";
 import { interpolate, policyRules, type LoadedConfig } from "../config/load.js";
 import { currentIdentity } from "../gate/identity.js";

@@ -7,7 +7,7 @@
 import type { AssetAssessment, Consumer, Plan } from "../core/plan/plan.js";
 import type { DataLoss } from "../core/plan/operation.js";
 import type { AffectedObject, Dependent, PlannedOperation, Recoverability } from "../core/plan/policy.js";
-import type { PlanRecord } from "../core/gate.js";
+import type { PlanRecord } from "../core/approval/approval.js";
 import { renderPlan } from "./render-plan.js";
 
 type Doc = Record<string, unknown>;

@@ -20,9 +20,9 @@ import {
   type AuditEntry,
   type AuditInput,
   type Identity,
-} from "../../src/core/audit.js";
+} from "../../src/core/audit/chain.js";
 import { isLifelineError, type LifelineError } from "../../src/core/errors.js";
-import type { Approval, BreakGlass, Execution, PlanRecord } from "../../src/core/gate.js";
+import type { Approval, BreakGlass, Execution, PlanRecord } from "../../src/core/approval/approval.js";
 import type { Catalog } from "../../src/ports/catalog.js";
 import { createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
 

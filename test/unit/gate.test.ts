@@ -12,7 +12,7 @@ import {
   type AuditEntry,
   type AuditInput,
   type Identity,
-} from "../../src/core/audit.js";
+} from "../../src/core/audit/chain.js";
 import {
   activeBreakGlass,
   countingApprovals,
@@ -22,7 +22,7 @@ import {
   withApprovals,
   type Approval,
   type BreakGlass,
-} from "../../src/core/gate.js";
+} from "../../src/core/approval/approval.js";
 import type { Requirement } from "../../src/core/plan/policy.js";
 
 const sha256 = (t: string) => createHash("sha256").update(t).digest("hex");

@@ -2,8 +2,8 @@
  * The gate's decisions: which approvals count for a plan, whether a break-glass grant is active,
  * and the verdict once approvals are known. Pure; the catalog stores, this decides.
  */
-import type { AuditEntry, Identity } from "./audit.js";
-import type { Requirement, Verdict } from "./plan/policy.js";
+import type { AuditEntry, Identity } from "../audit/chain.js";
+import type { Requirement, Verdict } from "../plan/policy.js";
 
 export interface Approval {
   id: string;
