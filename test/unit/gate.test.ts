@@ -23,6 +23,8 @@ import {
   type Approval,
   type BreakGlass,
 } from "../../src/core/approval/approval.js";
+import { decideApprovals, liveApprovals } from "../../src/core/approval/decide.js";
+import { noRecoverability } from "../../src/core/plan/plan.js";
 import type { Requirement } from "../../src/core/plan/policy.js";
 
 const sha256 = (t: string) => createHash("sha256").update(t).digest("hex");
@@ -183,6 +185,91 @@ describe("approvals that count", () => {
         now,
       })?.id,
       "bg-1",
+    );
+  });
+});
+
+describe("decideApprovals: the verdict from the vouched approvals and grants", () => {
+  const planId = "a".repeat(64);
+  const plan = {
+    planId,
+    assets: [{ name: "shop", tier: "production", recoverability: noRecoverability("x") }],
+    requirements: [{ kind: "approvals", needed: 1, met: false, detail: "x", fix: "y" }] as Requirement[],
+  };
+  const grant: BreakGlass = {
+    id: "bg-1",
+    asset: "shop",
+    identity: "alice",
+    reason: "INC-1",
+    grantedAt: "2026-11-26T11:50:00Z",
+    expiresAt: "2026-11-26T12:20:00Z",
+    grantedBy: who("alice"),
+    revokedAt: null,
+  };
+  const vouched = (approvals: Approval[], forged: Approval[] = []) => ({
+    approvals,
+    forged: forged.map((approval) => ({ approval, why: "not in the audit log" })),
+    used: new Map<string, number>(),
+  });
+
+  it("another person's approval allows; the forged ones and the runner's own are listed as ignored", () => {
+    const d = decideApprovals({
+      plan,
+      runner: "alice",
+      now,
+      vouched: vouched(
+        [approval(), approval({ id: "apr-2", approver: who("alice") })],
+        [approval({ id: "apr-3" })],
+      ),
+      grants: [],
+    });
+    assert.equal(d.verdict, "allow");
+    assert.deepEqual(
+      d.approvals.map((a) => a.id),
+      ["apr-1"],
+    );
+    assert.deepEqual(
+      d.ignored.map((i) => i.approval.id),
+      ["apr-3", "apr-2"],
+    );
+    assert.equal(d.breakGlass, null);
+  });
+
+  it("without approvals, an active grant of the runner waives them, never for unbound data", () => {
+    const waived = decideApprovals({ plan, runner: "alice", now, vouched: vouched([]), grants: [grant] });
+    assert.equal(waived.verdict, "allow");
+    assert.equal(waived.breakGlass?.id, "bg-1");
+    const other = decideApprovals({ plan, runner: "carol", now, vouched: vouched([]), grants: [grant] });
+    assert.equal(other.verdict, "require");
+    const unbound = decideApprovals({
+      plan: { ...plan, unbound: true },
+      runner: "alice",
+      now,
+      vouched: vouched([]),
+      grants: [grant],
+    });
+    assert.equal(unbound.verdict, "require");
+    assert.equal(unbound.breakGlass, null);
+  });
+
+  it("liveApprovals: not revoked, not expired, not used up", () => {
+    const live = liveApprovals(
+      [
+        approval(),
+        approval({ id: "revoked", revokedAt: "2026-11-26T11:45:00Z" }),
+        approval({ id: "expired", expiresAt: "2026-11-26T11:59:00Z" }),
+        approval({ id: "used" }),
+        approval({ id: "twice", uses: 2 }),
+      ],
+      new Map([
+        ["used", 1],
+        ["twice", 1],
+      ]),
+      now,
+    );
+    assert.deepEqual(
+      live.map((a) => a.id),
+      ["apr-1", "twice"],
     );
   });
 });
