@@ -44,7 +44,7 @@ export interface CommandPlanOptions {
 }
 
 /** What lifeline plans for: kubectl and helm; other programs are unknown (fail closed). */
-export function commandKind(parsed: ParsedCommand): Plan["command"]["kind"] {
+function commandKind(parsed: ParsedCommand): Plan["command"]["kind"] {
   return parsed.tool ?? "unknown";
 }
 

@@ -4,7 +4,7 @@ import { parseSelector } from "../core/k8s/selector.js";
 import { isOperationKind, nearestOperationKinds } from "../core/plan/kinds.js";
 import { UNBOUND_TIER } from "../core/plan/policy.js";
 
-export const TIERS = ["production", "staging", "development"] as const;
+const TIERS = ["production", "staging", "development"] as const;
 
 const duration = z.string().refine((v) => parseDuration(v) !== undefined, {
   error: "is not a duration; write it like 15m, 24h, 7d or 1d12h",
@@ -28,7 +28,7 @@ const labelSelector = z
   });
 
 /** Binds an asset to the Kubernetes resources that hold its data. */
-export const assetKubernetesSchema = z.strictObject({
+const assetKubernetesSchema = z.strictObject({
   namespace: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: "is not a Kubernetes namespace name" }),
@@ -37,7 +37,7 @@ export const assetKubernetesSchema = z.strictObject({
   context: z.string().min(1).optional(),
 });
 
-export const assetSchema = z.strictObject({
+const assetSchema = z.strictObject({
   engine: z
     .literal("postgres", { error: "is not a supported engine; today lifeline supports: postgres" })
     .default("postgres"),
@@ -73,7 +73,7 @@ const operationKinds = oneOrMany.superRefine((kinds, ctx) => {
   }
 });
 
-export const policyRuleSchema = z
+const policyRuleSchema = z
   .strictObject({
     name: z.string().min(1),
     match: z
@@ -160,4 +160,3 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 export type AssetConfig = z.infer<typeof assetSchema>;
-export type PolicyRuleConfig = z.infer<typeof policyRuleSchema>;

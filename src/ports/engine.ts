@@ -60,16 +60,9 @@ export interface RestoreOptions {
   progress: Progress;
 }
 
-export interface EngineCapabilities {
-  /** Fingerprints are taken in the very snapshot the dump reads. */
-  snapshotConsistentFingerprints: boolean;
-  parallelRestore: boolean;
-}
-
-/** One database engine. Differences between engines are capability flags, not branches in the core. */
+/** One database engine: what differs between engines stays behind this interface, not in the core. */
 export interface Engine {
   readonly name: string;
-  readonly capabilities: EngineCapabilities;
   /** Parses a connection URL into a Target, registering its password as a secret. */
   target(url: string): Target;
   /** Connects and identifies the server; throws a LifelineError that names the fix when it cannot. */
