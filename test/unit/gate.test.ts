@@ -45,6 +45,18 @@ function approval(over: Partial<Approval> = {}): Approval {
   };
 }
 
+/** alice's break-glass grant for shop, active at `now`. */
+const ALICE_GRANT: BreakGlass = {
+  id: "bg-1",
+  asset: "shop",
+  identity: "alice",
+  reason: "INC-1",
+  grantedAt: "2026-11-26T11:50:00Z",
+  expiresAt: "2026-11-26T12:20:00Z",
+  grantedBy: who("alice"),
+  revokedAt: null,
+};
+
 function chain(n: number): AuditEntry[] {
   const out: AuditEntry[] = [];
   for (let i = 0; i < n; i++) {
@@ -116,16 +128,7 @@ describe("approvals that count", () => {
   });
 
   it("break-glass waives approvals only, never a deny or a missing restore point", () => {
-    const grant: BreakGlass = {
-      id: "bg-1",
-      asset: "shop",
-      identity: "alice",
-      reason: "INC-1",
-      grantedAt: "2026-11-26T11:50:00Z",
-      expiresAt: "2026-11-26T12:20:00Z",
-      grantedBy: who("alice"),
-      revokedAt: null,
-    };
+    const grant = ALICE_GRANT;
     const reqs: Requirement[] = [
       { kind: "verified-restore-point", met: false, detail: "none", fix: "backup" },
       { kind: "approvals", needed: 1, met: false, detail: "x", fix: "y" },
@@ -196,16 +199,7 @@ describe("decideApprovals: the verdict from the vouched approvals and grants", (
     assets: [{ name: "shop", tier: "production", recoverability: noRecoverability("x") }],
     requirements: [{ kind: "approvals", needed: 1, met: false, detail: "x", fix: "y" }] as Requirement[],
   };
-  const grant: BreakGlass = {
-    id: "bg-1",
-    asset: "shop",
-    identity: "alice",
-    reason: "INC-1",
-    grantedAt: "2026-11-26T11:50:00Z",
-    expiresAt: "2026-11-26T12:20:00Z",
-    grantedBy: who("alice"),
-    revokedAt: null,
-  };
+  const grant = ALICE_GRANT;
   const vouched = (approvals: Approval[], forged: Approval[] = []) => ({
     approvals,
     forged: forged.map((approval) => ({ approval, why: "not in the audit log" })),
