@@ -11,9 +11,15 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { approve, decide, type GateDeps } from "../src/app/gate.js";
-import type { Plan } from "../src/app/plan.js";
+import type { Plan } from "../src/core/plan/plan.js";
 import { openCatalog } from "../src/catalog/index.js";
-import { auditRef, canonicalJson, chainNext, type AuditEntry, type AuditInput } from "../src/core/audit.js";
+import {
+  auditRef,
+  canonicalJson,
+  chainNext,
+  type AuditEntry,
+  type AuditInput,
+} from "../src/core/audit/chain.js";
 
 const SIZES = (process.env.BENCH_SIZES ?? "1000,10000,100000").split(",").map(Number);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);

@@ -93,7 +93,7 @@ try {
   // The planning itself, in one long-lived process (as the server will run it): classification,
   // impact against the live database, recoverability and policy.
   const { plan } = await import("../src/app/plan.js");
-  const { DEFAULT_POLICY } = await import("../src/core/plan.js");
+  const { DEFAULT_POLICY } = await import("../src/core/plan/policy.js");
   const { testContext, testAsset } = await import("../test/support/context.js");
   const sql = statements.join("\n");
   const inProcess: number[] = [];

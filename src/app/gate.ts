@@ -1,28 +1,24 @@
 import { randomBytes } from "node:crypto";
-import type { AuditEntry, AuditInput, AuditKind, Identity } from "../core/audit.js";
+import type { AuditEntry, AuditInput, AuditKind, Identity } from "../core/audit/chain.js";
 import { formatDuration } from "../core/duration.js";
 import { LifelineError } from "../core/errors.js";
 import {
-  activeBreakGlass,
-  countingApprovals,
   usesOf,
   vouchedApprovals,
   vouchedGrants,
-  withApprovals,
   type Approval,
   type BreakGlass,
   type Execution,
   type ExecutionResult,
-  type IgnoredApproval,
   type PlanRecord,
   type StatementResult,
-} from "../core/gate.js";
-import type { Requirement, Verdict } from "../core/plan.js";
+} from "../core/approval/approval.js";
+import { decideApprovals, liveApprovals, type Decision } from "../core/approval/decide.js";
 import { redactValue, secrets } from "../core/redact.js";
 import type { Catalog } from "../ports/catalog.js";
 import type { Clock } from "../ports/clock.js";
 import type { Notification, NotifyFailure } from "../notify/webhook.js";
-import type { Plan } from "./plan.js";
+import type { Plan } from "../core/plan/plan.js";
 
 /** What the gate needs around it; the CLI wires it from the config. */
 export interface GateDeps {
@@ -88,16 +84,6 @@ export function planRecord(plan: Plan, document: unknown, by: Identity, at: Date
   };
 }
 
-export interface Decision {
-  verdict: Verdict;
-  requirements: Requirement[];
-  approvals: Approval[];
-  ignored: IgnoredApproval[];
-  breakGlass: BreakGlass | null;
-  /** Approvals given to earlier plans of the same command that no longer count (the plan changed). */
-  drifted: { planId: string; approvers: string[] }[];
-}
-
 const APPROVAL_KINDS: readonly AuditKind[] = ["approve", "revoke", "use"];
 const GRANT_KINDS: readonly AuditKind[] = ["break-glass", "break-glass-revoke"];
 
@@ -130,7 +116,6 @@ export async function countingGrants(catalog: Catalog, now: Date): Promise<Break
 /** The verdict once the catalog's approvals and break-glass grants are taken into account. */
 export async function decide(deps: GateDeps, plan: Plan): Promise<Decision> {
   const now = deps.clock.now();
-  const assets = plan.assets.map((a) => a.name);
   // What is checked (only the entries about this plan's approvals and the active grants, read by
   // index): an approval or grant row counts only when the audit log has its approve/break-glass
   // entry with the same plan, approver or identity, asset, expiry and uses, and that entry is
@@ -148,34 +133,9 @@ export async function decide(deps: GateDeps, plan: Plan): Promise<Decision> {
       deps.warn(
         `approval ${f.approval.id} in the catalog is damaged (${f.approval.damaged}); it does not count`,
       );
-  const counted = countingApprovals(vouched.approvals, {
-    planId: plan.planId,
-    runner: deps.identity.id,
-    now,
-    used: vouched.used,
-  });
-  const valid = counted.valid;
-  const ignored = [...vouched.forged, ...counted.ignored];
-  const grant = activeBreakGlass(grants, {
-    identity: deps.identity.id,
-    assets,
-    unbound: plan.unbound === true,
-    now,
-  });
-  const { verdict, requirements, usedBreakGlass } = withApprovals(plan.requirements, {
-    valid,
-    breakGlass: grant,
-    planId: plan.planId,
-  });
-  const drifted = verdict === "allow" ? [] : await driftedApprovals(deps, plan);
-  return {
-    verdict,
-    requirements,
-    approvals: valid,
-    ignored,
-    breakGlass: usedBreakGlass ? grant : null,
-    drifted,
-  };
+  const decision = decideApprovals({ plan, runner: deps.identity.id, now, vouched, grants });
+  const drifted = decision.verdict === "allow" ? [] : await driftedApprovals(deps, plan);
+  return { ...decision, drifted };
 }
 
 /**
@@ -186,15 +146,10 @@ export async function decide(deps: GateDeps, plan: Plan): Promise<Decision> {
 async function driftedApprovals(deps: GateDeps, plan: Plan): Promise<Decision["drifted"]> {
   const others = await deps.catalog.plansOfCommand(plan.command.text, { except: plan.planId, limit: 20 });
   const out: Decision["drifted"] = [];
-  const now = deps.clock.now().getTime();
+  const now = deps.clock.now();
   for (const id of others) {
     const { approvals, used } = await vouchedApprovalsFor(deps.catalog, id);
-    const live = approvals.filter(
-      (a) =>
-        a.revokedAt === null &&
-        new Date(a.expiresAt).getTime() > now &&
-        (used.get(a.id) ?? 0) < usesOf(a.uses),
-    );
+    const live = liveApprovals(approvals, used, now);
     if (live.length > 0) out.push({ planId: id, approvers: live.map((a) => a.approver.id) });
   }
   return out;

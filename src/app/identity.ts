@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import os from "node:os";
-import type { Identity } from "../core/audit.js";
+import type { Identity } from "../core/audit/chain.js";
 
 function gitEmail(cwd: string): Promise<string | null> {
   return new Promise((resolve) => {

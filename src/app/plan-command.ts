@@ -1,5 +1,3 @@
-import { createHash } from "node:crypto";
-import { formatDuration } from "../core/duration.js";
 import { LifelineError } from "../core/errors.js";
 import { secrets } from "../core/redact.js";
 import type { ParsedCommand } from "../core/kubernetes/command/index.js";
@@ -14,20 +12,19 @@ import { analyzeCommand } from "../core/kubernetes/analyze.js";
 import { emptyInventory } from "../core/kubernetes/inventory.js";
 import type { ManifestResource } from "../core/kubernetes/kubectl-delete.js";
 import {
-  UNBOUND_TIER,
-  evaluatePolicy,
-  mergeVerdicts,
-  planIdentity,
-  type PolicyRule,
-  type Recoverability,
-  type Requirement,
-  type Verdict,
-} from "../core/plan.js";
+  assemblePlan,
+  commandRecoverability,
+  noRecoverability,
+  type AssetAssessment,
+  type Plan,
+  type PolicySubject,
+} from "../core/plan/plan.js";
+import { UNBOUND_TIER, type PolicyRule, type Requirement } from "../core/plan/policy.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Cluster, ClusterSelection } from "../ports/cluster.js";
 import type { AppContext } from "./context.js";
 import { bindingsFor } from "./k8s.js";
-import { assessRecoverability, type AssetAssessment, type Plan } from "./plan.js";
+import { PLAN_ASSEMBLY, assessRecoverability } from "./plan.js";
 
 export interface CommandPlanDeps {
   /** Null when there is no lifeline.yaml: no assets, no restore points, the default policy. */
@@ -54,12 +51,8 @@ export interface CommandPlanOptions {
 }
 
 /** What lifeline plans for: kubectl and helm; other programs are unknown (fail closed). */
-export function commandKind(parsed: ParsedCommand): Plan["command"]["kind"] {
+function commandKind(parsed: ParsedCommand): Plan["command"]["kind"] {
   return parsed.tool ?? "unknown";
-}
-
-function noRecoverability(summary: string): Recoverability {
-  return { restorePoint: null, notContained: [], changesNotCovered: null, summary };
 }
 
 /** Whether the command needs the cluster at all: reads, dry runs and unparseable input do not. */
@@ -158,102 +151,67 @@ export async function planCommand(
   }
 
   const touched = options.assets.filter((a) => analysis.assets[a.name]);
-  const assessments: AssetAssessment[] = [];
-  const results: { verdict: Verdict; requirements: Requirement[] }[] = [];
   const normalized = analysis.operations[0]?.normalized ?? displayCommand(argv);
   const recoverabilities = deps.ctx
     ? await Promise.all(touched.map((a) => assessRecoverability(deps.ctx as AppContext, a, "all", null)))
     : [];
-  const planId = createHash("sha256")
-    .update(
-      planIdentity({
-        asset: touched.map((a) => a.name).join(",") || "(none)",
-        operations: analysis.operations,
-        normalizedStatements: [normalized, cluster?.context ?? ""],
-        restorePointId: recoverabilities.map((r) => r.restorePoint?.id ?? "-").join(",") || null,
-      }),
-    )
-    .digest("hex");
-  touched.forEach((a, i) => {
-    const recoverability =
-      recoverabilities[i] ?? noRecoverability(`no restore points of ${a.name} were read`);
-    assessments.push({ name: a.name, tier: a.tier, recoverability });
-    const ops = (analysis.assets[a.name] ?? [])
+  const assessments: AssetAssessment[] = touched.map((a, i) => ({
+    name: a.name,
+    tier: a.tier,
+    recoverability: recoverabilities[i] ?? noRecoverability(`no restore points of ${a.name} were read`),
+  }));
+  const subjects: PolicySubject[] = touched.map((a, i) => ({
+    asset: { name: a.name, tier: a.tier, rpoSeconds: a.rpoSeconds },
+    operations: (analysis.assets[a.name] ?? [])
       .map((index) => analysis.operations[index])
-      .filter((op) => op !== undefined);
-    results.push(
-      evaluatePolicy(
-        options.policy,
-        {
-          asset: { name: a.name, tier: a.tier, rpoSeconds: a.rpoSeconds },
-          operations: ops,
-          recoverability,
-          approvals: 0,
-          planId,
-        },
-        formatDuration,
-      ),
-    );
-  });
+      .filter((op) => op !== undefined),
+    recoverability: assessments[i]?.recoverability ?? noRecoverability(""),
+  }));
   if (analysis.unbound.length > 0) {
-    const ops = analysis.unbound.map((index) => analysis.operations[index]).filter((op) => op !== undefined);
-    results.push(
-      evaluatePolicy(
-        options.policy,
-        {
-          asset: { name: "(no asset)", tier: UNBOUND_TIER, rpoSeconds: 0 },
-          operations: ops,
-          recoverability: noRecoverability("no asset covers it"),
-          approvals: 0,
-          planId,
-        },
-        formatDuration,
-      ),
-    );
-  }
-  if (unreachable || analysis.gaps.length > 0) {
-    results.push({
-      verdict: "require",
-      requirements: [
-        {
-          kind: "complete-view",
-          met: false,
-          detail: unreachable
-            ? `the cluster could be read: ${unreachable}`
-            : `every resource the plan depends on could be read: ${analysis.gaps.join("; ")}`,
-          fix: `check that \`kubectl${cluster ? ` --context ${cluster.context}` : ""} get pvc,pv,pods,statefulsets,secrets -A\` works with these credentials`,
-        },
-      ],
+    subjects.push({
+      asset: { name: "(no asset)", tier: UNBOUND_TIER, rpoSeconds: 0 },
+      operations: analysis.unbound
+        .map((index) => analysis.operations[index])
+        .filter((op) => op !== undefined),
+      recoverability: noRecoverability("no asset covers it"),
     });
   }
-  const { verdict, requirements } = mergeVerdicts(results);
-  const primary = assessments[0];
-  const recoverability = primary
-    ? {
-        ...primary.recoverability,
-        summary: assessments.map((a) => a.recoverability.summary).join("; "),
-      }
-    : noRecoverability(
-        analysis.unbound.length > 0
-          ? "no asset in lifeline.yaml covers this data: lifeline has no restore point of it"
-          : "nothing is destroyed that lifeline would need to bring back",
-      );
-  return {
-    planId,
-    asset: primary?.name ?? null,
-    assets: assessments,
-    // As for SQL: the text shown, stored and sent passes the one redactor (secrets lifeline knows).
-    command: { kind: commandKind(parsed), text: secrets.redact(displayCommand(argv)) },
-    cluster,
-    unbound: analysis.unbound.length > 0,
-    verdict,
-    operations: analysis.operations,
-    dependents: analysis.dependents,
-    consumers: [],
-    recoverability,
-    requirements,
-    planningMs: Math.round(performance.now() - started),
-  };
+  const unmet: Requirement[] =
+    unreachable || analysis.gaps.length > 0
+      ? [
+          {
+            kind: "complete-view",
+            met: false,
+            detail: unreachable
+              ? `the cluster could be read: ${unreachable}`
+              : `every resource the plan depends on could be read: ${analysis.gaps.join("; ")}`,
+            fix: `check that \`kubectl${cluster ? ` --context ${cluster.context}` : ""} get pvc,pv,pods,statefulsets,secrets -A\` works with these credentials`,
+          },
+        ]
+      : [];
+  return assemblePlan(
+    {
+      // As for SQL: the text shown, stored and sent passes the one redactor (secrets lifeline knows).
+      command: { kind: commandKind(parsed), text: secrets.redact(displayCommand(argv)) },
+      cluster,
+      unbound: analysis.unbound.length > 0,
+      assets: assessments,
+      operations: analysis.operations,
+      dependents: analysis.dependents,
+      consumers: [],
+      identity: {
+        asset: touched.map((a) => a.name).join(",") || "(none)",
+        normalizedStatements: [normalized, cluster?.context ?? ""],
+        restorePointId: recoverabilities.map((r) => r.restorePoint?.id ?? "-").join(",") || null,
+      },
+      subjects,
+      unmet,
+      recoverability: commandRecoverability(assessments, analysis.unbound.length > 0),
+      policy: options.policy,
+      planningMs: Math.round(performance.now() - started),
+    },
+    PLAN_ASSEMBLY,
+  );
 }
 
 function emptyInventoryFor(c: Pick<Cluster, "context" | "defaultNamespace"> | null) {

@@ -2,50 +2,18 @@ import { createHash } from "node:crypto";
 import { formatDuration } from "../core/duration.js";
 import { LifelineError } from "../core/errors.js";
 import { secrets } from "../core/redact.js";
-import {
-  destroyedTables,
-  evaluatePolicy,
-  planIdentity,
-  type Dependent,
-  type PlannedOperation,
-  type PolicyRule,
-  type Recoverability,
-  type Requirement,
-  type Verdict,
-} from "../core/plan.js";
+import { assemblePlan, type Plan, type PlanAssembly } from "../core/plan/plan.js";
+import { destroyedTables, type PolicyRule, type Recoverability } from "../core/plan/policy.js";
 import type { LiveState } from "../core/posture.js";
 import type { ResolvedAsset } from "../config/load.js";
-import type { Consumer } from "../ports/engine.js";
 import type { AppContext } from "./context.js";
 import { assetPosture, damagedInUse } from "./status.js";
 
-export interface AssetAssessment {
-  name: string;
-  tier: string;
-  recoverability: Recoverability;
-}
-
-export interface Plan {
-  planId: string;
-  /** The asset planned against (the first one when a command touches several; null when none). */
-  asset: string | null;
-  /** Every asset whose data the plan touches, with how each could be recovered. */
-  assets: AssetAssessment[];
-  /** What was planned: SQL, or a kubectl/helm command line (secrets redacted). */
-  command: { kind: "sql" | "kubectl" | "helm" | "unknown"; text: string };
-  /** The cluster a command plan was resolved against. */
-  cluster: { context: string; server: string } | null;
-  /** Whether it touches Kubernetes data no asset is bound to (no break-glass can cover that). */
-  unbound?: boolean;
-  verdict: Verdict;
-  operations: PlannedOperation[];
-  dependents: Dependent[];
-  consumers: Consumer[];
-  recoverability: Recoverability;
-  requirements: Requirement[];
-  /** Milliseconds spent planning (classification, impact, policy), without process start-up. */
-  planningMs: number;
-}
+/** How plans are assembled here: SHA-256 plan ids, ages worded like everywhere else. */
+export const PLAN_ASSEMBLY: PlanAssembly = {
+  hash: (identity) => createHash("sha256").update(identity).digest("hex"),
+  describeAge: formatDuration,
+};
 
 /**
  * How what a plan destroys in one asset could be brought back: the newest verified restore point,
@@ -150,43 +118,34 @@ export async function plan(
     ),
   ]);
   const verified = recoverability.restorePoint;
-  const planId = createHash("sha256")
-    .update(
-      planIdentity({
+  return assemblePlan(
+    {
+      // Password literals the classifier found are registered as secrets: the stored text is masked.
+      command: { kind: "sql", text: secrets.redact(sql) },
+      cluster: null,
+      assets: [{ name: asset.name, tier: asset.tier, recoverability }],
+      operations: impact.operations,
+      dependents: impact.dependents,
+      consumers: impact.consumers,
+      identity: {
         asset: asset.name,
-        operations: impact.operations,
         // Every statement, in order: an approval of one statement must not cover it repeated.
         normalizedStatements: classified
           .filter((o, i) => i === 0 || classified[i - 1]?.statementIndex !== o.statementIndex)
           .map((o) => o.normalized),
         restorePointId: verified?.id ?? null,
-      }),
-    )
-    .digest("hex");
-  const { verdict, requirements } = evaluatePolicy(
-    options.policy,
-    {
-      asset: { name: asset.name, tier: asset.tier, rpoSeconds: asset.rpoSeconds },
-      operations: impact.operations,
+      },
+      subjects: [
+        {
+          asset: { name: asset.name, tier: asset.tier, rpoSeconds: asset.rpoSeconds },
+          operations: impact.operations,
+          recoverability,
+        },
+      ],
       recoverability,
-      approvals: 0,
-      planId,
+      policy: options.policy,
+      planningMs: Math.round(performance.now() - started),
     },
-    formatDuration,
+    PLAN_ASSEMBLY,
   );
-  return {
-    planId,
-    asset: asset.name,
-    assets: [{ name: asset.name, tier: asset.tier, recoverability }],
-    // Password literals the classifier found are registered as secrets: the stored text is masked.
-    command: { kind: "sql", text: secrets.redact(sql) },
-    cluster: null,
-    verdict,
-    operations: impact.operations,
-    dependents: impact.dependents,
-    consumers: impact.consumers,
-    recoverability,
-    requirements,
-    planningMs: Math.round(performance.now() - started),
-  };
 }

@@ -3,7 +3,7 @@ import type { AppContext } from "./context.js";
 import { backup } from "./backup.js";
 import { drill } from "./drill.js";
 import { applyProtect, planProtect, type K8sDeps, type K8sSettings } from "./k8s.js";
-import type { Plan } from "./plan.js";
+import type { Plan } from "../core/plan/plan.js";
 import { LifelineError } from "../core/errors.js";
 
 export interface PrepareStep {

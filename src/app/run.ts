@@ -1,13 +1,14 @@
 import { LifelineError } from "../core/errors.js";
-import type { StatementResult } from "../core/gate.js";
-import type { PolicyRule } from "../core/plan.js";
+import type { StatementResult } from "../core/approval/approval.js";
+import type { PolicyRule } from "../core/plan/policy.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Progress } from "../ports/engine.js";
 import { runChild } from "../support/process.js";
 import type { AppContext } from "./context.js";
 import { run, type GateDeps, type RunOutcome } from "./gate.js";
 import { planCommand, type CommandPlanDeps, type CommandPlanOptions } from "./plan-command.js";
-import { plan as planSql, type Plan } from "./plan.js";
+import type { Plan } from "../core/plan/plan.js";
+import { plan as planSql } from "./plan.js";
 
 /** SQL to run on one asset, in one transaction. */
 export interface SqlRunRequest {

@@ -17,7 +17,7 @@ import {
   type AuditInput,
   type AuditKind,
   type Identity,
-} from "../core/audit.js";
+} from "../core/audit/chain.js";
 import { LifelineError, isLifelineError } from "../core/errors.js";
 import type {
   Approval,
@@ -26,8 +26,8 @@ import type {
   ExecutionResult,
   PlanRecord,
   StatementResult,
-} from "../core/gate.js";
-import type { Requirement, Verdict } from "../core/plan.js";
+} from "../core/approval/approval.js";
+import type { Requirement, Verdict } from "../core/plan/policy.js";
 import { secrets } from "../core/redact.js";
 import type { ApprovalUse, AuditFilter, Catalog, UseResult } from "../ports/catalog.js";
 import type {

@@ -5,7 +5,7 @@
  * written with assumptions that no longer hold.
  */
 import { sql, type Kysely, type Transaction } from "kysely";
-import { GENESIS_HASH, auditRef } from "../core/audit.js";
+import { GENESIS_HASH, auditRef } from "../core/audit/chain.js";
 import { LifelineError } from "../core/errors.js";
 import { sha256hex, type CatalogBackend } from "./kysely-catalog.js";
 import type { CatalogDatabase } from "./schema.js";

@@ -9,9 +9,6 @@
  */
 import type { ColumnType } from "kysely";
 
-/** Prefix of every table lifeline creates, so a catalog can share a PostgreSQL database. */
-export const TABLE_PREFIX = "lifeline_";
-
 export type BigintColumn = ColumnType<number | string, number, number>;
 
 export interface PlansTable {

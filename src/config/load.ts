@@ -5,7 +5,7 @@ import type { z } from "zod";
 import { parseDuration } from "../core/duration.js";
 import { LifelineError, configError } from "../core/errors.js";
 import { secrets } from "../core/redact.js";
-import { DEFAULT_POLICY, UNBOUND_RULE, UNBOUND_TIER, type PolicyRule } from "../core/plan.js";
+import { DEFAULT_POLICY, UNBOUND_RULE, UNBOUND_TIER, type PolicyRule } from "../core/plan/policy.js";
 import { configSchema, type AssetConfig, type Config } from "./schema.js";
 
 export const CONFIG_NAMES = ["lifeline.yaml", "lifeline.yml"];

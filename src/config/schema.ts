@@ -1,8 +1,10 @@
 import * as z from "zod";
 import { parseDuration } from "../core/duration.js";
 import { parseSelector } from "../core/kubernetes/selector.js";
+import { isOperationKind, nearestOperationKinds } from "../core/plan/kinds.js";
+import { UNBOUND_TIER } from "../core/plan/policy.js";
 
-export const TIERS = ["production", "staging", "development"] as const;
+const TIERS = ["production", "staging", "development"] as const;
 
 const duration = z.string().refine((v) => parseDuration(v) !== undefined, {
   error: "is not a duration; write it like 15m, 24h, 7d or 1d12h",
@@ -26,7 +28,7 @@ const labelSelector = z
   });
 
 /** Binds an asset to the Kubernetes resources that hold its data. */
-export const assetKubernetesSchema = z.strictObject({
+const assetKubernetesSchema = z.strictObject({
   namespace: z
     .string()
     .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, { error: "is not a Kubernetes namespace name" }),
@@ -35,7 +37,7 @@ export const assetKubernetesSchema = z.strictObject({
   context: z.string().min(1).optional(),
 });
 
-export const assetSchema = z.strictObject({
+const assetSchema = z.strictObject({
   engine: z
     .literal("postgres", { error: "is not a supported engine; today lifeline supports: postgres" })
     .default("postgres"),
@@ -53,15 +55,37 @@ export const assetSchema = z.strictObject({
 
 const oneOrMany = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]));
 const DATA_LOSS = ["none", "recoverable", "destructive", "unknown"] as const;
+/** The tiers a rule can match: the assets' tiers, and "unbound" (Kubernetes data no asset covers). */
+const POLICY_TIERS = [...TIERS, UNBOUND_TIER] as const;
 
-export const policyRuleSchema = z
+/** A value a rule cannot match must not pass: a misspelt deny rule would never deny (fail open). */
+const operationKinds = oneOrMany.superRefine((kinds, ctx) => {
+  for (const kind of kinds) {
+    if (isOperationKind(kind)) continue;
+    const near = nearestOperationKinds(kind);
+    ctx.addIssue({
+      code: "custom",
+      message:
+        `"${kind}" is not an operation kind${near.length > 0 ? ` (did you mean ${near.join(" or ")}?)` : ""}; ` +
+        "the kinds are those `lifeline plan --json` shows, e.g. drop-table, drop-database, truncate, delete, update, " +
+        "alter-table-drop-column, alter-column-type, delete-pvc, delete-pv, delete-namespace, helm-uninstall",
+    });
+  }
+});
+
+const policyRuleSchema = z
   .strictObject({
     name: z.string().min(1),
     match: z
       .strictObject({
-        tier: oneOrMany.optional(),
+        tier: z
+          .union([z.enum(POLICY_TIERS), z.array(z.enum(POLICY_TIERS))], {
+            error: `must be one or a list of: ${POLICY_TIERS.join(", ")}`,
+          })
+          .transform((v) => (Array.isArray(v) ? v : [v]))
+          .optional(),
         asset: oneOrMany.optional(),
-        kind: oneOrMany.optional(),
+        kind: operationKinds.optional(),
         dataLoss: z
           .union([z.enum(DATA_LOSS), z.array(z.enum(DATA_LOSS))], {
             error: `must be one or a list of: ${DATA_LOSS.join(", ")}`,
@@ -136,4 +160,3 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>;
 export type AssetConfig = z.infer<typeof assetSchema>;
-export type PolicyRuleConfig = z.infer<typeof policyRuleSchema>;

@@ -3,6 +3,88 @@
  * wrong, and a fix that says what to do. The CLI maps the kind to an exit code; nothing below the
  * CLI calls process.exit.
  */
+/**
+ * Every error code lifeline reports (stable: scripts and the audit log match on them). A new
+ * failure gets its code here; LifelineError takes no other.
+ */
+export const ERROR_CODES = [
+  "APPROVAL_REVOKED",
+  "APPROVAL_UNKNOWN",
+  "ARCHIVE_UNREADABLE",
+  "ARTIFACT_CORRUPT",
+  "ASSET_NOT_BOUND",
+  "ASSET_UNKNOWN",
+  "BACKUP_FAILED",
+  "BINDING_EMPTY",
+  "BREAK_GLASS_ENDED",
+  "BREAK_GLASS_UNKNOWN",
+  "CATALOG_AUDIT_HEAD_MISSING",
+  "CATALOG_BUSY",
+  "CATALOG_FAILED",
+  "CATALOG_MIGRATION_FAILED",
+  "CATALOG_NOT_SQLITE",
+  "CATALOG_ROW_DAMAGED",
+  "CATALOG_TOO_NEW",
+  "CATALOG_UNAVAILABLE",
+  "CATALOG_UNREACHABLE",
+  "CLUSTER_UNREACHABLE",
+  "CLUSTER_UNREADABLE",
+  "COMMAND_NOT_FOUND",
+  "CONFIG_EXISTS",
+  "CONFIG_INVALID",
+  "CONFIG_NOT_FOUND",
+  "CONFIG_UNREADABLE",
+  "DB_AUTH_FAILED",
+  "DB_ERROR",
+  "DB_NOT_FOUND",
+  "DB_UNREACHABLE",
+  "DISK_FULL",
+  "ENGINE_UNSUPPORTED",
+  "EXECUTION_FAILED",
+  "ID_PREFIX_AMBIGUOUS",
+  "ID_PREFIX_TOO_SHORT",
+  "INTERNAL",
+  "INTERRUPTED",
+  "K8S_PATCH_FAILED",
+  "KUBECONFIG_INVALID",
+  "KUBECONFIG_NOT_FOUND",
+  "KUBE_CONTEXT_NOT_FOUND",
+  "MANIFEST_INVALID",
+  "MANIFEST_NOT_FOUND",
+  "NAMESPACE_UNKNOWN",
+  "NOT_CONFIRMED",
+  "NO_RESTORE_POINT",
+  "NO_STATE",
+  "PLAN_EMPTY",
+  "PLAN_UNKNOWN",
+  "PLAN_UNSUPPORTED",
+  "PREPARE_DRILL_FAILED",
+  "REPOSITORY_NOT_A_DIRECTORY",
+  "REPOSITORY_NOT_WRITABLE",
+  "REPOSITORY_READ_ONLY",
+  "RESTORE_FAILED",
+  "RESTORE_POINT_DAMAGED",
+  "RESTORE_POINT_UNKNOWN",
+  "SCRATCH_FAILED",
+  "SCRATCH_LOCALE",
+  "SCRATCH_TOO_OLD",
+  "SCRATCH_UNAVAILABLE",
+  "SELF_APPROVAL",
+  "SQL_TOO_LARGE",
+  "SQL_TRANSACTION_CONTROL",
+  "STATE_INVALID",
+  "TOOL_FAILED",
+  "TOOL_NOT_FOUND",
+  "TOOL_TOO_OLD",
+  "TOOL_VERSION_UNKNOWN",
+  "UNSUPPORTED",
+  "URL_INVALID",
+  "USAGE",
+  "VERIFY_FAILED",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 /** "refused": the gate said no (self-approval, blocked run): exit 3 like a require/deny verdict. */
 export type ErrorKind = "usage" | "config" | "runtime" | "verification" | "interrupted" | "refused";
 
@@ -18,13 +100,13 @@ export const EXIT_CODES = {
 } as const;
 
 export class LifelineError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly kind: ErrorKind;
   readonly fix: string | undefined;
   readonly details: readonly string[];
 
   constructor(opts: {
-    code: string;
+    code: ErrorCode;
     kind: ErrorKind;
     message: string;
     fix?: string;
@@ -68,7 +150,7 @@ export function interrupted(): LifelineError {
  * Wraps an unexpected error (a database error mid-backup, say) so that it reaches the user as a
  * clear message with a stable code instead of a stack trace.
  */
-export function asLifelineError(error: unknown, code: string, doing: string): LifelineError {
+export function asLifelineError(error: unknown, code: ErrorCode, doing: string): LifelineError {
   if (isLifelineError(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new LifelineError({ code, kind: "runtime", message: `${doing}: ${message}` });

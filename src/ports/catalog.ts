@@ -1,5 +1,5 @@
-import type { AuditEntry, AuditInput, AuditKind } from "../core/audit.js";
-import type { Approval, BreakGlass, Execution, PlanRecord } from "../core/gate.js";
+import type { AuditEntry, AuditInput, AuditKind } from "../core/audit/chain.js";
+import type { Approval, BreakGlass, Execution, PlanRecord } from "../core/approval/approval.js";
 
 export interface AuditFilter {
   asset?: string;

@@ -21,5 +21,3 @@ export interface Cluster {
   /** Sets a volume's reclaim policy, failing if it is no longer `expected` (someone changed it). */
   setReclaimPolicy(volume: string, expected: string, policy: string, signal: AbortSignal): Promise<void>;
 }
-
-export type ClusterFactory = (selection: ClusterSelection) => Cluster;

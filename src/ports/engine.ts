@@ -1,5 +1,6 @@
-import type { Operation } from "../core/operation.js";
-import type { Dependent, PlannedOperation } from "../core/plan.js";
+import type { Operation } from "../core/plan/operation.js";
+import type { Consumer } from "../core/plan/plan.js";
+import type { Dependent, PlannedOperation } from "../core/plan/policy.js";
 import type { DatabaseLocale, Activity, Artifact, Fingerprints, Manifest } from "../core/restore-point.js";
 
 /** A database lifeline connects to. The url may hold a password; `display` never does. */
@@ -59,16 +60,9 @@ export interface RestoreOptions {
   progress: Progress;
 }
 
-export interface EngineCapabilities {
-  /** Fingerprints are taken in the very snapshot the dump reads. */
-  snapshotConsistentFingerprints: boolean;
-  parallelRestore: boolean;
-}
-
-/** One database engine. Differences between engines are capability flags, not branches in the core. */
+/** One database engine: what differs between engines stays behind this interface, not in the core. */
 export interface Engine {
   readonly name: string;
-  readonly capabilities: EngineCapabilities;
   /** Parses a connection URL into a Target, registering its password as a secret. */
   target(url: string): Target;
   /** Connects and identifies the server; throws a LifelineError that names the fix when it cannot. */
@@ -100,11 +94,4 @@ export interface SqlPlanner {
     sql: string,
     signal: AbortSignal,
   ): Promise<{ ms: number; statements: { command: string; rows: number | null }[] }>;
-}
-
-export interface Consumer {
-  application: string;
-  user: string;
-  address: string | null;
-  connections: number;
 }

@@ -1,6 +1,6 @@
 import { spawn, type SpawnOptions } from "node:child_process";
 import os from "node:os";
-import { LifelineError, interrupted } from "../core/errors.js";
+import { LifelineError, interrupted, type ErrorCode } from "../core/errors.js";
 import { secrets } from "../core/redact.js";
 
 export interface RunOptions {
@@ -12,7 +12,7 @@ export interface RunOptions {
   /** Collect stdout (default: discard). */
   captureStdout?: boolean;
   /** Error code for the LifelineError thrown on failure. */
-  errorCode?: string;
+  errorCode?: ErrorCode;
   /** What the command was for, e.g. "pg_dump of shop". */
   purpose?: string;
 }

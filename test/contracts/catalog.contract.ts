@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { LATEST_VERSION, MIGRATIONS } from "../../src/catalog/index.js";
 import { sha256hex } from "../../src/catalog/kysely-catalog.js";
-import { canonicalJson, chainNext, verifyChain, type AuditEntry } from "../../src/core/audit.js";
+import { canonicalJson, chainNext, verifyChain, type AuditEntry } from "../../src/core/audit/chain.js";
 import { isLifelineError, type LifelineError } from "../../src/core/errors.js";
-import type { BreakGlass } from "../../src/core/gate.js";
+import type { BreakGlass } from "../../src/core/approval/approval.js";
 import type { Catalog } from "../../src/ports/catalog.js";
 import {
   at,

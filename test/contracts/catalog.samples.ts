@@ -1,6 +1,6 @@
 /** Sample values for the Catalog contract (catalog.contract.ts): plans, approvals, grants, executions. */
-import type { AuditInput, Identity } from "../../src/core/audit.js";
-import type { Approval, BreakGlass, Execution, PlanRecord } from "../../src/core/gate.js";
+import type { AuditInput, Identity } from "../../src/core/audit/chain.js";
+import type { Approval, BreakGlass, Execution, PlanRecord } from "../../src/core/approval/approval.js";
 
 const T0 = Date.parse("2026-11-26T10:00:00.000Z");
 export const at = (minutes: number): string => new Date(T0 + minutes * 60_000).toISOString();

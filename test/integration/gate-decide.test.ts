@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { approve, decide, run, type GateDeps } from "../../src/app/gate.js";
-import type { Plan } from "../../src/app/plan.js";
+import type { Plan } from "../../src/core/plan/plan.js";
 import { openCatalog } from "../../src/catalog/index.js";
-import type { Identity } from "../../src/core/audit.js";
+import type { Identity } from "../../src/core/audit/chain.js";
 import type { Catalog } from "../../src/ports/catalog.js";
 import { createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
 

@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { planCommand } from "../../src/app/plan-command.js";
 import { applyProtect, planProtect, scan } from "../../src/app/k8s.js";
-import { DEFAULT_POLICY } from "../../src/core/plan.js";
+import { DEFAULT_POLICY } from "../../src/core/plan/policy.js";
 import { KubernetesCluster } from "../../src/kubernetes/cluster.js";
 import { readManifests } from "../../src/kubernetes/manifests.js";
 import type { ResolvedAsset } from "../../src/config/load.js";

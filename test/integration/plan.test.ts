@@ -4,7 +4,7 @@ import pg from "pg";
 import { plan } from "../../src/app/plan.js";
 import { renderPlan } from "../../src/cli/render/plan.js";
 import { SHOP_SCHEMA } from "../../src/demo/shop.js";
-import { DEFAULT_POLICY } from "../../src/core/plan.js";
+import { DEFAULT_POLICY } from "../../src/core/plan/policy.js";
 import { testAsset, testContext } from "../support/context.js";
 import { createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
 

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, it } from "node:test";
 import { run } from "../../src/app/gate.js";
-import type { Plan } from "../../src/app/plan.js";
+import type { Plan } from "../../src/core/plan/plan.js";
 import { openCatalog } from "../../src/catalog/index.js";
 import { runChild } from "../../src/support/process.js";
 import { tempDir } from "../support/pg.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import fc from "fast-check";
-import { isDestructive } from "../../src/core/operation.js";
+import { isDestructive } from "../../src/core/plan/operation.js";
 import { createClassifier, type Classifier } from "../../src/engines/postgres/classify/index.js";
 
 let classifier: Classifier;

@@ -1,6 +1,14 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+  existsSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { LifelineError } from "../../src/core/errors.js";
@@ -425,6 +433,50 @@ describe("parseConfig: policy", () => {
           "lifeline.yaml",
         ),
       /policy\.rules\.0\.match\.dataLoss: must be one or a list of: none, recoverable, destructive, unknown/,
+    );
+  });
+
+  it("a misspelt kind or tier is a config error naming the valid values, not a rule that never matches", () => {
+    const rule = (match: string, then = "deny: platform team only") =>
+      base + `policy:\n  rules:\n    - name: r\n      match: ${match}\n      ${then}\n`;
+    const kind = configFailure(rule("{ kind: drop-databse }"));
+    assert.match(kind.message, /policy\.rules\.0\.match\.kind: "drop-databse" is not an operation kind/);
+    assert.match(kind.message, /did you mean drop-database\?/);
+    const inList = configFailure(rule("{ kind: [delete-pvc, helm-uninstal] }"));
+    assert.match(inList.message, /"helm-uninstal" is not an operation kind.*did you mean helm-uninstall\?/);
+    const tier = configFailure(rule("{ tier: prod, dataLoss: destructive }", "require: { approvals: 1 }"));
+    assert.match(
+      tier.message,
+      /policy\.rules\.0\.match\.tier: must be one or a list of: production, staging, development, unbound/,
+    );
+    // Every kind lifeline plans can be named, also the psql meta-commands and the unbound tier.
+    const config = parseConfig(
+      rule(
+        "{ tier: [production, unbound], kind: [drop-database, drop-table, truncate, delete, update, alter-table-drop-column, alter-column-type, delete-pvc, delete-pv, delete-namespace, delete-statefulset, helm-uninstall, helm-upgrade, patch-pv-reclaim-policy-delete, scale-statefulset, drain-node, psql-i, unknown] }",
+      ),
+      "lifeline.yaml",
+    );
+    assert.equal(config.policy?.rules[0]?.match.kind?.length, 18);
+  });
+
+  it("every operation kind in the plan snapshot and in the built-in policies is in the registry", async () => {
+    const { isOperationKind } = await import("../../src/core/plan/kinds.js");
+    const { DEFAULT_POLICY } = await import("../../src/core/plan/policy.js");
+    const snapshot = JSON.parse(
+      readFileSync(path.join(import.meta.dirname, "../fixtures/plan-snapshot.json"), "utf8"),
+    ) as { plan: { operations: { kind: string }[] } }[];
+    const kinds = new Set([
+      ...snapshot.flatMap((c) => c.plan.operations.map((o) => o.kind)),
+      ...DEFAULT_POLICY.flatMap((r) => r.match.kind ?? []),
+      "delete-pvc",
+      "delete-pv",
+      "delete-namespace",
+      "helm-uninstall",
+    ]);
+    assert.ok(kinds.size > 25, `${kinds.size} kinds`);
+    assert.deepEqual(
+      [...kinds].filter((k) => !isOperationKind(k)),
+      [],
     );
   });
 });

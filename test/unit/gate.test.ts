@@ -12,7 +12,7 @@ import {
   type AuditEntry,
   type AuditInput,
   type Identity,
-} from "../../src/core/audit.js";
+} from "../../src/core/audit/chain.js";
 import {
   activeBreakGlass,
   countingApprovals,
@@ -22,8 +22,10 @@ import {
   withApprovals,
   type Approval,
   type BreakGlass,
-} from "../../src/core/gate.js";
-import type { Requirement } from "../../src/core/plan.js";
+} from "../../src/core/approval/approval.js";
+import { decideApprovals, liveApprovals } from "../../src/core/approval/decide.js";
+import { noRecoverability } from "../../src/core/plan/plan.js";
+import type { Requirement } from "../../src/core/plan/policy.js";
 
 const sha256 = (t: string) => createHash("sha256").update(t).digest("hex");
 const who = (id: string): Identity => ({ id, source: "env", host: "h", authenticated: false });
@@ -42,6 +44,18 @@ function approval(over: Partial<Approval> = {}): Approval {
     ...over,
   };
 }
+
+/** alice's break-glass grant for shop, active at `now`. */
+const ALICE_GRANT: BreakGlass = {
+  id: "bg-1",
+  asset: "shop",
+  identity: "alice",
+  reason: "INC-1",
+  grantedAt: "2026-11-26T11:50:00Z",
+  expiresAt: "2026-11-26T12:20:00Z",
+  grantedBy: who("alice"),
+  revokedAt: null,
+};
 
 function chain(n: number): AuditEntry[] {
   const out: AuditEntry[] = [];
@@ -114,16 +128,7 @@ describe("approvals that count", () => {
   });
 
   it("break-glass waives approvals only, never a deny or a missing restore point", () => {
-    const grant: BreakGlass = {
-      id: "bg-1",
-      asset: "shop",
-      identity: "alice",
-      reason: "INC-1",
-      grantedAt: "2026-11-26T11:50:00Z",
-      expiresAt: "2026-11-26T12:20:00Z",
-      grantedBy: who("alice"),
-      revokedAt: null,
-    };
+    const grant = ALICE_GRANT;
     const reqs: Requirement[] = [
       { kind: "verified-restore-point", met: false, detail: "none", fix: "backup" },
       { kind: "approvals", needed: 1, met: false, detail: "x", fix: "y" },
@@ -183,6 +188,82 @@ describe("approvals that count", () => {
         now,
       })?.id,
       "bg-1",
+    );
+  });
+});
+
+describe("decideApprovals: the verdict from the vouched approvals and grants", () => {
+  const planId = "a".repeat(64);
+  const plan = {
+    planId,
+    assets: [{ name: "shop", tier: "production", recoverability: noRecoverability("x") }],
+    requirements: [{ kind: "approvals", needed: 1, met: false, detail: "x", fix: "y" }] as Requirement[],
+  };
+  const grant = ALICE_GRANT;
+  const vouched = (approvals: Approval[], forged: Approval[] = []) => ({
+    approvals,
+    forged: forged.map((approval) => ({ approval, why: "not in the audit log" })),
+    used: new Map<string, number>(),
+  });
+
+  it("another person's approval allows; the forged ones and the runner's own are listed as ignored", () => {
+    const d = decideApprovals({
+      plan,
+      runner: "alice",
+      now,
+      vouched: vouched(
+        [approval(), approval({ id: "apr-2", approver: who("alice") })],
+        [approval({ id: "apr-3" })],
+      ),
+      grants: [],
+    });
+    assert.equal(d.verdict, "allow");
+    assert.deepEqual(
+      d.approvals.map((a) => a.id),
+      ["apr-1"],
+    );
+    assert.deepEqual(
+      d.ignored.map((i) => i.approval.id),
+      ["apr-3", "apr-2"],
+    );
+    assert.equal(d.breakGlass, null);
+  });
+
+  it("without approvals, an active grant of the runner waives them, never for unbound data", () => {
+    const waived = decideApprovals({ plan, runner: "alice", now, vouched: vouched([]), grants: [grant] });
+    assert.equal(waived.verdict, "allow");
+    assert.equal(waived.breakGlass?.id, "bg-1");
+    const other = decideApprovals({ plan, runner: "carol", now, vouched: vouched([]), grants: [grant] });
+    assert.equal(other.verdict, "require");
+    const unbound = decideApprovals({
+      plan: { ...plan, unbound: true },
+      runner: "alice",
+      now,
+      vouched: vouched([]),
+      grants: [grant],
+    });
+    assert.equal(unbound.verdict, "require");
+    assert.equal(unbound.breakGlass, null);
+  });
+
+  it("liveApprovals: not revoked, not expired, not used up", () => {
+    const live = liveApprovals(
+      [
+        approval(),
+        approval({ id: "revoked", revokedAt: "2026-11-26T11:45:00Z" }),
+        approval({ id: "expired", expiresAt: "2026-11-26T11:59:00Z" }),
+        approval({ id: "used" }),
+        approval({ id: "twice", uses: 2 }),
+      ],
+      new Map([
+        ["used", 1],
+        ["twice", 1],
+      ]),
+      now,
+    );
+    assert.deepEqual(
+      live.map((a) => a.id),
+      ["apr-1", "twice"],
     );
   });
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { formatDuration } from "../../src/core/duration.js";
+import { assemblePlan, type PlanParts } from "../../src/core/plan/plan.js";
 import {
   DEFAULT_POLICY,
   destroyedTables,
@@ -10,7 +11,7 @@ import {
   type PolicyInput,
   type PolicyRule,
   type Recoverability,
-} from "../../src/core/plan.js";
+} from "../../src/core/plan/policy.js";
 
 const noRestorePoint: Recoverability = {
   restorePoint: null,
@@ -207,5 +208,93 @@ describe("plan identity", () => {
       { ...op({}).resolved!, type: "view", name: "public.feed", dataLoss: "recoverable" as const },
     ];
     assert.deepEqual(destroyedTables([op({ cascade })]), ["public.order_items", "public.products"]);
+  });
+});
+
+describe("assemblePlan", () => {
+  const op = (kind: string, dataLoss: PlannedOperation["dataLoss"]): PlannedOperation =>
+    ({
+      kind,
+      dataLoss,
+      statementIndex: 0,
+      statement: kind,
+      normalized: kind,
+      target: null,
+      reason: "",
+      cascadeRequested: false,
+      missingOk: false,
+      filter: null,
+      resolved: {
+        type: "table",
+        name: "public.t",
+        identity: "oid=1",
+        rows: 1,
+        rowsExact: true,
+        bytes: 1,
+        dataLoss,
+        how: "",
+      },
+      rows: 1,
+      bytes: 1,
+      cascade: [],
+      notes: [],
+    }) as PlannedOperation;
+  const parts = (over: Partial<PlanParts> = {}): PlanParts => ({
+    command: { kind: "sql", text: "TRUNCATE t" },
+    cluster: null,
+    assets: [{ name: "shop", tier: "production", recoverability: noRestorePoint }],
+    operations: [op("truncate", "destructive")],
+    dependents: [],
+    consumers: [],
+    identity: { asset: "shop", normalizedStatements: ["n1"], restorePointId: null },
+    subjects: [
+      {
+        asset: { name: "shop", tier: "production", rpoSeconds: 86400 },
+        operations: [op("truncate", "destructive")],
+        recoverability: noRestorePoint,
+      },
+    ],
+    recoverability: noRestorePoint,
+    policy: DEFAULT_POLICY,
+    planningMs: 5,
+    ...over,
+  });
+  const assembly = { hash: (text: string) => `hash(${text.length})`, describeAge: formatDuration };
+
+  it("the plan id is the injected hash of planIdentity; the policy judges with that id", () => {
+    const p = parts();
+    const plan = assemblePlan(p, assembly);
+    const identity = planIdentity({ ...p.identity, operations: p.operations });
+    assert.equal(plan.planId, `hash(${identity.length})`);
+    assert.equal(plan.verdict, "require");
+    assert.match(plan.requirements.find((r) => r.kind === "approvals")?.fix ?? "", /lifeline approve hash\(/);
+    assert.equal(plan.asset, "shop");
+    assert.equal("unbound" in plan, false, "SQL plans carry no unbound flag");
+  });
+
+  it("several subjects and unmet requirements merge: any deny denies, one approvals requirement", () => {
+    const deny: PolicyRule = { name: "no-truncate", match: { tier: ["staging"] }, deny: "not here" };
+    const plan = assemblePlan(
+      parts({
+        unbound: false,
+        policy: [...DEFAULT_POLICY, deny],
+        subjects: [
+          ...parts().subjects,
+          {
+            asset: { name: "stage", tier: "staging", rpoSeconds: 86400 },
+            operations: [op("truncate", "destructive")],
+            recoverability: noRestorePoint,
+          },
+        ],
+        unmet: [{ kind: "complete-view", met: false, detail: "x", fix: "y" }],
+      }),
+      assembly,
+    );
+    assert.equal(plan.verdict, "deny");
+    assert.equal(plan.unbound, false);
+    assert.deepEqual(
+      plan.requirements.map((r) => r.kind),
+      ["verified-restore-point", "deny", "complete-view", "approvals"],
+    );
   });
 });

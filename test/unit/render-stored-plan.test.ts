@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Plan } from "../../src/app/plan.js";
-import type { PlanRecord } from "../../src/core/gate.js";
+import type { Plan } from "../../src/core/plan/plan.js";
+import type { PlanRecord } from "../../src/core/approval/approval.js";
 import { planJson, renderPlan } from "../../src/cli/render/plan.js";
 import { renderStoredPlan } from "../../src/cli/render/stored-plan.js";
 

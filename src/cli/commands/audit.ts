@@ -6,7 +6,7 @@ import { LifelineError, EXIT_CODES } from "../../core/errors.js";
 import { withCatalog } from "../catalog.js";
 import { out, err, json } from "../io.js";
 import { renderAuditTable } from "../render/audit.js";
-import { AUDIT_KINDS, type AuditKind, verifyChain } from "../../core/audit.js";
+import { AUDIT_KINDS, type AuditKind, verifyChain } from "../../core/audit/chain.js";
 
 export function register(program: Command, env: CliEnv): void {
   const audit = program

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { planCommand } from "../../app/plan-command.js";
-import { plan, type Plan } from "../../app/plan.js";
+import type { Plan } from "../../core/plan/plan.js";
+import { plan } from "../../app/plan.js";
 import { policyRules } from "../../config/load.js";
 import { EXIT_CODES } from "../../core/errors.js";
 import { recordShownPlan } from "../catalog.js";

@@ -5,7 +5,7 @@ import { withCatalog } from "../catalog.js";
 import { findRecordedPlan, vouchedApprovalsFor } from "../../app/gate.js";
 import { out, json } from "../io.js";
 import { renderShown } from "../render/gate.js";
-import { usesOf } from "../../core/gate.js";
+import { usesOf } from "../../core/approval/approval.js";
 
 export function register(program: Command, env: CliEnv): void {
   program

@@ -1,4 +1,4 @@
-import type { AuditEntry } from "../../core/audit.js";
+import type { AuditEntry } from "../../core/audit/chain.js";
 
 function auditWhat(e: AuditEntry): string {
   if (e.damaged !== undefined) return `DAMAGED: ${e.damaged}`;

@@ -1,5 +1,5 @@
 import { formatDuration } from "../../core/duration.js";
-import type { BreakGlass, PlanRecord, StatementResult } from "../../core/gate.js";
+import type { BreakGlass, PlanRecord, StatementResult } from "../../core/approval/approval.js";
 import { renderStatements } from "./run.js";
 import { renderStoredPlan } from "./stored-plan.js";
 

@@ -1,6 +1,6 @@
-import type { Plan } from "../../app/plan.js";
+import type { Plan } from "../../core/plan/plan.js";
 import { formatBinaryBytes, formatBytes, formatCount } from "../../core/duration.js";
-import type { AffectedObject } from "../../core/plan.js";
+import type { AffectedObject } from "../../core/plan/policy.js";
 
 const n = formatCount;
 

@@ -1,5 +1,5 @@
 import type { RunOutcome } from "../../app/gate.js";
-import type { StatementResult } from "../../core/gate.js";
+import type { StatementResult } from "../../core/approval/approval.js";
 import { planJson, renderPlan } from "./plan.js";
 
 export function runJson(outcome: RunOutcome) {

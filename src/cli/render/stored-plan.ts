@@ -4,11 +4,10 @@
  * reviewer sees the plan as the requester saw it (operations, cascade, rows, dependents,
  * recoverability, requirements), rendered by the same code.
  */
-import type { AssetAssessment, Plan } from "../../app/plan.js";
-import type { Consumer } from "../../ports/engine.js";
-import type { DataLoss } from "../../core/operation.js";
-import type { AffectedObject, Dependent, PlannedOperation, Recoverability } from "../../core/plan.js";
-import type { PlanRecord } from "../../core/gate.js";
+import type { AssetAssessment, Consumer, Plan } from "../../core/plan/plan.js";
+import type { DataLoss } from "../../core/plan/operation.js";
+import type { AffectedObject, Dependent, PlannedOperation, Recoverability } from "../../core/plan/policy.js";
+import type { PlanRecord } from "../../core/approval/approval.js";
 import { renderPlan } from "./plan.js";
 
 type Doc = Record<string, unknown>;

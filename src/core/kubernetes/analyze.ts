@@ -3,7 +3,7 @@
  * the kubernetes adapter reads the cluster, this decides what goes, whether it can come back, and
  * who depends on it. Every decision that lacks a fact fails closed (`unknown`).
  */
-import type { AffectedObject, Dependent, PlannedOperation } from "../plan.js";
+import type { AffectedObject, Dependent, PlannedOperation } from "../plan/policy.js";
 import type { KubectlCommand, ParsedCommand } from "./command/index.js";
 import { canonicalCommand, displayCommand, isUnknown } from "./command/index.js";
 import { bindingCovers, bindingTouches, type AssetBinding } from "./binding.js";

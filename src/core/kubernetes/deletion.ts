@@ -3,8 +3,8 @@
  * pods, a Secret or ConfigMap, a Service, a whole namespace. Shared by `kubectl delete`, scale-downs
  * and `helm uninstall`.
  */
-import type { DataLoss } from "../operation.js";
-import { worstLoss } from "../operation.js";
+import type { DataLoss } from "../plan/operation.js";
+import { worstLoss } from "../plan/operation.js";
 import type { Analyzer } from "./context.js";
 import type { ConfigData, Meta, PersistentVolumeClaim, Pod, Service, Workload } from "./inventory.js";
 import { qualified } from "./inventory.js";

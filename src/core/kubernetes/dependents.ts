@@ -1,4 +1,4 @@
-import type { Dependent } from "../plan.js";
+import type { Dependent } from "../plan/policy.js";
 import type { ConfigData, Container, Inventory, Pod, Service, Workload } from "./inventory.js";
 import { qualified } from "./inventory.js";
 import { subsetOf } from "./selector.js";

@@ -2,9 +2,9 @@
  * The outcome model of the Kubernetes planner: what a command does to one object (its data loss,
  * why, what goes with it, who depends on it), and the steps a command breaks into.
  */
-import type { DataLoss } from "../operation.js";
-import { worstLoss } from "../operation.js";
-import type { AffectedObject } from "../plan.js";
+import type { DataLoss } from "../plan/operation.js";
+import { worstLoss } from "../plan/operation.js";
+import type { AffectedObject } from "../plan/policy.js";
 import type { ConfigData, Meta, Pod, Service } from "./inventory.js";
 import { qualified } from "./inventory.js";
 

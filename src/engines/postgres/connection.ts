@@ -52,11 +52,6 @@ function parseUrl(url: string): URL {
   }
 }
 
-export function databaseName(target: Target): string {
-  const parsed = parseUrl(target.url);
-  return decodeURIComponent(parsed.pathname.replace(/^\//, "")) || parsed.searchParams.get("dbname") || "";
-}
-
 /** Same server and credentials, another database. */
 export function withDatabase(target: Target, database: string): Target {
   const parsed = parseUrl(target.url);

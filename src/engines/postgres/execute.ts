@@ -1,6 +1,6 @@
 import { LifelineError } from "../../core/errors.js";
 import type { QueryResult } from "pg";
-import type { StatementResult } from "../../core/gate.js";
+import type { StatementResult } from "../../core/approval/approval.js";
 import type { Target } from "../../ports/engine.js";
 import { createClassifier } from "./classify/index.js";
 import { connect, pinSqlSession } from "./connection.js";

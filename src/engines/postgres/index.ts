@@ -28,7 +28,6 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
   const jobs = Math.max(1, options.fingerprintJobs ?? 2);
   return {
     name: "postgres",
-    capabilities: { snapshotConsistentFingerprints: true, parallelRestore: true },
     target: targetFromUrl,
     probe: (target) => withClient(target, describeSource),
     backup: (target, backupOptions) => backup(tools, target, backupOptions),

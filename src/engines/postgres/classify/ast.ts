@@ -1,4 +1,4 @@
-import type { ObjectRef } from "../../../core/operation.js";
+import type { ObjectRef } from "../../../core/plan/operation.js";
 
 /**
  * Reading libpg-query's parse tree (JSON, one key per node type: `{ "DropStmt": { … } }`) without

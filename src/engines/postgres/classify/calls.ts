@@ -1,4 +1,4 @@
-import type { Operation } from "../../../core/operation.js";
+import type { Operation } from "../../../core/plan/operation.js";
 import { isNode, names } from "./ast.js";
 import { op, type Context } from "./context.js";
 

@@ -1,4 +1,4 @@
-import type { Operation } from "../../../core/operation.js";
+import type { Operation } from "../../../core/plan/operation.js";
 
 /** The statement being classified, shared by every operation it yields. */
 export interface Context {

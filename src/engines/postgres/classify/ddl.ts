@@ -1,4 +1,4 @@
-import type { DataLoss, Operation } from "../../../core/operation.js";
+import type { DataLoss, Operation } from "../../../core/plan/operation.js";
 import {
   child,
   constValue,

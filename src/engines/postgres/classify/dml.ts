@@ -1,4 +1,4 @@
-import type { Operation } from "../../../core/operation.js";
+import type { Operation } from "../../../core/plan/operation.js";
 import { child, constValue, isNode, list, names, refFromRangeVar, str, withoutLocations } from "./ast.js";
 import { nested } from "./calls.js";
 import { op, type Handler } from "./context.js";

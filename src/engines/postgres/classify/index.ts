@@ -1,4 +1,4 @@
-import type { Operation } from "../../../core/operation.js";
+import type { Operation } from "../../../core/plan/operation.js";
 import { deleteAsSelect } from "./delete-as-select.js";
 import { loadParser } from "./parser.js";
 import { classifySql, transactionControl } from "./script.js";

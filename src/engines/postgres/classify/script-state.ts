@@ -1,4 +1,4 @@
-import type { ObjectRef, Operation } from "../../../core/operation.js";
+import type { ObjectRef, Operation } from "../../../core/plan/operation.js";
 import { child, isNode, list, names, rangeVarName, statementNode, str } from "./ast.js";
 
 /**

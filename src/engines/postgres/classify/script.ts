@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Operation } from "../../../core/operation.js";
+import type { Operation } from "../../../core/plan/operation.js";
 import { secrets } from "../../../core/redact.js";
 import { child, isNode, kebab, str, withoutLocations, type ParsedStatement } from "./ast.js";
 import { sqlStart } from "./bytes.js";

@@ -1,4 +1,4 @@
-import type { Operation } from "../../../core/operation.js";
+import type { Operation } from "../../../core/plan/operation.js";
 import { child, isNode, kebab, names, refFromNames, statementNode, str } from "./ast.js";
 import { nested } from "./calls.js";
 import { op, type Context, type Handler } from "./context.js";

@@ -2,8 +2,8 @@
  * The gate's decisions: which approvals count for a plan, whether a break-glass grant is active,
  * and the verdict once approvals are known. Pure; the catalog stores, this decides.
  */
-import type { AuditEntry, Identity } from "./audit.js";
-import type { Requirement, Verdict } from "./plan.js";
+import type { AuditEntry, Identity } from "../audit/chain.js";
+import { verdictOf, type Requirement, type Verdict } from "../plan/policy.js";
 
 export interface Approval {
   id: string;
@@ -250,10 +250,5 @@ export function withApprovals(
       fix: `another person approves this exact plan: lifeline approve ${input.planId.slice(0, 12)}`,
     };
   });
-  const verdict: Verdict = out.some((r) => r.kind === "deny")
-    ? "deny"
-    : out.some((r) => !r.met)
-      ? "require"
-      : "allow";
-  return { verdict, requirements: out, usedBreakGlass };
+  return { verdict: verdictOf(out), requirements: out, usedBreakGlass };
 }

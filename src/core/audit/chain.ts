@@ -82,7 +82,7 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
 }
 
-export function entryHash(hash: Hasher, prevHash: string, seq: number, input: AuditInput): string {
+function entryHash(hash: Hasher, prevHash: string, seq: number, input: AuditInput): string {
   return hash(
     prevHash +
       canonicalJson({

@@ -134,6 +134,15 @@ function matches(
   );
 }
 
+/** The verdict of a set of requirements: any deny denies; any unmet requirement requires. */
+export function verdictOf(requirements: readonly Requirement[]): Verdict {
+  return requirements.some((r) => r.kind === "deny")
+    ? "deny"
+    : requirements.some((r) => !r.met)
+      ? "require"
+      : "allow";
+}
+
 /** Evaluates the rules against a plan: every unmet requirement comes with the command that meets it. */
 export function evaluatePolicy(
   rules: readonly PolicyRule[],
@@ -186,12 +195,7 @@ export function evaluatePolicy(
           : `another person approves this exact plan: lifeline approve ${input.planId.slice(0, 12)}`,
     });
   }
-  const verdict: Verdict = requirements.some((r) => r.kind === "deny")
-    ? "deny"
-    : requirements.some((r) => !r.met)
-      ? "require"
-      : "allow";
-  return { verdict, requirements };
+  return { verdict: verdictOf(requirements), requirements };
 }
 
 /** The tables whose rows the plan destroys (targets and cascades), for recoverability. */
@@ -260,10 +264,5 @@ export function mergeVerdicts(results: readonly { verdict: Verdict; requirements
     }
   }
   if (approvals) requirements.push(approvals);
-  const verdict: Verdict = requirements.some((r) => r.kind === "deny")
-    ? "deny"
-    : requirements.some((r) => !r.met)
-      ? "require"
-      : "allow";
-  return { verdict, requirements };
+  return { verdict: verdictOf(requirements), requirements };
 }
