@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { LifelineError, asLifelineError, interrupted } from "../core/errors.js";
-import { MANIFEST_FORMAT, newRestorePointId, type Manifest } from "../core/restore-point.js";
+import { MANIFEST_FORMAT, newRestorePointId, type Manifest } from "../core/restore-point/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { AppContext } from "./context.js";
 import { LIFELINE_VERSION } from "./version.js";

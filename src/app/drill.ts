@@ -1,7 +1,7 @@
-import { compareFingerprints } from "../core/compare.js";
-import { DRILL_FORMAT, newDrillId, type DrillReport } from "../core/drill.js";
+import { compareFingerprints } from "../core/drill/compare.js";
+import { DRILL_FORMAT, newDrillId, type DrillReport } from "../core/drill/drill.js";
 import { LifelineError, asLifelineError, isLifelineError, restorePointDamaged } from "../core/errors.js";
-import type { Manifest } from "../core/restore-point.js";
+import type { Manifest } from "../core/restore-point/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Target } from "../ports/engine.js";
 import type { ScratchInstance } from "../ports/scratch.js";

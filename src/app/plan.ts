@@ -4,7 +4,7 @@ import { LifelineError } from "../core/errors.js";
 import { secrets } from "../core/redact.js";
 import { assemblePlan, type Plan, type PlanAssembly } from "../core/plan/plan.js";
 import { destroyedTables, type PolicyRule, type Recoverability } from "../core/plan/policy.js";
-import type { LiveState } from "../core/posture.js";
+import type { LiveState } from "../core/posture/posture.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { AppContext } from "./context.js";
 import { assetPosture, damagedInUse } from "./status.js";

@@ -1,6 +1,11 @@
 import { isLifelineError, restorePointDamaged } from "../core/errors.js";
-import { computePosture, type LiveState, type Posture, type RestorePointFacts } from "../core/posture.js";
-import { totalArtifactBytes, type Manifest } from "../core/restore-point.js";
+import {
+  computePosture,
+  type LiveState,
+  type Posture,
+  type RestorePointFacts,
+} from "../core/posture/posture.js";
+import { totalArtifactBytes, type Manifest } from "../core/restore-point/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { RestorePointInfo } from "../ports/repository.js";
 import type { AppContext } from "./context.js";

@@ -1,7 +1,13 @@
 import type { Operation } from "../core/plan/operation.js";
 import type { Consumer } from "../core/plan/plan.js";
 import type { Dependent, PlannedOperation } from "../core/plan/policy.js";
-import type { DatabaseLocale, Activity, Artifact, Fingerprints, Manifest } from "../core/restore-point.js";
+import type {
+  DatabaseLocale,
+  Activity,
+  Artifact,
+  Fingerprints,
+  Manifest,
+} from "../core/restore-point/restore-point.js";
 
 /** A database lifeline connects to. The url may hold a password; `display` never does. */
 export interface Target {

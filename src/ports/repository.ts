@@ -1,7 +1,7 @@
-import type { Finding } from "../core/check.js";
-import type { DrillReport } from "../core/drill.js";
-import type { DrillFacts, RestorePointFacts } from "../core/posture.js";
-import type { Manifest } from "../core/restore-point.js";
+import type { Finding } from "../core/restore-point/check.js";
+import type { DrillReport } from "../core/drill/drill.js";
+import type { DrillFacts, RestorePointFacts } from "../core/posture/posture.js";
+import type { Manifest } from "../core/restore-point/restore-point.js";
 
 /** A restore point being written. Nothing of it is visible until commit. */
 export interface StagedRestorePoint {

@@ -1,4 +1,4 @@
-import type { DatabaseLocale } from "../core/restore-point.js";
+import type { DatabaseLocale } from "../core/restore-point/restore-point.js";
 import type { Target } from "./engine.js";
 
 export interface ScratchInstance {

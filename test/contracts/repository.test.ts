@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { appendFile, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { Manifest } from "../../src/core/restore-point.js";
+import type { Manifest } from "../../src/core/restore-point/restore-point.js";
 import { LocalRepository } from "../../src/repository/local-fs/index.js";
 import { tempDir } from "../support/pg.js";
 import { manifestPath } from "../support/repository.js";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { backup } from "../../src/app/backup.js";
 import { isLifelineError } from "../../src/core/errors.js";
-import type { Manifest } from "../../src/core/restore-point.js";
+import type { Manifest } from "../../src/core/restore-point/restore-point.js";
 import { engineFor } from "../../src/engines/index.js";
 import { silentProgress } from "../../src/ports/engine.js";
 import type { Scratch, ScratchInstance } from "../../src/ports/scratch.js";

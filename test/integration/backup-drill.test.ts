@@ -5,7 +5,7 @@ import { after, before, describe, it } from "node:test";
 import { backup } from "../../src/app/backup.js";
 import { drill } from "../../src/app/drill.js";
 import { status } from "../../src/app/status.js";
-import type { Manifest } from "../../src/core/restore-point.js";
+import type { Manifest } from "../../src/core/restore-point/restore-point.js";
 import { testAsset, testContext } from "../support/context.js";
 import {
   FIXTURES,

@@ -11,7 +11,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { backup } from "../../src/app/backup.js";
 import { drill } from "../../src/app/drill.js";
-import type { Manifest } from "../../src/core/restore-point.js";
+import type { Manifest } from "../../src/core/restore-point/restore-point.js";
 import { postgresEngine } from "../../src/engines/postgres/index.js";
 import { FINGERPRINT_ALGORITHM, sha256 } from "../../src/engines/postgres/fingerprint.js";
 import { testAsset, testContext } from "../support/context.js";

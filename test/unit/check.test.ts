@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { checkArtifacts } from "../../src/core/check.js";
-import type { Artifact } from "../../src/core/restore-point.js";
+import { checkArtifacts } from "../../src/core/restore-point/check.js";
+import type { Artifact } from "../../src/core/restore-point/restore-point.js";
 
 const SHA_A = "a".repeat(64);
 const SHA_B = "b".repeat(64);

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { compareFingerprints } from "../../src/core/compare.js";
-import type { Fingerprints } from "../../src/core/restore-point.js";
+import { compareFingerprints } from "../../src/core/drill/compare.js";
+import type { Fingerprints } from "../../src/core/restore-point/restore-point.js";
 
 const D1 = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d8e9f0a1b2";
 const D2 = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";

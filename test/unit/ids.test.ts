@@ -6,8 +6,12 @@ import {
   latestDrillByRestorePoint,
   newDrillId,
   type DrillReport,
-} from "../../src/core/drill.js";
-import { RESTORE_POINT_ID, newRestorePointId, totalArtifactBytes } from "../../src/core/restore-point.js";
+} from "../../src/core/drill/drill.js";
+import {
+  RESTORE_POINT_ID,
+  newRestorePointId,
+  totalArtifactBytes,
+} from "../../src/core/restore-point/restore-point.js";
 
 describe("newRestorePointId", () => {
   it("builds a sortable, directory-safe id that matches RESTORE_POINT_ID", () => {

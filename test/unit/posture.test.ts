@@ -6,10 +6,10 @@ import {
   factsOf,
   type PostureInput,
   type RestorePointFacts,
-} from "../../src/core/posture.js";
+} from "../../src/core/posture/posture.js";
 import { renderStatus } from "../../src/cli/render/restore-points.js";
-import { DRILL_FORMAT, type DrillReport } from "../../src/core/drill.js";
-import { MANIFEST_FORMAT, type Activity, type Manifest } from "../../src/core/restore-point.js";
+import { DRILL_FORMAT, type DrillReport } from "../../src/core/drill/drill.js";
+import { MANIFEST_FORMAT, type Activity, type Manifest } from "../../src/core/restore-point/restore-point.js";
 
 const NOW = new Date("2026-11-26T12:00:00Z");
 const HOUR = 3600;

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { describeZodError, drillReportSchema, manifestSchema } from "../../src/core/schemas.js";
-import { canonicalJson } from "../../src/core/restore-point.js";
+import { describeZodError, drillReportSchema, manifestSchema } from "../../src/core/restore-point/schemas.js";
+import { canonicalJson } from "../../src/core/restore-point/restore-point.js";
 
 function validManifest(): Record<string, unknown> {
   return {

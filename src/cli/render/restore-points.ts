@@ -1,7 +1,7 @@
-import type { DrillReport } from "../../core/drill.js";
+import type { DrillReport } from "../../core/drill/drill.js";
 import { formatBytes, formatDuration } from "../../core/duration.js";
-import type { Posture } from "../../core/posture.js";
-import { totalArtifactBytes, type Manifest } from "../../core/restore-point.js";
+import type { Posture } from "../../core/posture/posture.js";
+import { totalArtifactBytes, type Manifest } from "../../core/restore-point/restore-point.js";
 import type { CheckResult } from "../../ports/repository.js";
 import { count, table } from "../io.js";
 

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { assertDumpToolFits } from "../../core/versions.js";
-import type { Artifact } from "../../core/restore-point.js";
+import type { Artifact } from "../../core/restore-point/restore-point.js";
 import type { BackupOptions, BackupResult, Target } from "../../ports/engine.js";
 import { run } from "../../support/process.js";
 import { fileSize, listFiles, sha256File } from "../../support/files.js";

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { LifelineError } from "../../core/errors.js";
 import { redactUrl, secrets } from "../../core/redact.js";
-import type { DatabaseLocale } from "../../core/restore-point.js";
+import type { DatabaseLocale } from "../../core/restore-point/restore-point.js";
 import type { Target } from "../../ports/engine.js";
 
 /** Builds a Target from a connection URL, registering its password as a secret. */

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { SequenceValue } from "../../core/restore-point.js";
+import type { SequenceValue } from "../../core/restore-point/restore-point.js";
 import { run } from "../../support/process.js";
 import { qualifiedName } from "./connection.js";
 

@@ -7,7 +7,7 @@ import type {
   SequenceValue,
   TableFingerprint,
   TableRecipe,
-} from "../../core/restore-point.js";
+} from "../../core/restore-point/restore-point.js";
 import { interrupted } from "../../core/errors.js";
 import type { Target } from "../../ports/engine.js";
 import { PINNED_SETTINGS, connect, qualifiedName, quoteIdent, quoteLiteral, sqlIdent } from "./connection.js";

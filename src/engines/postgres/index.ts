@@ -1,5 +1,5 @@
 import type { Engine, Target } from "../../ports/engine.js";
-import type { Fingerprints, Manifest } from "../../core/restore-point.js";
+import type { Fingerprints, Manifest } from "../../core/restore-point/restore-point.js";
 import { backup } from "./backup.js";
 import { targetFromUrl, withClient } from "./connection.js";
 import {

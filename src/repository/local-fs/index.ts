@@ -3,8 +3,8 @@ import type { Dirent } from "node:fs";
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as z from "zod";
-import { checkArtifacts, type Finding } from "../../core/check.js";
-import { DRILL_ID, type DrillReport } from "../../core/drill.js";
+import { checkArtifacts, type Finding } from "../../core/restore-point/check.js";
+import { DRILL_ID, type DrillReport } from "../../core/drill/drill.js";
 import { LifelineError, restorePointDamaged } from "../../core/errors.js";
 import {
   RESTORE_POINT_ID,
@@ -13,8 +13,8 @@ import {
   restorePointIdTime,
   totalArtifactBytes,
   type Manifest,
-} from "../../core/restore-point.js";
-import { describeZodError, drillReportSchema, manifestSchema } from "../../core/schemas.js";
+} from "../../core/restore-point/restore-point.js";
+import { describeZodError, drillReportSchema, manifestSchema } from "../../core/restore-point/schemas.js";
 import type {
   AssetOverview,
   CheckResult,

@@ -24,7 +24,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { LifelineError, interrupted } from "../../core/errors.js";
-import type { DatabaseLocale } from "../../core/restore-point.js";
+import type { DatabaseLocale } from "../../core/restore-point/restore-point.js";
 import { fileSize, fsyncPath, isPidAlive, listFiles } from "../../support/files.js";
 import { run } from "../../support/process.js";
 import { createDatabaseSql, localeError } from "../../engines/postgres/connection.js";

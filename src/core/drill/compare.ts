@@ -1,4 +1,4 @@
-import type { Fingerprints, TableFingerprint } from "./restore-point.js";
+import type { Fingerprints, TableFingerprint } from "../restore-point/restore-point.js";
 
 export type MismatchKind =
   | "algorithm"

@@ -1,5 +1,5 @@
-import type { DrillReport } from "./drill.js";
-import { totalArtifactBytes, type Activity, type Manifest } from "./restore-point.js";
+import type { DrillReport } from "../drill/drill.js";
+import { totalArtifactBytes, type Activity, type Manifest } from "../restore-point/restore-point.js";
 
 /**
  * What posture needs to know of a restore point: small facts an index can hold, so that status and

@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { DRILL_FORMAT, type DrillReport } from "./drill.js";
+import { DRILL_FORMAT, type DrillReport } from "../drill/drill.js";
 import { MANIFEST_FORMAT, type Manifest } from "./restore-point.js";
 
 /** Validation of what lifeline reads back from a repository: a manifest is trusted only once it parses. */
