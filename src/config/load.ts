@@ -68,7 +68,7 @@ function fixFor(issue: z.core.$ZodIssue): string {
     case "unrecognized_keys":
       return `remove ${issue.keys.map((k) => `"${k}"`).join(", ")} or check the spelling (see "Configuration" in the README)`;
     case "invalid_type":
-      return `give a ${issue.expected} here (see "Configuration" in the README)`;
+      return `give ${/^[aeiou]/i.test(issue.expected) ? "an" : "a"} ${issue.expected} here (see "Configuration" in the README)`;
     default:
       return 'see "Configuration" in the README';
   }

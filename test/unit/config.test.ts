@@ -164,6 +164,7 @@ assets:
     const error = configFailure(`backup:\n  jobs: two\n${MINIMAL}`);
     assert.match(error.message, /backup\.jobs: /);
     assert.match(error.fix ?? "", /give a number here/);
+    assert.match(configFailure(`policy: []\n${MINIMAL}`).fix ?? "", /give an object here/);
   });
 
   it("rejects out-of-range numbers", () => {
