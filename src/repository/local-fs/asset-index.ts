@@ -1,0 +1,260 @@
+/**
+ * The per-asset index (index/<asset>.json): a cache of what posture needs, rebuilt from the
+ * manifests and drill reports when it is missing, stale or damaged; the markers a writer leaves
+ * while it updates it, and the lock held while it is rewritten.
+ */
+import { mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import * as z from "zod";
+import {
+  RESTORE_POINT_ID,
+  canonicalJson,
+  restorePointIdTime,
+  totalArtifactBytes,
+} from "../../core/restore-point/restore-point.js";
+import type { AssetOverview, RestorePointInfo } from "../../ports/repository.js";
+import { isPidAlive, writeFileAtomic } from "../../support/files.js";
+import { drillInfo, listDrillReports } from "./drill-reports.js";
+import { DRILLS, INDEX, MANIFEST, PENDING, RESTORE_POINTS, entries, indexPath, sameSet } from "./layout.js";
+import { readJson, readManifest, sha256 } from "./manifest.js";
+
+const INDEX_FORMAT = 1;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The per-asset index: what posture needs, so that status and plan read no manifest they do not use. */
+const indexSchema = z.object({
+  kind: z.literal("lifeline-index"),
+  format: z.literal(INDEX_FORMAT),
+  asset: z.string(),
+  /** Every restore point directory, damaged ones included: the index is stale when these differ. */
+  restorePoints: z.array(
+    z.object({
+      id: z.string(),
+      snapshotTime: z.string(),
+      bytes: z.number(),
+      manifestDigest: z.string().nullable(),
+      protected: z.boolean(),
+      damaged: z.string().nullable(),
+    }),
+  ),
+  /** The restore point directories under drills/<asset> when the index was written. */
+  drillDirectories: z.array(z.string()),
+  drills: z.array(
+    z.object({
+      id: z.string(),
+      restorePointId: z.string(),
+      result: z.enum(["passed", "failed"]),
+      finishedAt: z.string(),
+      restoreSeconds: z.number(),
+      verifySeconds: z.number(),
+    }),
+  ),
+  digest: z.string(),
+});
+export type IndexFile = z.infer<typeof indexSchema>;
+type IndexEntry = IndexFile["restorePoints"][number];
+
+export function sealIndex(index: Omit<IndexFile, "digest">): IndexFile {
+  const body: Record<string, unknown> = { ...index };
+  delete body.digest;
+  return { ...index, digest: `sha256:${sha256(canonicalJson(body))}` };
+}
+
+export async function overview(root: string, asset: string): Promise<AssetOverview> {
+  const index = await currentIndex(root, asset);
+  return {
+    restorePoints: index.restorePoints
+      .map((p): RestorePointInfo => ({
+        id: p.id,
+        snapshotTime: p.snapshotTime,
+        bytes: p.bytes,
+        damaged: p.damaged,
+        protected: p.protected,
+      }))
+      .sort((a, b) => a.snapshotTime.localeCompare(b.snapshotTime)),
+    drills: index.drills.map((d) => ({ ...d })),
+  };
+}
+
+export async function loadIndex(root: string, asset: string): Promise<IndexFile | undefined> {
+  const read = await readJson(indexPath(root, asset), indexSchema);
+  if (!read.ok) return undefined;
+  const { digest, ...body } = read.value;
+  return sealIndex(body).digest === digest && read.value.asset === asset ? read.value : undefined;
+}
+
+/** What the directories hold now: the index is fresh when it lists the same. */
+export async function listing(root: string, asset: string) {
+  const [assetEntries, indexEntries, drillEntries] = await Promise.all([
+    entries(path.join(root, RESTORE_POINTS, asset)),
+    entries(path.join(root, INDEX)),
+    entries(path.join(root, DRILLS, asset)),
+  ]);
+  const restorePoints = assetEntries
+    .filter((e) => e.isDirectory() && RESTORE_POINT_ID.test(e.name))
+    .map((e) => e.name);
+  const abandoned = indexEntries
+    .map((e) => PENDING.exec(e.name))
+    .filter((m): m is RegExpExecArray => m !== null && m[1] === asset && !isPidAlive(Number(m[2])))
+    .map((m) => m[0]);
+  const drillDirectories = drillEntries.filter((e) => e.isDirectory()).map((e) => e.name);
+  return { restorePoints, abandoned, drillDirectories, assetExists: assetEntries.length > 0 };
+}
+
+type Listing = Awaited<ReturnType<typeof listing>>;
+
+export function fresh(index: IndexFile, now: Listing): boolean {
+  return (
+    now.abandoned.length === 0 &&
+    sameSet(
+      index.restorePoints.map((p) => p.id),
+      now.restorePoints,
+    ) &&
+    sameSet(index.drillDirectories, now.drillDirectories)
+  );
+}
+
+/** The index, rebuilt from the manifests and drill reports when it is missing, stale or damaged. */
+async function currentIndex(root: string, asset: string): Promise<IndexFile> {
+  const [index, now] = await Promise.all([loadIndex(root, asset), listing(root, asset)]);
+  if (index && fresh(index, now)) return index;
+  if (!now.assetExists) return buildIndex(root, asset, now.drillDirectories);
+  const rebuilt = await withIndexLock(root, asset, async () => {
+    const again = await listing(root, asset);
+    const built = await buildIndex(root, asset, again.drillDirectories);
+    await writeIndex(root, asset, built);
+    for (const name of again.abandoned) await rm(path.join(root, INDEX, name), { force: true });
+    return built;
+  }).catch(() => undefined);
+  // Locked by a writer, or the disk refused: answer from the manifests without storing.
+  return rebuilt ?? buildIndex(root, asset, now.drillDirectories);
+}
+
+/** Reads every manifest and drill report of the asset: the slow path, when the index cannot be trusted. */
+export async function buildIndex(
+  root: string,
+  asset: string,
+  drillDirectories: string[],
+): Promise<IndexFile> {
+  const assetDir = path.join(root, RESTORE_POINTS, asset);
+  const restorePoints: IndexEntry[] = [];
+  for (const entry of await entries(assetDir)) {
+    if (!entry.isDirectory() || !RESTORE_POINT_ID.test(entry.name)) continue;
+    const read = await readManifest(path.join(assetDir, entry.name, MANIFEST), asset, entry.name);
+    restorePoints.push(
+      read.ok
+        ? {
+            id: entry.name,
+            snapshotTime: read.value.manifest.snapshotTime,
+            bytes: totalArtifactBytes(read.value.manifest),
+            manifestDigest: read.value.digest,
+            protected: read.value.protected,
+            damaged: null,
+          }
+        : {
+            id: entry.name,
+            snapshotTime: restorePointIdTime(entry.name),
+            bytes: 0,
+            manifestDigest: null,
+            protected: false,
+            damaged: `${path.posix.join(RESTORE_POINTS, asset, entry.name, MANIFEST)}: ${read.problem}`,
+          },
+    );
+  }
+  const drills = (await listDrillReports(root, asset)).map(drillInfo);
+  return sealIndex({
+    kind: "lifeline-index",
+    format: INDEX_FORMAT,
+    asset,
+    restorePoints,
+    drillDirectories,
+    drills,
+  });
+}
+
+async function writeIndex(root: string, asset: string, index: IndexFile): Promise<void> {
+  await mkdir(path.join(root, INDEX), { recursive: true });
+  await writeFileAtomic(indexPath(root, asset), JSON.stringify(sealIndex(index)) + "\n");
+}
+
+/**
+ * Runs fn holding the asset's index lock (an exclusively created file naming its process; a lock
+ * whose process is gone is taken over). Undefined when another live process holds it for 10 s.
+ */
+async function withIndexLock<T>(root: string, asset: string, fn: () => Promise<T>): Promise<T | undefined> {
+  const lock = indexPath(root, asset, ".lock");
+  await mkdir(path.dirname(lock), { recursive: true });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const handle = await open(lock, "wx");
+      try {
+        await handle.writeFile(String(process.pid));
+      } finally {
+        await handle.close();
+      }
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const holder = Number((await readFile(lock, "utf8").catch(() => "")).trim());
+      const age = await stat(lock).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
+      if ((holder > 0 && !isPidAlive(holder)) || (holder === 0 && age > 10_000)) {
+        await rm(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) return undefined;
+      await sleep(10 + Math.random() * 20);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+
+/** Marks a write whose index update follows: if the process dies before, readers rebuild the index. */
+export async function beginIndexUpdate(root: string, asset: string): Promise<string> {
+  await mkdir(path.join(root, INDEX), { recursive: true });
+  const marker = indexPath(
+    root,
+    asset,
+    `.pending-${process.pid}-${Math.floor(Math.random() * 0xffffffff).toString(16)}`,
+  );
+  await writeFile(marker, "");
+  return marker;
+}
+
+/**
+ * Adds what was just written to the index (under the lock, re-reading it first so that a
+ * concurrent writer's entry is kept), then removes the marker. The written files are already
+ * the truth: a failure here only leaves the marker, and the next reader rebuilds the index.
+ */
+export async function finishIndexUpdate(
+  root: string,
+  asset: string,
+  marker: string,
+  change: (index: IndexFile) => void,
+): Promise<void> {
+  const updated = await withIndexLock(root, asset, async () => {
+    const index = await loadIndex(root, asset);
+    const now = await listing(root, asset);
+    let next: IndexFile;
+    if (index) {
+      change(index);
+      index.drillDirectories = now.drillDirectories;
+      next = fresh(index, { ...now, abandoned: [] })
+        ? index
+        : await buildIndex(root, asset, now.drillDirectories);
+    } else {
+      next = await buildIndex(root, asset, now.drillDirectories);
+    }
+    await writeIndex(root, asset, next);
+    return true;
+  }).catch(() => undefined);
+  if (updated) await rm(marker, { force: true }).catch(() => undefined);
+}
