@@ -1,11 +1,11 @@
 import type pg from "pg";
-import { formatCount } from "../../core/duration.js";
-import type { Operation } from "../../core/plan/operation.js";
-import type { AffectedObject, Dependent, PlannedOperation } from "../../core/plan/policy.js";
-import type { Consumer } from "../../core/plan/plan.js";
-import type { Target } from "../../ports/engine.js";
-import { createClassifier, DML_KINDS, losslessTypeChange } from "./classify/index.js";
-import { pinSqlSession, qualifiedName, sqlIdent, withClient } from "./connection.js";
+import { formatCount } from "../../../core/duration.js";
+import type { Operation } from "../../../core/plan/operation.js";
+import type { AffectedObject, Dependent, PlannedOperation } from "../../../core/plan/policy.js";
+import type { Consumer } from "../../../core/plan/plan.js";
+import type { Target } from "../../../ports/engine.js";
+import { createClassifier, DML_KINDS, losslessTypeChange } from "../classify/index.js";
+import { pinSqlSession, qualifiedName, sqlIdent, withClient } from "../connection.js";
 
 /**
  * Impact of classified operations against the live database, read-only: every query runs in a READ
