@@ -10,7 +10,7 @@ import {
   readSequences,
 } from "./fingerprint.js";
 import { createClassifier } from "./classify/index.js";
-import { planImpact } from "./impact.js";
+import { planImpact } from "./impact/index.js";
 import { executeSql } from "./execute.js";
 import { describeSource } from "./inspect.js";
 import { restore } from "./restore.js";
