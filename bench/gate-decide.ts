@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { approve, decide, type GateDeps } from "../src/app/gate.js";
+import { approve } from "../src/app/approve.js";
+import { decide, type GateDeps } from "../src/app/gate.js";
 import type { Plan } from "../src/core/plan/plan.js";
 import { openCatalog } from "../src/catalog/index.js";
 import {

@@ -1,11 +1,17 @@
 import { LifelineError } from "../core/errors.js";
-import type { StatementResult } from "../core/approval/approval.js";
+import {
+  usesOf,
+  type Execution,
+  type ExecutionResult,
+  type StatementResult,
+} from "../core/approval/approval.js";
+import type { Decision } from "../core/approval/decide.js";
 import type { PolicyRule } from "../core/plan/policy.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Progress } from "../ports/engine.js";
 import { runChild } from "../support/process.js";
 import type { AppContext } from "./context.js";
-import { run, type GateDeps, type RunOutcome } from "./gate.js";
+import { announce, auditInput, decide, newId, recordPlan, type GateDeps } from "./gate.js";
 import { planCommand, type CommandPlanDeps, type CommandPlanOptions } from "./plan-command.js";
 import type { Plan } from "../core/plan/plan.js";
 import { plan as planSql } from "./plan.js";
@@ -85,7 +91,7 @@ async function execute(
 }
 
 /**
- * Runs SQL or a command through the gate (see run in gate.ts): planned, checked, re-planned just
+ * Runs SQL or a command through the gate (see run below): planned, checked, re-planned just
  * before executing, executed, recorded.
  */
 export function runRequest(deps: GateDeps, request: RunRequest, options: RunOptions): Promise<RunOutcome> {
@@ -113,4 +119,261 @@ export function runCommand(
   options: RunOptions,
 ): Promise<RunOutcome> {
   return runRequest(deps, { kind: "command", ...request }, options);
+}
+
+export type RunStatus = "executed" | "failed" | "blocked" | "drift" | "dry-run" | "interrupted";
+
+export interface RunOutcome {
+  status: RunStatus;
+  plan: Plan;
+  decision: Decision;
+  execution: Execution;
+  /** For a command: its exit code. */
+  exitCode: number | null;
+  /** Why it was blocked or failed. */
+  detail: string | null;
+}
+
+export interface RunInput {
+  /** Plans the command or SQL; called twice: before checking, and again just before executing. */
+  planner: () => Promise<Plan>;
+  /** The plan's JSON document (what `plan --json` prints). */
+  document: (plan: Plan) => unknown;
+  /**
+   * Executes it; resolves to the exit code (SQL: 0, or throws with the rollback message) and, for
+   * SQL, what each statement did; for a command killed by a signal, the signal's name (its exit
+   * code is 128 + the signal's number, as shells report it).
+   */
+  executor: () => Promise<{ exitCode: number; statements?: StatementResult[]; signal?: string | null }>;
+  dryRun: boolean;
+  /** Ctrl-C: checked again just before executing. */
+  signal?: AbortSignal;
+  /** A keyed digest of exactly what runs (the argv or the SQL), recorded with the run. */
+  digest?: string;
+}
+
+/**
+ * plan → check every requirement (approvals from the catalog, break-glass) → re-plan just before
+ * executing and refuse on drift → execute → record everything that was checked and done.
+ */
+export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> {
+  const started = deps.clock.now();
+  const first = await input.planner();
+  const asset = first.asset;
+  await recordPlan(deps, first, input.document(first));
+  const decision = await decide(deps, first);
+  const finish = async (
+    plan: Plan,
+    d: Decision,
+    status: RunStatus,
+    result: ExecutionResult,
+    exitCode: number | null,
+    detail: string | null,
+    statements?: StatementResult[],
+  ): Promise<RunOutcome> => {
+    const finished = deps.clock.now();
+    const execution: Execution = {
+      id: newId("run"),
+      planId: plan.planId,
+      identity: deps.identity,
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      result,
+      exitCode,
+      durationMs: finished.getTime() - started.getTime(),
+      command: plan.command,
+      requirements: d.requirements,
+      approvals: d.approvals.map((a) => a.id),
+      breakGlass: d.breakGlass?.id ?? null,
+      detail,
+      ...(statements ? { statements } : {}),
+    };
+    await deps.catalog.recordExecution(
+      execution,
+      auditInput(deps, "run", {
+        asset: plan.asset,
+        planId: plan.planId,
+        data: {
+          result,
+          status,
+          command: plan.command.text,
+          exitCode,
+          durationMs: execution.durationMs,
+          approvals: d.approvals.map((a) => ({ id: a.id, by: a.approver.id })),
+          breakGlass: d.breakGlass?.id ?? null,
+          requirements: d.requirements.map((r) => ({ kind: r.kind, met: r.met, detail: r.detail })),
+          digest: input.digest ?? null,
+          detail,
+          ...(statements ? { statements } : {}),
+        },
+      }),
+    );
+    return { status, plan, decision: d, execution, exitCode, detail };
+  };
+
+  if (decision.verdict !== "allow") {
+    const unmet = decision.requirements.filter((r) => !r.met);
+    const needsApproval = unmet.some((r) => r.kind === "approvals");
+    const outcome = await finish(
+      first,
+      decision,
+      decision.drifted.length > 0 ? "drift" : "blocked",
+      "blocked",
+      null,
+      decision.verdict === "deny"
+        ? unmet
+            .filter((r) => r.kind === "deny")
+            .map((r) => r.detail)
+            .join("; ")
+        : decision.drifted.length > 0
+          ? `the plan changed since it was approved (drift): approvals of ${decision.drifted.map((x) => `${x.planId.slice(0, 12)} by ${x.approvers.join(", ")}`).join("; ")} do not count for ${first.planId.slice(0, 12)}`
+          : `${unmet.length} requirement${unmet.length === 1 ? "" : "s"} not met`,
+    );
+    if (needsApproval && decision.verdict === "require") {
+      await announce(
+        deps,
+        {
+          text: `${deps.identity.id} asks to run \`${first.command.text.slice(0, 200)}\`${asset ? ` on ${asset}` : ""}: plan ${first.planId.slice(0, 12)} needs an approval. Review it (lifeline show ${first.planId.slice(0, 12)}), then: lifeline approve ${first.planId.slice(0, 12)}`,
+          event: {
+            event: "approval-needed",
+            planId: first.planId,
+            asset,
+            requester: deps.identity.id,
+            command: first.command.text,
+          },
+        },
+        first.planId,
+        asset,
+      );
+    }
+    return outcome;
+  }
+
+  // Immediately before executing: the world may have moved since the plan (or the approval).
+  const again = await input.planner();
+  if (again.planId !== first.planId) {
+    return finish(
+      again,
+      decision,
+      "drift",
+      "blocked",
+      null,
+      `the plan changed between checking and executing (drift): ${first.planId.slice(0, 12)} → ${again.planId.slice(0, 12)}; nothing was run`,
+    );
+  }
+  if (input.dryRun) {
+    return finish(again, decision, "dry-run", "dry-run", null, "--dry-run: stopped just before executing");
+  }
+  if (input.signal?.aborted) {
+    return finish(
+      again,
+      decision,
+      "interrupted",
+      "blocked",
+      null,
+      "interrupted (Ctrl-C) before executing: nothing was run",
+    );
+  }
+  // The approvals that authorise this execution are used by it, atomically with the record that
+  // it starts (recorded before it starts: a crash or a kill during the command still leaves a
+  // trace). Under break-glass, or when the policy asks for no approval, none is used.
+  const authorising =
+    decision.breakGlass === null && decision.requirements.some((r) => r.kind === "approvals")
+      ? decision.approvals
+      : [];
+  const used = await deps.catalog.useApprovals(
+    authorising.map((a) => ({
+      approvalId: a.id,
+      allowed: usesOf(a.uses),
+      audit: auditInput(deps, "use", {
+        asset,
+        planId: again.planId,
+        data: { approval: a.id, approver: a.approver.id, uses: usesOf(a.uses) },
+      }),
+    })),
+    auditInput(deps, "run", {
+      asset,
+      planId: again.planId,
+      data: {
+        status: "executing",
+        command: again.command.text,
+        digest: input.digest ?? null,
+        approvals: decision.approvals.map((a) => ({ id: a.id, by: a.approver.id })),
+        breakGlass: decision.breakGlass?.id ?? null,
+      },
+    }),
+  );
+  if (!used.ok) {
+    // Another execution took the last use between the check and now: nothing runs.
+    const now = await decide(deps, again);
+    return finish(
+      again,
+      now.verdict === "allow" ? { ...now, verdict: "require" } : now,
+      "blocked",
+      "blocked",
+      null,
+      `approval ${used.exhausted.map((x) => `${x.approvalId} was used by another execution (${x.used} of ${usesOf(authorising.find((a) => a.id === x.approvalId)?.uses)} use${x.used === 1 ? "" : "s"})`).join("; ")}; nothing was run`,
+    );
+  }
+  let exitCode: number;
+  let detail: string | null = null;
+  let statements: StatementResult[] | undefined;
+  let killedBy: string | null = null;
+  try {
+    const result = await input.executor();
+    exitCode = result.exitCode;
+    statements = result.statements;
+    killedBy = result.signal ?? null;
+  } catch (error) {
+    exitCode = 1;
+    detail = error instanceof Error ? error.message : String(error);
+    const outcome = await finish(again, decision, "failed", "failed", null, detail);
+    await announce(
+      deps,
+      {
+        text: `FAILED: ${deps.identity.id} ran \`${again.command.text.slice(0, 200)}\`${asset ? ` on ${asset}` : ""} (plan ${again.planId.slice(0, 12)}): ${detail.slice(0, 300)}`,
+        event: {
+          event: "execution",
+          result: "failed",
+          planId: again.planId,
+          asset,
+          identity: deps.identity.id,
+        },
+      },
+      again.planId,
+      asset,
+    );
+    return outcome;
+  }
+  const ok = exitCode === 0;
+  const outcome = await finish(
+    again,
+    decision,
+    ok ? "executed" : "failed",
+    ok ? "succeeded" : "failed",
+    exitCode,
+    ok
+      ? null
+      : killedBy
+        ? `the command was killed by ${killedBy} (exit code ${exitCode})`
+        : `the command exited with ${exitCode}`,
+    statements,
+  );
+  await announce(
+    deps,
+    {
+      text: `${ok ? "Executed" : `FAILED (exit ${exitCode})`}: ${deps.identity.id} ran \`${again.command.text.slice(0, 200)}\`${asset ? ` on ${asset}` : ""} (plan ${again.planId.slice(0, 12)}${decision.breakGlass ? `, under break-glass ${decision.breakGlass.id}` : decision.approvals.length > 0 ? `, approved by ${decision.approvals.map((a) => a.approver.id).join(", ")}` : ""})`,
+      event: {
+        event: "execution",
+        result: ok ? "succeeded" : "failed",
+        exitCode,
+        planId: again.planId,
+        asset,
+        identity: deps.identity.id,
+      },
+    },
+    again.planId,
+    asset,
+  );
+  return outcome;
 }

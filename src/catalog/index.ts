@@ -23,11 +23,13 @@ import type BetterSqlite3 from "better-sqlite3";
 import { LifelineError } from "../core/errors.js";
 import { redactUrl, secrets } from "../core/redact.js";
 import type { Catalog } from "../ports/catalog.js";
-import { KyselyCatalog, type CatalogBackend } from "./kysely-catalog.js";
+import { KyselyCatalog } from "./kysely-catalog.js";
+import type { CatalogBackend } from "./store.js";
 import { migrate } from "./migrations.js";
 import type { CatalogDatabase } from "./schema.js";
 
-export { KyselyCatalog, MIN_ID_PREFIX, sha256hex, type CatalogBackend } from "./kysely-catalog.js";
+export { KyselyCatalog } from "./kysely-catalog.js";
+export { MIN_ID_PREFIX, sha256hex, type CatalogBackend } from "./store.js";
 export { LATEST_VERSION, MIGRATIONS } from "./migrations.js";
 export type { CatalogDatabase } from "./schema.js";
 

@@ -7,7 +7,7 @@
 import { sql, type Kysely, type Transaction } from "kysely";
 import { GENESIS_HASH, auditRef } from "../core/audit/chain.js";
 import { LifelineError } from "../core/errors.js";
-import { sha256hex, type CatalogBackend } from "./kysely-catalog.js";
+import { sha256hex, type CatalogBackend } from "./store.js";
 import type { CatalogDatabase } from "./schema.js";
 
 export interface Migration {

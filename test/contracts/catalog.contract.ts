@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { LATEST_VERSION, MIGRATIONS } from "../../src/catalog/index.js";
-import { sha256hex } from "../../src/catalog/kysely-catalog.js";
+import { sha256hex } from "../../src/catalog/store.js";
 import { canonicalJson, chainNext, verifyChain, type AuditEntry } from "../../src/core/audit/chain.js";
 import { isLifelineError, type LifelineError } from "../../src/core/errors.js";
 import type { BreakGlass } from "../../src/core/approval/approval.js";

@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { approve, decide, run, type GateDeps } from "../../src/app/gate.js";
+import { approve } from "../../src/app/approve.js";
+import { decide, type GateDeps } from "../../src/app/gate.js";
+import { run } from "../../src/app/run.js";
 import type { Plan } from "../../src/core/plan/plan.js";
 import { openCatalog } from "../../src/catalog/index.js";
 import type { Identity } from "../../src/core/audit/chain.js";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, it } from "node:test";
-import { run } from "../../src/app/gate.js";
+import { run } from "../../src/app/run.js";
 import type { Plan } from "../../src/core/plan/plan.js";
 import { openCatalog } from "../../src/catalog/index.js";
 import { runChild } from "../../src/support/process.js";

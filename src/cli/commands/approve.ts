@@ -4,7 +4,7 @@ import { load } from "../wiring.js";
 import { formatDuration, parseDuration } from "../../core/duration.js";
 import { LifelineError } from "../../core/errors.js";
 import { withCatalog, gateDeps } from "../catalog.js";
-import { approve } from "../../app/gate.js";
+import { approve } from "../../app/approve.js";
 import { out, json } from "../io.js";
 import { renderStoredPlan } from "../render/stored-plan.js";
 

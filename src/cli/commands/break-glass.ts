@@ -4,7 +4,7 @@ import { load, asset as resolveAsset } from "../wiring.js";
 import { parseDuration } from "../../core/duration.js";
 import { LifelineError } from "../../core/errors.js";
 import { withCatalog, gateDeps } from "../catalog.js";
-import { breakGlass, endBreakGlass } from "../../app/gate.js";
+import { breakGlass, endBreakGlass } from "../../app/break-glass.js";
 import { out, json } from "../io.js";
 
 export function register(program: Command, env: CliEnv): void {

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { CliEnv } from "../env.js";
 import { load } from "../wiring.js";
 import { withCatalog, gateDeps } from "../catalog.js";
-import { revoke } from "../../app/gate.js";
+import { revoke } from "../../app/approve.js";
 import { out, json } from "../io.js";
 
 export function register(program: Command, env: CliEnv): void {

@@ -1,7 +1,6 @@
 import type { Command } from "commander";
 import { prepareSteps, runPrepare } from "../../app/prepare.js";
-import type { RunOutcome } from "../../app/gate.js";
-import { planRequest, runRequest, whatRuns, type RunRequest } from "../../app/run.js";
+import { planRequest, runRequest, whatRuns, type RunOutcome, type RunRequest } from "../../app/run.js";
 import { policyRules } from "../../config/load.js";
 import { EXIT_CODES } from "../../core/errors.js";
 import { digestOf, gateDeps, withCatalog } from "../catalog.js";

@@ -1,4 +1,4 @@
-import type { RunOutcome } from "../../app/gate.js";
+import type { RunOutcome } from "../../app/run.js";
 import type { StatementResult } from "../../core/approval/approval.js";
 import { planJson, renderPlan } from "./plan.js";
 

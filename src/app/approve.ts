@@ -1,0 +1,123 @@
+import type { AuditEntry } from "../core/audit/chain.js";
+import { formatDuration } from "../core/duration.js";
+import { LifelineError } from "../core/errors.js";
+import type { Approval, PlanRecord } from "../core/approval/approval.js";
+import { announce, auditInput, findRecordedPlan, newId, type GateDeps } from "./gate.js";
+
+export interface ApproveResult {
+  approval: Approval;
+  plan: PlanRecord;
+  entry: AuditEntry;
+}
+
+/** Approves one exact plan, as someone other than the person who asked, for a bounded time. */
+export async function approve(
+  deps: GateDeps,
+  input: {
+    planId: string;
+    comment: string | null;
+    ttlSeconds: number;
+    /** Executions it authorises (default 1: used by the first execution). */
+    uses?: number;
+    /** Called with the plan before anything is recorded (the approver sees what they approve). */
+    review?: (plan: PlanRecord) => void;
+  },
+): Promise<ApproveResult> {
+  const uses = input.uses ?? 1;
+  if (!Number.isInteger(uses) || uses < 1) {
+    throw new LifelineError({
+      code: "USAGE",
+      kind: "usage",
+      message: `an approval authorises a whole number ≥ 1 of executions (asked: ${uses})`,
+      fix: "leave --uses out (one execution), or e.g. --uses 2",
+    });
+  }
+  const plan = await findRecordedPlan(deps.catalog, input.planId);
+  input.review?.(plan);
+  if (plan.requestedBy.id.toLowerCase() === deps.identity.id.toLowerCase()) {
+    throw new LifelineError({
+      code: "SELF_APPROVAL",
+      kind: "refused",
+      message: `${deps.identity.id} asked for plan ${plan.planId.slice(0, 12)} and cannot approve it too`,
+      fix: "another person reviews and approves it: lifeline approve " + plan.planId.slice(0, 12),
+    });
+  }
+  const now = deps.clock.now();
+  const approval: Approval = {
+    id: newId("apr"),
+    planId: plan.planId,
+    approver: deps.identity,
+    comment: input.comment,
+    createdAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + input.ttlSeconds * 1000).toISOString(),
+    revokedAt: null,
+    revokedBy: null,
+    uses,
+  };
+  const asset = plan.assets[0] ?? null;
+  const entry = await deps.catalog.addApproval(
+    approval,
+    auditInput(deps, "approve", {
+      asset,
+      planId: plan.planId,
+      data: {
+        approval: approval.id,
+        requester: plan.requestedBy.id,
+        command: plan.command.text,
+        comment: input.comment,
+        expiresAt: approval.expiresAt,
+        uses,
+      },
+    }),
+  );
+  await announce(
+    deps,
+    {
+      text: `${deps.identity.id} approved plan ${plan.planId.slice(0, 12)} (\`${plan.command.text.slice(0, 200)}\`) for ${plan.requestedBy.id}, valid ${formatDuration(input.ttlSeconds)} for ${uses === 1 ? "one execution" : `${uses} executions`}${input.comment ? `: "${input.comment}"` : ""}`,
+      event: {
+        event: "approval",
+        planId: plan.planId,
+        approver: deps.identity.id,
+        requester: plan.requestedBy.id,
+        expiresAt: approval.expiresAt,
+        uses,
+      },
+    },
+    plan.planId,
+    asset,
+  );
+  return { approval, plan, entry };
+}
+
+export async function revoke(deps: GateDeps, id: string): Promise<Approval> {
+  const approval = await deps.catalog.findApproval(id);
+  if (!approval) {
+    throw new LifelineError({
+      code: "APPROVAL_UNKNOWN",
+      kind: "usage",
+      message: `no approval ${id}`,
+      fix: "lifeline audit --kind approve lists approvals and their ids",
+    });
+  }
+  const at = deps.clock.now().toISOString();
+  const plan = await deps.catalog.findPlan(approval.planId);
+  const done = await deps.catalog.revokeApproval(
+    approval.id,
+    deps.identity.id,
+    at,
+    auditInput(deps, "revoke", {
+      asset: plan?.assets[0] ?? null,
+      planId: approval.planId,
+      data: { approval: approval.id, approver: approval.approver.id },
+    }),
+  );
+  if (!done) {
+    throw new LifelineError({
+      code: "APPROVAL_REVOKED",
+      kind: "usage",
+      message: `approval ${approval.id} was already revoked`,
+      fix: "nothing to do",
+    });
+  }
+  return { ...approval, revokedAt: at, revokedBy: deps.identity.id };
+}

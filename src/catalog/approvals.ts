@@ -1,0 +1,90 @@
+/** Approvals: added, revoked, read, and used (at most as many times as they allow). */
+import type { AuditEntry, AuditInput } from "../core/audit/chain.js";
+import type { Approval } from "../core/approval/approval.js";
+import type { ApprovalUse, UseResult } from "../ports/catalog.js";
+import { appended, mutate, normalizedInput, transact } from "./audit-log.js";
+import { approvalFrom, approvalRow } from "./rows.js";
+import type { CatalogStore } from "./store.js";
+
+export async function addApproval(
+  store: CatalogStore,
+  approval: Approval,
+  audit: AuditInput,
+): Promise<AuditEntry> {
+  return appended(store, "recording an approval", audit, async (trx) => {
+    await trx.insertInto("lifeline_approvals").values(approvalRow(approval)).execute();
+    return true;
+  });
+}
+
+export async function revokeApproval(
+  store: CatalogStore,
+  id: string,
+  by: string,
+  at: string,
+  audit: AuditInput,
+): Promise<boolean> {
+  const entry = await mutate(store, "revoking an approval", audit, async (trx) => {
+    const done = await trx
+      .updateTable("lifeline_approvals")
+      .set({ revoked_at: at, revoked_by: by })
+      .where("id", "=", id)
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    return Number(done.numUpdatedRows) > 0;
+  });
+  return entry !== null;
+}
+
+export async function useApprovals(
+  store: CatalogStore,
+  uses: readonly ApprovalUse[],
+  then: AuditInput,
+): Promise<UseResult> {
+  const inputs = uses.map((u) => normalizedInput(u.audit));
+  const last = normalizedInput(then);
+  return store.guard("recording the use of approvals", () =>
+    transact(store, async (trx, append) => {
+      // Under the audit head's lock every writer waits for this transaction: the count read here
+      // cannot change before the uses are appended, so at most `allowed` executions get one.
+      const exhausted: { approvalId: string; used: number }[] = [];
+      for (const u of uses) {
+        const row = await trx
+          .selectFrom("lifeline_audit")
+          .select((eb) => eb.fn.countAll<number | string>().as("n"))
+          .where("kind", "=", "use")
+          .where("ref", "=", u.approvalId)
+          .executeTakeFirst();
+        const used = Number(row?.n ?? 0);
+        if (used >= u.allowed) exhausted.push({ approvalId: u.approvalId, used });
+      }
+      if (exhausted.length > 0) return { ok: false as const, exhausted };
+      const entries: AuditEntry[] = [];
+      for (const input of inputs) entries.push(await append(input));
+      entries.push(await append(last));
+      return { ok: true as const, entries };
+    }),
+  );
+}
+
+export async function approvalsFor(store: CatalogStore, planId: string): Promise<Approval[]> {
+  const rows = await store.guard("reading approvals", () =>
+    store.db
+      .selectFrom("lifeline_approvals")
+      .selectAll()
+      .where("plan_id", "=", planId)
+      .orderBy("created_at")
+      .orderBy("id")
+      .execute(),
+  );
+  return rows.map(approvalFrom);
+}
+
+export async function findApproval(store: CatalogStore, idOrPrefix: string): Promise<Approval | null> {
+  const row = await store.guard("looking up an approval", () =>
+    store.byIdOrPrefix("approval", idOrPrefix, (ids) =>
+      store.db.selectFrom("lifeline_approvals").selectAll().where("id", "in", ids).execute(),
+    ),
+  );
+  return row ? approvalFrom(row) : null;
+}

@@ -1,0 +1,200 @@
+/**
+ * The audit log in the catalog: appends chained onto the head, under the head's lock, in the same
+ * transaction as the change they record; and its reads (filtered, the head, and auditAbout).
+ */
+import type { Transaction } from "kysely";
+import {
+  auditRef,
+  canonicalJson,
+  chainNext,
+  entryInChain,
+  type AuditEntry,
+  type AuditInput,
+  type AuditKind,
+} from "../core/audit/chain.js";
+import { LifelineError } from "../core/errors.js";
+import type { AuditFilter } from "../ports/catalog.js";
+import { auditFrom, auditRow } from "./rows.js";
+import type { CatalogDatabase } from "./schema.js";
+import { sha256hex, timeOf, type CatalogStore } from "./store.js";
+
+export type Mutation = (trx: Transaction<CatalogDatabase>) => Promise<boolean>;
+export type Append = (input: AuditInput) => Promise<AuditEntry>;
+
+export async function appendAudit(store: CatalogStore, audit: AuditInput): Promise<AuditEntry> {
+  return appended(store, "appending to the audit log", audit, async () => true);
+}
+
+export async function audit(store: CatalogStore, filter: AuditFilter = {}): Promise<AuditEntry[]> {
+  const since =
+    filter.since === undefined ? undefined : new Date(timeOf(filter.since, "since")).toISOString();
+  const limit = filter.limit;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+    throw new LifelineError({
+      code: "USAGE",
+      kind: "usage",
+      message: `audit limit ${limit} is not a whole number ≥ 0`,
+      fix: "give the number of newest entries to show, e.g. --limit 50",
+    });
+  }
+  const rows = await store.guard("reading the audit log", () =>
+    store.db
+      .selectFrom("lifeline_audit")
+      .selectAll()
+      .$if(filter.asset !== undefined, (qb) => qb.where("asset", "=", filter.asset as string))
+      .$if(filter.identity !== undefined, (qb) => qb.where("identity", "=", filter.identity as string))
+      .$if(filter.kind !== undefined, (qb) => qb.where("kind", "=", filter.kind as string))
+      .$if(filter.planId !== undefined, (qb) => qb.where("plan_id", "=", filter.planId as string))
+      .$if(since !== undefined, (qb) => qb.where("at", ">=", since as string))
+      // A limit keeps the newest entries; they are still returned in chain order.
+      .$if(limit !== undefined, (qb) => qb.orderBy("seq", "desc").limit(limit as number))
+      .$if(limit === undefined, (qb) => qb.orderBy("seq", "asc"))
+      .execute(),
+  );
+  const entries = rows.map(auditFrom);
+  return limit === undefined ? entries : entries.reverse();
+}
+
+export async function auditAbout(
+  store: CatalogStore,
+  kinds: readonly AuditKind[],
+  refs: readonly string[],
+): Promise<AuditEntry[]> {
+  if (kinds.length === 0 || refs.length === 0) return [];
+  const [rows, head] = await Promise.all([
+    store.guard("reading the audit log", () =>
+      store.db
+        .selectFrom("lifeline_audit")
+        .selectAll()
+        .where("kind", "in", [...kinds])
+        .where("ref", "in", [...new Set(refs)])
+        .orderBy("seq", "asc")
+        .execute(),
+    ),
+    auditHead(store),
+  ]);
+  // The ref column is derived from the data: an entry counts only for what its data says.
+  const entries = rows.flatMap((row) => {
+    const entry = auditFrom(row);
+    return entry.damaged === undefined && auditRef(entry.kind, entry.data) === row.ref ? [entry] : [];
+  });
+  // Each entry must sit in the chain, as far as its neighbour shows (entryInChain).
+  const following =
+    entries.length === 0
+      ? []
+      : await auditAt(
+          store,
+          entries.map((e) => e.seq + 1),
+        );
+  const next = new Map(following.map((e) => [e.seq, e]));
+  return entries.filter((e) => entryInChain(sha256hex, e, next.get(e.seq + 1), head));
+}
+
+async function auditAt(store: CatalogStore, seqs: readonly number[]): Promise<AuditEntry[]> {
+  const rows = await store.guard("reading the audit log", () =>
+    store.db
+      .selectFrom("lifeline_audit")
+      .selectAll()
+      .where("seq", "in", [...new Set(seqs)])
+      .execute(),
+  );
+  return rows.map(auditFrom);
+}
+
+export async function auditHead(store: CatalogStore): Promise<{ seq: number; hash: string } | null> {
+  const head = await store.guard("reading the audit head", () =>
+    store.db.selectFrom("lifeline_audit_head").select(["seq", "hash"]).where("id", "=", 1).executeTakeFirst(),
+  );
+  if (!head) throw headMissing(store.location);
+  const seq = Number(head.seq);
+  return seq === 0 ? null : { seq, hash: head.hash };
+}
+
+/** A mutation that always records its audit entry. */
+export async function appended(
+  store: CatalogStore,
+  doing: string,
+  audit: AuditInput,
+  change: Mutation,
+): Promise<AuditEntry> {
+  const entry = await mutate(store, doing, audit, change);
+  if (!entry) throw new Error(`${doing}: the change reported nothing done`);
+  return entry;
+}
+
+/**
+ * Runs `change` and appends its audit entry in one transaction; when `change` returns false
+ * (nothing to change), nothing is recorded and null is returned.
+ */
+export async function mutate(
+  store: CatalogStore,
+  doing: string,
+  audit: AuditInput,
+  change: Mutation,
+): Promise<AuditEntry | null> {
+  const input = normalizedInput(audit);
+  return store.guard(doing, () =>
+    transact(store, async (trx, append) => ((await change(trx)) ? append(input) : null)),
+  );
+}
+
+/**
+ * One write transaction that first takes the audit head (locked), so that writers are
+ * serialised; `append` chains entries onto it in order and moves the head.
+ */
+export function transact<T>(
+  store: CatalogStore,
+  work: (trx: Transaction<CatalogDatabase>, append: Append) => Promise<T>,
+): Promise<T> {
+  return store.db.transaction().execute(async (trx) => {
+    const head = await trx
+      .selectFrom("lifeline_audit_head")
+      .select(["seq", "hash"])
+      .where("id", "=", 1)
+      .$if(store.backend.rowLocks, (qb) => qb.forUpdate())
+      .executeTakeFirst();
+    if (!head) throw headMissing(store.location);
+    let current = Number(head.seq) === 0 ? null : { seq: Number(head.seq), hash: head.hash };
+    const append: Append = async (input) => {
+      const headSeq = current?.seq ?? 0;
+      const entry = chainNext(sha256hex, current, input);
+      await trx.insertInto("lifeline_audit").values(auditRow(entry)).execute();
+      const moved = await trx
+        .updateTable("lifeline_audit_head")
+        .set({ seq: entry.seq, hash: entry.hash })
+        .where("id", "=", 1)
+        .where("seq", "=", headSeq)
+        .executeTakeFirst();
+      // Cannot happen while the head is locked; if it does, the chain would fork: roll back.
+      if (Number(moved.numUpdatedRows) !== 1) throw new Error("the audit head moved during the append");
+      current = { seq: entry.seq, hash: entry.hash };
+      return entry;
+    };
+    return work(trx, append);
+  });
+}
+
+function headMissing(location: string): LifelineError {
+  return new LifelineError({
+    code: "CATALOG_AUDIT_HEAD_MISSING",
+    kind: "verification",
+    message: `catalog ${location}: the audit head row (lifeline_audit_head) is missing, so appends cannot be chained`,
+    fix: "someone removed it by hand; run `lifeline audit verify`, then restore the catalog from a backup",
+  });
+}
+
+/**
+ * Only the fields of an entry, with data as its canonical JSON reads back: the entry returned on
+ * append is then exactly the entry read later, and its hash verifies against it.
+ */
+export function normalizedInput(audit: AuditInput): AuditInput {
+  return {
+    at: audit.at,
+    kind: audit.kind,
+    identity: audit.identity,
+    host: audit.host,
+    asset: audit.asset ?? null,
+    planId: audit.planId ?? null,
+    data: JSON.parse(canonicalJson(audit.data ?? {})) as Record<string, unknown>,
+  };
+}
