@@ -41,7 +41,9 @@ export function auditInput(
     host: deps.identity.host,
     asset: fields.asset ?? null,
     planId: fields.planId ?? null,
-    data: fields.data,
+    // What the log keeps passes the one redactor: a database error quoting a password the SQL set,
+    // a comment, a command line.
+    data: redactValue(secrets, fields.data) as Record<string, unknown>,
   };
 }
 

@@ -87,6 +87,17 @@ export async function plan(
   options: { exact: boolean; policy: readonly PolicyRule[] },
 ): Promise<Plan> {
   const started = performance.now();
+  // The parser (C) stops at a NUL byte: what follows would be in no plan and no plan id, although
+  // it was in the text approved. PostgreSQL refuses NUL in a query anyway.
+  const nul = sql.indexOf("\u0000");
+  if (nul !== -1) {
+    throw new LifelineError({
+      code: "USAGE",
+      kind: "usage",
+      message: `the SQL contains a NUL byte (at character ${nul + 1}): PostgreSQL does not accept it in a query, and nothing after it could be planned`,
+      fix: "remove the NUL bytes from the SQL (e.g. tr -d '\\000' < file.sql > clean.sql) and plan it again",
+    });
+  }
   const engine = ctx.engine(asset.engine);
   if (!engine.sql) {
     throw new LifelineError({

@@ -1,4 +1,5 @@
 import { LifelineError } from "../core/errors.js";
+import { secrets } from "../core/redact.js";
 import {
   usesOf,
   type Execution,
@@ -94,7 +95,17 @@ async function execute(
  * Runs SQL or a command through the gate (see run below): planned, checked, re-planned just
  * before executing, executed, recorded.
  */
-export function runRequest(deps: GateDeps, request: RunRequest, options: RunOptions): Promise<RunOutcome> {
+export async function runRequest(
+  deps: GateDeps,
+  request: RunRequest,
+  options: RunOptions,
+): Promise<RunOutcome> {
+  // SQL lifeline can never run as planned (it ends the transaction itself) is refused before a plan
+  // is recorded or an approval used.
+  if (request.kind === "sql") {
+    const refused = await request.ctx.engine(request.asset.engine).sql?.refusal(request.sql);
+    if (refused) throw refused;
+  }
   return run(deps, {
     planner: () => planRequest(request),
     document: options.document,
@@ -316,7 +327,6 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
     );
   }
   let exitCode: number;
-  let detail: string | null = null;
   let statements: StatementResult[] | undefined;
   let killedBy: string | null = null;
   try {
@@ -326,12 +336,14 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
     killedBy = result.signal ?? null;
   } catch (error) {
     exitCode = 1;
-    detail = error instanceof Error ? error.message : String(error);
-    const outcome = await finish(again, decision, "failed", "failed", null, detail);
+    // A database error may quote the values it rejected (a password the SQL set): it is stored and
+    // sent as it is shown, through the one redactor.
+    const message = secrets.redact(error instanceof Error ? error.message : String(error));
+    const outcome = await finish(again, decision, "failed", "failed", null, message);
     await announce(
       deps,
       {
-        text: `FAILED: ${deps.identity.id} ran \`${again.command.text.slice(0, 200)}\`${asset ? ` on ${asset}` : ""} (plan ${again.planId.slice(0, 12)}): ${detail.slice(0, 300)}`,
+        text: `FAILED: ${deps.identity.id} ran \`${again.command.text.slice(0, 200)}\`${asset ? ` on ${asset}` : ""} (plan ${again.planId.slice(0, 12)}): ${message.slice(0, 300)}`,
         event: {
           event: "execution",
           result: "failed",

@@ -1,6 +1,6 @@
 import { open } from "node:fs/promises";
 import { LifelineError, interrupted } from "../core/errors.js";
-import { secrets } from "../core/redact.js";
+import { redactValue, secrets } from "../core/redact.js";
 import type { Progress } from "../ports/engine.js";
 
 /** Every byte lifeline prints passes the redactor: secrets never reach a terminal or a log. */
@@ -12,8 +12,12 @@ export function err(text: string): void {
   process.stderr.write(secrets.redact(text.endsWith("\n") ? text : text + "\n"));
 }
 
+/**
+ * A JSON document is redacted value by value, then serialized: masking the serialized text as free
+ * text could eat a closing quote (`'password=x')"`) and print a document no JSON reader accepts.
+ */
 export function json(value: unknown): void {
-  out(JSON.stringify(value, null, 2));
+  process.stdout.write(JSON.stringify(redactValue(secrets, value), null, 2) + "\n");
 }
 
 /** Progress lines on stderr, only when a person is watching (stderr is a terminal). */

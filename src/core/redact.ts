@@ -161,9 +161,12 @@ export function maskJsonValue(v: unknown, m: Masker): unknown {
 // ───────────────────────────── free text ─────────────────────────────
 
 /** libpq keyword strings and SQL: `password=x`, `password = 'a b'`. */
-const KEYWORD_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi;
+// An unquoted value ends at a blank or a quote (a conninfo inside a SQL literal: 'password=x'); a
+// quoted one that is never closed runs to the end of the text rather than showing its tail.
+const KEYWORD_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*(?:'|$)|[^\s'"\\]+)/gi;
 /** SQL password literals (`ALTER ROLE x PASSWORD 'y'`, `ENCRYPTED PASSWORD $$y$$`), parsed or not. */
-const SQL_PASSWORD = /(\bpassword\s+)('(?:[^']|'')*'|\$\$[\s\S]*?\$\$)/gi;
+// An unterminated literal (SQL the parser rejects) is masked to the end of the text.
+const SQL_PASSWORD = /(\bpassword\s+)('(?:[^']|'')*(?:'|$)|\$\$[\s\S]*?(?:\$\$|$))/gi;
 
 export class Redactor {
   private readonly secrets = new Set<string>();

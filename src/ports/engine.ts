@@ -1,3 +1,4 @@
+import type { LifelineError } from "../core/errors.js";
 import type { Operation } from "../core/plan/operation.js";
 import type { Consumer } from "../core/plan/plan.js";
 import type { Dependent, PlannedOperation } from "../core/plan/policy.js";
@@ -91,6 +92,11 @@ export interface SqlPlanner {
     operations: readonly Operation[],
     options: { exact: boolean },
   ): Promise<{ operations: PlannedOperation[]; dependents: Dependent[]; consumers: Consumer[] }>;
+  /**
+   * Why this SQL can never run as lifeline runs it (e.g. it ends the transaction itself), or null.
+   * Checked before anything is recorded or an approval is used.
+   */
+  refusal(sql: string): Promise<LifelineError | null>;
   /**
    * Runs the SQL in one transaction: all of it, or (on any error) none of it; says what each
    * statement did (its command and the rows it affected).

@@ -49,7 +49,9 @@ describe("executeSql (lifeline run --sql)", () => {
       await assert.rejects(
         executeSql(targetFromUrl(db.url), sql, signal),
         (e: unknown) =>
-          e instanceof LifelineError && e.kind === "usage" && /controls transactions itself/.test(e.message),
+          e instanceof LifelineError &&
+          e.kind === "refused" &&
+          /controls transactions itself/.test(e.message),
         sql,
       );
       assert.equal(await carts(), 10, sql);

@@ -251,3 +251,20 @@ describe("one engine: free text, command lines and documents", () => {
     assert.ok(once.endsWith("password=D8"), once);
   });
 });
+
+describe("redacting free text: the edges a review found", () => {
+  it("an unquoted password= value ends at a quote, so the text around it survives", () => {
+    const r = new Redactor();
+    assert.equal(
+      r.redact("select dblink_connect('password=hunter2') from x"),
+      "select dblink_connect('password=*****') from x",
+    );
+  });
+
+  it("an unterminated password literal is masked to the end of the text", () => {
+    const r = new Redactor();
+    assert.equal(r.redact("ALTER ROLE x PASSWORD 'hunter2"), "ALTER ROLE x PASSWORD '*****'");
+    assert.equal(r.redact("ALTER ROLE x PASSWORD $$hunter2"), "ALTER ROLE x PASSWORD '*****'");
+    assert.equal(r.redact("host=h password='hunter2"), "host=h password=*****");
+  });
+});

@@ -13,6 +13,21 @@ interface PgError {
 }
 
 /**
+ * The one-transaction guarantee holds only if the SQL does not end or start transactions itself:
+ * such SQL is refused before anything runs (and, through the port, before an approval is used).
+ */
+export async function sqlRefusal(sql: string): Promise<LifelineError | null> {
+  const control = (await createClassifier()).transactionControl(sql);
+  if (control.length === 0) return null;
+  return new LifelineError({
+    code: "SQL_TRANSACTION_CONTROL",
+    kind: "refused",
+    message: `the SQL controls transactions itself (${[...new Set(control)].join(", ")}): lifeline runs it as one transaction, so that a failure rolls everything back; nothing was run`,
+    fix: "remove BEGIN/COMMIT/ROLLBACK/END from the SQL (SAVEPOINT, RELEASE and ROLLBACK TO SAVEPOINT are fine), plan it again and have that plan approved",
+  });
+}
+
+/**
  * Runs the SQL of an approved plan on the asset's connection, in one transaction: if any statement
  * fails, everything is rolled back and the database is as it was. Statements PostgreSQL refuses to
  * run in a transaction (CREATE INDEX CONCURRENTLY, VACUUM, DROP DATABASE, …) fail the same way, and
@@ -24,17 +39,8 @@ export async function executeSql(
   signal: AbortSignal,
 ): Promise<{ ms: number; statements: StatementResult[] }> {
   const started = performance.now();
-  const classifier = await createClassifier();
-  // The one-transaction guarantee holds only if the SQL does not end or start transactions itself.
-  const control = classifier.transactionControl(sql);
-  if (control.length > 0) {
-    throw new LifelineError({
-      code: "SQL_TRANSACTION_CONTROL",
-      kind: "usage",
-      message: `the SQL controls transactions itself (${[...new Set(control)].join(", ")}): lifeline runs it as one transaction, so that a failure rolls everything back; nothing was run`,
-      fix: "remove BEGIN/COMMIT/ROLLBACK/END from the SQL (SAVEPOINT, RELEASE and ROLLBACK TO SAVEPOINT are fine), plan it again and have that plan approved",
-    });
-  }
+  const refused = await sqlRefusal(sql);
+  if (refused) throw refused;
   const client = await connect(target, "lifeline run");
   const cancel = () => {
     // Closing the connection aborts the transaction: the server rolls it back.

@@ -11,7 +11,7 @@ import {
 } from "./fingerprint.js";
 import { createClassifier } from "./classify/index.js";
 import { planImpact } from "./impact/index.js";
-import { executeSql } from "./execute.js";
+import { executeSql, sqlRefusal } from "./execute.js";
 import { describeSource } from "./inspect.js";
 import { restore } from "./restore.js";
 import { PgTools } from "./tools.js";
@@ -37,6 +37,7 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
     sql: {
       classify: async (text) => (await createClassifier()).classify(text),
       impact: planImpact,
+      refusal: sqlRefusal,
       execute: executeSql,
     },
     live: (target) =>

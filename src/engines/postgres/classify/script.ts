@@ -7,7 +7,7 @@ import { op } from "./context.js";
 import type { Parser } from "./parser.js";
 import { classifyMeta, splitPsql, type MetaCommand } from "./psql-meta.js";
 import { applyState, escalate, newScriptState, updateState } from "./script-state.js";
-import { statementText, unparsedText } from "./secrets.js";
+import { statementText, unparsedReason, unparsedText } from "./secrets.js";
 import { classifyStatement, SAVEPOINT_KINDS, statementContext } from "./statements.js";
 
 /**
@@ -29,12 +29,13 @@ export function classifySql(parser: Parser, input: string): Operation[] {
     // Only meta-commands: nothing for the parser (which rejects an empty text).
     stmts = script.parseable.replace(/[\s;]+/g, "") === "" ? [] : parser.parse(script.parseable);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const statement = unparsedText(input);
+    const message = unparsedReason(error instanceof Error ? error.message : String(error));
     return [
       {
         kind: "unknown",
         statementIndex: 0,
-        statement: unparsedText(input),
+        statement,
         normalized: createHash("sha256").update(input.trim()).digest("hex"),
         target: null,
         dataLoss: "unknown",

@@ -74,10 +74,16 @@ export function statementText(bytes: Buffer, start: number, end: number, tree: u
 }
 
 /** PASSWORD '…' in text that could not be parsed. */
-const PASSWORD_LITERAL = /(\bpassword\w*\s*(?:=\s*)?)('(?:[^']|'')*'|\$\$[\s\S]*?\$\$)/gi;
+// Unparsed text may end inside the literal (`PASSWORD 'hunter2`): it is then masked to the end.
+const PASSWORD_LITERAL = /(\bpassword\w*\s*(?:=\s*)?)('(?:[^']|'')*(?:'|$)|\$\$[\s\S]*?(?:\$\$|$))/gi;
 
 /** Text the parser rejected, as shown in the plan: its start, password literals and known secrets masked. */
 export function unparsedText(input: string): string {
+  // The parser's own error message may quote the literal (`at or near "'hunter2"`): its value is
+  // registered, so that every text showing it masks it.
+  for (const match of input.matchAll(PASSWORD_LITERAL)) {
+    secrets.add((match[2] ?? "").replace(/^'|'$/g, "").replace(/^\$\$|\$\$$/g, ""));
+  }
   return secrets.redact(
     input
       .trim()
@@ -111,4 +117,9 @@ export function maskMeta(name: string, text: string): { text: string; secrets: s
     );
   }
   return { text: out, secrets: found };
+}
+
+/** The parser's message about text it rejected, with what unparsedText found masked. */
+export function unparsedReason(message: string): string {
+  return secrets.redact(message);
 }

@@ -1,0 +1,109 @@
+/**
+ * What an adversarial review of the gate found after issue 9 and 10 landed, end to end with the built
+ * CLI: JSON output that a mask could break, secrets in unparseable SQL and in database errors reaching
+ * the catalog, bytes after a NUL hidden from the plan, SQL that ends its own transaction using up an
+ * approval before it was refused.
+ */
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { cli } from "../support/cli.js";
+import { createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
+
+const SECRET = "hunter2-review";
+
+describe("review fixes: redaction, NUL bytes, transaction control", () => {
+  let db: TestDatabase;
+  const work = tempDir("lifeline-review-fixes-");
+  const as = (user: string, args: string[]) => cli(args, { cwd: work.dir, env: { LIFELINE_USER: user } });
+  const catalogBytes = () => readFileSync(path.join(work.dir, ".lifeline/catalog.sqlite")).toString("latin1");
+
+  before(async () => {
+    db = await createDatabase("lifeline_review");
+    await query(
+      db.url,
+      "CREATE TABLE victim (id int PRIMARY KEY); INSERT INTO victim SELECT generate_series(1, 20)",
+    );
+    writeFileSync(
+      path.join(work.dir, "lifeline.yaml"),
+      `assets:\n  shop:\n    url: ${db.url}\n    tier: production\n`,
+    );
+    assert.equal((await as("alice", ["backup", "shop"])).code, 0);
+    assert.equal((await as("alice", ["drill", "shop"])).code, 0);
+  });
+
+  after(async () => {
+    await db.drop();
+    work.remove();
+  });
+
+  it("plan --json stays JSON when a password is masked inside a string, and shows no secret", async () => {
+    const sql = `DELETE FROM victim WHERE id = 11; SELECT dblink_connect('password=${SECRET}')`;
+    const planned = await as("alice", ["plan", "shop", "--json", "--sql", sql]);
+    assert.equal(planned.code, 3, planned.stderr);
+    const doc = JSON.parse(planned.stdout) as { planId: string; command: { text: string } };
+    assert.ok(!planned.stdout.includes(SECRET), planned.stdout);
+    assert.match(doc.command.text, /dblink_connect\('password=\*{5}'\)/);
+    const shown = await as("bob", ["show", doc.planId.slice(0, 12), "--json"]);
+    assert.equal(shown.code, 0, shown.stderr);
+    JSON.parse(shown.stdout);
+    const audit = await as("bob", ["audit", "--json"]);
+    JSON.parse(audit.stdout);
+    assert.ok(!catalogBytes().includes(SECRET), "the catalog holds the secret");
+  });
+
+  it("an unterminated password literal is masked in the plan, its reasons, and the catalog", async () => {
+    const sql = `DELETE FROM victim WHERE id = 9; ALTER ROLE nobody PASSWORD '${SECRET}`;
+    const text = await as("alice", ["plan", "shop", "--sql", sql]);
+    const json = await as("alice", ["plan", "shop", "--json", "--sql", sql]);
+    JSON.parse(json.stdout);
+    for (const output of [text.stdout, text.stderr, json.stdout, json.stderr])
+      assert.ok(!output.includes(SECRET), output);
+    assert.ok(!catalogBytes().includes(SECRET), "the catalog holds the secret");
+  });
+
+  it("a database error quoting a secret is stored and shown masked", async () => {
+    const sql = `UPDATE victim SET id = id WHERE id = 1; ALTER ROLE CURRENT_USER PASSWORD '${SECRET}' VALID UNTIL '${SECRET}'`;
+    const planned = await as("alice", ["plan", "shop", "--sql", sql]);
+    const planId = /lifeline approve ([0-9a-f]{12})/.exec(planned.stdout)?.[1];
+    assert.ok(planId, planned.stdout);
+    assert.equal((await as("bob", ["approve", planId])).code, 0);
+    const ran = await as("alice", ["run", "shop", "--sql", sql]);
+    assert.equal(ran.code, 1, ran.stdout + ran.stderr);
+    const shown = await as("bob", ["show", planId]);
+    const audit = await as("bob", ["audit", "--json"]);
+    for (const output of [ran.stdout, ran.stderr, shown.stdout, audit.stdout])
+      assert.ok(!output.includes(SECRET), output);
+    assert.ok(!catalogBytes().includes(SECRET), "the catalog holds the secret");
+  });
+
+  it("SQL with a NUL byte is refused: what follows it would be in no plan and no plan id", async () => {
+    const file = path.join(work.dir, "nul.sql");
+    writeFileSync(file, "DELETE FROM victim WHERE id = 1;\u0000 DROP TABLE victim;");
+    for (const verb of ["plan", "run"]) {
+      const result = await as("alice", [verb, "shop", "-f", file]);
+      assert.equal(result.code, 2, result.stdout + result.stderr);
+      assert.match(result.stderr, /NUL byte/);
+    }
+    assert.equal(
+      (await query<{ n: string }>(db.url, "SELECT count(*)::text AS n FROM victim"))[0]?.n !== "0",
+      true,
+    );
+  });
+
+  it("SQL that ends its own transaction is refused before an approval is used (exit 3)", async () => {
+    const sql = "DELETE FROM victim WHERE id = 7; COMMIT; DELETE FROM victim WHERE id = 1/0";
+    const planned = await as("alice", ["plan", "shop", "--sql", sql]);
+    const planId = /lifeline approve ([0-9a-f]{12})/.exec(planned.stdout)?.[1];
+    assert.ok(planId, planned.stdout);
+    assert.equal((await as("bob", ["approve", planId])).code, 0);
+    const ran = await as("alice", ["run", "shop", "--sql", sql]);
+    assert.equal(ran.code, 3, ran.stdout + ran.stderr);
+    assert.match(ran.stderr, /controls transactions itself/);
+    const shown = await as("bob", ["show", planId]);
+    assert.match(shown.stdout, /0 of 1 use taken/);
+    const rows = await query<{ n: string }>(db.url, "SELECT count(*)::text AS n FROM victim WHERE id = 7");
+    assert.equal(rows[0]?.n, "1");
+  });
+});
