@@ -44,6 +44,13 @@ export class CatalogStore {
   ): Promise<Row | null> {
     const exact = await rowsFor([idOrPrefix]);
     if (exact[0]) return exact[0];
+    // Ids are lower-case hex: an id typed or copied in capitals (or with blanks around it) is the same id.
+    const typed = idOrPrefix;
+    idOrPrefix = idOrPrefix.trim().toLowerCase();
+    if (idOrPrefix !== typed) {
+      const again = await rowsFor([idOrPrefix]);
+      if (again[0]) return again[0];
+    }
     if (idOrPrefix.length < MIN_ID_PREFIX) {
       throw new LifelineError({
         code: "ID_PREFIX_TOO_SHORT",

@@ -113,6 +113,9 @@ export function catalogContract(name: string, open: () => Promise<CatalogSubject
         assert.equal((await catalog.findPlan(PLAN_A.slice(0, 9)))?.planId, PLAN_A);
         assert.equal((await catalog.findPlan(PLAN_C.slice(0, 8)))?.planId, PLAN_C);
         assert.equal(await catalog.findPlan("ffffffff"), null);
+        // Ids are lower-case hex: capitals (or blanks) when typed or copied do not hide a plan.
+        assert.equal((await catalog.findPlan(PLAN_A.toUpperCase()))?.planId, PLAN_A);
+        assert.equal((await catalog.findPlan(` ${PLAN_C.slice(0, 8).toUpperCase()} `))?.planId, PLAN_C);
 
         const ambiguous = await rejectsWith(catalog.findPlan(PLAN_A.slice(0, 8)), "ID_PREFIX_AMBIGUOUS");
         assert.equal(ambiguous.kind, "usage");
@@ -131,6 +134,7 @@ export function catalogContract(name: string, open: () => Promise<CatalogSubject
         assert.equal((await catalog.findApproval("apr-0a1b2c3d4e5f"))?.id, "apr-0a1b2c3d4e5f");
         assert.equal((await catalog.findApproval("apr-ffff"))?.id, "apr-ffff00001111");
         assert.equal((await catalog.findApproval("apr-0a1b2c3"))?.id, "apr-0a1b2c3d4e5f");
+        assert.equal((await catalog.findApproval("APR-0A1B2C3D4E5F"))?.id, "apr-0a1b2c3d4e5f");
         await rejectsWith(catalog.findApproval("apr-0a1b2c"), "ID_PREFIX_AMBIGUOUS");
         await rejectsWith(catalog.findApproval("apr-0a"), "ID_PREFIX_TOO_SHORT");
         assert.equal(await catalog.findApproval("apr-12345678"), null);
