@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { cli } from "../support/cli.js";
+import { cli, startCli } from "../support/cli.js";
 import { createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
 
 const SECRET = "hunter2-review";
@@ -105,5 +105,33 @@ describe("review fixes: redaction, NUL bytes, transaction control", () => {
     assert.match(shown.stdout, /0 of 1 use taken/);
     const rows = await query<{ n: string }>(db.url, "SELECT count(*)::text AS n FROM victim WHERE id = 7");
     assert.equal(rows[0]?.n, "1");
+  });
+
+  it("show names an execution that started and was killed before recording its outcome", async () => {
+    const sql = "DELETE FROM victim WHERE id = 20; SELECT pg_sleep(30)";
+    const planned = await as("alice", ["plan", "shop", "--sql", sql]);
+    const planId = /lifeline approve ([0-9a-f]{12})/.exec(planned.stdout)?.[1];
+    assert.ok(planId, planned.stdout);
+    assert.equal((await as("bob", ["approve", planId])).code, 0);
+    const running = startCli(["run", "shop", "--sql", sql], {
+      cwd: work.dir,
+      env: { LIFELINE_USER: "alice" },
+    });
+    // Wait until the database runs the statement, then kill lifeline as an OOM killer would.
+    for (let i = 0; i < 200; i++) {
+      const busy = await query<{ n: string }>(
+        db.url,
+        "SELECT count(*)::text AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()",
+      );
+      if (busy[0]?.n !== "0") break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    running.child.kill("SIGKILL");
+    await running.done;
+    const shown = await as("bob", ["show", planId]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /started .* by alice \(audit entry \d+\): no outcome recorded/);
+    const doc = JSON.parse((await as("bob", ["show", planId, "--json"])).stdout) as { unfinished: unknown[] };
+    assert.equal(doc.unfinished.length, 1);
   });
 });

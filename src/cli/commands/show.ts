@@ -6,6 +6,7 @@ import { findRecordedPlan, vouchedApprovalsFor } from "../../app/gate.js";
 import { out, json } from "../io.js";
 import { renderShown } from "../render/gate.js";
 import { usesOf } from "../../core/approval/approval.js";
+import { unfinishedExecutions } from "../../core/audit/runs.js";
 
 export function register(program: Command, env: CliEnv): void {
   program
@@ -33,14 +34,15 @@ Exit codes: 0 shown; 2 no such plan (or the prefix is ambiguous).
       const loaded = load(options);
       const shown = await withCatalog(loaded, async (catalog) => {
         const plan = await findRecordedPlan(catalog, planId);
-        const [vouched, executions, uses] = await Promise.all([
+        const [vouched, executions, uses, runs] = await Promise.all([
           vouchedApprovalsFor(catalog, plan.planId),
           catalog.executionsFor(plan.planId),
           catalog.audit({ kind: "use", planId: plan.planId }),
+          catalog.audit({ kind: "run", planId: plan.planId }),
         ]);
-        return { plan, vouched, executions, uses };
+        return { plan, vouched, executions, uses, unfinished: unfinishedExecutions(runs) };
       });
-      const { plan, vouched, executions, uses } = shown;
+      const { plan, vouched, executions, uses, unfinished } = shown;
       const now = Date.now();
       const approvals = [
         ...vouched.approvals.map((a) => ({ approval: a, counts: true, why: null as string | null })),
@@ -83,9 +85,10 @@ Exit codes: 0 shown; 2 no such plan (or the prefix is ambiguous).
             by: u.identity,
           })),
           executions,
+          unfinished,
         });
         return;
       }
-      out(renderShown(plan, approvals, executions));
+      out(renderShown(plan, approvals, executions, unfinished));
     });
 }

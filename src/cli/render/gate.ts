@@ -1,4 +1,5 @@
 import { formatDuration } from "../../core/duration.js";
+import type { UnfinishedExecution } from "../../core/audit/runs.js";
 import type { BreakGlass, PlanRecord, StatementResult } from "../../core/approval/approval.js";
 import { renderStatements } from "./run.js";
 import { renderStoredPlan } from "./stored-plan.js";
@@ -30,6 +31,7 @@ export function renderShown(
     statements?: StatementResult[];
     detail: string | null;
   }[],
+  unfinished: readonly UnfinishedExecution[] = [],
 ): string {
   const lines = [renderStoredPlan(plan), "", `Requested by ${plan.requestedBy.id} at ${plan.createdAt}`];
   lines.push("", "Approvals");
@@ -40,12 +42,16 @@ export function renderShown(
       `  ${a.id} by ${a.by}: ${a.state} (${a.used} of ${a.uses} use${a.uses === 1 ? "" : "s"} taken), until ${a.expiresAt}${a.comment ? ` ("${a.comment}")` : ""}`,
     );
   lines.push("", "Executions");
-  if (executions.length === 0) lines.push("  none");
+  if (executions.length === 0 && unfinished.length === 0) lines.push("  none");
   for (const e of executions) {
     lines.push(
       `  ${e.id} ${e.startedAt} by ${e.identity.id}: ${e.result}${e.detail ? ` — ${e.detail}` : ""}`,
     );
     lines.push(...renderStatements(e.statements).map((l) => `  ${l}`));
   }
+  for (const u of unfinished)
+    lines.push(
+      `  started ${u.at} by ${u.identity} (audit entry ${u.seq}): no outcome recorded — the process was killed or is still running; check the database or cluster`,
+    );
   return lines.join("\n");
 }
