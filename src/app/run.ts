@@ -340,20 +340,11 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
     // sent as it is shown, through the one redactor.
     const message = secrets.redact(error instanceof Error ? error.message : String(error));
     const outcome = await finish(again, decision, "failed", "failed", null, message);
-    await announce(
+    await announceExecution(
       deps,
-      {
-        text: `FAILED: ${deps.identity.id} ran \`${again.command.text.slice(0, 200)}\`${asset ? ` on ${asset}` : ""} (plan ${again.planId.slice(0, 12)}): ${message.slice(0, 300)}`,
-        event: {
-          event: "execution",
-          result: "failed",
-          planId: again.planId,
-          asset,
-          identity: deps.identity.id,
-        },
-      },
-      again.planId,
-      asset,
+      again,
+      `FAILED: ${deps.identity.id} ran \`${again.command.text.slice(0, 200)}\`${asset ? ` on ${asset}` : ""} (plan ${again.planId.slice(0, 12)}): ${message.slice(0, 300)}`,
+      { result: "failed" },
     );
     return outcome;
   }
@@ -371,21 +362,36 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
         : `the command exited with ${exitCode}`,
     statements,
   );
-  await announce(
+  await announceExecution(
+    deps,
+    again,
+    `${ok ? "Executed" : `FAILED (exit ${exitCode})`}: ${deps.identity.id} ran \`${again.command.text.slice(0, 200)}\`${asset ? ` on ${asset}` : ""} (plan ${again.planId.slice(0, 12)}${decision.breakGlass ? `, under break-glass ${decision.breakGlass.id}` : decision.approvals.length > 0 ? `, approved by ${decision.approvals.map((a) => a.approver.id).join(", ")}` : ""})`,
+    { result: ok ? "succeeded" : "failed", exitCode },
+  );
+  return outcome;
+}
+
+/** The notification of an execution's outcome (a thrown failure has no exit code). */
+function announceExecution(
+  deps: GateDeps,
+  plan: Plan,
+  text: string,
+  outcome: { result: "succeeded" | "failed"; exitCode?: number },
+): Promise<void> {
+  return announce(
     deps,
     {
-      text: `${ok ? "Executed" : `FAILED (exit ${exitCode})`}: ${deps.identity.id} ran \`${again.command.text.slice(0, 200)}\`${asset ? ` on ${asset}` : ""} (plan ${again.planId.slice(0, 12)}${decision.breakGlass ? `, under break-glass ${decision.breakGlass.id}` : decision.approvals.length > 0 ? `, approved by ${decision.approvals.map((a) => a.approver.id).join(", ")}` : ""})`,
+      text,
       event: {
         event: "execution",
-        result: ok ? "succeeded" : "failed",
-        exitCode,
-        planId: again.planId,
-        asset,
+        result: outcome.result,
+        ...(outcome.exitCode === undefined ? {} : { exitCode: outcome.exitCode }),
+        planId: plan.planId,
+        asset: plan.asset,
         identity: deps.identity.id,
       },
     },
-    again.planId,
-    asset,
+    plan.planId,
+    plan.asset,
   );
-  return outcome;
 }

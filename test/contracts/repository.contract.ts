@@ -8,7 +8,7 @@ import { cp, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { backup } from "../../src/app/backup.js";
-import type { DrillReport } from "../../src/core/drill/drill.js";
+import { passedDrill } from "../support/repository.js";
 import { isLifelineError } from "../../src/core/errors.js";
 import { newRestorePointId, type Manifest } from "../../src/core/restore-point/restore-point.js";
 import type { Repository } from "../../src/ports/repository.js";
@@ -31,24 +31,6 @@ export interface RepositorySubject {
 
 const at = (day: number, ms = 0) => new Date(Date.UTC(2026, 10, day, 10, 0, 0, ms)).toISOString();
 const idAt = (day: number, hex: string) => newRestorePointId(new Date(at(day)), hex);
-
-function drillReport(asset: string, restorePointId: string, finishedAt: string): DrillReport {
-  return {
-    format: 1,
-    id: finishedAt.replace(/[-:]/g, "").replace(/\.(\d{3})Z$/, "$1Z"),
-    asset,
-    restorePointId,
-    startedAt: finishedAt,
-    finishedAt,
-    result: "passed",
-    failure: null,
-    scratch: { kind: "embedded", serverVersion: "15" },
-    tools: {},
-    restoreSeconds: 1,
-    verifySeconds: 1,
-    mismatches: [],
-  };
-}
 
 async function rejectsDamaged(promise: Promise<unknown>, id: string): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
@@ -242,7 +224,7 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryS
         const seed = await takeBackup();
         const a = await copyOf(seed, "app", idAt(20, "aaaaaa"), at(20));
         const b = await copyOf(seed, "app", idAt(21, "bbbbbb"), at(21));
-        await repo.writeDrillReport(drillReport("app", b.id, at(26)));
+        await repo.writeDrillReport(passedDrill("app", b.id, at(26)));
         // Truncated.
         await subject.editManifest("app", b.id, (text) => text.slice(0, 200));
         // Changed without its digest following (a value edited by hand, or bits flipped).
@@ -287,9 +269,9 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryS
       try {
         const seed = await takeBackup();
         const other = await copyOf(seed, "feed", idAt(21, "bbbbbb"), at(21));
-        const reports = [at(26, 2), at(26, 0), at(26, 1)].map((t) => drillReport("app", seed.id, t));
+        const reports = [at(26, 2), at(26, 0), at(26, 1)].map((t) => passedDrill("app", seed.id, t));
         for (const report of reports) await repo.writeDrillReport(report);
-        await repo.writeDrillReport(drillReport("feed", other.id, at(25)));
+        await repo.writeDrillReport(passedDrill("feed", other.id, at(25)));
         assert.deepEqual(
           (await repo.listDrillReports("app")).map((r) => r.finishedAt),
           [at(26, 0), at(26, 1), at(26, 2)],
@@ -309,7 +291,7 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryS
         assert.deepEqual(check.findings, []);
         assert.equal(check.drillReports, 4);
 
-        await repo.writeDrillReport(drillReport("app", idAt(1, "ffffff"), at(27)));
+        await repo.writeDrillReport(passedDrill("app", idAt(1, "ffffff"), at(27)));
         check = await repo.check();
         assert.deepEqual(
           check.findings.map((f) => f.kind),
@@ -325,7 +307,7 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryS
       try {
         const seed = await takeBackup();
         await Promise.all(
-          Array.from({ length: 20 }, (_, i) => repo.writeDrillReport(drillReport("app", seed.id, at(26, i)))),
+          Array.from({ length: 20 }, (_, i) => repo.writeDrillReport(passedDrill("app", seed.id, at(26, i)))),
         );
         assert.equal((await repo.listDrillReports("app")).length, 20);
         assert.equal((await subject.reopen().overview("app")).drills.length, 20);

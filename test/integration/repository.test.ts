@@ -8,12 +8,17 @@ import { drill } from "../../src/app/drill.js";
 import { assessRecoverability } from "../../src/app/plan.js";
 import { status } from "../../src/app/status.js";
 import { isLifelineError, type LifelineError } from "../../src/core/errors.js";
-import type { DrillReport } from "../../src/core/drill/drill.js";
 import type { Manifest } from "../../src/core/restore-point/restore-point.js";
 import { LocalRepository } from "../../src/repository/local-fs/index.js";
 import { testAsset, testContext } from "../support/context.js";
 import { createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
-import { cloneRestorePoint, editManifest, expectedDigest, manifestPath } from "../support/repository.js";
+import {
+  cloneRestorePoint,
+  editManifest,
+  expectedDigest,
+  manifestPath,
+  passedDrill,
+} from "../support/repository.js";
 
 async function rejection(promise: Promise<unknown>): Promise<LifelineError> {
   try {
@@ -23,25 +28,6 @@ async function rejection(promise: Promise<unknown>): Promise<LifelineError> {
     return error;
   }
   assert.fail("expected an error");
-}
-
-/** A drill report recorded as if a drill had passed (drills are slow; the repository is what is tested). */
-function passedDrill(asset: string, restorePointId: string, finishedAt: string): DrillReport {
-  return {
-    format: 1,
-    id: finishedAt.replace(/[-:]/g, "").replace(/\.(\d{3})Z$/, "$1Z"),
-    asset,
-    restorePointId,
-    startedAt: finishedAt,
-    finishedAt,
-    result: "passed",
-    failure: null,
-    scratch: { kind: "embedded", serverVersion: "15" },
-    tools: {},
-    restoreSeconds: 1,
-    verifySeconds: 1,
-    mismatches: [],
-  };
 }
 
 describe("damaged restore points are reported, never skipped (real backups)", () => {

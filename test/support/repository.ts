@@ -1,6 +1,7 @@
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { createHash } from "node:crypto";
+import type { DrillReport } from "../../src/core/drill/drill.js";
 
 /** The manifest digest as specified (sha256 of the canonical JSON without the digest), written independently of src/. */
 export function expectedDigest(raw: Record<string, unknown>): string {
@@ -56,4 +57,23 @@ export function cloneRestorePoint(
     raw.snapshotTime = snapshotTime;
     raw.createdAt = snapshotTime;
   });
+}
+
+/** A drill report recorded as if a drill had passed (drills are slow; the repository is what is tested). */
+export function passedDrill(asset: string, restorePointId: string, finishedAt: string): DrillReport {
+  return {
+    format: 1,
+    id: finishedAt.replace(/[-:]/g, "").replace(/\.(\d{3})Z$/, "$1Z"),
+    asset,
+    restorePointId,
+    startedAt: finishedAt,
+    finishedAt,
+    result: "passed",
+    failure: null,
+    scratch: { kind: "embedded", serverVersion: "15" },
+    tools: {},
+    restoreSeconds: 1,
+    verifySeconds: 1,
+    mismatches: [],
+  };
 }
