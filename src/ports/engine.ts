@@ -1,6 +1,7 @@
 import type { LifelineError } from "../core/errors.js";
 import type { Operation } from "../core/plan/operation.js";
 import type { Consumer } from "../core/plan/plan.js";
+import type { ReportedForeignKey } from "../core/restore/restore.js";
 import type { Dependent, PlannedOperation } from "../core/plan/policy.js";
 import type {
   DatabaseLocale,
@@ -65,6 +66,96 @@ export interface RestoreOptions {
   jobs: number;
   signal: AbortSignal;
   progress: Progress;
+  /**
+   * "none" (drills, the default): objects belong to the connecting role, no privileges. "keep": the
+   * owners and privileges the restore point records, when the target has those roles and the
+   * connecting role may assign them; otherwise as "none", with a warning naming what is missing.
+   */
+  ownership?: "none" | "keep";
+}
+
+/** What lifeline reads of a database before it restores into it or replaces it. */
+export interface DatabaseState {
+  /** False: the server answers (through its maintenance database) but this database does not exist. */
+  exists: boolean;
+  serverVersion: string;
+  serverMajor: number;
+  /** User tables with estimated rows and bytes, and their identity (OID): what replacing it destroys. */
+  tables: { name: string; identity: string; rows: number; bytes: number }[];
+  /** Every user object (relations, functions, types, schemas but public, extensions but plpgsql): > 0 is not empty. */
+  userObjects: number;
+  /** Up to ten of them, qualified, for messages. */
+  sample: string[];
+  /** The connecting role may create databases (superuser or CREATEDB). */
+  canCreateDatabase: boolean;
+  /** The connecting role is a superuser (may assign owners, terminate anyone's connection). */
+  superuser: boolean;
+  /** default_transaction_read_only is on for this database. */
+  readOnly: boolean;
+  /** Clients connected to it now. */
+  consumers: Consumer[];
+  /** Encoding and locale, for a database created beside it. */
+  encoding: string;
+  locale: DatabaseLocale | null;
+}
+
+/** Held until released; another process (on any host) asking for the same database is refused. */
+export interface RecoveryLock {
+  release(): Promise<void>;
+}
+
+/** A selective restore's outcome. */
+export interface TableRestore {
+  /** Tables restored, qualified as in the manifest. */
+  tables: string[];
+  /** Sequences restored with their values (owned by, or used as defaults of, restored tables). */
+  sequences: string[];
+  /** Foreign keys whose other table is not restored: reported, not applied. */
+  foreignKeys: ReportedForeignKey[];
+  tools: Record<string, string>;
+}
+
+/**
+ * What restoring into a live server takes beyond a drill: inspecting and creating databases beside
+ * the target, swapping them by rename, restoring only some tables. PostgreSQL's implementation is in
+ * engines/postgres/recovery.
+ */
+export interface Recovery {
+  /** Connects (to the maintenance database when this one does not exist) and describes the target. */
+  inspect(target: Target): Promise<DatabaseState>;
+  /** Serialises recoveries into one database across processes and hosts; null when another holds it. */
+  lock(target: Target): Promise<RecoveryLock | null>;
+  /** Staging databases beside `target` that a killed restore left (no lifeline holds their lock). */
+  leftovers(target: Target): Promise<string[]>;
+  /**
+   * Creates an empty database on target's server to restore into (named stagingDatabaseName, marked
+   * as lifeline's), with the encoding and locale given; when `like` exists, with its owner, settings
+   * (ALTER DATABASE … SET) and privileges, so that the swap changes nothing but the data.
+   */
+  stage(
+    target: Target,
+    options: { nonce: string; encoding: string; locale: DatabaseLocale | null; like: Target | null },
+  ): Promise<Target>;
+  /** Drops a database (terminating its connections). */
+  drop(target: Target): Promise<void>;
+  /**
+   * In one short step: refuses new connections to `target`, terminates its clients, renames it to
+   * `previousName` (or drops it when null), and gives `replacement` its name. When `target` does not
+   * exist, only renames. A failure before the renames commit leaves both as they were.
+   */
+  swap(
+    target: Target,
+    replacement: Target,
+    previousName: string | null,
+  ): Promise<{ terminated: number; unavailableMs: number }>;
+  /** Sets default_transaction_read_only for the database (a standby: writes fail). */
+  setReadOnly(target: Target, readOnly: boolean): Promise<void>;
+  /**
+   * Restores only `tables` (with their indexes, constraints, defaults, triggers, owned sequences and
+   * their values) into an existing database in one transaction: all of them or, on any error,
+   * interruption or kill, none. Tables that exist in the target are never overwritten (an error).
+   */
+  restoreTables(into: Target, options: RestoreOptions & { tables: readonly string[] }): Promise<TableRestore>;
 }
 
 /** One database engine: what differs between engines stays behind this interface, not in the core. */
@@ -78,11 +169,21 @@ export interface Engine {
   /** The oldest scratch server major version that can take this restore point. */
   scratchMajorFor(manifest: Manifest): number;
   restore(into: Target, options: RestoreOptions): Promise<{ tools: Record<string, string> }>;
-  /** `expected`: the restore point's fingerprints, whose recipes the copy is fingerprinted with. */
-  fingerprint(target: Target, signal: AbortSignal, expected?: Fingerprints): Promise<Fingerprints>;
+  /**
+   * `expected`: the restore point's fingerprints, whose recipes the copy is fingerprinted with.
+   * `tables`: only these tables (a selective restore into a database that holds others).
+   */
+  fingerprint(
+    target: Target,
+    signal: AbortSignal,
+    expected?: Fingerprints,
+    tables?: readonly string[],
+  ): Promise<Fingerprints>;
   live(target: Target): Promise<{ databaseBytes: number; activity: Activity }>;
   /** Engines that can plan SQL: classification (static) and impact (read-only, against the live database). */
   readonly sql?: SqlPlanner;
+  /** Engines that can restore into live servers (restore, standby). */
+  readonly recovery?: Recovery;
 }
 
 export interface SqlPlanner {

@@ -27,6 +27,9 @@ export const AUDIT_KINDS = [
   "prepare",
   "notify-failed",
   "use",
+  "restore",
+  "standby",
+  "discard",
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];

@@ -258,10 +258,29 @@ export const COMMAND_OPERATION_KINDS = [
   "unknown",
 ] as const;
 
-export type OperationKind =
-  (typeof SQL_OPERATION_KINDS)[number] | (typeof COMMAND_OPERATION_KINDS)[number] | `psql-${string}`;
+/** lifeline's own recovery commands, planned through the gate like any other destruction. */
+export const RECOVERY_OPERATION_KINDS = [
+  /** `restore --to URL --replace`: the target's current data is replaced. */
+  "restore-replace-database",
+  /** `restore --in-place`: what was written since the restore point is set aside (kept as the previous database). */
+  "restore-in-place",
+  /** `restore --tables` back into the asset's database: creates tables that no longer exist. */
+  "restore-tables",
+  /** `restore --discard-previous`: drops the database an in-place restore kept. */
+  "discard-previous-database",
+] as const;
 
-const KINDS: ReadonlySet<string> = new Set<string>([...SQL_OPERATION_KINDS, ...COMMAND_OPERATION_KINDS]);
+export type OperationKind =
+  | (typeof SQL_OPERATION_KINDS)[number]
+  | (typeof COMMAND_OPERATION_KINDS)[number]
+  | (typeof RECOVERY_OPERATION_KINDS)[number]
+  | `psql-${string}`;
+
+const KINDS: ReadonlySet<string> = new Set<string>([
+  ...SQL_OPERATION_KINDS,
+  ...COMMAND_OPERATION_KINDS,
+  ...RECOVERY_OPERATION_KINDS,
+]);
 
 /** psql meta-commands as psql reads them: a backslash and letters (or `!`, `?`), e.g. `psql-i`. */
 const PSQL_KIND = /^psql-([A-Za-z_?]+|shell|meta)$/;

@@ -35,8 +35,8 @@ export interface Plan {
   asset: string | null;
   /** Every asset whose data the plan touches, with how each could be recovered. */
   assets: AssetAssessment[];
-  /** What was planned: SQL, or a kubectl/helm command line (secrets redacted). */
-  command: { kind: "sql" | "kubectl" | "helm" | "unknown"; text: string };
+  /** What was planned: SQL, a kubectl/helm command line, or a lifeline recovery command (secrets redacted). */
+  command: { kind: "sql" | "kubectl" | "helm" | "lifeline" | "unknown"; text: string };
   /** The cluster a command plan was resolved against. */
   cluster: { context: string; server: string } | null;
   /** Whether it touches Kubernetes data no asset is bound to (no break-glass can cover that). */

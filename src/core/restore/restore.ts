@@ -1,0 +1,205 @@
+/**
+ * Recovery: bringing a restore point back into a database (`restore`), or keeping a read-only copy
+ * of the newest verified one beside it (`standby`). Pure: names, selection, results, and the state
+ * that the audit log's `restore` / `standby` / `discard` entries describe.
+ */
+import { LifelineError } from "../errors.js";
+import type { Mismatch } from "../drill/compare.js";
+
+/** PostgreSQL truncates identifiers to 63 bytes; lifeline never relies on truncation. */
+export const MAX_IDENTIFIER_BYTES = 63;
+
+/** What a restore does to its target. */
+export type RestoreMode =
+  /** A database that does not exist or holds no user object (`--to URL`). */
+  | "into"
+  /** A target that holds data (`--to URL --replace`): a destructive plan through the gate. */
+  | "replace"
+  /** The asset's own database (`--in-place`): restored beside, swapped by rename, previous kept. */
+  | "in-place"
+  /** Only some tables (`--tables`, `--schema`), into a target or back into the asset's database. */
+  | "tables";
+
+function clip(name: string, room: number): string {
+  let out = name;
+  while (Buffer.byteLength(out, "utf8") > room) out = out.slice(0, -1);
+  return out;
+}
+
+/** `<db>_before_<restore point id>`, lower-case with underscores (no quoting needed in psql). */
+export function previousDatabaseName(database: string, restorePointId: string): string {
+  const suffix = `_before_${restorePointId.toLowerCase().replace(/[^a-z0-9]/g, "_")}`;
+  return clip(database, MAX_IDENTIFIER_BYTES - suffix.length) + suffix;
+}
+
+/** Marks every database lifeline creates to restore into, so a killed restore's copy is recognised. */
+export const STAGING_MARK = "_lifeline_staging_";
+
+/** The database a restore fills before it takes the target's name: `<db>_lifeline_staging_<nonce>`. */
+export function stagingDatabaseName(database: string, nonce: string): string {
+  const suffix = `${STAGING_MARK}${nonce.toLowerCase().replace(/[^a-z0-9]/g, "")}`;
+  return clip(database, MAX_IDENTIFIER_BYTES - suffix.length) + suffix;
+}
+
+export function isStagingDatabase(name: string): boolean {
+  return name.includes(STAGING_MARK);
+}
+
+/**
+ * The tables a selective restore brings back: every `--tables` name and every table of each
+ * `--schema`, as the restore point holds them (qualified and quoted as in its fingerprints). A name
+ * the restore point does not hold is an error that lists what it does hold.
+ */
+export function selectTables(
+  available: readonly string[],
+  request: { tables: readonly string[]; schemas: readonly string[] },
+): string[] {
+  const unquote = (s: string) =>
+    s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1).replace(/""/g, '"') : s;
+  const split = (qualified: string): [string, string] => {
+    const m = /^((?:"(?:[^"]|"")*"|[^."]+))\.((?:"(?:[^"]|"")*"|[^."]+))$/.exec(qualified);
+    return m && m[1] !== undefined && m[2] !== undefined
+      ? [unquote(m[1]), unquote(m[2])]
+      : ["", unquote(qualified)];
+  };
+  const known = available.map((table) => ({ table, parts: split(table) }));
+  const chosen = new Set<string>();
+  const unknown: string[] = [];
+  for (const raw of request.tables) {
+    const asked = raw.trim();
+    if (asked === "") continue;
+    const [schema, name] = asked.includes(".") ? split(asked) : ["", unquote(asked)];
+    const hits = known.filter((k) => k.parts[1] === name && (schema === "" ? true : k.parts[0] === schema));
+    // An unqualified name means public.name when that exists, else the only table of that name.
+    const pick = schema === "" && hits.length > 1 ? hits.filter((k) => k.parts[0] === "public") : hits;
+    if (pick.length === 1 && pick[0]) chosen.add(pick[0].table);
+    else if (pick.length > 1) {
+      throw new LifelineError({
+        code: "USAGE",
+        kind: "usage",
+        message: `table ${asked} is ambiguous in the restore point: ${pick.map((k) => k.table).join(", ")}`,
+        fix: "qualify it with its schema, e.g. --tables public.orders",
+      });
+    } else unknown.push(asked);
+  }
+  for (const raw of request.schemas) {
+    const schema = unquote(raw.trim());
+    if (schema === "") continue;
+    const hits = known.filter((k) => k.parts[0] === schema);
+    if (hits.length === 0) unknown.push(`schema ${schema}`);
+    for (const k of hits) chosen.add(k.table);
+  }
+  if (unknown.length > 0) {
+    const sample = available.slice(0, 20).join(", ");
+    throw new LifelineError({
+      code: "RESTORE_SELECTION_UNKNOWN",
+      kind: "usage",
+      message: `the restore point holds no ${unknown.join(", ")}`,
+      fix: `name tables as the restore point holds them (schema.table): ${sample}${available.length > 20 ? ", …" : ""}`,
+    });
+  }
+  if (chosen.size === 0) {
+    throw new LifelineError({
+      code: "USAGE",
+      kind: "usage",
+      message: "--tables and --schema name nothing to restore",
+      fix: "give tables as --tables public.products,public.prices or a schema as --schema sales",
+    });
+  }
+  return available.filter((t) => chosen.has(t));
+}
+
+/** A foreign key a selective restore did not restore because its other table was not restored. */
+export interface ReportedForeignKey {
+  /** Constraint name. */
+  name: string;
+  /** The table that holds the constraint. */
+  table: string;
+  /** The table it references. */
+  references: string;
+  /** `ALTER TABLE … ADD CONSTRAINT …` as the restore point defines it, to add it by hand. */
+  definition: string;
+  why: string;
+}
+
+/** What `restore` reports (`--json`: {"restore": RestoreResult}). */
+export interface RestoreResult {
+  asset: string;
+  restorePointId: string;
+  /** The restore point was never proven by a drill (`--unverified`). */
+  unverifiedSource: boolean;
+  mode: RestoreMode;
+  /** Where it went: URL without password. */
+  target: string;
+  /** Tables restored (qualified). */
+  tables: string[];
+  /** Rows restored, from the fingerprints of the restored tables. */
+  rows: number;
+  restoreSeconds: number;
+  verifySeconds: number;
+  /** True only when the restored tables' fingerprints match the manifest. */
+  verified: boolean;
+  mismatches: Mismatch[];
+  /** In place: where the database as it was before the restore is kept. */
+  previous: { database: string; target: string } | null;
+  /** Selective: foreign keys reported, not restored. */
+  foreignKeys: ReportedForeignKey[];
+  /** In place: the time the asset's database was unavailable (the swap), and the clients cut. */
+  swap: { unavailableMs: number; terminated: number } | null;
+  /** Staging copies of killed restores that this one removed. */
+  removedLeftovers: string[];
+}
+
+/** A standby: a read-only copy of a verified restore point that dependents can read from. */
+export interface StandbyResult {
+  asset: string;
+  restorePointId: string;
+  /** URL without password. */
+  target: string;
+  database: string;
+  /** The restore point it served before (a refresh), or null. */
+  replaced: string | null;
+  tables: number;
+  rows: number;
+  restoreSeconds: number;
+  verifySeconds: number;
+  verified: boolean;
+  /** `--refresh` found no newer verified restore point: nothing changed. */
+  unchanged: boolean;
+  swap: { unavailableMs: number; terminated: number } | null;
+}
+
+/** The audit entry (kind "restore") of a finished restore: what status and retention read back. */
+export interface RestoreAudit {
+  result: "succeeded" | "failed";
+  mode: RestoreMode;
+  restorePointId: string;
+  unverifiedSource: boolean;
+  target: string;
+  tables: number;
+  rows: number;
+  restoreSeconds: number;
+  verifySeconds: number;
+  verified: boolean;
+  previous: { database: string; target: string } | null;
+  error: string | null;
+}
+
+/** The audit entry (kind "standby") of a standby created or refreshed. */
+export interface StandbyAudit {
+  result: "succeeded" | "failed";
+  restorePointId: string;
+  target: string;
+  database: string;
+  replaced: string | null;
+  restoreSeconds: number;
+  verifySeconds: number;
+  verified: boolean;
+  error: string | null;
+}
+
+/** The audit entry (kind "discard") of a previous database removed by `restore --discard-previous`. */
+export interface DiscardAudit {
+  database: string;
+  target: string;
+}
