@@ -13,6 +13,7 @@ import { createClassifier } from "./classify/index.js";
 import { planImpact } from "./impact/index.js";
 import { executeSql, sqlRefusal } from "./execute.js";
 import { describeSource } from "./inspect.js";
+import { postgresRecovery } from "./recovery/index.js";
 import { restore } from "./restore.js";
 import { PgTools } from "./tools.js";
 
@@ -40,6 +41,7 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
       refusal: sqlRefusal,
       execute: executeSql,
     },
+    recovery: postgresRecovery(tools),
     live: (target) =>
       withClient(target, async (client) => {
         const source = await describeSource(client);

@@ -1,0 +1,120 @@
+/**
+ * What recoveries left behind, read back from the audit log (kinds "restore", "standby", "discard"):
+ * the previous databases in-place restores kept, the standbys that serve, and the last restores'
+ * durations (the RTO a real restore measured). Pure: the caller passes the entries in chain order.
+ */
+import type { AuditEntry } from "../audit/chain.js";
+import type { DiscardAudit, RestoreAudit, StandbyAudit } from "./restore.js";
+
+export interface PreviousDatabase {
+  asset: string;
+  database: string;
+  /** URL of the previous database, without password. */
+  target: string;
+  restorePointId: string;
+  /** When the in-place restore that kept it finished. */
+  at: string;
+}
+
+export interface Standby {
+  asset: string;
+  /** URL without password. */
+  target: string;
+  database: string;
+  restorePointId: string;
+  /** When it was last created or refreshed. */
+  at: string;
+}
+
+export interface LastRestore {
+  asset: string;
+  at: string;
+  mode: RestoreAudit["mode"];
+  restoreSeconds: number;
+  verifySeconds: number;
+  verified: boolean;
+}
+
+export interface RecoveryState {
+  previous: PreviousDatabase[];
+  standbys: Standby[];
+  /** The newest succeeded, verified whole-database restore per asset (its duration is a measured RTO). */
+  lastRestores: LastRestore[];
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function asRestore(data: Record<string, unknown>): RestoreAudit | null {
+  return typeof data.restorePointId === "string" &&
+    typeof data.mode === "string" &&
+    typeof data.result === "string"
+    ? (data as unknown as RestoreAudit)
+    : null;
+}
+
+function asStandby(data: Record<string, unknown>): StandbyAudit | null {
+  return typeof data.restorePointId === "string" &&
+    typeof data.database === "string" &&
+    typeof data.result === "string"
+    ? (data as unknown as StandbyAudit)
+    : null;
+}
+
+function asDiscard(data: Record<string, unknown>): DiscardAudit | null {
+  return typeof data.database === "string" && typeof data.target === "string"
+    ? (data as unknown as DiscardAudit)
+    : null;
+}
+
+export function recoveryState(entries: readonly AuditEntry[]): RecoveryState {
+  const previous = new Map<string, PreviousDatabase>();
+  const standbys = new Map<string, Standby>();
+  const lastRestores = new Map<string, LastRestore>();
+  for (const entry of entries) {
+    if (!isObject(entry.data) || entry.asset === null) continue;
+    if (entry.kind === "restore") {
+      const r = asRestore(entry.data);
+      if (!r || r.result !== "succeeded") continue;
+      if (r.previous && isObject(r.previous)) {
+        previous.set(r.previous.target, {
+          asset: entry.asset,
+          database: r.previous.database,
+          target: r.previous.target,
+          restorePointId: r.restorePointId,
+          at: entry.at,
+        });
+      }
+      if (r.verified && r.mode !== "tables") {
+        lastRestores.set(entry.asset, {
+          asset: entry.asset,
+          at: entry.at,
+          mode: r.mode,
+          restoreSeconds: r.restoreSeconds,
+          verifySeconds: r.verifySeconds,
+          verified: r.verified,
+        });
+      }
+    } else if (entry.kind === "discard") {
+      const d = asDiscard(entry.data);
+      if (d) previous.delete(d.target);
+    } else if (entry.kind === "standby") {
+      const s = asStandby(entry.data);
+      // A failed refresh leaves the previous standby serving.
+      if (!s || s.result !== "succeeded") continue;
+      standbys.set(s.target, {
+        asset: entry.asset,
+        target: s.target,
+        database: s.database,
+        restorePointId: s.restorePointId,
+        at: entry.at,
+      });
+    }
+  }
+  return {
+    previous: [...previous.values()],
+    standbys: [...standbys.values()],
+    lastRestores: [...lastRestores.values()],
+  };
+}

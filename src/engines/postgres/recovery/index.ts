@@ -1,0 +1,20 @@
+import type { Recovery } from "../../../ports/engine.js";
+import type { PgTools } from "../tools.js";
+import { dropDatabase, leftovers, setReadOnly, stage, swap } from "./databases.js";
+import { inspect } from "./inspect.js";
+import { lock } from "./lock.js";
+import { restoreTables } from "./tables.js";
+
+/** PostgreSQL's Recovery: restore into live servers beside the target, swap by rename, some tables only. */
+export function postgresRecovery(tools: PgTools): Recovery {
+  return {
+    inspect,
+    lock,
+    leftovers,
+    stage,
+    drop: dropDatabase,
+    swap,
+    setReadOnly,
+    restoreTables: (into, options) => restoreTables(tools, into, options),
+  };
+}
