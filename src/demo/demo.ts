@@ -36,6 +36,8 @@ import type { Approval } from "../core/approval/approval.js";
 import { verifyChain, type ChainVerdict } from "../core/audit/chain.js";
 import { applyProtect, planProtect, type ProtectPlan } from "../app/k8s.js";
 import { SHOP_NEW_ORDERS, SHOP_SCHEMA, SHOP_STOCK_UPDATES } from "./shop.js";
+import { DEMO_LOSS_SQL, DEMO_RESTORE_TABLES, recoverySteps, type DemoRecovery } from "./recovery.js";
+import type { Catalog } from "../ports/catalog.js";
 
 export const DEMO_PLAN_SQL = "DROP TABLE products CASCADE";
 
@@ -97,6 +99,8 @@ export interface DemoResult {
   };
   /** The volumes k8s protect changed (of protect.changes). */
   protected: number;
+  /** After the gate: the loss, the standby, the restore of the lost table. */
+  recovery: DemoRecovery;
   json: unknown;
 }
 
@@ -110,6 +114,7 @@ export async function demo(options: {
   const pgBin = options.pgBin ?? process.env.LIFELINE_PG_BIN;
   let source: ScratchInstance | undefined;
   let cluster: SimulatedCluster | undefined;
+  let catalog: Catalog | undefined;
   try {
     progress.phase("starting an embedded PostgreSQL with a small shop database");
     source = await embeddedScratch().provision({ minMajor: 0, encoding: "UTF8", signal, database: "shop" });
@@ -213,48 +218,54 @@ export async function demo(options: {
     // The gate: alice asks, the policy wants another person; bob approves this exact plan; alice runs it.
     progress.phase(`the gate: ${DEMO_GATE_SQL}`);
     const { openCatalog } = await import("../catalog/index.js");
-    const catalog = await openCatalog(path.join(workdir, "catalog.sqlite"));
-    let gate: DemoResult["gate"];
-    try {
-      const deps = (who: string): GateDeps => ({
-        catalog,
-        identity: { id: who, source: "env", host: "demo", authenticated: false },
-        clock: systemClock,
-        notify: async () => [],
-        warn: () => undefined,
-      });
-      const runInput = {
-        planner: () => plan(ctx, asset, DEMO_GATE_SQL, { exact: true, policy: DEFAULT_POLICY }),
-        document: (p: Plan) => ({ planId: p.planId, verdict: p.verdict, command: p.command }),
-        executor: async () => {
-          const engine = ctx.engine(asset.engine);
-          await engine.sql?.execute(engine.target(asset.url), DEMO_GATE_SQL, signal);
-          return { exitCode: 0 };
-        },
-        dryRun: false,
-      };
-      const blocked = await guardedRun(deps(DEMO_REQUESTER), runInput);
-      const approval = await approve(deps(DEMO_APPROVER), {
-        planId: blocked.plan.planId,
-        comment: "cancelled orders are archived in the warehouse",
-        ttlSeconds: 3600,
-      });
-      const executed = await guardedRun(deps(DEMO_REQUESTER), runInput);
-      const [entries, head] = await Promise.all([catalog.audit(), catalog.auditHead()]);
-      const { sha256hex } = await import("../catalog/index.js");
-      gate = {
-        blocked,
-        approval: approval.approval,
-        executed,
-        chain: verifyChain(sha256hex, entries, head),
-        entries: entries.length,
-        recorded: entries.map((e) =>
-          typeof e.data.status === "string" ? `${e.kind} (${e.data.status})` : e.kind,
-        ),
-      };
-    } finally {
-      await catalog.close();
-    }
+    const gateCatalog = await openCatalog(path.join(workdir, "catalog.sqlite"));
+    catalog = gateCatalog;
+    const deps = (who: string): GateDeps => ({
+      catalog: gateCatalog,
+      identity: { id: who, source: "env", host: "demo", authenticated: false },
+      clock: systemClock,
+      notify: async () => [],
+      warn: () => undefined,
+    });
+    const runInput = {
+      planner: () => plan(ctx, asset, DEMO_GATE_SQL, { exact: true, policy: DEFAULT_POLICY }),
+      document: (p: Plan) => ({ planId: p.planId, verdict: p.verdict, command: p.command }),
+      executor: async () => {
+        const engine = ctx.engine(asset.engine);
+        await engine.sql?.execute(engine.target(asset.url), DEMO_GATE_SQL, signal);
+        return { exitCode: 0 };
+      },
+      dryRun: false,
+    };
+    const blocked = await guardedRun(deps(DEMO_REQUESTER), runInput);
+    const approval = await approve(deps(DEMO_APPROVER), {
+      planId: blocked.plan.planId,
+      comment: "cancelled orders are archived in the warehouse",
+      ttlSeconds: 3600,
+    });
+    const executed = await guardedRun(deps(DEMO_REQUESTER), runInput);
+    const [entries, head] = await Promise.all([gateCatalog.audit(), gateCatalog.auditHead()]);
+    const { sha256hex } = await import("../catalog/index.js");
+    const gate: DemoResult["gate"] = {
+      blocked,
+      approval: approval.approval,
+      executed,
+      chain: verifyChain(sha256hex, entries, head),
+      entries: entries.length,
+      recorded: entries.map((e) =>
+        typeof e.data.status === "string" ? `${e.kind} (${e.data.status})` : e.kind,
+      ),
+    };
+
+    const recovery = await recoverySteps({
+      ctx,
+      asset,
+      manifest,
+      deps,
+      requester: DEMO_REQUESTER,
+      approver: DEMO_APPROVER,
+      source: sourceTarget,
+    });
     const expectations = demoExpectations({
       activity,
       drill: report.result,
@@ -268,6 +279,18 @@ export async function demo(options: {
       blocked: gate.blocked.status,
       executed: gate.executed.status,
       chainOk: gate.chain.ok,
+      recovery: {
+        loss: recovery.loss.executed.status,
+        feedBefore: recovery.feedBefore.rows,
+        feedBroken: recovery.feedBroken.ok,
+        standbyVerified: recovery.standby.result.verified,
+        standbyFeed: recovery.standby.feed.rows,
+        standbyWriteFailed: recovery.standby.write.failed,
+        restoreVerified: recovery.restore.result.verified,
+        restored: recovery.restore.result.tables,
+        feedAfter: recovery.feedAfter.rows,
+        orders: recovery.orders,
+      },
     });
     const ok = expectations.every((e) => e.ok);
     return {
@@ -283,6 +306,7 @@ export async function demo(options: {
       plan: dropPlan,
       k8s: { before, protect: protection.plan, after },
       gate,
+      recovery,
       json: {
         demo: {
           ok,
@@ -334,11 +358,49 @@ export async function demo(options: {
               requirements: after.requirements,
             },
           },
+          loss: {
+            sql: DEMO_LOSS_SQL,
+            planId: recovery.loss.executed.plan.planId,
+            approval: { id: recovery.loss.approval.id, by: recovery.loss.approval.approver.id },
+            status: recovery.loss.executed.status,
+            seconds: recovery.loss.seconds,
+            feedBefore: recovery.feedBefore,
+            feedAfterLoss: recovery.feedBroken,
+          },
+          standby: {
+            target: recovery.standby.target,
+            database: recovery.standby.database,
+            restorePointId: recovery.standby.restorePointId,
+            seconds: recovery.standby.seconds,
+            restoreSeconds: recovery.standby.result.restoreSeconds,
+            verifySeconds: recovery.standby.result.verifySeconds,
+            verified: recovery.standby.result.verified,
+            tables: recovery.standby.result.tables.length,
+            rows: recovery.standby.result.rows,
+            feed: recovery.standby.feed,
+            write: recovery.standby.write,
+          },
+          restore: {
+            tables: recovery.restore.result.tables,
+            requested: DEMO_RESTORE_TABLES,
+            sequences: recovery.restore.result.sequences,
+            rows: recovery.restore.result.rows,
+            seconds: recovery.restore.seconds,
+            restoreSeconds: recovery.restore.result.restoreSeconds,
+            verifySeconds: recovery.restore.result.verifySeconds,
+            verified: recovery.restore.result.verified,
+            mismatches: recovery.restore.result.mismatches,
+            foreignKeys: recovery.restore.result.foreignKeys,
+            viewBack: recovery.restore.viewBack,
+            feed: recovery.feedAfter,
+            orders: recovery.orders,
+          },
         },
       },
     };
   } finally {
     progress.phase("cleaning up");
+    await catalog?.close();
     await cluster?.close();
     await source?.teardown();
     await rm(workdir, { recursive: true, force: true });
@@ -359,6 +421,18 @@ export interface DemoFacts {
   blocked: string;
   executed: string;
   chainOk: boolean;
+  recovery: {
+    loss: string;
+    feedBefore: number | null;
+    feedBroken: boolean;
+    standbyVerified: boolean;
+    standbyFeed: number | null;
+    standbyWriteFailed: boolean;
+    restoreVerified: boolean;
+    restored: readonly string[];
+    feedAfter: number | null;
+    orders: { before: number; after: number };
+  };
 }
 
 /** What each step of the demo must do; any that did not makes the demo fail (non-zero exit). */
@@ -417,5 +491,42 @@ export function demoExpectations(f: DemoFacts): DemoExpectation[] {
     ),
     expect("gate", "the approved run executes", f.executed === "executed", `the run was ${f.executed}`),
     expect("audit", "the audit chain holds", f.chainOk, "the audit chain is broken"),
+    expect(
+      "loss",
+      "the approved DROP TABLE executes",
+      f.recovery.loss === "executed",
+      `the run was ${f.recovery.loss}`,
+    ),
+    expect(
+      "loss",
+      "the merchant feed fails after the drop",
+      f.recovery.feedBroken === false,
+      "the merchant feed still answers",
+    ),
+    expect(
+      "standby",
+      "the standby is verified and serves the merchant feed",
+      f.recovery.standbyVerified && f.recovery.standbyFeed === f.recovery.feedBefore,
+      `verified ${f.recovery.standbyVerified}, feed ${f.recovery.standbyFeed ?? "failed"}`,
+    ),
+    expect("standby", "a write into the standby fails", f.recovery.standbyWriteFailed, "the write succeeded"),
+    expect(
+      "restore",
+      `${DEMO_RESTORE_TABLES.join(", ")} is restored and verified`,
+      f.recovery.restoreVerified && DEMO_RESTORE_TABLES.every((t) => f.recovery.restored.includes(t)),
+      `verified ${f.recovery.restoreVerified}, restored ${f.recovery.restored.join(", ") || "nothing"}`,
+    ),
+    expect(
+      "restore",
+      "the merchant feed answers again with every product",
+      f.recovery.feedAfter !== null && f.recovery.feedAfter === f.recovery.feedBefore,
+      `feed ${f.recovery.feedAfter ?? "failed"}, ${f.recovery.feedBefore ?? "failed"} before the loss`,
+    ),
+    expect(
+      "restore",
+      "the tables not restored are untouched",
+      f.recovery.orders.before === f.recovery.orders.after,
+      `orders ${f.recovery.orders.before} before, ${f.recovery.orders.after} after`,
+    ),
   ];
 }

@@ -16,7 +16,22 @@ const AS_EXPECTED: DemoFacts = {
   blocked: "blocked",
   executed: "executed",
   chainOk: true,
+  recovery: {
+    loss: "executed",
+    feedBefore: 2000,
+    feedBroken: false,
+    standbyVerified: true,
+    standbyFeed: 2000,
+    standbyWriteFailed: true,
+    restoreVerified: true,
+    restored: ["public.products"],
+    feedAfter: 2000,
+    orders: { before: 3775, after: 3775 },
+  },
 };
+const recovering = (facts: Partial<DemoFacts["recovery"]>): Partial<DemoFacts> => ({
+  recovery: { ...AS_EXPECTED.recovery, ...facts },
+});
 
 describe("the demo's exit code comes from every step", () => {
   it("every expectation is met when every step did what the demo expects", () => {
@@ -40,6 +55,18 @@ describe("the demo's exit code comes from every step", () => {
     ["the unapproved run was not blocked", { blocked: "executed" }, /was executed/],
     ["the approved run failed", { executed: "failed" }, /the run was failed/],
     ["the audit chain broke", { chainOk: false }, /broken/],
+    ["the approved DROP did not run", recovering({ loss: "failed" }), /the run was failed/],
+    ["the feed survived the drop", recovering({ feedBroken: true }), /still answers/],
+    ["the standby did not verify", recovering({ standbyVerified: false }), /verified false/],
+    ["the standby took a write", recovering({ standbyWriteFailed: false }), /write succeeded/],
+    ["the restore did not verify", recovering({ restoreVerified: false }), /verified false/],
+    ["the feed lost products", recovering({ feedAfter: 1960 }), /feed 1960, 2000 before/],
+    ["the feed still fails", recovering({ feedAfter: null }), /feed failed/],
+    [
+      "the restore changed orders",
+      recovering({ orders: { before: 3775, after: 0 } }),
+      /3775 before, 0 after/,
+    ],
   ];
   for (const [what, facts, actual] of broken) {
     it(`a step that did not do what the demo expects fails it: ${what}`, () => {

@@ -9,6 +9,13 @@ import { renderPlan } from "./plan.js";
 import { renderProtectPlan } from "./k8s.js";
 import { renderBackup, renderDrill, renderStatus } from "./restore-points.js";
 import { count } from "../io.js";
+import {
+  DEMO_FEED_SQL,
+  DEMO_LOSS_COMMENT,
+  DEMO_LOSS_SQL,
+  DEMO_RESTORE_TABLES,
+  DEMO_STANDBY_WRITE_SQL,
+} from "../../demo/recovery.js";
 
 const indent = (text: string) =>
   text
@@ -77,6 +84,8 @@ export function renderDemo(r: DemoResult): string {
         : `The audit chain is BROKEN: ${r.gate.chain.breaks.map((b) => b.problem).join("; ")}`,
     ),
     "",
+    ...renderRecovery(r),
+    "",
     "Next, on your own database:",
     "   lifeline init --asset shop --url 'postgres://app:${SHOP_DB_PASSWORD}@db:5432/shop'",
     "   lifeline backup shop && lifeline drill shop && lifeline status",
@@ -93,6 +102,90 @@ export function renderDemo(r: DemoResult): string {
             .map((e) => `   - ${e.step}: expected ${e.expected}; ${e.actual ?? ""}`),
         ]),
   ].join("\n");
+}
+
+const secs = (s: number) => `${s.toFixed(1)}s`;
+
+/** Steps 8–10: the loss, the standby as the fallback, the restore of what was lost. */
+function renderRecovery(r: DemoResult): string[] {
+  const { loss, standby, restore, feedBefore, feedBroken, feedAfter, orders } = r.recovery;
+  const t = restore.result;
+  const changes = r.posture.changesNotCovered?.rows ?? 0;
+  const sequences =
+    t.sequences.length > 0
+      ? ` with ${t.sequences.length === 1 ? "its sequence" : "its sequences"} ${t.sequences.join(", ")}`
+      : "";
+  return [
+    `8. The loss: ${DEMO_APPROVER} approves the \`${DEMO_LOSS_SQL}\` of step 5 ("${DEMO_LOSS_COMMENT}") and`,
+    `   ${DEMO_REQUESTER} runs it. The gate does not stop what two people agree to; a proven restore point is the way back.`,
+    indent(`$ LIFELINE_USER=${DEMO_REQUESTER} lifeline run shop --sql "${DEMO_LOSS_SQL}"`),
+    indent(gateLine(loss.blocked)),
+    indent(
+      `$ LIFELINE_USER=${DEMO_APPROVER} lifeline approve ${loss.blocked.plan.planId.slice(0, 12)} --comment "${DEMO_LOSS_COMMENT}"`,
+    ),
+    indent(`$ LIFELINE_USER=${DEMO_REQUESTER} lifeline run shop --sql "${DEMO_LOSS_SQL}"`),
+    indent(`${gateLine(loss.executed)} (${secs(loss.seconds)} for the three commands)`),
+    indent(
+      feedBroken.ok
+        ? `The merchant feed still answers (${feedBroken.rows ?? 0} rows): the drop did not take it.`
+        : `The merchant feed is broken: merchant-feed-generator's \`${DEMO_FEED_SQL}\` fails: ${feedBroken.error ?? ""}`,
+    ),
+    "",
+    "9. The fallback while the live database is repaired: a standby, a read-only copy of the verified restore point",
+    "   for the services that only read (the feed generator can point at it):",
+    indent(`$ lifeline standby shop --to ${standby.target}`),
+    indent(
+      `standby ${standby.database} serves restore point ${standby.restorePointId}: ${count(standby.result.tables.length, "table")}, ` +
+        `${count(standby.result.rows, "row")}, ${standby.result.verified ? "verified against the restore point" : "NOT verified"}, ` +
+        `in ${secs(standby.seconds)} (restore ${secs(standby.result.restoreSeconds)}, verify ${secs(standby.result.verifySeconds)})`,
+    ),
+    indent(
+      standby.feed.ok
+        ? `the merchant feed reads from it: ${count(standby.feed.rows ?? 0, "product")}`
+        : `the merchant feed does NOT read from it: ${standby.feed.error ?? ""}`,
+    ),
+    indent(
+      standby.write.failed
+        ? `a write into it fails, as it should: ${DEMO_STANDBY_WRITE_SQL.split(" (")[0]} … → ${standby.write.error ?? ""}`
+        : "a write into it SUCCEEDED: it is not read-only",
+    ),
+    indent(
+      `it holds the restore point as it was: the ${count(changes, "row change")} made since are not in it.`,
+    ),
+    "",
+    "10. The recovery: only what was lost, back into the live database, through the gate (a restore never",
+    "    overwrites a table that exists):",
+    indent(`$ lifeline restore shop --tables ${DEMO_RESTORE_TABLES.join(",")}`),
+    indent(
+      `RESTORED ${t.tables.join(", ")} (${count(t.rows, "row")})${sequences}, ` +
+        `${t.verified ? "verified against the restore point" : `NOT verified: ${t.mismatches.map((m) => m.object).join(", ")}`}, ` +
+        `in ${secs(restore.seconds)} (restore ${secs(t.restoreSeconds)}, verify ${secs(t.verifySeconds)})`,
+    ),
+    ...(restore.viewBack
+      ? [
+          indent(
+            "the view merchant_feed came back with it: CASCADE had dropped it, and a restore brings back the views over",
+          ),
+          indent("the restored tables that the database lacks"),
+        ]
+      : [indent("the view merchant_feed did NOT come back: recreate it from its definition")]),
+    ...t.foreignKeys.map((fk) =>
+      indent(
+        `reported, not restored: ${fk.name} (${fk.table} → ${fk.references}): ${fk.why}; to add it:\n     ${fk.definition}`,
+      ),
+    ),
+    indent(
+      feedAfter.ok
+        ? `The merchant feed works again: ${count(feedAfter.rows ?? 0, "product")} (${count(feedBefore.rows ?? 0, "product")} before the loss).`
+        : `The merchant feed still FAILS: ${feedAfter.error ?? ""}`,
+    ),
+    indent(
+      `Lost for good: the ${count(r.activity.stockUpdates, "stock update")} made to products after the restore point (the changes at risk).`,
+    ),
+    indent(
+      `Not touched: the other tables (orders: ${count(orders.before, "row")} before the loss, ${count(orders.after, "row")} after the restore).`,
+    ),
+  ];
 }
 
 /** What the gate did with a run, as it happened: only a blocked run says that nothing was run. */
