@@ -298,6 +298,41 @@ describe("restore --tables (real PostgreSQL)", () => {
     assert.equal(rows[0]?.n, "40");
   });
 
+  it("an identity sequence comes back with its value; a foreign key to a table of the target is restored", async () => {
+    const ctx = testContext(repo.dir);
+    const db = await fresh();
+    await query(
+      db.url,
+      "CREATE TABLE customers (id int PRIMARY KEY); INSERT INTO customers SELECT generate_series(1, 50)",
+    );
+    const result = await recoverTables(ctx, {
+      asset: testAsset("shop", source.url),
+      manifest,
+      target: ctx.engine("postgres").target(db.url),
+      tables: ["public.orders"],
+      jobs: 1,
+    });
+    assert.equal(result.verified, true, JSON.stringify(result.mismatches));
+    assert.deepEqual(result.sequences, ["public.orders_id_seq"]);
+    assert.deepEqual(
+      result.foreignKeys.map((fk) => fk.name),
+      ["orders_product_id_fkey"],
+    );
+    const fks = await query<{ conname: string }>(
+      db.url,
+      "SELECT conname FROM pg_constraint WHERE contype = 'f' AND conrelid = 'orders'::regclass",
+    );
+    assert.deepEqual(
+      fks.map((f) => f.conname),
+      ["orders_customer_id_fkey"],
+    );
+    const next = await query<{ id: string }>(
+      db.url,
+      "INSERT INTO orders (customer_id, product_id, qty) VALUES (1, 1, 1) RETURNING id::text",
+    );
+    assert.equal(next[0]?.id, "301");
+  });
+
   it("a restore whose lifeline is SIGKILLed mid-copy leaves the target as it was", async () => {
     const db = await fresh();
     await query(db.url, "CREATE TABLE keep_me (id int); INSERT INTO keep_me VALUES (1)");
