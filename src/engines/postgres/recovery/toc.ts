@@ -103,13 +103,7 @@ export function parseToc(text: string): TocEntry[] {
     }
     const depends = DEPENDS.exec(line);
     if (depends && last) {
-      last.dependsOn.push(
-        ...(depends[1] ?? "")
-          .trim()
-          .split(/\s+/)
-          .filter(Boolean)
-          .map(Number),
-      );
+      last.dependsOn.push(...(depends[1] ?? "").trim().split(/\s+/).filter(Boolean).map(Number));
     }
   }
   for (const e of entries) e.dependsOn = [...new Set(e.dependsOn)];
