@@ -130,6 +130,9 @@ export async function demo(options: {
       }
     };
     await run(SHOP_SCHEMA);
+    // A restore into a live server works from its maintenance database (postgres), which a real server
+    // has and the throwaway one (only template0 and shop) does not.
+    await run("CREATE DATABASE postgres TEMPLATE template0");
 
     const repository = new LocalRepository(path.join(workdir, "repository"));
     const ctx: AppContext = {
