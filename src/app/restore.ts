@@ -214,19 +214,37 @@ function tablesOfManifest(manifest: Manifest, names: readonly string[]): Recover
 }
 
 /** Creates an empty database named as `target` (it does not exist): staged, then renamed. */
-async function createEmpty(recovery: Recovery, target: Target, manifest: Manifest): Promise<void> {
-  const staged = await recovery.stage(target, {
-    nonce: nonce(),
-    encoding: manifest.source.encoding,
-    locale: manifest.source.locale,
-    like: null,
-  });
+async function createEmpty(recovery: Recovery, target: Target, manifest: Manifest): Promise<boolean> {
+  const lock = await recovery.lock(target);
+  if (!lock) throw busy(target);
   try {
-    await recovery.swap(target, staged, null);
-  } catch (error) {
-    await recovery.drop(staged).catch(() => undefined);
-    throw error;
+    // Another restore may have created it since it was inspected: never swap over a database.
+    if ((await recovery.inspect(target)).exists) return false;
+    const staged = await recovery.stage(target, {
+      nonce: nonce(),
+      encoding: manifest.source.encoding,
+      locale: manifest.source.locale,
+      like: null,
+    });
+    try {
+      await recovery.swap(target, staged, null);
+      return true;
+    } catch (error) {
+      await recovery.drop(staged).catch(() => undefined);
+      throw error;
+    }
+  } finally {
+    await lock.release();
   }
+}
+
+function busy(target: Target): LifelineError {
+  return new LifelineError({
+    code: "RESTORE_BUSY",
+    kind: "runtime",
+    message: `another restore into ${target.display} is running: nothing was restored`,
+    fix: "wait for it to finish, then run this restore again",
+  });
 }
 
 /**
@@ -383,10 +401,10 @@ export async function restore(
           gate: null,
           what: `${tables.length} table${tables.length === 1 ? "" : "s"} of restore point ${manifest.id} would be restored into ${state.exists ? "" : "a new database "}${target.display}: ${tables.join(", ")}`,
         };
-      const created = !state.exists;
-      if (created) {
+      let created = false;
+      if (!state.exists) {
         ctx.progress.phase(`creating ${target.display}`);
-        await createEmpty(recovery, target, manifest);
+        created = await createEmpty(recovery, target, manifest);
       }
       try {
         const done = await recoverTables(ctx, { asset, manifest, target, tables, jobs: asset.drillJobs });
