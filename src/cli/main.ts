@@ -12,6 +12,7 @@ import { register as drill } from "./commands/drill.js";
 import { register as init } from "./commands/init.js";
 import { register as k8s } from "./commands/k8s.js";
 import { register as plan } from "./commands/plan.js";
+import { register as restore } from "./commands/restore.js";
 import { register as revoke } from "./commands/revoke.js";
 import { register as run } from "./commands/run.js";
 import { register as show } from "./commands/show.js";
@@ -72,6 +73,10 @@ Examples:
     lifeline init --asset shop --url 'postgres://app:\${SHOP_DB_PASSWORD}@db:5432/shop'
     lifeline backup shop && lifeline drill shop
     lifeline status --json
+  Bring it back (verified like a drill; replacing data goes through the gate):
+    lifeline restore shop --tables public.products
+    lifeline restore shop --to 'postgres://admin:\${PW}@db2:5432/shop_copy'
+    lifeline restore shop --in-place
     lifeline check
   See the blast radius before anything runs:
     lifeline plan shop --sql "DROP TABLE products CASCADE"
@@ -100,6 +105,7 @@ for (const register of [
   init,
   backup,
   drill,
+  restore,
   status,
   check,
   plan,
