@@ -386,7 +386,13 @@ export async function demo(options: {
           restore: {
             tables: recovery.restore.result.tables,
             requested: DEMO_RESTORE_TABLES,
-            sequences: recovery.restore.result.sequences,
+            gate: recovery.restore.gate
+              ? {
+                  planId: recovery.restore.gate.plan.planId,
+                  verdict: recovery.restore.gate.plan.verdict,
+                  status: recovery.restore.gate.status,
+                }
+              : null,
             rows: recovery.restore.result.rows,
             seconds: recovery.restore.seconds,
             restoreSeconds: recovery.restore.result.restoreSeconds,

@@ -16,7 +16,9 @@ import { approve } from "../app/approve.js";
 import type { GateDeps } from "../app/gate.js";
 import { plan } from "../app/plan.js";
 import { recoverDatabase, type DatabaseRecovery } from "../app/recover-database.js";
-import { recoverTables, type TableRecovery } from "../app/recover-tables.js";
+import { restore } from "../app/restore.js";
+import { restoreCommand } from "../core/restore/options.js";
+import type { RestoreResult } from "../core/restore/restore.js";
 import { run as guardedRun, type RunOutcome } from "../app/run.js";
 
 /** The loss: what step 5 planned, now approved and run. */
@@ -24,6 +26,7 @@ export const DEMO_LOSS_SQL = "DROP TABLE products CASCADE";
 export const DEMO_LOSS_COMMENT = "products moves to the new catalog service";
 /** What is restored back into the live database. */
 export const DEMO_RESTORE_TABLES = ["public.products"] as const;
+export const DEMO_RESTORE_COMMAND = `lifeline restore shop --tables ${DEMO_RESTORE_TABLES.join(",")}`;
 /** The standby's database, on the demo's server. */
 export const DEMO_STANDBY_DATABASE = "shop_standby";
 /** The feed generator's query, and the write a standby refuses. */
@@ -57,7 +60,9 @@ export interface DemoRecovery {
     write: { failed: boolean; error: string | null };
   };
   restore: {
-    result: TableRecovery;
+    /** The restore's plan through the gate (restoring tables that no longer exist destroys nothing). */
+    gate: RunOutcome | null;
+    result: RestoreResult;
     seconds: number;
     /** merchant_feed exists again in the live database (it went with CASCADE). */
     viewBack: boolean;
@@ -164,17 +169,27 @@ export async function recoverySteps(input: {
     }
   });
 
-  // The recovery: only what was lost, back into the live database.
+  // The recovery: only what was lost, back into the live database, as `lifeline restore --tables`
+  // does it (a plan through the gate, the artifacts and tools checked, the tables verified).
   ctx.progress.phase(`restoring ${DEMO_RESTORE_TABLES.join(", ")} into the live database`);
   const restoreStarted = performance.now();
-  const restored = await recoverTables(ctx, {
+  const outcome = await restore(ctx, deps(input.requester), {
     asset,
-    manifest,
-    target: engine.target(asset.url),
-    tables: DEMO_RESTORE_TABLES,
-    jobs: 2,
+    command: restoreCommand(asset.name, {
+      tables: DEMO_RESTORE_TABLES.join(","),
+      restorePoint: manifest.id,
+    }),
+    commandText: DEMO_RESTORE_COMMAND,
+    policy: DEFAULT_POLICY,
+    dryRun: false,
+    document: (p: Plan) => ({ planId: p.planId, verdict: p.verdict, command: p.command }),
   });
   const restoreSeconds = since(restoreStarted);
+  if (outcome.status !== "restored") {
+    throw new Error(
+      `the restore of ${DEMO_RESTORE_TABLES.join(", ")} did not run: ${outcome.status}${outcome.gate ? ` (${outcome.gate.status}: ${outcome.gate.detail ?? ""})` : ""}`,
+    );
+  }
   const viewBack = await withClient(
     source.url,
     async (c) =>
@@ -198,7 +213,7 @@ export async function recoverySteps(input: {
       feed: standbyFeed,
       write,
     },
-    restore: { result: restored, seconds: restoreSeconds, viewBack },
+    restore: { gate: outcome.gate, result: outcome.result, seconds: restoreSeconds, viewBack },
     orders: { before: ordersBefore, after: ordersAfter },
   };
 }

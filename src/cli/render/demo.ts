@@ -13,7 +13,7 @@ import {
   DEMO_FEED_SQL,
   DEMO_LOSS_COMMENT,
   DEMO_LOSS_SQL,
-  DEMO_RESTORE_TABLES,
+  DEMO_RESTORE_COMMAND,
   DEMO_STANDBY_WRITE_SQL,
 } from "../../demo/recovery.js";
 
@@ -110,11 +110,6 @@ const secs = (s: number) => `${s.toFixed(1)}s`;
 function renderRecovery(r: DemoResult): string[] {
   const { loss, standby, restore, feedBefore, feedBroken, feedAfter, orders } = r.recovery;
   const t = restore.result;
-  const changes = r.posture.changesNotCovered?.rows ?? 0;
-  const sequences =
-    t.sequences.length > 0
-      ? ` with ${t.sequences.length === 1 ? "its sequence" : "its sequences"} ${t.sequences.join(", ")}`
-      : "";
   return [
     `8. The loss: ${DEMO_APPROVER} approves the \`${DEMO_LOSS_SQL}\` of step 5 ("${DEMO_LOSS_COMMENT}") and`,
     `   ${DEMO_REQUESTER} runs it. The gate does not stop what two people agree to; a proven restore point is the way back.`,
@@ -150,14 +145,15 @@ function renderRecovery(r: DemoResult): string[] {
         : "a write into it SUCCEEDED: it is not read-only",
     ),
     indent(
-      `it holds the restore point as it was: the ${count(changes, "row change")} made since are not in it.`,
+      `it holds the data as of the restore point (${r.manifest.snapshotTime}): what was written since is not in it.`,
     ),
     "",
     "10. The recovery: only what was lost, back into the live database, through the gate (a restore never",
     "    overwrites a table that exists):",
-    indent(`$ lifeline restore shop --tables ${DEMO_RESTORE_TABLES.join(",")}`),
+    indent(`$ LIFELINE_USER=${DEMO_REQUESTER} ${DEMO_RESTORE_COMMAND}`),
+    ...(restore.gate ? [indent(restoreGateLine(restore.gate))] : []),
     indent(
-      `RESTORED ${t.tables.join(", ")} (${count(t.rows, "row")})${sequences}, ` +
+      `RESTORED ${t.tables.join(", ")} (${count(t.rows, "row")}), ` +
         `${t.verified ? "verified against the restore point" : `NOT verified: ${t.mismatches.map((m) => m.object).join(", ")}`}, ` +
         `in ${secs(restore.seconds)} (restore ${secs(t.restoreSeconds)}, verify ${secs(t.verifySeconds)})`,
     ),
@@ -171,7 +167,7 @@ function renderRecovery(r: DemoResult): string[] {
       : [indent("the view merchant_feed did NOT come back: recreate it from its definition")]),
     ...t.foreignKeys.map((fk) =>
       indent(
-        `reported, not restored: ${fk.name} (${fk.table} → ${fk.references}): ${fk.why}; to add it:\n     ${fk.definition}`,
+        `reported, not restored: ${fk.name} (${fk.table} → ${fk.references}): ${fk.why}; to add it:\n     ${fk.definition.replace(/\s+/g, " ")}`,
       ),
     ),
     indent(
@@ -186,6 +182,15 @@ function renderRecovery(r: DemoResult): string[] {
       `Not touched: the other tables (orders: ${count(orders.before, "row")} before the loss, ${count(orders.after, "row")} after the restore).`,
     ),
   ];
+}
+
+/** The gate's word on the restore's plan (what it restores is said on the next line). */
+function restoreGateLine(o: DemoResult["gate"]["blocked"]): string {
+  const id = o.plan.planId.slice(0, 12);
+  const met = o.decision.requirements.filter((q) => q.met).map((q) => q.detail);
+  return o.status === "executed"
+    ? `plan ${id}: ${o.plan.verdict.toUpperCase()}${met.length > 0 ? ` (${met.join("; ")})` : ""}; ${o.plan.recoverability.summary}`
+    : gateLine(o);
 }
 
 /** What the gate did with a run, as it happened: only a blocked run says that nothing was run. */
