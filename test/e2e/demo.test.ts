@@ -53,6 +53,48 @@ describe("lifeline demo", () => {
     assert.ok(chain, result.stdout);
     assert.equal(chain[2]?.split(", ").length, Number(chain[1]), chain[0]);
     assert.match(chain[2] ?? "", /approve/);
+    // The loss: the DROP planned in step 5, approved and run; the merchant feed breaks.
+    assert.match(
+      result.stdout,
+      /lifeline run shop --sql "DROP TABLE products CASCADE"\n\s+BLOCKED \(exit 3\)/,
+    );
+    assert.match(
+      result.stdout,
+      /EXECUTED plan [0-9a-f]{12} .*approved by bob@shop\.example.* \(\d+\.\ds for the three commands\)/,
+    );
+    assert.match(result.stdout, /The merchant feed is broken: .*relation "merchant_feed" does not exist/);
+    // The fallback: a verified, read-only standby that the feed reads from, and a write that fails.
+    assert.match(
+      result.stdout,
+      /\$ lifeline standby shop --to postgres:\/\/lifeline:\*{5}@127\.0\.0\.1:\d+\/shop_standby/,
+    );
+    assert.match(
+      result.stdout,
+      /standby shop_standby serves restore point \S+: 4 tables, [\d,]+ rows, verified against the restore point, in \d+\.\ds \(restore \d+\.\ds, verify \d+\.\ds\)/,
+    );
+    assert.match(result.stdout, /the merchant feed reads from it: 2,000 products/);
+    assert.match(result.stdout, /a write into it fails, as it should: .*read-only transaction/);
+    // The recovery: the table back into the live database through the gate, verified; the view with it.
+    assert.match(
+      result.stdout,
+      /lifeline restore shop --tables public\.products\n\s+plan [0-9a-f]{12}: ALLOW/,
+    );
+    assert.match(
+      result.stdout,
+      /RESTORED public\.products \(2,000 rows\), verified against the restore point, in \d+\.\ds \(restore \d+\.\ds, verify \d+\.\ds\)/,
+    );
+    assert.match(result.stdout, /the view merchant_feed came back with it/);
+    assert.match(result.stdout, /reported, not restored: order_items_product_id_fkey/);
+    assert.match(
+      result.stdout,
+      /The merchant feed works again: 2,000 products \(2,000 products before the loss\)/,
+    );
+    const orders = /orders: ([\d,]+) rows? before the loss, ([\d,]+) rows? after the restore/.exec(
+      result.stdout,
+    );
+    assert.ok(orders, result.stdout);
+    assert.equal(orders[1], orders[2]);
+    assert.doesNotMatch(result.stdout, /NOT verified|SUCCEEDED|still FAILS|did NOT come back/);
     assert.doesNotMatch(result.stdout, /did NOT go as expected/);
     assert.deepEqual(leftovers(), before, "the demo cleans up after itself");
     assert.deepEqual(readdirSync(work.dir), [], "nothing written to the working directory");
@@ -73,6 +115,15 @@ describe("lifeline demo", () => {
           before: { verdict: string };
           after: { verdict: string; dataLoss: string };
         };
+        loss: { status: string; feedAfterLoss: { ok: boolean } };
+        standby: { verified: boolean; write: { failed: boolean }; feed: { rows: number } };
+        restore: {
+          tables: string[];
+          verified: boolean;
+          viewBack: boolean;
+          gate: { verdict: string; status: string } | null;
+          feed: { ok: boolean; rows: number };
+        };
       };
     };
     assert.equal(doc.demo.ok, true);
@@ -86,5 +137,18 @@ describe("lifeline demo", () => {
       [doc.demo.kubernetes.after.verdict, doc.demo.kubernetes.after.dataLoss],
       ["allow", "recoverable"],
     );
+    assert.equal(doc.demo.loss.status, "executed");
+    assert.equal(doc.demo.loss.feedAfterLoss.ok, false);
+    assert.equal(doc.demo.standby.verified, true);
+    assert.equal(doc.demo.standby.write.failed, true);
+    assert.equal(doc.demo.standby.feed.rows, 2000);
+    assert.deepEqual(doc.demo.restore.tables, ["public.products"]);
+    assert.equal(doc.demo.restore.verified, true);
+    assert.equal(doc.demo.restore.viewBack, true);
+    assert.deepEqual(doc.demo.restore.gate && [doc.demo.restore.gate.verdict, doc.demo.restore.gate.status], [
+      "allow",
+      "executed",
+    ]);
+    assert.deepEqual([doc.demo.restore.feed.ok, doc.demo.restore.feed.rows], [true, 2000]);
   });
 });
