@@ -333,6 +333,31 @@ describe("restore --tables (real PostgreSQL)", () => {
     assert.equal(next[0]?.id, "301");
   });
 
+  it("a second restore into the same database while one runs is refused: RESTORE_BUSY", async () => {
+    const ctx = testContext(repo.dir);
+    const db = await fresh();
+    const recovery = ctx.engine("postgres").recovery;
+    assert.ok(recovery);
+    const target = ctx.engine("postgres").target(db.url);
+    const held = await recovery.lock(target);
+    assert.ok(held);
+    try {
+      await assert.rejects(
+        recoverTables(ctx, {
+          asset: testAsset("shop", source.url),
+          manifest,
+          target,
+          tables: ["public.customers"],
+          jobs: 1,
+        }),
+        (error: unknown) => isLifelineError(error) && error.code === "RESTORE_BUSY",
+      );
+    } finally {
+      await held.release();
+    }
+    assert.deepEqual(await relations(db.url), []);
+  });
+
   it("a restore whose lifeline is SIGKILLed mid-copy leaves the target as it was", async () => {
     const db = await fresh();
     await query(db.url, "CREATE TABLE keep_me (id int); INSERT INTO keep_me VALUES (1)");
