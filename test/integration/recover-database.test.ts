@@ -227,6 +227,17 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
       assert.equal(prev[0]?.allow, true, "the previous database accepts connections again");
       assert.equal(await oidOf(previous), original, "the previous database is the original, renamed");
       assert.deepEqual(await stagingOf(into), []);
+      // The same restore point again: its previous database exists, nothing is touched.
+      const now = await oidOf(into);
+      await assert.rejects(recoverDatabase(base, request(into)), (error: unknown) => {
+        assert.ok(isLifelineError(error), String(error));
+        assert.equal(error.code, "RESTORE_FAILED");
+        assert.match(error.message, new RegExp(`${previous} already exists`));
+        return true;
+      });
+      assert.equal(await oidOf(into), now);
+      assert.equal(await oidOf(previous), original);
+      assert.deepEqual(await stagingOf(into), []);
     } finally {
       await client.end().catch(() => undefined);
     }
