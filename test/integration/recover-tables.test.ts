@@ -7,7 +7,7 @@ import { recoverTables } from "../../src/app/recover-tables.js";
 import { isLifelineError } from "../../src/core/errors.js";
 import type { Manifest } from "../../src/core/restore-point/restore-point.js";
 import { testAsset, testContext } from "../support/context.js";
-import { createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
+import { FIXTURES, createDatabase, loadSqlFile, query, tempDir, type TestDatabase } from "../support/pg.js";
 
 const SOURCE = `
 CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL);
@@ -333,6 +333,31 @@ describe("restore --tables (real PostgreSQL)", () => {
     assert.equal(next[0]?.id, "301");
   });
 
+  it("a second restore into the same database while one runs is refused: RESTORE_BUSY", async () => {
+    const ctx = testContext(repo.dir);
+    const db = await fresh();
+    const recovery = ctx.engine("postgres").recovery;
+    assert.ok(recovery);
+    const target = ctx.engine("postgres").target(db.url);
+    const held = await recovery.lock(target);
+    assert.ok(held);
+    try {
+      await assert.rejects(
+        recoverTables(ctx, {
+          asset: testAsset("shop", source.url),
+          manifest,
+          target,
+          tables: ["public.customers"],
+          jobs: 1,
+        }),
+        (error: unknown) => isLifelineError(error) && error.code === "RESTORE_BUSY",
+      );
+    } finally {
+      await held.release();
+    }
+    assert.deepEqual(await relations(db.url), []);
+  });
+
   it("a restore whose lifeline is SIGKILLed mid-copy leaves the target as it was", async () => {
     const db = await fresh();
     await query(db.url, "CREATE TABLE keep_me (id int); INSERT INTO keep_me VALUES (1)");
@@ -402,5 +427,41 @@ describe("restore --tables (real PostgreSQL)", () => {
       },
     );
     assert.deepEqual(await relations(db.url), []);
+  });
+});
+
+describe("restore --tables of the hard-case schema (real PostgreSQL)", () => {
+  it("restores every table into an empty database, verified; partitions come back attached to their parent", async () => {
+    const db = await createDatabase("lifeline_rt_hard");
+    const to = await createDatabase("lifeline_rt_hard_to");
+    const repo = tempDir();
+    try {
+      loadSqlFile(db.url, path.join(FIXTURES, "hard-cases.sql"));
+      const ctx = testContext(repo.dir);
+      const manifest = await backup(ctx, testAsset("hard", db.url));
+      const tables = manifest.fingerprints.tables.map((t) => t.table);
+      const result = await recoverTables(ctx, {
+        asset: testAsset("hard", db.url),
+        manifest,
+        target: ctx.engine("postgres").target(to.url),
+        tables,
+        jobs: 2,
+      });
+      assert.equal(result.verified, true, JSON.stringify(result.mismatches));
+      assert.deepEqual(result.tables, tables);
+      assert.equal(
+        result.rows,
+        manifest.fingerprints.tables.reduce((sum, t) => sum + t.rows, 0),
+      );
+      const partitions = await query<{ n: string }>(
+        to.url,
+        "SELECT count(*)::text AS n FROM pg_inherits WHERE inhparent = 'public.measurements'::regclass",
+      );
+      assert.equal(partitions[0]?.n, "4");
+    } finally {
+      await db.drop();
+      await to.drop();
+      repo.remove();
+    }
   });
 });

@@ -393,14 +393,19 @@ describe("selectEntries", () => {
     assert.deepEqual(s.views, []);
   });
 
-  it("a partition comes back attached when its parent exists; alone when not", () => {
+  it("a partition comes back attached, to its parent in the target or to its partitioned parent from the archive", () => {
     const attached = select({ tables: ids(["public.parted_1"]), existing: new Set(["public.parted"]) });
     assert.ok(attached.entries.some((e) => e.id === 3226));
-    const alone = select({ tables: ids(["public.parted_1"]) });
-    assert.ok(!alone.entries.some((e) => e.id === 3226));
+    assert.ok(!attached.entries.some((e) => e.id === 224), "the existing parent is left alone");
     assert.ok(
-      alone.entries.some((e) => e.id === 3404),
-      "its rows come back",
+      attached.entries.some((e) => e.id === 3243),
+      "the partition's index (the parent's exists)",
+    );
+    const alone = select({ tables: ids(["public.parted_1"]) });
+    assert.deepEqual(
+      alone.entries.map((e) => e.id),
+      [224, 225, 3226, 3404, 3242, 3243, 3244],
+      "a missing partitioned parent comes along (it holds no rows), with its index, attached",
     );
   });
 });
