@@ -54,7 +54,12 @@ export function renderRestoreResult(result: RestoreResult): string {
     );
     for (const fk of result.foreignKeys) {
       lines.push(`  - ${fk.name} on ${fk.table} → ${fk.references}: ${fk.why}`);
-      lines.push(`      ${fk.definition}`);
+      lines.push(
+        ...fk.definition
+          .trim()
+          .split("\n")
+          .map((l) => `      ${l.trim()}`),
+      );
     }
   }
   return lines.join("\n");

@@ -74,7 +74,7 @@ function reason(input: RecoveryPlanInput): string {
       return (
         `${input.asset.name}'s database is replaced by restore point ${input.restorePointId}` +
         (changes
-          ? `; ${changes.rows} row change${changes.rows === 1 ? "" : "s"} written since then${changes.countersReset ? " (at least; counters were reset)" : ""} are set aside`
+          ? `; ${changes.rows} row change${changes.rows === 1 ? "" : "s"} written since then${changes.countersReset ? " (at least; counters were reset)" : ""} ${changes.rows === 1 ? "is" : "are"} set aside`
           : "") +
         `; the current database is kept, renamed, until lifeline restore ${input.asset.name} --discard-previous`
       );
@@ -131,10 +131,8 @@ export function recoveryPlanParts(input: RecoveryPlanInput): PlanParts {
       dataLoss: objectLoss,
       how: how(input.kind, input.restorePointId),
     }));
-  const rows =
-    input.kind === "restore-in-place"
-      ? (input.recoverability.changesNotCovered?.rows ?? null)
-      : input.tables.reduce((sum, t) => sum + t.rows, 0);
+  // In place, the rows at stake are the changes written since the restore point (in the reason).
+  const rows = input.kind === "restore-in-place" ? null : input.tables.reduce((sum, t) => sum + t.rows, 0);
   const bytes = input.kind === "restore-in-place" ? null : input.tables.reduce((sum, t) => sum + t.bytes, 0);
   const notes: string[] = [];
   if (input.kind === "restore-in-place" || input.kind === "restore-replace-database") {
