@@ -92,6 +92,8 @@ export function renderDemo(r: DemoResult): string {
     '   lifeline plan shop --sql "DROP TABLE products"',
     "   lifeline plan -- kubectl delete pvc data-postgresql-0 -n shop      # with kubernetes: {namespace, release} on the asset",
     '   lifeline run shop --sql "TRUNCATE carts"      # blocked until another person runs: lifeline approve <plan id>',
+    "   lifeline restore shop --tables public.products      # after a DROP TABLE: only that, back into the live database, verified",
+    "   lifeline standby shop --to 'postgres://app:${SHOP_DB_PASSWORD}@db2:5432/shop_standby'   # a read-only fallback",
     ...(r.ok
       ? []
       : [
