@@ -125,6 +125,11 @@ export interface Recovery {
   inspect(target: Target): Promise<DatabaseState>;
   /** Serialises recoveries into one database across processes and hosts; null when another holds it. */
   lock(target: Target): Promise<RecoveryLock | null>;
+  /**
+   * Puts right what a lifeline killed in the middle of a swap left on `target` (it refuses
+   * connections): says what it did. The caller holds the lock.
+   */
+  repair(target: Target): Promise<string[]>;
   /** Staging databases beside `target` that a killed restore left (no lifeline holds their lock). */
   leftovers(target: Target): Promise<string[]>;
   /**
