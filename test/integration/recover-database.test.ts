@@ -342,6 +342,10 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
     const result = await recoverDatabase(ctx, request(into, { previous: "drop" }));
     assert.deepEqual(result.removedLeftovers, [dead]);
     assert.ok(
+      phases.some((p) => /restoring: table 3\/3 /.test(p)),
+      `progress names the tables done / total: ${phases.join("\n")}`,
+    );
+    assert.ok(
       phases.some((p) => p.includes(dead)),
       phases.join("\n"),
     );
