@@ -110,6 +110,8 @@ export interface TableRestore {
   tables: string[];
   /** Sequences restored with their values (owned by, or used as defaults of, restored tables). */
   sequences: string[];
+  /** Views and materialized views on the restored tables that the target lacked (e.g. dropped by CASCADE), restored with them. */
+  views: string[];
   /** Foreign keys whose other table is not restored: reported, not applied. */
   foreignKeys: ReportedForeignKey[];
   tools: Record<string, string>;
