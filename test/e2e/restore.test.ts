@@ -172,6 +172,17 @@ describe("lifeline restore, end to end", () => {
     }
   });
 
+  it("--dry-run checks everything and touches nothing; on a gated restore it stops as run --dry-run does", async () => {
+    const target = unique("ll_restore_dry");
+    const dry = await as("alice", ["restore", "shop", "--to", urlFor(target), "--dry-run"]);
+    assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+    assert.match(dry.stdout, /DRY RUN/);
+    assert.equal(await databaseExists(target), false);
+    const gated = await as("alice", ["restore", "shop", "--in-place", "--dry-run", "--json"]);
+    assert.equal(gated.code, 3, "production in place without approval: blocked, dry run or not");
+    assert.equal((JSON.parse(gated.stdout) as RestoreDoc).run?.status, "blocked");
+  });
+
   it("into a new database: created, verified, --json shape; then recorded in the audit log", async () => {
     const target = unique("ll_restore_new");
     created.push(target);
