@@ -34,7 +34,8 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
     backup: (target, backupOptions) => backup(tools, target, backupOptions),
     scratchMajorFor: (manifest: Manifest) => manifest.source.serverMajor,
     restore: async (into, restoreOptions) => ({ tools: await restore(tools, into, restoreOptions) }),
-    fingerprint: (target, signal, expected, tables) => fingerprintRestored(target, jobs, signal, expected, tables),
+    fingerprint: (target, signal, expected, tables) =>
+      fingerprintRestored(target, jobs, signal, expected, tables),
     sql: {
       classify: async (text) => (await createClassifier()).classify(text),
       impact: planImpact,

@@ -115,13 +115,16 @@ function restoreInOneTransaction(
       if (restoreExit === undefined) restore.kill("SIGTERM");
       if (psqlExit === undefined) psql.kill("SIGTERM");
     };
-    const onAbort = () => stopBoth();
+    // Once COMMIT is sent, psql finishes: stopping it then could not tell whether it committed.
+    const onAbort = () => {
+      if (!committed) stopBoth();
+    };
     signal.addEventListener("abort", onAbort, { once: true });
 
     const settle = () => {
       if (restoreExit === undefined || psqlExit === undefined) return;
       signal.removeEventListener("abort", onAbort);
-      if (signal.aborted) {
+      if (signal.aborted && !(committed && psqlExit === 0)) {
         reject(interrupted());
         return;
       }
@@ -146,7 +149,7 @@ function restoreInOneTransaction(
       if (psqlExit !== 0 || (committed && firstError)) {
         reject(
           restoreFailed(
-            `restoring the tables into ${target.display} failed: ${firstError ?? `psql exited with code ${psqlExit}`}`,
+            `restoring the tables into ${target.display} failed: ${firstError ?? (psqlExit === null ? "psql was killed" : `psql exited with code ${psqlExit}`)}`,
             psqlLines.slice(-12),
           ),
         );
@@ -156,7 +159,7 @@ function restoreInOneTransaction(
         const lines = secrets.redact(restoreErr).trim().split("\n").filter(Boolean);
         reject(
           restoreFailed(
-            `reading the archive failed: pg_restore exited with code ${restoreExit}`,
+            `reading the archive failed: pg_restore ${restoreExit === null ? "was killed" : `exited with code ${restoreExit}`}`,
             lines.slice(-12),
           ),
         );

@@ -103,13 +103,7 @@ export function parseToc(text: string): TocEntry[] {
     }
     const depends = DEPENDS.exec(line);
     if (depends && last) {
-      last.dependsOn.push(
-        ...(depends[1] ?? "")
-          .trim()
-          .split(/\s+/)
-          .filter(Boolean)
-          .map(Number),
-      );
+      last.dependsOn.push(...(depends[1] ?? "").trim().split(/\s+/).filter(Boolean).map(Number));
     }
   }
   for (const e of entries) e.dependsOn = [...new Set(e.dependsOn)];
@@ -350,26 +344,42 @@ export function selectEntries(input: SelectionInput): Selection {
   const satisfied = (e: TocEntry) => e.dependsOn.every((d) => included.has(d) || inTarget(d));
 
   const foreignKeys = new Map<number, ReportedKey>();
-  const queue = [...input.tables];
   const skipped = new Set<number>();
-  while (queue.length > 0) {
-    const id = queue.shift();
-    if (id === undefined) break;
-    for (const e of dependents.get(id) ?? []) {
-      if (included.has(e.id) || skipped.has(e.id)) continue;
-      if (e.desc === "FK CONSTRAINT") continue;
-      const acl = e.desc === "ACL" && input.acl;
-      if (!ATTACHED.has(e.desc) && !acl) continue;
-      // Existing relations (a sequence owned by another table, a view recreated since) stay as they are.
-      if (RELATIONS.has(e.desc) && inTarget(e.id)) {
-        skipped.add(e.id);
-        continue;
+  const closeOver = (queue: number[]) => {
+    while (queue.length > 0) {
+      const id = queue.shift();
+      if (id === undefined) break;
+      for (const e of dependents.get(id) ?? []) {
+        if (included.has(e.id) || skipped.has(e.id)) continue;
+        if (e.desc === "FK CONSTRAINT") continue;
+        const acl = e.desc === "ACL" && input.acl;
+        if (!ATTACHED.has(e.desc) && !acl) continue;
+        // Existing relations (a sequence owned by another table, a view recreated since) stay as they are.
+        if (RELATIONS.has(e.desc) && inTarget(e.id)) {
+          skipped.add(e.id);
+          continue;
+        }
+        if (!satisfied(e)) continue;
+        included.add(e.id);
+        queue.push(e.id);
       }
-      if (!satisfied(e)) continue;
-      included.add(e.id);
-      queue.push(e.id);
+    }
+  };
+  closeOver([...input.tables]);
+  // A partition needs its partitioned table (which holds no rows of its own) to be attached to it.
+  const parents: number[] = [];
+  for (const id of input.tables) {
+    for (const d of byId.get(id)?.dependsOn ?? []) {
+      const dep = byId.get(d);
+      const block = input.blocks.get(d);
+      if (dep?.desc !== "TABLE" || included.has(d) || !block || !/\)\s*PARTITION BY /.test(block.sql))
+        continue;
+      if (inTarget(d)) continue;
+      included.add(d);
+      parents.push(d);
     }
   }
+  closeOver(parents);
 
   // Foreign keys touching a restored table: restored when both tables will be there, else reported.
   const restoredTables = new Set([...input.tables].map(relation).filter((n): n is string => n !== null));
