@@ -50,7 +50,8 @@ const program = new Command();
 program
   .name("lifeline")
   .description(
-    "Makes destroying production data a deliberate act. Restore points proven to restore (backup, drill, check); " +
+    "Makes destroying production data a deliberate act. Restore points proven to restore (backup, drill, check), " +
+      "brought back verified without destroying what is there (restore); " +
       "the posture of every asset (status, k8s scan); the blast radius of SQL, kubectl and helm before they run (plan); " +
       "a gate that runs them only when the policy is met (run, approve, revoke, break-glass); " +
       "and a hash-chained record of all of it (audit).",

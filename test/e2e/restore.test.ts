@@ -4,6 +4,8 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { SHOP_SCHEMA } from "../../src/demo/shop.js";
+import type { ScratchInstance } from "../../src/ports/scratch.js";
+import { embeddedScratch } from "../../src/scratch/embedded-postgres/index.js";
 import { cli, startCli } from "../support/cli.js";
 import {
   ADMIN_URL,
@@ -170,6 +172,17 @@ describe("lifeline restore, end to end", () => {
     }
   });
 
+  it("--dry-run checks everything and touches nothing; on a gated restore it stops as run --dry-run does", async () => {
+    const target = unique("ll_restore_dry");
+    const dry = await as("alice", ["restore", "shop", "--to", urlFor(target), "--dry-run"]);
+    assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+    assert.match(dry.stdout, /DRY RUN/);
+    assert.equal(await databaseExists(target), false);
+    const gated = await as("alice", ["restore", "shop", "--in-place", "--dry-run", "--json"]);
+    assert.equal(gated.code, 3, "production in place without approval: blocked, dry run or not");
+    assert.equal((JSON.parse(gated.stdout) as RestoreDoc).run?.status, "blocked");
+  });
+
   it("into a new database: created, verified, --json shape; then recorded in the audit log", async () => {
     const target = unique("ll_restore_new");
     created.push(target);
@@ -204,7 +217,10 @@ describe("lifeline restore, end to end", () => {
     const result = await as("alice", ["restore", "shop", "--tables", "public.products"]);
     assert.equal(result.code, 0, result.stdout + result.stderr);
     assert.match(result.stdout, /verified/);
-    assert.match(result.stdout, /ALTER TABLE ONLY public\.order_items\s+ADD CONSTRAINT order_items_product_id_fkey FOREIGN KEY/);
+    assert.match(
+      result.stdout,
+      /ALTER TABLE ONLY public\.order_items\s+ADD CONSTRAINT order_items_product_id_fkey FOREIGN KEY/,
+    );
     assert.deepEqual(await query(db.url, "SELECT count(*)::int AS n FROM products"), [{ n: 2000 }]);
     const next = await query<{ id: string }>(
       db.url,
@@ -263,6 +279,30 @@ describe("lifeline restore, end to end", () => {
     const none = await as("alice", ["restore", "shop", "--discard-previous", "--json"]);
     assert.equal(none.code, 2);
     assert.equal((JSON.parse(none.stdout) as RestoreDoc).error?.code, "NO_PREVIOUS_DATABASE");
+  });
+
+  it("--replace of a target that holds data is a destructive plan through the gate", async () => {
+    const full = await createDatabase("ll_restore_replace");
+    created.push(full.name);
+    await query(full.url, "CREATE TABLE keepme (id int); INSERT INTO keepme VALUES (1)");
+    const blocked = await as("alice", ["restore", "shop", "--to", full.url, "--replace"]);
+    assert.equal(blocked.code, 3, blocked.stdout + blocked.stderr);
+    assert.match(blocked.stdout, /DESTRUCTIVE database/);
+    assert.match(blocked.stdout, /table public\.keepme/);
+    const planId = /lifeline approve ([0-9a-f]{12})/.exec(blocked.stdout)?.[1];
+    assert.ok(planId, blocked.stdout);
+    assert.deepEqual(await query(full.url, "SELECT id FROM keepme"), [{ id: 1 }]);
+    assert.equal((await as("bob", ["approve", planId])).code, 0);
+    const done = await as("alice", ["restore", "shop", "--to", full.url, "--replace", "--json"]);
+    assert.equal(done.code, 0, done.stdout + done.stderr);
+    const doc = JSON.parse(done.stdout) as RestoreDoc;
+    assert.equal(doc.restore?.mode, "replace");
+    assert.equal(doc.restore?.verified, true);
+    assert.equal(doc.restore?.previous, null);
+    assert.deepEqual(await query(full.url, "SELECT to_regclass('public.keepme') IS NULL AS gone"), [
+      { gone: true },
+    ]);
+    assert.deepEqual(await query(full.url, "SELECT count(*)::int AS n FROM merchants"), [{ n: 3 }]);
   });
 
   it("a restore into a target another restore holds is refused (RESTORE_BUSY), nothing created", async () => {
@@ -326,6 +366,75 @@ describe("lifeline restore, end to end", () => {
     const doc = JSON.parse(next.stdout) as RestoreDoc;
     assert.equal(doc.restore?.removedLeftovers.length, 1);
     assert.deepEqual(await databasesLike(`${db.name}_lifeline_staging_`), []);
+  });
+
+  it("an unverified restore point needs --unverified, then says so loudly and records it", async () => {
+    const backup = await as("alice", ["backup", "shop", "--json"]);
+    assert.equal(backup.code, 0, backup.stderr);
+    const newest = (JSON.parse(backup.stdout) as { restorePoint: { id: string } }).restorePoint.id;
+    const target = unique("ll_restore_unverified");
+    created.push(target);
+    const refused = await as("alice", [
+      "restore",
+      "shop",
+      "--to",
+      urlFor(target),
+      "--restore-point",
+      newest,
+      "--json",
+    ]);
+    assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+    assert.equal((JSON.parse(refused.stdout) as RestoreDoc).error?.code, "RESTORE_UNVERIFIED");
+    assert.match(refused.stderr, /--unverified/);
+    assert.equal(await databaseExists(target), false);
+    const done = await as("alice", [
+      "restore",
+      "shop",
+      "--to",
+      urlFor(target),
+      "--restore-point",
+      newest,
+      "--unverified",
+      "--json",
+    ]);
+    assert.equal(done.code, 0, done.stdout + done.stderr);
+    assert.match(done.stderr, /NEVER PROVEN/);
+    const doc = JSON.parse(done.stdout) as RestoreDoc;
+    assert.equal(doc.restore?.unverifiedSource, true);
+    assert.equal(doc.restore?.restorePointId, newest);
+    const audit = JSON.parse((await as("alice", ["audit", "--json", "--kind", "restore"])).stdout) as {
+      entries: { data: { restorePointId: string; unverifiedSource: boolean } }[];
+    };
+    assert.equal(audit.entries.find((e) => e.data.restorePointId === newest)?.data.unverifiedSource, true);
+  });
+
+  describe("against a server that checks passwords (embedded, scram-sha-256)", () => {
+    let server: ScratchInstance;
+    before(async () => {
+      server = await embeddedScratch().provision({
+        minMajor: 0,
+        encoding: "UTF8",
+        signal: new AbortController().signal,
+        database: "other",
+      });
+    });
+    after(async () => server.teardown());
+
+    it("a wrong password is a clear error (exit 1) that never shows the password", async () => {
+      const wrong = "Wr0ng-Pa55word-xyz";
+      const url = new URL(server.target.url);
+      url.password = wrong;
+      url.pathname = "/restored";
+      const result = await as("alice", ["restore", "shop", "--to", url.toString()]);
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(result.stderr, /authentication failed|password/);
+      assert.doesNotMatch(result.stdout + result.stderr, /Wr0ng-Pa55word-xyz/);
+      const json = await as("alice", ["restore", "shop", "--to", url.toString(), "--json"]);
+      assert.equal((JSON.parse(json.stdout) as RestoreDoc).error?.code, "DB_AUTH_FAILED");
+      assert.doesNotMatch(json.stdout + json.stderr, /Wr0ng-Pa55word-xyz/);
+      const audit = await as("alice", ["audit", "--json", "--kind", "restore"]);
+      assert.doesNotMatch(audit.stdout, /Wr0ng-Pa55word-xyz/, "nor in the audit log");
+    });
   });
 });
 
