@@ -1,6 +1,7 @@
 /**
  * `lifeline demo`: the main job on an embedded PostgreSQL holding the shop database (shop.ts), then
- * the incident on a simulated Kubernetes cluster (cluster/), planned, gated and audited. Loaded on
+ * the incident on a simulated Kubernetes cluster (cluster/), planned, gated and audited, then a loss
+ * and its recovery (recovery.ts: a standby, the lost table restored through the gate). Loaded on
  * use by the CLI (a dynamic import), so other commands never load the simulated cluster.
  */
 import { mkdtemp, rm } from "node:fs/promises";

@@ -7,7 +7,7 @@ export function register(program: Command, env: CliEnv): void {
   program
     .command("demo")
     .description(
-      "Run the main job on an embedded PostgreSQL: a small shop database, a restore point, a drill, the status. Cleans up after itself.",
+      "Run the main job on an embedded PostgreSQL: a small shop database, a restore point, a drill, the status, a plan, the gate; then a table lost and recovered (a standby, the table restored). Cleans up after itself.",
     )
     .option("--json", "print one JSON document on stdout")
     .addHelpText("after", "\nExample:\n  lifeline demo\n")
