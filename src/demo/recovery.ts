@@ -71,8 +71,12 @@ export interface DemoRecovery {
   orders: { before: number; after: number };
 }
 
-async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, application_name: "merchant-feed-generator" });
+async function withClient<T>(
+  url: string,
+  fn: (client: pg.Client) => Promise<T>,
+  application = "merchant-feed-generator",
+): Promise<T> {
+  const client = new pg.Client({ connectionString: url, application_name: application });
   await client.connect();
   try {
     return await fn(client);
@@ -96,6 +100,7 @@ async function countOrders(url: string): Promise<number> {
   return withClient(
     url,
     async (c) => (await c.query<{ n: number }>("SELECT count(*)::int AS n FROM orders")).rows[0]?.n ?? 0,
+    "lifeline demo",
   );
 }
 
@@ -160,6 +165,7 @@ export async function recoverySteps(input: {
   });
   const standbySeconds = since(standbyStarted);
   const standbyFeed = await readFeed(standbyTarget.url);
+  // The feed generator only reads; anything that writes (here, the shop's checkout) must fail.
   const write = await withClient(standbyTarget.url, async (c) => {
     try {
       await c.query(DEMO_STANDBY_WRITE_SQL);
@@ -195,6 +201,7 @@ export async function recoverySteps(input: {
     async (c) =>
       (await c.query<{ ok: boolean }>("SELECT to_regclass('public.merchant_feed') IS NOT NULL AS ok")).rows[0]
         ?.ok ?? false,
+    "lifeline demo",
   );
   const feedAfter = await readFeed(source.url);
   const ordersAfter = await countOrders(source.url);
