@@ -166,14 +166,18 @@ export async function recoverySteps(input: {
   const standbySeconds = since(standbyStarted);
   const standbyFeed = await readFeed(standbyTarget.url);
   // The feed generator only reads; anything that writes (here, the shop's checkout) must fail.
-  const write = await withClient(standbyTarget.url, async (c) => {
-    try {
-      await c.query(DEMO_STANDBY_WRITE_SQL);
-      return { failed: false, error: null };
-    } catch (error) {
-      return { failed: true, error: message(error) };
-    }
-  });
+  const write = await withClient(
+    standbyTarget.url,
+    async (c) => {
+      try {
+        await c.query(DEMO_STANDBY_WRITE_SQL);
+        return { failed: false, error: null };
+      } catch (error) {
+        return { failed: true, error: message(error) };
+      }
+    },
+    "shop-checkout",
+  );
 
   // The recovery: only what was lost, back into the live database, as `lifeline restore --tables`
   // does it (a plan through the gate, the artifacts and tools checked, the tables verified).
