@@ -15,6 +15,7 @@ import { register as plan } from "./commands/plan.js";
 import { register as revoke } from "./commands/revoke.js";
 import { register as run } from "./commands/run.js";
 import { register as show } from "./commands/show.js";
+import { register as standby } from "./commands/standby.js";
 import { register as status } from "./commands/status.js";
 import type { CliEnv } from "./env.js";
 import { err, flushed, json, out, tolerateClosedOutput } from "./io.js";
@@ -100,6 +101,7 @@ for (const register of [
   init,
   backup,
   drill,
+  standby,
   status,
   check,
   plan,
