@@ -1,7 +1,11 @@
+import { randomBytes } from "node:crypto";
+import { compareFingerprints } from "../core/drill/compare.js";
 import type { Mismatch } from "../core/drill/compare.js";
+import { LifelineError, asLifelineError, interrupted } from "../core/errors.js";
+import { previousDatabaseName } from "../core/restore/restore.js";
 import type { Manifest } from "../core/restore-point/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
-import type { Target } from "../ports/engine.js";
+import type { Engine, Recovery, Target } from "../ports/engine.js";
 import type { AppContext } from "./context.js";
 
 export interface DatabaseRecoveryRequest {
@@ -35,18 +39,175 @@ export interface DatabaseRecovery {
   tools: Record<string, string>;
 }
 
+function seconds(since: number): number {
+  return Math.round((performance.now() - since) / 10) / 100;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The database named at the end of a target's URL. */
+function databaseOf(target: Target): string {
+  return decodeURIComponent(new URL(target.url).pathname.replace(/^\//, ""));
+}
+
+/** The same server and credentials, another database. */
+function sibling(engine: Engine, target: Target, database: string): Target {
+  const url = new URL(target.url);
+  url.pathname = "/" + encodeURIComponent(database);
+  return engine.target(url.toString());
+}
+
+function recoveryOf(engine: Engine): Recovery {
+  if (!engine.recovery) {
+    throw new LifelineError({
+      code: "UNSUPPORTED",
+      kind: "usage",
+      message: `lifeline cannot restore ${engine.name} databases into a live server yet`,
+      fix: "restore by hand from the restore point's artifacts, or drill it to prove it restores",
+    });
+  }
+  return engine.recovery;
+}
+
 /**
  * Restores a whole restore point without ever destroying the current data before the copy is
  * proven: lock the target (a second recovery into it is refused: RESTORE_BUSY), remove staging copies
  * of killed restores, restore into a staging database beside it, fingerprint and compare with the
  * manifest, then swap names in one short step. A mismatch, a failure or Ctrl-C before the swap drops
  * the staging copy and leaves the target as it was.
+ *
+ * The staging database takes the restore point's encoding and locale (what the data was written
+ * in), and the current database's owner, privileges and settings; a current database that is
+ * read-only (a standby) stays read-only.
  */
 export async function recoverDatabase(
   ctx: AppContext,
   request: DatabaseRecoveryRequest,
 ): Promise<DatabaseRecovery> {
-  void ctx;
-  void request;
-  throw new Error("recoverDatabase: not implemented yet");
+  const engine = ctx.engine(request.asset.engine);
+  const recovery = recoveryOf(engine);
+  const { manifest, target } = request;
+  const database = databaseOf(target);
+  const checkSignal = () => {
+    if (ctx.signal.aborted) throw interrupted();
+  };
+  checkSignal();
+
+  ctx.progress.phase(`locking ${target.display} for this restore`);
+  const lock = await recovery.lock(target);
+  if (!lock) {
+    throw new LifelineError({
+      code: "RESTORE_BUSY",
+      kind: "runtime",
+      message: `another lifeline restore into ${target.display} is running`,
+      fix: "wait for it to finish, or find it on the server: SELECT * FROM pg_stat_activity WHERE application_name = 'lifeline restore'",
+    });
+  }
+  try {
+    const removedLeftovers = await recovery.leftovers(target);
+    if (removedLeftovers.length > 0) {
+      ctx.progress.phase(
+        `removing ${removedLeftovers.length} staging database(s) that killed restores left: ${removedLeftovers.join(", ")}`,
+      );
+      for (const name of removedLeftovers) await recovery.drop(sibling(engine, target, name));
+    }
+    checkSignal();
+
+    const state = await recovery.inspect(target);
+    const source = manifest.source;
+    if (
+      state.exists &&
+      (state.encoding !== source.encoding || state.locale?.collate !== source.locale?.collate)
+    ) {
+      ctx.progress.warn(
+        `${target.display} is ${state.encoding} (${state.locale?.collate ?? "C"}); the restored database takes the restore point's ${source.encoding} (${source.locale?.collate ?? "C"})`,
+      );
+    }
+    ctx.progress.phase(`creating the database to restore into beside ${database}`);
+    const staging = await recovery.stage(target, {
+      nonce: randomBytes(5).toString("hex"),
+      encoding: source.encoding,
+      locale: source.locale,
+      like: state.exists ? target : null,
+    });
+
+    let swapped = false;
+    try {
+      const restoreStarted = performance.now();
+      const restored = await engine.restore(staging, {
+        directory: ctx.repository.artifactDirectory(manifest),
+        manifest,
+        jobs: request.jobs,
+        signal: ctx.signal,
+        progress: ctx.progress,
+        ownership: "keep",
+      });
+      const restoreSeconds = seconds(restoreStarted);
+      checkSignal();
+
+      ctx.progress.phase("fingerprinting the restored copy");
+      const verifyStarted = performance.now();
+      const actual = await engine
+        .fingerprint(staging, ctx.signal, manifest.fingerprints)
+        .catch((error: unknown) => {
+          if (ctx.signal.aborted) throw interrupted();
+          throw asLifelineError(error, "VERIFY_FAILED", "fingerprinting the restored copy failed");
+        });
+      const mismatches = compareFingerprints(manifest.fingerprints, actual);
+      const verifySeconds = seconds(verifyStarted);
+      const tables = manifest.fingerprints.tables.map((t) => t.table);
+      const rows = manifest.fingerprints.tables.reduce((sum, t) => sum + t.rows, 0);
+      const result = {
+        tables,
+        rows,
+        restoreSeconds,
+        verifySeconds,
+        mismatches,
+        removedLeftovers,
+        tools: restored.tools,
+      };
+      if (mismatches.length > 0) {
+        ctx.progress.phase("the restored copy does not match the restore point: removing it");
+        await dropStaging(ctx, recovery, staging);
+        return { ...result, verified: false, previous: null, swap: null };
+      }
+
+      if (request.readOnly || (state.exists && state.readOnly)) await recovery.setReadOnly(staging, true);
+      checkSignal();
+      const previousName =
+        request.previous === "keep" && state.exists ? previousDatabaseName(database, manifest.id) : null;
+      ctx.progress.phase(
+        state.exists
+          ? `swapping: ${database} becomes ${previousName ?? "dropped"}, the restored copy becomes ${database}`
+          : `renaming the restored copy to ${database}`,
+      );
+      swapped = true;
+      const swap = await recovery.swap(target, staging, previousName);
+      return {
+        ...result,
+        verified: true,
+        previous: previousName
+          ? { database: previousName, target: sibling(engine, target, previousName).display }
+          : null,
+        swap: state.exists ? swap : null,
+      };
+    } catch (error) {
+      // Before the swap's commit the staging database still has its name; after it, no database has.
+      await dropStaging(ctx, recovery, staging);
+      if (ctx.signal.aborted && !swapped) throw interrupted();
+      throw error;
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+async function dropStaging(ctx: AppContext, recovery: Recovery, staging: Target): Promise<void> {
+  await recovery.drop(staging).catch((error: unknown) => {
+    ctx.progress.warn(
+      `could not remove the staging database ${staging.display} (the next restore into this database removes it): ${message(error)}`,
+    );
+  });
 }

@@ -4,6 +4,7 @@ import type { RestoreOptions, Target } from "../../ports/engine.js";
 import { run } from "../../support/process.js";
 import { sqlIdent, toolConnection, withClient } from "./connection.js";
 import { DUMP_DIRECTORY } from "./backup.js";
+import { archiveRoles } from "./recovery/archive-roles.js";
 import type { PgTools } from "./tools.js";
 
 /**
@@ -11,6 +12,10 @@ import type { PgTools } from "./tools.js";
  * a failed drill. No owners, privileges or tablespaces: scratch has none of the source's roles or
  * tablespaces, and they are not what a drill proves. No subscriptions: a scratch copy must never
  * start replicating from production.
+ *
+ * `ownership: "keep"` (a restore into a live server): owners and privileges as the archive records
+ * them, when the connecting role is a superuser and every role the archive names as owner, grantee
+ * or grantor exists on the target; otherwise as a drill, with a warning naming what is missing.
  */
 export async function restore(
   tools: PgTools,
@@ -26,31 +31,70 @@ export async function restore(
     await withClient(into, async (client) => {
       for (const role of options.manifest.source.roles) {
         const exists = await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]);
-        if (exists.rowCount === 0) await client.query(`CREATE ROLE ${sqlIdent(role)} NOLOGIN`);
+        if (exists.rowCount === 0) {
+          await client.query(`CREATE ROLE ${sqlIdent(role)} NOLOGIN`);
+          if (options.ownership === "keep") {
+            options.progress.warn(
+              `created role ${role} (NOLOGIN, no privileges) on ${into.display}: the restore point's policies or user mappings name it`,
+            );
+          }
+        }
       }
     });
   }
+  const archive = path.join(options.directory, DUMP_DIRECTORY);
+  const keepOwners =
+    options.ownership === "keep" && (await ownersCanBeKept(pgRestore.path, archive, into, options));
   const connection = toolConnection(into);
   options.progress.phase(`restoring with pg_restore ${pgRestore.version} (${options.jobs} jobs)`);
   await run(
     pgRestore.path,
     [
       "--exit-on-error",
-      "--no-owner",
-      "--no-privileges",
+      ...(keepOwners ? [] : ["--no-owner", "--no-privileges"]),
       "--no-tablespaces",
       "--no-subscriptions",
       "--no-password",
       `--jobs=${options.jobs}`,
       `--dbname=${connection.dbname}`,
-      path.join(options.directory, DUMP_DIRECTORY),
+      archive,
     ],
     {
       env: connection.env,
       signal: options.signal,
       errorCode: "RESTORE_FAILED",
-      purpose: "pg_restore into scratch",
+      purpose: options.ownership === "keep" ? `pg_restore into ${into.display}` : "pg_restore into scratch",
     },
   );
   return { pg_restore: pgRestore.version };
+}
+
+/** Whether owners and privileges can be restored as the archive records them; warns when not. */
+async function ownersCanBeKept(
+  pgRestore: string,
+  archive: string,
+  into: Target,
+  options: RestoreOptions,
+): Promise<boolean> {
+  const roles = await archiveRoles(pgRestore, archive, options.signal);
+  const { superuser, missing } = await withClient(into, async (client) => {
+    const su = await client.query<{ superuser: boolean }>(
+      "SELECT rolsuper AS superuser FROM pg_roles WHERE rolname = current_user",
+    );
+    const present = await client.query<{ rolname: string }>(
+      "SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])",
+      [roles],
+    );
+    const have = new Set(present.rows.map((r) => r.rolname));
+    return { superuser: su.rows[0]?.superuser === true, missing: roles.filter((r) => !have.has(r)) };
+  });
+  if (superuser && missing.length === 0) return true;
+  const why = [
+    ...(missing.length > 0 ? [`the role(s) ${missing.join(", ")} do not exist on ${into.display}`] : []),
+    ...(superuser ? [] : ["the connecting role is not a superuser"]),
+  ];
+  options.progress.warn(
+    `restoring without the restore point's owners and privileges (objects belong to the connecting role): ${why.join(" and ")}; create the roles (or connect as a superuser) and restore again to keep them`,
+  );
+  return false;
 }
