@@ -98,6 +98,9 @@ export function recordedStandbyUrl(recorded: string, assetUrl: string): string {
   }
 }
 
+/** The server's maintenance and template databases: empty of user objects, yet never a target. */
+export const SYSTEM_DATABASES: ReadonlySet<string> = new Set(["postgres", "template0", "template1"]);
+
 function standbyError(code: ErrorCode, message: string, fix: string, kind: LifelineError["kind"] = "usage") {
   return new LifelineError({ code, kind, message, fix });
 }
@@ -207,6 +210,15 @@ export async function standby(
       "USAGE",
       `${url} is ${asset.name}'s own database: a standby is a copy beside it`,
       `give the standby a database of its own, e.g. --to ${url.replace(/\/[^/?]*(\?|$)/, `/${database}_standby$1`)}`,
+    );
+  }
+
+  if (SYSTEM_DATABASES.has(database)) {
+    // They hold no user object, but the server and every client rely on them: never swapped away.
+    throw standbyError(
+      "USAGE",
+      `${database} is one of the server's own databases (${[...SYSTEM_DATABASES].join(", ")}): it is never replaced by a standby`,
+      `give the standby a database of its own, e.g. --to ${url.replace(/\/[^/?]*(\?|$)/, `/${databaseOf(asset.url) || asset.name}_standby$1`)}`,
     );
   }
 
