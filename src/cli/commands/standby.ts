@@ -60,7 +60,8 @@ async function planRedirect(
   }
 }
 
-async function redirectionFor(
+/** The Service patch for a Kubernetes-bound asset and its plan against the cluster (never applied). */
+export async function redirectionFor(
   loaded: LoadedConfig,
   asset: ResolvedAsset,
   outcome: StandbyOutcome,
