@@ -26,7 +26,8 @@ interface StandbyDoc {
 interface StatusDoc {
   assets: {
     name: string;
-    standbys: { target: string; restorePointId: string; ageSeconds: number | null; readOnly: boolean }[];
+    standbys:
+      { target: string; restorePointId: string; ageSeconds: number | null; readOnly: boolean }[] | null;
     previousDatabases: unknown[];
     lastRestore: unknown;
   }[];
@@ -219,7 +220,7 @@ describe("lifeline standby, run as a process", () => {
     ok(json);
     const doc = JSON.parse(json.stdout) as StatusDoc;
     const [shop] = doc.assets;
-    assert.equal(shop?.standbys.length, 1);
+    assert.equal(shop?.standbys?.length, 1);
     assert.equal(shop?.standbys[0]?.restorePointId, rp1);
     assert.equal(shop?.standbys[0]?.readOnly, true);
     assert.ok((shop?.standbys[0]?.ageSeconds ?? -1) >= 0);
@@ -268,7 +269,7 @@ describe("lifeline standby, run as a process", () => {
     assert.deepEqual(await databasesLike(standbyName), [standbyName]);
     await assert.rejects(query(standbyUrl, "DELETE FROM products"), /read-only transaction/);
     const status = JSON.parse((await run(["status", "--json"])).stdout) as StatusDoc;
-    assert.equal(status.assets[0]?.standbys[0]?.restorePointId, rp2);
+    assert.equal(status.assets[0]?.standbys?.[0]?.restorePointId, rp2);
   });
 
   it("a refresh from a corrupt newer restore point exits 4 and the previous standby keeps serving", async () => {
@@ -292,7 +293,7 @@ describe("lifeline standby, run as a process", () => {
     assert.equal(await served(), "501");
     assert.deepEqual(await databasesLike(standbyName), [standbyName]);
     const status = JSON.parse((await run(["status", "--json"])).stdout) as StatusDoc;
-    assert.equal(status.assets[0]?.standbys[0]?.restorePointId, rp2);
+    assert.equal(status.assets[0]?.standbys?.[0]?.restorePointId, rp2);
     const audit = await run(["audit", "--json"]);
     ok(audit);
     const entries = (JSON.parse(audit.stdout) as { entries: { kind: string; data: { result: string } }[] })
@@ -302,5 +303,22 @@ describe("lifeline standby, run as a process", () => {
       // created; refused (someone's data); refreshed; corrupt
       ["succeeded", "failed", "succeeded", "failed"],
     );
+  });
+  it("status still works when the catalog cannot be read: it says standbys are unknown", async () => {
+    writeFileSync(path.join(work.dir, "broken.sqlite"), "this is not an SQLite file\n".repeat(100));
+    writeFileSync(
+      path.join(work.dir, "lifeline-broken.yaml"),
+      `assets:\n  shop:\n    url: postgres://postgres:\${SHOP_DB_PASSWORD}@127.0.0.1:5432/${source.name}\n    rpo: 6h\ncatalog: broken.sqlite\n`,
+    );
+    const text = await run(["status", "-c", "lifeline-broken.yaml"]);
+    ok(text);
+    assert.match(text.stdout, /^shop +production/m);
+    assert.match(text.stdout, /standbys and previous databases: unknown \(the catalog could not be read\)/);
+    assert.match(text.stderr, /could not be read/);
+    const json = await run(["status", "-c", "lifeline-broken.yaml", "--json"]);
+    ok(json);
+    const doc = JSON.parse(json.stdout) as StatusDoc;
+    assert.equal(doc.assets[0]?.standbys, null);
+    assert.ok(doc.assets[0]?.name === "shop");
   });
 });
