@@ -125,6 +125,16 @@ export async function recoverDatabase(
         `${target.display} is ${state.encoding} (${state.locale?.collate ?? "C"}); the restored database takes the restore point's ${source.encoding} (${source.locale?.collate ?? "C"})`,
       );
     }
+    const previousName =
+      request.previous === "keep" && state.exists ? previousDatabaseName(database, manifest.id) : null;
+    if (previousName !== null && (await recovery.inspect(sibling(engine, target, previousName))).exists) {
+      throw new LifelineError({
+        code: "RESTORE_FAILED",
+        kind: "runtime",
+        message: `${previousName} already exists on ${target.display}: the database as it was before restoring ${manifest.id} once already`,
+        fix: `discard it first (lifeline restore --discard-previous ${request.asset.name}) or rename it, then restore again`,
+      });
+    }
     ctx.progress.phase(`creating the database to restore into beside ${database}`);
     const staging = await recovery.stage(target, {
       nonce: randomBytes(5).toString("hex"),
@@ -176,15 +186,19 @@ export async function recoverDatabase(
 
       if (request.readOnly || (state.exists && state.readOnly)) await recovery.setReadOnly(staging, true);
       checkSignal();
-      const previousName =
-        request.previous === "keep" && state.exists ? previousDatabaseName(database, manifest.id) : null;
       ctx.progress.phase(
         state.exists
           ? `swapping: ${database} becomes ${previousName ?? "dropped"}, the restored copy becomes ${database}`
           : `renaming the restored copy to ${database}`,
       );
       swapped = true;
-      const swap = await recovery.swap(target, staging, previousName);
+      const swap = await recovery.swap(target, staging, previousName).catch((error: unknown) => {
+        throw asLifelineError(
+          error,
+          "RESTORE_FAILED",
+          `swapping the restored copy in as ${database} failed (${database} is as it was; the copy is removed)`,
+        );
+      });
       return {
         ...result,
         verified: true,

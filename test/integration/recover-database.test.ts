@@ -154,7 +154,7 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
     assert.equal(missing.serverMajor >= 13, true);
   });
 
-  it("in place: swaps in the restore point, keeps the previous database, cuts clients, keeps owner, settings and grants", async () => {
+  it("in place: swaps in the restore point, keeps the previous database, cuts clients, keeps owner, settings and grants", async (t) => {
     const into = `${PREFIX}_live`;
     await query(ADMIN_URL, `CREATE DATABASE ${into} TEMPLATE ${source}`);
     await query(urlFor(into), "INSERT INTO orders (product, qty) SELECT 1, g FROM generate_series(1, 25) g");
@@ -187,6 +187,9 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
       assert.deepEqual(result.previous?.database, previous);
       assert.ok(result.swap, "a swap happened");
       assert.ok(result.swap.terminated >= 1, `terminated ${result.swap.terminated}`);
+      t.diagnostic(
+        `swap: unavailable ${result.swap.unavailableMs} ms, ${result.swap.terminated} client(s) cut`,
+      );
       assert.ok(result.swap.unavailableMs < 1000, `unavailable ${result.swap.unavailableMs} ms`);
       assert.equal(await count(urlFor(into), "orders"), 300, "the target holds the restore point's data");
       assert.equal(
@@ -226,6 +229,17 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
       );
       assert.equal(prev[0]?.allow, true, "the previous database accepts connections again");
       assert.equal(await oidOf(previous), original, "the previous database is the original, renamed");
+      assert.deepEqual(await stagingOf(into), []);
+      // The same restore point again: its previous database exists, nothing is touched.
+      const now = await oidOf(into);
+      await assert.rejects(recoverDatabase(base, request(into)), (error: unknown) => {
+        assert.ok(isLifelineError(error), String(error));
+        assert.equal(error.code, "RESTORE_FAILED");
+        assert.match(error.message, new RegExp(`${previous} already exists`));
+        return true;
+      });
+      assert.equal(await oidOf(into), now);
+      assert.equal(await oidOf(previous), original);
       assert.deepEqual(await stagingOf(into), []);
     } finally {
       await client.end().catch(() => undefined);
