@@ -74,6 +74,9 @@ Examples:
     lifeline backup shop && lifeline drill shop
     lifeline status --json
     lifeline check
+  Keep a read-only fallback for dependents while you recover:
+    lifeline standby shop --to 'postgres://admin:\${STANDBY_PW}@db2:5432/shop_standby'
+    lifeline standby shop --refresh
   See the blast radius before anything runs:
     lifeline plan shop --sql "DROP TABLE products CASCADE"
     lifeline plan -- kubectl delete pvc data-postgresql-0 -n shop

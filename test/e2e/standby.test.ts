@@ -115,11 +115,7 @@ describe("lifeline standby, run as a process", () => {
     ok(await run(["drill", "shop"]));
     return (JSON.parse(backup.stdout) as { restorePoint: { id: string } }).restorePoint.id;
   };
-  const standbyUrlWith = (password: string) => {
-    const url = new URL(standbyUrl);
-    url.password = password;
-    return url.toString();
-  };
+  const standbyUrlWith = (password: string) => standbyUrl.replace("//postgres@", `//postgres:${password}@`);
   const served = async () =>
     (await query<{ n: string }>(standbyUrl, "SELECT count(*) AS n FROM products"))[0]?.n;
   let rp1 = "";
@@ -189,7 +185,8 @@ describe("lifeline standby, run as a process", () => {
 
   it("creates a read-only standby of the newest verified restore point: a write fails with 25006", async () => {
     rp1 = await backupAndDrill();
-    const created = await run(["standby", "shop", "--to", standbyUrlWith(PASSWORD), "--json"]);
+    // The password as a ${VAR} reference lifeline interpolates (it is never on the command line).
+    const created = await run(["standby", "shop", "--to", standbyUrlWith("${SHOP_DB_PASSWORD}"), "--json"]);
     ok(created);
     const doc = JSON.parse(created.stdout) as StandbyDoc;
     assert.equal(doc.standby.restorePointId, rp1);
@@ -233,7 +230,9 @@ describe("lifeline standby, run as a process", () => {
     const same = await run(["standby", "shop", "--refresh"]);
     ok(same);
     assert.match(same.stdout, /unchanged: it already serves restore point/);
-    const doc = JSON.parse((await run(["standby", "shop", "--refresh", "--json"])).stdout) as StandbyDoc;
+    const doc = JSON.parse(
+      (await run(["standby", "shop", "--refresh", "--to", standbyUrlWith(PASSWORD), "--json"])).stdout,
+    ) as StandbyDoc;
     assert.equal(doc.standby.unchanged, true);
     assert.equal(doc.standby.restorePointId, rp1);
   });

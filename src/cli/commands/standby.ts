@@ -3,7 +3,7 @@ import { planCommand } from "../../app/plan-command.js";
 import { serviceRedirect, standby, type StandbyOutcome } from "../../app/standby.js";
 import { LifelineError } from "../../core/errors.js";
 import type { Plan } from "../../core/plan/plan.js";
-import type { ResolvedAsset, LoadedConfig } from "../../config/load.js";
+import { interpolate, type LoadedConfig, type ResolvedAsset } from "../../config/load.js";
 import { gateDeps, recordShownPlan, withCatalog } from "../catalog.js";
 import type { CliEnv } from "../env.js";
 import { json, out, terminalProgress } from "../io.js";
@@ -106,7 +106,8 @@ exist, be empty, or be this asset's standby) and it is recorded in the audit log
 For an asset bound to Kubernetes, it prints the kubectl patch of the Service its dependents use that
 would send them to the standby, with that patch's plan; it never applies it.
 
-A refresh reconnects to the recorded standby with the asset's password when it is on the asset's
+--to takes \${VAR} references like lifeline.yaml (in single quotes, the password stays out of the
+command line and the shell history). A refresh reconnects to the recorded standby with the asset's password when it is on the asset's
 server as the asset's user; otherwise with PGPASSWORD or ~/.pgpass, or give --to again.
 
 Examples:
@@ -136,7 +137,8 @@ copy that does not match it.
       const outcome = await withCatalog(loaded, async (catalog) =>
         standby(ctx, await gateDeps(loaded, catalog), {
           asset,
-          to: opts.to ?? null,
+          // ${VAR} as in lifeline.yaml: a single-quoted '${PW}' keeps the password off the command line.
+          to: opts.to === undefined ? null : interpolate(opts.to, "--to", process.env),
           refresh: opts.refresh === true,
           jobs,
         }),
