@@ -1,4 +1,5 @@
-import type { Mismatch } from "../core/drill/compare.js";
+import { compareRestored, type Mismatch } from "../core/drill/compare.js";
+import { LifelineError, asLifelineError } from "../core/errors.js";
 import type { ReportedForeignKey } from "../core/restore/restore.js";
 import type { Manifest } from "../core/restore-point/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
@@ -14,11 +15,19 @@ export interface TableRecoveryRequest {
   /** Tables as the manifest names them (see selectTables). */
   tables: readonly string[];
   jobs: number;
+  /**
+   * "keep" (the default): the owners and privileges the restore point records, when the target has
+   * those roles and lifeline connects as a superuser (else as "none", with a warning). "none": the
+   * restored objects belong to the connecting role.
+   */
+  ownership?: "none" | "keep";
 }
 
 export interface TableRecovery {
   tables: string[];
   sequences: string[];
+  /** Views on the restored tables that the target lacked, restored with them. */
+  views: string[];
   rows: number;
   restoreSeconds: number;
   verifySeconds: number;
@@ -29,13 +38,73 @@ export interface TableRecovery {
   tools: Record<string, string>;
 }
 
+function seconds(since: number): number {
+  return Math.round((performance.now() - since) / 10) / 100;
+}
+
 /**
  * Restores some tables into an existing database in one transaction (none exist there yet: existing
  * tables are never overwritten), then fingerprints exactly those tables and compares them with the
  * manifest. Serialised with other recoveries of the same database (RESTORE_BUSY).
  */
 export async function recoverTables(ctx: AppContext, request: TableRecoveryRequest): Promise<TableRecovery> {
-  void ctx;
-  void request;
-  throw new Error("recoverTables: not implemented yet");
+  const engine = ctx.engine(request.asset.engine);
+  const recovery = engine.recovery;
+  if (!recovery) {
+    throw new LifelineError({
+      code: "UNSUPPORTED",
+      kind: "usage",
+      message: `lifeline cannot restore tables of ${engine.name} databases yet`,
+    });
+  }
+  const lock = await recovery.lock(request.target);
+  if (!lock) {
+    throw new LifelineError({
+      code: "RESTORE_BUSY",
+      kind: "runtime",
+      message: `another restore into ${request.target.display} is running: nothing was restored`,
+      fix: "wait for it to finish, then run this restore again",
+    });
+  }
+  try {
+    const restoreStarted = performance.now();
+    const restored = await recovery.restoreTables(request.target, {
+      directory: ctx.repository.artifactDirectory(request.manifest),
+      manifest: request.manifest,
+      jobs: request.jobs,
+      signal: ctx.signal,
+      progress: ctx.progress,
+      ownership: request.ownership ?? "keep",
+      tables: request.tables,
+    });
+    const restoreSeconds = seconds(restoreStarted);
+
+    ctx.progress.phase(`fingerprinting the ${restored.tables.length} restored tables`);
+    const verifyStarted = performance.now();
+    const actual = await engine
+      .fingerprint(request.target, ctx.signal, request.manifest.fingerprints, restored.tables)
+      .catch((error: unknown) => {
+        throw asLifelineError(error, "VERIFY_FAILED", "fingerprinting the restored tables failed");
+      });
+    const mismatches = compareRestored(request.manifest.fingerprints, actual, restored);
+    const wanted = new Set(restored.tables);
+    return {
+      tables: restored.tables,
+      sequences: restored.sequences,
+      views: restored.views,
+      rows: actual.tables.filter((t) => wanted.has(t.table)).reduce((sum, t) => sum + t.rows, 0),
+      restoreSeconds,
+      verifySeconds: seconds(verifyStarted),
+      verified: mismatches.length === 0,
+      mismatches,
+      foreignKeys: restored.foreignKeys,
+      tools: restored.tools,
+    };
+  } finally {
+    await lock.release().catch((error: unknown) => {
+      ctx.progress.warn(
+        `could not release the restore lock on ${request.target.display}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    });
+  }
 }

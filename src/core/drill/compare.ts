@@ -196,3 +196,26 @@ function describeSequence(lastValue: string, isCalled: boolean): string {
 function short(digest: string): string {
   return digest.slice(0, 12);
 }
+
+/**
+ * Compares only some tables and sequences (a selective restore into a database that holds others):
+ * the other tables of the restore point are neither missing nor unexpected, the schema digest and
+ * large objects are not compared (the database holds more than was restored); a restored table's
+ * rows or digest, a restored sequence's value, or a restored table that is absent, are mismatches.
+ */
+export function compareRestored(
+  expected: Fingerprints,
+  actual: Fingerprints,
+  restored: { tables: readonly string[]; sequences: readonly string[] },
+): Mismatch[] {
+  const tables = new Set(restored.tables);
+  const sequences = new Set(restored.sequences);
+  const only = (f: Fingerprints): Fingerprints => ({
+    algorithm: f.algorithm,
+    tables: f.tables.filter((t) => tables.has(t.table)),
+    sequences: f.sequences.filter((s) => sequences.has(s.sequence)),
+    schema: { digest: "", objects: [] },
+    largeObjects: null,
+  });
+  return compareFingerprints(only(expected), only(actual));
+}

@@ -259,13 +259,31 @@ export async function fingerprintTables(
   return results.sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0));
 }
 
-/** Current sequence values, read on the restored copy. */
-export async function readSequences(client: pg.Client): Promise<SequenceValue[]> {
-  const list = await client.query<{ schema: string; name: string }>(`
+/**
+ * Current sequence values, read on the restored copy. `tables`: only the sequences those tables own
+ * (serial, identity) or use in a column default.
+ */
+export async function readSequences(client: pg.Client, tables?: readonly string[]): Promise<SequenceValue[]> {
+  const only = tables
+    ? `AND EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+                    JOIN pg_namespace tn ON tn.oid = t.relnamespace
+                   WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass
+                     AND d.deptype IN ('a', 'i') AND (tn.nspname, t.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+                  UNION ALL
+                  SELECT 1 FROM pg_depend d JOIN pg_attrdef ad ON ad.oid = d.objid JOIN pg_class t ON t.oid = ad.adrelid
+                    JOIN pg_namespace tn ON tn.oid = t.relnamespace
+                   WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid
+                     AND (tn.nspname, t.relname) IN (SELECT * FROM unnest($1::text[], $2::text[])))`
+    : "";
+  const parts = (tables ?? []).map(splitQualified);
+  const list = await client.query<{ schema: string; name: string }>(
+    `
     SELECT n.nspname AS schema, c.relname AS name
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind = 'S' AND ${USER_NAMESPACES} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")}
-     ORDER BY 1, 2`);
+     WHERE c.relkind = 'S' AND ${USER_NAMESPACES} AND ${NOT_EXTENSION_MEMBER("pg_class", "c.oid")} ${only}
+     ORDER BY 1, 2`,
+    tables ? [parts.map((p) => p[0]), parts.map((p) => p[1])] : [],
+  );
   const values: SequenceValue[] = [];
   for (const { schema, name } of list.rows) {
     const r = await client.query<{ last_value: string; is_called: boolean }>(
@@ -384,6 +402,13 @@ export async function readActivity(client: pg.Client): Promise<Activity> {
   };
 }
 
+/** Schema and name of a qualified name as manifests write it (public.products, "Sales"."Order Items"). */
+export function splitQualified(qualified: string): [string, string] {
+  const m = /^((?:"(?:[^"]|"")*"|[^."]+))\.((?:"(?:[^"]|"")*"|[^."]+))$/.exec(qualified);
+  const unquote = (s: string) => (s.startsWith('"') ? s.slice(1, -1).replace(/""/g, '"') : s);
+  return m?.[1] && m[2] ? [unquote(m[1]), unquote(m[2])] : ["public", unquote(qualified)];
+}
+
 export interface ContentOptions {
   jobs: number;
   signal: AbortSignal;
@@ -392,6 +417,11 @@ export interface ContentOptions {
   snapshot?: string;
   /** At a drill: the manifest's fingerprints, whose per-table recipes are used again. */
   expected?: Fingerprints;
+  /**
+   * Only these tables (a selective restore into a database that holds others): the schema is not
+   * described then (its digest and objects are empty), since it holds more than was restored.
+   */
+  tables?: readonly string[];
 }
 
 /**
@@ -417,13 +447,16 @@ export async function fingerprintContents<T>(
     }
     const [first] = sessions;
     if (!first) throw new Error("no fingerprint session");
+    const only = options.tables ? new Set(options.tables) : null;
+    const listed = await listTables(first);
     const tables = await fingerprintTables(
       sessions,
-      await listTables(first),
+      only ? listed.filter((t) => only.has(qualifiedName(t.schema, t.name))) : listed,
       options.signal,
       options.expected,
     );
-    return { tables, schema: await schemaObjects(first), more: await more(first) };
+    const schema = only ? { digest: "", objects: [] } : await schemaObjects(first);
+    return { tables, schema, more: await more(first) };
   } finally {
     await Promise.all(sessions.map((c) => c.end().catch(() => undefined)));
   }

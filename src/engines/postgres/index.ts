@@ -34,7 +34,8 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
     backup: (target, backupOptions) => backup(tools, target, backupOptions),
     scratchMajorFor: (manifest: Manifest) => manifest.source.serverMajor,
     restore: async (into, restoreOptions) => ({ tools: await restore(tools, into, restoreOptions) }),
-    fingerprint: (target, signal, expected) => fingerprintRestored(target, jobs, signal, expected),
+    fingerprint: (target, signal, expected, tables) =>
+      fingerprintRestored(target, jobs, signal, expected, tables),
     sql: {
       classify: async (text) => (await createClassifier()).classify(text),
       impact: planImpact,
@@ -55,11 +56,23 @@ async function fingerprintRestored(
   jobs: number,
   signal: AbortSignal,
   expected?: Fingerprints,
+  only?: readonly string[],
 ): Promise<Fingerprints> {
+  // A subset (a selective restore): those tables, the sequences they own or use, no schema digest
+  // and no large objects (the database holds more than was restored).
   const { tables, schema, more } = await fingerprintContents(
     target,
-    { jobs, signal, applicationName: "lifeline verify", ...(expected ? { expected } : {}) },
-    async (first) => ({ sequences: await readSequences(first), largeObjects: await readLargeObjects(first) }),
+    {
+      jobs,
+      signal,
+      applicationName: "lifeline verify",
+      ...(expected ? { expected } : {}),
+      ...(only ? { tables: only } : {}),
+    },
+    async (first) => ({
+      sequences: await readSequences(first, only),
+      largeObjects: only ? null : await readLargeObjects(first),
+    }),
   );
   return { algorithm: FINGERPRINT_ALGORITHM, tables, schema, ...more };
 }
