@@ -106,6 +106,7 @@ export async function recoverDatabase(
     });
   }
   try {
+    for (const repaired of await recovery.repair(target)) ctx.progress.warn(repaired);
     const removedLeftovers = await recovery.leftovers(target);
     if (removedLeftovers.length > 0) {
       ctx.progress.phase(

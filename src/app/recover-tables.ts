@@ -26,6 +26,8 @@ export interface TableRecoveryRequest {
 export interface TableRecovery {
   tables: string[];
   sequences: string[];
+  /** Views on the restored tables that the target lacked, restored with them. */
+  views: string[];
   rows: number;
   restoreSeconds: number;
   verifySeconds: number;
@@ -89,6 +91,7 @@ export async function recoverTables(ctx: AppContext, request: TableRecoveryReque
     return {
       tables: restored.tables,
       sequences: restored.sequences,
+      views: restored.views,
       rows: actual.tables.filter((t) => wanted.has(t.table)).reduce((sum, t) => sum + t.rows, 0),
       restoreSeconds,
       verifySeconds: seconds(verifyStarted),

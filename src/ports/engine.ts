@@ -110,6 +110,8 @@ export interface TableRestore {
   tables: string[];
   /** Sequences restored with their values (owned by, or used as defaults of, restored tables). */
   sequences: string[];
+  /** Views and materialized views on the restored tables that the target lacked (e.g. dropped by CASCADE), restored with them. */
+  views: string[];
   /** Foreign keys whose other table is not restored: reported, not applied. */
   foreignKeys: ReportedForeignKey[];
   tools: Record<string, string>;
@@ -125,6 +127,11 @@ export interface Recovery {
   inspect(target: Target): Promise<DatabaseState>;
   /** Serialises recoveries into one database across processes and hosts; null when another holds it. */
   lock(target: Target): Promise<RecoveryLock | null>;
+  /**
+   * Puts right what a lifeline killed in the middle of a swap left on `target` (it refuses
+   * connections): says what it did. The caller holds the lock.
+   */
+  repair(target: Target): Promise<string[]>;
   /** Staging databases beside `target` that a killed restore left (no lifeline holds their lock). */
   leftovers(target: Target): Promise<string[]>;
   /**

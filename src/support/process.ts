@@ -15,6 +15,11 @@ export interface RunOptions {
   errorCode?: ErrorCode;
   /** What the command was for, e.g. "pg_dump of shop". */
   purpose?: string;
+  /**
+   * Sees each line of stderr as it comes (progress); returns true for a line that is only
+   * progress, which is then left out of the error's tail.
+   */
+  onStderrLine?: (line: string) => boolean;
 }
 
 export interface RunResult {
@@ -63,9 +68,19 @@ export function run(command: string, args: readonly string[], options: RunOption
     const child = spawn(command, [...args], spawnOptions);
     const stdout: Buffer[] = [];
     let stderr = "";
+    let partial = "";
     child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
     child.stderr?.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
+      let text = chunk.toString("utf8");
+      if (options.onStderrLine) {
+        const lines = (partial + text).split("\n");
+        partial = lines.pop() ?? "";
+        text = lines
+          .filter((line) => !options.onStderrLine?.(line))
+          .map((line) => line + "\n")
+          .join("");
+      }
+      stderr += text;
       if (stderr.length > 64_000) stderr = stderr.slice(-32_000);
     });
     const onAbort = () => child.kill("SIGTERM");
@@ -89,6 +104,7 @@ export function run(command: string, args: readonly string[], options: RunOption
     });
     child.on("close", (code, signal) => {
       options.signal?.removeEventListener("abort", onAbort);
+      if (partial !== "") stderr += partial;
       if (options.signal?.aborted) {
         reject(interrupted());
         return;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
@@ -10,6 +11,7 @@ import { previousDatabaseName, stagingDatabaseName } from "../../src/core/restor
 import type { Manifest } from "../../src/core/restore-point/restore-point.js";
 import { engineFor } from "../../src/engines/index.js";
 import type { Progress, Target } from "../../src/ports/engine.js";
+import { embeddedScratch } from "../../src/scratch/embedded-postgres/index.js";
 import { testAsset, testContext } from "../support/context.js";
 import { ADMIN_URL, databaseExists, query, tempDir, urlFor } from "../support/pg.js";
 
@@ -340,6 +342,10 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
     const result = await recoverDatabase(ctx, request(into, { previous: "drop" }));
     assert.deepEqual(result.removedLeftovers, [dead]);
     assert.ok(
+      phases.some((p) => /restoring: table 3\/3 /.test(p)),
+      `progress names the tables done / total: ${phases.join("\n")}`,
+    );
+    assert.ok(
       phases.some((p) => p.includes(dead)),
       phases.join("\n"),
     );
@@ -383,5 +389,109 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
       "SELECT tableowner FROM pg_tables WHERE tablename = 't'",
     );
     assert.equal(owned[0]?.tableowner, "postgres");
+  });
+
+  it("a lifeline killed in the middle of the swap: the next restore gives the database its connections back", async () => {
+    const into = `${PREFIX}_midswap`;
+    await recoverDatabase(base, request(into, { previous: "drop" }));
+    // What a kill between refusing connections and the renames' commit leaves (see swap).
+    await query(ADMIN_URL, `ALTER DATABASE ${into} SET lifeline.swapping = 'allow'`);
+    await query(ADMIN_URL, `ALTER DATABASE ${into} ALLOW_CONNECTIONS false`);
+    await assert.rejects(query(urlFor(into), "SELECT 1"), /not currently accepting connections/);
+    const { ctx, warnings } = recording(base);
+    const result = await recoverDatabase(ctx, request(into, { previous: "drop" }));
+    assert.equal(result.verified, true);
+    assert.ok(
+      warnings.some((w) => w.includes("accepts connections again")),
+      warnings.join("\n"),
+    );
+    assert.equal(await count(urlFor(into), "products"), 50);
+    const marks = await query<{ n: number }>(
+      ADMIN_URL,
+      `SELECT count(*)::int AS n FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+        WHERE d.datname = $1 AND array_to_string(s.setconfig, ',') LIKE '%lifeline.swapping%'`,
+      [into],
+    );
+    assert.equal(marks[0]?.n, 0, "the mark is gone");
+  });
+
+  it("disk full on the target (a tablespace on a 20 MB tmpfs, on a private server): RESTORE_FAILED with the cause, the target as it was, no staging copy", async (t) => {
+    // Never on the shared server: a full tablespace there stops its checkpoints for everyone.
+    const dir = tempDir("lifeline-rdb-ts-");
+    let instance: Awaited<ReturnType<ReturnType<typeof embeddedScratch>["provision"]>> | undefined;
+    let mounted = false;
+    try {
+      try {
+        execFileSync("mount", ["-t", "tmpfs", "-o", "size=20m", "tmpfs", dir.dir], { stdio: "ignore" });
+        mounted = true;
+        execFileSync("chown", ["postgres:postgres", dir.dir], { stdio: "ignore" });
+      } catch {
+        t.skip("cannot mount a tmpfs here (needs root)");
+        return;
+      }
+      instance = await embeddedScratch().provision({
+        minMajor: 15,
+        encoding: "UTF8",
+        signal: new AbortController().signal,
+      });
+      const admin = instance.target.url;
+      const on = (db: string) => {
+        const u = new URL(admin);
+        u.pathname = "/" + db;
+        return u.toString();
+      };
+      // A real server has its maintenance database; the scratch instance is made without one.
+      await query(admin, "CREATE DATABASE postgres TEMPLATE template0");
+      await query(admin, `CREATE TABLESPACE small LOCATION '${dir.dir}'`);
+      // A restore point larger than the tablespace.
+      const big = `${PREFIX}_big`;
+      await query(ADMIN_URL, `CREATE DATABASE ${big}`);
+      await query(
+        urlFor(big),
+        "CREATE TABLE blob (id int PRIMARY KEY, pad text); INSERT INTO blob SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 80000) g",
+      );
+      const bigAsset = testAsset("big", urlFor(big));
+      const bigManifest = await backup(base, bigAsset);
+      // The target: an empty database on the small tablespace (the staging copy goes there too).
+      await query(admin, "CREATE DATABASE full_target TEMPLATE template0 TABLESPACE small");
+      const oid = async () =>
+        (
+          await query<{ oid: string }>(
+            admin,
+            "SELECT oid::text AS oid FROM pg_database WHERE datname = 'full_target'",
+          )
+        )[0]?.oid;
+      const before = await oid();
+      const error = await recoverDatabase(base, {
+        ...request("unused", { previous: "drop" }),
+        target: engine.target(on("full_target")),
+        asset: bigAsset,
+        manifest: bigManifest,
+      }).then(
+        () => assert.fail("expected the restore to fail"),
+        (e: unknown) => e,
+      );
+      assert.ok(isLifelineError(error), String(error));
+      assert.equal(error.code, "RESTORE_FAILED", [error.code, error.message, ...error.details].join("\n"));
+      assert.match([error.message, ...error.details].join("\n"), /No space left on device|could not extend/i);
+      assert.equal(await oid(), before, "the target is the same database");
+      const staging = await query<{ datname: string }>(
+        admin,
+        "SELECT datname FROM pg_database WHERE strpos(datname, 'lifeline_staging') > 0",
+      );
+      assert.deepEqual(staging, []);
+      await query(admin, "DROP DATABASE full_target");
+      await query(admin, "DROP TABLESPACE small");
+    } finally {
+      await instance?.teardown();
+      if (mounted) {
+        try {
+          execFileSync("umount", [dir.dir], { stdio: "ignore" });
+        } catch {
+          // already gone
+        }
+      }
+      dir.remove();
+    }
   });
 });

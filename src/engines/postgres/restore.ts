@@ -46,7 +46,23 @@ export async function restore(
   const keepOwners =
     options.ownership === "keep" && (await ownersCanBeKept(pgRestore.path, archive, into, options));
   const connection = toolConnection(into);
-  options.progress.phase(`restoring with pg_restore ${pgRestore.version} (${options.jobs} jobs)`);
+  const total = options.manifest.fingerprints.tables.length;
+  const bytes = options.manifest.artifacts.reduce((sum, a) => sum + a.bytes, 0);
+  options.progress.phase(
+    `restoring ${total} tables (${formatBytes(bytes)} of archive) with pg_restore ${pgRestore.version} (${options.jobs} jobs)`,
+  );
+  let done = 0;
+  // pg_restore --verbose says when each table's data is loaded: progress for a person watching.
+  const onStderrLine = (line: string): boolean => {
+    const data = /^pg_restore: (?:finished item \d+ TABLE DATA|processing data for table) "?(.+?)"?$/.exec(
+      line,
+    );
+    if (data && line.includes("processing data for table")) {
+      done += 1;
+      options.progress.phase(`restoring: table ${Math.min(done, total)}/${total} ${data[1] ?? ""}`);
+    }
+    return /^pg_restore: (?!error|warning|detail|hint)/i.test(line);
+  };
   await run(
     pgRestore.path,
     [
@@ -55,6 +71,7 @@ export async function restore(
       "--no-tablespaces",
       "--no-subscriptions",
       "--no-password",
+      "--verbose",
       `--jobs=${options.jobs}`,
       `--dbname=${connection.dbname}`,
       archive,
@@ -64,9 +81,16 @@ export async function restore(
       signal: options.signal,
       errorCode: "RESTORE_FAILED",
       purpose: options.ownership === "keep" ? `pg_restore into ${into.display}` : "pg_restore into scratch",
+      onStderrLine,
     },
   );
   return { pg_restore: pgRestore.version };
+}
+
+function formatBytes(n: number): string {
+  if (n >= 1 << 30) return `${(n / (1 << 30)).toFixed(1)} GiB`;
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  return `${Math.ceil(n / 1024)} KiB`;
 }
 
 /** Whether owners and privileges can be restored as the archive records them; warns when not. */

@@ -62,6 +62,16 @@ async function copyDatabaseAttributes(client: pg.Client, like: string, name: str
   );
   const row = d.rows[0];
   if (!row) return;
+  // The same tablespace (a database on its own disk stays there). SET TABLESPACE runs outside a
+  // transaction and moves nothing yet: the staging database is empty.
+  const space = await client.query<{ spcname: string }>(
+    `SELECT t.spcname FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace
+      WHERE d.datname = $1 AND t.spcname <> 'pg_default'`,
+    [like],
+  );
+  const tablespace = space.rows[0]?.spcname;
+  if (tablespace)
+    await client.query(`ALTER DATABASE ${sqlIdent(name)} SET TABLESPACE ${sqlIdent(tablespace)}`);
   const statements = [`ALTER DATABASE ${sqlIdent(name)} OWNER TO ${sqlIdent(row.owner)}`];
   if (row.acl) {
     // An explicit ACL replaces the defaults (PUBLIC: CONNECT, TEMPORARY; owner: all): start from none.
@@ -230,7 +240,15 @@ export async function swap(
       let committed = false;
       let terminated = 0;
       try {
+        // Refusing connections is committed at once (new sessions must not slip in before the rename)
+        // together with lifeline's mark: a lifeline killed before the renames commit leaves a database
+        // that refuses connections, and the mark lets the next restore (repairSwap) put it right.
+        await client.query("BEGIN");
+        await client.query(
+          `ALTER DATABASE ${sqlIdent(name)} SET ${SWAP_MARK} = ${quoteLiteral(was.allow ? "allow" : "refuse")}`,
+        );
         await client.query(`ALTER DATABASE ${sqlIdent(name)} ALLOW_CONNECTIONS false`);
+        await client.query("COMMIT");
         terminated = await endSessions(client, name, 5_000);
         await client.query("BEGIN");
         await client.query(`ALTER DATABASE ${sqlIdent(name)} RENAME TO ${sqlIdent(away)}`);
@@ -244,6 +262,7 @@ export async function swap(
           await client
             .query(`ALTER DATABASE ${sqlIdent(name)} ALLOW_CONNECTIONS ${was.allow ? "true" : "false"}`)
             .catch(() => undefined);
+          await client.query(`ALTER DATABASE ${sqlIdent(name)} RESET ${SWAP_MARK}`).catch(() => undefined);
         }
         throw error;
       }
@@ -259,6 +278,10 @@ export async function swap(
         await attempt(
           `ALTER DATABASE ${sqlIdent(away)} ALLOW_CONNECTIONS ${was.allow ? "true" : "false"}`,
           `allowing connections to ${away} again`,
+        );
+        await attempt(
+          `ALTER DATABASE ${sqlIdent(away)} RESET ${SWAP_MARK}`,
+          `removing lifeline's mark from ${away}`,
         );
       } else {
         const force = (await serverMajor(client)) >= 13 ? " WITH (FORCE)" : "";
@@ -278,6 +301,39 @@ export async function swap(
       return { terminated, unavailableMs };
     },
     [name, from, away],
+  );
+}
+
+/** The database setting a swap in progress carries (its value: whether the database allowed connections). */
+const SWAP_MARK = "lifeline.swapping";
+
+/**
+ * See Recovery.repair: a target that a killed swap left refusing connections (it carries the swap's
+ * mark) gets its connections back, and the mark goes. The caller holds the recovery lock.
+ */
+export async function repairSwap(target: Target): Promise<string[]> {
+  const name = databaseOf(target);
+  return withMaintenance(
+    target,
+    async (client) => {
+      const r = await client.query<{ allow: boolean; mark: string | null }>(
+        `SELECT d.datallowconn AS allow,
+                (SELECT substr(c, length($2) + 2) FROM pg_db_role_setting s, unnest(s.setconfig) c
+                  WHERE s.setdatabase = d.oid AND s.setrole = 0 AND c LIKE $2 || '=%') AS mark
+           FROM pg_database d WHERE d.datname = $1`,
+        [name, SWAP_MARK],
+      );
+      const row = r.rows[0];
+      if (!row || row.mark === null) return [];
+      const done: string[] = [];
+      if (!row.allow && row.mark === "allow") {
+        await client.query(`ALTER DATABASE ${sqlIdent(name)} ALLOW_CONNECTIONS true`);
+        done.push(`${name} accepts connections again (a lifeline killed while swapping had refused them)`);
+      }
+      await client.query(`ALTER DATABASE ${sqlIdent(name)} RESET ${SWAP_MARK}`);
+      return done;
+    },
+    [name],
   );
 }
 

@@ -319,6 +319,7 @@ export async function restoreTables(
   return {
     tables: [...options.tables],
     sequences: selection.sequences,
+    views: selection.views,
     foreignKeys: selection.foreignKeys.map((fk) => ({
       name: fk.name,
       table: fk.table,
