@@ -12,6 +12,7 @@ import { register as drill } from "./commands/drill.js";
 import { register as init } from "./commands/init.js";
 import { register as k8s } from "./commands/k8s.js";
 import { register as plan } from "./commands/plan.js";
+import { register as restore } from "./commands/restore.js";
 import { register as revoke } from "./commands/revoke.js";
 import { register as run } from "./commands/run.js";
 import { register as show } from "./commands/show.js";
@@ -50,7 +51,8 @@ const program = new Command();
 program
   .name("lifeline")
   .description(
-    "Makes destroying production data a deliberate act. Restore points proven to restore (backup, drill, check); " +
+    "Makes destroying production data a deliberate act. Restore points proven to restore (backup, drill, check), " +
+      "brought back verified without destroying what is there (restore); " +
       "the posture of every asset (status, k8s scan); the blast radius of SQL, kubectl and helm before they run (plan); " +
       "a gate that runs them only when the policy is met (run, approve, revoke, break-glass); " +
       "and a hash-chained record of all of it (audit).",
@@ -73,6 +75,10 @@ Examples:
     lifeline init --asset shop --url 'postgres://app:\${SHOP_DB_PASSWORD}@db:5432/shop'
     lifeline backup shop && lifeline drill shop
     lifeline status --json
+  Bring it back (verified like a drill; replacing data goes through the gate):
+    lifeline restore shop --tables public.products
+    lifeline restore shop --to 'postgres://admin:\${PW}@db2:5432/shop_copy'
+    lifeline restore shop --in-place
     lifeline check
   Keep a read-only fallback for dependents while you recover:
     lifeline standby shop --to 'postgres://admin:\${STANDBY_PW}@db2:5432/shop_standby'
@@ -104,6 +110,7 @@ for (const register of [
   init,
   backup,
   drill,
+  restore,
   standby,
   status,
   check,

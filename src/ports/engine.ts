@@ -163,6 +163,12 @@ export interface Recovery {
    * interruption or kill, none. Tables that exist in the target are never overwritten (an error).
    */
   restoreTables(into: Target, options: RestoreOptions & { tables: readonly string[] }): Promise<TableRestore>;
+  /**
+   * Before any target is touched: the restore tool is there and can read this restore point (a
+   * pg_restore older than the pg_dump that wrote it is refused, TOOL_TOO_OLD, with the fix). Resolves
+   * to the tools' versions.
+   */
+  preflight(manifest: Manifest): Promise<Record<string, string>>;
 }
 
 /** One database engine: what differs between engines stays behind this interface, not in the core. */

@@ -84,10 +84,15 @@ export function renderPlan(plan: Plan): string {
   const isSql = plan.command.kind === "sql";
   const lines = isSql
     ? [`Plan ${plan.planId.slice(0, 12)} for ${plan.asset}: ${head}`]
-    : [
-        `Plan ${plan.planId.slice(0, 12)} for: ${plan.command.text}`,
-        `  ${plan.cluster ? `context ${plan.cluster.context} (${plan.cluster.server})` : "not resolved against a cluster"}; ${plan.assets.length > 0 ? `asset${plan.assets.length > 1 ? "s" : ""} ${plan.assets.map((a) => a.name).join(", ")}` : "no asset bound"}: ${head}`,
-      ];
+    : plan.command.kind === "lifeline"
+      ? [
+          `Plan ${plan.planId.slice(0, 12)} for: ${plan.command.text}`,
+          `  asset ${plan.assets.map((a) => `${a.name} (${a.tier})`).join(", ")}: ${head}`,
+        ]
+      : [
+          `Plan ${plan.planId.slice(0, 12)} for: ${plan.command.text}`,
+          `  ${plan.cluster ? `context ${plan.cluster.context} (${plan.cluster.server})` : "not resolved against a cluster"}; ${plan.assets.length > 0 ? `asset${plan.assets.length > 1 ? "s" : ""} ${plan.assets.map((a) => a.name).join(", ")}` : "no asset bound"}: ${head}`,
+        ];
   lines.push("", "What it does");
   plan.operations.forEach((op, i) => {
     const what = targetOf(op) ?? "";
@@ -97,7 +102,7 @@ export function renderPlan(plan: Plan): string {
     lines.push(
       `${isSql ? "     " : `  ${i + 1}. `}${op.dataLoss.toUpperCase()}${object ? ` ${object}` : ""}${amount ? ` (${amount})` : ""}: ${op.reason}`,
     );
-    for (const c of op.cascade) lines.push(cascadeLine(c, isSql));
+    for (const c of op.cascade) lines.push(cascadeLine(c, isSql || plan.command.kind === "lifeline"));
     for (const note of op.notes) lines.push(`       ! ${note}`);
   });
   if (plan.dependents.length > 0 || plan.consumers.length > 0) {

@@ -108,6 +108,17 @@ export const DEFAULT_POLICY: PolicyRule[] = [
     match: { tier: ["production"], kind: ["patch-pv-reclaim-policy-delete"] },
     require: { approvals: 1 },
   },
+  {
+    // Restoring over the asset's own data (kept as the previous database), replacing a target's
+    // data, or dropping the kept previous database: another person agrees, even when the newest
+    // verified restore point is older than the RPO (which is exactly when people restore).
+    name: "production-recovery",
+    match: {
+      tier: ["production"],
+      kind: ["restore-in-place", "restore-replace-database", "discard-previous-database"],
+    },
+    require: { approvals: 1 },
+  },
   UNBOUND_RULE,
 ];
 

@@ -3,6 +3,7 @@ import type { PgTools } from "../tools.js";
 import { dropDatabase, leftovers, repairSwap, setReadOnly, stage, swap } from "./databases.js";
 import { inspect } from "./inspect.js";
 import { lock } from "./lock.js";
+import { preflight } from "./preflight.js";
 import { restoreTables } from "./tables.js";
 
 /** PostgreSQL's Recovery: restore into live servers beside the target, swap by rename, some tables only. */
@@ -17,5 +18,6 @@ export function postgresRecovery(tools: PgTools): Recovery {
     swap,
     setReadOnly,
     restoreTables: (into, options) => restoreTables(tools, into, options),
+    preflight: (manifest) => preflight(tools, manifest),
   };
 }

@@ -1,0 +1,695 @@
+import { randomBytes } from "node:crypto";
+import { LifelineError, isLifelineError } from "../core/errors.js";
+import { secrets } from "../core/redact.js";
+import { assemblePlan, type Plan } from "../core/plan/plan.js";
+import type { PolicyRule, Recoverability } from "../core/plan/policy.js";
+import { assertTargetFits, type RestoreCommand } from "../core/restore/options.js";
+import { recoveryPlanParts, type RecoveryKind, type RecoveryTable } from "../core/restore/plan.js";
+import {
+  previousDatabaseName,
+  selectTables,
+  type DiscardAudit,
+  type RestoreAudit,
+  type RestoreMode,
+  type RestoreResult,
+} from "../core/restore/restore.js";
+import { recoveryState, type PreviousDatabase } from "../core/restore/state.js";
+import type { Manifest } from "../core/restore-point/restore-point.js";
+import type { ResolvedAsset } from "../config/load.js";
+import type { DatabaseState, Engine, Recovery, Target } from "../ports/engine.js";
+import type { AppContext } from "./context.js";
+import { pickRestorePoint } from "./drill.js";
+import { auditInput, type GateDeps } from "./gate.js";
+import { assessRecoverability, PLAN_ASSEMBLY } from "./plan.js";
+import { recoverDatabase, type DatabaseRecovery } from "./recover-database.js";
+import { recoverTables, type TableRecovery } from "./recover-tables.js";
+import { run, type RunOutcome } from "./run.js";
+import { assetPosture, damagedInUse } from "./status.js";
+
+export interface RestoreRequest {
+  asset: ResolvedAsset;
+  command: RestoreCommand;
+  /** The command as typed, canonical, for plans (`lifeline restore shop --in-place`). */
+  commandText: string;
+  policy: readonly PolicyRule[];
+  dryRun: boolean;
+  /** The plan's JSON document, as stored with the recorded plan (what `plan --json` prints). */
+  document: (plan: Plan) => unknown;
+}
+
+/** A previous database dropped by `--discard-previous`. */
+export interface DiscardResult {
+  asset: string;
+  database: string;
+  /** URL without password. */
+  target: string;
+  restorePointId: string;
+  /** It was already gone: only the record was updated. */
+  alreadyGone: boolean;
+  /** Other previous databases of the asset still kept. */
+  remaining: string[];
+}
+
+export type RestoreOutcome =
+  /** Restored (verified or not: see result.verified); gate is set when it went through the gate. */
+  | { status: "restored"; result: RestoreResult; gate: RunOutcome | null }
+  | { status: "discarded"; discarded: DiscardResult; gate: RunOutcome | null }
+  /** The gate did not let it run (blocked, drift, interrupted) or --dry-run stopped it. */
+  | { status: "gated"; gate: RunOutcome }
+  /** --dry-run of a restore that needs no gate (into a new or empty database): everything checked. */
+  | { status: "dry-run"; what: string; gate: null };
+
+function nonce(): string {
+  return randomBytes(4).toString("hex");
+}
+
+/** The database a Target's URL names. */
+function databaseOf(target: Target): string {
+  try {
+    return decodeURIComponent(new URL(target.url).pathname.replace(/^\//, ""));
+  } catch {
+    return "";
+  }
+}
+
+/** The same server and credentials as `base`, another database (the previous database's URL). */
+function siblingTarget(engine: Engine, base: Target, database: string): Target {
+  const url = new URL(base.url);
+  url.pathname = "/" + encodeURIComponent(database);
+  return engine.target(url.toString());
+}
+
+function sameDatabase(a: Target, b: Target): boolean {
+  const key = (t: Target) => {
+    try {
+      const u = new URL(t.url);
+      return `${u.hostname}|${u.port || "5432"}|${databaseOf(t)}`;
+    } catch {
+      return t.display;
+    }
+  };
+  return key(a) === key(b);
+}
+
+function recoveryOf(engine: Engine): Recovery {
+  if (!engine.recovery) {
+    throw new LifelineError({
+      code: "UNSUPPORTED",
+      kind: "usage",
+      message: `engine ${engine.name} cannot restore into a live server`,
+      fix: "restore postgres assets",
+    });
+  }
+  return engine.recovery;
+}
+
+/** The restore point to restore and whether a drill proved it. */
+export async function pickSource(
+  ctx: AppContext,
+  asset: ResolvedAsset,
+  id: string | null,
+  unverified: boolean,
+): Promise<{ manifest: Manifest; verified: boolean }> {
+  const overview = await ctx.repository.overview(asset.name);
+  const latest = new Map<string, { result: string; finishedAt: string }>();
+  for (const d of overview.drills) {
+    const current = latest.get(d.restorePointId);
+    if (!current || d.finishedAt > current.finishedAt) latest.set(d.restorePointId, d);
+  }
+  const never = (rp: string) =>
+    latest.get(rp)?.result === "failed" ? "its latest drill failed" : "it was never drilled";
+  if (id !== null) {
+    const manifest = await pickRestorePoint(ctx, asset.name, id);
+    const verified = latest.get(manifest.id)?.result === "passed";
+    if (!verified && !unverified) {
+      throw new LifelineError({
+        code: "RESTORE_UNVERIFIED",
+        kind: "usage",
+        message: `restore point ${id} of ${asset.name} is not verified: ${never(id)}`,
+        fix: `prove it first (lifeline drill ${asset.name} --restore-point ${id}), or restore it unproven: add --unverified`,
+      });
+    }
+    return { manifest, verified };
+  }
+  const { posture, verified } = await assetPosture(ctx, asset, async () => ({ error: "not read" }));
+  const damaged = damagedInUse(asset.name, posture);
+  if (damaged) throw damaged;
+  if (verified) {
+    const newest = posture.newestRestorePoint;
+    if (newest && newest.id !== verified.id)
+      ctx.progress.warn(
+        `restoring the newest verified restore point ${verified.id}; the newer ${newest.id} is not verified (${never(newest.id)})`,
+      );
+    return { manifest: verified, verified: true };
+  }
+  const newest = posture.newestRestorePoint;
+  if (!newest) {
+    throw new LifelineError({
+      code: "NO_RESTORE_POINT",
+      kind: "runtime",
+      message: `${asset.name} has no restore point in ${ctx.repository.location}`,
+      fix: `take one and prove it: lifeline backup ${asset.name} && lifeline drill ${asset.name}`,
+    });
+  }
+  if (!unverified) {
+    throw new LifelineError({
+      code: "RESTORE_UNVERIFIED",
+      kind: "usage",
+      message: `${asset.name} has no verified restore point: the newest, ${newest.id}, is not verified (${never(newest.id)})`,
+      fix: `prove it first (lifeline drill ${asset.name}), or restore it unproven: lifeline restore ${asset.name} … --restore-point ${newest.id} --unverified`,
+    });
+  }
+  return { manifest: await pickRestorePoint(ctx, asset.name, undefined), verified: false };
+}
+
+/** Before any target is touched: every artifact's checksum, and the restore tool. */
+async function preflight(ctx: AppContext, recovery: Recovery, manifest: Manifest): Promise<void> {
+  ctx.progress.phase(`checking the checksums of ${manifest.artifacts.length} artifacts`);
+  const findings = await ctx.repository.verifyArtifacts(manifest);
+  if (findings.length > 0) {
+    throw new LifelineError({
+      code: "ARTIFACT_CORRUPT",
+      kind: "verification",
+      message: `restore point ${manifest.id} of ${manifest.asset} is corrupt: its artifacts do not match its manifest; nothing was restored or touched`,
+      details: findings.map((f) => `${f.path}: ${f.message}`),
+      fix: `restore another restore point (--restore-point ID; \`lifeline status ${manifest.asset} --json\` lists them) and run \`lifeline check\``,
+    });
+  }
+  await recovery.preflight(manifest);
+}
+
+function cannotCreate(target: Target, why: string): LifelineError {
+  return new LifelineError({
+    code: "RESTORE_CANNOT_CREATE",
+    kind: "runtime",
+    message: `the role of ${target.display} may not create databases, and ${why}`,
+    fix: "connect as a role that may (ALTER ROLE … CREATEDB, or a superuser), or create the database yourself and restore into it",
+  });
+}
+
+function notEmpty(target: Target, state: DatabaseState, asset: ResolvedAsset, own: boolean): LifelineError {
+  return new LifelineError({
+    code: "RESTORE_TARGET_NOT_EMPTY",
+    kind: "usage",
+    message: `${target.display} is not empty: it holds ${state.userObjects} user object${state.userObjects === 1 ? "" : "s"}; lifeline never restores over data without being told`,
+    details: [`e.g. ${state.sample.join(", ")}${state.userObjects > state.sample.length ? ", …" : ""}`],
+    fix: own
+      ? `that is ${asset.name}'s own database: lifeline restore ${asset.name} --in-place (keeps the current one), or --tables to bring back only what was lost`
+      : `restore into a new or empty database, or add --replace to replace its data (a destructive plan through the gate)`,
+  });
+}
+
+function existingTables(target: Target, tables: readonly string[]): LifelineError {
+  return new LifelineError({
+    code: "RESTORE_TABLES_EXIST",
+    kind: "usage",
+    message: `${tables.join(", ")} already exist${tables.length === 1 ? "s" : ""} in ${target.display}: lifeline never overwrites existing tables`,
+    fix: "restore only the tables that are missing, restore into another database with --to URL, or rename the existing ones first",
+  });
+}
+
+function tablesOfManifest(manifest: Manifest, names: readonly string[]): RecoveryTable[] {
+  const byName = new Map(manifest.fingerprints.tables.map((t) => [t.table, t]));
+  return names.map((name) => ({ name, identity: "", rows: byName.get(name)?.rows ?? 0, bytes: 0 }));
+}
+
+/** Creates an empty database named as `target` (it does not exist): staged, then renamed. */
+async function createEmpty(recovery: Recovery, target: Target, manifest: Manifest): Promise<boolean> {
+  const lock = await recovery.lock(target);
+  if (!lock) throw busy(target);
+  try {
+    // Another restore may have created it since it was inspected: never swap over a database.
+    if ((await recovery.inspect(target)).exists) return false;
+    const staged = await recovery.stage(target, {
+      nonce: nonce(),
+      encoding: manifest.source.encoding,
+      locale: manifest.source.locale,
+      like: null,
+    });
+    try {
+      await recovery.swap(target, staged, null);
+      return true;
+    } catch (error) {
+      await recovery.drop(staged).catch(() => undefined);
+      throw error;
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+function busy(target: Target): LifelineError {
+  return new LifelineError({
+    code: "RESTORE_BUSY",
+    kind: "runtime",
+    message: `another restore into ${target.display} is running: nothing was restored`,
+    fix: "wait for it to finish, then run this restore again",
+  });
+}
+
+/**
+ * `lifeline restore`: picks the restore point (the newest verified, or the one asked for), rechecks
+ * its artifacts and the tools before any target is touched, then restores as asked. Whatever
+ * destroys or sets aside data (--replace on a target with data, --in-place, --tables back into the
+ * asset's database, --discard-previous) is a plan through the gate (policy, approvals, audit).
+ * Every restore that started appends an audit entry of kind "restore", succeeded or failed.
+ */
+export async function restore(
+  ctx: AppContext,
+  deps: GateDeps,
+  request: RestoreRequest,
+): Promise<RestoreOutcome> {
+  const { asset, command } = request;
+  const engine = ctx.engine(asset.engine);
+  const recovery = recoveryOf(engine);
+  if (command.action.kind === "discard-previous")
+    return discardPrevious(ctx, deps, request, engine, recovery);
+
+  const source = await pickSource(ctx, asset, command.restorePointId, command.unverified);
+  const manifest = source.manifest;
+  const unverifiedSource = !source.verified;
+  if (unverifiedSource) {
+    ctx.progress.warn(
+      `restore point ${manifest.id} of ${asset.name} was NEVER PROVEN to restore (no passing drill): what comes back is not checked against a drill; this is recorded in the audit log`,
+    );
+  }
+  const action = command.action;
+  const assetTarget = engine.target(asset.url);
+  let mode: RestoreMode =
+    action.kind === "into"
+      ? action.replace
+        ? "replace"
+        : "into"
+      : action.kind === "tables"
+        ? "tables"
+        : "in-place";
+  const target: Target =
+    action.kind === "in-place" ? assetTarget : action.to !== null ? engine.target(action.to) : assetTarget;
+  let planId: string | null = null;
+
+  const record = async (
+    data: Omit<RestoreAudit, "mode" | "restorePointId" | "unverifiedSource" | "target">,
+  ) => {
+    const entry: RestoreAudit = {
+      mode,
+      restorePointId: manifest.id,
+      unverifiedSource,
+      target: target.display,
+      ...data,
+    };
+    await deps.catalog.appendAudit(
+      auditInput(deps, "restore", { asset: asset.name, planId, data: { ...entry } }),
+    );
+  };
+
+  try {
+    await preflight(ctx, recovery, manifest);
+    if (action.kind === "into") {
+      ctx.progress.phase(`inspecting ${target.display}`);
+      const state = await recovery.inspect(target);
+      assertTargetFits({ display: target.display, ...state }, manifest.source);
+      if (!state.canCreateDatabase)
+        throw cannotCreate(
+          target,
+          "lifeline restores into a new database beside the target, then gives it the target's name",
+        );
+      const own = sameDatabase(target, assetTarget);
+      const hasData = state.exists && state.userObjects > 0;
+      if (hasData && !action.replace) throw notEmpty(target, state, asset, own);
+      if (!hasData) {
+        mode = "into";
+        if (request.dryRun)
+          return {
+            status: "dry-run",
+            gate: null,
+            what: `restore point ${manifest.id} would be restored into ${state.exists ? "the empty database" : "a new database"} ${target.display}`,
+          };
+        const done = await recoverDatabase(ctx, {
+          asset,
+          manifest,
+          target,
+          previous: "drop",
+          readOnly: false,
+          jobs: asset.drillJobs,
+        });
+        return await finishDatabase(done, null);
+      }
+      mode = "replace";
+      return await gatedDatabase("restore-replace-database", async () => {
+        const now = await recovery.inspect(target);
+        const recoverability = await assessRecoverability(ctx, asset, own ? "all" : [], null);
+        return {
+          state: now,
+          tables: now.tables,
+          recoverability: {
+            ...recoverability,
+            summary: own
+              ? recoverability.summary
+              : `the data ${target.display} holds now is in no restore point of ${asset.name}: replacing it destroys it for good`,
+          },
+        };
+      });
+    }
+
+    if (action.kind === "in-place") {
+      ctx.progress.phase(`inspecting ${target.display}`);
+      const state = await recovery.inspect(target);
+      assertTargetFits({ display: target.display, ...state }, manifest.source);
+      if (!state.canCreateDatabase)
+        throw cannotCreate(
+          target,
+          "an in-place restore restores into a new database beside the asset's, then swaps names",
+        );
+      const inRestorePoint = new Set(manifest.fingerprints.tables.map((t) => t.table));
+      const previousName = previousDatabaseName(databaseOf(target), manifest.id);
+      return await gatedDatabase("restore-in-place", async () => {
+        const now = await recovery.inspect(target);
+        const recoverability = await assessRecoverability(ctx, asset, [], null);
+        const changes = recoverability.changesNotCovered;
+        return {
+          state: now,
+          tables: now.tables.filter((t) => !inRestorePoint.has(t.name)),
+          recoverability: {
+            ...recoverability,
+            summary:
+              `nothing is dropped: ${databaseOf(target)} as it is now is kept as ${previousName} until lifeline restore ${asset.name} --discard-previous` +
+              (changes && recoverability.restorePoint
+                ? `; ${changes.rows} row change${changes.rows === 1 ? "" : "s"} written since ${recoverability.restorePoint.id}${changes.countersReset ? " (at least)" : ""} stay only there`
+                : ""),
+          },
+        };
+      });
+    }
+
+    // Some tables.
+    const tables = selectTables(
+      manifest.fingerprints.tables.map((t) => t.table),
+      { tables: action.tables, schemas: action.schemas },
+    );
+    ctx.progress.phase(`inspecting ${target.display}`);
+    const state = await recovery.inspect(target);
+    assertTargetFits({ display: target.display, ...state }, manifest.source);
+    const present = new Set(state.exists ? state.tables.map((t) => t.name) : []);
+    const clash = tables.filter((t) => present.has(t));
+    if (clash.length > 0) throw existingTables(target, clash);
+    if (action.to !== null && !sameDatabase(target, assetTarget)) {
+      if (!state.exists && !state.canCreateDatabase)
+        throw cannotCreate(target, `${databaseOf(target)} does not exist`);
+      if (request.dryRun)
+        return {
+          status: "dry-run",
+          gate: null,
+          what: `${tables.length} table${tables.length === 1 ? "" : "s"} of restore point ${manifest.id} would be restored into ${state.exists ? "" : "a new database "}${target.display}: ${tables.join(", ")}`,
+        };
+      let created = false;
+      if (!state.exists) {
+        ctx.progress.phase(`creating ${target.display}`);
+        created = await createEmpty(recovery, target, manifest);
+      }
+      try {
+        const done = await recoverTables(ctx, { asset, manifest, target, tables, jobs: asset.drillJobs });
+        return await finishTables(done, null);
+      } catch (error) {
+        // A database lifeline created for this restore goes with it: the target is left as it was.
+        if (created) await recovery.drop(target).catch(() => undefined);
+        throw error;
+      }
+    }
+    // Back into the asset's own database: a plan through the gate.
+    const box: { done?: TableRecovery; failure?: unknown } = {};
+    const gate = await run(deps, {
+      planner: async () => {
+        const started = performance.now();
+        const now = await recovery.inspect(target);
+        const exists = new Set(now.tables.map((t) => t.name));
+        const again = tables.filter((t) => exists.has(t));
+        if (again.length > 0) throw existingTables(target, again);
+        return buildPlan("restore-tables", tablesOfManifest(manifest, tables), now, nothingLost, started);
+      },
+      document: request.document,
+      dryRun: request.dryRun,
+      signal: ctx.signal,
+      executor: async () => {
+        try {
+          box.done = await recoverTables(ctx, { asset, manifest, target, tables, jobs: asset.drillJobs });
+          return { exitCode: box.done.verified ? 0 : 4 };
+        } catch (error) {
+          box.failure = error;
+          throw error;
+        }
+      },
+    });
+    planId = gate.plan.planId;
+    if ("failure" in box) throw box.failure;
+    if (!box.done) return { status: "gated", gate };
+    return await finishTables(box.done, gate);
+  } catch (error) {
+    await record({
+      result: "failed",
+      tables: 0,
+      rows: 0,
+      restoreSeconds: 0,
+      verifySeconds: 0,
+      verified: false,
+      previous: null,
+      error: secrets.redact(
+        isLifelineError(error)
+          ? `${error.code}: ${error.message}`
+          : error instanceof Error
+            ? error.message
+            : String(error),
+      ),
+    }).catch(() => undefined);
+    throw error;
+  }
+
+  // ─── helpers closing over the request ───
+
+  function buildPlan(
+    kind: RecoveryKind,
+    tables: readonly RecoveryTable[],
+    state: DatabaseState,
+    recoverability: Recoverability,
+    started: number,
+  ): Plan {
+    return assemblePlan(
+      recoveryPlanParts({
+        kind,
+        asset: { name: asset.name, tier: asset.tier, rpoSeconds: asset.rpoSeconds },
+        restorePointId: manifest.id,
+        commandText: request.commandText,
+        database: { name: databaseOf(target), display: target.display },
+        tables,
+        consumers: state.consumers,
+        dependents: [],
+        recoverability,
+        policy: request.policy,
+        planningMs: Math.round(performance.now() - started),
+      }),
+      PLAN_ASSEMBLY,
+    );
+  }
+
+  async function gatedDatabase(
+    kind: "restore-replace-database" | "restore-in-place",
+    read: () => Promise<{ state: DatabaseState; tables: RecoveryTable[]; recoverability: Recoverability }>,
+  ): Promise<RestoreOutcome> {
+    const box: { done?: DatabaseRecovery; failure?: unknown } = {};
+    const gate = await run(deps, {
+      planner: async () => {
+        const started = performance.now();
+        const { state, tables, recoverability } = await read();
+        return buildPlan(kind, tables, state, recoverability, started);
+      },
+      document: request.document,
+      dryRun: request.dryRun,
+      signal: ctx.signal,
+      executor: async () => {
+        try {
+          box.done = await recoverDatabase(ctx, {
+            asset,
+            manifest,
+            target,
+            previous: kind === "restore-in-place" ? "keep" : "drop",
+            readOnly: false,
+            jobs: asset.drillJobs,
+          });
+          return { exitCode: box.done.verified ? 0 : 4 };
+        } catch (error) {
+          box.failure = error;
+          throw error;
+        }
+      },
+    });
+    planId = gate.plan.planId;
+    if ("failure" in box) throw box.failure;
+    if (!box.done) return { status: "gated", gate };
+    return finishDatabase(box.done, gate);
+  }
+
+  async function finishDatabase(done: DatabaseRecovery, gate: RunOutcome | null): Promise<RestoreOutcome> {
+    const result: RestoreResult = {
+      asset: asset.name,
+      restorePointId: manifest.id,
+      unverifiedSource,
+      mode,
+      target: target.display,
+      tables: done.tables,
+      rows: done.rows,
+      restoreSeconds: done.restoreSeconds,
+      verifySeconds: done.verifySeconds,
+      verified: done.verified,
+      mismatches: done.mismatches,
+      previous: done.previous,
+      foreignKeys: [],
+      swap: done.swap,
+      removedLeftovers: done.removedLeftovers,
+    };
+    await record({
+      result: done.verified ? "succeeded" : "failed",
+      tables: done.tables.length,
+      rows: done.rows,
+      restoreSeconds: done.restoreSeconds,
+      verifySeconds: done.verifySeconds,
+      verified: done.verified,
+      previous: done.previous,
+      error: done.verified ? null : `RESTORE_VERIFY_FAILED: ${done.mismatches.length} mismatches`,
+    });
+    return { status: "restored", result, gate };
+  }
+
+  async function finishTables(done: TableRecovery, gate: RunOutcome | null): Promise<RestoreOutcome> {
+    const result: RestoreResult = {
+      asset: asset.name,
+      restorePointId: manifest.id,
+      unverifiedSource,
+      mode,
+      target: target.display,
+      tables: done.tables,
+      rows: done.rows,
+      restoreSeconds: done.restoreSeconds,
+      verifySeconds: done.verifySeconds,
+      verified: done.verified,
+      mismatches: done.mismatches,
+      previous: null,
+      foreignKeys: done.foreignKeys,
+      swap: null,
+      removedLeftovers: [],
+    };
+    await record({
+      result: done.verified ? "succeeded" : "failed",
+      tables: done.tables.length,
+      rows: done.rows,
+      restoreSeconds: done.restoreSeconds,
+      verifySeconds: done.verifySeconds,
+      verified: done.verified,
+      previous: null,
+      error: done.verified ? null : `RESTORE_VERIFY_FAILED: ${done.mismatches.length} mismatches`,
+    });
+    return { status: "restored", result, gate };
+  }
+}
+
+const nothingLost: Recoverability = {
+  restorePoint: null,
+  notContained: [],
+  changesNotCovered: null,
+  summary: "nothing is destroyed: the tables are created; existing tables are never overwritten",
+};
+
+/** The previous databases in-place restores kept for the asset and not yet discarded, oldest first. */
+export async function previousDatabases(deps: GateDeps, asset: string): Promise<PreviousDatabase[]> {
+  const [restores, discards] = await Promise.all([
+    deps.catalog.audit({ asset, kind: "restore" }),
+    deps.catalog.audit({ asset, kind: "discard" }),
+  ]);
+  const entries = [...restores, ...discards].sort((a, b) => a.seq - b.seq);
+  return recoveryState(entries).previous.filter((p) => p.asset === asset);
+}
+
+async function discardPrevious(
+  ctx: AppContext,
+  deps: GateDeps,
+  request: RestoreRequest,
+  engine: Engine,
+  recovery: Recovery,
+): Promise<RestoreOutcome> {
+  const { asset } = request;
+  const kept = await previousDatabases(deps, asset.name);
+  const previous = kept[kept.length - 1];
+  if (!previous) {
+    throw new LifelineError({
+      code: "NO_PREVIOUS_DATABASE",
+      kind: "usage",
+      message: `no previous database of ${asset.name} is recorded: no in-place restore kept one, or it was discarded`,
+      fix: `lifeline status ${asset.name} lists the previous databases kept; lifeline audit --asset ${asset.name} --kind restore shows the restores`,
+    });
+  }
+  const remaining = kept.slice(0, -1).map((p) => p.database);
+  const target = siblingTarget(engine, engine.target(asset.url), previous.database);
+  const recordDiscard = (planId: string | null) => {
+    const data: DiscardAudit = { database: previous.database, target: previous.target };
+    return deps.catalog.appendAudit(
+      auditInput(deps, "discard", { asset: asset.name, planId, data: { ...data } }),
+    );
+  };
+  ctx.progress.phase(`inspecting ${target.display}`);
+  const state = await recovery.inspect(target);
+  const discarded: DiscardResult = {
+    asset: asset.name,
+    database: previous.database,
+    target: previous.target,
+    restorePointId: previous.restorePointId,
+    alreadyGone: !state.exists,
+    remaining,
+  };
+  if (!state.exists) {
+    await recordDiscard(null);
+    return { status: "discarded", discarded, gate: null };
+  }
+  const box: { dropped?: boolean; failure?: unknown } = {};
+  const gate = await run(deps, {
+    planner: async () => {
+      const started = performance.now();
+      const now = await recovery.inspect(target);
+      const recoverability = await assessRecoverability(ctx, asset, [], null);
+      return assemblePlan(
+        recoveryPlanParts({
+          kind: "discard-previous-database",
+          asset: { name: asset.name, tier: asset.tier, rpoSeconds: asset.rpoSeconds },
+          restorePointId: previous.restorePointId,
+          commandText: request.commandText,
+          database: { name: previous.database, display: target.display },
+          tables: now.exists ? now.tables : [],
+          consumers: now.consumers,
+          dependents: [],
+          recoverability: {
+            ...recoverability,
+            summary: `${previous.database} holds ${asset.name} as it was before the in-place restore from ${previous.restorePointId} (at ${previous.at}); what was written there after that restore point is in no restore point`,
+          },
+          policy: request.policy,
+          planningMs: Math.round(performance.now() - started),
+        }),
+        PLAN_ASSEMBLY,
+      );
+    },
+    document: request.document,
+    dryRun: request.dryRun,
+    signal: ctx.signal,
+    executor: async () => {
+      try {
+        ctx.progress.phase(`dropping ${previous.database}`);
+        await recovery.drop(target);
+        box.dropped = true;
+        return { exitCode: 0 };
+      } catch (error) {
+        box.failure = error;
+        throw error;
+      }
+    },
+  });
+  if ("failure" in box) throw box.failure;
+  if (!box.dropped) return { status: "gated", gate };
+  await recordDiscard(gate.plan.planId);
+  return { status: "discarded", discarded, gate };
+}
