@@ -5,7 +5,7 @@
  */
 import { LifelineError, isLifelineError, type ErrorCode } from "../core/errors.js";
 import type { Manifest } from "../core/restore-point/restore-point.js";
-import type { StandbyAudit, StandbyResult } from "../core/restore/restore.js";
+import { SYSTEM_DATABASES, type StandbyAudit, type StandbyResult } from "../core/restore/restore.js";
 import { recoveryState, type Standby } from "../core/restore/state.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Recovery, Target } from "../ports/engine.js";
@@ -97,9 +97,6 @@ export function recordedStandbyUrl(recorded: string, assetUrl: string): string {
     return recorded;
   }
 }
-
-/** The server's maintenance and template databases: empty of user objects, yet never a target. */
-export const SYSTEM_DATABASES: ReadonlySet<string> = new Set(["postgres", "template0", "template1"]);
 
 function standbyError(code: ErrorCode, message: string, fix: string, kind: LifelineError["kind"] = "usage") {
   return new LifelineError({ code, kind, message, fix });
