@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { compareFingerprints } from "../core/drill/compare.js";
 import type { Mismatch } from "../core/drill/compare.js";
 import { LifelineError, asLifelineError, interrupted } from "../core/errors.js";
-import { previousDatabaseName } from "../core/restore/restore.js";
+import { previousDatabaseName, refuseSystemDatabase } from "../core/restore/restore.js";
 import type { Manifest } from "../core/restore-point/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Engine, Recovery, Target } from "../ports/engine.js";
@@ -90,6 +90,7 @@ export async function recoverDatabase(
   const recovery = recoveryOf(engine);
   const { manifest, target } = request;
   const database = databaseOf(target);
+  refuseSystemDatabase(database, target.display);
   const checkSignal = () => {
     if (ctx.signal.aborted) throw interrupted();
   };

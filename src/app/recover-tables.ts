@@ -1,6 +1,6 @@
 import { compareRestored, type Mismatch } from "../core/drill/compare.js";
 import { LifelineError, asLifelineError } from "../core/errors.js";
-import type { ReportedForeignKey } from "../core/restore/restore.js";
+import { refuseSystemDatabase, type ReportedForeignKey } from "../core/restore/restore.js";
 import type { Manifest } from "../core/restore-point/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Target } from "../ports/engine.js";
@@ -57,6 +57,10 @@ export async function recoverTables(ctx: AppContext, request: TableRecoveryReque
       message: `lifeline cannot restore tables of ${engine.name} databases yet`,
     });
   }
+  refuseSystemDatabase(
+    decodeURIComponent(new URL(request.target.url).pathname.replace(/^\//, "")),
+    request.target.display,
+  );
   const lock = await recovery.lock(request.target);
   if (!lock) {
     throw new LifelineError({

@@ -6,6 +6,7 @@ import {
   type RestorePointFacts,
 } from "../core/posture/posture.js";
 import { totalArtifactBytes, type Manifest } from "../core/restore-point/restore-point.js";
+import type { LastRestore, RecoveryState } from "../core/restore/state.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { RestorePointInfo } from "../ports/repository.js";
 import type { AppContext } from "./context.js";
@@ -122,4 +123,108 @@ export async function status(ctx: AppContext, inputs: readonly AssetStatusInput[
       return posture;
     }),
   );
+}
+
+/** A standby as `status` shows it: what it serves, how old that is, where it is. */
+export interface StandbyStatus {
+  /** URL without password. */
+  target: string;
+  database: string;
+  restorePointId: string;
+  /** Snapshot time of the restore point it serves (null when the repository no longer lists it). */
+  snapshotTime: string | null;
+  /** Age of that snapshot: the data its readers do not see. */
+  ageSeconds: number | null;
+  /** When it was created or last refreshed. */
+  since: string;
+  readOnly: true;
+}
+
+/** A database an in-place restore kept (until `restore --discard-previous`). */
+export interface PreviousDatabaseStatus {
+  database: string;
+  /** URL without password. */
+  target: string;
+  /** The restore point the in-place restore brought back (the previous database is what it replaced). */
+  restorePointId: string;
+  since: string;
+  /** The command that removes it (gated). */
+  discard: string;
+}
+
+/** The newest verified whole-database restore: its duration is a measured RTO. */
+export interface LastRestoreStatus {
+  at: string;
+  mode: LastRestore["mode"];
+  /** Restore + verify, comparable with the drill's RTO. */
+  seconds: number;
+  restoreSeconds: number;
+  verifySeconds: number;
+}
+
+export interface AssetRecovery {
+  standbys: StandbyStatus[];
+  previousDatabases: PreviousDatabaseStatus[];
+  lastRestore: LastRestoreStatus | null;
+}
+
+/**
+ * What recoveries left for each asset (from the audit log's recovery state): its standbys with the
+ * age of the restore point each serves, the previous databases in-place restores kept, and the last
+ * real restore's duration.
+ */
+export async function recoveryStatus(
+  ctx: AppContext,
+  names: readonly string[],
+  state: RecoveryState,
+): Promise<Map<string, AssetRecovery>> {
+  const now = ctx.clock.now();
+  const result = new Map<string, AssetRecovery>();
+  for (const name of names) {
+    const standbys = state.standbys.filter((s) => s.asset === name);
+    const snapshots = new Map<string, string>();
+    if (standbys.length > 0) {
+      try {
+        for (const p of (await ctx.repository.overview(name)).restorePoints)
+          snapshots.set(p.id, p.snapshotTime);
+      } catch {
+        // The repository's own problems are status's main table; here the age is only unknown.
+      }
+    }
+    const last = state.lastRestores.find((r) => r.asset === name);
+    result.set(name, {
+      standbys: standbys.map((s) => {
+        const snapshotTime = snapshots.get(s.restorePointId) ?? null;
+        return {
+          target: s.target,
+          database: s.database,
+          restorePointId: s.restorePointId,
+          snapshotTime,
+          ageSeconds:
+            snapshotTime === null ? null : Math.max(0, (now.getTime() - Date.parse(snapshotTime)) / 1000),
+          since: s.at,
+          readOnly: true,
+        };
+      }),
+      previousDatabases: state.previous
+        .filter((p) => p.asset === name)
+        .map((p) => ({
+          database: p.database,
+          target: p.target,
+          restorePointId: p.restorePointId,
+          since: p.at,
+          discard: `lifeline restore --discard-previous ${name}`,
+        })),
+      lastRestore: last
+        ? {
+            at: last.at,
+            mode: last.mode,
+            seconds: Math.round((last.restoreSeconds + last.verifySeconds) * 100) / 100,
+            restoreSeconds: last.restoreSeconds,
+            verifySeconds: last.verifySeconds,
+          }
+        : null,
+    });
+  }
+  return result;
 }

@@ -16,6 +16,7 @@ import { register as restore } from "./commands/restore.js";
 import { register as revoke } from "./commands/revoke.js";
 import { register as run } from "./commands/run.js";
 import { register as show } from "./commands/show.js";
+import { register as standby } from "./commands/standby.js";
 import { register as status } from "./commands/status.js";
 import type { CliEnv } from "./env.js";
 import { err, flushed, json, out, tolerateClosedOutput } from "./io.js";
@@ -79,6 +80,9 @@ Examples:
     lifeline restore shop --to 'postgres://admin:\${PW}@db2:5432/shop_copy'
     lifeline restore shop --in-place
     lifeline check
+  Keep a read-only fallback for dependents while you recover:
+    lifeline standby shop --to 'postgres://admin:\${STANDBY_PW}@db2:5432/shop_standby'
+    lifeline standby shop --refresh
   See the blast radius before anything runs:
     lifeline plan shop --sql "DROP TABLE products CASCADE"
     lifeline plan -- kubectl delete pvc data-postgresql-0 -n shop
@@ -107,6 +111,7 @@ for (const register of [
   backup,
   drill,
   restore,
+  standby,
   status,
   check,
   plan,

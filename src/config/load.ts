@@ -30,6 +30,8 @@ export interface ResolvedAsset {
     release: string | null;
     pvcSelector: string | null;
     context: string | null;
+    /** The Service dependents reach the database through, when lifeline.yaml names it. */
+    service?: string;
   } | null;
 }
 
@@ -324,6 +326,7 @@ export function resolveAsset(loaded: LoadedConfig, name: string, env: NodeJS.Pro
           release: asset.kubernetes.release ?? null,
           pvcSelector: asset.kubernetes.pvcSelector ?? null,
           context: asset.kubernetes.context ?? null,
+          ...(asset.kubernetes.service ? { service: asset.kubernetes.service } : {}),
         }
       : null,
   };

@@ -35,6 +35,11 @@ const assetKubernetesSchema = z.strictObject({
   release: z.string().min(1).optional(),
   pvcSelector: labelSelector.optional(),
   context: z.string().min(1).optional(),
+  /** The Service dependents reach the database through (what `standby` would point at the standby). */
+  service: z
+    .string()
+    .regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/, { error: "is not a Kubernetes Service name" })
+    .optional(),
 });
 
 const assetSchema = z.strictObject({

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
@@ -170,6 +170,24 @@ describe("lifeline restore, end to end", () => {
     } finally {
       writeFileSync(victim, original);
     }
+  });
+
+  it("a pg_restore older than the archive is refused before any target is touched, with the fix", async () => {
+    const bin = path.join(work.dir, "old-bin");
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, "pg_restore"), "#!/bin/sh\necho 'pg_restore (PostgreSQL) 9.6.24'\n", {
+      mode: 0o755,
+    });
+    const target = unique("ll_restore_oldtool");
+    const result = await cli(["restore", "shop", "--to", urlFor(target), "--json"], {
+      cwd: work.dir,
+      env: { LIFELINE_USER: "alice", LIFELINE_PG_BIN: bin },
+    });
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    const doc = JSON.parse(result.stdout) as RestoreDoc & { error?: { fix: string } };
+    assert.equal(doc.error?.code, "TOOL_TOO_OLD");
+    assert.match(doc.error?.fix ?? "", /LIFELINE_PG_BIN|tools\.pgBin/);
+    assert.equal(await databaseExists(target), false);
   });
 
   it("--dry-run checks everything and touches nothing; on a gated restore it stops as run --dry-run does", async () => {

@@ -144,6 +144,18 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
     assert.equal(comment[0]?.c, null, "the staging mark does not stay on the restored database");
   });
 
+  it("inspect counts the rows of tables never analysed (a database pg_restore just filled), and the server's own databases are refused", async () => {
+    const into = `${PREFIX}_counted`;
+    await recoverDatabase(base, request(into, { previous: "drop" }));
+    const state = await recovery.inspect(target(into));
+    assert.equal(state.tables.find((t) => t.name === "public.orders")?.rows, 300);
+    assert.equal(state.tables.find((t) => t.name === "public.products")?.rows, 50);
+    await assert.rejects(
+      recoverDatabase(base, request("postgres", { previous: "drop" })),
+      (e: unknown) => isLifelineError(e) && e.kind === "usage" && e.message.includes("postgres"),
+    );
+  });
+
   it("inspects a live database and a missing one", async () => {
     const live = await recovery.inspect(target(source));
     assert.equal(live.exists, true);

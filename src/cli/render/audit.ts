@@ -10,8 +10,19 @@ function auditWhat(e: AuditEntry): string {
         ? data.reason
         : typeof data.approval === "string"
           ? data.approval
-          : "";
+          : recoveryWhat(e);
   return what.replace(/\s+/g, " ").slice(0, 80);
+}
+
+/** restore / standby / discard entries: what was restored where. */
+function recoveryWhat(e: AuditEntry): string {
+  const d = e.data;
+  const target = typeof d.target === "string" ? d.target : "";
+  if (e.kind === "discard") return `dropped ${typeof d.database === "string" ? d.database : "?"} (${target})`;
+  if (e.kind !== "restore" && e.kind !== "standby") return "";
+  const point = typeof d.restorePointId === "string" ? d.restorePointId : "?";
+  const mode = typeof d.mode === "string" ? ` ${d.mode}` : "";
+  return `${e.kind}${mode} ${point} → ${target}${d.verified === true ? " (verified)" : ""}`;
 }
 
 /** The audit log as a table: a header, and columns as wide as their widest value. */

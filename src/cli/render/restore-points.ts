@@ -1,5 +1,6 @@
 import type { DrillReport } from "../../core/drill/drill.js";
 import { formatBytes, formatDuration } from "../../core/duration.js";
+import type { AssetRecovery } from "../../app/status.js";
 import type { Posture } from "../../core/posture/posture.js";
 import { totalArtifactBytes, type Manifest } from "../../core/restore-point/restore-point.js";
 import type { CheckResult } from "../../ports/repository.js";
@@ -87,15 +88,64 @@ export function renderDrill(r: DrillReport, m: Manifest | undefined): string {
   return lines.join("\n");
 }
 
-export function statusJson(postures: readonly Posture[]) {
-  return { assets: postures };
+/**
+ * Recovery state per asset: a map when the catalog was read (or there is none yet), null when it
+ * could not be read (unknown), undefined when the caller does not show it (the demo).
+ */
+export type RecoveryView = ReadonlyMap<string, AssetRecovery> | null | undefined;
+
+export function statusJson(postures: readonly Posture[], recovery?: RecoveryView) {
+  if (recovery === undefined) return { assets: postures };
+  return {
+    assets: postures.map((p) => {
+      const r = recovery?.get(p.name);
+      return {
+        ...p,
+        standbys: recovery === null ? null : (r?.standbys ?? []),
+        previousDatabases: recovery === null ? null : (r?.previousDatabases ?? []),
+        lastRestore: r?.lastRestore ?? null,
+      };
+    }),
+  };
+}
+
+/** "42s (drill) · last restore 38s": the drill's RTO and, when there was one, a real restore's. */
+function rto(p: Posture, r: AssetRecovery | undefined): string {
+  const drill = p.rtoSeconds === null ? "—" : formatDuration(p.rtoSeconds);
+  if (!r?.lastRestore) return drill;
+  return `${drill} (drill) · last restore ${formatDuration(r.lastRestore.seconds)}`;
+}
+
+function since(now: Date, iso: string): string {
+  return ago(Math.max(0, (now.getTime() - Date.parse(iso)) / 1000));
+}
+
+/** One line per standby and per previous database an in-place restore kept. */
+function recoveryLines(p: Posture, r: AssetRecovery | undefined, now: Date): string[] {
+  if (!r) return [];
+  const lines: string[] = [];
+  for (const s of r.standbys) {
+    lines.push(
+      `  ${p.name}: standby ${s.target} (read-only) serves ${s.restorePointId}, snapshot ${s.ageSeconds === null ? "of unknown age" : ago(s.ageSeconds)}; restored ${since(now, s.since)} (refresh: lifeline standby ${p.name} --refresh)`,
+    );
+  }
+  for (const d of r.previousDatabases) {
+    lines.push(
+      `  ${p.name}: previous database ${d.database} kept since ${since(now, d.since)} at ${d.target} (replaced by restore point ${d.restorePointId}); discard it: ${d.discard}`,
+    );
+  }
+  return lines;
 }
 
 function ago(seconds: number | null | undefined): string {
   return seconds === null || seconds === undefined ? "—" : `${formatDuration(seconds)} ago`;
 }
 
-export function renderStatus(postures: readonly Posture[]): string {
+export function renderStatus(
+  postures: readonly Posture[],
+  recovery?: RecoveryView,
+  now: Date = new Date(),
+): string {
   const rows: string[][] = [
     ["ASSET", "TIER", "NEWEST", "VERIFIED (RPO)", "TARGET", "RTO", "DB SIZE", "CHANGES NOT COVERED"],
   ];
@@ -117,13 +167,16 @@ export function renderStatus(postures: readonly Posture[]): string {
       newestDamaged ? "DAMAGED ✗" : ago(p.newestRestorePoint?.ageSeconds),
       verified,
       formatDuration(p.rpoTargetSeconds),
-      p.rtoSeconds === null ? "—" : formatDuration(p.rtoSeconds),
+      rto(p, recovery?.get(p.name)),
       p.databaseBytes === null ? "?" : formatBytes(p.databaseBytes),
       changes,
     ]);
   }
   const lines = [table(rows)];
   for (const p of postures) for (const risk of p.risks) lines.push(`  ! ${p.name}: ${risk}`);
+  for (const p of postures) lines.push(...recoveryLines(p, recovery?.get(p.name), now));
+  if (recovery === null)
+    lines.push("  standbys and previous databases: unknown (the catalog could not be read)");
   return lines.join("\n");
 }
 

@@ -56,9 +56,11 @@ export function renderRestoreResult(result: RestoreResult): string {
       lines.push(`  - ${fk.name} on ${fk.table} → ${fk.references}: ${fk.why}`);
       lines.push(
         ...fk.definition
-          .trim()
           .split("\n")
-          .map((l) => `      ${l.trim()}`),
+          .map((l) => l.trim())
+          // Only the statement: no blank lines, no psql meta-command a dump may carry (\\unrestrict).
+          .filter((l) => l !== "" && !l.startsWith("\\"))
+          .map((l) => `      ${l}`),
       );
     }
   }

@@ -32,6 +32,20 @@ export function previousDatabaseName(database: string, restorePointId: string): 
   return clip(database, MAX_IDENTIFIER_BYTES - suffix.length) + suffix;
 }
 
+/** The server's maintenance and template databases: empty of user objects, yet never a restore target. */
+export const SYSTEM_DATABASES: ReadonlySet<string> = new Set(["postgres", "template0", "template1"]);
+
+/** Refuses a server's own database as the target of a restore or standby (USAGE, before anything is touched). */
+export function refuseSystemDatabase(database: string, display: string): void {
+  if (!SYSTEM_DATABASES.has(database)) return;
+  throw new LifelineError({
+    code: "USAGE",
+    kind: "usage",
+    message: `${display} is the server's own ${database} database: lifeline never restores into it`,
+    fix: "name a database of its own in the URL, e.g. …:5432/shop_restored (it is created when it does not exist)",
+  });
+}
+
 /** Marks every database lifeline creates to restore into, so a killed restore's copy is recognised. */
 export const STAGING_MARK = "_lifeline_staging_";
 

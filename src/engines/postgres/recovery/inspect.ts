@@ -2,7 +2,7 @@ import type pg from "pg";
 import { isLifelineError } from "../../../core/errors.js";
 import type { Consumer } from "../../../core/plan/plan.js";
 import type { DatabaseState, Target } from "../../../ports/engine.js";
-import { connect, qualifiedName } from "../connection.js";
+import { connect, qualifiedName, sqlIdent } from "../connection.js";
 import { describeSource } from "../inspect.js";
 import { RECOVERY_APPLICATION, connectMaintenance, databaseOf } from "./server.js";
 
@@ -36,7 +36,7 @@ const USER_OBJECTS = `
 
 const TABLES = `
   SELECT n.nspname AS schema, c.relname AS name, c.oid::text AS identity,
-         greatest(c.reltuples, 0)::bigint::text AS rows, pg_total_relation_size(c.oid)::text AS bytes
+         c.reltuples::bigint::text AS rows, pg_total_relation_size(c.oid)::text AS bytes
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind IN ('r', 'p') AND ${SYSTEM_SCHEMAS.replace(/nspname/g, "n.nspname")}
      AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}
@@ -100,12 +100,19 @@ export async function inspect(target: Target): Promise<DatabaseState> {
       rows: string;
       bytes: string;
     }>(TABLES);
-    state.tables = tables.rows.map((t) => ({
-      name: qualifiedName(t.schema, t.name),
-      identity: t.identity,
-      rows: Math.max(0, Number(t.rows)),
-      bytes: Number(t.bytes),
-    }));
+    state.tables = [];
+    for (const t of tables.rows) {
+      let rows = Number(t.rows);
+      // Never analysed (a database pg_restore just filled): the estimate says nothing. A plan must
+      // not call a table with data empty, so such tables are counted (briefly; else left at 0).
+      if (rows < 0) rows = await countRows(client, t.schema, t.name);
+      state.tables.push({
+        name: qualifiedName(t.schema, t.name),
+        identity: t.identity,
+        rows: Math.max(0, rows),
+        bytes: Number(t.bytes),
+      });
+    }
     const objects = (await client.query<{ count: number; sample: string[] }>(USER_OBJECTS)).rows[0];
     state.userObjects = objects?.count ?? 0;
     state.sample = objects?.sample ?? [];
@@ -113,5 +120,20 @@ export async function inspect(target: Target): Promise<DatabaseState> {
     return state;
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+/** count(*) of a table, given at most two seconds (0 when it takes longer or cannot be read). */
+async function countRows(client: pg.Client, schema: string, name: string): Promise<number> {
+  try {
+    await client.query("SET statement_timeout = '2s'");
+    const r = await client.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM ${sqlIdent(schema)}.${sqlIdent(name)}`,
+    );
+    return Number(r.rows[0]?.n ?? 0);
+  } catch {
+    return 0;
+  } finally {
+    await client.query("RESET statement_timeout").catch(() => undefined);
   }
 }

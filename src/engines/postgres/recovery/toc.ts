@@ -200,7 +200,13 @@ export function foreignKeyOf(block: ScriptBlock | undefined): ForeignKeyDefiniti
     name: unquote(m[2]),
     table: canonicalName(m[1]),
     references: canonicalName(m[3]),
-    definition: block.sql.trim(),
+    // Only the statement: pg_restore's script may end the block with psql meta-commands
+    // (\unrestrict …) and blank lines.
+    definition: block.sql
+      .split("\n")
+      .filter((line) => !line.startsWith("\\"))
+      .join("\n")
+      .trim(),
   };
 }
 

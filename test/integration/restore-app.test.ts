@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { backup } from "../../src/app/backup.js";
+import type { GateDeps } from "../../src/app/gate.js";
+import { restore } from "../../src/app/restore.js";
+import { openCatalog } from "../../src/catalog/index.js";
+import { LifelineError } from "../../src/core/errors.js";
+import { DEFAULT_POLICY } from "../../src/core/plan/policy.js";
+import { restoreCommand } from "../../src/core/restore/options.js";
+import type { Manifest } from "../../src/core/restore-point/restore-point.js";
+import type { Catalog } from "../../src/ports/catalog.js";
+import { systemClock } from "../../src/ports/clock.js";
+import type { Repository } from "../../src/ports/repository.js";
+import { testAsset, testContext } from "../support/context.js";
+import {
+  ADMIN_URL,
+  createDatabase,
+  databaseExists,
+  query,
+  tempDir,
+  urlFor,
+  type TestDatabase,
+} from "../support/pg.js";
+import { passedDrill } from "../support/repository.js";
+
+describe("restore (the use case) against the real PostgreSQL", () => {
+  let db: TestDatabase;
+  let catalog: Catalog;
+  let manifest: Manifest;
+  const work = tempDir("lifeline-restore-app-");
+  const repoDir = path.join(work.dir, "repository");
+  const names: string[] = [];
+  const deps = (): GateDeps => ({
+    catalog,
+    identity: { id: "alice", source: "env", host: "test", authenticated: false },
+    clock: systemClock,
+    notify: async () => [],
+    warn: () => undefined,
+  });
+  const request = (flags: Parameters<typeof restoreCommand>[1]) => ({
+    asset: testAsset("shop", db.url),
+    command: restoreCommand("shop", flags),
+    commandText: "lifeline restore shop",
+    policy: DEFAULT_POLICY,
+    dryRun: false,
+    document: (p: unknown) => p,
+  });
+
+  before(async () => {
+    db = await createDatabase("ll_restore_app");
+    await query(
+      db.url,
+      "CREATE TABLE merchants (id int PRIMARY KEY, name text); INSERT INTO merchants SELECT i, 'm' || i FROM generate_series(1, 50) i;" +
+        "CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes SELECT i, 'n' || i FROM generate_series(1, 20) i",
+    );
+    const ctx = testContext(repoDir);
+    manifest = await backup(ctx, testAsset("shop", db.url));
+    await ctx.repository.writeDrillReport(passedDrill("shop", manifest.id, new Date().toISOString()));
+    catalog = await openCatalog(path.join(work.dir, "catalog.sqlite"));
+  });
+
+  after(async () => {
+    await catalog.close();
+    for (const name of names) await query(ADMIN_URL, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await db.drop();
+    work.remove();
+  });
+
+  it("a restored copy that does not match the restore point is not swapped in: verified false, the table named, the target untouched, recorded as failed", async () => {
+    const target = `${db.name}_mismatch`;
+    names.push(target);
+    // The restore point as read says another digest for notes (as a damaged archive would restore).
+    const base = testContext(repoDir);
+    const real = base.repository;
+    const repository: Repository = Object.create(real) as Repository;
+    repository.getRestorePoint = async (asset, id) => {
+      const m = await real.getRestorePoint(asset, id);
+      if (!m) return m;
+      const copy = structuredClone(m);
+      for (const t of copy.fingerprints.tables)
+        if (t.table === "public.notes") t.digest = "0".repeat(t.digest.length);
+      return copy;
+    };
+    const ctx = { ...base, repository };
+    const outcome = await restore(ctx, deps(), request({ to: urlFor(target) }));
+    assert.equal(outcome.status, "restored");
+    assert.ok(outcome.status === "restored");
+    assert.equal(outcome.result.verified, false);
+    assert.deepEqual(
+      outcome.result.mismatches.map((m) => m.object),
+      ["public.notes"],
+    );
+    assert.equal(await databaseExists(target), false, "nothing took the target's name");
+    const staging = await query(ADMIN_URL, "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", [
+      target,
+    ]);
+    assert.deepEqual(staging, [], "the staging copy is dropped");
+    const entries = await catalog.audit({ asset: "shop", kind: "restore" });
+    const last = entries[entries.length - 1]?.data as { result: string; verified: boolean; error: string };
+    assert.equal(last.result, "failed");
+    assert.equal(last.verified, false);
+    assert.match(last.error, /RESTORE_VERIFY_FAILED/);
+  });
+
+  it("a refused restore (target not empty) is recorded as failed with its code; the target is untouched", async () => {
+    const full = await createDatabase("ll_restore_app_full");
+    names.push(full.name);
+    await query(full.url, "CREATE TABLE keep (id int)");
+    await assert.rejects(
+      restore(testContext(repoDir), deps(), request({ to: full.url })),
+      (e: unknown) => e instanceof LifelineError && e.code === "RESTORE_TARGET_NOT_EMPTY",
+    );
+    const entries = await catalog.audit({ asset: "shop", kind: "restore" });
+    const last = entries[entries.length - 1]?.data as { result: string; error: string; target: string };
+    assert.equal(last.result, "failed");
+    assert.match(last.error, /^RESTORE_TARGET_NOT_EMPTY/);
+    assert.ok(last.target.endsWith(full.name));
+    assert.deepEqual(await query(full.url, "SELECT to_regclass('public.keep') IS NOT NULL AS here"), [
+      { here: true },
+    ]);
+  });
+
+  it("the in-place plan has the same id on the blocked attempt and the next one (approvals bind to it)", async () => {
+    const first = await restore(testContext(repoDir), deps(), request({ inPlace: true }));
+    const second = await restore(testContext(repoDir), deps(), request({ inPlace: true }));
+    assert.ok(first.status === "gated" && second.status === "gated");
+    assert.equal(first.gate.status, "blocked");
+    assert.equal(second.gate.plan.planId, first.gate.plan.planId);
+    assert.equal(first.gate.plan.operations[0]?.kind, "restore-in-place");
+    assert.deepEqual(
+      first.gate.decision.requirements.filter((r) => !r.met).map((r) => r.kind),
+      ["approvals"],
+    );
+    // A table created since the restore point is part of the blast radius, and changes the plan.
+    await query(db.url, "CREATE TABLE created_since (id int)");
+    try {
+      const third = await restore(testContext(repoDir), deps(), request({ inPlace: true }));
+      assert.ok(third.status === "gated");
+      assert.notEqual(third.gate.plan.planId, first.gate.plan.planId);
+      assert.ok(third.gate.plan.operations[0]?.cascade.some((c) => c.name === "public.created_since"));
+    } finally {
+      await query(db.url, "DROP TABLE created_since");
+    }
+  });
+});

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { AuditEntry } from "../../src/core/audit/chain.js";
+import { isLifelineError } from "../../src/core/errors.js";
+import { refuseSystemDatabase } from "../../src/core/restore/restore.js";
+import { foreignKeyOf } from "../../src/engines/postgres/recovery/toc.js";
+import { renderAuditTable } from "../../src/cli/render/audit.js";
+
+describe("restore review fixes", () => {
+  it("a server's own databases are never a restore target", () => {
+    for (const db of ["postgres", "template0", "template1"]) {
+      assert.throws(
+        () => refuseSystemDatabase(db, `postgres://h/${db}`),
+        (e: unknown) => isLifelineError(e) && e.kind === "usage" && e.message.includes(db),
+      );
+    }
+    assert.doesNotThrow(() => refuseSystemDatabase("shop_restored", "postgres://h/shop_restored"));
+  });
+
+  it("a reported foreign key's definition is only the statement (no psql meta-commands, no blank lines)", () => {
+    const fk = foreignKeyOf({
+      id: 3,
+      name: "orders orders_product_fkey",
+      type: "FK CONSTRAINT",
+      schema: "public",
+      owner: "postgres",
+      sql: "ALTER TABLE ONLY public.orders\n    ADD CONSTRAINT orders_product_fkey FOREIGN KEY (product) REFERENCES public.products(id);\n\n\n\\unrestrict abc123\n\n",
+    });
+    assert.ok(fk);
+    assert.equal(
+      fk.definition,
+      "ALTER TABLE ONLY public.orders\n    ADD CONSTRAINT orders_product_fkey FOREIGN KEY (product) REFERENCES public.products(id);",
+    );
+  });
+
+  it("the audit table says what a restore, a standby and a discard did", () => {
+    const entry = (kind: AuditEntry["kind"], data: Record<string, unknown>, seq: number): AuditEntry => ({
+      seq,
+      at: "2026-11-27T10:00:00.000Z",
+      kind,
+      identity: "alice",
+      host: "h",
+      asset: "shop",
+      planId: null,
+      data,
+      prevHash: "0",
+      hash: "1",
+    });
+    const text = renderAuditTable([
+      entry(
+        "restore",
+        {
+          result: "succeeded",
+          mode: "in-place",
+          restorePointId: "20261127T090000Z-abcdef",
+          target: "postgres://db/shop",
+          verified: true,
+        },
+        1,
+      ),
+      entry(
+        "standby",
+        {
+          result: "succeeded",
+          restorePointId: "20261127T090000Z-abcdef",
+          target: "postgres://db/shop_standby",
+          database: "shop_standby",
+          verified: true,
+        },
+        2,
+      ),
+      entry("discard", { database: "shop_before_x", target: "postgres://db/shop_before_x" }, 3),
+    ]);
+    assert.match(text, /restore in-place 20261127T090000Z-abcdef → postgres:\/\/db\/shop \(verified\)/);
+    assert.match(text, /standby 20261127T090000Z-abcdef → postgres:\/\/db\/shop_standby/);
+    assert.match(text, /dropped shop_before_x/);
+  });
+});
