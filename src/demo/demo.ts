@@ -102,6 +102,8 @@ export interface DemoResult {
   protected: number;
   /** After the gate: the loss, the standby, the restore of the lost table. */
   recovery: DemoRecovery;
+  /** The audit chain at the end (the gate's entries, then the recovery's). */
+  audit: { chain: ChainVerdict; entries: number; recorded: string[] };
   json: unknown;
 }
 
@@ -248,17 +250,23 @@ export async function demo(options: {
       ttlSeconds: 3600,
     });
     const executed = await guardedRun(deps(DEMO_REQUESTER), runInput);
-    const [entries, head] = await Promise.all([gateCatalog.audit(), gateCatalog.auditHead()]);
     const { sha256hex } = await import("../catalog/index.js");
+    const auditTrail = async () => {
+      const [entries, head] = await Promise.all([gateCatalog.audit(), gateCatalog.auditHead()]);
+      return {
+        chain: verifyChain(sha256hex, entries, head),
+        entries: entries.length,
+        recorded: entries.map((e) =>
+          typeof e.data.status === "string" ? `${e.kind} (${e.data.status})` : e.kind,
+        ),
+      };
+    };
+    const trail = await auditTrail();
     const gate: DemoResult["gate"] = {
       blocked,
       approval: approval.approval,
       executed,
-      chain: verifyChain(sha256hex, entries, head),
-      entries: entries.length,
-      recorded: entries.map((e) =>
-        typeof e.data.status === "string" ? `${e.kind} (${e.data.status})` : e.kind,
-      ),
+      ...trail,
     };
 
     const recovery = await recoverySteps({
@@ -270,6 +278,8 @@ export async function demo(options: {
       approver: DEMO_APPROVER,
       source: sourceTarget,
     });
+    // The whole chain again: the loss, the standby and the restore are recorded like the gate's runs.
+    const finalAudit = await auditTrail();
     const expectations = demoExpectations({
       activity,
       drill: report.result,
@@ -294,6 +304,7 @@ export async function demo(options: {
         restored: recovery.restore.result.tables,
         feedAfter: recovery.feedAfter.rows,
         orders: recovery.orders,
+        audit: { chainOk: finalAudit.chain.ok, recorded: finalAudit.recorded },
       },
     });
     const ok = expectations.every((e) => e.ok);
@@ -311,6 +322,7 @@ export async function demo(options: {
       k8s: { before, protect: protection.plan, after },
       gate,
       recovery,
+      audit: finalAudit,
       json: {
         demo: {
           ok,
@@ -372,14 +384,14 @@ export async function demo(options: {
             feedAfterLoss: recovery.feedBroken,
           },
           standby: {
-            target: recovery.standby.target,
-            database: recovery.standby.database,
-            restorePointId: recovery.standby.restorePointId,
+            url: recovery.standby.url,
+            database: recovery.standby.result.database,
+            restorePointId: recovery.standby.result.restorePointId,
             seconds: recovery.standby.seconds,
             restoreSeconds: recovery.standby.result.restoreSeconds,
             verifySeconds: recovery.standby.result.verifySeconds,
             verified: recovery.standby.result.verified,
-            tables: recovery.standby.result.tables.length,
+            tables: recovery.standby.result.tables,
             rows: recovery.standby.result.rows,
             feed: recovery.standby.feed,
             write: recovery.standby.write,
@@ -405,6 +417,7 @@ export async function demo(options: {
             feed: recovery.feedAfter,
             orders: recovery.orders,
           },
+          audit: { chain: finalAudit.chain, entries: finalAudit.entries, recorded: finalAudit.recorded },
         },
       },
     };
@@ -442,6 +455,7 @@ export interface DemoFacts {
     restored: readonly string[];
     feedAfter: number | null;
     orders: { before: number; after: number };
+    audit: { chainOk: boolean; recorded: readonly string[] };
   };
 }
 
@@ -537,6 +551,16 @@ export function demoExpectations(f: DemoFacts): DemoExpectation[] {
       "the tables not restored are untouched",
       f.recovery.orders.before === f.recovery.orders.after,
       `orders ${f.recovery.orders.before} before, ${f.recovery.orders.after} after`,
+    ),
+    expect(
+      "audit",
+      "the chain holds with the standby and the restore recorded",
+      f.recovery.audit.chainOk &&
+        f.recovery.audit.recorded.includes("standby") &&
+        f.recovery.audit.recorded.includes("restore"),
+      f.recovery.audit.chainOk
+        ? `recorded: ${f.recovery.audit.recorded.join(", ")}`
+        : "the audit chain is broken",
     ),
   ];
 }

@@ -15,10 +15,10 @@ import type { AppContext } from "../app/context.js";
 import { approve } from "../app/approve.js";
 import type { GateDeps } from "../app/gate.js";
 import { plan } from "../app/plan.js";
-import { recoverDatabase, type DatabaseRecovery } from "../app/recover-database.js";
+import { standby as startStandby } from "../app/standby.js";
 import { restore } from "../app/restore.js";
 import { restoreCommand } from "../core/restore/options.js";
-import type { RestoreResult } from "../core/restore/restore.js";
+import type { RestoreResult, StandbyResult } from "../core/restore/restore.js";
 import { run as guardedRun, type RunOutcome } from "../app/run.js";
 
 /** The loss: what step 5 planned, now approved and run. */
@@ -48,12 +48,10 @@ export interface DemoRecovery {
   feedBroken: FeedCheck;
   feedAfter: FeedCheck;
   standby: {
-    /** URL without password. */
-    target: string;
-    database: string;
-    restorePointId: string;
+    /** The URL dependents point at: without password. */
+    url: string;
     seconds: number;
-    result: DatabaseRecovery;
+    result: StandbyResult;
     /** The feed generator reading the standby. */
     feed: FeedCheck;
     /** The write into the standby: it must fail. */
@@ -143,24 +141,17 @@ export async function recoverySteps(input: {
   const lossSeconds = since(lossStarted);
   const feedBroken = await readFeed(source.url);
 
-  // The artifacts are checked once, as restore and standby do before touching any database.
-  const findings = await ctx.repository.verifyArtifacts(manifest);
-  if (findings.length > 0) {
-    throw new Error(`the restore point is damaged: ${findings.map((f) => f.message).join("; ")}`);
-  }
-
-  // The fallback: a read-only copy of the verified restore point, for the services that only read.
+  // The fallback: a read-only copy of the newest verified restore point (as `lifeline standby` makes
+  // it), for the services that only read.
   ctx.progress.phase(`starting a standby (${DEMO_STANDBY_DATABASE})`);
   const standbyUrl = new URL(source.url);
   standbyUrl.pathname = "/" + DEMO_STANDBY_DATABASE;
   const standbyTarget = engine.target(standbyUrl.toString());
   const standbyStarted = performance.now();
-  const standby = await recoverDatabase(ctx, {
+  const standby = await startStandby(ctx, deps(input.requester), {
     asset,
-    manifest,
-    target: standbyTarget,
-    previous: "drop",
-    readOnly: true,
+    to: standbyTarget.url,
+    refresh: false,
     jobs: 2,
   });
   const standbySeconds = since(standbyStarted);
@@ -216,11 +207,9 @@ export async function recoverySteps(input: {
     feedBroken,
     feedAfter,
     standby: {
-      target: standbyTarget.display,
-      database: DEMO_STANDBY_DATABASE,
-      restorePointId: manifest.id,
+      url: standby.url,
       seconds: standbySeconds,
-      result: standby,
+      result: standby.standby,
       feed: standbyFeed,
       write,
     },

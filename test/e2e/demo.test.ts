@@ -60,17 +60,17 @@ describe("lifeline demo", () => {
     );
     assert.match(
       result.stdout,
-      /EXECUTED plan [0-9a-f]{12} .*approved by bob@shop\.example.* \(\d+\.\ds for the three commands\)/,
+      /EXECUTED plan [0-9a-f]{12} .*approved by bob@shop\.example.* \(\d+\.\d+s for the three commands\)/,
     );
     assert.match(result.stdout, /The merchant feed is broken: .*relation "merchant_feed" does not exist/);
     // The fallback: a verified, read-only standby that the feed reads from, and a write that fails.
     assert.match(
       result.stdout,
-      /\$ lifeline standby shop --to postgres:\/\/lifeline:\*{5}@127\.0\.0\.1:\d+\/shop_standby/,
+      /\$ lifeline standby shop --to postgres:\/\/lifeline@127\.0\.0\.1:\d+\/shop_standby/,
     );
     assert.match(
       result.stdout,
-      /standby shop_standby serves restore point \S+: 4 tables, [\d,]+ rows, verified against the restore point, in \d+\.\ds \(restore \d+\.\ds, verify \d+\.\ds\)/,
+      /standby shop_standby serves restore point \S+: 4 tables, [\d,]+ rows, verified against the restore point, in \d+\.\d+s \(restore \d+\.\d+s, verify \d+\.\d+s\)/,
     );
     assert.match(result.stdout, /the merchant feed reads from it: 2,000 products/);
     assert.match(result.stdout, /a write into it fails, as it should: .*read-only transaction/);
@@ -81,7 +81,7 @@ describe("lifeline demo", () => {
     );
     assert.match(
       result.stdout,
-      /RESTORED public\.products \(2,000 rows\), verified against the restore point, in \d+\.\ds \(restore \d+\.\ds, verify \d+\.\ds\)/,
+      /RESTORED public\.products \(2,000 rows\), verified against the restore point, in \d+\.\d+s \(restore \d+\.\d+s, verify \d+\.\d+s\)/,
     );
     assert.match(result.stdout, /the view merchant_feed came back with it/);
     assert.match(result.stdout, /reported, not restored: order_items_product_id_fkey/);
@@ -94,7 +94,12 @@ describe("lifeline demo", () => {
     );
     assert.ok(orders, result.stdout);
     assert.equal(orders[1], orders[2]);
-    assert.doesNotMatch(result.stdout, /NOT verified|SUCCEEDED|still FAILS|did NOT come back/);
+    // The loss, the standby and the restore are in the audit chain, after the gate's entries.
+    const trail = /The audit chain holds: (\d+) entries; since step 7: (.*)\./.exec(result.stdout);
+    assert.ok(trail, result.stdout);
+    assert.equal(Number(trail[1]), Number(chain[1]) + (trail[2]?.split(", ").length ?? 0), trail[0]);
+    assert.match(trail[2] ?? "", /approve, .*run \(executed\), .*standby, .*restore/);
+    assert.doesNotMatch(result.stdout, /NOT verified|SUCCEEDED|still FAILS|did NOT come back|BROKEN/);
     assert.doesNotMatch(result.stdout, /did NOT go as expected/);
     assert.deepEqual(leftovers(), before, "the demo cleans up after itself");
     assert.deepEqual(readdirSync(work.dir), [], "nothing written to the working directory");

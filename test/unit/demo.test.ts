@@ -27,6 +27,10 @@ const AS_EXPECTED: DemoFacts = {
     restored: ["public.products"],
     feedAfter: 2000,
     orders: { before: 3775, after: 3775 },
+    audit: {
+      chainOk: true,
+      recorded: ["plan", "run (executed)", "standby", "plan", "run (executed)", "restore"],
+    },
   },
 };
 const recovering = (facts: Partial<DemoFacts["recovery"]>): Partial<DemoFacts> => ({
@@ -66,6 +70,12 @@ describe("the demo's exit code comes from every step", () => {
       "the restore changed orders",
       recovering({ orders: { before: 3775, after: 0 } }),
       /3775 before, 0 after/,
+    ],
+    ["the chain broke after the gate", recovering({ audit: { chainOk: false, recorded: [] } }), /broken/],
+    [
+      "the restore was not recorded",
+      recovering({ audit: { chainOk: true, recorded: ["plan", "standby"] } }),
+      /recorded: plan, standby/,
     ],
   ];
   for (const [what, facts, actual] of broken) {

@@ -106,7 +106,7 @@ export function renderDemo(r: DemoResult): string {
   ].join("\n");
 }
 
-const secs = (s: number) => `${s.toFixed(1)}s`;
+const secs = (s: number) => `${s < 1 ? s.toFixed(2) : s.toFixed(1)}s`;
 
 /** Steps 8–10: the loss, the standby as the fallback, the restore of what was lost. */
 function renderRecovery(r: DemoResult): string[] {
@@ -130,9 +130,9 @@ function renderRecovery(r: DemoResult): string[] {
     "",
     "9. The fallback while the live database is repaired: a standby, a read-only copy of the verified restore point",
     "   for the services that only read (the feed generator can point at it):",
-    indent(`$ lifeline standby shop --to ${standby.target}`),
+    indent(`$ lifeline standby shop --to ${standby.url}`),
     indent(
-      `standby ${standby.database} serves restore point ${standby.restorePointId}: ${count(standby.result.tables.length, "table")}, ` +
+      `standby ${standby.result.database} serves restore point ${standby.result.restorePointId}: ${count(standby.result.tables, "table")}, ` +
         `${count(standby.result.rows, "row")}, ${standby.result.verified ? "verified against the restore point" : "NOT verified"}, ` +
         `in ${secs(standby.seconds)} (restore ${secs(standby.result.restoreSeconds)}, verify ${secs(standby.result.verifySeconds)})`,
     ),
@@ -182,6 +182,12 @@ function renderRecovery(r: DemoResult): string[] {
     ),
     indent(
       `Not touched: the other tables (orders: ${count(orders.before, "row")} before the loss, ${count(orders.after, "row")} after the restore).`,
+    ),
+    indent("$ lifeline audit verify"),
+    indent(
+      r.audit.chain.ok
+        ? `The audit chain holds: ${count(r.audit.entries, "entry", "entries")}; since step 7: ${r.audit.recorded.slice(r.gate.entries).join(", ")}.`
+        : `The audit chain is BROKEN: ${r.audit.chain.breaks.map((b) => b.problem).join("; ")}`,
     ),
   ];
 }
