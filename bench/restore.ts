@@ -12,7 +12,8 @@
  * manifest) included. The asset is in tier `staging`, so the in-place restore needs no approval.
  * The unavailable time is measured twice: as lifeline reports it (`restore.swap.unavailableMs`),
  * and as a client sees it (the longest run of failed connections of a loop connecting every 10 ms).
- * Ratios are computed per round (both sides under the same load) and reported as median and range.
+ * Ratios are computed per round (both sides under the same load) and reported as median and range;
+ * the order of the two sides alternates, and each starts after a CHECKPOINT with no autovacuum running.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -95,6 +96,8 @@ function connectionLoop(url: string): {
       const started = performance.now();
       attempts++;
       const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+      // The swap terminates the connections of the database it replaces: this one's, too.
+      client.on("error", () => undefined);
       try {
         await client.connect();
         await client.query("SELECT 1");
@@ -117,6 +120,23 @@ function connectionLoop(url: string): {
       return { attempts, failures, longestMs };
     },
   };
+}
+
+/**
+ * Each timed side starts on a quiet server: what the side before it left (dirty buffers, the
+ * autovacuum of the 2 M rows it just restored) is not charged to the next one. CHECKPOINT, then wait
+ * (at most 30 s) until no autovacuum worker runs.
+ */
+function settle(): void {
+  psql(ADMIN, "CHECKPOINT");
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const busy = Number(
+      psql(ADMIN, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'").trim(),
+    );
+    if (busy === 0) return;
+    spawnSync("sleep", ["0.2"]);
+  }
 }
 
 const db = `llbr_${Date.now().toString(36)}`;
@@ -225,11 +245,15 @@ try {
           ] as [string, () => void][])
         : []),
     ];
-    for (const [, fn] of rotate(sides)) fn();
+    for (const [, fn] of rotate(sides)) {
+      settle();
+      fn();
+    }
     if (hasRestore) ratios.push(last("lifeline restore --to") / last("pg_restore -j2 + count"));
 
     if (hasRestore) {
       // In place: the asset's own database is restored beside, verified, and swapped in.
+      settle();
       const probe = connectionLoop(urlFor(db));
       const started = performance.now();
       const ran = await shAsync(
