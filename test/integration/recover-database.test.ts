@@ -156,6 +156,23 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
     );
   });
 
+  it("inspect lists the tables that hold rows as a restore point does: partitions, not their partitioned parent", async () => {
+    const db = `${PREFIX}_parts`;
+    await query(ADMIN_URL, `CREATE DATABASE ${db}`);
+    await query(
+      urlFor(db),
+      `CREATE TABLE meas (at date NOT NULL, v int) PARTITION BY RANGE (at);
+       CREATE TABLE meas_2026 PARTITION OF meas FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+       INSERT INTO meas VALUES ('2026-03-01', 1)`,
+    );
+    const state = await recovery.inspect(target(db));
+    assert.deepEqual(
+      state.tables.map((t) => t.name),
+      ["public.meas_2026"],
+    );
+    assert.ok(state.userObjects > 0);
+  });
+
   it("inspects a live database and a missing one", async () => {
     const live = await recovery.inspect(target(source));
     assert.equal(live.exists, true);

@@ -34,11 +34,12 @@ const USER_OBJECTS = `
   SELECT (SELECT count(*)::int FROM objects) AS count,
          coalesce((SELECT array_agg(name) FROM (SELECT name FROM objects ORDER BY name LIMIT 10) s), '{}') AS sample`;
 
+/** Tables that hold rows, as restore points list them: a partitioned parent holds none (its partitions are listed). */
 const TABLES = `
   SELECT n.nspname AS schema, c.relname AS name, c.oid::text AS identity,
          c.reltuples::bigint::text AS rows, pg_total_relation_size(c.oid)::text AS bytes
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.relkind IN ('r', 'p') AND ${SYSTEM_SCHEMAS.replace(/nspname/g, "n.nspname")}
+   WHERE c.relkind = 'r' AND ${SYSTEM_SCHEMAS.replace(/nspname/g, "n.nspname")}
      AND ${NOT_IN_EXTENSION("pg_class", "c.oid")}
    ORDER BY 1, 2`;
 
