@@ -225,6 +225,47 @@ describe("restore --tables (real PostgreSQL)", () => {
     );
   });
 
+  it("a table renamed aside keeps its indexes' names: restoring it is refused up front naming them; with those renamed too, the sequence it now shares is said", async () => {
+    const ctx = testContext(repo.dir);
+    const engine = ctx.engine("postgres");
+    const db = await fresh();
+    await query(db.url, SOURCE.replace(/INSERT INTO big[^;]*;/, ""));
+    await query(db.url, "DROP VIEW product_feed; ALTER TABLE products RENAME TO products_old");
+    const target = engine.target(db.url);
+    const before = await relations(db.url);
+    await assert.rejects(
+      recoverTables(ctx, {
+        asset: testAsset("shop", db.url),
+        manifest,
+        target,
+        tables: ["public.products"],
+        jobs: 2,
+      }),
+      (error: unknown) => {
+        assert.ok(isLifelineError(error), String(error));
+        assert.equal(error.code, "RESTORE_TABLES_EXIST");
+        assert.match(error.message, /public\.products_pkey/);
+        assert.match(error.fix ?? "", /ALTER INDEX/);
+        return true;
+      },
+    );
+    assert.deepEqual(await relations(db.url), before, "nothing was restored");
+    await query(
+      db.url,
+      "ALTER INDEX products_pkey RENAME TO products_old_pkey; ALTER INDEX products_sku_idx RENAME TO products_old_sku_idx",
+    );
+    const warnings: string[] = [];
+    const result = await recoverTables(
+      { ...ctx, progress: { phase: () => undefined, warn: (m) => warnings.push(m) } },
+      { asset: testAsset("shop", db.url), manifest, target, tables: ["public.products"], jobs: 2 },
+    );
+    assert.equal(result.verified, true, JSON.stringify(result.mismatches));
+    assert.ok(
+      warnings.some((w) => w.includes("public.products_id_seq") && w.includes("left as it is")),
+      warnings.join("\n"),
+    );
+  });
+
   it("restores into an empty new database: creates the schema and the trigger's function, restores the foreign key between restored tables", async () => {
     const ctx = testContext(repo.dir);
     const db = await fresh();

@@ -20,6 +20,7 @@ import {
   selectEntries,
   type Probe,
   type Selection,
+  indexOf,
 } from "./toc.js";
 
 /** Relations of the target's user schemas (canonical names): a restored relation never replaces one. */
@@ -272,7 +273,26 @@ export async function restoreTables(
         exists: (p) => present.has(probeKey(p)),
         acl,
       });
-    if (options.ownership !== "keep") return { selection: choose(false), keep: false };
+    // An index of a restored table whose name another relation has (a table renamed aside keeps its
+    // indexes' names) would fail the restore halfway: refused up front, with the names.
+    const named = choose(false);
+    const taken = named.entries
+      .map((e) => indexOf(e, blocks.get(e.id)))
+      .filter((name): name is string => name !== null && existing.has(name));
+    if (taken.length > 0) {
+      throw new LifelineError({
+        code: "RESTORE_TABLES_EXIST",
+        kind: "usage",
+        message: `the restored tables' indexes need the names ${taken.join(", ")}, which other relations in ${into.display} have (a table renamed aside keeps its indexes' names); nothing was restored`,
+        fix: `rename them first (ALTER INDEX ${taken[0] ?? "…"} RENAME TO …), or restore into another database with --to`,
+      });
+    }
+    for (const sequence of named.sharedSequences) {
+      options.progress.warn(
+        `sequence ${sequence} exists in ${into.display} and is left as it is: the restored tables' defaults use it`,
+      );
+    }
+    if (options.ownership !== "keep") return { selection: named, keep: false };
     const withAcl = choose(true);
     const owners = [...new Set(withAcl.entries.map((e) => blocks.get(e.id)?.owner ?? "").filter(Boolean))];
     const roles = await client.query<{ rolname: string }>(

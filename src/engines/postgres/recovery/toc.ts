@@ -174,6 +174,20 @@ export function relationOf(block: ScriptBlock | undefined): string | null {
   return null;
 }
 
+/**
+ * The index an INDEX or CONSTRAINT entry creates (PRIMARY KEY, UNIQUE and EXCLUDE constraints make
+ * one of the constraint's name), qualified canonically; null when it creates none. An index lives in
+ * its table's schema.
+ */
+export function indexOf(entry: TocEntry, block: ScriptBlock | undefined): string | null {
+  if (!block || (entry.desc !== "INDEX" && entry.desc !== "CONSTRAINT")) return null;
+  const m =
+    entry.desc === "INDEX"
+      ? new RegExp(String.raw`^CREATE (?:UNIQUE )?INDEX (${IDENT}) ON`, "m").exec(block.sql)
+      : new RegExp(String.raw`ADD CONSTRAINT (${IDENT}) (?:PRIMARY KEY|UNIQUE|EXCLUDE)`).exec(block.sql);
+  return m?.[1] ? qualifiedName(block.schema, unquote(m[1])) : null;
+}
+
 /** The schema a SCHEMA entry creates (unquoted), or null. */
 export function schemaOf(block: ScriptBlock | undefined): string | null {
   const m = block ? new RegExp(String.raw`^CREATE SCHEMA (${IDENT})`, "m").exec(block.sql) : null;
@@ -309,6 +323,8 @@ export interface Selection {
   sequences: string[];
   /** Views and materialized views restored with the tables (they had been dropped with them). */
   views: string[];
+  /** Sequences the restored tables use that exist in the target already: left as they are. */
+  sharedSequences: string[];
   foreignKeys: ReportedKey[];
 }
 
@@ -351,6 +367,8 @@ export function selectEntries(input: SelectionInput): Selection {
 
   const foreignKeys = new Map<number, ReportedKey>();
   const skipped = new Set<number>();
+  /** Sequences the restored tables use that exist in the target: left as they are, and said. */
+  const shared = new Set<number>();
   const closeOver = (queue: number[]) => {
     while (queue.length > 0) {
       const id = queue.shift();
@@ -363,6 +381,7 @@ export function selectEntries(input: SelectionInput): Selection {
         // Existing relations (a sequence owned by another table, a view recreated since) stay as they are.
         if (RELATIONS.has(e.desc) && inTarget(e.id)) {
           skipped.add(e.id);
+          if (e.desc === "SEQUENCE") shared.add(e.id);
           continue;
         }
         if (!satisfied(e)) continue;
@@ -432,7 +451,10 @@ export function selectEntries(input: SelectionInput): Selection {
       const probe = probeOf(dep, input.blocks.get(d));
       if (!probe) continue;
       const present = probe.kind === "relation" ? input.existing.has(probe.name) : input.exists(probe);
-      if (present) continue;
+      if (present) {
+        if (dep.desc === "SEQUENCE") shared.add(d);
+        continue;
+      }
       included.add(d);
       pending.push(d);
       // A sequence comes back with its value.
@@ -453,6 +475,10 @@ export function selectEntries(input: SelectionInput): Selection {
     schemas: [...schemas].sort(),
     sequences: names(["SEQUENCE"]).sort(),
     views: names(["VIEW", "MATERIALIZED VIEW"]).sort(),
+    sharedSequences: [...shared]
+      .map(relation)
+      .filter((n): n is string => n !== null)
+      .sort(),
     foreignKeys: [...foreignKeys.values()],
   };
 }
