@@ -375,6 +375,10 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
       `progress names the tables done / total: ${phases.join("\n")}`,
     );
     assert.ok(
+      phases.some((p) => /building indexes and constraints/.test(p)),
+      `progress says when indexes are built: ${phases.join("\n")}`,
+    );
+    assert.ok(
       phases.some((p) => p.includes(dead)),
       phases.join("\n"),
     );

@@ -52,14 +52,16 @@ export async function restore(
     `restoring ${total} tables (${formatBytes(bytes)} of archive) with pg_restore ${pgRestore.version} (${options.jobs} jobs)`,
   );
   let done = 0;
+  let built = 0;
   // pg_restore --verbose says when each table's data is loaded: progress for a person watching.
   const onStderrLine = (line: string): boolean => {
-    const data = /^pg_restore: (?:finished item \d+ TABLE DATA|processing data for table) "?(.+?)"?$/.exec(
-      line,
-    );
-    if (data && line.includes("processing data for table")) {
+    const data = /^pg_restore: processing data for table "(.+)"$/.exec(line);
+    if (data) {
       done += 1;
       options.progress.phase(`restoring: table ${Math.min(done, total)}/${total} ${data[1] ?? ""}`);
+    } else if (/^pg_restore: creating (INDEX|CONSTRAINT|FK CONSTRAINT) /.test(line)) {
+      built += 1;
+      options.progress.phase(`restoring: building indexes and constraints (${built} so far)`);
     }
     return /^pg_restore: (?!error|warning|detail|hint)/i.test(line);
   };
