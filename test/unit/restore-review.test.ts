@@ -76,3 +76,37 @@ describe("restore review fixes", () => {
     assert.match(text, /dropped shop_before_x/);
   });
 });
+
+describe("show of a recovery plan the policy allows", () => {
+  it("names the asset without an empty tier and needs no approval", async () => {
+    const { renderShown } = await import("../../src/cli/render/gate.js");
+    const text = renderShown(
+      {
+        planId: "a".repeat(64),
+        assets: ["shop"],
+        command: { kind: "lifeline", text: "lifeline restore shop --tables public.products" },
+        verdict: "allow",
+        requestedBy: { id: "alice", source: "env", host: "h", authenticated: false },
+        createdAt: "2026-11-27T10:00:00.000Z",
+        document: {
+          planId: "a".repeat(64),
+          asset: "shop",
+          assets: ["shop"],
+          command: { kind: "lifeline", text: "lifeline restore shop --tables public.products" },
+          cluster: null,
+          verdict: "allow",
+          operations: [],
+          dependents: [],
+          consumers: [],
+          recoverability: { restorePoint: null, notContained: [], changesNotCovered: null, summary: "" },
+          requirements: [],
+          planningMs: 1,
+        },
+      },
+      [],
+      [],
+    );
+    assert.doesNotMatch(text, /shop \(\)/);
+    assert.match(text, /none needed: the policy allows this plan/);
+  });
+});

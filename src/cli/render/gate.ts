@@ -36,7 +36,11 @@ export function renderShown(
   const lines = [renderStoredPlan(plan), "", `Requested by ${plan.requestedBy.id} at ${plan.createdAt}`];
   lines.push("", "Approvals");
   if (approvals.length === 0)
-    lines.push(`  none yet: another person runs lifeline approve ${plan.planId.slice(0, 12)}`);
+    lines.push(
+      plan.verdict === "allow"
+        ? "  none needed: the policy allows this plan"
+        : `  none yet: another person runs lifeline approve ${plan.planId.slice(0, 12)}`,
+    );
   for (const a of approvals)
     lines.push(
       `  ${a.id} by ${a.by}: ${a.state} (${a.used} of ${a.uses} use${a.uses === 1 ? "" : "s"} taken), until ${a.expiresAt}${a.comment ? ` ("${a.comment}")` : ""}`,

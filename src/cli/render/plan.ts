@@ -87,7 +87,7 @@ export function renderPlan(plan: Plan): string {
     : plan.command.kind === "lifeline"
       ? [
           `Plan ${plan.planId.slice(0, 12)} for: ${plan.command.text}`,
-          `  asset ${plan.assets.map((a) => `${a.name} (${a.tier})`).join(", ")}: ${head}`,
+          `  asset ${plan.assets.map((a) => (a.tier ? `${a.name} (${a.tier})` : a.name)).join(", ")}: ${head}`,
         ]
       : [
           `Plan ${plan.planId.slice(0, 12)} for: ${plan.command.text}`,
