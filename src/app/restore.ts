@@ -616,7 +616,16 @@ async function discardPrevious(
 ): Promise<RestoreOutcome> {
   const { asset } = request;
   const kept = await previousDatabases(deps, asset.name);
-  const previous = kept[kept.length - 1];
+  const wanted = request.command.restorePointId;
+  const previous = wanted === null ? kept[kept.length - 1] : kept.find((p) => p.restorePointId === wanted);
+  if (!previous && wanted !== null && kept.length > 0) {
+    throw new LifelineError({
+      code: "NO_PREVIOUS_DATABASE",
+      kind: "usage",
+      message: `no previous database of ${asset.name} was kept by restoring ${wanted}`,
+      fix: `the kept ones: ${kept.map((p) => `${p.database} (--restore-point ${p.restorePointId})`).join(", ")}`,
+    });
+  }
   if (!previous) {
     throw new LifelineError({
       code: "NO_PREVIOUS_DATABASE",
@@ -625,7 +634,7 @@ async function discardPrevious(
       fix: `lifeline status ${asset.name} lists the previous databases kept; lifeline audit --asset ${asset.name} --kind restore shows the restores`,
     });
   }
-  const remaining = kept.slice(0, -1).map((p) => p.database);
+  const remaining = kept.filter((p) => p !== previous).map((p) => p.database);
   const target = siblingTarget(engine, engine.target(asset.url), previous.database);
   const recordDiscard = (planId: string | null) => {
     const data: DiscardAudit = { database: previous.database, target: previous.target };

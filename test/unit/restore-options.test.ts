@@ -52,10 +52,13 @@ describe("restore options", () => {
       /takes no --in-place/,
       /restore shop --discard-previous/,
     );
-    usage(
-      () => restoreCommand("shop", { discardPrevious: true, restorePoint: "20261126T102040Z-3fa9c1" }),
-      /--restore-point/,
+    // With several previous databases kept, --restore-point picks the one kept by restoring it.
+    assert.equal(
+      restoreCommand("shop", { discardPrevious: true, restorePoint: "20261126T102040Z-3fa9c1" })
+        .restorePointId,
+      "20261126T102040Z-3fa9c1",
     );
+    usage(() => restoreCommand("shop", { discardPrevious: true, unverified: true }), /--unverified/);
     usage(() => restoreCommand("shop", { inPlace: true, tables: "a" }), /--tables/);
     usage(() => restoreCommand("shop", { tables: "a", to: "postgres://h/x", replace: true }), /--replace/);
     usage(() => restoreCommand("shop", { tables: " , " }), /name nothing/);

@@ -58,6 +58,7 @@ Examples:
   lifeline restore shop --schema sales --to 'postgres://admin:\${PW}@db2:5432/sales_copy'
   lifeline restore shop --in-place                                                # gated; previous database kept
   lifeline restore shop --discard-previous                                        # drop it (gated)
+  lifeline restore shop --discard-previous --restore-point 20261126T102040Z-3fa9c1 # the one that restore kept
   lifeline restore shop --to postgres://… --restore-point 20261126T102040Z-3fa9c1 --unverified
 
 The source is the newest verified restore point unless --restore-point names another. Its artifacts'

@@ -70,15 +70,15 @@ export function restoreCommand(asset: string, flags: RestoreFlags): RestoreComma
       flags.replace && "--replace",
       flags.inPlace && "--in-place",
       selective && "--tables/--schema",
-      restorePointId && "--restore-point",
       unverified && "--unverified",
     ].filter((x): x is string => typeof x === "string");
     if (others.length > 0)
       throw usage(
         `--discard-previous drops the database an in-place restore kept; it takes no ${others.join(", ")}`,
-        `run it on its own: lifeline restore ${asset} --discard-previous`,
+        `run it on its own: lifeline restore ${asset} --discard-previous [--restore-point ID of the restore that kept it]`,
       );
-    return { action: { kind: "discard-previous" }, restorePointId: null, unverified: false };
+    // --restore-point picks, among several kept databases, the one kept by restoring that point.
+    return { action: { kind: "discard-previous" }, restorePointId, unverified: false };
   }
   if (flags.inPlace) {
     if (to)
