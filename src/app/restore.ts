@@ -7,6 +7,7 @@ import { assertTargetFits, type RestoreCommand } from "../core/restore/options.j
 import { recoveryPlanParts, type RecoveryKind, type RecoveryTable } from "../core/restore/plan.js";
 import {
   previousDatabaseName,
+  refuseDatabaseName,
   selectTables,
   type DiscardAudit,
   type RestoreAudit,
@@ -23,7 +24,9 @@ import { auditInput, type GateDeps } from "./gate.js";
 import { assessRecoverability, PLAN_ASSEMBLY } from "./plan.js";
 import { recoverDatabase, type DatabaseRecovery } from "./recover-database.js";
 import { recoverTables, type TableRecovery } from "./recover-tables.js";
+import { isAssetDatabase, withDatabaseName } from "./recovery-target.js";
 import { run, type RunOutcome } from "./run.js";
+import { sameDatabase as sameStandbyDatabase } from "./standby.js";
 import { assetPosture, damagedInUse } from "./status.js";
 
 export interface RestoreRequest {
@@ -187,15 +190,45 @@ function cannotCreate(target: Target, why: string): LifelineError {
   });
 }
 
-function notEmpty(target: Target, state: DatabaseState, asset: ResolvedAsset, own: boolean): LifelineError {
+function notEmpty(target: Target, state: DatabaseState): LifelineError {
   return new LifelineError({
     code: "RESTORE_TARGET_NOT_EMPTY",
     kind: "usage",
     message: `${target.display} is not empty: it holds ${state.userObjects} user object${state.userObjects === 1 ? "" : "s"}; lifeline never restores over data without being told`,
     details: [`e.g. ${state.sample.join(", ")}${state.userObjects > state.sample.length ? ", …" : ""}`],
-    fix: own
-      ? `that is ${asset.name}'s own database: lifeline restore ${asset.name} --in-place (keeps the current one), or --tables to bring back only what was lost`
-      : `restore into a new or empty database, or add --replace to replace its data (a destructive plan through the gate)`,
+    fix: "restore into a new or empty database, or add --replace to replace its data (a destructive plan through the gate)",
+  });
+}
+
+/** `--to` reaches the asset's own database: only --in-place replaces it (and keeps the current one). */
+function ownDatabase(
+  target: Target,
+  asset: ResolvedAsset,
+  replace: boolean,
+  sameUrl: boolean,
+): LifelineError {
+  return new LifelineError({
+    code: "RESTORE_TARGET_IS_ASSET",
+    kind: "usage",
+    message: `${target.display} is ${asset.name}'s own database${sameUrl ? "" : " (the same server and database as the asset's URL, spelt another way)"}: ${replace ? "--replace would drop it without keeping it" : "--to restores into another database"}; nothing was touched`,
+    fix: `lifeline restore ${asset.name} --in-place (through the gate; the current database is kept as <db>_before_<restore point id>), or --tables schema.table to bring back only what was lost`,
+  });
+}
+
+/** A read-only database (a standby) cannot take tables: say so before anything is created in it. */
+async function readOnlyTarget(deps: GateDeps, target: Target, asset: ResolvedAsset): Promise<LifelineError> {
+  const standbys = await deps.catalog
+    .audit({ kind: "standby" })
+    .then((entries) => recoveryState(entries).standbys)
+    .catch(() => []);
+  const standby = standbys.find((s) => sameStandbyDatabase(s.target, target.url));
+  return new LifelineError({
+    code: "RESTORE_TARGET_READ_ONLY",
+    kind: "usage",
+    message: `${target.display} is read-only (default_transaction_read_only is on${standby ? `: it is ${standby.asset}'s standby, serving restore point ${standby.restorePointId}` : ""}): no table can be restored into it; nothing was touched`,
+    fix: standby
+      ? `restore the tables into a writable database (--to another URL), or back into ${asset.name}'s own database (without --to); a standby is refreshed whole: lifeline standby ${standby.asset} --refresh`
+      : `restore the tables into a writable database (--to another URL), or back into ${asset.name}'s own database (without --to); or make it writable first: ALTER DATABASE … SET default_transaction_read_only = off`,
   });
 }
 
@@ -285,6 +318,12 @@ export async function restore(
         : "in-place";
   const target: Target =
     action.kind === "in-place" ? assetTarget : action.to !== null ? engine.target(action.to) : assetTarget;
+  if (action.kind !== "in-place" && action.to !== null)
+    refuseDatabaseName(
+      databaseOf(target),
+      target.display,
+      withDatabaseName(target.display, `${databaseOf(assetTarget) || asset.name}_copy`),
+    );
   let planId: string | null = null;
 
   const record = async (
@@ -308,14 +347,18 @@ export async function restore(
       ctx.progress.phase(`inspecting ${target.display}`);
       const state = await recovery.inspect(target);
       assertTargetFits({ display: target.display, ...state }, manifest.source);
+      // The asset's database under another URL (localhost for 127.0.0.1, ?sslmode=…): --replace would
+      // drop it without keeping it, and plans would not call it the asset's. Only --in-place replaces it.
+      const sameUrl = sameDatabase(target, assetTarget);
+      if (await isAssetDatabase(recovery, { state, sameUrl }, assetTarget))
+        throw ownDatabase(target, asset, action.replace, sameUrl);
       if (!state.canCreateDatabase)
         throw cannotCreate(
           target,
           "lifeline restores into a new database beside the target, then gives it the target's name",
         );
-      const own = sameDatabase(target, assetTarget);
       const hasData = state.exists && state.userObjects > 0;
-      if (hasData && !action.replace) throw notEmpty(target, state, asset, own);
+      if (hasData && !action.replace) throw notEmpty(target, state);
       if (!hasData) {
         mode = "into";
         if (request.dryRun)
@@ -337,15 +380,13 @@ export async function restore(
       mode = "replace";
       return await gatedDatabase("restore-replace-database", async () => {
         const now = await recovery.inspect(target);
-        const recoverability = await assessRecoverability(ctx, asset, own ? "all" : [], null);
+        const recoverability = await assessRecoverability(ctx, asset, [], null);
         return {
           state: now,
           tables: now.tables,
           recoverability: {
             ...recoverability,
-            summary: own
-              ? recoverability.summary
-              : `the data ${target.display} holds now is in no restore point of ${asset.name}: replacing it destroys it for good`,
+            summary: `the data ${target.display} holds now is in no restore point of ${asset.name}: replacing it destroys it for good`,
           },
         };
       });
@@ -389,10 +430,15 @@ export async function restore(
     ctx.progress.phase(`inspecting ${target.display}`);
     const state = await recovery.inspect(target);
     assertTargetFits({ display: target.display, ...state }, manifest.source);
+    if (state.exists && state.readOnly) throw await readOnlyTarget(deps, target, asset);
     const present = new Set(state.exists ? state.tables.map((t) => t.name) : []);
     const clash = tables.filter((t) => present.has(t));
     if (clash.length > 0) throw existingTables(target, clash);
-    if (action.to !== null && !sameDatabase(target, assetTarget)) {
+    // --to the asset's own database under another URL is the asset's database: the gated path.
+    const own =
+      action.to === null ||
+      (await isAssetDatabase(recovery, { state, sameUrl: sameDatabase(target, assetTarget) }, assetTarget));
+    if (!own) {
       if (!state.exists && !state.canCreateDatabase)
         throw cannotCreate(target, `${databaseOf(target)} does not exist`);
       if (request.dryRun)

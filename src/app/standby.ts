@@ -5,13 +5,19 @@
  */
 import { LifelineError, isLifelineError, type ErrorCode } from "../core/errors.js";
 import type { Manifest } from "../core/restore-point/restore-point.js";
-import { SYSTEM_DATABASES, type StandbyAudit, type StandbyResult } from "../core/restore/restore.js";
+import {
+  SYSTEM_DATABASES,
+  refuseDatabaseName,
+  type StandbyAudit,
+  type StandbyResult,
+} from "../core/restore/restore.js";
 import { recoveryState, type Standby } from "../core/restore/state.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Recovery, Target } from "../ports/engine.js";
 import type { AppContext } from "./context.js";
 import { auditInput, type GateDeps } from "./gate.js";
 import { recoverDatabase } from "./recover-database.js";
+import { isAssetDatabase, withDatabaseName } from "./recovery-target.js";
 import { assetPosture, damagedInUse } from "./status.js";
 
 export interface StandbyRequest {
@@ -202,9 +208,10 @@ export async function standby(
   const { target, current } = chooseTarget(request, recorded, (url) => engine.target(url));
   const url = withoutPassword(target.url);
   const database = databaseOf(target.url);
+  refuseDatabaseName(database, url, withDatabaseName(url, `${databaseOf(asset.url) || asset.name}_standby`));
   if (sameDatabase(target.url, asset.url)) {
     throw standbyError(
-      "USAGE",
+      "RESTORE_TARGET_IS_ASSET",
       `${url} is ${asset.name}'s own database: a standby is a copy beside it`,
       `give the standby a database of its own, e.g. --to ${url.replace(/\/[^/?]*(\?|$)/, `/${database}_standby$1`)}`,
     );
@@ -305,6 +312,14 @@ export async function standby(
 
     ctx.progress.phase(`reading ${url}`);
     const state = await recovery.inspect(target);
+    // The asset's own database under another URL (localhost for 127.0.0.1, ?sslmode=…).
+    if (await isAssetDatabase(recovery, { state, sameUrl: false }, engine.target(asset.url))) {
+      throw standbyError(
+        "RESTORE_TARGET_IS_ASSET",
+        `${url} is ${asset.name}'s own database (the same server and database as the asset's URL, spelt another way): a standby is a copy beside it; nothing was touched`,
+        `give the standby a database of its own, e.g. --to ${withDatabaseName(url, `${database}_standby`)}; to replace ${asset.name}'s database from a restore point: lifeline restore ${asset.name} --in-place`,
+      );
+    }
     if (state.exists && state.userObjects > 0 && !current) {
       throw new LifelineError({
         code: "RESTORE_TARGET_NOT_EMPTY",

@@ -126,6 +126,16 @@ for (const register of [
   register(program, env);
 }
 
+/**
+ * --json was asked for, read from the command line itself: a command line commander refuses (an
+ * unknown option, a missing argument) never reaches the action that would have set jsonMode.
+ * Arguments after `--` belong to the command lifeline plans, not to lifeline.
+ */
+function jsonAsked(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end === -1 ? argv : argv.slice(0, end)).includes("--json");
+}
+
 function report(error: unknown): number {
   if (error instanceof CommanderError) {
     if (
@@ -134,6 +144,16 @@ function report(error: unknown): number {
       error.exitCode === 0
     )
       return 0;
+    // Commander printed its message on stderr; a --json reader gets the same as for any error.
+    if (jsonMode || jsonAsked(process.argv.slice(2)))
+      json({
+        error: {
+          code: "USAGE",
+          message: error.message.replace(/^error: /, ""),
+          fix: "run the command with --help for its options and arguments",
+          details: [],
+        },
+      });
     return EXIT_CODES.usage;
   }
   if (isLifelineError(error)) {

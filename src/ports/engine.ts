@@ -97,6 +97,15 @@ export interface DatabaseState {
   /** Encoding and locale, for a database created beside it. */
   encoding: string;
   locale: DatabaseLocale | null;
+  /**
+   * Which database this is, whatever URL reached it (`localhost` or `127.0.0.1`, another port
+   * forwarded to it, `?sslmode=…`): for PostgreSQL the cluster's system identifier
+   * (pg_control_system()) and the database's OID, `7712805725469255789/16384`. Two states with the
+   * same identity are the same database. Null when the database does not exist or the server does
+   * not let the role read its system identifier: then only the URLs can be compared. Physical
+   * replicas share their primary's identity (they are the same data).
+   */
+  identity: string | null;
 }
 
 /** Held until released; another process (on any host) asking for the same database is refused. */

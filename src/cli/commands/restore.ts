@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { restore, type RestoreOutcome } from "../../app/restore.js";
-import { policyRules } from "../../config/load.js";
+import { interpolate, policyRules } from "../../config/load.js";
 import { EXIT_CODES, LifelineError } from "../../core/errors.js";
 import { redactUrl } from "../../core/redact.js";
 import { restoreCommand, type RestoreCommand, type RestoreFlags } from "../../core/restore/options.js";
@@ -35,7 +35,10 @@ export function register(program: Command, env: CliEnv): void {
       "Restore a verified restore point: into a new or empty database (--to), only some tables (--tables, --schema), or in place (--in-place, the current database kept); proven by fingerprints like a drill. Whatever replaces data goes through the gate.",
     )
     .argument("<asset>", "asset name from lifeline.yaml")
-    .option("--to <url>", "the database to restore into (created when it does not exist)")
+    .option(
+      "--to <url>",
+      "the database to restore into (created when it does not exist); ${VAR} references are expanded",
+    )
     .option("--replace", "with --to: replace the data the target holds (a destructive plan through the gate)")
     .option("--tables <list>", "only these tables, comma-separated (schema.table)")
     .option("--schema <list>", "only the tables of these schemas, comma-separated")
@@ -65,6 +68,9 @@ The source is the newest verified restore point unless --restore-point names ano
 checksums, pg_restore and the target's server version are checked before any target is touched.
 Restored tables are fingerprinted and compared with the restore point, as a drill does.
 
+--to takes \${VAR} references like lifeline.yaml (in single quotes, the password stays out of the
+command line and the shell history); an unset variable is an error.
+
 Exit codes: 0 restored and verified (or --dry-run: allowed); 2 usage (a wrong combination, a target
 that is not empty, an unverified restore point without --unverified); 3 blocked by the gate (approve
 it, then run the same command again); 4 the restore point is corrupt or the restored copy does not
@@ -73,8 +79,11 @@ match (nothing of the target was replaced); 1 another failure (unreachable, busy
     )
     .action(async (name: string, opts: RestoreFlags & { dryRun?: boolean }, command: Command) => {
       const options = env.globals(command);
-      // Wrong combinations and bad ids are refused before anything is read or touched.
-      const parsed = restoreCommand(name, opts);
+      // Wrong combinations and bad ids are refused before anything is read or touched. --to takes
+      // ${VAR} as standby --to and lifeline.yaml do: a single-quoted '${PW}' keeps the password off
+      // the command line (an unset variable is an error, never the literal text).
+      const to = opts.to === undefined ? undefined : interpolate(opts.to, "--to", process.env);
+      const parsed = restoreCommand(name, { ...opts, to });
       const loaded = load(options);
       const ctx = contextFor(loaded, env.signal, terminalProgress(`restore ${name}`));
       const asset = resolveAsset(loaded, name);

@@ -20,16 +20,48 @@ export type RestoreMode =
   /** Only some tables (`--tables`, `--schema`), into a target or back into the asset's database. */
   | "tables";
 
+/** UTF-8 bytes of a name, as PostgreSQL counts an identifier's length. */
+function utf8Bytes(name: string): number {
+  return new TextEncoder().encode(name).length;
+}
+
+/** The longest prefix of `name` within `room` bytes, cut between characters (never inside one). */
 function clip(name: string, room: number): string {
-  let out = name;
-  while (Buffer.byteLength(out, "utf8") > room) out = out.slice(0, -1);
-  return out;
+  const chars = Array.from(name);
+  while (utf8Bytes(chars.join("")) > room) chars.pop();
+  return chars.join("");
 }
 
 /** `<db>_before_<restore point id>`, lower-case with underscores (no quoting needed in psql). */
 export function previousDatabaseName(database: string, restorePointId: string): string {
   const suffix = `_before_${restorePointId.toLowerCase().replace(/[^a-z0-9]/g, "_")}`;
   return clip(database, MAX_IDENTIFIER_BYTES - suffix.length) + suffix;
+}
+
+/**
+ * Refuses a target database name PostgreSQL would not keep as given (USAGE, before anything is
+ * touched): none at all (the URL ends at the port: the swap would fail after the whole restore), or
+ * longer than 63 bytes (the server silently cuts it, so the restore would land in another name).
+ * `database` is the name as decoded from the URL; `example` a URL to suggest.
+ */
+export function refuseDatabaseName(database: string, display: string, example: string): void {
+  if (database === "") {
+    throw new LifelineError({
+      code: "USAGE",
+      kind: "usage",
+      message: `${display} names no database: lifeline restores into the database named at the end of the URL`,
+      fix: `add the database's name (it is created when it does not exist), e.g. ${example}`,
+    });
+  }
+  const bytes = utf8Bytes(database);
+  if (bytes > MAX_IDENTIFIER_BYTES) {
+    throw new LifelineError({
+      code: "USAGE",
+      kind: "usage",
+      message: `the database name ${JSON.stringify(database)} in ${display} is ${bytes} bytes long: PostgreSQL keeps at most ${MAX_IDENTIFIER_BYTES} bytes and would silently cut it to ${JSON.stringify(clip(database, MAX_IDENTIFIER_BYTES))}`,
+      fix: `choose a name of at most ${MAX_IDENTIFIER_BYTES} bytes (UTF-8), e.g. ${example}`,
+    });
+  }
 }
 
 /** The server's maintenance and template databases: empty of user objects, yet never a restore target. */

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { parse as parseConnectionString } from "pg-connection-string";
 import { LifelineError } from "../../core/errors.js";
 import { redactUrl, secrets } from "../../core/redact.js";
 import type { DatabaseLocale } from "../../core/restore-point/restore-point.js";
@@ -9,7 +10,28 @@ export function targetFromUrl(url: string): Target {
   const parsed = parseUrl(url);
   const password = passwordOf(parsed);
   if (password) secrets.add(password);
+  // The database name is decoded once, here and wherever it is read (databaseName): a '%' that is
+  // not a percent-encoding would mean one name to lifeline and another to the server.
+  databaseName(url);
   return { url, display: redactUrl(url) };
+}
+
+/**
+ * The database a URL names, percent-decoded exactly once (as libpq does: `a%2Fb` is the database
+ * `a/b`); "" when the URL names none. withDatabase is its inverse.
+ */
+export function databaseName(url: string): string {
+  const path = parseUrl(url).pathname.replace(/^\//, "");
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    throw new LifelineError({
+      code: "URL_INVALID",
+      kind: "config",
+      message: `the database name in ${redactUrl(url)} has a '%' that is not a valid percent-encoding`,
+      fix: "percent-encode special characters in the database name (% as %25, / as %2F, ? as %3F, # as %23)",
+    });
+  }
 }
 
 const PASSWORD_PARAMS = ["password", "sslpassword"];
@@ -52,7 +74,10 @@ function parseUrl(url: string): URL {
   }
 }
 
-/** Same server and credentials, another database. */
+/**
+ * Same server and credentials, another database: `database` is the name as the server knows it,
+ * percent-encoded exactly once (databaseName(withDatabase(t, name).url) === name, for any name).
+ */
 export function withDatabase(target: Target, database: string): Target {
   const parsed = parseUrl(target.url);
   parsed.pathname = "/" + encodeURIComponent(database);
@@ -118,11 +143,22 @@ export async function pinSqlSession(client: pg.Client): Promise<string> {
   return r.rows[0]?.search_path ?? "";
 }
 
+/**
+ * node-postgres's options for a URL. Its own URL reading decodes the database name with decodeURI,
+ * which leaves `%2F`, `%3B`, `%24`, `%23`… encoded (it would connect to `a%3Bb`, not `a;b`): the
+ * database is given as databaseName reads it, as libpq (pg_dump, pg_restore, psql) reads it too.
+ */
+function clientConfig(target: Target): pg.ClientConfig {
+  const database = databaseName(target.url);
+  const parsed = parseConnectionString(target.url) as pg.ClientConfig;
+  return { ...parsed, ...(database === "" ? {} : { database }) };
+}
+
 export async function connect(target: Target, applicationName = "lifeline"): Promise<pg.Client> {
   const client = new pg.Client({
-    connectionString: target.url,
     application_name: applicationName,
     connectionTimeoutMillis: 10_000,
+    ...clientConfig(target),
   });
   // An idle client that loses its server must not crash the process.
   client.on("error", () => undefined);

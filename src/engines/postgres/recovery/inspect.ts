@@ -92,8 +92,16 @@ export async function inspect(target: Target): Promise<DatabaseState> {
       consumers: [],
       encoding: source.encoding,
       locale: source.locale,
+      identity: null,
     };
     if (!exists) return state;
+    if (source.systemIdentifier !== null) {
+      const oid = await client.query<{ oid: string }>(
+        "SELECT oid::text AS oid FROM pg_database WHERE datname = current_database()",
+      );
+      const databaseOid = oid.rows[0]?.oid;
+      if (databaseOid) state.identity = `${source.systemIdentifier}/${databaseOid}`;
+    }
     const tables = await client.query<{
       schema: string;
       name: string;

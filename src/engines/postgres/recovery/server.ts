@@ -1,7 +1,7 @@
 import type pg from "pg";
 import { isLifelineError } from "../../../core/errors.js";
 import type { Target } from "../../../ports/engine.js";
-import { connect, withDatabase } from "../connection.js";
+import { connect, databaseName, withDatabase } from "../connection.js";
 
 /** Every session lifeline opens to restore into a live server is named so (pg_stat_activity). */
 export const RECOVERY_APPLICATION = "lifeline restore";
@@ -9,9 +9,9 @@ export const RECOVERY_APPLICATION = "lifeline restore";
 /** The databases lifeline connects to when the one it works on does not exist or is being replaced. */
 const MAINTENANCE = ["postgres", "template1"] as const;
 
-/** The database name at the end of the target's URL. */
+/** The database name at the end of the target's URL, decoded once (see databaseName). */
 export function databaseOf(target: Target): string {
-  return decodeURIComponent(new URL(target.url).pathname.replace(/^\//, ""));
+  return databaseName(target.url);
 }
 
 /**
