@@ -134,7 +134,7 @@ export async function recoverDatabase(
         code: "RESTORE_FAILED",
         kind: "runtime",
         message: `${previousName} already exists on ${target.display}: the database as it was before restoring ${manifest.id} once already`,
-        fix: `discard it first (lifeline restore --discard-previous ${request.asset.name}) or rename it, then restore again`,
+        fix: `discard it first (lifeline restore --discard-previous ${request.asset.name} when \`lifeline status\` lists it; otherwise a killed restore left it, not recorded: DROP DATABASE "${previousName}" by hand once you no longer need it) or rename it, then restore again`,
       });
     }
     ctx.progress.phase(`creating the database to restore into beside ${database}`);
@@ -194,13 +194,25 @@ export async function recoverDatabase(
           : `renaming the restored copy to ${database}`,
       );
       swapped = true;
-      const swap = await recovery.swap(target, staging, previousName).catch((error: unknown) => {
-        throw asLifelineError(
-          error,
-          "RESTORE_FAILED",
-          `swapping the restored copy in as ${database} failed (${database} is as it was; the copy is removed)`,
+      // Ctrl-C from here on does not stop the swap (it is short, and stopping half-way is what would
+      // leave the database refusing connections): say so.
+      const finishing = () =>
+        ctx.progress.warn(
+          `finishing the swap of ${database} first (it takes a moment; its renames are committed or about to be)`,
         );
-      });
+      if (ctx.signal.aborted) finishing();
+      else ctx.signal.addEventListener("abort", finishing, { once: true });
+      const swap = await recovery
+        .swap(target, staging, previousName)
+        .catch((error: unknown) => {
+          // The swap's own errors say whether the renames committed and what is left to do.
+          throw asLifelineError(
+            error,
+            "RESTORE_FAILED",
+            `swapping the restored copy in as ${database} failed`,
+          );
+        })
+        .finally(() => ctx.signal.removeEventListener("abort", finishing));
       return {
         ...result,
         verified: true,
@@ -226,4 +238,45 @@ async function dropStaging(ctx: AppContext, recovery: Recovery, staging: Target)
       `could not remove the staging database ${staging.display} (the next restore into this database removes it): ${message(error)}`,
     );
   });
+}
+
+/**
+ * Before a restore or standby connects to anything: puts right what a lifeline killed in the middle
+ * of a swap left on these databases (one refusing connections; or, killed right after the renames,
+ * the database as it was under its new name), each under its recovery lock, held only for that. Says
+ * on stderr what it did. A database whose lock another lifeline holds is left to it (its swap may be
+ * running); a server that cannot be reached is left to the command's own steps to report.
+ */
+export async function repairInterruptedSwaps(
+  ctx: AppContext,
+  engine: Engine,
+  targets: readonly Target[],
+): Promise<void> {
+  const recovery = engine.recovery;
+  if (!recovery) return;
+  const byKey = new Map<string, Target>();
+  for (const target of targets) {
+    try {
+      const url = new URL(target.url);
+      byKey.set(`${url.hostname}|${url.port || "5432"}|${databaseOf(target)}`, target);
+    } catch {
+      // Not a URL: the command's own steps say so.
+    }
+  }
+  // At once: a server that does not answer delays the command by one connection timeout, not more.
+  await Promise.all(
+    [...byKey.values()].map(async (target) => {
+      const lock = await recovery.lock(target).catch(() => null);
+      if (!lock) return;
+      try {
+        for (const repaired of await recovery.repair(target)) ctx.progress.warn(repaired);
+      } catch (error) {
+        ctx.progress.warn(
+          `could not check ${target.display} for a swap a killed lifeline left unfinished: ${message(error)}`,
+        );
+      } finally {
+        await lock.release();
+      }
+    }),
+  );
 }

@@ -22,7 +22,7 @@ import type { AppContext } from "./context.js";
 import { pickRestorePoint } from "./drill.js";
 import { auditInput, type GateDeps } from "./gate.js";
 import { assessRecoverability, PLAN_ASSEMBLY } from "./plan.js";
-import { recoverDatabase, type DatabaseRecovery } from "./recover-database.js";
+import { recoverDatabase, repairInterruptedSwaps, type DatabaseRecovery } from "./recover-database.js";
 import { recoverTables, type TableRecovery } from "./recover-tables.js";
 import { isAssetDatabase, withDatabaseName } from "./recovery-target.js";
 import { run, type RunOutcome } from "./run.js";
@@ -295,8 +295,10 @@ export async function restore(
   const { asset, command } = request;
   const engine = ctx.engine(asset.engine);
   const recovery = recoveryOf(engine);
-  if (command.action.kind === "discard-previous")
+  if (command.action.kind === "discard-previous") {
+    await repairInterruptedSwaps(ctx, engine, [engine.target(asset.url)]);
     return discardPrevious(ctx, deps, request, engine, recovery);
+  }
 
   const source = await pickSource(ctx, asset, command.restorePointId, command.unverified);
   const manifest = source.manifest;
@@ -325,6 +327,9 @@ export async function restore(
       withDatabaseName(target.display, `${databaseOf(assetTarget) || asset.name}_copy`),
     );
   let planId: string | null = null;
+  // Before anything connects to the target or the asset's database: a swap a killed lifeline left
+  // unfinished (a database refusing connections) is put right, so that the restore can plan and run.
+  await repairInterruptedSwaps(ctx, engine, [target, assetTarget]);
 
   const record = async (
     data: Omit<RestoreAudit, "mode" | "restorePointId" | "unverifiedSource" | "target">,

@@ -16,7 +16,7 @@ import type { ResolvedAsset } from "../config/load.js";
 import type { Recovery, Target } from "../ports/engine.js";
 import type { AppContext } from "./context.js";
 import { auditInput, type GateDeps } from "./gate.js";
-import { recoverDatabase } from "./recover-database.js";
+import { recoverDatabase, repairInterruptedSwaps } from "./recover-database.js";
 import { isAssetDatabase, withDatabaseName } from "./recovery-target.js";
 import { assetPosture, damagedInUse } from "./status.js";
 
@@ -225,6 +225,9 @@ export async function standby(
       `give the standby a database of its own, e.g. --to ${url.replace(/\/[^/?]*(\?|$)/, `/${databaseOf(asset.url) || asset.name}_standby$1`)}`,
     );
   }
+
+  // Before anything connects to it: a swap a killed lifeline left unfinished is put right.
+  await repairInterruptedSwaps(ctx, engine, [target]);
 
   ctx.progress.phase("finding the newest verified restore point");
   const manifest = await newestVerified(ctx, asset);

@@ -8,6 +8,7 @@ import {
 import { totalArtifactBytes, type Manifest } from "../core/restore-point/restore-point.js";
 import type { LastRestore, RecoveryState } from "../core/restore/state.js";
 import type { ResolvedAsset } from "../config/load.js";
+import type { RecoveryRemains } from "../ports/engine.js";
 import type { RestorePointInfo } from "../ports/repository.js";
 import type { AppContext } from "./context.js";
 
@@ -107,6 +108,7 @@ export function damagedInUse(asset: string, posture: Posture): Error | null {
 export async function status(ctx: AppContext, inputs: readonly AssetStatusInput[]): Promise<Posture[]> {
   return Promise.all(
     inputs.map(async (input) => {
+      const remains = input.asset ? recoveryRemains(ctx, input.asset) : Promise.resolve(null);
       const { posture } = await assetPosture(
         ctx,
         { name: input.name, tier: input.tier, rpoSeconds: input.rpoSeconds },
@@ -120,9 +122,53 @@ export async function status(ctx: AppContext, inputs: readonly AssetStatusInput[
           }
         },
       );
-      return posture;
+      return withRemains(posture, await remains);
     }),
   );
+}
+
+/** What killed restores left beside the asset's database; null when it cannot be read (unreachable). */
+async function recoveryRemains(ctx: AppContext, asset: ResolvedAsset): Promise<RecoveryRemains | null> {
+  const engine = ctx.engine(asset.engine);
+  if (!engine.recovery) return null;
+  try {
+    return await engine.recovery.remains(engine.target(asset.url));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A database a killed swap left refusing connections is a risk (the asset is down until it is put
+ * right); staging databases a killed restore left are notes (space, not data): each with its fix.
+ */
+function withRemains(posture: Posture, remains: RecoveryRemains | null): Posture {
+  if (!remains) return posture;
+  const name = posture.name;
+  const risks = [...posture.risks];
+  const notes: string[] = [];
+  const by = (sql: string) =>
+    `ALTER DATABASE ${sql} ALLOW_CONNECTIONS true; ALTER DATABASE ${sql} RESET lifeline.swapping`;
+  for (const found of remains.interrupted) {
+    const quoted = `"${found.database.replace(/"/g, '""')}"`;
+    if (found.role === "target" && found.refusing) {
+      risks.push(
+        `database ${found.database} REFUSES CONNECTIONS: a lifeline restore or standby was killed in the middle of its swap (before the renames; it holds the data it had); fix: run the restore again (lifeline restore ${name} --in-place, or any lifeline restore ${name} …: it gives the connections back first), or as a superuser: ${by(quoted)}`,
+      );
+    } else if (found.role !== "target") {
+      const dropped = found.role === "replaced";
+      (found.refusing ? risks : notes).push(
+        `${found.database} is ${name}'s database as it was before a restore that was killed right after its swap${dropped ? " (it was to be dropped)" : ", not recorded"}${found.refusing ? "; it refuses connections" : ""}; fix: the next lifeline restore of ${name} ${dropped ? "removes it" : "gives it back its connections"}, or as a superuser: ${found.refusing ? `${by(quoted)}; ` : ""}DROP DATABASE ${quoted} once it is no longer needed`,
+      );
+    }
+  }
+  for (const leftover of remains.leftovers) {
+    if (remains.interrupted.some((i) => i.database === leftover)) continue;
+    notes.push(
+      `${leftover} is a staging copy a killed lifeline restore left; fix: the next lifeline restore of ${name} removes it, or as a superuser: DROP DATABASE "${leftover.replace(/"/g, '""')}"`,
+    );
+  }
+  return notes.length > 0 ? { ...posture, risks, notes } : { ...posture, risks };
 }
 
 /** A standby as `status` shows it: what it serves, how old that is, where it is. */

@@ -113,6 +113,27 @@ export interface RecoveryLock {
   release(): Promise<void>;
 }
 
+/** A database that a lifeline killed in the middle of a swap left carrying the swap's mark. */
+export interface InterruptedSwap {
+  database: string;
+  /**
+   * "target": the renames never committed, it is the target with the data it had; "previous": the
+   * renames committed, it is the target as it was, renamed to <db>_before_<id> (the target holds the
+   * restored copy; the restore was not recorded); "replaced": the same, renamed to a staging name to
+   * be dropped.
+   */
+  role: "target" | "previous" | "replaced";
+  /** It refuses connections because of the swap (it allowed them before). */
+  refusing: boolean;
+}
+
+/** What killed restores left beside a database. */
+export interface RecoveryRemains {
+  interrupted: InterruptedSwap[];
+  /** Staging databases no running lifeline holds (see Recovery.leftovers). */
+  leftovers: string[];
+}
+
 /** A selective restore's outcome. */
 export interface TableRestore {
   /** Tables restored, qualified as in the manifest. */
@@ -137,12 +158,19 @@ export interface Recovery {
   /** Serialises recoveries into one database across processes and hosts; null when another holds it. */
   lock(target: Target): Promise<RecoveryLock | null>;
   /**
-   * Puts right what a lifeline killed in the middle of a swap left on `target` (it refuses
-   * connections): says what it did. The caller holds the lock.
+   * Puts right what a lifeline killed in the middle of a swap left on `target`, or on what it was
+   * renamed to when the renames had committed (<db>_before_<id>, or a staging name): gives it back its
+   * connections and removes the swap's mark; says what it did and where the database as it was
+   * before is. The caller holds the lock.
    */
   repair(target: Target): Promise<string[]>;
-  /** Staging databases beside `target` that a killed restore left (no lifeline holds their lock). */
+  /**
+   * Staging databases beside `target` that a killed restore left: named and commented as lifeline's
+   * (a database that only has such a name is never one), and no lifeline holds their lock.
+   */
   leftovers(target: Target): Promise<string[]>;
+  /** What killed restores left beside `target` (interrupted swaps, leftovers); changes nothing. */
+  remains(target: Target): Promise<RecoveryRemains>;
   /**
    * Creates an empty database on target's server to restore into (named stagingDatabaseName, marked
    * as lifeline's), with the encoding and locale given; when `like` exists, with its owner, settings

@@ -11,6 +11,7 @@ import { previousDatabaseName, stagingDatabaseName } from "../../src/core/restor
 import type { Manifest } from "../../src/core/restore-point/restore-point.js";
 import { engineFor } from "../../src/engines/index.js";
 import type { Progress, Target } from "../../src/ports/engine.js";
+import { stagingComment } from "../../src/engines/postgres/recovery/databases.js";
 import { embeddedScratch } from "../../src/scratch/embedded-postgres/index.js";
 import { testAsset, testContext } from "../support/context.js";
 import { ADMIN_URL, databaseExists, query, tempDir, urlFor } from "../support/pg.js";
@@ -345,6 +346,8 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
     const into = `${PREFIX}_left`;
     const dead = stagingDatabaseName(into, "dead01");
     await query(ADMIN_URL, `CREATE DATABASE ${dead}`);
+    // What stage() marks every staging database with: only such a database is ever a leftover.
+    await query(ADMIN_URL, `COMMENT ON DATABASE ${dead} IS '${stagingComment(into)}'`);
     // A live staging copy: its restore holds the lock (in this process, another session).
     const lock = await recovery.lock(target(into));
     assert.ok(lock);

@@ -174,6 +174,7 @@ export function renderStatus(
   }
   const lines = [table(rows)];
   for (const p of postures) for (const risk of p.risks) lines.push(`  ! ${p.name}: ${risk}`);
+  for (const p of postures) for (const note of p.notes ?? []) lines.push(`  note: ${p.name}: ${note}`);
   for (const p of postures) lines.push(...recoveryLines(p, recovery?.get(p.name), now));
   if (recovery === null)
     lines.push("  standbys and previous databases: unknown (the catalog could not be read)");

@@ -82,6 +82,8 @@ export interface Posture {
   /** Why the live database could not be read, if it could not. */
   liveError: string | null;
   risks: string[];
+  /** What needs no urgency but a fix (e.g. a staging database a killed restore left); absent when none. */
+  notes?: string[];
 }
 
 export interface PostureInput {

@@ -1,10 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
-import { LifelineError } from "../../../core/errors.js";
-import { STAGING_MARK, isStagingDatabase, stagingDatabaseName } from "../../../core/restore/restore.js";
+import { LifelineError, isLifelineError } from "../../../core/errors.js";
+import {
+  STAGING_MARK,
+  isStagingDatabase,
+  previousDatabaseName,
+  stagingDatabaseName,
+} from "../../../core/restore/restore.js";
 import type { DatabaseLocale } from "../../../core/restore-point/restore-point.js";
-import type { Target } from "../../../ports/engine.js";
+import type { InterruptedSwap, RecoveryRemains, Target } from "../../../ports/engine.js";
 import { createDatabaseSql, quoteLiteral, sqlIdent, withDatabase } from "../connection.js";
 import { holdStagingLock } from "./lock.js";
 import { STAGING_KEY_SQL, databaseOf, serverMajor, withMaintenance } from "./server.js";
@@ -17,6 +22,15 @@ export function isStagingOf(database: string, name: string): boolean {
   return /^[a-z0-9]*$/.test(nonce) && stagingDatabaseName(database, nonce) === name;
 }
 
+/** Is `name` previousDatabaseName(database, some restore point id)? */
+export function isPreviousOf(database: string, name: string): boolean {
+  const infix = "_before_";
+  for (let at = name.indexOf(infix); at >= 0; at = name.indexOf(infix, at + 1)) {
+    if (previousDatabaseName(database, name.slice(at + infix.length)) === name) return true;
+  }
+  return false;
+}
+
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -26,28 +40,45 @@ export function stagingComment(database: string): string {
   return `lifeline staging copy of ${database}; safe to drop when no lifeline restore runs`;
 }
 
+/**
+ * Staging databases of `database` whose lock no session holds: named as stage() names them AND
+ * carrying the comment stage() (or the swap, for the database it replaces) gives them, so that a
+ * database of someone else's that merely has such a name is never taken for one.
+ */
+async function leftoversOn(client: pg.Client, database: string): Promise<string[]> {
+  const r = await client.query<{ datname: string }>(
+    `SELECT datname FROM pg_database
+      WHERE strpos(datname, $1) > 0 AND shobj_description(oid, 'pg_database') IS NOT DISTINCT FROM $2
+      ORDER BY 1`,
+    [STAGING_MARK, stagingComment(database)],
+  );
+  const found: string[] = [];
+  for (const { datname } of r.rows) {
+    if (!isStagingOf(database, datname)) continue;
+    const free = await client.query<{ free: boolean }>(
+      `SELECT pg_try_advisory_lock(${STAGING_KEY_SQL}) AS free`,
+      [datname],
+    );
+    if (free.rows[0]?.free !== true) continue;
+    await client.query(`SELECT pg_advisory_unlock(${STAGING_KEY_SQL})`, [datname]);
+    found.push(datname);
+  }
+  return found;
+}
+
 /** See Recovery.leftovers: staging databases of target's database whose lock no session holds. */
 export async function leftovers(target: Target): Promise<string[]> {
-  const database = databaseOf(target);
   // The same maintenance database as lock(): advisory locks are per database.
-  return withMaintenance(target, async (client) => {
-    const r = await client.query<{ datname: string }>(
-      "SELECT datname FROM pg_database WHERE strpos(datname, $1) > 0 ORDER BY 1",
-      [STAGING_MARK],
-    );
-    const found: string[] = [];
-    for (const { datname } of r.rows) {
-      if (!isStagingOf(database, datname)) continue;
-      const free = await client.query<{ free: boolean }>(
-        `SELECT pg_try_advisory_lock(${STAGING_KEY_SQL}) AS free`,
-        [datname],
-      );
-      if (free.rows[0]?.free !== true) continue;
-      await client.query(`SELECT pg_advisory_unlock(${STAGING_KEY_SQL})`, [datname]);
-      found.push(datname);
-    }
-    return found;
-  });
+  return withMaintenance(target, (client) => leftoversOn(client, databaseOf(target)));
+}
+
+/** See Recovery.remains: what killed restores left beside target's database; changes nothing. */
+export async function remains(target: Target): Promise<RecoveryRemains> {
+  const database = databaseOf(target);
+  return withMaintenance(target, async (client) => ({
+    interrupted: await interruptedSwaps(client, database),
+    leftovers: await leftoversOn(client, database),
+  }));
 }
 
 /** Settings a staging database must not have while it is filled; the caller sets them after (setReadOnly). */
@@ -220,6 +251,7 @@ export async function swap(
         [name],
       );
       const was = current.rows[0];
+      const force = (await serverMajor(client)) >= 13 ? " WITH (FORCE)" : "";
       const comment = was?.comment ? quoteLiteral(was.comment) : "NULL";
       // The replacement's sessions are lifeline's own (restore, verify) and already ended; make sure.
       await endSessions(client, from, 5_000);
@@ -237,7 +269,7 @@ export async function swap(
         return { terminated: 0, unavailableMs: 0 };
       }
       const started = performance.now();
-      let committed = false;
+      let step: SwapStep = "refusing";
       let terminated = 0;
       try {
         // Refusing connections is committed at once (new sessions must not slip in before the rename)
@@ -249,22 +281,31 @@ export async function swap(
         );
         await client.query(`ALTER DATABASE ${sqlIdent(name)} ALLOW_CONNECTIONS false`);
         await client.query("COMMIT");
+        step = "ending sessions";
         terminated = await endSessions(client, name, 5_000);
+        step = "renaming";
         await client.query("BEGIN");
         await client.query(`ALTER DATABASE ${sqlIdent(name)} RENAME TO ${sqlIdent(away)}`);
         await client.query(`ALTER DATABASE ${sqlIdent(from)} RENAME TO ${sqlIdent(name)}`);
         await client.query(`COMMENT ON DATABASE ${sqlIdent(name)} IS ${comment}`);
+        // The database to drop after the commit is marked as a staging copy in the same transaction:
+        // when that drop fails (or lifeline is killed before it), leftovers() still recognises it.
+        if (previousName === null)
+          await client.query(
+            `COMMENT ON DATABASE ${sqlIdent(away)} IS ${quoteLiteral(stagingComment(name))}`,
+          );
+        step = "committing";
         await client.query("COMMIT");
-        committed = true;
       } catch (error) {
-        if (!committed) {
-          await client.query("ROLLBACK").catch(() => undefined);
-          await client
-            .query(`ALTER DATABASE ${sqlIdent(name)} ALLOW_CONNECTIONS ${was.allow ? "true" : "false"}`)
-            .catch(() => undefined);
-          await client.query(`ALTER DATABASE ${sqlIdent(name)} RESET ${SWAP_MARK}`).catch(() => undefined);
-        }
-        throw error;
+        throw await swapFailed(client, target, {
+          name,
+          from,
+          away,
+          previousName,
+          allow: was.allow,
+          step,
+          error,
+        });
       }
       const unavailableMs = Math.round(performance.now() - started);
       const after: string[] = [];
@@ -284,7 +325,6 @@ export async function swap(
           `removing lifeline's mark from ${away}`,
         );
       } else {
-        const force = (await serverMajor(client)) >= 13 ? " WITH (FORCE)" : "";
         await attempt(
           `DROP DATABASE IF EXISTS ${sqlIdent(away)}${force}`,
           `dropping the replaced database (now ${away})`,
@@ -294,8 +334,16 @@ export async function swap(
         throw new LifelineError({
           code: "RESTORE_FAILED",
           kind: "runtime",
-          message: `the restored database is now ${name} on ${target.display}${previousName ? ` and the previous one ${previousName}` : ""}, but ${after.join("; ")}`,
-          fix: `run that step by hand as a superuser${previousName ? "" : `; a database named ${away} is a staging leftover the next restore removes`}`,
+          message: `the renames committed: the restored database is now ${name} on ${target.display} and ${name} as it was is ${away}${previousName ? "" : " (to be dropped)"}, but ${after.join("; ")}`,
+          fix: `the next lifeline restore or standby of ${name} finishes it${previousName ? ` (${away} is not recorded: drop it by hand when you no longer need it, DROP DATABASE ${sqlIdent(away)})` : ` (it removes ${away}, a staging leftover)`}; or by hand as a superuser: ${[
+            `ALTER DATABASE ${sqlIdent(name)} ALLOW_CONNECTIONS true`,
+            ...(previousName
+              ? [
+                  `ALTER DATABASE ${sqlIdent(away)} ALLOW_CONNECTIONS true`,
+                  `ALTER DATABASE ${sqlIdent(away)} RESET ${SWAP_MARK}`,
+                ]
+              : [`DROP DATABASE ${sqlIdent(away)}`]),
+          ].join("; ")}`,
         });
       }
       return { terminated, unavailableMs };
@@ -307,30 +355,157 @@ export async function swap(
 /** The database setting a swap in progress carries (its value: whether the database allowed connections). */
 const SWAP_MARK = "lifeline.swapping";
 
+type SwapStep = "refusing" | "ending sessions" | "renaming" | "committing";
+
+/** The SQL that puts right by hand a database a swap left refusing connections. */
+function unrefuseSql(name: string): string {
+  return `ALTER DATABASE ${sqlIdent(name)} ALLOW_CONNECTIONS true; ALTER DATABASE ${sqlIdent(name)} RESET ${SWAP_MARK}`;
+}
+
 /**
- * See Recovery.repair: a target that a killed swap left refusing connections (it carries the swap's
- * mark) gets its connections back, and the mark goes. The caller holds the recovery lock.
+ * A swap failed before its renames were known to commit: roll back, find out (on this session, or a
+ * new one when it was lost) whether the renames committed, give the database back its connections
+ * when they did not, and say exactly that.
+ */
+async function swapFailed(
+  client: pg.Client,
+  target: Target,
+  s: {
+    name: string;
+    from: string;
+    away: string;
+    previousName: string | null;
+    allow: boolean;
+    step: SwapStep;
+    error: unknown;
+  },
+): Promise<LifelineError> {
+  await client.query("ROLLBACK").catch(() => undefined);
+  type Settled = { committed: boolean | null; restored: boolean; why: string | null };
+  const settle = async (c: pg.Client): Promise<Settled> => {
+    const present = new Set(
+      (
+        await c.query<{ datname: string }>(
+          "SELECT datname FROM pg_database WHERE datname = ANY($1::text[])",
+          [[s.name, s.from, s.away]],
+        )
+      ).rows.map((r) => r.datname),
+    );
+    if (!present.has(s.from)) {
+      return present.has(s.away) && present.has(s.name)
+        ? { committed: true, restored: false, why: null }
+        : { committed: null, restored: false, why: `neither ${s.from} nor ${s.away} is as expected` };
+    }
+    try {
+      await c.query(`ALTER DATABASE ${sqlIdent(s.name)} ALLOW_CONNECTIONS ${s.allow ? "true" : "false"}`);
+      await c.query(`ALTER DATABASE ${sqlIdent(s.name)} RESET ${SWAP_MARK}`);
+      return { committed: false, restored: true, why: null };
+    } catch (error) {
+      return { committed: false, restored: false, why: message(error) };
+    }
+  };
+  let settled: Settled;
+  try {
+    settled = await settle(client);
+  } catch {
+    // This session is lost (killed, network): ask the server on a new one.
+    settled = await withMaintenance(target, settle, [s.name, s.from, s.away]).catch(
+      (error: unknown): Settled => ({ committed: null, restored: false, why: message(error) }),
+    );
+  }
+  const cause = message(s.error);
+  const failed = `swapping the restored copy in as ${s.name} on ${target.display} failed while ${s.step} (${cause})`;
+  const again = `the next lifeline restore or lifeline standby of ${s.name} gives them back`;
+  const keepFix = isLifelineError(s.error) ? s.error.fix : undefined;
+  if (settled.committed === false && settled.restored) {
+    return new LifelineError({
+      code: "RESTORE_FAILED",
+      kind: "runtime",
+      message: `${failed}: the renames did not commit, ${s.name} is as it was${s.allow ? " and accepts connections again" : ""}`,
+      fix: keepFix ?? "see the cause above, then run the restore again",
+    });
+  }
+  if (settled.committed === false) {
+    return new LifelineError({
+      code: "RESTORE_FAILED",
+      kind: "runtime",
+      message: `${failed}: the renames did not commit, ${s.name} holds the data it had but REFUSES CONNECTIONS (lifeline refused them for the swap and could not allow them again: ${settled.why ?? "unknown"})`,
+      fix: `${again}; or by hand as a superuser: ${unrefuseSql(s.name)}`,
+    });
+  }
+  if (settled.committed === true) {
+    return new LifelineError({
+      code: "RESTORE_FAILED",
+      kind: "runtime",
+      message: `${failed}, after the renames committed: the restored copy is now ${s.name}, and ${s.name} as it was is ${s.away}${s.previousName ? "" : " (to be dropped)"}, which may still refuse connections`,
+      fix: `${again}${s.previousName ? ` (${s.away} is not recorded: drop it by hand when you no longer need it, DROP DATABASE ${sqlIdent(s.away)})` : ` and removes ${s.away}`}; or by hand as a superuser: ${unrefuseSql(s.away)}`,
+    });
+  }
+  return new LifelineError({
+    code: "RESTORE_FAILED",
+    kind: "runtime",
+    message: `${failed}; whether the renames committed is unknown (the server could not be asked: ${settled.why ?? "unknown"}); ${s.name} may refuse connections`,
+    fix: `${again} and says where each database is; by hand as a superuser: if ${s.from} still exists the renames did not commit and ${s.name} is as it was: ${unrefuseSql(s.name)}; otherwise ${s.name} is the restored copy and ${s.away} what it was: ${unrefuseSql(s.away)}`,
+  });
+}
+
+/** Databases of `database` (itself, or what a swap renamed it to) that carry the swap's mark. */
+async function interruptedSwaps(client: pg.Client, database: string): Promise<InterruptedSwap[]> {
+  const r = await client.query<{ datname: string; allow: boolean; mark: string }>(
+    `SELECT d.datname, d.datallowconn AS allow, substr(c, length($1) + 2) AS mark
+       FROM pg_database d
+       JOIN pg_db_role_setting s ON s.setdatabase = d.oid AND s.setrole = 0
+      CROSS JOIN LATERAL unnest(s.setconfig) c
+      WHERE starts_with(c, $1 || '=')
+      ORDER BY 1`,
+    [SWAP_MARK],
+  );
+  const found: InterruptedSwap[] = [];
+  for (const row of r.rows) {
+    const role =
+      row.datname === database
+        ? "target"
+        : isPreviousOf(database, row.datname)
+          ? "previous"
+          : isStagingOf(database, row.datname)
+            ? "replaced"
+            : null;
+    if (role) found.push({ database: row.datname, role, refusing: !row.allow && row.mark === "allow" });
+  }
+  return found;
+}
+
+/**
+ * See Recovery.repair: a database that a killed swap left refusing connections (it carries the
+ * swap's mark) gets its connections back, and the mark goes: the target when the renames never
+ * committed, or what it was renamed to when they had (the kill came before the connections were
+ * given back). The caller holds the recovery lock.
  */
 export async function repairSwap(target: Target): Promise<string[]> {
   const name = databaseOf(target);
   return withMaintenance(
     target,
     async (client) => {
-      const r = await client.query<{ allow: boolean; mark: string | null }>(
-        `SELECT d.datallowconn AS allow,
-                (SELECT substr(c, length($2) + 2) FROM pg_db_role_setting s, unnest(s.setconfig) c
-                  WHERE s.setdatabase = d.oid AND s.setrole = 0 AND c LIKE $2 || '=%') AS mark
-           FROM pg_database d WHERE d.datname = $1`,
-        [name, SWAP_MARK],
-      );
-      const row = r.rows[0];
-      if (!row || row.mark === null) return [];
       const done: string[] = [];
-      if (!row.allow && row.mark === "allow") {
-        await client.query(`ALTER DATABASE ${sqlIdent(name)} ALLOW_CONNECTIONS true`);
-        done.push(`${name} accepts connections again (a lifeline killed while swapping had refused them)`);
+      for (const found of await interruptedSwaps(client, name)) {
+        const db = sqlIdent(found.database);
+        if (found.refusing) await client.query(`ALTER DATABASE ${db} ALLOW_CONNECTIONS true`);
+        await client.query(`ALTER DATABASE ${db} RESET ${SWAP_MARK}`);
+        if (found.role === "target") {
+          if (found.refusing)
+            done.push(
+              `${name} accepts connections again (a lifeline killed while swapping had refused them; the swap had not happened, ${name} holds the data it had)`,
+            );
+        } else if (found.role === "previous") {
+          done.push(
+            `${found.database} is ${name} as it was before an in-place restore that was killed right after its swap (${name} holds the restored copy)${found.refusing ? "; it accepts connections again" : ""}. That restore was not recorded, so neither status nor restore --discard-previous knows ${found.database}: when you no longer need it, drop it by hand: DROP DATABASE ${db}`,
+          );
+        } else {
+          done.push(
+            `${found.database} is ${name} as it was before a restore that was killed right after its swap (${name} holds the restored copy; ${found.database} was to be dropped)${found.refusing ? "; it accepts connections again" : ""}. The next restore into ${name} removes it, or drop it by hand: DROP DATABASE ${db}`,
+          );
+        }
       }
-      await client.query(`ALTER DATABASE ${sqlIdent(name)} RESET ${SWAP_MARK}`);
       return done;
     },
     [name],

@@ -1,6 +1,6 @@
 import type { Recovery } from "../../../ports/engine.js";
 import type { PgTools } from "../tools.js";
-import { dropDatabase, leftovers, repairSwap, setReadOnly, stage, swap } from "./databases.js";
+import { dropDatabase, leftovers, remains, repairSwap, setReadOnly, stage, swap } from "./databases.js";
 import { inspect } from "./inspect.js";
 import { lock } from "./lock.js";
 import { preflight } from "./preflight.js";
@@ -12,6 +12,7 @@ export function postgresRecovery(tools: PgTools): Recovery {
     inspect,
     lock,
     leftovers,
+    remains,
     repair: repairSwap,
     stage,
     drop: dropDatabase,
