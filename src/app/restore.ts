@@ -431,6 +431,8 @@ export async function restore(
     const tables = selectTables(
       manifest.fingerprints.tables.map((t) => t.table),
       { tables: action.tables, schemas: action.schemas },
+      // Tables in the schema that hold no rows of their own: partitioned tables.
+      manifest.fingerprints.schema.objects.filter((o) => o.kind === "table").map((o) => o.name),
     );
     ctx.progress.phase(`inspecting ${target.display}`);
     const state = await recovery.inspect(target);

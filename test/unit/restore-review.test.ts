@@ -110,3 +110,23 @@ describe("show of a recovery plan the policy allows", () => {
     assert.match(text, /none needed: the policy allows this plan/);
   });
 });
+
+describe("selecting a partitioned table", () => {
+  it("says it holds no rows of its own and to name its partitions", async () => {
+    const { selectTables } = await import("../../src/core/restore/restore.js");
+    for (const asked of ["public.meas", "meas"]) {
+      assert.throws(
+        () =>
+          selectTables(["public.meas_2025", "public.meas_2026"], { tables: [asked], schemas: [] }, [
+            "public.meas",
+            "public.meas_2025",
+            "public.meas_2026",
+          ]),
+        (e: unknown) =>
+          isLifelineError(e) &&
+          /partitioned table/.test(e.message) &&
+          /name its partitions/.test(e.fix ?? ""),
+      );
+    }
+  });
+});

@@ -99,6 +99,8 @@ export function isStagingDatabase(name: string): boolean {
 export function selectTables(
   available: readonly string[],
   request: { tables: readonly string[]; schemas: readonly string[] },
+  /** Every table of the restore point's schema, those without rows of their own (partitioned) too. */
+  allTables: readonly string[] = available,
 ): string[] {
   const unquote = (s: string) =>
     s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1).replace(/""/g, '"') : s;
@@ -134,6 +136,18 @@ export function selectTables(
     const hits = known.filter((k) => k.parts[0] === schema);
     if (hits.length === 0) unknown.push(`schema ${schema}`);
     for (const k of hits) chosen.add(k.table);
+  }
+  const holding = new Set(available);
+  const partitioned = unknown.filter((u) =>
+    [u, `public.${u}`].some((name) => allTables.includes(name) && !holding.has(name)),
+  );
+  if (partitioned.length > 0) {
+    throw new LifelineError({
+      code: "RESTORE_SELECTION_UNKNOWN",
+      kind: "usage",
+      message: `${partitioned.join(", ")} holds no rows of its own (a partitioned table): its partitions hold them`,
+      fix: `name its partitions with --tables (restoring a partition brings its partitioned table back too); the restore point's tables: ${available.slice(0, 20).join(", ")}${available.length > 20 ? ", …" : ""}`,
+    });
   }
   if (unknown.length > 0) {
     const sample = available.slice(0, 20).join(", ");
