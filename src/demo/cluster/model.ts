@@ -215,6 +215,14 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     shortNames: ["vsc", "vscs"],
     custom: true,
   },
+  {
+    group: "admissionregistration.k8s.io",
+    version: "v1",
+    plural: "validatingwebhookconfigurations",
+    singular: "validatingwebhookconfiguration",
+    kind: "ValidatingWebhookConfiguration",
+    namespaced: false,
+  },
 ];
 
 export function groupVersion(type: ResourceType): string {
@@ -344,6 +352,7 @@ export const NO_STATUS_SUBRESOURCE = new Set([
   "ServiceAccount",
   "StorageClass",
   "VolumeSnapshotClass",
+  "ValidatingWebhookConfiguration",
 ]);
 
 export function storeKey(type: ResourceType, namespace: string | undefined, name: string): string {

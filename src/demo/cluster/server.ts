@@ -53,6 +53,13 @@ import {
   update,
 } from "./resources.js";
 import { ObjectStore } from "./store.js";
+import {
+  WebhookAdmission,
+  warningHeaders,
+  withDeniedDeletions,
+  type UserInfo,
+  type WebhookOptions,
+} from "./webhooks.js";
 
 export interface SimulatedApiServerOptions {
   /** Objects the cluster starts with (deep-copied; `reset()` returns to them). */
@@ -63,6 +70,13 @@ export interface SimulatedApiServerOptions {
   user?: string;
   /** Clock for timestamps of objects created or deleted at run time. */
   now?: () => Date;
+  /**
+   * More bearer tokens and the users they authenticate (as AdmissionReview `userInfo` shows them),
+   * e.g. `{ "alice-token": { username: "alice", groups: ["system:authenticated"] } }`.
+   */
+  users?: Record<string, UserInfo>;
+  /** Where webhooks' `clientConfig.service` references are reached (webhooks.ts). */
+  webhookServices?: WebhookOptions["services"];
 }
 
 /** The user of the simulated kubeconfig, as Forbidden messages name it. */
@@ -77,6 +91,8 @@ export class SimulatedApiServer {
   private readonly token: string | null;
   private readonly user: string;
   private readonly now: () => Date;
+  private readonly users: Map<string, UserInfo>;
+  private readonly webhooks: WebhookAdmission;
   /** Every request served, in order (also those answered with an error). */
   readonly requests: RecordedRequest[] = [];
 
@@ -85,6 +101,10 @@ export class SimulatedApiServer {
     this.token = options.token === undefined ? SIMULATED_TOKEN : options.token;
     this.user = options.user ?? SIMULATED_USER;
     this.now = options.now ?? (() => new Date());
+    this.users = new Map(Object.entries(options.users ?? {}));
+    this.webhooks = new WebhookAdmission({
+      ...(options.webhookServices ? { services: options.webhookServices } : {}),
+    });
     this.store = new ObjectStore(this.now);
     this.reset();
   }
@@ -220,10 +240,16 @@ export class SimulatedApiServer {
     const info = resolveRequest(req.method ?? "GET", url);
     let code = 200;
     let body: unknown;
+    let warnings: string[] = [];
     try {
-      this.authenticate(req);
+      const user = this.authenticate(req);
       this.applyFaults(info);
-      body = this.route(info, rawBody, contentType);
+      // ---- validating admission webhooks (webhooks.ts), before a mutating request is applied
+      const admission = await this.webhooks.admit(this.store, info, rawBody, contentType, user);
+      warnings = admission.warnings;
+      body = withDeniedDeletions(this.store, admission.deniedDeletions, () =>
+        this.route(info, rawBody, contentType),
+      );
       if (isObj(body) && typeof body.__code === "number") {
         code = body.__code;
         delete body.__code;
@@ -253,15 +279,20 @@ export class SimulatedApiServer {
       "Content-Type": typeof body === "string" ? "text/plain; charset=utf-8" : "application/json",
       "Content-Length": Buffer.byteLength(text),
       "Cache-Control": "no-cache, private",
+      ...(warnings.length > 0 ? { Warning: warningHeaders(warnings) } : {}),
     });
     res.end(text);
   }
 
-  private authenticate(req: http.IncomingMessage): void {
-    if (this.token === null) return;
-    if (req.headers.authorization !== `Bearer ${this.token}`) {
+  /** The user of the request's bearer token (the `users` option, else the simulated kubeconfig's user). */
+  private authenticate(req: http.IncomingMessage): UserInfo {
+    const header = req.headers.authorization ?? "";
+    const known = header.startsWith("Bearer ") ? this.users.get(header.slice("Bearer ".length)) : undefined;
+    if (known) return known;
+    if (this.token !== null && header !== `Bearer ${this.token}`) {
       throw new ApiStatusError(401, "Unauthorized", "Unauthorized");
     }
+    return { username: this.user, groups: ["system:masters", "system:authenticated"] };
   }
 
   private applyFaults(info: RequestInfo): void {

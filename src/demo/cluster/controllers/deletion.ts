@@ -19,6 +19,13 @@ import {
 import type { ObjectStore } from "../store.js";
 
 /**
+ * Deletions refused by admission (object uids), per store, while one request is applied: the
+ * simulated controllers leave these objects in place, as a real controller whose DELETE a
+ * validating webhook denied would.
+ */
+export const DENIED_DELETIONS = new WeakMap<ObjectStore, ReadonlySet<string>>();
+
+/**
  * Removes an object and applies what Kubernetes does after it: volumes follow their claim by
  * reclaim policy, StatefulSet claims follow `whenDeleted`, a namespace takes its contents,
  * dependents are garbage-collected (or orphaned).
@@ -33,6 +40,8 @@ export function deleteWithEffects(
   if (!type) return;
   const key = storeKey(type, obj.metadata.namespace, obj.metadata.name);
   if (store.objects.get(key) !== obj) return;
+  // A deletion a controller would make but a validating webhook refused (webhooks.ts): it stays.
+  if (obj.metadata.uid !== undefined && DENIED_DELETIONS.get(store)?.has(obj.metadata.uid)) return;
   store.objects.delete(key);
   store.touch(obj);
 
@@ -62,6 +71,14 @@ export function deleteWithEffects(
     case "Namespace":
       for (const o of [...store.objects.values()]) {
         if (o.metadata.namespace === obj.metadata.name) deleteWithEffects(store, o, "Background", deletedAt);
+      }
+      if ([...store.objects.values()].some((o) => o.metadata.namespace === obj.metadata.name)) {
+        // Content the namespace controller could not delete: the namespace stays Terminating.
+        obj.metadata.deletionTimestamp ??= deletedAt;
+        status(obj).phase = "Terminating";
+        store.objects.set(key, obj);
+        store.touch(obj);
+        return;
       }
       break;
     case "VolumeSnapshot": {
