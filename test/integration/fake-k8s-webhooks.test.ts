@@ -405,4 +405,78 @@ describe("simulated API server: validating admission webhooks", () => {
     assert.equal(k8s.server.has("sts", SIMULATED.primaryStatefulSet, NS), false);
     assert.equal(k8s.server.has("pvc", CLAIM, NS), true);
   });
+
+  it("CREATE and UPDATE carry object and oldObject; rules with * and subresources; status and scale", async () => {
+    await register({
+      rules: [
+        {
+          operations: ["CREATE", "UPDATE"],
+          apiGroups: ["*"],
+          apiVersions: ["*"],
+          resources: ["*"],
+          scope: "*",
+        },
+        {
+          operations: ["UPDATE"],
+          apiGroups: ["apps"],
+          apiVersions: ["v1"],
+          resources: ["statefulsets/scale"],
+        },
+      ],
+    });
+    await k8s.core.createNamespacedConfigMap({
+      namespace: NS,
+      body: { metadata: { name: "settings", labels: { a: "1" } }, data: { x: "1" } },
+      fieldManager: "tester",
+    });
+    await k8s.core.patchNamespacedConfigMap(
+      { name: "settings", namespace: NS, body: { data: { x: "2" } } },
+      mergePatch,
+    );
+    await k8s.apps.patchNamespacedStatefulSetScale(
+      { name: SIMULATED.readStatefulSet, namespace: NS, body: { spec: { replicas: 2 } } },
+      mergePatch,
+    );
+    // A status update is a subresource "*" does not match.
+    await k8s.core.patchNamespacedPersistentVolumeClaimStatus(
+      { name: CLAIM, namespace: NS, body: { status: { phase: "Bound" } } },
+      mergePatch,
+    );
+    const [created, patched, scaled, ...rest] = webhook.received.map((r) => r.request);
+    assert.equal(created?.operation, "CREATE");
+    assert.equal(created?.oldObject, null);
+    assert.equal(created?.object?.metadata.name, "settings");
+    assert.deepEqual(created?.options, {
+      kind: "CreateOptions",
+      apiVersion: "meta.k8s.io/v1",
+      fieldManager: "tester",
+    });
+    assert.equal(patched?.operation, "UPDATE");
+    assert.equal(patched?.options.kind, "PatchOptions");
+    assert.deepEqual((patched?.object as unknown as { data: unknown }).data, { x: "2" });
+    assert.deepEqual((patched?.oldObject as unknown as { data: unknown }).data, { x: "1" });
+    assert.equal(scaled?.subResource, "scale");
+    assert.deepEqual(scaled?.kind, { group: "autoscaling", version: "v1", kind: "Scale" });
+    assert.deepEqual(scaled?.resource, { group: "apps", version: "v1", resource: "statefulsets" });
+    // The StatefulSet controller's new pod and claim are not sent (only controllers' deletions are).
+    assert.deepEqual(rest, []);
+  });
+
+  it("a dry-run namespace deletion is admitted once, with no controller deletions", async () => {
+    await register({
+      rules: [{ operations: ["DELETE"], apiGroups: ["*"], apiVersions: ["*"], resources: ["*"] }],
+    });
+    const res = await raw("DELETE", `/api/v1/namespaces/${NS}?dryRun=All`);
+    assert.equal(res.code, 200);
+    assert.deepEqual(
+      webhook.received.map((r) => [
+        r.request.kind.kind,
+        r.request.name,
+        r.request.namespace,
+        r.request.dryRun,
+      ]),
+      [["Namespace", NS, NS, true]],
+    );
+    assert.equal(k8s.server.objects("pvc", NS).length, 6);
+  });
 });

@@ -37,6 +37,14 @@ export {
 } from "./http.js";
 export { SIMULATED_USER, SimulatedApiServer, type SimulatedApiServerOptions } from "./server.js";
 export {
+  GARBAGE_COLLECTOR,
+  NAMESPACE_CONTROLLER,
+  STATEFULSET_CONTROLLER,
+  controllerUser,
+  type UserInfo,
+  type WebhookOptions,
+} from "./webhooks.js";
+export {
   SIMULATED_CONTEXT,
   SIMULATED_KUBECONFIG_USER,
   SIMULATED_TOKEN,

@@ -8,13 +8,15 @@
  * retention policy says otherwise, and controllers recreate the pods they own.
  *
  * It is used by the tests and by `lifeline demo` (where it is labelled "simulated cluster"). It is
- * not a conformance-tested API server: no watch, no admission beyond a default StorageClass, no
+ * not a conformance-tested API server: no watch, no mutating admission webhooks (validating ones are
+ * called, see webhooks.ts; built-in admission is a default StorageClass and immutable fields), no
  * graceful deletion (pods and claims disappear at once instead of staying Terminating behind the
  * `kubernetes.io/pvc-protection` finalizer), strategic merge patch is applied as JSON merge patch.
  *
  * The parts: model.ts (objects, resource types, uids), store.ts (objects and resourceVersions),
  * http.ts (request resolution, discovery), resources.ts (the verbs), patch.ts, selectors.ts,
- * admission.ts (defaults, immutable fields), controllers/ (what deletion and reconciliation do).
+ * admission.ts (defaults, immutable fields), webhooks.ts (validating admission webhooks),
+ * controllers/ (what deletion and reconciliation do).
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
