@@ -479,4 +479,22 @@ describe("simulated API server: validating admission webhooks", () => {
     );
     assert.equal(k8s.server.objects("pvc", NS).length, 6);
   });
+
+  it("the garbage collector's deletions of dependents reach the webhook with its user", async () => {
+    await register({
+      rules: [{ operations: ["DELETE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }],
+    });
+    webhook.handler = () => ({ allowed: false, status: { message: "keep the pod" } });
+    await k8s.apps.deleteNamespacedStatefulSet({ name: SIMULATED.readStatefulSet, namespace: NS });
+    assert.deepEqual(
+      webhook.received.map((r) => [
+        r.request.name,
+        r.request.userInfo.username,
+        r.request.options.propagationPolicy,
+      ]),
+      [[SIMULATED.readPod, "system:serviceaccount:kube-system:generic-garbage-collector", "Background"]],
+    );
+    assert.equal(k8s.server.has("sts", SIMULATED.readStatefulSet, NS), false);
+    assert.equal(k8s.server.has("pod", SIMULATED.readPod, NS), true);
+  });
 });

@@ -30,6 +30,10 @@
  * controller's service-account user; a deletion a webhook refuses is not made (a namespace with
  * content left stays Terminating), and the user's request still succeeds, as in a real cluster.
  * Objects the controllers create or update are not sent to webhooks.
+ *
+ * Not modelled: mutating webhooks (MutatingWebhookConfiguration is not served), `matchConditions`,
+ * `matchPolicy` (each resource is served in one version only, so Exact and Equivalent agree),
+ * `admissionReviewVersions` (always v1) and audit annotations.
  */
 import http from "node:http";
 import https from "node:https";
