@@ -327,7 +327,7 @@ export function deleteObject(
   shown.metadata.deletionTimestamp = deletedAt;
   shown.metadata.deletionGracePeriodSeconds = 0;
   if (type.kind === "Namespace") status(shown).phase = "Terminating";
-  if (!isDryRun(query)) {
+  if (!isDryRun(query, options)) {
     deleteWithEffects(store, current, propagation, deletedAt);
     reconcile(store);
   }
@@ -355,9 +355,10 @@ export function deleteCollection(
 ): Json {
   const listed = list(store, type, namespace, query);
   const items = listed.items as K8sObject[];
-  const propagation = propagationOf(isObj(body) ? body : {}, query);
+  const options = isObj(body) ? body : {};
+  const propagation = propagationOf(options, query);
   const deletedAt = timestamp(store.now());
-  if (!isDryRun(query)) {
+  if (!isDryRun(query, options)) {
     for (const item of items) {
       const obj = store.objects.get(storeKey(type, item.metadata.namespace, item.metadata.name));
       if (obj) deleteWithEffects(store, obj, propagation, deletedAt);
@@ -395,8 +396,14 @@ function propagationOf(options: Json, query: URLSearchParams): Propagation {
   return "Background";
 }
 
-function isDryRun(query: URLSearchParams): boolean {
-  return query.getAll("dryRun").includes("All");
+/**
+ * A dry run answers as if done and changes nothing: `?dryRun=All` in the query (create, update,
+ * patch; kubectl's `--dry-run=server`), or `dryRun: ["All"]` in the DeleteOptions body (kubectl
+ * puts it there for delete and deletecollection).
+ */
+function isDryRun(query: URLSearchParams, options: Json = {}): boolean {
+  if (query.getAll("dryRun").includes("All")) return true;
+  return Array.isArray(options.dryRun) && options.dryRun.includes("All");
 }
 
 function encodeContinue(offset: number): string {
