@@ -64,7 +64,12 @@ describe(
     it("kubectl get pvc -n shop lists the claims over HTTPS with the token", async () => {
       const result = await kubectl(["get", "pvc", "-n", NS]);
       assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stdout, /^NAME\b/);
+      // Server-side printing: the columns a real cluster shows.
+      assert.match(result.stdout, /^NAME +STATUS +VOLUME +CAPACITY +ACCESS MODES +STORAGECLASS\b/);
+      assert.match(
+        result.stdout,
+        new RegExp(`${SIMULATED.primaryPvc} +Bound +${SIMULATED.primaryPv} +\\S+ +RWO`),
+      );
       for (const name of [SIMULATED.primaryPvc, SIMULATED.readPvc])
         assert.match(result.stdout, new RegExp(name));
       assert.equal(result.stderr, "", "no discovery or OpenAPI errors at start");
@@ -132,7 +137,7 @@ describe(
       assert.ok(cluster.server.has("StatefulSet", "postgresql-primary", NS));
     });
 
-    it("kubectl apply validates against the OpenAPI document; create works too", async () => {
+    it("kubectl apply validates against the OpenAPI document; apply --server-side and create work too", async () => {
       const manifest = path.join(work.dir, "cm.yaml");
       const write = (value: string) =>
         writeFileSync(
@@ -148,6 +153,11 @@ describe(
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stdout, /configmap\/settings configured/);
       assert.deepEqual(cluster.server.get("ConfigMap", "settings", NS)?.data, { mode: "b" });
+      write("c");
+      const serverSide = await kubectl(["apply", "--server-side", "-f", manifest]);
+      assert.equal(serverSide.code, 0, serverSide.stderr);
+      assert.match(serverSide.stdout, /configmap\/settings serverside-applied/);
+      assert.deepEqual(cluster.server.get("ConfigMap", "settings", NS)?.data, { mode: "c" });
       const created = await kubectl(["create", "configmap", "other", "-n", NS, "--from-literal=k=v"]);
       assert.equal(created.code, 0, created.stderr);
       assert.ok(cluster.server.has("ConfigMap", "other", NS));

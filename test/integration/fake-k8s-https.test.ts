@@ -198,4 +198,38 @@ describe("the simulated API server over HTTPS, like a real cluster", () => {
     assert.ok(pvc.patch.parameters.some((p) => p.name === "fieldValidation"));
     assert.equal((await rawRequest(k8s, "/openapi/v3/apis/nothing/v1")).status, 404);
   });
+
+  it("answers kubectl's Accept: as=Table with the columns of a real cluster", async () => {
+    const accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+    const table = (
+      await rawRequest(k8s, `/api/v1/namespaces/${NS}/persistentvolumeclaims`, { headers: { accept } })
+    ).json() as {
+      kind: string;
+      columnDefinitions: { name: string }[];
+      rows: { cells: unknown[]; object: { kind: string; metadata: { name: string } } }[];
+    };
+    assert.equal(table.kind, "Table");
+    assert.deepEqual(table.columnDefinitions.map((c) => c.name).slice(0, 5), [
+      "Name",
+      "Status",
+      "Volume",
+      "Capacity",
+      "Access Modes",
+    ]);
+    const primary = table.rows.find((r) => r.cells[0] === SIMULATED.primaryPvc)!;
+    assert.equal(primary.cells[1], "Bound");
+    assert.equal(primary.cells[2], SIMULATED.primaryPv);
+    assert.equal(primary.object.kind, "PartialObjectMetadata");
+    assert.equal(primary.object.metadata.name, SIMULATED.primaryPvc);
+    const one = (
+      await rawRequest(k8s, `/api/v1/persistentvolumes/${SIMULATED.primaryPv}`, { headers: { accept } })
+    ).json() as { rows: { cells: unknown[] }[] };
+    assert.equal(one.rows.length, 1);
+    assert.equal(one.rows[0]!.cells[3], "Delete");
+    // Without the Accept parameter: the plain list, as client-node asks for it.
+    const plain = (await rawRequest(k8s, `/api/v1/namespaces/${NS}/persistentvolumeclaims`)).json() as {
+      kind: string;
+    };
+    assert.equal(plain.kind, "PersistentVolumeClaimList");
+  });
 });

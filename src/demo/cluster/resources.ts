@@ -3,6 +3,7 @@
  * status and scale subresources, with the API server's preconditions, dry runs, conflicts and
  * pagination. Every change runs the controllers to a fixed point before it answers.
  */
+import { parse as parseYaml } from "yaml";
 import { applyDefaults, immutableChange } from "./admission.js";
 import { reconcile } from "./controllers/index.js";
 import { deleteWithEffects } from "./controllers/deletion.js";
@@ -38,7 +39,7 @@ import {
   type Propagation,
   type ResourceType,
 } from "./model.js";
-import { patchDocument } from "./patch.js";
+import { applyMergePatch, patchDocument } from "./patch.js";
 import {
   fieldFilter,
   matchesLabelRequirements,
@@ -190,8 +191,42 @@ export function patch(
   contentType: string,
   query: URLSearchParams,
 ): Json {
+  if (contentType === "application/apply-patch+yaml") {
+    return serverSideApply(store, type, namespace, name, rawBody, query);
+  }
   const current = requireObject(store, type, namespace, name);
   const next = patchDocument(type, name, clone(current), rawBody, contentType) as K8sObject;
+  return write(store, type, current, next, query, "main");
+}
+
+/**
+ * Server-side apply (`kubectl apply --server-side`), simplified: the manifest (YAML or JSON) creates
+ * the object when it does not exist, else is merged into it like a JSON merge patch. Field
+ * ownership (managedFields, conflicts between managers) is not simulated: fields left out of the
+ * manifest are kept, not removed.
+ */
+function serverSideApply(
+  store: ObjectStore,
+  type: ResourceType,
+  namespace: string | undefined,
+  name: string,
+  rawBody: string,
+  query: URLSearchParams,
+): Json {
+  let manifest: unknown;
+  try {
+    manifest = parseYaml(rawBody);
+  } catch (e) {
+    throw badRequest(`the body of the apply request was not valid YAML: ${(e as Error).message}`);
+  }
+  if (!isObj(manifest)) throw badRequest("the body of an apply request must be an object");
+  const meta = isObj(manifest.metadata) ? manifest.metadata : {};
+  if (meta.name !== undefined && meta.name !== name) {
+    throw badRequest("the name of the object (metadata.name) does not match the name on the URL");
+  }
+  const current = store.objects.get(storeKey(type, type.namespaced ? namespace : undefined, name));
+  if (!current) return create(store, type, namespace, { ...manifest, metadata: { ...meta, name } }, query);
+  const next = applyMergePatch(clone(current), manifest) as K8sObject;
   return write(store, type, current, next, query, "main");
 }
 

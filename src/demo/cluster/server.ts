@@ -14,10 +14,12 @@
  * It is used by the tests and by `lifeline demo` (where it is labelled "simulated cluster"). It is
  * not a conformance-tested API server: no watch, no admission beyond a default StorageClass, no
  * graceful deletion (pods and claims disappear at once instead of staying Terminating behind the
- * `kubernetes.io/pvc-protection` finalizer), strategic merge patch is applied as JSON merge patch.
+ * `kubernetes.io/pvc-protection` finalizer), strategic merge patch is applied as JSON merge patch,
+ * server-side apply creates or merges (no field ownership).
  *
  * The parts: model.ts (objects, resource types, uids), store.ts (objects and resourceVersions),
- * http.ts (request resolution, discovery), resources.ts (the verbs), patch.ts, selectors.ts,
+ * http.ts (request resolution, discovery), openapi.ts (what `kubectl apply` reads), table.ts
+ * (what `kubectl get` prints), resources.ts (the verbs), patch.ts, selectors.ts,
  * admission.ts (defaults, immutable fields), controllers/ (what deletion and reconciliation do).
  */
 import type http from "node:http";
@@ -45,6 +47,7 @@ import {
   isObj,
   storeKey,
   timestamp,
+  type Json,
   type K8sObject,
   type Propagation,
 } from "./model.js";
@@ -59,6 +62,7 @@ import {
   update,
 } from "./resources.js";
 import { ObjectStore } from "./store.js";
+import { asTable, wantsTable } from "./table.js";
 
 export interface SimulatedApiServerOptions {
   /** Objects the cluster starts with (deep-copied; `reset()` returns to them). */
@@ -242,6 +246,13 @@ export class SimulatedApiServer {
       this.authenticate(req);
       this.applyFaults(info);
       body = this.route(info, rawBody, contentType);
+      if (
+        (info.verb === "list" || info.verb === "get") &&
+        !info.subresource &&
+        wantsTable(req.headers.accept)
+      ) {
+        body = this.table(info, body as Json);
+      }
       if (isObj(body) && typeof body.__code === "number") {
         code = body.__code;
         delete body.__code;
@@ -273,6 +284,12 @@ export class SimulatedApiServer {
       "Cache-Control": "no-cache, private",
     });
     res.end(text);
+  }
+
+  /** What `kubectl get` prints: the object or list as a meta.k8s.io Table (table.ts). */
+  private table(info: RequestInfo, body: Json): Json {
+    const type = RESOURCE_TYPES.find((t) => t.plural === info.resource && t.group === info.group);
+    return type ? asTable(type.kind, body, this.now(), info.query.get("includeObject")) : body;
   }
 
   private authenticate(req: http.IncomingMessage): void {
