@@ -4,7 +4,7 @@
  * as the real API server returns them (403 denial text, Warning headers, "failed calling webhook").
  */
 import assert from "node:assert/strict";
-import http from "node:http";
+import https from "node:https";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { AdmissionregistrationV1Api, type V1ValidatingWebhook } from "@kubernetes/client-node";
 import {
@@ -82,7 +82,7 @@ describe("simulated API server: validating admission webhooks", () => {
   }
 
   function as(token: string): ReturnType<typeof clientsFor> {
-    return clientsFor(simulatedKubeconfig({ server: k8s.url, token }));
+    return clientsFor(simulatedKubeconfig({ server: k8s.url, ca: k8s.ca, token }));
   }
 
   /** A raw request to the simulated API server: status, parsed body and the raw headers. */
@@ -92,9 +92,9 @@ describe("simulated API server: validating admission webhooks", () => {
     token = SIMULATED_TOKEN,
   ): Promise<{ code: number; body: Record<string, unknown>; headers: string[] }> {
     return new Promise((resolve, reject) => {
-      const req = http.request(
+      const req = https.request(
         `${k8s.url}${path}`,
-        { method, headers: { authorization: `Bearer ${token}`, accept: "application/json" } },
+        { method, ca: k8s.ca, headers: { authorization: `Bearer ${token}`, accept: "application/json" } },
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
