@@ -4,7 +4,11 @@
  * as the real API server returns them (403 denial text, Warning headers, "failed calling webhook").
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import https from "node:https";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { AdmissionregistrationV1Api, type V1ValidatingWebhook } from "@kubernetes/client-node";
 import {
@@ -497,4 +501,64 @@ describe("simulated API server: validating admission webhooks", () => {
     assert.equal(k8s.server.has("sts", SIMULATED.readStatefulSet, NS), false);
     assert.equal(k8s.server.has("pod", SIMULATED.readPod, NS), true);
   });
+
+  it(
+    "the real kubectl prints the denial and the warnings",
+    { skip: !onPath("kubectl") && "no kubectl on PATH" },
+    async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), "lifeline-webhook-kubectl-"));
+      try {
+        const kubeconfig = await k8s.writeKubeconfig(path.join(dir, "kubeconfig"));
+        const kubectl = (...args: string[]) =>
+          new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+            execFile(
+              "kubectl",
+              args,
+              {
+                env: { ...process.env, KUBECONFIG: kubeconfig, KUBECACHEDIR: path.join(dir, "cache") },
+                timeout: 60_000,
+              },
+              (error, stdout, stderr) =>
+                resolve({
+                  code: error ? (typeof error.code === "number" ? error.code : 1) : 0,
+                  stdout,
+                  stderr,
+                }),
+            );
+          });
+        await register();
+        webhook.handler = (request) =>
+          request.dryRun
+            ? {
+                allowed: true,
+                warnings: ["plan: delete claim shop/data-postgresql-primary-0 and its volume"],
+              }
+            : {
+                allowed: false,
+                status: { code: 403, reason: "Forbidden", message: "claim is protected by lifeline" },
+              };
+        const denied = await kubectl("delete", "pvc", CLAIM, "-n", NS);
+        assert.notEqual(denied.code, 0);
+        assert.match(
+          denied.stderr,
+          /Error from server \(Forbidden\): admission webhook "pvc-protection.lifeline.dev" denied the request: claim is protected by lifeline/,
+        );
+        const dry = await kubectl("delete", "pvc", CLAIM, "-n", NS, "--dry-run=server");
+        assert.equal(dry.code, 0, dry.stderr);
+        assert.match(
+          dry.stderr,
+          /Warning: plan: delete claim shop\/data-postgresql-primary-0 and its volume/,
+        );
+        assert.equal(k8s.server.has("pvc", CLAIM, NS), true);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
+
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? "")
+    .split(path.delimiter)
+    .some((d) => d !== "" && existsSync(path.join(d, command)));
+}
