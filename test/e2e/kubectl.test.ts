@@ -162,5 +162,18 @@ describe(
       assert.equal(created.code, 0, created.stderr);
       assert.ok(cluster.server.has("ConfigMap", "other", NS));
     });
+
+    it("kubectl auth whoami and auth can-i answer (SelfSubjectReview, SelfSubjectAccessReview)", async () => {
+      const whoami = await kubectl(["auth", "whoami"]);
+      assert.equal(whoami.code, 0, whoami.stderr);
+      assert.match(whoami.stdout, /Username +simulated-admin/);
+      const may = await kubectl(["auth", "can-i", "delete", "pvc", "-n", NS]);
+      assert.equal(may.code, 0, may.stderr);
+      assert.match(may.stdout, /^yes/);
+      cluster.server.forbid("persistentvolumeclaims");
+      const mayNot = await kubectl(["auth", "can-i", "delete", "pvc", "-n", NS]);
+      assert.equal(mayNot.code, 1);
+      assert.match(mayNot.stdout, /^no/);
+    });
   },
 );
