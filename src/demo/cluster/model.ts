@@ -47,10 +47,14 @@ export interface ResourceType {
   kind: string;
   namespaced: boolean;
   shortNames?: string[];
+  /** Discovery categories: kubectl resolves `all` (`kubectl get all`) to the types in "all". */
+  categories?: string[];
   /** Served by a CustomResourceDefinition (list items keep apiVersion/kind, deletion returns Status). */
   custom?: boolean;
   /** `scale` subresource (autoscaling/v1 Scale). */
   scalable?: boolean;
+  /** A create-only review (SelfSubjectReview, SelfSubjectAccessReview): answered, never stored. */
+  review?: boolean;
 }
 
 export const RESOURCE_TYPES: readonly ResourceType[] = [
@@ -97,6 +101,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     singular: "pod",
     kind: "Pod",
     namespaced: true,
+    categories: ["all"],
     shortNames: ["po"],
   },
   {
@@ -106,6 +111,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     singular: "service",
     kind: "Service",
     namespaced: true,
+    categories: ["all"],
     shortNames: ["svc"],
   },
   { group: "", version: "v1", plural: "secrets", singular: "secret", kind: "Secret", namespaced: true },
@@ -134,6 +140,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     singular: "statefulset",
     kind: "StatefulSet",
     namespaced: true,
+    categories: ["all"],
     shortNames: ["sts"],
     scalable: true,
   },
@@ -144,6 +151,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     singular: "deployment",
     kind: "Deployment",
     namespaced: true,
+    categories: ["all"],
     shortNames: ["deploy"],
     scalable: true,
   },
@@ -154,6 +162,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     singular: "replicaset",
     kind: "ReplicaSet",
     namespaced: true,
+    categories: ["all"],
     shortNames: ["rs"],
     scalable: true,
   },
@@ -164,9 +173,18 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     singular: "daemonset",
     kind: "DaemonSet",
     namespaced: true,
+    categories: ["all"],
     shortNames: ["ds"],
   },
-  { group: "batch", version: "v1", plural: "jobs", singular: "job", kind: "Job", namespaced: true },
+  {
+    group: "batch",
+    version: "v1",
+    plural: "jobs",
+    singular: "job",
+    kind: "Job",
+    namespaced: true,
+    categories: ["all"],
+  },
   {
     group: "batch",
     version: "v1",
@@ -174,6 +192,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     singular: "cronjob",
     kind: "CronJob",
     namespaced: true,
+    categories: ["all"],
     shortNames: ["cj"],
   },
   {
@@ -214,6 +233,24 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     namespaced: false,
     shortNames: ["vsc", "vscs"],
     custom: true,
+  },
+  {
+    group: "authentication.k8s.io",
+    version: "v1",
+    plural: "selfsubjectreviews",
+    singular: "selfsubjectreview",
+    kind: "SelfSubjectReview",
+    namespaced: false,
+    review: true,
+  },
+  {
+    group: "authorization.k8s.io",
+    version: "v1",
+    plural: "selfsubjectaccessreviews",
+    singular: "selfsubjectaccessreview",
+    kind: "SelfSubjectAccessReview",
+    namespaced: false,
+    review: true,
   },
 ];
 
@@ -339,6 +376,8 @@ export const HAS_GENERATION = new Set([
 ]);
 /** Kinds without a status subresource (a patch of the main resource may change everything). */
 export const NO_STATUS_SUBRESOURCE = new Set([
+  "SelfSubjectReview",
+  "SelfSubjectAccessReview",
   "Secret",
   "ConfigMap",
   "ServiceAccount",
