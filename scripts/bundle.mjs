@@ -18,7 +18,7 @@ import { build } from "esbuild";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const outdir = path.join(root, "dist/cli");
-const BUNDLED = new Set(["commander", "pg", "pg-connection-string", "yaml", "zod"]);
+const BUNDLED = new Set(["commander", "pg", "pg-connection-string", "prom-client", "yaml", "zod"]);
 
 const pkg = JSON.parse(await readFile(path.join(root, "package.json"), "utf8"));
 const external = [

@@ -15,6 +15,7 @@ import { register as plan } from "./commands/plan.js";
 import { register as restore } from "./commands/restore.js";
 import { register as revoke } from "./commands/revoke.js";
 import { register as run } from "./commands/run.js";
+import { register as serve } from "./commands/serve.js";
 import { register as show } from "./commands/show.js";
 import { register as standby } from "./commands/standby.js";
 import { register as status } from "./commands/status.js";
@@ -122,6 +123,7 @@ for (const register of [
   revoke,
   breakGlass,
   audit,
+  serve,
 ]) {
   register(program, env);
 }
