@@ -55,7 +55,7 @@ await rm(path.join(root, "dist"), { recursive: true, force: true });
 
 await build({
   absWorkingDir: root,
-  entryPoints: ["src/cli/main.ts"],
+  entryPoints: ["src/cli/main.ts", "src/cli/kubectl-lifeline.ts"],
   outdir,
   bundle: true,
   splitting: true,
