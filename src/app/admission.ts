@@ -111,7 +111,8 @@ export async function judgeAdmission(deps: AdmissionDeps, body: unknown): Promis
     };
   }
   const command = displayCommand(subject.argv);
-  const signal = AbortSignal.timeout(deps.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const signal = AbortSignal.timeout(timeoutMs);
   let plan: Plan;
   try {
     plan = await planCommand({ ...deps.plan.deps, signal }, subject.argv, deps.plan.options);
@@ -145,7 +146,7 @@ export async function judgeAdmission(deps: AdmissionDeps, body: unknown): Promis
     approved: string | null;
   };
   try {
-    catalog = await deps.catalog();
+    catalog = await beforeDeadline(deps.catalog(), signal, timeoutMs);
     const gate: GateDeps = {
       catalog,
       identity: { id: req.userInfo.username, source: "server", host: deps.host, authenticated: true },
@@ -153,7 +154,7 @@ export async function judgeAdmission(deps: AdmissionDeps, body: unknown): Promis
       notify: async () => [],
       warn: deps.warn,
     };
-    let decision = await decide(gate, plan);
+    let decision = await beforeDeadline(decide(gate, plan), signal, timeoutMs);
     if (plan.verdict !== "allow" && decision.verdict === "allow" && decision.breakGlass === null) {
       // Approvals counted, but they are for `lifeline run` to use: only a break-glass grant of this
       // user lets the request itself through.
@@ -163,7 +164,7 @@ export async function judgeAdmission(deps: AdmissionDeps, body: unknown): Promis
         runner: gate.identity.id,
         now,
         vouched: { approvals: [], forged: [], used: new Map() },
-        grants: await countingGrants(catalog, now),
+        grants: await beforeDeadline(countingGrants(catalog, now), signal, timeoutMs),
       });
       if (waived.verdict === "allow" && waived.breakGlass) decision = { ...waived, drifted: [] };
     }
@@ -265,46 +266,71 @@ async function record(
   },
 ): Promise<string | null> {
   try {
-    const catalog = await deps.catalog();
-    await catalog.appendAudit(
-      auditInput(
-        {
-          catalog,
-          identity: {
-            id: req.userInfo.username || "(unknown)",
-            source: "server",
-            host: deps.host,
-            authenticated: true,
+    const deadline = AbortSignal.timeout(deps.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const catalog = await beforeDeadline(deps.catalog(), deadline, deps.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    await beforeDeadline(
+      catalog.appendAudit(
+        auditInput(
+          {
+            catalog,
+            identity: {
+              id: req.userInfo.username || "(unknown)",
+              source: "server",
+              host: deps.host,
+              authenticated: true,
+            },
+            clock: deps.clock,
+            notify: async () => [],
+            warn: deps.warn,
           },
-          clock: deps.clock,
-          notify: async () => [],
-          warn: deps.warn,
-        },
-        "admission",
-        {
-          asset: fields.asset,
-          planId: fields.planId,
-          data: {
-            result: fields.result,
-            reason: fields.reason,
-            command:
-              fields.command ??
-              `${req.operation} ${req.resource.resource} ${req.namespace ? `${req.namespace}/` : ""}${req.name}`,
-            ...(fields.verdict ? { verdict: fields.verdict } : {}),
-            ...(fields.breakGlass ? { breakGlass: fields.breakGlass } : {}),
-            operation: req.operation,
-            resource: req.resource.resource,
-            namespace: req.namespace,
-            name: req.name,
-            uid: req.uid,
-            groups: req.userInfo.groups,
-            dryRun: req.dryRun,
+          "admission",
+          {
+            asset: fields.asset,
+            planId: fields.planId,
+            data: {
+              result: fields.result,
+              reason: fields.reason,
+              command:
+                fields.command ??
+                `${req.operation} ${req.resource.resource} ${req.namespace ? `${req.namespace}/` : ""}${req.name}`,
+              ...(fields.verdict ? { verdict: fields.verdict } : {}),
+              ...(fields.breakGlass ? { breakGlass: fields.breakGlass } : {}),
+              operation: req.operation,
+              resource: req.resource.resource,
+              namespace: req.namespace,
+              name: req.name,
+              uid: req.uid,
+              groups: req.userInfo.groups,
+              dryRun: req.dryRun,
+            },
           },
-        },
+        ),
       ),
+      deadline,
+      deps.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     );
     return null;
   } catch (error) {
     return errorText(error);
   }
+}
+
+/** The catalog's answer, or a rejection once the request's time is up (a hung catalog denies, in time). */
+function beforeDeadline<T>(work: Promise<T>, signal: AbortSignal, ms: number): Promise<T> {
+  const late = () => new Error(`the catalog did not answer within ${ms / 1000} s`);
+  if (signal.aborted) return Promise.reject(late());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(late());
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }

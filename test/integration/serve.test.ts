@@ -411,6 +411,52 @@ describe("bad input and failures: a defined answer, a log line, never a crash", 
   });
 });
 
+describe("a slow catalog, and certificates refused at start-up", () => {
+  it("a catalog that does not answer: denied within the request's time, with the reason", async () => {
+    const hung = await serve({
+      ...admissionDeps(() => new Promise<Catalog>(() => undefined)),
+      timeoutMs: 300,
+    });
+    try {
+      const started = Date.now();
+      const r = await validate(review(claim(SIMULATED.primaryPvc)), hung);
+      assert.equal(r.allowed, false);
+      assert.match(r.status?.message ?? "", /the catalog did not answer within 0\.3 s/);
+      assert.ok(Date.now() - started < 5_000);
+    } finally {
+      await hung.close();
+    }
+  });
+
+  it("an expired certificate, or a key of another certificate, does not start the server", async () => {
+    const expired = makeCert(dir, "old", { expired: true });
+    await assert.rejects(
+      startServer({
+        host: "127.0.0.1",
+        port: 0,
+        tls: expired,
+        admit: async () => assert.fail(),
+        readiness: async () => ({ ready: true, reason: null }),
+        log: logger,
+      }),
+      (e: Error & { code?: string }) =>
+        e.code === "SERVE_TLS_INVALID" && /expired on 2020-01-02/.test(e.message),
+    );
+    const other = makeCert(dir, "other");
+    await assert.rejects(
+      startServer({
+        host: "127.0.0.1",
+        port: 0,
+        tls: { cert: other.cert, key: cert.key },
+        admit: async () => assert.fail(),
+        readiness: async () => ({ ready: true, reason: null }),
+        log: logger,
+      }),
+      /the key does not belong to the certificate/,
+    );
+  });
+});
+
 describe("health, readiness, metrics, certificates", () => {
   it("/healthz, /readyz and /metrics", async () => {
     assert.equal((await call(server, "GET", "/healthz")).body, "ok\n");
