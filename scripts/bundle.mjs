@@ -18,7 +18,16 @@ import { build } from "esbuild";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const outdir = path.join(root, "dist/cli");
-const BUNDLED = new Set(["commander", "pg", "pg-connection-string", "prom-client", "yaml", "zod"]);
+const BUNDLED = new Set([
+  "@peculiar/asn1-schema",
+  "@peculiar/asn1-x509",
+  "commander",
+  "pg",
+  "pg-connection-string",
+  "prom-client",
+  "yaml",
+  "zod",
+]);
 
 const pkg = JSON.parse(await readFile(path.join(root, "package.json"), "utf8"));
 const external = [

@@ -9,8 +9,6 @@ import { cli } from "../support/cli.js";
 import { SIMULATED, startFakeCluster, type FakeCluster } from "../support/fake-k8s.js";
 import { createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
 
-const BIN = path.resolve(import.meta.dirname, "../support/bin");
-
 interface RunDoc {
   status: string;
   planId: string;
@@ -61,7 +59,8 @@ describe("the gate, end to end with two people", () => {
   const as = (user: string, args: string[]) =>
     cli(args, {
       cwd: work.dir,
-      env: { LIFELINE_USER: user, KUBECONFIG: kubeconfig, PATH: `${BIN}:${process.env.PATH ?? ""}` },
+      // The real kubectl (on PATH) against the simulated cluster, with its own discovery cache.
+      env: { LIFELINE_USER: user, KUBECONFIG: kubeconfig, KUBECACHEDIR: path.join(work.dir, "kube-cache") },
     });
   const runJson = async (user: string, args: string[]) => {
     const result = await as(user, ["run", "--json", ...args]);

@@ -1,5 +1,5 @@
 /**
- * The simulated Kubernetes API server, driven through @kubernetes/client-node 1.x over HTTP.
+ * The simulated Kubernetes API server, driven through @kubernetes/client-node 1.x over HTTPS.
  *
  * How to send a merge patch with client-node 1.x: the generated `patch*` methods pick the first
  * JSON-like type of the OpenAPI list, which is `application/json-patch+json` (RFC 6902, the body
@@ -25,6 +25,7 @@ import {
   matchesLabelSelector,
   names,
   parseLabelSelector,
+  rawRequest,
   simulatedUid,
   startFakeCluster,
   type FakeCluster,
@@ -46,15 +47,11 @@ describe("simulated Kubernetes API server through @kubernetes/client-node", () =
   });
 
   it("serves version and discovery", async () => {
-    const res = await fetch(`${k8s.url}/version`, {
-      headers: { authorization: "Bearer simulated-cluster-token" },
-    });
-    const version = (await res.json()) as { gitVersion: string };
+    const res = await rawRequest(k8s, "/version");
+    const version = res.json() as { gitVersion: string };
     assert.equal(version.gitVersion, SIMULATED_VERSION.gitVersion);
     assert.match(version.gitVersion, /simulated/);
-    const groups = await (
-      await fetch(`${k8s.url}/apis`, { headers: { authorization: "Bearer simulated-cluster-token" } })
-    ).json();
+    const groups = (await rawRequest(k8s, "/apis")).json();
     assert.ok(
       (groups as { groups: Array<{ name: string }> }).groups.some(
         (g) => g.name === "snapshot.storage.k8s.io",
@@ -206,11 +203,9 @@ describe("simulated Kubernetes API server through @kubernetes/client-node", () =
   it("refuses a wrong token with 401 and counts requests", async () => {
     const stranger = clientsFor(k8s.kubeconfig.replace("simulated-cluster-token", "wrong-token"));
     assert.equal((await apiError(stranger.core.listNamespace())).code, 401);
-    const raw = await fetch(`${k8s.url}/api/v1/namespaces`, {
-      headers: { authorization: "Bearer wrong-token" },
-    });
+    const raw = await rawRequest(k8s, "/api/v1/namespaces", { token: "wrong-token" });
     assert.equal(raw.status, 401);
-    assert.equal(((await raw.json()) as { reason: string }).reason, "Unauthorized");
+    assert.equal((raw.json() as { reason: string }).reason, "Unauthorized");
     const before = k8s.server.requestCount((r) => r.resource === "namespaces");
     await k8s.core.listNamespace();
     assert.equal(

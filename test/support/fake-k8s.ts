@@ -1,8 +1,9 @@
 /**
  * The simulated Kubernetes API server for tests: started in-process, reached by
- * @kubernetes/client-node over real HTTP. See src/demo/cluster/server.ts for what it does.
+ * @kubernetes/client-node over real HTTPS (trusting the cluster's CA, with its bearer token). See src/demo/cluster/server.ts for what it does.
  */
 import assert from "node:assert/strict";
+import https from "node:https";
 import {
   ApiException,
   AppsV1Api,
@@ -15,6 +16,7 @@ import {
   setHeaderOptions,
 } from "@kubernetes/client-node";
 import {
+  SIMULATED_TOKEN,
   startSimulatedCluster,
   type SimulatedCluster,
   type SimulatedClusterOptions,
@@ -86,4 +88,47 @@ export async function apiError(
 /** The names of listed objects, sorted. */
 export function names(items: Array<{ metadata?: { name?: string } }>): string[] {
   return items.map((i) => i.metadata?.name ?? "").sort();
+}
+
+/**
+ * A raw HTTPS request to the cluster, trusting its CA (Node's fetch cannot be given a CA). `token`
+ * is sent as a bearer token unless null.
+ */
+export function rawRequest(
+  cluster: { url: string; ca: string },
+  requestPath: string,
+  options: { method?: string; token?: string | null; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  json(): unknown;
+}> {
+  const token = options.token === undefined ? SIMULATED_TOKEN : options.token;
+  const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      new URL(requestPath, cluster.url),
+      {
+        method: options.method ?? "GET",
+        ca: cluster.ca,
+        headers: {
+          ...(token !== null ? { authorization: `Bearer ${token}` } : {}),
+          ...(payload !== undefined
+            ? { "content-type": "application/json", "content-length": String(Buffer.byteLength(payload)) }
+            : {}),
+          ...options.headers,
+        },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => (text += c.toString("utf8")));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: () => JSON.parse(text) }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
 }

@@ -1,9 +1,10 @@
 /**
  * The HTTP face of the simulated API server: how a method and a path resolve to a request (verb,
  * resource, namespace, name, subresource), which requests a fault rule matches, and the discovery
- * documents (/api, /apis, /version) clients read before they call a resource.
+ * documents (/api, /apis, /version, /openapi/v3) clients read before they call a resource.
  */
 import { NO_STATUS_SUBRESOURCE, RESOURCE_TYPES, resourceTypeFor, type Json } from "./model.js";
+import { openApiDocument } from "./openapi.js";
 
 export type Verb = "get" | "list" | "watch" | "create" | "update" | "patch" | "delete" | "deletecollection";
 
@@ -127,11 +128,13 @@ export function discovery(segments: string[], address: string | undefined): unkn
         ...groups().map((g) => `/apis/${g}`),
         "/healthz",
         "/livez",
+        "/openapi/v3",
         "/readyz",
         "/version",
       ],
     };
   }
+  if (first === "openapi") return openApiDocument(segments.slice(1));
   if (segments.length === 1 && (first === "healthz" || first === "livez" || first === "readyz")) return "ok";
   if (segments.length === 1 && first === "version") {
     return {
@@ -198,6 +201,7 @@ function resourceList(group: string, version: string): Json {
         verbs:
           t.kind === "Namespace" || t.kind === "Node" ? verbs.filter((v) => v !== "deletecollection") : verbs,
         ...(t.shortNames ? { shortNames: t.shortNames } : {}),
+        ...(t.categories ? { categories: t.categories } : {}),
       },
       ...(NO_STATUS_SUBRESOURCE.has(t.kind)
         ? []

@@ -57,8 +57,10 @@ export interface SimulatedClusterOptions extends SimulatedApiServerOptions {
 }
 
 export interface SimulatedCluster {
-  /** Base URL, http://127.0.0.1:<port>. */
+  /** Base URL, https://127.0.0.1:<port>. */
   url: string;
+  /** PEM certificate of the cluster's CA. */
+  ca: string;
   /** Kubeconfig YAML text for the cluster (context "simulated"). */
   kubeconfig: string;
   server: SimulatedApiServer;
@@ -83,11 +85,13 @@ export async function startSimulatedCluster(
   const token = options.token === null ? undefined : (options.token ?? SIMULATED_TOKEN);
   const kubeconfigOptions = {
     server: url,
+    ca: server.ca,
     ...(token !== undefined ? { token } : {}),
     ...(options.namespace ? { namespace: options.namespace } : {}),
   };
   return {
     url,
+    ca: server.ca,
     kubeconfig: simulatedKubeconfig(kubeconfigOptions),
     server,
     objects: (kind, namespace) => server.objects(kind, namespace),

@@ -1,6 +1,6 @@
 /**
- * A kubeconfig for the simulated cluster. The server speaks plain HTTP, so the cluster entry sets
- * `insecure-skip-tls-verify: true`: @kubernetes/client-node 1.x refuses an http:// server otherwise.
+ * A kubeconfig for the simulated cluster, as a real cluster's: the server's CA in
+ * `certificate-authority-data` and a bearer token (kubectl sends a token only over HTTPS).
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -11,8 +11,10 @@ export const SIMULATED_CONTEXT = "simulated";
 export const SIMULATED_KUBECONFIG_USER = "simulated-admin";
 
 export interface SimulatedKubeconfigOptions {
-  /** Base URL of the simulated API server, e.g. http://127.0.0.1:43121. */
+  /** Base URL of the simulated API server, e.g. https://127.0.0.1:43121. */
   server: string;
+  /** PEM certificate of the CA that signed the server's certificate. */
+  ca: string;
   /** Bearer token (default {@link SIMULATED_TOKEN}). */
   token?: string;
   /** Default namespace of the context. */
@@ -29,7 +31,15 @@ export function simulatedKubeconfig(options: SimulatedKubeconfigOptions): string
       apiVersion: "v1",
       kind: "Config",
       preferences: {},
-      clusters: [{ name, cluster: { server: options.server, "insecure-skip-tls-verify": true } }],
+      clusters: [
+        {
+          name,
+          cluster: {
+            server: options.server,
+            "certificate-authority-data": Buffer.from(options.ca).toString("base64"),
+          },
+        },
+      ],
       users: [{ name: SIMULATED_KUBECONFIG_USER, user: { token: options.token ?? SIMULATED_TOKEN } }],
       contexts: [
         {

@@ -47,6 +47,8 @@ export interface ResourceType {
   kind: string;
   namespaced: boolean;
   shortNames?: string[];
+  /** Discovery categories: kubectl resolves `all` (`kubectl get all`) to the types in "all". */
+  categories?: string[];
   /** Served by a CustomResourceDefinition (list items keep apiVersion/kind, deletion returns Status). */
   custom?: boolean;
   /** `scale` subresource (autoscaling/v1 Scale). */
@@ -97,6 +99,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     singular: "pod",
     kind: "Pod",
     namespaced: true,
+    categories: ["all"],
     shortNames: ["po"],
   },
   {
@@ -106,6 +109,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     singular: "service",
     kind: "Service",
     namespaced: true,
+    categories: ["all"],
     shortNames: ["svc"],
   },
   { group: "", version: "v1", plural: "secrets", singular: "secret", kind: "Secret", namespaced: true },
@@ -134,6 +138,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     singular: "statefulset",
     kind: "StatefulSet",
     namespaced: true,
+    categories: ["all"],
     shortNames: ["sts"],
     scalable: true,
   },
@@ -144,6 +149,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     singular: "deployment",
     kind: "Deployment",
     namespaced: true,
+    categories: ["all"],
     shortNames: ["deploy"],
     scalable: true,
   },
@@ -154,6 +160,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     singular: "replicaset",
     kind: "ReplicaSet",
     namespaced: true,
+    categories: ["all"],
     shortNames: ["rs"],
     scalable: true,
   },
@@ -164,9 +171,18 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     singular: "daemonset",
     kind: "DaemonSet",
     namespaced: true,
+    categories: ["all"],
     shortNames: ["ds"],
   },
-  { group: "batch", version: "v1", plural: "jobs", singular: "job", kind: "Job", namespaced: true },
+  {
+    group: "batch",
+    version: "v1",
+    plural: "jobs",
+    singular: "job",
+    kind: "Job",
+    namespaced: true,
+    categories: ["all"],
+  },
   {
     group: "batch",
     version: "v1",
@@ -174,6 +190,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     singular: "cronjob",
     kind: "CronJob",
     namespaced: true,
+    categories: ["all"],
     shortNames: ["cj"],
   },
   {

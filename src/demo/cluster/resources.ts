@@ -3,6 +3,7 @@
  * status and scale subresources, with the API server's preconditions, dry runs, conflicts and
  * pagination. Every change runs the controllers to a fixed point before it answers.
  */
+import { parse as parseYaml } from "yaml";
 import { applyDefaults, immutableChange } from "./admission.js";
 import { reconcile } from "./controllers/index.js";
 import { deleteWithEffects } from "./controllers/deletion.js";
@@ -38,7 +39,7 @@ import {
   type Propagation,
   type ResourceType,
 } from "./model.js";
-import { patchDocument } from "./patch.js";
+import { applyMergePatch, patchDocument } from "./patch.js";
 import {
   fieldFilter,
   matchesLabelRequirements,
@@ -190,8 +191,42 @@ export function patch(
   contentType: string,
   query: URLSearchParams,
 ): Json {
+  if (contentType === "application/apply-patch+yaml") {
+    return serverSideApply(store, type, namespace, name, rawBody, query);
+  }
   const current = requireObject(store, type, namespace, name);
   const next = patchDocument(type, name, clone(current), rawBody, contentType) as K8sObject;
+  return write(store, type, current, next, query, "main");
+}
+
+/**
+ * Server-side apply (`kubectl apply --server-side`), simplified: the manifest (YAML or JSON) creates
+ * the object when it does not exist, else is merged into it like a JSON merge patch. Field
+ * ownership (managedFields, conflicts between managers) is not simulated: fields left out of the
+ * manifest are kept, not removed.
+ */
+function serverSideApply(
+  store: ObjectStore,
+  type: ResourceType,
+  namespace: string | undefined,
+  name: string,
+  rawBody: string,
+  query: URLSearchParams,
+): Json {
+  let manifest: unknown;
+  try {
+    manifest = parseYaml(rawBody);
+  } catch (e) {
+    throw badRequest(`the body of the apply request was not valid YAML: ${(e as Error).message}`);
+  }
+  if (!isObj(manifest)) throw badRequest("the body of an apply request must be an object");
+  const meta = isObj(manifest.metadata) ? manifest.metadata : {};
+  if (meta.name !== undefined && meta.name !== name) {
+    throw badRequest("the name of the object (metadata.name) does not match the name on the URL");
+  }
+  const current = store.objects.get(storeKey(type, type.namespaced ? namespace : undefined, name));
+  if (!current) return create(store, type, namespace, { ...manifest, metadata: { ...meta, name } }, query);
+  const next = applyMergePatch(clone(current), manifest) as K8sObject;
   return write(store, type, current, next, query, "main");
 }
 
@@ -327,7 +362,7 @@ export function deleteObject(
   shown.metadata.deletionTimestamp = deletedAt;
   shown.metadata.deletionGracePeriodSeconds = 0;
   if (type.kind === "Namespace") status(shown).phase = "Terminating";
-  if (!isDryRun(query)) {
+  if (!isDryRun(query, options)) {
     deleteWithEffects(store, current, propagation, deletedAt);
     reconcile(store);
   }
@@ -355,9 +390,10 @@ export function deleteCollection(
 ): Json {
   const listed = list(store, type, namespace, query);
   const items = listed.items as K8sObject[];
-  const propagation = propagationOf(isObj(body) ? body : {}, query);
+  const options = isObj(body) ? body : {};
+  const propagation = propagationOf(options, query);
   const deletedAt = timestamp(store.now());
-  if (!isDryRun(query)) {
+  if (!isDryRun(query, options)) {
     for (const item of items) {
       const obj = store.objects.get(storeKey(type, item.metadata.namespace, item.metadata.name));
       if (obj) deleteWithEffects(store, obj, propagation, deletedAt);
@@ -395,8 +431,14 @@ function propagationOf(options: Json, query: URLSearchParams): Propagation {
   return "Background";
 }
 
-function isDryRun(query: URLSearchParams): boolean {
-  return query.getAll("dryRun").includes("All");
+/**
+ * A dry run answers as if done and changes nothing: `?dryRun=All` in the query (create, update,
+ * patch; kubectl's `--dry-run=server`), or `dryRun: ["All"]` in the DeleteOptions body (kubectl
+ * puts it there for delete and deletecollection).
+ */
+function isDryRun(query: URLSearchParams, options: Json = {}): boolean {
+  if (query.getAll("dryRun").includes("All")) return true;
+  return Array.isArray(options.dryRun) && options.dryRun.includes("All");
 }
 
 function encodeContinue(offset: number): string {

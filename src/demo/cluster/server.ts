@@ -7,17 +7,25 @@
  * with them (garbage collection by ownerReferences), StatefulSets keep their claims unless their
  * retention policy says otherwise, and controllers recreate the pods they own.
  *
+ * Like a real cluster it speaks HTTPS only, with a serving certificate signed by its own CA
+ * (generated at start, see src/support/tls.ts), and answers 401 to requests without its bearer
+ * token.
+ *
  * It is used by the tests and by `lifeline demo` (where it is labelled "simulated cluster"). It is
  * not a conformance-tested API server: no watch, no admission beyond a default StorageClass, no
  * graceful deletion (pods and claims disappear at once instead of staying Terminating behind the
- * `kubernetes.io/pvc-protection` finalizer), strategic merge patch is applied as JSON merge patch.
+ * `kubernetes.io/pvc-protection` finalizer), strategic merge patch is applied as JSON merge patch,
+ * server-side apply creates or merges (no field ownership).
  *
  * The parts: model.ts (objects, resource types, uids), store.ts (objects and resourceVersions),
- * http.ts (request resolution, discovery), resources.ts (the verbs), patch.ts, selectors.ts,
+ * http.ts (request resolution, discovery), openapi.ts (what `kubectl apply` reads), table.ts
+ * (what `kubectl get` prints), resources.ts (the verbs), patch.ts, selectors.ts,
  * admission.ts (defaults, immutable fields), controllers/ (what deletion and reconciliation do).
  */
-import http from "node:http";
+import type http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
+import { generateCa, issueServerCertificate, type CertificateAndKey } from "../../support/tls.js";
 import { reconcile } from "./controllers/index.js";
 import { deleteWithEffects } from "./controllers/deletion.js";
 import { ApiStatusError, badRequest, methodNotAllowed, pageNotFound } from "./errors.js";
@@ -39,6 +47,7 @@ import {
   isObj,
   storeKey,
   timestamp,
+  type Json,
   type K8sObject,
   type Propagation,
 } from "./model.js";
@@ -53,6 +62,7 @@ import {
   update,
 } from "./resources.js";
 import { ObjectStore } from "./store.js";
+import { asTable, wantsTable } from "./table.js";
 
 export interface SimulatedApiServerOptions {
   /** Objects the cluster starts with (deep-copied; `reset()` returns to them). */
@@ -63,6 +73,11 @@ export interface SimulatedApiServerOptions {
   user?: string;
   /** Clock for timestamps of objects created or deleted at run time. */
   now?: () => Date;
+  /**
+   * The serving certificate and its CA (PEM). Default: a CA and a certificate for 127.0.0.1 and
+   * localhost generated at construction, like a cluster's own CA.
+   */
+  tls?: { ca: string; cert: string; key: string };
 }
 
 /** The user of the simulated kubeconfig, as Forbidden messages name it. */
@@ -72,11 +87,12 @@ export class SimulatedApiServer {
   private readonly store: ObjectStore;
   private fixtures: K8sObject[];
   private faults: Fault[] = [];
-  private server: http.Server | undefined;
+  private server: https.Server | undefined;
   private address: string | undefined;
   private readonly token: string | null;
   private readonly user: string;
   private readonly now: () => Date;
+  private readonly tls: { ca: string; cert: string; key: string };
   /** Every request served, in order (also those answered with an error). */
   readonly requests: RecordedRequest[] = [];
 
@@ -85,16 +101,17 @@ export class SimulatedApiServer {
     this.token = options.token === undefined ? SIMULATED_TOKEN : options.token;
     this.user = options.user ?? SIMULATED_USER;
     this.now = options.now ?? (() => new Date());
+    this.tls = options.tls ?? simulatedTls();
     this.store = new ObjectStore(this.now);
     this.reset();
   }
 
   // ---- lifecycle
 
-  /** Starts listening; resolves to the base URL (http://127.0.0.1:<port>). */
+  /** Starts listening (HTTPS); resolves to the base URL (https://127.0.0.1:<port>). */
   async listen(port = 0, host = "127.0.0.1"): Promise<string> {
     if (this.server) return this.url;
-    const server = http.createServer((req, res) => {
+    const server = https.createServer({ cert: this.tls.cert, key: this.tls.key }, (req, res) => {
       void this.serve(req, res);
     });
     await new Promise<void>((resolve, reject) => {
@@ -112,7 +129,12 @@ export class SimulatedApiServer {
 
   get url(): string {
     if (!this.address) throw new Error("the simulated API server is not listening");
-    return `http://${this.address}`;
+    return `https://${this.address}`;
+  }
+
+  /** The PEM certificate of the CA that signed the serving certificate (kubeconfig's certificate-authority-data). */
+  get ca(): string {
+    return this.tls.ca;
   }
 
   get listening(): boolean {
@@ -224,6 +246,13 @@ export class SimulatedApiServer {
       this.authenticate(req);
       this.applyFaults(info);
       body = this.route(info, rawBody, contentType);
+      if (
+        (info.verb === "list" || info.verb === "get") &&
+        !info.subresource &&
+        wantsTable(req.headers.accept)
+      ) {
+        body = this.table(info, body as Json);
+      }
       if (isObj(body) && typeof body.__code === "number") {
         code = body.__code;
         delete body.__code;
@@ -255,6 +284,12 @@ export class SimulatedApiServer {
       "Cache-Control": "no-cache, private",
     });
     res.end(text);
+  }
+
+  /** What `kubectl get` prints: the object or list as a meta.k8s.io Table (table.ts). */
+  private table(info: RequestInfo, body: Json): Json {
+    const type = RESOURCE_TYPES.find((t) => t.plural === info.resource && t.group === info.group);
+    return type ? asTable(type.kind, body, this.now(), info.query.get("includeObject")) : body;
   }
 
   private authenticate(req: http.IncomingMessage): void {
@@ -336,4 +371,11 @@ export class SimulatedApiServer {
         return deleteCollection(this.store, type, info.namespace, body(), info.query);
     }
   }
+}
+
+/** A CA and a serving certificate for 127.0.0.1 and localhost. */
+function simulatedTls(): { ca: string; cert: string; key: string } {
+  const ca: CertificateAndKey = generateCa({ commonName: "lifeline simulated cluster CA" });
+  const serving = issueServerCertificate(ca, ["127.0.0.1", "localhost"], { commonName: "kube-apiserver" });
+  return { ca: ca.cert, cert: serving.cert, key: serving.key };
 }
