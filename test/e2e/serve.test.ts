@@ -120,7 +120,7 @@ describe("lifeline serve, run as a process", () => {
     );
     assert.equal(await get(port, "/readyz"), 200, stderr);
     // SIGTERM once the second request is sent: it is still answered, then the process exits 0.
-    const inFlight = post(port, deletion("uid-2"), () => child.kill("SIGTERM"));
+    const inFlight = post(port, deletion("uid-2"), () => setTimeout(() => child.kill("SIGTERM"), 20));
     const answered = await inFlight;
     assert.equal(answered.status, 200);
     assert.equal((JSON.parse(answered.body) as { response: { uid: string } }).response.uid, "uid-2");

@@ -49,7 +49,13 @@ function assetLines(plan: Plan): string[] {
 }
 
 function requirementLine(r: Requirement): string {
-  return `${r.detail}${r.fix ? ` (${r.fix})` : ""}`;
+  // An approval counts for `lifeline run`, which uses it: the plan id is approvable once
+  // `lifeline plan` (or `run`) has recorded it, not from the webhook's answer alone.
+  const fix =
+    r.kind === "approvals" && !r.met
+      ? "lifeline plan records the plan, another person approves it, lifeline run runs it"
+      : r.fix;
+  return `${r.detail}${fix ? ` (${fix})` : ""}`;
 }
 
 export interface DenialInput {
