@@ -119,6 +119,15 @@ describe("lifeline serve, run as a process", () => {
       /lifeline run -- kubectl delete pvc data-postgresql-primary-0 -n shop/,
     );
     assert.equal(await get(port, "/readyz"), 200, stderr);
+    // The very plan `lifeline plan -- kubectl …` shows (same code path, same plan id).
+    const shown = await cli(
+      ["plan", "--json", "--", "kubectl", "delete", "pvc", SIMULATED.primaryPvc, "-n", "shop"],
+      {
+        cwd: work.dir,
+      },
+    );
+    const planId = (JSON.parse(shown.stdout) as { planId: string }).planId;
+    assert.match(doc.response.status.message, new RegExp(`\\(plan ${planId.slice(0, 12)}\\)`));
     // SIGTERM once the second request is sent: it is still answered, then the process exits 0.
     const inFlight = post(port, deletion("uid-2"), () => setTimeout(() => child.kill("SIGTERM"), 20));
     const answered = await inFlight;
