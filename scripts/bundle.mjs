@@ -24,6 +24,7 @@ const BUNDLED = new Set([
   "commander",
   "pg",
   "pg-connection-string",
+  "prom-client",
   "yaml",
   "zod",
 ]);
@@ -63,7 +64,7 @@ await rm(path.join(root, "dist"), { recursive: true, force: true });
 
 await build({
   absWorkingDir: root,
-  entryPoints: ["src/cli/main.ts"],
+  entryPoints: ["src/cli/main.ts", "src/cli/kubectl-lifeline.ts"],
   outdir,
   bundle: true,
   splitting: true,

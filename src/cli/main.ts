@@ -15,6 +15,7 @@ import { register as plan } from "./commands/plan.js";
 import { register as restore } from "./commands/restore.js";
 import { register as revoke } from "./commands/revoke.js";
 import { register as run } from "./commands/run.js";
+import { register as serve } from "./commands/serve.js";
 import { register as show } from "./commands/show.js";
 import { register as standby } from "./commands/standby.js";
 import { register as status } from "./commands/status.js";
@@ -92,6 +93,9 @@ Examples:
     lifeline approve 7f3a9c01d2e4                         # another person approves that plan
     lifeline break-glass --asset shop --for 30m --reason "INC-4411 restore"
     lifeline audit --since 24h && lifeline audit verify
+  Enforce it at the Kubernetes API (admission webhook), and from kubectl:
+    lifeline serve --tls-cert tls.crt --tls-key tls.key
+    kubectl lifeline plan delete pvc data-postgresql-0 -n shop
 
 Each command has its own --help with examples.
 
@@ -122,6 +126,7 @@ for (const register of [
   revoke,
   breakGlass,
   audit,
+  serve,
 ]) {
   register(program, env);
 }

@@ -113,6 +113,9 @@ const policyRuleSchema = z
     error: "a rule needs `require:` or `deny:`",
   });
 
+/** HOST:PORT for `lifeline serve` (an IPv6 host in brackets; no host: every address). */
+export const LISTEN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):([0-9]{1,5})$/;
+
 export const ASSET_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export const configSchema = z.strictObject({
@@ -151,6 +154,16 @@ export const configSchema = z.strictObject({
       kubeconfig: z.string().min(1).optional(),
       context: z.string().min(1).optional(),
       clusterDomain: z.string().min(1).default("cluster.local"),
+    })
+    .optional(),
+  /** `lifeline serve`: where it listens and its TLS certificate and key (paths beside lifeline.yaml). */
+  serve: z
+    .strictObject({
+      listen: z
+        .string()
+        .regex(LISTEN, { error: "is not HOST:PORT; write 0.0.0.0:8443 (or [::]:8443, or :8443)" })
+        .default("0.0.0.0:8443"),
+      tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
     })
     .optional(),
   assets: z

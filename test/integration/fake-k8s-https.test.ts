@@ -10,6 +10,7 @@ import { parse } from "yaml";
 import { generateCa, issueServerCertificate } from "../../src/support/tls.js";
 import {
   SIMULATED,
+  SIMULATED_USER,
   clientsFor,
   rawRequest,
   startFakeCluster,
@@ -231,5 +232,30 @@ describe("the simulated API server over HTTPS, like a real cluster", () => {
       kind: string;
     };
     assert.equal(plain.kind, "PersistentVolumeClaimList");
+  });
+
+  it("answers SelfSubjectReview (who the token is) and SelfSubjectAccessReview, storing nothing", async () => {
+    const who = await rawRequest(k8s, "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
+      method: "POST",
+      body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
+    });
+    assert.equal(who.status, 201, who.text);
+    assert.equal(
+      (who.json() as { status: { userInfo: { username: string } } }).status.userInfo.username,
+      SIMULATED_USER,
+    );
+    const ask = (verb: string) =>
+      rawRequest(k8s, "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
+        method: "POST",
+        body: { spec: { resourceAttributes: { verb, resource: "persistentvolumeclaims", namespace: NS } } },
+      }).then((r) => (r.json() as { status: { allowed: boolean } }).status.allowed);
+    assert.equal(await ask("delete"), true);
+    k8s.server.forbid("pvc");
+    assert.equal(await ask("delete"), false);
+    assert.equal(
+      (await rawRequest(k8s, "/apis/authentication.k8s.io/v1/selfsubjectreviews")).status,
+      405,
+      "create only",
+    );
   });
 });

@@ -266,6 +266,46 @@ describe("restore --tables (real PostgreSQL)", () => {
     );
   });
 
+  it("a default of a table that is not restored, lost with a sequence the restore brings back, is said with its statement", async () => {
+    const db = await fresh();
+    await query(
+      db.url,
+      `CREATE SEQUENCE shared_seq;
+       CREATE TABLE items (id int PRIMARY KEY DEFAULT nextval('shared_seq'), name text);
+       CREATE TABLE prices (id int PRIMARY KEY DEFAULT nextval('shared_seq'), amount int);
+       INSERT INTO items (name) VALUES ('a'), ('b'); INSERT INTO prices (amount) VALUES (1)`,
+    );
+    const ctx = testContext(repo.dir);
+    const asset = testAsset("shared", db.url);
+    const sharedManifest = await backup(ctx, asset);
+    await query(db.url, "DROP SEQUENCE shared_seq CASCADE; DROP TABLE items");
+    const warnings: string[] = [];
+    const result = await recoverTables(
+      { ...ctx, progress: { phase: () => undefined, warn: (m) => warnings.push(m) } },
+      {
+        asset,
+        manifest: sharedManifest,
+        target: ctx.engine("postgres").target(db.url),
+        tables: ["public.items"],
+        jobs: 2,
+      },
+    );
+    assert.equal(result.verified, true, JSON.stringify(result.mismatches));
+    assert.ok(
+      warnings.some((w) =>
+        /ALTER TABLE ONLY public\.prices ALTER COLUMN id SET DEFAULT nextval\('public\.shared_seq'::regclass\);/.test(
+          w,
+        ),
+      ),
+      warnings.join("\n"),
+    );
+    const def = await query<{ d: string | null }>(
+      db.url,
+      "SELECT column_default AS d FROM information_schema.columns WHERE table_name = 'prices' AND column_name = 'id'",
+    );
+    assert.equal(def[0]?.d ?? null, null, "not applied: lifeline does not change tables it does not restore");
+  });
+
   it("restores into an empty new database: creates the schema and the trigger's function, restores the foreign key between restored tables", async () => {
     const ctx = testContext(repo.dir);
     const db = await fresh();

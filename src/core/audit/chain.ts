@@ -30,6 +30,8 @@ export const AUDIT_KINDS = [
   "restore",
   "standby",
   "discard",
+  /** A decision of the admission webhook (lifeline serve) about a protected object. */
+  "admission",
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];

@@ -198,8 +198,11 @@ function resourceList(group: string, version: string): Json {
         singularName: t.singular,
         namespaced: t.namespaced,
         kind: t.kind,
-        verbs:
-          t.kind === "Namespace" || t.kind === "Node" ? verbs.filter((v) => v !== "deletecollection") : verbs,
+        verbs: t.review
+          ? ["create"]
+          : t.kind === "Namespace" || t.kind === "Node"
+            ? verbs.filter((v) => v !== "deletecollection")
+            : verbs,
         ...(t.shortNames ? { shortNames: t.shortNames } : {}),
         ...(t.categories ? { categories: t.categories } : {}),
       },

@@ -53,6 +53,8 @@ export interface ResourceType {
   custom?: boolean;
   /** `scale` subresource (autoscaling/v1 Scale). */
   scalable?: boolean;
+  /** A create-only review (SelfSubjectReview, SelfSubjectAccessReview): answered, never stored. */
+  review?: boolean;
 }
 
 export const RESOURCE_TYPES: readonly ResourceType[] = [
@@ -240,6 +242,24 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     kind: "ValidatingWebhookConfiguration",
     namespaced: false,
   },
+  {
+    group: "authentication.k8s.io",
+    version: "v1",
+    plural: "selfsubjectreviews",
+    singular: "selfsubjectreview",
+    kind: "SelfSubjectReview",
+    namespaced: false,
+    review: true,
+  },
+  {
+    group: "authorization.k8s.io",
+    version: "v1",
+    plural: "selfsubjectaccessreviews",
+    singular: "selfsubjectaccessreview",
+    kind: "SelfSubjectAccessReview",
+    namespaced: false,
+    review: true,
+  },
 ];
 
 export function groupVersion(type: ResourceType): string {
@@ -364,6 +384,8 @@ export const HAS_GENERATION = new Set([
 ]);
 /** Kinds without a status subresource (a patch of the main resource may change everything). */
 export const NO_STATUS_SUBRESOURCE = new Set([
+  "SelfSubjectReview",
+  "SelfSubjectAccessReview",
   "Secret",
   "ConfigMap",
   "ServiceAccount",

@@ -25,7 +25,7 @@ export function openApiDocument(segments: readonly string[]): Json | undefined {
     };
   }
   if (!paths.includes(rest)) return undefined;
-  const types = RESOURCE_TYPES.filter((t) => groupVersionPath(t) === rest);
+  const types = RESOURCE_TYPES.filter((t) => groupVersionPath(t) === rest && !t.review);
   return {
     openapi: "3.0.0",
     info: { title: "Kubernetes (simulated by lifeline)", version: "v1.30.2" },

@@ -63,6 +63,7 @@ import {
   subresource,
   update,
 } from "./resources.js";
+import { review } from "./reviews.js";
 import { ObjectStore } from "./store.js";
 import { asTable, wantsTable } from "./table.js";
 import {
@@ -332,6 +333,11 @@ export class SimulatedApiServer {
     return { username: this.user, groups: ["system:masters", "system:authenticated"] };
   }
 
+  /** Whether a forbid() rule matches a request with these attributes (what `kubectl auth can-i` asks). */
+  private forbidden(attributes: RequestInfo): boolean {
+    return this.faults.some((f) => f.code === 403 && ruleMatches(f.rule, attributes));
+  }
+
   private applyFaults(info: RequestInfo): void {
     const fault = this.faults.find((f) => ruleMatches(f.rule, info));
     if (!fault) return;
@@ -386,6 +392,10 @@ export class SimulatedApiServer {
       }
     };
 
+    if (type.review) {
+      if (info.verb !== "create") throw methodNotAllowed(info);
+      return review(type, body(), this.user, (attributes) => !this.forbidden(attributes));
+    }
     if (info.subresource) return subresource(this.store, type, info, body, contentType);
     switch (info.verb) {
       case "list":

@@ -159,7 +159,8 @@ export class WebhookAdmission {
     const type = RESOURCE_TYPES.find(
       (t) => t.plural === info.resource && t.group === info.group && t.version === info.version,
     );
-    if (!type || CONFIGURATION_KINDS.has(type.kind)) return EMPTY;
+    // Webhook configurations are never sent to webhooks; reviews (SelfSubjectReview …) are not stored.
+    if (!type || CONFIGURATION_KINDS.has(type.kind) || type.review) return EMPTY;
     const body = parse(rawBody);
     const dryRun = isDryRun(info, body);
 

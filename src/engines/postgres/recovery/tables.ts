@@ -287,6 +287,11 @@ export async function restoreTables(
         fix: `rename them first (ALTER INDEX ${taken[0] ?? "…"} RENAME TO …), or restore into another database with --to`,
       });
     }
+    for (const statement of named.otherDefaults) {
+      options.progress.warn(
+        `a table that is not restored may have lost this default with the sequence the restore brings back (DROP … CASCADE); if so, restore it by hand: ${statement.replace(/\s+/g, " ")}`,
+      );
+    }
     for (const sequence of named.sharedSequences) {
       options.progress.warn(
         `sequence ${sequence} exists in ${into.display} and is left as it is: the restored tables' defaults use it`,

@@ -325,6 +325,8 @@ export interface Selection {
   views: string[];
   /** Sequences the restored tables use that exist in the target already: left as they are. */
   sharedSequences: string[];
+  /** Column defaults of tables not restored that use a sequence the restore brings back: statements to apply by hand. */
+  otherDefaults: string[];
   foreignKeys: ReportedKey[];
 }
 
@@ -464,6 +466,41 @@ export function selectEntries(input: SelectionInput): Selection {
     }
   }
 
+  // A default of a table that is not restored may use a sequence this restore brings back (one that
+  // DROP … CASCADE took, and the default with it): said, with the statement, never applied.
+  const defaults: string[] = [];
+  for (const e of input.entries) {
+    // pg_dump writes a default inline in CREATE TABLE when its sequence is dumped before the table.
+    if (e.desc === "TABLE" && !included.has(e.id)) {
+      const restoredSequences = e.dependsOn
+        .filter((d) => byId.get(d)?.desc === "SEQUENCE" && included.has(d))
+        .map(relation)
+        .filter((n): n is string => n !== null);
+      const block = input.blocks.get(e.id);
+      const table = relation(e.id);
+      if (restoredSequences.length === 0 || !block || table === null) continue;
+      for (const m of block.sql.matchAll(
+        new RegExp(String.raw`^\s+(${IDENT}) [^\n]*?DEFAULT (nextval\('[^']*'::regclass\))`, "gm"),
+      )) {
+        if (m[1] && m[2])
+          defaults.push(`ALTER TABLE ONLY ${table} ALTER COLUMN ${m[1]} SET DEFAULT ${m[2]};`);
+      }
+      continue;
+    }
+    if (e.desc !== "DEFAULT" || included.has(e.id)) continue;
+    const usesRestored = e.dependsOn.some((d) => byId.get(d)?.desc === "SEQUENCE" && included.has(d));
+    const ofOther = e.dependsOn.some((d) => byId.get(d)?.desc === "TABLE" && !included.has(d));
+    const sql = input.blocks.get(e.id)?.sql;
+    if (usesRestored && ofOther && sql)
+      defaults.push(
+        sql
+          .split("\n")
+          .filter((line) => !line.startsWith("\\"))
+          .join("\n")
+          .trim(),
+      );
+  }
+
   const entries = input.entries.filter((e) => included.has(e.id));
   const names = (desc: string[]) =>
     entries
@@ -475,6 +512,7 @@ export function selectEntries(input: SelectionInput): Selection {
     schemas: [...schemas].sort(),
     sequences: names(["SEQUENCE"]).sort(),
     views: names(["VIEW", "MATERIALIZED VIEW"]).sort(),
+    otherDefaults: defaults,
     sharedSequences: [...shared]
       .map(relation)
       .filter((n): n is string => n !== null)

@@ -1,0 +1,247 @@
+/**
+ * `lifeline serve`'s HTTPS server: POST /validate (the admission webhook), /healthz, /readyz and
+ * /metrics. Every request gets a defined answer and a log line; nothing a client sends crashes it.
+ */
+import { createServer, type Server } from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { AdmissionOutcome } from "../app/admission.js";
+import { admissionReview } from "../core/admission/review.js";
+import { LifelineError } from "../core/errors.js";
+import type { Logger } from "./log.js";
+import { serveMetrics } from "./metrics.js";
+import { readTlsPair, watchTlsFiles, type TlsFiles } from "./tls.js";
+
+/** An AdmissionReview is small; the API server's own request limit is 3 MiB. */
+export const MAX_BODY_BYTES = 3 * 1024 * 1024;
+/** Past this much, the connection is cut rather than read to its end. */
+const MAX_DRAIN_BYTES = 4 * MAX_BODY_BYTES;
+
+export interface Readiness {
+  ready: boolean;
+  reason: string | null;
+}
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  tls: TlsFiles;
+  admit: (body: unknown) => Promise<AdmissionOutcome>;
+  readiness: () => Promise<Readiness>;
+  log: Logger;
+  maxBodyBytes?: number;
+  tlsPollMs?: number;
+  /** How long in-flight requests may take to finish on close before their connections are cut. */
+  closeGraceMs?: number;
+}
+
+export interface RunningServer {
+  host: string;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish, then resolves. */
+  close(): Promise<void>;
+}
+
+const JUDGED_RESOURCES = new Set([
+  "persistentvolumeclaims",
+  "persistentvolumes",
+  "namespaces",
+  "statefulsets",
+]);
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { "Content-Type": type, "Content-Length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+type Body = { ok: true; text: string } | { ok: false; status: number; reason: string };
+
+function readBody(req: IncomingMessage, limit: number): Promise<Body> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const done = (b: Body) => {
+      if (!settled) {
+        settled = true;
+        resolve(b);
+      }
+    };
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+      else if (size > MAX_DRAIN_BYTES) {
+        done({ ok: false, status: 413, reason: `the body is over ${limit} bytes` });
+        req.destroy();
+      }
+    });
+    req.on("end", () =>
+      done(
+        size > limit
+          ? { ok: false, status: 413, reason: `the body is ${size} bytes, over the limit of ${limit}` }
+          : { ok: true, text: Buffer.concat(chunks).toString("utf8") },
+      ),
+    );
+    req.on("error", (error) =>
+      done({ ok: false, status: 400, reason: `the request failed: ${error.message}` }),
+    );
+    req.on("aborted", () => done({ ok: false, status: 400, reason: "the client aborted the request" }));
+  });
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { log } = options;
+  const limit = options.maxBodyBytes ?? MAX_BODY_BYTES;
+  const metrics = serveMetrics();
+  let pair = readTlsPair(options.tls);
+
+  const validate = async (req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now();
+    const observe = (verdict: string, resource: string, operation: string) =>
+      metrics.observe(
+        { verdict, resource: JUDGED_RESOURCES.has(resource) ? resource : "other", operation },
+        (performance.now() - started) / 1000,
+      );
+    const body = await readBody(req, limit);
+    if (!body.ok) {
+      log.log("warn", "admission-rejected", { status: body.status, reason: body.reason });
+      observe("invalid", "unknown", "unknown");
+      if (!res.headersSent && !res.destroyed)
+        send(res, body.status, "text/plain", `lifeline: ${body.reason}\n`);
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(body.text);
+    } catch (error) {
+      const reason = `the body is not JSON: ${error instanceof Error ? error.message : String(error)}`;
+      log.log("warn", "admission-rejected", { status: 400, reason });
+      observe("invalid", "unknown", "unknown");
+      send(res, 400, "text/plain", `lifeline: ${reason}\n`);
+      return;
+    }
+    let outcome: AdmissionOutcome;
+    try {
+      outcome = await options.admit(json);
+    } catch (error) {
+      // admit never throws; should it, the request is still answered (and denied: no allowed:true).
+      const reason = `internal error: ${error instanceof Error ? error.message : String(error)}`;
+      log.log("error", "admission-failed", { reason });
+      observe("invalid", "unknown", "unknown");
+      send(res, 500, "text/plain", `lifeline: ${reason}\n`);
+      return;
+    }
+    observe(outcome.decision, outcome.resource, outcome.operation);
+    log.log(outcome.decision === "denied" ? "warn" : "info", "admission", {
+      decision: outcome.decision,
+      resource: outcome.resource,
+      operation: outcome.operation,
+      ms: Math.round(performance.now() - started),
+      ...outcome.log,
+    });
+    if (!outcome.response) {
+      send(
+        res,
+        outcome.httpStatus,
+        "text/plain",
+        `lifeline: ${String(outcome.log.reason ?? "not an AdmissionReview")}\n`,
+      );
+      return;
+    }
+    send(res, outcome.httpStatus, "application/json", JSON.stringify(admissionReview(outcome.response)));
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (path === "/validate") {
+      if (req.method !== "POST") return send(res, 405, "text/plain", "lifeline: POST an AdmissionReview\n");
+      return validate(req, res);
+    }
+    if (req.method !== "GET" && req.method !== "HEAD")
+      return send(res, 405, "text/plain", "method not allowed\n");
+    if (path === "/healthz") return send(res, 200, "text/plain", "ok\n");
+    if (path === "/readyz") {
+      const r = await options.readiness();
+      return r.ready
+        ? send(res, 200, "text/plain", "ok\n")
+        : send(res, 503, "text/plain", `not ready: ${r.reason ?? "unknown"}\n`);
+    }
+    if (path === "/metrics")
+      return send(res, 200, metrics.registry.contentType, await metrics.registry.metrics());
+    return send(
+      res,
+      404,
+      "text/plain",
+      "not found: lifeline serves /validate, /healthz, /readyz, /metrics\n",
+    );
+  };
+
+  const server: Server = createServer({ cert: pair.cert, key: pair.key }, (req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log.log("error", "request-failed", {
+        path: req.url,
+        reason: error instanceof Error ? error.message : String(error),
+      });
+      if (!res.headersSent) send(res, 500, "text/plain", "lifeline: internal error\n");
+      else res.destroy();
+    });
+  });
+  server.on("tlsClientError", (error) => log.log("warn", "tls-client-error", { reason: error.message }));
+  server.on("clientError", (error, socket) => {
+    log.log("warn", "client-error", { reason: error.message });
+    socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        new LifelineError({
+          code: "SERVE_LISTEN_FAILED",
+          kind: "runtime",
+          message: `cannot listen on ${options.host}:${options.port}: ${error.code ?? error.message}`,
+          fix: "choose another address with --listen HOST:PORT (or serve.listen in lifeline.yaml), or stop what holds the port",
+        }),
+      ),
+    );
+    server.listen(options.port, options.host, () => resolve());
+  });
+  server.on("error", (error) => log.log("error", "server-error", { reason: error.message }));
+  const stopWatching = watchTlsFiles(
+    options.tls,
+    pair,
+    {
+      apply: (next) => {
+        server.setSecureContext({ cert: next.cert, key: next.key });
+        pair = next;
+        log.log("info", "tls-reloaded", { fingerprint: next.fingerprint, validTo: next.validTo });
+      },
+      refused: (reason) =>
+        log.log("error", "tls-reload-refused", { reason, keeping: pair.fingerprint, validTo: pair.validTo }),
+    },
+    options.tlsPollMs,
+  );
+  const address = server.address() as AddressInfo;
+  log.log("info", "listening", {
+    address: `${address.address}:${address.port}`,
+    fingerprint: pair.fingerprint,
+    validTo: pair.validTo,
+  });
+  let closing: Promise<void> | null = null;
+  return {
+    host: address.address,
+    port: address.port,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        stopWatching();
+        const grace = setTimeout(() => server.closeAllConnections(), options.closeGraceMs ?? 10_000);
+        grace.unref();
+        server.close(() => {
+          clearTimeout(grace);
+          resolve();
+        });
+        // Idle keep-alive connections would hold close() open; busy ones finish their request first.
+        server.closeIdleConnections();
+      });
+      return closing;
+    },
+  };
+}

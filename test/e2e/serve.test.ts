@@ -1,0 +1,202 @@
+/**
+ * `lifeline serve` as a process (the built CLI) against the simulated cluster: it answers an
+ * AdmissionReview over HTTPS, and SIGTERM stops it cleanly (the request in flight is answered,
+ * exit 0). And the kubectl plugin through the real kubectl's plugin discovery.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { CLI, cli, startCli } from "../support/cli.js";
+import { SIMULATED, startFakeCluster, type FakeCluster } from "../support/fake-k8s.js";
+import { tempDir } from "../support/pg.js";
+import { makeCert, type TestCert } from "../support/tls-certs.js";
+
+const work = tempDir("lifeline-serve-e2e-");
+const kubeconfig = path.join(work.dir, "kubeconfig");
+let cluster: FakeCluster;
+let cert: TestCert;
+
+function post(port: number, body: string, onSent?: () => void): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: "127.0.0.1", port, method: "POST", path: "/validate", ca: cert.pem, agent: false },
+      (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => (text += c.toString("utf8")));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on("error", reject);
+    req.on("finish", () => onSent?.());
+    req.end(body);
+  });
+}
+
+function get(port: number, pathname: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request({ host: "127.0.0.1", port, path: pathname, ca: cert.pem, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    })
+      .on("error", reject)
+      .end();
+  });
+}
+
+const deletion = (uid: string) =>
+  JSON.stringify({
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    request: {
+      uid,
+      operation: "DELETE",
+      resource: { group: "", version: "v1", resource: "persistentvolumeclaims" },
+      name: SIMULATED.primaryPvc,
+      namespace: "shop",
+      userInfo: { username: "alice@example.com", groups: ["sre"] },
+      oldObject: { metadata: { name: SIMULATED.primaryPvc, namespace: "shop" } },
+    },
+  });
+
+before(async () => {
+  cluster = await startFakeCluster();
+  await cluster.writeKubeconfig(kubeconfig);
+  cert = makeCert(work.dir, "serve");
+  writeFileSync(
+    path.join(work.dir, "lifeline.yaml"),
+    `assets:
+  shop:
+    url: postgres://127.0.0.1:5432/unused
+    tier: production
+    kubernetes:
+      namespace: shop
+      release: postgresql
+kubernetes:
+  kubeconfig: kubeconfig
+serve:
+  listen: 127.0.0.1:0
+  tls:
+    cert: ${cert.cert}
+    key: ${cert.key}
+`,
+  );
+});
+
+after(async () => {
+  await cluster.close();
+  work.remove();
+});
+
+describe("lifeline serve, run as a process", () => {
+  it("denies the incident's deletion over HTTPS, and SIGTERM lets the request in flight finish, exit 0", async () => {
+    const { child, done } = startCli(["serve"], { cwd: work.dir });
+    let stderr = "";
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 30_000);
+      child.stderr?.on("data", (c: Buffer) => {
+        stderr += c.toString("utf8");
+        const m = /"event":"listening","address":"127\.0\.0\.1:(\d+)"/.exec(stderr);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      });
+      child.on("exit", () => reject(new Error(`exited: ${stderr}`)));
+    });
+    assert.equal(await get(port, "/healthz"), 200);
+    const denied = await post(port, deletion("uid-1"));
+    assert.equal(denied.status, 200);
+    const doc = JSON.parse(denied.body) as {
+      response: { uid: string; allowed: boolean; status: { message: string } };
+    };
+    assert.equal(doc.response.uid, "uid-1");
+    assert.equal(doc.response.allowed, false);
+    assert.match(
+      doc.response.status.message,
+      /lifeline run -- kubectl delete pvc data-postgresql-primary-0 -n shop/,
+    );
+    assert.equal(await get(port, "/readyz"), 200, stderr);
+    // The very plan `lifeline plan -- kubectl …` shows (same code path, same plan id).
+    const shown = await cli(
+      ["plan", "--json", "--", "kubectl", "delete", "pvc", SIMULATED.primaryPvc, "-n", "shop"],
+      {
+        cwd: work.dir,
+      },
+    );
+    const planId = (JSON.parse(shown.stdout) as { planId: string }).planId;
+    assert.match(doc.response.status.message, new RegExp(`\\(plan ${planId.slice(0, 12)}\\)`));
+    // SIGTERM once the second request is sent: it is still answered, then the process exits 0.
+    const inFlight = post(port, deletion("uid-2"), () => setTimeout(() => child.kill("SIGTERM"), 20));
+    const answered = await inFlight;
+    assert.equal(answered.status, 200);
+    assert.equal((JSON.parse(answered.body) as { response: { uid: string } }).response.uid, "uid-2");
+    const result = await done;
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stderr
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const decisions = lines.filter((l) => l.event === "admission");
+    assert.equal(decisions.length, 2);
+    assert.equal(decisions[0]?.decision, "denied");
+    assert.equal(decisions[0]?.user, "alice@example.com");
+    assert.ok(lines.some((l) => l.event === "stopped"));
+    assert.doesNotMatch(result.stderr, /BEGIN|PRIVATE KEY/);
+    const audit = await cli(["audit", "--json", "--kind", "admission"], { cwd: work.dir });
+    assert.equal(audit.code, 0, audit.stderr);
+    assert.match(audit.stdout, /alice@example\.com/);
+  });
+
+  it("says what is missing without a certificate", async () => {
+    const r = await cli(["serve", "-c", path.join(work.dir, "lifeline.yaml"), "--tls-cert", cert.cert], {
+      cwd: work.dir,
+    });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--tls-cert and --tls-key go together/);
+  });
+});
+
+describe("kubectl lifeline (the plugin, through the real kubectl)", () => {
+  it("is discovered on PATH and maps `kubectl lifeline plan delete pvc …` to lifeline plan -- kubectl …", async () => {
+    const bin = path.join(work.dir, "bin");
+    mkdirSync(bin, { recursive: true });
+    const plugin = path.join(path.dirname(CLI), "kubectl-lifeline.js");
+    chmodSync(plugin, 0o755);
+    symlinkSync(plugin, path.join(bin, "kubectl-lifeline"));
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}`, LIFELINE_CONFIG: "" };
+    const kubectl = (args: string[]) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile("/usr/bin/kubectl", args, { cwd: work.dir, env }, (error, stdout, stderr) =>
+          resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    const list = await kubectl(["plugin", "list"]);
+    assert.match(list.stdout, /kubectl-lifeline/, list.stderr);
+    const viaPlugin = await kubectl([
+      "lifeline",
+      "plan",
+      "--json",
+      "delete",
+      "pvc",
+      SIMULATED.primaryPvc,
+      "-n",
+      "shop",
+    ]);
+    assert.equal(viaPlugin.code, 3, viaPlugin.stderr);
+    const direct = await cli(
+      ["plan", "--json", "--", "kubectl", "delete", "pvc", SIMULATED.primaryPvc, "-n", "shop"],
+      {
+        cwd: work.dir,
+      },
+    );
+    assert.equal(direct.code, 3, direct.stderr);
+    const a = JSON.parse(viaPlugin.stdout) as { planId: string; verdict: string; command: { text: string } };
+    const b = JSON.parse(direct.stdout) as { planId: string };
+    assert.equal(a.verdict, "require");
+    assert.equal(a.command.text, `kubectl delete pvc ${SIMULATED.primaryPvc} -n shop`);
+    assert.equal(a.planId, b.planId, "the same plan");
+  });
+});
