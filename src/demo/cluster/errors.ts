@@ -3,6 +3,9 @@ import type { RequestInfo } from "./http.js";
 import type { ResourceType } from "./model.js";
 
 export class ApiStatusError extends Error {
+  /** Warnings admission gathered before the request was refused: the API server sends them too. */
+  warnings: string[] = [];
+
   constructor(
     readonly code: number,
     readonly reason: string,

@@ -293,6 +293,7 @@ export class SimulatedApiServer {
           : new ApiStatusError(500, "InternalError", `Internal error occurred: ${(error as Error).message}`);
       code = e.code;
       body = e.toStatus();
+      if (e.warnings.length > 0) warnings = e.warnings;
     }
     this.requests.push({
       method: info.method,
@@ -307,12 +308,20 @@ export class SimulatedApiServer {
       status: code,
     });
     const text = typeof body === "string" ? body : JSON.stringify(body);
-    res.writeHead(code, {
+    const headers = {
       "Content-Type": typeof body === "string" ? "text/plain; charset=utf-8" : "application/json",
       "Content-Length": Buffer.byteLength(text),
       "Cache-Control": "no-cache, private",
-      ...(warnings.length > 0 ? { Warning: warningHeaders(warnings) } : {}),
-    });
+    };
+    try {
+      res.writeHead(code, {
+        ...headers,
+        ...(warnings.length > 0 ? { Warning: warningHeaders(warnings) } : {}),
+      });
+    } catch {
+      // A warning Node cannot put in a header must not leave the client waiting: answer without it.
+      res.writeHead(code, headers);
+    }
     res.end(text);
   }
 

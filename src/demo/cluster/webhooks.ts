@@ -173,9 +173,13 @@ export class WebhookAdmission {
     }
     const requests = primaryAttributes(store, type, info, body, result, dryRun, user);
     const warnings: string[] = [];
-    for (const outcome of await Promise.all(requests.map((a) => this.dispatch(store, a)))) {
-      if (outcome.error) throw outcome.error;
-      warnings.push(...outcome.warnings);
+    const outcomes = await Promise.all(requests.map((a) => this.dispatch(store, a)));
+    for (const outcome of outcomes) warnings.push(...outcome.warnings);
+    // Like the real API server, the warnings of every webhook called reach the client, also with a refusal.
+    const refused = outcomes.find((o) => o.error)?.error;
+    if (refused) {
+      refused.warnings = [...new Set(warnings)];
+      throw refused;
     }
     const deniedDeletions = new Set<string>();
     if (!dryRun)
@@ -391,13 +395,17 @@ export function withDeniedDeletions<T>(store: ObjectStore, denied: ReadonlySet<s
 
 /** `Warning` header values for warnings, as k8s.io/apimachinery/pkg/util/net.NewWarningHeader writes them. */
 export function warningHeaders(warnings: readonly string[]): string[] {
-  return warnings.map(
-    (w) =>
+  return warnings.map((w) =>
+    // Header values travel as bytes: UTF-8 text (→, …) is sent as its bytes, as the real server
+    // does; Node refuses characters above U+00FF in a header string.
+    Buffer.from(
       `299 - "${w
         // eslint-disable-next-line no-control-regex -- control characters are what it replaces
         .replace(/[\u0000-\u001f\u007f]/g, " ")
         .replace(/\\/g, "\\\\")
         .replace(/"/g, '\\"')}"`,
+      "utf8",
+    ).toString("latin1"),
   );
 }
 
