@@ -172,7 +172,13 @@ function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Resolves the kubeconfig like kubectl: --kubeconfig, else KUBECONFIG, else ~/.kube/config. */
+const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+function inCluster(env: NodeJS.ProcessEnv): boolean {
+  return (env.KUBERNETES_SERVICE_HOST ?? "") !== "" && existsSync(SERVICE_ACCOUNT_TOKEN);
+}
+
+/** Resolves the kubeconfig like kubectl: --kubeconfig, else KUBECONFIG, else ~/.kube/config, else in-cluster. */
 export function loadKubeConfig(
   selection: ClusterSelection,
   env: NodeJS.ProcessEnv = process.env,
@@ -183,6 +189,12 @@ export function loadKubeConfig(
   const home = path.join(os.homedir(), ".kube", "config");
   const files = explicit ? [explicit] : fromEnv.length > 0 ? fromEnv : existsSync(home) ? [home] : [];
   const found = files.filter((f) => existsSync(f));
+  if (found.length === 0 && !explicit && fromEnv.length === 0 && inCluster(env)) {
+    // Inside a pod (lifeline serve installed by `lifeline k8s install`): the service account's
+    // token and CA, as client-go's in-cluster config.
+    kc.loadFromCluster();
+    return kc;
+  }
   if (found.length === 0) {
     throw new LifelineError({
       code: "KUBECONFIG_NOT_FOUND",

@@ -6,6 +6,16 @@ import { confirm, err, interactive, json, out, terminalProgress } from "../io.js
 import { scan, planProtect, applyProtect } from "../../app/k8s.js";
 import { renderScan, scanJson, renderProtectPlan, renderProtectDone } from "../render/k8s.js";
 import { k8sDeps, kubernetesFlags } from "../kubernetes.js";
+import { stringify as toYaml } from "yaml";
+import {
+  CATALOG_SECRET,
+  CONFIG_MAP,
+  DEFAULT_IMAGE,
+  applyInstall,
+  installObjects,
+  objectLabel,
+  type InstallObject,
+} from "../../app/k8s-install.js";
 
 export function register(program: Command, env: CliEnv): void {
   const k8s = program
@@ -21,6 +31,7 @@ Examples:
   lifeline k8s scan -n shop --json
   lifeline k8s protect shop         # its volumes reclaim with Retain: deleting a claim keeps the data
   lifeline k8s protect shop --undo  # put back what protect changed
+  lifeline k8s install | kubectl create -f -   # the admission webhook (lifeline serve) in the cluster
 `,
     );
 
@@ -127,4 +138,117 @@ Exit codes: 0 done (or nothing to do); 1 runtime error; 2 usage error or not con
         if (done.length < protectPlan.changes.length) env.setExit(EXIT_CODES.interrupted);
       },
     );
+
+  kubernetesFlags(
+    k8s
+      .command("install")
+      .description(
+        "Print the objects that run `lifeline serve` in the cluster as the validating admission webhook (namespace, service account, least RBAC, starter config, TLS, Deployment, Service, ValidatingWebhookConfiguration) as YAML, or create them with --apply.",
+      )
+      .option("-n, --namespace <namespace>", "namespace for lifeline itself", "lifeline")
+      .option("--image <image>", "the lifeline image (built from the repository's Dockerfile)", DEFAULT_IMAGE)
+      .option("--replicas <n>", "webhook replicas", "2")
+      .option(
+        "--cert-manager",
+        "TLS from cert-manager (Issuer + Certificate, CA injected) instead of a certificate generated now",
+      )
+      .option("--apply", "create the objects in the cluster (existing ones are reported, not overwritten)")
+      .option("-y, --yes", "with --apply: do not ask (needed without a terminal)"),
+  )
+    .option("--json", "print the objects as one JSON list")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  lifeline k8s install > lifeline-webhook.yaml && kubectl create -f lifeline-webhook.yaml
+  lifeline k8s install --image registry.example.com/lifeline:0.1.0 --cert-manager | kubectl create -f -
+  lifeline k8s install --apply            # shows the objects, asks, creates them
+
+Before the pods start: kubectl -n lifeline create secret generic ${CATALOG_SECRET} --from-literal=url=postgres://…
+(the catalog), then edit the assets in the ConfigMap ${CONFIG_MAP}. The generated certificate is new
+on every run: keep the output you applied.
+
+Exit codes: 0 printed or created; 1 runtime error; 2 usage error or not confirmed.
+`,
+    )
+    .action(
+      async (
+        opts: {
+          namespace: string;
+          image: string;
+          replicas: string;
+          certManager?: boolean;
+          apply?: boolean;
+          yes?: boolean;
+          kubeconfig?: string;
+          context?: string;
+        },
+        command: Command,
+      ) => {
+        const options = env.globals(command);
+        if (opts.yes && !opts.apply) {
+          throw new LifelineError({
+            code: "USAGE",
+            kind: "usage",
+            message: "--yes goes with --apply",
+            fix: "lifeline k8s install --apply --yes",
+          });
+        }
+        const objects = installObjects({
+          namespace: opts.namespace,
+          image: opts.image,
+          replicas: /^\d+$/.test(opts.replicas) ? Number(opts.replicas) : NaN,
+          certManager: opts.certManager === true,
+        });
+        if (!opts.apply) {
+          if (options.json) json(objects);
+          else process.stdout.write(installYaml(objects, opts.namespace));
+          return;
+        }
+        const loaded = loadOptional(options);
+        const selection = kubernetesSettings(loaded, opts);
+        const { objectCreator } = await import("../../kubernetes/install.js");
+        const { context, create } = objectCreator(selection);
+        if (!options.json) {
+          out(`lifeline k8s install on context "${context}" creates:`);
+          for (const o of objects) out(`  ${objectLabel(o)}`);
+        }
+        if (!opts.yes) {
+          if (!interactive()) {
+            throw new LifelineError({
+              code: "NOT_CONFIRMED",
+              kind: "usage",
+              message: "install changes the cluster and there is no terminal to ask on",
+              fix: "review the objects (lifeline k8s install prints them), then run again with --apply --yes",
+            });
+          }
+          if (!(await confirm(`Create ${objects.length} objects on context "${context}"?`))) {
+            err("nothing created");
+            env.setExit(EXIT_CODES.usage);
+            return;
+          }
+        }
+        const results = await applyInstall(objects, create, (r) => {
+          if (!options.json) out(`  ${r.outcome === "created" ? "created" : "exists, kept"}  ${r.object}`);
+        });
+        if (options.json) json({ context, applied: true, objects: results });
+        else
+          out(
+            `\n${results.filter((r) => r.outcome === "created").length} created, ${results.filter((r) => r.outcome === "exists").length} already there (not changed).\n` +
+              `Next: kubectl -n ${opts.namespace} create secret generic ${CATALOG_SECRET} --from-literal=url=postgres://…\n` +
+              `      kubectl -n ${opts.namespace} edit configmap ${CONFIG_MAP}   # your assets`,
+          );
+      },
+    );
+}
+
+/** The objects as YAML documents, with a header saying what the user still has to do. */
+export function installYaml(objects: readonly InstallObject[], namespace: string): string {
+  const header = [
+    "# lifeline admission webhook (lifeline k8s install). Create with: kubectl create -f FILE",
+    `# Then: kubectl -n ${namespace} create secret generic ${CATALOG_SECRET} --from-literal=url=postgres://USER:PASSWORD@HOST:5432/lifeline`,
+    `#       kubectl -n ${namespace} edit configmap ${CONFIG_MAP}   # the assets the webhook protects`,
+    "# failurePolicy is Fail: while no replica is ready, the deletions it judges are refused.",
+  ].join("\n");
+  return header + "\n" + objects.map((o) => "---\n" + toYaml(o, { lineWidth: 0 })).join("") + "";
 }

@@ -243,6 +243,22 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     namespaced: false,
   },
   {
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    plural: "clusterroles",
+    singular: "clusterrole",
+    kind: "ClusterRole",
+    namespaced: false,
+  },
+  {
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    plural: "clusterrolebindings",
+    singular: "clusterrolebinding",
+    kind: "ClusterRoleBinding",
+    namespaced: false,
+  },
+  {
     group: "authentication.k8s.io",
     version: "v1",
     plural: "selfsubjectreviews",

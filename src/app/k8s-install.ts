@@ -1,0 +1,371 @@
+/**
+ * `lifeline k8s install`: the objects that run `lifeline serve` in a cluster as the validating
+ * admission webhook — namespace, service account, the least RBAC it needs, the starter
+ * configuration, TLS, the Deployment and Service, and the ValidatingWebhookConfiguration.
+ *
+ * The configuration: a ConfigMap `lifeline-config` holds a starter `lifeline.yaml` (mounted at
+ * /etc/lifeline, LIFELINE_CONFIG points at it) that the user edits; its `catalog` is
+ * `${LIFELINE_CATALOG_URL}`, read from the Secret `lifeline-catalog` (key `url`) that the user
+ * creates (it holds a password, so lifeline never writes it).
+ */
+import { LifelineError } from "../core/errors.js";
+import { generateCa, issueServerCertificate } from "../support/tls.js";
+
+export interface InstallObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: unknown };
+  [key: string]: unknown;
+}
+
+export interface InstallOptions {
+  namespace: string;
+  image: string;
+  replicas: number;
+  certManager: boolean;
+}
+
+export const DEFAULT_IMAGE = "ghcr.io/lifeline/lifeline:latest";
+export const NAME = "lifeline";
+export const CONFIG_MAP = "lifeline-config";
+export const CATALOG_SECRET = "lifeline-catalog";
+export const TLS_SECRET = "lifeline-tls";
+const PORT = 8443;
+
+/** What `planCommand` lists (src/kubernetes/cluster.ts `inventory`), by API group. */
+export const READ_RESOURCES: readonly { apiGroup: string; resources: string[] }[] = [
+  {
+    apiGroup: "",
+    resources: [
+      "namespaces",
+      "nodes",
+      "persistentvolumeclaims",
+      "persistentvolumes",
+      "pods",
+      "services",
+      "configmaps",
+      "secrets",
+    ],
+  },
+  { apiGroup: "apps", resources: ["statefulsets", "deployments", "daemonsets", "replicasets"] },
+  { apiGroup: "batch", resources: ["jobs", "cronjobs"] },
+  { apiGroup: "storage.k8s.io", resources: ["storageclasses"] },
+  { apiGroup: "snapshot.storage.k8s.io", resources: ["volumesnapshots"] },
+];
+
+const STARTER_CONFIG = `# lifeline.yaml for the admission webhook: edit it (kubectl -n NAMESPACE edit configmap ${CONFIG_MAP})
+# and restart the Deployment (kubectl -n NAMESPACE rollout restart deployment ${NAME}).
+# The catalog is shared with the CLI, so approvals, break-glass grants and the audit log are the same;
+# its URL comes from the Secret ${CATALOG_SECRET} (key url), never from this file.
+catalog: \${LIFELINE_CATALOG_URL}
+# The assets as in your lifeline.yaml, with their kubernetes: binding, e.g.:
+# assets:
+#   shop:
+#     engine: postgres
+#     url: postgres://app:\${SHOP_DB_PASSWORD}@postgresql.shop.svc:5432/shop
+#     tier: critical
+#     kubernetes: { namespace: shop, release: postgresql }
+assets: {}
+serve:
+  listen: 0.0.0.0:${PORT}
+  tls: { cert: /tls/tls.crt, key: /tls/tls.key }
+`;
+
+const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function validateInstallOptions(options: InstallOptions): void {
+  if (!NAME_RE.test(options.namespace) || options.namespace.length > 63) {
+    throw new LifelineError({
+      code: "USAGE",
+      kind: "usage",
+      message: `--namespace: "${options.namespace}" is not a valid namespace name`,
+      fix: "use lower-case letters, digits and '-', at most 63 characters, e.g. --namespace lifeline",
+    });
+  }
+  if (!Number.isInteger(options.replicas) || options.replicas < 1 || options.replicas > 100) {
+    throw new LifelineError({
+      code: "USAGE",
+      kind: "usage",
+      message: `--replicas: "${String(options.replicas)}" is not a whole number from 1 to 100`,
+      fix: "e.g. --replicas 2 (two keep deletions possible while one restarts)",
+    });
+  }
+  if (options.image.trim() === "" || /\s/.test(options.image)) {
+    throw new LifelineError({
+      code: "USAGE",
+      kind: "usage",
+      message: `--image: "${options.image}" is not an image reference`,
+      fix: "e.g. --image registry.example.com/lifeline:0.1.0 (built from the Dockerfile)",
+    });
+  }
+}
+
+/** The objects in the order they must be created. */
+export function installObjects(options: InstallOptions): InstallObject[] {
+  validateInstallOptions(options);
+  const ns = options.namespace;
+  const labels = { "app.kubernetes.io/name": NAME, "app.kubernetes.io/managed-by": "lifeline" };
+  const serviceHost = `${NAME}.${ns}.svc`;
+  const m = (name: string, namespaced: boolean, extra: Record<string, unknown> = {}) => ({
+    name,
+    ...(namespaced ? { namespace: ns } : {}),
+    labels: { ...labels },
+    ...extra,
+  });
+
+  const objects: InstallObject[] = [
+    { apiVersion: "v1", kind: "Namespace", metadata: m(ns, false) },
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: m(NAME, true) },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: m(NAME, false),
+      rules: [
+        ...READ_RESOURCES.map((r) => ({
+          apiGroups: [r.apiGroup],
+          resources: [...r.resources],
+          verbs: ["get", "list", "watch"],
+        })),
+        { apiGroups: ["authentication.k8s.io"], resources: ["selfsubjectreviews"], verbs: ["create"] },
+      ],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: m(NAME, false),
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: NAME },
+      subjects: [{ kind: "ServiceAccount", name: NAME, namespace: ns }],
+    },
+    {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: m(CONFIG_MAP, true),
+      data: { "lifeline.yaml": STARTER_CONFIG.replaceAll("NAMESPACE", ns) },
+    },
+  ];
+
+  let caBundle: string | null = null;
+  if (options.certManager) {
+    objects.push(
+      {
+        apiVersion: "cert-manager.io/v1",
+        kind: "Issuer",
+        metadata: m(`${NAME}-selfsigned`, true),
+        spec: { selfSigned: {} },
+      },
+      {
+        apiVersion: "cert-manager.io/v1",
+        kind: "Certificate",
+        metadata: m(`${NAME}-ca`, true),
+        spec: {
+          isCA: true,
+          commonName: "lifeline CA",
+          secretName: `${NAME}-ca`,
+          privateKey: { algorithm: "ECDSA", size: 256 },
+          issuerRef: { name: `${NAME}-selfsigned`, kind: "Issuer" },
+        },
+      },
+      {
+        apiVersion: "cert-manager.io/v1",
+        kind: "Issuer",
+        metadata: m(`${NAME}-ca`, true),
+        spec: { ca: { secretName: `${NAME}-ca` } },
+      },
+      {
+        apiVersion: "cert-manager.io/v1",
+        kind: "Certificate",
+        metadata: m(NAME, true),
+        spec: {
+          secretName: TLS_SECRET,
+          dnsNames: [serviceHost, `${serviceHost}.cluster.local`],
+          privateKey: { algorithm: "ECDSA", size: 256 },
+          issuerRef: { name: `${NAME}-ca`, kind: "Issuer" },
+        },
+      },
+    );
+  } else {
+    const ca = generateCa({ commonName: `lifeline webhook CA (${ns})` });
+    const serving = issueServerCertificate(
+      ca,
+      [serviceHost, `${NAME}.${ns}`, `${serviceHost}.cluster.local`],
+      {
+        commonName: serviceHost,
+      },
+    );
+    caBundle = Buffer.from(ca.cert).toString("base64");
+    objects.push({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: m(TLS_SECRET, true),
+      type: "kubernetes.io/tls",
+      data: {
+        "tls.crt": Buffer.from(serving.cert).toString("base64"),
+        "tls.key": Buffer.from(serving.key).toString("base64"),
+        "ca.crt": caBundle,
+      },
+    });
+  }
+
+  const podLabels = { "app.kubernetes.io/name": NAME, "app.kubernetes.io/component": "webhook" };
+  const probe = (path: string, period: number) => ({
+    httpGet: { path, port: "https", scheme: "HTTPS" },
+    periodSeconds: period,
+    timeoutSeconds: 3,
+    failureThreshold: 3,
+  });
+  objects.push(
+    {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: m(NAME, true),
+      spec: {
+        replicas: options.replicas,
+        selector: { matchLabels: podLabels },
+        template: {
+          metadata: { labels: { ...podLabels } },
+          spec: {
+            serviceAccountName: NAME,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 10001,
+              runAsGroup: 10001,
+              fsGroup: 10001,
+              seccompProfile: { type: "RuntimeDefault" },
+            },
+            containers: [
+              {
+                name: NAME,
+                image: options.image,
+                args: [
+                  "--tls-cert",
+                  "/tls/tls.crt",
+                  "--tls-key",
+                  "/tls/tls.key",
+                  "--listen",
+                  `0.0.0.0:${PORT}`,
+                ],
+                env: [
+                  { name: "LIFELINE_CONFIG", value: "/etc/lifeline/lifeline.yaml" },
+                  {
+                    name: "LIFELINE_CATALOG_URL",
+                    valueFrom: { secretKeyRef: { name: CATALOG_SECRET, key: "url" } },
+                  },
+                ],
+                ports: [{ name: "https", containerPort: PORT, protocol: "TCP" }],
+                readinessProbe: probe("/readyz", 5),
+                livenessProbe: { ...probe("/healthz", 10), initialDelaySeconds: 5 },
+                resources: {
+                  requests: { cpu: "50m", memory: "128Mi" },
+                  limits: { cpu: "500m", memory: "512Mi" },
+                },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ["ALL"] },
+                },
+                volumeMounts: [
+                  { name: "tls", mountPath: "/tls", readOnly: true },
+                  { name: "config", mountPath: "/etc/lifeline", readOnly: true },
+                  { name: "tmp", mountPath: "/tmp" },
+                ],
+              },
+            ],
+            volumes: [
+              { name: "tls", secret: { secretName: TLS_SECRET } },
+              { name: "config", configMap: { name: CONFIG_MAP } },
+              { name: "tmp", emptyDir: {} },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: m(NAME, true),
+      spec: {
+        selector: { ...podLabels },
+        ports: [{ name: "https", port: 443, targetPort: "https", protocol: "TCP" }],
+      },
+    },
+    {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingWebhookConfiguration",
+      metadata: m(
+        NAME,
+        false,
+        options.certManager ? { annotations: { "cert-manager.io/inject-ca-from": `${ns}/${NAME}` } } : {},
+      ),
+      webhooks: [
+        {
+          name: "deletions.lifeline.dev",
+          admissionReviewVersions: ["v1"],
+          failurePolicy: "Fail",
+          sideEffects: "NoneOnDryRun",
+          timeoutSeconds: 10,
+          matchPolicy: "Equivalent",
+          namespaceSelector: {
+            matchExpressions: [
+              { key: "kubernetes.io/metadata.name", operator: "NotIn", values: ["kube-system", ns] },
+            ],
+          },
+          rules: [
+            {
+              operations: ["DELETE"],
+              apiGroups: [""],
+              apiVersions: ["v1"],
+              resources: ["persistentvolumeclaims", "persistentvolumes", "namespaces"],
+            },
+            {
+              operations: ["UPDATE"],
+              apiGroups: [""],
+              apiVersions: ["v1"],
+              resources: ["persistentvolumes"],
+            },
+            {
+              operations: ["DELETE", "UPDATE"],
+              apiGroups: ["apps"],
+              apiVersions: ["v1"],
+              resources: ["statefulsets"],
+            },
+          ],
+          clientConfig: {
+            service: { namespace: ns, name: NAME, path: "/validate", port: 443 },
+            ...(caBundle ? { caBundle } : {}),
+          },
+        },
+      ],
+    },
+  );
+  return objects;
+}
+
+/** `Kind/name` or `Kind namespace/name`, for messages. */
+export function objectLabel(o: InstallObject): string {
+  return `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`;
+}
+
+export type CreateOutcome = "created" | "exists";
+
+/** Creates one object; "exists" when one with its name is already there (never overwritten). */
+export type CreateObject = (object: InstallObject) => Promise<CreateOutcome>;
+
+export interface ApplyResult {
+  object: string;
+  outcome: CreateOutcome;
+}
+
+/** Creates the objects in order (dependencies first); stops at the first error. */
+export async function applyInstall(
+  objects: readonly InstallObject[],
+  create: CreateObject,
+  onEach: (r: ApplyResult) => void = () => {},
+): Promise<ApplyResult[]> {
+  const results: ApplyResult[] = [];
+  for (const o of objects) {
+    const r = { object: objectLabel(o), outcome: await create(o) };
+    results.push(r);
+    onEach(r);
+  }
+  return results;
+}

@@ -1,0 +1,98 @@
+/**
+ * `lifeline k8s install` against the simulated cluster: its YAML piped into the REAL kubectl
+ * (`kubectl create -f -`), and `--apply --yes` through lifeline's own cluster client.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { after, before, beforeEach, describe, it } from "node:test";
+import { cli } from "../support/cli.js";
+import { startFakeCluster, type FakeCluster } from "../support/fake-k8s.js";
+import { tempDir } from "../support/pg.js";
+
+const KINDS = [
+  ["Namespace", "lifeline", undefined],
+  ["ServiceAccount", "lifeline", "lifeline"],
+  ["ClusterRole", "lifeline", undefined],
+  ["ClusterRoleBinding", "lifeline", undefined],
+  ["ConfigMap", "lifeline-config", "lifeline"],
+  ["Secret", "lifeline-tls", "lifeline"],
+  ["Deployment", "lifeline", "lifeline"],
+  ["Service", "lifeline", "lifeline"],
+  ["ValidatingWebhookConfiguration", "lifeline", undefined],
+] as const;
+
+describe("lifeline k8s install against the simulated cluster", () => {
+  let cluster: FakeCluster;
+  const work = tempDir("lifeline-k8s-install-e2e-");
+  const kubeconfig = path.join(work.dir, "kubeconfig");
+  const run = (args: string[]) => cli(args, { cwd: work.dir, env: { KUBECONFIG: kubeconfig } });
+  const kubectl = (args: string[], input?: string) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(
+        "kubectl",
+        args,
+        {
+          cwd: work.dir,
+          env: { ...process.env, KUBECONFIG: kubeconfig, KUBECACHEDIR: path.join(work.dir, "cache") },
+          timeout: 60_000,
+        },
+        (error, stdout, stderr) =>
+          resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
+      );
+      child.stdin?.end(input ?? "");
+    });
+
+  before(async () => {
+    cluster = await startFakeCluster();
+    await cluster.writeKubeconfig(kubeconfig);
+  });
+  after(async () => {
+    await cluster.close();
+    work.remove();
+  });
+  beforeEach(() => cluster.reset());
+
+  it("lifeline k8s install | kubectl create -f -: every object accepted, the webhook configuration listed", async () => {
+    const printed = await run(["k8s", "install"]);
+    assert.equal(printed.code, 0, printed.stderr);
+    const created = await kubectl(["create", "-f", "-"], printed.stdout);
+    assert.equal(created.code, 0, created.stderr);
+    for (const [kind, name] of KINDS)
+      assert.match(created.stdout, new RegExp(`^${kind.toLowerCase()}[a-z0-9.]*/${name} created$`, "m"), kind);
+    for (const [kind, name, ns] of KINDS) assert.ok(cluster.server.has(kind, name, ns), `${kind} ${name}`);
+    const got = await kubectl(["get", "validatingwebhookconfiguration", "lifeline"]);
+    assert.equal(got.code, 0, got.stderr);
+    assert.match(got.stdout, /^NAME\b/);
+    assert.match(got.stdout, /\nlifeline\b/);
+  });
+
+  it("--apply --yes creates them through the cluster client; a second run reports them as existing", async () => {
+    const first = await run(["k8s", "install", "--apply", "--yes", "--json", "--replicas", "3"]);
+    assert.equal(first.code, 0, first.stderr);
+    const doc = JSON.parse(first.stdout) as {
+      applied: boolean;
+      objects: { object: string; outcome: string }[];
+    };
+    assert.equal(doc.objects.length, KINDS.length);
+    assert.ok(
+      doc.objects.every((o) => o.outcome === "created"),
+      first.stdout,
+    );
+    for (const [kind, name, ns] of KINDS) assert.ok(cluster.server.has(kind, name, ns), `${kind} ${name}`);
+    const deploy = cluster.objects("Deployment", "lifeline")[0] as unknown as { spec: { replicas: number } };
+    assert.equal(deploy.spec.replicas, 3);
+
+    const second = await run(["k8s", "install", "--apply", "--yes"]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /exists, kept +ValidatingWebhookConfiguration lifeline/);
+    assert.match(second.stdout, /0 created, 9 already there/);
+  });
+
+  it("--apply without a terminal and without --yes changes nothing (exit 2)", async () => {
+    const refused = await run(["k8s", "install", "--apply"]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /--yes/);
+    assert.equal(cluster.server.has("ValidatingWebhookConfiguration", "lifeline"), false);
+  });
+});
