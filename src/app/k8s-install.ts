@@ -10,13 +10,14 @@
  */
 import { LifelineError } from "../core/errors.js";
 import { generateCa, issueServerCertificate } from "../support/tls.js";
+import {
+  objectLabel,
+  type CreateObject,
+  type CreateOutcome,
+  type InstallObject,
+} from "../ports/installer.js";
 
-export interface InstallObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: unknown };
-  [key: string]: unknown;
-}
+export { objectLabel, type InstallObject };
 
 export interface InstallOptions {
   namespace: string;
@@ -339,16 +340,6 @@ export function installObjects(options: InstallOptions): InstallObject[] {
   );
   return objects;
 }
-
-/** `Kind/name` or `Kind namespace/name`, for messages. */
-export function objectLabel(o: InstallObject): string {
-  return `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${o.metadata.name}`;
-}
-
-export type CreateOutcome = "created" | "exists";
-
-/** Creates one object; "exists" when one with its name is already there (never overwritten). */
-export type CreateObject = (object: InstallObject) => Promise<CreateOutcome>;
 
 export interface ApplyResult {
   object: string;

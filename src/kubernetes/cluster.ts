@@ -174,14 +174,16 @@ function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
 
 const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
-function inCluster(env: NodeJS.ProcessEnv): boolean {
-  return (env.KUBERNETES_SERVICE_HOST ?? "") !== "" && existsSync(SERVICE_ACCOUNT_TOKEN);
+function inCluster(env: NodeJS.ProcessEnv, root: string): boolean {
+  return (env.KUBERNETES_SERVICE_HOST ?? "") !== "" && existsSync(`${root}${SERVICE_ACCOUNT_TOKEN}`);
 }
 
 /** Resolves the kubeconfig like kubectl: --kubeconfig, else KUBECONFIG, else ~/.kube/config, else in-cluster. */
 export function loadKubeConfig(
   selection: ClusterSelection,
   env: NodeJS.ProcessEnv = process.env,
+  /** Prefix of the service account's files (tests); "" in a pod. */
+  inClusterRoot = "",
 ): KubeConfig {
   const kc = new KubeConfig();
   const explicit = selection.kubeconfig ?? null;
@@ -189,10 +191,10 @@ export function loadKubeConfig(
   const home = path.join(os.homedir(), ".kube", "config");
   const files = explicit ? [explicit] : fromEnv.length > 0 ? fromEnv : existsSync(home) ? [home] : [];
   const found = files.filter((f) => existsSync(f));
-  if (found.length === 0 && !explicit && fromEnv.length === 0 && inCluster(env)) {
+  if (found.length === 0 && !explicit && fromEnv.length === 0 && inCluster(env, inClusterRoot)) {
     // Inside a pod (lifeline serve installed by `lifeline k8s install`): the service account's
     // token and CA, as client-go's in-cluster config.
-    kc.loadFromCluster();
+    kc.loadFromCluster(inClusterRoot);
     return kc;
   }
   if (found.length === 0) {

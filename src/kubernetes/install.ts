@@ -1,6 +1,5 @@
 import { KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
-import type { CreateObject, InstallObject } from "../app/k8s-install.js";
-import { objectLabel } from "../app/k8s-install.js";
+import { objectLabel, type CreateObject, type InstallObject } from "../ports/installer.js";
 import { LifelineError } from "../core/errors.js";
 import { redactUrl } from "../core/redact.js";
 import type { ClusterSelection } from "../ports/cluster.js";

@@ -59,7 +59,11 @@ describe("lifeline k8s install against the simulated cluster", () => {
     const created = await kubectl(["create", "-f", "-"], printed.stdout);
     assert.equal(created.code, 0, created.stderr);
     for (const [kind, name] of KINDS)
-      assert.match(created.stdout, new RegExp(`^${kind.toLowerCase()}[a-z0-9.]*/${name} created$`, "m"), kind);
+      assert.match(
+        created.stdout,
+        new RegExp(`^${kind.toLowerCase()}[a-z0-9.]*/${name} created$`, "m"),
+        kind,
+      );
     for (const [kind, name, ns] of KINDS) assert.ok(cluster.server.has(kind, name, ns), `${kind} ${name}`);
     const got = await kubectl(["get", "validatingwebhookconfiguration", "lifeline"]);
     assert.equal(got.code, 0, got.stderr);

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { installObjects, READ_RESOURCES, type InstallObject } from "../../src/app/k8s-install.js";
@@ -226,5 +228,43 @@ describe("lifeline k8s install: the generated objects", () => {
     );
     const docs = parseAllDocuments(installYaml(objects, "guard")).map((d) => d.toJS() as unknown);
     assert.deepEqual(docs, objects);
+  });
+});
+
+describe("the kubeconfig inside a pod (lifeline serve as installed)", () => {
+  it("without a kubeconfig, uses the service account's token and CA (in-cluster config)", async () => {
+    const { loadKubeConfig } = await import("../../src/kubernetes/cluster.js");
+    const root = mkdtempSync(path.join(os.tmpdir(), "lifeline-incluster-"));
+    const saved = {
+      HOME: process.env.HOME,
+      host: process.env.KUBERNETES_SERVICE_HOST,
+      port: process.env.KUBERNETES_SERVICE_PORT,
+    };
+    try {
+      const env = { KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443", HOME: root };
+      // No service account: the usual error.
+      process.env.HOME = root;
+      assert.throws(() => loadKubeConfig({ kubeconfig: null, context: null }, env, root), /no kubeconfig/);
+      const dir = path.join(root, "var/run/secrets/kubernetes.io/serviceaccount");
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, "token"), "sa-token");
+      writeFileSync(path.join(dir, "ca.crt"), "ca");
+      writeFileSync(path.join(dir, "namespace"), "lifeline");
+      process.env.KUBERNETES_SERVICE_HOST = env.KUBERNETES_SERVICE_HOST;
+      process.env.KUBERNETES_SERVICE_PORT = env.KUBERNETES_SERVICE_PORT;
+      const kc = loadKubeConfig({ kubeconfig: null, context: null }, env, root);
+      assert.equal(kc.getCurrentCluster()?.server, "https://10.96.0.1:443");
+      assert.equal(kc.getContextObject(kc.getCurrentContext())?.namespace, "lifeline");
+    } finally {
+      for (const [k, v] of [
+        ["HOME", saved.HOME],
+        ["KUBERNETES_SERVICE_HOST", saved.host],
+        ["KUBERNETES_SERVICE_PORT", saved.port],
+      ] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
