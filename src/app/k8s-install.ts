@@ -59,12 +59,13 @@ const STARTER_CONFIG = `# lifeline.yaml for the admission webhook: edit it (kube
 # The catalog is shared with the CLI, so approvals, break-glass grants and the audit log are the same;
 # its URL comes from the Secret ${CATALOG_SECRET} (key url), never from this file.
 catalog: \${LIFELINE_CATALOG_URL}
-# The assets as in your lifeline.yaml, with their kubernetes: binding, e.g.:
+# The assets as in your lifeline.yaml, with their kubernetes: binding. lifeline serve does not start
+# until at least one is listed; until then the webhook (failurePolicy: Fail) denies what it guards. E.g.:
 # assets:
 #   shop:
 #     engine: postgres
 #     url: postgres://app:\${SHOP_DB_PASSWORD}@postgresql.shop.svc:5432/shop
-#     tier: critical
+#     tier: production
 #     kubernetes: { namespace: shop, release: postgresql }
 assets: {}
 serve:

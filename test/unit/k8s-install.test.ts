@@ -268,3 +268,29 @@ describe("the kubeconfig inside a pod (lifeline serve as installed)", () => {
     }
   });
 });
+
+describe("the starter lifeline.yaml in the ConfigMap", () => {
+  it("loads once its example asset is uncommented (a valid tier, a valid binding)", async () => {
+    const { loadConfig } = await import("../../src/config/load.js");
+    const objects = installObjects({ namespace: "lifeline", replicas: 2, certManager: false, image: "img" });
+    const map = objects.find((o) => o.kind === "ConfigMap") as unknown as { data: Record<string, string> };
+    const text = map.data["lifeline.yaml"] ?? "";
+    assert.match(text, /does not start\s*\n?#?\s*until at least one is listed/);
+    const uncommented = text
+      .replace("assets: {}\n", "")
+      .split("\n")
+      .map((line) => (/^# (assets:| {2})/.test(line) ? line.slice(2) : line))
+      .join("\n");
+    const dir = mkdtempSync(path.join(os.tmpdir(), "lifeline-starter-"));
+    try {
+      writeFileSync(path.join(dir, "lifeline.yaml"), uncommented);
+      const loaded = loadConfig(undefined, dir, {
+        LIFELINE_CATALOG_URL: "postgres://lifeline@db/catalog",
+        SHOP_DB_PASSWORD: "x",
+      });
+      assert.equal(loaded.config.assets.shop?.tier, "production");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
