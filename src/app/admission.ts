@@ -144,6 +144,8 @@ export async function judgeAdmission(deps: AdmissionDeps, body: unknown): Promis
     message: string | null;
     breakGlass: string | null;
     approved: string | null;
+    /** The audit entry (seq) of the `lifeline run` executing this plan, when that is why it passes. */
+    run?: number;
   };
   try {
     catalog = await beforeDeadline(deps.catalog(), signal, timeoutMs);
@@ -170,7 +172,15 @@ export async function judgeAdmission(deps: AdmissionDeps, body: unknown): Promis
     }
     const approvedOnly =
       plan.verdict !== "allow" && decision.verdict === "allow" && decision.breakGlass === null;
-    if (decision.verdict === "allow" && !approvedOnly) {
+    // `lifeline run` executing this very plan (approved, its `executing` entry recorded moments ago,
+    // no outcome yet): the request is that execution's, so it passes. Another object is another plan.
+    const running =
+      decision.verdict === "allow" && !approvedOnly
+        ? null
+        : await beforeDeadline(executingRun(catalog, plan.planId, deps.clock.now()), signal, timeoutMs);
+    if (running !== null) {
+      verdict = { allowed: true, message: null, breakGlass: null, approved: null, run: running };
+    } else if (decision.verdict === "allow" && !approvedOnly) {
       verdict = { allowed: true, message: null, breakGlass: decision.breakGlass?.id ?? null, approved: null };
     } else {
       verdict = {
@@ -204,9 +214,11 @@ export async function judgeAdmission(deps: AdmissionDeps, body: unknown): Promis
     result,
     reason: verdict.breakGlass
       ? `break-glass grant ${verdict.breakGlass}`
-      : verdict.approved
-        ? "approved plan: use lifeline run"
-        : `verdict ${plan.verdict}`,
+      : verdict.run !== undefined
+        ? `lifeline run executing approved plan ${plan.planId.slice(0, 12)} (audit entry ${verdict.run})`
+        : verdict.approved
+          ? "approved plan: use lifeline run"
+          : `verdict ${plan.verdict}`,
     command,
     planId: plan.planId,
     asset: plan.asset,
@@ -333,4 +345,26 @@ function beforeDeadline<T>(work: Promise<T>, signal: AbortSignal, ms: number): P
       },
     );
   });
+}
+
+/** How long after `lifeline run` records that it executes a plan its requests are recognised. */
+export const RUN_WINDOW_MS = 120_000;
+
+/**
+ * The audit entry (seq) of a `lifeline run` that started executing this plan within the window and
+ * has recorded no outcome yet; null when there is none.
+ */
+export async function executingRun(catalog: Catalog, planId: string, now: Date): Promise<number | null> {
+  const entries = await catalog.audit({
+    planId,
+    kind: "run",
+    since: new Date(now.getTime() - RUN_WINDOW_MS).toISOString(),
+  });
+  let open: number | null = null;
+  for (const entry of entries) {
+    const status = entry.data.status;
+    if (status === "executing") open = entry.seq;
+    else if (open !== null && typeof status === "string") open = null;
+  }
+  return open;
 }

@@ -10,7 +10,7 @@ import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { startCli } from "../support/cli.js";
+import { cli, startCli } from "../support/cli.js";
 import { SIMULATED, startFakeCluster, type FakeCluster } from "../support/fake-k8s.js";
 import { tempDir } from "../support/pg.js";
 import { makeCert } from "../support/tls-certs.js";
@@ -58,6 +58,11 @@ describe("the admission webhook (lifeline serve) refuses the incident's kubectl 
       release: postgresql
 kubernetes:
   kubeconfig: kubeconfig
+policy:
+  rules:
+    - name: approvals
+      match: { tier: production, dataLoss: [destructive, unknown] }
+      require: { approvals: 1 }
 serve:
   listen: 127.0.0.1:0
   tls:
@@ -151,13 +156,36 @@ serve:
     assert.equal(still.code, 0, still.stderr);
   });
 
+  it("lifeline run with another person's approval passes the webhook; a plain kubectl delete of another protected claim is still denied", async () => {
+    const as = (user: string, args: string[]) =>
+      cli(args, {
+        cwd: work.dir,
+        env: { LIFELINE_USER: user, KUBECONFIG: kubeconfig, KUBECACHEDIR: path.join(work.dir, "cache") },
+      });
+    const cmd = ["--", "kubectl", "delete", "pvc", SIMULATED.primaryPvc, "-n", NS];
+    const blocked = await as("alice@example.com", ["run", "--json", ...cmd]);
+    assert.equal(blocked.code, 3, blocked.stdout + blocked.stderr);
+    const planId = (JSON.parse(blocked.stdout) as { planId: string }).planId;
+    const approved = await as("bob@example.com", ["approve", planId]);
+    assert.equal(approved.code, 0, approved.stderr);
+    const ran = await as("alice@example.com", ["run", ...cmd]);
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    assert.match(ran.stdout, new RegExp(`persistentvolumeclaim "${SIMULATED.primaryPvc}" deleted`));
+    assert.notEqual((await kubectl(["get", "pvc", SIMULATED.primaryPvc, "-n", NS])).code, 0);
+    const other = await kubectl(["delete", "pvc", SIMULATED.readPvc, "-n", NS]);
+    assert.notEqual(other.code, 0);
+    assert.match(other.stderr, /denied the request/);
+    const audit = await as("carol@example.com", ["audit", "--json", "--kind", "admission"]);
+    assert.match(audit.stdout, /lifeline run executing approved plan/);
+  });
+
   it("with the webhook killed, the deletion fails closed", async () => {
     serve.child.kill("SIGKILL");
     await serve.done.catch(() => undefined);
-    const r = await kubectl(["delete", "pvc", SIMULATED.primaryPvc, "-n", NS]);
+    const r = await kubectl(["delete", "pvc", SIMULATED.readPvc, "-n", NS]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /failed calling webhook/);
-    const still = await kubectl(["get", "pvc", SIMULATED.primaryPvc, "-n", NS]);
+    const still = await kubectl(["get", "pvc", SIMULATED.readPvc, "-n", NS]);
     assert.equal(still.code, 0, still.stderr);
   });
 });
