@@ -47,18 +47,6 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** The database named at the end of a target's URL. */
-function databaseOf(target: Target): string {
-  return decodeURIComponent(new URL(target.url).pathname.replace(/^\//, ""));
-}
-
-/** The same server and credentials, another database. */
-function sibling(engine: Engine, target: Target, database: string): Target {
-  const url = new URL(target.url);
-  url.pathname = "/" + encodeURIComponent(database);
-  return engine.target(url.toString());
-}
-
 function recoveryOf(engine: Engine): Recovery {
   if (!engine.recovery) {
     throw new LifelineError({
@@ -89,7 +77,7 @@ export async function recoverDatabase(
   const engine = ctx.engine(request.asset.engine);
   const recovery = recoveryOf(engine);
   const { manifest, target } = request;
-  const database = databaseOf(target);
+  const database = engine.database(target);
   refuseSystemDatabase(database, target.display);
   const checkSignal = () => {
     if (ctx.signal.aborted) throw interrupted();
@@ -113,7 +101,7 @@ export async function recoverDatabase(
       ctx.progress.phase(
         `removing ${removedLeftovers.length} staging database(s) that killed restores left: ${removedLeftovers.join(", ")}`,
       );
-      for (const name of removedLeftovers) await recovery.drop(sibling(engine, target, name));
+      for (const name of removedLeftovers) await recovery.drop(engine.withDatabase(target, name));
     }
     checkSignal();
 
@@ -129,7 +117,7 @@ export async function recoverDatabase(
     }
     const previousName =
       request.previous === "keep" && state.exists ? previousDatabaseName(database, manifest.id) : null;
-    if (previousName !== null && (await recovery.inspect(sibling(engine, target, previousName))).exists) {
+    if (previousName !== null && (await recovery.inspect(engine.withDatabase(target, previousName))).exists) {
       throw new LifelineError({
         code: "RESTORE_FAILED",
         kind: "runtime",
@@ -217,7 +205,7 @@ export async function recoverDatabase(
         ...result,
         verified: true,
         previous: previousName
-          ? { database: previousName, target: sibling(engine, target, previousName).display }
+          ? { database: previousName, target: engine.withDatabase(target, previousName).display }
           : null,
         swap: state.exists ? swap : null,
       };
@@ -258,7 +246,7 @@ export async function repairInterruptedSwaps(
   for (const target of targets) {
     try {
       const url = new URL(target.url);
-      byKey.set(`${url.hostname}|${url.port || "5432"}|${databaseOf(target)}`, target);
+      byKey.set(`${url.hostname}|${url.port || "5432"}|${engine.database(target)}`, target);
     } catch {
       // Not a URL: the command's own steps say so.
     }

@@ -57,10 +57,7 @@ export async function recoverTables(ctx: AppContext, request: TableRecoveryReque
       message: `lifeline cannot restore tables of ${engine.name} databases yet`,
     });
   }
-  refuseSystemDatabase(
-    decodeURIComponent(new URL(request.target.url).pathname.replace(/^\//, "")),
-    request.target.display,
-  );
+  refuseSystemDatabase(engine.database(request.target), request.target.display);
   const lock = await recovery.lock(request.target);
   if (!lock) {
     throw new LifelineError({

@@ -66,27 +66,11 @@ function nonce(): string {
   return randomBytes(4).toString("hex");
 }
 
-/** The database a Target's URL names. */
-function databaseOf(target: Target): string {
-  try {
-    return decodeURIComponent(new URL(target.url).pathname.replace(/^\//, ""));
-  } catch {
-    return "";
-  }
-}
-
-/** The same server and credentials as `base`, another database (the previous database's URL). */
-function siblingTarget(engine: Engine, base: Target, database: string): Target {
-  const url = new URL(base.url);
-  url.pathname = "/" + encodeURIComponent(database);
-  return engine.target(url.toString());
-}
-
-function sameDatabase(a: Target, b: Target): boolean {
+function sameDatabase(engine: Engine, a: Target, b: Target): boolean {
   const key = (t: Target) => {
     try {
       const u = new URL(t.url);
-      return `${u.hostname}|${u.port || "5432"}|${databaseOf(t)}`;
+      return `${u.hostname}|${u.port || "5432"}|${engine.database(t)}`;
     } catch {
       return t.display;
     }
@@ -322,9 +306,9 @@ export async function restore(
     action.kind === "in-place" ? assetTarget : action.to !== null ? engine.target(action.to) : assetTarget;
   if (action.kind !== "in-place" && action.to !== null)
     refuseDatabaseName(
-      databaseOf(target),
+      engine.database(target),
       target.display,
-      withDatabaseName(target.display, `${databaseOf(assetTarget) || asset.name}_copy`),
+      withDatabaseName(target.display, `${engine.database(assetTarget) || asset.name}_copy`),
     );
   let planId: string | null = null;
   // Before anything connects to the target or the asset's database: a swap a killed lifeline left
@@ -354,7 +338,7 @@ export async function restore(
       assertTargetFits({ display: target.display, ...state }, manifest.source);
       // The asset's database under another URL (localhost for 127.0.0.1, ?sslmode=…): --replace would
       // drop it without keeping it, and plans would not call it the asset's. Only --in-place replaces it.
-      const sameUrl = sameDatabase(target, assetTarget);
+      const sameUrl = sameDatabase(engine, target, assetTarget);
       if (await isAssetDatabase(recovery, { state, sameUrl }, assetTarget))
         throw ownDatabase(target, asset, action.replace, sameUrl);
       if (!state.canCreateDatabase)
@@ -380,7 +364,7 @@ export async function restore(
           readOnly: false,
           jobs: asset.drillJobs,
         });
-        return await finishDatabase(done, null);
+        return await finish(done, null);
       }
       mode = "replace";
       return await gatedDatabase("restore-replace-database", async () => {
@@ -407,7 +391,7 @@ export async function restore(
           "an in-place restore restores into a new database beside the asset's, then swaps names",
         );
       const inRestorePoint = new Set(manifest.fingerprints.tables.map((t) => t.table));
-      const previousName = previousDatabaseName(databaseOf(target), manifest.id);
+      const previousName = previousDatabaseName(engine.database(target), manifest.id);
       return await gatedDatabase("restore-in-place", async () => {
         const now = await recovery.inspect(target);
         const recoverability = await assessRecoverability(ctx, asset, [], null);
@@ -418,7 +402,7 @@ export async function restore(
           recoverability: {
             ...recoverability,
             summary:
-              `nothing is dropped: ${databaseOf(target)} as it is now is kept as ${previousName} until lifeline restore ${asset.name} --discard-previous` +
+              `nothing is dropped: ${engine.database(target)} as it is now is kept as ${previousName} until lifeline restore ${asset.name} --discard-previous` +
               (changes && recoverability.restorePoint
                 ? `; ${changes.rows} row change${changes.rows === 1 ? "" : "s"} written since ${recoverability.restorePoint.id}${changes.countersReset ? " (at least)" : ""} stay only there`
                 : ""),
@@ -444,10 +428,14 @@ export async function restore(
     // --to the asset's own database under another URL is the asset's database: the gated path.
     const own =
       action.to === null ||
-      (await isAssetDatabase(recovery, { state, sameUrl: sameDatabase(target, assetTarget) }, assetTarget));
+      (await isAssetDatabase(
+        recovery,
+        { state, sameUrl: sameDatabase(engine, target, assetTarget) },
+        assetTarget,
+      ));
     if (!own) {
       if (!state.exists && !state.canCreateDatabase)
-        throw cannotCreate(target, `${databaseOf(target)} does not exist`);
+        throw cannotCreate(target, `${engine.database(target)} does not exist`);
       if (request.dryRun)
         return {
           status: "dry-run",
@@ -461,7 +449,7 @@ export async function restore(
       }
       try {
         const done = await recoverTables(ctx, { asset, manifest, target, tables, jobs: asset.drillJobs });
-        return await finishTables(done, null);
+        return await finish(done, null);
       } catch (error) {
         // A database lifeline created for this restore goes with it: the target is left as it was.
         if (created) await recovery.drop(target).catch(() => undefined);
@@ -495,7 +483,7 @@ export async function restore(
     planId = gate.plan.planId;
     if ("failure" in box) throw box.failure;
     if (!box.done) return { status: "gated", gate };
-    return await finishTables(box.done, gate);
+    return await finish(box.done, gate);
   } catch (error) {
     await record({
       result: "failed",
@@ -531,7 +519,7 @@ export async function restore(
         asset: { name: asset.name, tier: asset.tier, rpoSeconds: asset.rpoSeconds },
         restorePointId: manifest.id,
         commandText: request.commandText,
-        database: { name: databaseOf(target), display: target.display },
+        database: { name: engine.database(target), display: target.display },
         tables,
         consumers: state.consumers,
         dependents: [],
@@ -577,10 +565,17 @@ export async function restore(
     planId = gate.plan.planId;
     if ("failure" in box) throw box.failure;
     if (!box.done) return { status: "gated", gate };
-    return finishDatabase(box.done, gate);
+    return finish(box.done, gate);
   }
 
-  async function finishDatabase(done: DatabaseRecovery, gate: RunOutcome | null): Promise<RestoreOutcome> {
+  /** Records and reports a whole-database or a selective restore (they differ only in what they add). */
+  async function finish(
+    done: Omit<DatabaseRecovery, "previous" | "swap" | "removedLeftovers" | "tools"> &
+      Partial<Pick<DatabaseRecovery, "previous" | "swap" | "removedLeftovers">> &
+      Partial<Pick<TableRecovery, "foreignKeys">>,
+    gate: RunOutcome | null,
+  ): Promise<RestoreOutcome> {
+    const previous = done.previous ?? null;
     const result: RestoreResult = {
       asset: asset.name,
       restorePointId: manifest.id,
@@ -593,10 +588,10 @@ export async function restore(
       verifySeconds: done.verifySeconds,
       verified: done.verified,
       mismatches: done.mismatches,
-      previous: done.previous,
-      foreignKeys: [],
-      swap: done.swap,
-      removedLeftovers: done.removedLeftovers,
+      previous,
+      foreignKeys: done.foreignKeys ?? [],
+      swap: done.swap ?? null,
+      removedLeftovers: done.removedLeftovers ?? [],
     };
     await record({
       result: done.verified ? "succeeded" : "failed",
@@ -605,38 +600,7 @@ export async function restore(
       restoreSeconds: done.restoreSeconds,
       verifySeconds: done.verifySeconds,
       verified: done.verified,
-      previous: done.previous,
-      error: done.verified ? null : `RESTORE_VERIFY_FAILED: ${done.mismatches.length} mismatches`,
-    });
-    return { status: "restored", result, gate };
-  }
-
-  async function finishTables(done: TableRecovery, gate: RunOutcome | null): Promise<RestoreOutcome> {
-    const result: RestoreResult = {
-      asset: asset.name,
-      restorePointId: manifest.id,
-      unverifiedSource,
-      mode,
-      target: target.display,
-      tables: done.tables,
-      rows: done.rows,
-      restoreSeconds: done.restoreSeconds,
-      verifySeconds: done.verifySeconds,
-      verified: done.verified,
-      mismatches: done.mismatches,
-      previous: null,
-      foreignKeys: done.foreignKeys,
-      swap: null,
-      removedLeftovers: [],
-    };
-    await record({
-      result: done.verified ? "succeeded" : "failed",
-      tables: done.tables.length,
-      rows: done.rows,
-      restoreSeconds: done.restoreSeconds,
-      verifySeconds: done.verifySeconds,
-      verified: done.verified,
-      previous: null,
+      previous,
       error: done.verified ? null : `RESTORE_VERIFY_FAILED: ${done.mismatches.length} mismatches`,
     });
     return { status: "restored", result, gate };
@@ -688,7 +652,7 @@ async function discardPrevious(
     });
   }
   const remaining = kept.filter((p) => p !== previous).map((p) => p.database);
-  const target = siblingTarget(engine, engine.target(asset.url), previous.database);
+  const target = engine.withDatabase(engine.target(asset.url), previous.database);
   const recordDiscard = (planId: string | null) => {
     const data: DiscardAudit = { database: previous.database, target: previous.target };
     return deps.catalog.appendAudit(

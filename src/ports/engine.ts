@@ -213,6 +213,10 @@ export interface Engine {
   readonly name: string;
   /** Parses a connection URL into a Target, registering its password as a secret. */
   target(url: string): Target;
+  /** The database a target names, as the server knows it ("" when the URL names none). */
+  database(target: Target): string;
+  /** The same server and credentials, another database. */
+  withDatabase(target: Target, database: string): Target;
   /** Connects and identifies the server; throws a LifelineError that names the fix when it cannot. */
   probe(target: Target): Promise<SourceInfo>;
   backup(target: Target, options: BackupOptions): Promise<BackupResult>;

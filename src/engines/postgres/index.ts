@@ -1,7 +1,7 @@
 import type { Engine, Target } from "../../ports/engine.js";
 import type { Fingerprints, Manifest } from "../../core/restore-point/restore-point.js";
 import { backup } from "./backup.js";
-import { targetFromUrl, withClient } from "./connection.js";
+import { databaseName, targetFromUrl, withClient, withDatabase } from "./connection.js";
 import {
   FINGERPRINT_ALGORITHM,
   fingerprintContents,
@@ -30,6 +30,8 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
   return {
     name: "postgres",
     target: targetFromUrl,
+    database: (target) => databaseName(target.url),
+    withDatabase,
     probe: (target) => withClient(target, describeSource),
     backup: (target, backupOptions) => backup(tools, target, backupOptions),
     scratchMajorFor: (manifest: Manifest) => manifest.source.serverMajor,
