@@ -130,3 +130,26 @@ describe("selecting a partitioned table", () => {
     }
   });
 });
+
+describe("restore progress from pg_restore --verbose", () => {
+  it("counts each table once, also when parallel workers' lines interleave", async () => {
+    const { restoreProgress } = await import("../../src/engines/postgres/restore.js");
+    const phases: string[] = [];
+    const read = restoreProgress(3, { phase: (m) => phases.push(m), warn: () => undefined });
+    for (const line of [
+      'pg_restore: pg_restore: processing data for table "public.orders"',
+      'processing data for table "public.products"',
+      'pg_restore: processing data for table "public.owned"',
+      'pg_restore: processing data for table "public.owned"',
+      'pg_restore: creating INDEX "public.orders_idx"',
+    ])
+      read(line);
+    assert.ok(
+      phases.some((p) => p.startsWith("restoring: table 3/3 ")),
+      phases.join("\n"),
+    );
+    assert.ok(!phases.some((p) => p.includes("4/3")));
+    assert.ok(phases.some((p) => p.includes("building indexes and constraints (1 so far)")));
+    assert.equal(read("pg_restore: error: could not execute query"), false, "errors stay in the tail");
+  });
+});

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { assertRestoreToolFits, parseToolVersion } from "../../core/versions.js";
-import type { RestoreOptions, Target } from "../../ports/engine.js";
+import type { Progress, RestoreOptions, Target } from "../../ports/engine.js";
 import { run } from "../../support/process.js";
 import { sqlIdent, toolConnection, withClient } from "./connection.js";
 import { DUMP_DIRECTORY } from "./backup.js";
@@ -51,20 +51,8 @@ export async function restore(
   options.progress.phase(
     `restoring ${total} tables (${formatBytes(bytes)} of archive) with pg_restore ${pgRestore.version} (${options.jobs} jobs)`,
   );
-  let done = 0;
-  let built = 0;
   // pg_restore --verbose says when each table's data is loaded: progress for a person watching.
-  const onStderrLine = (line: string): boolean => {
-    const data = /^pg_restore: processing data for table "(.+)"$/.exec(line);
-    if (data) {
-      done += 1;
-      options.progress.phase(`restoring: table ${Math.min(done, total)}/${total} ${data[1] ?? ""}`);
-    } else if (/^pg_restore: creating (INDEX|CONSTRAINT|FK CONSTRAINT) /.test(line)) {
-      built += 1;
-      options.progress.phase(`restoring: building indexes and constraints (${built} so far)`);
-    }
-    return /^pg_restore: (?!error|warning|detail|hint)/i.test(line);
-  };
+  const onStderrLine = restoreProgress(total, options.progress);
   await run(
     pgRestore.path,
     [
@@ -87,6 +75,29 @@ export async function restore(
     },
   );
   return { pg_restore: pgRestore.version };
+}
+
+/**
+ * Reads pg_restore --verbose lines into progress (tables loaded / total, indexes built); returns
+ * true for a line that is only progress (kept out of an error's tail).
+ */
+export function restoreProgress(total: number, progress: Progress): (line: string) => boolean {
+  let built = 0;
+  const loaded = new Set<string>();
+  return (line: string): boolean => {
+    // Parallel workers share stderr and pg_restore writes its "pg_restore: " prefix apart from the
+    // message, so two workers' lines can interleave: matched anywhere in the line, counted once each.
+    for (const m of line.matchAll(/processing data for table "([^"]+)"/g)) {
+      if (m[1] === undefined || loaded.has(m[1])) continue;
+      loaded.add(m[1]);
+      progress.phase(`restoring: table ${Math.min(loaded.size, total)}/${total} ${m[1]}`);
+    }
+    for (const _ of line.matchAll(/creating (?:INDEX|CONSTRAINT|FK CONSTRAINT) /g)) {
+      built += 1;
+      progress.phase(`restoring: building indexes and constraints (${built} so far)`);
+    }
+    return /^pg_restore: (?!error|warning|detail|hint)/i.test(line);
+  };
 }
 
 function formatBytes(n: number): string {
