@@ -65,6 +65,8 @@ export interface CertificateOptions {
   commonName?: string;
   /** Validity in days from now (default 365 for a serving certificate, 3650 for a CA). */
   days?: number;
+  /** Random bytes for the serial number (default 16 fresh random bytes); see `serialNumber`. */
+  serialBytes?: Uint8Array;
 }
 
 const ECDSA_WITH_SHA256 = "1.2.840.10045.4.3.2";
@@ -81,6 +83,7 @@ export function generateCa(options: CertificateOptions = {}): CertificateAndKey 
     subject: name,
     issuer: name,
     spki,
+    serial: serialNumber(options.serialBytes ?? randomBytes(16)),
     days: options.days ?? 3650,
     signingKey: keys.privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
     extensions: [
@@ -118,6 +121,7 @@ export function issueServerCertificate(
     subject: distinguishedName(options.commonName ?? hosts[0]!),
     issuer,
     spki,
+    serial: serialNumber(options.serialBytes ?? randomBytes(16)),
     days: options.days ?? 365,
     signingKey: ca.key,
     extensions: [
@@ -159,21 +163,32 @@ function keyIdentifier(spki: Buffer): ArrayBuffer {
   return toArrayBuffer(createHash("sha1").update(spki).digest());
 }
 
+/**
+ * A certificate serial number from random bytes, as DER's INTEGER needs it: positive (top bit of the
+ * first byte clear) and minimal (the first byte is not zero, or OpenSSL refuses the whole
+ * certificate with "illegal padding"; clearing only the top bit gave that one time in 256).
+ */
+export function serialNumber(random: Uint8Array): Buffer {
+  if (random.length === 0) throw new Error("a serial number needs at least one byte");
+  const serial = Buffer.from(random);
+  serial[0] = (serial[0]! & 0x7f) | 0x40;
+  return serial;
+}
+
 function signCertificate(input: {
   subject: Name;
   issuer: Name;
   spki: Buffer;
+  serial: Buffer;
   days: number;
   signingKey: string;
   extensions: Extension[];
 }): string {
-  const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f; // positive INTEGER
   const now = Date.now();
   const algorithm = new AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 });
   const tbs = new TBSCertificate({
     version: Version.v3,
-    serialNumber: toArrayBuffer(serial),
+    serialNumber: toArrayBuffer(input.serial),
     signature: algorithm,
     issuer: input.issuer,
     // An hour back: clocks of client and server differ a little.
