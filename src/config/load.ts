@@ -352,3 +352,25 @@ export function policyRules(loaded: LoadedConfig | null): PolicyRule[] {
   const decidesUnbound = configured.some((r) => r.match.tier?.includes(UNBOUND_TIER));
   return decidesUnbound ? configured : [...configured, UNBOUND_RULE];
 }
+
+export interface WatchSettings {
+  /** The watch runs in `lifeline serve`. */
+  enabled: boolean;
+  /** lifeline.yaml has a watch: section (serve may then run the watch alone, without the webhook). */
+  configured: boolean;
+  intervalMs: number;
+  thresholds: { fallRatio: number; fallRows: number };
+}
+
+/** watch: in lifeline.yaml, with its defaults (every 30 s; rows falling by more than 50 % and 1,000). */
+export function watchSettings(loaded: LoadedConfig): WatchSettings {
+  const w = loaded.config.watch;
+  const text = (w?.interval ?? "30s").trim();
+  const ms = /^\d+ms$/.test(text) ? Number(text.slice(0, -2)) : (parseDuration(text) ?? 30) * 1000;
+  return {
+    enabled: w?.enabled ?? true,
+    configured: w !== undefined,
+    intervalMs: Math.max(1, ms),
+    thresholds: { fallRatio: (w?.rowsFall.percent ?? 50) / 100, fallRows: w?.rowsFall.rows ?? 1000 },
+  };
+}

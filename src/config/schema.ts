@@ -10,6 +10,11 @@ const duration = z.string().refine((v) => parseDuration(v) !== undefined, {
   error: "is not a duration; write it like 15m, 24h, 7d or 1d12h",
 });
 
+/** A duration, or milliseconds for sub-second intervals (tests, demos): 500ms. */
+const interval = z.string().refine((v) => /^\d+ms$/.test(v.trim()) || parseDuration(v) !== undefined, {
+  error: "is not an interval; write it like 30s, 5m or 500ms",
+});
+
 const postgresUrl = z.string().refine((v) => /^postgres(ql)?:\/\//.test(v) || /^\$\{/.test(v), {
   error: "is not a PostgreSQL URL; write postgres://user:${PASSWORD_VAR}@host:5432/database",
 });
@@ -164,6 +169,20 @@ export const configSchema = z.strictObject({
         .regex(LISTEN, { error: "is not HOST:PORT; write 0.0.0.0:8443 (or [::]:8443, or :8443)" })
         .default("0.0.0.0:8443"),
       tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+    })
+    .optional(),
+  /** `lifeline serve`'s watch: samples every asset each interval and alerts on losses. */
+  watch: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      interval: interval.default("30s"),
+      /** A table's rows falling by more than `percent` and at least `rows` between two samples is an alert. */
+      rowsFall: z
+        .strictObject({
+          percent: z.number().gt(0).max(100).default(50),
+          rows: z.number().int().min(0).default(1000),
+        })
+        .default({ percent: 50, rows: 1000 }),
     })
     .optional(),
   assets: z

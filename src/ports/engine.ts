@@ -1,6 +1,7 @@
 import type { LifelineError } from "../core/errors.js";
 import type { Operation } from "../core/plan/operation.js";
 import type { Consumer } from "../core/plan/plan.js";
+import type { DatabaseSample } from "../core/watch/sample.js";
 import type { ReportedForeignKey } from "../core/restore/restore.js";
 import type { Dependent, PlannedOperation } from "../core/plan/policy.js";
 import type {
@@ -234,6 +235,12 @@ export interface Engine {
     tables?: readonly string[],
   ): Promise<Fingerprints>;
   live(target: Target): Promise<{ databaseBytes: number; activity: Activity }>;
+  /**
+   * The watch's cheap sample (catalog and statistics, never the data): tables by identity, their
+   * estimated rows, storage and change counters, and their dependents. Never throws: a database
+   * that does not exist or cannot be reached is a sample too. Engines without it are not watched.
+   */
+  sample?(target: Target, signal: AbortSignal): Promise<DatabaseSample>;
   /** Engines that can plan SQL: classification (static) and impact (read-only, against the live database). */
   readonly sql?: SqlPlanner;
   /** Engines that can restore into live servers (restore, standby). */

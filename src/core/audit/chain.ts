@@ -32,6 +32,11 @@ export const AUDIT_KINDS = [
   "discard",
   /** A decision of the admission webhook (lifeline serve) about a protected object. */
   "admission",
+  /**
+   * An alert of the watch (lifeline serve): data.state "open" when a loss or a broken posture is
+   * found, "resolved" when it clears; data.alert is its key (one alert per asset and key).
+   */
+  "alert",
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];

@@ -15,6 +15,7 @@ import { executeSql, sqlRefusal } from "./execute.js";
 import { describeSource } from "./inspect.js";
 import { postgresRecovery } from "./recovery/index.js";
 import { restore } from "./restore.js";
+import { sampleDatabase } from "./sample.js";
 import { PgTools } from "./tools.js";
 
 export interface PostgresEngineOptions {
@@ -45,6 +46,7 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
       execute: executeSql,
     },
     recovery: postgresRecovery(tools),
+    sample: sampleDatabase,
     live: (target) =>
       withClient(target, async (client) => {
         const source = await describeSource(client);
