@@ -354,7 +354,7 @@ export function policyRules(loaded: LoadedConfig | null): PolicyRule[] {
 }
 
 export interface WatchSettings {
-  /** The watch runs in `lifeline serve`. */
+  /** The watch runs in `lifeline serve`: lifeline.yaml has a watch: section, not turned off. */
   enabled: boolean;
   /** lifeline.yaml has a watch: section (serve may then run the watch alone, without the webhook). */
   configured: boolean;
@@ -362,13 +362,16 @@ export interface WatchSettings {
   thresholds: { fallRatio: number; fallRows: number };
 }
 
-/** watch: in lifeline.yaml, with its defaults (every 30 s; rows falling by more than 50 % and 1,000). */
+/**
+ * watch: in lifeline.yaml, with its defaults (every 30 s; rows falling by more than 50 % and 1,000).
+ * Without the section the watch does not run (`watch: {}` turns it on with the defaults).
+ */
 export function watchSettings(loaded: LoadedConfig): WatchSettings {
   const w = loaded.config.watch;
   const text = (w?.interval ?? "30s").trim();
   const ms = /^\d+ms$/.test(text) ? Number(text.slice(0, -2)) : (parseDuration(text) ?? 30) * 1000;
   return {
-    enabled: w?.enabled ?? true,
+    enabled: w !== undefined && w.enabled,
     configured: w !== undefined,
     intervalMs: Math.max(1, ms),
     thresholds: { fallRatio: (w?.rowsFall.percent ?? 50) / 100, fallRows: w?.rowsFall.rows ?? 1000 },

@@ -12,7 +12,12 @@ import {
 import { DEFAULT_THRESHOLDS, rowsFell, watchStep, type OpenAlert } from "../../src/core/watch/detect.js";
 import type { AssetSample, ClaimSample, PostureSample, TableSample } from "../../src/core/watch/sample.js";
 
-const view = { kind: "view", name: "public.merchant_feed", on: "public.products", how: "pg_depend (its definition reads it)" };
+const view = {
+  kind: "view",
+  name: "public.merchant_feed",
+  on: "public.products",
+  how: "pg_depend (its definition reads it)",
+};
 
 function table(name: string, rows: number, extra: Partial<TableSample> = {}): TableSample {
   return {
@@ -38,7 +43,10 @@ const verified: PostureSample = {
   },
 };
 
-function sample(tables: TableSample[] | "missing" | "unreachable", extra: Partial<AssetSample> = {}): AssetSample {
+function sample(
+  tables: TableSample[] | "missing" | "unreachable",
+  extra: Partial<AssetSample> = {},
+): AssetSample {
   const at = "2026-11-27T10:00:00Z";
   return {
     asset: "shop",
@@ -56,7 +64,13 @@ function sample(tables: TableSample[] | "missing" | "unreachable", extra: Partia
 }
 
 function step(baseline: AssetSample | null, next: AssetSample, open: OpenAlert[] = []) {
-  return watchStep({ baseline, sample: next, open, thresholds: DEFAULT_THRESHOLDS, now: "2026-11-27T10:00:30Z" });
+  return watchStep({
+    baseline,
+    sample: next,
+    open,
+    thresholds: DEFAULT_THRESHOLDS,
+    now: "2026-11-27T10:00:30Z",
+  });
 }
 
 const products = table("public.products", 5000, { dependents: [view] });
@@ -74,16 +88,16 @@ describe("watch: drop detection between two samples", () => {
   });
 
   it("truncate (new storage, no rows) and a 90 % delete are alerts; a 40 % delete, a small table's loss and ordinary writes are not", () => {
-    const truncated = table("public.products", 0, { storage: "fn-new", changes: { inserts: 5000, updates: 0, deletes: 0 } });
+    const truncated = table("public.products", 0, {
+      storage: "fn-new",
+      changes: { inserts: 5000, updates: 0, deletes: 0 },
+    });
     const deleted = table("public.orders", 2000, { changes: { inserts: 20000, updates: 0, deletes: 18000 } });
     const r = step(sample([products, orders]), sample([truncated, deleted]));
-    assert.deepEqual(
-      r.opened.map((a) => [a.kind, a.after]).sort(),
-      [
-        ["rows-fell", "2,000 rows (−90 %)"],
-        ["table-truncated", "truncated, 0 rows"],
-      ],
-    );
+    assert.deepEqual(r.opened.map((a) => [a.kind, a.after]).sort(), [
+      ["rows-fell", "2,000 rows (−90 %)"],
+      ["table-truncated", "truncated, 0 rows"],
+    ]);
     const quiet = step(
       sample([products, orders, table("public.tiny", 900)]),
       sample([
@@ -108,7 +122,10 @@ describe("watch: drop detection between two samples", () => {
       ]),
     );
     assert.deepEqual(r.opened, []);
-    const reload = step(sample([products]), sample([table("public.products", 4900, { identity: "oid-new" })]));
+    const reload = step(
+      sample([products]),
+      sample([table("public.products", 4900, { identity: "oid-new" })]),
+    );
     assert.deepEqual(reload.opened, []);
     const reset = step(
       sample([orders]),
@@ -133,8 +150,15 @@ describe("watch: drop detection between two samples", () => {
     // Unreachable in between: the loss is not known to be over; the database alert opens.
     const down = step(again.baseline, sample("unreachable"), again.open);
     assert.deepEqual(down.resolved, []);
-    assert.deepEqual(down.opened.map((a) => a.kind), ["database-unreachable"]);
-    const back = step(down.baseline, sample([orders, table("public.products", 5000, { identity: "oid-restored" })]), down.open);
+    assert.deepEqual(
+      down.opened.map((a) => a.kind),
+      ["database-unreachable"],
+    );
+    const back = step(
+      down.baseline,
+      sample([orders, table("public.products", 5000, { identity: "oid-restored" })]),
+      down.open,
+    );
     assert.deepEqual(back.opened, []);
     assert.deepEqual(back.resolved.map((a) => a.kind).sort(), ["database-unreachable", "table-dropped"]);
     assert.match(back.resolved.find((a) => a.kind === "table-dropped")?.reason ?? "", /has 5,000 rows again/);
@@ -144,8 +168,14 @@ describe("watch: drop detection between two samples", () => {
   it("the baseline survives a sample that could not read the data: the loss is seen against the last one that did", () => {
     const down = step(sample([products, orders]), sample("unreachable"));
     const later = step(down.baseline, sample([orders]), down.open);
-    assert.deepEqual(later.opened.map((a) => a.kind), ["table-dropped"]);
-    assert.deepEqual(later.resolved.map((a) => a.kind), ["database-unreachable"]);
+    assert.deepEqual(
+      later.opened.map((a) => a.kind),
+      ["table-dropped"],
+    );
+    assert.deepEqual(
+      later.resolved.map((a) => a.kind),
+      ["database-unreachable"],
+    );
   });
 
   it("a missing database, the RPO passed and a standby behind are standing alerts, resolved when they clear", () => {
@@ -154,7 +184,11 @@ describe("watch: drop detection between two samples", () => {
       standbys: [{ target: "postgres://h/shop_standby", restorePointId: "20261120T000000Z-aaaaaa" }],
     });
     const r = step(null, bad);
-    assert.deepEqual(r.opened.map((a) => a.kind).sort(), ["database-missing", "rpo-breached", "standby-behind"]);
+    assert.deepEqual(r.opened.map((a) => a.kind).sort(), [
+      "database-missing",
+      "rpo-breached",
+      "standby-behind",
+    ]);
     const same = step(r.baseline, bad, r.open);
     assert.deepEqual(same.opened, []);
     const good = step(same.baseline, sample([orders]), same.open);
@@ -162,7 +196,12 @@ describe("watch: drop detection between two samples", () => {
   });
 
   it("claims: deleted, volume deleted, reclaim policy becoming Delete; resolved when a claim is bound again", () => {
-    const dep = { kind: "deployment", name: "shop/feed", on: "service shop/pg", how: "container feed env DB_HOST names pg.shop" };
+    const dep = {
+      kind: "deployment",
+      name: "shop/feed",
+      on: "service shop/pg",
+      how: "container feed env DB_HOST names pg.shop",
+    };
     const claim = (c: Partial<ClaimSample>): ClaimSample => ({
       name: "shop/data-pg-0",
       uid: "u1",
@@ -173,9 +212,24 @@ describe("watch: drop detection between two samples", () => {
       ...c,
     });
     const cluster = (claims: ClaimSample[]) => ({ state: "read" as const, at: "t", claims });
-    const before = sample([orders], { cluster: cluster([claim({}), claim({ name: "shop/data-pg-1", uid: "u2", volume: "pv-2" }), claim({ name: "shop/data-pg-2", uid: "u3", volume: "pv-3" })]) });
+    const before = sample([orders], {
+      cluster: cluster([
+        claim({}),
+        claim({ name: "shop/data-pg-1", uid: "u2", volume: "pv-2" }),
+        claim({ name: "shop/data-pg-2", uid: "u3", volume: "pv-3" }),
+      ]),
+    });
     const after = sample([orders], {
-      cluster: cluster([claim({ name: "shop/data-pg-1", uid: "u2", volume: "pv-2", volumeExists: false, reclaimPolicy: null }), claim({ name: "shop/data-pg-2", uid: "u3", volume: "pv-3", reclaimPolicy: "Delete" })]),
+      cluster: cluster([
+        claim({
+          name: "shop/data-pg-1",
+          uid: "u2",
+          volume: "pv-2",
+          volumeExists: false,
+          reclaimPolicy: null,
+        }),
+        claim({ name: "shop/data-pg-2", uid: "u3", volume: "pv-3", reclaimPolicy: "Delete" }),
+      ]),
     });
     const r = step(before, after);
     assert.deepEqual(
@@ -187,19 +241,36 @@ describe("watch: drop detection between two samples", () => {
       ],
     );
     assert.deepEqual(r.opened[0]?.dependents, [dep]);
-    const unreadable = step(r.baseline, sample([orders], { cluster: { state: "unreadable", at: "t", error: "x" } }), r.open);
+    const unreadable = step(
+      r.baseline,
+      sample([orders], { cluster: { state: "unreadable", at: "t", error: "x" } }),
+      r.open,
+    );
     assert.equal(unreadable.open.length, 3, "an unreadable cluster clears nothing");
     const restored = step(
       r.baseline,
-      sample([orders], { cluster: cluster([claim({ uid: "u9", volume: "pv-9" }), claim({ name: "shop/data-pg-1", uid: "u2", volume: "pv-2b" }), claim({ name: "shop/data-pg-2", uid: "u3", volume: "pv-3" })]) }),
+      sample([orders], {
+        cluster: cluster([
+          claim({ uid: "u9", volume: "pv-9" }),
+          claim({ name: "shop/data-pg-1", uid: "u2", volume: "pv-2b" }),
+          claim({ name: "shop/data-pg-2", uid: "u3", volume: "pv-3" }),
+        ]),
+      }),
       r.open,
     );
-    assert.deepEqual(restored.resolved.map((a) => a.kind).sort(), ["claim-deleted", "reclaim-delete", "volume-deleted"]);
+    assert.deepEqual(restored.resolved.map((a) => a.kind).sort(), [
+      "claim-deleted",
+      "reclaim-delete",
+      "volume-deleted",
+    ]);
   });
 });
 
 describe("watch: the alert message and its audit entries", () => {
-  const targets = { recoverTo: "postgres://postgres@db:5432/shop_recovered", standbyTo: "postgres://postgres@db:5432/shop_standby" };
+  const targets = {
+    recoverTo: "postgres://postgres@db:5432/shop_recovered",
+    standbyTo: "postgres://postgres@db:5432/shop_standby",
+  };
 
   it("names the object, before → after, the dependents, the restore point and the exact commands", () => {
     const [alert] = step(sample([products]), sample([])).opened;
@@ -218,7 +289,8 @@ describe("watch: the alert message and its audit entries", () => {
   });
 
   it("a truncated table is restored beside it (restore --tables never overwrites); a table the restore point lacks says so; no restore point says how to get one", () => {
-    const truncated = step(sample([products]), sample([table("public.products", 0, { storage: "x" })])).opened[0];
+    const truncated = step(sample([products]), sample([table("public.products", 0, { storage: "x" })]))
+      .opened[0];
     assert.ok(truncated);
     assert.deepEqual(wayBack("shop", truncated, verified, targets).commands, [
       "lifeline restore shop --tables public.products --to postgres://postgres@db:5432/shop_recovered --restore-point 20261126T102040Z-3fa9c1",
@@ -266,6 +338,9 @@ describe("watch: the alert message and its audit entries", () => {
     // What it read is enough to tell that the loss is over.
     const over = step(null, sample([table(b.baseline.table?.name ?? "", 20000)]), reread ? [reread] : []);
     assert.equal(over.resolved.length, 1);
-    assert.match(resolvedText(over.resolved[0]!), /resolved: table public\.orders was dropped \(open 0\.0s\)/);
+    assert.match(
+      resolvedText(over.resolved[0]!),
+      /resolved: table public\.orders was dropped \(open 0\.0s\)/,
+    );
   });
 });

@@ -3,16 +3,25 @@ import path from "node:path";
 import type { Command } from "commander";
 import type { AdmissionDeps } from "../../app/admission.js";
 import { LISTEN } from "../../config/schema.js";
-import type { LoadedConfig } from "../../config/load.js";
+import {
+  interpolate,
+  resolveAsset,
+  watchSettings,
+  type LoadedConfig,
+  type ResolvedAsset,
+  type WatchSettings,
+} from "../../config/load.js";
 import { LifelineError } from "../../core/errors.js";
-import { redactUrl } from "../../core/redact.js";
+import { redactUrl, secrets } from "../../core/redact.js";
+import type { Catalog } from "../../ports/catalog.js";
+import type { Logger } from "../../serve/log.js";
 import type { Cluster, ClusterSelection } from "../../ports/cluster.js";
 import { silentProgress } from "../../ports/engine.js";
 import { systemClock } from "../../ports/clock.js";
 import { catalogLocation, openCatalogFor } from "../catalog.js";
 import type { CliEnv } from "../env.js";
 import { commandPlanInputs, kubernetesFlags } from "../kubernetes.js";
-import { load } from "../wiring.js";
+import { contextFor, load } from "../wiring.js";
 
 interface ServeFlags {
   listen?: string;
@@ -74,7 +83,7 @@ export function register(program: Command, env: CliEnv): void {
     program
       .command("serve")
       .description(
-        "Run the lifeline server: the Kubernetes admission webhook (POST /validate, HTTPS) that judges deletions of claims, volumes, namespaces and StatefulSets with the same plan and policy as `lifeline plan`, and /healthz, /readyz, /metrics. JSON logs on stderr; SIGTERM stops it cleanly.",
+        "Run the lifeline server: the Kubernetes admission webhook (POST /validate, HTTPS) that judges deletions of claims, volumes, namespaces and StatefulSets with the same plan and policy as `lifeline plan`, and /healthz, /readyz, /metrics; and the watch (drop detection and alerts) when lifeline.yaml has a watch: section. JSON logs on stderr; SIGTERM stops it cleanly.",
       )
       .option(
         "--listen <host:port>",
@@ -87,9 +96,17 @@ export function register(program: Command, env: CliEnv): void {
     .addHelpText(
       "after",
       `
+With a watch: section in lifeline.yaml, serve also samples every asset each watch.interval
+(catalog and statistics, claims and volumes) and alerts the notifications.webhooks when a table
+with data is dropped or truncated, rows fall by more than watch.rowsFall, the database is gone or
+unreachable, a bound claim or volume is deleted or reclaims with Delete, the RPO is passed or a
+standby falls behind; alerts are recorded in the audit log (kind alert, open then resolved).
+Without TLS and with a watch: section, serve runs the watch alone (no webhook).
+
 Examples:
   lifeline serve --tls-cert tls.crt --tls-key tls.key
   lifeline serve --listen 127.0.0.1:9443 --context prod
+  lifeline serve                      # lifeline.yaml: watch: { interval: 30s }, no TLS: the watch alone
 
 Known limits: the cluster is read with list calls per judged request (no watch cache yet); a
 \`lifeline run\` of an approved plan is not yet let through the webhook; a break-glass grant counts
@@ -99,11 +116,9 @@ when its identity is exactly the Kubernetes username.
     .action(async (opts: ServeFlags, command: Command) => {
       const options = env.globals(command);
       const loaded = load(options);
-      const settings = serveSettings(loaded, opts);
-      const { startServer } = await import("../../serve/server.js");
+      const watchConfig = watchSettings(loaded);
       const { jsonLogger } = await import("../../serve/log.js");
-      const { readinessProbe, sharedCatalog } = await import("../../serve/serve.js");
-      const { judgeAdmission } = await import("../../app/admission.js");
+      const { sharedCatalog } = await import("../../serve/serve.js");
       const log = jsonLogger();
       const inputs = await commandPlanInputs(loaded, opts, env.signal, silentProgress);
       const expected = inputs.options.kubernetes.context;
@@ -120,48 +135,121 @@ when its identity is exactly the Kubernetes username.
         return c;
       };
       const catalog = sharedCatalog(() => openCatalogFor(loaded));
-      const { signal: _signal, ...planDeps } = inputs.deps;
-      const deps: AdmissionDeps = {
-        plan: { deps: { ...planDeps, cluster }, options: { ...inputs.options, env: {} } },
-        catalog: () => catalog.get(),
-        clock: systemClock,
-        host: hostname(),
-        warn: (message) => log.log("warn", "gate-warning", { message }),
-      };
-      const readiness = readinessProbe([
-        { name: "catalog", check: async () => void (await (await catalog.get()).auditHead()) },
-        {
-          name: "cluster",
-          check: async () => {
-            const c = cluster({ kubeconfig: inputs.options.kubernetes.kubeconfig, context: null });
-            const inventory = await c.inventory(AbortSignal.timeout(10_000));
-            const gaps = inventory.gaps.filter((g) => g.required);
-            if (gaps.length > 0)
-              throw new Error(gaps.map((g) => `cannot read ${g.resource}: ${g.reason}`).join("; "));
-          },
-        },
-      ]);
-      log.log("info", "starting", {
-        config: loaded.file,
-        catalog: redactUrl(catalogLocation(loaded)),
-        context: expected,
-      });
-      const server = await startServer({
-        host: settings.host,
-        port: settings.port,
-        tls: settings.tls,
-        admit: (body) => judgeAdmission(deps, body),
-        readiness,
-        log,
-      });
-      void readiness();
+      // With a watch: section and no TLS, serve runs the watch alone (no webhook, no Kubernetes needed).
+      const webhook = hasTls(loaded, opts) || !watchConfig.enabled;
+      const server = webhook ? await startWebhook(loaded, opts, { inputs, cluster, catalog, log }) : null;
+      const watch = watchConfig.enabled
+        ? await startWatchFor(loaded, watchConfig, { inputs, cluster, catalog, log }, env.signal)
+        : null;
       await new Promise<void>((resolve) => {
         if (env.signal.aborted) resolve();
         else env.signal.addEventListener("abort", () => resolve(), { once: true });
       });
       log.log("info", "stopping", { reason: "signal" });
-      await server.close();
+      await watch?.stop();
+      await server?.close();
       await catalog.close().catch(() => undefined);
       log.log("info", "stopped", {});
     });
+}
+
+function hasTls(loaded: LoadedConfig, flags: ServeFlags): boolean {
+  return flags.tlsCert !== undefined || flags.tlsKey !== undefined || loaded.config.serve?.tls !== undefined;
+}
+
+interface ServeParts {
+  inputs: Awaited<ReturnType<typeof commandPlanInputs>>;
+  cluster: (selection: ClusterSelection) => Cluster;
+  catalog: { get(): Promise<Catalog>; close(): Promise<void> };
+  log: Logger;
+}
+
+/** The admission webhook (HTTPS): POST /validate, /healthz, /readyz, /metrics. */
+async function startWebhook(loaded: LoadedConfig, opts: ServeFlags, parts: ServeParts) {
+  const { inputs, cluster, catalog, log } = parts;
+  const settings = serveSettings(loaded, opts);
+  const { startServer } = await import("../../serve/server.js");
+  const { readinessProbe } = await import("../../serve/serve.js");
+  const { judgeAdmission } = await import("../../app/admission.js");
+  const expected = inputs.options.kubernetes.context;
+  const { signal: _signal, ...planDeps } = inputs.deps;
+  const deps: AdmissionDeps = {
+    plan: { deps: { ...planDeps, cluster }, options: { ...inputs.options, env: {} } },
+    catalog: () => catalog.get(),
+    clock: systemClock,
+    host: hostname(),
+    warn: (message) => log.log("warn", "gate-warning", { message }),
+  };
+  const readiness = readinessProbe([
+    { name: "catalog", check: async () => void (await (await catalog.get()).auditHead()) },
+    {
+      name: "cluster",
+      check: async () => {
+        const c = cluster({ kubeconfig: inputs.options.kubernetes.kubeconfig, context: null });
+        const inventory = await c.inventory(AbortSignal.timeout(10_000));
+        const gaps = inventory.gaps.filter((g) => g.required);
+        if (gaps.length > 0)
+          throw new Error(gaps.map((g) => `cannot read ${g.resource}: ${g.reason}`).join("; "));
+      },
+    },
+  ]);
+  log.log("info", "starting", {
+    config: loaded.file,
+    catalog: redactUrl(catalogLocation(loaded)),
+    context: expected,
+  });
+  const server = await startServer({
+    host: settings.host,
+    port: settings.port,
+    tls: settings.tls,
+    admit: (body) => judgeAdmission(deps, body),
+    readiness,
+    log,
+  });
+  void readiness();
+  return server;
+}
+
+/** The watch: every asset sampled each watch.interval; alerts to the webhooks and the audit log. */
+async function startWatchFor(
+  loaded: LoadedConfig,
+  settings: WatchSettings,
+  parts: ServeParts,
+  signal: AbortSignal,
+) {
+  const { inputs, cluster, catalog, log } = parts;
+  const { watcher } = await import("../../app/watch.js");
+  const { startWatch } = await import("../../serve/watch.js");
+  const { notify } = await import("../../notify/webhook.js");
+  const webhooks = loaded.config.notifications.webhooks.map((w, i) =>
+    interpolate(w, `notifications.webhooks[${i}]`, process.env),
+  );
+  for (const w of webhooks) secrets.add(w);
+  const assets: ResolvedAsset[] = [];
+  for (const name of Object.keys(loaded.config.assets)) {
+    try {
+      assets.push(resolveAsset(loaded, name, process.env));
+    } catch (error) {
+      log.log("error", "watch-asset-skipped", {
+        asset: name,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+  const ctx = contextFor(loaded, signal, silentProgress);
+  const kubeconfig = inputs.options.kubernetes.kubeconfig;
+  const w = watcher(
+    {
+      ctx,
+      catalog: () => catalog.get(),
+      cluster: (asset) => cluster({ kubeconfig, context: asset.kubernetes?.context ?? null }),
+      notify: (message) => notify(webhooks, message),
+      host: hostname(),
+      log: (level, event, fields) => log.log(level, event, fields),
+    },
+    assets,
+    { thresholds: settings.thresholds },
+  );
+  log.log("info", "watch-assets", { assets: assets.map((a) => a.name), webhooks: webhooks.length });
+  return startWatch({ watcher: w, intervalMs: settings.intervalMs, log });
 }
