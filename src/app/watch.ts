@@ -17,12 +17,7 @@ import {
   wayBack,
   type AlertTargets,
 } from "../core/watch/alert.js";
-import {
-  watchStep,
-  type OpenAlert,
-  type ResolvedAlert,
-  type WatchThresholds,
-} from "../core/watch/detect.js";
+import { watchStep, type OpenAlert, type ResolvedAlert, type WatchThresholds } from "../core/watch/detect.js";
 import type {
   AssetSample,
   ClaimSample,
@@ -88,7 +83,12 @@ async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Prom
 export function claimSamples(asset: ResolvedAsset, inv: Inventory): ClaimSample[] {
   const k = asset.kubernetes;
   if (!k) return [];
-  const binding = { asset: asset.name, namespace: k.namespace, release: k.release, pvcSelector: k.pvcSelector };
+  const binding = {
+    asset: asset.name,
+    namespace: k.namespace,
+    release: k.release,
+    pvcSelector: k.pvcSelector,
+  };
   const services = k.service
     ? inv.services.filter((s) => s.namespace === k.namespace && s.name === k.service)
     : [];
@@ -121,12 +121,15 @@ export function watcher(
     const target = engine.target(asset.url);
     const db = engine.database(target) || asset.name;
     return {
-      recoverTo: engine.withDatabase(target, `${db}_recovered`).display,
-      standbyTo: engine.withDatabase(target, `${db}_standby`).display,
+      recoverTo: commandUrl(engine.withDatabase(target, `${db}_recovered`).display),
+      standbyTo: commandUrl(engine.withDatabase(target, `${db}_standby`).display),
     };
   };
 
-  const sampleDatabase = async (asset: ResolvedAsset, signal: AbortSignal): Promise<DatabaseSample | null> => {
+  const sampleDatabase = async (
+    asset: ResolvedAsset,
+    signal: AbortSignal,
+  ): Promise<DatabaseSample | null> => {
     const engine = deps.ctx.engine(asset.engine);
     if (!engine.sample) return null;
     return engine.sample(engine.target(asset.url), signal);
@@ -182,7 +185,12 @@ export function watcher(
     }
   };
 
-  const send = async (catalog: Catalog | null, asset: string, text: string, event: Record<string, unknown>) => {
+  const send = async (
+    catalog: Catalog | null,
+    asset: string,
+    text: string,
+    event: Record<string, unknown>,
+  ) => {
     const failures = await deps.notify({ text, event });
     for (const f of failures) {
       deps.log("warn", "alert-notify-failed", { asset, webhook: f.webhook, error: f.error });
@@ -230,7 +238,11 @@ export function watcher(
           const inv = await inventory;
           const gap = inv.gaps.find((g) => g.required && /claim|volume/i.test(g.resource));
           if (gap)
-            return { state: "unreadable", at: new Date().toISOString(), error: `${gap.resource}: ${gap.reason}` };
+            return {
+              state: "unreadable",
+              at: new Date().toISOString(),
+              error: `${gap.resource}: ${gap.reason}`,
+            };
           return { state: "read", at: new Date().toISOString(), claims: claimSamples(asset, inv) };
         } catch (error) {
           return { state: "unreadable", at: new Date().toISOString(), error: message(error) };
@@ -274,7 +286,12 @@ export function watcher(
             const way = wayBack(asset.name, alert, posture, targets);
             const text = alertText(alert, way, deps.ctx.clock.now());
             const data = openedAuditData(alert, way);
-            deps.log("warn", "alert", { asset: asset.name, alert: alert.key, state: "open", object: alert.object });
+            deps.log("warn", "alert", {
+              asset: asset.name,
+              alert: alert.key,
+              state: "open",
+              object: alert.object,
+            });
             await record(catalog, asset.name, data);
             await send(catalog, asset.name, text, { event: "alert", asset: asset.name, ...data });
             sent.push({ state: "open", asset: asset.name, key: alert.key, text });
@@ -296,6 +313,17 @@ export function watcher(
       return { at, ms: performance.now() - started, assets: assets.length, sent };
     },
   };
+}
+
+/** A URL for a command someone copies: no password at all (not even a mask); the client asks for it. */
+function commandUrl(display: string): string {
+  try {
+    const url = new URL(display);
+    url.password = "";
+    return url.toString();
+  } catch {
+    return display;
+  }
 }
 
 function message(error: unknown): string {

@@ -38,6 +38,9 @@ import { verifyChain, type ChainVerdict } from "../core/audit/chain.js";
 import { applyProtect, planProtect, type ProtectPlan } from "../app/k8s.js";
 import { SHOP_NEW_ORDERS, SHOP_SCHEMA, SHOP_STOCK_UPDATES } from "./shop.js";
 import { DEMO_LOSS_SQL, DEMO_RESTORE_TABLES, recoverySteps, type DemoRecovery } from "./recovery.js";
+import { watcher } from "../app/watch.js";
+import { DEFAULT_THRESHOLDS } from "../core/watch/detect.js";
+import { startWatch } from "../serve/watch.js";
 import type { Catalog } from "../ports/catalog.js";
 
 export const DEMO_PLAN_SQL = "DROP TABLE products CASCADE";
@@ -66,6 +69,20 @@ export const DEMO_POLICY: PolicyRule[] = [
     require: { verifiedRestorePointMaxAgeSeconds: "rpo" },
   },
 ];
+
+/** The demo's watch interval: short, so that the demo stays fast (lifeline serve: 30s by default). */
+export const DEMO_WATCH_INTERVAL_MS = 250;
+
+/** What lifeline serve's watch did about the loss in the demo. */
+export interface DemoWatch {
+  intervalMs: number;
+  /** Time from the loss to the alert (null: no alert came). */
+  noticedAfterMs: number | null;
+  /** The alert as it reached the (simulated) Slack channel. */
+  alert: string | null;
+  /** The "resolved" message after the restore (null: none came). */
+  resolved: string | null;
+}
 
 /** One thing the demo expects of a step, and whether it happened. */
 export interface DemoExpectation {
@@ -102,6 +119,8 @@ export interface DemoResult {
   protected: number;
   /** After the gate: the loss, the standby, the restore of the lost table. */
   recovery: DemoRecovery;
+  /** The watch: the loss noticed by lifeline within one interval, resolved after the restore. */
+  watch: DemoWatch;
   /** The audit chain at the end (the gate's entries, then the recovery's). */
   audit: { chain: ChainVerdict; entries: number; recorded: string[] };
   json: unknown;
@@ -269,15 +288,75 @@ export async function demo(options: {
       ...trail,
     };
 
-    const recovery = await recoverySteps({
-      ctx,
-      asset,
-      manifest,
-      deps,
-      requester: DEMO_REQUESTER,
-      approver: DEMO_APPROVER,
-      source: sourceTarget,
+    // lifeline serve's watch over the shop, as it runs in the server (a short interval, so that the
+    // demo stays fast); its messages go to a simulated Slack channel.
+    const channel: { text: string; at: number }[] = [];
+    const shopWatch = watcher(
+      {
+        ctx,
+        catalog: async () => gateCatalog,
+        cluster: null,
+        notify: async (message) => {
+          channel.push({ text: message.text, at: performance.now() });
+          return [];
+        },
+        host: "demo",
+        log: () => undefined,
+      },
+      [asset],
+      { thresholds: DEFAULT_THRESHOLDS },
+    );
+    await shopWatch.round(signal);
+    const watching = startWatch({
+      watcher: shopWatch,
+      intervalMs: DEMO_WATCH_INTERVAL_MS,
+      log: { log: () => undefined },
     });
+    const watch: DemoWatch = {
+      intervalMs: DEMO_WATCH_INTERVAL_MS,
+      noticedAfterMs: null,
+      alert: null,
+      resolved: null,
+    };
+    const waitFor = async (test: (text: string) => boolean, ms: number) => {
+      const end = performance.now() + ms;
+      for (;;) {
+        const found = channel.find((m) => test(m.text));
+        if (found || performance.now() > end || signal.aborted) return found ?? null;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    let recovery: DemoRecovery;
+    try {
+      recovery = await recoverySteps({
+        ctx,
+        asset,
+        manifest,
+        deps,
+        requester: DEMO_REQUESTER,
+        approver: DEMO_APPROVER,
+        source: sourceTarget,
+        afterLoss: async () => {
+          const lossAt = performance.now();
+          progress.phase("lifeline serve's watch");
+          const alert = await waitFor(
+            (t) => t.startsWith(":rotating_light:"),
+            4 * DEMO_WATCH_INTERVAL_MS + 2000,
+          );
+          if (alert) {
+            watch.alert = alert.text;
+            watch.noticedAfterMs = Math.max(0, Math.round(alert.at - lossAt));
+          }
+        },
+      });
+      const resolved = await waitFor(
+        (t) => t.startsWith(":white_check_mark:"),
+        4 * DEMO_WATCH_INTERVAL_MS + 2000,
+      );
+      watch.resolved = resolved?.text ?? null;
+    } finally {
+      await watching.stop();
+    }
     // The whole chain again: the loss, the standby and the restore are recorded like the gate's runs.
     const finalAudit = await auditTrail();
     const expectations = demoExpectations({
@@ -293,6 +372,12 @@ export async function demo(options: {
       blocked: gate.blocked.status,
       executed: gate.executed.status,
       chainOk: gate.chain.ok,
+      watch: {
+        intervalMs: watch.intervalMs,
+        noticedAfterMs: watch.noticedAfterMs,
+        alert: watch.alert,
+        resolved: watch.resolved,
+      },
       recovery: {
         loss: recovery.loss.executed.status,
         feedBefore: recovery.feedBefore.rows,
@@ -322,6 +407,7 @@ export async function demo(options: {
       k8s: { before, protect: protection.plan, after },
       gate,
       recovery,
+      watch,
       audit: finalAudit,
       json: {
         demo: {
@@ -383,6 +469,7 @@ export async function demo(options: {
             feedBefore: recovery.feedBefore,
             feedAfterLoss: recovery.feedBroken,
           },
+          watch,
           standby: {
             url: recovery.standby.url,
             database: recovery.standby.result.database,
@@ -444,6 +531,8 @@ export interface DemoFacts {
   blocked: string;
   executed: string;
   chainOk: boolean;
+  /** The demo's watch (absent: facts from before the watch was part of the demo). */
+  watch?: Pick<DemoWatch, "intervalMs" | "noticedAfterMs" | "alert" | "resolved">;
   recovery: {
     loss: string;
     feedBefore: number | null;
@@ -527,6 +616,28 @@ export function demoExpectations(f: DemoFacts): DemoExpectation[] {
       f.recovery.feedBroken === false,
       "the merchant feed still answers",
     ),
+    ...(f.watch
+      ? [
+          expect(
+            "watch",
+            "lifeline notices the loss within one interval, naming the dependents and the restore command",
+            f.watch.noticedAfterMs !== null &&
+              // One interval, and the round that samples (it may have just started when the loss came).
+              f.watch.noticedAfterMs <= 2 * f.watch.intervalMs + 1000 &&
+              /merchant_feed/.test(f.watch.alert ?? "") &&
+              /lifeline restore shop --tables public\.products/.test(f.watch.alert ?? ""),
+            f.watch.noticedAfterMs === null
+              ? "no alert came"
+              : `the alert came after ${f.watch.noticedAfterMs} ms: ${f.watch.alert ?? ""}`,
+          ),
+          expect(
+            "watch",
+            "the alert is resolved after the restore",
+            f.watch.resolved !== null,
+            "no resolved message came",
+          ),
+        ]
+      : []),
     expect(
       "standby",
       "the standby is verified and serves the merchant feed",

@@ -112,6 +112,8 @@ export async function recoverySteps(input: {
   requester: string;
   approver: string;
   source: Target;
+  /** Called right after the loss has executed (the demo's watch notices it there). */
+  afterLoss?: () => Promise<void>;
 }): Promise<DemoRecovery> {
   const { ctx, asset, manifest, deps, source } = input;
   const engine = ctx.engine(asset.engine);
@@ -139,6 +141,7 @@ export async function recoverySteps(input: {
   });
   const executed = await guardedRun(deps(input.requester), lossInput);
   const lossSeconds = since(lossStarted);
+  await input.afterLoss?.();
   const feedBroken = await readFeed(source.url);
 
   // The fallback: a read-only copy of the newest verified restore point (as `lifeline standby` makes

@@ -63,6 +63,26 @@ describe("lifeline demo", () => {
       /EXECUTED plan [0-9a-f]{12} .*approved by bob@shop\.example.* \(\d+\.\d+s for the three commands\)/,
     );
     assert.match(result.stdout, /The merchant feed is broken: .*relation "merchant_feed" does not exist/);
+    // lifeline notices the loss within one interval, not the marketing team: the alert as it reaches Slack.
+    const noticed =
+      /watch \(every (\d+\.\d+)s here, 30s by default\) noticed the loss (\d+\.\d+)s later/.exec(
+        result.stdout,
+      );
+    assert.ok(noticed, result.stdout);
+    assert.ok(Number(noticed[2]) <= 2 * Number(noticed[1]) + 1, noticed[0]);
+    assert.match(result.stdout, /:rotating_light: lifeline: shop — table public\.products was dropped/);
+    assert.match(
+      result.stdout,
+      /dependents: view public\.merchant_feed via pg_depend .*; foreign key public\.order_items/,
+    );
+    assert.match(
+      result.stdout,
+      /way back: lifeline restore shop --tables public\.products --restore-point \S+/,
+    );
+    assert.match(
+      result.stdout,
+      /resolved: table public\.products was dropped \(open [^)]+\): public\.products has 2,000 rows again/,
+    );
     // The fallback: a verified, read-only standby that the feed reads from, and a write that fails.
     assert.match(
       result.stdout,

@@ -137,7 +137,7 @@ describe("watch against the real PostgreSQL", () => {
       await run("pgbench", ["-n", "-T", "4", "-c", "2", "-j", "1", db.url]);
       const afterLoad = rounds.length;
       await until("two rounds after the load", () => (rounds.length >= afterLoad + 2 ? true : undefined));
-      assert.deepEqual(received, [], "no alert under ordinary write load");
+      assert.equal(received.length, 0, "no alert under ordinary write load");
       assert.deepEqual(
         logs.filter((l) => l.startsWith("error")),
         [],

@@ -283,8 +283,11 @@ describe("watch: the alert message and its audit entries", () => {
     const text = alertText(alert, way, new Date("2026-11-27T10:20:40Z"));
     assert.match(text, /shop — table public\.products was dropped/);
     assert.match(text, /before → after: 5,000 rows → dropped/);
-    assert.match(text, /dependents: view public\.merchant_feed \(pg_depend/);
-    assert.match(text, /newest verified restore point: 20261126T102040Z-3fa9c1 \(taken 1d ago/);
+    assert.match(text, /dependents: view public\.merchant_feed via pg_depend \(its definition reads it\)/);
+    assert.match(
+      text,
+      /newest verified restore point: 20261126T102040Z-3fa9c1 \(taken 1d ago, drilled 23h 55m ago/,
+    );
     assert.match(text, /way back: lifeline restore shop --tables public\.products/);
   });
 

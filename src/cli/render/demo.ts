@@ -127,6 +127,7 @@ function renderRecovery(r: DemoResult): string[] {
         ? `The merchant feed still answers (${feedBroken.rows ?? 0} rows): the drop did not take it.`
         : `The merchant feed is broken: merchant-feed-generator's \`${DEMO_FEED_SQL}\` fails: ${feedBroken.error ?? ""}`,
     ),
+    ...renderWatchAlert(r),
     "",
     "9. The fallback while the live database is repaired: a standby, a read-only copy of the verified restore point",
     "   for the services that only read (the feed generator can point at it):",
@@ -183,6 +184,12 @@ function renderRecovery(r: DemoResult): string[] {
     indent(
       `Not touched: the other tables (orders: ${count(orders.before, "row")} before the loss, ${count(orders.after, "row")} after the restore).`,
     ),
+    ...(r.watch.resolved
+      ? [
+          indent("lifeline serve's watch sees the table back and says so in the channel:"),
+          indent(`  ${r.watch.resolved}`),
+        ]
+      : []),
     indent("$ lifeline audit verify"),
     indent(
       r.audit.chain.ok
@@ -225,4 +232,18 @@ export function gateLine(
     default:
       return `${String(o.status).toUpperCase()}: plan ${id}${detail}`;
   }
+}
+
+/** Step 8's alert: lifeline notices the loss, not the marketing team; the message as it reaches Slack. */
+function renderWatchAlert(r: DemoResult): string[] {
+  const w = r.watch;
+  if (w.alert === null || w.noticedAfterMs === null)
+    return [indent(`lifeline serve's watch (every ${secs(w.intervalMs / 1000)}) did NOT notice the loss`)];
+  return [
+    indent(
+      `lifeline serve's watch (every ${secs(w.intervalMs / 1000)} here, 30s by default) noticed the loss ${secs(w.noticedAfterMs / 1000)} later,`,
+    ),
+    indent("before the marketing team did; the alert as it reaches Slack (notifications.webhooks):"),
+    ...w.alert.split("\n").map((line) => indent(`  ${line}`)),
+  ];
 }

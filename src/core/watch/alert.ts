@@ -99,8 +99,12 @@ const TITLES: Record<AlertKind, string> = {
 };
 
 function dependentLine(d: Dependent): string {
-  return `${d.kind} ${d.name} (${d.how})`;
+  // "foreign key public.orders (orders_product_id_fkey)" says how already; a view says it through pg_depend.
+  return d.how.startsWith(d.kind) ? `${d.kind} ${d.name}` : `${d.kind} ${d.name} via ${d.how}`;
 }
+
+const ago = (now: Date, iso: string) =>
+  `${formatDuration(Math.max(0, (now.getTime() - Date.parse(iso)) / 1000))} ago`;
 
 /** The message a person reads in the channel: what, before → after, who depends on it, the way back. */
 export function alertText(alert: OpenAlert, way: WayBack, now: Date): string {
@@ -113,9 +117,8 @@ export function alertText(alert: OpenAlert, way: WayBack, now: Date): string {
   );
   const p = way.restorePoint;
   if (p) {
-    const age = formatDuration(Math.max(0, (now.getTime() - Date.parse(p.snapshotTime)) / 1000));
     lines.push(
-      `newest verified restore point: ${p.id} (taken ${age} ago, drilled ${p.drilledAt})` +
+      `newest verified restore point: ${p.id} (taken ${ago(now, p.snapshotTime)}, drilled ${ago(now, p.drilledAt)})` +
         (way.notContained ? ` — it does not contain ${tableOf(alert.baseline) ?? "this"}` : ""),
     );
   } else {
@@ -126,7 +129,9 @@ export function alertText(alert: OpenAlert, way: WayBack, now: Date): string {
 }
 
 export function resolvedText(alert: ResolvedAlert): string {
-  const lasted = formatDuration(Math.max(0, (Date.parse(alert.resolvedAt) - Date.parse(alert.openedAt)) / 1000));
+  const lasted = formatDuration(
+    Math.max(0, (Date.parse(alert.resolvedAt) - Date.parse(alert.openedAt)) / 1000),
+  );
   return `:white_check_mark: lifeline: ${alert.asset} — resolved: ${alert.object} ${TITLES[alert.kind]} (open ${lasted}): ${alert.reason}`;
 }
 
@@ -166,7 +171,12 @@ function baselineFrom(v: unknown): Baseline {
   if (!isRecord(v)) return {};
   const out: Baseline = {};
   const t = v.table;
-  if (isRecord(t) && typeof t.identity === "string" && typeof t.name === "string" && typeof t.rows === "number")
+  if (
+    isRecord(t) &&
+    typeof t.identity === "string" &&
+    typeof t.name === "string" &&
+    typeof t.rows === "number"
+  )
     out.table = { identity: t.identity, name: t.name, rows: t.rows };
   const c = v.claim;
   if (isRecord(c) && typeof c.name === "string")

@@ -356,10 +356,8 @@ export function watchStep(input: {
   // The next round compares with the newest sample that read the data; what this one could not read keeps the old.
   const next: AssetSample = {
     ...sample,
-    database:
-      sample.database.state === "present" || !baseline ? sample.database : baseline.database,
-    cluster:
-      sample.cluster?.state === "read" || !baseline ? sample.cluster : baseline.cluster,
+    database: sample.database.state === "present" || !baseline ? sample.database : baseline.database,
+    cluster: sample.cluster?.state === "read" || !baseline ? sample.cluster : baseline.cluster,
   };
   return { opened, resolved, open: [...open, ...opened], baseline: next };
 }

@@ -43,8 +43,7 @@ export interface ClaimSample {
 }
 
 export type ClusterSample =
-  | { state: "read"; at: string; claims: ClaimSample[] }
-  | { state: "unreadable"; at: string; error: string };
+  { state: "read"; at: string; claims: ClaimSample[] } | { state: "unreadable"; at: string; error: string };
 
 /** What the watch knows of an asset's posture in one round. */
 export interface PostureSample {
