@@ -7,7 +7,7 @@
 import { bindingCovers } from "../core/kubernetes/binding.js";
 import { findDependents } from "../core/kubernetes/dependents.js";
 import { qualified, type Inventory } from "../core/kubernetes/inventory.js";
-import { recoveryState } from "../core/restore/state.js";
+import { recoveryState, type Standby } from "../core/restore/state.js";
 import {
   alertText,
   openAlerts,
@@ -24,7 +24,6 @@ import type {
   ClusterSample,
   DatabaseSample,
   PostureSample,
-  StandbySample,
 } from "../core/watch/sample.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Notification, NotifyFailure } from "../notify/webhook.js";
@@ -126,13 +125,30 @@ export function watcher(
     };
   };
 
+  /** The write stamp each asset's baseline sample was taken under (see Engine.changes). */
+  const stamps = new Map<string, string>();
+  const serverKey = (asset: ResolvedAsset) => {
+    const engine = deps.ctx.engine(asset.engine);
+    return `${asset.engine}\u0000${engine.withDatabase(engine.target(asset.url), "").url}`;
+  };
+
   const sampleDatabase = async (
     asset: ResolvedAsset,
     signal: AbortSignal,
+    changes: Map<string, string> | null,
   ): Promise<DatabaseSample | null> => {
     const engine = deps.ctx.engine(asset.engine);
     if (!engine.sample) return null;
-    return engine.sample(engine.target(asset.url), signal);
+    const target = engine.target(asset.url);
+    const previous = baselines.get(asset.name)?.database ?? null;
+    const stamp = changes?.get(engine.database(target));
+    // Nothing was written to it since the last sample (not even its catalog): that sample still holds.
+    if (stamp !== undefined && previous?.state === "present" && stamps.get(asset.name) === stamp)
+      return { ...previous, at: deps.ctx.clock.now().toISOString() };
+    const sample = await engine.sample(target, signal, previous);
+    if (stamp !== undefined && sample.state === "present") stamps.set(asset.name, stamp);
+    else stamps.delete(asset.name);
+    return sample;
   };
 
   const samplePosture = async (asset: ResolvedAsset): Promise<PostureSample | null> => {
@@ -158,14 +174,6 @@ export function watcher(
       deps.log("warn", "watch-posture-unreadable", { asset: asset.name, error: message(error) });
       return null;
     }
-  };
-
-  const sampleStandbys = async (asset: ResolvedAsset, catalog: Catalog | null): Promise<StandbySample[]> => {
-    if (!catalog) return [];
-    const entries = await catalog.audit({ asset: asset.name, kind: "standby" });
-    return recoveryState(entries)
-      .standbys.filter((s) => s.asset === asset.name)
-      .map((s) => ({ target: s.target, restorePointId: s.restorePointId }));
   };
 
   const record = async (catalog: Catalog | null, asset: string, data: Record<string, unknown>) => {
@@ -224,6 +232,28 @@ export function watcher(
       if (open === null) {
         open = catalog ? openAlerts(await catalog.audit({ kind: "alert" })) : [];
       }
+      // The standbys lifeline made, from the audit log: one read per round for every asset.
+      let standbys: Standby[] = [];
+      if (catalog) {
+        try {
+          standbys = recoveryState(await catalog.audit({ kind: "standby" })).standbys;
+        } catch (error) {
+          deps.log("warn", "watch-standbys-unreadable", { error: message(error) });
+        }
+      }
+      // What was written where: one connection per server, however many of its databases are assets.
+      const changes = new Map<string, Promise<Map<string, string> | null>>();
+      const changesFor = (asset: ResolvedAsset) => {
+        const engine = deps.ctx.engine(asset.engine);
+        if (!engine.changes) return Promise.resolve(null);
+        const key = serverKey(asset);
+        let found = changes.get(key);
+        if (!found) {
+          found = engine.changes(engine.target(asset.url)).catch(() => null);
+          changes.set(key, found);
+        }
+        return found;
+      };
       // One inventory per cluster per round, however many assets live in it.
       const inventories = new Map<Cluster, Promise<Inventory>>();
       const clusterSample = async (asset: ResolvedAsset): Promise<ClusterSample | null> => {
@@ -261,17 +291,24 @@ export function watcher(
           return;
         }
         try {
-          const [database, cluster, posture, standbys] = await Promise.all([
-            sampleDatabase(asset, signal),
+          const [database, cluster, posture] = await Promise.all([
+            changesFor(asset).then((c) => sampleDatabase(asset, signal, c)),
             clusterSample(asset),
             samplePosture(asset),
-            sampleStandbys(asset, catalog).catch(() => []),
           ]);
           if (!database) {
             next.push(...(stillOpen.get(asset.name) ?? []));
             return;
           }
-          const sample: AssetSample = { asset: asset.name, database, cluster, posture, standbys };
+          const sample: AssetSample = {
+            asset: asset.name,
+            database,
+            cluster,
+            posture,
+            standbys: standbys
+              .filter((s) => s.asset === asset.name)
+              .map((s) => ({ target: s.target, restorePointId: s.restorePointId })),
+          };
           const step = watchStep({
             baseline: baselines.get(asset.name) ?? null,
             sample,

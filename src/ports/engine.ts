@@ -239,8 +239,14 @@ export interface Engine {
    * The watch's cheap sample (catalog and statistics, never the data): tables by identity, their
    * estimated rows, storage and change counters, and their dependents. Never throws: a database
    * that does not exist or cannot be reached is a sample too. Engines without it are not watched.
+   * `previous`: the last sample of this database, whose dependents are reused while its schema holds.
    */
-  sample?(target: Target, signal: AbortSignal): Promise<DatabaseSample>;
+  sample?(target: Target, signal: AbortSignal, previous?: DatabaseSample | null): Promise<DatabaseSample>;
+  /**
+   * For every database on target's server, one connection: a stamp of what was written to it
+   * (equal stamps: nothing was, and the previous sample still holds). Null when it cannot tell.
+   */
+  changes?(target: Target): Promise<Map<string, string> | null>;
   /** Engines that can plan SQL: classification (static) and impact (read-only, against the live database). */
   readonly sql?: SqlPlanner;
   /** Engines that can restore into live servers (restore, standby). */

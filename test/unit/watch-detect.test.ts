@@ -55,7 +55,7 @@ function sample(
         ? { state: "missing", at, database: "shop", error: "does not exist" }
         : tables === "unreachable"
           ? { state: "unreachable", at, database: "shop", error: "connection refused" }
-          : { state: "present", at, database: "shop", tables },
+          : { state: "present", at, database: "shop", tables, schema: "s" },
     cluster: null,
     posture: verified,
     standbys: [],

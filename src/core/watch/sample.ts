@@ -21,7 +21,17 @@ export interface TableSample {
 }
 
 export type DatabaseSample =
-  | { state: "present"; at: string; database: string; tables: TableSample[] }
+  | {
+      state: "present";
+      at: string;
+      database: string;
+      tables: TableSample[];
+      /**
+       * Changes when relations or foreign keys are created or dropped: while it holds, the
+       * dependents of the previous sample still hold (and are not read again).
+       */
+      schema: string;
+    }
   /** The server answers, the database does not exist. */
   | { state: "missing"; at: string; database: string; error: string }
   /** The server does not answer (or refuses lifeline): nothing is known of the data. */

@@ -15,7 +15,7 @@ import { executeSql, sqlRefusal } from "./execute.js";
 import { describeSource } from "./inspect.js";
 import { postgresRecovery } from "./recovery/index.js";
 import { restore } from "./restore.js";
-import { sampleDatabase } from "./sample.js";
+import { databaseChanges, sampleDatabase } from "./sample.js";
 import { PgTools } from "./tools.js";
 
 export interface PostgresEngineOptions {
@@ -47,6 +47,7 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
     },
     recovery: postgresRecovery(tools),
     sample: sampleDatabase,
+    changes: databaseChanges,
     live: (target) =>
       withClient(target, async (client) => {
         const source = await describeSource(client);

@@ -1,7 +1,8 @@
 /**
- * The watch's sample of one database: the catalog and the statistics only (pg_class,
- * pg_stat_user_tables, pg_depend, pg_constraint), never the data. A few small queries on one
- * short connection.
+ * The watch's sample of one database: the catalog and the statistics only (pg_class and the
+ * pg_stat counters, never the data), in one query on one short connection. The dependents (views,
+ * foreign keys: the same catalog `plan` reads) are read again only when relations or foreign keys
+ * were created or dropped since the previous sample.
  */
 import { isLifelineError } from "../../core/errors.js";
 import type { Dependent } from "../../core/plan/policy.js";
@@ -10,17 +11,49 @@ import type { Target } from "../../ports/engine.js";
 import { connect, databaseName, qualifiedName } from "./connection.js";
 import { Catalog, RELKIND_TYPE } from "./impact/catalog.js";
 
-const STATS = `SELECT s.relid::int AS oid, s.n_live_tup::float8 AS live, s.n_tup_ins::float8 AS ins,
-                      s.n_tup_upd::float8 AS upd, s.n_tup_del::float8 AS del
-                 FROM pg_stat_user_tables s`;
+const USER_NAMESPACES = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
 
-export async function sampleDatabase(target: Target, signal: AbortSignal): Promise<DatabaseSample> {
+/**
+ * Tables with their storage, estimates and counters (the functions behind pg_stat_user_tables,
+ * called for user tables only); and the schema stamp: every user relation that can have or be a
+ * dependent (a view's row version too: CREATE OR REPLACE VIEW may read other tables), and the
+ * foreign keys' count and newest OID.
+ */
+const SAMPLE = `SELECT c.oid::int AS oid, c.relkind::text AS relkind, c.xmin::text AS version, n.nspname AS schema, c.relname AS name,
+         c.relfilenode::text AS storage, c.reltuples::float8 AS reltuples,
+         pg_stat_get_live_tuples(c.oid)::float8 AS live, pg_stat_get_tuples_inserted(c.oid)::float8 AS ins,
+         pg_stat_get_tuples_updated(c.oid)::float8 AS upd, pg_stat_get_tuples_deleted(c.oid)::float8 AS del,
+         (SELECT count(*) || '/' || coalesce(max(k.oid::int8), 0) FROM pg_constraint k WHERE k.contype = 'f') AS keys
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind IN ('r', 'p', 'v', 'm') AND ${USER_NAMESPACES}
+   ORDER BY c.oid`;
+
+interface Row {
+  oid: number;
+  relkind: string;
+  version: string;
+  schema: string;
+  name: string;
+  storage: string;
+  reltuples: number;
+  live: number;
+  ins: number;
+  upd: number;
+  del: number;
+  keys: string;
+}
+
+export async function sampleDatabase(
+  target: Target,
+  signal: AbortSignal,
+  previous?: DatabaseSample | null,
+): Promise<DatabaseSample> {
   const database = databaseName(target.url);
   const at = () => new Date().toISOString();
   let client;
   try {
     signal.throwIfAborted();
-    client = await connect(target, "lifeline watch");
+    client = await connect(target, "lifeline watch", { short: { timeoutMs: 10_000 } });
   } catch (error) {
     if (isLifelineError(error) && error.code === "DB_NOT_FOUND")
       return { state: "missing", at: at(), database, error: error.message };
@@ -32,50 +65,34 @@ export async function sampleDatabase(target: Target, signal: AbortSignal): Promi
     };
   }
   try {
-    // The same catalog `plan` reads: the dependents an alert names are those a plan would.
-    const catalog = await Catalog.load(client);
-    const stats = await client.query<{ oid: number; live: number; ins: number; upd: number; del: number }>(
-      STATS,
-    );
+    const rows = (await client.query<Row>(SAMPLE)).rows;
     const taken = at();
-    const byOid = new Map(stats.rows.map((r) => [r.oid, r]));
+    const schema = `${rows.map((r) => (r.relkind === "v" || r.relkind === "m" ? `${r.oid}${r.relkind}${r.version}` : `${r.oid}${r.relkind}`)).join(",")};${rows[0]?.keys ?? "0/0"}`;
+    let dependentsOf: (oid: number, name: string) => Dependent[];
+    if (previous?.state === "present" && previous.schema === schema) {
+      const known = new Map(previous.tables.map((t) => [t.identity, t.dependents]));
+      dependentsOf = (oid) => known.get(String(oid)) ?? [];
+    } else {
+      // The same catalog `plan` reads: the dependents an alert names are those a plan would.
+      const catalog = await Catalog.load(client);
+      dependentsOf = (oid, name) => dependents(catalog, oid, name);
+    }
     const tables: TableSample[] = [];
-    for (const rel of catalog.relations.values()) {
-      if (rel.relkind !== "r") continue;
-      const s = byOid.get(rel.oid);
-      const name = qualifiedName(rel.schema, rel.name);
+    for (const r of rows) {
+      if (r.relkind !== "r") continue;
+      const name = qualifiedName(r.schema, r.name);
       // n_live_tup follows every committed change; reltuples (-1: never analyzed) only VACUUM and ANALYZE.
-      const counted = s !== undefined && s.live + s.ins + s.upd + s.del > 0;
-      const rows = counted ? s.live : Math.max(0, rel.reltuples);
-      const dependents: Dependent[] = [];
-      for (const v of catalog.dependentViews(rel.oid)) {
-        dependents.push({
-          kind: RELKIND_TYPE[v.relkind] ?? "view",
-          name: qualifiedName(v.schema, v.name),
-          on: name,
-          how: "pg_depend (its definition reads it)",
-        });
-      }
-      for (const fk of catalog.referencingKeys(rel.oid)) {
-        const t = catalog.relations.get(fk.table);
-        if (t)
-          dependents.push({
-            kind: "foreign key",
-            name: `${qualifiedName(t.schema, t.name)} (${fk.name})`,
-            on: name,
-            how: `foreign key ${fk.name}`,
-          });
-      }
+      const counted = r.live + r.ins + r.upd + r.del > 0;
       tables.push({
-        identity: String(rel.oid),
+        identity: String(r.oid),
         name,
-        rows,
-        storage: String(rel.relfilenode),
-        changes: s ? { inserts: s.ins, updates: s.upd, deletes: s.del } : null,
-        dependents,
+        rows: counted ? r.live : Math.max(0, r.reltuples),
+        storage: r.storage,
+        changes: { inserts: r.ins, updates: r.upd, deletes: r.del },
+        dependents: dependentsOf(r.oid, name),
       });
     }
-    return { state: "present", at: taken, database, tables };
+    return { state: "present", at: taken, database, tables, schema };
   } catch (error) {
     return {
       state: "unreachable",
@@ -83,6 +100,61 @@ export async function sampleDatabase(target: Target, signal: AbortSignal): Promi
       database,
       error: error instanceof Error ? error.message : String(error),
     };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function dependents(catalog: Catalog, oid: number, name: string): Dependent[] {
+  const found: Dependent[] = [];
+  for (const v of catalog.dependentViews(oid)) {
+    found.push({
+      kind: RELKIND_TYPE[v.relkind] ?? "view",
+      name: qualifiedName(v.schema, v.name),
+      on: name,
+      how: "pg_depend (its definition reads it)",
+    });
+  }
+  for (const fk of catalog.referencingKeys(oid)) {
+    const t = catalog.relations.get(fk.table);
+    if (t)
+      found.push({
+        kind: "foreign key",
+        name: `${qualifiedName(t.schema, t.name)} (${fk.name})`,
+        on: name,
+        how: `foreign key ${fk.name}`,
+      });
+  }
+  return found;
+}
+
+/**
+ * Per database of the server: a stamp of everything written to it (rows inserted, updated and
+ * deleted in any table, the catalogs included: CREATE, DROP, TRUNCATE and ALTER write the
+ * catalogs), from pg_stat_database, on one connection. A database whose stamp did not move was not
+ * written to, and its previous sample still holds. Null when it cannot tell (no connection, or the
+ * statistics are not collected: track_counts off).
+ */
+export async function databaseChanges(target: Target): Promise<Map<string, string> | null> {
+  let client;
+  try {
+    client = await connect(target, "lifeline watch", { short: { timeoutMs: 10_000 } });
+  } catch {
+    return null;
+  }
+  try {
+    const rows = (
+      await client.query<{ datname: string; stamp: string; counting: boolean }>(
+        `SELECT d.datname, d.datid || '/' || d.tup_inserted || '/' || d.tup_updated || '/' || d.tup_deleted || '/' ||
+                coalesce(d.stats_reset::text, '') AS stamp,
+                current_setting('track_counts')::bool AS counting
+           FROM pg_stat_database d WHERE d.datname IS NOT NULL`,
+      )
+    ).rows;
+    if (rows.some((r) => !r.counting)) return null;
+    return new Map(rows.map((r) => [r.datname, r.stamp]));
+  } catch {
+    return null;
   } finally {
     await client.end().catch(() => undefined);
   }
