@@ -258,13 +258,14 @@ export function watcher(
       const inventories = new Map<Cluster, Promise<Inventory>>();
       const clusterSample = async (asset: ResolvedAsset): Promise<ClusterSample | null> => {
         if (!asset.kubernetes || !deps.cluster) return null;
-        const cluster = deps.cluster(asset);
-        let inventory = inventories.get(cluster);
-        if (!inventory) {
-          inventory = cluster.inventory(AbortSignal.any([signal, AbortSignal.timeout(20_000)]));
-          inventories.set(cluster, inventory);
-        }
         try {
+          // A kubeconfig that cannot be read is an unreadable cluster, not a failed round.
+          const cluster = deps.cluster(asset);
+          let inventory = inventories.get(cluster);
+          if (!inventory) {
+            inventory = cluster.inventory(AbortSignal.any([signal, AbortSignal.timeout(20_000)]));
+            inventories.set(cluster, inventory);
+          }
           const inv = await inventory;
           const gap = inv.gaps.find((g) => g.required && /claim|volume/i.test(g.resource));
           if (gap)

@@ -11,6 +11,9 @@ import type { Target } from "../../ports/engine.js";
 import { connect, databaseName, qualifiedName } from "./connection.js";
 import { Catalog, RELKIND_TYPE } from "./impact/catalog.js";
 
+/** The watch's connections: their own activity is not a change. */
+const WATCH_APPLICATION = "lifeline watch";
+
 const USER_NAMESPACES = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
 
 /**
@@ -23,6 +26,7 @@ const SAMPLE = `SELECT c.oid::int AS oid, c.relkind::text AS relkind, c.xmin::te
          c.relfilenode::text AS storage, c.reltuples::float8 AS reltuples,
          pg_stat_get_live_tuples(c.oid)::float8 AS live, pg_stat_get_tuples_inserted(c.oid)::float8 AS ins,
          pg_stat_get_tuples_updated(c.oid)::float8 AS upd, pg_stat_get_tuples_deleted(c.oid)::float8 AS del,
+         CASE WHEN c.relkind = 'r' AND c.reltuples < 0 THEN pg_relation_size(c.oid) = 0 END AS empty,
          (SELECT count(*) || '/' || coalesce(max(k.oid::int8), 0) FROM pg_constraint k WHERE k.contype = 'f') AS keys
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind IN ('r', 'p', 'v', 'm') AND ${USER_NAMESPACES}
@@ -40,6 +44,7 @@ interface Row {
   ins: number;
   upd: number;
   del: number;
+  empty: boolean | null;
   keys: string;
 }
 
@@ -53,7 +58,7 @@ export async function sampleDatabase(
   let client;
   try {
     signal.throwIfAborted();
-    client = await connect(target, "lifeline watch", { short: { timeoutMs: 10_000 } });
+    client = await connect(target, WATCH_APPLICATION, { short: { timeoutMs: 10_000 } });
   } catch (error) {
     if (isLifelineError(error) && error.code === "DB_NOT_FOUND")
       return { state: "missing", at: at(), database, error: error.message };
@@ -81,12 +86,15 @@ export async function sampleDatabase(
     for (const r of rows) {
       if (r.relkind !== "r") continue;
       const name = qualifiedName(r.schema, r.name);
-      // n_live_tup follows every committed change; reltuples (-1: never analyzed) only VACUUM and ANALYZE.
+      // n_live_tup follows every committed change (a session flushes its counts up to seconds after
+      // it commits); reltuples (-1: never analyzed, or truncated) only VACUUM and ANALYZE. A table
+      // whose storage is empty (TRUNCATE gives it new, empty storage: a file of 0 bytes) has no rows,
+      // whatever the counters say yet.
       const counted = r.live + r.ins + r.upd + r.del > 0;
       tables.push({
         identity: String(r.oid),
         name,
-        rows: counted ? r.live : Math.max(0, r.reltuples),
+        rows: r.empty === true ? 0 : counted ? r.live : Math.max(0, r.reltuples),
         storage: r.storage,
         changes: { inserts: r.ins, updates: r.upd, deletes: r.del },
         dependents: dependentsOf(r.oid, name),
@@ -131,24 +139,37 @@ function dependents(catalog: Catalog, oid: number, name: string): Dependent[] {
 /**
  * Per database of the server: a stamp of everything written to it (rows inserted, updated and
  * deleted in any table, the catalogs included: CREATE, DROP, TRUNCATE and ALTER write the
- * catalogs), from pg_stat_database, on one connection. A database whose stamp did not move was not
- * written to, and its previous sample still holds. Null when it cannot tell (no connection, or the
- * statistics are not collected: track_counts off).
+ * catalogs), from pg_stat_database, and of its sessions' activity (pg_stat_activity: a session
+ * flushes its counters up to seconds after its statement, but its state changes at once); on one
+ * connection. A database whose stamp did not move was not written to, and its previous sample still
+ * holds. A session running a statement, or one whose activity lifeline may not see, always moves
+ * it. Null when it cannot tell (no connection, or the statistics are not collected).
  */
 export async function databaseChanges(target: Target): Promise<Map<string, string> | null> {
   let client;
   try {
-    client = await connect(target, "lifeline watch", { short: { timeoutMs: 10_000 } });
+    client = await connect(target, WATCH_APPLICATION, { short: { timeoutMs: 10_000 } });
   } catch {
     return null;
   }
   try {
     const rows = (
       await client.query<{ datname: string; stamp: string; counting: boolean }>(
-        `SELECT d.datname, d.datid || '/' || d.tup_inserted || '/' || d.tup_updated || '/' || d.tup_deleted || '/' ||
-                coalesce(d.stats_reset::text, '') AS stamp,
+        `WITH sessions AS (
+           SELECT a.datname, max(a.state_change) AS last,
+                  bool_or(a.state_change IS NULL OR a.state IS NULL OR a.state NOT IN ('idle', 'idle in transaction')) AS busy
+             FROM pg_stat_activity a
+            WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()
+              AND coalesce(a.application_name, '') <> $1
+            GROUP BY a.datname)
+         SELECT d.datname,
+                d.datid || '/' || d.tup_inserted || '/' || d.tup_updated || '/' || d.tup_deleted || '/' ||
+                coalesce(d.stats_reset::text, '') || '/' ||
+                CASE WHEN s.busy THEN clock_timestamp()::text ELSE coalesce(s.last::text, '') END AS stamp,
                 current_setting('track_counts')::bool AS counting
-           FROM pg_stat_database d WHERE d.datname IS NOT NULL`,
+           FROM pg_stat_database d LEFT JOIN sessions s ON s.datname = d.datname
+          WHERE d.datname IS NOT NULL`,
+        [WATCH_APPLICATION],
       )
     ).rows;
     if (rows.some((r) => !r.counting)) return null;
