@@ -11,6 +11,7 @@ import { createServer, type Server } from "node:http";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import pg from "pg";
 import { backup } from "../../src/app/backup.js";
 import { drill } from "../../src/app/drill.js";
 import { watcher, type WatchDeps, type WatchRound } from "../../src/app/watch.js";
@@ -272,6 +273,40 @@ describe("watch against the real PostgreSQL", () => {
       assert.ok(!JSON.stringify(received).includes("pw-hidden-1"), "no password in any message");
     } finally {
       await gone.drop();
+    }
+  });
+});
+
+describe("watch: what a session that stays connected does", () => {
+  it("a DROP and a TRUNCATE by a session that stays open are seen by the next round (its counters come seconds later)", async () => {
+    const fresh = await createDatabase("lifeline_watch_idle");
+    const client = new pg.Client({ connectionString: fresh.url });
+    try {
+      await query(
+        fresh.url,
+        "CREATE TABLE a (id int); INSERT INTO a SELECT generate_series(1, 5000); CREATE TABLE b (id int); INSERT INTO b SELECT generate_series(1, 5000)",
+      );
+      const ctx = testContext(path.join(tmp.dir, "repository-idle"));
+      const w = watcher(deps(ctx, { notify: async () => [] }), [testAsset("idle", fresh.url)], {
+        thresholds: DEFAULT_THRESHOLDS,
+      });
+      await w.round(AbortSignal.timeout(10_000));
+      // Quiet rounds: nothing was written; the pre-check skips the database.
+      await w.round(AbortSignal.timeout(10_000));
+      await client.connect();
+      await client.query("DROP TABLE a");
+      await client.query("TRUNCATE b");
+      const r = await w.round(AbortSignal.timeout(10_000));
+      assert.deepEqual(
+        r.sent
+          .filter((s) => s.state === "open" && !s.key.startsWith("rpo"))
+          .map((s) => s.key)
+          .sort(),
+        ["table-dropped:public.a", "table-truncated:public.b"],
+      );
+    } finally {
+      await client.end().catch(() => undefined);
+      await fresh.drop();
     }
   });
 });
