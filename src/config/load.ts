@@ -65,7 +65,12 @@ export function findConfig(explicit: string | undefined, cwd: string, env: NodeJ
   });
 }
 
+const IDENTITY_EXAMPLE =
+  "identities: { alice@acme.com: { kubernetes: { users: [alice@acme.com], groups: [sre] } } } (the names `kubectl auth whoami` shows)";
+
 function fixFor(issue: z.core.$ZodIssue): string {
+  if (issue.path[0] === "identities" && issue.code !== "unrecognized_keys")
+    return `write it like ${IDENTITY_EXAMPLE}`;
   switch (issue.code) {
     case "unrecognized_keys":
       return `remove ${issue.keys.map((k) => `"${k}"`).join(", ")} or check the spelling (see "Configuration" in the README)`;
@@ -306,7 +311,10 @@ export function resolveAsset(loaded: LoadedConfig, name: string, env: NodeJS.Pro
       code: "ASSET_UNKNOWN",
       kind: "usage",
       message: `no asset named "${name}" in ${loaded.file}`,
-      fix: `use one of: ${known.join(", ")}`,
+      fix:
+        known.length > 0
+          ? `use one of: ${known.join(", ")}`
+          : `lifeline.yaml lists no asset yet: add one under assets: (lifeline init --asset ${name} --url postgres://…)`,
     });
   }
   return {

@@ -118,6 +118,37 @@ export const LISTEN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):([0-9]{1,5})$/;
 
 export const ASSET_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
+/** Groups every authenticated (or anonymous) caller is in: mapping one maps everybody. */
+export const EVERYONE_GROUPS = ["system:authenticated", "system:unauthenticated", "system:serviceaccounts"];
+
+const kubernetesName = z
+  .string()
+  .min(1, { error: "is empty; write the name exactly as the API server authenticates it" })
+  .refine((v) => v.trim() === v, { error: "has leading or trailing spaces" });
+
+/**
+ * Who a lifeline identity (the name `lifeline` commands record: LIFELINE_USER, else the git email)
+ * is at the Kubernetes API: the usernames and groups the API server authenticates it as (what
+ * `kubectl auth whoami` shows). The admission webhook counts that identity's break-glass grants for them.
+ */
+const identitySchema = z.strictObject({
+  kubernetes: z
+    .strictObject({
+      users: z.array(kubernetesName).default([]),
+      groups: z
+        .array(
+          kubernetesName.refine((g) => !EVERYONE_GROUPS.includes(g), {
+            error: `names a group everybody is in (${EVERYONE_GROUPS.join(", ")}): anyone would act as this identity; name the person's own user, or a group only they and their team are in`,
+          }),
+        )
+        .default([]),
+    })
+    .refine((k) => k.users.length + k.groups.length > 0, {
+      error:
+        "lists no users and no groups; write e.g. kubernetes: { users: [alice@acme.com], groups: [sre] }",
+    }),
+});
+
 export const configSchema = z.strictObject({
   repository: z
     .strictObject({
@@ -166,6 +197,23 @@ export const configSchema = z.strictObject({
       tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
     })
     .optional(),
+  /** Lifeline identities and who they are at the Kubernetes API (the webhook's break-glass). */
+  identities: z
+    .record(
+      z
+        .string()
+        .min(1)
+        .regex(/^\S+$/, {
+          error: "an identity has no spaces (it is what LIFELINE_USER or git's user.email says)",
+        }),
+      identitySchema,
+    )
+    .default({}),
+  /**
+   * May be empty (`assets: {}`): the Kubernetes starter config of `lifeline k8s install`. Every
+   * volume's data is then unbound and judged by the unbound rule; commands that name an asset say
+   * how to add one.
+   */
   assets: z
     .record(
       z.string().regex(ASSET_NAME, {
@@ -173,8 +221,9 @@ export const configSchema = z.strictObject({
       }),
       assetSchema,
     )
-    .refine((assets) => Object.keys(assets).length > 0, { error: "lists no asset" }),
+    .default({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
 export type AssetConfig = z.infer<typeof assetSchema>;
+export type IdentityConfig = z.infer<typeof identitySchema>;
