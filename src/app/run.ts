@@ -41,6 +41,12 @@ export interface CommandRunRequest {
   env: NodeJS.ProcessEnv;
   /** Told when the cluster is read (each plan reads it again). */
   progress?: Progress;
+  /**
+   * The Kubernetes user the command acts as (a SelfSubjectReview with its kubeconfig and context),
+   * learnt just before executing and recorded in the `executing` audit entry: the admission webhook
+   * lets the run through for that user only.
+   */
+  whoami?: () => Promise<{ username: string; groups: string[] }>;
 }
 
 export type RunRequest = SqlRunRequest | CommandRunRequest;
@@ -110,6 +116,7 @@ export async function runRequest(
     planner: () => planRequest(request),
     document: options.document,
     executor: () => execute(request, options.signal),
+    ...(request.kind === "command" && request.whoami ? { actor: request.whoami } : {}),
     dryRun: options.dryRun,
     signal: options.signal,
     digest: options.digest,
@@ -156,6 +163,8 @@ export interface RunInput {
    * code is 128 + the signal's number, as shells report it).
    */
   executor: () => Promise<{ exitCode: number; statements?: StatementResult[]; signal?: string | null }>;
+  /** Who the execution acts as at the Kubernetes API (see CommandRunRequest.whoami). */
+  actor?: () => Promise<{ username: string; groups: string[] }>;
   dryRun: boolean;
   /** Ctrl-C: checked again just before executing. */
   signal?: AbortSignal;
@@ -285,6 +294,19 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
       "interrupted (Ctrl-C) before executing: nothing was run",
     );
   }
+  // Who the command acts as at the Kubernetes API, for the admission webhook. Not learnt: recorded
+  // as null, and the webhook (where there is one) lets nobody through as this run.
+  let kubernetesUser: { username: string; groups: string[] } | null | undefined;
+  if (input.actor) {
+    try {
+      kubernetesUser = await input.actor();
+    } catch (error) {
+      kubernetesUser = null;
+      deps.warn(
+        `could not learn the Kubernetes user this command acts as (SelfSubjectReview): ${error instanceof Error ? error.message : String(error)}; an admission webhook of lifeline will not recognise it as this run`,
+      );
+    }
+  }
   // The approvals that authorise this execution are used by it, atomically with the record that
   // it starts (recorded before it starts: a crash or a kill during the command still leaves a
   // trace). Under break-glass, or when the policy asks for no approval, none is used.
@@ -311,6 +333,7 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
         digest: input.digest ?? null,
         approvals: decision.approvals.map((a) => ({ id: a.id, by: a.approver.id })),
         breakGlass: decision.breakGlass?.id ?? null,
+        ...(kubernetesUser === undefined ? {} : { kubernetesUser }),
       },
     }),
   );

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { prepareSteps, runPrepare } from "../../app/prepare.js";
 import { planRequest, runRequest, whatRuns, type RunOutcome, type RunRequest } from "../../app/run.js";
+import { commandSelection } from "../../app/plan-command.js";
 import { policyRules } from "../../config/load.js";
 import { EXIT_CODES } from "../../core/errors.js";
 import { digestOf, gateDeps, withCatalog } from "../catalog.js";
@@ -80,6 +81,11 @@ Exit codes: 0 executed (or allowed, with --dry-run); 3 blocked (requirements unm
             output: options.json ? "stderr" : "stdout",
             env: kubeconfig ? { ...process.env, KUBECONFIG: kubeconfig } : process.env,
             progress: planProgress,
+            whoami: async () =>
+              (await import("../../kubernetes/whoami.js")).whoami(
+                commandSelection(what.argv, inputs.options),
+                process.env,
+              ),
           };
         } else {
           request = {
