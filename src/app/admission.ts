@@ -157,11 +157,7 @@ export async function judgeAdmission(deps: AdmissionDeps, body: unknown): Promis
   }
   let verdict: Verdict;
   try {
-    verdict = await beforeDeadline(
-      allowance(deps, req, plan, signal, timeoutMs),
-      signal,
-      timeoutMs,
-    );
+    verdict = await beforeDeadline(allowance(deps, req, plan, signal, timeoutMs), signal, timeoutMs);
     if (!verdict.allowed) {
       verdict.message = denialMessage({
         plan,

@@ -226,7 +226,9 @@ export function commandSelection(argv: readonly string[], options: CommandPlanOp
   const parsed = parseCommand(argv);
   if (isUnknown(parsed)) return { kubeconfig: options.kubernetes.kubeconfig, context: null };
   const context =
-    parsed.tool === "kubectl" ? parsed.context : (parsed.kubeContext ?? (options.env?.HELM_KUBECONTEXT || null));
+    parsed.tool === "kubectl"
+      ? parsed.context
+      : (parsed.kubeContext ?? (options.env?.HELM_KUBECONTEXT || null));
   return { kubeconfig: parsed.kubeconfig ?? options.kubernetes.kubeconfig, context };
 }
 

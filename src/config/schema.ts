@@ -200,12 +200,9 @@ export const configSchema = z.strictObject({
   /** Lifeline identities and who they are at the Kubernetes API (the webhook's break-glass). */
   identities: z
     .record(
-      z
-        .string()
-        .min(1)
-        .regex(/^\S+$/, {
-          error: "an identity has no spaces (it is what LIFELINE_USER or git's user.email says)",
-        }),
+      z.string().min(1).regex(/^\S+$/, {
+        error: "an identity has no spaces (it is what LIFELINE_USER or git's user.email says)",
+      }),
       identitySchema,
     )
     .default({}),

@@ -21,7 +21,8 @@ export async function whoami(
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new Error(`the API server did not answer a SelfSubjectReview within ${timeoutMs / 1000} s`)),
+      () =>
+        reject(new Error(`the API server did not answer a SelfSubjectReview within ${timeoutMs / 1000} s`)),
       timeoutMs,
     );
   });

@@ -39,7 +39,10 @@ describe("identities: which lifeline identities a Kubernetes user acts as", () =
 
 describe("lifeline run's Kubernetes user", () => {
   it("only the user the run recorded passes; a run that recorded none lets nobody through", () => {
-    const runUser = runUserOf({ status: "executing", kubernetesUser: { username: "alice", groups: ["sre"] } });
+    const runUser = runUserOf({
+      status: "executing",
+      kubernetesUser: { username: "alice", groups: ["sre"] },
+    });
     assert.deepEqual(runUser, { username: "alice", groups: ["sre"] });
     assert.equal(isRunsRequest({ username: "alice", uid: null, groups: [] }, runUser), true);
     assert.equal(isRunsRequest({ username: "bob", uid: null, groups: ["sre"] }, runUser), false);
@@ -105,14 +108,22 @@ describe("the control plane finishing a decision already taken", () => {
       assert.equal(found?.decision.seq, 7, name);
       assert.equal(found?.controller, CONTROL_PLANE_USERS[`system:serviceaccount:kube-system:${name}`]);
     }
-    const shared = { username: "system:kube-controller-manager", uid: null, groups: ["system:authenticated"] };
+    const shared = {
+      username: "system:kube-controller-manager",
+      uid: null,
+      groups: ["system:authenticated"],
+    };
     assert.equal(finishingDecision(del(shared, "pv-3"), [allowed])?.decision.seq, 7);
   });
 
   it("a control-plane username alone is no bypass; nor is a denied, dry-run or other object's decision", () => {
     const gc = controller("generic-garbage-collector");
     assert.equal(finishingDecision(del(gc, "pvc-9"), [allowed]), null, "not destroyed by the decision");
-    assert.equal(finishingDecision(del(gc, "pv-2"), [allowed]), null, "a Retain volume outlives the decision");
+    assert.equal(
+      finishingDecision(del(gc, "pv-2"), [allowed]),
+      null,
+      "a Retain volume outlives the decision",
+    );
     assert.equal(finishingDecision(del(gc, null), [allowed]), null, "no uid, no evidence");
     assert.equal(finishingDecision(del(gc, "pvc-1"), [{ ...allowed, result: "denied" }]), null);
     assert.equal(finishingDecision(del(gc, "pvc-1"), [{ ...allowed, dryRun: true }]), null);
@@ -131,7 +142,12 @@ describe("the control plane finishing a decision already taken", () => {
   });
 
   it("reads decisions from admission audit entries; damaged or older entries without destroys count for nothing", () => {
-    const data = { result: "allowed", dryRun: false, command: "kubectl delete pvc a -n shop", destroys: ["u1", 3] };
+    const data = {
+      result: "allowed",
+      dryRun: false,
+      command: "kubectl delete pvc a -n shop",
+      destroys: ["u1", 3],
+    };
     assert.deepEqual(takenDecisionOf({ seq: 3, data }), {
       seq: 3,
       result: "allowed",
