@@ -7,6 +7,7 @@ import {
   type StatementResult,
 } from "../core/approval/approval.js";
 import type { Decision } from "../core/approval/decide.js";
+import { destroyedBy } from "../core/admission/allowance.js";
 import type { PolicyRule } from "../core/plan/policy.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Progress } from "../ports/engine.js";
@@ -307,6 +308,7 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
       );
     }
   }
+  const destroys = destroyedBy(again).map((d) => d.uid);
   // The approvals that authorise this execution are used by it, atomically with the record that
   // it starts (recorded before it starts: a crash or a kill during the command still leaves a
   // trace). Under break-glass, or when the policy asks for no approval, none is used.
@@ -334,6 +336,8 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
         approvals: decision.approvals.map((a) => ({ id: a.id, by: a.approver.id })),
         breakGlass: decision.breakGlass?.id ?? null,
         ...(kubernetesUser === undefined ? {} : { kubernetesUser }),
+        // The Kubernetes objects it destroys, by uid: the control plane may finish them (admission).
+        ...(destroys.length > 0 ? { destroys } : {}),
       },
     }),
   );

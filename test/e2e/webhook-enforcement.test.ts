@@ -290,13 +290,45 @@ serve:
     assert.notEqual((await kubectl(["get", "pv", SIMULATED.readPv])).code, 0);
   });
 
+  it("kubectl delete ns through lifeline run: the namespace and volume controllers finish it, as the run's decision", async () => {
+    const cmd = ["--", "kubectl", "delete", "ns", NS];
+    const blocked = await as("alice@example.com", ["run", "--json", ...cmd]);
+    assert.equal(blocked.code, 3, blocked.stdout + blocked.stderr);
+    const planId = (JSON.parse(blocked.stdout) as { planId: string }).planId;
+    assert.equal((await as("bob@example.com", ["approve", planId])).code, 0);
+    const ran = await as("alice@example.com", ["run", ...cmd]);
+    assert.equal(ran.code, 0, ran.stdout + ran.stderr);
+    assert.notEqual(
+      (await kubectl(["get", "ns", NS])).code,
+      0,
+      "the namespace is gone, not stuck Terminating",
+    );
+    for (const pv of SIMULATED.mongoPvs) assert.notEqual((await kubectl(["get", "pv", pv])).code, 0, pv);
+    assert.equal((await kubectl(["get", "pv", SIMULATED.uploadsPv])).code, 0, "the Retain volume stays");
+    const entries = await admissions();
+    const by = (user: string) =>
+      entries.filter((e) => e.identity === `system:serviceaccount:kube-system:${user}`);
+    assert.ok(by("namespace-controller").every((e) => e.data.result === "allowed"));
+    const finished = by("namespace-controller").filter((e) =>
+      /the namespace controller finishing allowed decision \d+ \(kubectl delete namespace shop\)/.test(
+        String(e.data.reason),
+      ),
+    );
+    // (datadir-mongodb-0 has a ready snapshot: its own verdict is allow.)
+    assert.deepEqual(
+      finished.map((e) => e.data.name).sort(),
+      [SIMULATED.legacyPvc, SIMULATED.mongoPvcs[1]].sort(),
+    );
+    assert.ok(by("persistent-volume-binder").some((e) => e.data.name === SIMULATED.mongoPvs[0]));
+  });
+
   it("with the webhook killed, the deletion fails closed", async () => {
     serve.child.kill("SIGKILL");
     await serve.done.catch(() => undefined);
-    const r = await kubectl(["delete", "pvc", SIMULATED.mongoPvcs[0], "-n", NS]);
+    const r = await kubectl(["delete", "ns", SIMULATED.analyticsNamespace]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /failed calling webhook/);
-    const still = await kubectl(["get", "pvc", SIMULATED.mongoPvcs[0], "-n", NS]);
+    const still = await kubectl(["get", "ns", SIMULATED.analyticsNamespace]);
     assert.equal(still.code, 0, still.stderr);
   });
 });

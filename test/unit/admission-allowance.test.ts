@@ -64,6 +64,8 @@ describe("the control plane finishing a decision already taken", () => {
           { type: "pvc", identity: "pvc-2" },
           { type: "pv", identity: "pv-2/reclaim=Retain" },
           { type: "pv", identity: "pv-3/reclaim=Delete/snapshot=snap-1" },
+          { type: "pv", identity: "pv-4/reclaim=Retain/phase=Released" },
+          { type: "pv", identity: "pv-5/reclaim=Recycle" },
           { type: "statefulset", identity: "sts-1" },
           { type: "secret", identity: "secret-1" },
           { type: "pvc", identity: null },
@@ -72,10 +74,10 @@ describe("the control plane finishing a decision already taken", () => {
     ],
   };
 
-  it("a plan destroys its judged objects by uid; a Retain volume is kept, so it is not among them", () => {
+  it("a plan destroys its judged objects by uid; a Retain volume is kept, unless it is released and armed", () => {
     assert.deepEqual(
       destroyedBy(plan).map((d) => d.uid),
-      ["ns-1", "pvc-1", "pv-1", "pvc-2", "pv-3", "sts-1"],
+      ["ns-1", "pvc-1", "pv-1", "pvc-2", "pv-3", "pv-4", "sts-1"],
     );
   });
 
@@ -141,21 +143,25 @@ describe("the control plane finishing a decision already taken", () => {
     assert.equal(finishingDecision({ ...del(gc, "pv-1"), operation: "UPDATE" }, [allowed]), null);
   });
 
-  it("reads decisions from admission audit entries; damaged or older entries without destroys count for nothing", () => {
+  it("reads decisions from admission and executing run entries; others, damaged ones or ones without destroys count for nothing", () => {
     const data = {
       result: "allowed",
       dryRun: false,
       command: "kubectl delete pvc a -n shop",
       destroys: ["u1", 3],
     };
-    assert.deepEqual(takenDecisionOf({ seq: 3, data }), {
+    assert.deepEqual(takenDecisionOf({ seq: 3, kind: "admission", data }), {
       seq: 3,
       result: "allowed",
       dryRun: false,
       command: "kubectl delete pvc a -n shop",
       destroys: ["u1"],
     });
-    assert.equal(takenDecisionOf({ seq: 3, data, damaged: "not JSON" }), null);
-    assert.equal(takenDecisionOf({ seq: 3, data: { result: "allowed" } }), null);
+    const run = { status: "executing", command: "kubectl scale sts db --replicas=1", destroys: ["u2"] };
+    assert.equal(takenDecisionOf({ seq: 4, kind: "run", data: run })?.result, "allowed");
+    assert.equal(takenDecisionOf({ seq: 5, kind: "run", data: { ...run, status: "blocked" } }), null);
+    assert.equal(takenDecisionOf({ seq: 3, kind: "admission", data, damaged: "not JSON" }), null);
+    assert.equal(takenDecisionOf({ seq: 3, kind: "admission", data: { result: "allowed" } }), null);
+    assert.equal(takenDecisionOf({ seq: 3, kind: "plan", data }), null);
   });
 });

@@ -7,8 +7,9 @@
  * - `lifeline run`: its `executing` audit entry names the Kubernetes user it acts as (learnt with a
  *   SelfSubjectReview); only that user's request is the run's.
  * - The control plane finishing a decision already taken: a kube-controller-manager controller
- *   deleting an object that an allowed (not dry-run) decision of the webhook destroys. The username
- *   alone lets nothing through: the object's uid must be among those the allowed plan destroys.
+ *   deleting an object that an allowed (not dry-run) decision of the webhook, or a `lifeline run`
+ *   that started executing, destroys. The username alone lets nothing through: the object's uid
+ *   must be among those the allowed plan destroys.
  */
 import type { AdmissionRequest, AdmissionUser } from "./review.js";
 
@@ -112,18 +113,25 @@ export function destroyedBy(plan: {
   for (const op of plan.operations) {
     for (const o of [op.resolved, ...op.cascade]) {
       if (!o || !o.identity || !JUDGED_TYPES.has(o.type)) continue;
-      // A volume's identity is "<uid>/reclaim=<policy>[/snapshot=<uid>]": a Retain volume outlives its claim.
+      // A volume's identity is "<uid>/reclaim=<policy>[/snapshot=<uid>|/phase=<phase>]": with Retain
+      // (or Recycle) it outlives its claim; a released one (phase=) goes once its policy becomes Delete.
       const [uid, ...qualifiers] = o.identity.split("/");
-      if (!uid || qualifiers.includes("reclaim=Retain")) continue;
+      if (!uid) continue;
+      const kept = qualifiers.includes("reclaim=Retain") || qualifiers.includes("reclaim=Recycle");
+      if (o.type === "pv" && kept && !qualifiers.some((q) => q.startsWith("phase="))) continue;
       out.set(uid, { type: o.type, uid });
     }
   }
   return [...out.values()];
 }
 
-/** An admission decision as its audit entry recorded it. */
+/**
+ * A decision already taken, as the audit log recorded it: an admission decision of the webhook, or a
+ * `lifeline run` that started executing (its plan passed the gate).
+ */
 export interface TakenDecision {
   seq: number;
+  /** "allowed" or "denied" (a run that started executing: "allowed"). */
   result: string;
   dryRun: boolean;
   command: string;
@@ -131,18 +139,26 @@ export interface TakenDecision {
   destroys: readonly string[];
 }
 
-/** Reads a TakenDecision from an `admission` audit entry; null when it is not one. */
+/** Reads a TakenDecision from an `admission` or `run` audit entry; null when it is not one. */
 export function takenDecisionOf(entry: {
   seq: number;
+  kind: string;
   damaged?: string;
   data: Readonly<Record<string, unknown>>;
 }): TakenDecision | null {
   if (entry.damaged !== undefined) return null;
   const d = entry.data;
-  if (typeof d.result !== "string" || !Array.isArray(d.destroys)) return null;
+  if (!Array.isArray(d.destroys)) return null;
+  const result =
+    entry.kind === "admission"
+      ? d.result
+      : entry.kind === "run" && d.status === "executing"
+        ? "allowed"
+        : null;
+  if (typeof result !== "string") return null;
   return {
     seq: entry.seq,
-    result: d.result,
+    result,
     dryRun: d.dryRun === true,
     command: typeof d.command === "string" ? d.command : "",
     destroys: d.destroys.filter((u): u is string => typeof u === "string"),
