@@ -304,7 +304,11 @@ async function record(
 /** The catalog's answer, or a rejection once the request's time is up (a hung catalog denies, in time). */
 function beforeDeadline<T>(work: Promise<T>, signal: AbortSignal, ms: number): Promise<T> {
   const late = () => new Error(`the catalog did not answer within ${ms / 1000} s`);
-  if (signal.aborted) return Promise.reject(late());
+  if (signal.aborted) {
+    // The work goes on without a listener: its failure must not become an unhandled rejection.
+    work.catch(() => undefined);
+    return Promise.reject(late());
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(late());
     signal.addEventListener("abort", onAbort, { once: true });

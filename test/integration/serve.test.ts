@@ -394,6 +394,45 @@ describe("POST /validate", () => {
     // Alice has no grant: still denied.
     assert.equal((await validate(review(claim(SIMULATED.primaryPvc)))).allowed, false);
   });
+
+  it("the control plane passes only finishing a decision taken: the garbage collector deleting a claim a lifeline run destroys", async () => {
+    const uidOf = (name: string) =>
+      cluster.objects("PersistentVolumeClaim", "shop").find((c) => c.metadata.name === name)?.metadata.uid ??
+      "";
+    const run = await catalog.appendAudit({
+      at: new Date().toISOString(),
+      kind: "run",
+      identity: "alice@example.com",
+      host: "test",
+      asset: "shop",
+      planId: "p-scale-down",
+      data: {
+        status: "executing",
+        command: "kubectl scale statefulset postgresql-read --replicas=0 -n shop",
+        destroys: [uidOf(SIMULATED.readPvc)],
+      },
+    });
+    const as = (username: string, name: string) => {
+      const r = review(
+        claim(name, { oldObject: { metadata: { name, namespace: "shop", uid: uidOf(name) } } }),
+      );
+      r.request.userInfo = { username, groups: ["system:serviceaccounts", "system:authenticated"] };
+      return r;
+    };
+    const gc = "system:serviceaccount:kube-system:generic-garbage-collector";
+    const finished = await validate(as(gc, SIMULATED.readPvc));
+    assert.equal(finished.allowed, true, finished.status?.message);
+    const entry = (await catalog.audit({ kind: "admission" })).at(-1);
+    assert.equal(entry?.identity, gc);
+    assert.equal(entry?.data.finishes, run.seq);
+    assert.match(
+      String(entry?.data.reason),
+      /the garbage collector finishing allowed decision \d+ \(kubectl scale/,
+    );
+    // The same username about a claim no decision destroys, and a person about this one: judged as anyone's.
+    assert.equal((await validate(as(gc, SIMULATED.mongoPvcs[1]))).allowed, false);
+    assert.equal((await validate(as("alice@example.com", SIMULATED.readPvc))).allowed, false);
+  });
 });
 
 describe("bad input and failures: a defined answer, a log line, never a crash", () => {
