@@ -284,6 +284,17 @@ serve:
     assert.equal(passed?.data.grantReason, "INC-7 replica disk corrupt");
     assert.match(String(passed?.data.breakGlass), /^bg-/);
     assert.equal(passed?.data.command, `kubectl delete pvc ${SIMULATED.readPvc} -n ${NS}`);
+    // The table `lifeline audit` prints says it too: who, what, why.
+    const table = (await as("carol@example.com", ["audit", "--kind", "admission"])).stdout;
+    const row = table
+      .split("\n")
+      .find((l) => l.includes("alice@acme.com") && l.includes(`delete pvc ${SIMULATED.readPvc}`));
+    assert.match(
+      row ?? table,
+      new RegExp(
+        `kubectl delete pvc ${SIMULATED.readPvc} -n ${NS}: break-glass grant bg-\\w+ of alice \\(Kubernetes user alice@acme\\.com\\): INC-7 replica disk corrupt`,
+      ),
+    );
     const refused = entries.find((e) => e.data.name === SIMULATED.readPvc && e.identity === "bob@acme.com");
     assert.equal(refused?.data.result, "denied");
     // The volume (reclaim Delete again) was reclaimed by the volume controller, finishing alice's decision.
