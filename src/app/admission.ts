@@ -430,10 +430,7 @@ async function allowance(
   if (controlPlaneController(req) !== null) {
     const since = new Date(now.getTime() - FINISH_WINDOW_MS).toISOString();
     const entries = (
-      await Promise.all([
-        catalog.audit({ kind: "admission", since }),
-        catalog.audit({ kind: "run", since }),
-      ])
+      await Promise.all([catalog.audit({ kind: "admission", since }), catalog.audit({ kind: "run", since })])
     ).flat();
     const decisions = entries.map(takenDecisionOf).filter((d) => d !== null);
     const finishing = finishingDecision(req, decisions);
