@@ -266,6 +266,20 @@ serve:
       "INC-7 replica disk corrupt",
     ]);
     assert.equal(grant.code, 0, grant.stderr);
+    assert.match(
+      grant.stderr,
+      /At the Kubernetes API it counts for user alice@acme\.com \(identities: in lifeline\.yaml\)/,
+    );
+    const unmapped = await as("dave", [
+      "break-glass",
+      "--asset",
+      "shop",
+      "--for",
+      "1m",
+      "--reason",
+      "INC-7 look",
+    ]);
+    assert.match(unmapped.stderr, /dave is mapped to no Kubernetes user or group.*identities:/);
     assert.match((await arm("bob-token")).stderr, /denied the request/, "bob is not mapped to alice");
     const armed = await arm("alice-token");
     assert.equal(armed.code, 0, armed.stderr);
