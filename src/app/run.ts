@@ -304,7 +304,7 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
     } catch (error) {
       kubernetesUser = null;
       deps.warn(
-        `could not learn the Kubernetes user this command acts as (SelfSubjectReview): ${error instanceof Error ? error.message : String(error)}; an admission webhook of lifeline will not recognise it as this run`,
+        `could not learn the Kubernetes user this command acts as (SelfSubjectReview): ${secrets.redact(error instanceof Error ? error.message : String(error))}; an admission webhook of lifeline will not recognise it as this run`,
       );
     }
   }
