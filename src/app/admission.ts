@@ -407,7 +407,7 @@ async function allowance(
         reason: `break-glass grant ${g.id} of ${mapped.identity} (Kubernetes ${via}): ${g.reason}`,
         evidence: {
           breakGlass: g.id,
-          identity: mapped.identity,
+          lifelineIdentity: mapped.identity,
           via: mapped.via,
           grantReason: g.reason,
           grantExpiresAt: g.expiresAt,

@@ -294,7 +294,7 @@ serve:
     assert.equal(passed?.identity, "alice@acme.com");
     assert.equal(passed?.data.user, "alice@acme.com");
     assert.deepEqual(passed?.data.groups, ["system:authenticated"]);
-    assert.equal(passed?.data.identity, "alice");
+    assert.equal(passed?.data.lifelineIdentity, "alice");
     assert.equal(passed?.data.grantReason, "INC-7 replica disk corrupt");
     assert.match(String(passed?.data.breakGlass), /^bg-/);
     assert.equal(passed?.data.command, `kubectl delete pvc ${SIMULATED.readPvc} -n ${NS}`);

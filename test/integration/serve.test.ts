@@ -384,7 +384,7 @@ describe("POST /validate", () => {
     const entry = (await catalog.audit({ kind: "admission" })).at(-1);
     assert.equal(entry?.identity, "carol@example.com");
     assert.equal(entry?.data.breakGlass, grant.id);
-    assert.equal(entry?.data.identity, "carol");
+    assert.equal(entry?.data.lifelineIdentity, "carol");
     assert.deepEqual(entry?.data.via, { group: "oncall" });
     assert.equal(entry?.data.grantReason, "INC-1 restore");
     assert.match(
