@@ -51,6 +51,8 @@ export interface AdmissionDeps {
   timeoutMs?: number;
   /** identities: in lifeline.yaml (who a lifeline identity is at the Kubernetes API). */
   identities?: IdentityMap;
+  /** serve.controllers in lifeline.yaml: more controllers' usernames that finish allowed deletions. */
+  controllers?: readonly string[];
 }
 
 /** What the server answers, and what it logs (one line a decision; no secrets). */
@@ -427,13 +429,13 @@ async function allowance(
       approved: null,
     };
   }
-  if (controlPlaneController(req) !== null) {
+  if (controlPlaneController(req, deps.controllers) !== null) {
     const since = new Date(now.getTime() - FINISH_WINDOW_MS).toISOString();
     const entries = (
       await Promise.all([catalog.audit({ kind: "admission", since }), catalog.audit({ kind: "run", since })])
     ).flat();
     const decisions = entries.map(takenDecisionOf).filter((d) => d !== null);
-    const finishing = finishingDecision(req, decisions);
+    const finishing = finishingDecision(req, decisions, deps.controllers);
     if (finishing) {
       return {
         allowed: true,

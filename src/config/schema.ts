@@ -195,6 +195,19 @@ export const configSchema = z.strictObject({
         .regex(LISTEN, { error: "is not HOST:PORT; write 0.0.0.0:8443 (or [::]:8443, or :8443)" })
         .default("0.0.0.0:8443"),
       tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+      /**
+       * Usernames of more controllers that finish deletions lifeline allowed, besides
+       * kube-controller-manager's: e.g. a CSI driver's external-provisioner, which deletes the
+       * volumes of reclaim policy Delete. Like those, they pass only with the evidence.
+       */
+      controllers: z
+        .array(
+          z.string().regex(/^system:\S+$/, {
+            error:
+              "is not a controller's username; controllers authenticate as system:serviceaccount:<namespace>:<name> (or another system: user)",
+          }),
+        )
+        .default([]),
     })
     .optional(),
   /** Lifeline identities and who they are at the Kubernetes API (the webhook's break-glass). */

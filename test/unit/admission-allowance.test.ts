@@ -139,6 +139,16 @@ describe("the control plane finishing a decision already taken", () => {
     ]) {
       assert.equal(finishingDecision(del({ username, uid: null, groups: [] }, "pvc-1"), [allowed]), null);
     }
+    // More controllers lifeline.yaml names (a CSI driver's external-provisioner), with the same evidence.
+    const csi = {
+      username: "system:serviceaccount:kube-system:ebs-csi-controller-sa",
+      uid: null,
+      groups: [],
+    };
+    assert.equal(finishingDecision(del(csi, "pv-1"), [allowed]), null, "not named: judged as anyone's");
+    const named = finishingDecision(del(csi, "pv-1"), [allowed], [csi.username]);
+    assert.equal(named?.controller, `controller ${csi.username}`);
+    assert.equal(finishingDecision(del(csi, "pvc-9"), [allowed], [csi.username]), null);
     // Only deletions are finished this way.
     assert.equal(finishingDecision({ ...del(gc, "pv-1"), operation: "UPDATE" }, [allowed]), null);
   });

@@ -186,6 +186,17 @@ assets:
     assert.match(everyone.message, /identities\.alice\.kubernetes\.groups\.0: names a group everybody is in/);
     const typo = configFailure(`identities:\n  alice:\n    kubernetes: { user: [alice] }\n${MINIMAL}`);
     assert.match(typo.message, /identities\.alice\.kubernetes: unknown key "user"/);
+    const controllers = parseConfig(
+      `serve:\n  controllers: [system:serviceaccount:kube-system:ebs-csi-controller-sa]\n${MINIMAL}`,
+      FILE,
+    );
+    assert.deepEqual(controllers.serve?.controllers, [
+      "system:serviceaccount:kube-system:ebs-csi-controller-sa",
+    ]);
+    assert.match(
+      configFailure(`serve:\n  controllers: [alice@acme.com]\n${MINIMAL}`).message,
+      /serve\.controllers\.0: is not a controller's username/,
+    );
     const bare = configFailure(`identities:\n  alice:\n    users: [alice]\n${MINIMAL}`);
     assert.match(
       [bare.message, ...(bare.details ?? [])].join("\n"),

@@ -129,6 +129,7 @@ Known limit: the cluster is read with list calls per judged request (no watch ca
         host: hostname(),
         warn: (message) => log.log("warn", "gate-warning", { message }),
         identities: loaded.config.identities,
+        controllers: loaded.config.serve?.controllers ?? [],
       };
       const readiness = readinessProbe([
         { name: "catalog", check: async () => void (await (await catalog.get()).auditHead()) },

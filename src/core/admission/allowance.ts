@@ -83,10 +83,18 @@ export const CONTROL_PLANE_USERS: Readonly<Record<string, string>> = {
   "system:kube-controller-manager": "kube-controller-manager",
 };
 
-/** Which controller makes the request, when it is a control-plane deletion; null otherwise. */
-export function controlPlaneController(req: Pick<AdmissionRequest, "operation" | "userInfo">): string | null {
+/**
+ * Which controller makes the request, when it is a control-plane deletion; null otherwise. `more`:
+ * further controllers' usernames lifeline.yaml names (serve.controllers).
+ */
+export function controlPlaneController(
+  req: Pick<AdmissionRequest, "operation" | "userInfo">,
+  more: readonly string[] = [],
+): string | null {
   if (req.operation !== "DELETE") return null;
-  return CONTROL_PLANE_USERS[req.userInfo.username] ?? null;
+  const known = CONTROL_PLANE_USERS[req.userInfo.username];
+  if (known !== undefined) return known;
+  return more.includes(req.userInfo.username) ? `controller ${req.userInfo.username}` : null;
 }
 
 /** Object kinds (as plans name them) whose deletion the webhook judges. */
@@ -178,8 +186,9 @@ export interface ControlPlaneAllowance {
 export function finishingDecision(
   req: Pick<AdmissionRequest, "operation" | "userInfo" | "oldObject">,
   decisions: readonly TakenDecision[],
+  more: readonly string[] = [],
 ): ControlPlaneAllowance | null {
-  const controller = controlPlaneController(req);
+  const controller = controlPlaneController(req, more);
   if (controller === null) return null;
   const metadata = req.oldObject?.metadata;
   const uid =
