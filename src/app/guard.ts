@@ -103,9 +103,16 @@ export async function installGuard(
   return state;
 }
 
-export async function guardState(ctx: AppContext, asset: ResolvedAsset, stateDir: string | null): Promise<GuardState> {
+export async function guardState(
+  ctx: AppContext,
+  asset: ResolvedAsset,
+  stateDir: string | null,
+): Promise<GuardState> {
   const engine = ctx.engine(asset.engine);
-  return guardOf(engine).status(engine.target(asset.url), stateDir ? readGuardKey(stateDir, asset.name) : null);
+  return guardOf(engine).status(
+    engine.target(asset.url),
+    stateDir ? readGuardKey(stateDir, asset.name) : null,
+  );
 }
 
 /** A one-line summary of a guard's state, for lifeline status. */

@@ -9,6 +9,7 @@ import { register as breakGlass } from "./commands/break-glass.js";
 import { register as check } from "./commands/check.js";
 import { register as demo } from "./commands/demo.js";
 import { register as drill } from "./commands/drill.js";
+import { register as guard } from "./commands/guard.js";
 import { register as init } from "./commands/init.js";
 import { register as k8s } from "./commands/k8s.js";
 import { register as plan } from "./commands/plan.js";
@@ -125,6 +126,7 @@ for (const register of [
   show,
   revoke,
   breakGlass,
+  guard,
   audit,
   serve,
 ]) {

@@ -85,9 +85,7 @@ export async function installGuard(admin: Target, settings: GuardSettings, key: 
         code: "GUARD_INSTALL_FAILED",
         kind: "runtime",
         message: `installing the guard on ${admin.display} failed and was rolled back, nothing changed: ${(error as Error).message}`,
-        fix: /pgcrypto/.test((error as Error).message)
-          ? "install the pgcrypto extension's files on the server (postgresql-contrib), then run lifeline guard install again"
-          : "fix the cause above and run lifeline guard install again",
+        fix: "fix the cause above and run lifeline guard install again (the guard needs PostgreSQL 13 or later)",
       });
     }
   } finally {
@@ -177,11 +175,17 @@ export async function guardStatus(target: Target, key: Buffer | null): Promise<G
     const massOn = s?.mass_rows !== null && s?.mass_rows !== undefined;
     const has = (table: string, fn: string, name?: string) =>
       triggers.rows.some((t) => t.table === table && t.fn === fn && (name === undefined || t.name === name));
-    const tablesWithoutTruncateTrigger = tables.rows.map((t) => t.table).filter((t) => !has(t, "on_truncate"));
+    const tablesWithoutTruncateTrigger = tables.rows
+      .map((t) => t.table)
+      .filter((t) => !has(t, "on_truncate"));
     const tablesWithoutMassTriggers = massOn
       ? tables.rows
           .map((t) => t.table)
-          .filter((t) => !has(t, "on_mass_change", "lifeline_guard_delete") || !has(t, "on_mass_change", "lifeline_guard_update"))
+          .filter(
+            (t) =>
+              !has(t, "on_mass_change", "lifeline_guard_delete") ||
+              !has(t, "on_mass_change", "lifeline_guard_update"),
+          )
       : [];
     const disabledTriggers = triggers.rows
       .filter((t) => t.enabled === "D" || t.enabled === "R")
@@ -189,7 +193,11 @@ export async function guardStatus(target: Target, key: Buffer | null): Promise<G
       .sort();
     const eventTriggers = EVENT_TRIGGERS.map((name) => {
       const found = events.rows.find((e) => e.name === name);
-      return { name, enabled: found !== undefined && found.enabled !== "D" && found.enabled !== "R", present: !!found };
+      return {
+        name,
+        enabled: found !== undefined && found.enabled !== "D" && found.enabled !== "R",
+        present: !!found,
+      };
     });
     const keyMatches = key === null || keyId === null ? null : keyId === guardKeyId(key);
     const problems: string[] = [];
@@ -201,7 +209,10 @@ export async function guardStatus(target: Target, key: Buffer | null): Promise<G
     else if (s.version !== GUARD_VERSION)
       problems.push(`the guard is version ${s.version}, this lifeline installs version ${GUARD_VERSION}`);
     if (keyId === null) problems.push("the guard has no key: every approval is refused");
-    else if (key === null) problems.push("lifeline has no key for this guard (its state directory does not hold it): lifeline run cannot pass it");
+    else if (key === null)
+      problems.push(
+        "lifeline has no key for this guard (its state directory does not hold it): lifeline run cannot pass it",
+      );
     else if (keyMatches === false)
       problems.push("the guard's key does not match lifeline's: lifeline run's approvals are refused");
     for (const t of disabledTriggers) problems.push(`trigger ${t} is disabled`);
@@ -215,7 +226,8 @@ export async function guardStatus(target: Target, key: Buffer | null): Promise<G
       massChange: massOn
         ? {
             rows: Number(s?.mass_rows),
-            percent: s?.mass_percent === null || s?.mass_percent === undefined ? null : Number(s.mass_percent),
+            percent:
+              s?.mass_percent === null || s?.mass_percent === undefined ? null : Number(s.mass_percent),
             minRows: Number(s?.mass_min_rows ?? 0),
           }
         : null,
@@ -247,7 +259,10 @@ export interface ApprovedObject {
  * Objects that do not exist yet (created earlier in the same SQL) need no token: the guard lets a
  * transaction drop what it created.
  */
-export async function setApproval(client: pg.Client, approval: GuardApproval): Promise<{ objects: string[] }> {
+export async function setApproval(
+  client: pg.Client,
+  approval: GuardApproval,
+): Promise<{ objects: string[] }> {
   const objects: string[] = [];
   for (const o of approval.objects) {
     const r = await client.query<{ oid: string | null; attnum: number | null }>(

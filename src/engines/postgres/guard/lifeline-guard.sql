@@ -1,4 +1,4 @@
--- lifeline guard, version 1.
+-- lifeline guard, version 1. (PostgreSQL 11 or later: sha256(), xid8 need 13.)
 --
 -- lifeline's decision enforced inside PostgreSQL: on a guarded database, statements that destroy
 -- data (DROP of a table, column, materialized view or sequence, including what CASCADE takes; a
@@ -24,9 +24,6 @@ COMMENT ON SCHEMA lifeline_guard IS 'lifeline guard (version 1): installed by li
 REVOKE ALL ON SCHEMA lifeline_guard FROM PUBLIC;
 -- Ordinary roles may call the status functions granted below (and nothing else).
 GRANT USAGE ON SCHEMA lifeline_guard TO PUBLIC;
-
--- pgcrypto's hmac authenticates approval tokens. An existing pgcrypto (in any schema) is used as it is.
-CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA lifeline_guard;
 
 CREATE TABLE IF NOT EXISTS lifeline_guard.settings (
   id boolean PRIMARY KEY DEFAULT true CHECK (id),
@@ -80,21 +77,26 @@ CREATE TABLE IF NOT EXISTS lifeline_guard.columns (
 REVOKE ALL ON ALL TABLES IN SCHEMA lifeline_guard FROM PUBLIC;
 GRANT SELECT ON lifeline_guard.settings TO PUBLIC;
 
--- HMAC-SHA256 (hex) through pgcrypto, wherever it is installed.
-DO $install$
+-- HMAC-SHA256 (RFC 2104, hex) with the server's built-in sha256(): the same function as pgcrypto's
+-- hmac(payload, key, 'sha256'), without an extension that every dump and restore of the database
+-- would carry (lifeline's backups leave the guard out; an extension in its schema would not restore).
+CREATE OR REPLACE FUNCTION lifeline_guard.mac(payload text, key bytea) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT SET search_path = pg_catalog AS $$
 DECLARE
-  crypto text;
+  k bytea := CASE WHEN length(key) > 64 THEN sha256(key) ELSE key END;
+  inner_pad bytea;
+  outer_pad bytea;
 BEGIN
-  SELECT n.nspname INTO crypto
-    FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
-   WHERE e.extname = 'pgcrypto';
-  EXECUTE format(
-    'CREATE OR REPLACE FUNCTION lifeline_guard.mac(payload text, key bytea) RETURNS text '
-    'LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog '
-    'AS %L',
-    format('SELECT encode(%I.hmac(convert_to($1, %L), $2, %L), %L)', crypto, 'UTF8', 'sha256', 'hex'));
+  k := k || decode(repeat('00', 64 - length(k)), 'hex');
+  inner_pad := k;
+  outer_pad := k;
+  FOR i IN 0..63 LOOP
+    inner_pad := set_byte(inner_pad, i, get_byte(k, i) # 54);
+    outer_pad := set_byte(outer_pad, i, get_byte(k, i) # 92);
+  END LOOP;
+  RETURN encode(sha256(outer_pad || sha256(inner_pad || convert_to(payload, 'UTF8'))), 'hex');
 END
-$install$;
+$$;
 
 -- The built-in base type's name, or NULL for anything else (domains, arrays, user types): what
 -- `lifeline plan` can judge (src/engines/postgres/classify/type-change.ts).
