@@ -1,5 +1,5 @@
 import type { Plan } from "../core/plan/plan.js";
-import type { GuardApproval } from "../ports/engine.js";
+import type { GuardApproval, GuardState } from "../ports/engine.js";
 
 /** How long the approval lifeline run carries into its transaction is good for. */
 export const GUARD_APPROVAL_TTL_SECONDS = 3600;
@@ -49,4 +49,11 @@ export function guardObjects(plan: Plan): GuardApproval["objects"] {
     seen.add(key);
     return true;
   });
+}
+
+/** A one-line summary of a guard's state, for lifeline status. */
+export function guardRisk(state: GuardState): string | null {
+  if (!state.installed) return null;
+  if (state.problems.length === 0) return null;
+  return `database guard weakened: ${state.problems.slice(0, 3).join("; ")}${state.problems.length > 3 ? `; and ${state.problems.length - 3} more` : ""} (lifeline guard status)`;
 }

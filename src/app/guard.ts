@@ -115,13 +115,6 @@ export async function guardState(
   );
 }
 
-/** A one-line summary of a guard's state, for lifeline status. */
-export function guardRisk(state: GuardState): string | null {
-  if (!state.installed) return null;
-  if (state.problems.length === 0) return null;
-  return `database guard weakened: ${state.problems.slice(0, 3).join("; ")}${state.problems.length > 3 ? `; and ${state.problems.length - 3} more` : ""} (lifeline guard status)`;
-}
-
 /**
  * Removes the guard through the gate: removing protection is planned as operation
  * `guard-uninstall` and needs what the policy asks for it (by default on production: another
