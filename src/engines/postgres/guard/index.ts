@@ -268,7 +268,7 @@ export async function setApproval(
     const r = await client.query<{ oid: string | null; attnum: number | null }>(
       `SELECT c.oid::text AS oid,
               (SELECT attnum::int FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = $2 AND NOT a.attisdropped) AS attnum
-         FROM (SELECT to_regclass($1) AS oid) c`,
+         FROM (SELECT to_regclass($1)::oid AS oid) c`,
       [o.relation, o.column ?? null],
     );
     const row = r.rows[0];
