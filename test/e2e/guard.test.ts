@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
@@ -238,6 +238,17 @@ describe("lifeline guard: destruction inside PostgreSQL needs an approved plan, 
     const drill = await as("alice", ["drill", "shop"]);
     assert.equal(drill.code, 0, drill.stdout + drill.stderr);
     assert.match(drill.stdout, /PASS|passed/i);
+    // The guard's schema (its key, its bookkeeping) is not in the restore point.
+    const dumps = readdirSync(path.join(work.dir, ".lifeline", "repository"), {
+      recursive: true,
+      encoding: "utf8",
+    })
+      .filter((f) => f.endsWith(`${path.sep}dump`) || f === "dump")
+      .map((f) => path.join(work.dir, ".lifeline", "repository", f));
+    assert.equal(dumps.length, 1, dumps.join(", "));
+    const toc = execFileSync("pg_restore", ["--list", dumps[0] ?? ""], { encoding: "utf8" });
+    assert.doesNotMatch(toc, /SCHEMA - lifeline_guard|TABLE lifeline_guard|FUNCTION lifeline_guard/);
+    assert.match(toc, /TRIGGER public orders lifeline_guard_truncate/);
   });
 
   it("lifeline run with another person's approval passes the guard (DROP … CASCADE, a mass DELETE)", async () => {
@@ -290,5 +301,19 @@ describe("lifeline guard: destruction inside PostgreSQL needs an approved plan, 
       entries: { kind: string }[];
     };
     assert.ok(audit.entries.some((e) => e.kind === "guard-install"));
+
+    // With another person's approval, it goes; then nothing is refused any more.
+    const planId = /lifeline approve ([0-9a-f]{12})/.exec(uninstall.stdout)?.[1] ?? "";
+    assert.equal((await as("bob", ["approve", planId])).code, 0);
+    const removed = await as("alice", ["guard", "uninstall", "shop", "--admin-url", adminUrl]);
+    assert.equal(removed.code, 0, removed.stdout + removed.stderr);
+    const gone = await as("alice", ["guard", "status", "shop", "--json"]);
+    assert.equal(gone.code, 4);
+    assert.equal((JSON.parse(gone.stdout) as GuardStatusDoc).assets[0]?.state.installed, false);
+    assert.equal((await psql(appUrl, "TRUNCATE later")).code, 0);
+    const after = JSON.parse((await as("alice", ["audit", "--json", "--asset", "shop"])).stdout) as {
+      entries: { kind: string }[];
+    };
+    assert.ok(after.entries.some((e) => e.kind === "guard-uninstall"));
   });
 });
