@@ -4,7 +4,7 @@ import path from "node:path";
 import type { ResolvedAsset } from "../config/load.js";
 import { LifelineError } from "../core/errors.js";
 import { assemblePlan, noRecoverability, type Plan } from "../core/plan/plan.js";
-import type { PlannedOperation, PolicyRule } from "../core/plan/policy.js";
+import { evaluatePolicy, type PlannedOperation, type PolicyRule } from "../core/plan/policy.js";
 import type { DatabaseGuard, Engine, GuardSettings, GuardState } from "../ports/engine.js";
 import type { AppContext } from "./context.js";
 import { auditInput, type GateDeps } from "./gate.js";
@@ -52,6 +52,12 @@ export interface GuardInstallPreview {
   settings: GuardSettings;
   /** The SQL install runs, in one transaction (the key is passed as a parameter, not shown). */
   sql: string;
+  /**
+   * Whether the policy asks another person's approval for destroying this asset's data. When it
+   * does not, the guard still refuses (it does not evaluate the policy inside PostgreSQL), and
+   * lifeline run passes: the guard then only forces destruction through lifeline.
+   */
+  policyRequiresApproval: boolean;
 }
 
 /** What install would run; reads nothing. */
@@ -59,7 +65,19 @@ export function previewGuardInstall(
   ctx: AppContext,
   asset: ResolvedAsset,
   massChange: GuardSettings["massChange"],
+  policy: readonly PolicyRule[],
 ): GuardInstallPreview {
+  const judged = evaluatePolicy(
+    policy,
+    {
+      asset: { name: asset.name, tier: asset.tier, rpoSeconds: asset.rpoSeconds },
+      operations: [{ kind: "drop-table", dataLoss: "destructive" }],
+      recoverability: noRecoverability(""),
+      approvals: 0,
+      planId: "",
+    },
+    String,
+  );
   const guard = guardOf(ctx.engine(asset.engine));
   const settings: GuardSettings = { asset: asset.name, tier: asset.tier, massChange };
   const mass = massChange
@@ -68,6 +86,7 @@ export function previewGuardInstall(
   return {
     asset: asset.name,
     settings,
+    policyRequiresApproval: judged.requirements.some((r) => r.kind === "approvals"),
     sql: `BEGIN;\n${guard.installSql().trimEnd()}\nSELECT lifeline_guard.configure('${asset.name}', '${asset.tier}', <key>, ${mass});\nCOMMIT;\n`,
   };
 }

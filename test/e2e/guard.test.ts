@@ -263,6 +263,24 @@ describe("lifeline guard: destruction inside PostgreSQL needs an approved plan, 
     }
     assert.equal(await count(appUrl, "orders"), 990);
     assert.equal((await query(appUrl, "SELECT to_regclass('items') AS t"))[0]?.t, null);
+    // Break-glass: the run carries a token for the grant, like an approved plan's.
+    const grant = await as("alice", [
+      "break-glass",
+      "--asset",
+      "shop",
+      "--for",
+      "10m",
+      "--reason",
+      "INC-1 guard test",
+      "--json",
+    ]);
+    assert.equal(grant.code, 0, grant.stderr);
+    await query(adminUrl, "INSERT INTO later VALUES (1)");
+    const urgent = await as("alice", ["run", "shop", "--sql", "TRUNCATE later"]);
+    assert.equal(urgent.code, 0, urgent.stdout + urgent.stderr);
+    assert.equal(await count(appUrl, "later"), 0);
+    const id = (JSON.parse(grant.stdout) as { breakGlass: { id: string } }).breakGlass.id;
+    assert.equal((await as("alice", ["break-glass", "--end", id])).code, 0);
     // The same statements by hand are still refused.
     const byHand = await psql(appUrl, "DELETE FROM orders WHERE id > 0");
     assert.match(byHand.stderr, /LG001/);
@@ -295,8 +313,19 @@ describe("lifeline guard: destruction inside PostgreSQL needs an approved plan, 
     ) as GuardStatusDoc;
     assert.equal(still.assets[0]?.state.installed, true);
     // By hand, the owner of the tables cannot remove it either.
-    const drop = await psql(appUrl, "DROP TRIGGER lifeline_guard_truncate ON orders");
-    assert.match(drop.stderr, /LG001/);
+    for (const sql of [
+      "DROP TRIGGER lifeline_guard_truncate ON orders",
+      "ALTER TRIGGER lifeline_guard_truncate ON orders RENAME TO harmless",
+      "ALTER TABLE orders DISABLE TRIGGER USER",
+      "DROP SCHEMA lifeline_guard CASCADE",
+    ]) {
+      const r = await psql(appUrl, sql);
+      assert.notEqual(r.code, 0, sql);
+    }
+    const tampered = JSON.parse(
+      (await as("alice", ["guard", "status", "shop", "--json"])).stdout,
+    ) as GuardStatusDoc;
+    assert.deepEqual(tampered.assets[0]?.state.problems, []);
     const audit = JSON.parse((await as("alice", ["audit", "--json", "--asset", "shop"])).stdout) as {
       entries: { kind: string }[];
     };

@@ -50,9 +50,13 @@ Exit codes: 0 installed; 1 runtime error; 2 usage error, not a superuser, or not
       const loaded = load(options);
       const asset = resolveAsset(loaded, name);
       const ctx = contextFor(loaded, env.signal, terminalProgress("guard"));
-      const preview = previewGuardInstall(ctx, asset, guardMassChange(loaded, asset));
+      const preview = previewGuardInstall(ctx, asset, guardMassChange(loaded, asset), policyRules(loaded));
       // The SQL first, always on stderr when stdout carries JSON.
       (options.json ? err : out)(preview.sql);
+      if (!preview.policyRequiresApproval)
+        err(
+          `lifeline: warning: the policy asks no approval for destroying ${name}'s data (tier ${asset.tier}); the guard still refuses destruction that does not go through lifeline run`,
+        );
       if (!opts.yes) {
         if (!interactive()) {
           throw new LifelineError({

@@ -193,7 +193,7 @@ $$;
 
 -- The words of a refusal: message, detail, hint. Callers raise it with the guard's own SQLSTATE
 -- (LG001, so that tools can recognise it); the server logs it like any error.
-CREATE OR REPLACE FUNCTION lifeline_guard.words(what text, objects text, why text) RETURNS text[]
+CREATE OR REPLACE FUNCTION lifeline_guard.words(what text, objects text, why text, tamper boolean DEFAULT false) RETURNS text[]
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
 DECLARE
   s lifeline_guard.settings;
@@ -202,6 +202,12 @@ DECLARE
 BEGIN
   SELECT * INTO s FROM lifeline_guard.settings;
   quoted := '''' || replace(statement, '''', '''\''''') || '''';
+  IF tamper THEN
+    RETURN ARRAY[
+      format('lifeline guard refused %s on asset %s (%s): %s', what, coalesce(s.asset, '?'), coalesce(s.tier, '?'), objects),
+      format('%s; nothing was changed.', why),
+      format('To remove the guard: lifeline guard uninstall %s (it needs what the policy asks, on production another person''s approval). To see its state: lifeline guard status %s', coalesce(s.asset, '<asset>'), coalesce(s.asset, '<asset>'))];
+  END IF;
   RETURN ARRAY[
     format('lifeline guard refused %s on asset %s (%s): %s', what, coalesce(s.asset, '?'), coalesce(s.tier, '?'), objects),
     format('%s. On this database, destroying data needs a plan approved through lifeline; nothing was changed.', why),
@@ -385,12 +391,12 @@ BEGIN
     CONTINUE WHEN r.is_temporary;
     IF r.object_type = 'trigger' AND r.original AND r.object_identity LIKE 'lifeline\_guard\_% on %' THEN
       w := lifeline_guard.words(tg_tag, format('trigger %s is the guard''s', r.object_identity),
-        'the guard''s triggers are removed only by lifeline guard uninstall, which goes through lifeline''s gate');
+        'the guard''s triggers are removed only by lifeline guard uninstall, which goes through lifeline''s gate', true);
       RAISE EXCEPTION USING ERRCODE = 'LG001', MESSAGE = w[1], DETAIL = w[2], HINT = w[3];
     END IF;
     IF r.schema_name = 'lifeline_guard' THEN
       w := lifeline_guard.words(tg_tag, format('%s %s is the guard''s', r.object_type, r.object_identity),
-        'the guard is removed only by lifeline guard uninstall, which goes through lifeline''s gate');
+        'the guard is removed only by lifeline guard uninstall, which goes through lifeline''s gate', true);
       RAISE EXCEPTION USING ERRCODE = 'LG001', MESSAGE = w[1], DETAIL = w[2], HINT = w[3];
     END IF;
     -- Data-holding objects, as lifeline plan classifies them; a sequence owned by a dropped table
@@ -444,7 +450,7 @@ BEGIN
       FOR c IN SELECT t.tgname FROM pg_trigger t
                 WHERE t.tgrelid = r.objid AND t.tgfoid = ANY (fns) AND t.tgenabled IN ('D', 'R') LOOP
         w := lifeline_guard.words('ALTER TABLE … DISABLE TRIGGER', format('trigger %s on %s is the guard''s', c.tgname, r.objid::regclass),
-          'the guard''s triggers are removed only by lifeline guard uninstall, which goes through lifeline''s gate');
+          'the guard''s triggers are removed only by lifeline guard uninstall, which goes through lifeline''s gate', true);
         RAISE EXCEPTION USING ERRCODE = 'LG001', MESSAGE = w[1], DETAIL = w[2], HINT = w[3];
       END LOOP;
       FOR c IN
@@ -466,6 +472,14 @@ BEGIN
       END LOOP;
     END IF;
     PERFORM lifeline_guard.remember(r.objid);
+  END LOOP;
+  -- A renamed guard trigger could then be dropped under another name: its name stays.
+  FOR r IN SELECT t.tgname, t.tgrelid FROM pg_event_trigger_ddl_commands() d JOIN pg_trigger t ON t.oid = d.objid
+            WHERE d.classid = 'pg_trigger'::regclass AND d.command_tag = 'ALTER TRIGGER'
+              AND t.tgfoid = ANY (lifeline_guard.trigger_functions()) AND t.tgname NOT LIKE 'lifeline\_guard\_%' LOOP
+    w := lifeline_guard.words('ALTER TRIGGER … RENAME', format('trigger %s on %s is the guard''s', r.tgname, r.tgrelid::regclass),
+      'the guard''s triggers are removed only by lifeline guard uninstall, which goes through lifeline''s gate', true);
+    RAISE EXCEPTION USING ERRCODE = 'LG001', MESSAGE = w[1], DETAIL = w[2], HINT = w[3];
   END LOOP;
   IF cardinality(objects) > 0 THEN
     why := lifeline_guard.refusal(objects);
