@@ -305,6 +305,15 @@ describe("lifeline guard: destruction inside PostgreSQL needs an approved plan, 
       "SET session_replication_role = replica; ALTER TABLE orders ENABLE TRIGGER lifeline_guard_truncate",
     );
 
+    // lifeline's key and the database's no longer match (a restored state directory, a reinstall elsewhere).
+    const keyFile = path.join(work.dir, ".lifeline", "state", "guard", "shop.key");
+    const kept = key();
+    writeFileSync(keyFile, randomBytes(32));
+    const mismatch = await as("alice", ["guard", "status", "shop"]);
+    assert.equal(mismatch.code, 4);
+    assert.match(mismatch.stdout, /key: DOES NOT MATCH lifeline's/);
+    writeFileSync(keyFile, kept);
+
     const uninstall = await as("alice", ["guard", "uninstall", "shop", "--admin-url", adminUrl]);
     assert.equal(uninstall.code, 3, uninstall.stdout + uninstall.stderr);
     assert.match(uninstall.stdout, /lifeline approve [0-9a-f]{12}/);
