@@ -25,7 +25,13 @@ const count = async (url: string, table: string) =>
 interface GuardStatusDoc {
   assets: {
     asset: string;
-    state: { installed: boolean; keyMatches: boolean | null; problems: string[]; disabledTriggers: string[] };
+    state: {
+      installed: boolean;
+      keyMatches: boolean | null;
+      problems: string[];
+      disabledTriggers: string[];
+      canDropDatabase: { role: string; why: string }[];
+    };
   }[];
 }
 
@@ -102,6 +108,16 @@ describe("lifeline guard: destruction inside PostgreSQL needs an approved plan, 
     assert.equal(doc.assets[0]?.state.installed, true);
     assert.equal(doc.assets[0]?.state.keyMatches, true);
     assert.deepEqual(doc.assets[0]?.state.problems, []);
+    // DROP DATABASE cannot be refused inside PostgreSQL: status says who can do it.
+    assert.ok(
+      doc.assets[0]?.state.canDropDatabase.some(
+        (r) => r.role === "postgres" && /owner|superuser/.test(r.why),
+      ),
+      JSON.stringify(doc.assets[0]?.state.canDropDatabase),
+    );
+    assert.ok(!doc.assets[0]?.state.canDropDatabase.some((r) => r.role === role));
+    const text = await as("alice", ["guard", "status", "shop"]);
+    assert.match(text.stdout, /DROP DATABASE cannot be refused inside PostgreSQL; who can drop it: postgres/);
   });
 
   it("refuses through psql, with the hint and its own SQLSTATE, and changes nothing", async () => {
