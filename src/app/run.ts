@@ -17,6 +17,7 @@ import { announce, auditInput, decide, newId, recordPlan, type GateDeps } from "
 import { planCommand, type CommandPlanDeps, type CommandPlanOptions } from "./plan-command.js";
 import type { Plan } from "../core/plan/plan.js";
 import { plan as planSql } from "./plan.js";
+import { GUARD_APPROVAL_TTL_SECONDS, guardObjects } from "./guard-objects.js";
 
 /** SQL to run on one asset, in one transaction. */
 export interface SqlRunRequest {
@@ -27,6 +28,11 @@ export interface SqlRunRequest {
   /** Count rows exactly in the plan. */
   exact: boolean;
   policy: readonly PolicyRule[];
+  /**
+   * The key of the asset's database guard (lifeline guard install), when lifeline has one: the
+   * transaction then carries an approval for exactly the objects of the plan being executed.
+   */
+  guardKey?: Buffer | null;
 }
 
 /** A kubectl or helm command to run as a child process. */
@@ -82,6 +88,8 @@ export async function planRequest(request: RunRequest): Promise<Plan> {
 async function execute(
   request: RunRequest,
   signal: AbortSignal,
+  plan: Plan,
+  grant: string,
 ): Promise<{ exitCode: number; statements?: StatementResult[]; signal?: string | null }> {
   if (request.kind === "command") {
     return runChild(request.argv, { output: request.output, signal, env: request.env });
@@ -94,7 +102,10 @@ async function execute(
       kind: "usage",
       message: `engine ${engine.name} cannot run SQL`,
     });
-  const done = await engine.sql.execute(engine.target(asset.url), sql, signal);
+  const approval = request.guardKey
+    ? { grant, key: request.guardKey, ttlSeconds: GUARD_APPROVAL_TTL_SECONDS, objects: guardObjects(plan) }
+    : undefined;
+  const done = await engine.sql.execute(engine.target(asset.url), sql, signal, approval);
   return { exitCode: 0, statements: done.statements };
 }
 
@@ -116,7 +127,7 @@ export async function runRequest(
   return run(deps, {
     planner: () => planRequest(request),
     document: options.document,
-    executor: () => execute(request, options.signal),
+    executor: (plan, grant) => execute(request, options.signal, plan, grant),
     ...(request.kind === "command" && request.whoami ? { actor: request.whoami } : {}),
     dryRun: options.dryRun,
     signal: options.signal,
@@ -163,7 +174,11 @@ export interface RunInput {
    * SQL, what each statement did; for a command killed by a signal, the signal's name (its exit
    * code is 128 + the signal's number, as shells report it).
    */
-  executor: () => Promise<{ exitCode: number; statements?: StatementResult[]; signal?: string | null }>;
+  executor: (
+    plan: Plan,
+    /** What authorises it: the plan id, or the break-glass grant it runs under. */
+    grant: string,
+  ) => Promise<{ exitCode: number; statements?: StatementResult[]; signal?: string | null }>;
   /** Who the execution acts as at the Kubernetes API (see CommandRunRequest.whoami). */
   actor?: () => Promise<{ username: string; groups: string[] }>;
   dryRun: boolean;
@@ -357,7 +372,7 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
   let statements: StatementResult[] | undefined;
   let killedBy: string | null = null;
   try {
-    const result = await input.executor();
+    const result = await input.executor(again, decision.breakGlass?.id ?? again.planId);
     exitCode = result.exitCode;
     statements = result.statements;
     killedBy = result.signal ?? null;

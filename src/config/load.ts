@@ -360,3 +360,20 @@ export function policyRules(loaded: LoadedConfig | null): PolicyRule[] {
   const decidesUnbound = configured.some((r) => r.match.tier?.includes(UNBOUND_TIER));
   return decidesUnbound ? configured : [...configured, UNBOUND_RULE];
 }
+
+/** Mass-change thresholds of the database guard when neither the asset nor its tier says otherwise. */
+export const DEFAULT_MASS_CHANGE = { rows: 1000, percent: 10, minRows: 100 } as const;
+
+/** The guard's mass-change check for an asset: its own setting, else its tier's, else the default; null: off. */
+export function guardMassChange(
+  loaded: LoadedConfig,
+  asset: { name: string; tier: string },
+): { rows: number; percent: number | null; minRows: number } | null {
+  const own = loaded.config.assets[asset.name]?.guard?.massChange;
+  const tiers = loaded.config.guard as Record<string, { massChange?: unknown } | undefined> | undefined;
+  const setting = (own ?? tiers?.[asset.tier]?.massChange) as
+    false | { rows: number; percent?: number; minRows: number } | undefined;
+  if (setting === false) return null;
+  if (setting === undefined) return { ...DEFAULT_MASS_CHANGE };
+  return { rows: setting.rows, percent: setting.percent ?? null, minRows: setting.minRows };
+}

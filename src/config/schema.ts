@@ -42,6 +42,37 @@ const assetKubernetesSchema = z.strictObject({
     .optional(),
 });
 
+/**
+ * The database guard's mass DELETE/UPDATE check: a statement changing more than `rows` rows, or
+ * more than `percent` % of its table when it changes more than `minRows`, is refused without an
+ * approved plan. `false` turns the check off.
+ */
+const massChangeSchema = z.union(
+  [
+    z.literal(false),
+    z.strictObject({
+      rows: z
+        .number({ error: "is a number of rows, e.g. 1000" })
+        .int()
+        .min(1, { error: "is at least 1 row" })
+        .default(1000),
+      percent: z
+        .number({ error: "is a percentage of the table, e.g. 10 (or leave it out)" })
+        .gt(0)
+        .max(100)
+        .optional(),
+      minRows: z
+        .number({ error: "is a number of rows, e.g. 100" })
+        .int()
+        .min(1, { error: "is at least 1 row" })
+        .default(100),
+    }),
+  ],
+  { error: "is false (no mass-change check) or { rows: 1000, percent: 10, minRows: 100 }" },
+);
+
+const guardSettingsSchema = z.strictObject({ massChange: massChangeSchema.optional() });
+
 const assetSchema = z.strictObject({
   engine: z
     .literal("postgres", { error: "is not a supported engine; today lifeline supports: postgres" })
@@ -50,6 +81,8 @@ const assetSchema = z.strictObject({
   tier: z.enum(TIERS, { error: `must be one of: ${TIERS.join(", ")}` }).default("production"),
   rpo: duration.default("24h"),
   kubernetes: assetKubernetesSchema.optional(),
+  /** The database guard's settings for this asset (over the tier's, under guard: in the file). */
+  guard: guardSettingsSchema.optional(),
   drill: z
     .strictObject({
       scratch: scratch.default("embedded"),
@@ -169,6 +202,13 @@ export const configSchema = z.strictObject({
     .strictObject({ ttl: duration.default("1h"), maxTtl: duration.default("24h") })
     .default({ ttl: "1h", maxTtl: "24h" }),
   breakGlass: z.strictObject({ max: duration.default("1h") }).default({ max: "1h" }),
+  /** The database guard's settings per tier (an asset's own guard: wins). */
+  guard: z
+    .partialRecord(
+      z.enum(TIERS, { error: `is not a tier; the tiers are: ${TIERS.join(", ")}` }),
+      guardSettingsSchema,
+    )
+    .optional(),
   notifications: z
     .strictObject({
       webhooks: z

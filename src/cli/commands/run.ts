@@ -12,7 +12,15 @@ import { commandPlanInputs, k8sDeps, kubernetesFlags } from "../kubernetes.js";
 import { planJson } from "../render/plan.js";
 import { renderRun, runJson } from "../render/run.js";
 import { sqlOrCommand } from "../sql-or-command.js";
-import { asset as resolveAsset, boundAssets, contextFor, kubernetesSettings, load } from "../wiring.js";
+import {
+  asset as resolveAsset,
+  boundAssets,
+  contextFor,
+  kubernetesSettings,
+  load,
+  stateDirectory,
+} from "../wiring.js";
+import { readGuardKey } from "../../app/guard.js";
 
 export function register(program: Command, env: CliEnv): void {
   kubernetesFlags(
@@ -95,6 +103,8 @@ Exit codes: 0 executed (or allowed, with --dry-run); 3 blocked (requirements unm
             sql: what.sql,
             exact: opts.exact === true,
             policy: policyRules(loaded),
+            // A guarded database lets the run's transaction through with an approval for its plan.
+            guardKey: readGuardKey(stateDirectory(loaded), what.asset),
           };
         }
         // The catalog first: if it cannot be reached, nothing (not even --prepare) happens.

@@ -32,6 +32,9 @@ export const AUDIT_KINDS = [
   "discard",
   /** A decision of the admission webhook (lifeline serve) about a protected object. */
   "admission",
+  /** lifeline guard install / uninstall: the database guard put in place or removed. */
+  "guard-install",
+  "guard-uninstall",
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];

@@ -16,6 +16,7 @@ import { describeSource } from "./inspect.js";
 import { postgresRecovery } from "./recovery/index.js";
 import { restore } from "./restore.js";
 import { PgTools } from "./tools.js";
+import { guardInstallSql, guardStatus, installGuard, UNINSTALL_SQL, uninstallGuard } from "./guard/index.js";
 
 export interface PostgresEngineOptions {
   /** Directory holding pg_dump and pg_restore; PATH when undefined. */
@@ -45,6 +46,13 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
       execute: executeSql,
     },
     recovery: postgresRecovery(tools),
+    guard: {
+      installSql: guardInstallSql,
+      uninstallSql: () => UNINSTALL_SQL,
+      install: installGuard,
+      uninstall: uninstallGuard,
+      status: guardStatus,
+    },
     live: (target) =>
       withClient(target, async (client) => {
         const source = await describeSource(client);
