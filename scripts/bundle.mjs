@@ -11,7 +11,7 @@
 // unbundled copy of the same code (tsc only type-checks) and no source maps (nothing reads them at
 // run time). dist/ is emptied first: files of an earlier build (other chunk hashes, an older
 // layout) must not end up in the package.
-import { readFile, rm } from "node:fs/promises";
+import { copyFile, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -80,3 +80,9 @@ await build({
   plugins: [pgNodeStreams],
   logLevel: "warning",
 });
+
+// The database guard's install script is read at run time beside the module that installs it.
+await copyFile(
+  path.join(root, "src/engines/postgres/guard/lifeline-guard.sql"),
+  path.join(outdir, "lifeline-guard.sql"),
+);

@@ -3,10 +3,13 @@
  * `lifeline plan -- kubectl …` (planCommand, the same policy) and of `lifeline run`'s gate (decide:
  * approvals, break-glass), recorded in the audit log when it is about a protected object.
  *
- * Known limits (later work): the cluster is read through the Cluster port's list calls for every
- * planned request (no informer cache yet); a `lifeline run` executing an approved plan is not let
- * through (its executing window); Kubernetes users are not mapped to lifeline identities (a
- * break-glass grant counts when its identity is exactly the Kubernetes username).
+ * Besides the verdict, a request passes (core/admission/allowance.ts) on a break-glass grant of a
+ * lifeline identity its Kubernetes user or group is mapped to (identities: in lifeline.yaml), as the
+ * request of the `lifeline run` executing this plan when made by the Kubernetes user that run acts
+ * as, or as a kube-controller-manager controller deleting an object an allowed decision destroys.
+ *
+ * Known limit (later work): the cluster is read through the Cluster port's list calls for every
+ * planned request (no informer cache yet).
  */
 import {
   admissionSubject,
@@ -17,10 +20,22 @@ import {
 import { denialMessage, planWarnings } from "../core/admission/message.js";
 import { displayCommand } from "../core/kubernetes/command/index.js";
 import type { Plan } from "../core/plan/plan.js";
+import {
+  controlPlaneController,
+  destroyedBy,
+  finishingDecision,
+  identitiesOf,
+  isRunsRequest,
+  runUserOf,
+  takenDecisionOf,
+  type IdentityMap,
+  type RunUser,
+} from "../core/admission/allowance.js";
+import type { Requirement } from "../core/plan/policy.js";
 import type { Catalog } from "../ports/catalog.js";
 import type { Clock } from "../ports/clock.js";
 import { decideApprovals } from "../core/approval/decide.js";
-import { auditInput, countingGrants, decide, type GateDeps } from "./gate.js";
+import { auditInput, countingGrants, vouchedApprovalsFor } from "./gate.js";
 import { planCommand, type CommandPlanDeps, type CommandPlanOptions } from "./plan-command.js";
 
 export interface AdmissionDeps {
@@ -34,6 +49,10 @@ export interface AdmissionDeps {
   warn: (message: string) => void;
   /** How long one request may take before it is denied (below the webhook's timeoutSeconds). */
   timeoutMs?: number;
+  /** identities: in lifeline.yaml (who a lifeline identity is at the Kubernetes API). */
+  identities?: IdentityMap;
+  /** serve.controllers in lifeline.yaml: more controllers' usernames that finish allowed deletions. */
+  controllers?: readonly string[];
 }
 
 /** What the server answers, and what it logs (one line a decision; no secrets). */
@@ -138,62 +157,16 @@ export async function judgeAdmission(deps: AdmissionDeps, body: unknown): Promis
       log: { ...logBase, command, planId: plan.planId, verdict: plan.verdict },
     };
   }
-  let catalog: Catalog;
-  let verdict: {
-    allowed: boolean;
-    message: string | null;
-    breakGlass: string | null;
-    approved: string | null;
-    /** The audit entry (seq) of the `lifeline run` executing this plan, when that is why it passes. */
-    run?: number;
-  };
+  let verdict: Verdict;
   try {
-    catalog = await beforeDeadline(deps.catalog(), signal, timeoutMs);
-    const gate: GateDeps = {
-      catalog,
-      identity: { id: req.userInfo.username, source: "server", host: deps.host, authenticated: true },
-      clock: deps.clock,
-      notify: async () => [],
-      warn: deps.warn,
-    };
-    let decision = await beforeDeadline(decide(gate, plan), signal, timeoutMs);
-    if (plan.verdict !== "allow" && decision.verdict === "allow" && decision.breakGlass === null) {
-      // Approvals counted, but they are for `lifeline run` to use: only a break-glass grant of this
-      // user lets the request itself through.
-      const now = deps.clock.now();
-      const waived = decideApprovals({
+    verdict = await beforeDeadline(allowance(deps, req, plan, signal, timeoutMs), signal, timeoutMs);
+    if (!verdict.allowed) {
+      verdict.message = denialMessage({
         plan,
-        runner: gate.identity.id,
-        now,
-        vouched: { approvals: [], forged: [], used: new Map() },
-        grants: await beforeDeadline(countingGrants(catalog, now), signal, timeoutMs),
+        argv: subject.argv,
+        unmet: verdict.unmet,
+        approvedPlan: verdict.approved,
       });
-      if (waived.verdict === "allow" && waived.breakGlass) decision = { ...waived, drifted: [] };
-    }
-    const approvedOnly =
-      plan.verdict !== "allow" && decision.verdict === "allow" && decision.breakGlass === null;
-    // `lifeline run` executing this very plan (approved, its `executing` entry recorded moments ago,
-    // no outcome yet): the request is that execution's, so it passes. Another object is another plan.
-    const running =
-      decision.verdict === "allow" && !approvedOnly
-        ? null
-        : await beforeDeadline(executingRun(catalog, plan.planId, deps.clock.now()), signal, timeoutMs);
-    if (running !== null) {
-      verdict = { allowed: true, message: null, breakGlass: null, approved: null, run: running };
-    } else if (decision.verdict === "allow" && !approvedOnly) {
-      verdict = { allowed: true, message: null, breakGlass: decision.breakGlass?.id ?? null, approved: null };
-    } else {
-      verdict = {
-        allowed: false,
-        message: denialMessage({
-          plan,
-          argv: subject.argv,
-          unmet: decision.requirements,
-          approvedPlan: approvedOnly ? plan.planId : null,
-        }),
-        breakGlass: null,
-        approved: approvedOnly ? plan.planId : null,
-      };
     }
   } catch (error) {
     const reason = `the catalog is unavailable: ${errorText(error)}`;
@@ -212,18 +185,16 @@ export async function judgeAdmission(deps: AdmissionDeps, body: unknown): Promis
   const result = verdict.allowed ? "allowed" : "denied";
   const recorded = await record(deps, req, {
     result,
-    reason: verdict.breakGlass
-      ? `break-glass grant ${verdict.breakGlass}`
-      : verdict.run !== undefined
-        ? `lifeline run executing approved plan ${plan.planId.slice(0, 12)} (audit entry ${verdict.run})`
-        : verdict.approved
-          ? "approved plan: use lifeline run"
-          : `verdict ${plan.verdict}`,
+    reason: verdict.reason,
     command,
     planId: plan.planId,
     asset: plan.asset,
     verdict: plan.verdict,
-    ...(verdict.breakGlass ? { breakGlass: verdict.breakGlass } : {}),
+    extra: {
+      ...verdict.evidence,
+      // What an allowed change destroys, by uid: the control plane may finish it (allowance.ts).
+      ...(verdict.allowed && !req.dryRun ? { destroys: destroyedBy(plan).map((d) => d.uid) } : {}),
+    },
   });
   if (recorded !== null) {
     // Fail closed: a decision about a protected object that cannot be recorded is not taken.
@@ -245,7 +216,8 @@ export async function judgeAdmission(deps: AdmissionDeps, body: unknown): Promis
     planId: plan.planId,
     asset: plan.asset,
     verdict: plan.verdict,
-    ...(verdict.breakGlass ? { breakGlass: verdict.breakGlass } : {}),
+    reason: verdict.reason,
+    ...verdict.evidence,
     ...(verdict.approved ? { approvedPlan: verdict.approved } : {}),
   };
   return {
@@ -274,7 +246,8 @@ async function record(
     planId: string | null;
     asset: string | null;
     verdict?: string;
-    breakGlass?: string;
+    /** Why it passed (the grant, the run, the decision it finishes) and what it destroys. */
+    extra?: Record<string, unknown>;
   },
 ): Promise<string | null> {
   try {
@@ -306,12 +279,15 @@ async function record(
                 fields.command ??
                 `${req.operation} ${req.resource.resource} ${req.namespace ? `${req.namespace}/` : ""}${req.name}`,
               ...(fields.verdict ? { verdict: fields.verdict } : {}),
-              ...(fields.breakGlass ? { breakGlass: fields.breakGlass } : {}),
+              ...fields.extra,
               operation: req.operation,
               resource: req.resource.resource,
               namespace: req.namespace,
               name: req.name,
+              objectUid: objectUid(req),
               uid: req.uid,
+              // The authenticated Kubernetes user (also the entry's identity) and its groups.
+              user: req.userInfo.username,
               groups: req.userInfo.groups,
               dryRun: req.dryRun,
             },
@@ -330,7 +306,11 @@ async function record(
 /** The catalog's answer, or a rejection once the request's time is up (a hung catalog denies, in time). */
 function beforeDeadline<T>(work: Promise<T>, signal: AbortSignal, ms: number): Promise<T> {
   const late = () => new Error(`the catalog did not answer within ${ms / 1000} s`);
-  if (signal.aborted) return Promise.reject(late());
+  if (signal.aborted) {
+    // The work goes on without a listener: its failure must not become an unhandled rejection.
+    work.catch(() => undefined);
+    return Promise.reject(late());
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(late());
     signal.addEventListener("abort", onAbort, { once: true });
@@ -351,20 +331,136 @@ function beforeDeadline<T>(work: Promise<T>, signal: AbortSignal, ms: number): P
 export const RUN_WINDOW_MS = 120_000;
 
 /**
- * The audit entry (seq) of a `lifeline run` that started executing this plan within the window and
- * has recorded no outcome yet; null when there is none.
+ * The `executing` audit entry of a `lifeline run` that started executing this plan within the
+ * window and has recorded no outcome yet, with the Kubernetes user it acts as; null when there is none.
  */
-export async function executingRun(catalog: Catalog, planId: string, now: Date): Promise<number | null> {
+export async function executingRun(
+  catalog: Catalog,
+  planId: string,
+  now: Date,
+): Promise<{ seq: number; user: RunUser | null } | null> {
   const entries = await catalog.audit({
     planId,
     kind: "run",
     since: new Date(now.getTime() - RUN_WINDOW_MS).toISOString(),
   });
-  let open: number | null = null;
+  let open: { seq: number; user: RunUser | null } | null = null;
   for (const entry of entries) {
     const status = entry.data.status;
-    if (status === "executing") open = entry.seq;
+    if (status === "executing") open = { seq: entry.seq, user: runUserOf(entry.data) };
     else if (open !== null && typeof status === "string") open = null;
   }
   return open;
+}
+
+/** How far back the control plane's deletions are matched with the decisions they finish. */
+export const FINISH_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+interface Verdict {
+  allowed: boolean;
+  /** Why, for the audit log and the server's log line. */
+  reason: string;
+  /** What it rests on, recorded with the decision: the grant, the run, the decision it finishes. */
+  evidence: Record<string, unknown>;
+  /** The requirements not met (a denial's message). */
+  unmet: Requirement[];
+  /** Set when the plan is approved: `lifeline run` executes it, the request itself stays denied. */
+  approved: string | null;
+  message?: string;
+}
+
+function objectUid(req: AdmissionRequest): string | null {
+  const metadata = (req.oldObject ?? req.object)?.metadata;
+  const uid =
+    typeof metadata === "object" && metadata !== null && !Array.isArray(metadata)
+      ? (metadata as Record<string, unknown>).uid
+      : null;
+  return typeof uid === "string" && uid !== "" ? uid : null;
+}
+
+/**
+ * Whether a request about a protected object passes, and why: the plan's verdict; else a
+ * break-glass grant of a lifeline identity the user is mapped to (identities: in lifeline.yaml);
+ * else the `lifeline run` executing this plan, when the user is the one it acts as; else the
+ * control plane finishing an allowed decision. Denied otherwise (approvals are for `lifeline run`).
+ */
+async function allowance(
+  deps: AdmissionDeps,
+  req: AdmissionRequest,
+  plan: Plan,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<Verdict> {
+  const verdictReason = `verdict ${plan.verdict}`;
+  if (plan.verdict === "allow") {
+    return { allowed: true, reason: verdictReason, evidence: {}, unmet: [], approved: null };
+  }
+  const catalog = await beforeDeadline(deps.catalog(), signal, timeoutMs);
+  const now = deps.clock.now();
+  const grants = await countingGrants(catalog, now);
+  const none = { approvals: [], forged: [], used: new Map<string, number>() };
+  for (const mapped of identitiesOf(req.userInfo, deps.identities ?? {})) {
+    const d = decideApprovals({ plan, runner: mapped.identity, now, vouched: none, grants });
+    if (d.verdict === "allow" && d.breakGlass) {
+      const g = d.breakGlass;
+      const via = "user" in mapped.via ? `user ${mapped.via.user}` : `group ${mapped.via.group}`;
+      return {
+        allowed: true,
+        reason: `break-glass grant ${g.id} of ${mapped.identity} (Kubernetes ${via}): ${g.reason}`,
+        evidence: {
+          breakGlass: g.id,
+          lifelineIdentity: mapped.identity,
+          via: mapped.via,
+          grantReason: g.reason,
+          grantExpiresAt: g.expiresAt,
+        },
+        unmet: [],
+        approved: null,
+      };
+    }
+  }
+  const running = await executingRun(catalog, plan.planId, now);
+  if (running !== null && isRunsRequest(req.userInfo, running.user)) {
+    return {
+      allowed: true,
+      reason: `lifeline run executing approved plan ${plan.planId.slice(0, 12)} (audit entry ${running.seq}) as Kubernetes user ${running.user?.username ?? ""}`,
+      evidence: { run: running.seq },
+      unmet: [],
+      approved: null,
+    };
+  }
+  if (controlPlaneController(req, deps.controllers) !== null) {
+    const since = new Date(now.getTime() - FINISH_WINDOW_MS).toISOString();
+    const entries = (
+      await Promise.all([catalog.audit({ kind: "admission", since }), catalog.audit({ kind: "run", since })])
+    ).flat();
+    const decisions = entries.map(takenDecisionOf).filter((d) => d !== null);
+    const finishing = finishingDecision(req, decisions, deps.controllers);
+    if (finishing) {
+      return {
+        allowed: true,
+        reason: `${finishing.controller} finishing allowed decision ${finishing.decision.seq} (${finishing.decision.command})`,
+        evidence: { finishes: finishing.decision.seq, controller: finishing.controller },
+        unmet: [],
+        approved: null,
+      };
+    }
+  }
+  // Denied. Approvals by others make the plan approved: `lifeline run` executes it.
+  const vouched = await vouchedApprovalsFor(catalog, plan.planId);
+  const d = decideApprovals({ plan, runner: req.userInfo.username, now, vouched, grants: [] });
+  const approved = d.verdict === "allow" ? plan.planId : null;
+  const runNote =
+    running !== null
+      ? running.user === null
+        ? `; lifeline run (audit entry ${running.seq}) executes this plan but could not learn its Kubernetes user`
+        : `; lifeline run (audit entry ${running.seq}) executes this plan as Kubernetes user ${running.user.username}, not ${req.userInfo.username}`
+      : "";
+  return {
+    allowed: false,
+    reason: `${approved ? "approved plan: use lifeline run" : verdictReason}${runNote}`,
+    evidence: running !== null ? { run: running.seq } : {},
+    unmet: d.requirements.filter((r) => !r.met),
+    approved,
+  };
 }

@@ -59,8 +59,9 @@ const STARTER_CONFIG = `# lifeline.yaml for the admission webhook: edit it (kube
 # The catalog is shared with the CLI, so approvals, break-glass grants and the audit log are the same;
 # its URL comes from the Secret ${CATALOG_SECRET} (key url), never from this file.
 catalog: \${LIFELINE_CATALOG_URL}
-# The assets as in your lifeline.yaml, with their kubernetes: binding. lifeline serve does not start
-# until at least one is listed; until then the webhook (failurePolicy: Fail) denies what it guards. E.g.:
+# The assets as in your lifeline.yaml, with their kubernetes: binding. Until one is listed, no volume's
+# data belongs to an asset: the webhook judges it all as unbound data (by default, destroying it needs
+# one approval: lifeline run), and lifeline serve says so in its log. E.g.:
 # assets:
 #   shop:
 #     engine: postgres
@@ -68,6 +69,10 @@ catalog: \${LIFELINE_CATALOG_URL}
 #     tier: production
 #     kubernetes: { namespace: shop, release: postgresql }
 assets: {}
+# Who your people are at the Kubernetes API (what \`kubectl auth whoami\` shows), for break-glass. E.g.:
+# identities:
+#   alice@acme.com:
+#     kubernetes: { users: [alice@acme.com], groups: [sre] }
 serve:
   listen: 0.0.0.0:${PORT}
   tls: { cert: /tls/tls.crt, key: /tls/tls.key }

@@ -219,6 +219,20 @@ function emptyInventoryFor(c: Pick<Cluster, "context" | "defaultNamespace"> | nu
 }
 
 /**
+ * The kubeconfig and context a command itself uses (its --kubeconfig, else lifeline's; its
+ * --context or helm's, else the kubeconfig's current context): where `lifeline run` executes it.
+ */
+export function commandSelection(argv: readonly string[], options: CommandPlanOptions): ClusterSelection {
+  const parsed = parseCommand(argv);
+  if (isUnknown(parsed)) return { kubeconfig: options.kubernetes.kubeconfig, context: null };
+  const context =
+    parsed.tool === "kubectl"
+      ? parsed.context
+      : (parsed.kubeContext ?? (options.env?.HELM_KUBECONTEXT || null));
+  return { kubeconfig: parsed.kubeconfig ?? options.kubernetes.kubeconfig, context };
+}
+
+/**
  * Ways a command can reach another API server than the kubeconfig context lifeline resolves:
  * lifeline does not follow them, so the plan fails closed and says why.
  */

@@ -106,6 +106,14 @@ export async function recoverDatabase(
     checkSignal();
 
     const state = await recovery.inspect(target);
+    // Restore points hold no database guard (its key stays out of them): say so when one goes.
+    const guarded =
+      state.exists && engine.guard
+        ? await engine.guard
+            .status(target, null)
+            .then((g) => g.installed)
+            .catch(() => false)
+        : false;
     const source = manifest.source;
     if (
       state.exists &&
@@ -201,6 +209,10 @@ export async function recoverDatabase(
           );
         })
         .finally(() => ctx.signal.removeEventListener("abort", finishing));
+      if (guarded)
+        ctx.progress.warn(
+          `${database} had a database guard; the restored copy has none (restore points never carry one, nor its key): put it back with lifeline guard install ${request.asset.name}`,
+        );
       return {
         ...result,
         verified: true,

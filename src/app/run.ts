@@ -7,6 +7,7 @@ import {
   type StatementResult,
 } from "../core/approval/approval.js";
 import type { Decision } from "../core/approval/decide.js";
+import { destroyedBy } from "../core/admission/allowance.js";
 import type { PolicyRule } from "../core/plan/policy.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Progress } from "../ports/engine.js";
@@ -16,6 +17,7 @@ import { announce, auditInput, decide, newId, recordPlan, type GateDeps } from "
 import { planCommand, type CommandPlanDeps, type CommandPlanOptions } from "./plan-command.js";
 import type { Plan } from "../core/plan/plan.js";
 import { plan as planSql } from "./plan.js";
+import { GUARD_APPROVAL_TTL_SECONDS, guardObjects } from "./guard-objects.js";
 
 /** SQL to run on one asset, in one transaction. */
 export interface SqlRunRequest {
@@ -26,6 +28,11 @@ export interface SqlRunRequest {
   /** Count rows exactly in the plan. */
   exact: boolean;
   policy: readonly PolicyRule[];
+  /**
+   * The key of the asset's database guard (lifeline guard install), when lifeline has one: the
+   * transaction then carries an approval for exactly the objects of the plan being executed.
+   */
+  guardKey?: Buffer | null;
 }
 
 /** A kubectl or helm command to run as a child process. */
@@ -41,6 +48,12 @@ export interface CommandRunRequest {
   env: NodeJS.ProcessEnv;
   /** Told when the cluster is read (each plan reads it again). */
   progress?: Progress;
+  /**
+   * The Kubernetes user the command acts as (a SelfSubjectReview with its kubeconfig and context),
+   * learnt just before executing and recorded in the `executing` audit entry: the admission webhook
+   * lets the run through for that user only.
+   */
+  whoami?: () => Promise<{ username: string; groups: string[] }>;
 }
 
 export type RunRequest = SqlRunRequest | CommandRunRequest;
@@ -75,6 +88,8 @@ export async function planRequest(request: RunRequest): Promise<Plan> {
 async function execute(
   request: RunRequest,
   signal: AbortSignal,
+  plan: Plan,
+  grant: string,
 ): Promise<{ exitCode: number; statements?: StatementResult[]; signal?: string | null }> {
   if (request.kind === "command") {
     return runChild(request.argv, { output: request.output, signal, env: request.env });
@@ -87,7 +102,10 @@ async function execute(
       kind: "usage",
       message: `engine ${engine.name} cannot run SQL`,
     });
-  const done = await engine.sql.execute(engine.target(asset.url), sql, signal);
+  const approval = request.guardKey
+    ? { grant, key: request.guardKey, ttlSeconds: GUARD_APPROVAL_TTL_SECONDS, objects: guardObjects(plan) }
+    : undefined;
+  const done = await engine.sql.execute(engine.target(asset.url), sql, signal, approval);
   return { exitCode: 0, statements: done.statements };
 }
 
@@ -109,7 +127,8 @@ export async function runRequest(
   return run(deps, {
     planner: () => planRequest(request),
     document: options.document,
-    executor: () => execute(request, options.signal),
+    executor: (plan, grant) => execute(request, options.signal, plan, grant),
+    ...(request.kind === "command" && request.whoami ? { actor: request.whoami } : {}),
     dryRun: options.dryRun,
     signal: options.signal,
     digest: options.digest,
@@ -155,7 +174,13 @@ export interface RunInput {
    * SQL, what each statement did; for a command killed by a signal, the signal's name (its exit
    * code is 128 + the signal's number, as shells report it).
    */
-  executor: () => Promise<{ exitCode: number; statements?: StatementResult[]; signal?: string | null }>;
+  executor: (
+    plan: Plan,
+    /** What authorises it: the plan id, or the break-glass grant it runs under. */
+    grant: string,
+  ) => Promise<{ exitCode: number; statements?: StatementResult[]; signal?: string | null }>;
+  /** Who the execution acts as at the Kubernetes API (see CommandRunRequest.whoami). */
+  actor?: () => Promise<{ username: string; groups: string[] }>;
   dryRun: boolean;
   /** Ctrl-C: checked again just before executing. */
   signal?: AbortSignal;
@@ -285,6 +310,20 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
       "interrupted (Ctrl-C) before executing: nothing was run",
     );
   }
+  // Who the command acts as at the Kubernetes API, for the admission webhook. Not learnt: recorded
+  // as null, and the webhook (where there is one) lets nobody through as this run.
+  let kubernetesUser: { username: string; groups: string[] } | null | undefined;
+  if (input.actor) {
+    try {
+      kubernetesUser = await input.actor();
+    } catch (error) {
+      kubernetesUser = null;
+      deps.warn(
+        `could not learn the Kubernetes user this command acts as (SelfSubjectReview): ${secrets.redact(error instanceof Error ? error.message : String(error))}; an admission webhook of lifeline will not recognise it as this run`,
+      );
+    }
+  }
+  const destroys = destroyedBy(again).map((d) => d.uid);
   // The approvals that authorise this execution are used by it, atomically with the record that
   // it starts (recorded before it starts: a crash or a kill during the command still leaves a
   // trace). Under break-glass, or when the policy asks for no approval, none is used.
@@ -311,6 +350,9 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
         digest: input.digest ?? null,
         approvals: decision.approvals.map((a) => ({ id: a.id, by: a.approver.id })),
         breakGlass: decision.breakGlass?.id ?? null,
+        ...(kubernetesUser === undefined ? {} : { kubernetesUser }),
+        // The Kubernetes objects it destroys, by uid: the control plane may finish them (admission).
+        ...(destroys.length > 0 ? { destroys } : {}),
       },
     }),
   );
@@ -330,7 +372,7 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
   let statements: StatementResult[] | undefined;
   let killedBy: string | null = null;
   try {
-    const result = await input.executor();
+    const result = await input.executor(again, decision.breakGlass?.id ?? again.planId);
     exitCode = result.exitCode;
     statements = result.statements;
     killedBy = result.signal ?? null;

@@ -11,6 +11,7 @@ import type { ResolvedAsset } from "../config/load.js";
 import type { RecoveryRemains } from "../ports/engine.js";
 import type { RestorePointInfo } from "../ports/repository.js";
 import type { AppContext } from "./context.js";
+import { guardRisk } from "./guard-objects.js";
 
 export interface AssetStatusInput {
   name: string;
@@ -19,6 +20,8 @@ export interface AssetStatusInput {
   tier: string;
   rpoSeconds: number;
   resolveError: string | null;
+  /** lifeline's key of the asset's database guard (to tell whether the database's matches). */
+  guardKey?: Buffer | null;
 }
 
 export interface AssetPosture {
@@ -109,6 +112,9 @@ export async function status(ctx: AppContext, inputs: readonly AssetStatusInput[
   return Promise.all(
     inputs.map(async (input) => {
       const remains = input.asset ? recoveryRemains(ctx, input.asset) : Promise.resolve(null);
+      const guard = input.asset
+        ? guardRiskOf(ctx, input.asset, input.guardKey ?? null)
+        : Promise.resolve(null);
       const { posture } = await assetPosture(
         ctx,
         { name: input.name, tier: input.tier, rpoSeconds: input.rpoSeconds },
@@ -122,9 +128,26 @@ export async function status(ctx: AppContext, inputs: readonly AssetStatusInput[
           }
         },
       );
-      return withRemains(posture, await remains);
+      const withGuard = await guard;
+      const shown = withRemains(posture, await remains);
+      return withGuard ? { ...shown, risks: [...shown.risks, withGuard] } : shown;
     }),
   );
+}
+
+/** A weakened database guard (a disabled trigger, a key that does not match …), as a risk; null when fine or absent. */
+async function guardRiskOf(
+  ctx: AppContext,
+  asset: ResolvedAsset,
+  key: Buffer | null,
+): Promise<string | null> {
+  const engine = ctx.engine(asset.engine);
+  if (!engine.guard) return null;
+  try {
+    return guardRisk(await engine.guard.status(engine.target(asset.url), key));
+  } catch {
+    return null;
+  }
 }
 
 /** What killed restores left beside the asset's database; null when it cannot be read (unreachable). */

@@ -9,6 +9,7 @@ import { register as breakGlass } from "./commands/break-glass.js";
 import { register as check } from "./commands/check.js";
 import { register as demo } from "./commands/demo.js";
 import { register as drill } from "./commands/drill.js";
+import { register as guard } from "./commands/guard.js";
 import { register as init } from "./commands/init.js";
 import { register as k8s } from "./commands/k8s.js";
 import { register as plan } from "./commands/plan.js";
@@ -93,6 +94,9 @@ Examples:
     lifeline approve 7f3a9c01d2e4                         # another person approves that plan
     lifeline break-glass --asset shop --for 30m --reason "INC-4411 restore"
     lifeline audit --since 24h && lifeline audit verify
+  Enforce it inside PostgreSQL (psql, migrations and jobs need an approved plan too):
+    lifeline guard install shop --admin-url 'postgres://postgres@db:5432/shop'
+    lifeline guard status shop
   Enforce it at the Kubernetes API (admission webhook), and from kubectl:
     lifeline serve --tls-cert tls.crt --tls-key tls.key
     kubectl lifeline plan delete pvc data-postgresql-0 -n shop
@@ -125,6 +129,7 @@ for (const register of [
   show,
   revoke,
   breakGlass,
+  guard,
   audit,
   serve,
 ]) {

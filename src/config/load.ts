@@ -65,7 +65,12 @@ export function findConfig(explicit: string | undefined, cwd: string, env: NodeJ
   });
 }
 
+const IDENTITY_EXAMPLE =
+  "identities: { alice@acme.com: { kubernetes: { users: [alice@acme.com], groups: [sre] } } } (the names `kubectl auth whoami` shows)";
+
 function fixFor(issue: z.core.$ZodIssue): string {
+  if (issue.path[0] === "identities" && issue.code !== "unrecognized_keys")
+    return `write it like ${IDENTITY_EXAMPLE}`;
   switch (issue.code) {
     case "unrecognized_keys":
       return `remove ${issue.keys.map((k) => `"${k}"`).join(", ")} or check the spelling (see "Configuration" in the README)`;
@@ -306,7 +311,10 @@ export function resolveAsset(loaded: LoadedConfig, name: string, env: NodeJS.Pro
       code: "ASSET_UNKNOWN",
       kind: "usage",
       message: `no asset named "${name}" in ${loaded.file}`,
-      fix: `use one of: ${known.join(", ")}`,
+      fix:
+        known.length > 0
+          ? `use one of: ${known.join(", ")}`
+          : `lifeline.yaml lists no asset yet: add one under assets: (lifeline init --asset ${name} --url postgres://…)`,
     });
   }
   return {
@@ -376,4 +384,21 @@ export function watchSettings(loaded: LoadedConfig): WatchSettings {
     intervalMs: Math.max(1, ms),
     thresholds: { fallRatio: (w?.rowsFall.percent ?? 50) / 100, fallRows: w?.rowsFall.rows ?? 1000 },
   };
+}
+
+/** Mass-change thresholds of the database guard when neither the asset nor its tier says otherwise. */
+export const DEFAULT_MASS_CHANGE = { rows: 1000, percent: 10, minRows: 100 } as const;
+
+/** The guard's mass-change check for an asset: its own setting, else its tier's, else the default; null: off. */
+export function guardMassChange(
+  loaded: LoadedConfig,
+  asset: { name: string; tier: string },
+): { rows: number; percent: number | null; minRows: number } | null {
+  const own = loaded.config.assets[asset.name]?.guard?.massChange;
+  const tiers = loaded.config.guard as Record<string, { massChange?: unknown } | undefined> | undefined;
+  const setting = (own ?? tiers?.[asset.tier]?.massChange) as
+    false | { rows: number; percent?: number; minRows: number } | undefined;
+  if (setting === false) return null;
+  if (setting === undefined) return { ...DEFAULT_MASS_CHANGE };
+  return { rows: setting.rows, percent: setting.percent ?? null, minRows: setting.minRows };
 }

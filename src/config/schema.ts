@@ -47,6 +47,37 @@ const assetKubernetesSchema = z.strictObject({
     .optional(),
 });
 
+/**
+ * The database guard's mass DELETE/UPDATE check: a statement changing more than `rows` rows, or
+ * more than `percent` % of its table when it changes more than `minRows`, is refused without an
+ * approved plan. `false` turns the check off.
+ */
+const massChangeSchema = z.union(
+  [
+    z.literal(false),
+    z.strictObject({
+      rows: z
+        .number({ error: "is a number of rows, e.g. 1000" })
+        .int()
+        .min(1, { error: "is at least 1 row" })
+        .default(1000),
+      percent: z
+        .number({ error: "is a percentage of the table, e.g. 10 (or leave it out)" })
+        .gt(0)
+        .max(100)
+        .optional(),
+      minRows: z
+        .number({ error: "is a number of rows, e.g. 100" })
+        .int()
+        .min(1, { error: "is at least 1 row" })
+        .default(100),
+    }),
+  ],
+  { error: "is false (no mass-change check) or { rows: 1000, percent: 10, minRows: 100 }" },
+);
+
+const guardSettingsSchema = z.strictObject({ massChange: massChangeSchema.optional() });
+
 const assetSchema = z.strictObject({
   engine: z
     .literal("postgres", { error: "is not a supported engine; today lifeline supports: postgres" })
@@ -55,6 +86,8 @@ const assetSchema = z.strictObject({
   tier: z.enum(TIERS, { error: `must be one of: ${TIERS.join(", ")}` }).default("production"),
   rpo: duration.default("24h"),
   kubernetes: assetKubernetesSchema.optional(),
+  /** The database guard's settings for this asset (over the tier's, under guard: in the file). */
+  guard: guardSettingsSchema.optional(),
   drill: z
     .strictObject({
       scratch: scratch.default("embedded"),
@@ -123,6 +156,37 @@ export const LISTEN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):([0-9]{1,5})$/;
 
 export const ASSET_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
+/** Groups every authenticated (or anonymous) caller is in: mapping one maps everybody. */
+export const EVERYONE_GROUPS = ["system:authenticated", "system:unauthenticated", "system:serviceaccounts"];
+
+const kubernetesName = z
+  .string()
+  .min(1, { error: "is empty; write the name exactly as the API server authenticates it" })
+  .refine((v) => v.trim() === v, { error: "has leading or trailing spaces" });
+
+/**
+ * Who a lifeline identity (the name `lifeline` commands record: LIFELINE_USER, else the git email)
+ * is at the Kubernetes API: the usernames and groups the API server authenticates it as (what
+ * `kubectl auth whoami` shows). The admission webhook counts that identity's break-glass grants for them.
+ */
+const identitySchema = z.strictObject({
+  kubernetes: z
+    .strictObject({
+      users: z.array(kubernetesName).default([]),
+      groups: z
+        .array(
+          kubernetesName.refine((g) => !EVERYONE_GROUPS.includes(g), {
+            error: `names a group everybody is in (${EVERYONE_GROUPS.join(", ")}): anyone would act as this identity; name the person's own user, or a group only they and their team are in`,
+          }),
+        )
+        .default([]),
+    })
+    .refine((k) => k.users.length + k.groups.length > 0, {
+      error:
+        "lists no users and no groups; write e.g. kubernetes: { users: [alice@acme.com], groups: [sre] }",
+    }),
+});
+
 export const configSchema = z.strictObject({
   repository: z
     .strictObject({
@@ -143,6 +207,13 @@ export const configSchema = z.strictObject({
     .strictObject({ ttl: duration.default("1h"), maxTtl: duration.default("24h") })
     .default({ ttl: "1h", maxTtl: "24h" }),
   breakGlass: z.strictObject({ max: duration.default("1h") }).default({ max: "1h" }),
+  /** The database guard's settings per tier (an asset's own guard: wins). */
+  guard: z
+    .partialRecord(
+      z.enum(TIERS, { error: `is not a tier; the tiers are: ${TIERS.join(", ")}` }),
+      guardSettingsSchema,
+    )
+    .optional(),
   notifications: z
     .strictObject({
       webhooks: z
@@ -169,6 +240,19 @@ export const configSchema = z.strictObject({
         .regex(LISTEN, { error: "is not HOST:PORT; write 0.0.0.0:8443 (or [::]:8443, or :8443)" })
         .default("0.0.0.0:8443"),
       tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+      /**
+       * Usernames of more controllers that finish deletions lifeline allowed, besides
+       * kube-controller-manager's: e.g. a CSI driver's external-provisioner, which deletes the
+       * volumes of reclaim policy Delete. Like those, they pass only with the evidence.
+       */
+      controllers: z
+        .array(
+          z.string().regex(/^system:\S+$/, {
+            error:
+              "is not a controller's username; controllers authenticate as system:serviceaccount:<namespace>:<name> (or another system: user)",
+          }),
+        )
+        .default([]),
     })
     .optional(),
   /** `lifeline serve`'s watch: samples every asset each interval and alerts on losses. */
@@ -185,6 +269,20 @@ export const configSchema = z.strictObject({
         .default({ percent: 50, rows: 1000 }),
     })
     .optional(),
+  /** Lifeline identities and who they are at the Kubernetes API (the webhook's break-glass). */
+  identities: z
+    .record(
+      z.string().min(1).regex(/^\S+$/, {
+        error: "an identity has no spaces (it is what LIFELINE_USER or git's user.email says)",
+      }),
+      identitySchema,
+    )
+    .default({}),
+  /**
+   * May be empty (`assets: {}`): the Kubernetes starter config of `lifeline k8s install`. Every
+   * volume's data is then unbound and judged by the unbound rule; commands that name an asset say
+   * how to add one.
+   */
   assets: z
     .record(
       z.string().regex(ASSET_NAME, {
@@ -192,8 +290,9 @@ export const configSchema = z.strictObject({
       }),
       assetSchema,
     )
-    .refine((assets) => Object.keys(assets).length > 0, { error: "lists no asset" }),
+    .default({}),
 });
 
 export type Config = z.infer<typeof configSchema>;
 export type AssetConfig = z.infer<typeof assetSchema>;
+export type IdentityConfig = z.infer<typeof identitySchema>;

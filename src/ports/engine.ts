@@ -251,6 +251,57 @@ export interface Engine {
   readonly sql?: SqlPlanner;
   /** Engines that can restore into live servers (restore, standby). */
   readonly recovery?: Recovery;
+  /** Engines that can enforce lifeline's decision inside the database (lifeline guard). */
+  readonly guard?: DatabaseGuard;
+}
+
+/** What `lifeline guard install` stores in the database. */
+export interface GuardSettings {
+  asset: string;
+  tier: string;
+  /** null: the mass DELETE/UPDATE check is off. */
+  massChange: { rows: number; percent: number | null; minRows: number } | null;
+}
+
+/** The guard in one database, as `lifeline guard status` reports it. */
+export interface GuardState {
+  installed: boolean;
+  version: number | null;
+  asset: string | null;
+  tier: string | null;
+  massChange: GuardSettings["massChange"];
+  eventTriggers: { name: string; enabled: boolean }[];
+  /** null: not known (no guard, or no key on lifeline's side). */
+  keyMatches: boolean | null;
+  /** "trigger on table" for each of the guard's table triggers that does not fire. */
+  disabledTriggers: string[];
+  tablesWithoutTruncateTrigger: string[];
+  tablesWithoutMassTriggers: string[];
+  /** Who can DROP DATABASE it (the guard cannot intercept that), and why. */
+  canDropDatabase: { role: string; why: string }[];
+  /** Everything above that weakens the guard, in words. */
+  problems: string[];
+}
+
+/** The approval lifeline run carries into its transaction for the guard (see DatabaseGuard). */
+export interface GuardApproval {
+  /** The plan id (or break-glass grant) it is issued for. */
+  grant: string;
+  key: Buffer;
+  ttlSeconds: number;
+  objects: { type: string; relation: string; column?: string; oid?: number }[];
+}
+
+/** lifeline's decision inside the database: event and statement triggers (PostgreSQL: engines/postgres/guard). */
+export interface DatabaseGuard {
+  /** The install script as it runs (the key is passed apart, never shown). */
+  installSql(): string;
+  uninstallSql(): string;
+  /** Installs or reinstalls it in one transaction; `admin` must be a superuser's connection. */
+  install(admin: Target, settings: GuardSettings, key: Buffer): Promise<void>;
+  uninstall(admin: Target): Promise<void>;
+  /** Read-only; `key`: lifeline's key, to tell whether the database's matches. */
+  status(target: Target, key: Buffer | null): Promise<GuardState>;
 }
 
 export interface SqlPlanner {
@@ -273,5 +324,7 @@ export interface SqlPlanner {
     target: Target,
     sql: string,
     signal: AbortSignal,
+    /** When the database is guarded: the approval to carry into the transaction. */
+    approval?: GuardApproval,
   ): Promise<{ ms: number; statements: { command: string; rows: number | null }[] }>;
 }

@@ -9,6 +9,7 @@ import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { installObjects } from "../../src/app/k8s-install.js";
 import { CLI, cli, startCli } from "../support/cli.js";
 import { SIMULATED, startFakeCluster, type FakeCluster } from "../support/fake-k8s.js";
 import { tempDir } from "../support/pg.js";
@@ -148,6 +149,45 @@ describe("lifeline serve, run as a process", () => {
     const audit = await cli(["audit", "--json", "--kind", "admission"], { cwd: work.dir });
     assert.equal(audit.code, 0, audit.stderr);
     assert.match(audit.stdout, /alice@example\.com/);
+  });
+
+  it("starts with the starter lifeline.yaml of lifeline k8s install (no asset yet), says so, and judges claims as unbound data", async () => {
+    const objects = installObjects({ namespace: "lifeline", replicas: 2, certManager: false, image: "img" });
+    const map = objects.find((o) => o.kind === "ConfigMap") as unknown as { data: Record<string, string> };
+    const starter = path.join(work.dir, "starter");
+    mkdirSync(starter, { recursive: true });
+    writeFileSync(
+      path.join(starter, "lifeline.yaml"),
+      (map.data["lifeline.yaml"] ?? "")
+        .replace(/listen: 0\.0\.0\.0:\d+/, "listen: 127.0.0.1:0")
+        .replace("/tls/tls.crt", cert.cert)
+        .replace("/tls/tls.key", cert.key),
+    );
+    const { child, done } = startCli(["serve"], {
+      cwd: starter,
+      env: { LIFELINE_CATALOG_URL: path.join(starter, "catalog.sqlite"), KUBECONFIG: kubeconfig },
+    });
+    let stderr = "";
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 30_000);
+      child.stderr?.on("data", (c: Buffer) => {
+        stderr += c.toString("utf8");
+        const m = /"event":"listening","address":"127\.0\.0\.1:(\d+)"/.exec(stderr);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      });
+      child.on("exit", () => reject(new Error(`exited: ${stderr}`)));
+    });
+    assert.match(stderr, /"event":"no-assets".*lists no assets.*judged as unbound/);
+    const judged = JSON.parse((await post(port, deletion("uid-starter"))).body) as {
+      response: { allowed: boolean; status: { message: string } };
+    };
+    assert.equal(judged.response.allowed, false);
+    assert.match(judged.response.status.message, /lifeline run -- kubectl delete pvc/);
+    child.kill("SIGTERM");
+    assert.equal((await done).code, 0);
   });
 
   it("says what is missing without a certificate", async () => {

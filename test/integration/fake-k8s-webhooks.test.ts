@@ -388,7 +388,7 @@ describe("simulated API server: validating admission webhooks", () => {
     assert.equal(k8s.server.has("pv", volume), true);
   });
 
-  it("a StatefulSet's claims deleted with it (whenDeleted: Delete) reach the webhook as the StatefulSet controller", async () => {
+  it("a StatefulSet's claims deleted with it (whenDeleted: Delete) reach the webhook as the garbage collector, as in a real cluster", async () => {
     await register();
     await k8s.apps.patchNamespacedStatefulSet(
       {
@@ -404,7 +404,7 @@ describe("simulated API server: validating admission webhooks", () => {
     await k8s.apps.deleteNamespacedStatefulSet({ name: SIMULATED.primaryStatefulSet, namespace: NS });
     assert.deepEqual(
       webhook.received.map((r) => [r.request.name, r.request.userInfo.username]),
-      [[CLAIM, "system:serviceaccount:kube-system:statefulset-controller"]],
+      [[CLAIM, "system:serviceaccount:kube-system:generic-garbage-collector"]],
     );
     assert.equal(k8s.server.has("sts", SIMULATED.primaryStatefulSet, NS), false);
     assert.equal(k8s.server.has("pvc", CLAIM, NS), true);

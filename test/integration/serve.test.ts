@@ -77,7 +77,14 @@ function planDeps(): AdmissionDeps["plan"] {
 }
 
 function admissionDeps(open: () => Promise<Catalog> = async () => catalog): AdmissionDeps {
-  return { plan: planDeps(), catalog: open, clock: systemClock, host: "test", warn: () => undefined };
+  return {
+    plan: planDeps(),
+    catalog: open,
+    clock: systemClock,
+    host: "test",
+    warn: () => undefined,
+    identities: { carol: { kubernetes: { users: [], groups: ["oncall"] } } },
+  };
 }
 
 async function serve(
@@ -319,24 +326,112 @@ describe("POST /validate", () => {
     assert.match(r.status?.message ?? "", /lifeline run -- kubectl delete pvc/);
     // Nothing was used: lifeline run can still use the approval.
     assert.equal((await catalog.audit({ kind: "use" })).length, 0);
+    // lifeline run executing it as Kubernetes user dave: dave's request is the run's, alice's is not.
+    const running = await catalog.appendAudit({
+      at: new Date().toISOString(),
+      kind: "run",
+      identity: "alice@example.com",
+      host: "test",
+      asset: "shop",
+      planId: plan.planId,
+      data: { status: "executing", kubernetesUser: { username: "dave@example.com", groups: [] } },
+    });
+    const other = await validate(review(claim(SIMULATED.primaryPvc)));
+    assert.equal(other.allowed, false, "another user's request in the run's window");
+    const denied = (await catalog.audit({ kind: "admission" })).at(-1);
+    assert.match(
+      String(denied?.data.reason),
+      /executes this plan as Kubernetes user dave@example\.com, not alice@example\.com/,
+    );
+    const dave = review(claim(SIMULATED.primaryPvc));
+    (dave.request.userInfo as { username: string }).username = "dave@example.com";
+    const r2 = await validate(dave);
+    assert.equal(r2.allowed, true, r2.status?.message);
+    assert.equal((await catalog.audit({ kind: "admission" })).at(-1)?.data.run, running.seq);
+    await catalog.appendAudit({
+      at: new Date().toISOString(),
+      kind: "run",
+      identity: "alice@example.com",
+      host: "test",
+      asset: "shop",
+      planId: plan.planId,
+      data: { status: "executed", result: "succeeded" },
+    });
+    assert.equal((await validate(dave)).allowed, false, "the run has finished");
   });
 
-  it("an active break-glass grant for the Kubernetes user lets it through, audited", async () => {
-    const grant = await breakGlass(gate("carol@example.com"), {
+  it("an active break-glass grant counts for the Kubernetes users and groups its identity is mapped to, audited", async () => {
+    // A grant whose identity merely equals a Kubernetes username is not a mapping: it lets nobody through.
+    await breakGlass(gate("erin@example.com"), {
+      asset: "shop",
+      seconds: 600,
+      maxSeconds: 3600,
+      reason: "INC-0",
+    });
+    const erin = review(claim(SIMULATED.primaryPvc));
+    erin.request.userInfo = { username: "erin@example.com", groups: ["system:authenticated"] };
+    assert.equal((await validate(erin)).allowed, false);
+    const grant = await breakGlass(gate("carol"), {
       asset: "shop",
       seconds: 600,
       maxSeconds: 3600,
       reason: "INC-1 restore",
     });
     const carol = review(claim(SIMULATED.primaryPvc));
-    (carol.request.userInfo as { username: string }).username = "carol@example.com";
+    carol.request.userInfo = { username: "carol@example.com", groups: ["oncall", "system:authenticated"] };
     const r = await validate(carol);
     assert.equal(r.allowed, true, r.status?.message);
     const entry = (await catalog.audit({ kind: "admission" })).at(-1);
     assert.equal(entry?.identity, "carol@example.com");
     assert.equal(entry?.data.breakGlass, grant.id);
+    assert.equal(entry?.data.lifelineIdentity, "carol");
+    assert.deepEqual(entry?.data.via, { group: "oncall" });
+    assert.equal(entry?.data.grantReason, "INC-1 restore");
+    assert.match(
+      String(entry?.data.reason),
+      /break-glass grant bg-\w+ of carol \(Kubernetes group oncall\): INC-1 restore/,
+    );
     // Alice has no grant: still denied.
     assert.equal((await validate(review(claim(SIMULATED.primaryPvc)))).allowed, false);
+  });
+
+  it("the control plane passes only finishing a decision taken: the garbage collector deleting a claim a lifeline run destroys", async () => {
+    const uidOf = (name: string) =>
+      cluster.objects("PersistentVolumeClaim", "shop").find((c) => c.metadata.name === name)?.metadata.uid ??
+      "";
+    const run = await catalog.appendAudit({
+      at: new Date().toISOString(),
+      kind: "run",
+      identity: "alice@example.com",
+      host: "test",
+      asset: "shop",
+      planId: "p-scale-down",
+      data: {
+        status: "executing",
+        command: "kubectl scale statefulset postgresql-read --replicas=0 -n shop",
+        destroys: [uidOf(SIMULATED.readPvc)],
+      },
+    });
+    const as = (username: string, name: string) => {
+      const r = review(
+        claim(name, { oldObject: { metadata: { name, namespace: "shop", uid: uidOf(name) } } }),
+      );
+      r.request.userInfo = { username, groups: ["system:serviceaccounts", "system:authenticated"] };
+      return r;
+    };
+    const gc = "system:serviceaccount:kube-system:generic-garbage-collector";
+    const finished = await validate(as(gc, SIMULATED.readPvc));
+    assert.equal(finished.allowed, true, finished.status?.message);
+    const entry = (await catalog.audit({ kind: "admission" })).at(-1);
+    assert.equal(entry?.identity, gc);
+    assert.equal(entry?.data.finishes, run.seq);
+    assert.match(
+      String(entry?.data.reason),
+      /the garbage collector finishing allowed decision \d+ \(kubectl scale/,
+    );
+    // The same username about a claim no decision destroys, and a person about this one: judged as anyone's.
+    assert.equal((await validate(as(gc, SIMULATED.mongoPvcs[1]))).allowed, false);
+    assert.equal((await validate(as("alice@example.com", SIMULATED.readPvc))).allowed, false);
   });
 });
 

@@ -54,6 +54,7 @@ describe("parseConfig", () => {
       approvals: { ttl: "1h", maxTtl: "24h" },
       breakGlass: { max: "1h" },
       notifications: { webhooks: [] },
+      identities: {},
       assets: {
         shop: {
           engine: "postgres",
@@ -150,14 +151,57 @@ assets:
     );
   });
 
-  it("rejects empty assets", () => {
-    const error = configFailure("assets: {}\n");
-    assert.equal(error.message, `${FILE}: assets: lists no asset`);
+  it("accepts no assets (the starter config of lifeline k8s install); naming one then says how to add it", () => {
+    assert.deepEqual(parseConfig("assets: {}\n", FILE).assets, {});
+    assert.deepEqual(parseConfig("repository:\n  path: x\n", FILE).assets, {});
+    const loaded: LoadedConfig = {
+      file: FILE,
+      dir: "/srv/app",
+      config: parseConfig("", FILE),
+      repositoryPath: "/srv/app/.lifeline/repository",
+    };
+    assert.throws(
+      () => resolveAsset(loaded, "shop", {}),
+      (e: unknown) =>
+        e instanceof LifelineError && e.code === "ASSET_UNKNOWN" && /add one under assets:/.test(e.fix ?? ""),
+    );
   });
 
-  it("rejects a file without assets, and an empty file, naming assets", () => {
-    assert.match(configFailure("repository:\n  path: x\n").message, /: assets: /);
-    assert.match(configFailure("").message, /: assets: /);
+  it("maps identities to Kubernetes users and groups; a bad mapping names its path and the fix", () => {
+    const config = parseConfig(
+      `identities:\n  alice@acme.com:\n    kubernetes: { users: [alice@acme.com], groups: [sre] }\n  bob:\n    kubernetes:\n      groups: [dba]\n${MINIMAL}`,
+      FILE,
+    );
+    assert.deepEqual(config.identities["alice@acme.com"], {
+      kubernetes: { users: ["alice@acme.com"], groups: ["sre"] },
+    });
+    assert.deepEqual(config.identities.bob, { kubernetes: { users: [], groups: ["dba"] } });
+    assert.deepEqual(parseConfig(MINIMAL, FILE).identities, {});
+    const empty = configFailure(`identities:\n  alice:\n    kubernetes: {}\n${MINIMAL}`);
+    assert.match(empty.message, /identities\.alice\.kubernetes: lists no users and no groups/);
+    assert.match(empty.fix ?? "", /users: \[alice@acme\.com\]/);
+    const everyone = configFailure(
+      `identities:\n  alice:\n    kubernetes: { groups: [system:authenticated] }\n${MINIMAL}`,
+    );
+    assert.match(everyone.message, /identities\.alice\.kubernetes\.groups\.0: names a group everybody is in/);
+    const typo = configFailure(`identities:\n  alice:\n    kubernetes: { user: [alice] }\n${MINIMAL}`);
+    assert.match(typo.message, /identities\.alice\.kubernetes: unknown key "user"/);
+    const controllers = parseConfig(
+      `serve:\n  controllers: [system:serviceaccount:kube-system:ebs-csi-controller-sa]\n${MINIMAL}`,
+      FILE,
+    );
+    assert.deepEqual(controllers.serve?.controllers, [
+      "system:serviceaccount:kube-system:ebs-csi-controller-sa",
+    ]);
+    assert.match(
+      configFailure(`serve:\n  controllers: [alice@acme.com]\n${MINIMAL}`).message,
+      /serve\.controllers\.0: is not a controller's username/,
+    );
+    const bare = configFailure(`identities:\n  alice:\n    users: [alice]\n${MINIMAL}`);
+    assert.match(
+      [bare.message, ...(bare.details ?? [])].join("\n"),
+      /identities\.alice: unknown key "users"/,
+    );
   });
 
   it("rejects a wrong type with a fix saying what to give", () => {

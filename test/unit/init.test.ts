@@ -79,6 +79,7 @@ describe("starterConfig", () => {
       tools: {},
       backup: { jobs: 2, compression: 1 },
       catalog: ".lifeline/catalog.sqlite",
+      identities: {},
       approvals: { ttl: "1h", maxTtl: "24h" },
       breakGlass: { max: "1h" },
       notifications: { webhooks: [] },

@@ -275,11 +275,11 @@ describe("the starter lifeline.yaml in the ConfigMap", () => {
     const objects = installObjects({ namespace: "lifeline", replicas: 2, certManager: false, image: "img" });
     const map = objects.find((o) => o.kind === "ConfigMap") as unknown as { data: Record<string, string> };
     const text = map.data["lifeline.yaml"] ?? "";
-    assert.match(text, /does not start\s*\n?#?\s*until at least one is listed/);
+    assert.match(text, /Until one is listed/);
     const uncommented = text
       .replace("assets: {}\n", "")
       .split("\n")
-      .map((line) => (/^# (assets:| {2})/.test(line) ? line.slice(2) : line))
+      .map((line) => (/^# (assets:|identities:| {2})/.test(line) ? line.slice(2) : line))
       .join("\n");
     const dir = mkdtempSync(path.join(os.tmpdir(), "lifeline-starter-"));
     try {
@@ -289,6 +289,12 @@ describe("the starter lifeline.yaml in the ConfigMap", () => {
         SHOP_DB_PASSWORD: "x",
       });
       assert.equal(loaded.config.assets.shop?.tier, "production");
+      assert.deepEqual(loaded.config.identities["alice@acme.com"]?.kubernetes.groups, ["sre"]);
+      // As installed (no asset yet) it loads too: lifeline serve starts with it.
+      writeFileSync(path.join(dir, "lifeline.yaml"), text);
+      const starter = loadConfig(undefined, dir, { LIFELINE_CATALOG_URL: "postgres://lifeline@db/catalog" });
+      assert.deepEqual(starter.config.assets, {});
+      assert.deepEqual(starter.config.identities, {});
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -16,7 +16,7 @@ export function register(program: Command, env: CliEnv): void {
     .option("--identity <id>", "only this person")
     .option(
       "--kind <kind>",
-      "plan, approve, use, revoke, run, break-glass, break-glass-revoke, prepare, notify-failed, restore, standby, discard, admission, alert",
+      "plan, approve, use, revoke, run, break-glass, break-glass-revoke, prepare, notify-failed, restore, standby, discard, admission, alert, guard-install, guard-uninstall",
     )
     .option("--since <when>", "ISO time, or a duration ago (24h)")
     .option("--limit <n>", "at most n entries (the newest)")

@@ -5,7 +5,7 @@ import { parseDuration } from "../../core/duration.js";
 import { LifelineError } from "../../core/errors.js";
 import { withCatalog, gateDeps } from "../catalog.js";
 import { breakGlass, endBreakGlass } from "../../app/break-glass.js";
-import { out, json } from "../io.js";
+import { err, out, json } from "../io.js";
 
 export function register(program: Command, env: CliEnv): void {
   program
@@ -58,6 +58,18 @@ export function register(program: Command, env: CliEnv): void {
         const grant = await withCatalog(loaded, async (catalog) =>
           breakGlass(await gateDeps(loaded, catalog), { asset, seconds, maxSeconds: max, reason }),
         );
+        if (loaded.config.assets[asset]?.kubernetes) {
+          // The admission webhook lets the grant through only for the Kubernetes names it is mapped to.
+          const k = loaded.config.identities[grant.identity]?.kubernetes;
+          const names = k
+            ? [...k.users.map((u) => `user ${u}`), ...k.groups.map((g) => `group ${g}`)].join(", ")
+            : null;
+          err(
+            names
+              ? `At the Kubernetes API it counts for ${names} (identities: in lifeline.yaml).`
+              : `${grant.identity} is mapped to no Kubernetes user or group: the admission webhook will not let plain kubectl through; add to lifeline.yaml identities: { ${grant.identity}: { kubernetes: { users: [<what kubectl auth whoami shows>] } } } (lifeline run works regardless).`,
+          );
+        }
         if (options.json) json({ breakGlass: grant });
         else
           out(

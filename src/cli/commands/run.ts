@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { prepareSteps, runPrepare } from "../../app/prepare.js";
 import { planRequest, runRequest, whatRuns, type RunOutcome, type RunRequest } from "../../app/run.js";
+import { commandSelection } from "../../app/plan-command.js";
 import { policyRules } from "../../config/load.js";
 import { EXIT_CODES } from "../../core/errors.js";
 import { digestOf, gateDeps, withCatalog } from "../catalog.js";
@@ -11,7 +12,15 @@ import { commandPlanInputs, k8sDeps, kubernetesFlags } from "../kubernetes.js";
 import { planJson } from "../render/plan.js";
 import { renderRun, runJson } from "../render/run.js";
 import { sqlOrCommand } from "../sql-or-command.js";
-import { asset as resolveAsset, boundAssets, contextFor, kubernetesSettings, load } from "../wiring.js";
+import {
+  asset as resolveAsset,
+  boundAssets,
+  contextFor,
+  kubernetesSettings,
+  load,
+  stateDirectory,
+} from "../wiring.js";
+import { readGuardKey } from "../../app/guard.js";
 
 export function register(program: Command, env: CliEnv): void {
   kubernetesFlags(
@@ -80,6 +89,11 @@ Exit codes: 0 executed (or allowed, with --dry-run); 3 blocked (requirements unm
             output: options.json ? "stderr" : "stdout",
             env: kubeconfig ? { ...process.env, KUBECONFIG: kubeconfig } : process.env,
             progress: planProgress,
+            whoami: async () =>
+              (await import("../../kubernetes/whoami.js")).whoami(
+                commandSelection(what.argv, inputs.options),
+                process.env,
+              ),
           };
         } else {
           request = {
@@ -89,6 +103,8 @@ Exit codes: 0 executed (or allowed, with --dry-run); 3 blocked (requirements unm
             sql: what.sql,
             exact: opts.exact === true,
             policy: policyRules(loaded),
+            // A guarded database lets the run's transaction through with an approval for its plan.
+            guardKey: readGuardKey(stateDirectory(loaded), what.asset),
           };
         }
         // The catalog first: if it cannot be reached, nothing (not even --prepare) happens.

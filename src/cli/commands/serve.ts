@@ -108,9 +108,10 @@ Examples:
   lifeline serve --listen 127.0.0.1:9443 --context prod
   lifeline serve                      # lifeline.yaml: watch: { interval: 30s }, no TLS: the watch alone
 
-Known limits: the cluster is read with list calls per judged request (no watch cache yet); a
-\`lifeline run\` of an approved plan is not yet let through the webhook; a break-glass grant counts
-when its identity is exactly the Kubernetes username.
+A break-glass grant counts for the Kubernetes users and groups lifeline.yaml maps its identity to
+(identities:); the \`lifeline run\` executing an approved plan passes as the Kubernetes user it acts as;
+kube-controller-manager's controllers pass when they finish a deletion lifeline allowed.
+Known limit: the cluster is read with list calls per judged request (no watch cache yet).
 `,
     )
     .action(async (opts: ServeFlags, command: Command) => {
@@ -179,6 +180,8 @@ async function startWebhook(loaded: LoadedConfig, opts: ServeFlags, parts: Serve
     clock: systemClock,
     host: hostname(),
     warn: (message) => log.log("warn", "gate-warning", { message }),
+    identities: loaded.config.identities,
+    controllers: loaded.config.serve?.controllers ?? [],
   };
   const readiness = readinessProbe([
     { name: "catalog", check: async () => void (await (await catalog.get()).auditHead()) },
@@ -193,6 +196,11 @@ async function startWebhook(loaded: LoadedConfig, opts: ServeFlags, parts: Serve
       },
     },
   ]);
+  if (Object.keys(loaded.config.assets).length === 0) {
+    log.log("warn", "no-assets", {
+      message: `${loaded.file} lists no assets: no data is bound to an asset, so every volume's data is judged as unbound (policy tier "unbound": by default one approval for destroying it); add assets with their kubernetes: binding`,
+    });
+  }
   log.log("info", "starting", {
     config: loaded.file,
     catalog: redactUrl(catalogLocation(loaded)),

@@ -12,7 +12,8 @@ import type { CliEnv } from "../env.js";
 import { err, json, out, terminalProgress } from "../io.js";
 import { renderBreakGlass } from "../render/gate.js";
 import { renderStatus, statusJson } from "../render/restore-points.js";
-import { asset as resolve, contextFor, load } from "../wiring.js";
+import { asset as resolve, contextFor, load, stateDirectory } from "../wiring.js";
+import { readGuardKey } from "../../app/guard.js";
 
 const EMPTY: RecoveryState = { previous: [], standbys: [], lastRestores: [] };
 
@@ -67,6 +68,7 @@ export function register(program: Command, env: CliEnv): void {
             tier: resolved.tier,
             rpoSeconds: resolved.rpoSeconds,
             resolveError: null,
+            guardKey: readGuardKey(stateDirectory(loaded), name),
           };
         } catch (error) {
           return {

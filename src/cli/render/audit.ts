@@ -3,6 +3,10 @@ import type { AuditEntry } from "../../core/audit/chain.js";
 function auditWhat(e: AuditEntry): string {
   if (e.damaged !== undefined) return `DAMAGED: ${e.damaged}`;
   const data = e.data;
+  if (e.kind === "admission" && typeof data.command === "string" && typeof data.reason === "string") {
+    // The webhook's decisions: what was asked and why it passed or not (the grant and its reason, the run).
+    return `${data.command}: ${data.reason}`.replace(/\s+/g, " ").slice(0, 200);
+  }
   const what =
     typeof data.command === "string"
       ? data.command

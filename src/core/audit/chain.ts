@@ -37,6 +37,9 @@ export const AUDIT_KINDS = [
    * found, "resolved" when it clears; data.alert is its key (one alert per asset and key).
    */
   "alert",
+  /** lifeline guard install / uninstall: the database guard put in place or removed. */
+  "guard-install",
+  "guard-uninstall",
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];

@@ -270,16 +270,24 @@ export const RECOVERY_OPERATION_KINDS = [
   "discard-previous-database",
 ] as const;
 
+/** Changes to lifeline's own protection, planned through the gate. */
+export const GUARD_OPERATION_KINDS = [
+  /** `guard uninstall`: the database guard is removed (protection, not data). */
+  "guard-uninstall",
+] as const;
+
 export type OperationKind =
   | (typeof SQL_OPERATION_KINDS)[number]
   | (typeof COMMAND_OPERATION_KINDS)[number]
   | (typeof RECOVERY_OPERATION_KINDS)[number]
+  | (typeof GUARD_OPERATION_KINDS)[number]
   | `psql-${string}`;
 
 const KINDS: ReadonlySet<string> = new Set<string>([
   ...SQL_OPERATION_KINDS,
   ...COMMAND_OPERATION_KINDS,
   ...RECOVERY_OPERATION_KINDS,
+  ...GUARD_OPERATION_KINDS,
 ]);
 
 /** psql meta-commands as psql reads them: a backslash and letters (or `!`, `?`), e.g. `psql-i`. */

@@ -105,7 +105,7 @@ export const DEFAULT_POLICY: PolicyRule[] = [
   {
     // Removing a volume's Retain protection destroys nothing yet, but arms the next delete.
     name: "production-unprotect",
-    match: { tier: ["production"], kind: ["patch-pv-reclaim-policy-delete"] },
+    match: { tier: ["production"], kind: ["patch-pv-reclaim-policy-delete", "guard-uninstall"] },
     require: { approvals: 1 },
   },
   {

@@ -273,7 +273,7 @@ export class SimulatedApiServer {
       const admission = await this.webhooks.admit(this.store, info, rawBody, contentType, user);
       warnings = admission.warnings;
       body = withDeniedDeletions(this.store, admission.deniedDeletions, () =>
-        this.route(info, rawBody, contentType),
+        this.route(info, rawBody, contentType, user),
       );
       if (
         (info.verb === "list" || info.verb === "get") &&
@@ -371,7 +371,7 @@ export class SimulatedApiServer {
     );
   }
 
-  private route(info: RequestInfo, rawBody: string, contentType: string): unknown {
+  private route(info: RequestInfo, rawBody: string, contentType: string, user: UserInfo): unknown {
     const segments = info.path.split("/").filter(Boolean);
     if (info.method === "GET" && !info.verb) {
       const document = discovery(segments, this.address);
@@ -403,7 +403,7 @@ export class SimulatedApiServer {
 
     if (type.review) {
       if (info.verb !== "create") throw methodNotAllowed(info);
-      return review(type, body(), this.user, (attributes) => !this.forbidden(attributes));
+      return review(type, body(), user, (attributes) => !this.forbidden(attributes));
     }
     if (info.subresource) return subresource(this.store, type, info, body, contentType);
     switch (info.verb) {

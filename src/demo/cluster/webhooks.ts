@@ -25,8 +25,8 @@
  * server does.
  *
  * Deletions the simulated controllers make as a consequence of a request (the namespace controller
- * emptying a deleted namespace, the garbage collector taking dependents, the StatefulSet controller
- * taking its claims, the volume controller reclaiming a volume) are admitted too, with the
+ * emptying a deleted namespace, the garbage collector taking dependents and a StatefulSet's claims
+ * under its retention policy, the volume controller reclaiming a volume) are admitted too, with the
  * controller's service-account user; a deletion a webhook refuses is not made (a namespace with
  * content left stays Terminating), and the user's request still succeeds, as in a real cluster.
  * Objects the controllers create or update are not sent to webhooks.
@@ -688,9 +688,12 @@ function deleter(store: ObjectStore, obj: K8sObject, deleted: readonly K8sObject
     return NAMESPACE_CONTROLLER;
   const refs = obj.metadata.ownerReferences ?? [];
   if (refs.some((r) => deletedUids.has(r.uid))) return GARBAGE_COLLECTOR;
+  // A StatefulSet's claims under its retention policy (whenDeleted/whenScaled: Delete): the real
+  // StatefulSet controller only makes the StatefulSet (or the condemned pod) their owner; the garbage
+  // collector deletes them (pkg/controller/statefulset/stateful_set_utils.go, StatefulSetAutoDeletePVC).
   if (obj.kind === "PersistentVolumeClaim" && ns !== undefined) {
     if (store.all("StatefulSet", ns).some((sts) => statefulSetClaims(store, sts).includes(obj))) {
-      return STATEFULSET_CONTROLLER;
+      return GARBAGE_COLLECTOR;
     }
   }
   const controller = refs.find((r) => r.controller);

@@ -59,6 +59,9 @@ export async function backup(tools: PgTools, target: Target, options: BackupOpti
         `--jobs=${options.jobs}`,
         `--compress=${options.compression}`,
         `--snapshot=${snapshot}`,
+        // The database guard's schema holds its key and bookkeeping, not the asset's data: never in
+        // a restore point (restores leave its triggers out; lifeline guard install brings a new one).
+        "--exclude-schema=lifeline_guard",
         "--no-password",
         `--file=${archive}`,
         `--dbname=${connection.dbname}`,

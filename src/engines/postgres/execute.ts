@@ -1,9 +1,10 @@
 import { LifelineError } from "../../core/errors.js";
 import type { QueryResult } from "pg";
 import type { StatementResult } from "../../core/approval/approval.js";
-import type { Target } from "../../ports/engine.js";
+import type { GuardApproval, Target } from "../../ports/engine.js";
 import { createClassifier } from "./classify/index.js";
 import { connect, pinSqlSession } from "./connection.js";
+import { GUARD_SQLSTATE, setApproval } from "./guard/index.js";
 
 interface PgError {
   code?: string;
@@ -37,6 +38,7 @@ export async function executeSql(
   target: Target,
   sql: string,
   signal: AbortSignal,
+  approval?: GuardApproval,
 ): Promise<{ ms: number; statements: StatementResult[] }> {
   const started = performance.now();
   const refused = await sqlRefusal(sql);
@@ -54,9 +56,12 @@ export async function executeSql(
     await client.query("SELECT set_config('search_path', $1, true)", [searchPath]);
     let statements: StatementResult[];
     try {
+      // A guarded database lets exactly the plan's objects go in this transaction (and no other).
+      if (approval) await setApproval(client, approval);
       statements = statementResults(await client.query(sql));
     } catch (error) {
       await client.query("ROLLBACK").catch(() => undefined);
+      if (error instanceof LifelineError) throw error;
       const e = error as PgError;
       const inTransaction = e.code === "25001";
       throw new LifelineError({
@@ -65,7 +70,9 @@ export async function executeSql(
         message: `the SQL failed and was rolled back, nothing changed: ${e.message ?? String(error)}${e.position ? ` (at character ${e.position})` : ""}${e.detail ? ` — ${e.detail}` : ""}`,
         fix: inTransaction
           ? "lifeline runs SQL in one transaction; run that statement on its own outside lifeline, or split it from the rest"
-          : "fix the statement; the plan and its approvals stay valid only for the exact same SQL",
+          : e.code === GUARD_SQLSTATE
+            ? "the database's guard did not accept this run's approval: lifeline guard status <asset> says why (a key that does not match lifeline's: reinstall with lifeline guard install <asset>)"
+            : "fix the statement; the plan and its approvals stay valid only for the exact same SQL",
       });
     }
     if (signal.aborted) throw signal.reason;

@@ -13,7 +13,7 @@ import type { Target } from "../../ports/engine.js";
 import { PINNED_SETTINGS, connect, qualifiedName, quoteIdent, quoteLiteral, sqlIdent } from "./connection.js";
 
 /** Namespaces that belong to the server, not to the user's data. */
-const USER_NAMESPACES = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
+const USER_NAMESPACES = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'lifeline_guard') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
 
 /** Objects created by CREATE EXTENSION come back with the extension, not from the dump. */
 const NOT_EXTENSION_MEMBER = (classid: string, oid: string) =>
@@ -346,6 +346,8 @@ SELECT 'index', n.nspname, i.relname, pg_get_indexdef(i.oid)
 UNION ALL
 SELECT 'trigger', c.nspname, c.relname || '.' || t.tgname, pg_get_triggerdef(t.oid)
   FROM pg_trigger t JOIN rels c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal AND t.tgparentid = 0
+   -- The database guard's triggers are lifeline's, not the asset's (restores leave them out).
+   AND t.tgname NOT IN ('lifeline_guard_truncate', 'lifeline_guard_delete', 'lifeline_guard_update')
 UNION ALL
 SELECT 'function', n.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
        concat_ws(E'\\n', p.prokind::text, pg_get_function_result(p.oid), l.lanname, p.provolatile, p.prosrc)

@@ -17,6 +17,7 @@ import { postgresRecovery } from "./recovery/index.js";
 import { restore } from "./restore.js";
 import { databaseChanges, sampleDatabase } from "./sample.js";
 import { PgTools } from "./tools.js";
+import { guardInstallSql, guardStatus, installGuard, UNINSTALL_SQL, uninstallGuard } from "./guard/index.js";
 
 export interface PostgresEngineOptions {
   /** Directory holding pg_dump and pg_restore; PATH when undefined. */
@@ -48,6 +49,13 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
     recovery: postgresRecovery(tools),
     sample: sampleDatabase,
     changes: databaseChanges,
+    guard: {
+      installSql: guardInstallSql,
+      uninstallSql: () => UNINSTALL_SQL,
+      install: installGuard,
+      uninstall: uninstallGuard,
+      status: guardStatus,
+    },
     live: (target) =>
       withClient(target, async (client) => {
         const source = await describeSource(client);

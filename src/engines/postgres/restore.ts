@@ -1,3 +1,5 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { assertRestoreToolFits, parseToolVersion } from "../../core/versions.js";
 import type { Progress, RestoreOptions, Target } from "../../ports/engine.js";
@@ -6,6 +8,7 @@ import { sqlIdent, toolConnection, withClient } from "./connection.js";
 import { DUMP_DIRECTORY } from "./backup.js";
 import { archiveRoles } from "./recovery/archive-roles.js";
 import type { PgTools } from "./tools.js";
+import { listFile, parseToc, withoutGuard } from "./recovery/toc.js";
 
 /**
  * Restores a restore point with pg_restore. --exit-on-error: a restore that "succeeds" with errors is
@@ -53,27 +56,48 @@ export async function restore(
   );
   // pg_restore --verbose says when each table's data is loaded: progress for a person watching.
   const onStderrLine = restoreProgress(total, options.progress);
-  await run(
-    pgRestore.path,
-    [
-      "--exit-on-error",
-      ...(keepOwners ? [] : ["--no-owner", "--no-privileges"]),
-      "--no-tablespaces",
-      "--no-subscriptions",
-      "--no-password",
-      "--verbose",
-      `--jobs=${options.jobs}`,
-      `--dbname=${connection.dbname}`,
-      archive,
-    ],
-    {
-      env: connection.env,
-      signal: options.signal,
-      errorCode: "RESTORE_FAILED",
-      purpose: options.ownership === "keep" ? `pg_restore into ${into.display}` : "pg_restore into scratch",
-      onStderrLine,
-    },
+  // The database guard's triggers are left out (see withoutGuard): only when the archive has any.
+  const toc = parseToc(
+    (
+      await run(pgRestore.path, ["--list", archive], {
+        captureStdout: true,
+        signal: options.signal,
+        errorCode: "RESTORE_FAILED",
+        purpose: "pg_restore --list",
+      })
+    ).stdout,
   );
+  const kept = withoutGuard(toc);
+  const listDir =
+    kept.length < toc.length ? await mkdtemp(path.join(os.tmpdir(), "lifeline-restore-")) : null;
+  const useList = listDir ? path.join(listDir, "restore.list") : null;
+  if (useList) await writeFile(useList, listFile(kept), { mode: 0o600 });
+  try {
+    await run(
+      pgRestore.path,
+      [
+        "--exit-on-error",
+        ...(keepOwners ? [] : ["--no-owner", "--no-privileges"]),
+        "--no-tablespaces",
+        "--no-subscriptions",
+        "--no-password",
+        "--verbose",
+        `--jobs=${options.jobs}`,
+        `--dbname=${connection.dbname}`,
+        ...(useList ? [`--use-list=${useList}`] : []),
+        archive,
+      ],
+      {
+        env: connection.env,
+        signal: options.signal,
+        errorCode: "RESTORE_FAILED",
+        purpose: options.ownership === "keep" ? `pg_restore into ${into.display}` : "pg_restore into scratch",
+        onStderrLine,
+      },
+    );
+  } finally {
+    if (listDir) await rm(listDir, { recursive: true, force: true });
+  }
   return { pg_restore: pgRestore.version };
 }
 

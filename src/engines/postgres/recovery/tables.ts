@@ -15,6 +15,7 @@ import {
   listFile,
   parseScript,
   parseToc,
+  withoutGuard,
   probeOf,
   relationOf,
   selectEntries,
@@ -222,7 +223,9 @@ export async function restoreTables(
     }).then((r) => r.stdout);
 
   options.progress.phase("reading the restore point's table of contents");
-  const entries = parseToc(await read(["--list", "--verbose"], "listing the archive (pg_restore --list)"));
+  const entries = withoutGuard(
+    parseToc(await read(["--list", "--verbose"], "listing the archive (pg_restore --list)")),
+  );
   const blocks = parseScript(
     await read(["--verbose", "--schema-only", "--file=-"], "reading the archive's definitions"),
   );

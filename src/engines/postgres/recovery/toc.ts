@@ -525,3 +525,20 @@ export function selectEntries(input: SelectionInput): Selection {
 export function listFile(entries: readonly TocEntry[]): string {
   return entries.map((e) => e.line).join("\n") + "\n";
 }
+
+/**
+ * The database guard's triggers (lifeline guard install): its table triggers and event triggers
+ * call functions in the lifeline_guard schema, which backups leave out (with the guard's key), so
+ * restores leave the triggers out too: a restored database never carries a guard with a stale key
+ * (or a broken one); `lifeline guard install` puts a new one in place.
+ */
+const GUARD_ENTRY =
+  /^\d+;\s+\d+\s+\d+\s+(EVENT TRIGGER - |TRIGGER \S+ \S+ )lifeline_guard_(truncate|delete|update|drop|ddl) /;
+
+export function isGuardEntry(entry: TocEntry): boolean {
+  return (entry.desc === "TRIGGER" || entry.desc === "EVENT TRIGGER") && GUARD_ENTRY.test(entry.line);
+}
+
+export function withoutGuard(entries: readonly TocEntry[]): TocEntry[] {
+  return entries.filter((e) => !isGuardEntry(e));
+}
