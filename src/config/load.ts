@@ -352,3 +352,20 @@ export function policyRules(loaded: LoadedConfig | null): PolicyRule[] {
   const decidesUnbound = configured.some((r) => r.match.tier?.includes(UNBOUND_TIER));
   return decidesUnbound ? configured : [...configured, UNBOUND_RULE];
 }
+
+/** An asset's retention policy from lifeline.yaml; null when it has none (nothing is ever pruned). */
+export function assetRetention(
+  loaded: LoadedConfig,
+  name: string,
+): { keepLast: number; daily: number; weekly: number } | null {
+  return loaded.config.assets[name]?.retention ?? null;
+}
+
+/** An asset's schedule from lifeline.yaml: the backup's cron expression, and the drill's (or after-backup). */
+export function assetSchedule(
+  loaded: LoadedConfig,
+  name: string,
+): { backup: string | null; drill: string | null } {
+  const s = loaded.config.assets[name]?.schedule;
+  return { backup: s?.backup ?? null, drill: s?.drill ?? null };
+}

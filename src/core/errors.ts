@@ -111,6 +111,8 @@ export const EXIT_CODES = {
   config: 2,
   verdict: 3,
   verification: 4,
+  /** `status --check`: an asset breaches its RPO, its last drill failed, or an alert is open. */
+  breach: 5,
   interrupted: 130,
   refused: 3,
 } as const;

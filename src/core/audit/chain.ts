@@ -32,6 +32,14 @@ export const AUDIT_KINDS = [
   "discard",
   /** A decision of the admission webhook (lifeline serve) about a protected object. */
   "admission",
+  /** Restore points retention removed (lifeline prune, or the server after a verified backup). */
+  "prune",
+  /**
+   * An alert raised or resolved (data: alert, key, state "open" | "resolved", message): a scheduled
+   * backup or drill that failed its last attempt; drops the watch detects. `status --check` fails
+   * while one is open.
+   */
+  "alert",
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];
