@@ -1,0 +1,210 @@
+/**
+ * Scheduled jobs of `lifeline serve` against the real PostgreSQL, with cron expressions in seconds:
+ * in-process on the SQLite catalog (a backup, then its drill, then retention; status --check breaks
+ * when the RPO passes and heals with the next verified backup; /metrics matches status --json), and
+ * graphile-worker on a PostgreSQL catalog shared by two servers (each scheduled job runs once, an
+ * asset's jobs never overlap).
+ */
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { backup } from "../../src/app/backup.js";
+import { drill } from "../../src/app/drill.js";
+import { openCatalogFor } from "../../src/cli/catalog.js";
+import { loadConfig, resolveAsset, type LoadedConfig } from "../../src/config/load.js";
+import type { Catalog } from "../../src/ports/catalog.js";
+import { startJobsComponent, type JobsComponent } from "../../src/serve/jobs-component.js";
+import type { Logger } from "../../src/serve/log.js";
+import { sharedCatalog } from "../../src/serve/serve.js";
+import { startServer } from "../../src/serve/server.js";
+import { cli } from "../support/cli.js";
+import { testContext } from "../support/context.js";
+import { ADMIN_URL, createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
+
+interface LogLine {
+  level: string;
+  event: string;
+  fields: Record<string, unknown>;
+  at: number;
+}
+
+function memoryLog(lines: LogLine[], tag = ""): Logger {
+  return {
+    log: (level, event, fields = {}) =>
+      lines.push({ level, event, fields: { ...fields, server: tag }, at: Date.now() }),
+  };
+}
+
+async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  ms = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function writeConfig(
+  dir: string,
+  db: TestDatabase,
+  extra: { catalog?: string; rpo?: string; backup?: string },
+): LoadedConfig {
+  const file = path.join(dir, "lifeline.yaml");
+  writeFileSync(
+    file,
+    `${extra.catalog ? `catalog: ${extra.catalog}\n` : ""}assets:
+  shop:
+    url: ${db.url}
+    rpo: ${extra.rpo ?? "24h"}
+    drill: { scratch: { url: ${ADMIN_URL} }, jobs: 1 }
+    schedule: { backup: "${extra.backup ?? "*/2 * * * * *"}", drill: after-backup }
+    retention: { keepLast: 1, daily: 0, weekly: 0 }
+serve:
+  jobs: { concurrency: 1, attempts: 2, deadAfter: 3s }
+`,
+  );
+  return loadConfig(file, dir, {});
+}
+
+function startComponent(
+  loaded: LoadedConfig,
+  catalog: () => Promise<Catalog>,
+  log: Logger,
+  location: string,
+) {
+  return startJobsComponent({
+    loaded,
+    catalogLocation: location,
+    catalog,
+    context: (signal) => testContext(loaded.repositoryPath, { signal }),
+    notify: async () => [],
+    log,
+    backoffMs: () => 200,
+    pollIntervalMs: 200,
+  });
+}
+
+describe("scheduled jobs, in-process on the SQLite catalog", () => {
+  let db: TestDatabase;
+  let tmp: { dir: string; remove(): void };
+  before(async () => {
+    db = await createDatabase("lifeline_jobs");
+    tmp = tempDir("lifeline-jobs-");
+    await query(
+      db.url,
+      "CREATE TABLE products (id int PRIMARY KEY, name text); INSERT INTO products SELECT g, 'p' || g FROM generate_series(1, 100) g",
+    );
+  });
+  after(async () => {
+    await db.drop();
+    tmp.remove();
+  });
+
+  it("backs up, drills that restore point, prunes; status --check follows the RPO; /metrics matches status --json", async () => {
+    const loaded = writeConfig(tmp.dir, db, { rpo: "6s" });
+    const lines: LogLine[] = [];
+    const catalog = sharedCatalog(() => openCatalogFor(loaded));
+    const jobs: JobsComponent = await startComponent(
+      loaded,
+      () => catalog.get(),
+      memoryLog(lines),
+      path.join(tmp.dir, ".lifeline/catalog.sqlite"),
+    );
+    assert.equal(jobs.engine, "in-process");
+    const server = await startServer({
+      host: "127.0.0.1",
+      port: 0,
+      tls: null,
+      readiness: async () => ({ ready: true, reason: null }),
+      log: memoryLog([]),
+      registries: [jobs.registry],
+    });
+    try {
+      // Two scheduled backups, each followed by the drill of its own restore point.
+      const drills = await until("two drills", () => {
+        const done = lines.filter((l) => l.event === "job-finished" && l.fields.kind === "drill");
+        return done.length >= 2 ? done : undefined;
+      });
+      const backups = lines.filter((l) => l.event === "job-finished" && l.fields.kind === "backup");
+      assert.equal(
+        drills[0]?.fields.restorePointId,
+        backups[0]?.fields.restorePointId,
+        "the drill drills the backup just taken",
+      );
+      assert.equal(drills[0]?.fields.result, "passed");
+      // The backup comes before its drill, and they never overlap.
+      const started = lines.filter((l) => l.event === "job-started");
+      const finished = lines.filter((l) => l.event === "job-finished" || l.event === "job-failed");
+      for (let i = 0; i < Math.min(started.length, finished.length) - 1; i++)
+        assert.ok(
+          (started[i + 1]?.at ?? 0) >= (finished[i]?.at ?? 0),
+          "an asset's jobs run one after the other",
+        );
+      // Retention keepLast 1: after the second verified backup the first one is gone.
+      assert.deepEqual(drills[1]?.fields.pruned, [backups[0]?.fields.restorePointId]);
+
+      const metricsText = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+      const status = await cli(["status", "--json"], { cwd: tmp.dir });
+      assert.equal(status.code, 0, status.stderr);
+      const shop = (
+        JSON.parse(status.stdout) as {
+          assets: {
+            name: string;
+            rpoSeconds: number;
+            rpoTargetSeconds: number;
+            newestRestorePoint: { ageSeconds: number };
+            lastDrill: { result: string };
+            changesNotCovered: { rows: number };
+          }[];
+        }
+      ).assets[0];
+      const metric = (name: string) => {
+        const m = new RegExp(`^${name}\\{asset="shop"\\} (\\S+)$`, "m").exec(metricsText);
+        assert.ok(m, `${name} in /metrics:\n${metricsText.slice(0, 2000)}`);
+        return Number(m[1]);
+      };
+      // Every sample line parses as Prometheus text: name{labels} value.
+      for (const line of metricsText.split("\n").filter((l) => l !== "" && !l.startsWith("#")))
+        assert.match(line, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.e+-]+|NaN|[+-]Inf$/, line);
+      assert.ok(shop);
+      assert.ok(Math.abs(metric("lifeline_verified_restore_point_age_seconds") - shop.rpoSeconds) < 3);
+      assert.ok(
+        Math.abs(metric("lifeline_restore_point_age_seconds") - shop.newestRestorePoint.ageSeconds) < 3,
+      );
+      assert.equal(metric("lifeline_rpo_target_seconds"), shop.rpoTargetSeconds);
+      assert.equal(metric("lifeline_last_drill_passed"), shop.lastDrill.result === "passed" ? 1 : 0);
+      assert.equal(metric("lifeline_changes_not_covered"), shop.changesNotCovered.rows);
+      assert.match(metricsText, /lifeline_jobs_total\{asset="shop",job="backup",result="succeeded"\} [1-9]/);
+      assert.match(metricsText, /^lifeline_job_queue_depth\{asset="shop"\} \d+$/m);
+    } finally {
+      await jobs.stop();
+      await server.close();
+      await catalog.close();
+    }
+
+    // The schedule stopped: once the RPO (6 s) passes, status --check fails, with a stable code.
+    await new Promise((r) => setTimeout(r, 6_500));
+    const breached = await cli(["status", "--check", "--json"], { cwd: tmp.dir });
+    assert.equal(breached.code, 5, breached.stderr);
+    const check = (JSON.parse(breached.stdout) as { check: { ok: boolean; breaches: { kind: string }[] } })
+      .check;
+    assert.equal(check.ok, false);
+    assert.deepEqual(
+      check.breaches.map((b) => b.kind),
+      ["rpo"],
+    );
+    // The next verified backup heals it.
+    const ctx = testContext(loaded.repositoryPath);
+    const asset = resolveAsset(loaded, "shop", {});
+    const manifest = await backup(ctx, asset);
+    assert.equal((await drill(ctx, asset, manifest.id)).result, "passed");
+    const healed = await cli(["status", "--check"], { cwd: tmp.dir });
+    assert.equal(healed.code, 0, healed.stderr);
+  });
+});
