@@ -208,3 +208,73 @@ describe("scheduled jobs, in-process on the SQLite catalog", () => {
     assert.equal(healed.code, 0, healed.stderr);
   });
 });
+
+describe("scheduled jobs on graphile-worker, two servers on one PostgreSQL catalog", () => {
+  let db: TestDatabase;
+  let catalogDb: TestDatabase;
+  let tmp: { dir: string; remove(): void };
+  before(async () => {
+    db = await createDatabase("lifeline_jobs");
+    catalogDb = await createDatabase("lifeline_jobs_catalog");
+    tmp = tempDir("lifeline-jobs-pg-");
+    await query(
+      db.url,
+      "CREATE TABLE products (id int PRIMARY KEY, name text); INSERT INTO products SELECT g, 'p' || g FROM generate_series(1, 20000) g",
+    );
+  });
+  after(async () => {
+    await db.drop();
+    await catalogDb.drop();
+    tmp.remove();
+  });
+
+  it("runs each scheduled job once across both servers, an asset's jobs one at a time", async () => {
+    const loaded = writeConfig(tmp.dir, db, { catalog: catalogDb.url });
+    const servers: { jobs: JobsComponent; close(): Promise<void>; lines: LogLine[] }[] = [];
+    for (const tag of ["a", "b"]) {
+      const lines: LogLine[] = [];
+      const catalog = sharedCatalog(() => openCatalogFor(loaded));
+      const jobs = await startComponent(loaded, () => catalog.get(), memoryLog(lines, tag), catalogDb.url);
+      assert.equal(jobs.engine, "graphile-worker");
+      servers.push({ jobs, lines, close: () => catalog.close() });
+    }
+    const all = () => servers.flatMap((s) => s.lines).sort((x, y) => x.at - y.at);
+    try {
+      await until("three drills", () =>
+        all().filter((l) => l.event === "job-finished" && l.fields.kind === "drill").length >= 3
+          ? true
+          : undefined,
+      );
+    } finally {
+      for (const s of servers) await s.jobs.stop();
+      for (const s of servers) await s.close();
+    }
+    const lines = all();
+    const scheduled = lines.filter((l) => l.event === "job-scheduled");
+    const fireTimes = scheduled.map((l) => String(l.fields.fireAt));
+    assert.equal(
+      new Set(fireTimes).size,
+      fireTimes.length,
+      `each fire time is scheduled by one server: ${fireTimes.join(", ")}`,
+    );
+    const backups = lines.filter((l) => l.event === "job-finished" && l.fields.kind === "backup");
+    const drills = lines.filter((l) => l.event === "job-finished" && l.fields.kind === "drill");
+    const backedUp = backups.map((l) => String(l.fields.restorePointId));
+    const drilled = drills.map((l) => String(l.fields.restorePointId));
+    assert.equal(new Set(drilled).size, drilled.length, "each restore point is drilled once");
+    for (const id of drilled) assert.ok(backedUp.includes(id), `${id} was drilled after its backup`);
+    assert.ok(backups.length <= scheduled.length, "no backup ran without its scheduled fire time");
+    assert.ok(drills.every((l) => l.fields.result === "passed"));
+    // An asset's jobs never overlap, whichever server runs them.
+    let running = 0;
+    for (const l of lines) {
+      if (l.event === "job-started") running++;
+      if (l.event === "job-finished" || l.event === "job-failed") running--;
+      assert.ok(running <= 1, `two jobs of shop ran at once (${l.fields.server} at ${l.at})`);
+    }
+    const { rows } = {
+      rows: await query<{ n: string }>(catalogDb.url, "SELECT count(*) AS n FROM lifeline_jobs.servers"),
+    };
+    assert.equal(rows[0]?.n, "0", "stopped servers leave no heartbeat behind");
+  });
+});
