@@ -6,7 +6,7 @@
  * asset's jobs never overlap).
  */
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { backup } from "../../src/app/backup.js";
@@ -18,7 +18,7 @@ import { startJobsComponent, type JobsComponent } from "../../src/serve/jobs-com
 import type { Logger } from "../../src/serve/log.js";
 import { sharedCatalog } from "../../src/serve/serve.js";
 import { startServer } from "../../src/serve/server.js";
-import { cli } from "../support/cli.js";
+import { cli, startCli } from "../support/cli.js";
 import { testContext } from "../support/context.js";
 import { ADMIN_URL, createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
 
@@ -32,7 +32,7 @@ interface LogLine {
 function memoryLog(lines: LogLine[], tag = ""): Logger {
   return {
     log: (level, event, fields = {}) =>
-      lines.push({ level, event, fields: { ...fields, server: tag }, at: Date.now() }),
+      lines.push({ level, event, fields: { server: tag, ...fields }, at: Date.now() }),
   };
 }
 
@@ -53,12 +53,12 @@ async function until<T>(
 function writeConfig(
   dir: string,
   db: TestDatabase,
-  extra: { catalog?: string; rpo?: string; backup?: string },
+  extra: { catalog?: string; rpo?: string; backup?: string; repository?: string },
 ): LoadedConfig {
   const file = path.join(dir, "lifeline.yaml");
   writeFileSync(
     file,
-    `${extra.catalog ? `catalog: ${extra.catalog}\n` : ""}assets:
+    `${extra.catalog ? `catalog: ${extra.catalog}\n` : ""}${extra.repository ? `repository: { path: ${extra.repository} }\n` : ""}assets:
   shop:
     url: ${db.url}
     rpo: ${extra.rpo ?? "24h"}
@@ -276,5 +276,81 @@ describe("scheduled jobs on graphile-worker, two servers on one PostgreSQL catal
       rows: await query<{ n: string }>(catalogDb.url, "SELECT count(*) AS n FROM lifeline_jobs.servers"),
     };
     assert.equal(rows[0]?.n, "0", "stopped servers leave no heartbeat behind");
+  });
+});
+
+describe("a server killed during a scheduled backup", () => {
+  let db: TestDatabase;
+  let catalogDb: TestDatabase;
+  let tmp: { dir: string; remove(): void };
+  before(async () => {
+    db = await createDatabase("lifeline_jobs");
+    catalogDb = await createDatabase("lifeline_jobs_catalog");
+    tmp = tempDir("lifeline-jobs-kill-");
+    await query(
+      db.url,
+      "CREATE TABLE products (id int PRIMARY KEY, name text); INSERT INTO products SELECT g, repeat('p', 200) || g FROM generate_series(1, 200000) g",
+    );
+  });
+  after(async () => {
+    await db.drop();
+    await catalogDb.drop();
+    tmp.remove();
+  });
+
+  it("leaves its job to another server, which completes it; the restore point is valid", async () => {
+    const repository = path.join(tmp.dir, "repository");
+    const dirA = path.join(tmp.dir, "a");
+    const dirB = path.join(tmp.dir, "b");
+    mkdirSync(dirA);
+    mkdirSync(dirB);
+    writeConfig(dirA, db, { catalog: catalogDb.url, repository });
+    // B takes no scheduled backup of its own in this test: only the one A leaves.
+    const loadedB = writeConfig(dirB, db, { catalog: catalogDb.url, repository, backup: "0 0 1 1 *" });
+    const a = startCli(["serve", "--listen", "127.0.0.1:0"], { cwd: dirA });
+    let stderr = "";
+    a.child.stderr?.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+    try {
+      await until("A to start a backup", () =>
+        /"event":"job-started"[^\n]*"kind":"backup"/.test(stderr) ? true : undefined,
+      );
+    } finally {
+      a.child.kill("SIGKILL");
+    }
+    const done = await a.done;
+    assert.equal(done.signal, "SIGKILL");
+    assert.doesNotMatch(stderr, /"event":"job-finished"/, "A was killed during its backup");
+
+    const lines: LogLine[] = [];
+    const catalog = sharedCatalog(() => openCatalogFor(loadedB));
+    const b = await startComponent(loadedB, () => catalog.get(), memoryLog(lines, "b"), catalogDb.url);
+    try {
+      const retried = await until("B to complete the backup A left", () =>
+        lines.find((l) => l.event === "job-finished" && l.fields.kind === "backup"),
+      ).catch(async (e: unknown) => {
+        console.log(
+          JSON.stringify(lines),
+          stderr,
+          JSON.stringify(await query(catalogDb.url, "select * from lifeline_worker.jobs")),
+          JSON.stringify(await query(catalogDb.url, "select * from lifeline_jobs.servers")),
+        );
+        throw e;
+      });
+      assert.equal(retried.fields.attempt, 2, "the second attempt of A's job");
+      assert.ok(
+        lines.some((l) => l.event === "server-dead"),
+        "B saw A dead and unlocked its job",
+      );
+      const drilled = await until("the drill of that restore point", () =>
+        lines.find((l) => l.event === "job-finished" && l.fields.kind === "drill"),
+      );
+      assert.equal(drilled.fields.restorePointId, retried.fields.restorePointId);
+      assert.equal(drilled.fields.result, "passed", "the restore point restores and matches");
+    } finally {
+      await b.stop();
+      await catalog.close();
+    }
+    const check = await cli(["check", "--json"], { cwd: dirB });
+    assert.equal(check.code, 0, check.stdout + check.stderr);
   });
 });

@@ -90,6 +90,8 @@ export async function startGraphileJobs(options: GraphileJobsOptions): Promise<R
   const stopping = new AbortController();
   const workerIds = new Set<string>();
   const events = new EventEmitter();
+  // Jobs are locked by the pool (its local queue fetches them) or by a worker: both ids are kept.
+  events.on("pool:create", ({ workerPool }: { workerPool: { id: string } }) => workerIds.add(workerPool.id));
   events.on("worker:create", ({ worker }: { worker: { workerId: string } }) =>
     workerIds.add(worker.workerId),
   );
