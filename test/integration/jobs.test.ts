@@ -354,3 +354,69 @@ describe("a server killed during a scheduled backup", () => {
     assert.equal(check.code, 0, check.stdout + check.stderr);
   });
 });
+
+describe("lifeline prune", () => {
+  let db: TestDatabase;
+  let tmp: { dir: string; remove(): void };
+  before(async () => {
+    db = await createDatabase("lifeline_prune");
+    tmp = tempDir("lifeline-prune-");
+    await query(db.url, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10)");
+  });
+  after(async () => {
+    await db.drop();
+    tmp.remove();
+  });
+
+  it("says what it would remove and why, removes it, keeps what is in use, and records it", async () => {
+    const loaded = writeConfig(tmp.dir, db, {});
+    const ctx = testContext(loaded.repositoryPath);
+    const asset = resolveAsset(loaded, "shop", {});
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const m = await backup(ctx, asset);
+      assert.equal((await drill(ctx, asset, m.id)).result, "passed");
+      ids.push(m.id);
+    }
+    // The oldest is being restored somewhere (a hold), so it stays whatever the policy says.
+    const release = await ctx.repository.holdRestorePoint("shop", ids[0] ?? "", "a restore of shop");
+    try {
+      const dry = await cli(["prune", "shop", "--dry-run", "--json"], { cwd: tmp.dir });
+      assert.equal(dry.code, 0, dry.stderr);
+      const planned = JSON.parse(dry.stdout) as {
+        removed: string[];
+        decisions: { id: string; reasons: string[] }[];
+      };
+      assert.deepEqual(planned.removed.sort(), [ids[1], ids[2]].sort());
+      assert.match(
+        planned.decisions.find((d) => d.id === ids[0])?.reasons.join() ?? "",
+        /in use: a restore of shop/,
+      );
+      assert.match(planned.decisions.find((d) => d.id === ids[3])?.reasons.join() ?? "", /newest verified/);
+      assert.equal(
+        (await ctx.repository.overview("shop")).restorePoints.length,
+        4,
+        "a dry run removes nothing",
+      );
+
+      const human = await cli(["prune", "shop"], { cwd: tmp.dir });
+      assert.equal(human.code, 0, human.stderr);
+      assert.match(human.stdout, /removed 2 restore points, keeps 2/);
+      assert.match(
+        human.stdout,
+        new RegExp(
+          `removed ${ids[1]}  verified, but outside the retention policy \\(keepLast 1, daily 0, weekly 0\\)`,
+        ),
+      );
+    } finally {
+      await release();
+    }
+    const left = (await ctx.repository.overview("shop")).restorePoints.map((p) => p.id);
+    assert.deepEqual(left, [ids[0], ids[3]]);
+    const audit = await cli(["audit", "--kind", "prune", "--json"], { cwd: tmp.dir });
+    assert.match(audit.stdout, new RegExp(ids[1] ?? "none"));
+    // The index, the drill reports and the files agree: nothing orphaned.
+    const check = await cli(["check"], { cwd: tmp.dir });
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+  });
+});
