@@ -18,6 +18,9 @@ import { startJobsComponent, type JobsComponent } from "../../src/serve/jobs-com
 import type { Logger } from "../../src/serve/log.js";
 import { sharedCatalog } from "../../src/serve/serve.js";
 import { startServer } from "../../src/serve/server.js";
+import { notify } from "../../src/notify/webhook.js";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { cli, startCli } from "../support/cli.js";
 import { testContext } from "../support/context.js";
 import { ADMIN_URL, createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
@@ -77,13 +80,14 @@ function startComponent(
   catalog: () => Promise<Catalog>,
   log: Logger,
   location: string,
+  webhooks: string[] = [],
 ) {
   return startJobsComponent({
     loaded,
     catalogLocation: location,
     catalog,
     context: (signal) => testContext(loaded.repositoryPath, { signal }),
-    notify: async () => [],
+    notify: (message) => notify(webhooks, message, { backoffMs: 10 }),
     log,
     backoffMs: () => 200,
     pollIntervalMs: 200,
@@ -206,6 +210,73 @@ describe("scheduled jobs, in-process on the SQLite catalog", () => {
     assert.equal((await drill(ctx, asset, manifest.id)).result, "passed");
     const healed = await cli(["status", "--check"], { cwd: tmp.dir });
     assert.equal(healed.code, 0, healed.stderr);
+  });
+});
+
+describe("a scheduled job that fails its last attempt", () => {
+  let tmp: { dir: string; remove(): void };
+  before(() => {
+    tmp = tempDir("lifeline-jobs-fail-");
+  });
+  after(() => tmp.remove());
+
+  it("alerts once to the webhook (no secret in it), records an open alert; status --check fails", async () => {
+    const received: string[] = [];
+    const receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString("utf8")));
+      req.on("end", () => {
+        received.push(body);
+        res.end("ok");
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+    const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/T0/B0/secret-path`;
+    process.env.LIFELINE_JOBS_TEST_PW = "s3cret-pw-9731";
+    const file = path.join(tmp.dir, "lifeline.yaml");
+    writeFileSync(
+      file,
+      `assets:
+  shop:
+    url: postgres://app:\${LIFELINE_JOBS_TEST_PW}@127.0.0.1:1/shop
+    schedule: { backup: "* * * * * *", drill: after-backup }
+serve:
+  jobs: { attempts: 2 }
+`,
+    );
+    const loaded = loadConfig(file, tmp.dir, process.env);
+    const lines: LogLine[] = [];
+    const catalog = sharedCatalog(() => openCatalogFor(loaded));
+    const jobs = await startComponent(
+      loaded,
+      () => catalog.get(),
+      memoryLog(lines),
+      path.join(tmp.dir, ".lifeline/catalog.sqlite"),
+      [hook],
+    );
+    try {
+      // Two jobs give up (two attempts each); the channel hears the first only: de-duplicated.
+      await until("two alerts", () =>
+        lines.filter((l) => l.event === "alert").length >= 2 ? true : undefined,
+      );
+      assert.equal(lines.filter((l) => l.event === "job-failed").length >= 4, true);
+    } finally {
+      await jobs.stop();
+      await catalog.close();
+      receiver.close();
+    }
+    assert.equal(received.length, 1, received.join("\n"));
+    const message = JSON.parse(received[0] ?? "{}") as { text: string; lifeline: { kind: string } };
+    assert.match(message.text, /the scheduled backup of shop FAILED 2 times/);
+    assert.equal(message.lifeline.kind, "backup-failed");
+    assert.doesNotMatch(received[0] ?? "", /s3cret-pw-9731/);
+    const check = await cli(["status", "--check", "--json"], { cwd: tmp.dir });
+    assert.equal(check.code, 5, check.stderr);
+    const kinds = (
+      JSON.parse(check.stdout) as { check: { breaches: { kind: string }[] } }
+    ).check.breaches.map((b) => b.kind);
+    assert.deepEqual(kinds.sort(), ["alert", "rpo"]);
+    assert.doesNotMatch(check.stdout + check.stderr, /s3cret-pw-9731/);
   });
 });
 
