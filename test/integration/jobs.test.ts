@@ -42,7 +42,7 @@ function memoryLog(lines: LogLine[], tag = ""): Logger {
 async function until<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
-  ms = 30_000,
+  ms = 90_000,
 ): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -134,6 +134,9 @@ describe("scheduled jobs, in-process on the SQLite catalog", () => {
       const drills = await until("two drills", () => {
         const done = lines.filter((l) => l.event === "job-finished" && l.fields.kind === "drill");
         return done.length >= 2 ? done : undefined;
+      }).catch((error: unknown) => {
+        console.log(JSON.stringify(lines, null, 1));
+        throw error;
       });
       const backups = lines.filter((l) => l.event === "job-finished" && l.fields.kind === "backup");
       assert.equal(

@@ -7,6 +7,7 @@ import { interpolate, type LoadedConfig } from "../../config/load.js";
 import { LifelineError } from "../../core/errors.js";
 import { redactUrl, secrets } from "../../core/redact.js";
 import type { Notification } from "../../notify/webhook.js";
+import type { Registry } from "prom-client";
 import type { Cluster, ClusterSelection } from "../../ports/cluster.js";
 import { silentProgress } from "../../ports/engine.js";
 import { systemClock } from "../../ports/clock.js";
@@ -144,19 +145,22 @@ when its identity is exactly the Kubernetes username.
       const { readinessProbe, sharedCatalog } = await import("../../serve/serve.js");
       const log = jsonLogger();
       const catalog = sharedCatalog(() => openCatalogFor(loaded));
-      const jobs =
-        scheduled.length > 0
-          ? await (
-              await import("../../serve/jobs-component.js")
-            ).startJobsComponent({
-              loaded,
-              catalogLocation: catalogLocation(loaded),
-              catalog: () => catalog.get(),
-              context: (signal) => contextFor(loaded, signal, silentProgress),
-              notify: await webhookNotifier(loaded),
-              log,
-            })
-          : null;
+      // Started once the server listens (a port in use stops serve before any job runs).
+      const registries: Registry[] = [];
+      const startJobs = async () => {
+        if (scheduled.length === 0) return null;
+        const { startJobsComponent } = await import("../../serve/jobs-component.js");
+        const component = await startJobsComponent({
+          loaded,
+          catalogLocation: catalogLocation(loaded),
+          catalog: () => catalog.get(),
+          context: (signal) => contextFor(loaded, signal, silentProgress),
+          notify: await webhookNotifier(loaded),
+          log,
+        });
+        registries.push(component.registry);
+        return component;
+      };
       if (!settings.tls) {
         log.log("info", "starting", {
           config: loaded.file,
@@ -172,7 +176,11 @@ when its identity is exactly the Kubernetes username.
             { name: "catalog", check: async () => void (await (await catalog.get()).auditHead()) },
           ]),
           log,
-          registries: jobs ? [jobs.registry] : [],
+          registries,
+        });
+        const jobs = await startJobs().catch(async (error: unknown) => {
+          await server.close();
+          throw error;
         });
         await stopped(env.signal);
         log.log("info", "stopping", { reason: "signal" });
@@ -232,7 +240,11 @@ when its identity is exactly the Kubernetes username.
         admit: (body) => judgeAdmission(deps, body),
         readiness,
         log,
-        registries: jobs ? [jobs.registry] : [],
+        registries,
+      });
+      const jobs = await startJobs().catch(async (error: unknown) => {
+        await server.close();
+        throw error;
       });
       void readiness();
       await stopped(env.signal);
