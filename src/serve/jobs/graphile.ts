@@ -139,9 +139,11 @@ export async function startGraphileJobs(options: GraphileJobsOptions): Promise<R
         [serverId, [...workerIds]],
       );
       const dead = await client.query<{ server_id: string; worker_ids: string[] }>(
-        `delete from ${STATE_SCHEMA}.servers where seen_at < now() - make_interval(secs => $1)
+        // Never itself: a server late with its own heartbeat must not unlock the jobs it runs.
+        `delete from ${STATE_SCHEMA}.servers
+         where seen_at < now() - make_interval(secs => $1) and server_id <> $2
          returning server_id, worker_ids`,
-        [options.deadAfterSeconds],
+        [options.deadAfterSeconds, serverId],
       );
       for (const row of dead.rows) {
         if (row.worker_ids.length > 0) await utils.forceUnlockWorkers(row.worker_ids);
