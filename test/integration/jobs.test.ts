@@ -6,7 +6,7 @@
  * asset's jobs never overlap).
  */
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { backup } from "../../src/app/backup.js";
@@ -492,5 +492,23 @@ describe("lifeline prune", () => {
     // The index, the drill reports and the files agree: nothing orphaned.
     const check = await cli(["check"], { cwd: tmp.dir });
     assert.equal(check.code, 0, check.stdout + check.stderr);
+
+    // A removal killed after its first step (the rename): the restore point is gone for readers,
+    // check explains the leftovers, and the next backup finishes the removal (drill reports too).
+    const assetDir = path.join(loaded.repositoryPath, "restore-points", "shop");
+    const removing = path.join(assetDir, `.removing-${ids[0]}-99999999`);
+    renameSync(path.join(assetDir, ids[0] ?? ""), removing);
+    assert.deepEqual(
+      (await ctx.repository.overview("shop")).restorePoints.map((p) => p.id),
+      [ids[3]],
+    );
+    const interrupted = await cli(["check", "--json"], { cwd: tmp.dir });
+    assert.equal(interrupted.code, 0, interrupted.stdout);
+    assert.match(interrupted.stdout, /an interrupted removal of restore point/);
+    await backup(ctx, asset);
+    assert.equal(existsSync(removing), false);
+    assert.equal(existsSync(path.join(loaded.repositoryPath, "drills", "shop", ids[0] ?? "")), false);
+    const finished = await cli(["check"], { cwd: tmp.dir });
+    assert.equal(finished.code, 0, finished.stdout + finished.stderr);
   });
 });

@@ -61,8 +61,19 @@ export async function finishAbandonedRemovals(root: string, asset: string): Prom
   const assetDir = path.join(root, RESTORE_POINTS, asset);
   for (const entry of await entries(assetDir)) {
     const match = REMOVING.exec(entry.name);
-    if (match?.[1] && !isPidAlive(Number(match[2])))
-      await finishRemoval(root, asset, match[1], path.join(assetDir, entry.name));
+    const id = match?.[1];
+    if (!id || isPidAlive(Number(match[2]))) continue;
+    const pending = await beginIndexUpdate(root, asset);
+    try {
+      await finishRemoval(root, asset, id, path.join(assetDir, entry.name));
+    } catch (error) {
+      await rm(pending, { force: true }).catch(() => undefined);
+      throw error;
+    }
+    await finishIndexUpdate(root, asset, pending, (index) => {
+      index.restorePoints = index.restorePoints.filter((p) => p.id !== id);
+      index.drills = index.drills.filter((d) => d.restorePointId !== id);
+    });
   }
 }
 
