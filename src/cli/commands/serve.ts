@@ -3,16 +3,18 @@ import path from "node:path";
 import type { Command } from "commander";
 import type { AdmissionDeps } from "../../app/admission.js";
 import { LISTEN } from "../../config/schema.js";
-import type { LoadedConfig } from "../../config/load.js";
+import { interpolate, type LoadedConfig } from "../../config/load.js";
 import { LifelineError } from "../../core/errors.js";
-import { redactUrl } from "../../core/redact.js";
+import { redactUrl, secrets } from "../../core/redact.js";
+import type { Notification } from "../../notify/webhook.js";
+import type { Registry } from "prom-client";
 import type { Cluster, ClusterSelection } from "../../ports/cluster.js";
 import { silentProgress } from "../../ports/engine.js";
 import { systemClock } from "../../ports/clock.js";
 import { catalogLocation, openCatalogFor } from "../catalog.js";
 import type { CliEnv } from "../env.js";
 import { commandPlanInputs, kubernetesFlags } from "../kubernetes.js";
-import { load } from "../wiring.js";
+import { contextFor, load } from "../wiring.js";
 
 interface ServeFlags {
   listen?: string;
@@ -39,7 +41,12 @@ export function parseListen(value: string, where: string): { host: string; port:
 }
 
 /** Where to listen and the TLS files: the flags, then lifeline.yaml's serve: section. */
-export function serveSettings(loaded: LoadedConfig, flags: ServeFlags) {
+export function serveSettings(
+  loaded: LoadedConfig,
+  flags: ServeFlags,
+  /** Without TLS the server runs without the webhook, on plain HTTP (only scheduled jobs and /metrics). */
+  allowPlain = false,
+): { host: string; port: number; tls: { cert: string; key: string } | null } {
   const s = loaded.config.serve;
   const listen = flags.listen
     ? parseListen(flags.listen, "--listen")
@@ -58,6 +65,7 @@ export function serveSettings(loaded: LoadedConfig, flags: ServeFlags) {
       : s?.tls
         ? { cert: path.resolve(loaded.dir, s.tls.cert), key: path.resolve(loaded.dir, s.tls.key) }
         : null;
+  if (!tls && allowPlain) return { ...listen, tls: null };
   if (!tls) {
     throw new LifelineError({
       code: "CONFIG_INVALID",
@@ -69,12 +77,29 @@ export function serveSettings(loaded: LoadedConfig, flags: ServeFlags) {
   return { ...listen, tls };
 }
 
+function stopped(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+/** Posts to the webhooks of notifications.webhooks (their URLs are secrets). */
+async function webhookNotifier(loaded: LoadedConfig) {
+  const { notify } = await import("../../notify/webhook.js");
+  const webhooks = loaded.config.notifications.webhooks.map((w, i) =>
+    interpolate(w, `notifications.webhooks[${i}]`, process.env),
+  );
+  for (const w of webhooks) secrets.add(w);
+  return (message: Notification) => notify(webhooks, message);
+}
+
 export function register(program: Command, env: CliEnv): void {
   kubernetesFlags(
     program
       .command("serve")
       .description(
-        "Run the lifeline server: the Kubernetes admission webhook (POST /validate, HTTPS) that judges deletions of claims, volumes, namespaces and StatefulSets with the same plan and policy as `lifeline plan`, and /healthz, /readyz, /metrics. JSON logs on stderr; SIGTERM stops it cleanly.",
+        "Run the lifeline server: the Kubernetes admission webhook (POST /validate, HTTPS) that judges deletions of claims, volumes, namespaces and StatefulSets with the same plan and policy as `lifeline plan`; the assets' scheduled backups, drills and retention (schedule: and retention: in lifeline.yaml); and /healthz, /readyz, /metrics. Without a TLS certificate it runs only the schedules and /metrics (plain HTTP). JSON logs on stderr; SIGTERM stops it cleanly.",
       )
       .option(
         "--listen <host:port>",
@@ -90,6 +115,18 @@ export function register(program: Command, env: CliEnv): void {
 Examples:
   lifeline serve --tls-cert tls.crt --tls-key tls.key
   lifeline serve --listen 127.0.0.1:9443 --context prod
+  lifeline serve --listen 127.0.0.1:9090      # schedules only (no serve.tls): jobs and /metrics
+
+Schedules (lifeline.yaml; cron in UTC, 5 fields or 6 with seconds first):
+  assets:
+    shop:
+      schedule: { backup: "0 */6 * * *", drill: after-backup }
+      retention: { keepLast: 3, daily: 7, weekly: 4 }
+  serve:
+    jobs: { concurrency: 1, attempts: 3, deadAfter: 60s }
+With a PostgreSQL catalog the jobs run on graphile-worker, shared by every replica (each scheduled
+job runs once; a dead server's job is retried by another after deadAfter); with the SQLite
+catalog one server runs them in-process.
 
 A break-glass grant counts for the Kubernetes users and groups lifeline.yaml maps its identity to
 (identities:); the \`lifeline run\` executing an approved plan passes as the Kubernetes user it acts as;
@@ -100,12 +137,62 @@ Known limit: the cluster is read with list calls per judged request (no watch ca
     .action(async (opts: ServeFlags, command: Command) => {
       const options = env.globals(command);
       const loaded = load(options);
-      const settings = serveSettings(loaded, opts);
+      const { scheduledAssets } = await import("../../serve/jobs/index.js");
+      const scheduled = scheduledAssets(loaded);
+      // Schedules without TLS: the jobs and /metrics run, the webhook does not (it needs HTTPS).
+      const settings = serveSettings(loaded, opts, scheduled.length > 0);
       const { startServer } = await import("../../serve/server.js");
       const { jsonLogger } = await import("../../serve/log.js");
       const { readinessProbe, sharedCatalog } = await import("../../serve/serve.js");
-      const { judgeAdmission } = await import("../../app/admission.js");
       const log = jsonLogger();
+      const catalog = sharedCatalog(() => openCatalogFor(loaded));
+      // Started once the server listens (a port in use stops serve before any job runs).
+      const registries: Registry[] = [];
+      const startJobs = async () => {
+        if (scheduled.length === 0) return null;
+        const { startJobsComponent } = await import("../../serve/jobs-component.js");
+        const component = await startJobsComponent({
+          loaded,
+          catalogLocation: catalogLocation(loaded),
+          catalog: () => catalog.get(),
+          context: (signal) => contextFor(loaded, signal, silentProgress),
+          notify: await webhookNotifier(loaded),
+          log,
+        });
+        registries.push(component.registry);
+        return component;
+      };
+      if (!settings.tls) {
+        log.log("info", "starting", {
+          config: loaded.file,
+          catalog: redactUrl(catalogLocation(loaded)),
+          webhook: "off: no TLS certificate (serve.tls); scheduled jobs and /metrics only",
+          scheduled,
+        });
+        const server = await startServer({
+          host: settings.host,
+          port: settings.port,
+          tls: null,
+          readiness: readinessProbe([
+            { name: "catalog", check: async () => void (await (await catalog.get()).auditHead()) },
+          ]),
+          log,
+          registries,
+        });
+        const jobs = await startJobs().catch(async (error: unknown) => {
+          await server.close();
+          throw error;
+        });
+        await stopped(env.signal);
+        log.log("info", "stopping", { reason: "signal" });
+        await jobs?.stop();
+        await server.close();
+        await catalog.close().catch(() => undefined);
+        log.log("info", "stopped", {});
+        return;
+      }
+      const tls = settings.tls;
+      const { judgeAdmission } = await import("../../app/admission.js");
       const inputs = await commandPlanInputs(loaded, opts, env.signal, silentProgress);
       const expected = inputs.options.kubernetes.context;
       // One client per selection (kubeconfig read once); the context lifeline is told to judge by default.
@@ -120,7 +207,6 @@ Known limit: the cluster is read with list calls per judged request (no watch ca
         }
         return c;
       };
-      const catalog = sharedCatalog(() => openCatalogFor(loaded));
       const { signal: _signal, ...planDeps } = inputs.deps;
       const deps: AdmissionDeps = {
         plan: { deps: { ...planDeps, cluster }, options: { ...inputs.options, env: {} } },
@@ -153,21 +239,25 @@ Known limit: the cluster is read with list calls per judged request (no watch ca
         config: loaded.file,
         catalog: redactUrl(catalogLocation(loaded)),
         context: expected,
+        ...(scheduled.length > 0 ? { scheduled } : {}),
       });
       const server = await startServer({
         host: settings.host,
         port: settings.port,
-        tls: settings.tls,
+        tls,
         admit: (body) => judgeAdmission(deps, body),
         readiness,
         log,
+        registries,
+      });
+      const jobs = await startJobs().catch(async (error: unknown) => {
+        await server.close();
+        throw error;
       });
       void readiness();
-      await new Promise<void>((resolve) => {
-        if (env.signal.aborted) resolve();
-        else env.signal.addEventListener("abort", () => resolve(), { once: true });
-      });
+      await stopped(env.signal);
       log.log("info", "stopping", { reason: "signal" });
+      await jobs?.stop();
       await server.close();
       await catalog.close().catch(() => undefined);
       log.log("info", "stopped", {});

@@ -35,6 +35,14 @@ export const AUDIT_KINDS = [
   /** lifeline guard install / uninstall: the database guard put in place or removed. */
   "guard-install",
   "guard-uninstall",
+  /** Restore points retention removed (lifeline prune, or the server after a verified backup). */
+  "prune",
+  /**
+   * An alert raised or resolved (data: alert, key, state "open" | "resolved", message): a scheduled
+   * backup or drill that failed its last attempt; drops the watch detects. `status --check` fails
+   * while one is open.
+   */
+  "alert",
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];
