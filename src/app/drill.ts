@@ -66,8 +66,23 @@ export async function drill(
   restorePointId?: string,
   hooks: DrillHooks = {},
 ): Promise<DrillReport> {
-  const engine = ctx.engine(asset.engine);
   const manifest = await pickRestorePoint(ctx, asset.name, restorePointId);
+  // Retention leaves a restore point alone while it is drilled.
+  const release = await ctx.repository.holdRestorePoint(asset.name, manifest.id, `a drill of ${asset.name}`);
+  try {
+    return await drillRestorePoint(ctx, asset, manifest, hooks);
+  } finally {
+    await release();
+  }
+}
+
+async function drillRestorePoint(
+  ctx: AppContext,
+  asset: ResolvedAsset,
+  manifest: Manifest,
+  hooks: DrillHooks,
+): Promise<DrillReport> {
+  const engine = ctx.engine(asset.engine);
   const startedAt = ctx.clock.now();
   const report: DrillReport = {
     format: DRILL_FORMAT,

@@ -285,6 +285,30 @@ export async function restore(
   }
 
   const source = await pickSource(ctx, asset, command.restorePointId, command.unverified);
+  // Retention leaves a restore point alone while it is restored.
+  const release = await ctx.repository.holdRestorePoint(
+    asset.name,
+    source.manifest.id,
+    `a restore of ${asset.name}`,
+  );
+  try {
+    return await restoreFrom(ctx, deps, request, source);
+  } finally {
+    await release();
+  }
+}
+
+async function restoreFrom(
+  ctx: AppContext,
+  deps: GateDeps,
+  request: RestoreRequest,
+  source: Awaited<ReturnType<typeof pickSource>>,
+): Promise<RestoreOutcome> {
+  const { asset, command } = request;
+  const engine = ctx.engine(asset.engine);
+  const recovery = recoveryOf(engine);
+  if (command.action.kind === "discard-previous")
+    throw new Error("discard-previous restores no restore point");
   const manifest = source.manifest;
   const unverifiedSource = !source.verified;
   if (unverifiedSource) {

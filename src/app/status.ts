@@ -7,7 +7,8 @@ import {
 } from "../core/posture/posture.js";
 import { totalArtifactBytes, type Manifest } from "../core/restore-point/restore-point.js";
 import type { LastRestore, RecoveryState } from "../core/restore/state.js";
-import type { ResolvedAsset } from "../config/load.js";
+import { resolveAsset, type LoadedConfig, type ResolvedAsset } from "../config/load.js";
+import { parseDuration } from "../core/duration.js";
 import type { RecoveryRemains } from "../ports/engine.js";
 import type { RestorePointInfo } from "../ports/repository.js";
 import type { AppContext } from "./context.js";
@@ -28,6 +29,36 @@ export interface AssetPosture {
   posture: Posture;
   /** The manifest of the newest verified restore point that reads (the one posture counts from). */
   verified: Manifest | null;
+}
+
+/** What status needs of each asset from lifeline.yaml; an asset whose URL cannot be resolved still shows. */
+export function statusInputs(
+  loaded: LoadedConfig,
+  names: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): AssetStatusInput[] {
+  return names.map((name) => {
+    const raw = loaded.config.assets[name];
+    if (!raw) resolveAsset(loaded, name, env); // throws ASSET_UNKNOWN with the known names
+    try {
+      const resolved = resolveAsset(loaded, name, env);
+      return {
+        name,
+        asset: resolved,
+        tier: resolved.tier,
+        rpoSeconds: resolved.rpoSeconds,
+        resolveError: null,
+      };
+    } catch (error) {
+      return {
+        name,
+        asset: null,
+        tier: raw?.tier ?? "production",
+        rpoSeconds: parseDuration(raw?.rpo ?? "24h") ?? 86400,
+        resolveError: error instanceof Error ? error.message : String(error),
+      };
+    }
+  });
 }
 
 /**

@@ -10,7 +10,7 @@ import { qualified, type Inventory } from "../core/kubernetes/inventory.js";
 import { recoveryState, type Standby } from "../core/restore/state.js";
 import {
   alertText,
-  openAlerts,
+  openWatchAlerts,
   openedAuditData,
   resolvedAuditData,
   resolvedText,
@@ -230,7 +230,7 @@ export function watcher(
       }
       // A restarted server carries on with the alerts its audit log says are open.
       if (open === null) {
-        open = catalog ? openAlerts(await catalog.audit({ kind: "alert" })) : [];
+        open = catalog ? openWatchAlerts(await catalog.audit({ kind: "alert" })) : [];
       }
       // The standbys lifeline made, from the audit log: one read per round for every asset.
       let standbys: Standby[] = [];
@@ -323,7 +323,7 @@ export function watcher(
           for (const alert of step.opened) {
             const way = wayBack(asset.name, alert, posture, targets);
             const text = alertText(alert, way, deps.ctx.clock.now());
-            const data = openedAuditData(alert, way);
+            const data = openedAuditData(alert, way, text);
             deps.log("warn", "alert", {
               asset: asset.name,
               alert: alert.key,

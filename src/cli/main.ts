@@ -13,6 +13,7 @@ import { register as guard } from "./commands/guard.js";
 import { register as init } from "./commands/init.js";
 import { register as k8s } from "./commands/k8s.js";
 import { register as plan } from "./commands/plan.js";
+import { register as prune } from "./commands/prune.js";
 import { register as restore } from "./commands/restore.js";
 import { register as revoke } from "./commands/revoke.js";
 import { register as run } from "./commands/run.js";
@@ -82,6 +83,8 @@ Examples:
     lifeline restore shop --to 'postgres://admin:\${PW}@db2:5432/shop_copy'
     lifeline restore shop --in-place
     lifeline check
+  Keep only what the retention policy keeps (the server does it after each verified backup):
+    lifeline prune shop --dry-run
   Keep a read-only fallback for dependents while you recover:
     lifeline standby shop --to 'postgres://admin:\${STANDBY_PW}@db2:5432/shop_standby'
     lifeline standby shop --refresh
@@ -104,7 +107,7 @@ Examples:
 Each command has its own --help with examples.
 
 Exit codes: 0 success, 1 runtime error, 2 usage or config error, 3 verdict require/deny or run
-blocked, 4 verification failed, 130 interrupted.`,
+blocked, 4 verification failed, 5 status --check found a breach, 130 interrupted.`,
   );
 
 const env: CliEnv = {
@@ -122,6 +125,7 @@ for (const register of [
   standby,
   status,
   check,
+  prune,
   plan,
   k8s,
   run,

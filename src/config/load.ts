@@ -402,3 +402,20 @@ export function guardMassChange(
   if (setting === undefined) return { ...DEFAULT_MASS_CHANGE };
   return { rows: setting.rows, percent: setting.percent ?? null, minRows: setting.minRows };
 }
+
+/** An asset's retention policy from lifeline.yaml; null when it has none (nothing is ever pruned). */
+export function assetRetention(
+  loaded: LoadedConfig,
+  name: string,
+): { keepLast: number; daily: number; weekly: number } | null {
+  return loaded.config.assets[name]?.retention ?? null;
+}
+
+/** An asset's schedule from lifeline.yaml: the backup's cron expression, and the drill's (or after-backup). */
+export function assetSchedule(
+  loaded: LoadedConfig,
+  name: string,
+): { backup: string | null; drill: string | null } {
+  const s = loaded.config.assets[name]?.schedule;
+  return { backup: s?.backup ?? null, drill: s?.drill ?? null };
+}

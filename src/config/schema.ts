@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { parseDuration } from "../core/duration.js";
+import { cronProblem } from "../core/schedule/cron.js";
 import { parseSelector } from "../core/kubernetes/selector.js";
 import { isOperationKind, nearestOperationKinds } from "../core/plan/kinds.js";
 import { UNBOUND_TIER } from "../core/plan/policy.js";
@@ -17,6 +18,37 @@ const interval = z.string().refine((v) => /^\d+ms$/.test(v.trim()) || parseDurat
 
 const postgresUrl = z.string().refine((v) => /^postgres(ql)?:\/\//.test(v) || /^\$\{/.test(v), {
   error: "is not a PostgreSQL URL; write postgres://user:${PASSWORD_VAR}@host:5432/database",
+});
+
+/** A cron expression, checked when the config is loaded (UTC; 5 fields, or 6 with seconds first). */
+const cron = z
+  .string()
+  .min(1)
+  .superRefine((value, ctx) => {
+    const problem = cronProblem(value);
+    if (problem)
+      ctx.addIssue({
+        code: "custom",
+        message: `"${value}" is not a cron expression (${problem}); write it like "0 3 * * *" (minute hour day-of-month month day-of-week, UTC), "*/30 * * * * *" (seconds first) or "@daily"`,
+      });
+  });
+
+/** When the server (`lifeline serve`) backs an asset up and drills it. */
+const scheduleSchema = z.strictObject({
+  backup: cron.optional(),
+  /** "after-backup": each scheduled backup is drilled as soon as it is taken; or a cron expression. */
+  drill: z.union([z.literal("after-backup"), cron]).optional(),
+});
+
+/**
+ * Which restore points `lifeline prune` (and the server after each verified backup) keeps: the
+ * newest `keepLast` verified ones, the newest verified one of each of the last `daily` days and of
+ * each of the last `weekly` weeks. The newest verified one is always kept.
+ */
+const retentionSchema = z.strictObject({
+  keepLast: z.number().int().min(1).max(100_000).default(3),
+  daily: z.number().int().min(0).max(100_000).default(7),
+  weekly: z.number().int().min(0).max(100_000).default(4),
 });
 
 const scratch = z.union([z.literal("embedded"), z.strictObject({ url: postgresUrl })]);
@@ -94,6 +126,8 @@ const assetSchema = z.strictObject({
       jobs: z.number().int().min(1).max(64).default(2),
     })
     .default({ scratch: "embedded", jobs: 2 }),
+  schedule: scheduleSchema.optional(),
+  retention: retentionSchema.optional(),
 });
 
 const oneOrMany = z.union([z.string(), z.array(z.string())]).transform((v) => (Array.isArray(v) ? v : [v]));
@@ -253,6 +287,14 @@ export const configSchema = z.strictObject({
           }),
         )
         .default([]),
+      /** Scheduled backups and drills: how many run at once in this server, attempts, when a server counts as dead. */
+      jobs: z
+        .strictObject({
+          concurrency: z.number().int().min(1).max(64).default(1),
+          attempts: z.number().int().min(1).max(25).default(3),
+          deadAfter: duration.default("60s"),
+        })
+        .default({ concurrency: 1, attempts: 3, deadAfter: "60s" }),
     })
     .optional(),
   /** `lifeline serve`'s watch: samples every asset each interval and alerts on losses. */

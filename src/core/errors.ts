@@ -73,6 +73,7 @@ export const ERROR_CODES = [
   "RESTORE_CANNOT_CREATE",
   "RESTORE_FAILED",
   "RESTORE_POINT_DAMAGED",
+  "RESTORE_POINT_IN_USE",
   "RESTORE_POINT_UNKNOWN",
   "RESTORE_SELECTION_UNKNOWN",
   "RESTORE_TABLES_EXIST",
@@ -114,6 +115,8 @@ export const EXIT_CODES = {
   config: 2,
   verdict: 3,
   verification: 4,
+  /** `status --check`: an asset breaches its RPO, its last drill failed, or an alert is open. */
+  breach: 5,
   interrupted: 130,
   refused: 3,
 } as const;

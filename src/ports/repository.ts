@@ -65,4 +65,13 @@ export interface Repository {
   writeDrillReport(report: DrillReport): Promise<void>;
   listDrillReports(asset?: string): Promise<DrillReport[]>;
   check(): Promise<CheckResult>;
+  /**
+   * Removes a restore point and its drill reports, crash-safely: it stops existing for readers at
+   * once, and an interrupted removal is finished later. RESTORE_POINT_IN_USE when something holds it.
+   */
+  removeRestorePoint(asset: string, id: string): Promise<void>;
+  /** Marks a restore point in use (a drill, restore or standby reads it) until the returned release. */
+  holdRestorePoint(asset: string, id: string, purpose: string): Promise<() => Promise<void>>;
+  /** The restore points held by live processes: id → what holds it. */
+  heldRestorePoints(asset: string): Promise<Map<string, string>>;
 }

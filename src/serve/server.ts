@@ -3,7 +3,8 @@
  * /metrics. Every request gets a defined answer and a log line; nothing a client sends crashes it.
  */
 import { createServer, type Server } from "node:https";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer as createPlainServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Registry } from "prom-client";
 import type { AddressInfo } from "node:net";
 import type { AdmissionOutcome } from "../app/admission.js";
 import { admissionReview } from "../core/admission/review.js";
@@ -25,8 +26,12 @@ export interface Readiness {
 export interface ServerOptions {
   host: string;
   port: number;
-  tls: TlsFiles;
-  admit: (body: unknown) => Promise<AdmissionOutcome>;
+  /** Null: plain HTTP without the webhook (a server that only runs scheduled jobs and serves /metrics). */
+  tls: TlsFiles | null;
+  /** Absent: no admission webhook (POST /validate answers 404). */
+  admit?: (body: unknown) => Promise<AdmissionOutcome>;
+  /** More metrics on /metrics (the jobs' per-asset metrics). */
+  registries?: readonly Registry[];
   readiness: () => Promise<Readiness>;
   log: Logger;
   maxBodyBytes?: number;
@@ -93,7 +98,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { log } = options;
   const limit = options.maxBodyBytes ?? MAX_BODY_BYTES;
   const metrics = serveMetrics();
-  let pair = readTlsPair(options.tls);
+  const tlsFiles = options.tls;
+  let pair = tlsFiles ? readTlsPair(tlsFiles) : null;
+  const admit = options.admit;
 
   const validate = async (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
@@ -122,7 +129,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     let outcome: AdmissionOutcome;
     try {
-      outcome = await options.admit(json);
+      if (!admit) throw new Error("no admission webhook");
+      outcome = await admit(json);
     } catch (error) {
       // admit never throws; should it, the request is still answered (and denied: no allowed:true).
       const reason = `internal error: ${error instanceof Error ? error.message : String(error)}`;
@@ -153,7 +161,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0];
-    if (path === "/validate") {
+    if (path === "/validate" && admit) {
       if (req.method !== "POST") return send(res, 405, "text/plain", "lifeline: POST an AdmissionReview\n");
       return validate(req, res);
     }
@@ -166,17 +174,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         ? send(res, 200, "text/plain", "ok\n")
         : send(res, 503, "text/plain", `not ready: ${r.reason ?? "unknown"}\n`);
     }
-    if (path === "/metrics")
-      return send(res, 200, metrics.registry.contentType, await metrics.registry.metrics());
+    if (path === "/metrics") {
+      const texts = [await metrics.registry.metrics()];
+      for (const r of options.registries ?? []) texts.push(await r.metrics());
+      return send(res, 200, metrics.registry.contentType, texts.join("\n"));
+    }
     return send(
       res,
       404,
       "text/plain",
-      "not found: lifeline serves /validate, /healthz, /readyz, /metrics\n",
+      `not found: lifeline serves ${admit ? "/validate, " : ""}/healthz, /readyz, /metrics\n`,
     );
   };
 
-  const server: Server = createServer({ cert: pair.cert, key: pair.key }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((error: unknown) => {
       log.log("error", "request-failed", {
         path: req.url,
@@ -185,7 +196,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (!res.headersSent) send(res, 500, "text/plain", "lifeline: internal error\n");
       else res.destroy();
     });
-  });
+  };
+  const server: Server | ReturnType<typeof createPlainServer> = pair
+    ? createServer({ cert: pair.cert, key: pair.key }, onRequest)
+    : createPlainServer(onRequest);
   server.on("tlsClientError", (error) => log.log("warn", "tls-client-error", { reason: error.message }));
   server.on("clientError", (error, socket) => {
     log.log("warn", "client-error", { reason: error.message });
@@ -205,25 +219,32 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     server.listen(options.port, options.host, () => resolve());
   });
   server.on("error", (error) => log.log("error", "server-error", { reason: error.message }));
-  const stopWatching = watchTlsFiles(
-    options.tls,
-    pair,
-    {
-      apply: (next) => {
-        server.setSecureContext({ cert: next.cert, key: next.key });
-        pair = next;
-        log.log("info", "tls-reloaded", { fingerprint: next.fingerprint, validTo: next.validTo });
-      },
-      refused: (reason) =>
-        log.log("error", "tls-reload-refused", { reason, keeping: pair.fingerprint, validTo: pair.validTo }),
-    },
-    options.tlsPollMs,
-  );
+  const secure = "setSecureContext" in server ? server : null;
+  const stopWatching =
+    tlsFiles && pair && secure
+      ? watchTlsFiles(
+          tlsFiles,
+          pair,
+          {
+            apply: (next) => {
+              secure.setSecureContext({ cert: next.cert, key: next.key });
+              pair = next;
+              log.log("info", "tls-reloaded", { fingerprint: next.fingerprint, validTo: next.validTo });
+            },
+            refused: (reason) =>
+              log.log("error", "tls-reload-refused", {
+                reason,
+                keeping: pair?.fingerprint,
+                validTo: pair?.validTo,
+              }),
+          },
+          options.tlsPollMs,
+        )
+      : () => undefined;
   const address = server.address() as AddressInfo;
   log.log("info", "listening", {
     address: `${address.address}:${address.port}`,
-    fingerprint: pair.fingerprint,
-    validTo: pair.validTo,
+    ...(pair ? { fingerprint: pair.fingerprint, validTo: pair.validTo } : { tls: false }),
   });
   let closing: Promise<void> | null = null;
   return {

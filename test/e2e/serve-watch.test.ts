@@ -57,7 +57,7 @@ function config(watch: string): string {
 describe("lifeline serve with only the watch", () => {
   it("alerts a dropped table to the webhook and the audit log; SIGTERM stops it", async () => {
     writeFileSync(path.join(work.dir, "lifeline.yaml"), config("watch:\n  interval: 300ms"));
-    const { child, done } = startCli(["serve"], { cwd: work.dir });
+    const { child, done } = startCli(["serve", "--listen", "127.0.0.1:0"], { cwd: work.dir });
     const deadline = Date.now() + 20_000;
     const wait = async (what: string, ok: () => boolean) => {
       while (!ok()) {
@@ -92,7 +92,7 @@ describe("lifeline serve with only the watch", () => {
 
   it("a wrong interval names the path and the fix", async () => {
     writeFileSync(path.join(work.dir, "lifeline.yaml"), config("watch:\n  interval: often"));
-    const result = await cli(["serve"], { cwd: work.dir });
+    const result = await cli(["serve", "--listen", "127.0.0.1:0"], { cwd: work.dir });
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /watch\.interval: is not an interval; write it like 30s, 5m or 500ms/);
   });

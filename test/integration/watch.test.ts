@@ -16,7 +16,8 @@ import { backup } from "../../src/app/backup.js";
 import { drill } from "../../src/app/drill.js";
 import { watcher, type WatchDeps, type WatchRound } from "../../src/app/watch.js";
 import { openCatalog } from "../../src/catalog/index.js";
-import { openAlerts } from "../../src/core/watch/alert.js";
+import { openAlerts } from "../../src/core/posture/check.js";
+import { openWatchAlerts } from "../../src/core/watch/alert.js";
 import { DEFAULT_THRESHOLDS } from "../../src/core/watch/detect.js";
 import { SIMULATED, startSimulatedCluster, type SimulatedCluster } from "../../src/demo/cluster/index.js";
 import { KubernetesCluster } from "../../src/kubernetes/cluster.js";
@@ -208,17 +209,24 @@ describe("watch against the real PostgreSQL", () => {
       await running.stop();
     }
     const entries = await catalog.audit({ kind: "alert" });
-    assert.deepEqual(entries.map((e) => `${String(e.data.state)} ${String(e.data.alert)}`).sort(), [
-      "open rows-fell:public.ledger",
-      "open table-dropped:public.products",
-      "open table-truncated:public.events",
-      "resolved rows-fell:public.ledger",
-      "resolved table-truncated:public.events",
+    assert.deepEqual(entries.map((e) => `${String(e.data.state)} ${String(e.data.key)}`).sort(), [
+      "open shop:rows-fell:public.ledger",
+      "open shop:table-dropped:public.products",
+      "open shop:table-truncated:public.events",
+      "resolved shop:rows-fell:public.ledger",
+      "resolved shop:table-truncated:public.events",
     ]);
     assert.deepEqual(
-      openAlerts(entries).map((a) => a.key),
+      openWatchAlerts(entries).map((a) => a.key),
       ["table-dropped:public.products"],
     );
+    // What status --check counts: the one loss still open, with its message.
+    const open = openAlerts(entries);
+    assert.deepEqual(
+      open.map((a) => [a.asset, a.key, a.alert]),
+      [["shop", "shop:table-dropped:public.products", "table-dropped"]],
+    );
+    assert.match(open[0]?.message ?? "", /table public\.products was dropped/);
 
     // A restarted server: the open alert is not sent again, and is resolved when the table is back.
     const count = received.length;
@@ -236,6 +244,7 @@ describe("watch against the real PostgreSQL", () => {
     assert.deepEqual(sent, ["resolved table-dropped:public.products"]);
     assert.equal(received.length, count + 1);
     assert.deepEqual(openAlerts(await catalog.audit({ kind: "alert" })), []);
+    assert.deepEqual(openWatchAlerts(await catalog.audit({ kind: "alert" })), []);
   });
 
   it("a database that disappears and one that cannot be reached are alerted", async () => {

@@ -3,12 +3,13 @@ import { describe, it } from "node:test";
 import type { AuditEntry } from "../../src/core/audit/chain.js";
 import {
   alertText,
-  openAlerts,
+  openWatchAlerts,
   openedAuditData,
   resolvedAuditData,
   resolvedText,
   wayBack,
 } from "../../src/core/watch/alert.js";
+import { openAlerts } from "../../src/core/posture/check.js";
 import { DEFAULT_THRESHOLDS, rowsFell, watchStep, type OpenAlert } from "../../src/core/watch/detect.js";
 import type { AssetSample, ClaimSample, PostureSample, TableSample } from "../../src/core/watch/sample.js";
 
@@ -309,7 +310,7 @@ describe("watch: the alert message and its audit entries", () => {
     ]);
   });
 
-  it("openAlerts reads the audit log: the last entry per asset and key decides; what it reads checks the alert again", () => {
+  it("openWatchAlerts reads the audit log: the last entry per asset and key decides; what it reads checks the alert again", () => {
     const first = step(sample([products, orders]), sample([])).opened;
     const entry = (seq: number, asset: string, data: Record<string, unknown>): AuditEntry => ({
       seq,
@@ -326,12 +327,26 @@ describe("watch: the alert message and its audit entries", () => {
     const [a, b] = first;
     assert.ok(a && b);
     const entries = [
-      entry(1, "shop", openedAuditData(a, wayBack("shop", a, verified, targets))),
-      entry(2, "shop", openedAuditData(b, wayBack("shop", b, verified, targets))),
-      entry(3, "other", openedAuditData(a, wayBack("other", a, verified, targets))),
+      entry(1, "shop", openedAuditData(a, wayBack("shop", a, verified, targets), "text a")),
+      entry(2, "shop", openedAuditData(b, wayBack("shop", b, verified, targets), "text b")),
+      entry(
+        3,
+        "other",
+        openedAuditData({ ...a, asset: "other" }, wayBack("other", a, verified, targets), "text a"),
+      ),
       entry(4, "shop", resolvedAuditData({ ...a, resolvedAt: "2026-11-27T10:01:00Z", reason: "back" })),
     ];
-    const open = openAlerts(entries);
+    const open = openWatchAlerts(entries);
+    // status --check reads the same entries (every alert: the watch's and the scheduled jobs').
+    assert.deepEqual(
+      openAlerts(entries)
+        .map((x) => [x.asset, x.key, x.alert, x.message])
+        .sort(),
+      [
+        ["other", `other:${a.key}`, "table-dropped", "text a"],
+        ["shop", `shop:${b.key}`, "table-dropped", "text b"],
+      ],
+    );
     assert.deepEqual(open.map((x) => [x.asset, x.key]).sort(), [
       ["other", a.key],
       ["shop", b.key],

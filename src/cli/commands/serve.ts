@@ -13,6 +13,8 @@ import {
 } from "../../config/load.js";
 import { LifelineError } from "../../core/errors.js";
 import { redactUrl, secrets } from "../../core/redact.js";
+import type { Notification } from "../../notify/webhook.js";
+import type { Registry } from "prom-client";
 import type { Catalog } from "../../ports/catalog.js";
 import type { Logger } from "../../serve/log.js";
 import type { Cluster, ClusterSelection } from "../../ports/cluster.js";
@@ -21,7 +23,7 @@ import { systemClock } from "../../ports/clock.js";
 import { catalogLocation, openCatalogFor } from "../catalog.js";
 import type { CliEnv } from "../env.js";
 import { commandPlanInputs, kubernetesFlags } from "../kubernetes.js";
-import { contextFor, load } from "../wiring.js";
+import { contextFor, kubernetesSettings, load } from "../wiring.js";
 
 interface ServeFlags {
   listen?: string;
@@ -48,7 +50,12 @@ export function parseListen(value: string, where: string): { host: string; port:
 }
 
 /** Where to listen and the TLS files: the flags, then lifeline.yaml's serve: section. */
-export function serveSettings(loaded: LoadedConfig, flags: ServeFlags) {
+export function serveSettings(
+  loaded: LoadedConfig,
+  flags: ServeFlags,
+  /** Without TLS the server runs without the webhook, on plain HTTP (only scheduled jobs and /metrics). */
+  allowPlain = false,
+): { host: string; port: number; tls: { cert: string; key: string } | null } {
   const s = loaded.config.serve;
   const listen = flags.listen
     ? parseListen(flags.listen, "--listen")
@@ -67,6 +74,7 @@ export function serveSettings(loaded: LoadedConfig, flags: ServeFlags) {
       : s?.tls
         ? { cert: path.resolve(loaded.dir, s.tls.cert), key: path.resolve(loaded.dir, s.tls.key) }
         : null;
+  if (!tls && allowPlain) return { ...listen, tls: null };
   if (!tls) {
     throw new LifelineError({
       code: "CONFIG_INVALID",
@@ -78,12 +86,29 @@ export function serveSettings(loaded: LoadedConfig, flags: ServeFlags) {
   return { ...listen, tls };
 }
 
+function stopped(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+/** Posts to the webhooks of notifications.webhooks (their URLs are secrets). */
+async function webhookNotifier(loaded: LoadedConfig) {
+  const { notify } = await import("../../notify/webhook.js");
+  const webhooks = loaded.config.notifications.webhooks.map((w, i) =>
+    interpolate(w, `notifications.webhooks[${i}]`, process.env),
+  );
+  for (const w of webhooks) secrets.add(w);
+  return (message: Notification) => notify(webhooks, message);
+}
+
 export function register(program: Command, env: CliEnv): void {
   kubernetesFlags(
     program
       .command("serve")
       .description(
-        "Run the lifeline server: the Kubernetes admission webhook (POST /validate, HTTPS) that judges deletions of claims, volumes, namespaces and StatefulSets with the same plan and policy as `lifeline plan`, and /healthz, /readyz, /metrics; and the watch (drop detection and alerts) when lifeline.yaml has a watch: section. JSON logs on stderr; SIGTERM stops it cleanly.",
+        "Run the lifeline server: the Kubernetes admission webhook (POST /validate, HTTPS) that judges deletions of claims, volumes, namespaces and StatefulSets with the same plan and policy as `lifeline plan`; the assets' scheduled backups, drills and retention (schedule: and retention: in lifeline.yaml); the watch (drop detection and alerts; watch: in lifeline.yaml); and /healthz, /readyz, /metrics. Without a TLS certificate it runs only the schedules, the watch and /metrics (plain HTTP). JSON logs on stderr; SIGTERM stops it cleanly.",
       )
       .option(
         "--listen <host:port>",
@@ -101,12 +126,23 @@ With a watch: section in lifeline.yaml, serve also samples every asset each watc
 with data is dropped or truncated, rows fall by more than watch.rowsFall, the database is gone or
 unreachable, a bound claim or volume is deleted or reclaims with Delete, the RPO is passed or a
 standby falls behind; alerts are recorded in the audit log (kind alert, open then resolved).
-Without TLS and with a watch: section, serve runs the watch alone (no webhook).
 
 Examples:
   lifeline serve --tls-cert tls.crt --tls-key tls.key
   lifeline serve --listen 127.0.0.1:9443 --context prod
-  lifeline serve                      # lifeline.yaml: watch: { interval: 30s }, no TLS: the watch alone
+  lifeline serve --listen 127.0.0.1:9090      # schedules only (no serve.tls): jobs and /metrics
+  lifeline serve                              # watch: { interval: 30s } and no serve.tls: the watch and /metrics
+
+Schedules (lifeline.yaml; cron in UTC, 5 fields or 6 with seconds first):
+  assets:
+    shop:
+      schedule: { backup: "0 */6 * * *", drill: after-backup }
+      retention: { keepLast: 3, daily: 7, weekly: 4 }
+  serve:
+    jobs: { concurrency: 1, attempts: 3, deadAfter: 60s }
+With a PostgreSQL catalog the jobs run on graphile-worker, shared by every replica (each scheduled
+job runs once; a dead server's job is retried by another after deadAfter); with the SQLite
+catalog one server runs them in-process.
 
 A break-glass grant counts for the Kubernetes users and groups lifeline.yaml maps its identity to
 (identities:); the \`lifeline run\` executing an approved plan passes as the Kubernetes user it acts as;
@@ -117,10 +153,70 @@ Known limit: the cluster is read with list calls per judged request (no watch ca
     .action(async (opts: ServeFlags, command: Command) => {
       const options = env.globals(command);
       const loaded = load(options);
+      const { scheduledAssets } = await import("../../serve/jobs/index.js");
+      const scheduled = scheduledAssets(loaded);
       const watchConfig = watchSettings(loaded);
+      // Schedules or the watch without TLS: they and /metrics run, the webhook does not (it needs HTTPS).
+      const settings = serveSettings(loaded, opts, scheduled.length > 0 || watchConfig.enabled);
+      const { startServer } = await import("../../serve/server.js");
       const { jsonLogger } = await import("../../serve/log.js");
-      const { sharedCatalog } = await import("../../serve/serve.js");
+      const { readinessProbe, sharedCatalog } = await import("../../serve/serve.js");
       const log = jsonLogger();
+      const catalog = sharedCatalog(() => openCatalogFor(loaded));
+      // Started once the server listens (a port in use stops serve before any job runs).
+      const registries: Registry[] = [];
+      const startJobs = async () => {
+        if (scheduled.length === 0) return null;
+        const { startJobsComponent } = await import("../../serve/jobs-component.js");
+        const component = await startJobsComponent({
+          loaded,
+          catalogLocation: catalogLocation(loaded),
+          catalog: () => catalog.get(),
+          context: (signal) => contextFor(loaded, signal, silentProgress),
+          notify: await webhookNotifier(loaded),
+          log,
+        });
+        registries.push(component.registry);
+        return component;
+      };
+      // The watch (watch: in lifeline.yaml): every asset sampled each interval, alerts on losses.
+      const startWatching = async (cluster: ((s: ClusterSelection) => Cluster) | null) =>
+        watchConfig.enabled
+          ? startWatchFor(loaded, watchConfig, { cluster, catalog, log, opts }, env.signal)
+          : null;
+      if (!settings.tls) {
+        log.log("info", "starting", {
+          config: loaded.file,
+          catalog: redactUrl(catalogLocation(loaded)),
+          webhook: `off: no TLS certificate (serve.tls); ${watchConfig.enabled ? "the watch, " : ""}scheduled jobs and /metrics only`,
+          scheduled,
+        });
+        const server = await startServer({
+          host: settings.host,
+          port: settings.port,
+          tls: null,
+          readiness: readinessProbe([
+            { name: "catalog", check: async () => void (await (await catalog.get()).auditHead()) },
+          ]),
+          log,
+          registries,
+        });
+        const jobs = await startJobs().catch(async (error: unknown) => {
+          await server.close();
+          throw error;
+        });
+        const watch = await startWatching(null);
+        await stopped(env.signal);
+        log.log("info", "stopping", { reason: "signal" });
+        await watch?.stop();
+        await jobs?.stop();
+        await server.close();
+        await catalog.close().catch(() => undefined);
+        log.log("info", "stopped", {});
+        return;
+      }
+      const tls = settings.tls;
+      const { judgeAdmission } = await import("../../app/admission.js");
       const inputs = await commandPlanInputs(loaded, opts, env.signal, silentProgress);
       const expected = inputs.options.kubernetes.context;
       // One client per selection (kubeconfig read once); the context lifeline is told to judge by default.
@@ -135,104 +231,83 @@ Known limit: the cluster is read with list calls per judged request (no watch ca
         }
         return c;
       };
-      const catalog = sharedCatalog(() => openCatalogFor(loaded));
-      // With a watch: section and no TLS, serve runs the watch alone (no webhook, no Kubernetes needed).
-      const webhook = hasTls(loaded, opts) || !watchConfig.enabled;
-      const server = webhook ? await startWebhook(loaded, opts, { inputs, cluster, catalog, log }) : null;
-      const watch = watchConfig.enabled
-        ? await startWatchFor(loaded, watchConfig, { inputs, cluster, catalog, log }, env.signal)
-        : null;
-      await new Promise<void>((resolve) => {
-        if (env.signal.aborted) resolve();
-        else env.signal.addEventListener("abort", () => resolve(), { once: true });
+      const { signal: _signal, ...planDeps } = inputs.deps;
+      const deps: AdmissionDeps = {
+        plan: { deps: { ...planDeps, cluster }, options: { ...inputs.options, env: {} } },
+        catalog: () => catalog.get(),
+        clock: systemClock,
+        host: hostname(),
+        warn: (message) => log.log("warn", "gate-warning", { message }),
+        identities: loaded.config.identities,
+        controllers: loaded.config.serve?.controllers ?? [],
+      };
+      const readiness = readinessProbe([
+        { name: "catalog", check: async () => void (await (await catalog.get()).auditHead()) },
+        {
+          name: "cluster",
+          check: async () => {
+            const c = cluster({ kubeconfig: inputs.options.kubernetes.kubeconfig, context: null });
+            const inventory = await c.inventory(AbortSignal.timeout(10_000));
+            const gaps = inventory.gaps.filter((g) => g.required);
+            if (gaps.length > 0)
+              throw new Error(gaps.map((g) => `cannot read ${g.resource}: ${g.reason}`).join("; "));
+          },
+        },
+      ]);
+      if (Object.keys(loaded.config.assets).length === 0) {
+        log.log("warn", "no-assets", {
+          message: `${loaded.file} lists no assets: no data is bound to an asset, so every volume's data is judged as unbound (policy tier "unbound": by default one approval for destroying it); add assets with their kubernetes: binding`,
+        });
+      }
+      log.log("info", "starting", {
+        config: loaded.file,
+        catalog: redactUrl(catalogLocation(loaded)),
+        context: expected,
+        ...(scheduled.length > 0 ? { scheduled } : {}),
       });
+      const server = await startServer({
+        host: settings.host,
+        port: settings.port,
+        tls,
+        admit: (body) => judgeAdmission(deps, body),
+        readiness,
+        log,
+        registries,
+      });
+      const jobs = await startJobs().catch(async (error: unknown) => {
+        await server.close();
+        throw error;
+      });
+      const watch = await startWatching(cluster);
+      void readiness();
+      await stopped(env.signal);
       log.log("info", "stopping", { reason: "signal" });
       await watch?.stop();
-      await server?.close();
+      await jobs?.stop();
+      await server.close();
       await catalog.close().catch(() => undefined);
       log.log("info", "stopped", {});
     });
 }
 
-function hasTls(loaded: LoadedConfig, flags: ServeFlags): boolean {
-  return flags.tlsCert !== undefined || flags.tlsKey !== undefined || loaded.config.serve?.tls !== undefined;
-}
-
-interface ServeParts {
-  inputs: Awaited<ReturnType<typeof commandPlanInputs>>;
-  cluster: (selection: ClusterSelection) => Cluster;
-  catalog: { get(): Promise<Catalog>; close(): Promise<void> };
-  log: Logger;
-}
-
-/** The admission webhook (HTTPS): POST /validate, /healthz, /readyz, /metrics. */
-async function startWebhook(loaded: LoadedConfig, opts: ServeFlags, parts: ServeParts) {
-  const { inputs, cluster, catalog, log } = parts;
-  const settings = serveSettings(loaded, opts);
-  const { startServer } = await import("../../serve/server.js");
-  const { readinessProbe } = await import("../../serve/serve.js");
-  const { judgeAdmission } = await import("../../app/admission.js");
-  const expected = inputs.options.kubernetes.context;
-  const { signal: _signal, ...planDeps } = inputs.deps;
-  const deps: AdmissionDeps = {
-    plan: { deps: { ...planDeps, cluster }, options: { ...inputs.options, env: {} } },
-    catalog: () => catalog.get(),
-    clock: systemClock,
-    host: hostname(),
-    warn: (message) => log.log("warn", "gate-warning", { message }),
-    identities: loaded.config.identities,
-    controllers: loaded.config.serve?.controllers ?? [],
-  };
-  const readiness = readinessProbe([
-    { name: "catalog", check: async () => void (await (await catalog.get()).auditHead()) },
-    {
-      name: "cluster",
-      check: async () => {
-        const c = cluster({ kubeconfig: inputs.options.kubernetes.kubeconfig, context: null });
-        const inventory = await c.inventory(AbortSignal.timeout(10_000));
-        const gaps = inventory.gaps.filter((g) => g.required);
-        if (gaps.length > 0)
-          throw new Error(gaps.map((g) => `cannot read ${g.resource}: ${g.reason}`).join("; "));
-      },
-    },
-  ]);
-  if (Object.keys(loaded.config.assets).length === 0) {
-    log.log("warn", "no-assets", {
-      message: `${loaded.file} lists no assets: no data is bound to an asset, so every volume's data is judged as unbound (policy tier "unbound": by default one approval for destroying it); add assets with their kubernetes: binding`,
-    });
-  }
-  log.log("info", "starting", {
-    config: loaded.file,
-    catalog: redactUrl(catalogLocation(loaded)),
-    context: expected,
-  });
-  const server = await startServer({
-    host: settings.host,
-    port: settings.port,
-    tls: settings.tls,
-    admit: (body) => judgeAdmission(deps, body),
-    readiness,
-    log,
-  });
-  void readiness();
-  return server;
-}
-
-/** The watch: every asset sampled each watch.interval; alerts to the webhooks and the audit log. */
+/**
+ * The watch: every asset sampled each watch.interval; alerts to the webhooks and the audit log.
+ * `cluster`: the webhook's clients; without the webhook, bound assets get their own (lazily).
+ */
 async function startWatchFor(
   loaded: LoadedConfig,
   settings: WatchSettings,
-  parts: ServeParts,
+  parts: {
+    cluster: ((selection: ClusterSelection) => Cluster) | null;
+    catalog: { get(): Promise<Catalog> };
+    log: Logger;
+    opts: ServeFlags;
+  },
   signal: AbortSignal,
 ) {
-  const { inputs, cluster, catalog, log } = parts;
+  const { catalog, log, opts } = parts;
   const { watcher } = await import("../../app/watch.js");
   const { startWatch } = await import("../../serve/watch.js");
-  const { notify } = await import("../../notify/webhook.js");
-  const webhooks = loaded.config.notifications.webhooks.map((w, i) =>
-    interpolate(w, `notifications.webhooks[${i}]`, process.env),
-  );
-  for (const w of webhooks) secrets.add(w);
   const assets: ResolvedAsset[] = [];
   for (const name of Object.keys(loaded.config.assets)) {
     try {
@@ -244,20 +319,38 @@ async function startWatchFor(
       });
     }
   }
-  const ctx = contextFor(loaded, signal, silentProgress);
-  const kubeconfig = inputs.options.kubernetes.kubeconfig;
+  let cluster = parts.cluster;
+  if (!cluster && assets.some((a) => a.kubernetes !== null)) {
+    const inputs = await commandPlanInputs(loaded, opts, signal, silentProgress);
+    const clients = new Map<string, Cluster>();
+    const expected = inputs.options.kubernetes.context;
+    cluster = (selection) => {
+      const s = { kubeconfig: selection.kubeconfig, context: selection.context ?? expected };
+      const key = `${s.kubeconfig ?? ""}\u0000${s.context ?? ""}`;
+      let c = clients.get(key);
+      if (!c) {
+        c = inputs.deps.cluster(s);
+        clients.set(key, c);
+      }
+      return c;
+    };
+  }
+  const kubeconfig = kubernetesSettings(loaded, opts).kubeconfig;
+  const forAsset = cluster;
   const w = watcher(
     {
-      ctx,
+      ctx: contextFor(loaded, signal, silentProgress),
       catalog: () => catalog.get(),
-      cluster: (asset) => cluster({ kubeconfig, context: asset.kubernetes?.context ?? null }),
-      notify: (message) => notify(webhooks, message),
+      cluster: forAsset
+        ? (asset) => forAsset({ kubeconfig, context: asset.kubernetes?.context ?? null })
+        : null,
+      notify: await webhookNotifier(loaded),
       host: hostname(),
       log: (level, event, fields) => log.log(level, event, fields),
     },
     assets,
     { thresholds: settings.thresholds },
   );
-  log.log("info", "watch-assets", { assets: assets.map((a) => a.name), webhooks: webhooks.length });
+  log.log("info", "watch-assets", { assets: assets.map((a) => a.name) });
   return startWatch({ watcher: w, intervalMs: settings.intervalMs, log });
 }

@@ -1,18 +1,18 @@
 import type { Command } from "commander";
 import { existsSync } from "node:fs";
-import { recoveryStatus, status, type AssetStatusInput } from "../../app/status.js";
+import { recoveryStatus, status, statusInputs, type AssetStatusInput } from "../../app/status.js";
+import { openAlerts, postureBreaches, type OpenAlert } from "../../core/posture/check.js";
+import { EXIT_CODES } from "../../core/errors.js";
 import type { AuditEntry } from "../../core/audit/chain.js";
 import { redactUrl } from "../../core/redact.js";
 import { recoveryState, type RecoveryState } from "../../core/restore/state.js";
 import type { LoadedConfig } from "../../config/load.js";
-import { resolveAsset } from "../../config/load.js";
-import { parseDuration } from "../../core/duration.js";
 import { activeGrants, catalogLocation, withCatalog } from "../catalog.js";
 import type { CliEnv } from "../env.js";
 import { err, json, out, terminalProgress } from "../io.js";
 import { renderBreakGlass } from "../render/gate.js";
 import { renderStatus, statusJson } from "../render/restore-points.js";
-import { asset as resolve, contextFor, load, stateDirectory } from "../wiring.js";
+import { contextFor, load, stateDirectory } from "../wiring.js";
 import { readGuardKey } from "../../app/guard.js";
 
 const EMPTY: RecoveryState = { previous: [], standbys: [], lastRestores: [] };
@@ -40,6 +40,16 @@ async function recordedRecovery(loaded: LoadedConfig): Promise<RecoveryState | n
   }
 }
 
+/**
+ * The alerts open in the audit log; none without a catalog. A catalog that cannot be read fails
+ * the check: an unknown state is not a healthy one.
+ */
+async function recordedAlerts(loaded: LoadedConfig): Promise<OpenAlert[]> {
+  const location = catalogLocation(loaded);
+  if (!/^postgres/.test(location) && !existsSync(location)) return [];
+  return withCatalog(loaded, async (catalog) => openAlerts(await catalog.audit({ kind: "alert" })));
+}
+
 export function register(program: Command, env: CliEnv): void {
   program
     .command("status")
@@ -48,43 +58,29 @@ export function register(program: Command, env: CliEnv): void {
     )
     .argument("[assets...]", "assets to show (default: all)")
     .option("--json", "print one JSON document on stdout")
+    .option(
+      "--check",
+      "exit 5 when any asset breaches its RPO, its last drill failed, or an alert about it is open (a drop detected, a scheduled job that failed); for cron jobs and CI",
+    )
     .addHelpText(
       "after",
-      "\nExample:\n  lifeline status\n  lifeline status shop --json | jq '.assets[0].rpoSeconds'\n",
+      "\nExample:\n  lifeline status\n  lifeline status shop --json | jq '.assets[0].rpoSeconds'\n  lifeline status --check || page-oncall\n\nExit codes with --check: 0 every asset is fine, 5 a breach (listed on stderr, and in .check of --json).\n",
     )
-    .action(async (names: string[], _opts, command: Command) => {
+    .action(async (names: string[], opts: { check?: boolean }, command: Command) => {
       const options = env.globals(command);
       const loaded = load(options);
       const ctx = contextFor(loaded, env.signal, terminalProgress("status"));
       const wanted = names.length > 0 ? names : Object.keys(loaded.config.assets);
-      const inputs: AssetStatusInput[] = wanted.map((name) => {
-        const raw = loaded.config.assets[name];
-        if (!raw) resolve(loaded, name); // throws ASSET_UNKNOWN with the known names
-        try {
-          const resolved = resolveAsset(loaded, name, process.env);
-          return {
-            name,
-            asset: resolved,
-            tier: resolved.tier,
-            rpoSeconds: resolved.rpoSeconds,
-            resolveError: null,
-            guardKey: readGuardKey(stateDirectory(loaded), name),
-          };
-        } catch (error) {
-          return {
-            name,
-            asset: null,
-            tier: raw?.tier ?? "production",
-            rpoSeconds: parseDuration(raw?.rpo ?? "24h") ?? 86400,
-            resolveError: error instanceof Error ? error.message : String(error),
-          };
-        }
-      });
-      const [postures, grants, state] = await Promise.all([
+      const inputs: AssetStatusInput[] = statusInputs(loaded, wanted).map((input) =>
+        input.asset ? { ...input, guardKey: readGuardKey(stateDirectory(loaded), input.name) } : input,
+      );
+      const [postures, grants, state, alerts] = await Promise.all([
         status(ctx, inputs),
         activeGrants(loaded),
         recordedRecovery(loaded),
+        opts.check ? recordedAlerts(loaded) : Promise.resolve([]),
       ]);
+      const breaches = opts.check ? postureBreaches(postures, alerts) : [];
       const recovery = state
         ? await recoveryStatus(
             ctx,
@@ -92,7 +88,19 @@ export function register(program: Command, env: CliEnv): void {
             state,
           )
         : null;
-      if (options.json) json({ ...statusJson(postures, recovery), breakGlass: grants });
+      const check = opts.check
+        ? {
+            ok: breaches.length === 0,
+            breaches,
+            alerts: alerts.filter((a) => wanted.includes(a.asset ?? "")),
+          }
+        : undefined;
+      if (options.json)
+        json({ ...statusJson(postures, recovery), breakGlass: grants, ...(check ? { check } : {}) });
       else out([renderStatus(postures, recovery), ...renderBreakGlass(grants, new Date())].join("\n"));
+      if (check && !check.ok) {
+        if (!options.json) for (const b of breaches) err(`lifeline: BREACH: ${b.message}`);
+        env.setExit(EXIT_CODES.breach);
+      }
     });
 }

@@ -32,14 +32,17 @@ export const AUDIT_KINDS = [
   "discard",
   /** A decision of the admission webhook (lifeline serve) about a protected object. */
   "admission",
-  /**
-   * An alert of the watch (lifeline serve): data.state "open" when a loss or a broken posture is
-   * found, "resolved" when it clears; data.alert is its key (one alert per asset and key).
-   */
-  "alert",
   /** lifeline guard install / uninstall: the database guard put in place or removed. */
   "guard-install",
   "guard-uninstall",
+  /** Restore points retention removed (lifeline prune, or the server after a verified backup). */
+  "prune",
+  /**
+   * An alert raised or resolved (data: alert, key, state "open" | "resolved", message): a scheduled
+   * backup or drill that failed its last attempt; drops the watch detects. `status --check` fails
+   * while one is open.
+   */
+  "alert",
 ] as const;
 
 export type AuditKind = (typeof AUDIT_KINDS)[number];

@@ -136,11 +136,21 @@ export function resolvedText(alert: ResolvedAlert): string {
 }
 
 /** The audit entry's data for an alert that opens (kind "alert"): everything needed to check it later. */
-export function openedAuditData(alert: OpenAlert, way: WayBack): Record<string, unknown> {
+/**
+ * The audit entries of the watch follow the convention of every `alert` entry (core/posture/check:
+ * data { alert, key, state, message }, key stable while the condition lasts, `status --check` fails
+ * while one is open): alert is the watch's kind (table-dropped …), key `<asset>:<kind>:<object>`.
+ */
+function auditKey(alert: Pick<OpenAlert, "asset" | "key">): string {
+  return `${alert.asset}:${alert.key}`;
+}
+
+export function openedAuditData(alert: OpenAlert, way: WayBack, text: string): Record<string, unknown> {
   return {
     state: "open",
-    alert: alert.key,
-    kind: alert.kind,
+    alert: alert.kind,
+    key: auditKey(alert),
+    message: text,
     object: alert.object,
     before: alert.before,
     after: alert.after,
@@ -155,8 +165,9 @@ export function openedAuditData(alert: OpenAlert, way: WayBack): Record<string, 
 export function resolvedAuditData(alert: ResolvedAlert): Record<string, unknown> {
   return {
     state: "resolved",
-    alert: alert.key,
-    kind: alert.kind,
+    alert: alert.kind,
+    key: auditKey(alert),
+    message: resolvedText(alert),
     object: alert.object,
     openedAt: alert.openedAt,
     resolvedAt: alert.resolvedAt,
@@ -198,25 +209,28 @@ function dependentsFrom(v: unknown): Dependent[] {
 }
 
 /**
- * The alerts still open according to the audit log (entries of kind "alert" in chain order): the
- * last entry per asset and key says open. What `status --check` and a restarted server read.
+ * The watch's alerts still open according to the audit log (entries of kind "alert" in chain
+ * order; the last entry per key says open), with what they remember of the state before the loss:
+ * what a restarted server carries on with. (`status --check` reads every open alert, the watch's
+ * and the scheduled jobs', with core/posture/check's openAlerts.)
  */
-export function openAlerts(entries: readonly AuditEntry[]): OpenAlert[] {
+export function openWatchAlerts(entries: readonly AuditEntry[]): OpenAlert[] {
   const last = new Map<string, AuditEntry>();
   for (const e of entries) {
-    if (e.kind !== "alert" || e.damaged !== undefined || typeof e.data.alert !== "string") continue;
-    last.set(`${e.asset ?? ""}\u0000${e.data.alert}`, e);
+    if (e.kind !== "alert" || e.damaged !== undefined || typeof e.data.key !== "string") continue;
+    last.set(e.data.key, e);
   }
   const open: OpenAlert[] = [];
   for (const e of last.values()) {
     const d = e.data;
-    const kind = ALERT_KINDS.find((k) => k === d.kind);
-    if (d.state !== "open" || !kind) continue;
+    const kind = ALERT_KINDS.find((k) => k === d.alert);
+    const prefix = `${e.asset ?? ""}:`;
+    if (d.state !== "open" || !kind || typeof d.key !== "string" || !d.key.startsWith(prefix)) continue;
     open.push({
-      key: String(d.alert),
+      key: d.key.slice(prefix.length),
       kind,
       asset: e.asset ?? "",
-      object: typeof d.object === "string" ? d.object : String(d.alert),
+      object: typeof d.object === "string" ? d.object : d.key,
       before: typeof d.before === "string" ? d.before : "",
       after: typeof d.after === "string" ? d.after : "",
       dependents: dependentsFrom(d.dependents),

@@ -16,7 +16,9 @@ import {
   INDEX,
   MANIFEST,
   MARKER,
+  HOLD,
   PENDING,
+  REMOVING,
   RESTORE_POINTS,
   STAGING,
   TEMP,
@@ -140,6 +142,8 @@ export async function check(root: string): Promise<CheckResult> {
 
   const known = new Set<string>();
   const damaged = new Set<string>();
+  /** Restore points being removed: their drill reports go with them, not orphans. */
+  const removed = new Set<string>();
   let unprotected = 0;
   for (const asset of await entries(path.join(root, RESTORE_POINTS))) {
     const assetRel = path.posix.join(RESTORE_POINTS, asset.name);
@@ -155,6 +159,16 @@ export async function check(root: string): Promise<CheckResult> {
           isPidAlive(Number(staging[2]))
             ? `${rel}: a backup of ${asset.name} is in progress (pid ${staging[2]})`
             : `${rel}: leftovers of an interrupted backup; not a restore point, removed by the next backup of ${asset.name}`,
+        );
+        continue;
+      }
+      const removing = REMOVING.exec(entry.name);
+      if (removing && entry.isDirectory()) {
+        removed.add(`${asset.name}/${removing[1]}`);
+        notes.push(
+          isPidAlive(Number(removing[2]))
+            ? `${rel}: restore point ${removing[1]} of ${asset.name} is being removed (pid ${removing[2]})`
+            : `${rel}: an interrupted removal of restore point ${removing[1]}; finished by the next prune or backup of ${asset.name}`,
         );
         continue;
       }
@@ -190,7 +204,10 @@ export async function check(root: string): Promise<CheckResult> {
       notes.push(`${rel}: leftovers of an interrupted write; safe to delete`);
     else if (
       entry.isFile() &&
-      (indexed.has(entry.name) || entry.name.endsWith(".lock") || PENDING.test(entry.name))
+      (indexed.has(entry.name) ||
+        entry.name.endsWith(".lock") ||
+        PENDING.test(entry.name) ||
+        HOLD.test(entry.name))
     )
       continue;
     else unexplained(rel, entry.isDirectory() ? "directory" : "file");
@@ -233,7 +250,8 @@ export async function check(root: string): Promise<CheckResult> {
         }
         drillReports++;
         // A damaged restore point's drill reports are not orphans: the restore point is reported already.
-        if (!known.has(`${asset.name}/${rp.name}`) && !damaged.has(`${asset.name}/${rp.name}`)) {
+        const key = `${asset.name}/${rp.name}`;
+        if (!known.has(key) && !damaged.has(key) && !removed.has(key)) {
           findings.push({
             kind: "drill-report-orphan",
             path: rel,

@@ -7,6 +7,7 @@ import { check, verifyArtifacts } from "./check.js";
 import { listDrillReports } from "./drill-reports.js";
 import { artifactDirectory } from "./layout.js";
 import { getRestorePoint, listRestorePoints } from "./manifest.js";
+import { heldRestorePoints, holdRestorePoint, removeRestorePoint } from "./removing.js";
 import { stage, writeDrillReport } from "./writing.js";
 
 export { manifestDigest } from "./manifest.js";
@@ -23,6 +24,9 @@ export { manifestDigest } from "./manifest.js";
  *                                                 reports are the truth; rebuilt when missing, stale
  *                                                 or damaged)
  *   index/<asset>.lock                           held while the index is rewritten
+ *   restore-points/<asset>/.removing-<id>-<pid>/  a restore point being removed (or interrupted:
+ *                                                 the next removal or backup finishes it)
+ *   index/<asset>.hold-<id>-<pid>-<hex>          a drill, restore or standby reads that restore point
  *   index/<asset>.pending-<pid>-<hex>            a write whose index update is in progress (or
  *                                                 interrupted: the next reader rebuilds the index)
  */
@@ -63,6 +67,18 @@ export class LocalRepository implements Repository {
 
   listDrillReports(asset?: string): Promise<DrillReport[]> {
     return listDrillReports(this.root, asset);
+  }
+
+  removeRestorePoint(asset: string, id: string): Promise<void> {
+    return removeRestorePoint(this.root, asset, id);
+  }
+
+  holdRestorePoint(asset: string, id: string, purpose: string): Promise<() => Promise<void>> {
+    return holdRestorePoint(this.root, asset, id, purpose);
+  }
+
+  heldRestorePoints(asset: string): Promise<Map<string, string>> {
+    return heldRestorePoints(this.root, asset);
   }
 
   check(): Promise<CheckResult> {

@@ -19,6 +19,10 @@ export const STAGING = /^\.staging-(.+)-(\d+)$/;
 /** Left by a writer between writing a manifest or drill report and updating the index (asset names have no "."). */
 export const PENDING = /^([^.]+)\.pending-(\d+)-([0-9a-f]+)$/;
 export const TEMP = /\.tmp-\d+$/;
+/** A restore point directory being removed (renamed out of the way first; see removing.ts). */
+export const REMOVING = /^\.removing-(\d{8}T\d{6}Z-[0-9a-f]{6})-(\d+)$/;
+/** index/<asset>.hold-<restore point id>-<pid>-<hex>: a drill, restore or standby reads that restore point. */
+export const HOLD = /^([^.]+)\.hold-(\d{8}T\d{6}Z-[0-9a-f]{6})-(\d+)-([0-9a-f]+)$/;
 
 export async function entries(dir: string): Promise<Dirent[]> {
   try {

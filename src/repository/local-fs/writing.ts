@@ -13,6 +13,7 @@ import { beginIndexUpdate, finishIndexUpdate } from "./asset-index.js";
 import { drillInfo } from "./drill-reports.js";
 import { DRILLS, MANIFEST, RESTORE_POINTS, STAGING, ensure, entries, failure } from "./layout.js";
 import { manifestDigest } from "./manifest.js";
+import { finishAbandonedRemovals } from "./removing.js";
 
 export async function stage(root: string, asset: string, id: string): Promise<StagedRestorePoint> {
   await ensure(root);
@@ -21,6 +22,7 @@ export async function stage(root: string, asset: string, id: string): Promise<St
   try {
     await mkdir(assetDir, { recursive: true });
     await removeAbandonedStaging(assetDir);
+    await finishAbandonedRemovals(root, asset);
     staging = path.join(assetDir, `.staging-${id}-${process.pid}`);
     await mkdir(staging);
   } catch (error) {

@@ -1,0 +1,103 @@
+import type { AuditEntry } from "../core/audit/chain.js";
+import { planRetention, type RetentionDecision, type RetentionPolicy } from "../core/retention/retention.js";
+import { recoveryState } from "../core/restore/state.js";
+import type { Catalog } from "../ports/catalog.js";
+import type { AppContext } from "./context.js";
+
+export interface PruneOptions {
+  dryRun: boolean;
+  /** Who prunes, for the audit log (a person, or "lifeline serve"). */
+  identity: string;
+  host: string;
+}
+
+export interface PruneResult {
+  asset: string;
+  policy: RetentionPolicy;
+  dryRun: boolean;
+  /** Newest first: every restore point, kept or removed, with the reasons. */
+  decisions: RetentionDecision[];
+  removed: string[];
+  /** Restore points that were to go but could not be removed (in use since, disk error): they stay. */
+  failures: { id: string; error: string }[];
+  /** The audit entry recording the removals (null on a dry run or when nothing was removed). */
+  audit: AuditEntry | null;
+}
+
+/**
+ * Applies an asset's retention policy: never the newest verified restore point, one being drilled
+ * or restored, or one a standby serves (the audit log says which); removals are recorded in the
+ * audit log with their reasons. A dry run only says what would go.
+ */
+export async function prune(
+  ctx: AppContext,
+  catalog: Catalog,
+  asset: string,
+  policy: RetentionPolicy,
+  options: PruneOptions,
+): Promise<PruneResult> {
+  const [overview, held, standbyEntries] = await Promise.all([
+    ctx.repository.overview(asset),
+    ctx.repository.heldRestorePoints(asset),
+    catalog.audit({ asset, kind: "standby" }),
+  ]);
+  const inUse = new Map(held);
+  for (const s of recoveryState(standbyEntries).standbys)
+    if (s.asset === asset) inUse.set(s.restorePointId, `the standby ${s.target} serves it`);
+  const latest = new Map<string, { result: "passed" | "failed"; finishedAt: string }>();
+  for (const d of overview.drills) {
+    const current = latest.get(d.restorePointId);
+    if (!current || d.finishedAt > current.finishedAt) latest.set(d.restorePointId, d);
+  }
+  const decisions = planRetention({
+    policy,
+    restorePoints: overview.restorePoints.map((p) => ({
+      id: p.id,
+      snapshotTime: p.snapshotTime,
+      drill: latest.get(p.id)?.result ?? null,
+      damaged: p.damaged !== null,
+    })),
+    inUse,
+    now: ctx.clock.now(),
+  });
+  const result: PruneResult = {
+    asset,
+    policy,
+    dryRun: options.dryRun,
+    decisions,
+    removed: [],
+    failures: [],
+    audit: null,
+  };
+  if (options.dryRun) return result;
+  for (const d of decisions) {
+    if (!d.remove) continue;
+    if (ctx.signal.aborted) break;
+    try {
+      await ctx.repository.removeRestorePoint(asset, d.id);
+      result.removed.push(d.id);
+    } catch (error) {
+      result.failures.push({ id: d.id, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  if (result.removed.length > 0) {
+    const removed = new Set(result.removed);
+    result.audit = await catalog.appendAudit({
+      at: ctx.clock.now().toISOString(),
+      kind: "prune",
+      identity: options.identity,
+      host: options.host,
+      asset,
+      planId: null,
+      data: {
+        policy: { ...policy },
+        removed: decisions
+          .filter((d) => removed.has(d.id))
+          .map((d) => ({ restorePointId: d.id, snapshotTime: d.snapshotTime, reason: d.reasons.join("; ") })),
+        kept: decisions.filter((d) => !d.remove).length,
+        failures: result.failures,
+      },
+    });
+  }
+  return result;
+}

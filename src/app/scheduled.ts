@@ -1,0 +1,190 @@
+/**
+ * The jobs `lifeline serve` runs on a schedule: a backup, a drill, and retention after a verified
+ * backup; alerts when a job fails its last attempt or a drill fails, resolved when the next one
+ * succeeds. Independent of the job engine that runs them (graphile-worker on a PostgreSQL catalog,
+ * in-process with SQLite): the engine retries a job that throws.
+ */
+import type { ResolvedAsset } from "../config/load.js";
+import { openAlerts } from "../core/posture/check.js";
+import type { RetentionPolicy } from "../core/retention/retention.js";
+import type { Notification, NotifyFailure } from "../notify/webhook.js";
+import type { Catalog } from "../ports/catalog.js";
+import { backup } from "./backup.js";
+import type { AppContext } from "./context.js";
+import { drill } from "./drill.js";
+import { prune } from "./prune.js";
+
+export type JobKind = "backup" | "drill";
+
+export interface JobRequest {
+  kind: JobKind;
+  asset: string;
+  /** A drill after a backup drills that restore point; otherwise the newest. */
+  restorePointId?: string;
+}
+
+export interface AssetJobs {
+  asset: ResolvedAsset;
+  retention: RetentionPolicy | null;
+  /** schedule.drill is "after-backup": each scheduled backup is drilled right after it is taken. */
+  drillAfterBackup: boolean;
+}
+
+export interface ScheduledDeps {
+  /** A context whose signal stops this job (server stopping). */
+  ctx: AppContext;
+  catalog: () => Promise<Catalog>;
+  notify: (message: Notification) => Promise<NotifyFailure[]>;
+  /** Who acts in the audit log: "lifeline serve". */
+  identity: string;
+  host: string;
+  log: (level: "info" | "warn" | "error", event: string, fields: Record<string, unknown>) => void;
+}
+
+export type JobOutcome =
+  | { kind: "backup"; asset: string; restorePointId: string; seconds: number; drillNext: boolean }
+  | {
+      kind: "drill";
+      asset: string;
+      restorePointId: string;
+      result: "passed" | "failed";
+      seconds: number;
+      pruned: string[];
+    };
+
+/** Runs one job; throws when it should be retried (a failed drill is a result, not an error). */
+export async function runJob(deps: ScheduledDeps, jobs: AssetJobs, request: JobRequest): Promise<JobOutcome> {
+  const started = performance.now();
+  const seconds = () => Math.round((performance.now() - started) / 10) / 100;
+  const name = jobs.asset.name;
+  if (request.kind === "backup") {
+    const manifest = await backup(deps.ctx, jobs.asset);
+    await resolveAlert(
+      deps,
+      name,
+      "backup-failed",
+      `scheduled backups of ${name} work again (${manifest.id})`,
+    );
+    return {
+      kind: "backup",
+      asset: name,
+      restorePointId: manifest.id,
+      seconds: seconds(),
+      drillNext: jobs.drillAfterBackup,
+    };
+  }
+  const report = await drill(deps.ctx, jobs.asset, request.restorePointId);
+  if (report.result === "failed") {
+    await raiseAlert(deps, name, "drill-failed", {
+      text: `lifeline: the drill of ${name}'s restore point ${report.restorePointId} FAILED${report.failure ? `: ${report.failure.message}` : ` (${report.mismatches.length} mismatches)`}; it is not verified — see lifeline drill ${name} --restore-point ${report.restorePointId}`,
+      event: { kind: "drill-failed", asset: name, restorePointId: report.restorePointId, drill: report.id },
+    });
+    return {
+      kind: "drill",
+      asset: name,
+      restorePointId: report.restorePointId,
+      result: "failed",
+      seconds: seconds(),
+      pruned: [],
+    };
+  }
+  await resolveAlert(
+    deps,
+    name,
+    "drill-failed",
+    `the drill of ${name}'s restore point ${report.restorePointId} passed`,
+  );
+  let pruned: string[] = [];
+  if (jobs.retention) {
+    // Retention after each verified backup; a failure to prune is logged, the drill stays passed.
+    try {
+      const result = await prune(deps.ctx, await deps.catalog(), name, jobs.retention, {
+        dryRun: false,
+        identity: deps.identity,
+        host: deps.host,
+      });
+      pruned = result.removed;
+      if (result.removed.length > 0 || result.failures.length > 0)
+        deps.log(result.failures.length > 0 ? "warn" : "info", "pruned", {
+          asset: name,
+          removed: result.removed,
+          failures: result.failures,
+        });
+    } catch (error) {
+      deps.log("error", "prune-failed", {
+        asset: name,
+        reason: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+  return {
+    kind: "drill",
+    asset: name,
+    restorePointId: report.restorePointId,
+    result: "passed",
+    seconds: seconds(),
+    pruned,
+  };
+}
+
+/** A job failed its last attempt: an alert (audit log and webhooks) until the next one succeeds. */
+export async function jobGaveUp(
+  deps: ScheduledDeps,
+  request: JobRequest,
+  attempts: number,
+  error: unknown,
+): Promise<void> {
+  const reason = error instanceof Error ? error.message : String(error);
+  const fix =
+    error instanceof Error && "fix" in error && typeof error.fix === "string" ? ` Fix: ${error.fix}` : "";
+  await raiseAlert(deps, request.asset, `${request.kind}-failed`, {
+    text: `lifeline: the scheduled ${request.kind} of ${request.asset} FAILED ${attempts} time${attempts === 1 ? "" : "s"} and will not be retried until its next schedule: ${reason}.${fix}`,
+    event: { kind: `${request.kind}-failed`, asset: request.asset, attempts, reason },
+  });
+}
+
+async function raiseAlert(
+  deps: ScheduledDeps,
+  asset: string,
+  alert: string,
+  message: Notification,
+): Promise<void> {
+  const key = `${asset}:${alert}`;
+  const catalog = await deps.catalog();
+  const open = openAlerts(await catalog.audit({ asset, kind: "alert" })).some((a) => a.key === key);
+  await catalog.appendAudit({
+    at: deps.ctx.clock.now().toISOString(),
+    kind: "alert",
+    identity: deps.identity,
+    host: deps.host,
+    asset,
+    planId: null,
+    data: { alert, key, state: "open", message: message.text, ...(open ? { repeated: true } : {}) },
+  });
+  deps.log("error", "alert", { asset, alert, message: message.text });
+  // De-duplicated while the condition lasts: the channel hears it once.
+  if (open) return;
+  const failures = await deps.notify(message);
+  for (const f of failures) deps.log("warn", "notify-failed", { webhook: f.webhook, error: f.error });
+}
+
+async function resolveAlert(deps: ScheduledDeps, asset: string, alert: string, text: string): Promise<void> {
+  const key = `${asset}:${alert}`;
+  const catalog = await deps.catalog();
+  if (!openAlerts(await catalog.audit({ asset, kind: "alert" })).some((a) => a.key === key)) return;
+  await catalog.appendAudit({
+    at: deps.ctx.clock.now().toISOString(),
+    kind: "alert",
+    identity: deps.identity,
+    host: deps.host,
+    asset,
+    planId: null,
+    data: { alert, key, state: "resolved", message: text },
+  });
+  deps.log("info", "alert-resolved", { asset, alert });
+  const failures = await deps.notify({
+    text: `lifeline: resolved: ${text}`,
+    event: { kind: `${alert}-resolved`, asset },
+  });
+  for (const f of failures) deps.log("warn", "notify-failed", { webhook: f.webhook, error: f.error });
+}

@@ -1,0 +1,81 @@
+/**
+ * `lifeline status --check`: does any asset need a person now? An asset breaches when its newest
+ * verified restore point is older than its RPO (or there is none), its last drill failed, or an
+ * alert about it is open (a drop the watch detected, a scheduled backup or drill that failed its
+ * last attempt). Pure: the caller passes postures and the audit log's `alert` entries.
+ */
+import type { AuditEntry } from "../audit/chain.js";
+import type { Posture } from "./posture.js";
+
+export interface OpenAlert {
+  asset: string | null;
+  /** What the alert is about, stable while the condition lasts (de-duplication key), e.g. "shop:backup-failed". */
+  key: string;
+  alert: string;
+  message: string;
+  since: string;
+  seq: number;
+}
+
+/**
+ * Alerts whose latest `alert` entry (per key) has state "open". Entries of kind `alert` carry
+ * data { alert, key, state: "open" | "resolved", message }; entries without a key count by their
+ * alert name and asset.
+ */
+export function openAlerts(entries: readonly AuditEntry[]): OpenAlert[] {
+  const latest = new Map<string, { entry: AuditEntry; state: unknown }>();
+  for (const entry of [...entries].sort((a, b) => a.seq - b.seq)) {
+    if (entry.kind !== "alert" || entry.damaged) continue;
+    const data = entry.data;
+    const alert = typeof data.alert === "string" ? data.alert : "alert";
+    const key = typeof data.key === "string" ? data.key : `${entry.asset ?? ""}:${alert}`;
+    latest.set(key, { entry, state: data.state });
+  }
+  const open: OpenAlert[] = [];
+  for (const [key, { entry, state }] of latest) {
+    if (state !== "open") continue;
+    open.push({
+      asset: entry.asset,
+      key,
+      alert: typeof entry.data.alert === "string" ? entry.data.alert : "alert",
+      message: typeof entry.data.message === "string" ? entry.data.message : "",
+      since: entry.at,
+      seq: entry.seq,
+    });
+  }
+  return open;
+}
+
+export interface Breach {
+  asset: string;
+  kind: "rpo" | "drill-failed" | "alert";
+  message: string;
+}
+
+export function postureBreaches(postures: readonly Posture[], alerts: readonly OpenAlert[]): Breach[] {
+  const breaches: Breach[] = [];
+  for (const p of postures) {
+    if (!p.rpoMet)
+      breaches.push({
+        asset: p.name,
+        kind: "rpo",
+        message:
+          p.rpoSeconds === null
+            ? `${p.name} has no verified restore point (RPO target ${p.rpoTargetSeconds}s): run lifeline backup ${p.name} && lifeline drill ${p.name}`
+            : `${p.name}'s newest verified restore point is ${Math.round(p.rpoSeconds)}s old, over its RPO of ${p.rpoTargetSeconds}s: run lifeline backup ${p.name} && lifeline drill ${p.name}`,
+      });
+    if (p.lastDrill?.result === "failed")
+      breaches.push({
+        asset: p.name,
+        kind: "drill-failed",
+        message: `${p.name}'s last drill (of ${p.lastDrill.restorePointId}, ${p.lastDrill.finishedAt}) FAILED: see lifeline drill ${p.name} --restore-point ${p.lastDrill.restorePointId}`,
+      });
+    for (const a of alerts.filter((x) => x.asset === p.name))
+      breaches.push({
+        asset: p.name,
+        kind: "alert",
+        message: `alert ${a.alert} open since ${a.since}: ${a.message}`,
+      });
+  }
+  return breaches;
+}

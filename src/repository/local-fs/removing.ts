@@ -1,0 +1,102 @@
+/**
+ * Removing a restore point, crash-safely: its directory is first renamed out of the restore point
+ * namespace (`.removing-<id>-<pid>`: from that instant it no longer exists for any reader), then its
+ * drill reports and its files are deleted and the index updated. A removal interrupted half-way is
+ * finished by the next removal or backup of the asset.
+ *
+ * Holds: a drill, restore or standby marks the restore point it reads (index/<asset>.hold-<id>-<pid>-<hex>,
+ * holding the purpose) so that retention leaves it alone; a hold whose process is gone counts for nothing.
+ */
+import { readFile, rename, rm, writeFile, mkdir } from "node:fs/promises";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { LifelineError } from "../../core/errors.js";
+import { fsyncPath, isPidAlive } from "../../support/files.js";
+import { beginIndexUpdate, finishIndexUpdate } from "./asset-index.js";
+import { DRILLS, HOLD, INDEX, REMOVING, RESTORE_POINTS, entries, failure, indexPath } from "./layout.js";
+
+export async function removeRestorePoint(root: string, asset: string, id: string): Promise<void> {
+  const assetDir = path.join(root, RESTORE_POINTS, asset);
+  const held = (await heldRestorePoints(root, asset)).get(id);
+  if (held !== undefined) {
+    throw new LifelineError({
+      code: "RESTORE_POINT_IN_USE",
+      kind: "runtime",
+      message: `restore point ${id} of ${asset} is in use (${held}); it was not removed`,
+      fix: `run lifeline prune ${asset} again once that is done`,
+    });
+  }
+  const removing = path.join(assetDir, `.removing-${id}-${process.pid}`);
+  const pending = await beginIndexUpdate(root, asset);
+  try {
+    try {
+      await rename(path.join(assetDir, id), removing);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+        await rm(pending, { force: true });
+        return; // removed already (by another prune)
+      }
+      throw error;
+    }
+    await fsyncPath(assetDir);
+    await finishRemoval(root, asset, id, removing);
+  } catch (error) {
+    await rm(pending, { force: true }).catch(() => undefined);
+    throw failure(root, error, `cannot remove restore point ${id} of ${asset}`);
+  }
+  await finishIndexUpdate(root, asset, pending, (index) => {
+    index.restorePoints = index.restorePoints.filter((p) => p.id !== id);
+    index.drills = index.drills.filter((d) => d.restorePointId !== id);
+  });
+}
+
+/** Deletes the drill reports, then the files: drill reports never outlive their restore point unnoticed. */
+async function finishRemoval(root: string, asset: string, id: string, removing: string): Promise<void> {
+  await rm(path.join(root, DRILLS, asset, id), { recursive: true, force: true });
+  await rm(removing, { recursive: true, force: true });
+}
+
+/** Finishes removals whose process died half-way (called before a backup stages and before a removal). */
+export async function finishAbandonedRemovals(root: string, asset: string): Promise<void> {
+  const assetDir = path.join(root, RESTORE_POINTS, asset);
+  for (const entry of await entries(assetDir)) {
+    const match = REMOVING.exec(entry.name);
+    const id = match?.[1];
+    if (!id || isPidAlive(Number(match[2]))) continue;
+    const pending = await beginIndexUpdate(root, asset);
+    try {
+      await finishRemoval(root, asset, id, path.join(assetDir, entry.name));
+    } catch (error) {
+      await rm(pending, { force: true }).catch(() => undefined);
+      throw error;
+    }
+    await finishIndexUpdate(root, asset, pending, (index) => {
+      index.restorePoints = index.restorePoints.filter((p) => p.id !== id);
+      index.drills = index.drills.filter((d) => d.restorePointId !== id);
+    });
+  }
+}
+
+export async function holdRestorePoint(
+  root: string,
+  asset: string,
+  id: string,
+  purpose: string,
+): Promise<() => Promise<void>> {
+  await mkdir(path.join(root, INDEX), { recursive: true });
+  const file = indexPath(root, asset, `.hold-${id}-${process.pid}-${randomBytes(4).toString("hex")}`);
+  await writeFile(file, purpose);
+  return () => rm(file, { force: true });
+}
+
+/** Restore point id → what holds it, for the holds whose process is alive. */
+export async function heldRestorePoints(root: string, asset: string): Promise<Map<string, string>> {
+  const held = new Map<string, string>();
+  for (const entry of await entries(path.join(root, INDEX))) {
+    const match = HOLD.exec(entry.name);
+    if (!match || match[1] !== asset || !match[2] || !isPidAlive(Number(match[3]))) continue;
+    const purpose = await readFile(path.join(root, INDEX, entry.name), "utf8").catch(() => null);
+    if (purpose !== null) held.set(match[2], `${purpose} (pid ${match[3]})`);
+  }
+  return held;
+}
