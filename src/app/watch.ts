@@ -17,7 +17,13 @@ import {
   wayBack,
   type AlertTargets,
 } from "../core/watch/alert.js";
-import { watchStep, type OpenAlert, type ResolvedAlert, type WatchThresholds } from "../core/watch/detect.js";
+import {
+  watchStep,
+  type AlertKind,
+  type OpenAlert,
+  type ResolvedAlert,
+  type WatchThresholds,
+} from "../core/watch/detect.js";
 import type {
   AssetSample,
   ClaimSample,
@@ -48,6 +54,7 @@ export interface WatchDeps {
 export interface SentAlert {
   state: "open" | "resolved";
   asset: string;
+  kind: AlertKind;
   key: string;
   text: string;
 }
@@ -332,7 +339,7 @@ export function watcher(
             });
             await record(catalog, asset.name, data);
             await send(catalog, asset.name, text, { event: "alert", asset: asset.name, ...data });
-            sent.push({ state: "open", asset: asset.name, key: alert.key, text });
+            sent.push({ state: "open", asset: asset.name, kind: alert.kind, key: alert.key, text });
           }
           for (const alert of step.resolved) {
             const text = resolvedText(alert);
@@ -340,7 +347,7 @@ export function watcher(
             deps.log("info", "alert", { asset: asset.name, alert: alert.key, state: "resolved" });
             await record(catalog, asset.name, data);
             await send(catalog, asset.name, text, { event: "alert", asset: asset.name, ...data });
-            sent.push({ state: "resolved", asset: asset.name, key: alert.key, text: resolvedText(alert) });
+            sent.push({ state: "resolved", asset: asset.name, kind: alert.kind, key: alert.key, text });
           }
         } catch (error) {
           next.push(...(stillOpen.get(asset.name) ?? []));

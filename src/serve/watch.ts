@@ -2,6 +2,7 @@
  * The watch as a component of `lifeline serve`: a round every interval (the next starts an
  * interval after the previous started, or at once when a round took longer), stopped cleanly.
  */
+import { Counter, Gauge, Registry } from "prom-client";
 import type { Watcher, WatchRound } from "../app/watch.js";
 import type { Logger } from "./log.js";
 
@@ -47,6 +48,35 @@ export function startWatch(options: {
       wake?.();
       await loop;
       log.log("info", "watch-stopped", {});
+    },
+  };
+}
+
+/** /metrics of the watch: alerts sent by kind and state, and what a round costs. */
+export function watchMetrics(): { registry: Registry; observe(round: WatchRound): void } {
+  const registry = new Registry();
+  const alerts = new Counter({
+    name: "lifeline_watch_alerts_total",
+    help: "Alerts the watch sent, by asset, kind (table-dropped, rows-fell, database-missing …) and state (open, resolved).",
+    labelNames: ["asset", "kind", "state"] as const,
+    registers: [registry],
+  });
+  const duration = new Gauge({
+    name: "lifeline_watch_round_duration_seconds",
+    help: "Wall-clock time the last watch round took (every asset sampled).",
+    registers: [registry],
+  });
+  const rounds = new Counter({
+    name: "lifeline_watch_rounds_total",
+    help: "Watch rounds run.",
+    registers: [registry],
+  });
+  return {
+    registry,
+    observe(round) {
+      rounds.inc();
+      duration.set(round.ms / 1000);
+      for (const s of round.sent) alerts.inc({ asset: s.asset, kind: s.kind, state: s.state });
     },
   };
 }

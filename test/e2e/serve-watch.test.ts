@@ -58,6 +58,10 @@ describe("lifeline serve with only the watch", () => {
   it("alerts a dropped table to the webhook and the audit log; SIGTERM stops it", async () => {
     writeFileSync(path.join(work.dir, "lifeline.yaml"), config("watch:\n  interval: 300ms"));
     const { child, done } = startCli(["serve", "--listen", "127.0.0.1:0"], { cwd: work.dir });
+    let stderr = "";
+    child.stderr?.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+    // Whatever fails below, the server does not outlive the test.
+    after(() => void child.kill("SIGKILL"));
     const deadline = Date.now() + 20_000;
     const wait = async (what: string, ok: () => boolean) => {
       while (!ok()) {
@@ -71,6 +75,12 @@ describe("lifeline serve with only the watch", () => {
     await wait("the drop alert", () =>
       received.some((r) => /table public\.customers was dropped/.test(r.text)),
     );
+    // /metrics (plain HTTP without TLS): the alerts by kind and state.
+    await wait("the listening line", () => /"listening"/.test(stderr));
+    const port = /"address":"[^"]*:(\d+)"/.exec(stderr)?.[1];
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    assert.match(metrics, /lifeline_watch_alerts_total\{asset="crm",kind="table-dropped",state="open"\} 1/);
+    assert.match(metrics, /lifeline_watch_round_duration_seconds \d/);
     child.kill("SIGTERM");
     const result = await done;
     assert.equal(result.code, 0, result.stderr);

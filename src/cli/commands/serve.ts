@@ -182,7 +182,7 @@ Known limit: the cluster is read with list calls per judged request (no watch ca
       // The watch (watch: in lifeline.yaml): every asset sampled each interval, alerts on losses.
       const startWatching = async (cluster: ((s: ClusterSelection) => Cluster) | null) =>
         watchConfig.enabled
-          ? startWatchFor(loaded, watchConfig, { cluster, catalog, log, opts }, env.signal)
+          ? startWatchFor(loaded, watchConfig, { cluster, catalog, log, opts, registries }, env.signal)
           : null;
       if (!settings.tls) {
         log.log("info", "starting", {
@@ -302,12 +302,16 @@ async function startWatchFor(
     catalog: { get(): Promise<Catalog> };
     log: Logger;
     opts: ServeFlags;
+    /** Where /metrics reads from: the watch adds its own. */
+    registries: Registry[];
   },
   signal: AbortSignal,
 ) {
   const { catalog, log, opts } = parts;
   const { watcher } = await import("../../app/watch.js");
-  const { startWatch } = await import("../../serve/watch.js");
+  const { startWatch, watchMetrics } = await import("../../serve/watch.js");
+  const metrics = watchMetrics();
+  parts.registries.push(metrics.registry);
   const assets: ResolvedAsset[] = [];
   for (const name of Object.keys(loaded.config.assets)) {
     try {
@@ -352,5 +356,5 @@ async function startWatchFor(
     { thresholds: settings.thresholds },
   );
   log.log("info", "watch-assets", { assets: assets.map((a) => a.name) });
-  return startWatch({ watcher: w, intervalMs: settings.intervalMs, log });
+  return startWatch({ watcher: w, intervalMs: settings.intervalMs, log, onRound: metrics.observe });
 }
