@@ -76,10 +76,13 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryS
     /** Another restore point with the same artifacts, saved through the port (stage, write, commit). */
     async function copyOf(manifest: Manifest, asset: string, id: string, snapshotTime: string) {
       const staged = await repo.stage(asset, id);
-      await cp(repo.artifactDirectory(manifest), staged.directory, {
+      const local = await repo.localArtifacts(manifest);
+      assert.deepEqual(local.findings, []);
+      await cp(local.directory, staged.directory, {
         recursive: true,
         filter: (file) => path.basename(file) !== "manifest.json",
       });
+      await local.release();
       const copy: Manifest = { ...manifest, id, asset, snapshotTime, createdAt: snapshotTime };
       delete copy.digest;
       await staged.commit(copy);

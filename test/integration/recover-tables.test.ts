@@ -8,6 +8,7 @@ import { isLifelineError } from "../../src/core/errors.js";
 import type { Manifest } from "../../src/core/restore-point/restore-point.js";
 import { testAsset, testContext } from "../support/context.js";
 import { FIXTURES, createDatabase, loadSqlFile, query, tempDir, type TestDatabase } from "../support/pg.js";
+import { artifactsOf } from "../support/repository.js";
 
 const SOURCE = `
 CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL);
@@ -120,7 +121,7 @@ describe("restore --tables (real PostgreSQL)", () => {
 
     const result = await recoverTables(ctx, {
       asset: testAsset("shop", source.url),
-      manifest,
+      manifest, artifacts: artifactsOf(repo.dir, manifest),
       target,
       tables: ["public.products"],
       jobs: 2,
@@ -202,7 +203,7 @@ describe("restore --tables (real PostgreSQL)", () => {
     await assert.rejects(
       recoverTables(ctx, {
         asset: testAsset("shop", source.url),
-        manifest,
+        manifest, artifacts: artifactsOf(repo.dir, manifest),
         target,
         tables: ["public.customers", "public.big"],
         jobs: 2,
@@ -236,7 +237,7 @@ describe("restore --tables (real PostgreSQL)", () => {
     await assert.rejects(
       recoverTables(ctx, {
         asset: testAsset("shop", db.url),
-        manifest,
+        manifest, artifacts: artifactsOf(repo.dir, manifest),
         target,
         tables: ["public.products"],
         jobs: 2,
@@ -257,7 +258,7 @@ describe("restore --tables (real PostgreSQL)", () => {
     const warnings: string[] = [];
     const result = await recoverTables(
       { ...ctx, progress: { phase: () => undefined, warn: (m) => warnings.push(m) } },
-      { asset: testAsset("shop", db.url), manifest, target, tables: ["public.products"], jobs: 2 },
+      { asset: testAsset("shop", db.url), manifest, artifacts: artifactsOf(repo.dir, manifest), target, tables: ["public.products"], jobs: 2 },
     );
     assert.equal(result.verified, true, JSON.stringify(result.mismatches));
     assert.ok(
@@ -285,6 +286,7 @@ describe("restore --tables (real PostgreSQL)", () => {
       {
         asset,
         manifest: sharedManifest,
+        artifacts: artifactsOf(repo.dir, sharedManifest),
         target: ctx.engine("postgres").target(db.url),
         tables: ["public.items"],
         jobs: 2,
@@ -312,7 +314,7 @@ describe("restore --tables (real PostgreSQL)", () => {
     const target = ctx.engine("postgres").target(db.url);
     const result = await recoverTables(ctx, {
       asset: testAsset("shop", source.url),
-      manifest,
+      manifest, artifacts: artifactsOf(repo.dir, manifest),
       target,
       tables: ["public.products", '"Sales"."Order Items"'],
       jobs: 2,
@@ -358,7 +360,7 @@ describe("restore --tables (real PostgreSQL)", () => {
     const db = await fresh();
     const result = await recoverTables(ctx, {
       asset: testAsset("shop", source.url),
-      manifest,
+      manifest, artifacts: artifactsOf(repo.dir, manifest),
       target: ctx.engine("postgres").target(db.url),
       tables: ['"Sales"."Order Items"'],
       jobs: 1,
@@ -388,7 +390,7 @@ describe("restore --tables (real PostgreSQL)", () => {
     );
     const result = await recoverTables(ctx, {
       asset: testAsset("shop", source.url),
-      manifest,
+      manifest, artifacts: artifactsOf(repo.dir, manifest),
       target: ctx.engine("postgres").target(db.url),
       tables: ["public.orders"],
       jobs: 1,
@@ -426,7 +428,7 @@ describe("restore --tables (real PostgreSQL)", () => {
       await assert.rejects(
         recoverTables(ctx, {
           asset: testAsset("shop", source.url),
-          manifest,
+          manifest, artifacts: artifactsOf(repo.dir, manifest),
           target,
           tables: ["public.customers"],
           jobs: 1,
@@ -474,7 +476,7 @@ describe("restore --tables (real PostgreSQL)", () => {
     const ctx = testContext(repo.dir, { signal: controller.signal });
     const pending = recoverTables(ctx, {
       asset: testAsset("shop", source.url),
-      manifest,
+      manifest, artifacts: artifactsOf(repo.dir, manifest),
       target: ctx.engine("postgres").target(db.url),
       tables: ["public.big"],
       jobs: 1,
@@ -494,7 +496,7 @@ describe("restore --tables (real PostgreSQL)", () => {
     await assert.rejects(
       recoverTables(ctx, {
         asset: testAsset("shop", source.url),
-        manifest,
+        manifest, artifacts: artifactsOf(repo.dir, manifest),
         target: ctx.engine("postgres").target(db.url),
         tables: ["public.products", "public.customers"],
         jobs: 1,
@@ -523,7 +525,7 @@ describe("restore --tables of the hard-case schema (real PostgreSQL)", () => {
       const tables = manifest.fingerprints.tables.map((t) => t.table);
       const result = await recoverTables(ctx, {
         asset: testAsset("hard", db.url),
-        manifest,
+        manifest, artifacts: artifactsOf(repo.dir, manifest),
         target: ctx.engine("postgres").target(to.url),
         tables,
         jobs: 2,

@@ -1,8 +1,15 @@
 import type { DrillReport } from "../../core/drill/drill.js";
 import type { Finding } from "../../core/restore-point/check.js";
 import type { Manifest } from "../../core/restore-point/restore-point.js";
-import type { AssetOverview, CheckResult, Repository, StagedRestorePoint } from "../../ports/repository.js";
-import { overview } from "./asset-index.js";
+import type {
+  AssetOverview,
+  CheckOptions,
+  CheckResult,
+  LocalArtifacts,
+  Repository,
+  StagedRestorePoint,
+} from "../../ports/repository.js";
+import { overview, repairIndexes } from "./asset-index.js";
 import { check, verifyArtifacts } from "./check.js";
 import { listDrillReports } from "./drill-reports.js";
 import { artifactDirectory } from "./layout.js";
@@ -49,8 +56,13 @@ export class LocalRepository implements Repository {
     return overview(this.root, asset);
   }
 
-  artifactDirectory(manifest: Manifest): string {
-    return artifactDirectory(this.root, manifest);
+  /** The artifacts are already local: checked in place, nothing to remove afterwards. */
+  async localArtifacts(manifest: Manifest): Promise<LocalArtifacts> {
+    return {
+      directory: artifactDirectory(this.root, manifest),
+      findings: await verifyArtifacts(this.root, manifest),
+      release: async () => undefined,
+    };
   }
 
   verifyArtifacts(manifest: Manifest): Promise<Finding[]> {
@@ -65,7 +77,11 @@ export class LocalRepository implements Repository {
     return listDrillReports(this.root, asset);
   }
 
-  check(): Promise<CheckResult> {
-    return check(this.root);
+  /** Always reads every byte (readData is implied: the files are local). */
+  async check(options: CheckOptions = {}): Promise<CheckResult> {
+    const repaired = options.repairIndex ? await repairIndexes(this.root) : [];
+    const result = await check(this.root);
+    for (const asset of repaired) result.notes.push(`index/${asset}.json: rebuilt from the manifests and drill reports`);
+    return result;
   }
 }
