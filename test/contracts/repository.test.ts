@@ -1,12 +1,16 @@
 /**
  * The Repository contract (repository.contract.ts) run against every adapter: a local directory
- * (the offsite repository will be added here and run the same suite).
+ * and S3-compatible object storage (a real s3rver on loopback, spoken to over HTTP by the SDK).
  */
 import { spawn } from "node:child_process";
 import { appendFile, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Manifest } from "../../src/core/restore-point/restore-point.js";
+import { after } from "node:test";
+import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { LocalRepository } from "../../src/repository/local-fs/index.js";
+import { S3Repository } from "../../src/repository/s3/index.js";
+import { startS3, type TestS3 } from "../support/s3.js";
 import { tempDir } from "../support/pg.js";
 import { manifestPath } from "../support/repository.js";
 import { repositoryContract } from "./repository.contract.js";
@@ -53,5 +57,73 @@ repositoryContract("local directory", async () => {
     },
     killedBackup: (asset, id) => killedBackup(root, asset, id),
     cleanup: async () => dir.remove(),
+  };
+});
+
+// --- S3-compatible object storage ----------------------------------------------------------------
+
+const s3Module = path.resolve(import.meta.dirname, "../../src/repository/s3/index.ts");
+let server: TestS3 | undefined;
+let repositories = 0;
+after(async () => {
+  await server?.stop();
+});
+
+/** Stages in another process, uploads part of an artifact, and is killed (SIGKILL) before it commits. */
+function killedS3Backup(s3: TestS3, prefix: string, asset: string, id: string): Promise<void> {
+  const where = JSON.stringify({ bucket: s3.buckets[0], prefix, endpoint: s3.endpoint, forcePathStyle: true });
+  const script =
+    `import { S3Repository } from ${JSON.stringify(s3Module)};` +
+    `const repo = new S3Repository(${where});` +
+    `await repo.stage(${JSON.stringify(asset)}, ${JSON.stringify(id)});` +
+    `await repo.store.putText("restore-points/${asset}/${id}/dump/toc.dat", "half a dump");` +
+    `process.stdout.write("staged\\n"); setInterval(() => undefined, 1000);`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...s3.env },
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on("data", (d: Buffer) => {
+      if (d.toString().includes("staged")) child.kill("SIGKILL");
+    });
+    child.on("exit", (code, signal) =>
+      signal === "SIGKILL" ? resolve() : reject(new Error(`exit ${code}: ${stderr}`)),
+    );
+  });
+}
+
+repositoryContract("S3-compatible object storage", async () => {
+  server ??= await startS3();
+  const s3 = server;
+  Object.assign(process.env, s3.env);
+  const prefix = `contract-${process.pid}-${++repositories}`;
+  const open = () =>
+    new S3Repository({ bucket: s3.buckets[0] ?? "", prefix, endpoint: s3.endpoint, forcePathStyle: true });
+  const repository = open();
+  const client = repository.store.client;
+  const bucket = s3.buckets[0] ?? "";
+  const rewrite = async (key: string, edit: (body: Buffer) => Buffer | string) => {
+    const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/${key}` }));
+    const body = Buffer.from(await (got.Body?.transformToByteArray() ?? new Uint8Array()));
+    await client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/${key}`, Body: edit(body), Metadata: got.Metadata ?? {} }),
+    );
+  };
+  return {
+    repository,
+    reopen: open,
+    editManifest: (asset, id, edit) =>
+      rewrite(`restore-points/${asset}/${id}/manifest.json`, (body) => edit(body.toString("utf8"))),
+    damageArtifact: async (manifest: Manifest) => {
+      const artifact = manifest.artifacts[0];
+      if (!artifact) throw new Error("a restore point without artifacts");
+      await rewrite(`restore-points/${manifest.asset}/${manifest.id}/${artifact.path}`, (body) =>
+        Buffer.concat([body, Buffer.from("x")]),
+      );
+    },
+    killedBackup: (asset, id) => killedS3Backup(s3, prefix, asset, id),
+    cleanup: async () => undefined,
   };
 });

@@ -22,6 +22,37 @@ export const TEST_SECRET = "s3cr3t-LIFELINE-should-never-leak-7f3a";
 
 let registered = false;
 
+interface ListResult {
+  objects: { key: string }[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+}
+type ListObjects = (bucket: string, options: { delimiter?: string; prefix?: string; maxKeys?: number }) => Promise<ListResult>;
+
+/**
+ * s3rver 3.7 lists common prefixes only one level below the prefix (its directory walk skips
+ * deeper directories before it sees their objects), where S3 finds them at any depth. The test
+ * server is corrected by listing without the delimiter and grouping, as S3 does.
+ */
+function correctCommonPrefixes(): void {
+  const { prototype } = require("s3rver/lib/stores/filesystem") as { prototype: { listObjects: ListObjects } };
+  const original = prototype.listObjects;
+  prototype.listObjects = async function (this: unknown, bucket, options) {
+    const delimiter = options.delimiter ?? "";
+    if (!delimiter) return original.call(this, bucket, options);
+    const prefix = options.prefix ?? "";
+    const all = await original.call(this, bucket, { ...options, delimiter: "", maxKeys: Infinity });
+    const commonPrefixes = new Set<string>();
+    const objects = all.objects.filter((o) => {
+      const idx = o.key.slice(prefix.length).indexOf(delimiter);
+      if (idx === -1) return true;
+      commonPrefixes.add(o.key.slice(0, prefix.length + idx + delimiter.length));
+      return false;
+    });
+    return { objects, commonPrefixes: [...commonPrefixes].sort(), isTruncated: false };
+  };
+}
+
 export interface TestS3 {
   endpoint: string;
   port: number;
@@ -42,6 +73,7 @@ export async function startS3(buckets: string[] = ["lifeline-test"]): Promise<Te
       DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void };
     };
     DUMMY_ACCOUNT.createKeyPair(TEST_ACCESS_KEY, TEST_SECRET);
+    correctCommonPrefixes();
     registered = true;
   }
   const directory = mkdtempSync(path.join(os.tmpdir(), "lifeline-s3rver-"));

@@ -1,0 +1,538 @@
+/**
+ * A repository in S3-compatible object storage, the same layout as a local one (self-describing:
+ * everything needed to list, check and restore is in the bucket):
+ *
+ *   <prefix>/lifeline-repository.json
+ *   <prefix>/restore-points/<asset>/<id>/dump/…           artifacts, object metadata sha256
+ *   <prefix>/restore-points/<asset>/<id>/manifest.json    written last: the restore point exists from then on
+ *   <prefix>/staging/<asset>/<id>.json                    a backup in progress (host, pid, heartbeat); deleted
+ *                                                          after the manifest, or with the partial objects by the
+ *                                                          next backup once its writer is gone
+ *   <prefix>/drills/<asset>/<restore point id>/<drill id>.json
+ *   <prefix>/index/<asset>.json                           cache of what posture needs
+ *
+ * There is no rename in object storage: the manifest is the commit. A restore point directory
+ * without a manifest and without a staging marker is damaged, as in a local repository.
+ *
+ * The index is compared with a listing of the restore point and drill report names on every read
+ * (one request per 1,000 names, no manifest read) and brought up to date by reading only what it
+ * lacks: concurrent writers without locks lose nothing, the next reader adds what one overwrote.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import * as z from "zod";
+import type { DrillReport } from "../../core/drill/drill.js";
+import { DRILL_ID } from "../../core/drill/drill.js";
+import { restorePointDamaged } from "../../core/errors.js";
+import { checkArtifacts, type Finding, type ObservedFile } from "../../core/restore-point/check.js";
+import {
+  RESTORE_POINT_ID,
+  canonicalJson,
+  restorePointIdTime,
+  totalArtifactBytes,
+  type Manifest,
+} from "../../core/restore-point/restore-point.js";
+import { drillReportSchema } from "../../core/restore-point/schemas.js";
+import type {
+  AssetOverview,
+  CheckOptions,
+  CheckResult,
+  DrillInfo,
+  FetchOptions,
+  LocalArtifacts,
+  Repository,
+  StagedRestorePoint,
+} from "../../ports/repository.js";
+import { isPidAlive } from "../../support/files.js";
+import { manifestText, parseJson, parseManifest, sha256, type Parsed, type ManifestRead } from "../manifest-text.js";
+import { ObjectStore, bounded, type S3Location } from "./store.js";
+
+const MARKER = "lifeline-repository.json";
+const RESTORE_POINTS = "restore-points";
+const STAGING = "staging";
+const DRILLS = "drills";
+const INDEX = "index";
+const MANIFEST = "manifest.json";
+/** Transfers at a time (each artifact's multipart upload sends 2 parts at a time more). */
+const PARALLEL = 4;
+/** A staging marker not refreshed for this long is abandoned (S3 refuses requests signed 15 min off). */
+const ABANDONED_MS = 15 * 60_000;
+const HEARTBEAT_MS = 60_000;
+
+const stagingSchema = z.object({ host: z.string(), pid: z.number(), startedAt: z.string(), at: z.string() });
+
+const indexSchema = z.object({
+  kind: z.literal("lifeline-index"),
+  format: z.literal(1),
+  asset: z.string(),
+  restorePoints: z.array(
+    z.object({
+      id: z.string(),
+      snapshotTime: z.string(),
+      bytes: z.number(),
+      manifestDigest: z.string().nullable(),
+      protected: z.boolean(),
+      damaged: z.string().nullable(),
+    }),
+  ),
+  drills: z.array(
+    z.object({
+      key: z.string(),
+      id: z.string(),
+      restorePointId: z.string(),
+      result: z.enum(["passed", "failed"]),
+      finishedAt: z.string(),
+      restoreSeconds: z.number(),
+      verifySeconds: z.number(),
+    }),
+  ),
+  digest: z.string(),
+});
+type IndexFile = z.infer<typeof indexSchema>;
+type IndexEntry = IndexFile["restorePoints"][number];
+type IndexDrill = IndexFile["drills"][number];
+
+function seal(index: Omit<IndexFile, "digest">): IndexFile {
+  const body: Record<string, unknown> = { ...index };
+  delete body.digest;
+  return { ...index, digest: `sha256:${sha256(canonicalJson(body))}` };
+}
+
+const rpPrefix = (asset: string, id: string) => `${RESTORE_POINTS}/${asset}/${id}/`;
+
+export class S3Repository implements Repository {
+  readonly store: ObjectStore;
+
+  constructor(where: S3Location) {
+    this.store = new ObjectStore(where);
+  }
+
+  get location(): string {
+    return this.store.location;
+  }
+
+  /** Creates the repository's marker when there is none (the first backup creates the repository). */
+  private async ensure(): Promise<void> {
+    if (!(await this.store.head(MARKER)))
+      await this.store.putText(MARKER, JSON.stringify({ kind: "lifeline-repository", format: 1 }, null, 2) + "\n");
+  }
+
+  async stage(asset: string, id: string): Promise<StagedRestorePoint> {
+    await this.ensure();
+    await this.removeAbandoned(asset);
+    const marker = `${STAGING}/${asset}/${id}.json`;
+    const startedAt = new Date().toISOString();
+    const beat = () =>
+      this.store.putText(
+        marker,
+        JSON.stringify({ host: os.hostname(), pid: process.pid, startedAt, at: new Date().toISOString() }),
+      );
+    await beat();
+    const heartbeat = setInterval(() => void beat().catch(() => undefined), HEARTBEAT_MS);
+    heartbeat.unref();
+    const directory = await mkdtemp(path.join(os.tmpdir(), "lifeline-upload-"));
+    let done = false;
+    const prefix = rpPrefix(asset, id);
+    const finish = async () => {
+      clearInterval(heartbeat);
+      await rm(directory, { recursive: true, force: true });
+    };
+    return {
+      id,
+      directory,
+      commit: async (manifest: Manifest) => {
+        if (done) throw new Error("restore point already committed or aborted");
+        await bounded(manifest.artifacts, PARALLEL, (a) =>
+          this.store.upload(prefix + a.path, path.join(directory, a.path), a.sha256),
+        );
+        // Manifest last: until it is written, nothing here is a restore point.
+        await this.store.putText(prefix + MANIFEST, manifestText(manifest).text);
+        done = true;
+        await finish();
+        await this.store.delete(marker).catch(() => undefined);
+        await this.currentIndex(asset).catch(() => undefined);
+      },
+      abort: async () => {
+        if (done) return;
+        done = true;
+        await finish();
+        await this.removeStaged(asset, id);
+      },
+    };
+  }
+
+  /** Partial objects of a backup that did not commit, then its marker (last: it explains them). */
+  private async removeStaged(asset: string, id: string): Promise<void> {
+    const prefix = rpPrefix(asset, id);
+    if (!(await this.store.head(prefix + MANIFEST))) {
+      await bounded(await this.store.list(prefix), PARALLEL, (o) => this.store.delete(o.key));
+      await this.store.incompleteUploads(prefix, true);
+    }
+    await this.store.delete(`${STAGING}/${asset}/${id}.json`);
+  }
+
+  private async stagingMarkers(asset: string) {
+    const { objects } = await this.store.children(`${STAGING}/${asset}/`);
+    return bounded(objects, PARALLEL, async (o) => {
+      const id = path.posix.basename(o.key, ".json");
+      const text = await this.store.getText(o.key);
+      const parsed = text === undefined ? undefined : parseJson(text, stagingSchema);
+      const info = parsed?.ok ? parsed.value : undefined;
+      const abandoned =
+        !info ||
+        (info.host === os.hostname() && !isPidAlive(info.pid)) ||
+        Date.now() - Date.parse(info.at) > ABANDONED_MS;
+      return { id, key: o.key, info, abandoned };
+    });
+  }
+
+  /** Leftovers of backups whose process is gone (killed, machine lost). */
+  private async removeAbandoned(asset: string): Promise<void> {
+    for (const m of await this.stagingMarkers(asset)) if (m.abandoned) await this.removeStaged(asset, m.id);
+  }
+
+  private async readManifest(asset: string, id: string): Promise<Parsed<ManifestRead>> {
+    const text = await this.store.getText(rpPrefix(asset, id) + MANIFEST);
+    if (text === undefined) return { ok: false, problem: "missing" };
+    return parseManifest(text, asset, id);
+  }
+
+  private async assets(kind: string, asset?: string): Promise<string[]> {
+    return asset ? [asset] : (await this.store.children(`${kind}/`)).directories;
+  }
+
+  private async restorePointIds(asset: string): Promise<string[]> {
+    const [{ directories }, staging] = await Promise.all([
+      this.store.children(`${RESTORE_POINTS}/${asset}/`),
+      this.store.children(`${STAGING}/${asset}/`),
+    ]);
+    const staged = new Set(staging.objects.map((o) => path.posix.basename(o.key, ".json")));
+    return directories.filter((id) => RESTORE_POINT_ID.test(id) && !staged.has(id));
+  }
+
+  async listRestorePoints(asset?: string): Promise<Manifest[]> {
+    const manifests: Manifest[] = [];
+    for (const name of await this.assets(RESTORE_POINTS, asset)) {
+      const reads = await bounded(await this.restorePointIds(name), 8, (id) => this.readManifest(name, id));
+      for (const read of reads) if (read.ok) manifests.push(read.value.manifest);
+    }
+    return manifests.sort((a, b) => a.snapshotTime.localeCompare(b.snapshotTime));
+  }
+
+  async getRestorePoint(asset: string, id: string): Promise<Manifest | undefined> {
+    if (!RESTORE_POINT_ID.test(id) || !/^[a-z0-9][a-z0-9_-]*$/.test(asset)) return undefined;
+    const read = await this.readManifest(asset, id);
+    if (read.ok) return read.value.manifest;
+    if (read.problem === "missing") {
+      const [objects, marker] = await Promise.all([
+        this.store.list(rpPrefix(asset, id)),
+        this.store.head(`${STAGING}/${asset}/${id}.json`),
+      ]);
+      if (objects.length === 0 || marker) return undefined;
+    }
+    throw restorePointDamaged(asset, id, `${rpPrefix(asset, id)}${MANIFEST}: ${read.problem}`);
+  }
+
+  async overview(asset: string): Promise<AssetOverview> {
+    const index = await this.currentIndex(asset);
+    return {
+      restorePoints: index.restorePoints
+        .map((p) => ({
+          id: p.id,
+          snapshotTime: p.snapshotTime,
+          bytes: p.bytes,
+          damaged: p.damaged,
+          protected: p.protected,
+        }))
+        .sort((a, b) => a.snapshotTime.localeCompare(b.snapshotTime)),
+      drills: index.drills.map(({ key: _key, ...d }): DrillInfo => d),
+    };
+  }
+
+  private async loadIndex(asset: string): Promise<IndexFile | undefined> {
+    const text = await this.store.getText(`${INDEX}/${asset}.json`);
+    if (text === undefined) return undefined;
+    const parsed = parseJson(text, indexSchema);
+    if (!parsed.ok) return undefined;
+    const { digest, ...body } = parsed.value;
+    return seal(body).digest === digest && body.asset === asset ? parsed.value : undefined;
+  }
+
+  private async entryOf(asset: string, id: string): Promise<IndexEntry> {
+    const read = await this.readManifest(asset, id);
+    return read.ok
+      ? {
+          id,
+          snapshotTime: read.value.manifest.snapshotTime,
+          bytes: totalArtifactBytes(read.value.manifest),
+          manifestDigest: read.value.digest,
+          protected: read.value.protected,
+          damaged: null,
+        }
+      : {
+          id,
+          snapshotTime: restorePointIdTime(id),
+          bytes: 0,
+          manifestDigest: null,
+          protected: false,
+          damaged: `${rpPrefix(asset, id)}${MANIFEST}: ${read.problem}`,
+        };
+  }
+
+  private async drillOf(key: string): Promise<IndexDrill | undefined> {
+    const text = await this.store.getText(key);
+    const parsed = text === undefined ? undefined : parseJson(text, drillReportSchema);
+    if (!parsed?.ok) return undefined;
+    const r = parsed.value;
+    if (`${DRILLS}/${r.asset}/${r.restorePointId}/${r.id}.json` !== key) return undefined;
+    return {
+      key,
+      id: r.id,
+      restorePointId: r.restorePointId,
+      result: r.result,
+      finishedAt: r.finishedAt,
+      restoreSeconds: r.restoreSeconds,
+      verifySeconds: r.verifySeconds,
+    };
+  }
+
+  /**
+   * The asset's index brought up to date with a listing of names: entries for restore points and
+   * drill reports it lacks are read, those gone are dropped; stored again when it changed.
+   */
+  private async currentIndex(asset: string, options: { rebuild?: boolean } = {}): Promise<IndexFile> {
+    const [stored, ids, drillKeys] = await Promise.all([
+      options.rebuild ? undefined : this.loadIndex(asset),
+      this.restorePointIds(asset),
+      this.store.list(`${DRILLS}/${asset}/`).then((l) => l.map((o) => o.key).filter((k) => k.endsWith(".json"))),
+    ]);
+    const known = new Map((stored?.restorePoints ?? []).map((p) => [p.id, p]));
+    const knownDrills = new Map((stored?.drills ?? []).map((d) => [d.key, d]));
+    const restorePoints = await bounded(ids, 8, async (id) => known.get(id) ?? (await this.entryOf(asset, id)));
+    const drills = (
+      await bounded(drillKeys, 8, async (key) => knownDrills.get(key) ?? (await this.drillOf(key)))
+    ).filter((d): d is IndexDrill => d !== undefined);
+    const index = seal({ kind: "lifeline-index", format: 1, asset, restorePoints, drills });
+    if (index.digest !== stored?.digest && (ids.length > 0 || drills.length > 0 || stored))
+      await this.store.putText(`${INDEX}/${asset}.json`, JSON.stringify(index) + "\n").catch(() => undefined);
+    return index;
+  }
+
+  async localArtifacts(manifest: Manifest, options: FetchOptions = {}): Promise<LocalArtifacts> {
+    const directory = await mkdtemp(path.join(os.tmpdir(), "lifeline-download-"));
+    const release = () => rm(directory, { recursive: true, force: true });
+    try {
+      const mib = Math.round(totalArtifactBytes(manifest) / 1048576);
+      options.progress?.phase(`downloading ${manifest.artifacts.length} artifacts (${mib} MiB) from ${this.location}`);
+      const prefix = rpPrefix(manifest.asset, manifest.id);
+      const found = await bounded(manifest.artifacts, PARALLEL, async (a): Promise<ObservedFile | undefined> => {
+        const got = await this.store.download(prefix + a.path, path.join(directory, a.path), options.signal);
+        return got && { path: a.path, ...got };
+      });
+      const findings = checkArtifacts(
+        prefix.slice(0, -1),
+        manifest.artifacts,
+        found.filter((f): f is ObservedFile => f !== undefined),
+      );
+      return { directory, findings, release };
+    } catch (error) {
+      await release();
+      throw error;
+    }
+  }
+
+  async verifyArtifacts(manifest: Manifest, options: FetchOptions = {}): Promise<Finding[]> {
+    const local = await this.localArtifacts(manifest, options);
+    await local.release();
+    return local.findings;
+  }
+
+  async writeDrillReport(report: DrillReport): Promise<void> {
+    await this.ensure();
+    await this.store.putText(
+      `${DRILLS}/${report.asset}/${report.restorePointId}/${report.id}.json`,
+      JSON.stringify(report, null, 2) + "\n",
+    );
+    await this.currentIndex(report.asset).catch(() => undefined);
+  }
+
+  async listDrillReports(asset?: string): Promise<DrillReport[]> {
+    const reports: DrillReport[] = [];
+    for (const name of await this.assets(DRILLS, asset)) {
+      const keys = (await this.store.list(`${DRILLS}/${name}/`)).filter((o) => o.key.endsWith(".json"));
+      const read = await bounded(keys, 8, async (o) => {
+        const text = await this.store.getText(o.key);
+        return text === undefined ? undefined : parseJson(text, drillReportSchema);
+      });
+      read.forEach((r, i) => {
+        const rp = keys[i]?.key.split("/")[2];
+        if (r?.ok && r.value.restorePointId === rp) reports.push(r.value);
+      });
+    }
+    return reports.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
+  }
+
+  async check(options: CheckOptions = {}): Promise<CheckResult> {
+    const findings: Finding[] = [];
+    const notes: string[] = [];
+    let restorePoints = 0;
+    let drillReports = 0;
+    const objects = await this.store.list("");
+    if (objects.length === 0) {
+      notes.push(`repository ${this.location} is empty or does not exist yet: the first backup creates it`);
+      return { findings, notes, restorePoints, drillReports };
+    }
+    const unexplained = (key: string) =>
+      findings.push({ kind: "unexplained", path: key, message: `${key}: object is not part of a lifeline repository` });
+    if (!objects.some((o) => o.key === MARKER))
+      findings.push({
+        kind: "unexplained",
+        path: MARKER,
+        message: `${MARKER}: missing; ${this.location} does not look like a lifeline repository`,
+      });
+
+    const groups = new Map<string, { asset: string; id: string; objects: Map<string, number> }>();
+    const drillKeys: { key: string; asset: string; rp: string; file: string }[] = [];
+    const stagingKeys: string[] = [];
+    const assets = new Set<string>();
+    for (const o of objects) {
+      const parts = o.key.split("/");
+      if (o.key === MARKER) continue;
+      if (parts[0] === RESTORE_POINTS && parts.length >= 4 && parts[1] && parts[2]) {
+        const g = `${parts[1]}/${parts[2]}`;
+        assets.add(parts[1]);
+        if (!groups.has(g)) groups.set(g, { asset: parts[1], id: parts[2], objects: new Map() });
+        groups.get(g)?.objects.set(parts.slice(3).join("/"), o.bytes);
+      } else if (parts[0] === STAGING && parts.length === 3) stagingKeys.push(o.key);
+      else if (parts[0] === DRILLS && parts.length === 4 && parts[1] && parts[2] && parts[3])
+        drillKeys.push({ key: o.key, asset: parts[1], rp: parts[2], file: parts[3] });
+      else if (parts[0] === INDEX && parts.length === 2 && parts[1]?.endsWith(".json")) continue;
+      else unexplained(o.key);
+    }
+
+    const staged = new Set<string>();
+    for (const asset of new Set([...assets, ...stagingKeys.map((k) => k.split("/")[1] ?? "")])) {
+      for (const m of await this.stagingMarkers(asset)) {
+        staged.add(`${asset}/${m.id}`);
+        notes.push(
+          m.abandoned
+            ? `${rpPrefix(asset, m.id)}: leftovers of an interrupted backup (${m.key}); not a restore point, removed by the next backup of ${asset}`
+            : `${rpPrefix(asset, m.id)}: a backup of ${asset} is in progress (${m.info?.host ?? "?"}, pid ${m.info?.pid ?? "?"})`,
+        );
+      }
+    }
+    const uploads = await this.store.incompleteUploads("", false);
+    if (uploads === null)
+      notes.push(
+        `${this.location}: the store does not list incomplete multipart uploads; a bucket lifecycle rule (AbortIncompleteMultipartUpload after 1 day) removes those of interrupted backups`,
+      );
+    else
+      for (const key of uploads)
+        if (!staged.has(key.split("/").slice(1, 3).join("/")))
+          notes.push(`${key}: an incomplete multipart upload (an interrupted backup's); the next backup of its asset aborts it`);
+
+    const known = new Set<string>();
+    const damaged = new Set<string>();
+    for (const [name, group] of groups) {
+      if (staged.has(name)) continue;
+      const rel = rpPrefix(group.asset, group.id).slice(0, -1);
+      if (!RESTORE_POINT_ID.test(group.id)) {
+        for (const file of group.objects.keys()) unexplained(`${rel}/${file}`);
+        continue;
+      }
+      const read = await this.readManifest(group.asset, group.id);
+      if (!read.ok) {
+        damaged.add(name);
+        findings.push({
+          kind: "manifest-invalid",
+          path: `${rel}/${MANIFEST}`,
+          message: `${rel}/${MANIFEST}: ${read.problem}; restore point ${group.id} of ${group.asset} is damaged`,
+        });
+        continue;
+      }
+      known.add(name);
+      restorePoints++;
+      const manifest = read.value.manifest;
+      if (options.readData) {
+        findings.push(...(await this.verifyArtifacts(manifest)));
+      } else {
+        const listed = new Map(manifest.artifacts.map((a) => [a.path, a]));
+        const found = await bounded([...group.objects], 8, async ([file, bytes]): Promise<ObservedFile> => {
+          const artifact = listed.get(file);
+          if (!artifact || artifact.bytes !== bytes) return { path: file, bytes };
+          const head = await this.store.head(`${rel}/${file}`);
+          const recorded = head?.metadata.sha256;
+          return recorded ? { path: file, bytes, sha256: recorded } : { path: file, bytes };
+        });
+        findings.push(...checkArtifacts(rel, manifest.artifacts, found));
+      }
+      for (const file of group.objects.keys())
+        if (file !== MANIFEST && !manifest.artifacts.some((a) => a.path === file)) unexplained(`${rel}/${file}`);
+    }
+
+    for (const d of drillKeys) {
+      if (!DRILL_ID.test(d.file.replace(/\.json$/, "")) || !d.file.endsWith(".json")) {
+        unexplained(d.key);
+        continue;
+      }
+      const text = await this.store.getText(d.key);
+      const parsed = text === undefined ? undefined : parseJson(text, drillReportSchema);
+      if (!parsed?.ok) {
+        findings.push({ kind: "drill-report-invalid", path: d.key, message: `${d.key}: ${parsed?.problem ?? "missing"}` });
+        continue;
+      }
+      drillReports++;
+      const rp = `${d.asset}/${d.rp}`;
+      if (!known.has(rp) && !damaged.has(rp))
+        findings.push({
+          kind: "drill-report-orphan",
+          path: d.key,
+          message: `${d.key}: drill report of restore point ${rp}, which is not in the repository`,
+        });
+    }
+
+    for (const asset of [...assets].sort()) {
+      if (options.repairIndex) {
+        await this.currentIndex(asset, { rebuild: true });
+        notes.push(`${INDEX}/${asset}.json: rebuilt from the manifests and drill reports`);
+        continue;
+      }
+      await this.checkIndex(asset, findings);
+    }
+    return { findings, notes, restorePoints, drillReports };
+  }
+
+  /** The stored index against the manifests: an entry that differs from an intact manifest is a finding. */
+  private async checkIndex(asset: string, findings: Finding[]): Promise<void> {
+    const rel = `${INDEX}/${asset}.json`;
+    const text = await this.store.getText(rel);
+    if (text === undefined) return; // built by the next status, plan or backup
+    const stored = await this.loadIndex(asset);
+    if (!stored) {
+      findings.push({
+        kind: "index-invalid",
+        path: rel,
+        message: `${rel}: damaged (does not parse or does not match its digest); lifeline rebuilds it on the next read, or run \`lifeline check --repair-index\``,
+      });
+      return;
+    }
+    const differences: string[] = [];
+    for (const entry of stored.restorePoints) {
+      const truth = await this.entryOf(asset, entry.id);
+      if (truth.damaged !== null) continue; // reported as manifest-invalid
+      if (
+        truth.manifestDigest !== entry.manifestDigest ||
+        truth.snapshotTime !== entry.snapshotTime ||
+        truth.bytes !== entry.bytes
+      )
+        differences.push(`its entry for restore point ${entry.id} does not match the manifest`);
+    }
+    if (differences.length > 0)
+      findings.push({
+        kind: "index-invalid",
+        path: rel,
+        message: `${rel}: ${differences.slice(0, 3).join("; ")}; run \`lifeline check --repair-index\` to rebuild it from the manifests`,
+      });
+  }
+}
