@@ -122,6 +122,16 @@ export const configSchema = z.strictObject({
   repository: z
     .strictObject({
       path: z.string().min(1).default(".lifeline/repository"),
+      /** s3://bucket/prefix for S3-compatible object storage (credentials from the usual AWS chain). */
+      url: z
+        .string()
+        .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, {
+          error: "is s3://bucket/prefix (a lowercase bucket name, 3 to 63 characters)",
+        })
+        .optional(),
+      endpoint: z.url({ protocol: /^https?$/, error: "is the store's http(s):// URL" }).optional(),
+      region: z.string().min(1).optional(),
+      forcePathStyle: z.boolean().optional(),
     })
     .default({ path: ".lifeline/repository" }),
   tools: z.strictObject({ pgBin: z.string().min(1).optional() }).default({}),
