@@ -6,7 +6,8 @@ import { spawn } from "node:child_process";
 import { appendFile, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Manifest } from "../../src/core/restore-point/restore-point.js";
-import { after } from "node:test";
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { LocalRepository } from "../../src/repository/local-fs/index.js";
 import { S3Repository } from "../../src/repository/s3/index.js";
@@ -71,7 +72,12 @@ after(async () => {
 
 /** Stages in another process, uploads part of an artifact, and is killed (SIGKILL) before it commits. */
 function killedS3Backup(s3: TestS3, prefix: string, asset: string, id: string): Promise<void> {
-  const where = JSON.stringify({ bucket: s3.buckets[0], prefix, endpoint: s3.endpoint, forcePathStyle: true });
+  const where = JSON.stringify({
+    bucket: s3.buckets[0],
+    prefix,
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+  });
   const script =
     `import { S3Repository } from ${JSON.stringify(s3Module)};` +
     `const repo = new S3Repository(${where});` +
@@ -102,13 +108,18 @@ repositoryContract("S3-compatible object storage", async () => {
   const open = () =>
     new S3Repository({ bucket: s3.buckets[0] ?? "", prefix, endpoint: s3.endpoint, forcePathStyle: true });
   const repository = open();
-  const client = repository.store.client;
   const bucket = s3.buckets[0] ?? "";
   const rewrite = async (key: string, edit: (body: Buffer) => Buffer | string) => {
+    const { client } = await repository.store.connect();
     const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/${key}` }));
     const body = Buffer.from(await (got.Body?.transformToByteArray() ?? new Uint8Array()));
     await client.send(
-      new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/${key}`, Body: edit(body), Metadata: got.Metadata ?? {} }),
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: `${prefix}/${key}`,
+        Body: edit(body),
+        Metadata: got.Metadata ?? {},
+      }),
     );
   };
   return {
@@ -126,4 +137,39 @@ repositoryContract("S3-compatible object storage", async () => {
     killedBackup: (asset, id) => killedS3Backup(s3, prefix, asset, id),
     cleanup: async () => undefined,
   };
+});
+
+describe("S3 repository specifics", () => {
+  it("a backup killed mid-upload: check reports its partial objects, the next backup removes them", async () => {
+    server ??= await startS3();
+    const s3 = server;
+    Object.assign(process.env, s3.env);
+    const prefix = `specifics-${process.pid}`;
+    const repo = new S3Repository({
+      bucket: s3.buckets[0] ?? "",
+      prefix,
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+    });
+    const id = "20261124T100000Z-eeeeee";
+    await killedS3Backup(s3, prefix, "app", id);
+    const partial = `restore-points/app/${id}/dump/toc.dat`;
+    assert.deepEqual(
+      (await repo.store.list(`restore-points/app/${id}/`)).map((o) => o.key),
+      [partial],
+    );
+    const check = await repo.check();
+    assert.deepEqual(check.findings, []);
+    assert.match(
+      check.notes.join("\n"),
+      new RegExp(`restore-points/app/${id}/: leftovers of an interrupted backup`),
+    );
+    assert.equal(await repo.getRestorePoint("app", id), undefined);
+
+    const next = await repo.stage("app", "20261125T100000Z-ffffff");
+    await next.abort();
+    assert.deepEqual(await repo.store.list(`restore-points/app/`), []);
+    assert.deepEqual(await repo.store.list(`staging/`), []);
+    assert.doesNotMatch((await repo.check()).notes.join("\n"), /leftovers/);
+  });
 });

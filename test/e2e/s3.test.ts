@@ -68,7 +68,10 @@ describe("lifeline on an S3 repository (real CLI, PostgreSQL and s3rver)", () =>
     assert.equal(backup.code, 0, backup.stderr);
     const id = String((JSON.parse(backup.stdout) as { restorePoint: { id: string } }).restorePoint.id);
     const objects = filesBelow(path.join(s3.directory, "lifeline-test")).map((f) => f.replaceAll("%2F", "/"));
-    assert.ok(objects.some((f) => f.includes(`team/shop/restore-points/shop/${id}/manifest.json`)), objects.join("\n"));
+    assert.ok(
+      objects.some((f) => f.includes(`team/shop/restore-points/shop/${id}/manifest.json`)),
+      objects.join("\n"),
+    );
 
     const drill = await run(["drill", "shop", "--json"]);
     assert.equal(drill.code, 0, drill.stderr);
@@ -98,7 +101,8 @@ describe("lifeline on an S3 repository (real CLI, PostgreSQL and s3rver)", () =>
       .sort((a, b) => statSync(b).size - statSync(a).size)[0];
     assert.ok(data, "a data object");
     const bytes = readFileSync(data);
-    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    const middle = Math.floor(bytes.length / 2);
+    bytes.writeUInt8((bytes.readUInt8(middle) ^ 0xff) & 0xff, middle);
     writeFileSync(data, bytes);
     const name = path.basename(data).replace("._S3rver_object", "");
 
@@ -111,7 +115,7 @@ describe("lifeline on an S3 repository (real CLI, PostgreSQL and s3rver)", () =>
     const drill = await run(["drill", "shop", "--json"]);
     assert.notEqual(drill.code, 0);
     assert.match(drill.stdout + drill.stderr, new RegExp(name.replace(/\./g, "\\.")));
-    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    bytes.writeUInt8((bytes.readUInt8(middle) ^ 0xff) & 0xff, middle);
     writeFileSync(data, bytes);
   });
 
@@ -141,7 +145,8 @@ describe("lifeline on an S3 repository (real CLI, PostgreSQL and s3rver)", () =>
       assert.notEqual(unreachable.code, 0);
       assert.match(unreachable.stderr, /cannot reach http:\/\/127\.0\.0\.1:9/);
       assert.match(unreachable.stderr, /repository\.endpoint/);
-      for (const r of [missing, denied, unreachable]) assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+      for (const r of [missing, denied, unreachable])
+        assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
     } finally {
       other.remove();
     }

@@ -27,7 +27,10 @@ interface ListResult {
   commonPrefixes: string[];
   isTruncated: boolean;
 }
-type ListObjects = (bucket: string, options: { delimiter?: string; prefix?: string; maxKeys?: number }) => Promise<ListResult>;
+type ListObjects = (
+  bucket: string,
+  options: { delimiter?: string; prefix?: string; maxKeys?: number },
+) => Promise<ListResult>;
 
 /**
  * s3rver 3.7 lists common prefixes only one level below the prefix (its directory walk skips
@@ -35,7 +38,9 @@ type ListObjects = (bucket: string, options: { delimiter?: string; prefix?: stri
  * server is corrected by listing without the delimiter and grouping, as S3 does.
  */
 function correctCommonPrefixes(): void {
-  const { prototype } = require("s3rver/lib/stores/filesystem") as { prototype: { listObjects: ListObjects } };
+  const { prototype } = require("s3rver/lib/stores/filesystem") as {
+    prototype: { listObjects: ListObjects };
+  };
   const original = prototype.listObjects;
   prototype.listObjects = async function (this: unknown, bucket, options) {
     const delimiter = options.delimiter ?? "";

@@ -13,7 +13,12 @@ export interface StoreFailure {
 }
 
 export function describeFailure(error: unknown): StoreFailure {
-  const e = error as { name?: unknown; code?: unknown; message?: unknown; $metadata?: { httpStatusCode?: number } };
+  const e = error as {
+    name?: unknown;
+    code?: unknown;
+    message?: unknown;
+    $metadata?: { httpStatusCode?: number };
+  };
   const code = typeof e.code === "string" ? e.code : undefined;
   const name = typeof e.name === "string" && e.name !== "Error" ? e.name : (code ?? "Error");
   return {
@@ -23,7 +28,8 @@ export function describeFailure(error: unknown): StoreFailure {
   };
 }
 
-const UNREACHABLE = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH|TimeoutError|RequestTimeout)$/;
+const UNREACHABLE =
+  /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH|TimeoutError|RequestTimeout)$/;
 
 /** Pure: the failure, where (bucket, endpoint) and what lifeline was doing → the error to show. */
 export function storeError(
@@ -76,7 +82,13 @@ export function storeError(
         ? "give credentials the usual AWS way: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or an instance/pod role"
         : `check the credentials (AWS_ACCESS_KEY_ID / AWS_PROFILE) and that they may list, read, write and delete under ${where.location}`,
     );
-  if (name === "SlowDown" || name === "Throttling" || name === "ThrottlingException" || status === 429 || status === 503)
+  if (
+    name === "SlowDown" ||
+    name === "Throttling" ||
+    name === "ThrottlingException" ||
+    status === 429 ||
+    status === 503
+  )
     return make(
       "STORE_THROTTLED",
       `the store kept refusing requests as too many (${name}) after lifeline retried`,

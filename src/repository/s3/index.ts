@@ -45,7 +45,14 @@ import type {
   StagedRestorePoint,
 } from "../../ports/repository.js";
 import { isPidAlive } from "../../support/files.js";
-import { manifestText, parseJson, parseManifest, sha256, type Parsed, type ManifestRead } from "../manifest-text.js";
+import {
+  manifestText,
+  parseJson,
+  parseManifest,
+  sha256,
+  type Parsed,
+  type ManifestRead,
+} from "../manifest-text.js";
 import { ObjectStore, bounded, type S3Location } from "./store.js";
 
 const MARKER = "lifeline-repository.json";
@@ -115,7 +122,10 @@ export class S3Repository implements Repository {
   /** Creates the repository's marker when there is none (the first backup creates the repository). */
   private async ensure(): Promise<void> {
     if (!(await this.store.head(MARKER)))
-      await this.store.putText(MARKER, JSON.stringify({ kind: "lifeline-repository", format: 1 }, null, 2) + "\n");
+      await this.store.putText(
+        MARKER,
+        JSON.stringify({ kind: "lifeline-repository", format: 1 }, null, 2) + "\n",
+      );
   }
 
   async stage(asset: string, id: string): Promise<StagedRestorePoint> {
@@ -305,11 +315,17 @@ export class S3Repository implements Repository {
     const [stored, ids, drillKeys] = await Promise.all([
       options.rebuild ? undefined : this.loadIndex(asset),
       this.restorePointIds(asset),
-      this.store.list(`${DRILLS}/${asset}/`).then((l) => l.map((o) => o.key).filter((k) => k.endsWith(".json"))),
+      this.store
+        .list(`${DRILLS}/${asset}/`)
+        .then((l) => l.map((o) => o.key).filter((k) => k.endsWith(".json"))),
     ]);
     const known = new Map((stored?.restorePoints ?? []).map((p) => [p.id, p]));
     const knownDrills = new Map((stored?.drills ?? []).map((d) => [d.key, d]));
-    const restorePoints = await bounded(ids, 8, async (id) => known.get(id) ?? (await this.entryOf(asset, id)));
+    const restorePoints = await bounded(
+      ids,
+      8,
+      async (id) => known.get(id) ?? (await this.entryOf(asset, id)),
+    );
     const drills = (
       await bounded(drillKeys, 8, async (key) => knownDrills.get(key) ?? (await this.drillOf(key)))
     ).filter((d): d is IndexDrill => d !== undefined);
@@ -324,12 +340,22 @@ export class S3Repository implements Repository {
     const release = () => rm(directory, { recursive: true, force: true });
     try {
       const mib = Math.round(totalArtifactBytes(manifest) / 1048576);
-      options.progress?.phase(`downloading ${manifest.artifacts.length} artifacts (${mib} MiB) from ${this.location}`);
+      options.progress?.phase(
+        `downloading ${manifest.artifacts.length} artifacts (${mib} MiB) from ${this.location}`,
+      );
       const prefix = rpPrefix(manifest.asset, manifest.id);
-      const found = await bounded(manifest.artifacts, PARALLEL, async (a): Promise<ObservedFile | undefined> => {
-        const got = await this.store.download(prefix + a.path, path.join(directory, a.path), options.signal);
-        return got && { path: a.path, ...got };
-      });
+      const found = await bounded(
+        manifest.artifacts,
+        PARALLEL,
+        async (a): Promise<ObservedFile | undefined> => {
+          const got = await this.store.download(
+            prefix + a.path,
+            path.join(directory, a.path),
+            options.signal,
+          );
+          return got && { path: a.path, ...got };
+        },
+      );
       const findings = checkArtifacts(
         prefix.slice(0, -1),
         manifest.artifacts,
@@ -384,7 +410,11 @@ export class S3Repository implements Repository {
       return { findings, notes, restorePoints, drillReports };
     }
     const unexplained = (key: string) =>
-      findings.push({ kind: "unexplained", path: key, message: `${key}: object is not part of a lifeline repository` });
+      findings.push({
+        kind: "unexplained",
+        path: key,
+        message: `${key}: object is not part of a lifeline repository`,
+      });
     if (!objects.some((o) => o.key === MARKER))
       findings.push({
         kind: "unexplained",
@@ -430,7 +460,9 @@ export class S3Repository implements Repository {
     else
       for (const key of uploads)
         if (!staged.has(key.split("/").slice(1, 3).join("/")))
-          notes.push(`${key}: an incomplete multipart upload (an interrupted backup's); the next backup of its asset aborts it`);
+          notes.push(
+            `${key}: an incomplete multipart upload (an interrupted backup's); the next backup of its asset aborts it`,
+          );
 
     const known = new Set<string>();
     const damaged = new Set<string>();
@@ -468,7 +500,8 @@ export class S3Repository implements Repository {
         findings.push(...checkArtifacts(rel, manifest.artifacts, found));
       }
       for (const file of group.objects.keys())
-        if (file !== MANIFEST && !manifest.artifacts.some((a) => a.path === file)) unexplained(`${rel}/${file}`);
+        if (file !== MANIFEST && !manifest.artifacts.some((a) => a.path === file))
+          unexplained(`${rel}/${file}`);
     }
 
     for (const d of drillKeys) {
@@ -479,7 +512,11 @@ export class S3Repository implements Repository {
       const text = await this.store.getText(d.key);
       const parsed = text === undefined ? undefined : parseJson(text, drillReportSchema);
       if (!parsed?.ok) {
-        findings.push({ kind: "drill-report-invalid", path: d.key, message: `${d.key}: ${parsed?.problem ?? "missing"}` });
+        findings.push({
+          kind: "drill-report-invalid",
+          path: d.key,
+          message: `${d.key}: ${parsed?.problem ?? "missing"}`,
+        });
         continue;
       }
       drillReports++;

@@ -9,17 +9,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import {
-  AbortMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { describeFailure, storeError } from "./errors.js";
 
 export interface S3Location {
@@ -45,24 +35,43 @@ export interface ObjectInfo {
 
 const PART_SIZE = 16 * 1024 * 1024;
 
+type Sdk = typeof import("@aws-sdk/client-s3") & { Upload: typeof import("@aws-sdk/lib-storage").Upload };
+
+/** The SDK is loaded by the first command that reaches object storage (not by every CLI start). */
+let sdkLoading: Promise<Sdk> | undefined;
+function loadSdk(): Promise<Sdk> {
+  sdkLoading ??= Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]).then(
+    ([s3, storage]) => ({ ...s3, Upload: storage.Upload }),
+  );
+  return sdkLoading;
+}
+
 export class ObjectStore {
-  readonly client: S3Client;
   readonly region: string;
+  private connecting: Promise<{ client: S3Client; sdk: Sdk }> | undefined;
 
   constructor(readonly where: S3Location) {
-    // The SDK warns on stderr about Node 20 once; lifeline supports Node 20 and pins the SDK.
-    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
     this.region = where.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
-    this.client = new S3Client({
-      region: this.region,
-      ...(where.endpoint ? { endpoint: where.endpoint } : {}),
-      forcePathStyle: where.forcePathStyle ?? where.endpoint !== undefined,
-      // Checksums only where S3 requires them: many S3-compatible stores reject the CRC32 trailers
-      // current SDKs send by default (lifeline checks its own sha256 of every artifact).
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-      maxAttempts: 5,
+  }
+
+  /** The SDK and a client for this store, created once. */
+  connect(): Promise<{ client: S3Client; sdk: Sdk }> {
+    this.connecting ??= loadSdk().then((sdk) => {
+      // The SDK warns on stderr about Node 20 once; lifeline supports Node 20 and pins the SDK.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+      const client = new sdk.S3Client({
+        region: this.region,
+        ...(this.where.endpoint ? { endpoint: this.where.endpoint } : {}),
+        forcePathStyle: this.where.forcePathStyle ?? this.where.endpoint !== undefined,
+        // Checksums only where S3 requires them: many S3-compatible stores reject the CRC32 trailers
+        // current SDKs send by default (lifeline checks its own sha256 of every artifact).
+        requestChecksumCalculation: "WHEN_REQUIRED",
+        responseChecksumValidation: "WHEN_REQUIRED",
+        maxAttempts: 5,
+      });
+      return { client, sdk };
     });
+    return this.connecting;
   }
 
   get location(): string {
@@ -83,14 +92,22 @@ export class ObjectStore {
     if (failure.name === "AbortError") return error as Error;
     return storeError(
       failure,
-      { location: this.location, bucket: this.where.bucket, endpoint: this.where.endpoint, region: this.region },
+      {
+        location: this.location,
+        bucket: this.where.bucket,
+        endpoint: this.where.endpoint,
+        region: this.region,
+      },
       doing,
     );
   }
 
   async getText(name: string): Promise<string | undefined> {
+    const { client, sdk } = await this.connect();
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) }));
+      const out = await client.send(
+        new sdk.GetObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) }),
+      );
       return (await out.Body?.transformToString("utf8")) ?? "";
     } catch (error) {
       if (describeFailure(error).name === "NoSuchKey") return undefined;
@@ -99,8 +116,11 @@ export class ObjectStore {
   }
 
   async head(name: string): Promise<{ bytes: number; metadata: Record<string, string> } | undefined> {
+    const { client, sdk } = await this.connect();
     try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) }));
+      const out = await client.send(
+        new sdk.HeadObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) }),
+      );
       return { bytes: out.ContentLength ?? 0, metadata: out.Metadata ?? {} };
     } catch (error) {
       const f = describeFailure(error);
@@ -111,9 +131,10 @@ export class ObjectStore {
   }
 
   async putText(name: string, text: string, metadata: Record<string, string> = {}): Promise<void> {
+    const { client, sdk } = await this.connect();
     try {
-      await this.client.send(
-        new PutObjectCommand({
+      await client.send(
+        new sdk.PutObjectCommand({
           Bucket: this.where.bucket,
           Key: this.key(name),
           Body: text,
@@ -140,8 +161,9 @@ export class ObjectStore {
         },
       }),
     );
-    const upload = new Upload({
-      client: this.client,
+    const { client, sdk } = await this.connect();
+    const upload = new sdk.Upload({
+      client,
       params: {
         Bucket: this.where.bucket,
         Key: this.key(name),
@@ -164,16 +186,23 @@ export class ObjectStore {
     const actual = hash.digest("hex");
     if (actual !== expected) {
       await this.delete(name).catch(() => undefined);
-      throw new Error(`${name} changed while it was uploaded (sha256 ${actual.slice(0, 16)}…, expected ${expected.slice(0, 16)}…)`);
+      throw new Error(
+        `${name} changed while it was uploaded (sha256 ${actual.slice(0, 16)}…, expected ${expected.slice(0, 16)}…)`,
+      );
     }
   }
 
   /** Downloads an object to a file; returns its size and sha256 (computed on the way). */
-  async download(name: string, file: string, signal?: AbortSignal): Promise<{ bytes: number; sha256: string } | undefined> {
+  async download(
+    name: string,
+    file: string,
+    signal?: AbortSignal,
+  ): Promise<{ bytes: number; sha256: string } | undefined> {
     let body: Readable;
+    const { client, sdk } = await this.connect();
     try {
-      const out = await this.client.send(
-        new GetObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) }),
+      const out = await client.send(
+        new sdk.GetObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) }),
         signal ? { abortSignal: signal } : {},
       );
       body = out.Body as Readable;
@@ -207,7 +236,8 @@ export class ObjectStore {
   async list(prefix: string): Promise<ObjectInfo[]> {
     const out: ObjectInfo[] = [];
     for await (const page of this.pages(prefix, undefined))
-      for (const o of page.Contents ?? []) if (o.Key) out.push({ key: this.relative(o.Key), bytes: o.Size ?? 0 });
+      for (const o of page.Contents ?? [])
+        if (o.Key) out.push({ key: this.relative(o.Key), bytes: o.Size ?? 0 });
     return out;
   }
 
@@ -228,9 +258,10 @@ export class ObjectStore {
     let token: string | undefined;
     do {
       let page;
+      const { client, sdk } = await this.connect();
       try {
-        page = await this.client.send(
-          new ListObjectsV2Command({
+        page = await client.send(
+          new sdk.ListObjectsV2Command({
             Bucket: this.where.bucket,
             Prefix: this.key(prefix),
             ...(delimiter ? { Delimiter: delimiter } : {}),
@@ -246,8 +277,9 @@ export class ObjectStore {
   }
 
   async delete(name: string): Promise<void> {
+    const { client, sdk } = await this.connect();
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) }));
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) }));
     } catch (error) {
       throw this.fail(error, `cannot delete ${name} in ${this.location}`);
     }
@@ -260,9 +292,10 @@ export class ObjectStore {
    */
   async incompleteUploads(prefix: string, abort: boolean): Promise<string[] | null> {
     let uploads;
+    const { client, sdk } = await this.connect();
     try {
-      uploads = await this.client.send(
-        new ListMultipartUploadsCommand({ Bucket: this.where.bucket, Prefix: this.key(prefix) }),
+      uploads = await client.send(
+        new sdk.ListMultipartUploadsCommand({ Bucket: this.where.bucket, Prefix: this.key(prefix) }),
       );
     } catch (error) {
       const f = describeFailure(error);
@@ -274,8 +307,14 @@ export class ObjectStore {
       if (!u.Key || !u.UploadId) continue;
       found.push(this.relative(u.Key));
       if (abort)
-        await this.client
-          .send(new AbortMultipartUploadCommand({ Bucket: this.where.bucket, Key: u.Key, UploadId: u.UploadId }))
+        await client
+          .send(
+            new sdk.AbortMultipartUploadCommand({
+              Bucket: this.where.bucket,
+              Key: u.Key,
+              UploadId: u.UploadId,
+            }),
+          )
           .catch(() => undefined);
     }
     return found;
@@ -283,7 +322,11 @@ export class ObjectStore {
 }
 
 /** Runs fn over items with at most `limit` at a time. */
-export async function bounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function bounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
