@@ -11,10 +11,11 @@ import { after, describe, it } from "node:test";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { LocalRepository } from "../../src/repository/local-fs/index.js";
 import { S3Repository } from "../../src/repository/s3/index.js";
+import { ObjectCipher, keyFileSchema, unwrapKey } from "../../src/repository/encryption.js";
 import { startS3, type TestS3 } from "../support/s3.js";
 import { tempDir } from "../support/pg.js";
 import { manifestPath } from "../support/repository.js";
-import { repositoryContract } from "./repository.contract.js";
+import { repositoryContract, type RepositorySubject } from "./repository.contract.js";
 
 const localFs = path.resolve(import.meta.dirname, "../../src/repository/local-fs/index.ts");
 
@@ -71,7 +72,13 @@ after(async () => {
 });
 
 /** Stages in another process, uploads part of an artifact, and is killed (SIGKILL) before it commits. */
-function killedS3Backup(s3: TestS3, prefix: string, asset: string, id: string): Promise<void> {
+function killedS3Backup(
+  s3: TestS3,
+  prefix: string,
+  asset: string,
+  id: string,
+  passphrase?: string,
+): Promise<void> {
   const where = JSON.stringify({
     bucket: s3.buckets[0],
     prefix,
@@ -80,7 +87,7 @@ function killedS3Backup(s3: TestS3, prefix: string, asset: string, id: string): 
   });
   const script =
     `import { S3Repository } from ${JSON.stringify(s3Module)};` +
-    `const repo = new S3Repository(${where});` +
+    `const repo = new S3Repository(${where}, ${JSON.stringify(passphrase === undefined ? {} : { passphrase })});` +
     `await repo.stage(${JSON.stringify(asset)}, ${JSON.stringify(id)});` +
     `await repo.store.putText("restore-points/${asset}/${id}/dump/toc.dat", "half a dump");` +
     `process.stdout.write("staged\\n"); setInterval(() => undefined, 1000);`;
@@ -100,13 +107,28 @@ function killedS3Backup(s3: TestS3, prefix: string, asset: string, id: string): 
   });
 }
 
-repositoryContract("S3-compatible object storage", async () => {
+/** The master key of an encrypted test repository, unwrapped as lifeline does (to tamper like an insider). */
+async function cipherOf(repository: S3Repository, passphrase: string): Promise<ObjectCipher> {
+  for (const o of await repository.store.list("keys/")) {
+    const key = await unwrapKey(
+      keyFileSchema.parse(JSON.parse((await repository.store.getText(o.key)) ?? "")),
+      passphrase,
+    );
+    if (key) return new ObjectCipher(key);
+  }
+  throw new Error("no key opens with the passphrase");
+}
+
+async function s3Subject(passphrase?: string): Promise<RepositorySubject> {
   server ??= await startS3();
   const s3 = server;
   Object.assign(process.env, s3.env);
   const prefix = `contract-${process.pid}-${++repositories}`;
   const open = () =>
-    new S3Repository({ bucket: s3.buckets[0] ?? "", prefix, endpoint: s3.endpoint, forcePathStyle: true });
+    new S3Repository(
+      { bucket: s3.buckets[0] ?? "", prefix, endpoint: s3.endpoint, forcePathStyle: true },
+      { passphrase },
+    );
   const repository = open();
   const bucket = s3.buckets[0] ?? "";
   const rewrite = async (key: string, edit: (body: Buffer) => Buffer | string) => {
@@ -125,8 +147,15 @@ repositoryContract("S3-compatible object storage", async () => {
   return {
     repository,
     reopen: open,
-    editManifest: (asset, id, edit) =>
-      rewrite(`restore-points/${asset}/${id}/manifest.json`, (body) => edit(body.toString("utf8"))),
+    editManifest: async (asset, id, edit) => {
+      const key = `restore-points/${asset}/${id}/manifest.json`;
+      if (passphrase === undefined) return rewrite(key, (body) => edit(body.toString("utf8")));
+      // Encrypted: edited by someone holding the key (re-encrypted, the digest not following).
+      const cipher = await cipherOf(repository, passphrase);
+      return rewrite(key, (body) =>
+        cipher.seal(key, Buffer.from(edit(cipher.open(key, body).toString("utf8")))),
+      );
+    },
     damageArtifact: async (manifest: Manifest) => {
       const artifact = manifest.artifacts[0];
       if (!artifact) throw new Error("a restore point without artifacts");
@@ -134,10 +163,15 @@ repositoryContract("S3-compatible object storage", async () => {
         Buffer.concat([body, Buffer.from("x")]),
       );
     },
-    killedBackup: (asset, id) => killedS3Backup(s3, prefix, asset, id),
+    killedBackup: (asset, id) => killedS3Backup(s3, prefix, asset, id, passphrase),
     cleanup: async () => undefined,
   };
-});
+}
+
+repositoryContract("S3-compatible object storage", () => s3Subject());
+repositoryContract("S3-compatible object storage, encrypted", () =>
+  s3Subject("correct horse battery staple"),
+);
 
 describe("S3 repository specifics", () => {
   it("a backup killed mid-upload: check reports its partial objects, the next backup removes them", async () => {

@@ -18,13 +18,14 @@
  * (one request per 1,000 names, no manifest read) and brought up to date by reading only what it
  * lacks: concurrent writers without locks lose nothing, the next reader adds what one overwrote.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import * as z from "zod";
 import type { DrillReport } from "../../core/drill/drill.js";
 import { DRILL_ID } from "../../core/drill/drill.js";
-import { restorePointDamaged } from "../../core/errors.js";
+import { LifelineError, restorePointDamaged } from "../../core/errors.js";
 import { checkArtifacts, type Finding, type ObservedFile } from "../../core/restore-point/check.js";
 import {
   RESTORE_POINT_ID,
@@ -46,6 +47,16 @@ import type {
 } from "../../ports/repository.js";
 import { isPidAlive } from "../../support/files.js";
 import {
+  ChunkAuthenticationError,
+  ObjectCipher,
+  encryptedSize,
+  keyFileSchema,
+  newMasterKey,
+  unwrapKey,
+  wrapKey,
+  wrongPassphrase,
+} from "../encryption.js";
+import {
   manifestText,
   parseJson,
   parseManifest,
@@ -61,6 +72,13 @@ const STAGING = "staging";
 const DRILLS = "drills";
 const INDEX = "index";
 const MANIFEST = "manifest.json";
+const KEYS = "keys";
+
+const markerSchema = z.object({
+  kind: z.literal("lifeline-repository"),
+  format: z.literal(1),
+  encryption: z.object({ scheme: z.literal("aes-256-gcm-chunked"), chunkSize: z.number() }).optional(),
+});
 /** Transfers at a time (each artifact's multipart upload sends 2 parts at a time more). */
 const PARALLEL = 4;
 /** A staging marker not refreshed for this long is abandoned (S3 refuses requests signed 15 min off). */
@@ -108,28 +126,176 @@ function seal(index: Omit<IndexFile, "digest">): IndexFile {
 
 const rpPrefix = (asset: string, id: string) => `${RESTORE_POINTS}/${asset}/${id}/`;
 
+export interface S3RepositoryOptions {
+  /** Client-side encryption: the repository's keys are unwrapped with it (see ../encryption.ts). */
+  passphrase?: string | undefined;
+}
+
 export class S3Repository implements Repository {
   readonly store: ObjectStore;
+  private readonly passphrase: string | undefined;
+  /** Null: not encrypted; resolved once (reading the marker and unwrapping a key). */
+  private cipherLoading: Promise<ObjectCipher | null> | undefined;
+  private masterKey: Buffer | undefined;
+  private keyName: string | undefined;
+  /** The repository did not exist when last looked at: look again (a backup may create it). */
+  private missing = false;
 
-  constructor(where: S3Location) {
+  constructor(where: S3Location, options: S3RepositoryOptions = {}) {
     this.store = new ObjectStore(where);
+    this.passphrase = options.passphrase;
   }
 
   get location(): string {
     return this.store.location;
   }
 
-  /** Creates the repository's marker when there is none (the first backup creates the repository). */
-  private async ensure(): Promise<void> {
-    if (!(await this.store.head(MARKER)))
-      await this.store.putText(
-        MARKER,
-        JSON.stringify({ kind: "lifeline-repository", format: 1 }, null, 2) + "\n",
-      );
+  /** Creates the repository (marker; with a passphrase, its key) when there is none. */
+  private ensure(): Promise<ObjectCipher | null> {
+    return this.cipher(true);
+  }
+
+  /**
+   * `lifeline repository init`: creates the repository, with its encryption key when a passphrase
+   * is configured; refuses when there is one already.
+   */
+  async init(): Promise<{ encrypted: boolean }> {
+    if (await this.store.head(MARKER))
+      throw new LifelineError({
+        code: "REPOSITORY_EXISTS",
+        kind: "usage",
+        message: `${this.location} is a lifeline repository already: nothing was changed`,
+        fix: "use it as it is, or give repository.url another prefix for a new one",
+      });
+    return { encrypted: (await this.cipher(true)) !== null };
+  }
+
+  /** Rewraps the master key with another passphrase: no data is re-encrypted. */
+  async changePassphrase(next: string): Promise<void> {
+    const cipher = await this.cipher(false);
+    const [master, old] = [this.masterKey, this.keyName];
+    if (!cipher || !master || !old)
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "usage",
+        message: `${this.location} is not encrypted: there is no passphrase to change`,
+        fix: "give repository.encryption.passphrase in lifeline.yaml to create an encrypted repository under a new prefix",
+      });
+    const name = `${KEYS}/${randomBytes(8).toString("hex")}.json`;
+    await this.store.putText(name, JSON.stringify(await wrapKey(master, next), null, 2) + "\n");
+    await this.store.delete(old);
+    this.keyName = name;
+  }
+
+  private cipher(create: boolean): Promise<ObjectCipher | null> {
+    if (this.cipherLoading && this.missing && create) this.cipherLoading = undefined;
+    const loading = (this.cipherLoading ??= this.loadCipher(create));
+    return loading.then(
+      (c) => {
+        if (c === null && this.missing) this.cipherLoading = undefined;
+        return c;
+      },
+      (error: unknown) => {
+        this.cipherLoading = undefined;
+        throw error;
+      },
+    );
+  }
+
+  private async loadCipher(create: boolean): Promise<ObjectCipher | null> {
+    const text = await this.store.getText(MARKER);
+    if (text === undefined) {
+      this.missing = true;
+      if (!create) return null;
+      let cipher: ObjectCipher | null = null;
+      if (this.passphrase !== undefined) {
+        const master = newMasterKey();
+        const name = `${KEYS}/${randomBytes(8).toString("hex")}.json`;
+        await this.store.putText(
+          name,
+          JSON.stringify(await wrapKey(master, this.passphrase), null, 2) + "\n",
+        );
+        [this.masterKey, this.keyName] = [master, name];
+        cipher = new ObjectCipher(master);
+      }
+      const marker = {
+        kind: "lifeline-repository",
+        format: 1,
+        ...(cipher ? { encryption: { scheme: "aes-256-gcm-chunked", chunkSize: cipher.chunkSize } } : {}),
+      };
+      // The marker last: a repository with a marker has its key.
+      await this.store.putText(MARKER, JSON.stringify(marker, null, 2) + "\n");
+      this.missing = false;
+      return cipher;
+    }
+    this.missing = false;
+    const marker = parseJson(text, markerSchema);
+    if (!marker.ok)
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "runtime",
+        message: `${this.location}/${MARKER}: ${marker.problem}`,
+        fix: "this prefix does not hold a repository lifeline can read: check repository.url",
+      });
+    const encryption = marker.value.encryption;
+    if (!encryption) {
+      if (this.passphrase !== undefined)
+        throw new LifelineError({
+          code: "REPOSITORY_ENCRYPTION",
+          kind: "config",
+          message: `${this.location} is not encrypted, but lifeline.yaml gives repository.encryption`,
+          fix: "remove repository.encryption from lifeline.yaml, or give repository.url a new prefix for an encrypted repository",
+        });
+      return null;
+    }
+    if (this.passphrase === undefined)
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "config",
+        message: `${this.location} is encrypted and lifeline.yaml gives no passphrase`,
+        fix: "set repository.encryption.passphrase: ${LIFELINE_REPO_PASSPHRASE} in lifeline.yaml and the variable in the environment",
+      });
+    for (const o of (await this.store.children(`${KEYS}/`)).objects) {
+      const file = await this.store.getText(o.key);
+      const parsed = file === undefined ? undefined : parseJson(file, keyFileSchema);
+      if (!parsed?.ok) continue;
+      const key = await unwrapKey(parsed.value, this.passphrase);
+      if (key) {
+        [this.masterKey, this.keyName] = [key, o.key];
+        return new ObjectCipher(key, encryption.chunkSize);
+      }
+    }
+    throw wrongPassphrase(this.location);
+  }
+
+  /** A JSON object as stored (decrypted); undefined when absent; a ChunkAuthenticationError when tampered. */
+  private async readObject(name: string): Promise<string | undefined> {
+    const cipher = await this.cipher(false);
+    if (!cipher) return this.store.getText(name);
+    const bytes = await this.store.getBytes(name);
+    return bytes === undefined ? undefined : cipher.open(name, bytes).toString("utf8");
+  }
+
+  private async writeObject(name: string, text: string): Promise<void> {
+    const cipher = await this.ensure();
+    if (!cipher) return this.store.putText(name, text);
+    return this.store.putBytes(name, cipher.seal(name, Buffer.from(text, "utf8")));
+  }
+
+  /** Reads and parses; a tampered encrypted object is a problem like a corrupt one. */
+  private async readParsed<T>(name: string, parse: (text: string) => Parsed<T>): Promise<Parsed<T>> {
+    try {
+      const text = await this.readObject(name);
+      return text === undefined ? { ok: false, problem: "missing" } : parse(text);
+    } catch (error) {
+      if (error instanceof ChunkAuthenticationError)
+        return { ok: false, problem: error.message.slice(name.length + 2) };
+      throw error;
+    }
   }
 
   async stage(asset: string, id: string): Promise<StagedRestorePoint> {
-    await this.ensure();
+    const cipher = await this.ensure();
     await this.removeAbandoned(asset);
     const marker = `${STAGING}/${asset}/${id}.json`;
     const startedAt = new Date().toISOString();
@@ -154,10 +320,12 @@ export class S3Repository implements Repository {
       commit: async (manifest: Manifest) => {
         if (done) throw new Error("restore point already committed or aborted");
         await bounded(manifest.artifacts, PARALLEL, (a) =>
-          this.store.upload(prefix + a.path, path.join(directory, a.path), a.sha256),
+          this.store.upload(prefix + a.path, path.join(directory, a.path), a.sha256, {
+            encrypt: cipher?.encryptStream(prefix + a.path),
+          }),
         );
         // Manifest last: until it is written, nothing here is a restore point.
-        await this.store.putText(prefix + MANIFEST, manifestText(manifest).text);
+        await this.writeObject(prefix + MANIFEST, manifestText(manifest).text);
         done = true;
         await finish();
         await this.store.delete(marker).catch(() => undefined);
@@ -203,9 +371,7 @@ export class S3Repository implements Repository {
   }
 
   private async readManifest(asset: string, id: string): Promise<Parsed<ManifestRead>> {
-    const text = await this.store.getText(rpPrefix(asset, id) + MANIFEST);
-    if (text === undefined) return { ok: false, problem: "missing" };
-    return parseManifest(text, asset, id);
+    return this.readParsed(rpPrefix(asset, id) + MANIFEST, (text) => parseManifest(text, asset, id));
   }
 
   private async assets(kind: string, asset?: string): Promise<string[]> {
@@ -261,9 +427,7 @@ export class S3Repository implements Repository {
   }
 
   private async loadIndex(asset: string): Promise<IndexFile | undefined> {
-    const text = await this.store.getText(`${INDEX}/${asset}.json`);
-    if (text === undefined) return undefined;
-    const parsed = parseJson(text, indexSchema);
+    const parsed = await this.readParsed(`${INDEX}/${asset}.json`, (text) => parseJson(text, indexSchema));
     if (!parsed.ok) return undefined;
     const { digest, ...body } = parsed.value;
     return seal(body).digest === digest && body.asset === asset ? parsed.value : undefined;
@@ -291,9 +455,8 @@ export class S3Repository implements Repository {
   }
 
   private async drillOf(key: string): Promise<IndexDrill | undefined> {
-    const text = await this.store.getText(key);
-    const parsed = text === undefined ? undefined : parseJson(text, drillReportSchema);
-    if (!parsed?.ok) return undefined;
+    const parsed = await this.readParsed(key, (text) => parseJson(text, drillReportSchema));
+    if (!parsed.ok) return undefined;
     const r = parsed.value;
     if (`${DRILLS}/${r.asset}/${r.restorePointId}/${r.id}.json` !== key) return undefined;
     return {
@@ -331,7 +494,7 @@ export class S3Repository implements Repository {
     ).filter((d): d is IndexDrill => d !== undefined);
     const index = seal({ kind: "lifeline-index", format: 1, asset, restorePoints, drills });
     if (index.digest !== stored?.digest && (ids.length > 0 || drills.length > 0 || stored))
-      await this.store.putText(`${INDEX}/${asset}.json`, JSON.stringify(index) + "\n").catch(() => undefined);
+      await this.writeObject(`${INDEX}/${asset}.json`, JSON.stringify(index) + "\n").catch(() => undefined);
     return index;
   }
 
@@ -344,23 +507,33 @@ export class S3Repository implements Repository {
         `downloading ${manifest.artifacts.length} artifacts (${mib} MiB) from ${this.location}`,
       );
       const prefix = rpPrefix(manifest.asset, manifest.id);
+      const cipher = await this.cipher(false);
+      const tampered: Finding[] = [];
       const found = await bounded(
         manifest.artifacts,
         PARALLEL,
         async (a): Promise<ObservedFile | undefined> => {
-          const got = await this.store.download(
-            prefix + a.path,
-            path.join(directory, a.path),
-            options.signal,
-          );
-          return got && { path: a.path, ...got };
+          try {
+            const got = await this.store.download(prefix + a.path, path.join(directory, a.path), {
+              signal: options.signal,
+              decrypt: cipher?.decryptStream(prefix + a.path),
+            });
+            return got && { path: a.path, ...got };
+          } catch (error) {
+            if (!(error instanceof ChunkAuthenticationError)) throw error;
+            tampered.push({ kind: "artifact-checksum", path: prefix + a.path, message: error.message });
+            return { path: a.path, bytes: a.bytes, sha256: "" };
+          }
         },
       );
-      const findings = checkArtifacts(
-        prefix.slice(0, -1),
-        manifest.artifacts,
-        found.filter((f): f is ObservedFile => f !== undefined),
-      );
+      const findings = [
+        ...tampered,
+        ...checkArtifacts(
+          prefix.slice(0, -1),
+          manifest.artifacts,
+          found.filter((f): f is ObservedFile => f !== undefined && f.sha256 !== ""),
+        ).filter((f) => !tampered.some((t) => t.path === f.path)),
+      ];
       return { directory, findings, release };
     } catch (error) {
       await release();
@@ -375,8 +548,7 @@ export class S3Repository implements Repository {
   }
 
   async writeDrillReport(report: DrillReport): Promise<void> {
-    await this.ensure();
-    await this.store.putText(
+    await this.writeObject(
       `${DRILLS}/${report.asset}/${report.restorePointId}/${report.id}.json`,
       JSON.stringify(report, null, 2) + "\n",
     );
@@ -387,10 +559,9 @@ export class S3Repository implements Repository {
     const reports: DrillReport[] = [];
     for (const name of await this.assets(DRILLS, asset)) {
       const keys = (await this.store.list(`${DRILLS}/${name}/`)).filter((o) => o.key.endsWith(".json"));
-      const read = await bounded(keys, 8, async (o) => {
-        const text = await this.store.getText(o.key);
-        return text === undefined ? undefined : parseJson(text, drillReportSchema);
-      });
+      const read = await bounded(keys, 8, (o) =>
+        this.readParsed(o.key, (text) => parseJson(text, drillReportSchema)),
+      );
       read.forEach((r, i) => {
         const rp = keys[i]?.key.split("/")[2];
         if (r?.ok && r.value.restorePointId === rp) reports.push(r.value);
@@ -404,6 +575,7 @@ export class S3Repository implements Repository {
     const notes: string[] = [];
     let restorePoints = 0;
     let drillReports = 0;
+    const cipher = await this.cipher(false);
     const objects = await this.store.list("");
     if (objects.length === 0) {
       notes.push(`repository ${this.location} is empty or does not exist yet: the first backup creates it`);
@@ -438,6 +610,7 @@ export class S3Repository implements Repository {
       else if (parts[0] === DRILLS && parts.length === 4 && parts[1] && parts[2] && parts[3])
         drillKeys.push({ key: o.key, asset: parts[1], rp: parts[2], file: parts[3] });
       else if (parts[0] === INDEX && parts.length === 2 && parts[1]?.endsWith(".json")) continue;
+      else if (parts[0] === KEYS && parts.length === 2 && parts[1]?.endsWith(".json")) continue;
       else unexplained(o.key);
     }
 
@@ -490,9 +663,14 @@ export class S3Repository implements Repository {
         findings.push(...(await this.verifyArtifacts(manifest)));
       } else {
         const listed = new Map(manifest.artifacts.map((a) => [a.path, a]));
-        const found = await bounded([...group.objects], 8, async ([file, bytes]): Promise<ObservedFile> => {
+        const found = await bounded([...group.objects], 8, async ([file, stored]): Promise<ObservedFile> => {
           const artifact = listed.get(file);
-          if (!artifact || artifact.bytes !== bytes) return { path: file, bytes };
+          // An encrypted object's size tells its plaintext's; its checksum is only in the manifest.
+          const bytes =
+            cipher && artifact && stored === encryptedSize(artifact.bytes, cipher.chunkSize)
+              ? artifact.bytes
+              : stored;
+          if (!artifact || artifact.bytes !== bytes || cipher) return { path: file, bytes };
           const head = await this.store.head(`${rel}/${file}`);
           const recorded = head?.metadata.sha256;
           return recorded ? { path: file, bytes, sha256: recorded } : { path: file, bytes };
@@ -509,13 +687,12 @@ export class S3Repository implements Repository {
         unexplained(d.key);
         continue;
       }
-      const text = await this.store.getText(d.key);
-      const parsed = text === undefined ? undefined : parseJson(text, drillReportSchema);
-      if (!parsed?.ok) {
+      const parsed = await this.readParsed(d.key, (text) => parseJson(text, drillReportSchema));
+      if (!parsed.ok) {
         findings.push({
           kind: "drill-report-invalid",
           path: d.key,
-          message: `${d.key}: ${parsed?.problem ?? "missing"}`,
+          message: `${d.key}: ${parsed.problem}`,
         });
         continue;
       }
@@ -543,8 +720,7 @@ export class S3Repository implements Repository {
   /** The stored index against the manifests: an entry that differs from an intact manifest is a finding. */
   private async checkIndex(asset: string, findings: Finding[]): Promise<void> {
     const rel = `${INDEX}/${asset}.json`;
-    const text = await this.store.getText(rel);
-    if (text === undefined) return; // built by the next status, plan or backup
+    if (!(await this.store.head(rel))) return; // built by the next status, plan or backup
     const stored = await this.loadIndex(asset);
     if (!stored) {
       findings.push({

@@ -10,6 +10,7 @@ import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { ChunkAuthenticationError } from "../encryption.js";
 import { describeFailure, storeError } from "./errors.js";
 
 export interface S3Location {
@@ -88,6 +89,7 @@ export class ObjectStore {
   }
 
   fail(error: unknown, doing: string): Error {
+    if (error instanceof ChunkAuthenticationError) return error;
     const failure = describeFailure(error);
     if (failure.name === "AbortError") return error as Error;
     return storeError(
@@ -103,12 +105,16 @@ export class ObjectStore {
   }
 
   async getText(name: string): Promise<string | undefined> {
+    return (await this.getBytes(name))?.toString("utf8");
+  }
+
+  async getBytes(name: string): Promise<Buffer | undefined> {
     const { client, sdk } = await this.connect();
     try {
       const out = await client.send(
         new sdk.GetObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) }),
       );
-      return (await out.Body?.transformToString("utf8")) ?? "";
+      return Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
     } catch (error) {
       if (describeFailure(error).name === "NoSuchKey") return undefined;
       throw this.fail(error, `cannot read ${name} in ${this.location}`);
@@ -131,15 +137,22 @@ export class ObjectStore {
   }
 
   async putText(name: string, text: string, metadata: Record<string, string> = {}): Promise<void> {
+    await this.putBytes(name, Buffer.from(text, "utf8"), {
+      sha256: createHash("sha256").update(text).digest("hex"),
+      ...metadata,
+    });
+  }
+
+  /** An object written in one request; `metadata` as given (an encrypted object carries none). */
+  async putBytes(name: string, body: Buffer, metadata: Record<string, string> = {}): Promise<void> {
     const { client, sdk } = await this.connect();
     try {
       await client.send(
         new sdk.PutObjectCommand({
           Bucket: this.where.bucket,
           Key: this.key(name),
-          Body: text,
-          ContentType: "application/json",
-          Metadata: { sha256: createHash("sha256").update(text).digest("hex"), ...metadata },
+          Body: body,
+          Metadata: metadata,
         }),
       );
     } catch (error) {
@@ -151,16 +164,24 @@ export class ObjectStore {
    * Streams a local file to the store (multipart above 16 MiB, parts in parallel), hashing it on
    * the way: the object is written only if the bytes sent have the sha256 expected.
    */
-  async upload(name: string, file: string, expected: string, signal?: AbortSignal): Promise<void> {
+  async upload(
+    name: string,
+    file: string,
+    expected: string,
+    options: { signal?: AbortSignal | undefined; encrypt?: Transform | undefined } = {},
+  ): Promise<void> {
+    const signal = options.signal;
     const hash = createHash("sha256");
-    const body = createReadStream(file).pipe(
-      new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          hash.update(chunk);
-          done(null, chunk);
-        },
-      }),
-    );
+    const hashing = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    const stages = options.encrypt ? [hashing, options.encrypt] : [hashing];
+    const body = stages[stages.length - 1] as Transform;
+    // A failure anywhere (the file unreadable) destroys the body, which fails the upload.
+    pipeline([createReadStream(file), ...stages]).catch(() => undefined);
     const { client, sdk } = await this.connect();
     const upload = new sdk.Upload({
       client,
@@ -168,7 +189,8 @@ export class ObjectStore {
         Bucket: this.where.bucket,
         Key: this.key(name),
         Body: body,
-        Metadata: { sha256: expected },
+        // An encrypted object's plaintext checksum is not published: it is in the (encrypted) manifest.
+        Metadata: options.encrypt ? {} : { sha256: expected },
       },
       partSize: PART_SIZE,
       queueSize: 2,
@@ -196,8 +218,9 @@ export class ObjectStore {
   async download(
     name: string,
     file: string,
-    signal?: AbortSignal,
+    options: { signal?: AbortSignal | undefined; decrypt?: Transform | undefined } = {},
   ): Promise<{ bytes: number; sha256: string } | undefined> {
+    const signal = options.signal;
     let body: Readable;
     const { client, sdk } = await this.connect();
     try {
@@ -214,18 +237,15 @@ export class ObjectStore {
     const hash = createHash("sha256");
     let bytes = 0;
     try {
-      await pipeline(
-        body,
-        new Transform({
-          transform(chunk: Buffer, _enc, done) {
-            hash.update(chunk);
-            bytes += chunk.length;
-            done(null, chunk);
-          },
-        }),
-        createWriteStream(file),
-        ...(signal ? [{ signal }] : []),
-      );
+      const counting = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          done(null, chunk);
+        },
+      });
+      const stages = options.decrypt ? [body, options.decrypt, counting] : [body, counting];
+      await pipeline([...stages, createWriteStream(file)], ...(signal ? [{ signal }] : []));
     } catch (error) {
       throw this.fail(error, `cannot download ${name} from ${this.location}`);
     }
