@@ -416,6 +416,7 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
       ...request(into, { previous: "drop" }),
       asset,
       manifest: goneManifest,
+      artifacts: artifactsOf(repo.dir, goneManifest),
     });
     assert.equal(result.verified, true, JSON.stringify(result.mismatches));
     assert.ok(
@@ -505,6 +506,7 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
         target: engine.target(on("full_target")),
         asset: bigAsset,
         manifest: bigManifest,
+        artifacts: artifactsOf(repo.dir, bigManifest),
       }).then(
         () => assert.fail("expected the restore to fail"),
         (e: unknown) => e,
