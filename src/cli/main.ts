@@ -12,6 +12,7 @@ import { register as drill } from "./commands/drill.js";
 import { register as init } from "./commands/init.js";
 import { register as k8s } from "./commands/k8s.js";
 import { register as plan } from "./commands/plan.js";
+import { register as repository } from "./commands/repository.js";
 import { register as restore } from "./commands/restore.js";
 import { register as revoke } from "./commands/revoke.js";
 import { register as run } from "./commands/run.js";
@@ -118,6 +119,7 @@ for (const register of [
   standby,
   status,
   check,
+  repository,
   plan,
   k8s,
   run,

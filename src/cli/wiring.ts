@@ -38,13 +38,16 @@ export function contextFor(loaded: LoadedConfig, signal: AbortSignal, progress: 
 export function repositoryFor(loaded: LoadedConfig): Repository {
   const r = loaded.repository ?? { kind: "local", path: loaded.repositoryPath };
   return r.kind === "s3"
-    ? new S3Repository({
-        bucket: r.bucket,
-        prefix: r.prefix,
-        endpoint: r.endpoint,
-        region: r.region,
-        forcePathStyle: r.forcePathStyle,
-      })
+    ? new S3Repository(
+        {
+          bucket: r.bucket,
+          prefix: r.prefix,
+          endpoint: r.endpoint,
+          region: r.region,
+          forcePathStyle: r.forcePathStyle,
+        },
+        { passphrase: r.passphrase },
+      )
     : new LocalRepository(r.path);
 }
 

@@ -365,10 +365,11 @@ export type RepositorySettings =
       endpoint?: string | undefined;
       region?: string | undefined;
       forcePathStyle?: boolean | undefined;
+      passphrase?: string | undefined;
     };
 
 function repositorySettings(config: Config, localPath: string): RepositorySettings {
-  const { url, endpoint, region, forcePathStyle } = config.repository;
+  const { url, endpoint, region, forcePathStyle, encryption } = config.repository;
   if (!url) return { kind: "local", path: localPath };
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
   return {
@@ -378,5 +379,6 @@ function repositorySettings(config: Config, localPath: string): RepositorySettin
     endpoint,
     region,
     forcePathStyle,
+    passphrase: encryption?.passphrase,
   };
 }

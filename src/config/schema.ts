@@ -132,6 +132,14 @@ export const configSchema = z.strictObject({
       endpoint: z.url({ protocol: /^https?$/, error: "is the store's http(s):// URL" }).optional(),
       region: z.string().min(1).optional(),
       forcePathStyle: z.boolean().optional(),
+      /** Client-side encryption (object storage): give the passphrase from the environment, ${VAR}. */
+      encryption: z
+        .strictObject({ passphrase: z.string().min(8, { error: "is at least 8 characters" }) })
+        .optional(),
+    })
+    .refine((r) => r.encryption === undefined || r.url !== undefined, {
+      error: "encryption is for a repository in object storage (url: s3://…) for now",
+      path: ["encryption"],
     })
     .default({ path: ".lifeline/repository" }),
   tools: z.strictObject({ pgBin: z.string().min(1).optional() }).default({}),

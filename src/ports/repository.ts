@@ -74,6 +74,11 @@ export interface AssetOverview {
 export interface Repository {
   /** Where it is, for humans. */
   readonly location: string;
+  /**
+   * Creates the repository (with an object store's encryption key when a passphrase is set);
+   * REPOSITORY_EXISTS when there is one already. A backup creates it too when it does not exist.
+   */
+  init(): Promise<{ encrypted: boolean }>;
   stage(asset: string, id: string): Promise<StagedRestorePoint>;
   /** Every readable restore point (reads every manifest; damaged ones are left out: see overview and check). */
   listRestorePoints(asset?: string): Promise<Manifest[]>;

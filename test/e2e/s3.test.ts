@@ -152,3 +152,113 @@ describe("lifeline on an S3 repository (real CLI, PostgreSQL and s3rver)", () =>
     }
   });
 });
+
+describe("lifeline on an encrypted S3 repository (real CLI, PostgreSQL and s3rver)", () => {
+  const PASSPHRASE = "tr0ub4dor-LIFELINE-passphrase-91c2";
+  const NEXT = "another-LIFELINE-passphrase-55e1";
+  let s3: TestS3;
+  let db: TestDatabase;
+  const work = tempDir("lifeline-e2e-s3enc-");
+  const outputs: string[] = [];
+  const run = async (args: string[], extra: NodeJS.ProcessEnv = {}): Promise<CliResult> => {
+    const result = await cli(args, {
+      cwd: work.dir,
+      env: { ...s3.env, LIFELINE_REPO_PASSPHRASE: PASSPHRASE, ...extra },
+    });
+    outputs.push(result.stdout, result.stderr);
+    return result;
+  };
+  const objects = () =>
+    filesBelow(path.join(s3.directory, "lifeline-test")).filter((f) => f.endsWith("._S3rver_object"));
+
+  before(async () => {
+    s3 = await startS3(["lifeline-test"]);
+    db = await createDatabase("lifeline_e2e_s3enc");
+    await query(
+      db.url,
+      "CREATE TABLE secrets_table (id int PRIMARY KEY, note text); INSERT INTO secrets_table SELECT g, 'note ' || g FROM generate_series(1, 2000) g",
+    );
+    writeFileSync(
+      path.join(work.dir, "lifeline.yaml"),
+      `repository:\n  url: s3://lifeline-test/enc\n  endpoint: ${s3.endpoint}\n  forcePathStyle: true\n  encryption:\n    passphrase: \${LIFELINE_REPO_PASSPHRASE}\nassets:\n  shop:\n    url: ${db.url}\n`,
+    );
+  });
+  after(async () => {
+    try {
+      for (const text of outputs) {
+        assert.ok(!text.includes(PASSPHRASE) && !text.includes(NEXT), `passphrase in output: ${text}`);
+        assert.ok(!text.includes(TEST_SECRET), `secret in output: ${text}`);
+      }
+      for (const file of [...filesBelow(work.dir), ...filesBelow(s3.directory)]) {
+        const content = readFileSync(file);
+        for (const secret of [PASSPHRASE, NEXT, TEST_SECRET])
+          assert.ok(!content.includes(secret), `a secret found in ${file}`);
+      }
+    } finally {
+      await db.drop();
+      await s3.stop();
+      work.remove();
+    }
+  });
+
+  it("init creates the keys and refuses to overwrite; backup and drill through encryption; nothing readable", async () => {
+    const init = await run(["repository", "init", "--json"]);
+    assert.equal(init.code, 0, init.stderr);
+    assert.deepEqual(JSON.parse(init.stdout), { location: "s3://lifeline-test/enc", encrypted: true });
+    const again = await run(["repository", "init"]);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /is a lifeline repository already: nothing was changed/);
+
+    assert.equal((await run(["backup", "shop"])).code, 0);
+    const drill = await run(["drill", "shop", "--json"]);
+    assert.equal(drill.code, 0, drill.stderr);
+    assert.equal((JSON.parse(drill.stdout) as { drill: { result: string } }).drill.result, "passed");
+    assert.equal((await run(["check", "--read-data"])).code, 0);
+
+    // Only the marker and the wrapped key are plaintext: no manifest, report or index reads.
+    for (const file of objects()) {
+      const content = readFileSync(file);
+      if (file.includes("lifeline-repository.json") || file.includes("/keys/")) continue;
+      for (const word of ["secrets_table", db.name, "fingerprints", "passed"])
+        assert.ok(!content.includes(word), `${word} readable in ${file}`);
+    }
+  });
+
+  it("a wrong passphrase is a clear error; changing it rewraps the key only", async () => {
+    const wrong = await run(["status", "shop"], { LIFELINE_REPO_PASSPHRASE: "not-the-passphrase" });
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /the passphrase does not open s3:\/\/lifeline-test\/enc/);
+    assert.doesNotMatch(wrong.stderr, /\n\s+at /);
+
+    const before = new Map(
+      objects()
+        .filter((f) => f.includes("/restore-points/"))
+        .map((f) => [f, readFileSync(f)]),
+    );
+    const changed = await run(["repository", "passphrase", "--new-from-env", "NEXT_PASSPHRASE"], {
+      NEXT_PASSPHRASE: NEXT,
+    });
+    assert.equal(changed.code, 0, changed.stderr);
+    for (const [file, content] of before)
+      assert.ok(readFileSync(file).equals(content), `${file} was rewritten`);
+    assert.equal((await run(["status", "shop"])).code, 2);
+    assert.equal((await run(["status", "shop"], { LIFELINE_REPO_PASSPHRASE: NEXT })).code, 0);
+  });
+
+  it("a tampered chunk is detected, naming the object", async () => {
+    const data = objects()
+      .filter((f) => f.includes("/dump/") && !f.includes("toc.dat"))
+      .sort((a, b) => statSync(b).size - statSync(a).size)[0];
+    assert.ok(data);
+    const bytes = readFileSync(data);
+    bytes.writeUInt8(bytes.readUInt8(40) ^ 0x01, 40);
+    writeFileSync(data, bytes);
+    const name = path.basename(data).replace("._S3rver_object", "").replace(/\./g, "\\.");
+    const deep = await run(["check", "--read-data"], { LIFELINE_REPO_PASSPHRASE: NEXT });
+    assert.equal(deep.code, 4, deep.stdout + deep.stderr);
+    assert.match(deep.stdout, new RegExp(`${name}: fails authentication \\(chunk 0\\)`));
+    const drill = await run(["drill", "shop", "--json"], { LIFELINE_REPO_PASSPHRASE: NEXT });
+    assert.notEqual(drill.code, 0);
+    assert.match(drill.stdout + drill.stderr, new RegExp(`${name}: fails authentication`));
+  });
+});

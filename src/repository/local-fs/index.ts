@@ -12,7 +12,8 @@ import type {
 import { overview, repairIndexes } from "./asset-index.js";
 import { check, verifyArtifacts } from "./check.js";
 import { listDrillReports } from "./drill-reports.js";
-import { artifactDirectory } from "./layout.js";
+import { LifelineError } from "../../core/errors.js";
+import { MARKER, artifactDirectory, ensure, entries } from "./layout.js";
 import { getRestorePoint, listRestorePoints } from "./manifest.js";
 import { stage, writeDrillReport } from "./writing.js";
 
@@ -38,6 +39,18 @@ export class LocalRepository implements Repository {
 
   get location(): string {
     return this.root;
+  }
+
+  async init(): Promise<{ encrypted: boolean }> {
+    if ((await entries(this.root)).some((e) => e.name === MARKER))
+      throw new LifelineError({
+        code: "REPOSITORY_EXISTS",
+        kind: "usage",
+        message: `${this.root} is a lifeline repository already: nothing was changed`,
+        fix: "use it as it is, or point repository.path in lifeline.yaml at another directory for a new one",
+      });
+    await ensure(this.root);
+    return { encrypted: false };
   }
 
   stage(asset: string, id: string): Promise<StagedRestorePoint> {
@@ -81,7 +94,8 @@ export class LocalRepository implements Repository {
   async check(options: CheckOptions = {}): Promise<CheckResult> {
     const repaired = options.repairIndex ? await repairIndexes(this.root) : [];
     const result = await check(this.root);
-    for (const asset of repaired) result.notes.push(`index/${asset}.json: rebuilt from the manifests and drill reports`);
+    for (const asset of repaired)
+      result.notes.push(`index/${asset}.json: rebuilt from the manifests and drill reports`);
     return result;
   }
 }
