@@ -51,6 +51,31 @@ export function repositoryFor(loaded: LoadedConfig): Repository {
     : new LocalRepository(r.path);
 }
 
+/**
+ * Another repository named by a URL (repository copy --to, copies:): s3://bucket/prefix on the
+ * configured store's endpoint and region, or a directory (relative to `base`).
+ */
+export function repositoryAt(
+  loaded: LoadedConfig,
+  url: string,
+  passphrase: string | undefined,
+  base: string,
+): Repository {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
+  if (!m) return new LocalRepository(path.resolve(base, url));
+  const r = loaded.repository?.kind === "s3" ? loaded.repository : undefined;
+  return new S3Repository(
+    {
+      bucket: m[1] ?? "",
+      prefix: (m[2] ?? "").replace(/^\/+|\/+$/g, ""),
+      endpoint: r?.endpoint,
+      region: r?.region,
+      forcePathStyle: r?.forcePathStyle,
+    },
+    { passphrase },
+  );
+}
+
 export function asset(
   loaded: LoadedConfig,
   name: string,

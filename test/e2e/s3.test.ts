@@ -119,6 +119,35 @@ describe("lifeline on an S3 repository (real CLI, PostgreSQL and s3rver)", () =>
     writeFileSync(data, bytes);
   });
 
+  it("repository copy to a local directory verifies and copies restore points and drill reports; the copy drills", async () => {
+    const copy = path.join(work.dir, "copy");
+    const copied = await run(["repository", "copy", "--to", copy, "--json"]);
+    assert.equal(copied.code, 0, copied.stdout + copied.stderr);
+    const doc = JSON.parse(copied.stdout) as { copied: string[]; drillReports: number; skipped: unknown[] };
+    assert.equal(doc.copied.length, 1);
+    assert.ok(doc.drillReports >= 1);
+    const again = JSON.parse((await run(["repository", "copy", "--to", copy, "--json"])).stdout) as {
+      copied: string[];
+      present: string[];
+    };
+    assert.deepEqual([again.copied.length, again.present.length], [0, 1]);
+
+    const fromCopy = tempDir("lifeline-e2e-s3-copy-");
+    try {
+      writeFileSync(
+        path.join(fromCopy.dir, "lifeline.yaml"),
+        `repository:\n  path: ${copy}\nassets:\n  shop:\n    url: ${db.url}\n`,
+      );
+      const drill = await cli(["drill", "shop", "--json"], { cwd: fromCopy.dir, env: {} });
+      outputs.push(drill.stdout, drill.stderr);
+      assert.equal(drill.code, 0, drill.stderr);
+      const check = await cli(["check"], { cwd: fromCopy.dir, env: {} });
+      assert.equal(check.code, 0, check.stdout);
+    } finally {
+      fromCopy.remove();
+    }
+  });
+
   it("a missing bucket, denied access and an unreachable endpoint are errors that name the fix", async () => {
     const other = tempDir("lifeline-e2e-s3-errors-");
     try {

@@ -2,8 +2,11 @@ import type { Command } from "commander";
 import { LifelineError } from "../../core/errors.js";
 import type { CliEnv } from "../env.js";
 import { json, out } from "../io.js";
-import { load, repositoryFor } from "../wiring.js";
+import { load, repositoryAt, repositoryFor } from "../wiring.js";
 import { S3Repository } from "../../repository/s3/index.js";
+import { copyRepository } from "../../app/copy.js";
+import { terminalProgress } from "../io.js";
+import { EXIT_CODES } from "../../core/errors.js";
 
 export function register(program: Command, env: CliEnv): void {
   const repository = program
@@ -64,4 +67,52 @@ export function register(program: Command, env: CliEnv): void {
         `the passphrase of ${repo.location} is changed; set repository.encryption.passphrase to the new one`,
       );
     });
+
+  repository
+    .command("copy")
+    .description(
+      "Copy restore points and their drill reports to another repository (a local directory or s3://bucket/prefix), checking every artifact's sha256 on both sides; the manifest is written last. What is already there is left as it is.",
+    )
+    .requiredOption(
+      "--to <url>",
+      "the other repository: a directory, or s3://bucket/prefix (same endpoint and region as repository:)",
+    )
+    .option("--asset <name>", "only this asset's restore points")
+    .option("--restore-point <id>", "only this restore point")
+    .option(
+      "--to-passphrase-env <variable>",
+      "the other repository is encrypted with the passphrase in this variable",
+    )
+    .option("--json", "print one JSON document on stdout")
+    .addHelpText(
+      "after",
+      "\nExample:\n  lifeline repository copy --to /mnt/backup-disk/lifeline\n  lifeline repository copy --to s3://offsite-backups/lifeline --asset shop --json\n\nExit codes: 0 copied (or already there); 4 a restore point's artifacts did not match its manifest (not copied).\n",
+    )
+    .action(
+      async (
+        opts: { to: string; asset?: string; restorePoint?: string; toPassphraseEnv?: string },
+        command: Command,
+      ) => {
+        const options = env.globals(command);
+        const loaded = load(options);
+        const from = repositoryFor(loaded);
+        const passphrase = opts.toPassphraseEnv ? process.env[opts.toPassphraseEnv] : undefined;
+        const to = repositoryAt(loaded, opts.to, passphrase, process.cwd());
+        const result = await copyRepository(from, to, {
+          ...(opts.asset ? { asset: opts.asset } : {}),
+          ...(opts.restorePoint ? { restorePointId: opts.restorePoint } : {}),
+          signal: env.signal,
+          progress: terminalProgress("repository copy"),
+        });
+        if (options.json) json({ from: from.location, to: to.location, ...result });
+        else {
+          out(
+            `${from.location} → ${to.location}: ${result.copied.length} restore point${result.copied.length === 1 ? "" : "s"} copied, ${result.present.length} already there, ${result.drillReports} drill report${result.drillReports === 1 ? "" : "s"} copied`,
+          );
+          for (const s of result.skipped)
+            out(`NOT copied ${s.restorePoint}: ${s.findings.map((f) => f.message).join("; ")}`);
+        }
+        if (result.skipped.length > 0) env.setExit(EXIT_CODES.verification);
+      },
+    );
 }
