@@ -150,6 +150,20 @@ export const configSchema = z.strictObject({
     })
     .default({ jobs: 2, compression: 1 }),
   policy: z.strictObject({ rules: z.array(policyRuleSchema) }).optional(),
+  /**
+   * Second repositories (3-2-1): each restore point that passes its drill is copied to each, checked
+   * on both sides. A directory (relative to lifeline.yaml) or s3://bucket/prefix on repository's store.
+   */
+  copies: z
+    .array(
+      z.strictObject({
+        url: z.string().min(1),
+        encryption: z
+          .strictObject({ passphrase: z.string().min(8, { error: "is at least 8 characters" }) })
+          .optional(),
+      }),
+    )
+    .default([]),
   /** The gate's shared state: an SQLite file (default) or a postgres:// URL a team shares. */
   catalog: z.string().min(1).default(".lifeline/catalog.sqlite"),
   approvals: z

@@ -209,7 +209,7 @@ describe("lifeline on an encrypted S3 repository (real CLI, PostgreSQL and s3rve
     );
     writeFileSync(
       path.join(work.dir, "lifeline.yaml"),
-      `repository:\n  url: s3://lifeline-test/enc\n  endpoint: ${s3.endpoint}\n  forcePathStyle: true\n  encryption:\n    passphrase: \${LIFELINE_REPO_PASSPHRASE}\nassets:\n  shop:\n    url: ${db.url}\n`,
+      `repository:\n  url: s3://lifeline-test/enc\n  endpoint: ${s3.endpoint}\n  forcePathStyle: true\n  encryption:\n    passphrase: \${LIFELINE_REPO_PASSPHRASE}\ncopies:\n  - url: second-copy\nassets:\n  shop:\n    url: ${db.url}\n`,
     );
   });
   after(async () => {
@@ -241,8 +241,17 @@ describe("lifeline on an encrypted S3 repository (real CLI, PostgreSQL and s3rve
     assert.equal((await run(["backup", "shop"])).code, 0);
     const drill = await run(["drill", "shop", "--json"]);
     assert.equal(drill.code, 0, drill.stderr);
-    assert.equal((JSON.parse(drill.stdout) as { drill: { result: string } }).drill.result, "passed");
+    const drilled = JSON.parse(drill.stdout) as {
+      drill: { result: string; restorePointId: string };
+      copies: { to: string; result: { copied: string[]; drillReports: number } }[];
+    };
+    assert.equal(drilled.drill.result, "passed");
     assert.equal((await run(["check", "--read-data"])).code, 0);
+    // copies: the verified restore point and its drill report went to the second repository.
+    assert.deepEqual(
+      drilled.copies.map((c) => [c.to, c.result.copied, c.result.drillReports]),
+      [[path.join(work.dir, "second-copy"), [`shop/${drilled.drill.restorePointId}`], 1]],
+    );
 
     // Only the marker and the wrapped key are plaintext: no manifest, report or index reads.
     for (const file of objects()) {
