@@ -67,7 +67,7 @@ export async function drill(
   restorePointId?: string,
   hooks: DrillHooks = {},
 ): Promise<DrillReport> {
-  const engine = ctx.engine(asset.engine);
+  ctx.engine(asset.engine); // an unknown engine is an error before anything is read
   const manifest = await pickRestorePoint(ctx, asset.name, restorePointId);
   const startedAt = ctx.clock.now();
   const report: DrillReport = {

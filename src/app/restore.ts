@@ -494,13 +494,13 @@ export async function restore(
       executor: async () => {
         try {
           box.done = await recoverTables(ctx, {
-          asset,
-          manifest,
-          artifacts,
-          target,
-          tables,
-          jobs: asset.drillJobs,
-        });
+            asset,
+            manifest,
+            artifacts,
+            target,
+            tables,
+            jobs: asset.drillJobs,
+          });
           return { exitCode: box.done.verified ? 0 : 4 };
         } catch (error) {
           box.failure = error;

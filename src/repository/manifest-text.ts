@@ -106,4 +106,3 @@ export function parseManifest(text: string, asset: string, id: string): Parsed<M
     };
   return { ok: true, value: { manifest: parsed.data, digest, protected: isProtected } };
 }
-

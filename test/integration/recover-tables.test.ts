@@ -121,7 +121,8 @@ describe("restore --tables (real PostgreSQL)", () => {
 
     const result = await recoverTables(ctx, {
       asset: testAsset("shop", source.url),
-      manifest, artifacts: artifactsOf(repo.dir, manifest),
+      manifest,
+      artifacts: artifactsOf(repo.dir, manifest),
       target,
       tables: ["public.products"],
       jobs: 2,
@@ -203,7 +204,8 @@ describe("restore --tables (real PostgreSQL)", () => {
     await assert.rejects(
       recoverTables(ctx, {
         asset: testAsset("shop", source.url),
-        manifest, artifacts: artifactsOf(repo.dir, manifest),
+        manifest,
+        artifacts: artifactsOf(repo.dir, manifest),
         target,
         tables: ["public.customers", "public.big"],
         jobs: 2,
@@ -237,7 +239,8 @@ describe("restore --tables (real PostgreSQL)", () => {
     await assert.rejects(
       recoverTables(ctx, {
         asset: testAsset("shop", db.url),
-        manifest, artifacts: artifactsOf(repo.dir, manifest),
+        manifest,
+        artifacts: artifactsOf(repo.dir, manifest),
         target,
         tables: ["public.products"],
         jobs: 2,
@@ -258,7 +261,14 @@ describe("restore --tables (real PostgreSQL)", () => {
     const warnings: string[] = [];
     const result = await recoverTables(
       { ...ctx, progress: { phase: () => undefined, warn: (m) => warnings.push(m) } },
-      { asset: testAsset("shop", db.url), manifest, artifacts: artifactsOf(repo.dir, manifest), target, tables: ["public.products"], jobs: 2 },
+      {
+        asset: testAsset("shop", db.url),
+        manifest,
+        artifacts: artifactsOf(repo.dir, manifest),
+        target,
+        tables: ["public.products"],
+        jobs: 2,
+      },
     );
     assert.equal(result.verified, true, JSON.stringify(result.mismatches));
     assert.ok(
@@ -314,7 +324,8 @@ describe("restore --tables (real PostgreSQL)", () => {
     const target = ctx.engine("postgres").target(db.url);
     const result = await recoverTables(ctx, {
       asset: testAsset("shop", source.url),
-      manifest, artifacts: artifactsOf(repo.dir, manifest),
+      manifest,
+      artifacts: artifactsOf(repo.dir, manifest),
       target,
       tables: ["public.products", '"Sales"."Order Items"'],
       jobs: 2,
@@ -360,7 +371,8 @@ describe("restore --tables (real PostgreSQL)", () => {
     const db = await fresh();
     const result = await recoverTables(ctx, {
       asset: testAsset("shop", source.url),
-      manifest, artifacts: artifactsOf(repo.dir, manifest),
+      manifest,
+      artifacts: artifactsOf(repo.dir, manifest),
       target: ctx.engine("postgres").target(db.url),
       tables: ['"Sales"."Order Items"'],
       jobs: 1,
@@ -390,7 +402,8 @@ describe("restore --tables (real PostgreSQL)", () => {
     );
     const result = await recoverTables(ctx, {
       asset: testAsset("shop", source.url),
-      manifest, artifacts: artifactsOf(repo.dir, manifest),
+      manifest,
+      artifacts: artifactsOf(repo.dir, manifest),
       target: ctx.engine("postgres").target(db.url),
       tables: ["public.orders"],
       jobs: 1,
@@ -428,7 +441,8 @@ describe("restore --tables (real PostgreSQL)", () => {
       await assert.rejects(
         recoverTables(ctx, {
           asset: testAsset("shop", source.url),
-          manifest, artifacts: artifactsOf(repo.dir, manifest),
+          manifest,
+          artifacts: artifactsOf(repo.dir, manifest),
           target,
           tables: ["public.customers"],
           jobs: 1,
@@ -476,7 +490,8 @@ describe("restore --tables (real PostgreSQL)", () => {
     const ctx = testContext(repo.dir, { signal: controller.signal });
     const pending = recoverTables(ctx, {
       asset: testAsset("shop", source.url),
-      manifest, artifacts: artifactsOf(repo.dir, manifest),
+      manifest,
+      artifacts: artifactsOf(repo.dir, manifest),
       target: ctx.engine("postgres").target(db.url),
       tables: ["public.big"],
       jobs: 1,
@@ -496,7 +511,8 @@ describe("restore --tables (real PostgreSQL)", () => {
     await assert.rejects(
       recoverTables(ctx, {
         asset: testAsset("shop", source.url),
-        manifest, artifacts: artifactsOf(repo.dir, manifest),
+        manifest,
+        artifacts: artifactsOf(repo.dir, manifest),
         target: ctx.engine("postgres").target(db.url),
         tables: ["public.products", "public.customers"],
         jobs: 1,
@@ -525,7 +541,8 @@ describe("restore --tables of the hard-case schema (real PostgreSQL)", () => {
       const tables = manifest.fingerprints.tables.map((t) => t.table);
       const result = await recoverTables(ctx, {
         asset: testAsset("hard", db.url),
-        manifest, artifacts: artifactsOf(repo.dir, manifest),
+        manifest,
+        artifacts: artifactsOf(repo.dir, manifest),
         target: ctx.engine("postgres").target(to.url),
         tables,
         jobs: 2,
