@@ -79,7 +79,7 @@ const markerSchema = z.object({
   format: z.literal(1),
   encryption: z.object({ scheme: z.literal("aes-256-gcm-chunked"), chunkSize: z.number() }).optional(),
 });
-/** Transfers at a time (each artifact's multipart upload sends 2 parts at a time more). */
+/** Transfers at a time (an artifact above 8 MiB is uploaded in parts, 4 at a time). */
 const PARALLEL = 4;
 /** A staging marker not refreshed for this long is abandoned (S3 refuses requests signed 15 min off). */
 const ABANDONED_MS = 15 * 60_000;

@@ -34,7 +34,7 @@ export interface ObjectInfo {
   bytes: number;
 }
 
-const PART_SIZE = 16 * 1024 * 1024;
+const PART_SIZE = 8 * 1024 * 1024;
 
 type Sdk = typeof import("@aws-sdk/client-s3") & { Upload: typeof import("@aws-sdk/lib-storage").Upload };
 
@@ -161,7 +161,7 @@ export class ObjectStore {
   }
 
   /**
-   * Streams a local file to the store (multipart above 16 MiB, parts in parallel), hashing it on
+   * Streams a local file to the store (multipart above 8 MiB, 4 parts at a time), hashing it on
    * the way: the object is written only if the bytes sent have the sha256 expected.
    */
   async upload(
@@ -193,7 +193,7 @@ export class ObjectStore {
         Metadata: options.encrypt ? {} : { sha256: expected },
       },
       partSize: PART_SIZE,
-      queueSize: 2,
+      queueSize: 4,
       leavePartsOnError: false,
     });
     const abort = () => void upload.abort().catch(() => undefined);
