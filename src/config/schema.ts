@@ -163,7 +163,7 @@ export const configSchema = z.strictObject({
           .optional(),
       }),
     )
-    .default([]),
+    .optional(),
   /** The gate's shared state: an SQLite file (default) or a postgres:// URL a team shares. */
   catalog: z.string().min(1).default(".lifeline/catalog.sqlite"),
   approvals: z
