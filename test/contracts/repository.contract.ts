@@ -139,6 +139,16 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryS
         const check = await repo.check();
         assert.deepEqual(check.findings, []);
         assert.equal(check.restorePoints, 1);
+        for (const options of [{ readData: true }, { repairIndex: true }]) {
+          const again = await repo.check(options);
+          assert.deepEqual(again.findings, [], JSON.stringify(options));
+          assert.equal(again.restorePoints, 1);
+          if (options.repairIndex) assert.match(again.notes.join("\n"), /index\/app\.json: rebuilt/);
+        }
+        assert.deepEqual(
+          (await subject.reopen().overview("app")).restorePoints.map((p) => p.id),
+          [manifest.id],
+        );
       } finally {
         await done();
       }
