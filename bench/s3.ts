@@ -95,8 +95,9 @@ try {
       const cwd = path.join(work, kind.replace(" ", "-"));
       const t = times[kind];
       if (!t) continue;
-      t.backup.push(await sh("node", [CLI, "backup", "bench"], { cwd, env: s3.env }));
-      t.drill.push(await sh("node", [CLI, "drill", "bench"], { cwd, env: s3.env }));
+      const env = { ...s3.env, TMPDIR: work };
+      t.backup.push(await sh("node", [CLI, "backup", "bench"], { cwd, env }));
+      t.drill.push(await sh("node", [CLI, "drill", "bench"], { cwd, env }));
       console.log(
         `round ${round} ${kind.padEnd(12)} backup ${t.backup.at(-1)?.toFixed(2)}s  drill ${t.drill.at(-1)?.toFixed(2)}s`,
       );

@@ -64,11 +64,17 @@ repositoryContract("local directory", async () => {
 
 // --- S3-compatible object storage ----------------------------------------------------------------
 
+// The S3 adapter's temporary space (and its cleanup of killed processes' leftovers) stays in this
+// test's own directory, not the shared one.
+const privateTmp = tempDir("lifeline-repository-contract-tmp-");
+process.env.TMPDIR = privateTmp.dir;
+
 const s3Module = path.resolve(import.meta.dirname, "../../src/repository/s3/index.ts");
 let server: TestS3 | undefined;
 let repositories = 0;
 after(async () => {
   await server?.stop();
+  privateTmp.remove();
 });
 
 /** Stages in another process, uploads part of an artifact, and is killed (SIGKILL) before it commits. */

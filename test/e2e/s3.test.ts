@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { cli, type CliResult } from "../support/cli.js";
+import { cli, cliTmpDir, startCli, type CliResult } from "../support/cli.js";
 import { createDatabase, query, tempDir, urlFor, type TestDatabase } from "../support/pg.js";
 import { TEST_SECRET, startS3, type TestS3 } from "../support/s3.js";
 
@@ -146,6 +146,34 @@ describe("lifeline on an S3 repository (real CLI, PostgreSQL and s3rver)", () =>
     } finally {
       fromCopy.remove();
     }
+  });
+
+  it("SIGKILL during a backup: no restore point; check notes the leftovers; the next backup removes them", async () => {
+    const bucket = path.join(s3.directory, "lifeline-test");
+    const manifests = () =>
+      filesBelow(bucket).filter((f) => f.endsWith("manifest.json._S3rver_object")).length;
+    const staging = () => filesBelow(bucket).filter((f) => f.includes("/staging/"));
+    const before = manifests();
+    const killed = startCli(["backup", "shop"], { cwd: work.dir, env: s3.env });
+    const deadline = Date.now() + 60_000;
+    while (staging().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(staging().length > 0, "the backup started");
+    killed.child.kill("SIGKILL");
+    await killed.done;
+    assert.equal(manifests(), before);
+    const check = await run(["check", "--json"]);
+    assert.equal(check.code, 0, check.stdout);
+    assert.match(check.stdout, /leftovers of an interrupted backup/);
+
+    assert.equal((await run(["backup", "shop"])).code, 0);
+    assert.equal(manifests(), before + 1);
+    assert.deepEqual(staging(), []);
+    assert.deepEqual(
+      readdirSync(cliTmpDir()).filter((n) => n.startsWith("lifeline-upload-")),
+      [],
+      "the killed backup's local temporary space is removed too",
+    );
+    assert.doesNotMatch((await run(["check"])).stdout, /leftovers/);
   });
 
   it("a missing bucket, denied access and an unreachable endpoint are errors that name the fix", async () => {

@@ -19,7 +19,7 @@
  * lacks: concurrent writers without locks lose nothing, the next reader adds what one overwrote.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import * as z from "zod";
@@ -117,6 +117,16 @@ const indexSchema = z.object({
 type IndexFile = z.infer<typeof indexSchema>;
 type IndexEntry = IndexFile["restorePoints"][number];
 type IndexDrill = IndexFile["drills"][number];
+
+/** Local temporary directories of uploads and downloads whose process is gone (killed). */
+async function removeAbandonedTemporary(): Promise<void> {
+  const names = await readdir(os.tmpdir()).catch(() => []);
+  for (const name of names) {
+    const m = /^lifeline-(?:upload|download)-(\d+)-/.exec(name);
+    if (m && !isPidAlive(Number(m[1])))
+      await rm(path.join(os.tmpdir(), name), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
 
 function seal(index: Omit<IndexFile, "digest">): IndexFile {
   const body: Record<string, unknown> = { ...index };
@@ -307,7 +317,8 @@ export class S3Repository implements Repository {
     await beat();
     const heartbeat = setInterval(() => void beat().catch(() => undefined), HEARTBEAT_MS);
     heartbeat.unref();
-    const directory = await mkdtemp(path.join(os.tmpdir(), "lifeline-upload-"));
+    await removeAbandonedTemporary();
+    const directory = await mkdtemp(path.join(os.tmpdir(), `lifeline-upload-${process.pid}-`));
     let done = false;
     const prefix = rpPrefix(asset, id);
     const finish = async () => {
@@ -499,7 +510,8 @@ export class S3Repository implements Repository {
   }
 
   async localArtifacts(manifest: Manifest, options: FetchOptions = {}): Promise<LocalArtifacts> {
-    const directory = await mkdtemp(path.join(os.tmpdir(), "lifeline-download-"));
+    await removeAbandonedTemporary();
+    const directory = await mkdtemp(path.join(os.tmpdir(), `lifeline-download-${process.pid}-`));
     const release = () => rm(directory, { recursive: true, force: true });
     try {
       const mib = Math.round(totalArtifactBytes(manifest) / 1048576);
