@@ -389,11 +389,15 @@ export class S3Repository implements Repository {
     return asset ? [asset] : (await this.store.children(`${kind}/`)).directories;
   }
 
+  /**
+   * The restore point directories that are not a backup in progress. Listed before the staging
+   * markers, never at the same time: a backup's marker is written before its first artifact and
+   * deleted after its manifest, so a directory seen here is either explained by a marker seen next
+   * or has its manifest already.
+   */
   private async restorePointIds(asset: string): Promise<string[]> {
-    const [{ directories }, staging] = await Promise.all([
-      this.store.children(`${RESTORE_POINTS}/${asset}/`),
-      this.store.children(`${STAGING}/${asset}/`),
-    ]);
+    const { directories } = await this.store.children(`${RESTORE_POINTS}/${asset}/`);
+    const staging = await this.store.children(`${STAGING}/${asset}/`);
     const staged = new Set(staging.objects.map((o) => path.posix.basename(o.key, ".json")));
     return directories.filter((id) => RESTORE_POINT_ID.test(id) && !staged.has(id));
   }
@@ -498,7 +502,11 @@ export class S3Repository implements Repository {
     const restorePoints = await bounded(
       ids,
       8,
-      async (id) => known.get(id) ?? (await this.entryOf(asset, id)),
+      // A damaged entry is read again: it may have been a writer's race, or been put right.
+      async (id) => {
+        const cached = known.get(id);
+        return cached && cached.damaged === null ? cached : await this.entryOf(asset, id);
+      },
     );
     const drills = (
       await bounded(drillKeys, 8, async (key) => knownDrills.get(key) ?? (await this.drillOf(key)))
