@@ -11,7 +11,7 @@
  * transfer and s3rver's own writes, not for a network; a real store's throughput differs.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -69,6 +69,11 @@ async function admin(sql: string): Promise<void> {
 
 const db = `lifeline_bench_s3_${process.pid}`;
 const work = mkdtempSync(path.join(os.tmpdir(), "lifeline-bench-s3-"));
+// The CLI's TMPDIR (embedded scratch instances may run as the postgres user: like /tmp).
+const tmp = path.join(work, "tmp");
+mkdirSync(tmp);
+chmodSync(work, 0o755);
+chmodSync(tmp, 0o1777);
 const s3 = await startS3(["lifeline-bench"]);
 try {
   await admin(`CREATE DATABASE ${db}`);
@@ -95,7 +100,7 @@ try {
       const cwd = path.join(work, kind.replace(" ", "-"));
       const t = times[kind];
       if (!t) continue;
-      const env = { ...s3.env, TMPDIR: work };
+      const env = { ...s3.env, TMPDIR: tmp };
       t.backup.push(await sh("node", [CLI, "backup", "bench"], { cwd, env }));
       t.drill.push(await sh("node", [CLI, "drill", "bench"], { cwd, env }));
       console.log(
