@@ -84,7 +84,6 @@ async function drillRestorePoint(
   manifest: Manifest,
   hooks: DrillHooks,
 ): Promise<DrillReport> {
-  const engine = ctx.engine(asset.engine);
   const startedAt = ctx.clock.now();
   const report: DrillReport = {
     format: DRILL_FORMAT,
