@@ -4,6 +4,7 @@ import { LifelineError, asLifelineError, isLifelineError, restorePointDamaged } 
 import type { Manifest } from "../core/restore-point/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Target } from "../ports/engine.js";
+import type { LocalArtifacts } from "../ports/repository.js";
 import type { ScratchInstance } from "../ports/scratch.js";
 import type { AppContext } from "./context.js";
 import { LIFELINE_VERSION } from "./version.js";
@@ -66,6 +67,7 @@ export async function drill(
   restorePointId?: string,
   hooks: DrillHooks = {},
 ): Promise<DrillReport> {
+  ctx.engine(asset.engine); // an unknown engine is an error before anything is read
   const manifest = await pickRestorePoint(ctx, asset.name, restorePointId);
   // Retention leaves a restore point alone while it is drilled.
   const release = await ctx.repository.holdRestorePoint(asset.name, manifest.id, `a drill of ${asset.name}`);
@@ -82,7 +84,6 @@ async function drillRestorePoint(
   manifest: Manifest,
   hooks: DrillHooks,
 ): Promise<DrillReport> {
-  const engine = ctx.engine(asset.engine);
   const startedAt = ctx.clock.now();
   const report: DrillReport = {
     format: DRILL_FORMAT,
@@ -106,7 +107,25 @@ async function drillRestorePoint(
   };
 
   ctx.progress.phase(`checking the checksums of ${manifest.artifacts.length} artifacts`);
-  const findings = await ctx.repository.verifyArtifacts(manifest);
+  const local = await ctx.repository.localArtifacts(manifest, { signal: ctx.signal, progress: ctx.progress });
+  try {
+    return await drillFrom(ctx, asset, manifest, report, finish, local, hooks);
+  } finally {
+    await local.release();
+  }
+}
+
+async function drillFrom(
+  ctx: AppContext,
+  asset: ResolvedAsset,
+  manifest: Manifest,
+  report: DrillReport,
+  finish: () => Promise<DrillReport>,
+  local: LocalArtifacts,
+  hooks: DrillHooks,
+): Promise<DrillReport> {
+  const engine = ctx.engine(asset.engine);
+  const findings = local.findings;
   if (findings.length > 0) {
     report.failure = {
       code: "ARTIFACT_CORRUPT",
@@ -129,7 +148,7 @@ async function drillRestorePoint(
     const restoreStarted = performance.now();
     try {
       const restored = await engine.restore(instance.target, {
-        directory: ctx.repository.artifactDirectory(manifest),
+        directory: local.directory,
         manifest,
         jobs: asset.drillJobs,
         signal: ctx.signal,

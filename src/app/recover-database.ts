@@ -12,6 +12,8 @@ export interface DatabaseRecoveryRequest {
   asset: ResolvedAsset;
   /** The restore point, its artifacts' checksums already rechecked by the caller. */
   manifest: Manifest;
+  /** Local directory holding its artifacts, checked by the caller (Repository.localArtifacts). */
+  artifacts: string;
   /** The database that ends up holding the restore point's content (it may not exist yet). */
   target: Target;
   /**
@@ -145,7 +147,7 @@ export async function recoverDatabase(
     try {
       const restoreStarted = performance.now();
       const restored = await engine.restore(staging, {
-        directory: ctx.repository.artifactDirectory(manifest),
+        directory: request.artifacts,
         manifest,
         jobs: request.jobs,
         signal: ctx.signal,

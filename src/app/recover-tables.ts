@@ -10,6 +10,8 @@ export interface TableRecoveryRequest {
   asset: ResolvedAsset;
   /** The restore point, its artifacts' checksums already rechecked by the caller. */
   manifest: Manifest;
+  /** Local directory holding its artifacts, checked by the caller (Repository.localArtifacts). */
+  artifacts: string;
   /** An existing database (the asset's own, or a `--to` target, created by the caller when needed). */
   target: Target;
   /** Tables as the manifest names them (see selectTables). */
@@ -70,7 +72,7 @@ export async function recoverTables(ctx: AppContext, request: TableRecoveryReque
   try {
     const restoreStarted = performance.now();
     const restored = await recovery.restoreTables(request.target, {
-      directory: ctx.repository.artifactDirectory(request.manifest),
+      directory: request.artifacts,
       manifest: request.manifest,
       jobs: request.jobs,
       signal: ctx.signal,

@@ -18,6 +18,7 @@ import { recoveryState, type PreviousDatabase } from "../core/restore/state.js";
 import type { Manifest } from "../core/restore-point/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { DatabaseState, Engine, Recovery, Target } from "../ports/engine.js";
+import type { LocalArtifacts } from "../ports/repository.js";
 import type { AppContext } from "./context.js";
 import { pickRestorePoint } from "./drill.js";
 import { auditInput, type GateDeps } from "./gate.js";
@@ -150,10 +151,12 @@ export async function pickSource(
 }
 
 /** Before any target is touched: every artifact's checksum, and the restore tool. */
-async function preflight(ctx: AppContext, recovery: Recovery, manifest: Manifest): Promise<void> {
+async function preflight(ctx: AppContext, recovery: Recovery, manifest: Manifest): Promise<LocalArtifacts> {
   ctx.progress.phase(`checking the checksums of ${manifest.artifacts.length} artifacts`);
-  const findings = await ctx.repository.verifyArtifacts(manifest);
+  const local = await ctx.repository.localArtifacts(manifest, { signal: ctx.signal, progress: ctx.progress });
+  const findings = local.findings;
   if (findings.length > 0) {
+    await local.release();
     throw new LifelineError({
       code: "ARTIFACT_CORRUPT",
       kind: "verification",
@@ -162,7 +165,13 @@ async function preflight(ctx: AppContext, recovery: Recovery, manifest: Manifest
       fix: `restore another restore point (--restore-point ID; \`lifeline status ${manifest.asset} --json\` lists them) and run \`lifeline check\``,
     });
   }
-  await recovery.preflight(manifest);
+  try {
+    await recovery.preflight(manifest);
+  } catch (error) {
+    await local.release();
+    throw error;
+  }
+  return local;
 }
 
 function cannotCreate(target: Target, why: string): LifelineError {
@@ -354,8 +363,12 @@ async function restoreFrom(
     );
   };
 
+  // The restore point's artifacts as local files (downloaded from an object store), checked.
+  let local: LocalArtifacts | undefined;
+  let artifacts = "";
   try {
-    await preflight(ctx, recovery, manifest);
+    local = await preflight(ctx, recovery, manifest);
+    artifacts = local.directory;
     if (action.kind === "into") {
       ctx.progress.phase(`inspecting ${target.display}`);
       const state = await recovery.inspect(target);
@@ -383,6 +396,7 @@ async function restoreFrom(
         const done = await recoverDatabase(ctx, {
           asset,
           manifest,
+          artifacts,
           target,
           previous: "drop",
           readOnly: false,
@@ -472,7 +486,14 @@ async function restoreFrom(
         created = await createEmpty(recovery, target, manifest);
       }
       try {
-        const done = await recoverTables(ctx, { asset, manifest, target, tables, jobs: asset.drillJobs });
+        const done = await recoverTables(ctx, {
+          asset,
+          manifest,
+          artifacts,
+          target,
+          tables,
+          jobs: asset.drillJobs,
+        });
         return await finish(done, null);
       } catch (error) {
         // A database lifeline created for this restore goes with it: the target is left as it was.
@@ -496,7 +517,14 @@ async function restoreFrom(
       signal: ctx.signal,
       executor: async () => {
         try {
-          box.done = await recoverTables(ctx, { asset, manifest, target, tables, jobs: asset.drillJobs });
+          box.done = await recoverTables(ctx, {
+            asset,
+            manifest,
+            artifacts,
+            target,
+            tables,
+            jobs: asset.drillJobs,
+          });
           return { exitCode: box.done.verified ? 0 : 4 };
         } catch (error) {
           box.failure = error;
@@ -526,6 +554,8 @@ async function restoreFrom(
       ),
     }).catch(() => undefined);
     throw error;
+  } finally {
+    await local?.release();
   }
 
   // ─── helpers closing over the request ───
@@ -574,6 +604,7 @@ async function restoreFrom(
           box.done = await recoverDatabase(ctx, {
             asset,
             manifest,
+            artifacts,
             target,
             previous: kind === "restore-in-place" ? "keep" : "drop",
             readOnly: false,

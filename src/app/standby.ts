@@ -14,6 +14,7 @@ import {
 import { recoveryState, type Standby } from "../core/restore/state.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Recovery, Target } from "../ports/engine.js";
+import type { LocalArtifacts } from "../ports/repository.js";
 import type { AppContext } from "./context.js";
 import { auditInput, type GateDeps } from "./gate.js";
 import { recoverDatabase, repairInterruptedSwaps } from "./recover-database.js";
@@ -300,9 +301,12 @@ export async function standby(
   };
 
   const standing = current ? `; the standby at ${url} still serves ${current.restorePointId}` : "";
+  // The artifacts as local files (downloaded from an object store), checked; released once restored.
+  let local: LocalArtifacts | undefined;
   try {
     ctx.progress.phase(`checking the checksums of ${manifest.artifacts.length} artifacts`);
-    const findings = await ctx.repository.verifyArtifacts(manifest);
+    local = await ctx.repository.localArtifacts(manifest, { signal: ctx.signal, progress: ctx.progress });
+    const findings = local.findings;
     if (findings.length > 0) {
       throw new LifelineError({
         code: "ARTIFACT_CORRUPT",
@@ -332,6 +336,7 @@ export async function standby(
       });
     }
   } catch (error) {
+    await local?.release();
     return failed(error);
   }
 
@@ -345,6 +350,7 @@ export async function standby(
     recovered = await recoverDatabase(ctx, {
       asset,
       manifest,
+      artifacts: local.directory,
       target,
       previous: "drop",
       readOnly: true,
@@ -363,6 +369,8 @@ export async function standby(
       );
     }
     return failed(error);
+  } finally {
+    await local.release();
   }
   if (!recovered.verified) {
     return failed(

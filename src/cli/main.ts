@@ -14,6 +14,7 @@ import { register as init } from "./commands/init.js";
 import { register as k8s } from "./commands/k8s.js";
 import { register as plan } from "./commands/plan.js";
 import { register as prune } from "./commands/prune.js";
+import { register as repository } from "./commands/repository.js";
 import { register as restore } from "./commands/restore.js";
 import { register as revoke } from "./commands/revoke.js";
 import { register as run } from "./commands/run.js";
@@ -126,6 +127,7 @@ for (const register of [
   status,
   check,
   prune,
+  repository,
   plan,
   k8s,
   run,

@@ -7,7 +7,9 @@ import { loadConfig, resolveAsset, type LoadedConfig, type ResolvedAsset } from 
 import { engineFor } from "../engines/index.js";
 import type { Progress } from "../ports/engine.js";
 import { systemClock } from "../ports/clock.js";
+import type { Repository } from "../ports/repository.js";
 import { LocalRepository } from "../repository/local-fs/index.js";
+import { S3Repository } from "../repository/s3/index.js";
 import { embeddedScratch } from "../scratch/embedded-postgres/index.js";
 import { serverScratch } from "../scratch/server.js";
 
@@ -23,13 +25,55 @@ export function contextFor(loaded: LoadedConfig, signal: AbortSignal, progress: 
   const pgBin = loaded.config.tools.pgBin ?? process.env.LIFELINE_PG_BIN;
   return {
     engine: (name) => engineFor(name, { postgres: pgBin ? { pgBin } : {} }),
-    repository: new LocalRepository(loaded.repositoryPath),
+    repository: repositoryFor(loaded),
     scratch: (setting) => (setting === "embedded" ? embeddedScratch() : serverScratch(setting.url)),
     clock: systemClock,
     progress,
     signal,
     backup: loaded.config.backup,
   };
+}
+
+/** The configured repository: a local directory, or S3-compatible object storage. */
+export function repositoryFor(loaded: LoadedConfig): Repository {
+  const r = loaded.repository ?? { kind: "local", path: loaded.repositoryPath };
+  return r.kind === "s3"
+    ? new S3Repository(
+        {
+          bucket: r.bucket,
+          prefix: r.prefix,
+          endpoint: r.endpoint,
+          region: r.region,
+          forcePathStyle: r.forcePathStyle,
+        },
+        { passphrase: r.passphrase },
+      )
+    : new LocalRepository(r.path);
+}
+
+/**
+ * Another repository named by a URL (repository copy --to, copies:): s3://bucket/prefix on the
+ * configured store's endpoint and region, or a directory (relative to `base`).
+ */
+export function repositoryAt(
+  loaded: LoadedConfig,
+  url: string,
+  passphrase: string | undefined,
+  base: string,
+): Repository {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
+  if (!m) return new LocalRepository(path.resolve(base, url));
+  const r = loaded.repository?.kind === "s3" ? loaded.repository : undefined;
+  return new S3Repository(
+    {
+      bucket: m[1] ?? "",
+      prefix: (m[2] ?? "").replace(/^\/+|\/+$/g, ""),
+      endpoint: r?.endpoint,
+      region: r?.region,
+      forcePathStyle: r?.forcePathStyle,
+    },
+    { passphrase },
+  );
 }
 
 export function asset(

@@ -15,6 +15,8 @@ export interface LoadedConfig {
   dir: string;
   config: Config;
   repositoryPath: string;
+  /** Where restore points live: the local directory (repositoryPath) or S3-compatible object storage. */
+  repository?: RepositorySettings;
 }
 
 export interface ResolvedAsset {
@@ -257,7 +259,8 @@ export function loadConfig(explicit: string | undefined, cwd: string, env: NodeJ
   }
   const config = parseConfig(text, file, env);
   const dir = path.dirname(file);
-  return { file, dir, config, repositoryPath: path.resolve(dir, config.repository.path) };
+  const repositoryPath = path.resolve(dir, config.repository.path);
+  return { file, dir, config, repositoryPath, repository: repositorySettings(config, repositoryPath) };
 }
 
 /** Where "user:password" sits in a URL template (before the "@" that ends the authority). */
@@ -418,4 +421,31 @@ export function assetSchedule(
 ): { backup: string | null; drill: string | null } {
   const s = loaded.config.assets[name]?.schedule;
   return { backup: s?.backup ?? null, drill: s?.drill ?? null };
+}
+
+export type RepositorySettings =
+  | { kind: "local"; path: string }
+  | {
+      kind: "s3";
+      bucket: string;
+      prefix: string;
+      endpoint?: string | undefined;
+      region?: string | undefined;
+      forcePathStyle?: boolean | undefined;
+      passphrase?: string | undefined;
+    };
+
+function repositorySettings(config: Config, localPath: string): RepositorySettings {
+  const { url, endpoint, region, forcePathStyle, encryption } = config.repository;
+  if (!url) return { kind: "local", path: localPath };
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+  return {
+    kind: "s3",
+    bucket: m?.[1] ?? "",
+    prefix: (m?.[2] ?? "").replace(/^\/+|\/+$/g, ""),
+    endpoint,
+    region,
+    forcePathStyle,
+    passphrase: encryption?.passphrase,
+  };
 }

@@ -225,6 +225,24 @@ export const configSchema = z.strictObject({
   repository: z
     .strictObject({
       path: z.string().min(1).default(".lifeline/repository"),
+      /** s3://bucket/prefix for S3-compatible object storage (credentials from the usual AWS chain). */
+      url: z
+        .string()
+        .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, {
+          error: "is s3://bucket/prefix (a lowercase bucket name, 3 to 63 characters)",
+        })
+        .optional(),
+      endpoint: z.url({ protocol: /^https?$/, error: "is the store's http(s):// URL" }).optional(),
+      region: z.string().min(1).optional(),
+      forcePathStyle: z.boolean().optional(),
+      /** Client-side encryption (object storage): give the passphrase from the environment, ${VAR}. */
+      encryption: z
+        .strictObject({ passphrase: z.string().min(8, { error: "is at least 8 characters" }) })
+        .optional(),
+    })
+    .refine((r) => r.encryption === undefined || r.url !== undefined, {
+      error: "encryption is for a repository in object storage (url: s3://…) for now",
+      path: ["encryption"],
     })
     .default({ path: ".lifeline/repository" }),
   tools: z.strictObject({ pgBin: z.string().min(1).optional() }).default({}),
@@ -235,6 +253,20 @@ export const configSchema = z.strictObject({
     })
     .default({ jobs: 2, compression: 1 }),
   policy: z.strictObject({ rules: z.array(policyRuleSchema) }).optional(),
+  /**
+   * Second repositories (3-2-1): each restore point that passes its drill is copied to each, checked
+   * on both sides. A directory (relative to lifeline.yaml) or s3://bucket/prefix on repository's store.
+   */
+  copies: z
+    .array(
+      z.strictObject({
+        url: z.string().min(1),
+        encryption: z
+          .strictObject({ passphrase: z.string().min(8, { error: "is at least 8 characters" }) })
+          .optional(),
+      }),
+    )
+    .optional(),
   /** The gate's shared state: an SQLite file (default) or a postgres:// URL a team shares. */
   catalog: z.string().min(1).default(".lifeline/catalog.sqlite"),
   approvals: z

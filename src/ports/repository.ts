@@ -2,16 +2,46 @@ import type { Finding } from "../core/restore-point/check.js";
 import type { DrillReport } from "../core/drill/drill.js";
 import type { DrillFacts, RestorePointFacts } from "../core/posture/posture.js";
 import type { Manifest } from "../core/restore-point/restore-point.js";
+import type { Progress } from "./engine.js";
 
 /** A restore point being written. Nothing of it is visible until commit. */
 export interface StagedRestorePoint {
   readonly id: string;
-  /** Empty directory the engine writes artifacts into. */
+  /**
+   * Empty local directory the engine writes artifacts into. A local repository stages inside
+   * itself (commit renames it: no copy); an object store gives a temporary directory whose files
+   * commit uploads, checking each against the manifest's sha256 (local space: one restore point).
+   */
   readonly directory: string;
   /** Writes the manifest last and makes the restore point appear atomically. */
   commit(manifest: Manifest): Promise<void>;
   /** Removes everything staged. */
   abort(): Promise<void>;
+}
+
+/** A restore point's artifacts as local files, checked against the manifest before use. */
+export interface LocalArtifacts {
+  /** Holds the artifacts at the manifest's paths; use it only when findings is empty. */
+  readonly directory: string;
+  /** Artifacts missing, of another size or another sha256 (each naming the object or file). */
+  readonly findings: Finding[];
+  /** Removes what was downloaded (nothing for a local repository). */
+  release(): Promise<void>;
+}
+
+export interface FetchOptions {
+  signal?: AbortSignal;
+  progress?: Progress;
+}
+
+export interface CheckOptions {
+  /**
+   * Reads every byte of every artifact and compares its sha256 (a local repository always does;
+   * an object store otherwise compares sizes and the checksums recorded in object metadata).
+   */
+  readData?: boolean;
+  /** Rebuilds every asset's index from the manifests and drill reports, whatever it holds. */
+  repairIndex?: boolean;
 }
 
 export interface CheckResult {
@@ -44,6 +74,11 @@ export interface AssetOverview {
 export interface Repository {
   /** Where it is, for humans. */
   readonly location: string;
+  /**
+   * Creates the repository (with an object store's encryption key when a passphrase is set);
+   * REPOSITORY_EXISTS when there is one already. A backup creates it too when it does not exist.
+   */
+  init(): Promise<{ encrypted: boolean }>;
   stage(asset: string, id: string): Promise<StagedRestorePoint>;
   /** Every readable restore point (reads every manifest; damaged ones are left out: see overview and check). */
   listRestorePoints(asset?: string): Promise<Manifest[]>;
@@ -58,13 +93,17 @@ export interface Repository {
    * restore point; a RESTORE_POINT_DAMAGED error when there is one that cannot be trusted.
    */
   getRestorePoint(asset: string, id: string): Promise<Manifest | undefined>;
-  /** Local directory holding the restore point's artifacts, for the restore tool. */
-  artifactDirectory(manifest: Manifest): string;
+  /**
+   * The restore point's artifacts as local files for the restore tool: a local repository's own
+   * directory, checked in place; an object store's downloaded with bounded parallelism into
+   * temporary space, each checked (size and sha256) as it arrives. Release it when done.
+   */
+  localArtifacts(manifest: Manifest, options?: FetchOptions): Promise<LocalArtifacts>;
   /** Re-reads every artifact and compares size and sha256 with the manifest. */
-  verifyArtifacts(manifest: Manifest): Promise<Finding[]>;
+  verifyArtifacts(manifest: Manifest, options?: FetchOptions): Promise<Finding[]>;
   writeDrillReport(report: DrillReport): Promise<void>;
   listDrillReports(asset?: string): Promise<DrillReport[]>;
-  check(): Promise<CheckResult>;
+  check(options?: CheckOptions): Promise<CheckResult>;
   /**
    * Removes a restore point and its drill reports, crash-safely: it stops existing for readers at
    * once, and an interrupted removal is finished later. RESTORE_POINT_IN_USE when something holds it.

@@ -76,10 +76,13 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryS
     /** Another restore point with the same artifacts, saved through the port (stage, write, commit). */
     async function copyOf(manifest: Manifest, asset: string, id: string, snapshotTime: string) {
       const staged = await repo.stage(asset, id);
-      await cp(repo.artifactDirectory(manifest), staged.directory, {
+      const local = await repo.localArtifacts(manifest);
+      assert.deepEqual(local.findings, []);
+      await cp(local.directory, staged.directory, {
         recursive: true,
         filter: (file) => path.basename(file) !== "manifest.json",
       });
+      await local.release();
       const copy: Manifest = { ...manifest, id, asset, snapshotTime, createdAt: snapshotTime };
       delete copy.digest;
       await staged.commit(copy);
@@ -136,6 +139,16 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryS
         const check = await repo.check();
         assert.deepEqual(check.findings, []);
         assert.equal(check.restorePoints, 1);
+        for (const options of [{ readData: true }, { repairIndex: true }]) {
+          const again = await repo.check(options);
+          assert.deepEqual(again.findings, [], JSON.stringify(options));
+          assert.equal(again.restorePoints, 1);
+          if (options.repairIndex) assert.match(again.notes.join("\n"), /index\/app\.json: rebuilt/);
+        }
+        assert.deepEqual(
+          (await subject.reopen().overview("app")).restorePoints.map((p) => p.id),
+          [manifest.id],
+        );
       } finally {
         await done();
       }
@@ -297,6 +310,57 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryS
           check.findings.map((f) => f.kind),
           ["drill-report-orphan"],
         );
+      } finally {
+        await done();
+      }
+    });
+
+    it("removing a restore point: held ones are refused, a removed one is gone with its drill reports from every view", async () => {
+      await fresh();
+      try {
+        const seed = await takeBackup();
+        const older = await copyOf(seed, "app", idAt(21, "cccccc"), at(21));
+        await repo.writeDrillReport(passedDrill("app", older.id, at(22)));
+        await repo.writeDrillReport(passedDrill("app", seed.id, at(23)));
+
+        const release = await repo.holdRestorePoint("app", older.id, "a drill of app");
+        assert.match((await subject.reopen().heldRestorePoints("app")).get(older.id) ?? "", /a drill of app/);
+        await assert.rejects(repo.removeRestorePoint("app", older.id), (error: unknown) => {
+          assert.ok(isLifelineError(error), String(error));
+          assert.equal(error.code, "RESTORE_POINT_IN_USE");
+          assert.match(error.message, /a drill of app/);
+          return true;
+        });
+        assert.ok(await repo.getRestorePoint("app", older.id), "a refused removal removes nothing");
+        await release();
+        assert.equal((await repo.heldRestorePoints("app")).size, 0);
+
+        await repo.removeRestorePoint("app", older.id);
+        await repo.removeRestorePoint("app", older.id); // again: nothing left to do, no error
+        for (const reader of [repo, subject.reopen()]) {
+          assert.equal(await reader.getRestorePoint("app", older.id), undefined);
+          assert.deepEqual(
+            (await reader.listRestorePoints("app")).map((m) => m.id),
+            [seed.id],
+          );
+          const overview = await reader.overview("app");
+          assert.deepEqual(
+            overview.restorePoints.map((p) => p.id),
+            [seed.id],
+          );
+          assert.deepEqual(
+            overview.drills.map((d) => d.restorePointId),
+            [seed.id],
+          );
+          assert.deepEqual(
+            (await reader.listDrillReports("app")).map((r) => r.restorePointId),
+            [seed.id],
+          );
+        }
+        const check = await repo.check();
+        assert.deepEqual(check.findings, []);
+        assert.equal(check.restorePoints, 1);
+        assert.equal(check.drillReports, 1);
       } finally {
         await done();
       }

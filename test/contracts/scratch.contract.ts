@@ -11,7 +11,7 @@ import type { Manifest } from "../../src/core/restore-point/restore-point.js";
 import { engineFor } from "../../src/engines/index.js";
 import { silentProgress } from "../../src/ports/engine.js";
 import type { Scratch, ScratchInstance } from "../../src/ports/scratch.js";
-import { LocalRepository } from "../../src/repository/local-fs/index.js";
+import { artifactsOf } from "../support/repository.js";
 import { testAsset, testContext } from "../support/context.js";
 import { createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
 
@@ -96,7 +96,7 @@ export function scratchContract(name: string, open: () => Promise<ScratchSubject
           assert.equal(instance.kind, subject.scratch.kind);
           assert.match(instance.serverVersion, /^\d+/);
           await engine.restore(instance.target, {
-            directory: new LocalRepository(repo.dir).artifactDirectory(manifest),
+            directory: artifactsOf(repo.dir, manifest),
             manifest,
             jobs: 2,
             signal,

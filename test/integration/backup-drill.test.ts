@@ -7,6 +7,7 @@ import { drill } from "../../src/app/drill.js";
 import { status } from "../../src/app/status.js";
 import type { Manifest } from "../../src/core/restore-point/restore-point.js";
 import { testAsset, testContext } from "../support/context.js";
+import { artifactsOf } from "../support/repository.js";
 import {
   FIXTURES,
   createDatabase,
@@ -146,7 +147,7 @@ describe("backup and drill of the hard-case schema (real PostgreSQL)", () => {
 
   it("a flipped byte in an artifact fails the drill naming the file, before any restore", async () => {
     const ctx = testContext(repo.dir);
-    const dir = ctx.repository.artifactDirectory(manifest);
+    const dir = artifactsOf(repo.dir, manifest);
     const dataFile = manifest.artifacts
       .filter((a) => a.path !== "dump/toc.dat")
       .sort((a, b) => b.bytes - a.bytes)[0];

@@ -15,6 +15,7 @@ import { stagingComment } from "../../src/engines/postgres/recovery/databases.js
 import { embeddedScratch } from "../../src/scratch/embedded-postgres/index.js";
 import { testAsset, testContext } from "../support/context.js";
 import { ADMIN_URL, databaseExists, query, tempDir, urlFor } from "../support/pg.js";
+import { artifactsOf } from "../support/repository.js";
 
 const engine = engineFor("postgres", { postgres: {} });
 const recovery = engine.recovery!;
@@ -84,6 +85,7 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
   ): DatabaseRecoveryRequest => ({
     asset: testAsset("shop", urlFor(source)),
     manifest,
+    artifacts: artifactsOf(repo.dir, manifest),
     target: target(into),
     previous: "keep",
     readOnly: false,
@@ -414,6 +416,7 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
       ...request(into, { previous: "drop" }),
       asset,
       manifest: goneManifest,
+      artifacts: artifactsOf(repo.dir, goneManifest),
     });
     assert.equal(result.verified, true, JSON.stringify(result.mismatches));
     assert.ok(
@@ -503,6 +506,7 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
         target: engine.target(on("full_target")),
         asset: bigAsset,
         manifest: bigManifest,
+        artifacts: artifactsOf(repo.dir, bigManifest),
       }).then(
         () => assert.fail("expected the restore to fail"),
         (e: unknown) => e,

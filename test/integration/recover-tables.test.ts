@@ -8,6 +8,7 @@ import { isLifelineError } from "../../src/core/errors.js";
 import type { Manifest } from "../../src/core/restore-point/restore-point.js";
 import { testAsset, testContext } from "../support/context.js";
 import { FIXTURES, createDatabase, loadSqlFile, query, tempDir, type TestDatabase } from "../support/pg.js";
+import { artifactsOf } from "../support/repository.js";
 
 const SOURCE = `
 CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL);
@@ -121,6 +122,7 @@ describe("restore --tables (real PostgreSQL)", () => {
     const result = await recoverTables(ctx, {
       asset: testAsset("shop", source.url),
       manifest,
+      artifacts: artifactsOf(repo.dir, manifest),
       target,
       tables: ["public.products"],
       jobs: 2,
@@ -203,6 +205,7 @@ describe("restore --tables (real PostgreSQL)", () => {
       recoverTables(ctx, {
         asset: testAsset("shop", source.url),
         manifest,
+        artifacts: artifactsOf(repo.dir, manifest),
         target,
         tables: ["public.customers", "public.big"],
         jobs: 2,
@@ -237,6 +240,7 @@ describe("restore --tables (real PostgreSQL)", () => {
       recoverTables(ctx, {
         asset: testAsset("shop", db.url),
         manifest,
+        artifacts: artifactsOf(repo.dir, manifest),
         target,
         tables: ["public.products"],
         jobs: 2,
@@ -257,7 +261,14 @@ describe("restore --tables (real PostgreSQL)", () => {
     const warnings: string[] = [];
     const result = await recoverTables(
       { ...ctx, progress: { phase: () => undefined, warn: (m) => warnings.push(m) } },
-      { asset: testAsset("shop", db.url), manifest, target, tables: ["public.products"], jobs: 2 },
+      {
+        asset: testAsset("shop", db.url),
+        manifest,
+        artifacts: artifactsOf(repo.dir, manifest),
+        target,
+        tables: ["public.products"],
+        jobs: 2,
+      },
     );
     assert.equal(result.verified, true, JSON.stringify(result.mismatches));
     assert.ok(
@@ -285,6 +296,7 @@ describe("restore --tables (real PostgreSQL)", () => {
       {
         asset,
         manifest: sharedManifest,
+        artifacts: artifactsOf(repo.dir, sharedManifest),
         target: ctx.engine("postgres").target(db.url),
         tables: ["public.items"],
         jobs: 2,
@@ -313,6 +325,7 @@ describe("restore --tables (real PostgreSQL)", () => {
     const result = await recoverTables(ctx, {
       asset: testAsset("shop", source.url),
       manifest,
+      artifacts: artifactsOf(repo.dir, manifest),
       target,
       tables: ["public.products", '"Sales"."Order Items"'],
       jobs: 2,
@@ -359,6 +372,7 @@ describe("restore --tables (real PostgreSQL)", () => {
     const result = await recoverTables(ctx, {
       asset: testAsset("shop", source.url),
       manifest,
+      artifacts: artifactsOf(repo.dir, manifest),
       target: ctx.engine("postgres").target(db.url),
       tables: ['"Sales"."Order Items"'],
       jobs: 1,
@@ -389,6 +403,7 @@ describe("restore --tables (real PostgreSQL)", () => {
     const result = await recoverTables(ctx, {
       asset: testAsset("shop", source.url),
       manifest,
+      artifacts: artifactsOf(repo.dir, manifest),
       target: ctx.engine("postgres").target(db.url),
       tables: ["public.orders"],
       jobs: 1,
@@ -427,6 +442,7 @@ describe("restore --tables (real PostgreSQL)", () => {
         recoverTables(ctx, {
           asset: testAsset("shop", source.url),
           manifest,
+          artifacts: artifactsOf(repo.dir, manifest),
           target,
           tables: ["public.customers"],
           jobs: 1,
@@ -475,6 +491,7 @@ describe("restore --tables (real PostgreSQL)", () => {
     const pending = recoverTables(ctx, {
       asset: testAsset("shop", source.url),
       manifest,
+      artifacts: artifactsOf(repo.dir, manifest),
       target: ctx.engine("postgres").target(db.url),
       tables: ["public.big"],
       jobs: 1,
@@ -495,6 +512,7 @@ describe("restore --tables (real PostgreSQL)", () => {
       recoverTables(ctx, {
         asset: testAsset("shop", source.url),
         manifest,
+        artifacts: artifactsOf(repo.dir, manifest),
         target: ctx.engine("postgres").target(db.url),
         tables: ["public.products", "public.customers"],
         jobs: 1,
@@ -524,6 +542,7 @@ describe("restore --tables of the hard-case schema (real PostgreSQL)", () => {
       const result = await recoverTables(ctx, {
         asset: testAsset("hard", db.url),
         manifest,
+        artifacts: artifactsOf(repo.dir, manifest),
         target: ctx.engine("postgres").target(to.url),
         tables,
         jobs: 2,

@@ -18,6 +18,7 @@ import { stagingComment } from "../../src/engines/postgres/recovery/databases.js
 import type { Progress, Target } from "../../src/ports/engine.js";
 import { testAsset, testContext } from "../support/context.js";
 import { ADMIN_URL, databaseExists, query, tempDir, urlFor } from "../support/pg.js";
+import { artifactsOf } from "../support/repository.js";
 
 const engine = engineFor("postgres", { postgres: {} });
 const recovery = engine.recovery!;
@@ -91,6 +92,7 @@ describe("the swap when something goes wrong in it (real PostgreSQL)", () => {
   const request = (into: string, previous: "keep" | "drop"): DatabaseRecoveryRequest => ({
     asset: testAsset("shop", urlFor(source)),
     manifest,
+    artifacts: artifactsOf(repo.dir, manifest),
     target: target(into),
     previous,
     readOnly: false,

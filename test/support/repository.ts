@@ -77,3 +77,8 @@ export function passedDrill(asset: string, restorePointId: string, finishedAt: s
     mismatches: [],
   };
 }
+
+/** Where a local repository keeps a restore point's artifacts (what localArtifacts returns for it). */
+export function artifactsOf(repo: string, manifest: { asset: string; id: string }): string {
+  return path.join(repo, "restore-points", manifest.asset, manifest.id);
+}

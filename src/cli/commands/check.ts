@@ -12,15 +12,23 @@ export function register(program: Command, env: CliEnv): void {
       "Integrity of the repository: every manifest parses, every artifact exists with its size and sha256, nothing unexplained.",
     )
     .option("--json", "print one JSON document on stdout")
+    .option(
+      "--read-data",
+      "object storage: download every artifact and compare its sha256 (without it: sizes and the checksums in object metadata); a local repository always reads every byte",
+    )
+    .option("--repair-index", "rebuild every asset's index from the manifests and drill reports")
     .addHelpText(
       "after",
-      "\nExample:\n  lifeline check\n  lifeline check --json | jq '.findings[].message'\n\nExit code 4 when there are findings.\n",
+      "\nExample:\n  lifeline check\n  lifeline check --read-data\n  lifeline check --json | jq '.findings[].message'\n\nExit code 4 when there are findings.\n",
     )
-    .action(async (_opts, command: Command) => {
+    .action(async (opts: { readData?: boolean; repairIndex?: boolean }, command: Command) => {
       const options = env.globals(command);
       const loaded = load(options);
       const ctx = contextFor(loaded, env.signal, terminalProgress("check"));
-      const result = await ctx.repository.check();
+      const result = await ctx.repository.check({
+        readData: opts.readData === true,
+        repairIndex: opts.repairIndex === true,
+      });
       if (options.json) json(checkJson(ctx.repository.location, result));
       else out(renderCheck(ctx.repository.location, result));
       if (result.findings.length > 0) env.setExit(EXIT_CODES.verification);

@@ -131,6 +131,25 @@ async function currentIndex(root: string, asset: string): Promise<IndexFile> {
   return rebuilt ?? buildIndex(root, asset, now.drillDirectories);
 }
 
+/** `check --repair-index`: every asset's index rebuilt from its manifests and drill reports. */
+export async function repairIndexes(root: string): Promise<string[]> {
+  const names = new Set([
+    ...(await entries(path.join(root, RESTORE_POINTS))).filter((e) => e.isDirectory()).map((e) => e.name),
+    ...(await entries(path.join(root, DRILLS))).filter((e) => e.isDirectory()).map((e) => e.name),
+  ]);
+  const repaired: string[] = [];
+  for (const asset of [...names].sort()) {
+    const done = await withIndexLock(root, asset, async () => {
+      const now = await listing(root, asset);
+      await writeIndex(root, asset, await buildIndex(root, asset, now.drillDirectories));
+      for (const name of now.abandoned) await rm(path.join(root, INDEX, name), { force: true });
+      return true;
+    });
+    if (done) repaired.push(asset);
+  }
+  return repaired;
+}
+
 /** Reads every manifest and drill report of the asset: the slow path, when the index cannot be trusted. */
 export async function buildIndex(
   root: string,

@@ -1,11 +1,19 @@
 import type { DrillReport } from "../../core/drill/drill.js";
 import type { Finding } from "../../core/restore-point/check.js";
 import type { Manifest } from "../../core/restore-point/restore-point.js";
-import type { AssetOverview, CheckResult, Repository, StagedRestorePoint } from "../../ports/repository.js";
-import { overview } from "./asset-index.js";
+import type {
+  AssetOverview,
+  CheckOptions,
+  CheckResult,
+  LocalArtifacts,
+  Repository,
+  StagedRestorePoint,
+} from "../../ports/repository.js";
+import { overview, repairIndexes } from "./asset-index.js";
 import { check, verifyArtifacts } from "./check.js";
 import { listDrillReports } from "./drill-reports.js";
-import { artifactDirectory } from "./layout.js";
+import { LifelineError } from "../../core/errors.js";
+import { MARKER, artifactDirectory, ensure, entries } from "./layout.js";
 import { getRestorePoint, listRestorePoints } from "./manifest.js";
 import { heldRestorePoints, holdRestorePoint, removeRestorePoint } from "./removing.js";
 import { stage, writeDrillReport } from "./writing.js";
@@ -37,6 +45,18 @@ export class LocalRepository implements Repository {
     return this.root;
   }
 
+  async init(): Promise<{ encrypted: boolean }> {
+    if ((await entries(this.root)).some((e) => e.name === MARKER))
+      throw new LifelineError({
+        code: "REPOSITORY_EXISTS",
+        kind: "usage",
+        message: `${this.root} is a lifeline repository already: nothing was changed`,
+        fix: "use it as it is, or point repository.path in lifeline.yaml at another directory for a new one",
+      });
+    await ensure(this.root);
+    return { encrypted: false };
+  }
+
   stage(asset: string, id: string): Promise<StagedRestorePoint> {
     return stage(this.root, asset, id);
   }
@@ -53,8 +73,13 @@ export class LocalRepository implements Repository {
     return overview(this.root, asset);
   }
 
-  artifactDirectory(manifest: Manifest): string {
-    return artifactDirectory(this.root, manifest);
+  /** The artifacts are already local: checked in place, nothing to remove afterwards. */
+  async localArtifacts(manifest: Manifest): Promise<LocalArtifacts> {
+    return {
+      directory: artifactDirectory(this.root, manifest),
+      findings: await verifyArtifacts(this.root, manifest),
+      release: async () => undefined,
+    };
   }
 
   verifyArtifacts(manifest: Manifest): Promise<Finding[]> {
@@ -81,7 +106,12 @@ export class LocalRepository implements Repository {
     return heldRestorePoints(this.root, asset);
   }
 
-  check(): Promise<CheckResult> {
-    return check(this.root);
+  /** Always reads every byte (readData is implied: the files are local). */
+  async check(options: CheckOptions = {}): Promise<CheckResult> {
+    const repaired = options.repairIndex ? await repairIndexes(this.root) : [];
+    const result = await check(this.root);
+    for (const asset of repaired)
+      result.notes.push(`index/${asset}.json: rebuilt from the manifests and drill reports`);
+    return result;
   }
 }

@@ -11,7 +11,7 @@ import { readFile, rename, rm, writeFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { LifelineError } from "../../core/errors.js";
-import { fsyncPath, isPidAlive } from "../../support/files.js";
+import { fileSystemError, fsyncPath, isPidAlive } from "../../support/files.js";
 import { beginIndexUpdate, finishIndexUpdate } from "./asset-index.js";
 import { DRILLS, HOLD, INDEX, REMOVING, RESTORE_POINTS, entries, failure, indexPath } from "./layout.js";
 
@@ -83,9 +83,17 @@ export async function holdRestorePoint(
   id: string,
   purpose: string,
 ): Promise<() => Promise<void>> {
-  await mkdir(path.join(root, INDEX), { recursive: true });
   const file = indexPath(root, asset, `.hold-${id}-${process.pid}-${randomBytes(4).toString("hex")}`);
-  await writeFile(file, purpose);
+  try {
+    await mkdir(path.join(root, INDEX), { recursive: true });
+    await writeFile(file, purpose);
+  } catch (error) {
+    // A full disk (or a read-only repository) is the user's to fix, with the fix named.
+    await rm(file, { force: true }).catch(() => undefined);
+    throw (
+      fileSystemError(error, `cannot mark restore point ${id} as in use`, path.join(root, INDEX)) ?? error
+    );
+  }
   return () => rm(file, { force: true });
 }
 

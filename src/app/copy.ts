@@ -1,0 +1,82 @@
+import { copyFile, mkdir } from "node:fs/promises";
+import path from "node:path";
+import type { Finding } from "../core/restore-point/check.js";
+import type { Progress } from "../ports/engine.js";
+import type { Repository } from "../ports/repository.js";
+
+export interface CopyResult {
+  /** Restore points copied now, as asset/id. */
+  copied: string[];
+  /** Already in the target (same manifest digest): left as they are. */
+  present: string[];
+  /** Not copied: their artifacts do not match their manifest in the source. */
+  skipped: { restorePoint: string; findings: Finding[] }[];
+  drillReports: number;
+}
+
+/**
+ * Copies restore points and their drill reports from one repository to another (3-2-1). Each
+ * artifact is checked against its manifest's sha256 on the way out of the source (download) and
+ * again when written to the target (an object store hashes what it uploads; a local repository is
+ * re-read after the commit); the manifest is written last, as by a backup.
+ */
+export async function copyRepository(
+  from: Repository,
+  to: Repository,
+  options: { asset?: string; restorePointId?: string; signal: AbortSignal; progress: Progress },
+): Promise<CopyResult> {
+  const result: CopyResult = { copied: [], present: [], skipped: [], drillReports: 0 };
+  const manifests = (await from.listRestorePoints(options.asset)).filter(
+    (m) => options.restorePointId === undefined || m.id === options.restorePointId,
+  );
+  for (const manifest of manifests) {
+    const name = `${manifest.asset}/${manifest.id}`;
+    const existing = await to.getRestorePoint(manifest.asset, manifest.id).catch(() => undefined);
+    if (existing && existing.digest === manifest.digest) {
+      result.present.push(name);
+      continue;
+    }
+    options.progress.phase(`copying restore point ${name} to ${to.location}`);
+    const local = await from.localArtifacts(manifest, { signal: options.signal, progress: options.progress });
+    try {
+      if (local.findings.length > 0) {
+        result.skipped.push({ restorePoint: name, findings: local.findings });
+        continue;
+      }
+      const staged = await to.stage(manifest.asset, manifest.id);
+      try {
+        for (const artifact of manifest.artifacts) {
+          const target = path.join(staged.directory, artifact.path);
+          await mkdir(path.dirname(target), { recursive: true });
+          await copyFile(path.join(local.directory, artifact.path), target);
+        }
+        const copy = { ...manifest };
+        delete copy.digest;
+        await staged.commit(copy);
+      } catch (error) {
+        await staged.abort();
+        throw error;
+      }
+      const after = await to.verifyArtifacts(manifest, { signal: options.signal });
+      if (after.length > 0) {
+        result.skipped.push({ restorePoint: name, findings: after });
+        continue;
+      }
+      result.copied.push(name);
+    } finally {
+      await local.release();
+    }
+  }
+  const inTarget = new Set((await to.listRestorePoints(options.asset)).map((m) => `${m.asset}/${m.id}`));
+  const reportsThere = new Set(
+    (await to.listDrillReports(options.asset)).map((r) => `${r.restorePointId}/${r.id}`),
+  );
+  for (const report of await from.listDrillReports(options.asset)) {
+    if (options.restorePointId !== undefined && report.restorePointId !== options.restorePointId) continue;
+    if (!inTarget.has(`${report.asset}/${report.restorePointId}`)) continue;
+    if (reportsThere.has(`${report.restorePointId}/${report.id}`)) continue;
+    await to.writeDrillReport(report);
+    result.drillReports++;
+  }
+  return result;
+}

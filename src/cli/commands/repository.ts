@@ -1,0 +1,118 @@
+import type { Command } from "commander";
+import { LifelineError } from "../../core/errors.js";
+import type { CliEnv } from "../env.js";
+import { json, out } from "../io.js";
+import { load, repositoryAt, repositoryFor } from "../wiring.js";
+import { S3Repository } from "../../repository/s3/index.js";
+import { copyRepository } from "../../app/copy.js";
+import { terminalProgress } from "../io.js";
+import { EXIT_CODES } from "../../core/errors.js";
+
+export function register(program: Command, env: CliEnv): void {
+  const repository = program
+    .command("repository")
+    .description("The repository itself: create it (with its encryption key), change its passphrase.")
+    .addHelpText(
+      "after",
+      "\nExample:\n  lifeline repository init\n  LIFELINE_NEW_PASSPHRASE=… lifeline repository passphrase --new-from-env LIFELINE_NEW_PASSPHRASE\n",
+    );
+
+  repository
+    .command("init")
+    .description(
+      "Create the configured repository (with repository.encryption: a random master key, stored wrapped by the passphrase). Refuses when one exists.",
+    )
+    .option("--json", "print one JSON document on stdout")
+    .addHelpText(
+      "after",
+      "\nExample:\n  lifeline repository init\n  lifeline repository init --json\n\nExit codes: 0 created; 2 a repository exists there already (nothing changed).\n",
+    )
+    .action(async (_opts, command: Command) => {
+      const options = env.globals(command);
+      const repo = repositoryFor(load(options));
+      const { encrypted } = await repo.init();
+      if (options.json) json({ location: repo.location, encrypted });
+      else out(`created ${encrypted ? "an encrypted " : "a "}repository at ${repo.location}`);
+    });
+
+  repository
+    .command("passphrase")
+    .description(
+      "Change an encrypted repository's passphrase: its master key is rewrapped, no data is re-encrypted. The current passphrase comes from lifeline.yaml, the new one from an environment variable.",
+    )
+    .requiredOption("--new-from-env <variable>", "environment variable holding the new passphrase")
+    .addHelpText(
+      "after",
+      "\nExample:\n  LIFELINE_NEW_PASSPHRASE=… lifeline repository passphrase --new-from-env LIFELINE_NEW_PASSPHRASE\n  (then set repository.encryption.passphrase's variable to the new passphrase)\n",
+    )
+    .action(async (opts: { newFromEnv: string }, command: Command) => {
+      const loaded = load(env.globals(command));
+      const repo = repositoryFor(loaded);
+      const next = process.env[opts.newFromEnv] ?? "";
+      if (next.length < 8)
+        throw new LifelineError({
+          code: "USAGE",
+          kind: "usage",
+          message: `${opts.newFromEnv} is not set or shorter than 8 characters`,
+          fix: `export ${opts.newFromEnv} with the new passphrase, then run this again`,
+        });
+      if (!(repo instanceof S3Repository))
+        throw new LifelineError({
+          code: "REPOSITORY_ENCRYPTION",
+          kind: "usage",
+          message: `${repo.location} is not encrypted (encryption is for repositories in object storage)`,
+        });
+      await repo.changePassphrase(next);
+      out(
+        `the passphrase of ${repo.location} is changed; set repository.encryption.passphrase to the new one`,
+      );
+    });
+
+  repository
+    .command("copy")
+    .description(
+      "Copy restore points and their drill reports to another repository (a local directory or s3://bucket/prefix), checking every artifact's sha256 on both sides; the manifest is written last. What is already there is left as it is.",
+    )
+    .requiredOption(
+      "--to <url>",
+      "the other repository: a directory, or s3://bucket/prefix (same endpoint and region as repository:)",
+    )
+    .option("--asset <name>", "only this asset's restore points")
+    .option("--restore-point <id>", "only this restore point")
+    .option(
+      "--to-passphrase-env <variable>",
+      "the other repository is encrypted with the passphrase in this variable",
+    )
+    .option("--json", "print one JSON document on stdout")
+    .addHelpText(
+      "after",
+      "\nExample:\n  lifeline repository copy --to /mnt/backup-disk/lifeline\n  lifeline repository copy --to s3://offsite-backups/lifeline --asset shop --json\n\nExit codes: 0 copied (or already there); 4 a restore point's artifacts did not match its manifest (not copied).\n",
+    )
+    .action(
+      async (
+        opts: { to: string; asset?: string; restorePoint?: string; toPassphraseEnv?: string },
+        command: Command,
+      ) => {
+        const options = env.globals(command);
+        const loaded = load(options);
+        const from = repositoryFor(loaded);
+        const passphrase = opts.toPassphraseEnv ? process.env[opts.toPassphraseEnv] : undefined;
+        const to = repositoryAt(loaded, opts.to, passphrase, process.cwd());
+        const result = await copyRepository(from, to, {
+          ...(opts.asset ? { asset: opts.asset } : {}),
+          ...(opts.restorePoint ? { restorePointId: opts.restorePoint } : {}),
+          signal: env.signal,
+          progress: terminalProgress("repository copy"),
+        });
+        if (options.json) json({ from: from.location, to: to.location, ...result });
+        else {
+          out(
+            `${from.location} → ${to.location}: ${result.copied.length} restore point${result.copied.length === 1 ? "" : "s"} copied, ${result.present.length} already there, ${result.drillReports} drill report${result.drillReports === 1 ? "" : "s"} copied`,
+          );
+          for (const s of result.skipped)
+            out(`NOT copied ${s.restorePoint}: ${s.findings.map((f) => f.message).join("; ")}`);
+        }
+        if (result.skipped.length > 0) env.setExit(EXIT_CODES.verification);
+      },
+    );
+}

@@ -1,0 +1,857 @@
+/**
+ * A repository in S3-compatible object storage, the same layout as a local one (self-describing:
+ * everything needed to list, check and restore is in the bucket):
+ *
+ *   <prefix>/lifeline-repository.json
+ *   <prefix>/restore-points/<asset>/<id>/dump/…           artifacts, object metadata sha256
+ *   <prefix>/restore-points/<asset>/<id>/manifest.json    written last: the restore point exists from then on
+ *   <prefix>/staging/<asset>/<id>.json                    a backup in progress (host, pid, heartbeat); deleted
+ *                                                          after the manifest, or with the partial objects by the
+ *                                                          next backup once its writer is gone
+ *                                                          (removing: true: a removal by retention, finished by
+ *                                                          the next backup or removal once its process is gone)
+ *   <prefix>/holds/<asset>/<id>/<host>-<pid>-<hex>.json  a drill, restore or standby reads that restore point
+ *   <prefix>/drills/<asset>/<restore point id>/<drill id>.json
+ *   <prefix>/index/<asset>.json                           cache of what posture needs
+ *
+ * There is no rename in object storage: the manifest is the commit. A restore point directory
+ * without a manifest and without a staging marker is damaged, as in a local repository.
+ *
+ * The index is compared with a listing of the restore point and drill report names on every read
+ * (one request per 1,000 names, no manifest read) and brought up to date by reading only what it
+ * lacks: concurrent writers without locks lose nothing, the next reader adds what one overwrote.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import * as z from "zod";
+import type { DrillReport } from "../../core/drill/drill.js";
+import { DRILL_ID } from "../../core/drill/drill.js";
+import { LifelineError, restorePointDamaged } from "../../core/errors.js";
+import { checkArtifacts, type Finding, type ObservedFile } from "../../core/restore-point/check.js";
+import {
+  RESTORE_POINT_ID,
+  canonicalJson,
+  restorePointIdTime,
+  totalArtifactBytes,
+  type Manifest,
+} from "../../core/restore-point/restore-point.js";
+import { drillReportSchema } from "../../core/restore-point/schemas.js";
+import type {
+  AssetOverview,
+  CheckOptions,
+  CheckResult,
+  DrillInfo,
+  FetchOptions,
+  LocalArtifacts,
+  Repository,
+  StagedRestorePoint,
+} from "../../ports/repository.js";
+import { isPidAlive } from "../../support/files.js";
+import {
+  ChunkAuthenticationError,
+  ObjectCipher,
+  encryptedSize,
+  keyFileSchema,
+  newMasterKey,
+  unwrapKey,
+  wrapKey,
+  wrongPassphrase,
+} from "../encryption.js";
+import {
+  manifestText,
+  parseJson,
+  parseManifest,
+  sha256,
+  type Parsed,
+  type ManifestRead,
+} from "../manifest-text.js";
+import { ObjectStore, bounded, type S3Location } from "./store.js";
+
+const MARKER = "lifeline-repository.json";
+const RESTORE_POINTS = "restore-points";
+const STAGING = "staging";
+const DRILLS = "drills";
+const INDEX = "index";
+const MANIFEST = "manifest.json";
+const KEYS = "keys";
+
+const markerSchema = z.object({
+  kind: z.literal("lifeline-repository"),
+  format: z.literal(1),
+  encryption: z.object({ scheme: z.literal("aes-256-gcm-chunked"), chunkSize: z.number() }).optional(),
+});
+/** Transfers at a time (an artifact above 8 MiB is uploaded in parts, 4 at a time). */
+const PARALLEL = 4;
+/** A staging marker not refreshed for this long is abandoned (S3 refuses requests signed 15 min off). */
+const ABANDONED_MS = 15 * 60_000;
+const HEARTBEAT_MS = 60_000;
+
+/** A backup in progress, or (removing: true) a restore point being removed by retention. */
+const stagingSchema = z.object({
+  host: z.string(),
+  pid: z.number(),
+  startedAt: z.string(),
+  at: z.string(),
+  removing: z.boolean().optional(),
+});
+/** A drill, restore or standby reading a restore point: retention leaves it alone (holds/<asset>/<id>/…). */
+const holdSchema = z.object({ host: z.string(), pid: z.number(), purpose: z.string(), at: z.string() });
+const HOLDS = "holds";
+
+const indexSchema = z.object({
+  kind: z.literal("lifeline-index"),
+  format: z.literal(1),
+  asset: z.string(),
+  restorePoints: z.array(
+    z.object({
+      id: z.string(),
+      snapshotTime: z.string(),
+      bytes: z.number(),
+      manifestDigest: z.string().nullable(),
+      protected: z.boolean(),
+      damaged: z.string().nullable(),
+    }),
+  ),
+  drills: z.array(
+    z.object({
+      key: z.string(),
+      id: z.string(),
+      restorePointId: z.string(),
+      result: z.enum(["passed", "failed"]),
+      finishedAt: z.string(),
+      restoreSeconds: z.number(),
+      verifySeconds: z.number(),
+    }),
+  ),
+  digest: z.string(),
+});
+type IndexFile = z.infer<typeof indexSchema>;
+type IndexEntry = IndexFile["restorePoints"][number];
+type IndexDrill = IndexFile["drills"][number];
+
+/** Local temporary directories of uploads and downloads whose process is gone (killed). */
+async function removeAbandonedTemporary(): Promise<void> {
+  const names = await readdir(os.tmpdir()).catch(() => []);
+  for (const name of names) {
+    const m = /^lifeline-(?:upload|download)-(\d+)-/.exec(name);
+    if (m && !isPidAlive(Number(m[1])))
+      await rm(path.join(os.tmpdir(), name), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+function seal(index: Omit<IndexFile, "digest">): IndexFile {
+  const body: Record<string, unknown> = { ...index };
+  delete body.digest;
+  return { ...index, digest: `sha256:${sha256(canonicalJson(body))}` };
+}
+
+const rpPrefix = (asset: string, id: string) => `${RESTORE_POINTS}/${asset}/${id}/`;
+
+export interface S3RepositoryOptions {
+  /** Client-side encryption: the repository's keys are unwrapped with it (see ../encryption.ts). */
+  passphrase?: string | undefined;
+}
+
+export class S3Repository implements Repository {
+  readonly store: ObjectStore;
+  private readonly passphrase: string | undefined;
+  /** Null: not encrypted; resolved once (reading the marker and unwrapping a key). */
+  private cipherLoading: Promise<ObjectCipher | null> | undefined;
+  private masterKey: Buffer | undefined;
+  private keyName: string | undefined;
+  /** The repository did not exist when last looked at: look again (a backup may create it). */
+  private missing = false;
+
+  constructor(where: S3Location, options: S3RepositoryOptions = {}) {
+    this.store = new ObjectStore(where);
+    this.passphrase = options.passphrase;
+  }
+
+  get location(): string {
+    return this.store.location;
+  }
+
+  /** Creates the repository (marker; with a passphrase, its key) when there is none. */
+  private ensure(): Promise<ObjectCipher | null> {
+    return this.cipher(true);
+  }
+
+  /**
+   * `lifeline repository init`: creates the repository, with its encryption key when a passphrase
+   * is configured; refuses when there is one already.
+   */
+  async init(): Promise<{ encrypted: boolean }> {
+    if (await this.store.head(MARKER))
+      throw new LifelineError({
+        code: "REPOSITORY_EXISTS",
+        kind: "usage",
+        message: `${this.location} is a lifeline repository already: nothing was changed`,
+        fix: "use it as it is, or give repository.url another prefix for a new one",
+      });
+    return { encrypted: (await this.cipher(true)) !== null };
+  }
+
+  /** Rewraps the master key with another passphrase: no data is re-encrypted. */
+  async changePassphrase(next: string): Promise<void> {
+    const cipher = await this.cipher(false);
+    const [master, old] = [this.masterKey, this.keyName];
+    if (!cipher || !master || !old)
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "usage",
+        message: `${this.location} is not encrypted: there is no passphrase to change`,
+        fix: "give repository.encryption.passphrase in lifeline.yaml to create an encrypted repository under a new prefix",
+      });
+    const name = `${KEYS}/${randomBytes(8).toString("hex")}.json`;
+    await this.store.putText(name, JSON.stringify(await wrapKey(master, next), null, 2) + "\n");
+    await this.store.delete(old);
+    this.keyName = name;
+  }
+
+  private cipher(create: boolean): Promise<ObjectCipher | null> {
+    if (this.cipherLoading && this.missing && create) this.cipherLoading = undefined;
+    const loading = (this.cipherLoading ??= this.loadCipher(create));
+    return loading.then(
+      (c) => {
+        if (c === null && this.missing) this.cipherLoading = undefined;
+        return c;
+      },
+      (error: unknown) => {
+        this.cipherLoading = undefined;
+        throw error;
+      },
+    );
+  }
+
+  private async loadCipher(create: boolean): Promise<ObjectCipher | null> {
+    const text = await this.store.getText(MARKER);
+    if (text === undefined) {
+      this.missing = true;
+      if (!create) return null;
+      let cipher: ObjectCipher | null = null;
+      if (this.passphrase !== undefined) {
+        const master = newMasterKey();
+        const name = `${KEYS}/${randomBytes(8).toString("hex")}.json`;
+        await this.store.putText(
+          name,
+          JSON.stringify(await wrapKey(master, this.passphrase), null, 2) + "\n",
+        );
+        [this.masterKey, this.keyName] = [master, name];
+        cipher = new ObjectCipher(master);
+      }
+      const marker = {
+        kind: "lifeline-repository",
+        format: 1,
+        ...(cipher ? { encryption: { scheme: "aes-256-gcm-chunked", chunkSize: cipher.chunkSize } } : {}),
+      };
+      // The marker last: a repository with a marker has its key.
+      await this.store.putText(MARKER, JSON.stringify(marker, null, 2) + "\n");
+      this.missing = false;
+      return cipher;
+    }
+    this.missing = false;
+    const marker = parseJson(text, markerSchema);
+    if (!marker.ok)
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "runtime",
+        message: `${this.location}/${MARKER}: ${marker.problem}`,
+        fix: "this prefix does not hold a repository lifeline can read: check repository.url",
+      });
+    const encryption = marker.value.encryption;
+    if (!encryption) {
+      if (this.passphrase !== undefined)
+        throw new LifelineError({
+          code: "REPOSITORY_ENCRYPTION",
+          kind: "config",
+          message: `${this.location} is not encrypted, but lifeline.yaml gives repository.encryption`,
+          fix: "remove repository.encryption from lifeline.yaml, or give repository.url a new prefix for an encrypted repository",
+        });
+      return null;
+    }
+    if (this.passphrase === undefined)
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "config",
+        message: `${this.location} is encrypted and lifeline.yaml gives no passphrase`,
+        fix: "set repository.encryption.passphrase: ${LIFELINE_REPO_PASSPHRASE} in lifeline.yaml and the variable in the environment",
+      });
+    for (const o of (await this.store.children(`${KEYS}/`)).objects) {
+      const file = await this.store.getText(o.key);
+      const parsed = file === undefined ? undefined : parseJson(file, keyFileSchema);
+      if (!parsed?.ok) continue;
+      const key = await unwrapKey(parsed.value, this.passphrase);
+      if (key) {
+        [this.masterKey, this.keyName] = [key, o.key];
+        return new ObjectCipher(key, encryption.chunkSize);
+      }
+    }
+    throw wrongPassphrase(this.location);
+  }
+
+  /** A JSON object as stored (decrypted); undefined when absent; a ChunkAuthenticationError when tampered. */
+  private async readObject(name: string): Promise<string | undefined> {
+    const cipher = await this.cipher(false);
+    if (!cipher) return this.store.getText(name);
+    const bytes = await this.store.getBytes(name);
+    return bytes === undefined ? undefined : cipher.open(name, bytes).toString("utf8");
+  }
+
+  private async writeObject(name: string, text: string): Promise<void> {
+    const cipher = await this.ensure();
+    if (!cipher) return this.store.putText(name, text);
+    return this.store.putBytes(name, cipher.seal(name, Buffer.from(text, "utf8")));
+  }
+
+  /** Reads and parses; a tampered encrypted object is a problem like a corrupt one. */
+  private async readParsed<T>(name: string, parse: (text: string) => Parsed<T>): Promise<Parsed<T>> {
+    try {
+      const text = await this.readObject(name);
+      return text === undefined ? { ok: false, problem: "missing" } : parse(text);
+    } catch (error) {
+      if (error instanceof ChunkAuthenticationError)
+        return { ok: false, problem: error.message.slice(name.length + 2) };
+      throw error;
+    }
+  }
+
+  async stage(asset: string, id: string): Promise<StagedRestorePoint> {
+    const cipher = await this.ensure();
+    await this.removeAbandoned(asset);
+    const marker = `${STAGING}/${asset}/${id}.json`;
+    const startedAt = new Date().toISOString();
+    const beat = () =>
+      this.store.putText(
+        marker,
+        JSON.stringify({ host: os.hostname(), pid: process.pid, startedAt, at: new Date().toISOString() }),
+      );
+    await beat();
+    const heartbeat = setInterval(() => void beat().catch(() => undefined), HEARTBEAT_MS);
+    heartbeat.unref();
+    await removeAbandonedTemporary();
+    const directory = await mkdtemp(path.join(os.tmpdir(), `lifeline-upload-${process.pid}-`));
+    let done = false;
+    const prefix = rpPrefix(asset, id);
+    const finish = async () => {
+      clearInterval(heartbeat);
+      await rm(directory, { recursive: true, force: true });
+    };
+    return {
+      id,
+      directory,
+      commit: async (manifest: Manifest) => {
+        if (done) throw new Error("restore point already committed or aborted");
+        await bounded(manifest.artifacts, PARALLEL, (a) =>
+          this.store.upload(prefix + a.path, path.join(directory, a.path), a.sha256, {
+            encrypt: cipher?.encryptStream(prefix + a.path),
+          }),
+        );
+        // Manifest last: until it is written, nothing here is a restore point.
+        await this.writeObject(prefix + MANIFEST, manifestText(manifest).text);
+        done = true;
+        await finish();
+        await this.store.delete(marker).catch(() => undefined);
+        await this.currentIndex(asset).catch(() => undefined);
+      },
+      abort: async () => {
+        if (done) return;
+        done = true;
+        await finish();
+        await this.removeStaged(asset, id);
+      },
+    };
+  }
+
+  /**
+   * Partial objects of a backup that did not commit, then its marker (last: it explains them). For a
+   * removal: the manifest first (from then on it is no restore point, marker or not), its drill
+   * reports, then the rest.
+   */
+  private async removeStaged(asset: string, id: string, removing = false): Promise<void> {
+    const prefix = rpPrefix(asset, id);
+    if (removing) {
+      await this.store.delete(prefix + MANIFEST);
+      await bounded(await this.store.list(`${DRILLS}/${asset}/${id}/`), PARALLEL, (o) =>
+        this.store.delete(o.key),
+      );
+    }
+    if (!(await this.store.head(prefix + MANIFEST))) {
+      await bounded(await this.store.list(prefix), PARALLEL, (o) => this.store.delete(o.key));
+      await this.store.incompleteUploads(prefix, true);
+    }
+    await this.store.delete(`${STAGING}/${asset}/${id}.json`);
+  }
+
+  private async stagingMarkers(asset: string) {
+    const { objects } = await this.store.children(`${STAGING}/${asset}/`);
+    return bounded(objects, PARALLEL, async (o) => {
+      const id = path.posix.basename(o.key, ".json");
+      const text = await this.store.getText(o.key);
+      const parsed = text === undefined ? undefined : parseJson(text, stagingSchema);
+      const info = parsed?.ok ? parsed.value : undefined;
+      const abandoned =
+        !info ||
+        (info.host === os.hostname() && !isPidAlive(info.pid)) ||
+        Date.now() - Date.parse(info.at) > ABANDONED_MS;
+      return { id, key: o.key, info, abandoned };
+    });
+  }
+
+  /** Leftovers of backups and removals whose process is gone (killed, machine lost). */
+  private async removeAbandoned(asset: string): Promise<void> {
+    for (const m of await this.stagingMarkers(asset))
+      if (m.abandoned) await this.removeStaged(asset, m.id, m.info?.removing === true);
+  }
+
+  /**
+   * Removes a restore point: a removal marker first (from then on listings leave it out), then the
+   * manifest, its drill reports, its artifacts, the marker. An interrupted removal is finished by the
+   * next backup or removal of the asset.
+   */
+  async removeRestorePoint(asset: string, id: string): Promise<void> {
+    const held = (await this.heldRestorePoints(asset)).get(id);
+    if (held !== undefined)
+      throw new LifelineError({
+        code: "RESTORE_POINT_IN_USE",
+        kind: "runtime",
+        message: `restore point ${id} of ${asset} is in use (${held}); it was not removed`,
+        fix: `run lifeline prune ${asset} again once that is done`,
+      });
+    await this.removeAbandoned(asset);
+    if (!(await this.store.head(rpPrefix(asset, id) + MANIFEST))) return; // removed already
+    const now = new Date().toISOString();
+    await this.store.putText(
+      `${STAGING}/${asset}/${id}.json`,
+      JSON.stringify({ host: os.hostname(), pid: process.pid, startedAt: now, at: now, removing: true }),
+    );
+    await this.removeStaged(asset, id, true);
+    await this.currentIndex(asset).catch(() => undefined);
+  }
+
+  async holdRestorePoint(asset: string, id: string, purpose: string): Promise<() => Promise<void>> {
+    const key = `${HOLDS}/${asset}/${id}/${os.hostname()}-${process.pid}-${randomBytes(4).toString("hex")}.json`;
+    const beat = () =>
+      this.store.putText(
+        key,
+        JSON.stringify({ host: os.hostname(), pid: process.pid, purpose, at: new Date().toISOString() }),
+      );
+    await beat();
+    const heartbeat = setInterval(() => void beat().catch(() => undefined), HEARTBEAT_MS);
+    heartbeat.unref();
+    return async () => {
+      clearInterval(heartbeat);
+      await this.store.delete(key).catch(() => undefined);
+    };
+  }
+
+  async heldRestorePoints(asset: string): Promise<Map<string, string>> {
+    const held = new Map<string, string>();
+    const holds = await this.store.list(`${HOLDS}/${asset}/`);
+    await bounded(holds, PARALLEL, async (o) => {
+      const id = o.key.split("/")[2];
+      const text = await this.store.getText(o.key);
+      const parsed = text === undefined ? undefined : parseJson(text, holdSchema);
+      const info = parsed?.ok ? parsed.value : undefined;
+      if (!id || !info) return;
+      const gone =
+        (info.host === os.hostname() && !isPidAlive(info.pid)) ||
+        Date.now() - Date.parse(info.at) > ABANDONED_MS;
+      if (gone) await this.store.delete(o.key).catch(() => undefined);
+      else held.set(id, `${info.purpose} (${info.host}, pid ${info.pid})`);
+    });
+    return held;
+  }
+
+  private async readManifest(asset: string, id: string): Promise<Parsed<ManifestRead>> {
+    return this.readParsed(rpPrefix(asset, id) + MANIFEST, (text) => parseManifest(text, asset, id));
+  }
+
+  private async assets(kind: string, asset?: string): Promise<string[]> {
+    return asset ? [asset] : (await this.store.children(`${kind}/`)).directories;
+  }
+
+  /**
+   * The restore point directories that are not a backup in progress. Listed before the staging
+   * markers, never at the same time: a backup's marker is written before its first artifact and
+   * deleted after its manifest, so a directory seen here is either explained by a marker seen next
+   * or has its manifest already.
+   */
+  private async restorePointIds(asset: string): Promise<string[]> {
+    const { directories } = await this.store.children(`${RESTORE_POINTS}/${asset}/`);
+    const staging = await this.store.children(`${STAGING}/${asset}/`);
+    const staged = new Set(staging.objects.map((o) => path.posix.basename(o.key, ".json")));
+    return directories.filter((id) => RESTORE_POINT_ID.test(id) && !staged.has(id));
+  }
+
+  async listRestorePoints(asset?: string): Promise<Manifest[]> {
+    const manifests: Manifest[] = [];
+    for (const name of await this.assets(RESTORE_POINTS, asset)) {
+      const reads = await bounded(await this.restorePointIds(name), 8, (id) => this.readManifest(name, id));
+      for (const read of reads) if (read.ok) manifests.push(read.value.manifest);
+    }
+    return manifests.sort((a, b) => a.snapshotTime.localeCompare(b.snapshotTime));
+  }
+
+  async getRestorePoint(asset: string, id: string): Promise<Manifest | undefined> {
+    if (!RESTORE_POINT_ID.test(id) || !/^[a-z0-9][a-z0-9_-]*$/.test(asset)) return undefined;
+    const read = await this.readManifest(asset, id);
+    if (read.ok) return read.value.manifest;
+    if (read.problem === "missing") {
+      const [objects, marker] = await Promise.all([
+        this.store.list(rpPrefix(asset, id)),
+        this.store.head(`${STAGING}/${asset}/${id}.json`),
+      ]);
+      if (objects.length === 0 || marker) return undefined;
+    }
+    throw restorePointDamaged(asset, id, `${rpPrefix(asset, id)}${MANIFEST}: ${read.problem}`);
+  }
+
+  async overview(asset: string): Promise<AssetOverview> {
+    const index = await this.currentIndex(asset);
+    return {
+      restorePoints: index.restorePoints
+        .map((p) => ({
+          id: p.id,
+          snapshotTime: p.snapshotTime,
+          bytes: p.bytes,
+          damaged: p.damaged,
+          protected: p.protected,
+        }))
+        .sort((a, b) => a.snapshotTime.localeCompare(b.snapshotTime)),
+      drills: index.drills.map(({ key: _key, ...d }): DrillInfo => d),
+    };
+  }
+
+  private async loadIndex(asset: string): Promise<IndexFile | undefined> {
+    const parsed = await this.readParsed(`${INDEX}/${asset}.json`, (text) => parseJson(text, indexSchema));
+    if (!parsed.ok) return undefined;
+    const { digest, ...body } = parsed.value;
+    return seal(body).digest === digest && body.asset === asset ? parsed.value : undefined;
+  }
+
+  private async entryOf(asset: string, id: string): Promise<IndexEntry> {
+    const read = await this.readManifest(asset, id);
+    return read.ok
+      ? {
+          id,
+          snapshotTime: read.value.manifest.snapshotTime,
+          bytes: totalArtifactBytes(read.value.manifest),
+          manifestDigest: read.value.digest,
+          protected: read.value.protected,
+          damaged: null,
+        }
+      : {
+          id,
+          snapshotTime: restorePointIdTime(id),
+          bytes: 0,
+          manifestDigest: null,
+          protected: false,
+          damaged: `${rpPrefix(asset, id)}${MANIFEST}: ${read.problem}`,
+        };
+  }
+
+  private async drillOf(key: string): Promise<IndexDrill | undefined> {
+    const parsed = await this.readParsed(key, (text) => parseJson(text, drillReportSchema));
+    if (!parsed.ok) return undefined;
+    const r = parsed.value;
+    if (`${DRILLS}/${r.asset}/${r.restorePointId}/${r.id}.json` !== key) return undefined;
+    return {
+      key,
+      id: r.id,
+      restorePointId: r.restorePointId,
+      result: r.result,
+      finishedAt: r.finishedAt,
+      restoreSeconds: r.restoreSeconds,
+      verifySeconds: r.verifySeconds,
+    };
+  }
+
+  /**
+   * The asset's index brought up to date with a listing of names: entries for restore points and
+   * drill reports it lacks are read, those gone are dropped; stored again when it changed.
+   */
+  private async currentIndex(asset: string, options: { rebuild?: boolean } = {}): Promise<IndexFile> {
+    const [stored, ids, drillKeys] = await Promise.all([
+      options.rebuild ? undefined : this.loadIndex(asset),
+      this.restorePointIds(asset),
+      this.store
+        .list(`${DRILLS}/${asset}/`)
+        .then((l) => l.map((o) => o.key).filter((k) => k.endsWith(".json"))),
+    ]);
+    const known = new Map((stored?.restorePoints ?? []).map((p) => [p.id, p]));
+    const knownDrills = new Map((stored?.drills ?? []).map((d) => [d.key, d]));
+    const restorePoints = await bounded(
+      ids,
+      8,
+      // A damaged entry is read again: it may have been a writer's race, or been put right.
+      async (id) => {
+        const cached = known.get(id);
+        return cached && cached.damaged === null ? cached : await this.entryOf(asset, id);
+      },
+    );
+    const drills = (
+      await bounded(drillKeys, 8, async (key) => knownDrills.get(key) ?? (await this.drillOf(key)))
+    ).filter((d): d is IndexDrill => d !== undefined);
+    const index = seal({ kind: "lifeline-index", format: 1, asset, restorePoints, drills });
+    if (index.digest !== stored?.digest && (ids.length > 0 || drills.length > 0 || stored))
+      await this.writeObject(`${INDEX}/${asset}.json`, JSON.stringify(index) + "\n").catch(() => undefined);
+    return index;
+  }
+
+  async localArtifacts(manifest: Manifest, options: FetchOptions = {}): Promise<LocalArtifacts> {
+    await removeAbandonedTemporary();
+    const directory = await mkdtemp(path.join(os.tmpdir(), `lifeline-download-${process.pid}-`));
+    const release = () => rm(directory, { recursive: true, force: true });
+    try {
+      const mib = Math.round(totalArtifactBytes(manifest) / 1048576);
+      options.progress?.phase(
+        `downloading ${manifest.artifacts.length} artifacts (${mib} MiB) from ${this.location}`,
+      );
+      const prefix = rpPrefix(manifest.asset, manifest.id);
+      const cipher = await this.cipher(false);
+      const tampered: Finding[] = [];
+      const found = await bounded(
+        manifest.artifacts,
+        PARALLEL,
+        async (a): Promise<ObservedFile | undefined> => {
+          try {
+            const got = await this.store.download(prefix + a.path, path.join(directory, a.path), {
+              signal: options.signal,
+              decrypt: cipher?.decryptStream(prefix + a.path),
+            });
+            return got && { path: a.path, ...got };
+          } catch (error) {
+            if (!(error instanceof ChunkAuthenticationError)) throw error;
+            tampered.push({ kind: "artifact-checksum", path: prefix + a.path, message: error.message });
+            return { path: a.path, bytes: a.bytes, sha256: "" };
+          }
+        },
+      );
+      const findings = [
+        ...tampered,
+        ...checkArtifacts(
+          prefix.slice(0, -1),
+          manifest.artifacts,
+          found.filter((f): f is ObservedFile => f !== undefined && f.sha256 !== ""),
+        ).filter((f) => !tampered.some((t) => t.path === f.path)),
+      ];
+      return { directory, findings, release };
+    } catch (error) {
+      await release();
+      throw error;
+    }
+  }
+
+  async verifyArtifacts(manifest: Manifest, options: FetchOptions = {}): Promise<Finding[]> {
+    const local = await this.localArtifacts(manifest, options);
+    await local.release();
+    return local.findings;
+  }
+
+  async writeDrillReport(report: DrillReport): Promise<void> {
+    await this.writeObject(
+      `${DRILLS}/${report.asset}/${report.restorePointId}/${report.id}.json`,
+      JSON.stringify(report, null, 2) + "\n",
+    );
+    await this.currentIndex(report.asset).catch(() => undefined);
+  }
+
+  async listDrillReports(asset?: string): Promise<DrillReport[]> {
+    const reports: DrillReport[] = [];
+    for (const name of await this.assets(DRILLS, asset)) {
+      const keys = (await this.store.list(`${DRILLS}/${name}/`)).filter((o) => o.key.endsWith(".json"));
+      const read = await bounded(keys, 8, (o) =>
+        this.readParsed(o.key, (text) => parseJson(text, drillReportSchema)),
+      );
+      read.forEach((r, i) => {
+        const rp = keys[i]?.key.split("/")[2];
+        if (r?.ok && r.value.restorePointId === rp) reports.push(r.value);
+      });
+    }
+    return reports.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
+  }
+
+  async check(options: CheckOptions = {}): Promise<CheckResult> {
+    const findings: Finding[] = [];
+    const notes: string[] = [];
+    let restorePoints = 0;
+    let drillReports = 0;
+    const cipher = await this.cipher(false);
+    const objects = await this.store.list("");
+    if (objects.length === 0) {
+      notes.push(`repository ${this.location} is empty or does not exist yet: the first backup creates it`);
+      return { findings, notes, restorePoints, drillReports };
+    }
+    const unexplained = (key: string) =>
+      findings.push({
+        kind: "unexplained",
+        path: key,
+        message: `${key}: object is not part of a lifeline repository`,
+      });
+    if (!objects.some((o) => o.key === MARKER))
+      findings.push({
+        kind: "unexplained",
+        path: MARKER,
+        message: `${MARKER}: missing; ${this.location} does not look like a lifeline repository`,
+      });
+
+    const groups = new Map<string, { asset: string; id: string; objects: Map<string, number> }>();
+    const drillKeys: { key: string; asset: string; rp: string; file: string }[] = [];
+    const stagingKeys: string[] = [];
+    const assets = new Set<string>();
+    for (const o of objects) {
+      const parts = o.key.split("/");
+      if (o.key === MARKER) continue;
+      if (parts[0] === RESTORE_POINTS && parts.length >= 4 && parts[1] && parts[2]) {
+        const g = `${parts[1]}/${parts[2]}`;
+        assets.add(parts[1]);
+        if (!groups.has(g)) groups.set(g, { asset: parts[1], id: parts[2], objects: new Map() });
+        groups.get(g)?.objects.set(parts.slice(3).join("/"), o.bytes);
+      } else if (parts[0] === STAGING && parts.length === 3) stagingKeys.push(o.key);
+      else if (parts[0] === DRILLS && parts.length === 4 && parts[1] && parts[2] && parts[3])
+        drillKeys.push({ key: o.key, asset: parts[1], rp: parts[2], file: parts[3] });
+      else if (parts[0] === INDEX && parts.length === 2 && parts[1]?.endsWith(".json")) continue;
+      else if (parts[0] === KEYS && parts.length === 2 && parts[1]?.endsWith(".json")) continue;
+      else if (parts[0] === HOLDS && parts.length === 4 && parts[3]?.endsWith(".json")) continue;
+      else unexplained(o.key);
+    }
+
+    const staged = new Set<string>();
+    for (const asset of new Set([...assets, ...stagingKeys.map((k) => k.split("/")[1] ?? "")])) {
+      for (const m of await this.stagingMarkers(asset)) {
+        staged.add(`${asset}/${m.id}`);
+        notes.push(
+          m.info?.removing
+            ? `${rpPrefix(asset, m.id)}: a removal by retention ${m.abandoned ? `was interrupted (${m.key}); the next backup or removal of ${asset} finishes it` : "is in progress"}`
+            : m.abandoned
+              ? `${rpPrefix(asset, m.id)}: leftovers of an interrupted backup (${m.key}); not a restore point, removed by the next backup of ${asset}`
+              : `${rpPrefix(asset, m.id)}: a backup of ${asset} is in progress (${m.info?.host ?? "?"}, pid ${m.info?.pid ?? "?"})`,
+        );
+      }
+    }
+    const uploads = await this.store.incompleteUploads("", false);
+    if (uploads === null)
+      notes.push(
+        `${this.location}: the store does not list incomplete multipart uploads; a bucket lifecycle rule (AbortIncompleteMultipartUpload after 1 day) removes those of interrupted backups`,
+      );
+    else
+      for (const key of uploads)
+        if (!staged.has(key.split("/").slice(1, 3).join("/")))
+          notes.push(
+            `${key}: an incomplete multipart upload (an interrupted backup's); the next backup of its asset aborts it`,
+          );
+
+    const known = new Set<string>();
+    const damaged = new Set<string>();
+    for (const [name, group] of groups) {
+      if (staged.has(name)) continue;
+      const rel = rpPrefix(group.asset, group.id).slice(0, -1);
+      if (!RESTORE_POINT_ID.test(group.id)) {
+        for (const file of group.objects.keys()) unexplained(`${rel}/${file}`);
+        continue;
+      }
+      const read = await this.readManifest(group.asset, group.id);
+      if (!read.ok) {
+        damaged.add(name);
+        findings.push({
+          kind: "manifest-invalid",
+          path: `${rel}/${MANIFEST}`,
+          message: `${rel}/${MANIFEST}: ${read.problem}; restore point ${group.id} of ${group.asset} is damaged`,
+        });
+        continue;
+      }
+      known.add(name);
+      restorePoints++;
+      const manifest = read.value.manifest;
+      if (options.readData) {
+        findings.push(...(await this.verifyArtifacts(manifest)));
+      } else {
+        const listed = new Map(manifest.artifacts.map((a) => [a.path, a]));
+        const found = await bounded([...group.objects], 8, async ([file, stored]): Promise<ObservedFile> => {
+          const artifact = listed.get(file);
+          // An encrypted object's size tells its plaintext's; its checksum is only in the manifest.
+          const bytes =
+            cipher && artifact && stored === encryptedSize(artifact.bytes, cipher.chunkSize)
+              ? artifact.bytes
+              : stored;
+          if (!artifact || artifact.bytes !== bytes || cipher) return { path: file, bytes };
+          const head = await this.store.head(`${rel}/${file}`);
+          const recorded = head?.metadata.sha256;
+          return recorded ? { path: file, bytes, sha256: recorded } : { path: file, bytes };
+        });
+        findings.push(...checkArtifacts(rel, manifest.artifacts, found));
+      }
+      for (const file of group.objects.keys())
+        if (file !== MANIFEST && !manifest.artifacts.some((a) => a.path === file))
+          unexplained(`${rel}/${file}`);
+    }
+
+    for (const d of drillKeys) {
+      if (!DRILL_ID.test(d.file.replace(/\.json$/, "")) || !d.file.endsWith(".json")) {
+        unexplained(d.key);
+        continue;
+      }
+      const parsed = await this.readParsed(d.key, (text) => parseJson(text, drillReportSchema));
+      if (!parsed.ok) {
+        findings.push({
+          kind: "drill-report-invalid",
+          path: d.key,
+          message: `${d.key}: ${parsed.problem}`,
+        });
+        continue;
+      }
+      drillReports++;
+      const rp = `${d.asset}/${d.rp}`;
+      if (!known.has(rp) && !damaged.has(rp))
+        findings.push({
+          kind: "drill-report-orphan",
+          path: d.key,
+          message: `${d.key}: drill report of restore point ${rp}, which is not in the repository`,
+        });
+    }
+
+    for (const asset of [...assets].sort()) {
+      if (options.repairIndex) {
+        await this.currentIndex(asset, { rebuild: true });
+        notes.push(`${INDEX}/${asset}.json: rebuilt from the manifests and drill reports`);
+        continue;
+      }
+      await this.checkIndex(asset, findings);
+    }
+    return { findings, notes, restorePoints, drillReports };
+  }
+
+  /** The stored index against the manifests: an entry that differs from an intact manifest is a finding. */
+  private async checkIndex(asset: string, findings: Finding[]): Promise<void> {
+    const rel = `${INDEX}/${asset}.json`;
+    if (!(await this.store.head(rel))) return; // built by the next status, plan or backup
+    const stored = await this.loadIndex(asset);
+    if (!stored) {
+      findings.push({
+        kind: "index-invalid",
+        path: rel,
+        message: `${rel}: damaged (does not parse or does not match its digest); lifeline rebuilds it on the next read, or run \`lifeline check --repair-index\``,
+      });
+      return;
+    }
+    const differences: string[] = [];
+    for (const entry of stored.restorePoints) {
+      const truth = await this.entryOf(asset, entry.id);
+      if (truth.damaged !== null) continue; // reported as manifest-invalid
+      if (
+        truth.manifestDigest !== entry.manifestDigest ||
+        truth.snapshotTime !== entry.snapshotTime ||
+        truth.bytes !== entry.bytes
+      )
+        differences.push(`its entry for restore point ${entry.id} does not match the manifest`);
+    }
+    if (differences.length > 0)
+      findings.push({
+        kind: "index-invalid",
+        path: rel,
+        message: `${rel}: ${differences.slice(0, 3).join("; ")}; run \`lifeline check --repair-index\` to rebuild it from the manifests`,
+      });
+  }
+}

@@ -1,0 +1,360 @@
+/**
+ * The few object-store operations the repository needs, over @aws-sdk/client-s3 (multipart
+ * uploads through @aws-sdk/lib-storage). Every failure becomes a LifelineError naming the problem
+ * and the fix (errors.ts); credentials come from the usual AWS chain and never reach a message.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { Transform, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { ChunkAuthenticationError } from "../encryption.js";
+import { describeFailure, storeError } from "./errors.js";
+
+export interface S3Location {
+  bucket: string;
+  /** Key prefix without leading or trailing "/" ("" for the whole bucket). */
+  prefix: string;
+  endpoint?: string | undefined;
+  region?: string | undefined;
+  forcePathStyle?: boolean | undefined;
+}
+
+/** s3://bucket/prefix → bucket and prefix; undefined when it is not an s3:// URL. */
+export function parseS3Url(url: string): { bucket: string; prefix: string } | undefined {
+  const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
+  if (!m || !m[1]) return undefined;
+  return { bucket: m[1], prefix: (m[2] ?? "").replace(/^\/+|\/+$/g, "") };
+}
+
+export interface ObjectInfo {
+  key: string;
+  bytes: number;
+}
+
+const PART_SIZE = 8 * 1024 * 1024;
+
+type Sdk = typeof import("@aws-sdk/client-s3") & { Upload: typeof import("@aws-sdk/lib-storage").Upload };
+
+/** The SDK is loaded by the first command that reaches object storage (not by every CLI start). */
+let sdkLoading: Promise<Sdk> | undefined;
+function loadSdk(): Promise<Sdk> {
+  sdkLoading ??= Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]).then(
+    ([s3, storage]) => ({ ...s3, Upload: storage.Upload }),
+  );
+  return sdkLoading;
+}
+
+export class ObjectStore {
+  readonly region: string;
+  private connecting: Promise<{ client: S3Client; sdk: Sdk }> | undefined;
+
+  constructor(readonly where: S3Location) {
+    this.region = where.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
+  }
+
+  /** The SDK and a client for this store, created once. */
+  connect(): Promise<{ client: S3Client; sdk: Sdk }> {
+    this.connecting ??= loadSdk().then((sdk) => {
+      // The SDK warns on stderr about Node 20 once; lifeline supports Node 20 and pins the SDK.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+      const client = new sdk.S3Client({
+        region: this.region,
+        ...(this.where.endpoint ? { endpoint: this.where.endpoint } : {}),
+        forcePathStyle: this.where.forcePathStyle ?? this.where.endpoint !== undefined,
+        // Checksums only where S3 requires them: many S3-compatible stores reject the CRC32 trailers
+        // current SDKs send by default (lifeline checks its own sha256 of every artifact).
+        requestChecksumCalculation: "WHEN_REQUIRED",
+        responseChecksumValidation: "WHEN_REQUIRED",
+        maxAttempts: 5,
+      });
+      return { client, sdk };
+    });
+    return this.connecting;
+  }
+
+  get location(): string {
+    return `s3://${this.where.bucket}${this.where.prefix ? `/${this.where.prefix}` : ""}`;
+  }
+
+  /** The full key of a repository-relative name. */
+  key(name: string): string {
+    return this.where.prefix ? `${this.where.prefix}/${name}` : name;
+  }
+
+  private relative(key: string): string {
+    return this.where.prefix ? key.slice(this.where.prefix.length + 1) : key;
+  }
+
+  fail(error: unknown, doing: string): Error {
+    if (error instanceof ChunkAuthenticationError) return error;
+    const failure = describeFailure(error);
+    if (failure.name === "AbortError") return error as Error;
+    return storeError(
+      failure,
+      {
+        location: this.location,
+        bucket: this.where.bucket,
+        endpoint: this.where.endpoint,
+        region: this.region,
+      },
+      doing,
+    );
+  }
+
+  async getText(name: string): Promise<string | undefined> {
+    return (await this.getBytes(name))?.toString("utf8");
+  }
+
+  async getBytes(name: string): Promise<Buffer | undefined> {
+    const { client, sdk } = await this.connect();
+    try {
+      const out = await client.send(
+        new sdk.GetObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) }),
+      );
+      return Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
+    } catch (error) {
+      if (describeFailure(error).name === "NoSuchKey") return undefined;
+      throw this.fail(error, `cannot read ${name} in ${this.location}`);
+    }
+  }
+
+  async head(name: string): Promise<{ bytes: number; metadata: Record<string, string> } | undefined> {
+    const { client, sdk } = await this.connect();
+    try {
+      const out = await client.send(
+        new sdk.HeadObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) }),
+      );
+      return { bytes: out.ContentLength ?? 0, metadata: out.Metadata ?? {} };
+    } catch (error) {
+      const f = describeFailure(error);
+      if (f.name === "NotFound" || f.name === "NoSuchKey" || (f.status === 404 && f.name !== "NoSuchBucket"))
+        return undefined;
+      throw this.fail(error, `cannot read ${name} in ${this.location}`);
+    }
+  }
+
+  async putText(name: string, text: string, metadata: Record<string, string> = {}): Promise<void> {
+    await this.putBytes(name, Buffer.from(text, "utf8"), {
+      sha256: createHash("sha256").update(text).digest("hex"),
+      ...metadata,
+    });
+  }
+
+  /** An object written in one request; `metadata` as given (an encrypted object carries none). */
+  async putBytes(name: string, body: Buffer, metadata: Record<string, string> = {}): Promise<void> {
+    const { client, sdk } = await this.connect();
+    try {
+      await client.send(
+        new sdk.PutObjectCommand({
+          Bucket: this.where.bucket,
+          Key: this.key(name),
+          Body: body,
+          Metadata: metadata,
+        }),
+      );
+    } catch (error) {
+      throw this.fail(error, `cannot write ${name} in ${this.location}`);
+    }
+  }
+
+  /**
+   * Streams a local file to the store (multipart above 8 MiB, 4 parts at a time), hashing it on
+   * the way: the object is written only if the bytes sent have the sha256 expected.
+   */
+  async upload(
+    name: string,
+    file: string,
+    expected: string,
+    options: { signal?: AbortSignal | undefined; encrypt?: Transform | undefined } = {},
+  ): Promise<void> {
+    const signal = options.signal;
+    const hash = createHash("sha256");
+    const hashing = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    const stages = options.encrypt ? [hashing, options.encrypt] : [hashing];
+    const body = stages[stages.length - 1] as Transform;
+    // A failure anywhere (the file unreadable) destroys the body, which fails the upload.
+    pipeline([createReadStream(file), ...stages]).catch(() => undefined);
+    const { client, sdk } = await this.connect();
+    const upload = new sdk.Upload({
+      client,
+      params: {
+        Bucket: this.where.bucket,
+        Key: this.key(name),
+        Body: body,
+        // An encrypted object's plaintext checksum is not published: it is in the (encrypted) manifest.
+        Metadata: options.encrypt ? {} : { sha256: expected },
+      },
+      partSize: PART_SIZE,
+      queueSize: 4,
+      leavePartsOnError: false,
+    });
+    const abort = () => void upload.abort().catch(() => undefined);
+    signal?.addEventListener("abort", abort, { once: true });
+    try {
+      await upload.done();
+    } catch (error) {
+      throw this.fail(error, `cannot upload ${name} to ${this.location}`);
+    } finally {
+      signal?.removeEventListener("abort", abort);
+    }
+    const actual = hash.digest("hex");
+    if (actual !== expected) {
+      await this.delete(name).catch(() => undefined);
+      throw new Error(
+        `${name} changed while it was uploaded (sha256 ${actual.slice(0, 16)}…, expected ${expected.slice(0, 16)}…)`,
+      );
+    }
+  }
+
+  /** Downloads an object to a file; returns its size and sha256 (computed on the way). */
+  async download(
+    name: string,
+    file: string,
+    options: { signal?: AbortSignal | undefined; decrypt?: Transform | undefined } = {},
+  ): Promise<{ bytes: number; sha256: string } | undefined> {
+    const signal = options.signal;
+    let body: Readable;
+    const { client, sdk } = await this.connect();
+    try {
+      const out = await client.send(
+        new sdk.GetObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) }),
+        signal ? { abortSignal: signal } : {},
+      );
+      body = out.Body as Readable;
+    } catch (error) {
+      if (describeFailure(error).name === "NoSuchKey") return undefined;
+      throw this.fail(error, `cannot download ${name} from ${this.location}`);
+    }
+    await mkdir(path.dirname(file), { recursive: true });
+    const hash = createHash("sha256");
+    let bytes = 0;
+    try {
+      const counting = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          done(null, chunk);
+        },
+      });
+      const stages = options.decrypt ? [body, options.decrypt, counting] : [body, counting];
+      await pipeline([...stages, createWriteStream(file)], ...(signal ? [{ signal }] : []));
+    } catch (error) {
+      throw this.fail(error, `cannot download ${name} from ${this.location}`);
+    }
+    return { bytes, sha256: hash.digest("hex") };
+  }
+
+  /** Every object under a repository-relative prefix ("" for all), with sizes. */
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const out: ObjectInfo[] = [];
+    for await (const page of this.pages(prefix, undefined))
+      for (const o of page.Contents ?? [])
+        if (o.Key) out.push({ key: this.relative(o.Key), bytes: o.Size ?? 0 });
+    return out;
+  }
+
+  /** The "directories" directly under a prefix ending in "/" (names without the trailing "/"). */
+  async children(prefix: string): Promise<{ directories: string[]; objects: ObjectInfo[] }> {
+    const directories: string[] = [];
+    const objects: ObjectInfo[] = [];
+    for await (const page of this.pages(prefix, "/")) {
+      for (const p of page.CommonPrefixes ?? [])
+        if (p.Prefix) directories.push(this.relative(p.Prefix).slice(prefix.length).replace(/\/$/, ""));
+      for (const o of page.Contents ?? [])
+        if (o.Key) objects.push({ key: this.relative(o.Key), bytes: o.Size ?? 0 });
+    }
+    return { directories, objects };
+  }
+
+  private async *pages(prefix: string, delimiter: string | undefined) {
+    let token: string | undefined;
+    do {
+      let page;
+      const { client, sdk } = await this.connect();
+      try {
+        page = await client.send(
+          new sdk.ListObjectsV2Command({
+            Bucket: this.where.bucket,
+            Prefix: this.key(prefix),
+            ...(delimiter ? { Delimiter: delimiter } : {}),
+            ...(token ? { ContinuationToken: token } : {}),
+          }),
+        );
+      } catch (error) {
+        throw this.fail(error, `cannot list ${this.location}`);
+      }
+      yield page;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async delete(name: string): Promise<void> {
+    const { client, sdk } = await this.connect();
+    try {
+      await client.send(new sdk.DeleteObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) }));
+    } catch (error) {
+      throw this.fail(error, `cannot delete ${name} in ${this.location}`);
+    }
+  }
+
+  /**
+   * Incomplete multipart uploads under a prefix (an interrupted backup's), aborted when `abort`.
+   * Null when the store cannot list them (some S3-compatible servers): a bucket lifecycle rule
+   * (AbortIncompleteMultipartUpload) removes them there.
+   */
+  async incompleteUploads(prefix: string, abort: boolean): Promise<string[] | null> {
+    let uploads;
+    const { client, sdk } = await this.connect();
+    try {
+      uploads = await client.send(
+        new sdk.ListMultipartUploadsCommand({ Bucket: this.where.bucket, Prefix: this.key(prefix) }),
+      );
+    } catch (error) {
+      const f = describeFailure(error);
+      if (f.name === "NotImplemented" || f.status === 501 || f.status === 405) return null;
+      throw this.fail(error, `cannot list incomplete uploads in ${this.location}`);
+    }
+    const found: string[] = [];
+    for (const u of uploads.Uploads ?? []) {
+      if (!u.Key || !u.UploadId) continue;
+      found.push(this.relative(u.Key));
+      if (abort)
+        await client
+          .send(
+            new sdk.AbortMultipartUploadCommand({
+              Bucket: this.where.bucket,
+              Key: u.Key,
+              UploadId: u.UploadId,
+            }),
+          )
+          .catch(() => undefined);
+    }
+    return found;
+  }
+}
+
+/** Runs fn over items with at most `limit` at a time. */
+export async function bounded<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

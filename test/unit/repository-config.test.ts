@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { loadConfig, parseConfig } from "../../src/config/load.js";
+
+const problem = (text: string) => {
+  try {
+    parseConfig(text, "lifeline.yaml", {});
+  } catch (error) {
+    const e = error as { message: string; fix?: string };
+    return `${e.message} — ${e.fix ?? ""}`;
+  }
+  return "accepted";
+};
+
+describe("repository: in lifeline.yaml", () => {
+  it("an S3 repository: bucket and prefix from the URL, the passphrase from the environment", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "lifeline-repo-config-"));
+    try {
+      writeFileSync(
+        path.join(dir, "lifeline.yaml"),
+        "repository:\n  url: s3://acme-backups/team/lifeline/\n  endpoint: https://minio.internal:9000\n  region: eu-west-1\n  forcePathStyle: true\n  encryption:\n    passphrase: ${LIFELINE_REPO_PASSPHRASE}\nassets:\n  shop:\n    url: postgres://app@db:5432/shop\n",
+      );
+      const loaded = loadConfig(path.join(dir, "lifeline.yaml"), dir, {
+        LIFELINE_REPO_PASSPHRASE: "s3cret-passphrase",
+      });
+      assert.deepEqual(loaded.repository, {
+        kind: "s3",
+        bucket: "acme-backups",
+        prefix: "team/lifeline",
+        endpoint: "https://minio.internal:9000",
+        region: "eu-west-1",
+        forcePathStyle: true,
+        passphrase: "s3cret-passphrase",
+      });
+      writeFileSync(
+        path.join(dir, "lifeline.yaml"),
+        "assets:\n  shop:\n    url: postgres://app@db:5432/shop\n",
+      );
+      assert.deepEqual(loadConfig(path.join(dir, "lifeline.yaml"), dir, {}).repository, {
+        kind: "local",
+        path: path.join(dir, ".lifeline/repository"),
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("mistakes are `path: problem — fix`", () => {
+    assert.match(
+      problem("repository:\n  url: s3://Bad_Bucket/x\n"),
+      /^lifeline\.yaml: repository\.url: is s3:\/\/bucket\/prefix/,
+    );
+    assert.match(
+      problem("repository:\n  encryption:\n    passphrase: long-enough-passphrase\n"),
+      /repository\.encryption: encryption is for a repository in object storage/,
+    );
+    assert.match(
+      problem("repository:\n  url: s3://acme/x\n  endpoint: ftp://x\n"),
+      /repository\.endpoint: is the store's http\(s\):\/\/ URL/,
+    );
+    assert.match(
+      problem("repository:\n  url: s3://acme/x\n  encryption:\n    passphrase: short\n"),
+      /passphrase: is at least 8 characters/,
+    );
+    assert.match(problem("copies:\n  - path: /x\n"), /copies\.0/);
+    assert.equal(
+      problem(
+        "repository:\n  url: s3://acme/x\ncopies:\n  - url: /mnt/backup\nassets:\n  shop:\n    url: postgres://app@db:5432/shop\n",
+      ),
+      "accepted",
+    );
+  });
+});
