@@ -29,8 +29,12 @@ describe("the npm package", () => {
       /Apache License\s+Version 2\.0, January 2004/,
     );
     assert.ok(files.includes("dist/cli/main.js"));
+    // The database guard's install script, read by `lifeline guard install` from beside the bundle.
+    assert.ok(files.includes("dist/cli/lifeline-guard.sql"), files.join("\n"));
     const unexpected = files.filter(
-      (f) => !["LICENSE", "README.md", "package.json"].includes(f) && !/^dist\/cli\/[^/]+\.js$/.test(f),
+      (f) =>
+        !["LICENSE", "README.md", "package.json", "dist/cli/lifeline-guard.sql"].includes(f) &&
+        !/^dist\/cli\/[^/]+\.js$/.test(f),
     );
     assert.deepEqual(unexpected, [], "no source maps, no unbundled copy of the code");
     // Every module the bundle imports by a relative path (its chunks, loaded on use) is in the package.
