@@ -106,6 +106,14 @@ describe("lifeline guard under attack by an ordinary role that owns its tables",
       expected: "4501500",
     },
     {
+      name: "a lossy ALTER COLUMN … TYPE through a partitioned parent created in the same transaction (not compared, then remembered)",
+      sql: `BEGIN; CREATE TABLE p (id int, note varchar(20) NOT NULL, qty int NOT NULL) PARTITION BY RANGE (id);
+            ALTER TABLE p ATTACH PARTITION orders DEFAULT; ALTER TABLE p ALTER COLUMN qty TYPE numeric(10,0) USING 0;
+            ALTER TABLE p DETACH PARTITION orders; DROP TABLE p; COMMIT`,
+      intact: qtySum,
+      expected: "4501500",
+    },
+    {
       name: "ALTER TYPE … ALTER ATTRIBUTE … CASCADE silently rounds a typed table's column",
       sql: "ALTER TYPE acct ALTER ATTRIBUTE balance TYPE numeric(12,0) CASCADE",
       intact: () => one(db.url, "SELECT sum(balance)::text FROM accounts"),
