@@ -6,13 +6,13 @@ import type { GuardApproval, GuardSettings, GuardState, Target } from "../../../
 import { connect, withClient } from "../connection.js";
 
 /** The version of lifeline-guard.sql; `guard status` says when a database runs another. */
-export const GUARD_VERSION = 1;
+export const GUARD_VERSION = 2;
 export const GUARD_SCHEMA = "lifeline_guard";
 /** The SQLSTATE of a refusal by the guard. */
 export const GUARD_SQLSTATE = "LG001";
 /** Names of the guard's table and event triggers (restores leave them out). */
 export const GUARD_TRIGGER_PREFIX = "lifeline_guard_";
-const EVENT_TRIGGERS = ["lifeline_guard_drop", "lifeline_guard_ddl"];
+const EVENT_TRIGGERS = ["lifeline_guard_drop", "lifeline_guard_ddl", "lifeline_guard_rewrite"];
 
 let script: string | null = null;
 
@@ -25,11 +25,21 @@ export function guardInstallSql(): string {
   return script;
 }
 
+/** Keeps the statements of the install transaction (the key among them) out of the server log. */
+export const HIDE_FROM_LOG_SQL = `SET LOCAL log_statement = 'none';
+SET LOCAL log_min_duration_statement = -1;
+SET LOCAL log_min_duration_sample = -1;
+SET LOCAL log_transaction_sample_rate = 0;
+SET LOCAL log_parameter_max_length = 0;
+SET LOCAL log_parameter_max_length_on_error = 0;
+SET LOCAL log_min_error_statement = panic;`;
+
 /** What install runs after the script; the key is a parameter, never in the text shown. */
 export const CONFIGURE_SQL = "SELECT lifeline_guard.configure($1, $2, $3, $4, $5, $6)";
 
 export const UNINSTALL_SQL = `DROP EVENT TRIGGER IF EXISTS lifeline_guard_drop;
 DROP EVENT TRIGGER IF EXISTS lifeline_guard_ddl;
+DROP EVENT TRIGGER IF EXISTS lifeline_guard_rewrite;
 DROP SCHEMA IF EXISTS lifeline_guard CASCADE;`;
 
 /** A fingerprint of a key, as lifeline_guard.key_id() computes it in the database. */
@@ -67,6 +77,9 @@ export async function installGuard(admin: Target, settings: GuardSettings, key: 
     await client.query("BEGIN");
     try {
       await client.query("SET LOCAL client_min_messages = warning");
+      // The key travels in this transaction (a bind parameter of configure): no server log may
+      // record it, whatever log_statement, log_min_duration_statement or auto_explain say.
+      await client.query(HIDE_FROM_LOG_SQL);
       await client.query(guardInstallSql());
       const mass = settings.massChange;
       await client.query(CONFIGURE_SQL, [
