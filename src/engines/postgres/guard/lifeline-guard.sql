@@ -2,7 +2,7 @@
 --
 -- lifeline's decision enforced inside PostgreSQL: on a guarded database, statements that destroy
 -- data (DROP of a table, column, materialized view or sequence, including what CASCADE takes; a
--- lossy ALTER COLUMN … TYPE; TRUNCATE; a DELETE or UPDATE changing more rows than guard.massChange
+-- lossy ALTER COLUMN … TYPE; TRUNCATE; DELETEs or UPDATEs changing, in one transaction, more rows than guard.massChange
 -- allows) are refused unless the transaction carries an approval token that lifeline run issued
 -- for exactly those objects (see lifeline_guard.refusal). Definitions that hold no data (views,
 -- indexes, functions …) pass, as `lifeline plan` classifies them.
@@ -354,43 +354,70 @@ BEGIN
 END
 $$;
 
--- Statement-level, after DELETE or UPDATE, with the statement's old rows as a transition table.
+-- Statement-level, after DELETE or UPDATE. What it counts is the rows the TRANSACTION deleted (or
+-- updated) in the table so far, not the statement's: a loop of one-row statements (a DO block, an
+-- INSTEAD OF trigger on a view, a batch job in one transaction) adds up. The count is the server's
+-- own (pg_stat_get_xact_tuples_deleted/updated: no role can lower it, rolled-back savepoints
+-- included); the server keeps it per session until its statistics are flushed, which happens only
+-- outside a transaction, and pg_stat_force_next_flush() asks for that flush as soon as the session
+-- is idle. So the count starts at zero with each transaction a client sends on its own; several
+-- transactions sent in one query string (or a procedure that COMMITs) add up (refused sooner, never
+-- later). A row updated twice counts twice. Through a parent (inheritance, partitions) the rows are
+-- counted in each table of its tree.
+CREATE OR REPLACE FUNCTION lifeline_guard.xact_count(rel oid, op text) RETURNS bigint
+LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
+  SELECT CASE WHEN op = 'DELETE' THEN pg_stat_get_xact_tuples_deleted(rel) ELSE pg_stat_get_xact_tuples_updated(rel) END
+$$;
+
 CREATE OR REPLACE FUNCTION lifeline_guard.on_mass_change() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   n bigint;
   s lifeline_guard.settings;
   total numeric;
+  rel oid;
+  rels oid[];
   why text;
   w text[];
 BEGIN
-  SELECT count(*) INTO n FROM lifeline_guard_old;
-  -- The fast path of ordinary traffic: every threshold is at least one row.
-  IF n <= 1 THEN RETURN NULL; END IF;
-  SELECT * INTO s FROM lifeline_guard.settings;
-  IF s.mass_rows IS NULL OR (n <= s.mass_rows AND (s.mass_percent IS NULL OR n <= s.mass_min_rows)) THEN
-    RETURN NULL;
+  PERFORM pg_stat_force_next_flush();
+  IF (SELECT relhassubclass FROM pg_class WHERE oid = TG_RELID) THEN
+    rels := ARRAY(SELECT TG_RELID UNION
+                  SELECT t.oid FROM (WITH RECURSIVE tree(oid) AS (
+                      SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = TG_RELID
+                      UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
+                    SELECT oid FROM tree) t);
+  ELSE
+    rels := ARRAY[TG_RELID];
   END IF;
-  IF n <= s.mass_rows THEN
-    -- Only the share of the table is in question: its size before the statement.
-    SELECT CASE WHEN reltuples >= 0 THEN reltuples END INTO total FROM pg_class WHERE oid = TG_RELID;
-    IF total IS NULL THEN
-      EXECUTE format('SELECT count(*) FROM %s', TG_RELID::regclass) INTO total;
-      IF TG_OP = 'DELETE' THEN total := total + n; END IF;
+  FOREACH rel IN ARRAY rels LOOP
+    n := lifeline_guard.xact_count(rel, TG_OP);
+    -- The fast path of ordinary traffic: every threshold is at least one row.
+    CONTINUE WHEN n <= 1;
+    SELECT * INTO s FROM lifeline_guard.settings;
+    IF s.mass_rows IS NULL THEN RETURN NULL; END IF;
+    CONTINUE WHEN n <= s.mass_rows AND (s.mass_percent IS NULL OR n <= s.mass_min_rows);
+    IF n <= s.mass_rows THEN
+      -- Only the share of the table is in question: its size before the transaction.
+      SELECT CASE WHEN reltuples >= 0 THEN reltuples END INTO total FROM pg_class WHERE oid = rel;
+      IF total IS NULL THEN
+        EXECUTE format('SELECT count(*) FROM ONLY %s', rel::regclass) INTO total;
+        IF TG_OP = 'DELETE' THEN total := total + n; END IF;
+      END IF;
+      CONTINUE WHEN n * 100 <= s.mass_percent * greatest(total, n);
     END IF;
-    IF n * 100 <= s.mass_percent * greatest(total, n) THEN RETURN NULL; END IF;
-  END IF;
-  IF lifeline_guard.created_now(TG_RELID) THEN RETURN NULL; END IF;
-  why := lifeline_guard.refusal(ARRAY[TG_RELID::text]);
-  IF why IS NOT NULL THEN
-    w := lifeline_guard.words(
-      format('a mass %s', TG_OP),
-      format('%s rows of table %s (guard.massChange allows %s rows%s per statement)', n, TG_RELID::regclass,
-             s.mass_rows, CASE WHEN s.mass_percent IS NOT NULL
-                               THEN format(', and %s%% of the table above %s rows', s.mass_percent, s.mass_min_rows) ELSE '' END),
-      why);
-    RAISE EXCEPTION USING ERRCODE = 'LG001', MESSAGE = w[1], DETAIL = w[2], HINT = w[3];
-  END IF;
+    CONTINUE WHEN lifeline_guard.created_now(rel);
+    why := lifeline_guard.refusal(ARRAY[rel::text]);
+    IF why IS NOT NULL THEN
+      w := lifeline_guard.words(
+        format('a mass %s', TG_OP),
+        format('%s rows of table %s in this transaction (guard.massChange allows %s rows%s per transaction)', n, rel::regclass,
+               s.mass_rows, CASE WHEN s.mass_percent IS NOT NULL
+                                 THEN format(', and %s%% of the table above %s rows', s.mass_percent, s.mass_min_rows) ELSE '' END),
+        why);
+      RAISE EXCEPTION USING ERRCODE = 'LG001', MESSAGE = w[1], DETAIL = w[2], HINT = w[3];
+    END IF;
+  END LOOP;
   RETURN NULL;
 END
 $$;
@@ -405,9 +432,9 @@ DECLARE
   has_truncate boolean := EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND NOT tgisinternal
                                      AND tgfoid = 'lifeline_guard.on_truncate()'::regprocedure AND tgtype & 32 <> 0);
   has_delete boolean := EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND NOT tgisinternal
-                                   AND tgfoid = 'lifeline_guard.on_mass_change()'::regprocedure AND tgtype & 8 <> 0);
+                                   AND tgfoid = 'lifeline_guard.on_mass_change()'::regprocedure AND tgtype & 8 <> 0 AND tgoldtable IS NULL);
   has_update boolean := EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND NOT tgisinternal
-                                   AND tgfoid = 'lifeline_guard.on_mass_change()'::regprocedure AND tgtype & 16 <> 0);
+                                   AND tgfoid = 'lifeline_guard.on_mass_change()'::regprocedure AND tgtype & 16 <> 0 AND tgoldtable IS NULL);
 BEGIN
   IF NOT lifeline_guard.guarded(rel) THEN RETURN; END IF;
   IF NOT has_truncate THEN
@@ -418,11 +445,11 @@ BEGIN
   IF coalesce(mass, false) THEN
     IF NOT has_delete THEN
       EXECUTE format('DROP TRIGGER IF EXISTS lifeline_guard_delete ON %s', rel::regclass);
-      EXECUTE format('CREATE TRIGGER lifeline_guard_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS lifeline_guard_old FOR EACH STATEMENT EXECUTE FUNCTION lifeline_guard.on_mass_change()', rel::regclass);
+      EXECUTE format('CREATE TRIGGER lifeline_guard_delete AFTER DELETE ON %s FOR EACH STATEMENT EXECUTE FUNCTION lifeline_guard.on_mass_change()', rel::regclass);
     END IF;
     IF NOT has_update THEN
       EXECUTE format('DROP TRIGGER IF EXISTS lifeline_guard_update ON %s', rel::regclass);
-      EXECUTE format('CREATE TRIGGER lifeline_guard_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS lifeline_guard_old FOR EACH STATEMENT EXECUTE FUNCTION lifeline_guard.on_mass_change()', rel::regclass);
+      EXECUTE format('CREATE TRIGGER lifeline_guard_update AFTER UPDATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION lifeline_guard.on_mass_change()', rel::regclass);
     END IF;
   ELSE
     EXECUTE format('DROP TRIGGER IF EXISTS lifeline_guard_delete ON %s', rel::regclass);
