@@ -359,15 +359,17 @@ $$;
 -- INSTEAD OF trigger on a view, a batch job in one transaction) adds up. The count is the server's
 -- own (pg_stat_get_xact_tuples_deleted/updated: no role can lower it, rolled-back savepoints
 -- included); the server keeps it per session until its statistics are flushed, which happens only
--- outside a transaction, and pg_stat_force_next_flush() asks for that flush as soon as the session
--- is idle. So the count starts at zero with each transaction a client sends on its own; several
--- transactions sent in one query string (or a procedure that COMMITs) add up (refused sooner, never
--- later). A row updated twice counts twice. Through a parent (inheritance, partitions) the rows are
+-- outside a transaction (by default at most once a second), and pg_stat_force_next_flush() asks
+-- for that flush as soon as the session is idle, once the count passes a tenth of the smallest
+-- threshold. So the count is the transaction's own plus at most that tenth left by the session's
+-- previous transactions (a transaction just under a threshold may be refused, never one over it
+-- let through); several transactions sent in one query string (or a procedure that COMMITs) add
+-- up. A row updated twice counts twice. Through a parent (inheritance, partitions) the rows are
 -- counted in each table of its tree.
-CREATE OR REPLACE FUNCTION lifeline_guard.xact_count(rel oid, op text) RETURNS bigint
-LANGUAGE sql STABLE SET search_path = pg_catalog AS $$
-  SELECT CASE WHEN op = 'DELETE' THEN pg_stat_get_xact_tuples_deleted(rel) ELSE pg_stat_get_xact_tuples_updated(rel) END
-$$;
+-- A tenth of the smallest mass-change threshold (at least 1): configure() writes the number into
+-- the function (a constant the planner inlines; no setting a session could change).
+CREATE OR REPLACE FUNCTION lifeline_guard.quiet_rows() RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$ SELECT 1::bigint $$;
 
 CREATE OR REPLACE FUNCTION lifeline_guard.on_mass_change() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -380,7 +382,11 @@ DECLARE
   why text;
   w text[];
 BEGIN
-  PERFORM pg_stat_force_next_flush();
+  n := CASE TG_OP WHEN 'DELETE' THEN pg_stat_get_xact_tuples_deleted(TG_RELID) ELSE pg_stat_get_xact_tuples_updated(TG_RELID) END;
+  -- The fast path of ordinary traffic (a few rows, no children): below every threshold.
+  IF n <= lifeline_guard.quiet_rows() AND NOT (SELECT relhassubclass FROM pg_class WHERE oid = TG_RELID) THEN RETURN NULL; END IF;
+  SELECT * INTO s FROM lifeline_guard.settings;
+  IF s.mass_rows IS NULL THEN RETURN NULL; END IF;
   IF (SELECT relhassubclass FROM pg_class WHERE oid = TG_RELID) THEN
     rels := ARRAY(SELECT TG_RELID UNION
                   SELECT t.oid FROM (WITH RECURSIVE tree(oid) AS (
@@ -391,11 +397,11 @@ BEGIN
     rels := ARRAY[TG_RELID];
   END IF;
   FOREACH rel IN ARRAY rels LOOP
-    n := lifeline_guard.xact_count(rel, TG_OP);
-    -- The fast path of ordinary traffic: every threshold is at least one row.
-    CONTINUE WHEN n <= 1;
-    SELECT * INTO s FROM lifeline_guard.settings;
-    IF s.mass_rows IS NULL THEN RETURN NULL; END IF;
+    n := CASE TG_OP WHEN 'DELETE' THEN pg_stat_get_xact_tuples_deleted(rel) ELSE pg_stat_get_xact_tuples_updated(rel) END;
+    CONTINUE WHEN n <= lifeline_guard.quiet_rows();
+    -- Past a tenth of the smallest threshold, the session's counts are flushed as soon as it is
+    -- idle: what earlier transactions left in the count stays below that tenth.
+    PERFORM pg_stat_force_next_flush();
     CONTINUE WHEN n <= s.mass_rows AND (s.mass_percent IS NULL OR n <= s.mass_min_rows);
     IF n <= s.mass_rows THEN
       -- Only the share of the table is in question: its size before the transaction.
@@ -678,6 +684,8 @@ BEGIN
     mass_min_rows = $6, installed_at = now(), installed_by = session_user;
   INSERT INTO lifeline_guard.secret AS s (id, key) VALUES (true, $3)
   ON CONFLICT (id) DO UPDATE SET key = $3;
+  EXECUTE format('CREATE OR REPLACE FUNCTION lifeline_guard.quiet_rows() RETURNS bigint LANGUAGE sql IMMUTABLE AS $q$ SELECT %s::bigint $q$',
+                 greatest(1, coalesce(least($4, coalesce($6, $4)) / 10, 1))::bigint);
   FOR rel IN SELECT c.oid FROM pg_class c WHERE c.relkind IN ('r', 'p') LOOP
     IF lifeline_guard.guarded(rel) THEN
       PERFORM lifeline_guard.protect(rel);
