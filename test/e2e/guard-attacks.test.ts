@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { cli } from "../support/cli.js";
@@ -138,6 +138,106 @@ describe("lifeline guard under attack by an ordinary role that owns its tables",
       assert.match(r.stderr, /lifeline guard refused/);
     });
   }
+
+  it("a trigger merely named like the guard's does not stop reinstall from protecting a table", async () => {
+    await query(appUrl, "CREATE TABLE decoy (id int); INSERT INTO decoy VALUES (1), (2)");
+    // As a superuser with the guard's checks off: the guard's TRUNCATE trigger replaced by a decoy of the same name.
+    await query(
+      db.url,
+      `SET session_replication_role = replica;
+       CREATE FUNCTION public.decoy_fn() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+       DROP TRIGGER lifeline_guard_truncate ON decoy;
+       CREATE TRIGGER lifeline_guard_truncate BEFORE TRUNCATE ON decoy FOR EACH STATEMENT EXECUTE FUNCTION public.decoy_fn();`,
+    );
+    const status = await cli(["guard", "status", "shop", "--json"], { cwd: work.dir });
+    assert.match(status.stdout, /table (public\.)?decoy has no TRUNCATE trigger/);
+    const again = await cli(["guard", "install", "shop", "--yes", "--admin-url", db.url], {
+      cwd: work.dir,
+      env: { LIFELINE_USER: "alice" },
+    });
+    assert.equal(again.code, 0, again.stderr);
+    const r = await psql(appUrl, "TRUNCATE decoy");
+    assert.match(r.stderr, /lifeline guard refused TRUNCATE/);
+    assert.equal(await one(db.url, "SELECT count(*)::text FROM decoy"), "2");
+  });
+
+  it("a refusal's hint carries --sql only for a statement it can quote whole (≤ 500 characters)", async () => {
+    await reset();
+    const long = `DELETE FROM orders WHERE note <> '${"x".repeat(600)}'`;
+    const r = await psql(appUrl, long);
+    assert.match(r.stderr, /lifeline guard refused a mass DELETE/);
+    assert.doesNotMatch(r.stderr, /--sql/);
+    assert.match(r.stderr, /lifeline plan shop --file/);
+  });
+
+  it("status lists what the guard does not cover, and what a superuser does not own in its schema as tampering", async () => {
+    const clean = await cli(["guard", "status", "shop", "--json"], { cwd: work.dir });
+    const doc = JSON.parse(clean.stdout) as { assets: { state: { problems: string[]; notCovered: string[] } }[] };
+    const notCovered = doc.assets[0]?.state.notCovered.join("\n") ?? "";
+    assert.match(notCovered, /large objects/);
+    assert.match(notCovered, /separate transactions/);
+    const text = await cli(["guard", "status", "shop"], { cwd: work.dir });
+    assert.match(text.stdout, /not covered: large objects/);
+    try {
+      await query(
+        db.url,
+        `CREATE FUNCTION lifeline_guard.helper() RETURNS int LANGUAGE sql AS 'SELECT 1';
+         ALTER FUNCTION lifeline_guard.helper() OWNER TO ${role};
+         CREATE FUNCTION lifeline_guard.noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+         CREATE TRIGGER watch AFTER INSERT ON lifeline_guard.created FOR EACH ROW EXECUTE FUNCTION lifeline_guard.noop();`,
+      );
+      const tampered = await cli(["guard", "status", "shop", "--json"], { cwd: work.dir });
+      assert.equal(tampered.code, 4, tampered.stdout);
+      assert.match(tampered.stdout, /tampering: function lifeline_guard\.helper\(\) is owned by lifeline_guard_atk_/);
+      assert.match(tampered.stdout, /tampering: trigger watch on lifeline_guard\.created/);
+    } finally {
+      await query(
+        db.url,
+        `SET session_replication_role = replica;
+         DROP TRIGGER IF EXISTS watch ON lifeline_guard.created;
+         DROP FUNCTION IF EXISTS lifeline_guard.noop(), lifeline_guard.helper();`,
+      );
+    }
+  });
+
+  it("the guard's key never reaches the server log, even with log_statement = all", async (t) => {
+    const log = "/var/log/postgresql/postgresql-15-main.log";
+    const readable = await query(db.url, `SELECT (pg_stat_file('${log}', true)).size::text AS size`).then(
+      (rows) => rows[0]?.size as string | null,
+      () => null,
+    );
+    if (!readable) {
+      t.skip(`the server log ${log} is not readable here`);
+      return;
+    }
+    const name = new URL(db.url).pathname.slice(1);
+    await query(db.url, `ALTER DATABASE "${name}" SET log_statement = 'all'`);
+    await query(db.url, `ALTER DATABASE "${name}" SET log_min_duration_statement = 0`);
+    try {
+      const r = await cli(["guard", "install", "shop", "--yes", "--admin-url", db.url], {
+        cwd: work.dir,
+        env: { LIFELINE_USER: "alice" },
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const key = readFileSync(path.join(work.dir, ".lifeline", "state", "guard", "shop.key")).toString("hex");
+      // The server writes its log asynchronously to the file: a marker statement shows it is there.
+      const marker = `lifeline_guard_log_marker_${randomBytes(4).toString("hex")}`;
+      await query(db.url, `SELECT '${marker}'`);
+      let text = "";
+      for (let i = 0; i < 20 && !text.includes(marker); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        text = String(
+          (await query(db.url, `SELECT pg_read_file('${log}', ${readable}, 50000000, true) AS t`))[0]?.t ?? "",
+        );
+      }
+      assert.ok(text.includes(marker), "the marker statement is not in the server log");
+      assert.ok(text.includes("to_regnamespace"), "the guard status after install is not in the log: logging is not on");
+      assert.ok(!text.includes(key), "the guard's key is in the server log");
+    } finally {
+      await query(db.url, `ALTER DATABASE "${name}" RESET log_statement`);
+      await query(db.url, `ALTER DATABASE "${name}" RESET log_min_duration_statement`);
+    }
+  });
 
   it("install refuses a lifeline_guard schema that an ordinary role created first (it would own the key table)", async () => {
     const other = await createDatabase("lifeline_guard_squat");

@@ -180,6 +180,7 @@ export function renderGuardState(asset: string, s: GuardState): string {
       `  mass DELETE/UPDATE check: ${s.massChange ? `more than ${s.massChange.rows} rows${s.massChange.percent !== null ? `, or ${s.massChange.percent}% of the table above ${s.massChange.minRows} rows` : ""}` : "off"}`,
     );
     for (const p of s.problems) lines.push(`  problem: ${p}`);
+    for (const n of s.notCovered) lines.push(`  not covered: ${n}`);
   }
   lines.push(
     `  DROP DATABASE cannot be refused inside PostgreSQL; who can drop it: ${s.canDropDatabase.map((r) => `${r.role} (${r.why})`).join(", ") || "?"}. Keep application roles out of that list (not the owner, not a member of the owner role, not superusers).`,

@@ -379,15 +379,17 @@ DECLARE
   total numeric;
   rel oid;
   rels oid[];
+  parent boolean;
   why text;
   w text[];
 BEGIN
   n := CASE TG_OP WHEN 'DELETE' THEN pg_stat_get_xact_tuples_deleted(TG_RELID) ELSE pg_stat_get_xact_tuples_updated(TG_RELID) END;
   -- The fast path of ordinary traffic (a few rows, no children): below every threshold.
-  IF n <= lifeline_guard.quiet_rows() AND NOT (SELECT relhassubclass FROM pg_class WHERE oid = TG_RELID) THEN RETURN NULL; END IF;
+  parent := (SELECT relhassubclass FROM pg_class WHERE oid = TG_RELID);
+  IF n <= lifeline_guard.quiet_rows() AND NOT parent THEN RETURN NULL; END IF;
   SELECT * INTO s FROM lifeline_guard.settings;
   IF s.mass_rows IS NULL THEN RETURN NULL; END IF;
-  IF (SELECT relhassubclass FROM pg_class WHERE oid = TG_RELID) THEN
+  IF parent THEN
     rels := ARRAY(SELECT TG_RELID UNION
                   SELECT t.oid FROM (WITH RECURSIVE tree(oid) AS (
                       SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = TG_RELID
@@ -686,12 +688,20 @@ BEGIN
   ON CONFLICT (id) DO UPDATE SET key = $3;
   EXECUTE format('CREATE OR REPLACE FUNCTION lifeline_guard.quiet_rows() RETURNS bigint LANGUAGE sql IMMUTABLE AS $q$ SELECT %s::bigint $q$',
                  greatest(1, coalesce(least($4, coalesce($6, $4)) / 10, 1))::bigint);
+  -- protect() drops a trigger that is merely named like the guard's (a decoy): the guard's own
+  -- sql_drop check, which knows its triggers by name, stays out of that until the end of this.
+  IF EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'lifeline_guard_drop') THEN
+    ALTER EVENT TRIGGER lifeline_guard_drop DISABLE;
+  END IF;
   FOR rel IN SELECT c.oid FROM pg_class c WHERE c.relkind IN ('r', 'p') LOOP
     IF lifeline_guard.guarded(rel) THEN
       PERFORM lifeline_guard.protect(rel);
       PERFORM lifeline_guard.remember(rel);
     END IF;
   END LOOP;
+  IF EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'lifeline_guard_drop') THEN
+    ALTER EVENT TRIGGER lifeline_guard_drop ENABLE;
+  END IF;
 END
 $$;
 
