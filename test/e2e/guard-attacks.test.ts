@@ -172,7 +172,9 @@ describe("lifeline guard under attack by an ordinary role that owns its tables",
 
   it("status lists what the guard does not cover, and what a superuser does not own in its schema as tampering", async () => {
     const clean = await cli(["guard", "status", "shop", "--json"], { cwd: work.dir });
-    const doc = JSON.parse(clean.stdout) as { assets: { state: { problems: string[]; notCovered: string[] } }[] };
+    const doc = JSON.parse(clean.stdout) as {
+      assets: { state: { problems: string[]; notCovered: string[] } }[];
+    };
     const notCovered = doc.assets[0]?.state.notCovered.join("\n") ?? "";
     assert.match(notCovered, /large objects/);
     assert.match(notCovered, /separate transactions/);
@@ -188,7 +190,10 @@ describe("lifeline guard under attack by an ordinary role that owns its tables",
       );
       const tampered = await cli(["guard", "status", "shop", "--json"], { cwd: work.dir });
       assert.equal(tampered.code, 4, tampered.stdout);
-      assert.match(tampered.stdout, /tampering: function lifeline_guard\.helper\(\) is owned by lifeline_guard_atk_/);
+      assert.match(
+        tampered.stdout,
+        /tampering: function lifeline_guard\.helper\(\) is owned by lifeline_guard_atk_/,
+      );
       assert.match(tampered.stdout, /tampering: trigger watch on lifeline_guard\.created/);
     } finally {
       await query(
@@ -219,7 +224,9 @@ describe("lifeline guard under attack by an ordinary role that owns its tables",
         env: { LIFELINE_USER: "alice" },
       });
       assert.equal(r.code, 0, r.stderr);
-      const key = readFileSync(path.join(work.dir, ".lifeline", "state", "guard", "shop.key")).toString("hex");
+      const key = readFileSync(path.join(work.dir, ".lifeline", "state", "guard", "shop.key")).toString(
+        "hex",
+      );
       // The server writes its log asynchronously to the file: a marker statement shows it is there.
       const marker = `lifeline_guard_log_marker_${randomBytes(4).toString("hex")}`;
       await query(db.url, `SELECT '${marker}'`);
@@ -227,11 +234,15 @@ describe("lifeline guard under attack by an ordinary role that owns its tables",
       for (let i = 0; i < 20 && !text.includes(marker); i++) {
         await new Promise((resolve) => setTimeout(resolve, 100));
         text = String(
-          (await query(db.url, `SELECT pg_read_file('${log}', ${readable}, 50000000, true) AS t`))[0]?.t ?? "",
+          (await query(db.url, `SELECT pg_read_file('${log}', ${readable}, 50000000, true) AS t`))[0]?.t ??
+            "",
         );
       }
       assert.ok(text.includes(marker), "the marker statement is not in the server log");
-      assert.ok(text.includes("to_regnamespace"), "the guard status after install is not in the log: logging is not on");
+      assert.ok(
+        text.includes("to_regnamespace"),
+        "the guard status after install is not in the log: logging is not on",
+      );
       assert.ok(!text.includes(key), "the guard's key is in the server log");
     } finally {
       await query(db.url, `ALTER DATABASE "${name}" RESET log_statement`);

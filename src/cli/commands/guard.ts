@@ -87,7 +87,7 @@ Exit codes: 0 installed; 1 runtime error; 2 usage error, not a superuser, or not
   guard
     .command("status")
     .description(
-      "Is the guard installed and enabled, does its key match lifeline's, which tables or triggers it does not cover, and who can DROP DATABASE (the guard cannot stop that).",
+      "Is the guard installed and enabled, does its key match lifeline's, which tables or triggers it does not cover, what it cannot stop by design (not covered: large objects, mass changes split over transactions …), and who can DROP DATABASE (the guard cannot stop that).",
     )
     .argument("[asset]", "asset name (default: every postgres asset)")
     .option("--json", "print one JSON document on stdout")

@@ -16,7 +16,14 @@ import { describeSource } from "./inspect.js";
 import { postgresRecovery } from "./recovery/index.js";
 import { restore } from "./restore.js";
 import { PgTools } from "./tools.js";
-import { guardInstallSql, guardStatus, installGuard, UNINSTALL_SQL, uninstallGuard } from "./guard/index.js";
+import {
+  guardInstallSql,
+  guardStatus,
+  installGuard,
+  HIDE_FROM_LOG_SQL,
+  UNINSTALL_SQL,
+  uninstallGuard,
+} from "./guard/index.js";
 
 export interface PostgresEngineOptions {
   /** Directory holding pg_dump and pg_restore; PATH when undefined. */
@@ -47,7 +54,7 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
     },
     recovery: postgresRecovery(tools),
     guard: {
-      installSql: guardInstallSql,
+      installSql: () => `${HIDE_FROM_LOG_SQL}\n${guardInstallSql()}`,
       uninstallSql: () => UNINSTALL_SQL,
       install: installGuard,
       uninstall: uninstallGuard,

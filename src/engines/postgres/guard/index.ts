@@ -215,7 +215,7 @@ export async function guardStatus(target: Target, key: Buffer | null): Promise<G
        SELECT format('function %s runs as its owner without a fixed search_path', p.oid::regprocedure)
          FROM pg_proc p
         WHERE p.pronamespace = 'lifeline_guard'::regnamespace AND p.prosecdef
-          AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search\_path=%')
+          AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search\\_path=%')
        UNION ALL
        SELECT format('type %s is owned by %s', t.oid::regtype, t.typowner::regrole)
          FROM pg_type t JOIN pg_roles r ON r.oid = t.typowner
