@@ -632,7 +632,10 @@ BEGIN
       SELECT rel
       UNION SELECT i.inhparent FROM pg_inherits i JOIN tree t ON i.inhrelid = t.oid)
     SELECT 1 FROM tree t JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relname = name[cardinality(name)] AND (cardinality(name) = 1 OR n.nspname = name[1]));
+     WHERE c.relname = name[cardinality(name)] AND (cardinality(name) = 1 OR n.nspname = name[1]))
+    -- An unqualified name found in the search path this function cannot see: only when no other
+    -- table is called that (else a statement naming one table could rewrite the other).
+    AND (cardinality(name) = 2 OR (SELECT count(*) FROM pg_class c WHERE c.relname = name[1] AND c.relkind IN ('r', 'p')) = 1);
 END
 $$;
 
@@ -664,7 +667,7 @@ BEGIN
   why := lifeline_guard.refusal(objects);
   IF why IS NOT NULL THEN
     w := lifeline_guard.words(tg_tag || ' (a column rewrite)',
-      format('table %s would have column %s rewritten by an expression lifeline cannot judge (USING, ALTER TYPE … CASCADE, or SQL run inside a DO block or a function)',
+      format('table %s would have column %s rewritten in a way lifeline cannot judge (a USING clause, ALTER TYPE … CASCADE, SQL run inside a DO block or a function, several statements in one query, or a table name found in more than one schema: name it schema.table)',
              rel::regclass, array_to_string(names, ', ')),
       why);
     RAISE EXCEPTION USING ERRCODE = 'LG001', MESSAGE = w[1], DETAIL = w[2], HINT = w[3];
