@@ -281,6 +281,8 @@ export interface GuardState {
   canDropDatabase: { role: string; why: string }[];
   /** Everything above that weakens the guard, in words. */
   problems: string[];
+  /** What the guard does not stop, whatever its state (design limits), in words. */
+  notCovered: string[];
 }
 
 /** The approval lifeline run carries into its transaction for the guard (see DatabaseGuard). */

@@ -170,6 +170,7 @@ describe("lifeline status words a weakened guard as a risk", () => {
     tablesWithoutMassTriggers: [],
     canDropDatabase: [],
     problems,
+    notCovered: [],
   });
   it("none when complete or absent; the problems otherwise", () => {
     assert.equal(guardRisk(state([])), null);

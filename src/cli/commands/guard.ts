@@ -87,7 +87,7 @@ Exit codes: 0 installed; 1 runtime error; 2 usage error, not a superuser, or not
   guard
     .command("status")
     .description(
-      "Is the guard installed and enabled, does its key match lifeline's, which tables or triggers it does not cover, and who can DROP DATABASE (the guard cannot stop that).",
+      "Is the guard installed and enabled, does its key match lifeline's, which tables or triggers it does not cover, what it cannot stop by design (not covered: large objects, mass changes split over transactions …), and who can DROP DATABASE (the guard cannot stop that).",
     )
     .argument("[asset]", "asset name (default: every postgres asset)")
     .option("--json", "print one JSON document on stdout")
@@ -180,6 +180,7 @@ export function renderGuardState(asset: string, s: GuardState): string {
       `  mass DELETE/UPDATE check: ${s.massChange ? `more than ${s.massChange.rows} rows${s.massChange.percent !== null ? `, or ${s.massChange.percent}% of the table above ${s.massChange.minRows} rows` : ""}` : "off"}`,
     );
     for (const p of s.problems) lines.push(`  problem: ${p}`);
+    for (const n of s.notCovered) lines.push(`  not covered: ${n}`);
   }
   lines.push(
     `  DROP DATABASE cannot be refused inside PostgreSQL; who can drop it: ${s.canDropDatabase.map((r) => `${r.role} (${r.why})`).join(", ") || "?"}. Keep application roles out of that list (not the owner, not a member of the owner role, not superusers).`,

@@ -346,8 +346,10 @@ SELECT 'index', n.nspname, i.relname, pg_get_indexdef(i.oid)
 UNION ALL
 SELECT 'trigger', c.nspname, c.relname || '.' || t.tgname, pg_get_triggerdef(t.oid)
   FROM pg_trigger t JOIN rels c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal AND t.tgparentid = 0
-   -- The database guard's triggers are lifeline's, not the asset's (restores leave them out).
-   AND t.tgname NOT IN ('lifeline_guard_truncate', 'lifeline_guard_delete', 'lifeline_guard_update')
+   -- The database guard's triggers are lifeline's, not the asset's (restores leave them out): they
+   -- run a function of the guard's schema (a trigger merely named like one is the asset's).
+   AND NOT EXISTS (SELECT 1 FROM pg_proc gp JOIN pg_namespace gn ON gn.oid = gp.pronamespace
+                    WHERE gp.oid = t.tgfoid AND gn.nspname = 'lifeline_guard')
 UNION ALL
 SELECT 'function', n.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
        concat_ws(E'\\n', p.prokind::text, pg_get_function_result(p.oid), l.lanname, p.provolatile, p.prosrc)

@@ -17,7 +17,14 @@ import { postgresRecovery } from "./recovery/index.js";
 import { restore } from "./restore.js";
 import { databaseChanges, sampleDatabase } from "./sample.js";
 import { PgTools } from "./tools.js";
-import { guardInstallSql, guardStatus, installGuard, UNINSTALL_SQL, uninstallGuard } from "./guard/index.js";
+import {
+  guardInstallSql,
+  guardStatus,
+  installGuard,
+  HIDE_FROM_LOG_SQL,
+  UNINSTALL_SQL,
+  uninstallGuard,
+} from "./guard/index.js";
 
 export interface PostgresEngineOptions {
   /** Directory holding pg_dump and pg_restore; PATH when undefined. */
@@ -50,7 +57,7 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
     sample: sampleDatabase,
     changes: databaseChanges,
     guard: {
-      installSql: guardInstallSql,
+      installSql: () => `${HIDE_FROM_LOG_SQL}\n${guardInstallSql()}`,
       uninstallSql: () => UNINSTALL_SQL,
       install: installGuard,
       uninstall: uninstallGuard,

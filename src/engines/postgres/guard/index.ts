@@ -6,13 +6,13 @@ import type { GuardApproval, GuardSettings, GuardState, Target } from "../../../
 import { connect, withClient } from "../connection.js";
 
 /** The version of lifeline-guard.sql; `guard status` says when a database runs another. */
-export const GUARD_VERSION = 1;
+export const GUARD_VERSION = 2;
 export const GUARD_SCHEMA = "lifeline_guard";
 /** The SQLSTATE of a refusal by the guard. */
 export const GUARD_SQLSTATE = "LG001";
 /** Names of the guard's table and event triggers (restores leave them out). */
 export const GUARD_TRIGGER_PREFIX = "lifeline_guard_";
-const EVENT_TRIGGERS = ["lifeline_guard_drop", "lifeline_guard_ddl"];
+const EVENT_TRIGGERS = ["lifeline_guard_drop", "lifeline_guard_ddl", "lifeline_guard_rewrite"];
 
 let script: string | null = null;
 
@@ -25,11 +25,21 @@ export function guardInstallSql(): string {
   return script;
 }
 
+/** Keeps the statements of the install transaction (the key among them) out of the server log. */
+export const HIDE_FROM_LOG_SQL = `SET LOCAL log_statement = 'none';
+SET LOCAL log_min_duration_statement = -1;
+SET LOCAL log_min_duration_sample = -1;
+SET LOCAL log_transaction_sample_rate = 0;
+SET LOCAL log_parameter_max_length = 0;
+SET LOCAL log_parameter_max_length_on_error = 0;
+SET LOCAL log_min_error_statement = panic;`;
+
 /** What install runs after the script; the key is a parameter, never in the text shown. */
 export const CONFIGURE_SQL = "SELECT lifeline_guard.configure($1, $2, $3, $4, $5, $6)";
 
 export const UNINSTALL_SQL = `DROP EVENT TRIGGER IF EXISTS lifeline_guard_drop;
 DROP EVENT TRIGGER IF EXISTS lifeline_guard_ddl;
+DROP EVENT TRIGGER IF EXISTS lifeline_guard_rewrite;
 DROP SCHEMA IF EXISTS lifeline_guard CASCADE;`;
 
 /** A fingerprint of a key, as lifeline_guard.key_id() computes it in the database. */
@@ -67,6 +77,9 @@ export async function installGuard(admin: Target, settings: GuardSettings, key: 
     await client.query("BEGIN");
     try {
       await client.query("SET LOCAL client_min_messages = warning");
+      // The key travels in this transaction (a bind parameter of configure): no server log may
+      // record it, whatever log_statement, log_min_duration_statement or auto_explain say.
+      await client.query(HIDE_FROM_LOG_SQL);
       await client.query(guardInstallSql());
       const mass = settings.massChange;
       await client.query(CONFIGURE_SQL, [
@@ -108,6 +121,17 @@ export async function uninstallGuard(admin: Target): Promise<void> {
   }
 }
 
+/**
+ * What the guard does not stop, by design (lifeline guard status lists them; README "limits").
+ * `lifeline plan` still classifies these; only lifeline's own path (plan, approve, run) is judged.
+ */
+export const GUARD_NOT_COVERED: readonly string[] = [
+  "large objects: lo_unlink(), lo_put(), lo_truncate(), lo_import() and writes through lo_open() are not checked",
+  "mass DELETE/UPDATE split over separate transactions (the count is per transaction and per table): a job that deletes a batch per transaction is not stopped",
+  "DELETE/UPDATE of up to guard.massChange rows per transaction and table, by design",
+  "a superuser, or a role that owns the database, can remove the guard (event triggers run only for what PostgreSQL reports to them)",
+];
+
 /** What the guard in a database is, and what it does not cover; read-only, any role. */
 export async function guardStatus(target: Target, key: Buffer | null): Promise<GuardState> {
   return withClient(target, async (client) => {
@@ -144,6 +168,7 @@ export async function guardStatus(target: Target, key: Buffer | null): Promise<G
         tablesWithoutMassTriggers: [],
         canDropDatabase,
         problems: events.rows.length > 0 ? ["the guard's event triggers exist without its schema"] : [],
+        notCovered: [...GUARD_NOT_COVERED],
       };
     }
     const settings = await client.query<{
@@ -171,6 +196,46 @@ export async function guardStatus(target: Target, key: Buffer | null): Promise<G
           AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'lifeline_guard')
           AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
         ORDER BY 1`,
+    );
+    // Whatever in the guard's schema a superuser did not put there (or did not own): another role
+    // could read the key through it, or run its code as the superuser the event triggers run as.
+    const foreign = await client.query<{ what: string }>(
+      `SELECT format('schema lifeline_guard is owned by %s', n.nspowner::regrole) AS what
+         FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner
+        WHERE n.nspname = 'lifeline_guard' AND NOT r.rolsuper
+       UNION ALL
+       SELECT format('%s is owned by %s', c.oid::regclass, c.relowner::regrole)
+         FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+        WHERE c.relnamespace = 'lifeline_guard'::regnamespace AND NOT r.rolsuper
+       UNION ALL
+       SELECT format('function %s is owned by %s', p.oid::regprocedure, p.proowner::regrole)
+         FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner
+        WHERE p.pronamespace = 'lifeline_guard'::regnamespace AND NOT r.rolsuper
+       UNION ALL
+       SELECT format('function %s runs as its owner without a fixed search_path', p.oid::regprocedure)
+         FROM pg_proc p
+        WHERE p.pronamespace = 'lifeline_guard'::regnamespace AND p.prosecdef
+          AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search\\_path=%')
+       UNION ALL
+       SELECT format('type %s is owned by %s', t.oid::regtype, t.typowner::regrole)
+         FROM pg_type t JOIN pg_roles r ON r.oid = t.typowner
+        WHERE t.typnamespace = 'lifeline_guard'::regnamespace AND NOT r.rolsuper
+       UNION ALL
+       SELECT format('trigger %s on %s', t.tgname, t.tgrelid::regclass)
+         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+        WHERE c.relnamespace = 'lifeline_guard'::regnamespace
+       UNION ALL
+       SELECT format('rule %s on %s', w.rulename, w.ev_class::regclass)
+         FROM pg_rewrite w JOIN pg_class c ON c.oid = w.ev_class
+        WHERE c.relnamespace = 'lifeline_guard'::regnamespace
+       UNION ALL
+       SELECT format('policy %s on %s', y.polname, y.polrelid::regclass)
+         FROM pg_policy y JOIN pg_class c ON c.oid = y.polrelid
+        WHERE c.relnamespace = 'lifeline_guard'::regnamespace
+       ORDER BY 1`,
+    );
+    const trackCounts = await client.query<{ on: boolean }>(
+      "SELECT current_setting('track_counts')::boolean AS on",
     );
     const massOn = s?.mass_rows !== null && s?.mass_rows !== undefined;
     const has = (table: string, fn: string, name?: string) =>
@@ -215,6 +280,10 @@ export async function guardStatus(target: Target, key: Buffer | null): Promise<G
       );
     else if (keyMatches === false)
       problems.push("the guard's key does not match lifeline's: lifeline run's approvals are refused");
+    for (const f of foreign.rows)
+      problems.push(`tampering: ${f.what} (in the guard's schema, which holds its key)`);
+    if (massOn && trackCounts.rows[0]?.on === false)
+      problems.push("track_counts is off: the mass DELETE/UPDATE check counts nothing");
     for (const t of disabledTriggers) problems.push(`trigger ${t} is disabled`);
     for (const t of tablesWithoutTruncateTrigger) problems.push(`table ${t} has no TRUNCATE trigger`);
     for (const t of tablesWithoutMassTriggers) problems.push(`table ${t} has no mass DELETE/UPDATE triggers`);
@@ -238,6 +307,7 @@ export async function guardStatus(target: Target, key: Buffer | null): Promise<G
       tablesWithoutMassTriggers,
       canDropDatabase,
       problems,
+      notCovered: [...GUARD_NOT_COVERED],
     };
   });
 }

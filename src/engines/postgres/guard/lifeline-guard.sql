@@ -1,8 +1,8 @@
--- lifeline guard, version 1. (PostgreSQL 11 or later: sha256(), xid8 need 13.)
+-- lifeline guard, version 2. (PostgreSQL 11 or later: sha256(), xid8 need 13.)
 --
 -- lifeline's decision enforced inside PostgreSQL: on a guarded database, statements that destroy
 -- data (DROP of a table, column, materialized view or sequence, including what CASCADE takes; a
--- lossy ALTER COLUMN … TYPE; TRUNCATE; a DELETE or UPDATE changing more rows than guard.massChange
+-- lossy ALTER COLUMN … TYPE; TRUNCATE; DELETEs or UPDATEs changing, in one transaction, more rows than guard.massChange
 -- allows) are refused unless the transaction carries an approval token that lifeline run issued
 -- for exactly those objects (see lifeline_guard.refusal). Definitions that hold no data (views,
 -- indexes, functions …) pass, as `lifeline plan` classifies them.
@@ -19,8 +19,55 @@
 DROP EVENT TRIGGER IF EXISTS lifeline_guard_drop;
 DROP EVENT TRIGGER IF EXISTS lifeline_guard_ddl;
 
-CREATE SCHEMA IF NOT EXISTS lifeline_guard;
-COMMENT ON SCHEMA lifeline_guard IS 'lifeline guard (version 1): installed by lifeline guard install; see lifeline guard status';
+DROP EVENT TRIGGER IF EXISTS lifeline_guard_rewrite;
+
+-- The guard's schema holds its key: it must be a superuser's, and everything in it too. A schema
+-- (or a table, a trigger on one of its tables …) that another role created first would let that
+-- role read the key, or run its own code as the superuser that fires the guard's event triggers.
+DO $install$
+DECLARE
+  bad text;
+BEGIN
+  IF to_regnamespace('lifeline_guard') IS NULL THEN
+    CREATE SCHEMA lifeline_guard;
+    RETURN;
+  END IF;
+  SELECT string_agg(what, '; ') INTO bad FROM (
+    SELECT format('schema lifeline_guard is owned by %s', n.nspowner::regrole) AS what
+      FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
+     WHERE n.nspname = 'lifeline_guard' AND NOT r.rolsuper
+    UNION ALL
+    SELECT format('%s is owned by %s', c.oid::regclass, c.relowner::regrole)
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_roles r ON r.oid = c.relowner
+     WHERE c.relnamespace = 'lifeline_guard'::regnamespace AND NOT r.rolsuper
+    UNION ALL
+    SELECT format('function %s is owned by %s', p.oid::regprocedure, p.proowner::regrole)
+      FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_roles r ON r.oid = p.proowner
+     WHERE p.pronamespace = 'lifeline_guard'::regnamespace AND NOT r.rolsuper
+    UNION ALL
+    SELECT format('type %s is owned by %s', t.oid::regtype, t.typowner::regrole)
+      FROM pg_catalog.pg_type t JOIN pg_catalog.pg_roles r ON r.oid = t.typowner
+     WHERE t.typnamespace = 'lifeline_guard'::regnamespace AND NOT r.rolsuper
+    UNION ALL
+    SELECT format('trigger %s on %s', t.tgname, t.tgrelid::regclass)
+      FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+     WHERE c.relnamespace = 'lifeline_guard'::regnamespace
+    UNION ALL
+    SELECT format('rule %s on %s', w.rulename, w.ev_class::regclass)
+      FROM pg_catalog.pg_rewrite w JOIN pg_catalog.pg_class c ON c.oid = w.ev_class
+     WHERE c.relnamespace = 'lifeline_guard'::regnamespace
+    UNION ALL
+    SELECT format('policy %s on %s', y.polname, y.polrelid::regclass)
+      FROM pg_catalog.pg_policy y JOIN pg_catalog.pg_class c ON c.oid = y.polrelid
+     WHERE c.relnamespace = 'lifeline_guard'::regnamespace) x;
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = 'LG002',
+      MESSAGE = format('lifeline guard cannot be installed: the schema lifeline_guard holds what a superuser did not put there (%s)', bad),
+      HINT = 'another role may have prepared it to read the guard''s key: look at it, DROP SCHEMA lifeline_guard CASCADE as a superuser, and install again';
+  END IF;
+END
+$install$;
+COMMENT ON SCHEMA lifeline_guard IS 'lifeline guard (version 2): installed by lifeline guard install; see lifeline guard status';
 REVOKE ALL ON SCHEMA lifeline_guard FROM PUBLIC;
 -- Ordinary roles may call the status functions granted below (and nothing else).
 GRANT USAGE ON SCHEMA lifeline_guard TO PUBLIC;
@@ -197,7 +244,8 @@ CREATE OR REPLACE FUNCTION lifeline_guard.words(what text, objects text, why tex
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
 DECLARE
   s lifeline_guard.settings;
-  statement text := btrim(left(coalesce(current_query(), '<statement>'), 500), E' \t\r\n;');
+  full_statement text := btrim(coalesce(current_query(), '<statement>'), E' \t\r\n;');
+  statement text := CASE WHEN length(full_statement) <= 500 THEN full_statement ELSE '<the SQL>' END;
   quoted text;
 BEGIN
   SELECT * INTO s FROM lifeline_guard.settings;
@@ -211,8 +259,13 @@ BEGIN
   RETURN ARRAY[
     format('lifeline guard refused %s on asset %s (%s): %s', what, coalesce(s.asset, '?'), coalesce(s.tier, '?'), objects),
     format('%s. On this database, destroying data needs a plan approved through lifeline; nothing was changed.', why),
-    format('See what it destroys: lifeline plan %1$s --sql %2$s — then, after another person''s lifeline approve <plan id>: lifeline run %1$s --sql %2$s',
-           coalesce(s.asset, '<asset>'), quoted)];
+    CASE WHEN length(full_statement) <= 500 THEN
+      format('See what it destroys: lifeline plan %1$s --sql %2$s — then, after another person''s lifeline approve <plan id>: lifeline run %1$s --sql %2$s',
+             coalesce(s.asset, '<asset>'), quoted)
+    ELSE
+      format('See what it destroys: lifeline plan %1$s --file <the SQL in a file> — then, after another person''s lifeline approve <plan id>: lifeline run %1$s --file <the same file>',
+             coalesce(s.asset, '<asset>'))
+    END];
 END
 $$;
 
@@ -301,43 +354,78 @@ BEGIN
 END
 $$;
 
--- Statement-level, after DELETE or UPDATE, with the statement's old rows as a transition table.
+-- Statement-level, after DELETE or UPDATE. What it counts is the rows the TRANSACTION deleted (or
+-- updated) in the table so far, not the statement's: a loop of one-row statements (a DO block, an
+-- INSTEAD OF trigger on a view, a batch job in one transaction) adds up. The count is the server's
+-- own (pg_stat_get_xact_tuples_deleted/updated: no role can lower it, rolled-back savepoints
+-- included); the server keeps it per session until its statistics are flushed, which happens only
+-- outside a transaction (by default at most once a second), and pg_stat_force_next_flush() asks
+-- for that flush as soon as the session is idle, once the count passes a tenth of the smallest
+-- threshold. So the count is the transaction's own plus at most that tenth left by the session's
+-- previous transactions (a transaction just under a threshold may be refused, never one over it
+-- let through); several transactions sent in one query string (or a procedure that COMMITs) add
+-- up. A row updated twice counts twice. Through a parent (inheritance, partitions) the rows are
+-- counted in each table of its tree.
+-- A tenth of the smallest mass-change threshold (at least 1): configure() writes the number into
+-- the function (a constant the planner inlines; no setting a session could change).
+CREATE OR REPLACE FUNCTION lifeline_guard.quiet_rows() RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$ SELECT 1::bigint $$;
+
 CREATE OR REPLACE FUNCTION lifeline_guard.on_mass_change() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   n bigint;
   s lifeline_guard.settings;
   total numeric;
+  rel oid;
+  rels oid[];
+  parent boolean;
   why text;
   w text[];
 BEGIN
-  SELECT count(*) INTO n FROM lifeline_guard_old;
-  -- The fast path of ordinary traffic: every threshold is at least one row.
-  IF n <= 1 THEN RETURN NULL; END IF;
+  n := CASE TG_OP WHEN 'DELETE' THEN pg_stat_get_xact_tuples_deleted(TG_RELID) ELSE pg_stat_get_xact_tuples_updated(TG_RELID) END;
+  -- The fast path of ordinary traffic (a few rows, no children): below every threshold.
+  parent := (SELECT relhassubclass FROM pg_class WHERE oid = TG_RELID);
+  IF n <= lifeline_guard.quiet_rows() AND NOT parent THEN RETURN NULL; END IF;
   SELECT * INTO s FROM lifeline_guard.settings;
-  IF s.mass_rows IS NULL OR (n <= s.mass_rows AND (s.mass_percent IS NULL OR n <= s.mass_min_rows)) THEN
-    RETURN NULL;
+  IF s.mass_rows IS NULL THEN RETURN NULL; END IF;
+  IF parent THEN
+    rels := ARRAY(SELECT TG_RELID UNION
+                  SELECT t.oid FROM (WITH RECURSIVE tree(oid) AS (
+                      SELECT i.inhrelid FROM pg_inherits i WHERE i.inhparent = TG_RELID
+                      UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
+                    SELECT oid FROM tree) t);
+  ELSE
+    rels := ARRAY[TG_RELID];
   END IF;
-  IF n <= s.mass_rows THEN
-    -- Only the share of the table is in question: its size before the statement.
-    SELECT CASE WHEN reltuples >= 0 THEN reltuples END INTO total FROM pg_class WHERE oid = TG_RELID;
-    IF total IS NULL THEN
-      EXECUTE format('SELECT count(*) FROM %s', TG_RELID::regclass) INTO total;
-      IF TG_OP = 'DELETE' THEN total := total + n; END IF;
+  FOREACH rel IN ARRAY rels LOOP
+    n := CASE TG_OP WHEN 'DELETE' THEN pg_stat_get_xact_tuples_deleted(rel) ELSE pg_stat_get_xact_tuples_updated(rel) END;
+    CONTINUE WHEN n <= lifeline_guard.quiet_rows();
+    -- Past a tenth of the smallest threshold, the session's counts are flushed as soon as it is
+    -- idle: what earlier transactions left in the count stays below that tenth.
+    PERFORM pg_stat_force_next_flush();
+    CONTINUE WHEN n <= s.mass_rows AND (s.mass_percent IS NULL OR n <= s.mass_min_rows);
+    IF n <= s.mass_rows THEN
+      -- Only the share of the table is in question: its size before the transaction.
+      SELECT CASE WHEN reltuples >= 0 THEN reltuples END INTO total FROM pg_class WHERE oid = rel;
+      IF total IS NULL THEN
+        EXECUTE format('SELECT count(*) FROM ONLY %s', rel::regclass) INTO total;
+        IF TG_OP = 'DELETE' THEN total := total + n; END IF;
+      END IF;
+      CONTINUE WHEN n * 100 <= s.mass_percent * greatest(total, n);
     END IF;
-    IF n * 100 <= s.mass_percent * greatest(total, n) THEN RETURN NULL; END IF;
-  END IF;
-  IF lifeline_guard.created_now(TG_RELID) THEN RETURN NULL; END IF;
-  why := lifeline_guard.refusal(ARRAY[TG_RELID::text]);
-  IF why IS NOT NULL THEN
-    w := lifeline_guard.words(
-      format('a mass %s', TG_OP),
-      format('%s rows of table %s (guard.massChange allows %s rows%s per statement)', n, TG_RELID::regclass,
-             s.mass_rows, CASE WHEN s.mass_percent IS NOT NULL
-                               THEN format(', and %s%% of the table above %s rows', s.mass_percent, s.mass_min_rows) ELSE '' END),
-      why);
-    RAISE EXCEPTION USING ERRCODE = 'LG001', MESSAGE = w[1], DETAIL = w[2], HINT = w[3];
-  END IF;
+    CONTINUE WHEN lifeline_guard.created_now(rel);
+    why := lifeline_guard.refusal(ARRAY[rel::text]);
+    IF why IS NOT NULL THEN
+      w := lifeline_guard.words(
+        format('a mass %s', TG_OP),
+        format('%s rows of table %s in this transaction (guard.massChange allows %s rows%s per transaction)', n, rel::regclass,
+               s.mass_rows, CASE WHEN s.mass_percent IS NOT NULL
+                                 THEN format(', and %s%% of the table above %s rows', s.mass_percent, s.mass_min_rows) ELSE '' END),
+        why);
+      RAISE EXCEPTION USING ERRCODE = 'LG001', MESSAGE = w[1], DETAIL = w[2], HINT = w[3];
+    END IF;
+  END LOOP;
   RETURN NULL;
 END
 $$;
@@ -347,17 +435,29 @@ CREATE OR REPLACE FUNCTION lifeline_guard.protect(rel oid) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
   mass boolean := (SELECT mass_rows IS NOT NULL FROM lifeline_guard.settings);
+  -- The guard's own triggers are recognised by the function they run (and what they fire on),
+  -- never by their name: a trigger another role called lifeline_guard_truncate is not one.
+  has_truncate boolean := EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND NOT tgisinternal
+                                     AND tgfoid = 'lifeline_guard.on_truncate()'::regprocedure AND tgtype & 32 <> 0);
+  has_delete boolean := EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND NOT tgisinternal
+                                   AND tgfoid = 'lifeline_guard.on_mass_change()'::regprocedure AND tgtype & 8 <> 0 AND tgoldtable IS NULL);
+  has_update boolean := EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND NOT tgisinternal
+                                   AND tgfoid = 'lifeline_guard.on_mass_change()'::regprocedure AND tgtype & 16 <> 0 AND tgoldtable IS NULL);
 BEGIN
   IF NOT lifeline_guard.guarded(rel) THEN RETURN; END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'lifeline_guard_truncate') THEN
+  IF NOT has_truncate THEN
+    -- A decoy of the same name goes first (it is not the guard's).
+    EXECUTE format('DROP TRIGGER IF EXISTS lifeline_guard_truncate ON %s', rel::regclass);
     EXECUTE format('CREATE TRIGGER lifeline_guard_truncate BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION lifeline_guard.on_truncate()', rel::regclass);
   END IF;
   IF coalesce(mass, false) THEN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'lifeline_guard_delete') THEN
-      EXECUTE format('CREATE TRIGGER lifeline_guard_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS lifeline_guard_old FOR EACH STATEMENT EXECUTE FUNCTION lifeline_guard.on_mass_change()', rel::regclass);
+    IF NOT has_delete THEN
+      EXECUTE format('DROP TRIGGER IF EXISTS lifeline_guard_delete ON %s', rel::regclass);
+      EXECUTE format('CREATE TRIGGER lifeline_guard_delete AFTER DELETE ON %s FOR EACH STATEMENT EXECUTE FUNCTION lifeline_guard.on_mass_change()', rel::regclass);
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = rel AND tgname = 'lifeline_guard_update') THEN
-      EXECUTE format('CREATE TRIGGER lifeline_guard_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS lifeline_guard_old FOR EACH STATEMENT EXECUTE FUNCTION lifeline_guard.on_mass_change()', rel::regclass);
+    IF NOT has_update THEN
+      EXECUTE format('DROP TRIGGER IF EXISTS lifeline_guard_update ON %s', rel::regclass);
+      EXECUTE format('CREATE TRIGGER lifeline_guard_update AFTER UPDATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION lifeline_guard.on_mass_change()', rel::regclass);
     END IF;
   ELSE
     EXECUTE format('DROP TRIGGER IF EXISTS lifeline_guard_delete ON %s', rel::regclass);
@@ -473,6 +573,22 @@ BEGIN
     END IF;
     PERFORM lifeline_guard.remember(r.objid);
   END LOOP;
+  -- A typed table follows ALTER TYPE … CASCADE (table_rewrite judged any rewrite): remember its columns.
+  FOR r IN SELECT tc.oid FROM pg_event_trigger_ddl_commands() d JOIN pg_class tc ON tc.reloftype = d.objid
+            WHERE d.classid = 'pg_type'::regclass AND d.command_tag = 'ALTER TYPE' LOOP
+    PERFORM lifeline_guard.remember(r.oid);
+  END LOOP;
+  -- A table made a child (INHERIT) or a partition (ATTACH PARTITION) of a parent created by this
+  -- transaction: a DELETE, UPDATE or ALTER COLUMN through that parent would reach its committed
+  -- rows while the guard exempts the new parent. Refused: create the parent in a transaction of its own.
+  FOR r IN SELECT i.inhrelid, i.inhparent FROM pg_inherits i
+             JOIN lifeline_guard.created cr ON cr.rel = i.inhparent AND cr.xid = pg_current_xact_id()
+            WHERE lifeline_guard.guarded(i.inhrelid) AND NOT lifeline_guard.created_now(i.inhrelid) LOOP
+    w := lifeline_guard.words('ALTER TABLE … INHERIT / ATTACH PARTITION',
+      format('table %s holds data and was made a child of %s, created in this transaction', r.inhrelid::regclass, r.inhparent::regclass),
+      'statements through a parent created in the same transaction would reach its rows unchecked; create the parent in a transaction of its own (commit it), then attach the table', true);
+    RAISE EXCEPTION USING ERRCODE = 'LG001', MESSAGE = w[1], DETAIL = w[2], HINT = w[3];
+  END LOOP;
   -- A renamed guard trigger could then be dropped under another name: its name stays.
   FOR r IN SELECT t.tgname, t.tgrelid FROM pg_event_trigger_ddl_commands() d JOIN pg_trigger t ON t.oid = d.objid
             WHERE d.classid = 'pg_trigger'::regclass AND d.command_tag = 'ALTER TRIGGER'
@@ -492,6 +608,73 @@ BEGIN
 END
 $$;
 
+-- Whether the running statement is one ALTER TABLE, typed by a client, of this table (or of its
+-- parent) with no USING clause: then ddl_command_end's comparison of the column types before and
+-- after judges it. Anything else that rewrites a column (USING, ALTER TYPE … CASCADE, EXECUTE in a
+-- DO block or a function, several statements in one query string) is not judged: it is lossy.
+CREATE OR REPLACE FUNCTION lifeline_guard.plain_alter(rel oid) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog AS $$
+DECLARE
+  q text := btrim(regexp_replace(coalesce(current_query(), ''), '^(\s|--[^\n]*\n)*', ''), E' \t\r\n;');
+  m text[];
+  name text[];
+BEGIN
+  IF q ~ '[;$]' OR q ~* '\musing\M' OR q ~ '/\*' THEN RETURN false; END IF;
+  m := regexp_match(q, '^alter\s+table\s+(?:if\s+exists\s+)?(?:only\s+)?("(?:[^"]|"")+"|[^\s".]+)(?:\.("(?:[^"]|"")+"|[^\s".]+))?(?:\s|$)', 'i');
+  IF m IS NULL THEN RETURN false; END IF;
+  BEGIN
+    name := parse_ident(coalesce(m[1] || '.' || m[2], m[1]));
+  EXCEPTION WHEN OTHERS THEN
+    RETURN false;
+  END;
+  RETURN EXISTS (
+    WITH RECURSIVE tree(oid) AS (
+      SELECT rel
+      UNION SELECT i.inhparent FROM pg_inherits i JOIN tree t ON i.inhrelid = t.oid)
+    SELECT 1 FROM tree t JOIN pg_class c ON c.oid = t.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relname = name[cardinality(name)] AND (cardinality(name) = 1 OR n.nspname = name[1]))
+    -- An unqualified name found in the search path this function cannot see: only when no other
+    -- table is called that (else a statement naming one table could rewrite the other).
+    AND (cardinality(name) = 2 OR (SELECT count(*) FROM pg_class c WHERE c.relname = name[1] AND c.relkind IN ('r', 'p')) = 1);
+END
+$$;
+
+-- table_rewrite: a column rewritten (ALTER COLUMN … TYPE, ALTER TYPE … CASCADE) by anything but a
+-- plain ALTER TABLE is refused unless approved, whatever the types: a USING expression (even to the
+-- same type) can replace every value.
+CREATE OR REPLACE FUNCTION lifeline_guard.on_table_rewrite() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  rel oid := pg_event_trigger_table_rewrite_oid();
+  objects text[];
+  names text[];
+  why text;
+  w text[];
+BEGIN
+  IF pg_event_trigger_table_rewrite_reason() & 4 = 0 THEN RETURN; END IF;
+  IF NOT lifeline_guard.guarded(rel) OR lifeline_guard.created_now(rel) THEN RETURN; END IF;
+  IF lifeline_guard.plain_alter(rel) THEN RETURN; END IF;
+  -- The columns this transaction changed (their catalog rows are its own), else every column: the
+  -- event does not say which ones the statement rewrites.
+  SELECT array_agg(rel::text || '.' || a.attnum::text ORDER BY a.attnum), array_agg(quote_ident(a.attname::text) ORDER BY a.attnum)
+    INTO objects, names
+    FROM pg_attribute a WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped AND a.xmin = xid(pg_current_xact_id());
+  IF objects IS NULL THEN
+    SELECT array_agg(rel::text || '.' || a.attnum::text ORDER BY a.attnum), array_agg(quote_ident(a.attname::text) ORDER BY a.attnum)
+      INTO objects, names
+      FROM pg_attribute a WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped;
+  END IF;
+  why := lifeline_guard.refusal(objects);
+  IF why IS NOT NULL THEN
+    w := lifeline_guard.words(tg_tag || ' (a column rewrite)',
+      format('table %s would have column %s rewritten in a way lifeline cannot judge (a USING clause, ALTER TYPE … CASCADE, SQL run inside a DO block or a function, several statements in one query, or a table name found in more than one schema: name it schema.table)',
+             rel::regclass, array_to_string(names, ', ')),
+      why);
+    RAISE EXCEPTION USING ERRCODE = 'LG001', MESSAGE = w[1], DETAIL = w[2], HINT = w[3];
+  END IF;
+END
+$$;
+
 -- Stores what lifeline guard install decided (the asset, its tier, the key, the mass-change
 -- thresholds) and protects every table there is now.
 CREATE OR REPLACE FUNCTION lifeline_guard.configure(
@@ -501,17 +684,27 @@ DECLARE
   rel oid;
 BEGIN
   INSERT INTO lifeline_guard.settings AS s (id, version, asset, tier, mass_rows, mass_percent, mass_min_rows)
-  VALUES (true, 1, $1, $2, $4, $5, $6)
-  ON CONFLICT (id) DO UPDATE SET version = 1, asset = $1, tier = $2, mass_rows = $4, mass_percent = $5,
+  VALUES (true, 2, $1, $2, $4, $5, $6)
+  ON CONFLICT (id) DO UPDATE SET version = 2, asset = $1, tier = $2, mass_rows = $4, mass_percent = $5,
     mass_min_rows = $6, installed_at = now(), installed_by = session_user;
   INSERT INTO lifeline_guard.secret AS s (id, key) VALUES (true, $3)
   ON CONFLICT (id) DO UPDATE SET key = $3;
+  EXECUTE format('CREATE OR REPLACE FUNCTION lifeline_guard.quiet_rows() RETURNS bigint LANGUAGE sql IMMUTABLE AS $q$ SELECT %s::bigint $q$',
+                 greatest(1, coalesce(least($4, coalesce($6, $4)) / 10, 1))::bigint);
+  -- protect() drops a trigger that is merely named like the guard's (a decoy): the guard's own
+  -- sql_drop check, which knows its triggers by name, stays out of that until the end of this.
+  IF EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'lifeline_guard_drop') THEN
+    ALTER EVENT TRIGGER lifeline_guard_drop DISABLE;
+  END IF;
   FOR rel IN SELECT c.oid FROM pg_class c WHERE c.relkind IN ('r', 'p') LOOP
     IF lifeline_guard.guarded(rel) THEN
       PERFORM lifeline_guard.protect(rel);
       PERFORM lifeline_guard.remember(rel);
     END IF;
   END LOOP;
+  IF EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'lifeline_guard_drop') THEN
+    ALTER EVENT TRIGGER lifeline_guard_drop ENABLE;
+  END IF;
 END
 $$;
 
@@ -526,3 +719,4 @@ GRANT EXECUTE ON FUNCTION lifeline_guard.key_id() TO PUBLIC;
 
 CREATE EVENT TRIGGER lifeline_guard_drop ON sql_drop EXECUTE FUNCTION lifeline_guard.on_sql_drop();
 CREATE EVENT TRIGGER lifeline_guard_ddl ON ddl_command_end EXECUTE FUNCTION lifeline_guard.on_ddl_end();
+CREATE EVENT TRIGGER lifeline_guard_rewrite ON table_rewrite EXECUTE FUNCTION lifeline_guard.on_table_rewrite();

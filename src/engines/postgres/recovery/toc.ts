@@ -533,7 +533,7 @@ export function listFile(entries: readonly TocEntry[]): string {
  * (or a broken one); `lifeline guard install` puts a new one in place.
  */
 const GUARD_ENTRY =
-  /^\d+;\s+\d+\s+\d+\s+(EVENT TRIGGER - |TRIGGER \S+ \S+ )lifeline_guard_(truncate|delete|update|drop|ddl) /;
+  /^\d+;\s+\d+\s+\d+\s+(EVENT TRIGGER - |TRIGGER \S+ \S+ )lifeline_guard_(truncate|delete|update|drop|ddl|rewrite) /;
 
 export function isGuardEntry(entry: TocEntry): boolean {
   return (entry.desc === "TRIGGER" || entry.desc === "EVENT TRIGGER") && GUARD_ENTRY.test(entry.line);
