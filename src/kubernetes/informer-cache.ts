@@ -91,7 +91,14 @@ function source<T, C>(
 
 /** Every resource the cache watches: those `KubernetesCluster.inventory` lists. */
 const SOURCES = {
-  namespaces: source("namespaces", true, "", "/api/v1/namespaces", (a) => a.core.listNamespace(), toNamespace),
+  namespaces: source(
+    "namespaces",
+    true,
+    "",
+    "/api/v1/namespaces",
+    (a) => a.core.listNamespace(),
+    toNamespace,
+  ),
   nodes: source("nodes", false, "", "/api/v1/nodes", (a) => a.core.listNode(), toNode),
   claims: source(
     "persistentvolumeclaims",
@@ -150,7 +157,14 @@ const SOURCES = {
     (a) => a.apps.listReplicaSetForAllNamespaces(),
     toReplicaSet,
   ),
-  jobs: source("jobs", false, "batch", "/apis/batch/v1/jobs", (a) => a.batch.listJobForAllNamespaces(), toJob),
+  jobs: source(
+    "jobs",
+    false,
+    "batch",
+    "/apis/batch/v1/jobs",
+    (a) => a.batch.listJobForAllNamespaces(),
+    toJob,
+  ),
   cronjobs: source(
     "cronjobs",
     false,
@@ -175,7 +189,14 @@ const SOURCES = {
     (a) => a.core.listConfigMapForAllNamespaces(),
     toConfigMap,
   ),
-  secrets: source("secrets", true, "", "/api/v1/secrets", (a) => a.core.listSecretForAllNamespaces(), toSecret),
+  secrets: source(
+    "secrets",
+    true,
+    "",
+    "/api/v1/secrets",
+    (a) => a.core.listSecretForAllNamespaces(),
+    toSecret,
+  ),
   snapshots: source(
     "volumesnapshots",
     false,
@@ -245,6 +266,7 @@ class ResourceCache<C> {
     apis: Apis,
     private readonly now: () => number,
     private readonly onChange: () => void,
+    private readonly report: NonNullable<InformerCacheOptions["report"]>,
   ) {
     this.informer = makeInformer(kc, src.path, () => src.list(apis));
     const upsert = (obj: KubernetesObject) => {
@@ -266,6 +288,7 @@ class ResourceCache<C> {
     const before = this.errors;
     await this.informer.start().catch((error: unknown) => this.failed(error));
     if (this.errors === before && !this.stopped) {
+      if (!this.synced) this.report("cache-synced", { resource: this.src.resource });
       this.synced = true;
       this.unavailable = false;
       this.error = null;
@@ -328,10 +351,19 @@ class ResourceCache<C> {
   private failed(error: unknown): void {
     if (this.stopped) return;
     this.errors++;
-    this.synced = false;
     const code = statusCode(error) ?? statusCode({ code: (error as { statusCode?: unknown }).statusCode });
-    this.unavailable = !this.src.required && (code === 403 || code === 404);
     this.error = code !== null ? reasonOf({ code }) : reasonOf(error);
+    if (this.synced && this.attempt === 0) {
+      // A watch that broke (connection reset, server restart): resume at once from the last
+      // resourceVersion; only if that fails too is the resource unsynced (and plans fail closed).
+      this.attempt = 1;
+      void this.start();
+      return;
+    }
+    if (this.synced || this.attempt <= 1)
+      this.report("cache-broken", { resource: this.src.resource, reason: this.error });
+    this.synced = false;
+    this.unavailable = !this.src.required && (code === 403 || code === 404);
     this.onChange();
     if (this.retry) return;
     const delay = BACKOFF_MS[Math.min(this.attempt++, BACKOFF_MS.length - 1)]!;
@@ -351,6 +383,8 @@ type Caches = { [K in keyof Sources]: ResourceCache<Converted<K>> };
 
 export interface InformerCacheOptions {
   now?: () => number;
+  /** Told when a resource syncs or breaks (one line each, for the server's log). */
+  report?: (event: "cache-synced" | "cache-broken", fields: { resource: string; reason?: string }) => void;
 }
 
 /** The informers of one kubeconfig context, and the Inventory they make. */
@@ -374,7 +408,8 @@ export class InformerCache {
       custom: kc.makeApiClient(CustomObjectsApi),
     };
     const invalidate = () => (this.cached = null);
-    const make = <C>(src: Source<C>) => new ResourceCache<C>(src, kc, apis, now, invalidate);
+    const report = options.report ?? (() => undefined);
+    const make = <C>(src: Source<C>) => new ResourceCache<C>(src, kc, apis, now, invalidate, report);
     this.caches = Object.fromEntries(
       Object.entries(SOURCES).map(([name, src]) => [name, make(src as Source<unknown>)]),
     ) as unknown as Caches;

@@ -9,7 +9,7 @@ import type { AdmissionOutcome } from "../app/admission.js";
 import { admissionReview } from "../core/admission/review.js";
 import { LifelineError } from "../core/errors.js";
 import type { Logger } from "./log.js";
-import { serveMetrics } from "./metrics.js";
+import { serveMetrics, type CacheStatus } from "./metrics.js";
 import { readTlsPair, watchTlsFiles, type TlsFiles } from "./tls.js";
 
 /** An AdmissionReview is small; the API server's own request limit is 3 MiB. */
@@ -28,6 +28,8 @@ export interface ServerOptions {
   tls: TlsFiles;
   admit: (body: unknown) => Promise<AdmissionOutcome>;
   readiness: () => Promise<Readiness>;
+  /** The informer cache's resources, for /metrics (cache age, synced, objects). */
+  cache?: () => readonly CacheStatus[];
   log: Logger;
   maxBodyBytes?: number;
   tlsPollMs?: number;
@@ -92,7 +94,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Body> {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { log } = options;
   const limit = options.maxBodyBytes ?? MAX_BODY_BYTES;
-  const metrics = serveMetrics();
+  const metrics = serveMetrics(options.cache);
   let pair = readTlsPair(options.tls);
 
   const validate = async (req: IncomingMessage, res: ServerResponse) => {

@@ -74,7 +74,7 @@ export function register(program: Command, env: CliEnv): void {
     program
       .command("serve")
       .description(
-        "Run the lifeline server: the Kubernetes admission webhook (POST /validate, HTTPS) that judges deletions of claims, volumes, namespaces and StatefulSets with the same plan and policy as `lifeline plan`, and /healthz, /readyz, /metrics. JSON logs on stderr; SIGTERM stops it cleanly.",
+        "Run the lifeline server: the Kubernetes admission webhook (POST /validate, HTTPS) that judges deletions of claims, volumes, namespaces and StatefulSets with the same plan and policy as `lifeline plan` (against a watch cache of the cluster), and /healthz, /readyz, /metrics. JSON logs on stderr; SIGTERM stops it cleanly.",
       )
       .option(
         "--listen <host:port>",
@@ -91,9 +91,10 @@ Examples:
   lifeline serve --tls-cert tls.crt --tls-key tls.key
   lifeline serve --listen 127.0.0.1:9443 --context prod
 
-Known limits: the cluster is read with list calls per judged request (no watch cache yet); a
-\`lifeline run\` of an approved plan is not yet let through the webhook; a break-glass grant counts
-when its identity is exactly the Kubernetes username.
+The cluster is read from an in-memory cache kept by watches (informers over claims, volumes,
+storage classes, snapshots, workloads, pods, services, config maps, secrets, namespaces, nodes):
+/readyz is false until every informer has synced, and a resource whose watch broke and cannot
+resume makes plans that need it deny, with the reason. /metrics shows the cache's age.
 `,
     )
     .action(async (opts: ServeFlags, command: Command) => {
@@ -102,15 +103,15 @@ when its identity is exactly the Kubernetes username.
       const settings = serveSettings(loaded, opts);
       const { startServer } = await import("../../serve/server.js");
       const { jsonLogger } = await import("../../serve/log.js");
-      const { readinessProbe, sharedCatalog } = await import("../../serve/serve.js");
+      const { readinessProbe, serveCache, sharedCatalog } = await import("../../serve/serve.js");
       const { judgeAdmission } = await import("../../app/admission.js");
       const log = jsonLogger();
       const inputs = await commandPlanInputs(loaded, opts, env.signal, silentProgress);
       const expected = inputs.options.kubernetes.context;
-      // One client per selection (kubeconfig read once); the context lifeline is told to judge by default.
+      // The judged cluster is read from an informer cache (watches), never with list calls per
+      // request; another kubeconfig or context (not what the webhook plans) gets one list client.
       const clients = new Map<string, Cluster>();
-      const cluster = (selection: ClusterSelection): Cluster => {
-        const s = { kubeconfig: selection.kubeconfig, context: selection.context ?? expected };
+      const listed = (s: ClusterSelection): Cluster => {
         const key = `${s.kubeconfig ?? ""}\u0000${s.context ?? ""}`;
         let c = clients.get(key);
         if (!c) {
@@ -119,6 +120,13 @@ when its identity is exactly the Kubernetes username.
         }
         return c;
       };
+      const clusterCache = serveCache(
+        { kubeconfig: inputs.options.kubernetes.kubeconfig, context: expected },
+        listed,
+        log,
+      );
+      const cluster = (selection: ClusterSelection): Cluster =>
+        clusterCache.cluster({ kubeconfig: selection.kubeconfig, context: selection.context ?? expected });
       const catalog = sharedCatalog(() => openCatalogFor(loaded));
       const { signal: _signal, ...planDeps } = inputs.deps;
       const deps: AdmissionDeps = {
@@ -128,19 +136,15 @@ when its identity is exactly the Kubernetes username.
         host: hostname(),
         warn: (message) => log.log("warn", "gate-warning", { message }),
       };
-      const readiness = readinessProbe([
+      const probe = readinessProbe([
         { name: "catalog", check: async () => void (await (await catalog.get()).auditHead()) },
-        {
-          name: "cluster",
-          check: async () => {
-            const c = cluster({ kubeconfig: inputs.options.kubernetes.kubeconfig, context: null });
-            const inventory = await c.inventory(AbortSignal.timeout(10_000));
-            const gaps = inventory.gaps.filter((g) => g.required);
-            if (gaps.length > 0)
-              throw new Error(gaps.map((g) => `cannot read ${g.resource}: ${g.reason}`).join("; "));
-          },
-        },
       ]);
+      // Not ready until every informer has synced (and whenever one is broken): then protected
+      // requests are denied anyway, with the reason.
+      const readiness = async () => {
+        const cached = clusterCache.readiness();
+        return cached.ready ? probe() : cached;
+      };
       log.log("info", "starting", {
         config: loaded.file,
         catalog: redactUrl(catalogLocation(loaded)),
@@ -152,15 +156,17 @@ when its identity is exactly the Kubernetes username.
         tls: settings.tls,
         admit: (body) => judgeAdmission(deps, body),
         readiness,
+        cache: () => clusterCache.cache.states(),
         log,
       });
-      void readiness();
+      void clusterCache.start().then(() => readiness());
       await new Promise<void>((resolve) => {
         if (env.signal.aborted) resolve();
         else env.signal.addEventListener("abort", () => resolve(), { once: true });
       });
       log.log("info", "stopping", { reason: "signal" });
       await server.close();
+      clusterCache.stop();
       await catalog.close().catch(() => undefined);
       log.log("info", "stopped", {});
     });
