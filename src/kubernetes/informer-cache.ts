@@ -44,7 +44,6 @@ import {
   toStatefulSet,
   toStorageClass,
   toVolume,
-  type InventoryParts,
 } from "./inventory-convert.js";
 
 /** What a watched resource is, and how it is listed. */
@@ -393,7 +392,7 @@ export class InformerCache {
   readonly context: string;
   readonly defaultNamespace: string;
   readonly server: string;
-  private cached: InventoryParts | null = null;
+  private template: Inventory | null = null;
 
   constructor(kc: KubeConfig, options: InformerCacheOptions = {}) {
     const now = options.now ?? Date.now;
@@ -407,7 +406,7 @@ export class InformerCache {
       storage: kc.makeApiClient(StorageV1Api),
       custom: kc.makeApiClient(CustomObjectsApi),
     };
-    const invalidate = () => (this.cached = null);
+    const invalidate = () => (this.template = null);
     const report = options.report ?? (() => undefined);
     const make = <C>(src: Source<C>) => new ResourceCache<C>(src, kc, apis, now, invalidate, report);
     this.caches = Object.fromEntries(
@@ -442,33 +441,53 @@ export class InformerCache {
     return this.all().map((c) => c.state());
   }
 
-  /** An Inventory from memory: no API call. Resources not synced are gaps (fail closed). */
+  /**
+   * An Inventory from memory: no API call. Resources not synced are gaps (fail closed). The lists
+   * are shared by every inventory until an event changes them (frozen: nothing may change them),
+   * so the analysis's indexes (core/kubernetes/lookup.ts) of an unchanged list are built once.
+   */
   inventory(): Inventory {
     const c = this.caches;
-    this.cached ??= {
-      namespaces: c.namespaces.list(),
-      nodes: c.nodes.list(),
-      claims: c.claims.list(),
-      volumes: c.volumes.list(),
-      storageClasses: c.storageClasses.list(),
-      pods: c.pods.list(),
-      workloads: [
-        ...c.statefulsets.list(),
-        ...c.deployments.list(),
-        ...c.daemonsets.list(),
-        ...c.replicasets.list(),
-        ...c.jobs.list(),
-        ...c.cronjobs.list(),
-      ],
-      services: c.services.list(),
-      configMaps: c.configMaps.list(),
-      secrets: c.secrets.list(),
-      snapshots: c.snapshots.list(),
-    };
+    if (!this.template) {
+      // Configs, releases and decoding gaps exactly as the list path assembles them.
+      const assembled = assembleInventory(emptyInventory(this.context, this.defaultNamespace), [], {
+        namespaces: [],
+        nodes: [],
+        claims: [],
+        volumes: [],
+        storageClasses: [],
+        pods: [],
+        workloads: [
+          ...c.statefulsets.list(),
+          ...c.deployments.list(),
+          ...c.daemonsets.list(),
+          ...c.replicasets.list(),
+          ...c.jobs.list(),
+          ...c.cronjobs.list(),
+        ],
+        services: [],
+        configMaps: c.configMaps.list(),
+        secrets: c.secrets.list(),
+        snapshots: [],
+      });
+      const template: Inventory = {
+        ...assembled,
+        namespaces: c.namespaces.list(),
+        nodes: c.nodes.list(),
+        claims: c.claims.list(),
+        volumes: c.volumes.list(),
+        storageClasses: c.storageClasses.list(),
+        pods: c.pods.list(),
+        services: c.services.list(),
+        snapshots: c.snapshots.list(),
+      };
+      for (const value of Object.values(template)) if (Array.isArray(value)) Object.freeze(value);
+      this.template = template;
+    }
     const gaps = this.all()
       .map((r) => r.gap())
       .filter((g): g is InventoryGap => g !== null);
-    return assembleInventory(emptyInventory(this.context, this.defaultNamespace), gaps, this.cached);
+    return { ...this.template, gaps: [...gaps, ...this.template.gaps] };
   }
 }
 
