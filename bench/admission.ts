@@ -4,6 +4,11 @@
  *
  *   npm run bench:admission                      # 30 s per handler at 200 requests/s
  *   BENCH_SECONDS=6 npm run bench:admission      # a quick run
+ *   BENCH_MIX=retain npm run bench:admission     # only allowed requests (no catalog): the cache's cost
+ *   BENCH_RATE=100                               # another rate
+ *   BENCH_CATALOG=postgres                       # the catalog in a new database on 127.0.0.1:5432
+ *                                                # (dropped after; default: SQLite in a temp dir)
+ *   BENCH_PROFILE=/tmp/prof                      # a CPU profile of the webhook process
  *
  * Three processes, so that each number means one thing:
  * - the simulated API server (src/demo/cluster) with the incident scenario plus 2,000 bound claims
@@ -22,7 +27,7 @@
  * and neither competes with the other. RSS is the webhook process's (prom-client's
  * process_resident_memory_bytes from its /metrics), cache synced.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import os from "node:os";
@@ -143,7 +148,8 @@ async function webhook(): Promise<void> {
   // One JSON line a request, as `lifeline serve` writes: serialized, then discarded.
   let logged = 0;
   const log = jsonLogger((line) => void (logged += line.length));
-  const catalog = sharedCatalog(() => openCatalog(path.join(dir, "catalog.sqlite")));
+  const catalogAt = process.argv[5] || path.join(dir, "catalog.sqlite");
+  const catalog = sharedCatalog(() => openCatalog(catalogAt));
   const cache = serveCache({ kubeconfig, context: null }, (s) => new KubernetesCluster(s, {}), log, {});
   const judge = await startServer({
     host: "127.0.0.1",
@@ -227,6 +233,13 @@ async function webhook(): Promise<void> {
 
 // ---------------------------------------------------------------- the load
 
+function psql(url: string, command: string): void {
+  const r = spawnSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", command], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(r.stderr);
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
@@ -255,6 +268,15 @@ async function main(): Promise<void> {
   const { generateCa, issueServerCertificate } = await import("../src/support/tls.js");
   const dir = mkdtempSync(path.join(os.tmpdir(), "lifeline-admission-bench-"));
   const procs: ChildProcess[] = [];
+  let catalogUrl = "";
+  let dropDatabase = () => undefined as void;
+  // Interrupted: the children go too.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      for (const p of procs) p.kill("SIGTERM");
+      process.exit(130);
+    });
+  }
   try {
     const ca = generateCa({ commonName: "bench CA" });
     const serving = issueServerCertificate(ca, ["127.0.0.1"], { commonName: "lifeline" });
@@ -265,7 +287,16 @@ async function main(): Promise<void> {
     procs.push(sim.proc);
     const simReady = await sim.line;
     console.log(`simulated API server: ${simReady.split(" ")[1]} claims, ${simReady.split(" ")[2]} pods`);
-    const hook = child(["webhook", kubeconfig, dir]);
+    if (process.env.BENCH_CATALOG === "postgres") {
+      const admin = process.env.LIFELINE_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+      const db = `lifeline_admbench_${Date.now().toString(36)}`;
+      psql(admin, `CREATE DATABASE ${db}`);
+      dropDatabase = () => psql(admin, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      const u = new URL(admin);
+      u.pathname = `/${db}`;
+      catalogUrl = u.toString();
+    }
+    const hook = child(["webhook", kubeconfig, dir, catalogUrl]);
     procs.push(hook.proc);
     const [, judgePort, allowPort, syncMs, readiness] = (await hook.line).split(" ");
     console.log(`webhook process: informer cache synced in ${syncMs} ms ${readiness}`);
@@ -288,8 +319,13 @@ async function main(): Promise<void> {
     // The requests: protected (the asset's claims), unbound Delete, unbound Retain.
     const shopClaims = ["data-postgresql-primary-0", "data-postgresql-read-0"];
     let uid = 0;
+    // BENCH_MIX: all (default: a third of each), protected, unbound or retain (only that kind).
+    const mix = process.env.BENCH_MIX ?? "all";
+    const kinds = { protected: 0, unbound: 1, retain: 2 } as const;
+    const only = mix === "all" ? null : kinds[mix as keyof typeof kinds];
+    if (only === undefined) throw new Error(`BENCH_MIX=${mix}: use all, protected, unbound or retain`);
     const body = (i: number): { text: string; expect: boolean } => {
-      const kind = i % 3;
+      const kind = only ?? i % 3;
       const n = i % NAMESPACES;
       const ns = kind === 0 ? "shop" : `bench-${String(n).padStart(2, "0")}`;
       const c = (i >> 2) % (CLAIMS / NAMESPACES / 2);
@@ -364,15 +400,28 @@ async function main(): Promise<void> {
       return results.map((r) => r.ms);
     };
 
+    // The webhook process's CPU time (prom-client's process_cpu_seconds_total), per handler's slices.
+    const cpu = async () =>
+      Number(/^process_cpu_seconds_total (\S+)/m.exec(await get(judgePort!, "/metrics"))?.[1] ?? NaN);
+    const timed = async (port: string, ms: number, judged: boolean, into: number[], cpuInto: number[]) => {
+      const before = await cpu();
+      into.push(...(await run(port, ms, judged)));
+      cpuInto.push((await cpu()) - before);
+    };
     await run(allowPort!, WARMUP_MS, false);
     await run(judgePort!, WARMUP_MS, true);
+    const load = os.loadavg()[0]!;
     const judgeMs: number[] = [];
     const allowMs: number[] = [];
+    const judgeCpu: number[] = [];
+    const allowCpu: number[] = [];
     for (let done = 0; done < SECONDS * 1000; done += SLICE_MS) {
       const slice = Math.min(SLICE_MS, SECONDS * 1000 - done);
-      allowMs.push(...(await run(allowPort!, slice, false)));
-      judgeMs.push(...(await run(judgePort!, slice, true)));
+      await timed(allowPort!, slice, false, allowMs, allowCpu);
+      await timed(judgePort!, slice, true, judgeMs, judgeCpu);
+      process.stderr.write(`  ${(done + slice) / 1000} s of ${SECONDS} s\n`);
     }
+    const cpuPerRequest = (seconds: number[], n: number) => (1000 * seconds.reduce((x, y) => x + y, 0)) / n;
     const metrics = await get(judgePort!, "/metrics");
     const rss = Number(/^process_resident_memory_bytes (\d+)/m.exec(metrics)?.[1] ?? 0);
     const heap = Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(metrics)?.[1] ?? 0);
@@ -386,7 +435,7 @@ async function main(): Promise<void> {
     const a = stats(allowMs);
     const f = (x: number) => x.toFixed(2).padStart(7);
     console.log(
-      `\n${SECONDS} s per handler at ${RATE} requests/s (HTTPS keep-alive, loopback); cache: ${claims} claims, ${pods} pods`,
+      `\n${SECONDS} s per handler at ${RATE} requests/s (HTTPS keep-alive, loopback; requests: ${mix}); cache: ${claims} claims, ${pods} pods`,
     );
     console.log(`                 requests     p50 ms   p99 ms   max ms`);
     console.log(`lifeline judge   ${String(j.n).padStart(8)}   ${f(j.p50)}  ${f(j.p99)}  ${f(j.max)}`);
@@ -394,19 +443,25 @@ async function main(): Promise<void> {
     console.log(
       `difference       ${" ".repeat(8)}   ${f(j.p50 - a.p50)}  ${f(j.p99 - a.p99)}  ${f(j.max - a.max)}   (ratio p50 ${(j.p50 / a.p50).toFixed(1)}x, p99 ${(j.p99 / a.p99).toFixed(1)}x)`,
     );
+    const jc = cpuPerRequest(judgeCpu, j.n);
+    const ac = cpuPerRequest(allowCpu, a.n);
     console.log(
-      `webhook process RSS ${(rss / 2 ** 20).toFixed(0)} MiB (heap used ${(heap / 2 ** 20).toFixed(0)} MiB)`,
+      `CPU of the webhook process per request: judge ${jc.toFixed(2)} ms, allow-all ${ac.toFixed(2)} ms`,
+    );
+    console.log(
+      `webhook process RSS ${(rss / 2 ** 20).toFixed(0)} MiB (heap used ${(heap / 2 ** 20).toFixed(0)} MiB); machine load average ${load.toFixed(1)} at start, ${os.loadavg()[0]!.toFixed(1)} at end (${os.cpus().length} CPUs)`,
     );
     console.log(
       `targets: p99 <= 5 ms: ${j.p99 <= 5 ? "met" : "MISSED"}; within 2 ms of allow-all: ${j.p99 - a.p99 <= 2 ? "met" : "MISSED"}`,
     );
     console.log(
-      `RESULT ${JSON.stringify({ judge: j, allowAll: a, rssMiB: Math.round(rss / 2 ** 20), heapMiB: Math.round(heap / 2 ** 20) })}`,
+      `RESULT ${JSON.stringify({ judge: { ...j, cpuMs: jc }, allowAll: { ...a, cpuMs: ac }, rssMiB: Math.round(rss / 2 ** 20), heapMiB: Math.round(heap / 2 ** 20), load })}`,
     );
     agent.destroy();
   } finally {
     for (const p of procs) p.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
+    dropDatabase();
     rmSync(dir, { recursive: true, force: true });
   }
 }
