@@ -270,6 +270,7 @@ class ResourceCache<C> {
     this.informer = makeInformer(kc, src.path, () => src.list(apis));
     const upsert = (obj: KubernetesObject) => {
       this.items.set(key(obj), src.convert(obj as never));
+      strip(obj);
       this.changed();
     };
     this.informer.on("add", upsert);
@@ -372,6 +373,18 @@ class ResourceCache<C> {
     }, delay);
     this.retry.unref();
   }
+}
+
+/**
+ * Once converted, the informer's own copy of an object keeps only what the informer itself reads
+ * (namespace, name, resourceVersion): the converted facts are what plans use, and the rest of a
+ * pod or a secret would double the memory of the cache (and the garbage collector's work).
+ */
+function strip(obj: KubernetesObject): void {
+  const m = obj.metadata;
+  const kept = { name: m?.name, namespace: m?.namespace, resourceVersion: m?.resourceVersion };
+  for (const field of Object.keys(obj)) delete (obj as Record<string, unknown>)[field];
+  obj.metadata = kept;
 }
 
 function key(obj: KubernetesObject): string {
