@@ -8,8 +8,8 @@
  * request of the `lifeline run` executing this plan when made by the Kubernetes user that run acts
  * as, or as a kube-controller-manager controller deleting an object an allowed decision destroys.
  *
- * Known limit (later work): the cluster is read through the Cluster port's list calls for every
- * planned request (no informer cache yet).
+ * The cluster is read through the Cluster port; `lifeline serve` gives it one backed by an informer
+ * cache (src/kubernetes/informer-cache.ts), so no request makes a list call.
  */
 import {
   admissionSubject,

@@ -33,7 +33,7 @@ export const CATALOG_SECRET = "lifeline-catalog";
 export const TLS_SECRET = "lifeline-tls";
 const PORT = 8443;
 
-/** What `planCommand` lists (src/kubernetes/cluster.ts `inventory`), by API group. */
+/** What `planCommand` lists (src/kubernetes/cluster.ts `inventory`) and `lifeline serve` watches (informer-cache.ts), by API group. */
 export const READ_RESOURCES: readonly { apiGroup: string; resources: string[] }[] = [
   {
     apiGroup: "",

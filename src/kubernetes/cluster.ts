@@ -8,134 +8,35 @@ import {
   CustomObjectsApi,
   KubeConfig,
   StorageV1Api,
-  type V1Container,
-  type V1ObjectMeta,
-  type V1PodSpec,
-  type V1PodTemplateSpec,
-  type V1LabelSelector,
 } from "@kubernetes/client-node";
 import { LifelineError } from "../core/errors.js";
-import type {
-  ConfigData,
-  Container,
-  Inventory,
-  InventoryGap,
-  Meta,
-  PodTemplate,
-  VolumeSnapshot,
-  Workload,
-  WorkloadKind,
-} from "../core/kubernetes/inventory.js";
-import { emptyInventory, quantityBytes } from "../core/kubernetes/inventory.js";
+import type { Inventory, InventoryGap } from "../core/kubernetes/inventory.js";
+import { emptyInventory } from "../core/kubernetes/inventory.js";
 import { redactUrl } from "../core/redact.js";
 import type { Cluster, ClusterSelection } from "../ports/cluster.js";
-import { HELM_RELEASE_TYPE, releaseFromSecret } from "./helm.js";
+import {
+  assembleInventory,
+  toClaim,
+  toConfigMap,
+  toCronJob,
+  toDaemonSet,
+  toDeployment,
+  toJob,
+  toNamespace,
+  toNode,
+  toPod,
+  toReplicaSet,
+  toSecret,
+  toService,
+  toSnapshot,
+  toStatefulSet,
+  toStorageClass,
+  toVolume,
+} from "./inventory-convert.js";
 
 const REQUEST_TIMEOUT_MS = 15_000;
 
-function meta(m: V1ObjectMeta | undefined): Meta {
-  return {
-    name: m?.name ?? "",
-    namespace: m?.namespace ?? null,
-    uid: m?.uid ?? `${m?.namespace ?? ""}/${m?.name ?? ""}`,
-    labels: { ...(m?.labels ?? {}) },
-    annotations: { ...(m?.annotations ?? {}) },
-    owners: (m?.ownerReferences ?? []).map((o) => ({
-      kind: o.kind,
-      name: o.name,
-      uid: o.uid,
-      controller: o.controller ?? false,
-    })),
-  };
-}
-
-function container(c: V1Container): Container {
-  return {
-    name: c.name,
-    env: (c.env ?? []).map((e) => ({
-      name: e.name,
-      value: e.value ?? null,
-      from: e.valueFrom?.configMapKeyRef
-        ? {
-            kind: "configMap",
-            name: e.valueFrom.configMapKeyRef.name ?? "",
-            key: e.valueFrom.configMapKeyRef.key,
-          }
-        : e.valueFrom?.secretKeyRef
-          ? { kind: "secret", name: e.valueFrom.secretKeyRef.name ?? "", key: e.valueFrom.secretKeyRef.key }
-          : null,
-    })),
-    envFrom: (c.envFrom ?? []).flatMap((e): Container["envFrom"] =>
-      e.configMapRef
-        ? [{ kind: "configMap" as const, name: e.configMapRef.name ?? "" }]
-        : e.secretRef
-          ? [{ kind: "secret" as const, name: e.secretRef.name ?? "" }]
-          : [],
-    ),
-    command: c.command ?? [],
-    args: c.args ?? [],
-  };
-}
-
-function podTemplate(spec: V1PodSpec | undefined, labels: Record<string, string> | undefined): PodTemplate {
-  const volumes = spec?.volumes ?? [];
-  return {
-    labels: { ...(labels ?? {}) },
-    claims: volumes.flatMap((v) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : [])),
-    emptyDirs: volumes.flatMap((v) => (v.emptyDir ? [v.name] : [])),
-    volumeRefs: volumes.flatMap((v): PodTemplate["volumeRefs"] =>
-      v.configMap
-        ? [{ kind: "configMap" as const, name: v.configMap.name ?? "" }]
-        : v.secret
-          ? [{ kind: "secret" as const, name: v.secret.secretName ?? "" }]
-          : [],
-    ),
-    containers: [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])].map(container),
-  };
-}
-
-function selectorString(s: V1LabelSelector | undefined): string | null {
-  if (!s) return null;
-  const parts = Object.entries(s.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
-  for (const e of s.matchExpressions ?? []) {
-    const op = e.operator.toLowerCase();
-    if (op === "in" || op === "notin") parts.push(`${e.key} ${op} (${(e.values ?? []).join(",")})`);
-    else if (op === "exists") parts.push(e.key);
-    else if (op === "doesnotexist") parts.push(`!${e.key}`);
-  }
-  return parts.length > 0 ? parts.join(",") : null;
-}
-
-function workload(
-  kind: WorkloadKind,
-  m: V1ObjectMeta | undefined,
-  spec: {
-    replicas?: number;
-    selector?: V1LabelSelector;
-    template?: V1PodTemplateSpec;
-  },
-  extra: Partial<Workload> = {},
-): Workload {
-  return {
-    ...meta(m),
-    kind,
-    replicas: spec.replicas ?? null,
-    selector: selectorString(spec.selector),
-    template: podTemplate(spec.template?.spec, spec.template?.metadata?.labels),
-    claimTemplates: [],
-    retention: null,
-    serviceName: null,
-    ...extra,
-  };
-}
-
-function decode(data: Record<string, string> | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(data ?? {})) out[k] = Buffer.from(v, "base64").toString("utf8");
-  return out;
-}
-
-function statusCode(error: unknown): number | null {
+export function statusCode(error: unknown): number | null {
   if (typeof error === "object" && error !== null && "code" in error) {
     const code = (error as { code: unknown }).code;
     if (typeof code === "number") return code;
@@ -143,7 +44,7 @@ function statusCode(error: unknown): number | null {
   return null;
 }
 
-function isConnectionError(error: unknown): boolean {
+export function isConnectionError(error: unknown): boolean {
   const text =
     error instanceof Error
       ? `${error.message} ${String((error as { cause?: unknown }).cause ?? "")}`
@@ -153,7 +54,7 @@ function isConnectionError(error: unknown): boolean {
   );
 }
 
-function reasonOf(error: unknown): string {
+export function reasonOf(error: unknown): string {
   const code = statusCode(error);
   if (code === 403) return "forbidden (403): the credentials may not list it";
   if (code === 404) return "the API does not serve it (404)";
@@ -356,132 +257,26 @@ export class KubernetesCluster implements Cluster {
       }),
     ]);
     if (!reached) throw this.unreachable(firstConnectionError ?? gaps[0]?.reason ?? "no answer");
-    inv.gaps = gaps;
-    inv.namespaces = namespaces.map((n) => ({ ...meta(n.metadata), phase: n.status?.phase ?? "Active" }));
-    inv.nodes = nodes.map((n) => ({ ...meta(n.metadata), unschedulable: n.spec?.unschedulable ?? false }));
-    inv.claims = claims.map((c) => ({
-      ...meta(c.metadata),
-      volumeName: c.spec?.volumeName ?? null,
-      storageClassName: c.spec?.storageClassName ?? null,
-      bytes: quantityBytes(String(c.status?.capacity?.storage ?? c.spec?.resources?.requests?.storage ?? "")),
-      phase: c.status?.phase ?? "Pending",
-    }));
-    inv.volumes = volumes.map((v) => {
-      const s = v.spec;
-      const source = s?.csi
-        ? `csi ${s.csi.driver} ${s.csi.volumeHandle}`
-        : s?.hostPath
-          ? `hostPath ${s.hostPath.path}`
-          : s?.local
-            ? `local ${s.local.path}`
-            : s?.nfs
-              ? `nfs ${s.nfs.server}:${s.nfs.path}`
-              : s?.awsElasticBlockStore
-                ? `awsElasticBlockStore ${s.awsElasticBlockStore.volumeID}`
-                : s?.gcePersistentDisk
-                  ? `gcePersistentDisk ${s.gcePersistentDisk.pdName}`
-                  : "unknown source";
-      return {
-        ...meta(v.metadata),
-        reclaimPolicy: s?.persistentVolumeReclaimPolicy ?? "Delete",
-        storageClassName: s?.storageClassName ?? null,
-        bytes: quantityBytes(String(s?.capacity?.storage ?? "")),
-        claim: s?.claimRef?.name
-          ? { namespace: s.claimRef.namespace ?? "default", name: s.claimRef.name }
-          : null,
-        phase: v.status?.phase ?? "Available",
-        source,
-      };
-    });
-    inv.storageClasses = classes.map((c) => ({
-      ...meta(c.metadata),
-      reclaimPolicy: c.reclaimPolicy ?? "Delete",
-      provisioner: c.provisioner,
-      isDefault:
-        c.metadata?.annotations?.["storageclass.kubernetes.io/is-default-class"] === "true" ||
-        c.metadata?.annotations?.["storageclass.beta.kubernetes.io/is-default-class"] === "true",
-    }));
-    inv.pods = pods.map((p) => ({
-      ...meta(p.metadata),
-      nodeName: p.spec?.nodeName ?? null,
-      phase: p.status?.phase ?? "Unknown",
-      spec: podTemplate(p.spec, p.metadata?.labels),
-    }));
-    inv.workloads = [
-      ...sets.map((s) =>
-        workload("StatefulSet", s.metadata, s.spec ?? {}, {
-          claimTemplates: (s.spec?.volumeClaimTemplates ?? [])
-            .map((t) => t.metadata?.name ?? "")
-            .filter(Boolean),
-          retention: {
-            whenDeleted: s.spec?.persistentVolumeClaimRetentionPolicy?.whenDeleted ?? "Retain",
-            whenScaled: s.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled ?? "Retain",
-          },
-          serviceName: s.spec?.serviceName ?? null,
-        }),
-      ),
-      ...deployments.map((d) => workload("Deployment", d.metadata, d.spec ?? {})),
-      ...daemonsets.map((d) => workload("DaemonSet", d.metadata, d.spec ?? {})),
-      ...replicasets.map((r) => workload("ReplicaSet", r.metadata, r.spec ?? {})),
-      ...jobs.map((j) =>
-        workload("Job", j.metadata, { template: j.spec?.template, selector: j.spec?.selector }),
-      ),
-      ...cronjobs.map((c) =>
-        workload("CronJob", c.metadata, {
-          template: c.spec?.jobTemplate.spec?.template,
-          selector: c.spec?.jobTemplate.spec?.selector,
-        }),
-      ),
-    ];
-    inv.services = services.map((s) => ({
-      ...meta(s.metadata),
-      selector: s.spec?.selector && Object.keys(s.spec.selector).length > 0 ? { ...s.spec.selector } : null,
-      headless: s.spec?.clusterIP === "None",
-    }));
-    const configs: ConfigData[] = configMaps.map((c) => ({
-      ...meta(c.metadata),
-      kind: "ConfigMap",
-      type: null,
-      data: { ...(c.data ?? {}) },
-    }));
-    for (const s of secrets) {
-      const m = meta(s.metadata);
-      if (s.type === HELM_RELEASE_TYPE) {
-        // The record itself is not searched for hosts; it is decoded into a release.
-        const release = releaseFromSecret({
-          name: m.name,
-          namespace: m.namespace ?? "default",
-          labels: m.labels,
-          release: Buffer.from(s.data?.release ?? "", "base64").toString("utf8"),
-        });
-        if (release) inv.releases.push(release);
-        else
-          gaps.push({
-            resource: `helm release record ${m.namespace}/${m.name}`,
-            namespace: m.namespace,
-            reason: "cannot be decoded",
-            required: false,
-          });
-        configs.push({ ...m, kind: "Secret", type: s.type, data: {} });
-        continue;
-      }
-      configs.push({ ...m, kind: "Secret", type: s.type ?? null, data: decode(s.data) });
-    }
-    inv.configs = configs;
-    inv.releases.sort((a, b) => a.name.localeCompare(b.name) || a.revision - b.revision);
-    inv.snapshots = snapshots.map((raw): VolumeSnapshot => {
-      const o = raw as {
-        metadata?: V1ObjectMeta;
-        spec?: { source?: { persistentVolumeClaimName?: string } };
-        status?: { readyToUse?: boolean; restoreSize?: string; creationTime?: string };
-      };
-      return {
-        ...meta(o.metadata),
-        claim: o.spec?.source?.persistentVolumeClaimName ?? null,
-        ready: o.status?.readyToUse === true,
-        restoreSize: quantityBytes(o.status?.restoreSize ?? null),
-        createdAt: o.status?.creationTime ?? null,
-      };
+    const convert = <T, C>(items: T[], fn: (item: T) => C) => items.map(fn);
+    assembleInventory(inv, gaps, {
+      namespaces: convert(namespaces, toNamespace),
+      nodes: convert(nodes, toNode),
+      claims: convert(claims, toClaim),
+      volumes: convert(volumes, toVolume),
+      storageClasses: convert(classes, toStorageClass),
+      pods: convert(pods, toPod),
+      workloads: [
+        ...convert(sets, toStatefulSet),
+        ...convert(deployments, toDeployment),
+        ...convert(daemonsets, toDaemonSet),
+        ...convert(replicasets, toReplicaSet),
+        ...convert(jobs, toJob),
+        ...convert(cronjobs, toCronJob),
+      ],
+      services: convert(services, toService),
+      configMaps: convert(configMaps, toConfigMap),
+      secrets: convert(secrets, toSecret),
+      snapshots: convert(snapshots, toSnapshot),
     });
     return inv;
   }

@@ -1,5 +1,8 @@
-/** Pieces `lifeline serve` is assembled from: the shared catalog and the readiness checks. */
+/** Pieces `lifeline serve` is assembled from: the shared catalog, the cluster cache, the readiness checks. */
+import { CachedCluster, informerCache, type InformerCache } from "../kubernetes/informer-cache.js";
 import type { Catalog } from "../ports/catalog.js";
+import type { Cluster, ClusterSelection } from "../ports/cluster.js";
+import type { Logger } from "./log.js";
 import type { Readiness } from "./server.js";
 
 /**
@@ -68,5 +71,47 @@ export function readinessProbe(checks: readonly ReadinessCheck[], cacheMs = 5_00
       return result;
     });
     return running;
+  };
+}
+
+export interface ServeCache {
+  readonly cache: InformerCache;
+  /** The Cluster for planCommand: the cache for the judged cluster, `fallback` for another one. */
+  cluster(selection: ClusterSelection): Cluster;
+  /** Ready when every informer has synced; else which are not, and why. */
+  readiness(): Readiness;
+  /** Starts the informers (resolves once each has listed or failed; they keep retrying). */
+  start(): Promise<void>;
+  stop(): void;
+}
+
+/**
+ * The informer cache of the cluster `lifeline serve` judges (the kubeconfig and context it is
+ * told to: `selection`). Requests that plan against that cluster read the cache; a selection for
+ * another kubeconfig or context (not what the webhook plans) goes to `fallback` (list calls).
+ */
+export function serveCache(
+  selection: ClusterSelection,
+  fallback: (selection: ClusterSelection) => Cluster,
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): ServeCache {
+  const cache = informerCache(selection, env, {
+    report: (event, fields) => log.log(event === "cache-broken" ? "error" : "info", event, fields),
+  });
+  const cached = new CachedCluster(cache, selection, env);
+  return {
+    cache,
+    cluster(s) {
+      const same =
+        s.kubeconfig === selection.kubeconfig && (s.context === null || s.context === cache.context);
+      return same ? cached : fallback(s);
+    },
+    readiness: () => {
+      const r = cache.readiness();
+      return r.ready ? r : { ready: false, reason: `cluster cache: ${r.reason}` };
+    },
+    start: () => cache.start(),
+    stop: () => cache.stop(),
   };
 }

@@ -10,7 +10,7 @@ import type { AdmissionOutcome } from "../app/admission.js";
 import { admissionReview } from "../core/admission/review.js";
 import { LifelineError } from "../core/errors.js";
 import type { Logger } from "./log.js";
-import { serveMetrics } from "./metrics.js";
+import { serveMetrics, type CacheStatus } from "./metrics.js";
 import { readTlsPair, watchTlsFiles, type TlsFiles } from "./tls.js";
 
 /** An AdmissionReview is small; the API server's own request limit is 3 MiB. */
@@ -33,6 +33,8 @@ export interface ServerOptions {
   /** More metrics on /metrics (the jobs' per-asset metrics). */
   registries?: readonly Registry[];
   readiness: () => Promise<Readiness>;
+  /** The informer cache's resources, for /metrics (cache age, synced, objects). */
+  cache?: () => readonly CacheStatus[];
   log: Logger;
   maxBodyBytes?: number;
   tlsPollMs?: number;
@@ -97,7 +99,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Body> {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { log } = options;
   const limit = options.maxBodyBytes ?? MAX_BODY_BYTES;
-  const metrics = serveMetrics();
+  const metrics = serveMetrics(options.cache);
   const tlsFiles = options.tls;
   let pair = tlsFiles ? readTlsPair(tlsFiles) : null;
   const admit = options.admit;

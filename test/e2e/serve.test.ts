@@ -108,6 +108,13 @@ describe("lifeline serve, run as a process", () => {
       child.on("exit", () => reject(new Error(`exited: ${stderr}`)));
     });
     assert.equal(await get(port, "/healthz"), 200);
+    // Ready once its informers have synced the cluster (until then, protected requests are denied).
+    const deadline = Date.now() + 20_000;
+    while ((await get(port, "/readyz")) !== 200) {
+      assert.ok(Date.now() < deadline, `never ready: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.match(stderr, /"event":"cache-synced","resource":"persistentvolumeclaims"/);
     const denied = await post(port, deletion("uid-1"));
     assert.equal(denied.status, 200);
     const doc = JSON.parse(denied.body) as {

@@ -6,6 +6,7 @@
  * webhook killed, the deletion fails closed.
  */
 import assert from "node:assert/strict";
+import { request } from "node:https";
 import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
@@ -108,6 +109,21 @@ serve:
         }
       });
     });
+    // Ready once its informers have synced the cluster (until then, protected requests are denied).
+    const deadline = Date.now() + 20_000;
+    const readyz = () =>
+      new Promise<number>((resolve) => {
+        request({ host: "127.0.0.1", port, path: "/readyz", ca: cert.pem, agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+          .on("error", () => resolve(0))
+          .end();
+      });
+    while ((await readyz()) !== 200) {
+      assert.ok(Date.now() < deadline, `lifeline serve never became ready: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     // The ValidatingWebhookConfiguration `lifeline k8s install` will write, applied with kubectl.
     const config = path.join(work.dir, "webhook.yaml");
     writeFileSync(

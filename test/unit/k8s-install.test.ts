@@ -6,6 +6,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { installObjects, READ_RESOURCES, type InstallObject } from "../../src/app/k8s-install.js";
+import { cacheRbacRules } from "../../src/kubernetes/informer-cache.js";
 import { installYaml } from "../../src/cli/commands/k8s.js";
 
 const find = (objects: InstallObject[], kind: string, name?: string) => {
@@ -88,6 +89,12 @@ describe("lifeline k8s install: the generated objects", () => {
       ),
     ].map((m) => m[1]);
     assert.deepEqual(READ_RESOURCES.flatMap((r) => r.resources).sort(), listed.sort());
+    // And exactly what `lifeline serve`'s informers watch, each with get, list and watch.
+    const byGroup = (rules: { apiGroups: string[]; resources: string[] }[]) =>
+      rules.map((r) => `${r.apiGroups.join(",")}:${[...r.resources].sort().join(",")}`).sort();
+    const granted = role.rules.filter((r) => r.verbs.includes("watch"));
+    assert.deepEqual(byGroup(granted), byGroup(cacheRbacRules()));
+    for (const r of granted) assert.deepEqual([...r.verbs].sort(), ["get", "list", "watch"]);
     const binding = find(objects, "ClusterRoleBinding") as unknown as {
       subjects: unknown[];
       roleRef: { name: string };

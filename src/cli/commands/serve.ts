@@ -108,7 +108,7 @@ export function register(program: Command, env: CliEnv): void {
     program
       .command("serve")
       .description(
-        "Run the lifeline server: the Kubernetes admission webhook (POST /validate, HTTPS) that judges deletions of claims, volumes, namespaces and StatefulSets with the same plan and policy as `lifeline plan`; the assets' scheduled backups, drills and retention (schedule: and retention: in lifeline.yaml); the watch (drop detection and alerts; watch: in lifeline.yaml); and /healthz, /readyz, /metrics. Without a TLS certificate it runs only the schedules, the watch and /metrics (plain HTTP). JSON logs on stderr; SIGTERM stops it cleanly.",
+        "Run the lifeline server: the Kubernetes admission webhook (POST /validate, HTTPS) that judges deletions of claims, volumes, namespaces and StatefulSets with the same plan and policy as `lifeline plan` (against a watch cache of the cluster); the assets' scheduled backups, drills and retention (schedule: and retention: in lifeline.yaml); the watch (drop detection and alerts; watch: in lifeline.yaml); and /healthz, /readyz, /metrics. Without a TLS certificate it runs only the schedules, the watch and /metrics (plain HTTP). JSON logs on stderr; SIGTERM stops it cleanly.",
       )
       .option(
         "--listen <host:port>",
@@ -147,7 +147,11 @@ catalog one server runs them in-process.
 A break-glass grant counts for the Kubernetes users and groups lifeline.yaml maps its identity to
 (identities:); the \`lifeline run\` executing an approved plan passes as the Kubernetes user it acts as;
 kube-controller-manager's controllers pass when they finish a deletion lifeline allowed.
-Known limit: the cluster is read with list calls per judged request (no watch cache yet).
+
+The cluster is read from an in-memory cache kept by watches (informers over claims, volumes,
+storage classes, snapshots, workloads, pods, services, config maps, secrets, namespaces, nodes):
+/readyz is false until every informer has synced, and a resource whose watch broke and cannot
+resume makes plans that need it deny, with the reason. /metrics shows the cache's age.
 `,
     )
     .action(async (opts: ServeFlags, command: Command) => {
@@ -160,7 +164,7 @@ Known limit: the cluster is read with list calls per judged request (no watch ca
       const settings = serveSettings(loaded, opts, scheduled.length > 0 || watchConfig.enabled);
       const { startServer } = await import("../../serve/server.js");
       const { jsonLogger } = await import("../../serve/log.js");
-      const { readinessProbe, sharedCatalog } = await import("../../serve/serve.js");
+      const { readinessProbe, serveCache, sharedCatalog } = await import("../../serve/serve.js");
       const log = jsonLogger();
       const catalog = sharedCatalog(() => openCatalogFor(loaded));
       // Started once the server listens (a port in use stops serve before any job runs).
@@ -219,10 +223,10 @@ Known limit: the cluster is read with list calls per judged request (no watch ca
       const { judgeAdmission } = await import("../../app/admission.js");
       const inputs = await commandPlanInputs(loaded, opts, env.signal, silentProgress);
       const expected = inputs.options.kubernetes.context;
-      // One client per selection (kubeconfig read once); the context lifeline is told to judge by default.
+      // The judged cluster is read from an informer cache (watches), never with list calls per
+      // request; another kubeconfig or context (not what the webhook plans) gets one list client.
       const clients = new Map<string, Cluster>();
-      const cluster = (selection: ClusterSelection): Cluster => {
-        const s = { kubeconfig: selection.kubeconfig, context: selection.context ?? expected };
+      const listed = (s: ClusterSelection): Cluster => {
         const key = `${s.kubeconfig ?? ""}\u0000${s.context ?? ""}`;
         let c = clients.get(key);
         if (!c) {
@@ -231,6 +235,13 @@ Known limit: the cluster is read with list calls per judged request (no watch ca
         }
         return c;
       };
+      const clusterCache = serveCache(
+        { kubeconfig: inputs.options.kubernetes.kubeconfig, context: expected },
+        listed,
+        log,
+      );
+      const cluster = (selection: ClusterSelection): Cluster =>
+        clusterCache.cluster({ kubeconfig: selection.kubeconfig, context: selection.context ?? expected });
       const { signal: _signal, ...planDeps } = inputs.deps;
       const deps: AdmissionDeps = {
         plan: { deps: { ...planDeps, cluster }, options: { ...inputs.options, env: {} } },
@@ -241,24 +252,20 @@ Known limit: the cluster is read with list calls per judged request (no watch ca
         identities: loaded.config.identities,
         controllers: loaded.config.serve?.controllers ?? [],
       };
-      const readiness = readinessProbe([
+      const probe = readinessProbe([
         { name: "catalog", check: async () => void (await (await catalog.get()).auditHead()) },
-        {
-          name: "cluster",
-          check: async () => {
-            const c = cluster({ kubeconfig: inputs.options.kubernetes.kubeconfig, context: null });
-            const inventory = await c.inventory(AbortSignal.timeout(10_000));
-            const gaps = inventory.gaps.filter((g) => g.required);
-            if (gaps.length > 0)
-              throw new Error(gaps.map((g) => `cannot read ${g.resource}: ${g.reason}`).join("; "));
-          },
-        },
       ]);
       if (Object.keys(loaded.config.assets).length === 0) {
         log.log("warn", "no-assets", {
           message: `${loaded.file} lists no assets: no data is bound to an asset, so every volume's data is judged as unbound (policy tier "unbound": by default one approval for destroying it); add assets with their kubernetes: binding`,
         });
       }
+      // Not ready until every informer has synced (and whenever one is broken): then protected
+      // requests are denied anyway, with the reason.
+      const readiness = async () => {
+        const cached = clusterCache.readiness();
+        return cached.ready ? probe() : cached;
+      };
       log.log("info", "starting", {
         config: loaded.file,
         catalog: redactUrl(catalogLocation(loaded)),
@@ -271,6 +278,7 @@ Known limit: the cluster is read with list calls per judged request (no watch ca
         tls,
         admit: (body) => judgeAdmission(deps, body),
         readiness,
+        cache: () => clusterCache.cache.states(),
         log,
         registries,
       });
@@ -278,13 +286,14 @@ Known limit: the cluster is read with list calls per judged request (no watch ca
         await server.close();
         throw error;
       });
+      void clusterCache.start().then(() => readiness());
       const watch = await startWatching(cluster);
-      void readiness();
       await stopped(env.signal);
       log.log("info", "stopping", { reason: "signal" });
       await watch?.stop();
       await jobs?.stop();
       await server.close();
+      clusterCache.stop();
       await catalog.close().catch(() => undefined);
       log.log("info", "stopped", {});
     });

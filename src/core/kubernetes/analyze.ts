@@ -12,6 +12,7 @@ import { findDependents } from "./dependents.js";
 import { helmSteps } from "./helm.js";
 import type { Inventory, PersistentVolumeClaim } from "./inventory.js";
 import { qualified } from "./inventory.js";
+import { byUid, claimNamed } from "./lookup.js";
 import { doomedSnapshots, kubectlDelete, type ManifestResource } from "./kubectl-delete.js";
 import { kubectlDrain, kubectlPatch, kubectlScale, manifestsUnread } from "./kubectl-mutate.js";
 import { unresolved, type Outcome, type Step } from "./outcome.js";
@@ -83,12 +84,10 @@ function assetsOf(a: Analyzer, bindings: readonly AssetBinding[], step: Step): s
   const touches = step.outcome.touches;
   const claims = new Set<PersistentVolumeClaim>();
   for (const m of touches) {
-    const claim = a.inv.claims.find((c) => c.uid === m.uid);
+    const claim = byUid(a.inv.claims, m.uid);
     if (claim) claims.add(claim);
-    const pv = a.inv.volumes.find((v) => v.uid === m.uid);
-    const bound = pv?.claim
-      ? a.inv.claims.find((c) => c.namespace === pv.claim?.namespace && c.name === pv.claim.name)
-      : undefined;
+    const pv = byUid(a.inv.volumes, m.uid);
+    const bound = pv?.claim ? claimNamed(a.inv.claims, pv.claim.namespace, pv.claim.name) : undefined;
     if (bound) claims.add(bound);
   }
   for (const b of bindings) {
@@ -115,7 +114,7 @@ function unboundClaims(a: Analyzer, bindings: readonly AssetBinding[], o: Outcom
   return objects
     .filter((x) => x.type === "pvc" && (x.dataLoss === "destructive" || x.dataLoss === "unknown"))
     .filter((x) => {
-      const claim = a.inv.claims.find((c) => qualified(c) === x.name);
+      const claim = claimQualified(a.inv.claims, x.name);
       return !claim || !bindings.some((b) => bindingCovers(b, claim));
     })
     .map((x) => x.name);
@@ -229,4 +228,17 @@ function dedupe(list: AffectedObject[]): AffectedObject[] {
     const key = `${x.type}|${x.name}`;
     return seen.has(key) ? false : (seen.add(key), true);
   });
+}
+
+/** The claim whose qualified name (namespace/name) this is; what `claims.find(qualified(c) === name)` finds. */
+function claimQualified(
+  claims: readonly PersistentVolumeClaim[],
+  name: string,
+): PersistentVolumeClaim | undefined {
+  const slash = name.indexOf("/");
+  const found =
+    slash >= 0
+      ? claimNamed(claims, name.slice(0, slash), name.slice(slash + 1))
+      : claimNamed(claims, null, name);
+  return found && qualified(found) === name ? found : claims.find((c) => qualified(c) === name);
 }

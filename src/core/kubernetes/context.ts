@@ -4,6 +4,7 @@
  */
 import type { KubectlCommand } from "./command/index.js";
 import type { HelmRelease, Inventory, Meta, PersistentVolumeClaim, Pod, Workload } from "./inventory.js";
+import { inNamespace } from "./lookup.js";
 import { matchesSelector } from "./selector.js";
 
 /** The state of one analysis, passed to every step of the planner. */
@@ -26,7 +27,7 @@ export class Analyzer {
   }
 
   podsOf(w: Workload): Pod[] {
-    return this.inv.pods.filter(
+    return inNamespace(this.inv.pods, w.namespace ?? "").filter(
       (p) =>
         p.namespace === w.namespace &&
         (p.owners.some((o) => o.uid === w.uid) ||

@@ -8,14 +8,13 @@ import { worstLoss } from "../plan/operation.js";
 import type { Analyzer } from "./context.js";
 import type { ConfigData, Meta, PersistentVolumeClaim, Pod, Service, Workload } from "./inventory.js";
 import { qualified } from "./inventory.js";
+import { claimNamed, inNamespace, podsMounting, volumeNamed } from "./lookup.js";
 import { affected, merge, missing, outcome, type Outcome } from "./outcome.js";
 
 /** What deleting a claim does to its data: the heart of the incident. */
 export function deleteClaim(a: Analyzer, claim: PersistentVolumeClaim, how: string): Outcome {
   const touches: Meta[] = [claim];
-  const mounting = a.inv.pods.filter(
-    (p) => p.namespace === claim.namespace && p.spec.claims.includes(claim.name),
-  );
+  const mounting = podsMounting(a.inv.pods, claim.namespace, claim.name);
   const notes: string[] = [];
   for (const pod of mounting) {
     const owner = pod.owners.find((o) => o.controller);
@@ -37,7 +36,7 @@ export function deleteClaim(a: Analyzer, claim: PersistentVolumeClaim, how: stri
       touches,
     });
   }
-  const pv = a.inv.volumes.find((v) => v.name === claim.volumeName);
+  const pv = volumeNamed(a.inv.volumes, claim.volumeName);
   if (!pv) {
     const gap = a.gapFor("persistentvolumes", null) ?? `volume ${claim.volumeName} was not found`;
     a.gaps.push(gap);
@@ -106,12 +105,10 @@ export function deleteClaim(a: Analyzer, claim: PersistentVolumeClaim, how: stri
 
 /** What deleting a volume does: its reclaim policy decides whether the disk goes too. */
 export function deleteVolume(a: Analyzer, name: string, how: string): Outcome {
-  const pv = a.inv.volumes.find((v) => v.name === name);
+  const pv = volumeNamed(a.inv.volumes, name);
   if (!pv) return missing("pv", null, name);
   const identity = `${pv.uid}/reclaim=${pv.reclaimPolicy}`;
-  const claim = pv.claim
-    ? a.inv.claims.find((c) => c.namespace === pv.claim?.namespace && c.name === pv.claim.name)
-    : undefined;
+  const claim = pv.claim ? claimNamed(a.inv.claims, pv.claim.namespace, pv.claim.name) : undefined;
   const notes =
     pv.phase === "Bound" && pv.claim
       ? [
@@ -253,7 +250,7 @@ export function deleteNamespace(a: Analyzer, name: string): Outcome {
     touches: [ns],
   });
   const how = `deleted with namespace ${name}`;
-  for (const c of a.inv.claims.filter((x) => x.namespace === name)) merge(result, deleteClaim(a, c, how));
+  for (const c of inNamespace(a.inv.claims, name)) merge(result, deleteClaim(a, c, how));
   for (const w of a.inv.workloads.filter(
     (x) => x.namespace === name && !x.owners.some((o) => o.controller),
   )) {
@@ -261,7 +258,7 @@ export function deleteNamespace(a: Analyzer, name: string): Outcome {
     part.notes = part.notes.filter((n) => !n.startsWith("claims "));
     merge(result, part);
   }
-  for (const p of a.inv.pods.filter((x) => x.namespace === name && x.owners.length === 0))
+  for (const p of inNamespace(a.inv.pods, name).filter((x) => x.owners.length === 0))
     merge(result, deletePod(a, p, how));
   for (const s of a.inv.services.filter((x) => x.namespace === name)) merge(result, deleteService(a, s, how));
   for (const c of a.inv.configs.filter((x) => x.namespace === name && x.name !== "kube-root-ca.crt")) {

@@ -2,6 +2,7 @@
 import type { HelmCommand } from "./command/index.js";
 import type { Analyzer } from "./context.js";
 import { deleteClaim, deleteConfig, deleteService, deleteWorkload } from "./deletion.js";
+import { claimNamed } from "./lookup.js";
 import type { HelmRelease, PersistentVolumeClaim, ReleaseResource } from "./inventory.js";
 import { affected, merge, outcome, unresolved, type Outcome, type Step } from "./outcome.js";
 
@@ -33,7 +34,7 @@ function releaseObject(a: Analyzer, res: ReleaseResource, ns: string): Outcome |
   const how = "deleted with the release";
   switch (res.kind) {
     case "PersistentVolumeClaim": {
-      const c = a.inv.claims.find((x) => x.namespace === namespace && x.name === res.name);
+      const c = claimNamed(a.inv.claims, namespace, res.name);
       return c ? deleteClaim(a, c, how) : null;
     }
     case "StatefulSet":

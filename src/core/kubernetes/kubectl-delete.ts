@@ -13,6 +13,7 @@ import {
 import type { ConfigData, Meta, PersistentVolumeClaim, Pod, Service, Workload } from "./inventory.js";
 import { affected, missing, outcome, unresolved, type Outcome, type Step } from "./outcome.js";
 import { CLUSTER_SCOPED, DISPLAY, resourceOfKind } from "./resources.js";
+import { inNamespace } from "./lookup.js";
 import { SelectorError, matchesRequirements, matchesSelector, parseSelector } from "./selector.js";
 
 /** A resource named in a manifest given with `kubectl delete -f`. */
@@ -29,8 +30,7 @@ function listed(
   namespace: string | null,
 ): (Meta & { __kind?: string })[] {
   const inv = a.inv;
-  const inNs = <T extends Meta>(list: T[]) =>
-    namespace === null ? list : list.filter((x) => x.namespace === namespace);
+  const inNs = <T extends Meta>(list: T[]) => (namespace === null ? list : inNamespace(list, namespace));
   switch (resource) {
     case "persistentvolumeclaims":
       return inNs(inv.claims);

@@ -187,7 +187,7 @@ function apiGroup(group: string): Json {
 
 function resourceList(group: string, version: string): Json {
   const types = RESOURCE_TYPES.filter((t) => t.group === group && t.version === version);
-  const verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update"];
+  const verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
   return {
     kind: "APIResourceList",
     apiVersion: "v1",

@@ -12,7 +12,7 @@
  * token.
  *
  * It is used by the tests and by `lifeline demo` (where it is labelled "simulated cluster"). It is
- * not a conformance-tested API server: no watch, no mutating admission webhooks (validating ones are
+ * not a conformance-tested API server: watches are simplified (watch.ts), no mutating admission webhooks (validating ones are
  * called, see webhooks.ts; built-in admission is a default StorageClass and immutable fields), no
  * graceful deletion (pods and claims disappear at once instead of staying Terminating behind the
  * `kubernetes.io/pvc-protection` finalizer), strategic merge patch is applied as JSON merge patch,
@@ -21,7 +21,8 @@
  * The parts: model.ts (objects, resource types, uids), store.ts (objects and resourceVersions),
  * http.ts (request resolution, discovery), openapi.ts (what `kubectl apply` reads), table.ts
  * (what `kubectl get` prints), resources.ts (the verbs), patch.ts, selectors.ts,
- * admission.ts (defaults, immutable fields), webhooks.ts (validating admission webhooks),
+ * admission.ts (defaults, immutable fields), webhooks.ts (validating admission webhooks), watch.ts
+ * (watch streams),
  * controllers/ (what deletion and reconciliation do).
  */
 import type http from "node:http";
@@ -65,6 +66,7 @@ import {
 } from "./resources.js";
 import { review } from "./reviews.js";
 import { ObjectStore } from "./store.js";
+import { WatchHub } from "./watch.js";
 import { asTable, wantsTable } from "./table.js";
 import {
   WebhookAdmission,
@@ -95,6 +97,8 @@ export interface SimulatedApiServerOptions {
    * localhost generated at construction, like a cluster's own CA.
    */
   tls?: { ca: string; cert: string; key: string };
+  /** How often watches that allow bookmarks get one (default 1 s; the real API server: ~1 min). */
+  watchBookmarkMs?: number;
 }
 
 /** The user of the simulated kubeconfig, as Forbidden messages name it. */
@@ -112,6 +116,7 @@ export class SimulatedApiServer {
   private readonly users: Map<string, UserInfo>;
   private readonly webhooks: WebhookAdmission;
   private readonly tls: { ca: string; cert: string; key: string };
+  private readonly watches: WatchHub;
   /** Every request served, in order (also those answered with an error). */
   readonly requests: RecordedRequest[] = [];
 
@@ -126,6 +131,11 @@ export class SimulatedApiServer {
     });
     this.tls = options.tls ?? simulatedTls();
     this.store = new ObjectStore(this.now);
+    this.watches = new WatchHub(this.store, {
+      now: this.now,
+      ...(options.watchBookmarkMs !== undefined ? { bookmarkMs: options.watchBookmarkMs } : {}),
+    });
+    this.store.onEvents = (events) => this.watches.dispatch(events);
     this.reset();
   }
 
@@ -181,6 +191,8 @@ export class SimulatedApiServer {
     this.faults = [];
     this.requests.length = 0;
     this.store.load(this.fixtures);
+    // The history starts again: open watches end with 410 Expired and their clients list again.
+    this.watches.expireAll();
   }
 
   // ---- state access for tests and the demo
@@ -211,7 +223,9 @@ export class SimulatedApiServer {
    * creationTimestamp are filled in.
    */
   put(object: K8sObject): K8sObject {
-    return this.store.put(object);
+    const stored = this.store.put(object);
+    this.store.flush();
+    return stored;
   }
 
   /** Removes an object directly, with the same consequences as a DELETE. */
@@ -221,7 +235,25 @@ export class SimulatedApiServer {
     if (!obj) return false;
     deleteWithEffects(this.store, obj, propagation, timestamp(this.now()));
     reconcile(this.store);
+    this.store.flush();
     return true;
+  }
+
+  // ---- watches
+
+  /** How many watches are open. */
+  get watchCount(): number {
+    return this.watches.size;
+  }
+
+  /** Cuts every open watch's connection (a network failure); returns how many there were. */
+  dropWatches(): number {
+    return this.watches.dropAll();
+  }
+
+  /** How many changes a watch can replay before its resourceVersion is too old (410). Default 50,000. */
+  set watchHistory(events: number) {
+    this.store.maxEvents = events;
   }
 
   /** The current value of the global resourceVersion counter. */
@@ -269,6 +301,12 @@ export class SimulatedApiServer {
     try {
       const user = this.authenticate(req);
       this.applyFaults(info);
+      if (info.verb === "watch" && req.method === "GET") {
+        // A stream that stays open: answered by the watch hub, recorded now.
+        this.watch(info, req, res);
+        this.record(info, url, contentType, 200);
+        return;
+      }
       // ---- validating admission webhooks (webhooks.ts), before a mutating request is applied
       const admission = await this.webhooks.admit(this.store, info, rawBody, contentType, user);
       warnings = admission.warnings;
@@ -295,18 +333,9 @@ export class SimulatedApiServer {
       body = e.toStatus();
       if (e.warnings.length > 0) warnings = e.warnings;
     }
-    this.requests.push({
-      method: info.method,
-      path: info.path,
-      query: url.search,
-      ...(info.verb ? { verb: info.verb } : {}),
-      ...(info.resource ? { resource: info.resource } : {}),
-      ...(info.namespace ? { namespace: info.namespace } : {}),
-      ...(info.name ? { name: info.name } : {}),
-      ...(info.subresource ? { subresource: info.subresource } : {}),
-      ...(contentType ? { contentType } : {}),
-      status: code,
-    });
+    // What the request (and the controllers after it) wrote, to the watches.
+    this.store.flush();
+    this.record(info, url, contentType, code);
     const text = typeof body === "string" ? body : JSON.stringify(body);
     const headers = {
       "Content-Type": typeof body === "string" ? "text/plain; charset=utf-8" : "application/json",
@@ -323,6 +352,32 @@ export class SimulatedApiServer {
       res.writeHead(code, headers);
     }
     res.end(text);
+  }
+
+  private record(info: RequestInfo, url: URL, contentType: string, code: number): void {
+    this.requests.push({
+      method: info.method,
+      path: info.path,
+      query: url.search,
+      ...(info.verb ? { verb: info.verb } : {}),
+      ...(info.resource ? { resource: info.resource } : {}),
+      ...(info.namespace ? { namespace: info.namespace } : {}),
+      ...(info.name ? { name: info.name } : {}),
+      ...(info.subresource ? { subresource: info.subresource } : {}),
+      ...(contentType ? { contentType } : {}),
+      status: code,
+    });
+  }
+
+  /** `?watch=true` on a collection: a stream of events (watch.ts). */
+  private watch(info: RequestInfo, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const type = RESOURCE_TYPES.find(
+      (t) => t.plural === info.resource && t.group === info.group && t.version === info.version,
+    );
+    if (!type || type.review || info.subresource) throw pageNotFound();
+    if (!type.namespaced && info.namespace !== undefined) throw pageNotFound();
+    const table = wantsTable(req.headers.accept) ? { includeObject: info.query.get("includeObject") } : null;
+    this.watches.open(type, info.namespace, info.query, table, res);
   }
 
   /** What `kubectl get` prints: the object or list as a meta.k8s.io Table (table.ts). */
@@ -388,7 +443,7 @@ export class SimulatedApiServer {
     if (type.namespaced && info.namespace === undefined && info.verb !== "list" && info.verb !== "watch") {
       throw methodNotAllowed(info);
     }
-    if (info.verb === "watch") throw badRequest("watch is not supported by the simulated API server");
+    if (info.verb === "watch") throw methodNotAllowed(info);
 
     const body = (): unknown => {
       if (rawBody.trim() === "") return undefined;

@@ -1,0 +1,487 @@
+/**
+ * Benchmark (not a test): the admission webhook's latency with its informer cache synced over a
+ * big cluster, against an allow-all handler on the same server stack.
+ *
+ *   npm run bench:admission                      # 30 s per handler at 200 requests/s
+ *   BENCH_SECONDS=6 npm run bench:admission      # a quick run
+ *   BENCH_MIX=retain npm run bench:admission     # only allowed requests (no catalog): the cache's cost
+ *   BENCH_RATE=100                               # another rate
+ *   BENCH_CATALOG=postgres                       # the catalog in a new database on 127.0.0.1:5432
+ *                                                # (dropped after; default: SQLite in a temp dir)
+ *   BENCH_PROFILE=/tmp/prof                      # a CPU profile of the webhook process
+ *
+ * Three processes, so that each number means one thing:
+ * - the simulated API server (src/demo/cluster) with the incident scenario plus 2,000 bound claims
+ *   (half reclaim Delete, half Retain) and 10,000 pods in 40 namespaces;
+ * - the webhook process: `lifeline serve`'s pieces wired as the CLI wires them (serveCache: the
+ *   informer cache; judgeAdmission: planCommand + gate + audit; startServer: HTTPS, body limits,
+ *   metrics, one JSON log line a request, discarded here), a SQLite catalog, lifeline.yaml's asset
+ *   `shop`; and, in the same process, a second startServer whose handler allows everything (the
+ *   baseline: the same TLS, keep-alive, body reading, JSON parsing, logging and metrics, no judging);
+ * - this process: the load, 200 requests/s over HTTPS keep-alive on loopback, open loop (a request
+ *   every 5 ms whether or not the previous one answered), AdmissionReview DELETE pvc requests:
+ *   a third of them protected (the asset's claims: denied, audited), a third unbound claims whose
+ *   volume is Delete (denied by the unbound rule, audited), a third Retain claims (allowed).
+ *
+ * The two handlers take turns in 2 s slices (after a warm-up), so both see the same machine load
+ * and neither competes with the other. RSS is the webhook process's (prom-client's
+ * process_resident_memory_bytes from its /metrics), cache synced.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { Agent, request } from "node:https";
+import os from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+
+const ROLE = process.argv[2] ?? "main";
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+const RATE = Number(process.env.BENCH_RATE ?? 200);
+const NAMESPACES = 40;
+const CLAIMS = 2_000;
+const PODS = 10_000;
+// Shorter than the server's keep-alive timeout (5 s): an idle handler's connections stay open.
+const SLICE_MS = 2_000;
+const WARMUP_MS = 2_000;
+
+// ---------------------------------------------------------------- the simulated API server
+
+async function simulator(): Promise<void> {
+  const { startSimulatedCluster, simulatedFixtures } = await import("../src/demo/cluster/index.js");
+  type K8sObject = ReturnType<typeof simulatedFixtures>[number];
+  const created = "2026-01-01T00:00:00Z";
+  const objects: K8sObject[] = [...simulatedFixtures()];
+  const perNs = CLAIMS / NAMESPACES;
+  const podsPerNs = PODS / NAMESPACES;
+  for (let n = 0; n < NAMESPACES; n++) {
+    const ns = `bench-${String(n).padStart(2, "0")}`;
+    objects.push({ apiVersion: "v1", kind: "Namespace", metadata: { name: ns, creationTimestamp: created } });
+    for (let i = 0; i < perNs; i++) {
+      const name = `data-${i}`;
+      const pv = `pvc-bench-${n}-${i}`;
+      objects.push({
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: { name, namespace: ns, labels: { app: `app-${i % 10}` }, creationTimestamp: created },
+        spec: {
+          accessModes: ["ReadWriteOnce"],
+          resources: { requests: { storage: "10Gi" } },
+          storageClassName: "standard",
+          volumeName: pv,
+        },
+        status: { phase: "Bound", capacity: { storage: "10Gi" } },
+      });
+      objects.push({
+        apiVersion: "v1",
+        kind: "PersistentVolume",
+        metadata: { name: pv, creationTimestamp: created },
+        spec: {
+          accessModes: ["ReadWriteOnce"],
+          capacity: { storage: "10Gi" },
+          claimRef: { kind: "PersistentVolumeClaim", namespace: ns, name },
+          csi: { driver: "ebs.csi.aws.com", volumeHandle: `vol-${n}-${i}` },
+          persistentVolumeReclaimPolicy: i % 2 === 0 ? "Delete" : "Retain",
+          storageClassName: "standard",
+        },
+        status: { phase: "Bound" },
+      });
+    }
+    for (let p = 0; p < podsPerNs; p++) {
+      const claim = p < perNs ? `data-${p}` : null;
+      objects.push({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: {
+          name: `worker-${p}`,
+          namespace: ns,
+          labels: { app: `app-${p % 10}`, tier: "backend" },
+          creationTimestamp: created,
+        },
+        spec: {
+          nodeName: "node-1",
+          containers: [
+            {
+              name: "app",
+              image: "registry.example.com/app:1.0",
+              env: [
+                { name: "DATABASE_HOST", value: `db-${p % 10}.${ns}.svc.cluster.local` },
+                { name: "MODE", value: "production" },
+              ],
+              command: ["/app", "--serve"],
+            },
+          ],
+          volumes: [
+            ...(claim ? [{ name: "data", persistentVolumeClaim: { claimName: claim } }] : []),
+            { name: "tmp", emptyDir: {} },
+          ],
+        },
+        status: { phase: "Running" },
+      });
+    }
+  }
+  const cluster = await startSimulatedCluster({ fixtures: objects });
+  const file = process.argv[3]!;
+  await cluster.writeKubeconfig(file);
+  process.stdout.write(`ready ${cluster.objects("pvc").length} ${cluster.objects("pod").length}\n`);
+  process.on("SIGTERM", () => void cluster.close().then(() => process.exit(0)));
+}
+
+// ---------------------------------------------------------------- the webhook process
+
+async function webhook(): Promise<void> {
+  const [kubeconfig, dir] = [process.argv[3]!, process.argv[4]!];
+  const { judgeAdmission } = await import("../src/app/admission.js");
+  const { openCatalog } = await import("../src/catalog/index.js");
+  const { DEFAULT_POLICY, UNBOUND_RULE } = await import("../src/core/plan/policy.js");
+  const { KubernetesCluster } = await import("../src/kubernetes/cluster.js");
+  const { readManifests } = await import("../src/kubernetes/manifests.js");
+  const { systemClock } = await import("../src/ports/clock.js");
+  const { silentProgress } = await import("../src/ports/engine.js");
+  const { jsonLogger } = await import("../src/serve/log.js");
+  const { serveCache, sharedCatalog } = await import("../src/serve/serve.js");
+  const { startServer } = await import("../src/serve/server.js");
+  const { LocalRepository } = await import("../src/repository/local-fs/index.js");
+  const { engineFor } = await import("../src/engines/index.js");
+  const { embeddedScratch } = await import("../src/scratch/embedded-postgres/index.js");
+  const { serverScratch } = await import("../src/scratch/server.js");
+  const { parseAdmissionReview } = await import("../src/core/admission/review.js");
+
+  // One JSON line a request, as `lifeline serve` writes: serialized, then discarded.
+  let logged = 0;
+  const log = jsonLogger((line) => void (logged += line.length));
+  const catalogAt = process.argv[5] || path.join(dir, "catalog.sqlite");
+  const catalog = sharedCatalog(() => openCatalog(catalogAt));
+  const cache = serveCache({ kubeconfig, context: null }, (s) => new KubernetesCluster(s, {}), log, {});
+  const judge = await startServer({
+    host: "127.0.0.1",
+    port: 0,
+    tls: { cert: path.join(dir, "tls.crt"), key: path.join(dir, "tls.key") },
+    admit: (body) =>
+      judgeAdmission(
+        {
+          plan: {
+            deps: {
+              ctx: {
+                engine: (name) => engineFor(name, { postgres: {} }),
+                repository: new LocalRepository(path.join(dir, "repository")),
+                scratch: (s) => (s === "embedded" ? embeddedScratch() : serverScratch(s.url)),
+                clock: systemClock,
+                progress: silentProgress,
+                signal: new AbortController().signal,
+                backup: { jobs: 1, compression: 1 },
+              },
+              cluster: (s) => cache.cluster(s),
+              readManifests: (files, recursive) => readManifests(files, recursive, dir),
+            },
+            options: {
+              assets: [
+                {
+                  name: "shop",
+                  engine: "postgres",
+                  url: "postgres://127.0.0.1:5432/unused",
+                  tier: "production",
+                  rpoSeconds: 86400,
+                  scratch: "embedded",
+                  drillJobs: 1,
+                  kubernetes: { namespace: "shop", release: "postgresql", pvcSelector: null, context: null },
+                },
+              ],
+              policy: [...DEFAULT_POLICY, UNBOUND_RULE],
+              kubernetes: { kubeconfig, context: null, clusterDomain: "cluster.local" },
+              env: {},
+            },
+          },
+          catalog: () => catalog.get(),
+          clock: systemClock,
+          host: "bench",
+          warn: () => undefined,
+        },
+        body,
+      ),
+    readiness: async () => cache.readiness(),
+    cache: () => cache.cache.states(),
+    log,
+  });
+  const allowAll = await startServer({
+    host: "127.0.0.1",
+    port: 0,
+    tls: { cert: path.join(dir, "tls.crt"), key: path.join(dir, "tls.key") },
+    admit: async (body) => {
+      const parsed = parseAdmissionReview(body);
+      const uid = parsed.ok ? parsed.request.uid : (parsed.uid ?? "");
+      return {
+        response: { uid, allowed: true },
+        httpStatus: 200,
+        decision: "allowed",
+        resource: parsed.ok ? parsed.request.resource.resource : "unknown",
+        operation: parsed.ok ? parsed.request.operation : "unknown",
+        log: { uid },
+      };
+    },
+    readiness: async () => ({ ready: true, reason: null }),
+    log,
+  });
+  const started = performance.now();
+  await cache.start();
+  process.stdout.write(
+    `ports ${judge.port} ${allowAll.port} ${Math.round(performance.now() - started)} ${JSON.stringify(cache.readiness())}\n`,
+  );
+  process.on("SIGTERM", () => {
+    cache.stop();
+    void Promise.all([judge.close(), allowAll.close(), catalog.close()]).then(() => process.exit(0));
+  });
+}
+
+// ---------------------------------------------------------------- the load
+
+function psql(url: string, command: string): void {
+  const r = spawnSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", command], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0) throw new Error(r.stderr);
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+function child(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { proc: ChildProcess; line: Promise<string> } {
+  // BENCH_PROFILE=DIR: a CPU profile of the webhook process (node --cpu-prof) in DIR.
+  const profile =
+    process.env.BENCH_PROFILE && args[0] === "webhook"
+      ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_PROFILE]
+      : [];
+  const proc = spawn(process.execPath, [...profile, "--import", "tsx", import.meta.filename, ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env,
+  });
+  const line = new Promise<string>((resolve, reject) => {
+    createInterface(proc.stdout!).once("line", resolve);
+    proc.once("exit", (code) => reject(new Error(`${args[0]} exited with ${code}`)));
+  });
+  return { proc, line };
+}
+
+async function main(): Promise<void> {
+  const { generateCa, issueServerCertificate } = await import("../src/support/tls.js");
+  const dir = mkdtempSync(path.join(os.tmpdir(), "lifeline-admission-bench-"));
+  const procs: ChildProcess[] = [];
+  let catalogUrl = "";
+  let dropDatabase = () => undefined as void;
+  // Interrupted: the children go too.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      for (const p of procs) p.kill("SIGTERM");
+      process.exit(130);
+    });
+  }
+  try {
+    const ca = generateCa({ commonName: "bench CA" });
+    const serving = issueServerCertificate(ca, ["127.0.0.1"], { commonName: "lifeline" });
+    writeFileSync(path.join(dir, "tls.crt"), serving.cert);
+    writeFileSync(path.join(dir, "tls.key"), serving.key, { mode: 0o600 });
+    const kubeconfig = path.join(dir, "kubeconfig");
+    const sim = child(["simulator", kubeconfig]);
+    procs.push(sim.proc);
+    const simReady = await sim.line;
+    console.log(`simulated API server: ${simReady.split(" ")[1]} claims, ${simReady.split(" ")[2]} pods`);
+    if (process.env.BENCH_CATALOG === "postgres") {
+      const admin = process.env.LIFELINE_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+      const db = `lifeline_admbench_${Date.now().toString(36)}`;
+      psql(admin, `CREATE DATABASE ${db}`);
+      dropDatabase = () => psql(admin, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      const u = new URL(admin);
+      u.pathname = `/${db}`;
+      catalogUrl = u.toString();
+    }
+    const hook = child(["webhook", kubeconfig, dir, catalogUrl]);
+    procs.push(hook.proc);
+    const [, judgePort, allowPort, syncMs, readiness] = (await hook.line).split(" ");
+    console.log(`webhook process: informer cache synced in ${syncMs} ms ${readiness}`);
+
+    const agent = new Agent({ keepAlive: true, maxSockets: 16, ca: ca.cert });
+    const get = (port: string, p: string) =>
+      new Promise<string>((resolve, reject) => {
+        const req = request({ host: "127.0.0.1", port, path: p, agent, method: "GET" }, (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (c: string) => (text += c));
+          res.on("end", () => resolve(text));
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    const ready = await get(judgePort!, "/readyz");
+    if (!ready.startsWith("ok")) throw new Error(`the webhook is not ready: ${ready}`);
+
+    // The requests: protected (the asset's claims), unbound Delete, unbound Retain.
+    const shopClaims = ["data-postgresql-primary-0", "data-postgresql-read-0"];
+    let uid = 0;
+    // BENCH_MIX: all (default: a third of each), protected, unbound or retain (only that kind).
+    const mix = process.env.BENCH_MIX ?? "all";
+    const kinds = { protected: 0, unbound: 1, retain: 2 } as const;
+    const only = mix === "all" ? null : kinds[mix as keyof typeof kinds];
+    if (only === undefined) throw new Error(`BENCH_MIX=${mix}: use all, protected, unbound or retain`);
+    const body = (i: number): { text: string; expect: boolean } => {
+      const kind = only ?? i % 3;
+      const n = i % NAMESPACES;
+      const ns = kind === 0 ? "shop" : `bench-${String(n).padStart(2, "0")}`;
+      const c = (i >> 2) % (CLAIMS / NAMESPACES / 2);
+      const name = kind === 0 ? shopClaims[i % 2]! : `data-${kind === 1 ? 2 * c : 2 * c + 1}`;
+      return {
+        expect: kind === 2,
+        text: JSON.stringify({
+          apiVersion: "admission.k8s.io/v1",
+          kind: "AdmissionReview",
+          request: {
+            uid: `bench-${++uid}`,
+            kind: { group: "", version: "v1", kind: "PersistentVolumeClaim" },
+            resource: { group: "", version: "v1", resource: "persistentvolumeclaims" },
+            name,
+            namespace: ns,
+            operation: "DELETE",
+            userInfo: { username: "alice@example.com", groups: ["system:authenticated"] },
+            oldObject: { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name, namespace: ns } },
+            dryRun: false,
+          },
+        }),
+      };
+    };
+    const post = (port: string, text: string) =>
+      new Promise<{ ms: number; allowed: boolean }>((resolve, reject) => {
+        const t0 = performance.now();
+        const req = request(
+          {
+            host: "127.0.0.1",
+            port,
+            path: "/validate",
+            method: "POST",
+            agent,
+            headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) },
+          },
+          (res) => {
+            let out = "";
+            res.setEncoding("utf8");
+            res.on("data", (c: string) => (out += c));
+            res.on("end", () => {
+              const ms = performance.now() - t0;
+              try {
+                resolve({
+                  ms,
+                  allowed: (JSON.parse(out) as { response: { allowed: boolean } }).response.allowed,
+                });
+              } catch {
+                reject(new Error(`not an AdmissionReview (${res.statusCode}): ${out.slice(0, 200)}`));
+              }
+            });
+          },
+        );
+        req.on("error", reject);
+        req.end(text);
+      });
+
+    let failures = 0;
+    /** Open loop: a request every 1000/RATE ms for `ms`, each timed from its send. */
+    const run = async (port: string, ms: number, judged: boolean) => {
+      const interval = 1000 / RATE;
+      const count = Math.round(ms / interval);
+      const t0 = performance.now();
+      type Result = { ms: number; allowed: boolean; expect: boolean } | { error: string };
+      const pending: Promise<Result>[] = [];
+      for (let i = 0; i < count; i++) {
+        const wait = t0 + i * interval - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const b = body(i);
+        // Caught at once: a failed request is counted, it does not end the run.
+        pending.push(
+          post(port, b.text).then(
+            (r): Result => ({ ...r, expect: judged ? b.expect : true }),
+            (e: unknown): Result => ({ error: e instanceof Error ? e.message : String(e) }),
+          ),
+        );
+      }
+      const results = await Promise.all(pending);
+      const answered = results.filter((r): r is Exclude<Result, { error: string }> => !("error" in r));
+      const failed = results.filter((r): r is { error: string } => "error" in r);
+      if (failed.length > 0) {
+        failures += failed.length;
+        process.stderr.write(`  ${failed.length} requests failed: ${failed[0]!.error}\n`);
+      }
+      const wrong = answered.filter((r) => r.allowed !== r.expect).length;
+      if (wrong > 0) throw new Error(`${wrong} of ${results.length} answers were not the expected decision`);
+      return answered.map((r) => r.ms);
+    };
+
+    // The webhook process's CPU time (prom-client's process_cpu_seconds_total), per handler's slices.
+    const cpu = async () =>
+      Number(/^process_cpu_seconds_total (\S+)/m.exec(await get(judgePort!, "/metrics"))?.[1] ?? NaN);
+    const timed = async (port: string, ms: number, judged: boolean, into: number[], cpuInto: number[]) => {
+      const before = await cpu();
+      into.push(...(await run(port, ms, judged)));
+      cpuInto.push((await cpu()) - before);
+    };
+    await run(allowPort!, WARMUP_MS, false);
+    await run(judgePort!, WARMUP_MS, true);
+    const load = os.loadavg()[0]!;
+    const judgeMs: number[] = [];
+    const allowMs: number[] = [];
+    const judgeCpu: number[] = [];
+    const allowCpu: number[] = [];
+    for (let done = 0; done < SECONDS * 1000; done += SLICE_MS) {
+      const slice = Math.min(SLICE_MS, SECONDS * 1000 - done);
+      await timed(allowPort!, slice, false, allowMs, allowCpu);
+      await timed(judgePort!, slice, true, judgeMs, judgeCpu);
+      process.stderr.write(`  ${(done + slice) / 1000} s of ${SECONDS} s\n`);
+    }
+    const cpuPerRequest = (seconds: number[], n: number) => (1000 * seconds.reduce((x, y) => x + y, 0)) / n;
+    const metrics = await get(judgePort!, "/metrics");
+    const rss = Number(/^process_resident_memory_bytes (\d+)/m.exec(metrics)?.[1] ?? 0);
+    const heap = Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(metrics)?.[1] ?? 0);
+    const pods = /lifeline_cache_objects\{resource="pods"\} (\d+)/.exec(metrics)?.[1];
+    const claims = /lifeline_cache_objects\{resource="persistentvolumeclaims"\} (\d+)/.exec(metrics)?.[1];
+    const stats = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s[s.length - 1] ?? 0 };
+    };
+    const j = stats(judgeMs);
+    const a = stats(allowMs);
+    const f = (x: number) => x.toFixed(2).padStart(7);
+    console.log(
+      `\n${SECONDS} s per handler at ${RATE} requests/s (HTTPS keep-alive, loopback; requests: ${mix}); cache: ${claims} claims, ${pods} pods`,
+    );
+    console.log(`                 requests     p50 ms   p99 ms   max ms`);
+    console.log(`lifeline judge   ${String(j.n).padStart(8)}   ${f(j.p50)}  ${f(j.p99)}  ${f(j.max)}`);
+    console.log(`allow-all        ${String(a.n).padStart(8)}   ${f(a.p50)}  ${f(a.p99)}  ${f(a.max)}`);
+    console.log(
+      `difference       ${" ".repeat(8)}   ${f(j.p50 - a.p50)}  ${f(j.p99 - a.p99)}  ${f(j.max - a.max)}   (ratio p50 ${(j.p50 / a.p50).toFixed(1)}x, p99 ${(j.p99 / a.p99).toFixed(1)}x)`,
+    );
+    if (failures > 0) console.log(`${failures} requests failed (not counted above)`);
+    const jc = cpuPerRequest(judgeCpu, j.n);
+    const ac = cpuPerRequest(allowCpu, a.n);
+    console.log(
+      `CPU of the webhook process per request: judge ${jc.toFixed(2)} ms, allow-all ${ac.toFixed(2)} ms`,
+    );
+    console.log(
+      `webhook process RSS ${(rss / 2 ** 20).toFixed(0)} MiB (heap used ${(heap / 2 ** 20).toFixed(0)} MiB); machine load average ${load.toFixed(1)} at start, ${os.loadavg()[0]!.toFixed(1)} at end (${os.cpus().length} CPUs)`,
+    );
+    console.log(
+      `targets: p99 <= 5 ms: ${j.p99 <= 5 ? "met" : "MISSED"}; within 2 ms of allow-all: ${j.p99 - a.p99 <= 2 ? "met" : "MISSED"}`,
+    );
+    console.log(
+      `RESULT ${JSON.stringify({ judge: { ...j, cpuMs: jc }, allowAll: { ...a, cpuMs: ac }, rssMiB: Math.round(rss / 2 ** 20), heapMiB: Math.round(heap / 2 ** 20), load })}`,
+    );
+    agent.destroy();
+  } finally {
+    for (const p of procs) p.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    dropDatabase();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (ROLE === "simulator") await simulator();
+else if (ROLE === "webhook") await webhook();
+else await main();
