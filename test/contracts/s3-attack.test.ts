@@ -9,7 +9,10 @@ import { S3Repository } from "../../src/repository/s3/index.js";
 import { keyFileSchema, newMasterKey, unwrapKey, wrapKey } from "../../src/repository/encryption.js";
 import { isLifelineError } from "../../src/core/errors.js";
 import { startS3, type TestS3 } from "../support/s3.js";
-import { tempDir } from "../support/pg.js";
+import os from "node:os";
+import { backup } from "../../src/app/backup.js";
+import { testAsset, testContext } from "../support/context.js";
+import { createDatabase, query, tempDir } from "../support/pg.js";
 
 const privateTmp = tempDir("lifeline-s3-attack-tmp-");
 process.env.TMPDIR = privateTmp.dir;
@@ -118,6 +121,41 @@ describe("S3 store: an endpoint that accepts connections and never answers", () 
     } finally {
       for (const s of sockets) s.destroy();
       hole.close();
+    }
+  });
+});
+
+describe("S3 backup killed between its manifest and the deletion of its staging marker", () => {
+  it("the committed restore point is listed, and check does not call it leftovers", async () => {
+    const db = await createDatabase("lifeline_s3_attack");
+    const work = tempDir();
+    try {
+      await query(db.url, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 10)");
+      const { repo } = await open("correct horse battery staple");
+      const repository = repo();
+      const manifest = await backup({ ...testContext(work.dir), repository }, testAsset("app", db.url));
+      // The state kill -9 leaves after PUT manifest.json and before DELETE staging/app/<id>.json.
+      await repository.store.putText(
+        `staging/app/${manifest.id}.json`,
+        JSON.stringify({
+          host: os.hostname(),
+          pid: 999_999_999,
+          startedAt: manifest.createdAt,
+          at: manifest.createdAt,
+        }),
+      );
+      const fresh = repo();
+      // Actual: [] — a complete restore point is invisible to status, plan, restore and prune until
+      // the next backup of the asset (15 minutes for another host).
+      assert.deepEqual(
+        (await fresh.listRestorePoints("app")).map((m) => m.id),
+        [manifest.id],
+      );
+      // Actual: "leftovers of an interrupted backup …; not a restore point, removed by the next backup".
+      assert.doesNotMatch((await fresh.check()).notes.join("\n"), /not a restore point/);
+    } finally {
+      work.remove();
+      await db.drop();
     }
   });
 });
