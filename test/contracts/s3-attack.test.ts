@@ -101,12 +101,16 @@ describe("S3 store: an endpoint that accepts connections and never answers", () 
     await new Promise<void>((resolve) => hole.listen(0, "127.0.0.1", resolve));
     const port = (hole.address() as net.AddressInfo).port;
     try {
-      const repo = new S3Repository({
-        bucket: "lifeline-test",
-        prefix: "hang",
-        endpoint: `http://127.0.0.1:${port}`,
-        forcePathStyle: true,
-      });
+      const repo = new S3Repository(
+        {
+          bucket: "lifeline-test",
+          prefix: "hang",
+          endpoint: `http://127.0.0.1:${port}`,
+          forcePathStyle: true,
+        },
+        { timeouts: { connectMs: 500, requestMs: 500 } },
+      );
+      const started = Date.now();
       const outcome = await Promise.race([
         repo.overview("app").then(
           () => "answered",
@@ -118,6 +122,7 @@ describe("S3 store: an endpoint that accepts connections and never answers", () 
       ]);
       // Actual: "still waiting after 20 s" (the CLI waited > 12 minutes, and ignored the first SIGTERM).
       assert.equal(outcome, "STORE_UNREACHABLE");
+      assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
     } finally {
       for (const s of sockets) s.destroy();
       hole.close();

@@ -55,6 +55,7 @@ import {
   encryptedSize,
   keyFileSchema,
   newMasterKey,
+  type KeyFile,
   unwrapKey,
   wrapKey,
   wrongPassphrase,
@@ -67,7 +68,7 @@ import {
   type Parsed,
   type ManifestRead,
 } from "../manifest-text.js";
-import { ObjectStore, bounded, type S3Location } from "./store.js";
+import { ObjectStore, bounded, type S3Location, type StoreTimeouts } from "./store.js";
 
 const MARKER = "lifeline-repository.json";
 const RESTORE_POINTS = "restore-points";
@@ -149,9 +150,15 @@ function seal(index: Omit<IndexFile, "digest">): IndexFile {
 
 const rpPrefix = (asset: string, id: string) => `${RESTORE_POINTS}/${asset}/${id}/`;
 
+/** A key file's name: time first (an earlier creator's key tends to sort first), then random. */
+const newKeyName = () =>
+  `${KEYS}/${Date.now().toString(36).padStart(9, "0")}-${randomBytes(6).toString("hex")}.json`;
+
 export interface S3RepositoryOptions {
   /** Client-side encryption: the repository's keys are unwrapped with it (see ../encryption.ts). */
   passphrase?: string | undefined;
+  /** Connection and request timeouts (default LIFELINE_S3_*_TIMEOUT_MS, else 10 s and 60 s). */
+  timeouts?: Partial<StoreTimeouts> | undefined;
 }
 
 export class S3Repository implements Repository {
@@ -165,7 +172,7 @@ export class S3Repository implements Repository {
   private missing = false;
 
   constructor(where: S3Location, options: S3RepositoryOptions = {}) {
-    this.store = new ObjectStore(where);
+    this.store = new ObjectStore(where, options.timeouts);
     this.passphrase = options.passphrase;
   }
 
@@ -193,21 +200,81 @@ export class S3Repository implements Repository {
     return { encrypted: (await this.cipher(true)) !== null };
   }
 
-  /** Rewraps the master key with another passphrase: no data is re-encrypted. */
+  /**
+   * Rewraps the master key with another passphrase: no data is re-encrypted. The new key file is
+   * written and read back first; then every other key file is deleted (those of earlier, perhaps
+   * interrupted, changes too): no older passphrase opens the repository afterwards.
+   */
   async changePassphrase(next: string): Promise<void> {
     const cipher = await this.cipher(false);
-    const [master, old] = [this.masterKey, this.keyName];
-    if (!cipher || !master || !old)
+    const master = this.masterKey;
+    if (!cipher || !master)
       throw new LifelineError({
         code: "REPOSITORY_ENCRYPTION",
         kind: "usage",
         message: `${this.location} is not encrypted: there is no passphrase to change`,
         fix: "give repository.encryption.passphrase in lifeline.yaml to create an encrypted repository under a new prefix",
       });
-    const name = `${KEYS}/${randomBytes(8).toString("hex")}.json`;
+    const name = newKeyName();
     await this.store.putText(name, JSON.stringify(await wrapKey(master, next), null, 2) + "\n");
-    await this.store.delete(old);
+    const written = (await this.readKeyFiles()).find((k) => k.name === name);
+    const back = written?.file ? await unwrapKey(written.file, next) : undefined;
+    if (!back || !back.equals(master))
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "runtime",
+        message: `${this.location}/${name}: the new key file does not read back as written; the passphrase was not changed (the old one still opens the repository)`,
+        fix: "run lifeline repository passphrase again; if it persists, check the store",
+      });
+    for (const k of await this.readKeyFiles()) if (k.name !== name) await this.store.delete(k.name);
     this.keyName = name;
+  }
+
+  /** Every object under keys/, parsed (or why not). */
+  private async readKeyFiles(): Promise<{ name: string; file?: KeyFile; problem?: string }[]> {
+    const { objects } = await this.store.children(`${KEYS}/`);
+    return bounded(
+      objects.filter((o) => o.key.endsWith(".json")).sort((a, b) => a.key.localeCompare(b.key)),
+      PARALLEL,
+      async (o) => {
+        const text = await this.store.getText(o.key);
+        if (text === undefined) return { name: o.key, problem: "deleted while read" };
+        const parsed = parseJson(text, keyFileSchema);
+        return parsed.ok ? { name: o.key, file: parsed.value } : { name: o.key, problem: parsed.problem };
+      },
+    );
+  }
+
+  /**
+   * The one master key that the passphrase unwraps from keys/; an error naming the files when it
+   * unwraps none (wrong passphrase, damaged or missing key files) or more than one distinct key.
+   */
+  private async unwrapMaster(passphrase: string): Promise<{ master: Buffer; name: string } | undefined> {
+    const keys = await this.readKeyFiles();
+    if (keys.length === 0) return undefined;
+    const found: { master: Buffer; name: string }[] = [];
+    for (const k of keys) {
+      const master = k.file ? await unwrapKey(k.file, passphrase) : undefined;
+      if (master) found.push({ master, name: k.name });
+    }
+    const distinct = found.filter((f, i) => found.findIndex((g) => g.master.equals(f.master)) === i);
+    if (distinct.length > 1)
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "runtime",
+        message: `${this.location}: the passphrase unwraps ${distinct.length} different master keys (${distinct.map((d) => d.name).join(", ")}); lifeline cannot tell which one the repository's objects are encrypted with, and stopped before writing anything`,
+        fix: `keep a copy of ${KEYS}/, then move the key files aside one at a time and run \`lifeline check --read-data\`: keep the one that opens the manifests`,
+      });
+    if (distinct[0]) return distinct[0];
+    const damaged = keys.filter((k) => !k.file);
+    if (damaged.length > 0)
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "runtime",
+        message: `${this.location}: ${damaged.map((k) => `${k.name} is damaged (${k.problem ?? "unreadable"})`).join("; ")}; the passphrase opens none of the other key files`,
+        fix: `restore ${KEYS}/ from your copy of it (the repository cannot be opened without its key file); if the key files are intact, check the passphrase`,
+      });
+    throw wrongPassphrase(this.location);
   }
 
   private cipher(create: boolean): Promise<ObjectCipher | null> {
@@ -225,32 +292,84 @@ export class S3Repository implements Repository {
     );
   }
 
-  private async loadCipher(create: boolean): Promise<ObjectCipher | null> {
-    const text = await this.store.getText(MARKER);
-    if (text === undefined) {
-      this.missing = true;
-      if (!create) return null;
-      let cipher: ObjectCipher | null = null;
-      if (this.passphrase !== undefined) {
+  private async writeMarker(cipher: ObjectCipher | null): Promise<void> {
+    const marker = {
+      kind: "lifeline-repository",
+      format: 1,
+      ...(cipher ? { encryption: { scheme: "aes-256-gcm-chunked", chunkSize: cipher.chunkSize } } : {}),
+    };
+    await this.store.putText(MARKER, JSON.stringify(marker, null, 2) + "\n");
+  }
+
+  /**
+   * No marker: creates the repository. Never a second master key: key files already in keys/ (a
+   * creation killed before its marker, a marker deleted by a lifecycle rule, another process
+   * creating it now) are used; two creators at once each write a key, list keys/ again, and the
+   * one whose key file does not sort first adopts the first one and deletes its own. A prefix with
+   * lifeline objects but neither marker nor keys is refused (its key is lost or it is not ours).
+   */
+  private async create(): Promise<ObjectCipher | null> {
+    const existing = await this.readKeyFiles();
+    if (existing.length > 0 && this.passphrase === undefined)
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "config",
+        message: `${this.location} has encryption keys (${KEYS}/) but no ${MARKER}: it is an encrypted repository whose marker is missing, and lifeline.yaml gives no passphrase`,
+        fix: "set repository.encryption.passphrase: ${LIFELINE_REPO_PASSPHRASE} in lifeline.yaml and the variable in the environment (lifeline writes the marker again)",
+      });
+    if (existing.length === 0) {
+      const others = (await this.store.list("")).filter((o) => !o.key.startsWith(`${KEYS}/`));
+      if (others.length > 0) {
+        // Another process may have created the repository since the marker was read.
+        if (await this.store.head(MARKER)) return this.open();
+        throw new LifelineError({
+          code: "REPOSITORY_ENCRYPTION",
+          kind: "runtime",
+          message: `${this.location} holds ${others.length} objects (e.g. ${others[0]?.key ?? "?"}) but neither ${MARKER} nor a key in ${KEYS}/: lifeline does not create a repository over them (an encrypted repository whose keys were deleted cannot be opened, and a new key would not open its objects)`,
+          fix: `restore ${MARKER} and ${KEYS}/ from your copy of them, or give repository.url another prefix for a new repository`,
+        });
+      }
+    }
+    let cipher: ObjectCipher | null = null;
+    if (this.passphrase !== undefined) {
+      let chosen = await this.unwrapMaster(this.passphrase);
+      if (!chosen) {
+        const name = newKeyName();
         const master = newMasterKey();
-        const name = `${KEYS}/${randomBytes(8).toString("hex")}.json`;
         await this.store.putText(
           name,
           JSON.stringify(await wrapKey(master, this.passphrase), null, 2) + "\n",
         );
-        [this.masterKey, this.keyName] = [master, name];
-        cipher = new ObjectCipher(master);
+        // Another creator at the same time: the key file that sorts first wins, the others adopt it.
+        const first = (await this.readKeyFiles())[0];
+        if (first && first.name !== name) {
+          const theirs = first.file ? await unwrapKey(first.file, this.passphrase) : undefined;
+          await this.store.delete(name);
+          if (!theirs) throw wrongPassphrase(this.location);
+          chosen = { master: theirs, name: first.name };
+        } else chosen = { master, name };
       }
-      const marker = {
-        kind: "lifeline-repository",
-        format: 1,
-        ...(cipher ? { encryption: { scheme: "aes-256-gcm-chunked", chunkSize: cipher.chunkSize } } : {}),
-      };
-      // The marker last: a repository with a marker has its key.
-      await this.store.putText(MARKER, JSON.stringify(marker, null, 2) + "\n");
-      this.missing = false;
-      return cipher;
+      [this.masterKey, this.keyName] = [chosen.master, chosen.name];
+      cipher = new ObjectCipher(chosen.master);
     }
+    // The marker last: a repository with a marker has its key.
+    await this.writeMarker(cipher);
+    this.missing = false;
+    return cipher;
+  }
+
+  private async loadCipher(create: boolean): Promise<ObjectCipher | null> {
+    if ((await this.store.getText(MARKER)) === undefined) {
+      this.missing = true;
+      return create ? this.create() : null;
+    }
+    return this.open();
+  }
+
+  /** The repository as its marker describes it. */
+  private async open(): Promise<ObjectCipher | null> {
+    const text = await this.store.getText(MARKER);
+    if (text === undefined) throw new Error(`${MARKER} disappeared while read`);
     this.missing = false;
     const marker = parseJson(text, markerSchema);
     if (!marker.ok)
@@ -278,17 +397,16 @@ export class S3Repository implements Repository {
         message: `${this.location} is encrypted and lifeline.yaml gives no passphrase`,
         fix: "set repository.encryption.passphrase: ${LIFELINE_REPO_PASSPHRASE} in lifeline.yaml and the variable in the environment",
       });
-    for (const o of (await this.store.children(`${KEYS}/`)).objects) {
-      const file = await this.store.getText(o.key);
-      const parsed = file === undefined ? undefined : parseJson(file, keyFileSchema);
-      if (!parsed?.ok) continue;
-      const key = await unwrapKey(parsed.value, this.passphrase);
-      if (key) {
-        [this.masterKey, this.keyName] = [key, o.key];
-        return new ObjectCipher(key, encryption.chunkSize);
-      }
-    }
-    throw wrongPassphrase(this.location);
+    const chosen = await this.unwrapMaster(this.passphrase);
+    if (!chosen)
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "runtime",
+        message: `${this.location} is encrypted but ${KEYS}/ is empty: the repository cannot be opened without its key file`,
+        fix: `restore ${KEYS}/ from your copy of it (lifeline never creates a new key for an existing repository)`,
+      });
+    [this.masterKey, this.keyName] = [chosen.master, chosen.name];
+    return new ObjectCipher(chosen.master, encryption.chunkSize);
   }
 
   /** A JSON object as stored (decrypted); undefined when absent; a ChunkAuthenticationError when tampered. */

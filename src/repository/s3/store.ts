@@ -47,12 +47,35 @@ function loadSdk(): Promise<Sdk> {
   return sdkLoading;
 }
 
+/** How long a connection and a request (until the answer's headers) may take; a body stalled as long fails too. */
+export interface StoreTimeouts {
+  connectMs: number;
+  requestMs: number;
+}
+
+/** Defaults, or LIFELINE_S3_CONNECT_TIMEOUT_MS / LIFELINE_S3_REQUEST_TIMEOUT_MS. */
+export function storeTimeouts(env: NodeJS.ProcessEnv = process.env): StoreTimeouts {
+  const ms = (value: string | undefined, fallback: number) => {
+    const n = Number(value);
+    return value !== undefined && Number.isFinite(n) && n > 0 ? n : fallback;
+  };
+  return {
+    connectMs: ms(env.LIFELINE_S3_CONNECT_TIMEOUT_MS, 10_000),
+    requestMs: ms(env.LIFELINE_S3_REQUEST_TIMEOUT_MS, 60_000),
+  };
+}
+
 export class ObjectStore {
   readonly region: string;
+  readonly timeouts: StoreTimeouts;
   private connecting: Promise<{ client: S3Client; sdk: Sdk }> | undefined;
 
-  constructor(readonly where: S3Location) {
+  constructor(
+    readonly where: S3Location,
+    timeouts: Partial<StoreTimeouts> = {},
+  ) {
     this.region = where.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
+    this.timeouts = { ...storeTimeouts(), ...timeouts };
   }
 
   /** The SDK and a client for this store, created once. */
@@ -69,6 +92,13 @@ export class ObjectStore {
         requestChecksumCalculation: "WHEN_REQUIRED",
         responseChecksumValidation: "WHEN_REQUIRED",
         maxAttempts: 5,
+        // Without these an endpoint that accepts connections and never answers hangs every command.
+        requestHandler: {
+          connectionTimeout: this.timeouts.connectMs,
+          requestTimeout: this.timeouts.requestMs,
+          throwOnRequestTimeout: true,
+          socketTimeout: this.timeouts.requestMs,
+        },
       });
       return { client, sdk };
     });
@@ -99,6 +129,7 @@ export class ObjectStore {
         bucket: this.where.bucket,
         endpoint: this.where.endpoint,
         region: this.region,
+        timeouts: this.timeouts,
       },
       doing,
     );
