@@ -513,7 +513,10 @@ export class S3Repository implements Repository {
         !info ||
         (info.host === os.hostname() && !isPidAlive(info.pid)) ||
         Date.now() - Date.parse(info.at) > ABANDONED_MS;
-      return { id, key: o.key, info, abandoned };
+      // A backup's marker whose manifest exists: the backup committed (killed before it deleted it).
+      const committed =
+        info?.removing !== true && (await this.store.head(rpPrefix(asset, id) + MANIFEST)) !== undefined;
+      return { id, key: o.key, info, abandoned, committed };
     });
   }
 
@@ -598,8 +601,11 @@ export class S3Repository implements Repository {
    */
   private async restorePointIds(asset: string): Promise<string[]> {
     const { directories } = await this.store.children(`${RESTORE_POINTS}/${asset}/`);
-    const staging = await this.store.children(`${STAGING}/${asset}/`);
-    const staged = new Set(staging.objects.map((o) => path.posix.basename(o.key, ".json")));
+    const staged = new Set<string>();
+    for (const m of await this.stagingMarkers(asset)) {
+      if (!m.committed) staged.add(m.id);
+      else if (m.abandoned) await this.store.delete(m.key).catch(() => undefined); // stale
+    }
     return directories.filter((id) => RESTORE_POINT_ID.test(id) && !staged.has(id));
   }
 
@@ -839,6 +845,12 @@ export class S3Repository implements Repository {
     const staged = new Set<string>();
     for (const asset of new Set([...assets, ...stagingKeys.map((k) => k.split("/")[1] ?? "")])) {
       for (const m of await this.stagingMarkers(asset)) {
+        if (m.committed) {
+          notes.push(
+            `${rpPrefix(asset, m.id)}: a committed restore point whose backup ${m.abandoned ? `was interrupted before it deleted its staging marker (${m.key}, stale; the next backup or listing of ${asset} deletes it)` : `is finishing (${m.info?.host ?? "?"}, pid ${m.info?.pid ?? "?"})`}`,
+          );
+          continue;
+        }
         staged.add(`${asset}/${m.id}`);
         notes.push(
           m.info?.removing
