@@ -200,6 +200,11 @@ export class S3Repository implements Repository {
     return { encrypted: (await this.cipher(true)) !== null };
   }
 
+  /** Whether the repository is encrypted (false when it does not exist yet). */
+  async isEncrypted(): Promise<boolean> {
+    return (await this.cipher(false)) !== null;
+  }
+
   /**
    * Rewraps the master key with another passphrase: no data is re-encrypted. The new key file is
    * written and read back first; then every other key file is deleted (those of earlier, perhaps
