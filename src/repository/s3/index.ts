@@ -28,7 +28,7 @@ import path from "node:path";
 import * as z from "zod";
 import type { DrillReport } from "../../core/drill/drill.js";
 import { DRILL_ID } from "../../core/drill/drill.js";
-import { LifelineError, restorePointDamaged } from "../../core/errors.js";
+import { LifelineError, inUse, restorePointDamaged, restorePointGone } from "../../core/errors.js";
 import { checkArtifacts, type Finding, type ObservedFile } from "../../core/restore-point/check.js";
 import {
   RESTORE_POINT_ID,
@@ -536,26 +536,32 @@ export class S3Repository implements Repository {
    * manifest, its drill reports, its artifacts, the marker. An interrupted removal is finished by the
    * next backup or removal of the asset.
    */
-  async removeRestorePoint(asset: string, id: string): Promise<void> {
+  async removeRestorePoint(asset: string, id: string): Promise<boolean> {
     const held = (await this.heldRestorePoints(asset)).get(id);
-    if (held !== undefined)
-      throw new LifelineError({
-        code: "RESTORE_POINT_IN_USE",
-        kind: "runtime",
-        message: `restore point ${id} of ${asset} is in use (${held}); it was not removed`,
-        fix: `run lifeline prune ${asset} again once that is done`,
-      });
+    if (held !== undefined) throw inUse(asset, id, held);
     await this.removeAbandoned(asset);
-    if (!(await this.store.head(rpPrefix(asset, id) + MANIFEST))) return; // removed already
+    if (!(await this.store.head(rpPrefix(asset, id) + MANIFEST))) return false; // removed already
+    const marker = `${STAGING}/${asset}/${id}.json`;
     const now = new Date().toISOString();
     await this.store.putText(
-      `${STAGING}/${asset}/${id}.json`,
+      marker,
       JSON.stringify({ host: os.hostname(), pid: process.pid, startedAt: now, at: now, removing: true }),
     );
+    // A hold taken since the first look wins: the removal marker goes, nothing was removed.
+    const heldSince = (await this.heldRestorePoints(asset)).get(id);
+    if (heldSince !== undefined) {
+      await this.store.delete(marker);
+      throw inUse(asset, id, heldSince);
+    }
     await this.removeStaged(asset, id, true);
     await this.currentIndex(asset).catch(() => undefined);
+    return true;
   }
 
+  /**
+   * The hold first, then the restore point: a removal that started before either sees the hold and
+   * backs off, or has written its removal marker and this is refused (RESTORE_POINT_GONE).
+   */
   async holdRestorePoint(asset: string, id: string, purpose: string): Promise<() => Promise<void>> {
     const key = `${HOLDS}/${asset}/${id}/${os.hostname()}-${process.pid}-${randomBytes(4).toString("hex")}.json`;
     const beat = () =>
@@ -564,6 +570,21 @@ export class S3Repository implements Repository {
         JSON.stringify({ host: os.hostname(), pid: process.pid, purpose, at: new Date().toISOString() }),
       );
     await beat();
+    for (let attempt = 0; ; attempt++) {
+      const [manifest, marker] = await Promise.all([
+        this.store.head(rpPrefix(asset, id) + MANIFEST),
+        this.store.getText(`${STAGING}/${asset}/${id}.json`),
+      ]);
+      const parsed = marker === undefined ? undefined : parseJson(marker, stagingSchema);
+      const removing = parsed?.ok === true && parsed.value.removing === true;
+      if (manifest && !removing) break;
+      // A removal that started just before may still see this hold and back off: look again.
+      if (!manifest || !removing || attempt >= 10) {
+        await this.store.delete(key).catch(() => undefined);
+        throw restorePointGone(asset, id);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     const heartbeat = setInterval(() => void beat().catch(() => undefined), HEARTBEAT_MS);
     heartbeat.unref();
     return async () => {
