@@ -164,3 +164,60 @@ describe("S3 backup killed between its manifest and the deletion of its staging 
     }
   });
 });
+
+describe("S3 keys: damaged, missing, more than one", () => {
+  const passphrase = "correct horse battery staple";
+  const code = async (promise: Promise<unknown>) =>
+    promise.then(
+      () => "ok",
+      (error: unknown) =>
+        isLifelineError(error) ? `${error.code}: ${error.message} — ${error.fix}` : String(error),
+    );
+
+  it("a damaged key file or an empty keys/ is named as such, not called a wrong passphrase", async () => {
+    const { repo } = await open(passphrase);
+    await repo().init();
+    const [key] = await repo().store.list("keys/");
+    assert.ok(key);
+    await repo().store.putText(key.key, '{"kind": "lifeline-key", "wrapp');
+    const damaged = await code(repo().overview("app"));
+    assert.match(damaged, /^REPOSITORY_ENCRYPTION: .*keys\/.*\.json is damaged/);
+    assert.match(damaged, /restore keys\/ from your copy/);
+    await repo().store.delete(key.key);
+    const empty = await code(repo().overview("app"));
+    assert.match(
+      empty,
+      /^REPOSITORY_ENCRYPTION: .*keys\/ is empty: the repository cannot be opened without its key file/,
+    );
+    // Never a new key for an existing repository, whatever a backup asks.
+    assert.match(await code(repo().init()), /REPOSITORY_EXISTS/);
+    assert.deepEqual(await repo().store.list("keys/"), []);
+  });
+
+  it("two master keys for one passphrase stop every command; check reports more than one key file", async () => {
+    const { repo } = await open(passphrase);
+    await repo().init();
+    const master = [...(await mastersFor(repo(), passphrase))][0] ?? "";
+    // A second key file for the same master (an interrupted change): allowed, but check says so.
+    await repo().store.putText(
+      "keys/zzzz-other.json",
+      JSON.stringify(await wrapKey(Buffer.from(master, "hex"), "another-passphrase")),
+    );
+    const notes = (await repo().check()).notes.join("\n");
+    assert.match(notes, /2 key files/);
+    // A second master for the same passphrase: which one encrypts the data is unknowable; stop.
+    await repo().store.putText(
+      "keys/zzzz-second.json",
+      JSON.stringify(await wrapKey(newMasterKey(), passphrase)),
+    );
+    assert.match(await code(repo().overview("app")), /unwraps 2 different master keys/);
+  });
+
+  it("a prefix with lifeline objects but neither marker nor keys is not made a new repository", async () => {
+    const { repo } = await open(passphrase);
+    await repo().store.putText("restore-points/app/20261101T100000Z-abcdef/manifest.json", "LLE1…");
+    const refused = await code(repo().init());
+    assert.match(refused, /neither lifeline-repository\.json nor a key in keys\//);
+    assert.deepEqual(await repo().store.list("keys/"), []);
+  });
+});

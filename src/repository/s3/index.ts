@@ -21,7 +21,7 @@
  * (one request per 1,000 names, no manifest read) and brought up to date by reading only what it
  * lacks: concurrent writers without locks lose nothing, the next reader adds what one overwrote.
  */
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -81,7 +81,14 @@ const KEYS = "keys";
 const markerSchema = z.object({
   kind: z.literal("lifeline-repository"),
   format: z.literal(1),
-  encryption: z.object({ scheme: z.literal("aes-256-gcm-chunked"), chunkSize: z.number() }).optional(),
+  encryption: z
+    .object({
+      scheme: z.literal("aes-256-gcm-chunked"),
+      chunkSize: z.number(),
+      /** keyId(master key): which master key the repository's objects are encrypted with. */
+      keyId: z.string().optional(),
+    })
+    .optional(),
 });
 /** Transfers at a time (an artifact above 8 MiB is uploaded in parts, 4 at a time). */
 const PARALLEL = 4;
@@ -149,6 +156,10 @@ function seal(index: Omit<IndexFile, "digest">): IndexFile {
 }
 
 const rpPrefix = (asset: string, id: string) => `${RESTORE_POINTS}/${asset}/${id}/`;
+
+/** Names a master key without revealing it (in the marker: the key the objects are encrypted with). */
+const keyId = (master: Buffer) =>
+  createHmac("sha256", master).update("lifeline-key-id").digest("hex").slice(0, 16);
 
 /** A key file's name: time first (an earlier creator's key tends to sort first), then random. */
 const newKeyName = () =>
@@ -297,13 +308,29 @@ export class S3Repository implements Repository {
     );
   }
 
-  private async writeMarker(cipher: ObjectCipher | null): Promise<void> {
+  /** Writes the marker unless there is one (conditional PUT); false when another creator's is there. */
+  private async writeMarker(cipher: ObjectCipher | null, master: Buffer | undefined): Promise<boolean> {
     const marker = {
       kind: "lifeline-repository",
       format: 1,
-      ...(cipher ? { encryption: { scheme: "aes-256-gcm-chunked", chunkSize: cipher.chunkSize } } : {}),
+      ...(cipher
+        ? {
+            encryption: {
+              scheme: "aes-256-gcm-chunked",
+              chunkSize: cipher.chunkSize,
+              ...(master ? { keyId: keyId(master) } : {}),
+            },
+          }
+        : {}),
     };
-    await this.store.putText(MARKER, JSON.stringify(marker, null, 2) + "\n");
+    return this.store.putTextIfAbsent(MARKER, JSON.stringify(marker, null, 2) + "\n");
+  }
+
+  /** The keyId the marker names now (undefined: no marker, or one without keyId). */
+  private async markerKeyId(): Promise<string | undefined> {
+    const text = await this.store.getText(MARKER);
+    const parsed = text === undefined ? undefined : parseJson(text, markerSchema);
+    return parsed?.ok ? parsed.value.encryption?.keyId : undefined;
   }
 
   /**
@@ -335,32 +362,55 @@ export class S3Repository implements Repository {
         });
       }
     }
-    let cipher: ObjectCipher | null = null;
-    if (this.passphrase !== undefined) {
-      let chosen = await this.unwrapMaster(this.passphrase);
-      if (!chosen) {
-        const name = newKeyName();
-        const master = newMasterKey();
-        await this.store.putText(
-          name,
-          JSON.stringify(await wrapKey(master, this.passphrase), null, 2) + "\n",
-        );
-        // Another creator at the same time: the key file that sorts first wins, the others adopt it.
-        const first = (await this.readKeyFiles())[0];
-        if (first && first.name !== name) {
-          const theirs = first.file ? await unwrapKey(first.file, this.passphrase) : undefined;
-          await this.store.delete(name);
-          if (!theirs) throw wrongPassphrase(this.location);
-          chosen = { master: theirs, name: first.name };
-        } else chosen = { master, name };
-      }
-      [this.masterKey, this.keyName] = [chosen.master, chosen.name];
-      cipher = new ObjectCipher(chosen.master);
+    if (this.passphrase === undefined) {
+      if (!(await this.writeMarker(null, undefined))) return this.open();
+      this.missing = false;
+      return null;
     }
-    // The marker last: a repository with a marker has its key.
-    await this.writeMarker(cipher);
+    const passphrase = this.passphrase;
+    let mine: string | undefined;
+    let chosen = await this.unwrapMaster(passphrase);
+    if (!chosen) {
+      const master = newMasterKey();
+      const wrapped = JSON.stringify(await wrapKey(master, passphrase), null, 2) + "\n";
+      mine = newKeyName();
+      await this.store.putText(mine, wrapped);
+      // Another creator at the same time: the key file that sorts first wins, the others adopt it.
+      const first = (await this.readKeyFiles())[0];
+      if (first && first.name !== mine) {
+        const theirs = first.file ? await unwrapKey(first.file, passphrase) : undefined;
+        await this.store.delete(mine);
+        if (!theirs) throw wrongPassphrase(this.location);
+        chosen = { master: theirs, name: first.name };
+      } else chosen = { master, name: mine };
+    }
+    // The marker last (a repository with a marker has its key), written only if there is none: on
+    // a store with conditional writes exactly one creator's choice is recorded and the others adopt
+    // it; on one without, the marker is read back, which narrows the race the same way.
+    await this.writeMarker(new ObjectCipher(chosen.master), chosen.master);
+    const recorded = await this.markerKeyId();
+    if (recorded !== undefined && recorded !== keyId(chosen.master)) {
+      const adopted = await this.masterWithId(passphrase, recorded);
+      if (mine && mine !== adopted.name) await this.store.delete(mine);
+      chosen = adopted;
+    }
+    [this.masterKey, this.keyName] = [chosen.master, chosen.name];
     this.missing = false;
-    return cipher;
+    return new ObjectCipher(chosen.master);
+  }
+
+  /** The master key the marker names (keyId), from any key file the passphrase opens. */
+  private async masterWithId(passphrase: string, id: string): Promise<{ master: Buffer; name: string }> {
+    for (const k of await this.readKeyFiles()) {
+      const master = k.file ? await unwrapKey(k.file, passphrase) : undefined;
+      if (master && keyId(master) === id) return { master, name: k.name };
+    }
+    throw new LifelineError({
+      code: "REPOSITORY_ENCRYPTION",
+      kind: "runtime",
+      message: `${this.location}/${MARKER} names master key ${id}, which no key file in ${KEYS}/ holds for this passphrase`,
+      fix: `restore ${KEYS}/ from your copy of it; if the key files are intact, check the passphrase`,
+    });
   }
 
   private async loadCipher(create: boolean): Promise<ObjectCipher | null> {
@@ -409,6 +459,13 @@ export class S3Repository implements Repository {
         kind: "runtime",
         message: `${this.location} is encrypted but ${KEYS}/ is empty: the repository cannot be opened without its key file`,
         fix: `restore ${KEYS}/ from your copy of it (lifeline never creates a new key for an existing repository)`,
+      });
+    if (encryption.keyId !== undefined && keyId(chosen.master) !== encryption.keyId)
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "runtime",
+        message: `${this.location}: the passphrase opens ${chosen.name}, but its master key is not the one ${MARKER} names (${encryption.keyId}); the repository's objects would not open with it`,
+        fix: `restore ${KEYS}/ from your copy of it (the key file with master key ${encryption.keyId}); if the key files are intact, check the passphrase`,
       });
     [this.masterKey, this.keyName] = [chosen.master, chosen.name];
     return new ObjectCipher(chosen.master, encryption.chunkSize);
@@ -887,6 +944,11 @@ export class S3Repository implements Repository {
         );
       }
     }
+    const keyFiles = objects.filter((o) => o.key.startsWith(`${KEYS}/`) && o.key.endsWith(".json"));
+    if (cipher && keyFiles.length > 1)
+      notes.push(
+        `${KEYS}/: ${keyFiles.length} key files (${keyFiles.map((o) => o.key).join(", ")}); an interrupted passphrase change leaves the older one, and its passphrase still opens the repository: run \`lifeline repository passphrase\` again to keep only the new one`,
+      );
     const uploads = await this.store.incompleteUploads("", false);
     if (uploads === null)
       notes.push(

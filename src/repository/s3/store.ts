@@ -174,6 +174,37 @@ export class ObjectStore {
     });
   }
 
+  /**
+   * Writes an object only when there is none by that name (a conditional PUT, If-None-Match: *):
+   * false when one exists. Stores that ignore the condition (some S3-compatible ones) just write it;
+   * callers read it back.
+   */
+  async putTextIfAbsent(name: string, text: string): Promise<boolean> {
+    const { client, sdk } = await this.connect();
+    try {
+      await client.send(
+        new sdk.PutObjectCommand({
+          Bucket: this.where.bucket,
+          Key: this.key(name),
+          Body: Buffer.from(text, "utf8"),
+          Metadata: { sha256: createHash("sha256").update(text).digest("hex") },
+          IfNoneMatch: "*",
+        }),
+      );
+      return true;
+    } catch (error) {
+      const f = describeFailure(error);
+      if (
+        f.name === "PreconditionFailed" ||
+        f.status === 412 ||
+        f.name === "ConditionalRequestConflict" ||
+        f.status === 409
+      )
+        return false;
+      throw this.fail(error, `cannot write ${name} in ${this.location}`);
+    }
+  }
+
   /** An object written in one request; `metadata` as given (an encrypted object carries none). */
   async putBytes(name: string, body: Buffer, metadata: Record<string, string> = {}): Promise<void> {
     const { client, sdk } = await this.connect();
