@@ -100,6 +100,9 @@ describe("S3 store: an endpoint that accepts connections and never answers", () 
     const hole = net.createServer((s) => void sockets.push(s));
     await new Promise<void>((resolve) => hole.listen(0, "127.0.0.1", resolve));
     const port = (hole.address() as net.AddressInfo).port;
+    // Credentials of some kind (this case may run alone, before any other set them).
+    process.env.AWS_ACCESS_KEY_ID ??= "S3RVER";
+    process.env.AWS_SECRET_ACCESS_KEY ??= "S3RVER";
     try {
       const repo = new S3Repository(
         {

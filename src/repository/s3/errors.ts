@@ -100,10 +100,7 @@ export function storeError(
       `the store kept refusing requests as too many (${name}) after lifeline retried`,
       "run the command again later, or lower backup.jobs; a prefix of its own for lifeline spreads the load",
     );
-  if (
-    (name === "TimeoutError" || /timed out|timeout/i.test(failure.message)) &&
-    !/^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN)$/.test(name)
-  )
+  if (name === "TimeoutError" || name === "ETIMEDOUT")
     return make(
       "STORE_UNREACHABLE",
       `${where.endpoint ?? "AWS S3"} did not answer in time (${where.timeouts ? `connection ${where.timeouts.connectMs / 1000} s, request ${where.timeouts.requestMs / 1000} s, ` : ""}after retries)`,
