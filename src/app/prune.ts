@@ -18,9 +18,14 @@ export interface PruneResult {
   /** Newest first: every restore point, kept or removed, with the reasons. */
   decisions: RetentionDecision[];
   removed: string[];
+  /** Restore points that were to go but another prune removed first (not counted as removed here). */
+  removedAlready: string[];
   /** Restore points that were to go but could not be removed (in use since, disk error): they stay. */
   failures: { id: string; error: string }[];
-  /** The audit entry recording the removals (null on a dry run or when nothing was removed). */
+  /**
+   * The audit entry recording what was removed (null on a dry run or when nothing was to go); an
+   * entry with the intended removals (data.intended) is appended before anything is removed.
+   */
   audit: AuditEntry | null;
 }
 
@@ -66,38 +71,51 @@ export async function prune(
     dryRun: options.dryRun,
     decisions,
     removed: [],
+    removedAlready: [],
     failures: [],
     audit: null,
   };
   if (options.dryRun) return result;
-  for (const d of decisions) {
-    if (!d.remove) continue;
+  const removing = decisions.filter((d) => d.remove);
+  if (removing.length === 0) return result;
+  const described = (list: RetentionDecision[]) =>
+    list.map((d) => ({ restorePointId: d.id, snapshotTime: d.snapshotTime, reason: d.reasons.join("; ") }));
+  // The intent first: a prune killed half-way leaves in the audit log what it was removing.
+  const intent = await catalog.appendAudit({
+    at: ctx.clock.now().toISOString(),
+    kind: "prune",
+    identity: options.identity,
+    host: options.host,
+    asset,
+    planId: null,
+    data: { policy: { ...policy }, intended: described(removing), kept: decisions.length - removing.length },
+  });
+  for (const d of removing) {
     if (ctx.signal.aborted) break;
     try {
-      await ctx.repository.removeRestorePoint(asset, d.id);
-      result.removed.push(d.id);
+      if (await ctx.repository.removeRestorePoint(asset, d.id)) result.removed.push(d.id);
+      else result.removedAlready.push(d.id);
     } catch (error) {
       result.failures.push({ id: d.id, error: error instanceof Error ? error.message : String(error) });
     }
   }
-  if (result.removed.length > 0) {
-    const removed = new Set(result.removed);
-    result.audit = await catalog.appendAudit({
-      at: ctx.clock.now().toISOString(),
-      kind: "prune",
-      identity: options.identity,
-      host: options.host,
-      asset,
-      planId: null,
-      data: {
-        policy: { ...policy },
-        removed: decisions
-          .filter((d) => removed.has(d.id))
-          .map((d) => ({ restorePointId: d.id, snapshotTime: d.snapshotTime, reason: d.reasons.join("; ") })),
-        kept: decisions.filter((d) => !d.remove).length,
-        failures: result.failures,
-      },
-    });
-  }
+  const removed = new Set(result.removed);
+  result.audit = await catalog.appendAudit({
+    at: ctx.clock.now().toISOString(),
+    kind: "prune",
+    identity: options.identity,
+    host: options.host,
+    asset,
+    planId: null,
+    data: {
+      policy: { ...policy },
+      intentSeq: intent.seq,
+      removed: described(decisions.filter((d) => removed.has(d.id))),
+      removedAlready: result.removedAlready,
+      kept: decisions.filter((d) => !d.remove).length,
+      failures: result.failures,
+      ...(ctx.signal.aborted ? { interrupted: true } : {}),
+    },
+  });
   return result;
 }

@@ -76,6 +76,7 @@ export const ERROR_CODES = [
   "RESTORE_CANNOT_CREATE",
   "RESTORE_FAILED",
   "RESTORE_POINT_DAMAGED",
+  "RESTORE_POINT_GONE",
   "RESTORE_POINT_IN_USE",
   "RESTORE_POINT_UNKNOWN",
   "RESTORE_SELECTION_UNKNOWN",
@@ -192,6 +193,25 @@ export function asLifelineError(error: unknown, code: ErrorCode, doing: string):
  * A restore point that exists but cannot be trusted: its manifest is unreadable, invalid or does
  * not match its digest. Exit 4 (like a failed verification) wherever it would have been used.
  */
+/** A restore point removed (by retention) just before a drill, restore or standby took its hold. */
+export function restorePointGone(asset: string, id: string): LifelineError {
+  return new LifelineError({
+    code: "RESTORE_POINT_GONE",
+    kind: "runtime",
+    message: `restore point ${id} of ${asset} was removed (by retention) as it was about to be read; nothing was read from it`,
+    fix: `run the command again: it picks a restore point that exists (\`lifeline status ${asset}\` lists them)`,
+  });
+}
+
+export function inUse(asset: string, id: string, held: string): LifelineError {
+  return new LifelineError({
+    code: "RESTORE_POINT_IN_USE",
+    kind: "runtime",
+    message: `restore point ${id} of ${asset} is in use (${held}); it was not removed`,
+    fix: `run lifeline prune ${asset} again once that is done`,
+  });
+}
+
 export function restorePointDamaged(asset: string, id: string, problem: string): LifelineError {
   return new LifelineError({
     code: "RESTORE_POINT_DAMAGED",

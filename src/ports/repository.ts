@@ -106,10 +106,14 @@ export interface Repository {
   check(options?: CheckOptions): Promise<CheckResult>;
   /**
    * Removes a restore point and its drill reports, crash-safely: it stops existing for readers at
-   * once, and an interrupted removal is finished later. RESTORE_POINT_IN_USE when something holds it.
+   * once, and an interrupted removal is finished later. RESTORE_POINT_IN_USE when something holds it
+   * (or takes a hold while the removal starts). False when it was removed already (another prune).
    */
-  removeRestorePoint(asset: string, id: string): Promise<void>;
-  /** Marks a restore point in use (a drill, restore or standby reads it) until the returned release. */
+  removeRestorePoint(asset: string, id: string): Promise<boolean>;
+  /**
+   * Marks a restore point in use (a drill, restore or standby reads it) until the returned release.
+   * RESTORE_POINT_GONE when it was removed (or its removal started) before the hold was taken.
+   */
   holdRestorePoint(asset: string, id: string, purpose: string): Promise<() => Promise<void>>;
   /** The restore points held by live processes: id → what holds it. */
   heldRestorePoints(asset: string): Promise<Map<string, string>>;

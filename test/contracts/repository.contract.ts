@@ -366,6 +366,46 @@ export function repositoryContract(name: string, open: () => Promise<RepositoryS
       }
     });
 
+    it("a hold and a removal racing: never both succeed; a hold on a removed restore point is a clear error", async () => {
+      await fresh();
+      try {
+        const seed = await takeBackup();
+        const gone = await copyOf(seed, "app", idAt(20, "eeeeee"), at(20));
+        await repo.removeRestorePoint("app", gone.id);
+        await assert.rejects(repo.holdRestorePoint("app", gone.id, "a drill of app"), (error: unknown) => {
+          assert.ok(isLifelineError(error), String(error));
+          assert.equal(error.code, "RESTORE_POINT_GONE");
+          assert.match(error.fix ?? "", /again/);
+          return true;
+        });
+        assert.equal((await repo.heldRestorePoints("app")).size, 0, "a failed hold leaves no hold");
+        for (let i = 0; i < 4; i++) {
+          const rp = await copyOf(seed, "app", idAt(10 + i, "dddddd"), at(10 + i));
+          const [hold, removal] = await Promise.allSettled([
+            repo.holdRestorePoint("app", rp.id, "a restore of app"),
+            subject.reopen().removeRestorePoint("app", rp.id),
+          ]);
+          if (hold.status === "fulfilled") {
+            assert.ok(await repo.getRestorePoint("app", rp.id), "a held restore point was removed");
+            assert.equal(removal.status, "rejected");
+            await hold.value();
+          } else {
+            const error: unknown = hold.reason;
+            assert.ok(isLifelineError(error), String(error));
+            assert.equal(error.code, "RESTORE_POINT_GONE");
+          }
+          if (removal.status === "rejected") {
+            const error: unknown = removal.reason;
+            assert.ok(isLifelineError(error), String(error));
+            assert.equal(error.code, "RESTORE_POINT_IN_USE");
+          }
+        }
+        assert.deepEqual((await repo.check()).findings, []);
+      } finally {
+        await done();
+      }
+    });
+
     it("concurrent drill reports lose none", async () => {
       await fresh();
       try {

@@ -311,9 +311,31 @@ describe("lifeline on an encrypted S3 repository (real CLI, PostgreSQL and s3rve
     assert.equal((await run(["status", "shop"], { LIFELINE_REPO_PASSPHRASE: NEXT })).code, 0);
   });
 
+  it("repository copy to object storage never writes plaintext or a weak passphrase by mistake", async () => {
+    const pass = { LIFELINE_REPO_PASSPHRASE: NEXT };
+    const copyObjects = () => objects().filter((f) => f.includes("/copy-target/"));
+    const copy = (extra: string[], env: NodeJS.ProcessEnv = {}) =>
+      run(["repository", "copy", "--to", "s3://lifeline-test/copy-target", ...extra], { ...pass, ...env });
+    const unset = await copy(["--to-passphrase-env", "LIFELINE_COPY_UNSET"]);
+    assert.equal(unset.code, 2, unset.stdout + unset.stderr);
+    assert.match(unset.stderr, /LIFELINE_COPY_UNSET is not set/);
+    const empty = await copy(["--to-passphrase-env", "LIFELINE_COPY_PASS"], { LIFELINE_COPY_PASS: "" });
+    assert.equal(empty.code, 2, empty.stdout + empty.stderr);
+    assert.match(empty.stderr, /at least 8 characters/);
+    const plain = await copy([]);
+    assert.equal(plain.code, 2, plain.stdout + plain.stderr);
+    assert.match(plain.stderr, /--allow-plaintext/);
+    assert.deepEqual(copyObjects(), []);
+    const good = await copy(["--to-passphrase-env", "LIFELINE_COPY_PASS", "--json"], {
+      LIFELINE_COPY_PASS: "copy-target-passphrase-7",
+    });
+    assert.equal(good.code, 0, good.stderr);
+    assert.ok(copyObjects().some((f) => f.includes("/keys/")));
+  });
+
   it("a tampered chunk is detected, naming the object", async () => {
     const data = objects()
-      .filter((f) => f.includes("/dump/") && !f.includes("toc.dat"))
+      .filter((f) => f.includes("/dump/") && !f.includes("toc.dat") && !f.includes("/copy-target/"))
       .sort((a, b) => statSync(b).size - statSync(a).size)[0];
     assert.ok(data);
     const bytes = readFileSync(data);

@@ -11,8 +11,9 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { backup } from "../../src/app/backup.js";
 import { drill } from "../../src/app/drill.js";
-import { openCatalogFor } from "../../src/cli/catalog.js";
-import { loadConfig, resolveAsset, type LoadedConfig } from "../../src/config/load.js";
+import { openCatalogFor, withCatalog } from "../../src/cli/catalog.js";
+import { prune } from "../../src/app/prune.js";
+import { assetRetention, loadConfig, resolveAsset, type LoadedConfig } from "../../src/config/load.js";
 import type { Catalog } from "../../src/ports/catalog.js";
 import { startJobsComponent, type JobsComponent } from "../../src/serve/jobs-component.js";
 import type { Logger } from "../../src/serve/log.js";
@@ -510,5 +511,41 @@ describe("lifeline prune", () => {
     assert.equal(existsSync(path.join(loaded.repositoryPath, "drills", "shop", ids[0] ?? "")), false);
     const finished = await cli(["check"], { cwd: tmp.dir });
     assert.equal(finished.code, 0, finished.stdout + finished.stderr);
+
+    // Two prunes at once: each removal is counted (and audited as done) once; the intended
+    // removals are in the audit log before anything is deleted (a killed prune leaves its trace).
+    for (let i = 0; i < 2; i++)
+      assert.equal((await drill(ctx, asset, (await backup(ctx, asset)).id)).result, "passed");
+    const policy = assetRetention(loaded, "shop");
+    assert.ok(policy);
+    const results = await withCatalog(loaded, (catalog) =>
+      Promise.all(
+        [1, 2].map(() =>
+          prune(ctx, catalog, "shop", policy, { dryRun: false, identity: "test", host: "here" }),
+        ),
+      ),
+    );
+    const removedTwice = results.flatMap((r) => r.removed);
+    assert.equal(
+      removedTwice.length,
+      new Set(removedTwice).size,
+      `counted twice: ${removedTwice.join(", ")}`,
+    );
+    assert.ok(removedTwice.length >= 2, removedTwice.join(", "));
+    const { entries } = JSON.parse(
+      (await cli(["audit", "--kind", "prune", "--json"], { cwd: tmp.dir })).stdout,
+    ) as {
+      entries: {
+        seq: number;
+        data: { intended?: { restorePointId: string }[]; removed?: { restorePointId: string }[] };
+      }[];
+    };
+    const done = entries.flatMap((e) => (e.data.removed ?? []).map((r) => r.restorePointId));
+    assert.equal(done.length, new Set(done).size, "an audit entry claims a removal another did");
+    for (const id of removedTwice) {
+      const intent = entries.find((e) => e.data.intended?.some((r) => r.restorePointId === id));
+      const record = entries.find((e) => e.data.removed?.some((r) => r.restorePointId === id));
+      assert.ok(intent && record && intent.seq < record.seq, `no intent recorded before removing ${id}`);
+    }
   });
 });

@@ -36,6 +36,13 @@ describe("store errors name the problem and the fix", () => {
         /cannot reach https:\/\/minio\.internal:9000/,
         /repository\.endpoint/,
       ],
+      [
+        "TimeoutError",
+        undefined,
+        "STORE_UNREACHABLE",
+        /https:\/\/minio\.internal:9000 did not answer in time/,
+        /LIFELINE_S3_REQUEST_TIMEOUT_MS/,
+      ],
       ["InternalError", 500, "STORE_FAILED", /answered InternalError \(HTTP 500\)/, /again/],
     ];
     for (const [name, status, code, problem, fix] of cases) {

@@ -18,9 +18,18 @@ export function renderPrune(result: PruneResult): string {
   );
   for (const d of result.decisions) {
     const failed = result.failures.find((f) => f.id === d.id);
-    const mark = !d.remove ? "keep  " : failed ? "FAILED" : result.dryRun ? "remove" : "removed";
+    const already = result.removedAlready.includes(d.id);
+    const mark = !d.remove
+      ? "keep  "
+      : failed
+        ? "FAILED"
+        : result.dryRun
+          ? "remove"
+          : already
+            ? "gone"
+            : "removed";
     lines.push(
-      `  ${mark.padEnd(7)} ${d.id}  ${d.reasons.join("; ")}${failed ? ` — not removed: ${failed.error}` : ""}`,
+      `  ${mark.padEnd(7)} ${d.id}  ${d.reasons.join("; ")}${failed ? ` — not removed: ${failed.error}` : ""}${already ? " — removed already (by another prune)" : ""}`,
     );
   }
   if (result.dryRun && removing.length > 0)
@@ -80,6 +89,7 @@ Exit code 1 when a restore point that was to go could not be removed (it stays).
           dryRun: result.dryRun,
           policy: result.policy,
           removed: result.dryRun ? result.decisions.filter((d) => d.remove).map((d) => d.id) : result.removed,
+          removedAlready: result.removedAlready,
           failures: result.failures,
           decisions: result.decisions,
           auditSeq: result.audit?.seq ?? null,

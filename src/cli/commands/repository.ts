@@ -83,21 +83,54 @@ export function register(program: Command, env: CliEnv): void {
       "--to-passphrase-env <variable>",
       "the other repository is encrypted with the passphrase in this variable",
     )
+    .option(
+      "--allow-plaintext",
+      "copy an encrypted repository into object storage without encryption (refused otherwise)",
+    )
     .option("--json", "print one JSON document on stdout")
     .addHelpText(
       "after",
-      "\nExample:\n  lifeline repository copy --to /mnt/backup-disk/lifeline\n  lifeline repository copy --to s3://offsite-backups/lifeline --asset shop --json\n\nExit codes: 0 copied (or already there); 4 a restore point's artifacts did not match its manifest (not copied).\n",
+      "\nExample:\n  lifeline repository copy --to /mnt/backup-disk/lifeline\n  LIFELINE_COPY_PASSPHRASE=… lifeline repository copy --to s3://offsite-backups/lifeline --to-passphrase-env LIFELINE_COPY_PASSPHRASE --asset shop --json\n\nExit codes: 0 copied (or already there); 4 a restore point's artifacts did not match its manifest (not copied).\n",
     )
     .action(
       async (
-        opts: { to: string; asset?: string; restorePoint?: string; toPassphraseEnv?: string },
+        opts: {
+          to: string;
+          asset?: string;
+          restorePoint?: string;
+          toPassphraseEnv?: string;
+          allowPlaintext?: boolean;
+        },
         command: Command,
       ) => {
         const options = env.globals(command);
         const loaded = load(options);
         const from = repositoryFor(loaded);
-        const passphrase = opts.toPassphraseEnv ? process.env[opts.toPassphraseEnv] : undefined;
+        let passphrase: string | undefined;
+        if (opts.toPassphraseEnv !== undefined) {
+          passphrase = process.env[opts.toPassphraseEnv];
+          if (passphrase === undefined || passphrase.length < 8)
+            throw new LifelineError({
+              code: "USAGE",
+              kind: "usage",
+              message: `${opts.toPassphraseEnv} ${passphrase === undefined ? "is not set" : "is shorter than 8 characters"} (a passphrase is at least 8 characters); nothing was copied`,
+              fix: `export ${opts.toPassphraseEnv} with the other repository's passphrase, then run this again`,
+            });
+        }
         const to = repositoryAt(loaded, opts.to, passphrase, process.cwd());
+        if (
+          to instanceof S3Repository &&
+          passphrase === undefined &&
+          !opts.allowPlaintext &&
+          from instanceof S3Repository &&
+          (await from.isEncrypted())
+        )
+          throw new LifelineError({
+            code: "USAGE",
+            kind: "usage",
+            message: `${from.location} is encrypted and ${to.location} would not be: nothing was copied`,
+            fix: "give --to-passphrase-env <variable> (the other repository's passphrase), or --allow-plaintext to copy without encryption on purpose",
+          });
         const result = await copyRepository(from, to, {
           ...(opts.asset ? { asset: opts.asset } : {}),
           ...(opts.restorePoint ? { restorePointId: opts.restorePoint } : {}),

@@ -94,7 +94,7 @@ export class LocalRepository implements Repository {
     return listDrillReports(this.root, asset);
   }
 
-  removeRestorePoint(asset: string, id: string): Promise<void> {
+  removeRestorePoint(asset: string, id: string): Promise<boolean> {
     return removeRestorePoint(this.root, asset, id);
   }
 

@@ -7,25 +7,33 @@
  * Holds: a drill, restore or standby marks the restore point it reads (index/<asset>.hold-<id>-<pid>-<hex>,
  * holding the purpose) so that retention leaves it alone; a hold whose process is gone counts for nothing.
  */
-import { readFile, rename, rm, writeFile, mkdir } from "node:fs/promises";
+import { access, readFile, rename, rm, writeFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
-import { LifelineError } from "../../core/errors.js";
+import { inUse, isLifelineError, restorePointGone } from "../../core/errors.js";
 import { fileSystemError, fsyncPath, isPidAlive } from "../../support/files.js";
 import { beginIndexUpdate, finishIndexUpdate } from "./asset-index.js";
-import { DRILLS, HOLD, INDEX, REMOVING, RESTORE_POINTS, entries, failure, indexPath } from "./layout.js";
+import {
+  DRILLS,
+  HOLD,
+  INDEX,
+  MANIFEST,
+  REMOVING,
+  RESTORE_POINTS,
+  entries,
+  failure,
+  indexPath,
+} from "./layout.js";
 
-export async function removeRestorePoint(root: string, asset: string, id: string): Promise<void> {
+/**
+ * Removes a restore point; false when it was removed already (by another prune). A hold taken while
+ * the removal starts wins: the directory is renamed first, the holds read again, and the rename
+ * undone when one appeared (the holder, for its part, checks the restore point after its hold).
+ */
+export async function removeRestorePoint(root: string, asset: string, id: string): Promise<boolean> {
   const assetDir = path.join(root, RESTORE_POINTS, asset);
   const held = (await heldRestorePoints(root, asset)).get(id);
-  if (held !== undefined) {
-    throw new LifelineError({
-      code: "RESTORE_POINT_IN_USE",
-      kind: "runtime",
-      message: `restore point ${id} of ${asset} is in use (${held}); it was not removed`,
-      fix: `run lifeline prune ${asset} again once that is done`,
-    });
-  }
+  if (held !== undefined) throw inUse(asset, id, held);
   const removing = path.join(assetDir, `.removing-${id}-${process.pid}`);
   const pending = await beginIndexUpdate(root, asset);
   try {
@@ -34,20 +42,29 @@ export async function removeRestorePoint(root: string, asset: string, id: string
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") {
         await rm(pending, { force: true });
-        return; // removed already (by another prune)
+        return false; // removed already (by another prune)
       }
       throw error;
     }
     await fsyncPath(assetDir);
+    const heldSince = (await heldRestorePoints(root, asset)).get(id);
+    if (heldSince !== undefined) {
+      await rename(removing, path.join(assetDir, id));
+      await fsyncPath(assetDir);
+      await rm(pending, { force: true });
+      throw inUse(asset, id, heldSince);
+    }
     await finishRemoval(root, asset, id, removing);
   } catch (error) {
     await rm(pending, { force: true }).catch(() => undefined);
+    if (isLifelineError(error)) throw error;
     throw failure(root, error, `cannot remove restore point ${id} of ${asset}`);
   }
   await finishIndexUpdate(root, asset, pending, (index) => {
     index.restorePoints = index.restorePoints.filter((p) => p.id !== id);
     index.drills = index.drills.filter((d) => d.restorePointId !== id);
   });
+  return true;
 }
 
 /** Deletes the drill reports, then the files: drill reports never outlive their restore point unnoticed. */
@@ -94,7 +111,27 @@ export async function holdRestorePoint(
       fileSystemError(error, `cannot mark restore point ${id} as in use`, path.join(root, INDEX)) ?? error
     );
   }
+  // The hold first, then the restore point: a removal that started before sees the hold and backs
+  // off (its directory comes back), or has taken it out of the namespace and this is refused.
+  const manifest = path.join(root, RESTORE_POINTS, asset, id, MANIFEST);
+  for (let attempt = 0; !(await exists(manifest)); attempt++) {
+    const removal = (await entries(path.join(root, RESTORE_POINTS, asset))).some(
+      (e) => REMOVING.exec(e.name)?.[1] === id,
+    );
+    if (!removal || attempt >= 20) {
+      await rm(file, { force: true });
+      throw restorePointGone(asset, id);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50)); // a removal that may back off
+  }
   return () => rm(file, { force: true });
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Restore point id → what holds it, for the holds whose process is alive. */

@@ -34,7 +34,13 @@ const UNREACHABLE =
 /** Pure: the failure, where (bucket, endpoint) and what lifeline was doing → the error to show. */
 export function storeError(
   failure: StoreFailure,
-  where: { location: string; bucket: string; endpoint: string | undefined; region: string },
+  where: {
+    location: string;
+    bucket: string;
+    endpoint: string | undefined;
+    region: string;
+    timeouts?: { connectMs: number; requestMs: number };
+  },
   doing: string,
 ): LifelineError {
   const at = `${where.location}${where.endpoint ? ` (endpoint ${where.endpoint})` : ""}`;
@@ -93,6 +99,12 @@ export function storeError(
       "STORE_THROTTLED",
       `the store kept refusing requests as too many (${name}) after lifeline retried`,
       "run the command again later, or lower backup.jobs; a prefix of its own for lifeline spreads the load",
+    );
+  if (name === "TimeoutError" || name === "ETIMEDOUT")
+    return make(
+      "STORE_UNREACHABLE",
+      `${where.endpoint ?? "AWS S3"} did not answer in time (${where.timeouts ? `connection ${where.timeouts.connectMs / 1000} s, request ${where.timeouts.requestMs / 1000} s, ` : ""}after retries)`,
+      "check repository.endpoint in lifeline.yaml, the network and any proxy, then run the command again; a slow store may need more time: LIFELINE_S3_CONNECT_TIMEOUT_MS / LIFELINE_S3_REQUEST_TIMEOUT_MS",
     );
   if (UNREACHABLE.test(name) || /connect|socket hang up|getaddrinfo/i.test(failure.message))
     return make(

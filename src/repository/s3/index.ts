@@ -21,14 +21,14 @@
  * (one request per 1,000 names, no manifest read) and brought up to date by reading only what it
  * lacks: concurrent writers without locks lose nothing, the next reader adds what one overwrote.
  */
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import * as z from "zod";
 import type { DrillReport } from "../../core/drill/drill.js";
 import { DRILL_ID } from "../../core/drill/drill.js";
-import { LifelineError, restorePointDamaged } from "../../core/errors.js";
+import { LifelineError, inUse, restorePointDamaged, restorePointGone } from "../../core/errors.js";
 import { checkArtifacts, type Finding, type ObservedFile } from "../../core/restore-point/check.js";
 import {
   RESTORE_POINT_ID,
@@ -55,6 +55,7 @@ import {
   encryptedSize,
   keyFileSchema,
   newMasterKey,
+  type KeyFile,
   unwrapKey,
   wrapKey,
   wrongPassphrase,
@@ -67,7 +68,7 @@ import {
   type Parsed,
   type ManifestRead,
 } from "../manifest-text.js";
-import { ObjectStore, bounded, type S3Location } from "./store.js";
+import { ObjectStore, bounded, type S3Location, type StoreTimeouts } from "./store.js";
 
 const MARKER = "lifeline-repository.json";
 const RESTORE_POINTS = "restore-points";
@@ -80,7 +81,14 @@ const KEYS = "keys";
 const markerSchema = z.object({
   kind: z.literal("lifeline-repository"),
   format: z.literal(1),
-  encryption: z.object({ scheme: z.literal("aes-256-gcm-chunked"), chunkSize: z.number() }).optional(),
+  encryption: z
+    .object({
+      scheme: z.literal("aes-256-gcm-chunked"),
+      chunkSize: z.number(),
+      /** keyId(master key): which master key the repository's objects are encrypted with. */
+      keyId: z.string().optional(),
+    })
+    .optional(),
 });
 /** Transfers at a time (an artifact above 8 MiB is uploaded in parts, 4 at a time). */
 const PARALLEL = 4;
@@ -149,9 +157,19 @@ function seal(index: Omit<IndexFile, "digest">): IndexFile {
 
 const rpPrefix = (asset: string, id: string) => `${RESTORE_POINTS}/${asset}/${id}/`;
 
+/** Names a master key without revealing it (in the marker: the key the objects are encrypted with). */
+const keyId = (master: Buffer) =>
+  createHmac("sha256", master).update("lifeline-key-id").digest("hex").slice(0, 16);
+
+/** A key file's name: time first (an earlier creator's key tends to sort first), then random. */
+const newKeyName = () =>
+  `${KEYS}/${Date.now().toString(36).padStart(9, "0")}-${randomBytes(6).toString("hex")}.json`;
+
 export interface S3RepositoryOptions {
   /** Client-side encryption: the repository's keys are unwrapped with it (see ../encryption.ts). */
   passphrase?: string | undefined;
+  /** Connection and request timeouts (default LIFELINE_S3_*_TIMEOUT_MS, else 10 s and 60 s). */
+  timeouts?: Partial<StoreTimeouts> | undefined;
 }
 
 export class S3Repository implements Repository {
@@ -165,7 +183,7 @@ export class S3Repository implements Repository {
   private missing = false;
 
   constructor(where: S3Location, options: S3RepositoryOptions = {}) {
-    this.store = new ObjectStore(where);
+    this.store = new ObjectStore(where, options.timeouts);
     this.passphrase = options.passphrase;
   }
 
@@ -193,21 +211,86 @@ export class S3Repository implements Repository {
     return { encrypted: (await this.cipher(true)) !== null };
   }
 
-  /** Rewraps the master key with another passphrase: no data is re-encrypted. */
+  /** Whether the repository is encrypted (false when it does not exist yet). */
+  async isEncrypted(): Promise<boolean> {
+    return (await this.cipher(false)) !== null;
+  }
+
+  /**
+   * Rewraps the master key with another passphrase: no data is re-encrypted. The new key file is
+   * written and read back first; then every other key file is deleted (those of earlier, perhaps
+   * interrupted, changes too): no older passphrase opens the repository afterwards.
+   */
   async changePassphrase(next: string): Promise<void> {
     const cipher = await this.cipher(false);
-    const [master, old] = [this.masterKey, this.keyName];
-    if (!cipher || !master || !old)
+    const master = this.masterKey;
+    if (!cipher || !master)
       throw new LifelineError({
         code: "REPOSITORY_ENCRYPTION",
         kind: "usage",
         message: `${this.location} is not encrypted: there is no passphrase to change`,
         fix: "give repository.encryption.passphrase in lifeline.yaml to create an encrypted repository under a new prefix",
       });
-    const name = `${KEYS}/${randomBytes(8).toString("hex")}.json`;
+    const name = newKeyName();
     await this.store.putText(name, JSON.stringify(await wrapKey(master, next), null, 2) + "\n");
-    await this.store.delete(old);
+    const written = (await this.readKeyFiles()).find((k) => k.name === name);
+    const back = written?.file ? await unwrapKey(written.file, next) : undefined;
+    if (!back || !back.equals(master))
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "runtime",
+        message: `${this.location}/${name}: the new key file does not read back as written; the passphrase was not changed (the old one still opens the repository)`,
+        fix: "run lifeline repository passphrase again; if it persists, check the store",
+      });
+    for (const k of await this.readKeyFiles()) if (k.name !== name) await this.store.delete(k.name);
     this.keyName = name;
+  }
+
+  /** Every object under keys/, parsed (or why not). */
+  private async readKeyFiles(): Promise<{ name: string; file?: KeyFile; problem?: string }[]> {
+    const { objects } = await this.store.children(`${KEYS}/`);
+    return bounded(
+      objects.filter((o) => o.key.endsWith(".json")).sort((a, b) => a.key.localeCompare(b.key)),
+      PARALLEL,
+      async (o) => {
+        const text = await this.store.getText(o.key);
+        if (text === undefined) return { name: o.key, problem: "deleted while read" };
+        const parsed = parseJson(text, keyFileSchema);
+        return parsed.ok ? { name: o.key, file: parsed.value } : { name: o.key, problem: parsed.problem };
+      },
+    );
+  }
+
+  /**
+   * The one master key that the passphrase unwraps from keys/; an error naming the files when it
+   * unwraps none (wrong passphrase, damaged or missing key files) or more than one distinct key.
+   */
+  private async unwrapMaster(passphrase: string): Promise<{ master: Buffer; name: string } | undefined> {
+    const keys = await this.readKeyFiles();
+    if (keys.length === 0) return undefined;
+    const found: { master: Buffer; name: string }[] = [];
+    for (const k of keys) {
+      const master = k.file ? await unwrapKey(k.file, passphrase) : undefined;
+      if (master) found.push({ master, name: k.name });
+    }
+    const distinct = found.filter((f, i) => found.findIndex((g) => g.master.equals(f.master)) === i);
+    if (distinct.length > 1)
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "runtime",
+        message: `${this.location}: the passphrase unwraps ${distinct.length} different master keys (${distinct.map((d) => d.name).join(", ")}); lifeline cannot tell which one the repository's objects are encrypted with, and stopped before writing anything`,
+        fix: `keep a copy of ${KEYS}/, then move the key files aside one at a time and run \`lifeline check --read-data\`: keep the one that opens the manifests`,
+      });
+    if (distinct[0]) return distinct[0];
+    const damaged = keys.filter((k) => !k.file);
+    if (damaged.length > 0)
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "runtime",
+        message: `${this.location}: ${damaged.map((k) => `${k.name} is damaged (${k.problem ?? "unreadable"})`).join("; ")}; the passphrase opens none of the other key files`,
+        fix: `restore ${KEYS}/ from your copy of it (the repository cannot be opened without its key file); if the key files are intact, check the passphrase`,
+      });
+    throw wrongPassphrase(this.location);
   }
 
   private cipher(create: boolean): Promise<ObjectCipher | null> {
@@ -225,32 +308,123 @@ export class S3Repository implements Repository {
     );
   }
 
-  private async loadCipher(create: boolean): Promise<ObjectCipher | null> {
+  /** Writes the marker unless there is one (conditional PUT); false when another creator's is there. */
+  private async writeMarker(cipher: ObjectCipher | null, master: Buffer | undefined): Promise<boolean> {
+    const marker = {
+      kind: "lifeline-repository",
+      format: 1,
+      ...(cipher
+        ? {
+            encryption: {
+              scheme: "aes-256-gcm-chunked",
+              chunkSize: cipher.chunkSize,
+              ...(master ? { keyId: keyId(master) } : {}),
+            },
+          }
+        : {}),
+    };
+    return this.store.putTextIfAbsent(MARKER, JSON.stringify(marker, null, 2) + "\n");
+  }
+
+  /** The keyId the marker names now (undefined: no marker, or one without keyId). */
+  private async markerKeyId(): Promise<string | undefined> {
     const text = await this.store.getText(MARKER);
-    if (text === undefined) {
-      this.missing = true;
-      if (!create) return null;
-      let cipher: ObjectCipher | null = null;
-      if (this.passphrase !== undefined) {
-        const master = newMasterKey();
-        const name = `${KEYS}/${randomBytes(8).toString("hex")}.json`;
-        await this.store.putText(
-          name,
-          JSON.stringify(await wrapKey(master, this.passphrase), null, 2) + "\n",
-        );
-        [this.masterKey, this.keyName] = [master, name];
-        cipher = new ObjectCipher(master);
+    const parsed = text === undefined ? undefined : parseJson(text, markerSchema);
+    return parsed?.ok ? parsed.value.encryption?.keyId : undefined;
+  }
+
+  /**
+   * No marker: creates the repository. Never a second master key: key files already in keys/ (a
+   * creation killed before its marker, a marker deleted by a lifecycle rule, another process
+   * creating it now) are used; two creators at once each write a key, list keys/ again, and the
+   * one whose key file does not sort first adopts the first one and deletes its own. A prefix with
+   * lifeline objects but neither marker nor keys is refused (its key is lost or it is not ours).
+   */
+  private async create(): Promise<ObjectCipher | null> {
+    const existing = await this.readKeyFiles();
+    if (existing.length > 0 && this.passphrase === undefined)
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "config",
+        message: `${this.location} has encryption keys (${KEYS}/) but no ${MARKER}: it is an encrypted repository whose marker is missing, and lifeline.yaml gives no passphrase`,
+        fix: "set repository.encryption.passphrase: ${LIFELINE_REPO_PASSPHRASE} in lifeline.yaml and the variable in the environment (lifeline writes the marker again)",
+      });
+    if (existing.length === 0) {
+      const others = (await this.store.list("")).filter((o) => !o.key.startsWith(`${KEYS}/`));
+      if (others.length > 0) {
+        // Another process may have created the repository since the marker was read.
+        if (await this.store.head(MARKER)) return this.open();
+        throw new LifelineError({
+          code: "REPOSITORY_ENCRYPTION",
+          kind: "runtime",
+          message: `${this.location} holds ${others.length} objects (e.g. ${others[0]?.key ?? "?"}) but neither ${MARKER} nor a key in ${KEYS}/: lifeline does not create a repository over them (an encrypted repository whose keys were deleted cannot be opened, and a new key would not open its objects)`,
+          fix: `restore ${MARKER} and ${KEYS}/ from your copy of them, or give repository.url another prefix for a new repository`,
+        });
       }
-      const marker = {
-        kind: "lifeline-repository",
-        format: 1,
-        ...(cipher ? { encryption: { scheme: "aes-256-gcm-chunked", chunkSize: cipher.chunkSize } } : {}),
-      };
-      // The marker last: a repository with a marker has its key.
-      await this.store.putText(MARKER, JSON.stringify(marker, null, 2) + "\n");
-      this.missing = false;
-      return cipher;
     }
+    if (this.passphrase === undefined) {
+      if (!(await this.writeMarker(null, undefined))) return this.open();
+      this.missing = false;
+      return null;
+    }
+    const passphrase = this.passphrase;
+    let mine: string | undefined;
+    let chosen = await this.unwrapMaster(passphrase);
+    if (!chosen) {
+      const master = newMasterKey();
+      const wrapped = JSON.stringify(await wrapKey(master, passphrase), null, 2) + "\n";
+      mine = newKeyName();
+      await this.store.putText(mine, wrapped);
+      // Another creator at the same time: the key file that sorts first wins, the others adopt it.
+      const first = (await this.readKeyFiles())[0];
+      if (first && first.name !== mine) {
+        const theirs = first.file ? await unwrapKey(first.file, passphrase) : undefined;
+        await this.store.delete(mine);
+        if (!theirs) throw wrongPassphrase(this.location);
+        chosen = { master: theirs, name: first.name };
+      } else chosen = { master, name: mine };
+    }
+    // The marker last (a repository with a marker has its key), written only if there is none: on
+    // a store with conditional writes exactly one creator's choice is recorded and the others adopt
+    // it; on one without, the marker is read back, which narrows the race the same way.
+    await this.writeMarker(new ObjectCipher(chosen.master), chosen.master);
+    const recorded = await this.markerKeyId();
+    if (recorded !== undefined && recorded !== keyId(chosen.master)) {
+      const adopted = await this.masterWithId(passphrase, recorded);
+      if (mine && mine !== adopted.name) await this.store.delete(mine);
+      chosen = adopted;
+    }
+    [this.masterKey, this.keyName] = [chosen.master, chosen.name];
+    this.missing = false;
+    return new ObjectCipher(chosen.master);
+  }
+
+  /** The master key the marker names (keyId), from any key file the passphrase opens. */
+  private async masterWithId(passphrase: string, id: string): Promise<{ master: Buffer; name: string }> {
+    for (const k of await this.readKeyFiles()) {
+      const master = k.file ? await unwrapKey(k.file, passphrase) : undefined;
+      if (master && keyId(master) === id) return { master, name: k.name };
+    }
+    throw new LifelineError({
+      code: "REPOSITORY_ENCRYPTION",
+      kind: "runtime",
+      message: `${this.location}/${MARKER} names master key ${id}, which no key file in ${KEYS}/ holds for this passphrase`,
+      fix: `restore ${KEYS}/ from your copy of it; if the key files are intact, check the passphrase`,
+    });
+  }
+
+  private async loadCipher(create: boolean): Promise<ObjectCipher | null> {
+    if ((await this.store.getText(MARKER)) === undefined) {
+      this.missing = true;
+      return create ? this.create() : null;
+    }
+    return this.open();
+  }
+
+  /** The repository as its marker describes it. */
+  private async open(): Promise<ObjectCipher | null> {
+    const text = await this.store.getText(MARKER);
+    if (text === undefined) throw new Error(`${MARKER} disappeared while read`);
     this.missing = false;
     const marker = parseJson(text, markerSchema);
     if (!marker.ok)
@@ -278,17 +452,23 @@ export class S3Repository implements Repository {
         message: `${this.location} is encrypted and lifeline.yaml gives no passphrase`,
         fix: "set repository.encryption.passphrase: ${LIFELINE_REPO_PASSPHRASE} in lifeline.yaml and the variable in the environment",
       });
-    for (const o of (await this.store.children(`${KEYS}/`)).objects) {
-      const file = await this.store.getText(o.key);
-      const parsed = file === undefined ? undefined : parseJson(file, keyFileSchema);
-      if (!parsed?.ok) continue;
-      const key = await unwrapKey(parsed.value, this.passphrase);
-      if (key) {
-        [this.masterKey, this.keyName] = [key, o.key];
-        return new ObjectCipher(key, encryption.chunkSize);
-      }
-    }
-    throw wrongPassphrase(this.location);
+    const chosen = await this.unwrapMaster(this.passphrase);
+    if (!chosen)
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "runtime",
+        message: `${this.location} is encrypted but ${KEYS}/ is empty: the repository cannot be opened without its key file`,
+        fix: `restore ${KEYS}/ from your copy of it (lifeline never creates a new key for an existing repository)`,
+      });
+    if (encryption.keyId !== undefined && keyId(chosen.master) !== encryption.keyId)
+      throw new LifelineError({
+        code: "REPOSITORY_ENCRYPTION",
+        kind: "runtime",
+        message: `${this.location}: the passphrase opens ${chosen.name}, but its master key is not the one ${MARKER} names (${encryption.keyId}); the repository's objects would not open with it`,
+        fix: `restore ${KEYS}/ from your copy of it (the key file with master key ${encryption.keyId}); if the key files are intact, check the passphrase`,
+      });
+    [this.masterKey, this.keyName] = [chosen.master, chosen.name];
+    return new ObjectCipher(chosen.master, encryption.chunkSize);
   }
 
   /** A JSON object as stored (decrypted); undefined when absent; a ChunkAuthenticationError when tampered. */
@@ -395,7 +575,10 @@ export class S3Repository implements Repository {
         !info ||
         (info.host === os.hostname() && !isPidAlive(info.pid)) ||
         Date.now() - Date.parse(info.at) > ABANDONED_MS;
-      return { id, key: o.key, info, abandoned };
+      // A backup's marker whose manifest exists: the backup committed (killed before it deleted it).
+      const committed =
+        info?.removing !== true && (await this.store.head(rpPrefix(asset, id) + MANIFEST)) !== undefined;
+      return { id, key: o.key, info, abandoned, committed };
     });
   }
 
@@ -410,26 +593,32 @@ export class S3Repository implements Repository {
    * manifest, its drill reports, its artifacts, the marker. An interrupted removal is finished by the
    * next backup or removal of the asset.
    */
-  async removeRestorePoint(asset: string, id: string): Promise<void> {
+  async removeRestorePoint(asset: string, id: string): Promise<boolean> {
     const held = (await this.heldRestorePoints(asset)).get(id);
-    if (held !== undefined)
-      throw new LifelineError({
-        code: "RESTORE_POINT_IN_USE",
-        kind: "runtime",
-        message: `restore point ${id} of ${asset} is in use (${held}); it was not removed`,
-        fix: `run lifeline prune ${asset} again once that is done`,
-      });
+    if (held !== undefined) throw inUse(asset, id, held);
     await this.removeAbandoned(asset);
-    if (!(await this.store.head(rpPrefix(asset, id) + MANIFEST))) return; // removed already
+    if (!(await this.store.head(rpPrefix(asset, id) + MANIFEST))) return false; // removed already
+    const marker = `${STAGING}/${asset}/${id}.json`;
     const now = new Date().toISOString();
     await this.store.putText(
-      `${STAGING}/${asset}/${id}.json`,
+      marker,
       JSON.stringify({ host: os.hostname(), pid: process.pid, startedAt: now, at: now, removing: true }),
     );
+    // A hold taken since the first look wins: the removal marker goes, nothing was removed.
+    const heldSince = (await this.heldRestorePoints(asset)).get(id);
+    if (heldSince !== undefined) {
+      await this.store.delete(marker);
+      throw inUse(asset, id, heldSince);
+    }
     await this.removeStaged(asset, id, true);
     await this.currentIndex(asset).catch(() => undefined);
+    return true;
   }
 
+  /**
+   * The hold first, then the restore point: a removal that started before either sees the hold and
+   * backs off, or has written its removal marker and this is refused (RESTORE_POINT_GONE).
+   */
   async holdRestorePoint(asset: string, id: string, purpose: string): Promise<() => Promise<void>> {
     const key = `${HOLDS}/${asset}/${id}/${os.hostname()}-${process.pid}-${randomBytes(4).toString("hex")}.json`;
     const beat = () =>
@@ -438,6 +627,21 @@ export class S3Repository implements Repository {
         JSON.stringify({ host: os.hostname(), pid: process.pid, purpose, at: new Date().toISOString() }),
       );
     await beat();
+    for (let attempt = 0; ; attempt++) {
+      const [manifest, marker] = await Promise.all([
+        this.store.head(rpPrefix(asset, id) + MANIFEST),
+        this.store.getText(`${STAGING}/${asset}/${id}.json`),
+      ]);
+      const parsed = marker === undefined ? undefined : parseJson(marker, stagingSchema);
+      const removing = parsed?.ok === true && parsed.value.removing === true;
+      if (manifest && !removing) break;
+      // A removal that started just before may still see this hold and back off: look again.
+      if (!manifest || !removing || attempt >= 10) {
+        await this.store.delete(key).catch(() => undefined);
+        throw restorePointGone(asset, id);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     const heartbeat = setInterval(() => void beat().catch(() => undefined), HEARTBEAT_MS);
     heartbeat.unref();
     return async () => {
@@ -480,8 +684,11 @@ export class S3Repository implements Repository {
    */
   private async restorePointIds(asset: string): Promise<string[]> {
     const { directories } = await this.store.children(`${RESTORE_POINTS}/${asset}/`);
-    const staging = await this.store.children(`${STAGING}/${asset}/`);
-    const staged = new Set(staging.objects.map((o) => path.posix.basename(o.key, ".json")));
+    const staged = new Set<string>();
+    for (const m of await this.stagingMarkers(asset)) {
+      if (!m.committed) staged.add(m.id);
+      else if (m.abandoned) await this.store.delete(m.key).catch(() => undefined); // stale
+    }
     return directories.filter((id) => RESTORE_POINT_ID.test(id) && !staged.has(id));
   }
 
@@ -721,6 +928,12 @@ export class S3Repository implements Repository {
     const staged = new Set<string>();
     for (const asset of new Set([...assets, ...stagingKeys.map((k) => k.split("/")[1] ?? "")])) {
       for (const m of await this.stagingMarkers(asset)) {
+        if (m.committed) {
+          notes.push(
+            `${rpPrefix(asset, m.id)}: a committed restore point whose backup ${m.abandoned ? `was interrupted before it deleted its staging marker (${m.key}, stale; the next backup or listing of ${asset} deletes it)` : `is finishing (${m.info?.host ?? "?"}, pid ${m.info?.pid ?? "?"})`}`,
+          );
+          continue;
+        }
         staged.add(`${asset}/${m.id}`);
         notes.push(
           m.info?.removing
@@ -731,6 +944,11 @@ export class S3Repository implements Repository {
         );
       }
     }
+    const keyFiles = objects.filter((o) => o.key.startsWith(`${KEYS}/`) && o.key.endsWith(".json"));
+    if (cipher && keyFiles.length > 1)
+      notes.push(
+        `${KEYS}/: ${keyFiles.length} key files (${keyFiles.map((o) => o.key).join(", ")}); an interrupted passphrase change leaves the older one, and its passphrase still opens the repository: run \`lifeline repository passphrase\` again to keep only the new one`,
+      );
     const uploads = await this.store.incompleteUploads("", false);
     if (uploads === null)
       notes.push(

@@ -47,12 +47,35 @@ function loadSdk(): Promise<Sdk> {
   return sdkLoading;
 }
 
+/** How long a connection and a request (until the answer's headers) may take; a body stalled as long fails too. */
+export interface StoreTimeouts {
+  connectMs: number;
+  requestMs: number;
+}
+
+/** Defaults, or LIFELINE_S3_CONNECT_TIMEOUT_MS / LIFELINE_S3_REQUEST_TIMEOUT_MS. */
+export function storeTimeouts(env: NodeJS.ProcessEnv = process.env): StoreTimeouts {
+  const ms = (value: string | undefined, fallback: number) => {
+    const n = Number(value);
+    return value !== undefined && Number.isFinite(n) && n > 0 ? n : fallback;
+  };
+  return {
+    connectMs: ms(env.LIFELINE_S3_CONNECT_TIMEOUT_MS, 10_000),
+    requestMs: ms(env.LIFELINE_S3_REQUEST_TIMEOUT_MS, 60_000),
+  };
+}
+
 export class ObjectStore {
   readonly region: string;
+  readonly timeouts: StoreTimeouts;
   private connecting: Promise<{ client: S3Client; sdk: Sdk }> | undefined;
 
-  constructor(readonly where: S3Location) {
+  constructor(
+    readonly where: S3Location,
+    timeouts: Partial<StoreTimeouts> = {},
+  ) {
     this.region = where.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
+    this.timeouts = { ...storeTimeouts(), ...timeouts };
   }
 
   /** The SDK and a client for this store, created once. */
@@ -69,6 +92,13 @@ export class ObjectStore {
         requestChecksumCalculation: "WHEN_REQUIRED",
         responseChecksumValidation: "WHEN_REQUIRED",
         maxAttempts: 5,
+        // Without these an endpoint that accepts connections and never answers hangs every command.
+        requestHandler: {
+          connectionTimeout: this.timeouts.connectMs,
+          requestTimeout: this.timeouts.requestMs,
+          throwOnRequestTimeout: true,
+          socketTimeout: this.timeouts.requestMs,
+        },
       });
       return { client, sdk };
     });
@@ -99,6 +129,7 @@ export class ObjectStore {
         bucket: this.where.bucket,
         endpoint: this.where.endpoint,
         region: this.region,
+        timeouts: this.timeouts,
       },
       doing,
     );
@@ -141,6 +172,37 @@ export class ObjectStore {
       sha256: createHash("sha256").update(text).digest("hex"),
       ...metadata,
     });
+  }
+
+  /**
+   * Writes an object only when there is none by that name (a conditional PUT, If-None-Match: *):
+   * false when one exists. Stores that ignore the condition (some S3-compatible ones) just write it;
+   * callers read it back.
+   */
+  async putTextIfAbsent(name: string, text: string): Promise<boolean> {
+    const { client, sdk } = await this.connect();
+    try {
+      await client.send(
+        new sdk.PutObjectCommand({
+          Bucket: this.where.bucket,
+          Key: this.key(name),
+          Body: Buffer.from(text, "utf8"),
+          Metadata: { sha256: createHash("sha256").update(text).digest("hex") },
+          IfNoneMatch: "*",
+        }),
+      );
+      return true;
+    } catch (error) {
+      const f = describeFailure(error);
+      if (
+        f.name === "PreconditionFailed" ||
+        f.status === 412 ||
+        f.name === "ConditionalRequestConflict" ||
+        f.status === 409
+      )
+        return false;
+      throw this.fail(error, `cannot write ${name} in ${this.location}`);
+    }
   }
 
   /** An object written in one request; `metadata` as given (an encrypted object carries none). */
