@@ -90,7 +90,8 @@ try {
   const templateRepo = path.join(work, "template");
   try {
     const ddl: string[] = [];
-    for (let t = 0; t < 20; t++) ddl.push(`CREATE TABLE t${t} (id int PRIMARY KEY, v text); INSERT INTO t${t} VALUES (1, 'x');`);
+    for (let t = 0; t < 20; t++)
+      ddl.push(`CREATE TABLE t${t} (id int PRIMARY KEY, v text); INSERT INTO t${t} VALUES (1, 'x');`);
     psql(url, ddl.join("\n"));
     const ctx = {
       engine: (name: string) => engineFor(name, { postgres: {} }),
@@ -103,16 +104,19 @@ try {
       signal: new AbortController().signal,
       backup: { jobs: 2, compression: 1 },
     };
-    const first = await backup(ctx as never, {
-      name: "template",
-      engine: "postgres",
-      url,
-      tier: "production",
-      rpoSeconds: 86400,
-      scratch: "embedded",
-      drillJobs: 2,
-      kubernetes: null,
-    } as never);
+    const first = await backup(
+      ctx as never,
+      {
+        name: "template",
+        engine: "postgres",
+        url,
+        tier: "production",
+        rpoSeconds: 86400,
+        scratch: "embedded",
+        drillJobs: 2,
+        kubernetes: null,
+      } as never,
+    );
     template = JSON.parse(
       readFileSync(path.join(templateRepo, "restore-points", "template", first.id, "manifest.json"), "utf8"),
     ) as Record<string, unknown>;
@@ -138,7 +142,7 @@ try {
       const at = new Date(now - (POINTS - i) * 3600_000);
       const id = idAt(at, ++n);
       ids.push(id);
-      const raw = { ...template, asset, id, snapshotTime: at.toISOString(), createdAt: at.toISOString() };
+      const raw: Record<string, unknown> = { ...template, asset, id, snapshotTime: at.toISOString(), createdAt: at.toISOString() };
       raw.digest = expectedDigest(raw);
       const dir = path.join(repo, "restore-points", asset, id);
       mkdirSync(dir, { recursive: true });
@@ -159,7 +163,7 @@ try {
           startedAt: finishedAt,
           finishedAt,
           result,
-          failure: result === "failed" ? "restore failed: bench" : null,
+          failure: result === "failed" ? { code: "RESTORE_FAILED", message: "bench" } : null,
           scratch: { kind: "embedded", serverVersion: "15" },
           tools: {},
           restoreSeconds: 12,

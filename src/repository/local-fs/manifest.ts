@@ -7,7 +7,7 @@ import path from "node:path";
 import type * as z from "zod";
 import { restorePointDamaged } from "../../core/errors.js";
 import { RESTORE_POINT_ID, type Manifest } from "../../core/restore-point/restore-point.js";
-import { parseJson, parseManifest, type ManifestRead, type Parsed } from "../manifest-text.js";
+import { parseJson, parseManifest, sha256, type ManifestRead, type Parsed } from "../manifest-text.js";
 import { MANIFEST, RESTORE_POINTS, assets, entries } from "./layout.js";
 
 export { manifestDigest, sha256, type Parsed } from "../manifest-text.js";
@@ -30,11 +30,21 @@ export async function readJson<T>(
   return parseJson(text.value, schema);
 }
 
-/** Reads a manifest file and checks it (see parseManifest). */
-export async function readManifest(file: string, asset: string, id: string): Promise<Parsed<ManifestRead>> {
+/**
+ * Reads a manifest file and checks it (see parseManifest); with the sha256 of its text, which the
+ * index records. `known`: that sha256 as the index has it (the text was checked when indexed).
+ */
+export async function readManifest(
+  file: string,
+  asset: string,
+  id: string,
+  known?: string,
+): Promise<Parsed<ManifestRead & { textDigest: string }>> {
   const text = await readText(file);
   if (!text.ok) return text;
-  return parseManifest(text.value, asset, id);
+  const textDigest = `sha256:${sha256(text.value)}`;
+  const read = parseManifest(text.value, asset, id, known === textDigest);
+  return read.ok ? { ok: true, value: { ...read.value, textDigest } } : read;
 }
 
 export async function listRestorePoints(root: string, asset?: string): Promise<Manifest[]> {
@@ -54,6 +64,7 @@ export async function getRestorePoint(
   root: string,
   asset: string,
   id: string,
+  known?: string,
 ): Promise<Manifest | undefined> {
   if (!RESTORE_POINT_ID.test(id)) return undefined;
   const dir = path.join(root, RESTORE_POINTS, asset, id);
@@ -62,7 +73,7 @@ export async function getRestorePoint(
   } catch {
     return undefined;
   }
-  const read = await readManifest(path.join(dir, MANIFEST), asset, id);
+  const read = await readManifest(path.join(dir, MANIFEST), asset, id, known);
   if (!read.ok)
     throw restorePointDamaged(
       asset,
