@@ -68,17 +68,17 @@ export async function getRestorePoint(
 ): Promise<Manifest | undefined> {
   if (!RESTORE_POINT_ID.test(id)) return undefined;
   const dir = path.join(root, RESTORE_POINTS, asset, id);
+  const read = await readManifest(path.join(dir, MANIFEST), asset, id, known);
+  if (read.ok) return read.value.manifest;
+  // No restore point there (no such directory) is not a damaged one: asked only when the read failed.
   try {
     if (!(await stat(dir)).isDirectory()) return undefined;
   } catch {
     return undefined;
   }
-  const read = await readManifest(path.join(dir, MANIFEST), asset, id, known);
-  if (!read.ok)
-    throw restorePointDamaged(
-      asset,
-      id,
-      `${path.posix.join(RESTORE_POINTS, asset, id, MANIFEST)}: ${read.problem}`,
-    );
-  return read.value.manifest;
+  throw restorePointDamaged(
+    asset,
+    id,
+    `${path.posix.join(RESTORE_POINTS, asset, id, MANIFEST)}: ${read.problem}`,
+  );
 }
