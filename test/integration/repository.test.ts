@@ -16,6 +16,7 @@ import {
   cloneRestorePoint,
   editManifest,
   expectedDigest,
+  indexDigest,
   manifestPath,
   passedDrill,
 } from "../support/repository.js";
@@ -277,13 +278,51 @@ describe("the per-asset index (status and plan cost does not grow with restore p
     };
     const first = raw.restorePoints[0];
     if (first) first.bytes += 1;
-    raw.digest = expectedDigest(raw);
+    raw.digest = indexDigest(raw);
     writeFileSync(indexFile(dir), JSON.stringify(raw));
     const findings = (await repo.check()).findings;
     assert.ok(
       findings.some((f) => f.kind === "index-invalid" && /does not match the manifest/.test(f.message)),
       JSON.stringify(findings),
     );
+  });
+
+  it("an index of the previous format (1) is rebuilt, and stored in the current one", async () => {
+    const dir = repository();
+    const repo = new LocalRepository(dir);
+    await repo.overview("app");
+    // As lifeline 0.1 wrote it: format 1, no text digests, sealed over the canonical JSON.
+    const raw = JSON.parse(readFileSync(indexFile(dir), "utf8")) as Record<string, unknown> & {
+      restorePoints: Record<string, unknown>[];
+    };
+    raw.format = 1;
+    for (const p of raw.restorePoints) delete p.textDigest;
+    raw.restorePoints.pop();
+    raw.digest = expectedDigest(raw);
+    writeFileSync(indexFile(dir), JSON.stringify(raw));
+    assert.equal((await new LocalRepository(dir).overview("app")).restorePoints.length, 4);
+    const stored = JSON.parse(readFileSync(indexFile(dir), "utf8")) as {
+      format: number;
+      restorePoints: unknown[];
+    };
+    assert.equal(stored.format, 2);
+    assert.equal(stored.restorePoints.length, 4);
+    assert.deepEqual((await repo.check()).findings, []);
+  });
+
+  it("a manifest changed after it was indexed is checked against its digest again (not trusted from the index)", async () => {
+    const dir = repository();
+    const repo = new LocalRepository(dir);
+    const newest = ids.at(-1) ?? "";
+    await repo.writeDrillReport(passedDrill("app", newest, "2026-11-26T10:00:00.000Z"));
+    await repo.overview("app");
+    assert.equal((await repo.getRestorePoint("app", newest))?.id, newest, "unchanged: read");
+    // Still valid JSON and a valid manifest, but its digest no longer matches: damaged.
+    editManifest(dir, "app", newest, (m) => (m.snapshotTime = "2026-11-27T10:00:00.000Z"), { reseal: false });
+    await assert.rejects(repo.getRestorePoint("app", newest), /does not match its digest/);
+    // Changed and re-sealed (as a rewrite would): read as it now is.
+    editManifest(dir, "app", newest, (m) => (m.snapshotTime = "2026-11-27T11:00:00.000Z"));
+    assert.equal((await repo.getRestorePoint("app", newest))?.snapshotTime, "2026-11-27T11:00:00.000Z");
   });
 
   it("a manifest damaged after it was indexed is damaged when status relies on it", async () => {

@@ -19,6 +19,13 @@ export function expectedDigest(raw: Record<string, unknown>): string {
   return "sha256:" + createHash("sha256").update(canonical(body)).digest("hex");
 }
 
+/** A local index's digest (format 2) as specified: sha256 of its JSON as written, without the digest. */
+export function indexDigest(raw: Record<string, unknown>): string {
+  const body = { ...raw };
+  delete body.digest;
+  return "sha256:" + createHash("sha256").update(JSON.stringify(body)).digest("hex");
+}
+
 export function manifestPath(repo: string, asset: string, id: string): string {
   return path.join(repo, "restore-points", asset, id, "manifest.json");
 }

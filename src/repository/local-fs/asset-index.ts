@@ -3,12 +3,12 @@
  * manifests and drill reports when it is missing, stale or damaged; the markers a writer leaves
  * while it updates it, and the lock held while it is rewritten.
  */
+import type { Dirent } from "node:fs";
 import { mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as z from "zod";
 import {
   RESTORE_POINT_ID,
-  canonicalJson,
   restorePointIdTime,
   totalArtifactBytes,
 } from "../../core/restore-point/restore-point.js";
@@ -16,9 +16,13 @@ import type { AssetOverview, RestorePointInfo } from "../../ports/repository.js"
 import { isPidAlive, writeFileAtomic } from "../../support/files.js";
 import { drillInfo, listDrillReports } from "./drill-reports.js";
 import { DRILLS, INDEX, MANIFEST, PENDING, RESTORE_POINTS, entries, indexPath, sameSet } from "./layout.js";
-import { readJson, readManifest, sha256 } from "./manifest.js";
+import { readManifest, readText, sha256 } from "./manifest.js";
 
-const INDEX_FORMAT = 1;
+/**
+ * 2: entries carry the sha256 of their manifest's text, and the index's digest is the sha256 of
+ * its JSON as written (without the digest). A format-1 index is rebuilt when read.
+ */
+const INDEX_FORMAT = 2;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -34,6 +38,8 @@ const indexSchema = z.object({
       snapshotTime: z.string(),
       bytes: z.number(),
       manifestDigest: z.string().nullable(),
+      /** sha256 of the manifest file's text when it was indexed (its bytes need no second check). */
+      textDigest: z.string().nullable(),
       protected: z.boolean(),
       damaged: z.string().nullable(),
     }),
@@ -55,40 +61,85 @@ const indexSchema = z.object({
 export type IndexFile = z.infer<typeof indexSchema>;
 type IndexEntry = IndexFile["restorePoints"][number];
 
+/**
+ * The index with its digest: the sha256 of its JSON as written, without the digest (the digest
+ * is written last). Cheaper to check than a canonical form: JSON.parse keeps the order of keys.
+ */
 export function sealIndex(index: Omit<IndexFile, "digest">): IndexFile {
   const body: Record<string, unknown> = { ...index };
   delete body.digest;
-  return { ...index, digest: `sha256:${sha256(canonicalJson(body))}` };
+  return { ...(body as Omit<IndexFile, "digest">), digest: `sha256:${sha256(JSON.stringify(body))}` };
 }
 
 export async function overview(root: string, asset: string): Promise<AssetOverview> {
+  return (await indexedOverview(root, asset)).overview;
+}
+
+/**
+ * The overview, and the sha256 of each restore point's manifest text as indexed (see
+ * getRestorePoint's `known`).
+ */
+export async function indexedOverview(
+  root: string,
+  asset: string,
+): Promise<{ overview: AssetOverview; known: Map<string, string> }> {
   const index = await currentIndex(root, asset);
+  const known = new Map<string, string>();
+  for (const p of index.restorePoints) if (p.textDigest !== null) known.set(p.id, p.textDigest);
   return {
-    restorePoints: index.restorePoints
-      .map((p): RestorePointInfo => ({
-        id: p.id,
-        snapshotTime: p.snapshotTime,
-        bytes: p.bytes,
-        damaged: p.damaged,
-        protected: p.protected,
-      }))
-      .sort((a, b) => a.snapshotTime.localeCompare(b.snapshotTime)),
-    drills: index.drills.map((d) => ({ ...d })),
+    known,
+    overview: {
+      restorePoints: index.restorePoints
+        .map((p): RestorePointInfo => ({
+          id: p.id,
+          snapshotTime: p.snapshotTime,
+          bytes: p.bytes,
+          damaged: p.damaged,
+          protected: p.protected,
+        }))
+        .sort((a, b) => a.snapshotTime.localeCompare(b.snapshotTime)),
+      drills: index.drills.map((d) => ({ ...d })),
+    },
   };
 }
 
 export async function loadIndex(root: string, asset: string): Promise<IndexFile | undefined> {
-  const read = await readJson(indexPath(root, asset), indexSchema);
-  if (!read.ok) return undefined;
-  const { digest, ...body } = read.value;
-  return sealIndex(body).digest === digest && read.value.asset === asset ? read.value : undefined;
+  const text = await readText(indexPath(root, asset));
+  if (!text.ok) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text.value);
+  } catch {
+    return undefined;
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return undefined;
+  const { digest, ...body } = raw as Record<string, unknown>;
+  if (digest !== `sha256:${sha256(JSON.stringify(body))}`) return undefined;
+  const parsed = indexSchema.safeParse(raw);
+  return parsed.success && parsed.data.asset === asset ? parsed.data : undefined;
+}
+
+/**
+ * The index directory's entries, one read shared by the readers that ask while it is under way
+ * (status asks for every asset at once: the directory holds every asset's index, so reading it
+ * once per asset would cost assets² entries). A read that started before the caller asked is as
+ * good as the caller having asked then; a writer's marker is looked for again under the lock.
+ */
+const indexReads = new Map<string, Promise<Dirent[]>>();
+function indexEntriesShared(root: string): Promise<Dirent[]> {
+  const dir = path.join(root, INDEX);
+  const running = indexReads.get(dir);
+  if (running) return running;
+  const read = entries(dir).finally(() => indexReads.delete(dir));
+  indexReads.set(dir, read);
+  return read;
 }
 
 /** What the directories hold now: the index is fresh when it lists the same. */
-export async function listing(root: string, asset: string) {
+export async function listing(root: string, asset: string, shared = false) {
   const [assetEntries, indexEntries, drillEntries] = await Promise.all([
     entries(path.join(root, RESTORE_POINTS, asset)),
-    entries(path.join(root, INDEX)),
+    shared ? indexEntriesShared(root) : entries(path.join(root, INDEX)),
     entries(path.join(root, DRILLS, asset)),
   ]);
   const restorePoints = assetEntries
@@ -117,7 +168,7 @@ export function fresh(index: IndexFile, now: Listing): boolean {
 
 /** The index, rebuilt from the manifests and drill reports when it is missing, stale or damaged. */
 async function currentIndex(root: string, asset: string): Promise<IndexFile> {
-  const [index, now] = await Promise.all([loadIndex(root, asset), listing(root, asset)]);
+  const [index, now] = await Promise.all([loadIndex(root, asset), listing(root, asset, true)]);
   if (index && fresh(index, now)) return index;
   if (!now.assetExists) return buildIndex(root, asset, now.drillDirectories);
   const rebuilt = await withIndexLock(root, asset, async () => {
@@ -168,6 +219,7 @@ export async function buildIndex(
             snapshotTime: read.value.manifest.snapshotTime,
             bytes: totalArtifactBytes(read.value.manifest),
             manifestDigest: read.value.digest,
+            textDigest: read.value.textDigest,
             protected: read.value.protected,
             damaged: null,
           }
@@ -176,6 +228,7 @@ export async function buildIndex(
             snapshotTime: restorePointIdTime(entry.name),
             bytes: 0,
             manifestDigest: null,
+            textDigest: null,
             protected: false,
             damaged: `${path.posix.join(RESTORE_POINTS, asset, entry.name, MANIFEST)}: ${read.problem}`,
           },

@@ -9,7 +9,7 @@ import type {
   Repository,
   StagedRestorePoint,
 } from "../../ports/repository.js";
-import { overview, repairIndexes } from "./asset-index.js";
+import { indexedOverview, repairIndexes } from "./asset-index.js";
 import { check, verifyArtifacts } from "./check.js";
 import { listDrillReports } from "./drill-reports.js";
 import { LifelineError } from "../../core/errors.js";
@@ -65,12 +65,21 @@ export class LocalRepository implements Repository {
     return listRestorePoints(this.root, asset);
   }
 
+  /**
+   * The sha256 of each manifest's text as the last overview of its asset found it indexed: a
+   * manifest read again with the same bytes is not checked against its digest a second time
+   * (status reads an asset's overview, then one or two of its manifests).
+   */
+  private readonly indexed = new Map<string, Map<string, string>>();
+
   getRestorePoint(asset: string, id: string): Promise<Manifest | undefined> {
-    return getRestorePoint(this.root, asset, id);
+    return getRestorePoint(this.root, asset, id, this.indexed.get(asset)?.get(id));
   }
 
-  overview(asset: string): Promise<AssetOverview> {
-    return overview(this.root, asset);
+  async overview(asset: string): Promise<AssetOverview> {
+    const { overview, known } = await indexedOverview(this.root, asset);
+    this.indexed.set(asset, known);
+    return overview;
   }
 
   /** The artifacts are already local: checked in place, nothing to remove afterwards. */

@@ -12,7 +12,7 @@ import { fsyncPath, isPidAlive, writeFileAtomic } from "../../support/files.js";
 import { beginIndexUpdate, finishIndexUpdate } from "./asset-index.js";
 import { drillInfo } from "./drill-reports.js";
 import { DRILLS, MANIFEST, RESTORE_POINTS, STAGING, ensure, entries, failure } from "./layout.js";
-import { manifestDigest } from "./manifest.js";
+import { manifestDigest, sha256 } from "./manifest.js";
 import { finishAbandonedRemovals } from "./removing.js";
 
 export async function stage(root: string, asset: string, id: string): Promise<StagedRestorePoint> {
@@ -38,13 +38,11 @@ export async function stage(root: string, asset: string, id: string): Promise<St
       const body = JSON.parse(JSON.stringify(manifest)) as Record<string, unknown>;
       delete body.digest;
       const digest = manifestDigest(body);
+      const text = JSON.stringify({ ...body, digest }, null, 2) + "\n";
       const pending = await beginIndexUpdate(root, asset);
       try {
         // Manifest last: until the rename below, nothing here is a restore point.
-        await writeFileAtomic(
-          path.join(staging, MANIFEST),
-          JSON.stringify({ ...body, digest }, null, 2) + "\n",
-        );
+        await writeFileAtomic(path.join(staging, MANIFEST), text);
         await fsyncPath(staging);
         await rename(staging, final);
         await fsyncPath(assetDir);
@@ -60,6 +58,7 @@ export async function stage(root: string, asset: string, id: string): Promise<St
           snapshotTime: manifest.snapshotTime,
           bytes: totalArtifactBytes(manifest),
           manifestDigest: digest,
+          textDigest: `sha256:${sha256(text)}`,
           protected: true,
           damaged: null,
         });
