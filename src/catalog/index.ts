@@ -132,9 +132,41 @@ async function openSqlite(location: string, options: OpenCatalogOptions): Promis
     throw sqliteOpenError(file, error);
   }
   const db = new Kysely<CatalogDatabase>({
-    dialect: new ImmediateSqliteDialect({ database }, database, writeLockFor(realpathSync(file))),
+    dialect: new ImmediateSqliteDialect(
+      { database: preparedOnce(database) },
+      database,
+      writeLockFor(realpathSync(file)),
+    ),
   });
   return opened(db, sqliteBackend, file);
+}
+
+/** How many distinct statements stay prepared (the catalog issues a few dozen). */
+const PREPARED_MAX = 256;
+
+/**
+ * The database as Kysely's SQLite driver sees it, each SQL text prepared once and its statement
+ * reused (better-sqlite3 prepares on every call otherwise: a good part of a catalog read's cost in
+ * `lifeline serve`, which reads the catalog on every protected admission request). Statements run
+ * synchronously one at a time, and the catalog never streams, so a statement is never busy twice.
+ */
+function preparedOnce(database: BetterSqlite3.Database): SqliteDialectConfig["database"] {
+  const prepared = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => {
+      prepared.clear();
+      database.close();
+    },
+    prepare: (sql: string) => {
+      let statement = prepared.get(sql);
+      if (statement === undefined) {
+        statement = database.prepare(sql);
+        if (prepared.size >= PREPARED_MAX) prepared.delete(prepared.keys().next().value as string);
+        prepared.set(sql, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 function isDirectory(file: string): boolean {
