@@ -48,8 +48,20 @@ const canonicalWord = (arg: string): string => shellQuote(arg, UNKEYED);
 
 /** Shell-like display of argv, secrets masked. */
 export function displayCommand(argv: readonly string[]): string {
-  return redactArgv(argv).map(displayWord).join(" ");
+  // Redaction is the costly part (~0.3 ms) and one admission request shows the same words several
+  // times (the webhook's log and audit, the plan's command, the analysis): the last few are
+  // remembered by content (a pure function of the words; memory only, never written anywhere).
+  const key = JSON.stringify(argv);
+  const known = displayed.get(key);
+  if (known !== undefined) return known;
+  const text = redactArgv(argv).map(displayWord).join(" ");
+  if (displayed.size >= DISPLAYED_MAX) displayed.delete(displayed.keys().next().value as string);
+  displayed.set(key, text);
+  return text;
 }
+
+const DISPLAYED_MAX = 64;
+const displayed = new Map<string, string>();
 
 /**
  * Flags that change how the tool talks, prints or waits, not what it does to the cluster. Grace
