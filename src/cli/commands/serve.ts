@@ -225,16 +225,7 @@ resume makes plans that need it deny, with the reason. /metrics shows the cache'
       const expected = inputs.options.kubernetes.context;
       // The judged cluster is read from an informer cache (watches), never with list calls per
       // request; another kubeconfig or context (not what the webhook plans) gets one list client.
-      const clients = new Map<string, Cluster>();
-      const listed = (s: ClusterSelection): Cluster => {
-        const key = `${s.kubeconfig ?? ""}\u0000${s.context ?? ""}`;
-        let c = clients.get(key);
-        if (!c) {
-          c = inputs.deps.cluster(s);
-          clients.set(key, c);
-        }
-        return c;
-      };
+      const listed = onePerSelection(inputs.deps.cluster);
       const clusterCache = serveCache(
         { kubeconfig: inputs.options.kubernetes.kubeconfig, context: expected },
         listed,
@@ -335,18 +326,10 @@ async function startWatchFor(
   let cluster = parts.cluster;
   if (!cluster && assets.some((a) => a.kubernetes !== null)) {
     const inputs = await commandPlanInputs(loaded, opts, signal, silentProgress);
-    const clients = new Map<string, Cluster>();
     const expected = inputs.options.kubernetes.context;
-    cluster = (selection) => {
-      const s = { kubeconfig: selection.kubeconfig, context: selection.context ?? expected };
-      const key = `${s.kubeconfig ?? ""}\u0000${s.context ?? ""}`;
-      let c = clients.get(key);
-      if (!c) {
-        c = inputs.deps.cluster(s);
-        clients.set(key, c);
-      }
-      return c;
-    };
+    const listed = onePerSelection(inputs.deps.cluster);
+    cluster = (selection) =>
+      listed({ kubeconfig: selection.kubeconfig, context: selection.context ?? expected });
   }
   const kubeconfig = kubernetesSettings(loaded, opts).kubeconfig;
   const forAsset = cluster;
@@ -366,4 +349,18 @@ async function startWatchFor(
   );
   log.log("info", "watch-assets", { assets: assets.map((a) => a.name) });
   return startWatch({ watcher: w, intervalMs: settings.intervalMs, log, onRound: metrics.observe });
+}
+
+/** One client per kubeconfig and context (the kubeconfig is read once, not per request or round). */
+function onePerSelection(make: (s: ClusterSelection) => Cluster): (s: ClusterSelection) => Cluster {
+  const clients = new Map<string, Cluster>();
+  return (s) => {
+    const key = `${s.kubeconfig ?? ""}\u0000${s.context ?? ""}`;
+    let c = clients.get(key);
+    if (!c) {
+      c = make(s);
+      clients.set(key, c);
+    }
+    return c;
+  };
 }

@@ -3,6 +3,7 @@
  * manifests and drill reports when it is missing, stale or damaged; the markers a writer leaves
  * while it updates it, and the lock held while it is rewritten.
  */
+import { assetOverview } from "../overview.js";
 import type { Dirent } from "node:fs";
 import { mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -12,7 +13,7 @@ import {
   restorePointIdTime,
   totalArtifactBytes,
 } from "../../core/restore-point/restore-point.js";
-import type { AssetOverview, RestorePointInfo } from "../../ports/repository.js";
+import type { AssetOverview } from "../../ports/repository.js";
 import { isPidAlive, writeFileAtomic } from "../../support/files.js";
 import { drillInfo, listDrillReports } from "./drill-reports.js";
 import { DRILLS, INDEX, MANIFEST, PENDING, RESTORE_POINTS, entries, indexPath, sameSet } from "./layout.js";
@@ -88,18 +89,7 @@ export async function indexedOverview(
   for (const p of index.restorePoints) if (p.textDigest !== null) known.set(p.id, p.textDigest);
   return {
     known,
-    overview: {
-      restorePoints: index.restorePoints
-        .map((p): RestorePointInfo => ({
-          id: p.id,
-          snapshotTime: p.snapshotTime,
-          bytes: p.bytes,
-          damaged: p.damaged,
-          protected: p.protected,
-        }))
-        .sort((a, b) => a.snapshotTime.localeCompare(b.snapshotTime)),
-      drills: index.drills.map((d) => ({ ...d })),
-    },
+    overview: assetOverview(index.restorePoints, index.drills),
   };
 }
 

@@ -21,6 +21,7 @@
  * (one request per 1,000 names, no manifest read) and brought up to date by reading only what it
  * lacks: concurrent writers without locks lose nothing, the next reader adds what one overwrote.
  */
+import { assetOverview } from "../overview.js";
 import { createHmac, randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import os from "node:os";
@@ -42,7 +43,6 @@ import type {
   AssetOverview,
   CheckOptions,
   CheckResult,
-  DrillInfo,
   FetchOptions,
   LocalArtifacts,
   Repository,
@@ -717,18 +717,7 @@ export class S3Repository implements Repository {
 
   async overview(asset: string): Promise<AssetOverview> {
     const index = await this.currentIndex(asset);
-    return {
-      restorePoints: index.restorePoints
-        .map((p) => ({
-          id: p.id,
-          snapshotTime: p.snapshotTime,
-          bytes: p.bytes,
-          damaged: p.damaged,
-          protected: p.protected,
-        }))
-        .sort((a, b) => a.snapshotTime.localeCompare(b.snapshotTime)),
-      drills: index.drills.map(({ key: _key, ...d }): DrillInfo => d),
-    };
+    return assetOverview(index.restorePoints, index.drills);
   }
 
   private async loadIndex(asset: string): Promise<IndexFile | undefined> {
