@@ -1,4 +1,5 @@
 import type { AuditEntry } from "../core/audit/chain.js";
+import { LifelineError } from "../core/errors.js";
 import { planRetention, type RetentionDecision, type RetentionPolicy } from "../core/retention/retention.js";
 import { recoveryState } from "../core/restore/state.js";
 import type { Catalog } from "../ports/catalog.js";
@@ -22,6 +23,8 @@ export interface PruneResult {
   removedAlready: string[];
   /** Restore points that were to go but could not be removed (in use since, disk error): they stay. */
   failures: { id: string; error: string }[];
+  /** Restore points that were to go but the store retains (object lock) until the date given: kept whole. */
+  locked: { id: string; until: string }[];
   /**
    * The audit entry recording what was removed (null on a dry run or when nothing was to go); an
    * entry with the intended removals (data.intended) is appended before anything is removed.
@@ -73,6 +76,7 @@ export async function prune(
     removed: [],
     removedAlready: [],
     failures: [],
+    locked: [],
     audit: null,
   };
   if (options.dryRun) return result;
@@ -96,6 +100,10 @@ export async function prune(
       if (await ctx.repository.removeRestorePoint(asset, d.id)) result.removed.push(d.id);
       else result.removedAlready.push(d.id);
     } catch (error) {
+      if (error instanceof LifelineError && error.code === "RESTORE_POINT_LOCKED") {
+        result.locked.push({ id: d.id, until: error.details[0] ?? "" });
+        continue;
+      }
       result.failures.push({ id: d.id, error: error instanceof Error ? error.message : String(error) });
     }
   }
@@ -114,6 +122,7 @@ export async function prune(
       removedAlready: result.removedAlready,
       kept: decisions.filter((d) => !d.remove).length,
       failures: result.failures,
+      ...(result.locked.length > 0 ? { locked: result.locked } : {}),
       ...(ctx.signal.aborted ? { interrupted: true } : {}),
     },
   });

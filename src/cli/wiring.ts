@@ -46,7 +46,7 @@ export function repositoryFor(loaded: LoadedConfig): Repository {
           region: r.region,
           forcePathStyle: r.forcePathStyle,
         },
-        { passphrase: r.passphrase },
+        { passphrase: r.passphrase, objectLock: r.objectLock },
       )
     : new LocalRepository(r.path);
 }
@@ -74,6 +74,31 @@ export function repositoryAt(
     },
     { passphrase },
   );
+}
+
+/**
+ * A copy from an encrypted repository into object storage without encryption is refused unless
+ * asked for (repository copy --allow-plaintext, copies[].allowPlaintext): the copy would publish
+ * what the source keeps encrypted.
+ */
+export async function refusePlaintextCopy(
+  from: Repository,
+  to: Repository,
+  options: { passphrase: string | undefined; allowPlaintext: boolean; fix: string },
+): Promise<void> {
+  if (
+    to instanceof S3Repository &&
+    options.passphrase === undefined &&
+    !options.allowPlaintext &&
+    from instanceof S3Repository &&
+    (await from.isEncrypted())
+  )
+    throw new LifelineError({
+      code: "USAGE",
+      kind: "usage",
+      message: `${from.location} is encrypted and ${to.location} would not be: nothing was copied`,
+      fix: options.fix,
+    });
 }
 
 export function asset(

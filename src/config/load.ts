@@ -433,10 +433,11 @@ export type RepositorySettings =
       region?: string | undefined;
       forcePathStyle?: boolean | undefined;
       passphrase?: string | undefined;
+      objectLock?: { mode: "governance" | "compliance"; days: number } | undefined;
     };
 
 function repositorySettings(config: Config, localPath: string): RepositorySettings {
-  const { url, endpoint, region, forcePathStyle, encryption } = config.repository;
+  const { url, endpoint, region, forcePathStyle, encryption, objectLock } = config.repository;
   if (!url) return { kind: "local", path: localPath };
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
   return {
@@ -447,5 +448,6 @@ function repositorySettings(config: Config, localPath: string): RepositorySettin
     region,
     forcePathStyle,
     passphrase: encryption?.passphrase,
+    objectLock,
   };
 }

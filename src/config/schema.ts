@@ -239,10 +239,29 @@ export const configSchema = z.strictObject({
       encryption: z
         .strictObject({ passphrase: z.string().min(8, { error: "is at least 8 characters" }) })
         .optional(),
+      /**
+       * Object lock (a bucket created with it): each restore point's objects are retained for `days`;
+       * governance: accounts with s3:BypassGovernanceRetention may still delete; compliance: nobody.
+       */
+      objectLock: z
+        .strictObject({
+          mode: z.enum(["governance", "compliance"], { error: "is governance or compliance" }),
+          days: z
+            .number({ error: "is a number of days, e.g. 30" })
+            .int({ error: "is a whole number of days" })
+            .min(1, { error: "is at least 1 day" })
+            .max(36500, { error: "is at most 36500 days (100 years)" }),
+        })
+        .optional(),
     })
     .refine((r) => r.encryption === undefined || r.url !== undefined, {
       error: "encryption is for a repository in object storage (url: s3://…) for now",
       path: ["encryption"],
+    })
+    .refine((r) => r.objectLock === undefined || r.url !== undefined, {
+      error:
+        "objectLock is for a repository in object storage (url: s3://… on a bucket created with object lock); remove it for a local repository, whose files any process with write access can delete",
+      path: ["objectLock"],
     })
     .default({ path: ".lifeline/repository" }),
   tools: z.strictObject({ pgBin: z.string().min(1).optional() }).default({}),
@@ -264,6 +283,8 @@ export const configSchema = z.strictObject({
         encryption: z
           .strictObject({ passphrase: z.string().min(8, { error: "is at least 8 characters" }) })
           .optional(),
+        /** From an encrypted repository into object storage without encryption, on purpose (refused otherwise). */
+        allowPlaintext: z.boolean().optional(),
       }),
     )
     .optional(),

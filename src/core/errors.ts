@@ -70,6 +70,7 @@ export const ERROR_CODES = [
   "REPOSITORY_EXISTS",
   "REPOSITORY_NOT_A_DIRECTORY",
   "REPOSITORY_NOT_WRITABLE",
+  "REPOSITORY_OBJECT_LOCK",
   "REPOSITORY_PASSPHRASE_WRONG",
   "REPOSITORY_READ_ONLY",
   "RESTORE_BUSY",
@@ -78,6 +79,7 @@ export const ERROR_CODES = [
   "RESTORE_POINT_DAMAGED",
   "RESTORE_POINT_GONE",
   "RESTORE_POINT_IN_USE",
+  "RESTORE_POINT_LOCKED",
   "RESTORE_POINT_UNKNOWN",
   "RESTORE_SELECTION_UNKNOWN",
   "RESTORE_TABLES_EXIST",
@@ -209,6 +211,17 @@ export function inUse(asset: string, id: string, held: string): LifelineError {
     kind: "runtime",
     message: `restore point ${id} of ${asset} is in use (${held}); it was not removed`,
     fix: `run lifeline prune ${asset} again once that is done`,
+  });
+}
+
+/** The store retains the restore point (object lock) until `until`: nothing of it was removed. */
+export function restorePointLocked(asset: string, id: string, until: Date): LifelineError {
+  return new LifelineError({
+    code: "RESTORE_POINT_LOCKED",
+    kind: "runtime",
+    message: `restore point ${id} of ${asset} is locked until ${until.toISOString()} (object lock); it was kept`,
+    fix: `nothing to do: lifeline prune ${asset} removes it once its retention has passed`,
+    details: [until.toISOString()],
   });
 }
 

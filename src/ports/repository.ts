@@ -42,6 +42,11 @@ export interface CheckOptions {
   readData?: boolean;
   /** Rebuilds every asset's index from the manifests and drill reports, whatever it holds. */
   repairIndex?: boolean;
+  /**
+   * Object storage with object lock: removes the delete markers hiding restore points whose locked
+   * versions remain (deleted by someone without lifeline), bringing them back.
+   */
+  undelete?: boolean;
 }
 
 export interface CheckResult {

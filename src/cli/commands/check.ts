@@ -17,20 +17,27 @@ export function register(program: Command, env: CliEnv): void {
       "object storage: download every artifact and compare its sha256 (without it: sizes and the checksums in object metadata); a local repository always reads every byte",
     )
     .option("--repair-index", "rebuild every asset's index from the manifests and drill reports")
+    .option(
+      "--undelete",
+      "object storage with object lock: bring back restore points deleted without lifeline (delete markers) whose locked versions remain",
+    )
     .addHelpText(
       "after",
-      "\nExample:\n  lifeline check\n  lifeline check --read-data\n  lifeline check --json | jq '.findings[].message'\n\nExit code 4 when there are findings.\n",
+      "\nExample:\n  lifeline check\n  lifeline check --read-data\n  lifeline check --undelete\n  lifeline check --json | jq '.findings[].message'\n\nExit code 4 when there are findings.\n",
     )
-    .action(async (opts: { readData?: boolean; repairIndex?: boolean }, command: Command) => {
-      const options = env.globals(command);
-      const loaded = load(options);
-      const ctx = contextFor(loaded, env.signal, terminalProgress("check"));
-      const result = await ctx.repository.check({
-        readData: opts.readData === true,
-        repairIndex: opts.repairIndex === true,
-      });
-      if (options.json) json(checkJson(ctx.repository.location, result));
-      else out(renderCheck(ctx.repository.location, result));
-      if (result.findings.length > 0) env.setExit(EXIT_CODES.verification);
-    });
+    .action(
+      async (opts: { readData?: boolean; repairIndex?: boolean; undelete?: boolean }, command: Command) => {
+        const options = env.globals(command);
+        const loaded = load(options);
+        const ctx = contextFor(loaded, env.signal, terminalProgress("check"));
+        const result = await ctx.repository.check({
+          readData: opts.readData === true,
+          repairIndex: opts.repairIndex === true,
+          undelete: opts.undelete === true,
+        });
+        if (options.json) json(checkJson(ctx.repository.location, result));
+        else out(renderCheck(ctx.repository.location, result));
+        if (result.findings.length > 0) env.setExit(EXIT_CODES.verification);
+      },
+    );
 }

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import type { CliEnv } from "../env.js";
-import { load, contextFor, asset as resolve, repositoryAt } from "../wiring.js";
+import { load, contextFor, asset as resolve, refusePlaintextCopy, repositoryAt } from "../wiring.js";
 import { copyRepository, type CopyResult } from "../../app/copy.js";
-import { EXIT_CODES } from "../../core/errors.js";
+import { EXIT_CODES, LifelineError } from "../../core/errors.js";
 import { out, json, terminalProgress } from "../io.js";
 import { drill } from "../../app/drill.js";
 import { drillJson, renderDrill } from "../render/restore-points.js";
@@ -31,6 +31,11 @@ export function register(program: Command, env: CliEnv): void {
         for (const copy of loaded.config.copies ?? []) {
           const to = repositoryAt(loaded, copy.url, copy.encryption?.passphrase, loaded.dir);
           try {
+            await refusePlaintextCopy(ctx.repository, to, {
+              passphrase: copy.encryption?.passphrase,
+              allowPlaintext: copy.allowPlaintext === true,
+              fix: `give this copies: entry encryption: { passphrase: \${VARIABLE} } in lifeline.yaml, or allowPlaintext: true to copy without encryption on purpose`,
+            });
             const result = await copyRepository(ctx.repository, to, {
               asset: name,
               restorePointId: report.restorePointId,
@@ -40,7 +45,12 @@ export function register(program: Command, env: CliEnv): void {
             copies.push({ to: to.location, result });
             if (result.skipped.length > 0) env.setExit(EXIT_CODES.verification);
           } catch (error) {
-            const message = error instanceof Error ? error.message : String(error);
+            const message =
+              error instanceof LifelineError && error.fix
+                ? `${error.message} (fix: ${error.fix})`
+                : error instanceof Error
+                  ? error.message
+                  : String(error);
             ctx.progress.warn(`could not copy ${report.restorePointId} to ${to.location}: ${message}`);
             copies.push({ to: to.location, error: message });
             env.setExit(EXIT_CODES.runtime);

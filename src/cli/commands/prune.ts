@@ -19,17 +19,20 @@ export function renderPrune(result: PruneResult): string {
   for (const d of result.decisions) {
     const failed = result.failures.find((f) => f.id === d.id);
     const already = result.removedAlready.includes(d.id);
+    const locked = result.locked.find((l) => l.id === d.id);
     const mark = !d.remove
       ? "keep  "
-      : failed
-        ? "FAILED"
-        : result.dryRun
-          ? "remove"
-          : already
-            ? "gone"
-            : "removed";
+      : locked
+        ? "locked"
+        : failed
+          ? "FAILED"
+          : result.dryRun
+            ? "remove"
+            : already
+              ? "gone"
+              : "removed";
     lines.push(
-      `  ${mark.padEnd(7)} ${d.id}  ${d.reasons.join("; ")}${failed ? ` — not removed: ${failed.error}` : ""}${already ? " — removed already (by another prune)" : ""}`,
+      `  ${mark.padEnd(7)} ${d.id}  ${d.reasons.join("; ")}${failed ? ` — not removed: ${failed.error}` : ""}${locked ? ` — kept: locked until ${locked.until} (object lock)` : ""}${already ? " — removed already (by another prune)" : ""}`,
     );
   }
   if (result.dryRun && removing.length > 0)
@@ -91,6 +94,7 @@ Exit code 1 when a restore point that was to go could not be removed (it stays).
           removed: result.dryRun ? result.decisions.filter((d) => d.remove).map((d) => d.id) : result.removed,
           removedAlready: result.removedAlready,
           failures: result.failures,
+          locked: result.locked,
           decisions: result.decisions,
           auditSeq: result.audit?.seq ?? null,
         });

@@ -2,8 +2,8 @@ import type { Command } from "commander";
 import { LifelineError } from "../../core/errors.js";
 import type { CliEnv } from "../env.js";
 import { json, out } from "../io.js";
-import { load, repositoryAt, repositoryFor } from "../wiring.js";
-import { S3Repository } from "../../repository/s3/index.js";
+import { load, refusePlaintextCopy, repositoryAt, repositoryFor } from "../wiring.js";
+import { S3Repository, describeBucketLock } from "../../repository/s3/index.js";
 import { copyRepository } from "../../app/copy.js";
 import { terminalProgress } from "../io.js";
 import { EXIT_CODES } from "../../core/errors.js";
@@ -31,8 +31,27 @@ export function register(program: Command, env: CliEnv): void {
       const options = env.globals(command);
       const repo = repositoryFor(load(options));
       const { encrypted } = await repo.init();
-      if (options.json) json({ location: repo.location, encrypted });
-      else out(`created ${encrypted ? "an encrypted " : "a "}repository at ${repo.location}`);
+      // Object storage: whether the bucket keeps restore points from deletion (object lock).
+      const lock =
+        repo instanceof S3Repository
+          ? {
+              objectLock: repo.objectLock ?? null,
+              bucket: describeBucketLock(
+                repo.store.where.bucket,
+                await repo.bucketLock(),
+                repo.objectLock !== undefined,
+              ),
+            }
+          : undefined;
+      if (options.json) json({ location: repo.location, encrypted, ...(lock ? lock : {}) });
+      else {
+        out(`created ${encrypted ? "an encrypted " : "a "}repository at ${repo.location}`);
+        if (lock?.objectLock)
+          out(
+            `restore points are written locked (object lock, ${lock.objectLock.mode} mode) for ${lock.objectLock.days} days`,
+          );
+        if (lock) out(lock.bucket);
+      }
     });
 
   repository
@@ -118,19 +137,11 @@ export function register(program: Command, env: CliEnv): void {
             });
         }
         const to = repositoryAt(loaded, opts.to, passphrase, process.cwd());
-        if (
-          to instanceof S3Repository &&
-          passphrase === undefined &&
-          !opts.allowPlaintext &&
-          from instanceof S3Repository &&
-          (await from.isEncrypted())
-        )
-          throw new LifelineError({
-            code: "USAGE",
-            kind: "usage",
-            message: `${from.location} is encrypted and ${to.location} would not be: nothing was copied`,
-            fix: "give --to-passphrase-env <variable> (the other repository's passphrase), or --allow-plaintext to copy without encryption on purpose",
-          });
+        await refusePlaintextCopy(from, to, {
+          passphrase,
+          allowPlaintext: opts.allowPlaintext === true,
+          fix: "give --to-passphrase-env <variable> (the other repository's passphrase), or --allow-plaintext to copy without encryption on purpose",
+        });
         const result = await copyRepository(from, to, {
           ...(opts.asset ? { asset: opts.asset } : {}),
           ...(opts.restorePoint ? { restorePointId: opts.restorePoint } : {}),

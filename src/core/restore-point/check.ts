@@ -8,7 +8,9 @@ export type FindingKind =
   | "unexplained"
   | "drill-report-invalid"
   | "drill-report-orphan"
-  | "index-invalid";
+  | "index-invalid"
+  /** Object storage with object lock: deleted (delete markers) while its locked versions remain. */
+  | "hidden-by-delete-marker";
 
 export interface Finding {
   kind: FindingKind;

@@ -29,7 +29,13 @@ import path from "node:path";
 import * as z from "zod";
 import type { DrillReport } from "../../core/drill/drill.js";
 import { DRILL_ID } from "../../core/drill/drill.js";
-import { LifelineError, inUse, restorePointDamaged, restorePointGone } from "../../core/errors.js";
+import {
+  LifelineError,
+  inUse,
+  restorePointDamaged,
+  restorePointGone,
+  restorePointLocked,
+} from "../../core/errors.js";
 import { checkArtifacts, type Finding, type ObservedFile } from "../../core/restore-point/check.js";
 import {
   RESTORE_POINT_ID,
@@ -68,7 +74,15 @@ import {
   type Parsed,
   type ManifestRead,
 } from "../manifest-text.js";
-import { ObjectStore, bounded, type S3Location, type StoreTimeouts } from "./store.js";
+import {
+  ObjectStore,
+  bounded,
+  type BucketLock,
+  type ObjectVersion,
+  type Retention,
+  type S3Location,
+  type StoreTimeouts,
+} from "./store.js";
 
 const MARKER = "lifeline-repository.json";
 const RESTORE_POINTS = "restore-points";
@@ -170,11 +184,32 @@ export interface S3RepositoryOptions {
   passphrase?: string | undefined;
   /** Connection and request timeouts (default LIFELINE_S3_*_TIMEOUT_MS, else 10 s and 60 s). */
   timeouts?: Partial<StoreTimeouts> | undefined;
+  /**
+   * Object lock: every restore point's artifacts and manifest are written retained for `days` (the
+   * store refuses to delete them until then); the bucket must have object lock enabled.
+   */
+  objectLock?: ObjectLockSettings | undefined;
+}
+
+export interface ObjectLockSettings {
+  /** governance: accounts allowed s3:BypassGovernanceRetention may still delete; compliance: nobody. */
+  mode: "governance" | "compliance";
+  days: number;
+}
+
+/** What `lifeline check` and `repository init` say about the bucket's object lock. */
+export function describeBucketLock(bucket: string, lock: BucketLock, configured: boolean): string {
+  if (lock.state === "enabled")
+    return `bucket ${bucket} has object lock enabled${lock.defaultRetention ? ` (default retention ${lock.defaultRetention})` : ""}${configured ? "" : "; repository.objectLock is not set, so lifeline's restore points are not retained (add repository.objectLock: { mode: governance, days: 30 })"}`;
+  return `bucket ${bucket} has no object lock (${lock.why}${lock.state === "unknown" ? ": cannot tell" : ""}): anyone with delete rights on the bucket, a compromised host with lifeline's credentials too, can delete restore points; see "Repositories in object storage" in the README`;
 }
 
 export class S3Repository implements Repository {
   readonly store: ObjectStore;
   private readonly passphrase: string | undefined;
+  readonly objectLock: ObjectLockSettings | undefined;
+  /** The bucket's object lock, checked once before the first locked write. */
+  private lockChecking: Promise<void> | undefined;
   /** Null: not encrypted; resolved once (reading the marker and unwrapping a key). */
   private cipherLoading: Promise<ObjectCipher | null> | undefined;
   private masterKey: Buffer | undefined;
@@ -185,6 +220,50 @@ export class S3Repository implements Repository {
   constructor(where: S3Location, options: S3RepositoryOptions = {}) {
     this.store = new ObjectStore(where, options.timeouts);
     this.passphrase = options.passphrase;
+    this.objectLock = options.objectLock;
+  }
+
+  /** The bucket's object lock configuration. */
+  bucketLock(): Promise<BucketLock> {
+    return this.store.bucketLock();
+  }
+
+  /**
+   * With repository.objectLock: the bucket must have object lock enabled (a store without it, like
+   * s3rver, accepts the lock headers and keeps nothing), else REPOSITORY_OBJECT_LOCK.
+   */
+  private assertLockable(): Promise<void> {
+    if (!this.objectLock) return Promise.resolve();
+    this.lockChecking ??= this.store.bucketLock().then(
+      (lock) => {
+        if (lock.state === "enabled") return;
+        this.lockChecking = undefined;
+        const bucket = this.store.where.bucket;
+        throw new LifelineError({
+          code: "REPOSITORY_OBJECT_LOCK",
+          kind: "config",
+          message: `repository.objectLock is set, but bucket ${bucket} ${lock.state === "disabled" ? `has no object lock (${lock.why})` : `may not have object lock (${lock.why})`}: restore points written there would not be retained; nothing was written`,
+          fix:
+            lock.state === "disabled"
+              ? `object lock can only be enabled when a bucket is created: create one with it (aws s3api create-bucket --bucket NAME --object-lock-enabled-for-bucket) and point repository.url at it, or remove repository.objectLock from lifeline.yaml`
+              : `allow s3:GetBucketObjectLockConfiguration on ${bucket} to lifeline's credentials, or remove repository.objectLock from lifeline.yaml`,
+        });
+      },
+      (error: unknown) => {
+        this.lockChecking = undefined;
+        throw error;
+      },
+    );
+    return this.lockChecking;
+  }
+
+  /** The retention of objects written now: one date for a whole restore point. */
+  private retentionFromNow(): Retention | undefined {
+    if (!this.objectLock) return undefined;
+    return {
+      mode: this.objectLock.mode === "compliance" ? "COMPLIANCE" : "GOVERNANCE",
+      until: new Date(Date.now() + this.objectLock.days * 86_400_000),
+    };
   }
 
   get location(): string {
@@ -208,6 +287,7 @@ export class S3Repository implements Repository {
         message: `${this.location} is a lifeline repository already: nothing was changed`,
         fix: "use it as it is, or give repository.url another prefix for a new one",
       });
+    await this.assertLockable();
     return { encrypted: (await this.cipher(true)) !== null };
   }
 
@@ -479,10 +559,10 @@ export class S3Repository implements Repository {
     return bytes === undefined ? undefined : cipher.open(name, bytes).toString("utf8");
   }
 
-  private async writeObject(name: string, text: string): Promise<void> {
+  private async writeObject(name: string, text: string, retention?: Retention): Promise<void> {
     const cipher = await this.ensure();
-    if (!cipher) return this.store.putText(name, text);
-    return this.store.putBytes(name, cipher.seal(name, Buffer.from(text, "utf8")));
+    if (!cipher) return this.store.putText(name, text, {}, retention);
+    return this.store.putBytes(name, cipher.seal(name, Buffer.from(text, "utf8")), {}, retention);
   }
 
   /** Reads and parses; a tampered encrypted object is a problem like a corrupt one. */
@@ -498,6 +578,7 @@ export class S3Repository implements Repository {
   }
 
   async stage(asset: string, id: string): Promise<StagedRestorePoint> {
+    await this.assertLockable();
     const cipher = await this.ensure();
     await this.removeAbandoned(asset);
     const marker = `${STAGING}/${asset}/${id}.json`;
@@ -523,13 +604,17 @@ export class S3Repository implements Repository {
       directory,
       commit: async (manifest: Manifest) => {
         if (done) throw new Error("restore point already committed or aborted");
+        const retention = this.retentionFromNow();
         await bounded(manifest.artifacts, PARALLEL, (a) =>
           this.store.upload(prefix + a.path, path.join(directory, a.path), a.sha256, {
             encrypt: cipher?.encryptStream(prefix + a.path),
+            retention,
           }),
         );
+        // What opens the repository is retained as long as its newest restore point.
+        if (retention) await this.retainRepository(retention);
         // Manifest last: until it is written, nothing here is a restore point.
-        await this.writeObject(prefix + MANIFEST, manifestText(manifest).text);
+        await this.writeObject(prefix + MANIFEST, manifestText(manifest).text, retention);
         done = true;
         await finish();
         await this.store.delete(marker).catch(() => undefined);
@@ -544,13 +629,30 @@ export class S3Repository implements Repository {
     };
   }
 
+  /** The marker and the key file in use, retained at least until `retention` (never shortened). */
+  private async retainRepository(retention: Retention): Promise<void> {
+    for (const name of [MARKER, ...(this.keyName ? [this.keyName] : [])]) {
+      const current = await this.store.retention(name);
+      if (!current || current.until < retention.until) await this.store.retain(name, retention);
+    }
+  }
+
   /**
    * Partial objects of a backup that did not commit, then its marker (last: it explains them). For a
    * removal: the manifest first (from then on it is no restore point, marker or not), its drill
    * reports, then the rest.
    */
-  private async removeStaged(asset: string, id: string, removing = false): Promise<void> {
+  private async removeStaged(asset: string, id: string, removing = false, purge = false): Promise<void> {
     const prefix = rpPrefix(asset, id);
+    if (purge) {
+      // Past its retention: every version goes (a plain delete would only hide them), manifest first.
+      await this.purge(prefix + MANIFEST);
+      await this.purge(`${DRILLS}/${asset}/${id}/`);
+      await this.purge(prefix);
+      await this.store.incompleteUploads(prefix, true);
+      await this.store.delete(`${STAGING}/${asset}/${id}.json`);
+      return;
+    }
     if (removing) {
       await this.store.delete(prefix + MANIFEST);
       await bounded(await this.store.list(`${DRILLS}/${asset}/${id}/`), PARALLEL, (o) =>
@@ -562,6 +664,13 @@ export class S3Repository implements Repository {
       await this.store.incompleteUploads(prefix, true);
     }
     await this.store.delete(`${STAGING}/${asset}/${id}.json`);
+  }
+
+  /** Every version and delete marker of the objects under a name (prefix), for good. */
+  private async purge(name: string): Promise<void> {
+    await bounded(await this.store.versions(name), PARALLEL, (v) =>
+      this.store.deleteVersion(v.key, v.versionId),
+    );
   }
 
   private async stagingMarkers(asset: string) {
@@ -585,7 +694,13 @@ export class S3Repository implements Repository {
   /** Leftovers of backups and removals whose process is gone (killed, machine lost). */
   private async removeAbandoned(asset: string): Promise<void> {
     for (const m of await this.stagingMarkers(asset))
-      if (m.abandoned) await this.removeStaged(asset, m.id, m.info?.removing === true);
+      if (m.abandoned)
+        await this.removeStaged(
+          asset,
+          m.id,
+          m.info?.removing === true,
+          m.info?.removing === true && this.objectLock !== undefined,
+        );
   }
 
   /**
@@ -598,6 +713,12 @@ export class S3Repository implements Repository {
     if (held !== undefined) throw inUse(asset, id, held);
     await this.removeAbandoned(asset);
     if (!(await this.store.head(rpPrefix(asset, id) + MANIFEST))) return false; // removed already
+    // Object lock: a restore point still retained is kept whole (the store would refuse to delete
+    // its versions); one past its retention goes with all its versions, which frees the space.
+    const retention = await this.store.retention(rpPrefix(asset, id) + MANIFEST);
+    if (retention && retention.until.getTime() > Date.now())
+      throw restorePointLocked(asset, id, retention.until);
+    const purge = retention !== undefined || this.objectLock !== undefined;
     const marker = `${STAGING}/${asset}/${id}.json`;
     const now = new Date().toISOString();
     await this.store.putText(
@@ -610,7 +731,7 @@ export class S3Repository implements Repository {
       await this.store.delete(marker);
       throw inUse(asset, id, heldSince);
     }
-    await this.removeStaged(asset, id, true);
+    await this.removeStaged(asset, id, true, purge);
     await this.currentIndex(asset).catch(() => undefined);
     return true;
   }
@@ -874,6 +995,8 @@ export class S3Repository implements Repository {
     const notes: string[] = [];
     let restorePoints = 0;
     let drillReports = 0;
+    // Before the listing: delete markers can hide everything, the marker too.
+    await this.checkLock(findings, notes, options.undelete === true);
     const cipher = await this.cipher(false);
     const objects = await this.store.list("");
     if (objects.length === 0) {
@@ -1028,6 +1151,83 @@ export class S3Repository implements Repository {
       await this.checkIndex(asset, findings);
     }
     return { findings, notes, restorePoints, drillReports };
+  }
+
+  /**
+   * The bucket's object lock, as a note. On a bucket with it: restore points whose objects were
+   * deleted without lifeline (a plain delete only adds delete markers) while their locked versions
+   * remain are findings, or with `undelete` brought back by removing the delete markers (their drill
+   * reports too); so are the repository's marker and, when none is left, its key files.
+   */
+  private async checkLock(findings: Finding[], notes: string[], undelete: boolean): Promise<void> {
+    const lock = await this.store.bucketLock();
+    notes.push(describeBucketLock(this.store.where.bucket, lock, this.objectLock !== undefined));
+    if (lock.state !== "enabled") return;
+    const byKey = new Map<string, ObjectVersion[]>();
+    for (const v of await this.store.versions("")) {
+      const list = byKey.get(v.key);
+      if (list) list.push(v);
+      else byKey.set(v.key, [v]);
+    }
+    /** Keys whose latest version is a delete marker with a version below it: what the marker hides. */
+    const hidden = new Map<string, { markers: ObjectVersion[]; newest: ObjectVersion }>();
+    for (const [key, versions] of byKey) {
+      const kept = versions.filter((v) => !v.deleteMarker);
+      const newest = kept[0];
+      if (newest && versions.some((v) => v.latest && v.deleteMarker))
+        hidden.set(key, { markers: versions.filter((v) => v.deleteMarker), newest });
+    }
+    if (hidden.size === 0) return;
+    const groups = new Map<string, { what: string; keys: string[] }>();
+    const add = (group: string, what: string, key: string) => {
+      const g = groups.get(group) ?? { what, keys: [] };
+      g.keys.push(key);
+      groups.set(group, g);
+    };
+    const currentKeyFile = [...byKey].some(
+      ([key, versions]) => key.startsWith(`${KEYS}/`) && versions.some((v) => v.latest && !v.deleteMarker),
+    );
+    for (const key of hidden.keys()) {
+      const parts = key.split("/");
+      if (
+        parts[0] === RESTORE_POINTS &&
+        parts.length >= 4 &&
+        parts[1] &&
+        parts[2] &&
+        RESTORE_POINT_ID.test(parts[2])
+      )
+        add(`${parts[1]}/${parts[2]}`, `restore point ${parts[2]} of ${parts[1]}`, key);
+      else if (key === MARKER) add(MARKER, `the repository's marker ${MARKER}`, key);
+      else if (parts[0] === KEYS && !currentKeyFile) add(KEYS, `the repository's key files (${KEYS}/)`, key);
+    }
+    const now = Date.now();
+    for (const [group, g] of groups) {
+      // The newest hidden version of one of its objects (the manifest's for a restore point) tells
+      // whether it is locked: lifeline's own removals past retention leave no versions behind.
+      const probe = g.keys.find((k) => k.endsWith(`/${MANIFEST}`)) ?? g.keys[0] ?? "";
+      const version = hidden.get(probe)?.newest;
+      const retention = version ? await this.store.retention(probe, version.versionId) : undefined;
+      if (!retention || retention.until.getTime() <= now) continue;
+      const [asset, id] = group.split("/");
+      const keys =
+        asset && id
+          ? [...g.keys, ...[...hidden.keys()].filter((k) => k.startsWith(`${DRILLS}/${asset}/${id}/`))]
+          : g.keys;
+      const where = asset && id ? rpPrefix(asset, id) : group;
+      if (undelete) {
+        for (const key of keys)
+          for (const marker of hidden.get(key)?.markers ?? [])
+            await this.store.deleteVersion(key, marker.versionId);
+        notes.push(
+          `${where}: ${g.what} was deleted (delete markers on ${keys.length} objects) while locked until ${retention.until.toISOString()}: brought back`,
+        );
+      } else
+        findings.push({
+          kind: "hidden-by-delete-marker",
+          path: where,
+          message: `${where}: ${g.what} was deleted (delete markers on ${keys.length} objects), but its versions are locked until ${retention.until.toISOString()} and remain; run \`lifeline check --undelete\` to bring it back`,
+        });
+    }
   }
 
   /** The stored index against the manifests: an entry that differs from an intact manifest is a finding. */

@@ -34,6 +34,41 @@ export interface ObjectInfo {
   bytes: number;
 }
 
+/** Object lock retention of an object version: until then the store refuses to delete it. */
+export interface Retention {
+  mode: "GOVERNANCE" | "COMPLIANCE";
+  until: Date;
+}
+
+/** One version of an object in a versioned bucket, or a delete marker hiding the versions below it. */
+export interface ObjectVersion {
+  key: string;
+  versionId: string;
+  latest: boolean;
+  deleteMarker: boolean;
+}
+
+/**
+ * Whether the bucket has object lock: "enabled" (versioned, objects can be retained), "disabled"
+ * (a bucket created without it; a store that does not implement it, s3rver, says so too) or
+ * "unknown" with why (e.g. the credentials may not read the bucket's lock configuration).
+ */
+export type BucketLock =
+  | { state: "enabled"; defaultRetention: string | null }
+  | { state: "disabled"; why: string }
+  | { state: "unknown"; why: string };
+
+/** The SDK's lock parameters for a put (a checksum is required with them: CRC32, computed by the SDK). */
+function lockParams(retention: Retention | undefined) {
+  return retention
+    ? {
+        ObjectLockMode: retention.mode,
+        ObjectLockRetainUntilDate: retention.until,
+        ChecksumAlgorithm: "CRC32" as const,
+      }
+    : {};
+}
+
 const PART_SIZE = 8 * 1024 * 1024;
 
 type Sdk = typeof import("@aws-sdk/client-s3") & { Upload: typeof import("@aws-sdk/lib-storage").Upload };
@@ -167,11 +202,18 @@ export class ObjectStore {
     }
   }
 
-  async putText(name: string, text: string, metadata: Record<string, string> = {}): Promise<void> {
-    await this.putBytes(name, Buffer.from(text, "utf8"), {
-      sha256: createHash("sha256").update(text).digest("hex"),
-      ...metadata,
-    });
+  async putText(
+    name: string,
+    text: string,
+    metadata: Record<string, string> = {},
+    retention?: Retention,
+  ): Promise<void> {
+    await this.putBytes(
+      name,
+      Buffer.from(text, "utf8"),
+      { sha256: createHash("sha256").update(text).digest("hex"), ...metadata },
+      retention,
+    );
   }
 
   /**
@@ -206,7 +248,12 @@ export class ObjectStore {
   }
 
   /** An object written in one request; `metadata` as given (an encrypted object carries none). */
-  async putBytes(name: string, body: Buffer, metadata: Record<string, string> = {}): Promise<void> {
+  async putBytes(
+    name: string,
+    body: Buffer,
+    metadata: Record<string, string> = {},
+    retention?: Retention,
+  ): Promise<void> {
     const { client, sdk } = await this.connect();
     try {
       await client.send(
@@ -215,6 +262,7 @@ export class ObjectStore {
           Key: this.key(name),
           Body: body,
           Metadata: metadata,
+          ...lockParams(retention),
         }),
       );
     } catch (error) {
@@ -230,7 +278,11 @@ export class ObjectStore {
     name: string,
     file: string,
     expected: string,
-    options: { signal?: AbortSignal | undefined; encrypt?: Transform | undefined } = {},
+    options: {
+      signal?: AbortSignal | undefined;
+      encrypt?: Transform | undefined;
+      retention?: Retention | undefined;
+    } = {},
   ): Promise<void> {
     const signal = options.signal;
     const hash = createHash("sha256");
@@ -253,6 +305,7 @@ export class ObjectStore {
         Body: body,
         // An encrypted object's plaintext checksum is not published: it is in the (encrypted) manifest.
         Metadata: options.encrypt ? {} : { sha256: expected },
+        ...lockParams(options.retention),
       },
       partSize: PART_SIZE,
       queueSize: 4,
@@ -364,6 +417,129 @@ export class ObjectStore {
       await client.send(new sdk.DeleteObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) }));
     } catch (error) {
       throw this.fail(error, `cannot delete ${name} in ${this.location}`);
+    }
+  }
+
+  /** The bucket's object lock configuration (GetObjectLockConfiguration). */
+  async bucketLock(): Promise<BucketLock> {
+    const { client, sdk } = await this.connect();
+    try {
+      const out = await client.send(new sdk.GetObjectLockConfigurationCommand({ Bucket: this.where.bucket }));
+      const config = out.ObjectLockConfiguration;
+      if (config?.ObjectLockEnabled !== "Enabled")
+        return { state: "disabled", why: "the bucket's object lock is not enabled" };
+      const d = config.Rule?.DefaultRetention;
+      return {
+        state: "enabled",
+        defaultRetention: d?.Mode
+          ? `${d.Mode.toLowerCase()} ${d.Days !== undefined ? `${d.Days} days` : `${d.Years ?? "?"} years`}`
+          : null,
+      };
+    } catch (error) {
+      const f = describeFailure(error);
+      if (f.name === "ObjectLockConfigurationNotFoundError")
+        return { state: "disabled", why: "the bucket was created without object lock" };
+      if (f.name === "NotImplemented" || f.status === 501 || f.status === 405)
+        return { state: "disabled", why: "the store does not implement object lock" };
+      if (f.name === "AccessDenied" || f.status === 403)
+        return {
+          state: "unknown",
+          why: "the credentials may not read the bucket's object lock configuration (s3:GetBucketObjectLockConfiguration)",
+        };
+      throw this.fail(error, `cannot read the object lock configuration of ${this.where.bucket}`);
+    }
+  }
+
+  /** A version's retention (the current one's by default, from HeadObject); undefined when it has none or is absent. */
+  async retention(name: string, versionId?: string): Promise<Retention | undefined> {
+    const { client, sdk } = await this.connect();
+    try {
+      const out = await client.send(
+        new sdk.HeadObjectCommand({
+          Bucket: this.where.bucket,
+          Key: this.key(name),
+          ...(versionId ? { VersionId: versionId } : {}),
+        }),
+      );
+      const mode = out.ObjectLockMode;
+      const until = out.ObjectLockRetainUntilDate;
+      return (mode === "GOVERNANCE" || mode === "COMPLIANCE") && until ? { mode, until } : undefined;
+    } catch (error) {
+      const f = describeFailure(error);
+      if (f.name === "NotFound" || f.name === "NoSuchKey" || (f.status === 404 && f.name !== "NoSuchBucket"))
+        return undefined;
+      throw this.fail(error, `cannot read the retention of ${name} in ${this.location}`);
+    }
+  }
+
+  /** Extends the current version's retention (a store never shortens one in compliance mode). */
+  async retain(name: string, retention: Retention): Promise<void> {
+    const { client, sdk } = await this.connect();
+    try {
+      await client.send(
+        new sdk.PutObjectRetentionCommand({
+          Bucket: this.where.bucket,
+          Key: this.key(name),
+          Retention: { Mode: retention.mode, RetainUntilDate: retention.until },
+        }),
+      );
+    } catch (error) {
+      throw this.fail(error, `cannot extend the retention of ${name} in ${this.location}`);
+    }
+  }
+
+  /** Every version and delete marker under a repository-relative prefix (a versioned bucket). */
+  async versions(prefix: string): Promise<ObjectVersion[]> {
+    const out: ObjectVersion[] = [];
+    let keyMarker: string | undefined;
+    let versionMarker: string | undefined;
+    const { client, sdk } = await this.connect();
+    do {
+      let page;
+      try {
+        page = await client.send(
+          new sdk.ListObjectVersionsCommand({
+            Bucket: this.where.bucket,
+            Prefix: this.key(prefix),
+            ...(keyMarker ? { KeyMarker: keyMarker } : {}),
+            ...(versionMarker ? { VersionIdMarker: versionMarker } : {}),
+          }),
+        );
+      } catch (error) {
+        throw this.fail(error, `cannot list the object versions in ${this.location}`);
+      }
+      for (const v of page.Versions ?? [])
+        if (v.Key && v.VersionId)
+          out.push({
+            key: this.relative(v.Key),
+            versionId: v.VersionId,
+            latest: v.IsLatest === true,
+            deleteMarker: false,
+          });
+      for (const m of page.DeleteMarkers ?? [])
+        if (m.Key && m.VersionId)
+          out.push({
+            key: this.relative(m.Key),
+            versionId: m.VersionId,
+            latest: m.IsLatest === true,
+            deleteMarker: true,
+          });
+      const more = page.IsTruncated === true;
+      keyMarker = more ? page.NextKeyMarker : undefined;
+      versionMarker = more ? page.NextVersionIdMarker : undefined;
+    } while (keyMarker);
+    return out;
+  }
+
+  /** Deletes one version (or delete marker) for good; the store refuses while it is retained. */
+  async deleteVersion(name: string, versionId: string): Promise<void> {
+    const { client, sdk } = await this.connect();
+    try {
+      await client.send(
+        new sdk.DeleteObjectCommand({ Bucket: this.where.bucket, Key: this.key(name), VersionId: versionId }),
+      );
+    } catch (error) {
+      throw this.fail(error, `cannot delete a version of ${name} in ${this.location}`);
     }
   }
 
