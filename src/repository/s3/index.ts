@@ -1196,9 +1196,9 @@ export class S3Repository implements Repository {
         parts[2] &&
         RESTORE_POINT_ID.test(parts[2])
       )
-        add(`${parts[1]}/${parts[2]}`, `restore point ${parts[2]} of ${parts[1]}`, key);
-      else if (key === MARKER) add(MARKER, `the repository's marker ${MARKER}`, key);
-      else if (parts[0] === KEYS && !currentKeyFile) add(KEYS, `the repository's key files (${KEYS}/)`, key);
+        add(`${parts[1]}/${parts[2]}`, `restore point ${parts[2]} of ${parts[1]} was`, key);
+      else if (key === MARKER) add(MARKER, `the repository's marker ${MARKER} was`, key);
+      else if (parts[0] === KEYS && !currentKeyFile) add(KEYS, `every key file of the repository was`, key);
     }
     const now = Date.now();
     for (const [group, g] of groups) {
@@ -1213,19 +1213,19 @@ export class S3Repository implements Repository {
         asset && id
           ? [...g.keys, ...[...hidden.keys()].filter((k) => k.startsWith(`${DRILLS}/${asset}/${id}/`))]
           : g.keys;
-      const where = asset && id ? rpPrefix(asset, id) : group;
+      const where = asset && id ? rpPrefix(asset, id) : group === KEYS ? `${KEYS}/` : group;
       if (undelete) {
         for (const key of keys)
           for (const marker of hidden.get(key)?.markers ?? [])
             await this.store.deleteVersion(key, marker.versionId);
         notes.push(
-          `${where}: ${g.what} was deleted (delete markers on ${keys.length} objects) while locked until ${retention.until.toISOString()}: brought back`,
+          `${where}: ${g.what} deleted (delete markers on ${keys.length === 1 ? "1 object" : `${keys.length} objects`}) while locked until ${retention.until.toISOString()}: brought back`,
         );
       } else
         findings.push({
           kind: "hidden-by-delete-marker",
           path: where,
-          message: `${where}: ${g.what} was deleted (delete markers on ${keys.length} objects), but its versions are locked until ${retention.until.toISOString()} and remain; run \`lifeline check --undelete\` to bring it back`,
+          message: `${where}: ${g.what} deleted (delete markers on ${keys.length === 1 ? "1 object" : `${keys.length} objects`}), but its versions are locked until ${retention.until.toISOString()} and remain; run \`lifeline check --undelete\` to bring it back`,
         });
     }
   }
