@@ -261,7 +261,13 @@ describe("lifeline on an encrypted S3 repository (real CLI, PostgreSQL and s3rve
   it("init creates the keys and refuses to overwrite; backup and drill through encryption; nothing readable", async () => {
     const init = await run(["repository", "init", "--json"]);
     assert.equal(init.code, 0, init.stderr);
-    assert.deepEqual(JSON.parse(init.stdout), { location: "s3://lifeline-test/enc", encrypted: true });
+    const created = JSON.parse(init.stdout) as Record<string, unknown>;
+    assert.deepEqual(
+      { location: created.location, encrypted: created.encrypted, objectLock: created.objectLock },
+      { location: "s3://lifeline-test/enc", encrypted: true, objectLock: null },
+    );
+    // s3rver has no object lock: init says what that means.
+    assert.match(String(created.bucketLock), /has no object lock .*can delete restore points/);
     const again = await run(["repository", "init"]);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /is a lifeline repository already: nothing was changed/);
@@ -333,9 +339,50 @@ describe("lifeline on an encrypted S3 repository (real CLI, PostgreSQL and s3rve
     assert.ok(copyObjects().some((f) => f.includes("/keys/")));
   });
 
+  it("copies: to object storage refuses plaintext copies of the encrypted repository unless allowPlaintext", async () => {
+    const file = path.join(work.dir, "lifeline.yaml");
+    const original = readFileSync(file, "utf8");
+    writeFileSync(
+      file,
+      original.replace(
+        "copies:\n  - url: second-copy\n",
+        "copies:\n  - url: s3://lifeline-test/plain-refused\n  - url: s3://lifeline-test/plain-allowed\n    allowPlaintext: true\n",
+      ),
+    );
+    try {
+      const drill = await run(["drill", "shop", "--json"], { LIFELINE_REPO_PASSPHRASE: NEXT });
+      const drilled = JSON.parse(drill.stdout) as {
+        drill: { result: string; restorePointId: string };
+        copies: { to: string; result?: { copied: string[] }; error?: string }[];
+      };
+      assert.equal(drilled.drill.result, "passed", drill.stderr);
+      assert.equal(drill.code, 1, "a copy not made is a failure");
+      const [refused, allowed] = drilled.copies;
+      assert.equal(refused?.to, "s3://lifeline-test/plain-refused");
+      assert.match(
+        refused?.error ?? "",
+        /enc is encrypted and s3:\/\/lifeline-test\/plain-refused would not be: nothing was copied/,
+      );
+      assert.match(refused?.error ?? "", /encryption: \{ passphrase: .*allowPlaintext: true/);
+      assert.deepEqual(
+        objects().filter((f) => f.includes("/plain-refused/")),
+        [],
+      );
+      assert.deepEqual(allowed?.result?.copied, [`shop/${drilled.drill.restorePointId}`]);
+    } finally {
+      writeFileSync(file, original);
+    }
+  });
+
   it("a tampered chunk is detected, naming the object", async () => {
     const data = objects()
-      .filter((f) => f.includes("/dump/") && !f.includes("toc.dat") && !f.includes("/copy-target/"))
+      .filter(
+        (f) =>
+          f.includes("/dump/") &&
+          !f.includes("toc.dat") &&
+          !f.includes("/copy-target/") &&
+          !f.includes("/plain-allowed/"),
+      )
       .sort((a, b) => statSync(b).size - statSync(a).size)[0];
     assert.ok(data);
     const bytes = readFileSync(data);

@@ -36,7 +36,7 @@ export function register(program: Command, env: CliEnv): void {
         repo instanceof S3Repository
           ? {
               objectLock: repo.objectLock ?? null,
-              bucket: describeBucketLock(
+              bucketLock: describeBucketLock(
                 repo.store.where.bucket,
                 await repo.bucketLock(),
                 repo.objectLock !== undefined,
@@ -50,7 +50,7 @@ export function register(program: Command, env: CliEnv): void {
           out(
             `restore points are written locked (object lock, ${lock.objectLock.mode} mode) for ${lock.objectLock.days} days`,
           );
-        if (lock) out(lock.bucket);
+        if (lock) out(lock.bucketLock);
       }
     });
 
