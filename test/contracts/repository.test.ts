@@ -10,7 +10,12 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { LocalRepository } from "../../src/repository/local-fs/index.js";
-import { S3Repository } from "../../src/repository/s3/index.js";
+import {
+  S3Repository,
+  type ObjectLockSettings,
+  type S3RepositoryOptions,
+} from "../../src/repository/s3/index.js";
+import { startMoto, type TestMoto } from "../support/moto.js";
 import { ObjectCipher, keyFileSchema, unwrapKey } from "../../src/repository/encryption.js";
 import { startS3, type TestS3 } from "../support/s3.js";
 import { tempDir } from "../support/pg.js";
@@ -79,11 +84,11 @@ after(async () => {
 
 /** Stages in another process, uploads part of an artifact, and is killed (SIGKILL) before it commits. */
 function killedS3Backup(
-  s3: TestS3,
+  s3: Store,
   prefix: string,
   asset: string,
   id: string,
-  passphrase?: string,
+  options: S3RepositoryOptions = {},
 ): Promise<void> {
   const where = JSON.stringify({
     bucket: s3.buckets[0],
@@ -93,7 +98,7 @@ function killedS3Backup(
   });
   const script =
     `import { S3Repository } from ${JSON.stringify(s3Module)};` +
-    `const repo = new S3Repository(${where}, ${JSON.stringify(passphrase === undefined ? {} : { passphrase })});` +
+    `const repo = new S3Repository(${where}, ${JSON.stringify(options)});` +
     `await repo.stage(${JSON.stringify(asset)}, ${JSON.stringify(id)});` +
     `await repo.store.putText("restore-points/${asset}/${id}/dump/toc.dat", "half a dump");` +
     `process.stdout.write("staged\\n"); setInterval(() => undefined, 1000);`;
@@ -125,15 +130,29 @@ async function cipherOf(repository: S3Repository, passphrase: string): Promise<O
   throw new Error("no key opens with the passphrase");
 }
 
-async function s3Subject(passphrase?: string): Promise<RepositorySubject> {
-  server ??= await startS3();
-  const s3 = server;
+/** An S3 server the subject talks to: s3rver, or moto_server (object lock). */
+interface Store {
+  buckets: string[];
+  endpoint: string;
+  env: Record<string, string>;
+}
+
+async function s3Subject(
+  passphrase?: string,
+  on: () => Promise<Store> = async () => (server ??= await startS3()),
+  objectLock?: ObjectLockSettings,
+): Promise<RepositorySubject> {
+  const s3 = await on();
   Object.assign(process.env, s3.env);
   const prefix = `contract-${process.pid}-${++repositories}`;
+  const options: S3RepositoryOptions = {
+    ...(passphrase === undefined ? {} : { passphrase }),
+    ...(objectLock ? { objectLock } : {}),
+  };
   const open = () =>
     new S3Repository(
       { bucket: s3.buckets[0] ?? "", prefix, endpoint: s3.endpoint, forcePathStyle: true },
-      { passphrase },
+      options,
     );
   const repository = open();
   const bucket = s3.buckets[0] ?? "";
@@ -169,7 +188,7 @@ async function s3Subject(passphrase?: string): Promise<RepositorySubject> {
         Buffer.concat([body, Buffer.from("x")]),
       );
     },
-    killedBackup: (asset, id) => killedS3Backup(s3, prefix, asset, id, passphrase),
+    killedBackup: (asset, id) => killedS3Backup(s3, prefix, asset, id, options),
     cleanup: async () => undefined,
   };
 }
@@ -177,6 +196,28 @@ async function s3Subject(passphrase?: string): Promise<RepositorySubject> {
 repositoryContract("S3-compatible object storage", () => s3Subject());
 repositoryContract("S3-compatible object storage, encrypted", () =>
   s3Subject("correct horse battery staple"),
+);
+
+// The same contract on a bucket with object lock (moto_server), every restore point written locked.
+let moto: Promise<TestMoto> | undefined;
+after(async () => {
+  await (await moto)?.stop();
+});
+const lockedStore = async (): Promise<Store> => {
+  moto ??= startMoto().then(async (m) => {
+    await m.createBucket("locked-contract", true);
+    return m;
+  });
+  const m = await moto;
+  return { buckets: ["locked-contract"], endpoint: m.endpoint, env: m.env };
+};
+repositoryContract(
+  "S3-compatible object storage with object lock (moto_server), encrypted",
+  () => s3Subject("correct horse battery staple", lockedStore, { mode: "governance", days: 1 }),
+  {
+    retains:
+      "every restore point is retained for a day: removal while locked and past retention is tested in s3-object-lock.test.ts",
+  },
 );
 
 describe("S3 repository specifics", () => {
