@@ -448,6 +448,6 @@ function repositorySettings(config: Config, localPath: string): RepositorySettin
     region,
     forcePathStyle,
     passphrase: encryption?.passphrase,
-    objectLock,
+    ...(objectLock ? { objectLock } : {}),
   };
 }

@@ -65,6 +65,24 @@ describe("repository: in lifeline.yaml", () => {
       problem("repository:\n  url: s3://acme/x\n  encryption:\n    passphrase: short\n"),
       /passphrase: is at least 8 characters/,
     );
+    assert.match(
+      problem("repository:\n  objectLock: { mode: governance, days: 30 }\n"),
+      /repository\.objectLock: objectLock is for a repository in object storage .*remove it for a local repository/,
+    );
+    assert.match(
+      problem("repository:\n  url: s3://acme/x\n  objectLock: { mode: strict, days: 30 }\n"),
+      /repository\.objectLock\.mode: is governance or compliance/,
+    );
+    assert.match(
+      problem("repository:\n  url: s3://acme/x\n  objectLock: { mode: compliance, days: 0 }\n"),
+      /repository\.objectLock\.days: is at least 1 day/,
+    );
+    assert.equal(
+      problem(
+        "repository:\n  url: s3://acme/x\n  objectLock: { mode: compliance, days: 30 }\ncopies:\n  - url: s3://acme/copy\n    allowPlaintext: true\nassets:\n  shop:\n    url: postgres://app@db:5432/shop\n",
+      ),
+      "accepted",
+    );
     assert.match(problem("copies:\n  - path: /x\n"), /copies\.0/);
     assert.equal(
       problem(
