@@ -104,11 +104,12 @@ export async function runJob(deps: ScheduledDeps, jobs: AssetJobs, request: JobR
         host: deps.host,
       });
       pruned = result.removed;
-      if (result.removed.length > 0 || result.failures.length > 0)
+      if (result.removed.length > 0 || result.failures.length > 0 || result.locked.length > 0)
         deps.log(result.failures.length > 0 ? "warn" : "info", "pruned", {
           asset: name,
           removed: result.removed,
           failures: result.failures,
+          ...(result.locked.length > 0 ? { locked: result.locked } : {}),
         });
     } catch (error) {
       deps.log("error", "prune-failed", {
