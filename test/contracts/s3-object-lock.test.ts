@@ -6,6 +6,9 @@
  * moto simulates the store in memory: this checks what lifeline asks of S3, not S3's durability.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   DeleteObjectCommand,
@@ -163,6 +166,27 @@ describe("object lock (moto_server: a real S3 HTTP server with object lock)", ()
       (error: Error) => error.name === "AccessDenied",
     );
     assert.equal((await repo.listRestorePoints("app")).length, 1);
+  });
+
+  it("an artifact above 8 MiB (a multipart upload) is retained too", async () => {
+    const repo = open(LOCKED);
+    const file = path.join(tmp.dir, "big.bin");
+    const body = Buffer.alloc(9 * 1024 * 1024, 7);
+    writeFileSync(file, body);
+    const until = new Date(Date.now() + 3_600_000);
+    await repo.store.upload("big.bin", file, createHash("sha256").update(body).digest("hex"), {
+      retention: { mode: "GOVERNANCE", until },
+    });
+    const head = await moto.client.send(
+      new HeadObjectCommand({ Bucket: LOCKED, Key: fullKey(repo, "big.bin") }),
+    );
+    assert.equal(head.ContentLength, body.length);
+    assert.equal(head.ObjectLockMode, "GOVERNANCE");
+    assert.equal(
+      head.ObjectLockRetainUntilDate?.toISOString().slice(0, 19),
+      until.toISOString().slice(0, 19),
+    );
+    assert.equal((await repo.store.retention("big.bin"))?.mode, "GOVERNANCE");
   });
 
   it("plain deletes only hide a locked restore point: check names it, check --undelete brings it back with intact artifacts", async () => {

@@ -633,7 +633,8 @@ export class S3Repository implements Repository {
   private async retainRepository(retention: Retention): Promise<void> {
     for (const name of [MARKER, ...(this.keyName ? [this.keyName] : [])]) {
       const current = await this.store.retention(name);
-      if (!current || current.until < retention.until) await this.store.retain(name, retention);
+      if (!current || current.until.getTime() < retention.until.getTime() - 1000)
+        await this.store.retain(name, retention);
     }
   }
 

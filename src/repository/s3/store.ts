@@ -313,8 +313,9 @@ export class ObjectStore {
     });
     const abort = () => void upload.abort().catch(() => undefined);
     signal?.addEventListener("abort", abort, { once: true });
+    let versionId: string | undefined;
     try {
-      await upload.done();
+      versionId = (await upload.done()).VersionId;
     } catch (error) {
       throw this.fail(error, `cannot upload ${name} to ${this.location}`);
     } finally {
@@ -326,6 +327,13 @@ export class ObjectStore {
       throw new Error(
         `${name} changed while it was uploaded (sha256 ${actual.slice(0, 16)}…, expected ${expected.slice(0, 16)}…)`,
       );
+    }
+    // The version written must be retained: a store that ignores the lock headers of a multipart
+    // upload (moto 5.2.1 does) gets them set afterwards, and one that cannot is an error.
+    if (options.retention) {
+      const got = await this.retention(name, versionId);
+      if (!got || got.until.getTime() < options.retention.until.getTime() - 1000)
+        await this.retain(name, options.retention, versionId);
     }
   }
 
@@ -472,14 +480,15 @@ export class ObjectStore {
     }
   }
 
-  /** Extends the current version's retention (a store never shortens one in compliance mode). */
-  async retain(name: string, retention: Retention): Promise<void> {
+  /** Extends a version's retention, the current one's by default (a store never shortens one in compliance mode). */
+  async retain(name: string, retention: Retention, versionId?: string): Promise<void> {
     const { client, sdk } = await this.connect();
     try {
       await client.send(
         new sdk.PutObjectRetentionCommand({
           Bucket: this.where.bucket,
           Key: this.key(name),
+          ...(versionId ? { VersionId: versionId } : {}),
           Retention: { Mode: retention.mode, RetainUntilDate: retention.until },
         }),
       );
