@@ -223,9 +223,18 @@ export class S3Repository implements Repository {
     this.objectLock = options.objectLock;
   }
 
-  /** The bucket's object lock configuration. */
-  bucketLock(): Promise<BucketLock> {
-    return this.store.bucketLock();
+  /**
+   * The bucket's object lock configuration, for what init and check say: a store that answers the
+   * question with an error of its own (not a missing bucket, denied access or an outage) is "unknown".
+   */
+  async bucketLock(): Promise<BucketLock> {
+    try {
+      return await this.store.bucketLock();
+    } catch (error) {
+      if (error instanceof LifelineError && error.code === "STORE_FAILED")
+        return { state: "unknown", why: `the store answered: ${error.message.replace(/^[^:]*: /, "")}` };
+      throw error;
+    }
   }
 
   /**
@@ -1161,7 +1170,7 @@ export class S3Repository implements Repository {
    * reports too); so are the repository's marker and, when none is left, its key files.
    */
   private async checkLock(findings: Finding[], notes: string[], undelete: boolean): Promise<void> {
-    const lock = await this.store.bucketLock();
+    const lock = await this.bucketLock();
     notes.push(describeBucketLock(this.store.where.bucket, lock, this.objectLock !== undefined));
     if (lock.state !== "enabled") return;
     const byKey = new Map<string, ObjectVersion[]>();
