@@ -141,6 +141,7 @@ async function webhook(): Promise<void> {
   const { serveCache, sharedCatalog } = await import("../src/serve/serve.js");
   const { startServer } = await import("../src/serve/server.js");
   const { LocalRepository } = await import("../src/repository/local-fs/index.js");
+  const { withOverviewCache } = await import("../src/repository/local-fs/overview-cache.js");
   const { engineFor } = await import("../src/engines/index.js");
   const { embeddedScratch } = await import("../src/scratch/embedded-postgres/index.js");
   const { serverScratch } = await import("../src/scratch/server.js");
@@ -163,7 +164,7 @@ async function webhook(): Promise<void> {
             deps: {
               ctx: {
                 engine: (name) => engineFor(name, { postgres: {} }),
-                repository: new LocalRepository(path.join(dir, "repository")),
+                repository: withOverviewCache(new LocalRepository(path.join(dir, "repository"))),
                 scratch: (s) => (s === "embedded" ? embeddedScratch() : serverScratch(s.url)),
                 clock: systemClock,
                 progress: silentProgress,
