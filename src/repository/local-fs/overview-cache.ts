@@ -20,7 +20,8 @@
  * - when a stamp changed while it was read.
  * ctime is in the stamp because a tool can set an mtime back (touch -d, rsync -t), not a ctime.
  */
-import { readdir, stat } from "node:fs/promises";
+import { statSync } from "node:fs";
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import type { Repository, AssetOverview } from "../../ports/repository.js";
 import { assetOverview } from "../overview.js";
@@ -64,7 +65,9 @@ export class CachedOverviewRepository extends LocalRepository {
   }
 
   override async overview(asset: string): Promise<AssetOverview> {
-    const before = await this.stamps(asset);
+    const before = this.tryStamps(asset);
+    // Unreadable (permissions): the plain read reports it.
+    if (before === null) return super.overview(asset);
     const known = this.remembered.get(asset);
     if (known && sameStamps(known.stamps, before)) {
       this.counts.remembered++;
@@ -81,7 +84,7 @@ export class CachedOverviewRepository extends LocalRepository {
       fromIndex &&
       !markers &&
       before.every((s) => this.settled(s)) &&
-      sameStamps(before, await this.stamps(asset))
+      sameStamps(before, this.tryStamps(asset) ?? [])
     ) {
       this.remembered.set(asset, {
         stamps: before,
@@ -91,16 +94,27 @@ export class CachedOverviewRepository extends LocalRepository {
     return overview;
   }
 
-  /** restore-points/<asset>, drills/<asset>, the index directory, index/<asset>.json. */
-  private stamps(asset: string): Promise<Stamp[]> {
-    return Promise.all(
-      [
-        path.join(this.root, RESTORE_POINTS, asset),
-        path.join(this.root, DRILLS, asset),
-        path.join(this.root, INDEX),
-        indexPath(this.root, asset),
-      ].map(stampOf),
-    );
+  /**
+   * restore-points/<asset>, drills/<asset>, the index directory, index/<asset>.json. Synchronous:
+   * four stats of local paths take a few microseconds; through the thread pool they cost ten times
+   * that in CPU, on every request. (A repository on a hung network mount blocks the process here
+   * instead of one request: the webhook's failurePolicy Fail denies meanwhile, fail closed.)
+   */
+  private tryStamps(asset: string): Stamp[] | null {
+    try {
+      return this.stamps(asset);
+    } catch {
+      return null;
+    }
+  }
+
+  private stamps(asset: string): Stamp[] {
+    return [
+      path.join(this.root, RESTORE_POINTS, asset),
+      path.join(this.root, DRILLS, asset),
+      path.join(this.root, INDEX),
+      indexPath(this.root, asset),
+    ].map(stampOf);
   }
 
   private settled(s: Stamp): boolean {
@@ -121,14 +135,9 @@ export class CachedOverviewRepository extends LocalRepository {
   }
 }
 
-async function stampOf(file: string): Promise<Stamp> {
-  try {
-    const s = await stat(file, { bigint: true });
-    return { ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw error;
-  }
+function stampOf(file: string): Stamp {
+  const s = statSync(file, { bigint: true, throwIfNoEntry: false });
+  return s ? { ino: s.ino, size: s.size, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs } : null;
 }
 
 function sameStamps(a: readonly Stamp[], b: readonly Stamp[]): boolean {
