@@ -1,37 +1,49 @@
 /**
- * Queries of a fixed shape compiled once per backend. Kysely builds a query's tree and compiles it
- * to SQL on every call: on the reads `lifeline serve` makes for every protected admission request
- * that costs more than SQLite's own work. A query compiled here is built once with a placeholder
- * per argument; later calls run the same SQL text with the arguments in the placeholders' places.
+ * Queries compiled once per shape. Kysely builds a query's tree and compiles it to SQL on every
+ * call: on the reads `lifeline serve` makes for every protected admission request, that cost more
+ * than SQLite's own work. A query compiled here is built once per backend and shape with a
+ * placeholder per argument; later calls run the same SQL text with the arguments in the
+ * placeholders' places (and the statement better-sqlite3 prepared for that text: index.ts).
  *
- * The shape must not depend on the arguments (no $if on them): an argument is only ever a value.
+ * `shape` must name everything the query's form depends on (which filters are present, the
+ * backend); an argument is only ever a value.
  */
 import { CompiledQuery, type Compilable, type Kysely, type QueryResult } from "kysely";
 import type { CatalogDatabase } from "./schema.js";
-
-type Executor = Pick<Kysely<CatalogDatabase>, "executeQuery">;
 
 /** Where each parameter of the compiled SQL comes from: an argument (its index) or a constant. */
 type Source = { arg: number } | { constant: unknown };
 
 const PLACEHOLDER = "\u0000lifeline-argument-";
 
-export function compiledOnce<Args extends readonly unknown[], Row>(
-  build: (db: Kysely<CatalogDatabase>, ...args: Args) => Compilable<Row>,
-): (db: Kysely<CatalogDatabase>, backend: string, ...args: Args) => Promise<QueryResult<Row>> {
-  const compiled = new Map<string, { sql: string; sources: Source[] }>();
-  return (db, backend, ...args) => {
-    let c = compiled.get(backend);
-    if (c === undefined) {
-      const placeholders = args.map((_, i) => `${PLACEHOLDER}${i}`) as unknown as Args;
-      const query = build(db, ...placeholders).compile();
-      const sources = query.parameters.map((p): Source => {
-        if (typeof p === "string" && p.startsWith(PLACEHOLDER)) return { arg: Number(p.slice(PLACEHOLDER.length)) };
-        return { constant: p };
-      });
-      compiled.set(backend, (c = { sql: query.sql, sources }));
+const compiled = new Map<string, { sql: string; sources: Source[] }>();
+
+/**
+ * Runs the query `build` makes, compiled once per `shape`: `build` gets a placeholder for each of
+ * `args` (in order) and is called only the first time the shape is run.
+ */
+export function runCompiled<Row>(
+  db: Pick<Kysely<CatalogDatabase>, "executeQuery">,
+  shape: string,
+  args: readonly unknown[],
+  build: (...placeholders: string[]) => Compilable<Row>,
+): Promise<QueryResult<Row>> {
+  let c = compiled.get(shape);
+  if (c === undefined) {
+    const query = build(...args.map((_, i) => `${PLACEHOLDER}${i}`)).compile();
+    const sources = query.parameters.map((p): Source =>
+      typeof p === "string" && p.startsWith(PLACEHOLDER)
+        ? { arg: Number(p.slice(PLACEHOLDER.length)) }
+        : { constant: p },
+    );
+    // A placeholder that did not come out as a whole parameter (used inside an expression, or
+    // dropped) would run with the wrong value: refuse the shape instead.
+    const used = new Set(sources.flatMap((s) => ("arg" in s ? [s.arg] : [])));
+    if (used.size !== args.length || query.sql.includes(PLACEHOLDER)) {
+      throw new Error(`query ${shape}: every argument must be exactly one parameter`);
     }
-    const parameters = c.sources.map((s) => ("arg" in s ? args[s.arg] : s.constant));
-    return (db as Executor).executeQuery<Row>(CompiledQuery.raw(c.sql, parameters) as CompiledQuery<Row>);
-  };
+    compiled.set(shape, (c = { sql: query.sql, sources }));
+  }
+  const parameters = c.sources.map((s) => ("arg" in s ? args[s.arg] : s.constant));
+  return db.executeQuery(CompiledQuery.raw(c.sql, parameters) as CompiledQuery<Row>);
 }
