@@ -131,6 +131,7 @@ async function simulator(): Promise<void> {
 async function webhook(): Promise<void> {
   const [kubeconfig, dir] = [process.argv[3]!, process.argv[4]!];
   const { judgeAdmission } = await import("../src/app/admission.js");
+  type AdmissionDeps = import("../src/app/admission.js").AdmissionDeps;
   const { openCatalog } = await import("../src/catalog/index.js");
   const { DEFAULT_POLICY, UNBOUND_RULE } = await import("../src/core/plan/policy.js");
   const { KubernetesCluster } = await import("../src/kubernetes/cluster.js");
@@ -141,6 +142,7 @@ async function webhook(): Promise<void> {
   const { serveCache, sharedCatalog } = await import("../src/serve/serve.js");
   const { startServer } = await import("../src/serve/server.js");
   const { LocalRepository } = await import("../src/repository/local-fs/index.js");
+  const { withOverviewCache } = await import("../src/repository/local-fs/overview-cache.js");
   const { engineFor } = await import("../src/engines/index.js");
   const { embeddedScratch } = await import("../src/scratch/embedded-postgres/index.js");
   const { serverScratch } = await import("../src/scratch/server.js");
@@ -152,52 +154,50 @@ async function webhook(): Promise<void> {
   const catalogAt = process.argv[5] || path.join(dir, "catalog.sqlite");
   const catalog = sharedCatalog(() => openCatalog(catalogAt));
   const cache = serveCache({ kubeconfig, context: null }, (s) => new KubernetesCluster(s, {}), log, {});
+  // Built once, as `lifeline serve` builds them (not per request).
+  const deps: AdmissionDeps = {
+    plan: {
+      deps: {
+        ctx: {
+          engine: (name) => engineFor(name, { postgres: {} }),
+          repository: withOverviewCache(new LocalRepository(path.join(dir, "repository"))),
+          scratch: (s) => (s === "embedded" ? embeddedScratch() : serverScratch(s.url)),
+          clock: systemClock,
+          progress: silentProgress,
+          signal: new AbortController().signal,
+          backup: { jobs: 1, compression: 1 },
+        },
+        cluster: (s) => cache.cluster(s),
+        readManifests: (files, recursive) => readManifests(files, recursive, dir),
+      },
+      options: {
+        assets: [
+          {
+            name: "shop",
+            engine: "postgres",
+            url: "postgres://127.0.0.1:5432/unused",
+            tier: "production",
+            rpoSeconds: 86400,
+            scratch: "embedded",
+            drillJobs: 1,
+            kubernetes: { namespace: "shop", release: "postgresql", pvcSelector: null, context: null },
+          },
+        ],
+        policy: [...DEFAULT_POLICY, UNBOUND_RULE],
+        kubernetes: { kubeconfig, context: null, clusterDomain: "cluster.local" },
+        env: {},
+      },
+    },
+    catalog: () => catalog.get(),
+    clock: systemClock,
+    host: "bench",
+    warn: () => undefined,
+  };
   const judge = await startServer({
     host: "127.0.0.1",
     port: 0,
     tls: { cert: path.join(dir, "tls.crt"), key: path.join(dir, "tls.key") },
-    admit: (body) =>
-      judgeAdmission(
-        {
-          plan: {
-            deps: {
-              ctx: {
-                engine: (name) => engineFor(name, { postgres: {} }),
-                repository: new LocalRepository(path.join(dir, "repository")),
-                scratch: (s) => (s === "embedded" ? embeddedScratch() : serverScratch(s.url)),
-                clock: systemClock,
-                progress: silentProgress,
-                signal: new AbortController().signal,
-                backup: { jobs: 1, compression: 1 },
-              },
-              cluster: (s) => cache.cluster(s),
-              readManifests: (files, recursive) => readManifests(files, recursive, dir),
-            },
-            options: {
-              assets: [
-                {
-                  name: "shop",
-                  engine: "postgres",
-                  url: "postgres://127.0.0.1:5432/unused",
-                  tier: "production",
-                  rpoSeconds: 86400,
-                  scratch: "embedded",
-                  drillJobs: 1,
-                  kubernetes: { namespace: "shop", release: "postgresql", pvcSelector: null, context: null },
-                },
-              ],
-              policy: [...DEFAULT_POLICY, UNBOUND_RULE],
-              kubernetes: { kubeconfig, context: null, clusterDomain: "cluster.local" },
-              env: {},
-            },
-          },
-          catalog: () => catalog.get(),
-          clock: systemClock,
-          host: "bench",
-          warn: () => undefined,
-        },
-        body,
-      ),
+    admit: (body) => judgeAdmission(deps, body),
     readiness: async () => cache.readiness(),
     cache: () => cache.cache.states(),
     log,

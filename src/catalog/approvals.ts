@@ -2,6 +2,7 @@
 import type { AuditEntry, AuditInput } from "../core/audit/chain.js";
 import type { Approval } from "../core/approval/approval.js";
 import type { ApprovalUse, UseResult } from "../ports/catalog.js";
+import { runCompiled } from "./compiled.js";
 import { appended, mutate, normalizedInput, transact } from "./audit-log.js";
 import { approvalFrom, approvalRow } from "./rows.js";
 import type { CatalogStore } from "./store.js";
@@ -68,14 +69,15 @@ export async function useApprovals(
 }
 
 export async function approvalsFor(store: CatalogStore, planId: string): Promise<Approval[]> {
-  const rows = await store.guard("reading approvals", () =>
-    store.db
-      .selectFrom("lifeline_approvals")
-      .selectAll()
-      .where("plan_id", "=", planId)
-      .orderBy("created_at")
-      .orderBy("id")
-      .execute(),
+  const { rows } = await store.guard("reading approvals", () =>
+    runCompiled(store.db, `${store.backend.name}:approvalsFor`, [planId], (id) =>
+      store.db
+        .selectFrom("lifeline_approvals")
+        .selectAll()
+        .where("plan_id", "=", id as string)
+        .orderBy("created_at")
+        .orderBy("id"),
+    ),
   );
   return rows.map(approvalFrom);
 }

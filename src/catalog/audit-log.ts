@@ -2,7 +2,7 @@
  * The audit log in the catalog: appends chained onto the head, under the head's lock, in the same
  * transaction as the change they record; and its reads (filtered, the head, and auditAbout).
  */
-import type { Transaction } from "kysely";
+import type { Kysely, Transaction } from "kysely";
 import {
   auditRef,
   canonicalJson,
@@ -14,6 +14,7 @@ import {
 } from "../core/audit/chain.js";
 import { LifelineError } from "../core/errors.js";
 import type { AuditFilter } from "../ports/catalog.js";
+import { runCompiled } from "./compiled.js";
 import { auditFrom, auditRow } from "./rows.js";
 import type { CatalogDatabase } from "./schema.js";
 import { sha256hex, timeOf, type CatalogStore } from "./store.js";
@@ -21,8 +22,64 @@ import { sha256hex, timeOf, type CatalogStore } from "./store.js";
 export type Mutation = (trx: Transaction<CatalogDatabase>) => Promise<boolean>;
 export type Append = (input: AuditInput) => Promise<AuditEntry>;
 
-export async function appendAudit(store: CatalogStore, audit: AuditInput): Promise<AuditEntry> {
-  return appended(store, "appending to the audit log", audit, async () => true);
+/**
+ * Group commit: appends that arrive while the previous group commits (or in the same turn of the
+ * event loop) are chained in one transaction, so that they share one commit (SQLite: one fsync of
+ * the WAL; PostgreSQL: one WAL flush). Each caller's promise settles only after its transaction
+ * committed: an entry returned is durable, exactly as with one transaction each. When the group's
+ * transaction fails, every append in it fails (`lifeline serve` denies each of those requests:
+ * fail closed). An entry never waits for a timer: the first append of an idle catalog commits in
+ * the next turn of the event loop.
+ */
+export function appendAudit(store: CatalogStore, audit: AuditInput): Promise<AuditEntry> {
+  let input: AuditInput;
+  try {
+    input = normalizedInput(audit);
+  } catch (error) {
+    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+  }
+  let group = groups.get(store);
+  if (!group) groups.set(store, (group = { waiting: [], committing: false }));
+  const waiting = group.waiting;
+  const entry = new Promise<AuditEntry>((resolve, reject) => waiting.push({ input, resolve, reject }));
+  if (!group.committing) {
+    group.committing = true;
+    const g = group;
+    setImmediate(() => void commitGroups(store, g));
+  }
+  return entry;
+}
+
+/** At most this many entries in one transaction (a long one would hold the write lock long). */
+const GROUP_MAX = 64;
+
+interface Waiting {
+  input: AuditInput;
+  resolve: (entry: AuditEntry) => void;
+  reject: (error: unknown) => void;
+}
+const groups = new WeakMap<CatalogStore, { waiting: Waiting[]; committing: boolean }>();
+
+async function commitGroups(store: CatalogStore, group: { waiting: Waiting[]; committing: boolean }) {
+  try {
+    while (group.waiting.length > 0) {
+      const batch = group.waiting.splice(0, GROUP_MAX);
+      try {
+        const entries = await store.guard("appending to the audit log", () =>
+          transact(store, async (_trx, append) => {
+            const out: AuditEntry[] = [];
+            for (const w of batch) out.push(await append(w.input));
+            return out;
+          }),
+        );
+        batch.forEach((w, i) => w.resolve(entries[i] as AuditEntry));
+      } catch (error) {
+        for (const w of batch) w.reject(error);
+      }
+    }
+  } finally {
+    group.committing = false;
+  }
 }
 
 export async function audit(store: CatalogStore, filter: AuditFilter = {}): Promise<AuditEntry[]> {
@@ -37,19 +94,31 @@ export async function audit(store: CatalogStore, filter: AuditFilter = {}): Prom
       fix: "give the number of newest entries to show, e.g. --limit 50",
     });
   }
-  const rows = await store.guard("reading the audit log", () =>
-    store.db
-      .selectFrom("lifeline_audit")
-      .selectAll()
-      .$if(filter.asset !== undefined, (qb) => qb.where("asset", "=", filter.asset as string))
-      .$if(filter.identity !== undefined, (qb) => qb.where("identity", "=", filter.identity as string))
-      .$if(filter.kind !== undefined, (qb) => qb.where("kind", "=", filter.kind as string))
-      .$if(filter.planId !== undefined, (qb) => qb.where("plan_id", "=", filter.planId as string))
-      .$if(since !== undefined, (qb) => qb.where("at", ">=", since as string))
-      // A limit keeps the newest entries; they are still returned in chain order.
-      .$if(limit !== undefined, (qb) => qb.orderBy("seq", "desc").limit(limit as number))
-      .$if(limit === undefined, (qb) => qb.orderBy("seq", "asc"))
-      .execute(),
+  // The filters given, in this order, are the query's arguments; which are given is its shape.
+  const given = [filter.asset, filter.identity, filter.kind, filter.planId, since, limit];
+  const args = given.filter((v) => v !== undefined);
+  const { rows } = await store.guard("reading the audit log", () =>
+    runCompiled(
+      store.db,
+      `${store.backend.name}:audit:${given.map((v) => (v === undefined ? 0 : 1)).join("")}`,
+      args,
+      (...placeholders) => {
+        const next = () => placeholders.shift() as string;
+        return (
+          store.db
+            .selectFrom("lifeline_audit")
+            .selectAll()
+            .$if(filter.asset !== undefined, (qb) => qb.where("asset", "=", next()))
+            .$if(filter.identity !== undefined, (qb) => qb.where("identity", "=", next()))
+            .$if(filter.kind !== undefined, (qb) => qb.where("kind", "=", next()))
+            .$if(filter.planId !== undefined, (qb) => qb.where("plan_id", "=", next()))
+            .$if(since !== undefined, (qb) => qb.where("at", ">=", next()))
+            // A limit keeps the newest entries; they are still returned in chain order.
+            .$if(limit !== undefined, (qb) => qb.orderBy("seq", "desc").limit(next() as unknown as number))
+            .$if(limit === undefined, (qb) => qb.orderBy("seq", "asc"))
+        );
+      },
+    ),
   );
   const entries = rows.map(auditFrom);
   return limit === undefined ? entries : entries.reverse();
@@ -102,9 +171,7 @@ async function auditAt(store: CatalogStore, seqs: readonly number[]): Promise<Au
 }
 
 export async function auditHead(store: CatalogStore): Promise<{ seq: number; hash: string } | null> {
-  const head = await store.guard("reading the audit head", () =>
-    store.db.selectFrom("lifeline_audit_head").select(["seq", "hash"]).where("id", "=", 1).executeTakeFirst(),
-  );
+  const head = await store.guard("reading the audit head", () => selectHead(store, store.db, false));
   if (!head) throw headMissing(store.location);
   const seq = Number(head.seq);
   return seq === 0 ? null : { seq, hash: head.hash };
@@ -147,31 +214,56 @@ export function transact<T>(
   work: (trx: Transaction<CatalogDatabase>, append: Append) => Promise<T>,
 ): Promise<T> {
   return store.db.transaction().execute(async (trx) => {
-    const head = await trx
-      .selectFrom("lifeline_audit_head")
-      .select(["seq", "hash"])
-      .where("id", "=", 1)
-      .$if(store.backend.rowLocks, (qb) => qb.forUpdate())
-      .executeTakeFirst();
+    const head = await selectHead(store, trx, store.backend.rowLocks);
     if (!head) throw headMissing(store.location);
     let current = Number(head.seq) === 0 ? null : { seq: Number(head.seq), hash: head.hash };
     const append: Append = async (input) => {
       const headSeq = current?.seq ?? 0;
       const entry = chainNext(sha256hex, current, input);
-      await trx.insertInto("lifeline_audit").values(auditRow(entry)).execute();
-      const moved = await trx
-        .updateTable("lifeline_audit_head")
-        .set({ seq: entry.seq, hash: entry.hash })
-        .where("id", "=", 1)
-        .where("seq", "=", headSeq)
-        .executeTakeFirst();
+      const row = auditRow(entry);
+      const columns = Object.keys(row) as (keyof typeof row)[];
+      await runCompiled(
+        trx,
+        `${store.backend.name}:appendAudit:${columns.join(",")}`,
+        columns.map((c) => row[c]),
+        (...values) =>
+          trx
+            .insertInto("lifeline_audit")
+            .values(Object.fromEntries(columns.map((c, i) => [c, values[i]])) as unknown as typeof row),
+      );
+      const moved = await runCompiled(
+        trx,
+        `${store.backend.name}:moveHead`,
+        [entry.seq, entry.hash, headSeq],
+        (seq, hash, from) =>
+          trx
+            .updateTable("lifeline_audit_head")
+            .set({ seq: seq as unknown as number, hash: hash as string })
+            .where("id", "=", 1)
+            .where("seq", "=", from as unknown as number),
+      );
       // Cannot happen while the head is locked; if it does, the chain would fork: roll back.
-      if (Number(moved.numUpdatedRows) !== 1) throw new Error("the audit head moved during the append");
+      if (Number(moved.numAffectedRows) !== 1) throw new Error("the audit head moved during the append");
       current = { seq: entry.seq, hash: entry.hash };
       return entry;
     };
     return work(trx, append);
   });
+}
+
+async function selectHead(
+  store: CatalogStore,
+  db: Kysely<CatalogDatabase>,
+  forUpdate: boolean,
+): Promise<{ seq: number | string | bigint; hash: string } | undefined> {
+  const { rows } = await runCompiled(db, `${store.backend.name}:head:${forUpdate}`, [], () =>
+    db
+      .selectFrom("lifeline_audit_head")
+      .select(["seq", "hash"])
+      .where("id", "=", 1)
+      .$if(forUpdate, (qb) => qb.forUpdate()),
+  );
+  return rows[0];
 }
 
 function headMissing(location: string): LifelineError {

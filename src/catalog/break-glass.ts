@@ -2,6 +2,7 @@
 import type { AuditEntry, AuditInput } from "../core/audit/chain.js";
 import type { BreakGlass } from "../core/approval/approval.js";
 import { appended, mutate } from "./audit-log.js";
+import { runCompiled } from "./compiled.js";
 import { breakGlassFrom, breakGlassRow } from "./rows.js";
 import { timeOf, type CatalogStore } from "./store.js";
 
@@ -39,15 +40,21 @@ export async function breakGlass(
   filter: { asset?: string; activeAt?: string },
 ): Promise<BreakGlass[]> {
   const at = filter.activeAt === undefined ? null : timeOf(filter.activeAt, "activeAt");
-  const rows = await store.guard("reading break-glass grants", () =>
-    store.db
-      .selectFrom("lifeline_break_glass")
-      .selectAll()
-      .$if(filter.asset !== undefined, (qb) => qb.where("asset", "=", filter.asset as string))
-      .$if(at !== null, (qb) => qb.where("revoked_at", "is", null))
-      .orderBy("granted_at")
-      .orderBy("id")
-      .execute(),
+  const byAsset = filter.asset !== undefined;
+  const { rows } = await store.guard("reading break-glass grants", () =>
+    runCompiled(
+      store.db,
+      `${store.backend.name}:breakGlass:${byAsset}:${at !== null}`,
+      byAsset ? [filter.asset] : [],
+      (asset) =>
+        store.db
+          .selectFrom("lifeline_break_glass")
+          .selectAll()
+          .$if(byAsset, (qb) => qb.where("asset", "=", asset as string))
+          .$if(at !== null, (qb) => qb.where("revoked_at", "is", null))
+          .orderBy("granted_at")
+          .orderBy("id"),
+    ),
   );
   const grants = rows.map(breakGlassFrom);
   // The window is compared as instants, not as text: the times are whatever ISO form was given.

@@ -367,6 +367,35 @@ export function catalogContract(name: string, open: () => Promise<CatalogSubject
       }
     });
 
+    it("appends at once commit together, in call order; when their transaction fails every one of them fails", async () => {
+      await fresh();
+      try {
+        await catalog.appendAudit(input("notify-failed", { data: { i: -1 } }));
+        const entries = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => catalog.appendAudit(input("notify-failed", { data: { i } }))),
+        );
+        assert.deepEqual(
+          entries.map((e) => [e.seq, e.data.i]),
+          Array.from({ length: 10 }, (_, i) => [i + 2, i]),
+        );
+        // What each append returned is stored (it answered after its commit).
+        const stored = await (await subject.reopen()).audit();
+        assert.deepEqual(stored.slice(1), entries);
+        // The head row gone: the group's transaction fails, so does each append in it; none is kept.
+        await subject.execute("DELETE FROM lifeline_audit_head");
+        const results = await Promise.allSettled(
+          Array.from({ length: 5 }, (_, i) => catalog.appendAudit(input("notify-failed", { data: { i } }))),
+        );
+        for (const r of results) {
+          assert.equal(r.status, "rejected");
+          await rejectsWith(Promise.reject(r.reason), "CATALOG_AUDIT_HEAD_MISSING");
+        }
+        assert.equal((await catalog.audit()).length, 11);
+      } finally {
+        await done();
+      }
+    });
+
     it("two catalogs on the same store append concurrently into one chain", async () => {
       await fresh();
       const second = await subject.reopen();

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { after, before, describe, it } from "node:test";
@@ -135,6 +135,39 @@ describe("SQLite catalog specifics", () => {
       const entries = await catalog.audit();
       assert.equal(new Set(entries.map((e) => e.identity)).size, 3);
       assert.deepEqual(await verified(catalog), { ok: true, entries: 3 * PER_PROCESS, breaks: [] });
+    } finally {
+      await catalog.close();
+    }
+  });
+
+  it("appends made at once share one commit (group commit: the WAL grows by one transaction, not one each)", async () => {
+    const file = path.join(dir.dir, "group", "catalog.db");
+    const catalog = await openCatalog(file);
+    const append = (i: number) =>
+      catalog.appendAudit({
+        at: new Date().toISOString(),
+        kind: "notify-failed",
+        identity: "a",
+        host: "h",
+        asset: null,
+        planId: null,
+        data: { i },
+      });
+    const wal = () => statSync(`${file}-wal`).size;
+    try {
+      await append(0);
+      const start = wal();
+      for (let i = 1; i <= 20; i++) await append(i);
+      const oneByOne = wal() - start;
+      const before = wal();
+      await Promise.all(Array.from({ length: 20 }, (_, i) => append(100 + i)));
+      const together = wal() - before;
+      // Each commit appends the pages it changed (the audit table, its indexes, the head row).
+      assert.ok(
+        together * 4 < oneByOne,
+        `20 appends at once grew the WAL by ${together} bytes, one by one ${oneByOne}`,
+      );
+      assert.equal((await catalog.audit()).length, 41);
     } finally {
       await catalog.close();
     }

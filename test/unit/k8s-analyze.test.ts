@@ -83,6 +83,18 @@ describe("kubectl delete pvc", () => {
     );
   });
 
+  it("the same workloads with another list of configs (an informer event) are read anew, not remembered", () => {
+    const { b } = incident();
+    const dependents = () =>
+      plan("kubectl delete pvc data-postgresql-0 -n shop", b).dependents.map((d) => d.name);
+    assert.ok(dependents().includes("marketing/nightly-export"));
+    assert.ok(dependents().includes("marketing/nightly-export"));
+    b.inv.configs = b.inv.configs.map((c) =>
+      c.name === "export-db" ? { ...c, data: { PGHOST: "elsewhere.example.com" } } : c,
+    );
+    assert.ok(!dependents().includes("marketing/nightly-export"));
+  });
+
   it("is recoverable with reclaim policy Retain, and says how to rebind", () => {
     const { b } = incident("Retain");
     const op = plan("kubectl delete pvc data-postgresql-0 -n shop", b).operations[0]!;

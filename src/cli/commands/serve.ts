@@ -233,9 +233,19 @@ resume makes plans that need it deny, with the reason. /metrics shows the cache'
       );
       const cluster = (selection: ClusterSelection): Cluster =>
         clusterCache.cluster({ kubeconfig: selection.kubeconfig, context: selection.context ?? expected });
-      const { signal: _signal, ...planDeps } = inputs.deps;
+      const { signal: _signal, ctx, ...planDeps } = inputs.deps;
+      // Every request about an asset reads its overview: a local repository's is remembered while
+      // its files are unchanged (overview-cache.ts: never staler than a fresh read).
+      const { withOverviewCache } = await import("../../repository/local-fs/overview-cache.js");
       const deps: AdmissionDeps = {
-        plan: { deps: { ...planDeps, cluster }, options: { ...inputs.options, env: {} } },
+        plan: {
+          deps: {
+            ...planDeps,
+            ctx: ctx && { ...ctx, repository: withOverviewCache(ctx.repository) },
+            cluster,
+          },
+          options: { ...inputs.options, env: {} },
+        },
         catalog: () => catalog.get(),
         clock: systemClock,
         host: hostname(),

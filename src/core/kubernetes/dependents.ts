@@ -94,6 +94,43 @@ export function serviceNames(
   return from === ns ? [service.name, ...names] : names;
 }
 
+/**
+ * Each workload's mentions with their words, remembered per workload object while the inventory's
+ * configs are the same list: `lifeline serve`'s informer cache shares its (frozen) lists between
+ * requests until an event changes them, and tokenizing every workload's environment was half of
+ * planning an admission request. A fresh inventory (the list path) is simply read again.
+ */
+const mentionsByWorkload = new WeakMap<
+  Workload,
+  {
+    configs: readonly ConfigData[];
+    count: number;
+    containers: readonly Container[];
+    list: { mention: Mention; words: Set<string> }[];
+  }
+>();
+
+function workloadMentions(inv: Inventory, w: Workload): { mention: Mention; words: Set<string> }[] {
+  const known = mentionsByWorkload.get(w);
+  if (
+    known &&
+    known.configs === inv.configs &&
+    known.count === inv.configs.length &&
+    known.containers === w.template.containers
+  )
+    return known.list;
+  const list = w.template.containers.flatMap((c) =>
+    mentions(inv, w.namespace, c).map((mention) => ({ mention, words: tokens(mention.text) })),
+  );
+  mentionsByWorkload.set(w, {
+    configs: inv.configs,
+    count: inv.configs.length,
+    containers: w.template.containers,
+    list,
+  });
+  return list;
+}
+
 /** Top-level workloads: a Job created by a CronJob is reported as its CronJob. */
 function topLevel(inv: Inventory): Workload[] {
   return inv.workloads.filter(
@@ -178,17 +215,16 @@ export function findDependents(
       });
     }
   }
-  for (const w of topLevel(inv)) {
+  // Nothing taken away has a name: no workload can name it.
+  for (const w of targets.length > 0 ? topLevel(inv) : []) {
     if (excluded.has(w.uid)) continue;
     const found = new Map<string, string[]>();
-    for (const c of w.template.containers) {
-      for (const m of mentions(inv, w.namespace, c)) {
-        const words = tokens(m.text);
-        for (const t of targets) {
-          const name = t.names(w.namespace).find((n) => names(m, words, n));
-          if (name) found.set(t.on, [...(found.get(t.on) ?? []), `${m.where} names ${name}`]);
-        }
-      }
+    const targetNames = targets.map((t) => t.names(w.namespace));
+    for (const { mention: m, words } of workloadMentions(inv, w)) {
+      targets.forEach((t, i) => {
+        const name = targetNames[i]?.find((n) => names(m, words, n));
+        if (name) found.set(t.on, [...(found.get(t.on) ?? []), `${m.where} names ${name}`]);
+      });
     }
     for (const [on, hows] of found) {
       add({ kind: w.kind.toLowerCase(), name: qualified(w), on, how: [...new Set(hows)].join("; ") });
