@@ -96,17 +96,20 @@ describe("the lifeline CLI, run as a process", () => {
       assert.match(top.stdout.split("Examples:")[1] ?? "", new RegExp(`lifeline ${command}\\b`), command);
     }
     const seen: string[] = [];
-    const visit = async (path: string[], help: string) => {
-      for (const name of subcommands(help)) {
-        const command = [...path, name];
+    // Every command's --help, a few processes at a time (each is a CLI start, most of the test's time).
+    const queue: string[][] = subcommands(top.stdout).map((name) => [name]);
+    const worker = async () => {
+      for (let command = queue.shift(); command; command = queue.shift()) {
         const result = await run([...command, "--help"]);
         assert.equal(result.code, 0, command.join(" "));
         assert.match(result.stdout, /Example/, command.join(" "));
         seen.push(command.join(" "));
-        await visit(command, result.stdout);
+        for (const name of subcommands(result.stdout)) queue.push([...command, name]);
       }
     };
-    await visit([], top.stdout);
+    // A worker that finds the queue empty while others still run may stop early; the last one
+    // running drains what remains, so every command is visited.
+    await Promise.all([worker(), worker(), worker(), worker()]);
     // The enumeration itself works: it reaches the commands of every group, nested ones too.
     for (const command of ["init", "plan", "run", "approve", "k8s scan", "k8s protect", "audit verify"]) {
       assert.ok(seen.includes(command), `${command} in ${seen.join(", ")}`);

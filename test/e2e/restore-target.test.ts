@@ -145,14 +145,17 @@ describe("restore / standby --to: the target as given", () => {
       db.url.replace(/^postgres:/, "postgresql:"),
       db.url,
     ];
+    // Each spelling's three runs side by side (each is refused before it touches anything).
     for (const alias of spellings) {
-      for (const extra of [["--replace", "--dry-run"], ["--replace"], []]) {
-        const refused = await run(["restore", "shop", "--to", alias, ...extra, "--json"]);
-        assert.equal(refused.code, 2, `${alias} ${extra.join(" ")}: ${refused.stdout}${refused.stderr}`);
-        const error = (JSON.parse(refused.stdout) as Doc).error;
-        assert.equal(error?.code, "RESTORE_TARGET_IS_ASSET", alias);
-        assert.match(error?.fix ?? "", /--in-place/);
-      }
+      await Promise.all(
+        [["--replace", "--dry-run"], ["--replace"], []].map(async (extra) => {
+          const refused = await run(["restore", "shop", "--to", alias, ...extra, "--json"]);
+          assert.equal(refused.code, 2, `${alias} ${extra.join(" ")}: ${refused.stdout}${refused.stderr}`);
+          const error = (JSON.parse(refused.stdout) as Doc).error;
+          assert.equal(error?.code, "RESTORE_TARGET_IS_ASSET", alias);
+          assert.match(error?.fix ?? "", /--in-place/);
+        }),
+      );
     }
     // The asset's database is still there, with its data, and nothing was kept or staged beside it.
     assert.deepEqual(await databasesLike(db.name), before);

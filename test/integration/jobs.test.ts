@@ -197,7 +197,11 @@ describe("scheduled jobs, in-process on the SQLite catalog", () => {
     }
 
     // The schedule stopped: once the RPO (6 s) passes, status --check fails, with a stable code.
-    await new Promise((r) => setTimeout(r, 6_500));
+    // The RPO counts from the newest snapshot, so wait 6.5 s from it (the drill since took part).
+    const ctx = testContext(loaded.repositoryPath);
+    const snapshots = (await ctx.repository.listRestorePoints("shop")).map((m) => Date.parse(m.snapshotTime));
+    assert.ok(snapshots.length > 0);
+    await new Promise((r) => setTimeout(r, Math.max(0, Math.max(...snapshots) + 6_500 - Date.now())));
     const breached = await cli(["status", "--check", "--json"], { cwd: tmp.dir });
     assert.equal(breached.code, 5, breached.stderr);
     const check = (JSON.parse(breached.stdout) as { check: { ok: boolean; breaches: { kind: string }[] } })
@@ -208,7 +212,6 @@ describe("scheduled jobs, in-process on the SQLite catalog", () => {
       ["rpo"],
     );
     // The next verified backup heals it.
-    const ctx = testContext(loaded.repositoryPath);
     const asset = resolveAsset(loaded, "shop", {});
     const manifest = await backup(ctx, asset);
     assert.equal((await drill(ctx, asset, manifest.id)).result, "passed");

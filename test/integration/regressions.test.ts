@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
@@ -13,11 +14,13 @@ import { createDatabase, query, tempDir, urlFor, type TestDatabase } from "../su
  */
 describe("drills that must pass (found in review)", () => {
   const repo = tempDir();
+  // Roles are global to the server: a name of this run's own (test files run side by side).
+  const owner = `lifeline_test_owner_${randomBytes(3).toString("hex")}`;
   const databases: TestDatabase[] = [];
   after(async () => {
     for (const db of databases) await db.drop();
     repo.remove();
-    await query(urlFor("postgres"), "DROP ROLE IF EXISTS lifeline_test_owner");
+    await query(urlFor("postgres"), `DROP ROLE IF EXISTS ${owner}`);
   });
 
   async function roundTrip(name: string, setup: (db: TestDatabase) => Promise<string | void>) {
@@ -108,19 +111,16 @@ describe("drills that must pass (found in review)", () => {
   });
 
   it("row-level-security policies that name roles the scratch instance does not have", async () => {
-    await query(
-      urlFor("postgres"),
-      "DROP ROLE IF EXISTS lifeline_test_owner; CREATE ROLE lifeline_test_owner NOLOGIN",
-    );
+    await query(urlFor("postgres"), `DROP ROLE IF EXISTS ${owner}; CREATE ROLE ${owner} NOLOGIN`);
     const manifest = await roundTrip("policies", async (db) => {
       await query(
         db.url,
         `CREATE TABLE docs (id int, owner text); INSERT INTO docs VALUES (1, 'a');
          ALTER TABLE docs ENABLE ROW LEVEL SECURITY;
-         CREATE POLICY own_docs ON docs TO lifeline_test_owner USING (owner = current_user);`,
+         CREATE POLICY own_docs ON docs TO ${owner} USING (owner = current_user);`,
       );
     });
-    assert.deepEqual(manifest.source.roles, ["lifeline_test_owner"]);
+    assert.deepEqual(manifest.source.roles, [owner]);
   });
 });
 
