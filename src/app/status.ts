@@ -159,21 +159,44 @@ export function damagedInUse(asset: string, posture: Posture): Error | null {
 /** Posture of each asset: what the repository holds, what drills proved, and how far the live data moved since. */
 export async function status(ctx: AppContext, inputs: readonly AssetStatusInput[]): Promise<Posture[]> {
   const readings = liveReadings(ctx, inputs);
-  return Promise.all(
-    inputs.map(async (input, i) => {
-      const reading = readings[i] as Promise<StatusReading>;
-      const { posture } = await assetPosture(
-        ctx,
-        { name: input.name, tier: input.tier, rpoSeconds: input.rpoSeconds },
-        async () => (await reading).live,
-        { verifiedManifest: "when-live" },
-      );
-      const { guard, remains } = await reading;
-      const risk = guard ? guardRisk(guard) : null;
-      const shown = withRemains(posture, remains);
-      return risk ? { ...shown, risks: [...shown.risks, risk] } : shown;
-    }),
-  );
+  return mapInTurn(inputs, REPOSITORY_READS, async (input, i) => {
+    const reading = readings[i] as Promise<StatusReading>;
+    const { posture } = await assetPosture(
+      ctx,
+      { name: input.name, tier: input.tier, rpoSeconds: input.rpoSeconds },
+      async () => (await reading).live,
+      { verifiedManifest: "when-live" },
+    );
+    const { guard, remains } = await reading;
+    const risk = guard ? guardRisk(guard) : null;
+    const shown = withRemains(posture, remains);
+    return risk ? { ...shown, risks: [...shown.risks, risk] } : shown;
+  });
+}
+
+/**
+ * Assets whose repository status reads at once: enough to keep the disk busy, few enough that
+ * each asset's index and overview are garbage before the next young-generation collection (1,000
+ * at once kept every one alive until all were read: most of status's time went to the collector).
+ */
+const REPOSITORY_READS = 16;
+
+/** fn over items, `limit` at a time; the results in the order of items. */
+async function mapInTurn<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /**

@@ -287,6 +287,25 @@ describe("the per-asset index (status and plan cost does not grow with restore p
     );
   });
 
+  it("an index is checked against its digest as written, or as its JSON when written otherwise; a changed one is rebuilt", async () => {
+    const dir = repository();
+    const repo = new LocalRepository(dir);
+    await repo.overview("app");
+    const written = readFileSync(indexFile(dir), "utf8");
+    // Indented (the same JSON): still the index, read as it is (not rebuilt, so not rewritten).
+    const indented = JSON.stringify(JSON.parse(written), null, 2) + "\n";
+    writeFileSync(indexFile(dir), indented);
+    assert.equal((await new LocalRepository(dir).overview("app")).restorePoints.length, 4);
+    assert.equal(readFileSync(indexFile(dir), "utf8"), indented);
+    // Its text changed, the digest left as it was: rebuilt from the manifests.
+    writeFileSync(
+      indexFile(dir),
+      written.replace(/"bytes":(\d+)/, (_m, n: string) => `"bytes":${Number(n) + 1}`),
+    );
+    assert.equal((await new LocalRepository(dir).overview("app")).restorePoints.length, 4);
+    assert.equal(readFileSync(indexFile(dir), "utf8"), written);
+  });
+
   it("an index of the previous format (1) is rebuilt, and stored in the current one", async () => {
     const dir = repository();
     const repo = new LocalRepository(dir);
