@@ -130,18 +130,26 @@ export async function loadIndex(root: string, asset: string): Promise<IndexFile 
 }
 
 /**
- * The index directory's entries, one read shared by the readers that ask while it is under way
- * (status asks for every asset at once: the directory holds every asset's index, so reading it
- * once per asset would cost assets² entries). A read that started before the caller asked is as
- * good as the caller having asked then; a writer's marker is looked for again under the lock.
+ * The index directory's entries, one read shared by the readers that ask while it is under way or
+ * within SHARED_FOR_MS after it finished (status reads every asset's index, 16 at a time: the
+ * directory holds every asset's index, so reading it once per asset would cost assets² entries).
+ * The read is looked at for markers whose writer died (the pids are checked when used): a read a
+ * quarter second old is as good as the caller having asked then; a writer's marker is looked for
+ * again under the lock.
  */
+const SHARED_FOR_MS = 250;
 const indexReads = new Map<string, Promise<Dirent[]>>();
 function indexEntriesShared(root: string): Promise<Dirent[]> {
   const dir = path.join(root, INDEX);
   const running = indexReads.get(dir);
   if (running) return running;
-  const read = entries(dir).finally(() => indexReads.delete(dir));
+  const read = entries(dir);
   indexReads.set(dir, read);
+  const forget = () => {
+    if (indexReads.get(dir) === read) indexReads.delete(dir);
+  };
+  // A failed read is not reused: the next reader tries again.
+  read.then(() => setTimeout(forget, SHARED_FOR_MS).unref(), forget);
   return read;
 }
 
