@@ -9,7 +9,7 @@ import { totalArtifactBytes, type Manifest } from "../core/restore-point/restore
 import type { LastRestore, RecoveryState } from "../core/restore/state.js";
 import { resolveAsset, type LoadedConfig, type ResolvedAsset } from "../config/load.js";
 import { parseDuration } from "../core/duration.js";
-import type { RecoveryRemains } from "../ports/engine.js";
+import type { Engine, RecoveryRemains, StatusReading, StatusRequest, Target } from "../ports/engine.js";
 import type { RestorePointInfo } from "../ports/repository.js";
 import type { AppContext } from "./context.js";
 import { guardRisk } from "./guard-objects.js";
@@ -65,11 +65,17 @@ export function statusInputs(
  * The posture of one asset from the repository's index (no cost per restore point), reading only
  * the manifests it relies on: the newest restore point and the newest verified one. A manifest that
  * turns out damaged is shown as damaged, never skipped in silence.
+ *
+ * verifiedManifest "when-live" (status): the verified manifest is parsed only when the live
+ * database could be read (its activity counts the changes not covered); else, as the newest one,
+ * it is only checked to hold the very bytes the index was built from, when the repository can
+ * tell (Repository.manifestUnchanged), and `verified` may be null although posture has one.
  */
 export async function assetPosture(
   ctx: AppContext,
   asset: { name: string; tier: string; rpoSeconds: number },
   readLive: (anyVerified: boolean) => Promise<LiveState | { error: string }>,
+  options: { verifiedManifest?: "always" | "when-live" } = {},
 ): Promise<AssetPosture> {
   const overview = await ctx.repository.overview(asset.name);
   // The live database is read while the manifests are.
@@ -82,9 +88,16 @@ export async function assetPosture(
     if (!current || d.finishedAt > current.finishedAt) latest.set(d.restorePointId, d);
   }
   const read = new Map<string, Manifest>();
-  const usable = async (p: RestorePointInfo & RestorePointFacts): Promise<boolean> => {
+  const checked = new Set<string>();
+  const unchanged = ctx.repository.manifestUnchanged?.bind(ctx.repository);
+  const usable = async (p: RestorePointInfo & RestorePointFacts, parse: boolean): Promise<boolean> => {
     if (p.damaged) return false;
-    if (read.has(p.id)) return true;
+    if (read.has(p.id) || (!parse && checked.has(p.id))) return true;
+    // The very bytes the index was built from: what the index holds of it is what it says.
+    if (!parse && unchanged && (await unchanged(asset.name, p.id))) {
+      checked.add(p.id);
+      return true;
+    }
     try {
       const manifest = await ctx.repository.getRestorePoint(asset.name, p.id);
       if (!manifest) {
@@ -105,20 +118,25 @@ export async function assetPosture(
       throw error;
     }
   };
-  for (const p of newestFirst) if (await usable(p)) break;
-  let verified: Manifest | null = null;
-  for (const p of newestFirst) {
-    if (latest.get(p.id)?.result !== "passed") continue;
-    if (await usable(p)) {
-      verified = read.get(p.id) ?? null;
-      break;
+  const whenLive = options.verifiedManifest === "when-live";
+  for (const p of newestFirst) if (await usable(p, !whenLive)) break;
+  const findVerified = async (parse: boolean): Promise<(RestorePointInfo & RestorePointFacts) | null> => {
+    for (const p of newestFirst) {
+      if (latest.get(p.id)?.result !== "passed") continue;
+      if (await usable(p, parse)) return p;
     }
-  }
+    return null;
+  };
+  let found = await findVerified(!whenLive);
+  const liveState = await live;
+  // Its activity is what the live counters are compared with.
+  if (whenLive && found && !("error" in liveState)) found = await findVerified(true);
+  const verified = found ? (read.get(found.id) ?? null) : null;
   const posture = computePosture({
     asset: { name: asset.name, tier: asset.tier, rpoTargetSeconds: asset.rpoSeconds },
     restorePoints: points,
     drills: overview.drills,
-    live: await live,
+    live: liveState,
     now: ctx.clock.now(),
   });
   return { posture, verified };
@@ -140,56 +158,104 @@ export function damagedInUse(asset: string, posture: Posture): Error | null {
 
 /** Posture of each asset: what the repository holds, what drills proved, and how far the live data moved since. */
 export async function status(ctx: AppContext, inputs: readonly AssetStatusInput[]): Promise<Posture[]> {
-  return Promise.all(
-    inputs.map(async (input) => {
-      const remains = input.asset ? recoveryRemains(ctx, input.asset) : Promise.resolve(null);
-      const guard = input.asset
-        ? guardRiskOf(ctx, input.asset, input.guardKey ?? null)
-        : Promise.resolve(null);
-      const { posture } = await assetPosture(
-        ctx,
-        { name: input.name, tier: input.tier, rpoSeconds: input.rpoSeconds },
-        async () => {
-          if (!input.asset) return { error: input.resolveError ?? "not configured" };
-          const engine = ctx.engine(input.asset.engine);
-          try {
-            return await engine.live(engine.target(input.asset.url));
-          } catch (error) {
-            return { error: error instanceof Error ? error.message : String(error) };
-          }
-        },
-      );
-      const withGuard = await guard;
-      const shown = withRemains(posture, await remains);
-      return withGuard ? { ...shown, risks: [...shown.risks, withGuard] } : shown;
-    }),
-  );
+  const readings = liveReadings(ctx, inputs);
+  return mapInTurn(inputs, REPOSITORY_READS, async (input, i) => {
+    const reading = readings[i] as Promise<StatusReading>;
+    const { posture } = await assetPosture(
+      ctx,
+      { name: input.name, tier: input.tier, rpoSeconds: input.rpoSeconds },
+      async () => (await reading).live,
+      { verifiedManifest: "when-live" },
+    );
+    const { guard, remains } = await reading;
+    const risk = guard ? guardRisk(guard) : null;
+    const shown = withRemains(posture, remains);
+    return risk ? { ...shown, risks: [...shown.risks, risk] } : shown;
+  });
 }
 
-/** A weakened database guard (a disabled trigger, a key that does not match …), as a risk; null when fine or absent. */
-async function guardRiskOf(
-  ctx: AppContext,
-  asset: ResolvedAsset,
-  key: Buffer | null,
-): Promise<string | null> {
-  const engine = ctx.engine(asset.engine);
-  if (!engine.guard) return null;
-  try {
-    return guardRisk(await engine.guard.status(engine.target(asset.url), key));
-  } catch {
-    return null;
-  }
+/**
+ * Assets whose repository status reads at once: enough to keep the disk busy, few enough that
+ * each asset's index and overview are garbage before the next young-generation collection (1,000
+ * at once kept every one alive until all were read: most of status's time went to the collector).
+ */
+const REPOSITORY_READS = 16;
+
+/** fn over items, `limit` at a time; the results in the order of items. */
+async function mapInTurn<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
-/** What killed restores left beside the asset's database; null when it cannot be read (unreachable). */
-async function recoveryRemains(ctx: AppContext, asset: ResolvedAsset): Promise<RecoveryRemains | null> {
-  const engine = ctx.engine(asset.engine);
-  if (!engine.recovery) return null;
-  try {
-    return await engine.recovery.remains(engine.target(asset.url));
-  } catch {
-    return null;
+/**
+ * What status reads of each asset's live database, in the order of inputs: through the engine's
+ * statusReadings (one session per database, an unreachable server tried once) when it has one,
+ * else live, guard.status and recovery.remains one by one. Never rejects.
+ */
+function liveReadings(ctx: AppContext, inputs: readonly AssetStatusInput[]): Promise<StatusReading>[] {
+  const readings: Promise<StatusReading>[] = new Array<Promise<StatusReading>>(inputs.length);
+  // By engine name: ctx.engine may make a new engine each time it is asked.
+  const batches = new Map<
+    string,
+    { engine: Engine; requests: { index: number; request: StatusRequest }[] }
+  >();
+  inputs.forEach((input, index) => {
+    if (!input.asset) {
+      readings[index] = Promise.resolve(unread(input.resolveError ?? "not configured"));
+      return;
+    }
+    let engine: Engine;
+    let target: Target;
+    try {
+      engine = ctx.engine(input.asset.engine);
+      target = engine.target(input.asset.url);
+    } catch (error) {
+      readings[index] = Promise.resolve(unread(error instanceof Error ? error.message : String(error)));
+      return;
+    }
+    if (!engine.statusReadings) {
+      readings[index] = readOneByOne(engine, target, input.guardKey ?? null);
+      return;
+    }
+    const batch = batches.get(input.asset.engine) ?? { engine, requests: [] };
+    batch.requests.push({ index, request: { target, guardKey: input.guardKey ?? null } });
+    batches.set(input.asset.engine, batch);
+  });
+  for (const { engine, requests: batch } of batches.values()) {
+    const all = (engine.statusReadings as NonNullable<Engine["statusReadings"]>)(
+      batch.map((b) => b.request),
+    ).catch((error: unknown) =>
+      batch.map(() => unread(error instanceof Error ? error.message : String(error))),
+    );
+    batch.forEach((b, k) => (readings[b.index] = all.then((r) => r[k] ?? unread("not read"))));
   }
+  return readings;
+}
+
+const unread = (error: string): StatusReading => ({ live: { error }, guard: null, remains: null });
+
+/** An engine without statusReadings: a session for each read. */
+async function readOneByOne(engine: Engine, target: Target, key: Buffer | null): Promise<StatusReading> {
+  const [live, guard, remains] = await Promise.all([
+    engine.live(target).catch((error: unknown) => ({
+      error: error instanceof Error ? error.message : String(error),
+    })),
+    engine.guard ? engine.guard.status(target, key).catch(() => null) : Promise.resolve(null),
+    engine.recovery ? engine.recovery.remains(target).catch(() => null) : Promise.resolve(null),
+  ]);
+  return { live, guard, remains };
 }
 
 /**

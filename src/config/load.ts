@@ -6,6 +6,7 @@ import { parseDuration } from "../core/duration.js";
 import { LifelineError, configError } from "../core/errors.js";
 import { secrets } from "../core/redact.js";
 import { DEFAULT_POLICY, UNBOUND_RULE, UNBOUND_TIER, type PolicyRule } from "../core/plan/policy.js";
+import { plainYaml } from "./plain-yaml.js";
 import { configSchema, type AssetConfig, type Config } from "./schema.js";
 
 export const CONFIG_NAMES = ["lifeline.yaml", "lifeline.yml"];
@@ -193,19 +194,11 @@ function interpolateValues(value: unknown, where: string[], file: string, env: N
 }
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
-  const lines = new LineCounter();
   let raw: unknown;
   try {
-    const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: false, lineCounter: lines });
-    if (doc.errors.length > 0) {
-      const first = doc.errors[0];
-      // The yaml library turns a stack overflow into a parse error of its own.
-      if (first && /Maximum call stack/.test(first.message)) throw tooDeep(file);
-      throw yamlError(file, first?.linePos?.[0], first?.message.split("\n")[0] ?? "");
-    }
-    checkNodes(doc.contents, file, lines);
-    raw = doc.toJS({ maxAliasCount: MAX_ALIASES }) ?? {};
-    raw = interpolateValues(raw, [], file, env);
+    // The common file without the yaml library (see plainYaml); anything else with it.
+    const plain = plainYaml(text);
+    raw = plain === undefined ? parseYaml(text, file, env) : interpolateValues(plain, [], file, env);
   } catch (error) {
     if (error instanceof LifelineError) throw error;
     if (error instanceof RangeError) throw tooDeep(file);
@@ -219,6 +212,25 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     }
     throw error;
   }
+  return validConfig(raw, file);
+}
+
+/** The yaml library's reading of lifeline.yaml, interpolated (see parseConfig). */
+function parseYaml(text: string, file: string, env: NodeJS.ProcessEnv): unknown {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: false, lineCounter: lines });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0];
+    // The yaml library turns a stack overflow into a parse error of its own.
+    if (first && /Maximum call stack/.test(first.message)) throw tooDeep(file);
+    throw yamlError(file, first?.linePos?.[0], first?.message.split("\n")[0] ?? "");
+  }
+  checkNodes(doc.contents, file, lines);
+  const raw: unknown = doc.toJS({ maxAliasCount: MAX_ALIASES }) ?? {};
+  return interpolateValues(raw, [], file, env);
+}
+
+function validConfig(raw: unknown, file: string): Config {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {

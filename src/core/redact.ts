@@ -181,11 +181,17 @@ export class Redactor {
    * every known secret masked.
    */
   redact(text: string): string {
-    const m = new Masker();
-    let out = maskUrlsInText(text, m);
-    out = out.replace(KEYWORD_PASSWORD, (_m, head: string) => `${head}${MASK}`);
-    out = out.replace(SQL_PASSWORD, (_m, head: string) => `${head}'${MASK}'`);
-    out = maskKeyValue(out, m, SECRET_ASSIGNMENT);
+    let out = text;
+    // Each pattern below needs an "@" (URL passwords), an "=" (key=value) or the word password
+    // (keyword and SQL passwords, ?password=): a text with none of them is left as it is (most of a
+    // JSON document's values: names, ids, times), only the known secrets are looked for.
+    if (out.includes("@") || out.includes("=") || /password/i.test(out)) {
+      const m = new Masker();
+      out = maskUrlsInText(out, m);
+      out = out.replace(KEYWORD_PASSWORD, (_m, head: string) => `${head}${MASK}`);
+      out = out.replace(SQL_PASSWORD, (_m, head: string) => `${head}'${MASK}'`);
+      out = maskKeyValue(out, m, SECRET_ASSIGNMENT);
+    }
     // Longest first so a secret that contains another is masked whole.
     for (const secret of [...this.secrets].sort((a, b) => b.length - a.length)) {
       out = out.split(secret).join(MASK);

@@ -236,6 +236,14 @@ export interface Engine {
   ): Promise<Fingerprints>;
   live(target: Target): Promise<{ databaseBytes: number; activity: Activity }>;
   /**
+   * What status reads live, for many databases at once (live, guard.status and recovery.remains
+   * each open a session of their own): one session per database for its size, activity and
+   * guard; one maintenance session per server and credentials for what killed restores left; a
+   * few databases at a time; a server (host and port) that cannot be reached is tried once.
+   * Never throws; one reading per request, in order.
+   */
+  statusReadings?(requests: readonly StatusRequest[]): Promise<StatusReading[]>;
+  /**
    * The watch's cheap sample (catalog and statistics, never the data): tables by identity, their
    * estimated rows, storage and change counters, and their dependents. Never throws: a database
    * that does not exist or cannot be reached is a sample too. Engines without it are not watched.
@@ -253,6 +261,22 @@ export interface Engine {
   readonly recovery?: Recovery;
   /** Engines that can enforce lifeline's decision inside the database (lifeline guard). */
   readonly guard?: DatabaseGuard;
+}
+
+export interface StatusRequest {
+  target: Target;
+  /** lifeline's key of the database's guard (to tell whether the database's matches). */
+  guardKey: Buffer | null;
+}
+
+/** See Engine.statusReadings. */
+export interface StatusReading {
+  /** The live database's size and activity, or why it could not be read. */
+  live: { databaseBytes: number; activity: Activity } | { error: string };
+  /** Null when the engine has no guard or its state could not be read. */
+  guard: GuardState | null;
+  /** Null when the engine cannot restore into live servers or the server could not be read. */
+  remains: RecoveryRemains | null;
 }
 
 /** What `lifeline guard install` stores in the database. */

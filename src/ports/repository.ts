@@ -99,6 +99,13 @@ export interface Repository {
    */
   getRestorePoint(asset: string, id: string): Promise<Manifest | undefined>;
   /**
+   * True when the restore point's manifest holds the very bytes the asset's last overview indexed
+   * (read and compared, not parsed): what the index holds of it is then what the manifest says.
+   * False when it cannot tell (another overview, bytes changed, unreadable): getRestorePoint then
+   * says what the manifest is. Adapters that cannot tell cheaply leave it out.
+   */
+  manifestUnchanged?(asset: string, id: string): Promise<boolean>;
+  /**
    * The restore point's artifacts as local files for the restore tool: a local repository's own
    * directory, checked in place; an object store's downloaded with bounded parallelism into
    * temporary space, each checked (size and sha256) as it arrives. Release it when done.

@@ -287,6 +287,25 @@ describe("the per-asset index (status and plan cost does not grow with restore p
     );
   });
 
+  it("an index is checked against its digest as written, or as its JSON when written otherwise; a changed one is rebuilt", async () => {
+    const dir = repository();
+    const repo = new LocalRepository(dir);
+    await repo.overview("app");
+    const written = readFileSync(indexFile(dir), "utf8");
+    // Indented (the same JSON): still the index, read as it is (not rebuilt, so not rewritten).
+    const indented = JSON.stringify(JSON.parse(written), null, 2) + "\n";
+    writeFileSync(indexFile(dir), indented);
+    assert.equal((await new LocalRepository(dir).overview("app")).restorePoints.length, 4);
+    assert.equal(readFileSync(indexFile(dir), "utf8"), indented);
+    // Its text changed, the digest left as it was: rebuilt from the manifests.
+    writeFileSync(
+      indexFile(dir),
+      written.replace(/"bytes":(\d+)/, (_m, n: string) => `"bytes":${Number(n) + 1}`),
+    );
+    assert.equal((await new LocalRepository(dir).overview("app")).restorePoints.length, 4);
+    assert.equal(readFileSync(indexFile(dir), "utf8"), written);
+  });
+
   it("an index of the previous format (1) is rebuilt, and stored in the current one", async () => {
     const dir = repository();
     const repo = new LocalRepository(dir);
@@ -338,6 +357,26 @@ describe("the per-asset index (status and plan cost does not grow with restore p
       posture?.damagedRestorePoints.map((d) => d.id),
       [seed.id],
     );
+  });
+
+  it("status compares the bytes of the manifests it relies on with the index: one rewritten since is read as it now is", async () => {
+    const dir = repository();
+    const repo = new LocalRepository(dir);
+    // The seed is the newest restore point, and the verified one.
+    await repo.writeDrillReport(passedDrill("app", seed.id, "2026-11-26T10:00:00.000Z"));
+    await repo.overview("app");
+    assert.equal(await repo.manifestUnchanged("app", seed.id), true);
+    assert.equal(await repo.manifestUnchanged("app", "20261101T100000Z-ffffff"), false, "not indexed");
+    assert.equal(await new LocalRepository(dir).manifestUnchanged("app", seed.id), false, "no overview read");
+    // Rewritten and re-sealed after it was indexed (the index's stored copy is not rebuilt: the
+    // same directories): the index's snapshot time is no longer the manifest's.
+    editManifest(dir, "app", seed.id, (m) => (m.snapshotTime = "2026-11-29T10:00:00.000Z"));
+    assert.equal(await repo.manifestUnchanged("app", seed.id), false);
+    const [posture] = await status(testContext(dir), [
+      { name: "app", asset: null, tier: "production", rpoSeconds: 86400, resolveError: "x" },
+    ]);
+    assert.equal(posture?.newestVerifiedRestorePoint?.snapshotTime, "2026-11-29T10:00:00.000Z");
+    assert.equal(posture?.newestRestorePoint?.snapshotTime, "2026-11-29T10:00:00.000Z");
   });
 
   it("concurrent drill reports (in one process and from several) lose no index entry", async () => {

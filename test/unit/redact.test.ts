@@ -268,3 +268,15 @@ describe("redacting free text: the edges a review found", () => {
     assert.equal(r.redact("host=h password='hunter2"), "host=h password=*****");
   });
 });
+
+describe("Redactor: texts without '@', '=' or 'password' (the common case, checked for known secrets only)", () => {
+  it("still masks a registered secret in such a text, and every pattern in the others", () => {
+    const r = new Redactor();
+    r.add("hunter2x");
+    assert.equal(r.redact("token hunter2x in a plain message"), `token ${MASK} in a plain message`);
+    assert.equal(r.redact("a0001 20261127T160250Z-000064"), "a0001 20261127T160250Z-000064");
+    assert.equal(r.redact("postgres://u:pw1@h/d"), `postgres://u:${MASK}@h/d`);
+    assert.equal(r.redact("PGPASSWORD=abc sh"), `PGPASSWORD=${MASK} sh`);
+    assert.equal(r.redact("ALTER ROLE x PASSWORD 'y'"), `ALTER ROLE x PASSWORD '${MASK}'`);
+  });
+});

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { parse as parseConnectionString } from "pg-connection-string";
-import { LifelineError } from "../../core/errors.js";
+import { LifelineError, isLifelineError } from "../../core/errors.js";
 import { redactUrl, secrets } from "../../core/redact.js";
 import type { DatabaseLocale } from "../../core/restore-point/restore-point.js";
 import type { Target } from "../../ports/engine.js";
@@ -163,6 +163,19 @@ export async function connect(
    */
   options: { short?: { timeoutMs: number } } = {},
 ): Promise<pg.Client> {
+  try {
+    return await connectUnmapped(target, applicationName, options);
+  } catch (error) {
+    throw connectionError(target, error);
+  }
+}
+
+/** connect() whose failure is the driver's own error (see connectionError, serverUnreachable). */
+export async function connectUnmapped(
+  target: Target,
+  applicationName = "lifeline",
+  options: { short?: { timeoutMs: number } } = {},
+): Promise<pg.Client> {
   const short = options.short;
   const client = new pg.Client({
     application_name: applicationName,
@@ -177,9 +190,30 @@ export async function connect(
     if (!short) await client.query(SESSION_TIMEOUTS_OFF);
   } catch (error) {
     await client.end().catch(() => undefined);
-    throw connectionError(target, error);
+    throw error;
   }
   return client;
+}
+
+/**
+ * A connection error that is the server's (host and port), not the database's or the role's: no
+ * other database on that host and port can be reached either (see connectionError).
+ */
+export function serverUnreachable(error: unknown): boolean {
+  const e = (error ?? {}) as PgLikeError;
+  if (isLifelineError(error)) return error.code === "DB_UNREACHABLE";
+  return (
+    ["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH"].includes(
+      e.code ?? "",
+    ) ||
+    (e.code === undefined && /timeout/i.test(e.message ?? ""))
+  );
+}
+
+/** The host and port a target connects to (as node-postgres reads the URL): the key of serverUnreachable. */
+export function serverOf(target: Target): string {
+  const parsed = parseConnectionString(target.url);
+  return `${parsed.host ?? ""}:${parsed.port ?? ""}`;
 }
 
 export async function withClient<T>(target: Target, fn: (client: pg.Client) => Promise<T>): Promise<T> {

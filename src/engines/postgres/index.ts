@@ -5,7 +5,6 @@ import { databaseName, targetFromUrl, withClient, withDatabase } from "./connect
 import {
   FINGERPRINT_ALGORITHM,
   fingerprintContents,
-  readActivity,
   readLargeObjects,
   readSequences,
 } from "./fingerprint.js";
@@ -13,6 +12,7 @@ import { createClassifier } from "./classify/index.js";
 import { planImpact } from "./impact/index.js";
 import { executeSql, sqlRefusal } from "./execute.js";
 import { describeSource } from "./inspect.js";
+import { liveOn, statusReadings } from "./status-readings.js";
 import { postgresRecovery } from "./recovery/index.js";
 import { restore } from "./restore.js";
 import { databaseChanges, sampleDatabase } from "./sample.js";
@@ -63,11 +63,8 @@ export function postgresEngine(options: PostgresEngineOptions = {}): Engine {
       uninstall: uninstallGuard,
       status: guardStatus,
     },
-    live: (target) =>
-      withClient(target, async (client) => {
-        const source = await describeSource(client);
-        return { databaseBytes: source.databaseBytes, activity: await readActivity(client) };
-      }),
+    live: (target) => withClient(target, liveOn),
+    statusReadings,
   };
 }
 

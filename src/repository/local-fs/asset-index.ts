@@ -4,6 +4,7 @@
  * while it updates it, and the lock held while it is rewritten.
  */
 import { assetOverview } from "../overview.js";
+import { createHash } from "node:crypto";
 import type { Dirent } from "node:fs";
 import { mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -93,6 +94,23 @@ export async function indexedOverview(
   };
 }
 
+const WRITTEN_DIGEST = /^,"digest":"(sha256:[0-9a-f]{64})"}\n?$/;
+
+/**
+ * The index's text as writeIndex wrote it (the JSON of its body with the digest added last): the
+ * digest is checked against the text itself, without serializing the parsed index again. Any other
+ * text (another key order or spacing) is checked against the JSON of what it parses to.
+ */
+function sealedAsWritten(text: string, raw: Record<string, unknown>): boolean {
+  const at = text.lastIndexOf(',"digest":"');
+  const tail = at > 0 ? WRITTEN_DIGEST.exec(text.slice(at)) : null;
+  return (
+    tail !== null &&
+    raw.digest === tail[1] &&
+    tail[1] === `sha256:${createHash("sha256").update(text.slice(0, at)).update("}").digest("hex")}`
+  );
+}
+
 export async function loadIndex(root: string, asset: string): Promise<IndexFile | undefined> {
   const text = await readText(indexPath(root, asset));
   if (!text.ok) return undefined;
@@ -103,25 +121,35 @@ export async function loadIndex(root: string, asset: string): Promise<IndexFile 
     return undefined;
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return undefined;
-  const { digest, ...body } = raw as Record<string, unknown>;
-  if (digest !== `sha256:${sha256(JSON.stringify(body))}`) return undefined;
+  if (!sealedAsWritten(text.value, raw as Record<string, unknown>)) {
+    const { digest, ...body } = raw as Record<string, unknown>;
+    if (digest !== `sha256:${sha256(JSON.stringify(body))}`) return undefined;
+  }
   const parsed = indexSchema.safeParse(raw);
   return parsed.success && parsed.data.asset === asset ? parsed.data : undefined;
 }
 
 /**
- * The index directory's entries, one read shared by the readers that ask while it is under way
- * (status asks for every asset at once: the directory holds every asset's index, so reading it
- * once per asset would cost assets² entries). A read that started before the caller asked is as
- * good as the caller having asked then; a writer's marker is looked for again under the lock.
+ * The index directory's entries, one read shared by the readers that ask while it is under way or
+ * within SHARED_FOR_MS after it finished (status reads every asset's index, 16 at a time: the
+ * directory holds every asset's index, so reading it once per asset would cost assets² entries).
+ * The read is looked at for markers whose writer died (the pids are checked when used): a read a
+ * quarter second old is as good as the caller having asked then; a writer's marker is looked for
+ * again under the lock.
  */
+const SHARED_FOR_MS = 250;
 const indexReads = new Map<string, Promise<Dirent[]>>();
 function indexEntriesShared(root: string): Promise<Dirent[]> {
   const dir = path.join(root, INDEX);
   const running = indexReads.get(dir);
   if (running) return running;
-  const read = entries(dir).finally(() => indexReads.delete(dir));
+  const read = entries(dir);
   indexReads.set(dir, read);
+  const forget = () => {
+    if (indexReads.get(dir) === read) indexReads.delete(dir);
+  };
+  // A failed read is not reused: the next reader tries again.
+  read.then(() => setTimeout(forget, SHARED_FOR_MS).unref(), forget);
   return read;
 }
 

@@ -14,7 +14,7 @@ import { check, verifyArtifacts } from "./check.js";
 import { listDrillReports } from "./drill-reports.js";
 import { LifelineError } from "../../core/errors.js";
 import { MARKER, artifactDirectory, ensure, entries } from "./layout.js";
-import { getRestorePoint, listRestorePoints } from "./manifest.js";
+import { getRestorePoint, listRestorePoints, manifestUnchanged } from "./manifest.js";
 import { heldRestorePoints, holdRestorePoint, removeRestorePoint } from "./removing.js";
 import { stage, writeDrillReport } from "./writing.js";
 
@@ -74,6 +74,11 @@ export class LocalRepository implements Repository {
 
   getRestorePoint(asset: string, id: string): Promise<Manifest | undefined> {
     return getRestorePoint(this.root, asset, id, this.indexed.get(asset)?.get(id));
+  }
+
+  manifestUnchanged(asset: string, id: string): Promise<boolean> {
+    const known = this.indexed.get(asset)?.get(id);
+    return known === undefined ? Promise.resolve(false) : manifestUnchanged(this.root, asset, id, known);
   }
 
   async overview(asset: string): Promise<AssetOverview> {

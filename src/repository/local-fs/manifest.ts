@@ -52,6 +52,22 @@ export async function readManifest(
   return read.ok ? { ok: true, value: { ...read.value, textDigest } } : read;
 }
 
+/** Whether the manifest's bytes still have the sha256 `known` (see Repository.manifestUnchanged). */
+export async function manifestUnchanged(
+  root: string,
+  asset: string,
+  id: string,
+  known: string,
+): Promise<boolean> {
+  if (!RESTORE_POINT_ID.test(id)) return false;
+  try {
+    const bytes = await readFile(path.join(root, RESTORE_POINTS, asset, id, MANIFEST));
+    return `sha256:${sha256(bytes)}` === known;
+  } catch {
+    return false;
+  }
+}
+
 export async function listRestorePoints(root: string, asset?: string): Promise<Manifest[]> {
   const manifests: Manifest[] = [];
   for (const name of await assets(root, RESTORE_POINTS, asset)) {

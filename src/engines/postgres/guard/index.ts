@@ -134,182 +134,182 @@ export const GUARD_NOT_COVERED: readonly string[] = [
 
 /** What the guard in a database is, and what it does not cover; read-only, any role. */
 export async function guardStatus(target: Target, key: Buffer | null): Promise<GuardState> {
-  return withClient(target, async (client) => {
-    const schema = await client.query<{ present: boolean }>(
-      "SELECT to_regnamespace($1) IS NOT NULL AS present",
-      [GUARD_SCHEMA],
-    );
-    const events = await client.query<{ name: string; enabled: string }>(
-      "SELECT evtname AS name, evtenabled AS enabled FROM pg_event_trigger WHERE evtname = ANY($1::text[]) ORDER BY evtname",
-      [EVENT_TRIGGERS],
-    );
-    const droppers = await client.query<{ role: string; why: string }>(
-      `SELECT r.rolname AS role,
-              CASE WHEN r.oid = d.datdba THEN 'owner of the database'
-                   WHEN r.rolsuper THEN 'superuser'
-                   ELSE 'member of the owner role ' || pg_get_userbyid(d.datdba) END AS why
-         FROM pg_database d, pg_roles r
-        WHERE d.datname = current_database()
-          AND (r.oid = d.datdba OR r.rolsuper OR pg_has_role(r.oid, d.datdba, 'member'))
-        ORDER BY r.rolname`,
-    );
-    const canDropDatabase = droppers.rows.map((r) => ({ role: r.role, why: r.why }));
-    if (!schema.rows[0]?.present) {
-      return {
-        installed: false,
-        version: null,
-        asset: null,
-        tier: null,
-        massChange: null,
-        eventTriggers: events.rows.map((e) => ({ name: e.name, enabled: e.enabled !== "D" })),
-        keyMatches: null,
-        disabledTriggers: [],
-        tablesWithoutTruncateTrigger: [],
-        tablesWithoutMassTriggers: [],
-        canDropDatabase,
-        problems: events.rows.length > 0 ? ["the guard's event triggers exist without its schema"] : [],
-        notCovered: [...GUARD_NOT_COVERED],
-      };
-    }
-    const settings = await client.query<{
-      version: number;
-      asset: string;
-      tier: string;
-      mass_rows: string | null;
-      mass_percent: string | null;
-      mass_min_rows: string | null;
-    }>("SELECT version, asset, tier, mass_rows, mass_percent, mass_min_rows FROM lifeline_guard.settings");
-    const s = settings.rows[0];
-    const keyId = await client
-      .query<{ id: string | null }>("SELECT lifeline_guard.key_id() AS id")
-      .then((r) => r.rows[0]?.id ?? null)
-      .catch(() => null);
-    // The guard's triggers are recognised by their function, whatever they are called now.
-    const triggers = await client.query<{ table: string; name: string; enabled: string; fn: string }>(
-      `SELECT t.tgrelid::regclass::text AS table, t.tgname AS name, t.tgenabled AS enabled, p.proname AS fn
-         FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
-        WHERE p.pronamespace = 'lifeline_guard'::regnamespace AND NOT t.tgisinternal`,
-    );
-    const tables = await client.query<{ table: string }>(
-      `SELECT c.oid::regclass::text AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't'
-          AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'lifeline_guard')
-          AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
-        ORDER BY 1`,
-    );
-    // Whatever in the guard's schema a superuser did not put there (or did not own): another role
-    // could read the key through it, or run its code as the superuser the event triggers run as.
-    const foreign = await client.query<{ what: string }>(
-      `SELECT format('schema lifeline_guard is owned by %s', n.nspowner::regrole) AS what
-         FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner
-        WHERE n.nspname = 'lifeline_guard' AND NOT r.rolsuper
-       UNION ALL
-       SELECT format('%s is owned by %s', c.oid::regclass, c.relowner::regrole)
-         FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
-        WHERE c.relnamespace = 'lifeline_guard'::regnamespace AND NOT r.rolsuper
-       UNION ALL
-       SELECT format('function %s is owned by %s', p.oid::regprocedure, p.proowner::regrole)
-         FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner
-        WHERE p.pronamespace = 'lifeline_guard'::regnamespace AND NOT r.rolsuper
-       UNION ALL
-       SELECT format('function %s runs as its owner without a fixed search_path', p.oid::regprocedure)
-         FROM pg_proc p
-        WHERE p.pronamespace = 'lifeline_guard'::regnamespace AND p.prosecdef
-          AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search\\_path=%')
-       UNION ALL
-       SELECT format('type %s is owned by %s', t.oid::regtype, t.typowner::regrole)
-         FROM pg_type t JOIN pg_roles r ON r.oid = t.typowner
-        WHERE t.typnamespace = 'lifeline_guard'::regnamespace AND NOT r.rolsuper
-       UNION ALL
-       SELECT format('trigger %s on %s', t.tgname, t.tgrelid::regclass)
-         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-        WHERE c.relnamespace = 'lifeline_guard'::regnamespace
-       UNION ALL
-       SELECT format('rule %s on %s', w.rulename, w.ev_class::regclass)
-         FROM pg_rewrite w JOIN pg_class c ON c.oid = w.ev_class
-        WHERE c.relnamespace = 'lifeline_guard'::regnamespace
-       UNION ALL
-       SELECT format('policy %s on %s', y.polname, y.polrelid::regclass)
-         FROM pg_policy y JOIN pg_class c ON c.oid = y.polrelid
-        WHERE c.relnamespace = 'lifeline_guard'::regnamespace
-       ORDER BY 1`,
-    );
-    const trackCounts = await client.query<{ on: boolean }>(
-      "SELECT current_setting('track_counts')::boolean AS on",
-    );
-    const massOn = s?.mass_rows !== null && s?.mass_rows !== undefined;
-    const has = (table: string, fn: string, name?: string) =>
-      triggers.rows.some((t) => t.table === table && t.fn === fn && (name === undefined || t.name === name));
-    const tablesWithoutTruncateTrigger = tables.rows
-      .map((t) => t.table)
-      .filter((t) => !has(t, "on_truncate"));
-    const tablesWithoutMassTriggers = massOn
-      ? tables.rows
-          .map((t) => t.table)
-          .filter(
-            (t) =>
-              !has(t, "on_mass_change", "lifeline_guard_delete") ||
-              !has(t, "on_mass_change", "lifeline_guard_update"),
-          )
-      : [];
-    const disabledTriggers = triggers.rows
-      .filter((t) => t.enabled === "D" || t.enabled === "R")
-      .map((t) => `${t.name} on ${t.table}`)
-      .sort();
-    const eventTriggers = EVENT_TRIGGERS.map((name) => {
-      const found = events.rows.find((e) => e.name === name);
-      return {
-        name,
-        enabled: found !== undefined && found.enabled !== "D" && found.enabled !== "R",
-        present: !!found,
-      };
-    });
-    const keyMatches = key === null || keyId === null ? null : keyId === guardKeyId(key);
-    const problems: string[] = [];
-    for (const e of eventTriggers) {
-      if (!e.present) problems.push(`event trigger ${e.name} is missing`);
-      else if (!e.enabled) problems.push(`event trigger ${e.name} is disabled`);
-    }
-    if (!s) problems.push("the guard has no settings (its install did not finish)");
-    else if (s.version !== GUARD_VERSION)
-      problems.push(`the guard is version ${s.version}, this lifeline installs version ${GUARD_VERSION}`);
-    if (keyId === null) problems.push("the guard has no key: every approval is refused");
-    else if (key === null)
-      problems.push(
-        "lifeline has no key for this guard (its state directory does not hold it): lifeline run cannot pass it",
-      );
-    else if (keyMatches === false)
-      problems.push("the guard's key does not match lifeline's: lifeline run's approvals are refused");
-    for (const f of foreign.rows)
-      problems.push(`tampering: ${f.what} (in the guard's schema, which holds its key)`);
-    if (massOn && trackCounts.rows[0]?.on === false)
-      problems.push("track_counts is off: the mass DELETE/UPDATE check counts nothing");
-    for (const t of disabledTriggers) problems.push(`trigger ${t} is disabled`);
-    for (const t of tablesWithoutTruncateTrigger) problems.push(`table ${t} has no TRUNCATE trigger`);
-    for (const t of tablesWithoutMassTriggers) problems.push(`table ${t} has no mass DELETE/UPDATE triggers`);
+  return withClient(target, (client) => guardStatusOn(client, key));
+}
+
+/** guardStatus on a session to the guarded database (status reads more on the same session). */
+export async function guardStatusOn(client: pg.Client, key: Buffer | null): Promise<GuardState> {
+  const schema = await client.query<{ present: boolean }>(
+    "SELECT to_regnamespace($1) IS NOT NULL AS present",
+    [GUARD_SCHEMA],
+  );
+  const events = await client.query<{ name: string; enabled: string }>(
+    "SELECT evtname AS name, evtenabled AS enabled FROM pg_event_trigger WHERE evtname = ANY($1::text[]) ORDER BY evtname",
+    [EVENT_TRIGGERS],
+  );
+  const droppers = await client.query<{ role: string; why: string }>(
+    `SELECT r.rolname AS role,
+            CASE WHEN r.oid = d.datdba THEN 'owner of the database'
+                 WHEN r.rolsuper THEN 'superuser'
+                 ELSE 'member of the owner role ' || pg_get_userbyid(d.datdba) END AS why
+       FROM pg_database d, pg_roles r
+      WHERE d.datname = current_database()
+        AND (r.oid = d.datdba OR r.rolsuper OR pg_has_role(r.oid, d.datdba, 'member'))
+      ORDER BY r.rolname`,
+  );
+  const canDropDatabase = droppers.rows.map((r) => ({ role: r.role, why: r.why }));
+  if (!schema.rows[0]?.present) {
     return {
-      installed: true,
-      version: s?.version ?? null,
-      asset: s?.asset ?? null,
-      tier: s?.tier ?? null,
-      massChange: massOn
-        ? {
-            rows: Number(s?.mass_rows),
-            percent:
-              s?.mass_percent === null || s?.mass_percent === undefined ? null : Number(s.mass_percent),
-            minRows: Number(s?.mass_min_rows ?? 0),
-          }
-        : null,
-      eventTriggers: eventTriggers.map((e) => ({ name: e.name, enabled: e.enabled })),
-      keyMatches,
-      disabledTriggers,
-      tablesWithoutTruncateTrigger,
-      tablesWithoutMassTriggers,
+      installed: false,
+      version: null,
+      asset: null,
+      tier: null,
+      massChange: null,
+      eventTriggers: events.rows.map((e) => ({ name: e.name, enabled: e.enabled !== "D" })),
+      keyMatches: null,
+      disabledTriggers: [],
+      tablesWithoutTruncateTrigger: [],
+      tablesWithoutMassTriggers: [],
       canDropDatabase,
-      problems,
+      problems: events.rows.length > 0 ? ["the guard's event triggers exist without its schema"] : [],
       notCovered: [...GUARD_NOT_COVERED],
     };
+  }
+  const settings = await client.query<{
+    version: number;
+    asset: string;
+    tier: string;
+    mass_rows: string | null;
+    mass_percent: string | null;
+    mass_min_rows: string | null;
+  }>("SELECT version, asset, tier, mass_rows, mass_percent, mass_min_rows FROM lifeline_guard.settings");
+  const s = settings.rows[0];
+  const keyId = await client
+    .query<{ id: string | null }>("SELECT lifeline_guard.key_id() AS id")
+    .then((r) => r.rows[0]?.id ?? null)
+    .catch(() => null);
+  // The guard's triggers are recognised by their function, whatever they are called now.
+  const triggers = await client.query<{ table: string; name: string; enabled: string; fn: string }>(
+    `SELECT t.tgrelid::regclass::text AS table, t.tgname AS name, t.tgenabled AS enabled, p.proname AS fn
+       FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+      WHERE p.pronamespace = 'lifeline_guard'::regnamespace AND NOT t.tgisinternal`,
+  );
+  const tables = await client.query<{ table: string }>(
+    `SELECT c.oid::regclass::text AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't'
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'lifeline_guard')
+        AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+      ORDER BY 1`,
+  );
+  // Whatever in the guard's schema a superuser did not put there (or did not own): another role
+  // could read the key through it, or run its code as the superuser the event triggers run as.
+  const foreign = await client.query<{ what: string }>(
+    `SELECT format('schema lifeline_guard is owned by %s', n.nspowner::regrole) AS what
+       FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner
+      WHERE n.nspname = 'lifeline_guard' AND NOT r.rolsuper
+     UNION ALL
+     SELECT format('%s is owned by %s', c.oid::regclass, c.relowner::regrole)
+       FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+      WHERE c.relnamespace = 'lifeline_guard'::regnamespace AND NOT r.rolsuper
+     UNION ALL
+     SELECT format('function %s is owned by %s', p.oid::regprocedure, p.proowner::regrole)
+       FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner
+      WHERE p.pronamespace = 'lifeline_guard'::regnamespace AND NOT r.rolsuper
+     UNION ALL
+     SELECT format('function %s runs as its owner without a fixed search_path', p.oid::regprocedure)
+       FROM pg_proc p
+      WHERE p.pronamespace = 'lifeline_guard'::regnamespace AND p.prosecdef
+        AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search\\_path=%')
+     UNION ALL
+     SELECT format('type %s is owned by %s', t.oid::regtype, t.typowner::regrole)
+       FROM pg_type t JOIN pg_roles r ON r.oid = t.typowner
+      WHERE t.typnamespace = 'lifeline_guard'::regnamespace AND NOT r.rolsuper
+     UNION ALL
+     SELECT format('trigger %s on %s', t.tgname, t.tgrelid::regclass)
+       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+      WHERE c.relnamespace = 'lifeline_guard'::regnamespace
+     UNION ALL
+     SELECT format('rule %s on %s', w.rulename, w.ev_class::regclass)
+       FROM pg_rewrite w JOIN pg_class c ON c.oid = w.ev_class
+      WHERE c.relnamespace = 'lifeline_guard'::regnamespace
+     UNION ALL
+     SELECT format('policy %s on %s', y.polname, y.polrelid::regclass)
+       FROM pg_policy y JOIN pg_class c ON c.oid = y.polrelid
+      WHERE c.relnamespace = 'lifeline_guard'::regnamespace
+     ORDER BY 1`,
+  );
+  const trackCounts = await client.query<{ on: boolean }>(
+    "SELECT current_setting('track_counts')::boolean AS on",
+  );
+  const massOn = s?.mass_rows !== null && s?.mass_rows !== undefined;
+  const has = (table: string, fn: string, name?: string) =>
+    triggers.rows.some((t) => t.table === table && t.fn === fn && (name === undefined || t.name === name));
+  const tablesWithoutTruncateTrigger = tables.rows.map((t) => t.table).filter((t) => !has(t, "on_truncate"));
+  const tablesWithoutMassTriggers = massOn
+    ? tables.rows
+        .map((t) => t.table)
+        .filter(
+          (t) =>
+            !has(t, "on_mass_change", "lifeline_guard_delete") ||
+            !has(t, "on_mass_change", "lifeline_guard_update"),
+        )
+    : [];
+  const disabledTriggers = triggers.rows
+    .filter((t) => t.enabled === "D" || t.enabled === "R")
+    .map((t) => `${t.name} on ${t.table}`)
+    .sort();
+  const eventTriggers = EVENT_TRIGGERS.map((name) => {
+    const found = events.rows.find((e) => e.name === name);
+    return {
+      name,
+      enabled: found !== undefined && found.enabled !== "D" && found.enabled !== "R",
+      present: !!found,
+    };
   });
+  const keyMatches = key === null || keyId === null ? null : keyId === guardKeyId(key);
+  const problems: string[] = [];
+  for (const e of eventTriggers) {
+    if (!e.present) problems.push(`event trigger ${e.name} is missing`);
+    else if (!e.enabled) problems.push(`event trigger ${e.name} is disabled`);
+  }
+  if (!s) problems.push("the guard has no settings (its install did not finish)");
+  else if (s.version !== GUARD_VERSION)
+    problems.push(`the guard is version ${s.version}, this lifeline installs version ${GUARD_VERSION}`);
+  if (keyId === null) problems.push("the guard has no key: every approval is refused");
+  else if (key === null)
+    problems.push(
+      "lifeline has no key for this guard (its state directory does not hold it): lifeline run cannot pass it",
+    );
+  else if (keyMatches === false)
+    problems.push("the guard's key does not match lifeline's: lifeline run's approvals are refused");
+  for (const f of foreign.rows)
+    problems.push(`tampering: ${f.what} (in the guard's schema, which holds its key)`);
+  if (massOn && trackCounts.rows[0]?.on === false)
+    problems.push("track_counts is off: the mass DELETE/UPDATE check counts nothing");
+  for (const t of disabledTriggers) problems.push(`trigger ${t} is disabled`);
+  for (const t of tablesWithoutTruncateTrigger) problems.push(`table ${t} has no TRUNCATE trigger`);
+  for (const t of tablesWithoutMassTriggers) problems.push(`table ${t} has no mass DELETE/UPDATE triggers`);
+  return {
+    installed: true,
+    version: s?.version ?? null,
+    asset: s?.asset ?? null,
+    tier: s?.tier ?? null,
+    massChange: massOn
+      ? {
+          rows: Number(s?.mass_rows),
+          percent: s?.mass_percent === null || s?.mass_percent === undefined ? null : Number(s.mass_percent),
+          minRows: Number(s?.mass_min_rows ?? 0),
+        }
+      : null,
+    eventTriggers: eventTriggers.map((e) => ({ name: e.name, enabled: e.enabled })),
+    keyMatches,
+    disabledTriggers,
+    tablesWithoutTruncateTrigger,
+    tablesWithoutMassTriggers,
+    canDropDatabase,
+    problems,
+    notCovered: [...GUARD_NOT_COVERED],
+  };
 }
 
 /** An object lifeline run may destroy, as the plan names it (resolved again in the transaction). */

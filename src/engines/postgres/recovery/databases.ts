@@ -75,10 +75,15 @@ export async function leftovers(target: Target): Promise<string[]> {
 /** See Recovery.remains: what killed restores left beside target's database; changes nothing. */
 export async function remains(target: Target): Promise<RecoveryRemains> {
   const database = databaseOf(target);
-  return withMaintenance(target, async (client) => ({
+  return withMaintenance(target, (client) => remainsOn(client, database));
+}
+
+/** remains on a session to the server's maintenance database (status shares one per server). */
+export async function remainsOn(client: pg.Client, database: string): Promise<RecoveryRemains> {
+  return {
     interrupted: await interruptedSwaps(client, database),
     leftovers: await leftoversOn(client, database),
-  }));
+  };
 }
 
 /** Settings a staging database must not have while it is filled; the caller sets them after (setReadOnly). */
