@@ -21,7 +21,10 @@ const PG_CONSTRAINT = 2606;
  * Tables with their storage, estimates and counters (the functions behind pg_stat_user_tables,
  * called for user tables only); and the schema stamp: every user relation that can have or be a
  * dependent (a view's row version too: CREATE OR REPLACE VIEW may read other tables), and the
- * writes to pg_constraint (its own row: foreign keys created, altered or dropped).
+ * writes to pg_constraint (its own row's counters: foreign keys added, altered or dropped; a
+ * session's counts reach the server when it commits, or up to 10 s later while it stays connected,
+ * so a key added by ALTER TABLE may be named one sample later; keys created with their table move
+ * the relations at once).
  *
  * Each sample runs on a new backend, whose catalog caches are cold: every catalog, function,
  * operator and cast the statement names is looked up once more on the server (bench/watch.ts). So
