@@ -10,7 +10,8 @@
  * lifeline's CPU is the process's own (process.cpuUsage). The server's is read from the postmaster's
  * reaped-children CPU (/proc/<postmaster>/stat cutime + cstime): each round's connections end with
  * the round, so their backends' CPU lands there. Other clients of the same server count too; the
- * same measurement over an idle period of the same length is printed beside it (noise).
+ * same measurement over an idle period of the same length is printed beside it (noise); for a
+ * figure without them, point LIFELINE_TEST_PG_URL at a server of its own (initdb, pg_ctl start).
  *
  * The databases get unique names (lifeline_watchbench_<id>_<n>) and are dropped at the end, also
  * after an error or Ctrl-C.

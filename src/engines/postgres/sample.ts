@@ -14,38 +14,61 @@ import { Catalog, RELKIND_TYPE } from "./impact/catalog.js";
 /** The watch's connections: their own activity is not a change. */
 const WATCH_APPLICATION = "lifeline watch";
 
-const USER_NAMESPACES = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
+/** pg_constraint's OID (fixed in every PostgreSQL). */
+const PG_CONSTRAINT = 2606;
 
 /**
  * Tables with their storage, estimates and counters (the functions behind pg_stat_user_tables,
  * called for user tables only); and the schema stamp: every user relation that can have or be a
  * dependent (a view's row version too: CREATE OR REPLACE VIEW may read other tables), and the
- * foreign keys' count and newest OID.
+ * writes to pg_constraint (its own row's counters: foreign keys added, altered or dropped; a
+ * session's counts reach the server when it commits, or up to 10 s later while it stays connected,
+ * so a key added by ALTER TABLE may be named one sample later; keys created with their table move
+ * the relations at once).
+ *
+ * Each sample runs on a new backend, whose catalog caches are cold: every catalog, function,
+ * operator and cast the statement names is looked up once more on the server (bench/watch.ts). So
+ * pg_class alone, no join, no ORDER BY, no LIKE, no casts: the user relations are those outside the
+ * system's schemas (pg_catalog, information_schema and pg_toast have OIDs below
+ * FirstNormalObjectId, 16384; public is 2200) that are not temporary (another session's pg_temp_N).
  */
-const SAMPLE = `SELECT c.oid::int AS oid, c.relkind::text AS relkind, c.xmin::text AS version, n.nspname AS schema, c.relname AS name,
-         c.relfilenode::text AS storage, c.reltuples::float8 AS reltuples,
-         pg_stat_get_live_tuples(c.oid)::float8 AS live, pg_stat_get_tuples_inserted(c.oid)::float8 AS ins,
-         pg_stat_get_tuples_updated(c.oid)::float8 AS upd, pg_stat_get_tuples_deleted(c.oid)::float8 AS del,
+const SAMPLE = `SELECT c.oid, c.relkind, c.xmin AS version, c.relnamespace::regnamespace::text AS schema, c.relname AS name,
+         c.relfilenode AS storage, c.reltuples,
+         pg_stat_get_live_tuples(c.oid) AS live, pg_stat_get_tuples_inserted(c.oid) AS ins,
+         pg_stat_get_tuples_updated(c.oid) AS upd, pg_stat_get_tuples_deleted(c.oid) AS del,
          CASE WHEN c.relkind = 'r' AND c.reltuples < 0 THEN pg_relation_size(c.oid) = 0 END AS empty,
-         (SELECT count(*) || '/' || coalesce(max(k.oid::int8), 0) FROM pg_constraint k WHERE k.contype = 'f') AS keys
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-   WHERE c.relkind IN ('r', 'p', 'v', 'm') AND ${USER_NAMESPACES}
-   ORDER BY c.oid`;
+         current_setting('track_counts') AS counting
+    FROM pg_class c
+   WHERE c.relkind IN ('r', 'p', 'v', 'm') AND c.relpersistence <> 't' AND (c.relnamespace = 2200 OR c.relnamespace >= 16384)
+      OR c.oid = ${PG_CONSTRAINT}`;
+
+/** The foreign keys, when the statistics do not count pg_constraint's writes (track_counts off). */
+const KEYS = `SELECT count(*) || '/' || coalesce(max(k.oid::int8), 0) AS keys FROM pg_constraint k WHERE k.contype = 'f'`;
 
 interface Row {
+  /** Unsigned (node-postgres parses oid as a number); compared signed as the catalog reads it (oid::int). */
   oid: number;
   relkind: string;
   version: string;
+  /** As regnamespace prints it: quoted when it must be. */
   schema: string;
   name: string;
-  storage: string;
+  storage: number;
   reltuples: number;
-  live: number;
-  ins: number;
-  upd: number;
-  del: number;
+  /** int8, as text. */
+  live: string | null;
+  ins: string | null;
+  upd: string | null;
+  del: string | null;
   empty: boolean | null;
-  keys: string;
+  counting: string;
+}
+
+/** A schema name as regnamespace quotes it ("Sales", "a""b"), unquoted. */
+function unquoted(identifier: string): string {
+  return identifier.length > 1 && identifier.startsWith('"') && identifier.endsWith('"')
+    ? identifier.slice(1, -1).replaceAll('""', '"')
+    : identifier;
 }
 
 export async function sampleDatabase(
@@ -70,9 +93,15 @@ export async function sampleDatabase(
     };
   }
   try {
-    const rows = (await client.query<Row>(SAMPLE)).rows;
+    const all = (await client.query<Row>(SAMPLE)).rows;
     const taken = at();
-    const schema = `${rows.map((r) => (r.relkind === "v" || r.relkind === "m" ? `${r.oid}${r.relkind}${r.version}` : `${r.oid}${r.relkind}`)).join(",")};${rows[0]?.keys ?? "0/0"}`;
+    const constraints = all.find((r) => r.oid === PG_CONSTRAINT);
+    const rows = all.filter((r) => r.oid !== PG_CONSTRAINT).sort((a, b) => a.oid - b.oid);
+    const keys =
+      constraints?.counting === "on"
+        ? `${constraints.ins ?? 0}/${constraints.upd ?? 0}/${constraints.del ?? 0}`
+        : ((await client.query<{ keys: string }>(KEYS)).rows[0]?.keys ?? "0/0");
+    const schema = `${rows.map((r) => (r.relkind === "v" || r.relkind === "m" ? `${r.oid | 0}${r.relkind}${r.version}` : `${r.oid | 0}${r.relkind}`)).join(",")};${keys}`;
     let dependentsOf: (oid: number, name: string) => Dependent[];
     if (previous?.state === "present" && previous.schema === schema) {
       const known = new Map(previous.tables.map((t) => [t.identity, t.dependents]));
@@ -85,19 +114,26 @@ export async function sampleDatabase(
     const tables: TableSample[] = [];
     for (const r of rows) {
       if (r.relkind !== "r") continue;
-      const name = qualifiedName(r.schema, r.name);
+      const oid = r.oid | 0;
+      const name = qualifiedName(unquoted(r.schema), r.name);
+      const [live, ins, upd, del] = [r.live, r.ins, r.upd, r.del].map((n) => Number(n ?? 0)) as [
+        number,
+        number,
+        number,
+        number,
+      ];
       // n_live_tup follows every committed change (a session flushes its counts up to seconds after
       // it commits); reltuples (-1: never analyzed, or truncated) only VACUUM and ANALYZE. A table
       // whose storage is empty (TRUNCATE gives it new, empty storage: a file of 0 bytes) has no rows,
       // whatever the counters say yet.
-      const counted = r.live + r.ins + r.upd + r.del > 0;
+      const counted = live + ins + upd + del > 0;
       tables.push({
-        identity: String(r.oid),
+        identity: String(oid),
         name,
-        rows: r.empty === true ? 0 : counted ? r.live : Math.max(0, r.reltuples),
-        storage: r.storage,
-        changes: { inserts: r.ins, updates: r.upd, deletes: r.del },
-        dependents: dependentsOf(r.oid, name),
+        rows: r.empty === true ? 0 : counted ? live : Math.max(0, r.reltuples),
+        storage: String(r.storage),
+        changes: { inserts: ins, updates: upd, deletes: del },
+        dependents: dependentsOf(oid, name),
       });
     }
     return { state: "present", at: taken, database, tables, schema };
