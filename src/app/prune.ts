@@ -79,7 +79,16 @@ export async function prune(
     locked: [],
     audit: null,
   };
-  if (options.dryRun) return result;
+  if (options.dryRun) {
+    // Say now what the real run would find: a restore point the store still retains stays.
+    const retainedUntil = ctx.repository.retainedUntil?.bind(ctx.repository);
+    if (retainedUntil)
+      for (const d of decisions.filter((x) => x.remove)) {
+        const until = await retainedUntil(asset, d.id);
+        if (until) result.locked.push({ id: d.id, until: until.toISOString() });
+      }
+    return result;
+  }
   const removing = decisions.filter((d) => d.remove);
   if (removing.length === 0) return result;
   const described = (list: RetentionDecision[]) =>

@@ -123,6 +123,11 @@ export interface Repository {
    */
   removeRestorePoint(asset: string, id: string): Promise<boolean>;
   /**
+   * Until when the store retains the restore point (object lock), when that is later than now;
+   * undefined when nothing retains it. Adapters without object lock leave it out.
+   */
+  retainedUntil?(asset: string, id: string): Promise<Date | undefined>;
+  /**
    * Marks a restore point in use (a drill, restore or standby reads it) until the returned release.
    * RESTORE_POINT_GONE when it was removed (or its removal started) before the hold was taken.
    */

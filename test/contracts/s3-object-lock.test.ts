@@ -245,6 +245,13 @@ describe("object lock (moto_server: a real S3 HTTP server with object lock)", ()
       const ctx = { ...testContext(work.dir), repository: repo };
       const policy = { keepLast: 1, daily: 0, weekly: 0 };
       const options = { dryRun: false, identity: "test", host: "here" };
+      // A dry run says what the real run will do: the locked one stays.
+      const dry = await prune(ctx, catalog, "app", policy, { ...options, dryRun: true });
+      assert.deepEqual(
+        dry.locked.map((l) => l.id),
+        [older.id],
+        "a dry run names the locked restore point",
+      );
       const first = await prune(ctx, catalog, "app", policy, options);
       assert.deepEqual(first.removed, []);
       assert.deepEqual(first.failures, []);

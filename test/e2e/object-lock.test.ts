@@ -129,6 +129,10 @@ describe("object lock through the CLI (moto_server, PostgreSQL)", () => {
     assert.equal(drill.code, 0, drill.stderr);
     assert.equal((JSON.parse(drill.stdout) as { drill: { result: string } }).drill.result, "passed");
 
+    const dry = await run(["prune", "shop", "--dry-run"]);
+    assert.equal(dry.code, 0, dry.stdout + dry.stderr);
+    assert.match(dry.stdout, new RegExp(`locked\\s+${older} .* — kept: locked until \\d{4}-`));
+    assert.match(dry.stdout, /would remove 0 restore points/);
     const prune = await run(["prune", "shop"]);
     assert.equal(prune.code, 0, prune.stdout + prune.stderr);
     assert.match(prune.stdout, new RegExp(`locked\\s+${older} .* — kept: locked until \\d{4}-`));

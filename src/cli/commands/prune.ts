@@ -11,7 +11,9 @@ import { asset as resolve, contextFor, load } from "../wiring.js";
 export function renderPrune(result: PruneResult): string {
   const lines: string[] = [];
   const verb = result.dryRun ? "would remove" : "removed";
-  const removing = result.decisions.filter((d) => d.remove);
+  // Locked restore points (object lock) stay whether or not this is a dry run.
+  const locked = new Set(result.locked.map((l) => l.id));
+  const removing = result.decisions.filter((d) => d.remove && !locked.has(d.id));
   const p = result.policy;
   lines.push(
     `${result.asset}: retention keepLast ${p.keepLast}, daily ${p.daily}, weekly ${p.weekly} — ${verb} ${count(result.dryRun ? removing.length : result.removed.length, "restore point")}, keeps ${result.decisions.length - removing.length}`,

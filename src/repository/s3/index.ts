@@ -713,6 +713,11 @@ export class S3Repository implements Repository {
         );
   }
 
+  async retainedUntil(asset: string, id: string): Promise<Date | undefined> {
+    const retention = await this.store.retention(rpPrefix(asset, id) + MANIFEST);
+    return retention && retention.until.getTime() > Date.now() ? retention.until : undefined;
+  }
+
   /**
    * Removes a restore point: a removal marker first (from then on listings leave it out), then the
    * manifest, its drill reports, its artifacts, the marker. An interrupted removal is finished by the
