@@ -153,4 +153,37 @@ describe("attack11: restore and standby", () => {
       `exit ${r.code}; written_meanwhile was dropped: ${r.stdout}`,
     );
   });
+  it("standby --refresh never drops writes made into a standby someone made writable", async () => {
+    // During an incident a team may turn the standby writable (ALTER DATABASE … SET
+    // default_transaction_read_only = off) and send writes there. `standby --refresh` then replaces it
+    // without a plan, a gate or a word: those writes are in no restore point and are gone.
+    const standby = unique("ll_attack11_sb");
+    created.push(standby);
+    for (const args of [
+      ["backup", "shop"],
+      ["drill", "shop"],
+    ])
+      assert.equal((await run(args)).code, 0);
+    const first = await run(["standby", "shop", "--to", urlFor(standby)]);
+    assert.equal(first.code, 0, first.stderr);
+    await query(ADMIN_URL, `ALTER DATABASE "${standby}" SET default_transaction_read_only = off`);
+    await query(
+      urlFor(standby),
+      "CREATE TABLE written_on_standby(x int); INSERT INTO written_on_standby VALUES (1)",
+    );
+    for (const args of [
+      ["backup", "shop"],
+      ["drill", "shop"],
+    ])
+      assert.equal((await run(args)).code, 0);
+    const refresh = await run(["standby", "shop", "--refresh", "--to", urlFor(standby)]);
+    const kept = (
+      await query(urlFor(standby), "SELECT to_regclass('written_on_standby') IS NOT NULL AS t")
+    )[0]?.t;
+    const aside = await databasesLike(`${standby}_`);
+    assert.ok(
+      refresh.code !== 0 || kept === true || aside.length > 0,
+      `refresh exit ${refresh.code} dropped written_on_standby: ${refresh.stdout}${refresh.stderr}`,
+    );
+  });
 });
