@@ -186,4 +186,23 @@ describe("attack11: restore and standby", () => {
       `refresh exit ${refresh.code} dropped written_on_standby: ${refresh.stdout}${refresh.stderr}`,
     );
   });
+  it("a role without CREATEDB restores into an empty database created for it, as the error's fix says", async () => {
+    // Error: "may not create databases … fix: … or create the database yourself and restore into it".
+    // Doing exactly that fails with the same error: the staging copy beside the target needs CREATEDB.
+    const role = unique("ll_attack11_role");
+    const target = unique("ll_attack11_nocreatedb");
+    created.push(target);
+    await query(ADMIN_URL, `CREATE ROLE "${role}" LOGIN`);
+    try {
+      await query(ADMIN_URL, `CREATE DATABASE "${target}" OWNER "${role}"`);
+      const url = new URL(urlFor(target));
+      url.username = role;
+      const r = await run(["restore", "shop", "--to", url.toString(), "--restore-point", rp, "--unverified"]);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+    } finally {
+      for (const d of await databasesLike(target))
+        await query(ADMIN_URL, `DROP DATABASE "${d}" WITH (FORCE)`);
+      await query(ADMIN_URL, `DROP ROLE IF EXISTS "${role}"`);
+    }
+  });
 });
