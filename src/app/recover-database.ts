@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { compareFingerprints } from "../core/drill/compare.js";
 import type { Mismatch } from "../core/drill/compare.js";
-import { LifelineError, asLifelineError, interrupted } from "../core/errors.js";
+import { LifelineError, asLifelineError, interrupted, isLifelineError } from "../core/errors.js";
 import { previousDatabaseName, refuseSystemDatabase } from "../core/restore/restore.js";
 import type { Manifest } from "../core/restore-point/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
@@ -25,6 +25,13 @@ export interface DatabaseRecoveryRequest {
   /** Mark the restored database read-only (a standby) before it takes the target's name. */
   readOnly: boolean;
   jobs: number;
+  /**
+   * "drop" of a target that holds data after a plan (--replace): the target must be as the plan saw
+   * it. `check` runs right before the swap (it re-plans and throws RESTORE_TARGET_CHANGED when the
+   * plan changed); `writes` is the target's Recovery.writes() reading taken when the plan was last
+   * checked, compared again inside the swap once the target's sessions have ended.
+   */
+  unchanged?: { check: () => Promise<void>; writes: string | null };
 }
 
 export interface DatabaseRecovery {
@@ -186,6 +193,10 @@ export async function recoverDatabase(
 
       if (request.readOnly || (state.exists && state.readOnly)) await recovery.setReadOnly(staging, true);
       checkSignal();
+      if (request.unchanged && state.exists) {
+        ctx.progress.phase(`checking that ${database} is still as the plan saw it`);
+        await request.unchanged.check();
+      }
       ctx.progress.phase(
         state.exists
           ? `swapping: ${database} becomes ${previousName ?? "dropped"}, the restored copy becomes ${database}`
@@ -201,7 +212,9 @@ export async function recoverDatabase(
       if (ctx.signal.aborted) finishing();
       else ctx.signal.addEventListener("abort", finishing, { once: true });
       const swap = await recovery
-        .swap(target, staging, previousName)
+        .swap(target, staging, previousName, {
+          unchangedSince: request.unchanged && state.exists ? request.unchanged.writes : null,
+        })
         .catch((error: unknown) => {
           // The swap's own errors say whether the renames committed and what is left to do.
           throw asLifelineError(
@@ -226,6 +239,7 @@ export async function recoverDatabase(
     } catch (error) {
       // Before the swap's commit the staging database still has its name; after it, no database has.
       await dropStaging(ctx, recovery, staging);
+      if (isLifelineError(error) && error.code === "RESTORE_TARGET_CHANGED") throw error;
       if (ctx.signal.aborted && !swapped) throw interrupted();
       throw error;
     }

@@ -264,6 +264,16 @@ async function createEmpty(recovery: Recovery, target: Target, manifest: Manifes
   }
 }
 
+/** --replace: the target changed between the plan's last check and the swap; nothing was replaced. */
+function targetChangedSincePlan(target: Target, plan: Plan, now: Plan): LifelineError {
+  return new LifelineError({
+    code: "RESTORE_TARGET_CHANGED",
+    kind: "runtime",
+    message: `${target.display} changed while the restore point was restored (plan ${plan.planId.slice(0, 12)} → ${now.planId.slice(0, 12)}: objects created, dropped or rows changed): it was not replaced, it is as it is now; the restored copy was removed`,
+    fix: "plan again (run the same command: the new plan lists what the database holds now, and needs its own approval), and stop what writes into it before replacing it",
+  });
+}
+
 function busy(target: Target): LifelineError {
   return new LifelineError({
     code: "RESTORE_BUSY",
@@ -590,18 +600,31 @@ async function restoreFrom(
     read: () => Promise<{ state: DatabaseState; tables: RecoveryTable[]; recoverability: Recoverability }>,
   ): Promise<RestoreOutcome> {
     const box: { done?: DatabaseRecovery; failure?: unknown } = {};
+    const planner = async () => {
+      const started = performance.now();
+      const { state, tables, recoverability } = await read();
+      return buildPlan(kind, tables, state, recoverability, started);
+    };
     const gate = await run(deps, {
-      planner: async () => {
-        const started = performance.now();
-        const { state, tables, recoverability } = await read();
-        return buildPlan(kind, tables, state, recoverability, started);
-      },
+      planner,
       document: request.document,
       dryRun: request.dryRun,
       signal: ctx.signal,
-      executor: async () => {
+      executor: async (plan) => {
         try {
+          // What --replace drops must be what the plan listed: the target is checked again at the swap.
+          const unchanged =
+            kind === "restore-replace-database"
+              ? {
+                  writes: await recovery.writes(target).catch(() => null),
+                  check: async () => {
+                    const now = await planner();
+                    if (now.planId !== plan.planId) throw targetChangedSincePlan(target, plan, now);
+                  },
+                }
+              : undefined;
           box.done = await recoverDatabase(ctx, {
+            ...(unchanged ? { unchanged } : {}),
             asset,
             manifest,
             artifacts,

@@ -187,12 +187,22 @@ export interface Recovery {
    * In one short step: refuses new connections to `target`, terminates its clients, renames it to
    * `previousName` (or drops it when null), and gives `replacement` its name. When `target` does not
    * exist, only renames. A failure before the renames commit leaves both as they were.
+   * `unchangedSince`: a writes() reading of `target`; once its sessions are ended (they report their
+   * statistics as they end), the swap refuses (RESTORE_TARGET_CHANGED, both left as they were) when
+   * anything was written into it since.
    */
   swap(
     target: Target,
     replacement: Target,
     previousName: string | null,
+    options?: { unchangedSince?: string | null },
   ): Promise<{ terminated: number; unavailableMs: number }>;
+  /**
+   * A reading of everything written into `target` (rows inserted, updated, deleted, in any table,
+   * the system catalogs included: DDL counts), read without connecting to it; null when unknown.
+   * Two equal readings: nothing committed in between was reported.
+   */
+  writes(target: Target): Promise<string | null>;
   /** Sets default_transaction_read_only for the database (a standby: writes fail). */
   setReadOnly(target: Target, readOnly: boolean): Promise<void>;
   /**

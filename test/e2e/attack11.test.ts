@@ -153,6 +153,23 @@ describe("attack11: restore and standby", () => {
       `exit ${r.code}; written_meanwhile was dropped: ${r.stdout}`,
     );
   });
+  it("--replace refuses at the swap when rows were written into an existing table meanwhile (no DDL)", async () => {
+    const target = unique("ll_attack11_rows");
+    created.push(target);
+    await query(ADMIN_URL, `CREATE DATABASE "${target}"`);
+    await query(urlFor(target), "CREATE TABLE keepme(x int); INSERT INTO keepme VALUES (1)");
+    const child = startCli(
+      ["restore", "shop", "--to", urlFor(target), "--replace", "--restore-point", rp, "--unverified"],
+      { cwd: work.dir, env: { LIFELINE_USER: "alice" } },
+    );
+    await waitFor(async () => (await databasesLike(`${target}_lifeline_staging_`)).length > 0, 60_000);
+    await query(urlFor(target), "INSERT INTO keepme VALUES (2)");
+    const r = await child.done;
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stderr, /RESTORE_TARGET_CHANGED|plan again/);
+    assert.deepEqual(await query(urlFor(target), "SELECT count(*)::int AS n FROM keepme"), [{ n: 2 }]);
+    assert.deepEqual(await databasesLike(`${target}_lifeline_staging_`), []);
+  });
   it("standby --refresh never drops writes made into a standby someone made writable", async () => {
     // During an incident a team may turn the standby writable (ALTER DATABASE … SET
     // default_transaction_read_only = off) and send writes there. `standby --refresh` then replaces it

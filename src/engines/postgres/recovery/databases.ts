@@ -239,6 +239,7 @@ export async function swap(
   target: Target,
   replacement: Target,
   previousName: string | null,
+  options: { unchangedSince?: string | null } = {},
 ): Promise<{ terminated: number; unavailableMs: number }> {
   const name = databaseOf(target);
   const from = databaseOf(replacement);
@@ -283,6 +284,13 @@ export async function swap(
         await client.query("COMMIT");
         step = "ending sessions";
         terminated = await endSessions(client, name, 5_000);
+        if (options.unchangedSince !== undefined && options.unchangedSince !== null) {
+          // Every session of the target has ended and reported what it wrote: nothing can slip in now.
+          step = "checking";
+          await client.query("SELECT pg_stat_clear_snapshot()");
+          const now = await writesOn(client, name);
+          if (now !== options.unchangedSince) throw targetChanged(target, name);
+        }
         step = "renaming";
         await client.query("BEGIN");
         await client.query(`ALTER DATABASE ${sqlIdent(name)} RENAME TO ${sqlIdent(away)}`);
@@ -355,7 +363,39 @@ export async function swap(
 /** The database setting a swap in progress carries (its value: whether the database allowed connections). */
 const SWAP_MARK = "lifeline.swapping";
 
-type SwapStep = "refusing" | "ending sessions" | "renaming" | "committing";
+type SwapStep = "refusing" | "ending sessions" | "checking" | "renaming" | "committing";
+
+/** pg_stat_database's write counters of `name` (system catalogs included: DDL writes them). */
+async function writesOn(client: pg.Client, name: string): Promise<string | null> {
+  const r = await client.query<{ writes: string | null }>(
+    `SELECT (tup_inserted + tup_updated + tup_deleted)::text AS writes FROM pg_stat_database WHERE datname = $1`,
+    [name],
+  );
+  return r.rows[0]?.writes ?? null;
+}
+
+/** See Recovery.writes. */
+export async function writes(target: Target): Promise<string | null> {
+  const name = databaseOf(target);
+  return withMaintenance(
+    target,
+    async (client) => {
+      await client.query("SELECT pg_stat_clear_snapshot()");
+      return writesOn(client, name);
+    },
+    [name],
+  );
+}
+
+/** The target was written into after the plan that replaces it was checked. */
+function targetChanged(target: Target, name: string): LifelineError {
+  return new LifelineError({
+    code: "RESTORE_TARGET_CHANGED",
+    kind: "runtime",
+    message: `${name} on ${target.display} was written into after the plan to replace it was checked: what was written is in no plan, so it was not replaced`,
+    fix: "plan again (run the same command: it shows what the database holds now), and stop what writes into it before replacing it",
+  });
+}
 
 /** The SQL that puts right by hand a database a swap left refusing connections. */
 function unrefuseSql(name: string): string {
@@ -418,6 +458,13 @@ async function swapFailed(
   const again = `the next lifeline restore or lifeline standby of ${s.name} gives them back`;
   const keepFix = isLifelineError(s.error) ? s.error.fix : undefined;
   if (settled.committed === false && settled.restored) {
+    if (isLifelineError(s.error) && s.error.code === "RESTORE_TARGET_CHANGED")
+      return new LifelineError({
+        code: s.error.code,
+        kind: s.error.kind,
+        message: `${s.error.message}; ${s.name} is as it was${s.allow ? " and accepts connections again" : ""}; the restored copy was removed`,
+        fix: s.error.fix ?? "plan again",
+      });
     return new LifelineError({
       code: "RESTORE_FAILED",
       kind: "runtime",

@@ -1,6 +1,15 @@
 import type { Recovery } from "../../../ports/engine.js";
 import type { PgTools } from "../tools.js";
-import { dropDatabase, leftovers, remains, repairSwap, setReadOnly, stage, swap } from "./databases.js";
+import {
+  dropDatabase,
+  leftovers,
+  remains,
+  repairSwap,
+  setReadOnly,
+  stage,
+  swap,
+  writes,
+} from "./databases.js";
 import { inspect } from "./inspect.js";
 import { lock } from "./lock.js";
 import { preflight } from "./preflight.js";
@@ -18,6 +27,7 @@ export function postgresRecovery(tools: PgTools): Recovery {
     drop: dropDatabase,
     swap,
     setReadOnly,
+    writes,
     restoreTables: (into, options) => restoreTables(tools, into, options),
     preflight: (manifest) => preflight(tools, manifest),
   };
