@@ -107,6 +107,12 @@ export interface DatabaseState {
    * replicas share their primary's identity (they are the same data).
    */
   identity: string | null;
+  /**
+   * Rows inserted, updated and deleted in its user tables since the statistics were last reset
+   * (pg_stat_user_tables), as text; null when it does not exist or they cannot be read. A standby
+   * whose reading moved since lifeline created it was written into.
+   */
+  tableWrites?: string | null;
 }
 
 /** Held until released; another process (on any host) asking for the same database is refused. */

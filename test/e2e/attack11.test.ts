@@ -203,6 +203,39 @@ describe("attack11: restore and standby", () => {
       `refresh exit ${refresh.code} dropped written_on_standby: ${refresh.stdout}${refresh.stderr}`,
     );
   });
+  it("standby --refresh refuses a standby written into and made read-only again; a clean one refreshes", async () => {
+    const standby = unique("ll_attack11_sb2");
+    created.push(standby);
+    for (const args of [
+      ["backup", "shop"],
+      ["drill", "shop"],
+    ])
+      assert.equal((await run(args)).code, 0);
+    const first = await run(["standby", "shop", "--to", urlFor(standby)]);
+    assert.equal(first.code, 0, first.stderr);
+    // Untouched: it refreshes (nothing lifeline did counts as a write).
+    for (const args of [
+      ["backup", "shop"],
+      ["drill", "shop"],
+    ])
+      assert.equal((await run(args)).code, 0);
+    const clean = await run(["standby", "shop", "--refresh", "--to", urlFor(standby)]);
+    assert.equal(clean.code, 0, clean.stderr);
+    await query(ADMIN_URL, `ALTER DATABASE "${standby}" SET default_transaction_read_only = off`);
+    await query(urlFor(standby), "UPDATE customers SET name = 'changed' WHERE id = 1");
+    await query(ADMIN_URL, `ALTER DATABASE "${standby}" SET default_transaction_read_only = on`);
+    for (const args of [
+      ["backup", "shop"],
+      ["drill", "shop"],
+    ])
+      assert.equal((await run(args)).code, 0);
+    const refresh = await run(["standby", "shop", "--refresh", "--to", urlFor(standby)]);
+    assert.equal(refresh.code, 2, refresh.stdout + refresh.stderr);
+    assert.match(refresh.stderr, /STANDBY_WRITTEN|row\(s\) were inserted, updated or deleted/);
+    assert.match(refresh.stderr, /--replace/);
+    const name = await query<{ name: string }>(urlFor(standby), "SELECT name FROM customers WHERE id = 1");
+    assert.deepEqual(name, [{ name: "changed" }]);
+  });
   it("a role without CREATEDB restores into an empty database created for it, as the error's fix says", async () => {
     // Error: "may not create databases … fix: … or create the database yourself and restore into it".
     // Doing exactly that fails with the same error: the staging copy beside the target needs CREATEDB.

@@ -256,6 +256,9 @@ export interface StandbyAudit {
   verifySeconds: number;
   verified: boolean;
   error: string | null;
+  /** Right after it was created: its user tables' write counters (DatabaseState.tableWrites) and user objects. */
+  tableWrites?: string | null;
+  userObjects?: number;
 }
 
 /** The audit entry (kind "discard") of a previous database removed by `restore --discard-previous`. */
