@@ -103,8 +103,40 @@ describe("attack11: restore and standby", () => {
     ]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual(await query(db.url, "SELECT count(*)::int AS n FROM orders"), [{ n: 100 }]);
-    const doc = JSON.parse(r.stdout) as { restore: { foreignKeys: { name: string }[] } };
-    assert.ok(doc.restore.foreignKeys.some((f) => f.name === "orders_customer_id_fkey"));
+    const doc = JSON.parse(r.stdout) as {
+      restore: { verified: boolean; foreignKeys: { name: string; why: string; definition: string }[] };
+    };
+    assert.equal(doc.restore.verified, true);
+    const fk = doc.restore.foreignKeys.find((f) => f.name === "orders_customer_id_fkey");
+    assert.ok(fk, r.stdout);
+    assert.match(fk.why, /violates foreign key constraint.*5 row\(s\) of public\.orders reference rows/s);
+    assert.match(fk.definition, /ALTER TABLE ONLY public\.orders\s+ADD CONSTRAINT orders_customer_id_fkey/);
+    assert.match(r.stderr, /orders_customer_id_fkey of public\.orders was left out/);
+    // Left out, not added NOT VALID behind the user's back.
+    const constraints = await query(
+      db.url,
+      "SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'orders_customer_id_fkey'",
+    );
+    assert.deepEqual(constraints, [{ n: 0 }]);
+    // When the referenced rows are all there, the foreign key is added (and not reported).
+    await query(db.url, "DROP TABLE orders; INSERT INTO customers(id, name) VALUES (5, 'c5')");
+    const again = await run([
+      "restore",
+      "shop",
+      "--tables",
+      "public.orders",
+      "--restore-point",
+      rp,
+      "--unverified",
+      "--json",
+    ]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    const doc2 = JSON.parse(again.stdout) as { restore: { foreignKeys: { name: string }[] } };
+    assert.ok(!doc2.restore.foreignKeys.some((f) => f.name === "orders_customer_id_fkey"));
+    assert.deepEqual(
+      await query(db.url, "SELECT convalidated FROM pg_constraint WHERE conname = 'orders_customer_id_fkey'"),
+      [{ convalidated: true }],
+    );
   });
 
   it("SIGKILL during `restore --to`: status reports the staging copy it leaves", async () => {

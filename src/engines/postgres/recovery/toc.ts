@@ -328,6 +328,12 @@ export interface Selection {
   /** Column defaults of tables not restored that use a sequence the restore brings back: statements to apply by hand. */
   otherDefaults: string[];
   foreignKeys: ReportedKey[];
+  /**
+   * Foreign keys from a restored table to a table the target has and that is not restored: added
+   * after the restore commits, each on its own (the rows it references may have changed since the
+   * restore point); reported when they do not hold.
+   */
+  laterForeignKeys: ForeignKeyDefinition[];
 }
 
 /**
@@ -368,6 +374,7 @@ export function selectEntries(input: SelectionInput): Selection {
   const satisfied = (e: TocEntry) => e.dependsOn.every((d) => included.has(d) || inTarget(d));
 
   const foreignKeys = new Map<number, ReportedKey>();
+  const later: ForeignKeyDefinition[] = [];
   const skipped = new Set<number>();
   /** Sequences the restored tables use that exist in the target: left as they are, and said. */
   const shared = new Set<number>();
@@ -418,8 +425,10 @@ export function selectEntries(input: SelectionInput): Selection {
     const referenced = restoredTables.has(fk.references);
     if (!holds && !referenced) continue;
     const present = (table: string) => restoredTables.has(table) || input.existing.has(table);
-    if (holds && present(fk.references) && satisfied(e)) {
+    if (holds && restoredTables.has(fk.references) && satisfied(e)) {
       included.add(e.id);
+    } else if (holds && present(fk.references) && satisfied(e)) {
+      later.push(fk);
     } else if (!holds) {
       foreignKeys.set(e.id, {
         ...fk,
@@ -518,6 +527,7 @@ export function selectEntries(input: SelectionInput): Selection {
       .filter((n): n is string => n !== null)
       .sort(),
     foreignKeys: [...foreignKeys.values()],
+    laterForeignKeys: later,
   };
 }
 
