@@ -84,6 +84,14 @@ describe("attack11: restore and standby", () => {
     ]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual(await query(db.url, "SELECT count(*)::int AS n FROM events"), [{ n: 200 }]);
+    // Attached as a partition, its primary key attached to the partitioned table's (one, not two).
+    const attached = await query(
+      db.url,
+      `SELECT (SELECT count(*)::int FROM pg_inherits WHERE inhrelid = 'events_2026'::regclass AND inhparent = 'events'::regclass) AS partition,
+              (SELECT count(*)::int FROM pg_inherits WHERE inhrelid = 'events_2026_pkey'::regclass AND inhparent = 'events_pkey'::regclass) AS pkey,
+              (SELECT count(*)::int FROM pg_constraint WHERE conrelid = 'events_2026'::regclass AND contype = 'p') AS pkeys`,
+    );
+    assert.deepEqual(attached, [{ partition: 1, pkey: 1, pkeys: 1 }]);
   });
 
   it("--tables: a foreign key to a table that is not restored is reported, not a reason to restore nothing", async () => {

@@ -510,7 +510,21 @@ export function selectEntries(input: SelectionInput): Selection {
       );
   }
 
-  const entries = input.entries.filter((e) => included.has(e.id));
+  // A partition whose partitioned table is in the target (not restored) is restored as a table of
+  // its own with its indexes and constraints, then attached: attached first, it would get the
+  // partitioned table's indexes created (a second primary key: "multiple primary keys"). Attaching
+  // it last attaches its matching indexes instead; the INDEX ATTACH entries then change nothing.
+  const chosen = input.entries.filter((e) => included.has(e.id));
+  const intoExisting = (e: TocEntry) =>
+    e.dependsOn.some((d) => {
+      const dep = byId.get(d);
+      return dep !== undefined && !included.has(d) && (dep.desc === "TABLE" || PART_OF_TABLE.has(dep.desc));
+    });
+  const attachLast = chosen.filter((e) => e.desc === "TABLE ATTACH" && intoExisting(e));
+  const indexesLast =
+    attachLast.length > 0 ? chosen.filter((e) => e.desc === "INDEX ATTACH" && intoExisting(e)) : [];
+  const late = new Set([...attachLast, ...indexesLast]);
+  const entries = [...chosen.filter((e) => !late.has(e)), ...attachLast, ...indexesLast];
   const names = (desc: string[]) =>
     entries
       .filter((e) => desc.includes(e.desc))
@@ -531,7 +545,10 @@ export function selectEntries(input: SelectionInput): Selection {
   };
 }
 
-/** The list file `pg_restore --use-list` reads: the chosen entries' lines, in the archive's order. */
+/**
+ * The list file `pg_restore --use-list` reads: the chosen entries' lines, in the archive's order
+ * (but partitions attached to an existing partitioned table last: see selectEntries).
+ */
 export function listFile(entries: readonly TocEntry[]): string {
   return entries.map((e) => e.line).join("\n") + "\n";
 }
