@@ -107,8 +107,8 @@ export async function recoverDatabase(
     for (const repaired of await recovery.repair(target)) ctx.progress.warn(repaired);
     const removedLeftovers = await recovery.leftovers(target);
     if (removedLeftovers.length > 0) {
-      ctx.progress.phase(
-        `removing ${removedLeftovers.length} staging database(s) that killed restores left: ${removedLeftovers.join(", ")}`,
+      ctx.progress.warn(
+        `removing ${removedLeftovers.length} staging database(s) that killed restores left on this server: ${removedLeftovers.join(", ")}`,
       );
       for (const name of removedLeftovers) await recovery.drop(engine.withDatabase(target, name));
     }

@@ -137,7 +137,7 @@ export interface InterruptedSwap {
 /** What killed restores left beside a database. */
 export interface RecoveryRemains {
   interrupted: InterruptedSwap[];
-  /** Staging databases no running lifeline holds (see Recovery.leftovers). */
+  /** Staging databases on the server no running lifeline holds (see Recovery.leftovers). */
   leftovers: string[];
 }
 
@@ -172,7 +172,8 @@ export interface Recovery {
    */
   repair(target: Target): Promise<string[]>;
   /**
-   * Staging databases beside `target` that a killed restore left: named and commented as lifeline's
+   * Staging databases on `target`'s server that killed restores left (beside any database: a killed
+   * `restore --to` or standby leaves one beside its own target): named and commented as lifeline's
    * (a database that only has such a name is never one), and no lifeline holds their lock.
    */
   leftovers(target: Target): Promise<string[]>;

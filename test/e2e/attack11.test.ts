@@ -166,6 +166,30 @@ describe("attack11: restore and standby", () => {
     assert.equal(left.length, 1);
     const status = await run(["status", "--json"]);
     assert.ok(status.stdout.includes(left[0]!), `status does not mention ${left[0]}: ${status.stdout}`);
+    // pg_restore died with lifeline: nothing keeps writing into the copy.
+    await waitFor(
+      async () =>
+        (
+          await query<{ n: number }>(
+            ADMIN_URL,
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1",
+            [left[0]],
+          )
+        )[0]?.n === 0,
+      10_000,
+    );
+    // The next restore on the server (into another target) removes it, and says so.
+    const other = unique("ll_attack11_other");
+    created.push(other);
+    const next = await run(["restore", "shop", "--to", urlFor(other), "--restore-point", rp, "--unverified"]);
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(
+      next.stderr,
+      new RegExp(
+        `removing \\d+ staging database\\(s\\) that killed restores left on this server: .*${left[0]}`,
+      ),
+    );
+    assert.deepEqual(await databasesLike(`${target}_lifeline_staging_`), []);
   });
 
   it("--replace never drops data the approved plan did not list (written while the copy is restored)", async () => {

@@ -40,21 +40,28 @@ export function stagingComment(database: string): string {
   return `lifeline staging copy of ${database}; safe to drop when no lifeline restore runs`;
 }
 
+const STAGING_COMMENT_HEAD = "lifeline staging copy of ";
+const STAGING_COMMENT_TAIL = "; safe to drop when no lifeline restore runs";
+
 /**
- * Staging databases of `database` whose lock no session holds: named as stage() names them AND
- * carrying the comment stage() (or the swap, for the database it replaces) gives them, so that a
- * database of someone else's that merely has such a name is never taken for one.
+ * Staging databases on the server whose lock no session holds: named as stage() names them AND
+ * carrying the comment stage() (or the swap, for the database it replaces) gives them, for the
+ * database the comment names, so that a database of someone else's that merely has such a name is
+ * never taken for one. Any target's on the server (a killed `restore --to` leaves one beside its
+ * target, not the asset's database).
  */
-async function leftoversOn(client: pg.Client, database: string): Promise<string[]> {
-  const r = await client.query<{ datname: string }>(
-    `SELECT datname FROM pg_database
-      WHERE strpos(datname, $1) > 0 AND shobj_description(oid, 'pg_database') IS NOT DISTINCT FROM $2
+async function leftoversOn(client: pg.Client): Promise<string[]> {
+  const r = await client.query<{ datname: string; comment: string }>(
+    `SELECT datname, shobj_description(oid, 'pg_database') AS comment FROM pg_database
+      WHERE strpos(datname, $1) > 0 AND starts_with(shobj_description(oid, 'pg_database'), $2)
       ORDER BY 1`,
-    [STAGING_MARK, stagingComment(database)],
+    [STAGING_MARK, STAGING_COMMENT_HEAD],
   );
   const found: string[] = [];
-  for (const { datname } of r.rows) {
-    if (!isStagingOf(database, datname)) continue;
+  for (const { datname, comment } of r.rows) {
+    if (!comment.endsWith(STAGING_COMMENT_TAIL)) continue;
+    const of = comment.slice(STAGING_COMMENT_HEAD.length, comment.length - STAGING_COMMENT_TAIL.length);
+    if (stagingComment(of) !== comment || !isStagingOf(of, datname)) continue;
     const free = await client.query<{ free: boolean }>(
       `SELECT pg_try_advisory_lock(${STAGING_KEY_SQL}) AS free`,
       [datname],
@@ -66,10 +73,10 @@ async function leftoversOn(client: pg.Client, database: string): Promise<string[
   return found;
 }
 
-/** See Recovery.leftovers: staging databases of target's database whose lock no session holds. */
+/** See Recovery.leftovers: staging databases on target's server whose lock no session holds. */
 export async function leftovers(target: Target): Promise<string[]> {
   // The same maintenance database as lock(): advisory locks are per database.
-  return withMaintenance(target, (client) => leftoversOn(client, databaseOf(target)));
+  return withMaintenance(target, (client) => leftoversOn(client));
 }
 
 /** See Recovery.remains: what killed restores left beside target's database; changes nothing. */
@@ -77,7 +84,7 @@ export async function remains(target: Target): Promise<RecoveryRemains> {
   const database = databaseOf(target);
   return withMaintenance(target, async (client) => ({
     interrupted: await interruptedSwaps(client, database),
-    leftovers: await leftoversOn(client, database),
+    leftovers: await leftoversOn(client),
   }));
 }
 
