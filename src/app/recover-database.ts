@@ -296,3 +296,99 @@ export async function repairInterruptedSwaps(
     }),
   );
 }
+
+/**
+ * Restores a whole restore point straight into an existing database that holds no user object
+ * (there is nothing to protect: no staging copy, no swap, so no CREATEDB needed), then verifies it.
+ * A mismatch, a failure or Ctrl-C empties it again (what the restore created is dropped: DROP OWNED
+ * BY the connecting role, which owns all of it). Serialised like recoverDatabase (RESTORE_BUSY).
+ */
+export async function recoverIntoEmpty(
+  ctx: AppContext,
+  request: DatabaseRecoveryRequest,
+): Promise<DatabaseRecovery> {
+  const engine = ctx.engine(request.asset.engine);
+  const recovery = recoveryOf(engine);
+  const { manifest, target } = request;
+  refuseSystemDatabase(engine.database(target), target.display);
+  if (ctx.signal.aborted) throw interrupted();
+  const lock = await recovery.lock(target);
+  if (!lock) {
+    throw new LifelineError({
+      code: "RESTORE_BUSY",
+      kind: "runtime",
+      message: `another lifeline restore into ${target.display} is running`,
+      fix: "wait for it to finish, or find it on the server: SELECT * FROM pg_stat_activity WHERE application_name = 'lifeline restore'",
+    });
+  }
+  try {
+    const state = await recovery.inspect(target);
+    if (!state.exists || state.userObjects > 0) {
+      throw new LifelineError({
+        code: "RESTORE_TARGET_NOT_EMPTY",
+        kind: "usage",
+        message: `${target.display} ${state.exists ? "is no longer empty" : "no longer exists"}: nothing was restored`,
+        fix: "restore into a new or empty database",
+      });
+    }
+    ctx.progress.phase(
+      `restoring straight into the empty ${target.display} (the role may not create databases)`,
+    );
+    try {
+      const restoreStarted = performance.now();
+      const restored = await engine.restore(target, {
+        directory: request.artifacts,
+        manifest,
+        jobs: request.jobs,
+        signal: ctx.signal,
+        progress: ctx.progress,
+        ownership: "keep",
+      });
+      const restoreSeconds = seconds(restoreStarted);
+      if (ctx.signal.aborted) throw interrupted();
+      ctx.progress.phase("fingerprinting the restored database");
+      const verifyStarted = performance.now();
+      const actual = await engine
+        .fingerprint(target, ctx.signal, manifest.fingerprints)
+        .catch((error: unknown) => {
+          if (ctx.signal.aborted) throw interrupted();
+          throw asLifelineError(error, "VERIFY_FAILED", "fingerprinting the restored database failed");
+        });
+      const mismatches = compareFingerprints(manifest.fingerprints, actual);
+      const result = {
+        tables: manifest.fingerprints.tables.map((t) => t.table),
+        rows: manifest.fingerprints.tables.reduce((sum, t) => sum + t.rows, 0),
+        restoreSeconds,
+        verifySeconds: seconds(verifyStarted),
+        mismatches,
+        removedLeftovers: [],
+        tools: restored.tools,
+        previous: null,
+        swap: null,
+      };
+      if (mismatches.length > 0) {
+        ctx.progress.phase(
+          `the restored database does not match the restore point: emptying ${target.display} again`,
+        );
+        await emptyAgain(ctx, recovery, target);
+        return { ...result, verified: false };
+      }
+      if (request.readOnly) await recovery.setReadOnly(target, true);
+      return { ...result, verified: true };
+    } catch (error) {
+      await emptyAgain(ctx, recovery, target);
+      if (ctx.signal.aborted) throw interrupted();
+      throw error;
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+async function emptyAgain(ctx: AppContext, recovery: Recovery, target: Target): Promise<void> {
+  await recovery.empty(target).catch((error: unknown) => {
+    ctx.progress.warn(
+      `could not empty ${target.display} again after the failed restore (drop what it holds by hand: DROP OWNED BY CURRENT_USER, connected to it): ${message(error)}`,
+    );
+  });
+}

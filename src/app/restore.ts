@@ -23,7 +23,12 @@ import type { AppContext } from "./context.js";
 import { pickRestorePoint } from "./drill.js";
 import { auditInput, type GateDeps } from "./gate.js";
 import { assessRecoverability, PLAN_ASSEMBLY } from "./plan.js";
-import { recoverDatabase, repairInterruptedSwaps, type DatabaseRecovery } from "./recover-database.js";
+import {
+  recoverDatabase,
+  recoverIntoEmpty,
+  repairInterruptedSwaps,
+  type DatabaseRecovery,
+} from "./recover-database.js";
 import { recoverTables, type TableRecovery } from "./recover-tables.js";
 import { isAssetDatabase, withDatabaseName } from "./recovery-target.js";
 import { run, type RunOutcome } from "./run.js";
@@ -174,12 +179,14 @@ async function preflight(ctx: AppContext, recovery: Recovery, manifest: Manifest
   return local;
 }
 
-function cannotCreate(target: Target, why: string): LifelineError {
+function cannotCreate(target: Target, why: string, yourself: boolean): LifelineError {
   return new LifelineError({
     code: "RESTORE_CANNOT_CREATE",
     kind: "runtime",
     message: `the role of ${target.display} may not create databases, and ${why}`,
-    fix: "connect as a role that may (ALTER ROLE … CREATEDB, or a superuser), or create the database yourself and restore into it",
+    fix: yourself
+      ? "connect as a role that may (ALTER ROLE … CREATEDB, or a superuser), or create the empty database yourself, owned by this role (CREATE DATABASE … OWNER …), and restore into it"
+      : "connect as a role that may (ALTER ROLE … CREATEDB, or a superuser)",
   });
 }
 
@@ -388,12 +395,18 @@ async function restoreFrom(
       const sameUrl = sameDatabase(engine, target, assetTarget);
       if (await isAssetDatabase(recovery, { state, sameUrl }, assetTarget))
         throw ownDatabase(target, asset, action.replace, sameUrl);
-      if (!state.canCreateDatabase)
+      const hasData = state.exists && state.userObjects > 0;
+      // An existing empty database holds nothing to protect: without CREATEDB, the restore goes
+      // straight into it (verified after; on failure it is emptied again).
+      const direct = state.exists && !hasData && !state.canCreateDatabase;
+      if (!state.canCreateDatabase && !direct)
         throw cannotCreate(
           target,
-          "lifeline restores into a new database beside the target, then gives it the target's name",
+          state.exists
+            ? "replacing a database restores into a new database beside it, then gives it the target's name"
+            : `${engine.database(target)} does not exist`,
+          !state.exists,
         );
-      const hasData = state.exists && state.userObjects > 0;
       if (hasData && !action.replace) throw notEmpty(target, state);
       if (!hasData) {
         mode = "into";
@@ -403,7 +416,7 @@ async function restoreFrom(
             gate: null,
             what: `restore point ${manifest.id} would be restored into ${state.exists ? "the empty database" : "a new database"} ${target.display}`,
           };
-        const done = await recoverDatabase(ctx, {
+        const done = await (direct ? recoverIntoEmpty : recoverDatabase)(ctx, {
           asset,
           manifest,
           artifacts,
@@ -437,6 +450,7 @@ async function restoreFrom(
         throw cannotCreate(
           target,
           "an in-place restore restores into a new database beside the asset's, then swaps names",
+          false,
         );
       const inRestorePoint = new Set(manifest.fingerprints.tables.map((t) => t.table));
       const previousName = previousDatabaseName(engine.database(target), manifest.id);
@@ -483,7 +497,7 @@ async function restoreFrom(
       ));
     if (!own) {
       if (!state.exists && !state.canCreateDatabase)
-        throw cannotCreate(target, `${engine.database(target)} does not exist`);
+        throw cannotCreate(target, `${engine.database(target)} does not exist`, true);
       if (request.dryRun)
         return {
           status: "dry-run",

@@ -210,6 +210,11 @@ export interface Recovery {
    * Two equal readings: nothing committed in between was reported.
    */
   writes(target: Target): Promise<string | null>;
+  /**
+   * Empties a database a restore went straight into (it held no user object before): drops
+   * everything the connecting role owns in it (all the restore created: it restored as that role).
+   */
+  empty(target: Target): Promise<void>;
   /** Sets default_transaction_read_only for the database (a standby: writes fail). */
   setReadOnly(target: Target, readOnly: boolean): Promise<void>;
   /**

@@ -313,6 +313,21 @@ describe("attack11: restore and standby", () => {
       url.username = role;
       const r = await run(["restore", "shop", "--to", url.toString(), "--restore-point", rp, "--unverified"]);
       assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.deepEqual(await query(urlFor(target), "SELECT count(*)::int AS n FROM big"), [{ n: 200000 }]);
+      // A database it may not create is still refused, with a fix that works.
+      const missing = new URL(urlFor(`${target}_new`));
+      missing.username = role;
+      const refused = await run([
+        "restore",
+        "shop",
+        "--to",
+        missing.toString(),
+        "--restore-point",
+        rp,
+        "--unverified",
+      ]);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(refused.stderr, /create the empty database yourself, owned by this role/);
     } finally {
       for (const d of await databasesLike(target))
         await query(ADMIN_URL, `DROP DATABASE "${d}" WITH (FORCE)`);

@@ -10,9 +10,9 @@ import {
 } from "../../../core/restore/restore.js";
 import type { DatabaseLocale } from "../../../core/restore-point/restore-point.js";
 import type { InterruptedSwap, RecoveryRemains, Target } from "../../../ports/engine.js";
-import { createDatabaseSql, quoteLiteral, sqlIdent, withDatabase } from "../connection.js";
+import { connect, createDatabaseSql, quoteLiteral, sqlIdent, withDatabase } from "../connection.js";
 import { holdStagingLock } from "./lock.js";
-import { STAGING_KEY_SQL, databaseOf, serverMajor, withMaintenance } from "./server.js";
+import { RECOVERY_APPLICATION, STAGING_KEY_SQL, databaseOf, serverMajor, withMaintenance } from "./server.js";
 import { alterSettingSql, grantSql } from "./settings.js";
 
 /** Is `name` a staging database of `database` (stagingDatabaseName(database, some nonce))? */
@@ -579,4 +579,14 @@ export async function setReadOnly(target: Target, readOnly: boolean): Promise<vo
       ),
     [name],
   );
+}
+
+/** See Recovery.empty. */
+export async function emptyDatabase(target: Target): Promise<void> {
+  const client = await connect(target, RECOVERY_APPLICATION);
+  try {
+    await client.query("DROP OWNED BY CURRENT_USER");
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

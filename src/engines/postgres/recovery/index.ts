@@ -2,6 +2,7 @@ import type { Recovery } from "../../../ports/engine.js";
 import type { PgTools } from "../tools.js";
 import {
   dropDatabase,
+  emptyDatabase,
   leftovers,
   remains,
   repairSwap,
@@ -25,6 +26,7 @@ export function postgresRecovery(tools: PgTools): Recovery {
     repair: repairSwap,
     stage,
     drop: dropDatabase,
+    empty: emptyDatabase,
     swap,
     setReadOnly,
     writes,
