@@ -166,8 +166,10 @@ async function preflight(ctx: AppContext, recovery: Recovery, manifest: Manifest
       code: "ARTIFACT_CORRUPT",
       kind: "verification",
       message: `restore point ${manifest.id} of ${manifest.asset} is corrupt: its artifacts do not match its manifest; nothing was restored or touched`,
-      details: findings.map((f) => `${f.path}: ${f.message}`),
-      fix: `restore another restore point (--restore-point ID; \`lifeline status ${manifest.asset} --json\` lists them) and run \`lifeline check\``,
+      details: findings.map((f) =>
+        f.message.startsWith(`${f.path}:`) ? f.message : `${f.path}: ${f.message}`,
+      ),
+      fix: `restore another restore point (--restore-point ID; \`lifeline restore-points ${manifest.asset}\` lists them) and run \`lifeline check\``,
     });
   }
   try {

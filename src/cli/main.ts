@@ -16,6 +16,7 @@ import { register as plan } from "./commands/plan.js";
 import { register as prune } from "./commands/prune.js";
 import { register as repository } from "./commands/repository.js";
 import { register as restore } from "./commands/restore.js";
+import { register as restorePoints } from "./commands/restore-points.js";
 import { register as revoke } from "./commands/revoke.js";
 import { register as run } from "./commands/run.js";
 import { register as serve } from "./commands/serve.js";
@@ -125,6 +126,7 @@ for (const register of [
   restore,
   standby,
   status,
+  restorePoints,
   check,
   prune,
   repository,

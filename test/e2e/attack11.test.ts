@@ -300,6 +300,43 @@ describe("attack11: restore and standby", () => {
     const name = await query<{ name: string }>(urlFor(standby), "SELECT name FROM customers WHERE id = 1");
     assert.deepEqual(name, [{ name: "changed" }]);
   });
+  it("a corrupt restore point: its fix names a command that lists restore points, and each detail names its file once", async () => {
+    const backup = await run(["backup", "shop", "--json"]);
+    assert.equal(backup.code, 0, backup.stderr);
+    const id = (JSON.parse(backup.stdout) as { restorePoint: { id: string } }).restorePoint.id;
+    const dir = path.join(work.dir, ".lifeline", "repository", "restore-points", "shop", id, "dump");
+    const toc = path.join(dir, "toc.dat");
+    writeFileSync(toc, "corrupt");
+    const target = unique("ll_attack11_corrupt");
+    created.push(target);
+    const r = await run([
+      "restore",
+      "shop",
+      "--to",
+      urlFor(target),
+      "--restore-point",
+      id,
+      "--unverified",
+      "--json",
+    ]);
+    assert.equal(r.code, 4, r.stdout + r.stderr);
+    const error = (JSON.parse(r.stdout) as { error: { code: string; fix: string; details: string[] } }).error;
+    assert.equal(error.code, "ARTIFACT_CORRUPT");
+    assert.match(error.fix, /lifeline restore-points shop/);
+    for (const d of error.details) assert.doesNotMatch(d, /^(\S+): \1:/, d);
+    // That command exists and lists them all, with whether each is verified.
+    const list = await run(["restore-points", "shop", "--json"]);
+    assert.equal(list.code, 0, list.stderr);
+    const rows = (
+      JSON.parse(list.stdout) as { restorePoints: { id: string; verified: boolean; bytes: number }[] }
+    ).restorePoints;
+    assert.ok(rows.some((row) => row.id === rp));
+    assert.ok(rows.some((row) => row.id === id));
+    assert.ok(rows.every((row) => row.bytes > 0));
+    const text = await run(["restore-points", "shop"]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`${id} .* not verified: never drilled`));
+  });
   it("a role without CREATEDB restores into an empty database created for it, as the error's fix says", async () => {
     // Error: "may not create databases … fix: … or create the database yourself and restore into it".
     // Doing exactly that fails with the same error: the staging copy beside the target needs CREATEDB.
