@@ -456,6 +456,19 @@ async function restoreFrom(
         );
       const inRestorePoint = new Set(manifest.fingerprints.tables.map((t) => t.table));
       const previousName = previousDatabaseName(engine.database(target), manifest.id);
+      // Before the gate: an approval is never used up by a restore that cannot keep the current database.
+      if ((await recovery.inspect(engine.withDatabase(target, previousName))).exists) {
+        const kept = await previousDatabases(deps, asset.name).catch(() => []);
+        const recorded = kept.some((p) => p.database === previousName);
+        throw new LifelineError({
+          code: "RESTORE_PREVIOUS_EXISTS",
+          kind: "usage",
+          message: `${previousName} already exists on ${target.display}: ${engine.database(target)} as it was before restoring ${manifest.id} once already; an in-place restore keeps the current database under that name, so nothing was planned, touched or approved`,
+          fix: recorded
+            ? `discard it first (lifeline restore ${asset.name} --discard-previous --restore-point ${manifest.id}, through the gate), or rename it, then restore again`
+            : `a killed restore left it (it is not recorded): drop it by hand once you no longer need it (DROP DATABASE "${previousName}") or rename it, then restore again`,
+        });
+      }
       return await gatedDatabase("restore-in-place", async () => {
         const now = await recovery.inspect(target);
         const recoverability = await assessRecoverability(ctx, asset, [], null);

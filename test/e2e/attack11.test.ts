@@ -371,4 +371,19 @@ describe("attack11: restore and standby", () => {
       await query(ADMIN_URL, `DROP ROLE IF EXISTS "${role}"`);
     }
   });
+  it("restoring the same restore point in place twice: refused before the gate, nothing planned or used", async () => {
+    // Runs last: it replaces shop's database (the restore point's content comes back).
+    const first = await run(["restore", "shop", "--in-place", "--restore-point", rp, "--unverified"]);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    const runs = async () =>
+      (JSON.parse((await run(["audit", "--json"])).stdout) as { entries: { kind: string }[] }).entries.filter(
+        (e) => e.kind === "run" || e.kind === "plan" || e.kind === "use",
+      ).length;
+    const before = await runs();
+    const again = await run(["restore", "shop", "--in-place", "--restore-point", rp, "--unverified"]);
+    assert.equal(again.code, 2, again.stdout + again.stderr);
+    assert.match(again.stderr, /RESTORE_PREVIOUS_EXISTS|already exists/);
+    assert.match(again.stderr, /--discard-previous --restore-point/);
+    assert.equal(await runs(), before, "no plan, run or approval use was recorded");
+  });
 });
