@@ -277,9 +277,28 @@ export async function recoveryStatus(
   ctx: AppContext,
   names: readonly string[],
   state: RecoveryState,
+  /** The configured assets: a previous database dropped by hand (it no longer exists) is not listed. */
+  assets: readonly ResolvedAsset[] = [],
 ): Promise<Map<string, AssetRecovery>> {
   const now = ctx.clock.now();
   const result = new Map<string, AssetRecovery>();
+  const gone = new Set<string>();
+  await Promise.all(
+    state.previous.map(async (p) => {
+      const asset = assets.find((a) => a.name === p.asset);
+      if (!asset) return;
+      const engine = ctx.engine(asset.engine);
+      if (!engine.recovery) return;
+      try {
+        const there = await engine.recovery.inspect(
+          engine.withDatabase(engine.target(asset.url), p.database),
+        );
+        if (!there.exists) gone.add(p.target);
+      } catch {
+        // Unreachable: listed as recorded.
+      }
+    }),
+  );
   for (const name of names) {
     const standbys = state.standbys.filter((s) => s.asset === name);
     const snapshots = new Map<string, string>();
@@ -307,7 +326,7 @@ export async function recoveryStatus(
         };
       }),
       previousDatabases: state.previous
-        .filter((p) => p.asset === name)
+        .filter((p) => p.asset === name && !gone.has(p.target))
         .map((p) => ({
           database: p.database,
           target: p.target,

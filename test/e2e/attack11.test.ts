@@ -385,5 +385,26 @@ describe("attack11: restore and standby", () => {
     assert.match(again.stderr, /RESTORE_PREVIOUS_EXISTS|already exists/);
     assert.match(again.stderr, /--discard-previous --restore-point/);
     assert.equal(await runs(), before, "no plan, run or approval use was recorded");
+    // Dropped by hand: status no longer lists it as kept.
+    const previous = (await databasesLike(`${db.name}_before_`))[0];
+    assert.ok(previous);
+    const listed = async () =>
+      (
+        JSON.parse((await run(["status", "shop", "--json"])).stdout) as {
+          assets: { previousDatabases: { database: string }[] }[];
+        }
+      ).assets[0]?.previousDatabases.map((p) => p.database);
+    assert.deepEqual(await listed(), [previous]);
+    await query(ADMIN_URL, `DROP DATABASE "${previous}" WITH (FORCE)`);
+    assert.deepEqual(await listed(), []);
+  });
+
+  it("status: with two standbys, each one's refresh hint names it (--to), so that it runs", async () => {
+    const status = await run(["status", "shop"]);
+    const hints = [...status.stdout.matchAll(/refresh: (lifeline standby shop --refresh[^)]*)\)/g)].map(
+      (m) => m[1],
+    );
+    assert.ok(hints.length >= 2, status.stdout);
+    for (const hint of hints) assert.match(hint!, / --to postgres:\/\//);
   });
 });
