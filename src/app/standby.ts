@@ -177,7 +177,8 @@ async function newestVerified(ctx: AppContext, asset: ResolvedAsset): Promise<Ma
     "RESTORE_UNVERIFIED",
     `${asset.name} has no verified restore point: a standby serves only data a drill proved restorable`,
     `prove the newest one restores: lifeline drill ${asset.name} (then run this again)`,
-    "runtime",
+    // Like restore's RESTORE_UNVERIFIED: a precondition the user meets first (exit 2).
+    "usage",
   );
 }
 

@@ -183,7 +183,8 @@ describe("lifeline restore, end to end", () => {
       cwd: work.dir,
       env: { LIFELINE_USER: "alice", LIFELINE_PG_BIN: bin },
     });
-    assert.equal(result.code, 1, result.stdout + result.stderr);
+    // The client tools lifeline is pointed at (tools.pgBin): a config error, exit 2.
+    assert.equal(result.code, 2, result.stdout + result.stderr);
     const doc = JSON.parse(result.stdout) as RestoreDoc & { error?: { fix: string } };
     assert.equal(doc.error?.code, "TOOL_TOO_OLD");
     assert.match(doc.error?.fix ?? "", /LIFELINE_PG_BIN|tools\.pgBin/);
