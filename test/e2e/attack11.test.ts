@@ -337,6 +337,25 @@ describe("attack11: restore and standby", () => {
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, new RegExp(`${id} .* not verified: never drilled`));
   });
+  it("sslmode=require against a server without SSL: one clear error with its fix, no library SECURITY WARNING", async () => {
+    const target = unique("ll_attack11_ssl");
+    created.push(target);
+    const r = await run([
+      "restore",
+      "shop",
+      "--to",
+      `${urlFor(target)}?sslmode=require`,
+      "--restore-point",
+      rp,
+      "--unverified",
+      "--json",
+    ]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.doesNotMatch(r.stderr, /SECURITY WARNING|uselibpqcompat/);
+    const error = (JSON.parse(r.stdout) as { error: { message: string; fix: string | null } }).error;
+    assert.match(error.message, /does not accept SSL/);
+    assert.match(error.fix ?? "", /sslmode=disable/);
+  });
   it("a role without CREATEDB restores into an empty database created for it, as the error's fix says", async () => {
     // Error: "may not create databases … fix: … or create the database yourself and restore into it".
     // Doing exactly that fails with the same error: the staging copy beside the target needs CREATEDB.
