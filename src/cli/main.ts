@@ -81,6 +81,7 @@ Examples:
     lifeline backup shop && lifeline drill shop
     lifeline status --json
   Bring it back (verified like a drill; replacing data goes through the gate):
+    lifeline restore-points shop
     lifeline restore shop --tables public.products
     lifeline restore shop --to 'postgres://admin:\${PW}@db2:5432/shop_copy'
     lifeline restore shop --in-place
