@@ -300,6 +300,27 @@ describe("restore and standby under attack: data written meanwhile, kills, parti
     const name = await query<{ name: string }>(urlFor(standby), "SELECT name FROM customers WHERE id = 1");
     assert.deepEqual(name, [{ name: "changed" }]);
   });
+  it("standby as a role without CREATEDB: refused with a fix that works (CREATEDB), not 'create it yourself'", async () => {
+    const role = unique("ll_rattack_sbrole");
+    const standby = unique("ll_rattack_sbnocreate");
+    created.push(standby);
+    await query(ADMIN_URL, `CREATE ROLE "${role}" LOGIN`);
+    try {
+      await query(ADMIN_URL, `CREATE DATABASE "${standby}" OWNER "${role}"`);
+      const url = new URL(urlFor(standby));
+      url.username = role;
+      const r = await run(["standby", "shop", "--to", url.toString()]);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /RESTORE_CANNOT_CREATE|may create databases/);
+      assert.match(r.stderr, /fix: connect as a role that may create databases \(ALTER ROLE … CREATEDB/);
+      assert.doesNotMatch(r.stderr, /locale-gen|yourself/);
+    } finally {
+      for (const d of await databasesLike(standby))
+        await query(ADMIN_URL, `DROP DATABASE "${d}" WITH (FORCE)`);
+      await query(ADMIN_URL, `DROP ROLE IF EXISTS "${role}"`);
+    }
+  });
+
   it("a corrupt restore point: its fix names a command that lists restore points, and each detail names its file once", async () => {
     const backup = await run(["backup", "shop", "--json"]);
     assert.equal(backup.code, 0, backup.stderr);

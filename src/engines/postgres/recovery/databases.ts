@@ -161,6 +161,13 @@ export async function stage(
       await client
         .query(createDatabaseSql(name, options.encoding, options.locale))
         .catch((error: unknown) => {
+          if ((error as { code?: unknown }).code === "42501")
+            throw new LifelineError({
+              code: "RESTORE_CANNOT_CREATE",
+              kind: "runtime",
+              message: `cannot create the database to restore into (${name}) on ${target.display}: ${message(error)}; a standby, a --replace and an --in-place restore are always restored into a new database beside the target, then swapped in`,
+              fix: "connect as a role that may create databases (ALTER ROLE … CREATEDB, or a superuser)",
+            });
           throw new LifelineError({
             code: "RESTORE_FAILED",
             kind: "runtime",
