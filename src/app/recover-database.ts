@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { compareFingerprints } from "../core/drill/compare.js";
 import type { Mismatch } from "../core/drill/compare.js";
-import { LifelineError, asLifelineError, interrupted } from "../core/errors.js";
+import { LifelineError, asLifelineError, interrupted, isLifelineError } from "../core/errors.js";
 import { previousDatabaseName, refuseSystemDatabase } from "../core/restore/restore.js";
 import type { Manifest } from "../core/restore-point/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
@@ -25,6 +25,13 @@ export interface DatabaseRecoveryRequest {
   /** Mark the restored database read-only (a standby) before it takes the target's name. */
   readOnly: boolean;
   jobs: number;
+  /**
+   * "drop" of a target that holds data after a plan (--replace): the target must be as the plan saw
+   * it. `check` runs right before the swap (it re-plans and throws RESTORE_TARGET_CHANGED when the
+   * plan changed); `writes` is the target's Recovery.writes() reading taken when the plan was last
+   * checked, compared again inside the swap once the target's sessions have ended.
+   */
+  unchanged?: { check: () => Promise<void>; writes: string | null };
 }
 
 export interface DatabaseRecovery {
@@ -100,8 +107,8 @@ export async function recoverDatabase(
     for (const repaired of await recovery.repair(target)) ctx.progress.warn(repaired);
     const removedLeftovers = await recovery.leftovers(target);
     if (removedLeftovers.length > 0) {
-      ctx.progress.phase(
-        `removing ${removedLeftovers.length} staging database(s) that killed restores left: ${removedLeftovers.join(", ")}`,
+      ctx.progress.warn(
+        `removing ${removedLeftovers.length} staging database(s) that killed restores left on this server: ${removedLeftovers.join(", ")}`,
       );
       for (const name of removedLeftovers) await recovery.drop(engine.withDatabase(target, name));
     }
@@ -186,6 +193,10 @@ export async function recoverDatabase(
 
       if (request.readOnly || (state.exists && state.readOnly)) await recovery.setReadOnly(staging, true);
       checkSignal();
+      if (request.unchanged && state.exists) {
+        ctx.progress.phase(`checking that ${database} is still as the plan saw it`);
+        await request.unchanged.check();
+      }
       ctx.progress.phase(
         state.exists
           ? `swapping: ${database} becomes ${previousName ?? "dropped"}, the restored copy becomes ${database}`
@@ -201,7 +212,9 @@ export async function recoverDatabase(
       if (ctx.signal.aborted) finishing();
       else ctx.signal.addEventListener("abort", finishing, { once: true });
       const swap = await recovery
-        .swap(target, staging, previousName)
+        .swap(target, staging, previousName, {
+          unchangedSince: request.unchanged && state.exists ? request.unchanged.writes : null,
+        })
         .catch((error: unknown) => {
           // The swap's own errors say whether the renames committed and what is left to do.
           throw asLifelineError(
@@ -226,6 +239,7 @@ export async function recoverDatabase(
     } catch (error) {
       // Before the swap's commit the staging database still has its name; after it, no database has.
       await dropStaging(ctx, recovery, staging);
+      if (isLifelineError(error) && error.code === "RESTORE_TARGET_CHANGED") throw error;
       if (ctx.signal.aborted && !swapped) throw interrupted();
       throw error;
     }
@@ -281,4 +295,100 @@ export async function repairInterruptedSwaps(
       }
     }),
   );
+}
+
+/**
+ * Restores a whole restore point straight into an existing database that holds no user object
+ * (there is nothing to protect: no staging copy, no swap, so no CREATEDB needed), then verifies it.
+ * A mismatch, a failure or Ctrl-C empties it again (what the restore created is dropped: DROP OWNED
+ * BY the connecting role, which owns all of it). Serialised like recoverDatabase (RESTORE_BUSY).
+ */
+export async function recoverIntoEmpty(
+  ctx: AppContext,
+  request: DatabaseRecoveryRequest,
+): Promise<DatabaseRecovery> {
+  const engine = ctx.engine(request.asset.engine);
+  const recovery = recoveryOf(engine);
+  const { manifest, target } = request;
+  refuseSystemDatabase(engine.database(target), target.display);
+  if (ctx.signal.aborted) throw interrupted();
+  const lock = await recovery.lock(target);
+  if (!lock) {
+    throw new LifelineError({
+      code: "RESTORE_BUSY",
+      kind: "runtime",
+      message: `another lifeline restore into ${target.display} is running`,
+      fix: "wait for it to finish, or find it on the server: SELECT * FROM pg_stat_activity WHERE application_name = 'lifeline restore'",
+    });
+  }
+  try {
+    const state = await recovery.inspect(target);
+    if (!state.exists || state.userObjects > 0) {
+      throw new LifelineError({
+        code: "RESTORE_TARGET_NOT_EMPTY",
+        kind: "usage",
+        message: `${target.display} ${state.exists ? "is no longer empty" : "no longer exists"}: nothing was restored`,
+        fix: "restore into a new or empty database",
+      });
+    }
+    ctx.progress.phase(
+      `restoring straight into the empty ${target.display} (the role may not create databases)`,
+    );
+    try {
+      const restoreStarted = performance.now();
+      const restored = await engine.restore(target, {
+        directory: request.artifacts,
+        manifest,
+        jobs: request.jobs,
+        signal: ctx.signal,
+        progress: ctx.progress,
+        ownership: "keep",
+      });
+      const restoreSeconds = seconds(restoreStarted);
+      if (ctx.signal.aborted) throw interrupted();
+      ctx.progress.phase("fingerprinting the restored database");
+      const verifyStarted = performance.now();
+      const actual = await engine
+        .fingerprint(target, ctx.signal, manifest.fingerprints)
+        .catch((error: unknown) => {
+          if (ctx.signal.aborted) throw interrupted();
+          throw asLifelineError(error, "VERIFY_FAILED", "fingerprinting the restored database failed");
+        });
+      const mismatches = compareFingerprints(manifest.fingerprints, actual);
+      const result = {
+        tables: manifest.fingerprints.tables.map((t) => t.table),
+        rows: manifest.fingerprints.tables.reduce((sum, t) => sum + t.rows, 0),
+        restoreSeconds,
+        verifySeconds: seconds(verifyStarted),
+        mismatches,
+        removedLeftovers: [],
+        tools: restored.tools,
+        previous: null,
+        swap: null,
+      };
+      if (mismatches.length > 0) {
+        ctx.progress.phase(
+          `the restored database does not match the restore point: emptying ${target.display} again`,
+        );
+        await emptyAgain(ctx, recovery, target);
+        return { ...result, verified: false };
+      }
+      if (request.readOnly) await recovery.setReadOnly(target, true);
+      return { ...result, verified: true };
+    } catch (error) {
+      await emptyAgain(ctx, recovery, target);
+      if (ctx.signal.aborted) throw interrupted();
+      throw error;
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+async function emptyAgain(ctx: AppContext, recovery: Recovery, target: Target): Promise<void> {
+  await recovery.empty(target).catch((error: unknown) => {
+    ctx.progress.warn(
+      `could not empty ${target.display} again after the failed restore (drop what it holds by hand: DROP OWNED BY CURRENT_USER, connected to it): ${message(error)}`,
+    );
+  });
 }

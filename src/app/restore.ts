@@ -23,7 +23,12 @@ import type { AppContext } from "./context.js";
 import { pickRestorePoint } from "./drill.js";
 import { auditInput, type GateDeps } from "./gate.js";
 import { assessRecoverability, PLAN_ASSEMBLY } from "./plan.js";
-import { recoverDatabase, repairInterruptedSwaps, type DatabaseRecovery } from "./recover-database.js";
+import {
+  recoverDatabase,
+  recoverIntoEmpty,
+  repairInterruptedSwaps,
+  type DatabaseRecovery,
+} from "./recover-database.js";
 import { recoverTables, type TableRecovery } from "./recover-tables.js";
 import { isAssetDatabase, withDatabaseName } from "./recovery-target.js";
 import { run, type RunOutcome } from "./run.js";
@@ -161,8 +166,10 @@ async function preflight(ctx: AppContext, recovery: Recovery, manifest: Manifest
       code: "ARTIFACT_CORRUPT",
       kind: "verification",
       message: `restore point ${manifest.id} of ${manifest.asset} is corrupt: its artifacts do not match its manifest; nothing was restored or touched`,
-      details: findings.map((f) => `${f.path}: ${f.message}`),
-      fix: `restore another restore point (--restore-point ID; \`lifeline status ${manifest.asset} --json\` lists them) and run \`lifeline check\``,
+      details: findings.map((f) =>
+        f.message.startsWith(`${f.path}:`) ? f.message : `${f.path}: ${f.message}`,
+      ),
+      fix: `restore another restore point (--restore-point ID; \`lifeline restore-points ${manifest.asset}\` lists them) and run \`lifeline check\``,
     });
   }
   try {
@@ -174,12 +181,14 @@ async function preflight(ctx: AppContext, recovery: Recovery, manifest: Manifest
   return local;
 }
 
-function cannotCreate(target: Target, why: string): LifelineError {
+function cannotCreate(target: Target, why: string, yourself: boolean): LifelineError {
   return new LifelineError({
     code: "RESTORE_CANNOT_CREATE",
     kind: "runtime",
     message: `the role of ${target.display} may not create databases, and ${why}`,
-    fix: "connect as a role that may (ALTER ROLE … CREATEDB, or a superuser), or create the database yourself and restore into it",
+    fix: yourself
+      ? "connect as a role that may (ALTER ROLE … CREATEDB, or a superuser), or create the empty database yourself, owned by this role (CREATE DATABASE … OWNER …), and restore into it"
+      : "connect as a role that may (ALTER ROLE … CREATEDB, or a superuser)",
   });
 }
 
@@ -262,6 +271,16 @@ async function createEmpty(recovery: Recovery, target: Target, manifest: Manifes
   } finally {
     await lock.release();
   }
+}
+
+/** --replace: the target changed between the plan's last check and the swap; nothing was replaced. */
+function targetChangedSincePlan(target: Target, plan: Plan, now: Plan): LifelineError {
+  return new LifelineError({
+    code: "RESTORE_TARGET_CHANGED",
+    kind: "runtime",
+    message: `${target.display} changed while the restore point was restored (plan ${plan.planId.slice(0, 12)} → ${now.planId.slice(0, 12)}: objects created, dropped or rows changed): it was not replaced, it is as it is now; the restored copy was removed`,
+    fix: "plan again (run the same command: the new plan lists what the database holds now, and needs its own approval), and stop what writes into it before replacing it",
+  });
 }
 
 function busy(target: Target): LifelineError {
@@ -378,12 +397,18 @@ async function restoreFrom(
       const sameUrl = sameDatabase(engine, target, assetTarget);
       if (await isAssetDatabase(recovery, { state, sameUrl }, assetTarget))
         throw ownDatabase(target, asset, action.replace, sameUrl);
-      if (!state.canCreateDatabase)
+      const hasData = state.exists && state.userObjects > 0;
+      // An existing empty database holds nothing to protect: without CREATEDB, the restore goes
+      // straight into it (verified after; on failure it is emptied again).
+      const direct = state.exists && !hasData && !state.canCreateDatabase;
+      if (!state.canCreateDatabase && !direct)
         throw cannotCreate(
           target,
-          "lifeline restores into a new database beside the target, then gives it the target's name",
+          state.exists
+            ? "replacing a database restores into a new database beside it, then gives it the target's name"
+            : `${engine.database(target)} does not exist`,
+          !state.exists,
         );
-      const hasData = state.exists && state.userObjects > 0;
       if (hasData && !action.replace) throw notEmpty(target, state);
       if (!hasData) {
         mode = "into";
@@ -393,7 +418,7 @@ async function restoreFrom(
             gate: null,
             what: `restore point ${manifest.id} would be restored into ${state.exists ? "the empty database" : "a new database"} ${target.display}`,
           };
-        const done = await recoverDatabase(ctx, {
+        const done = await (direct ? recoverIntoEmpty : recoverDatabase)(ctx, {
           asset,
           manifest,
           artifacts,
@@ -427,9 +452,23 @@ async function restoreFrom(
         throw cannotCreate(
           target,
           "an in-place restore restores into a new database beside the asset's, then swaps names",
+          false,
         );
       const inRestorePoint = new Set(manifest.fingerprints.tables.map((t) => t.table));
       const previousName = previousDatabaseName(engine.database(target), manifest.id);
+      // Before the gate: an approval is never used up by a restore that cannot keep the current database.
+      if ((await recovery.inspect(engine.withDatabase(target, previousName))).exists) {
+        const kept = await previousDatabases(deps, asset.name).catch(() => []);
+        const recorded = kept.some((p) => p.database === previousName);
+        throw new LifelineError({
+          code: "RESTORE_PREVIOUS_EXISTS",
+          kind: "usage",
+          message: `${previousName} already exists on ${target.display}: ${engine.database(target)} as it was before restoring ${manifest.id} once already; an in-place restore keeps the current database under that name, so nothing was planned, touched or approved`,
+          fix: recorded
+            ? `discard it first (lifeline restore ${asset.name} --discard-previous --restore-point ${manifest.id}, through the gate), or rename it, then restore again`
+            : `a killed restore left it (it is not recorded): drop it by hand once you no longer need it (DROP DATABASE "${previousName}") or rename it, then restore again`,
+        });
+      }
       return await gatedDatabase("restore-in-place", async () => {
         const now = await recovery.inspect(target);
         const recoverability = await assessRecoverability(ctx, asset, [], null);
@@ -473,7 +512,7 @@ async function restoreFrom(
       ));
     if (!own) {
       if (!state.exists && !state.canCreateDatabase)
-        throw cannotCreate(target, `${engine.database(target)} does not exist`);
+        throw cannotCreate(target, `${engine.database(target)} does not exist`, true);
       if (request.dryRun)
         return {
           status: "dry-run",
@@ -590,18 +629,31 @@ async function restoreFrom(
     read: () => Promise<{ state: DatabaseState; tables: RecoveryTable[]; recoverability: Recoverability }>,
   ): Promise<RestoreOutcome> {
     const box: { done?: DatabaseRecovery; failure?: unknown } = {};
+    const planner = async () => {
+      const started = performance.now();
+      const { state, tables, recoverability } = await read();
+      return buildPlan(kind, tables, state, recoverability, started);
+    };
     const gate = await run(deps, {
-      planner: async () => {
-        const started = performance.now();
-        const { state, tables, recoverability } = await read();
-        return buildPlan(kind, tables, state, recoverability, started);
-      },
+      planner,
       document: request.document,
       dryRun: request.dryRun,
       signal: ctx.signal,
-      executor: async () => {
+      executor: async (plan) => {
         try {
+          // What --replace drops must be what the plan listed: the target is checked again at the swap.
+          const unchanged =
+            kind === "restore-replace-database"
+              ? {
+                  writes: await recovery.writes(target).catch(() => null),
+                  check: async () => {
+                    const now = await planner();
+                    if (now.planId !== plan.planId) throw targetChangedSincePlan(target, plan, now);
+                  },
+                }
+              : undefined;
           box.done = await recoverDatabase(ctx, {
+            ...(unchanged ? { unchanged } : {}),
             asset,
             manifest,
             artifacts,

@@ -13,7 +13,7 @@ import {
 } from "../core/restore/restore.js";
 import { recoveryState, type Standby } from "../core/restore/state.js";
 import type { ResolvedAsset } from "../config/load.js";
-import type { Recovery, Target } from "../ports/engine.js";
+import type { DatabaseState, Recovery, Target } from "../ports/engine.js";
 import type { LocalArtifacts } from "../ports/repository.js";
 import type { AppContext } from "./context.js";
 import { auditInput, type GateDeps } from "./gate.js";
@@ -177,8 +177,42 @@ async function newestVerified(ctx: AppContext, asset: ResolvedAsset): Promise<Ma
     "RESTORE_UNVERIFIED",
     `${asset.name} has no verified restore point: a standby serves only data a drill proved restorable`,
     `prove the newest one restores: lifeline drill ${asset.name} (then run this again)`,
-    "runtime",
+    // Like restore's RESTORE_UNVERIFIED: a precondition the user meets first (exit 2).
+    "usage",
   );
+}
+
+/**
+ * A refresh drops the standby as it is: only while it is what lifeline left (read-only, nothing
+ * written into it, the same objects). Someone who made it writable and wrote into it during an
+ * incident keeps those writes: the refresh refuses and names what changed.
+ */
+function refuseWrittenStandby(asset: string, url: string, current: Standby, state: DatabaseState): void {
+  const changed: string[] = [];
+  if (!state.readOnly)
+    changed.push("it is no longer read-only (someone changed default_transaction_read_only)");
+  if (
+    current.tableWrites !== undefined &&
+    current.tableWrites !== null &&
+    state.tableWrites !== undefined &&
+    state.tableWrites !== null &&
+    BigInt(state.tableWrites) > BigInt(current.tableWrites)
+  )
+    changed.push(
+      `${(BigInt(state.tableWrites) - BigInt(current.tableWrites)).toString()} row(s) were inserted, updated or deleted in it since lifeline created it`,
+    );
+  if (current.userObjects !== undefined && state.userObjects !== current.userObjects)
+    changed.push(
+      `it holds ${state.userObjects} user objects, lifeline left ${current.userObjects} (objects were created or dropped)`,
+    );
+  if (changed.length === 0) return;
+  throw new LifelineError({
+    code: "STANDBY_WRITTEN",
+    kind: "usage",
+    message: `${url} is not the standby lifeline left (${current.restorePointId}): ${changed.join("; ")}; a refresh would drop what was written there, which is in no restore point; nothing was touched`,
+    details: state.sample.length > 0 ? [`it holds e.g. ${state.sample.join(", ")}`] : [],
+    fix: `keep what was written first (pg_dump it, or use it: it is no longer a standby); then replace it through the gate: lifeline restore ${asset} --to ${url} --replace, or drop it yourself (DROP DATABASE) and run lifeline standby ${asset} --to ${url}; if nothing was written and only the setting changed: ALTER DATABASE … SET default_transaction_read_only = on, then refresh`,
+  });
 }
 
 /**
@@ -327,6 +361,7 @@ export async function standby(
         `give the standby a database of its own, e.g. --to ${withDatabaseName(url, `${database}_standby`)}; to replace ${asset.name}'s database from a restore point: lifeline restore ${asset.name} --in-place`,
       );
     }
+    if (current && state.exists) refuseWrittenStandby(asset.name, url, current, state);
     if (state.exists && state.userObjects > 0 && !current) {
       throw new LifelineError({
         code: "RESTORE_TARGET_NOT_EMPTY",
@@ -385,8 +420,11 @@ export async function standby(
       recovered.verifySeconds,
     );
   }
+  // What lifeline leaves: a refresh replaces it only while it is still that (nobody wrote into it).
+  const left = await recovery.inspect(target).catch(() => null);
   await record({
     result: "succeeded",
+    ...(left?.exists ? { tableWrites: left.tableWrites ?? null, userObjects: left.userObjects } : {}),
     restoreSeconds: recovered.restoreSeconds,
     verifySeconds: recovered.verifySeconds,
     verified: true,

@@ -285,7 +285,7 @@ function withRemains(posture: Posture, remains: RecoveryRemains | null): Posture
   for (const leftover of remains.leftovers) {
     if (remains.interrupted.some((i) => i.database === leftover)) continue;
     notes.push(
-      `${leftover} is a staging copy a killed lifeline restore left; fix: the next lifeline restore of ${name} removes it, or as a superuser: DROP DATABASE "${leftover.replace(/"/g, '""')}"`,
+      `${leftover} (on ${name}'s server) is a staging copy a killed lifeline restore or standby left; fix: the next lifeline restore or standby of any database on that server removes it, or as a superuser: DROP DATABASE "${leftover.replace(/"/g, '""')}"`,
     );
   }
   return notes.length > 0 ? { ...posture, risks, notes } : { ...posture, risks };
@@ -343,9 +343,28 @@ export async function recoveryStatus(
   ctx: AppContext,
   names: readonly string[],
   state: RecoveryState,
+  /** The configured assets: a previous database dropped by hand (it no longer exists) is not listed. */
+  assets: readonly ResolvedAsset[] = [],
 ): Promise<Map<string, AssetRecovery>> {
   const now = ctx.clock.now();
   const result = new Map<string, AssetRecovery>();
+  const gone = new Set<string>();
+  await Promise.all(
+    state.previous.map(async (p) => {
+      const asset = assets.find((a) => a.name === p.asset);
+      if (!asset) return;
+      const engine = ctx.engine(asset.engine);
+      if (!engine.recovery) return;
+      try {
+        const there = await engine.recovery.inspect(
+          engine.withDatabase(engine.target(asset.url), p.database),
+        );
+        if (!there.exists) gone.add(p.target);
+      } catch {
+        // Unreachable: listed as recorded.
+      }
+    }),
+  );
   for (const name of names) {
     const standbys = state.standbys.filter((s) => s.asset === name);
     const snapshots = new Map<string, string>();
@@ -373,7 +392,7 @@ export async function recoveryStatus(
         };
       }),
       previousDatabases: state.previous
-        .filter((p) => p.asset === name)
+        .filter((p) => p.asset === name && !gone.has(p.target))
         .map((p) => ({
           database: p.database,
           target: p.target,

@@ -16,6 +16,7 @@ import { register as plan } from "./commands/plan.js";
 import { register as prune } from "./commands/prune.js";
 import { register as repository } from "./commands/repository.js";
 import { register as restore } from "./commands/restore.js";
+import { register as restorePoints } from "./commands/restore-points.js";
 import { register as revoke } from "./commands/revoke.js";
 import { register as run } from "./commands/run.js";
 import { register as serve } from "./commands/serve.js";
@@ -80,6 +81,7 @@ Examples:
     lifeline backup shop && lifeline drill shop
     lifeline status --json
   Bring it back (verified like a drill; replacing data goes through the gate):
+    lifeline restore-points shop
     lifeline restore shop --tables public.products
     lifeline restore shop --to 'postgres://admin:\${PW}@db2:5432/shop_copy'
     lifeline restore shop --in-place
@@ -125,6 +127,7 @@ for (const register of [
   restore,
   standby,
   status,
+  restorePoints,
   check,
   prune,
   repository,

@@ -28,7 +28,7 @@ export function assertDumpToolFits(
   if (toolMajor < serverMajor) {
     throw new LifelineError({
       code: "TOOL_TOO_OLD",
-      kind: "runtime",
+      kind: "config",
       message: `${tool} ${toolVersion} is older than the server (PostgreSQL ${serverMajor}); an older ${tool} can write an archive that does not restore`,
       fix: `install PostgreSQL ${serverMajor} client tools (e.g. apt-get install postgresql-client-${serverMajor}) and point lifeline at them with \`tools.pgBin\` in lifeline.yaml or LIFELINE_PG_BIN`,
     });
@@ -40,7 +40,7 @@ export function assertRestoreToolFits(toolMajor: number, toolVersion: string, du
   if (toolMajor < dumpMajor) {
     throw new LifelineError({
       code: "TOOL_TOO_OLD",
-      kind: "runtime",
+      kind: "config",
       message: `pg_restore ${toolVersion} is older than the pg_dump (${dumpMajor}) that wrote this restore point`,
       fix: `install PostgreSQL ${dumpMajor} client tools and point lifeline at them with \`tools.pgBin\` in lifeline.yaml or LIFELINE_PG_BIN`,
     });

@@ -107,6 +107,12 @@ export interface DatabaseState {
    * replicas share their primary's identity (they are the same data).
    */
   identity: string | null;
+  /**
+   * Rows inserted, updated and deleted in its user tables since the statistics were last reset
+   * (pg_stat_user_tables), as text; null when it does not exist or they cannot be read. A standby
+   * whose reading moved since lifeline created it was written into.
+   */
+  tableWrites?: string | null;
 }
 
 /** Held until released; another process (on any host) asking for the same database is refused. */
@@ -131,7 +137,7 @@ export interface InterruptedSwap {
 /** What killed restores left beside a database. */
 export interface RecoveryRemains {
   interrupted: InterruptedSwap[];
-  /** Staging databases no running lifeline holds (see Recovery.leftovers). */
+  /** Staging databases on the server no running lifeline holds (see Recovery.leftovers). */
   leftovers: string[];
 }
 
@@ -166,7 +172,8 @@ export interface Recovery {
    */
   repair(target: Target): Promise<string[]>;
   /**
-   * Staging databases beside `target` that a killed restore left: named and commented as lifeline's
+   * Staging databases on `target`'s server that killed restores left (beside any database: a killed
+   * `restore --to` or standby leaves one beside its own target): named and commented as lifeline's
    * (a database that only has such a name is never one), and no lifeline holds their lock.
    */
   leftovers(target: Target): Promise<string[]>;
@@ -187,12 +194,27 @@ export interface Recovery {
    * In one short step: refuses new connections to `target`, terminates its clients, renames it to
    * `previousName` (or drops it when null), and gives `replacement` its name. When `target` does not
    * exist, only renames. A failure before the renames commit leaves both as they were.
+   * `unchangedSince`: a writes() reading of `target`; once its sessions are ended (they report their
+   * statistics as they end), the swap refuses (RESTORE_TARGET_CHANGED, both left as they were) when
+   * anything was written into it since.
    */
   swap(
     target: Target,
     replacement: Target,
     previousName: string | null,
+    options?: { unchangedSince?: string | null },
   ): Promise<{ terminated: number; unavailableMs: number }>;
+  /**
+   * A reading of everything written into `target` (rows inserted, updated, deleted, in any table,
+   * the system catalogs included: DDL counts), read without connecting to it; null when unknown.
+   * Two equal readings: nothing committed in between was reported.
+   */
+  writes(target: Target): Promise<string | null>;
+  /**
+   * Empties a database a restore went straight into (it held no user object before): drops
+   * everything the connecting role owns in it (all the restore created: it restored as that role).
+   */
+  empty(target: Target): Promise<void>;
   /** Sets default_transaction_read_only for the database (a standby: writes fail). */
   setReadOnly(target: Target, readOnly: boolean): Promise<void>;
   /**

@@ -20,6 +20,52 @@ export interface RunOptions {
    * progress, which is then left out of the error's tail.
    */
   onStderrLine?: (line: string) => boolean;
+  /**
+   * A long-running tool (pg_restore, pg_dump) must not outlive lifeline: a watchdog process holds a
+   * pipe from lifeline and, when lifeline dies (even SIGKILL: the pipe closes), ends the tool
+   * (SIGTERM, then SIGKILL after 5 s).
+   */
+  dieWithParent?: boolean;
+}
+
+/**
+ * The watchdog of RunOptions.dieWithParent: reads its stdin (a pipe only lifeline holds) until it
+ * closes, then ends the process given as argument. Killed by lifeline once the tool has ended.
+ */
+const WATCHDOG = `
+const pid = Number(process.argv[1]);
+const alive = () => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const end = () => {
+  try { process.kill(pid, "SIGTERM"); } catch { process.exit(0); }
+  const until = Date.now() + 5000;
+  const timer = setInterval(() => {
+    if (!alive()) process.exit(0);
+    if (Date.now() > until) { try { process.kill(pid, "SIGKILL"); } catch {} process.exit(0); }
+  }, 50);
+};
+process.stdin.on("data", () => undefined);
+process.stdin.on("end", end);
+process.stdin.on("error", end);
+`;
+
+/** Starts the watchdog of `pid` (see RunOptions.dieWithParent); null when it cannot start. */
+export function watchOver(pid: number | undefined): { stop(): void } | null {
+  if (pid === undefined) return null;
+  try {
+    const dog = spawn(process.execPath, ["-e", WATCHDOG, String(pid)], {
+      stdio: ["pipe", "ignore", "ignore"],
+      // Its own process group: a terminal's Ctrl-C reaches the tool itself; lifeline ends the dog.
+      detached: true,
+    });
+    dog.on("error", () => undefined);
+    dog.stdin?.on("error", () => undefined);
+    // It must not keep lifeline running: only its pipe matters, and lifeline kills it when done.
+    dog.unref();
+    (dog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    return { stop: () => void dog.kill("SIGKILL") };
+  } catch {
+    return null;
+  }
 }
 
 export interface RunResult {
@@ -66,6 +112,8 @@ export function run(command: string, args: readonly string[], options: RunOption
     if (options.uid !== undefined) spawnOptions.uid = options.uid;
     if (options.gid !== undefined) spawnOptions.gid = options.gid;
     const child = spawn(command, [...args], spawnOptions);
+    const dog = options.dieWithParent ? watchOver(child.pid) : null;
+    child.on("close", () => dog?.stop());
     const stdout: Buffer[] = [];
     let stderr = "";
     let partial = "";

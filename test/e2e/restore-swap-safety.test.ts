@@ -150,10 +150,13 @@ describe("restore / standby after a swap a killed lifeline left unfinished (buil
     await query(ADMIN_URL, `CREATE DATABASE "${lookalike}"`);
     try {
       const status = await run(["status"]);
-      assert.match(status.stdout, new RegExp(`note: shop: ${leftover} is a staging copy`));
       assert.match(
         status.stdout,
-        /the next lifeline restore of shop removes it, or as a superuser: DROP DATABASE/,
+        new RegExp(`note: shop: ${leftover} \\(on shop's server\\) is a staging copy`),
+      );
+      assert.match(
+        status.stdout,
+        /the next lifeline restore or standby of any database on that server removes it, or as a superuser: DROP DATABASE/,
       );
       assert.doesNotMatch(status.stdout, new RegExp(lookalike));
       // The next whole-database restore removes the leftover, never the look-alike.

@@ -170,7 +170,8 @@ describe("lifeline standby, run as a process", () => {
     assert.match(none.stderr, /lifeline backup shop && lifeline drill shop/);
     ok(await run(["backup", "shop"]));
     const unverified = await run(["standby", "shop", "--to", standbyUrl]);
-    assert.equal(unverified.code, 1, unverified.stderr);
+    // As restore: no verified restore point is a precondition (exit 2); none at all, a runtime error.
+    assert.equal(unverified.code, 2, unverified.stderr);
     assert.match(unverified.stderr, /no verified restore point/);
     assert.match(unverified.stderr, /lifeline drill shop/);
     assert.deepEqual(await databasesLike(standbyName), []);

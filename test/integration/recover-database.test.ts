@@ -53,6 +53,11 @@ async function count(url: string, table: string): Promise<number> {
   return rows[0]?.n ?? -1;
 }
 
+/** Leftovers are found server-wide: those of this test's database only (other tests share the server). */
+function mine(database: string, names: readonly string[]): string[] {
+  return names.filter((n) => n.startsWith(`${database}_`));
+}
+
 function recording(base: AppContext, onPhase: (m: string) => void = () => undefined) {
   const warnings: string[] = [];
   const phases: string[] = [];
@@ -361,20 +366,20 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
         locale: null,
         like: null,
       });
-      assert.deepEqual(await recovery.leftovers(target(into)), [dead]);
+      assert.deepEqual(mine(into, await recovery.leftovers(target(into))), [dead]);
       assert.equal(await recovery.lock(target(into)), null, "the lock is taken");
     } finally {
       await lock.release();
     }
     // Released (as a killed process's session ends): now both are leftovers.
     assert.deepEqual(
-      (await recovery.leftovers(target(into))).sort(),
+      mine(into, await recovery.leftovers(target(into))).sort(),
       [dead, stagingDatabaseName(into, "live01")].sort(),
     );
     await recovery.drop(live);
-    const { ctx, phases } = recording(base);
+    const { ctx, phases, warnings } = recording(base);
     const result = await recoverDatabase(ctx, request(into, { previous: "drop" }));
-    assert.deepEqual(result.removedLeftovers, [dead]);
+    assert.ok(result.removedLeftovers.includes(dead), result.removedLeftovers.join(", "));
     assert.ok(
       phases.some((p) => /restoring: table 3\/3 /.test(p)),
       `progress names the tables done / total: ${phases.join("\n")}`,
@@ -384,8 +389,8 @@ describe("recoverDatabase: restore a whole restore point beside the target and s
       `progress says when indexes are built: ${phases.join("\n")}`,
     );
     assert.ok(
-      phases.some((p) => p.includes(dead)),
-      phases.join("\n"),
+      warnings.some((p) => p.includes(dead)),
+      warnings.join("\n"),
     );
     assert.equal(await databaseExists(dead), false);
   });

@@ -153,3 +153,20 @@ describe("restore progress from pg_restore --verbose", () => {
     assert.equal(read("pg_restore: error: could not execute query"), false, "errors stay in the tail");
   });
 });
+
+describe("selecting tables by name", () => {
+  it("folds unquoted names to lower case as PostgreSQL does; quoted names are taken as written", async () => {
+    const { selectTables } = await import("../../src/core/restore/restore.js");
+    const available = ["public.products", '"Sales"."Order Items"', "public.orders"];
+    const pick = (tables: string[], schemas: string[] = []) => selectTables(available, { tables, schemas });
+    assert.deepEqual(pick(["PUBLIC.PRODUCTS"]), ["public.products"]);
+    assert.deepEqual(pick(["Products"]), ["public.products"]);
+    assert.deepEqual(pick(['"Sales"."Order Items"']), ['"Sales"."Order Items"']);
+    // A name that only matches as typed (not folded) is still found.
+    assert.deepEqual(pick([], ["Sales"]), ['"Sales"."Order Items"']);
+    assert.throws(
+      () => pick(['"PRODUCTS"']),
+      (e: unknown) => isLifelineError(e),
+    );
+  });
+});

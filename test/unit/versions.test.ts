@@ -79,7 +79,7 @@ describe("assertDumpToolFits", () => {
   it("refuses a tool older than the server, with TOOL_TOO_OLD and a fix naming the version to install", () => {
     const error = thrown(() => assertDumpToolFits("pg_dump", 15, "15.20", 16));
     assert.equal(error.code, "TOOL_TOO_OLD");
-    assert.equal(error.kind, "runtime");
+    assert.equal(error.kind, "config");
     assert.match(error.message, /pg_dump 15\.20 is older than the server \(PostgreSQL 16\)/);
     assert.ok(error.fix, "a fix is given");
     assert.match(error.fix, /postgresql-client-16/);
@@ -97,7 +97,7 @@ describe("assertRestoreToolFits", () => {
   it("refuses a pg_restore older than the pg_dump that wrote the archive", () => {
     const error = thrown(() => assertRestoreToolFits(14, "14.11", 16));
     assert.equal(error.code, "TOOL_TOO_OLD");
-    assert.equal(error.kind, "runtime");
+    assert.equal(error.kind, "config");
     assert.match(error.message, /pg_restore 14\.11 is older than the pg_dump \(16\)/);
     assert.ok(error.fix);
     assert.match(error.fix, /PostgreSQL 16 client tools/);

@@ -86,6 +86,7 @@ export function register(program: Command, env: CliEnv): void {
             ctx,
             inputs.map((i) => i.name),
             state,
+            inputs.flatMap((i) => (i.asset ? [i.asset] : [])),
           )
         : null;
       const check = opts.check

@@ -126,7 +126,7 @@ function recoveryLines(p: Posture, r: AssetRecovery | undefined, now: Date): str
   const lines: string[] = [];
   for (const s of r.standbys) {
     lines.push(
-      `  ${p.name}: standby ${s.target} (read-only) serves ${s.restorePointId}, snapshot ${s.ageSeconds === null ? "of unknown age" : ago(s.ageSeconds)}; restored ${since(now, s.since)} (refresh: lifeline standby ${p.name} --refresh)`,
+      `  ${p.name}: standby ${s.target} (read-only) serves ${s.restorePointId}, snapshot ${s.ageSeconds === null ? "of unknown age" : ago(s.ageSeconds)}; restored ${since(now, s.since)} (refresh: lifeline standby ${p.name} --refresh${r.standbys.length > 1 ? ` --to ${s.target}` : ""})`,
     );
   }
   for (const d of r.previousDatabases) {

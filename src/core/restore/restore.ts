@@ -102,22 +102,33 @@ export function selectTables(
   /** Every table of the restore point's schema, those without rows of their own (partitioned) too. */
   allTables: readonly string[] = available,
 ): string[] {
-  const unquote = (s: string) =>
-    s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1).replace(/""/g, '"') : s;
-  const split = (qualified: string): [string, string] => {
+  // As PostgreSQL reads them: a quoted identifier as written, an unquoted one folded to lower case
+  // (`PUBLIC.PRODUCTS` is public.products). `fold` false: as typed (a name that only matches that way
+  // is still found: `--schema Sales` for "Sales").
+  const unquote = (s: string, fold = true) =>
+    s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1).replace(/""/g, '"') : fold ? s.toLowerCase() : s;
+  const split = (qualified: string, fold = true): [string, string] => {
     const m = /^((?:"(?:[^"]|"")*"|[^."]+))\.((?:"(?:[^"]|"")*"|[^."]+))$/.exec(qualified);
     return m && m[1] !== undefined && m[2] !== undefined
-      ? [unquote(m[1]), unquote(m[2])]
-      : ["", unquote(qualified)];
+      ? [unquote(m[1], fold), unquote(m[2], fold)]
+      : ["", unquote(qualified, fold)];
   };
-  const known = available.map((table) => ({ table, parts: split(table) }));
+  // The manifest's names are as pg_dump printed them: quoted when they must be, never folded.
+  const known = available.map((table) => ({ table, parts: split(table, false) }));
   const chosen = new Set<string>();
   const unknown: string[] = [];
   for (const raw of request.tables) {
     const asked = raw.trim();
     if (asked === "") continue;
-    const [schema, name] = asked.includes(".") ? split(asked) : ["", unquote(asked)];
-    const hits = known.filter((k) => k.parts[1] === name && (schema === "" ? true : k.parts[0] === schema));
+    const find = (fold: boolean) => {
+      const [schema, name] = asked.includes(".") ? split(asked, fold) : ["", unquote(asked, fold)];
+      return {
+        schema,
+        hits: known.filter((k) => k.parts[1] === name && (schema === "" ? true : k.parts[0] === schema)),
+      };
+    };
+    let { schema, hits } = find(true);
+    if (hits.length === 0) ({ schema, hits } = find(false));
     // An unqualified name means public.name when that exists, else the only table of that name.
     const pick = schema === "" && hits.length > 1 ? hits.filter((k) => k.parts[0] === "public") : hits;
     if (pick.length === 1 && pick[0]) chosen.add(pick[0].table);
@@ -133,7 +144,11 @@ export function selectTables(
   for (const raw of request.schemas) {
     const schema = unquote(raw.trim());
     if (schema === "") continue;
-    const hits = known.filter((k) => k.parts[0] === schema);
+    let hits = known.filter((k) => k.parts[0] === schema);
+    if (hits.length === 0) {
+      const asTyped = unquote(raw.trim(), false);
+      hits = known.filter((k) => k.parts[0] === asTyped);
+    }
     if (hits.length === 0) unknown.push(`schema ${schema}`);
     for (const k of hits) chosen.add(k.table);
   }
@@ -256,6 +271,9 @@ export interface StandbyAudit {
   verifySeconds: number;
   verified: boolean;
   error: string | null;
+  /** Right after it was created: its user tables' write counters (DatabaseState.tableWrites) and user objects. */
+  tableWrites?: string | null;
+  userObjects?: number;
 }
 
 /** The audit entry (kind "discard") of a previous database removed by `restore --discard-previous`. */

@@ -24,6 +24,9 @@ export interface Standby {
   restorePointId: string;
   /** When it was last created or refreshed. */
   at: string;
+  /** What lifeline left (see StandbyAudit): a refresh refuses when it changed. Absent in older entries. */
+  tableWrites?: string | null;
+  userObjects?: number;
 }
 
 export interface LastRestore {
@@ -109,6 +112,8 @@ export function recoveryState(entries: readonly AuditEntry[]): RecoveryState {
         database: s.database,
         restorePointId: s.restorePointId,
         at: entry.at,
+        ...(typeof s.tableWrites === "string" ? { tableWrites: s.tableWrites } : {}),
+        ...(typeof s.userObjects === "number" ? { userObjects: s.userObjects } : {}),
       });
     }
   }

@@ -66,7 +66,13 @@ export async function backup(tools: PgTools, target: Target, options: BackupOpti
         `--file=${archive}`,
         `--dbname=${connection.dbname}`,
       ],
-      { env: connection.env, signal, errorCode: "BACKUP_FAILED", purpose: `pg_dump of ${source.database}` },
+      {
+        env: connection.env,
+        signal,
+        errorCode: "BACKUP_FAILED",
+        purpose: `pg_dump of ${source.database}`,
+        dieWithParent: true,
+      },
     ).then(() => seconds(dumpStarted));
 
     const fingerprintStarted = performance.now();

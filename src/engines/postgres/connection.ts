@@ -144,13 +144,28 @@ export async function pinSqlSession(client: pg.Client): Promise<string> {
 }
 
 /**
+ * `sslmode` as libpq reads it (pg_dump, pg_restore and psql read the same URL): node-postgres 8 takes
+ * `require` as `verify-full` and prints a multi-line SECURITY WARNING unless told to read it as
+ * libpq does (`uselibpqcompat=true`, added only for node-postgres; the URL itself is unchanged).
+ */
+function libpqSemantics(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.searchParams.has("sslmode") || u.searchParams.has("uselibpqcompat")) return url;
+    return `${url}${url.includes("?") ? "&" : "?"}uselibpqcompat=true`;
+  } catch {
+    return url;
+  }
+}
+
+/**
  * node-postgres's options for a URL. Its own URL reading decodes the database name with decodeURI,
  * which leaves `%2F`, `%3B`, `%24`, `%23`… encoded (it would connect to `a%3Bb`, not `a;b`): the
  * database is given as databaseName reads it, as libpq (pg_dump, pg_restore, psql) reads it too.
  */
 function clientConfig(target: Target): pg.ClientConfig {
   const database = databaseName(target.url);
-  const parsed = parseConnectionString(target.url) as pg.ClientConfig;
+  const parsed = parseConnectionString(libpqSemantics(target.url)) as pg.ClientConfig;
   return { ...parsed, ...(database === "" ? {} : { database }) };
 }
 
@@ -275,6 +290,14 @@ export function connectionError(target: Target, error: unknown): LifelineError {
         fix: "check the database name at the end of the URL",
       });
     default:
+      if (/does not support SSL/i.test(raw)) {
+        return new LifelineError({
+          code: "DB_UNREACHABLE",
+          kind: "runtime",
+          message: `cannot connect to ${where}: the server does not accept SSL connections, and the URL asks for them (sslmode)`,
+          fix: "enable SSL on the server (ssl = on in postgresql.conf), or connect without it: sslmode=disable (or no sslmode) in the URL",
+        });
+      }
       if (/timeout/i.test(raw)) {
         return new LifelineError({
           code: "DB_UNREACHABLE",

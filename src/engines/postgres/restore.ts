@@ -93,6 +93,7 @@ export async function restore(
         errorCode: "RESTORE_FAILED",
         purpose: options.ownership === "keep" ? `pg_restore into ${into.display}` : "pg_restore into scratch",
         onStderrLine,
+        dieWithParent: true,
       },
     );
   } finally {

@@ -10,9 +10,9 @@ import {
 } from "../../../core/restore/restore.js";
 import type { DatabaseLocale } from "../../../core/restore-point/restore-point.js";
 import type { InterruptedSwap, RecoveryRemains, Target } from "../../../ports/engine.js";
-import { createDatabaseSql, quoteLiteral, sqlIdent, withDatabase } from "../connection.js";
+import { connect, createDatabaseSql, quoteLiteral, sqlIdent, withDatabase } from "../connection.js";
 import { holdStagingLock } from "./lock.js";
-import { STAGING_KEY_SQL, databaseOf, serverMajor, withMaintenance } from "./server.js";
+import { RECOVERY_APPLICATION, STAGING_KEY_SQL, databaseOf, serverMajor, withMaintenance } from "./server.js";
 import { alterSettingSql, grantSql } from "./settings.js";
 
 /** Is `name` a staging database of `database` (stagingDatabaseName(database, some nonce))? */
@@ -40,21 +40,28 @@ export function stagingComment(database: string): string {
   return `lifeline staging copy of ${database}; safe to drop when no lifeline restore runs`;
 }
 
+const STAGING_COMMENT_HEAD = "lifeline staging copy of ";
+const STAGING_COMMENT_TAIL = "; safe to drop when no lifeline restore runs";
+
 /**
- * Staging databases of `database` whose lock no session holds: named as stage() names them AND
- * carrying the comment stage() (or the swap, for the database it replaces) gives them, so that a
- * database of someone else's that merely has such a name is never taken for one.
+ * Staging databases on the server whose lock no session holds: named as stage() names them AND
+ * carrying the comment stage() (or the swap, for the database it replaces) gives them, for the
+ * database the comment names, so that a database of someone else's that merely has such a name is
+ * never taken for one. Any target's on the server (a killed `restore --to` leaves one beside its
+ * target, not the asset's database).
  */
-async function leftoversOn(client: pg.Client, database: string): Promise<string[]> {
-  const r = await client.query<{ datname: string }>(
-    `SELECT datname FROM pg_database
-      WHERE strpos(datname, $1) > 0 AND shobj_description(oid, 'pg_database') IS NOT DISTINCT FROM $2
+async function leftoversOn(client: pg.Client): Promise<string[]> {
+  const r = await client.query<{ datname: string; comment: string }>(
+    `SELECT datname, shobj_description(oid, 'pg_database') AS comment FROM pg_database
+      WHERE strpos(datname, $1) > 0 AND starts_with(shobj_description(oid, 'pg_database'), $2)
       ORDER BY 1`,
-    [STAGING_MARK, stagingComment(database)],
+    [STAGING_MARK, STAGING_COMMENT_HEAD],
   );
   const found: string[] = [];
-  for (const { datname } of r.rows) {
-    if (!isStagingOf(database, datname)) continue;
+  for (const { datname, comment } of r.rows) {
+    if (!comment.endsWith(STAGING_COMMENT_TAIL)) continue;
+    const of = comment.slice(STAGING_COMMENT_HEAD.length, comment.length - STAGING_COMMENT_TAIL.length);
+    if (stagingComment(of) !== comment || !isStagingOf(of, datname)) continue;
     const free = await client.query<{ free: boolean }>(
       `SELECT pg_try_advisory_lock(${STAGING_KEY_SQL}) AS free`,
       [datname],
@@ -66,10 +73,10 @@ async function leftoversOn(client: pg.Client, database: string): Promise<string[
   return found;
 }
 
-/** See Recovery.leftovers: staging databases of target's database whose lock no session holds. */
+/** See Recovery.leftovers: staging databases on target's server whose lock no session holds. */
 export async function leftovers(target: Target): Promise<string[]> {
   // The same maintenance database as lock(): advisory locks are per database.
-  return withMaintenance(target, (client) => leftoversOn(client, databaseOf(target)));
+  return withMaintenance(target, (client) => leftoversOn(client));
 }
 
 /** See Recovery.remains: what killed restores left beside target's database; changes nothing. */
@@ -82,7 +89,7 @@ export async function remains(target: Target): Promise<RecoveryRemains> {
 export async function remainsOn(client: pg.Client, database: string): Promise<RecoveryRemains> {
   return {
     interrupted: await interruptedSwaps(client, database),
-    leftovers: await leftoversOn(client, database),
+    leftovers: await leftoversOn(client),
   };
 }
 
@@ -159,6 +166,13 @@ export async function stage(
       await client
         .query(createDatabaseSql(name, options.encoding, options.locale))
         .catch((error: unknown) => {
+          if ((error as { code?: unknown }).code === "42501")
+            throw new LifelineError({
+              code: "RESTORE_CANNOT_CREATE",
+              kind: "runtime",
+              message: `cannot create the database to restore into (${name}) on ${target.display}: ${message(error)}; a standby, a --replace and an --in-place restore are always restored into a new database beside the target, then swapped in`,
+              fix: "connect as a role that may create databases (ALTER ROLE … CREATEDB, or a superuser)",
+            });
           throw new LifelineError({
             code: "RESTORE_FAILED",
             kind: "runtime",
@@ -244,6 +258,7 @@ export async function swap(
   target: Target,
   replacement: Target,
   previousName: string | null,
+  options: { unchangedSince?: string | null } = {},
 ): Promise<{ terminated: number; unavailableMs: number }> {
   const name = databaseOf(target);
   const from = databaseOf(replacement);
@@ -288,6 +303,13 @@ export async function swap(
         await client.query("COMMIT");
         step = "ending sessions";
         terminated = await endSessions(client, name, 5_000);
+        if (options.unchangedSince !== undefined && options.unchangedSince !== null) {
+          // Every session of the target has ended and reported what it wrote: nothing can slip in now.
+          step = "checking";
+          await client.query("SELECT pg_stat_clear_snapshot()");
+          const now = await writesOn(client, name);
+          if (now !== options.unchangedSince) throw targetChanged(target, name);
+        }
         step = "renaming";
         await client.query("BEGIN");
         await client.query(`ALTER DATABASE ${sqlIdent(name)} RENAME TO ${sqlIdent(away)}`);
@@ -360,7 +382,39 @@ export async function swap(
 /** The database setting a swap in progress carries (its value: whether the database allowed connections). */
 const SWAP_MARK = "lifeline.swapping";
 
-type SwapStep = "refusing" | "ending sessions" | "renaming" | "committing";
+type SwapStep = "refusing" | "ending sessions" | "checking" | "renaming" | "committing";
+
+/** pg_stat_database's write counters of `name` (system catalogs included: DDL writes them). */
+async function writesOn(client: pg.Client, name: string): Promise<string | null> {
+  const r = await client.query<{ writes: string | null }>(
+    `SELECT (tup_inserted + tup_updated + tup_deleted)::text AS writes FROM pg_stat_database WHERE datname = $1`,
+    [name],
+  );
+  return r.rows[0]?.writes ?? null;
+}
+
+/** See Recovery.writes. */
+export async function writes(target: Target): Promise<string | null> {
+  const name = databaseOf(target);
+  return withMaintenance(
+    target,
+    async (client) => {
+      await client.query("SELECT pg_stat_clear_snapshot()");
+      return writesOn(client, name);
+    },
+    [name],
+  );
+}
+
+/** The target was written into after the plan that replaces it was checked. */
+function targetChanged(target: Target, name: string): LifelineError {
+  return new LifelineError({
+    code: "RESTORE_TARGET_CHANGED",
+    kind: "runtime",
+    message: `${name} on ${target.display} was written into after the plan to replace it was checked: what was written is in no plan, so it was not replaced`,
+    fix: "plan again (run the same command: it shows what the database holds now), and stop what writes into it before replacing it",
+  });
+}
 
 /** The SQL that puts right by hand a database a swap left refusing connections. */
 function unrefuseSql(name: string): string {
@@ -423,6 +477,13 @@ async function swapFailed(
   const again = `the next lifeline restore or lifeline standby of ${s.name} gives them back`;
   const keepFix = isLifelineError(s.error) ? s.error.fix : undefined;
   if (settled.committed === false && settled.restored) {
+    if (isLifelineError(s.error) && s.error.code === "RESTORE_TARGET_CHANGED")
+      return new LifelineError({
+        code: s.error.code,
+        kind: s.error.kind,
+        message: `${s.error.message}; ${s.name} is as it was${s.allow ? " and accepts connections again" : ""}; the restored copy was removed`,
+        fix: s.error.fix ?? "plan again",
+      });
     return new LifelineError({
       code: "RESTORE_FAILED",
       kind: "runtime",
@@ -530,4 +591,14 @@ export async function setReadOnly(target: Target, readOnly: boolean): Promise<vo
       ),
     [name],
   );
+}
+
+/** See Recovery.empty. */
+export async function emptyDatabase(target: Target): Promise<void> {
+  const client = await connect(target, RECOVERY_APPLICATION);
+  try {
+    await client.query("DROP OWNED BY CURRENT_USER");
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

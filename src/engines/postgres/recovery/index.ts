@@ -1,6 +1,16 @@
 import type { Recovery } from "../../../ports/engine.js";
 import type { PgTools } from "../tools.js";
-import { dropDatabase, leftovers, remains, repairSwap, setReadOnly, stage, swap } from "./databases.js";
+import {
+  dropDatabase,
+  emptyDatabase,
+  leftovers,
+  remains,
+  repairSwap,
+  setReadOnly,
+  stage,
+  swap,
+  writes,
+} from "./databases.js";
 import { inspect } from "./inspect.js";
 import { lock } from "./lock.js";
 import { preflight } from "./preflight.js";
@@ -16,8 +26,10 @@ export function postgresRecovery(tools: PgTools): Recovery {
     repair: repairSwap,
     stage,
     drop: dropDatabase,
+    empty: emptyDatabase,
     swap,
     setReadOnly,
+    writes,
     restoreTables: (into, options) => restoreTables(tools, into, options),
     preflight: (manifest) => preflight(tools, manifest),
   };

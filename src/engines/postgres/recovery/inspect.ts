@@ -124,6 +124,12 @@ export async function inspect(target: Target): Promise<DatabaseState> {
     }
     const objects = (await client.query<{ count: number; sample: string[] }>(USER_OBJECTS)).rows[0];
     state.userObjects = objects?.count ?? 0;
+    state.tableWrites = await client
+      .query<{ writes: string | null }>(
+        "SELECT pg_stat_clear_snapshot(), coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::text AS writes FROM pg_stat_user_tables",
+      )
+      .then((r) => r.rows[0]?.writes ?? null)
+      .catch(() => null);
     state.sample = objects?.sample ?? [];
     state.consumers = (await client.query<Consumer>(CONSUMERS, [database])).rows;
     return state;

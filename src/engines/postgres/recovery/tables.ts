@@ -21,8 +21,11 @@ import {
   selectEntries,
   type Probe,
   type Selection,
+  type ForeignKeyDefinition,
+  type ReportedKey,
   indexOf,
 } from "./toc.js";
+import { splitQualifiedName } from "../dump-archive.js";
 
 /** Relations of the target's user schemas (canonical names): a restored relation never replaces one. */
 async function existingRelations(client: pg.Client): Promise<Set<string>> {
@@ -341,6 +344,18 @@ export async function restoreTables(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+  const reported: ReportedKey[] = [...selection.foreignKeys];
+  if (selection.laterForeignKeys.length > 0) {
+    options.progress.phase(
+      `adding ${selection.laterForeignKeys.length} foreign key(s) to tables that were not restored`,
+    );
+    const leftOut = await addLaterForeignKeys(into, selection.laterForeignKeys);
+    reported.push(...leftOut);
+    for (const fk of leftOut)
+      options.progress.warn(
+        `foreign key ${fk.name} of ${fk.table} was left out: ${fk.why}; add it by hand once it holds: ${fk.definition.replace(/\s+/g, " ")}`,
+      );
+  }
   if (selection.views.length > 0) {
     options.progress.phase(`restored with them (missing in the target): ${selection.views.join(", ")}`);
   }
@@ -348,7 +363,7 @@ export async function restoreTables(
     tables: [...options.tables],
     sequences: selection.sequences,
     views: selection.views,
-    foreignKeys: selection.foreignKeys.map((fk) => ({
+    foreignKeys: reported.map((fk) => ({
       name: fk.name,
       table: fk.table,
       references: fk.references,
@@ -357,4 +372,64 @@ export async function restoreTables(
     })),
     tools: { pg_restore: pgRestore.version },
   };
+}
+
+/** The columns of `FOREIGN KEY (a, b) REFERENCES t(c, d)`, when the definition is that simple. */
+function foreignKeyColumns(definition: string): { from: string[]; to: string[] } | null {
+  const m = /FOREIGN KEY \(([^()]*)\) REFERENCES [^(]*\(([^()]*)\)/.exec(definition);
+  if (!m?.[1] || !m[2]) return null;
+  const split = (list: string) => list.split(",").map((c) => c.trim());
+  const from = split(m[1]);
+  const to = split(m[2]);
+  return from.length === to.length ? { from, to } : null;
+}
+
+/**
+ * Adds each foreign key from a restored table to a table that was not restored, on its own
+ * statement after the restore committed. One that does not hold (the rows it references changed
+ * since the restore point) is left out and returned, with why and how many rows break it.
+ */
+async function addLaterForeignKeys(
+  into: Target,
+  keys: readonly ForeignKeyDefinition[],
+): Promise<ReportedKey[]> {
+  return withClient(into, async (client) => {
+    const left: ReportedKey[] = [];
+    // It locks the referenced table (SHARE ROW EXCLUSIVE): never wait long behind its clients.
+    await client.query("SET lock_timeout = '5s'");
+    for (const fk of keys) {
+      try {
+        await client.query(fk.definition);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        const detail =
+          typeof (error as { detail?: unknown }).detail === "string"
+            ? ` (${(error as { detail: string }).detail})`
+            : "";
+        let count = "";
+        const cols = foreignKeyColumns(fk.definition);
+        if (cols) {
+          const [ts, tn] = splitQualifiedName(fk.table);
+          const [rs, rn] = splitQualifiedName(fk.references);
+          const t = qualifiedName(ts ?? "public", tn ?? fk.table);
+          const r = qualifiedName(rs ?? "public", rn ?? fk.references);
+          const notNull = cols.from.map((c) => `c.${c} IS NOT NULL`).join(" AND ");
+          const match = cols.from.map((c, i) => `p.${cols.to[i] ?? c} = c.${c}`).join(" AND ");
+          const n = await client
+            .query<{ n: string }>(
+              `SELECT count(*)::text AS n FROM ${t} c WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${r} p WHERE ${match})`,
+            )
+            .then((res) => res.rows[0]?.n ?? null)
+            .catch(() => null);
+          if (n !== null)
+            count = `; ${n} row(s) of ${fk.table} reference rows ${fk.references} no longer has`;
+        }
+        left.push({
+          ...fk,
+          why: `it does not hold: ${secrets.redact(reason)}${secrets.redact(detail)}${count}; ${fk.references} was not restored (it changed since the restore point)`,
+        });
+      }
+    }
+    return left;
+  });
 }

@@ -328,6 +328,12 @@ export interface Selection {
   /** Column defaults of tables not restored that use a sequence the restore brings back: statements to apply by hand. */
   otherDefaults: string[];
   foreignKeys: ReportedKey[];
+  /**
+   * Foreign keys from a restored table to a table the target has and that is not restored: added
+   * after the restore commits, each on its own (the rows it references may have changed since the
+   * restore point); reported when they do not hold.
+   */
+  laterForeignKeys: ForeignKeyDefinition[];
 }
 
 /**
@@ -368,6 +374,7 @@ export function selectEntries(input: SelectionInput): Selection {
   const satisfied = (e: TocEntry) => e.dependsOn.every((d) => included.has(d) || inTarget(d));
 
   const foreignKeys = new Map<number, ReportedKey>();
+  const later: ForeignKeyDefinition[] = [];
   const skipped = new Set<number>();
   /** Sequences the restored tables use that exist in the target: left as they are, and said. */
   const shared = new Set<number>();
@@ -418,8 +425,10 @@ export function selectEntries(input: SelectionInput): Selection {
     const referenced = restoredTables.has(fk.references);
     if (!holds && !referenced) continue;
     const present = (table: string) => restoredTables.has(table) || input.existing.has(table);
-    if (holds && present(fk.references) && satisfied(e)) {
+    if (holds && restoredTables.has(fk.references) && satisfied(e)) {
       included.add(e.id);
+    } else if (holds && present(fk.references) && satisfied(e)) {
+      later.push(fk);
     } else if (!holds) {
       foreignKeys.set(e.id, {
         ...fk,
@@ -501,7 +510,21 @@ export function selectEntries(input: SelectionInput): Selection {
       );
   }
 
-  const entries = input.entries.filter((e) => included.has(e.id));
+  // A partition whose partitioned table is in the target (not restored) is restored as a table of
+  // its own with its indexes and constraints, then attached: attached first, it would get the
+  // partitioned table's indexes created (a second primary key: "multiple primary keys"). Attaching
+  // it last attaches its matching indexes instead; the INDEX ATTACH entries then change nothing.
+  const chosen = input.entries.filter((e) => included.has(e.id));
+  const intoExisting = (e: TocEntry) =>
+    e.dependsOn.some((d) => {
+      const dep = byId.get(d);
+      return dep !== undefined && !included.has(d) && (dep.desc === "TABLE" || PART_OF_TABLE.has(dep.desc));
+    });
+  const attachLast = chosen.filter((e) => e.desc === "TABLE ATTACH" && intoExisting(e));
+  const indexesLast =
+    attachLast.length > 0 ? chosen.filter((e) => e.desc === "INDEX ATTACH" && intoExisting(e)) : [];
+  const late = new Set([...attachLast, ...indexesLast]);
+  const entries = [...chosen.filter((e) => !late.has(e)), ...attachLast, ...indexesLast];
   const names = (desc: string[]) =>
     entries
       .filter((e) => desc.includes(e.desc))
@@ -518,10 +541,14 @@ export function selectEntries(input: SelectionInput): Selection {
       .filter((n): n is string => n !== null)
       .sort(),
     foreignKeys: [...foreignKeys.values()],
+    laterForeignKeys: later,
   };
 }
 
-/** The list file `pg_restore --use-list` reads: the chosen entries' lines, in the archive's order. */
+/**
+ * The list file `pg_restore --use-list` reads: the chosen entries' lines, in the archive's order
+ * (but partitions attached to an existing partitioned table last: see selectEntries).
+ */
 export function listFile(entries: readonly TocEntry[]): string {
   return entries.map((e) => e.line).join("\n") + "\n";
 }
