@@ -2,7 +2,7 @@
  * Reading and validating manifests: a manifest that does not parse, does not match its digest or
  * describes another restore point makes its restore point damaged.
  */
-import { readFile as readFileCallback } from "node:fs";
+import { readFile as readFileCallback, readFileSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { promisify } from "node:util";
 import path from "node:path";
@@ -61,7 +61,8 @@ export async function manifestUnchanged(
 ): Promise<boolean> {
   if (!RESTORE_POINT_ID.test(id)) return false;
   try {
-    const bytes = await readFile(path.join(root, RESTORE_POINTS, asset, id, MANIFEST));
+    // At once (see loadIndex): status reads two manifests of each asset.
+    const bytes = readFileSync(path.join(root, RESTORE_POINTS, asset, id, MANIFEST));
     return `sha256:${sha256(bytes)}` === known;
   } catch {
     return false;
