@@ -18,7 +18,17 @@ import {
 import type { AssetOverview } from "../../ports/repository.js";
 import { isPidAlive, writeFileAtomic } from "../../support/files.js";
 import { drillInfo, listDrillReports } from "./drill-reports.js";
-import { DRILLS, INDEX, MANIFEST, PENDING, RESTORE_POINTS, entries, indexPath, sameSet } from "./layout.js";
+import {
+  DRILLS,
+  INDEX,
+  MANIFEST,
+  PENDING,
+  RESTORE_POINTS,
+  entries,
+  entriesNow,
+  indexPath,
+  sameSet,
+} from "./layout.js";
 import { readManifest, sha256 } from "./manifest.js";
 
 /**
@@ -102,33 +112,35 @@ const WRITTEN_DIGEST = /^,"digest":"(sha256:[0-9a-f]{64})"}\n?$/;
  * digest is checked against the text itself, without serializing the parsed index again. Any other
  * text (another key order or spacing) is checked against the JSON of what it parses to.
  */
-function sealedAsWritten(text: string, raw: Record<string, unknown>): boolean {
-  const at = text.lastIndexOf(',"digest":"');
-  const tail = at > 0 ? WRITTEN_DIGEST.exec(text.slice(at)) : null;
+function sealedAsWritten(bytes: Buffer, raw: Record<string, unknown>): boolean {
+  // On the bytes as read: hashing the text would encode its 30 kB again.
+  const at = bytes.lastIndexOf(DIGEST_KEY);
+  const tail = at > 0 ? WRITTEN_DIGEST.exec(bytes.toString("latin1", at)) : null;
   return (
     tail !== null &&
     raw.digest === tail[1] &&
-    tail[1] === `sha256:${createHash("sha256").update(text.slice(0, at)).update("}").digest("hex")}`
+    tail[1] === `sha256:${createHash("sha256").update(bytes.subarray(0, at)).update("}").digest("hex")}`
   );
 }
+const DIGEST_KEY = Buffer.from(',"digest":"');
 
 export async function loadIndex(root: string, asset: string): Promise<IndexFile | undefined> {
   // One small file read at once: an open, a stat, a read and a close each handed to the thread
   // pool cost more of the process's time than the read itself (status reads 1,000 of them).
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(indexPath(root, asset), "utf8");
+    bytes = readFileSync(indexPath(root, asset));
   } catch {
     return undefined;
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(bytes.toString("utf8"));
   } catch {
     return undefined;
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return undefined;
-  if (!sealedAsWritten(text, raw as Record<string, unknown>)) {
+  if (!sealedAsWritten(bytes, raw as Record<string, unknown>)) {
     const { digest, ...body } = raw as Record<string, unknown>;
     if (digest !== `sha256:${sha256(JSON.stringify(body))}`) return undefined;
   }
@@ -223,11 +235,9 @@ function markersByAsset(indexEntries: readonly Dirent[]): Map<string, string[]> 
 
 /** What the directories hold now: the index is fresh when it lists the same. */
 export async function listing(root: string, asset: string, shared = false) {
-  const [assetEntries, markers, drillEntries] = await Promise.all([
-    entries(path.join(root, RESTORE_POINTS, asset)),
-    shared ? markersShared(root) : entries(path.join(root, INDEX)).then(markersByAsset),
-    entries(path.join(root, DRILLS, asset)),
-  ]);
+  const markers = await (shared ? markersShared(root) : entries(path.join(root, INDEX)).then(markersByAsset));
+  const assetEntries = entriesNow(path.join(root, RESTORE_POINTS, asset));
+  const drillEntries = entriesNow(path.join(root, DRILLS, asset));
   const restorePoints = assetEntries
     .filter((e) => e.isDirectory() && RESTORE_POINT_ID.test(e.name))
     .map((e) => e.name);

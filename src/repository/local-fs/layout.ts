@@ -2,7 +2,7 @@
  * The layout of a local repository (see index.ts): the names of its files and directories, and
  * the small helpers every part of the adapter uses to read them.
  */
-import type { Dirent } from "node:fs";
+import { readdirSync, type Dirent } from "node:fs";
 import { mkdir, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { LifelineError } from "../../core/errors.js";
@@ -27,6 +27,19 @@ export const HOLD = /^([^.]+)\.hold-(\d{8}T\d{6}Z-[0-9a-f]{6})-(\d+)-([0-9a-f]+)
 export async function entries(dir: string): Promise<Dirent[]> {
   try {
     return await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw fileSystemError(error, "cannot read the repository", dir) ?? error;
+  }
+}
+
+/**
+ * entries, read at once: for the small directories status lists for every asset (a read handed to
+ * the thread pool costs the process more than the read itself).
+ */
+export function entriesNow(dir: string): Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw fileSystemError(error, "cannot read the repository", dir) ?? error;
