@@ -9,6 +9,7 @@
  * creates (it holds a password, so lifeline never writes it).
  */
 import { LifelineError } from "../core/errors.js";
+import { CATALOG_SECRET, CONFIG_MAP, DEFAULT_IMAGE, NAME, TLS_SECRET } from "./k8s-install-names.js";
 import { generateCa, issueServerCertificate } from "../support/tls.js";
 import {
   objectLabel,
@@ -26,11 +27,7 @@ export interface InstallOptions {
   certManager: boolean;
 }
 
-export const DEFAULT_IMAGE = "ghcr.io/lifeline/lifeline:latest";
-export const NAME = "lifeline";
-export const CONFIG_MAP = "lifeline-config";
-export const CATALOG_SECRET = "lifeline-catalog";
-export const TLS_SECRET = "lifeline-tls";
+export { CATALOG_SECRET, CONFIG_MAP, DEFAULT_IMAGE, NAME, TLS_SECRET };
 const PORT = 8443;
 
 /** What `planCommand` lists (src/kubernetes/cluster.ts `inventory`) and `lifeline serve` watches (informer-cache.ts), by API group. */

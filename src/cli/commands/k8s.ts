@@ -7,15 +7,8 @@ import { scan, planProtect, applyProtect } from "../../app/k8s.js";
 import { renderScan, scanJson, renderProtectPlan, renderProtectDone } from "../render/k8s.js";
 import { k8sDeps, kubernetesFlags } from "../kubernetes.js";
 import { stringify as toYaml } from "yaml";
-import {
-  CATALOG_SECRET,
-  CONFIG_MAP,
-  DEFAULT_IMAGE,
-  applyInstall,
-  installObjects,
-  objectLabel,
-  type InstallObject,
-} from "../../app/k8s-install.js";
+import { CATALOG_SECRET, CONFIG_MAP, DEFAULT_IMAGE } from "../../app/k8s-install-names.js";
+import { objectLabel, type InstallObject } from "../../ports/installer.js";
 
 export function register(program: Command, env: CliEnv): void {
   const k8s = program
@@ -194,6 +187,8 @@ Exit codes: 0 printed or created; 1 runtime error; 2 usage error or not confirme
             fix: "lifeline k8s install --apply --yes",
           });
         }
+        // Loaded here: its certificate code is not needed by any other command (see k8s-install-names.ts).
+        const { applyInstall, installObjects } = await import("../../app/k8s-install.js");
         const objects = installObjects({
           namespace: opts.namespace,
           image: opts.image,
