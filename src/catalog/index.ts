@@ -40,6 +40,11 @@ export interface OpenCatalogOptions {
   connectTimeoutMs?: number;
   /** PostgreSQL: connections kept in the pool (default 4). */
   poolSize?: number;
+  /**
+   * SQLite, a long-running process (`lifeline serve`): WAL checkpoints run in a worker thread, never
+   * inside a commit on the event loop (sqlite-checkpointer.ts).
+   */
+  backgroundCheckpoints?: boolean;
 }
 
 const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
@@ -138,7 +143,16 @@ async function openSqlite(location: string, options: OpenCatalogOptions): Promis
       writeLockFor(realpathSync(file)),
     ),
   });
-  return opened(db, sqliteBackend, file);
+  const catalog = await opened(db, sqliteBackend, file);
+  if (!options.backgroundCheckpoints) return catalog;
+  const { checkpointInBackground } = await import("./sqlite-checkpointer.js");
+  const checkpointer = await checkpointInBackground(database, file);
+  const close = catalog.close.bind(catalog);
+  catalog.close = async () => {
+    await checkpointer.stop();
+    await close();
+  };
+  return catalog;
 }
 
 /** How many distinct statements stay prepared (the catalog issues a few dozen). */

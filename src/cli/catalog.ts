@@ -30,9 +30,12 @@ export function catalogLocation(loaded: LoadedConfig): string {
   return path.resolve(loaded.dir, raw);
 }
 
-export async function openCatalogFor(loaded: LoadedConfig): Promise<Catalog> {
+export async function openCatalogFor(
+  loaded: LoadedConfig,
+  options: { longRunning?: boolean } = {},
+): Promise<Catalog> {
   const { openCatalog } = await import("../catalog/index.js");
-  return openCatalog(catalogLocation(loaded));
+  return openCatalog(catalogLocation(loaded), { backgroundCheckpoints: options.longRunning === true });
 }
 
 export async function gateDeps(loaded: LoadedConfig, catalog: Catalog): Promise<GateDeps> {

@@ -166,7 +166,7 @@ resume makes plans that need it deny, with the reason. /metrics shows the cache'
       const { jsonLogger } = await import("../../serve/log.js");
       const { readinessProbe, serveCache, sharedCatalog } = await import("../../serve/serve.js");
       const log = jsonLogger();
-      const catalog = sharedCatalog(() => openCatalogFor(loaded));
+      const catalog = sharedCatalog(() => openCatalogFor(loaded, { longRunning: true }));
       // Started once the server listens (a port in use stops serve before any job runs).
       const registries: Registry[] = [];
       const startJobs = async () => {
