@@ -108,7 +108,7 @@ export async function recoverDatabase(
     const removedLeftovers = await recovery.leftovers(target);
     if (removedLeftovers.length > 0) {
       ctx.progress.warn(
-        `removing ${removedLeftovers.length} staging database(s) that killed restores left on this server: ${removedLeftovers.join(", ")}`,
+        `removing ${removedLeftovers.length} staging database(s) that killed restores left beside this target: ${removedLeftovers.join(", ")}`,
       );
       for (const name of removedLeftovers) await recovery.drop(engine.withDatabase(target, name));
     }

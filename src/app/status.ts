@@ -285,7 +285,7 @@ function withRemains(posture: Posture, remains: RecoveryRemains | null): Posture
   for (const leftover of remains.leftovers) {
     if (remains.interrupted.some((i) => i.database === leftover)) continue;
     notes.push(
-      `${leftover} (on ${name}'s server) is a staging copy a killed lifeline restore or standby left; fix: the next lifeline restore or standby of any database on that server removes it, or as a superuser: DROP DATABASE "${leftover.replace(/"/g, '""')}"`,
+      `${leftover} (on ${name}'s server) is a staging copy a killed lifeline restore or standby left; fix: the next lifeline restore or standby into the database it was staged for (its name before _lifeline_staging_) removes it, or as a superuser: DROP DATABASE "${leftover.replace(/"/g, '""')}"`,
     );
   }
   return notes.length > 0 ? { ...posture, risks, notes } : { ...posture, risks };

@@ -172,9 +172,10 @@ export interface Recovery {
    */
   repair(target: Target): Promise<string[]>;
   /**
-   * Staging databases on `target`'s server that killed restores left (beside any database: a killed
-   * `restore --to` or standby leaves one beside its own target): named and commented as lifeline's
-   * (a database that only has such a name is never one), and no lifeline holds their lock.
+   * Staging copies of `target`'s database that killed restores left beside it: named and commented
+   * as lifeline's (a database that only has such a name is never one), and no lifeline holds their
+   * lock. The next restore into the same target removes them; those beside other databases are
+   * reported (remains, status) but left to their own target's next restore or to the user.
    */
   leftovers(target: Target): Promise<string[]>;
   /** What killed restores left beside `target` (interrupted swaps, leftovers); changes nothing. */

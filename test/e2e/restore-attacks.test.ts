@@ -178,15 +178,35 @@ describe("restore and standby under attack: data written meanwhile, kills, parti
         )[0]?.n === 0,
       10_000,
     );
-    // The next restore on the server (into another target) removes it, and says so.
+    // A restore into another target leaves it alone (it is not that restore's to remove; status
+    // keeps reporting it); the next restore into the same target removes it, and says so.
     const other = unique("ll_rattack_other");
     created.push(other);
-    const next = await run(["restore", "shop", "--to", urlFor(other), "--restore-point", rp, "--unverified"]);
+    const elsewhere = await run([
+      "restore",
+      "shop",
+      "--to",
+      urlFor(other),
+      "--restore-point",
+      rp,
+      "--unverified",
+    ]);
+    assert.equal(elsewhere.code, 0, elsewhere.stderr);
+    assert.deepEqual(await databasesLike(`${target}_lifeline_staging_`), left);
+    const next = await run([
+      "restore",
+      "shop",
+      "--to",
+      urlFor(target),
+      "--restore-point",
+      rp,
+      "--unverified",
+    ]);
     assert.equal(next.code, 0, next.stderr);
     assert.match(
       next.stderr,
       new RegExp(
-        `removing \\d+ staging database\\(s\\) that killed restores left on this server: .*${left[0]}`,
+        `removing 1 staging database\\(s\\) that killed restores left beside this target: ${left[0]}`,
       ),
     );
     assert.deepEqual(await databasesLike(`${target}_lifeline_staging_`), []);

@@ -156,7 +156,7 @@ describe("restore / standby after a swap a killed lifeline left unfinished (buil
       );
       assert.match(
         status.stdout,
-        /the next lifeline restore or standby of any database on that server removes it, or as a superuser: DROP DATABASE/,
+        /the next lifeline restore or standby into the database it was staged for \(its name before _lifeline_staging_\) removes it, or as a superuser: DROP DATABASE/,
       );
       assert.doesNotMatch(status.stdout, new RegExp(lookalike));
       // The next whole-database restore removes the leftover, never the look-alike.

@@ -383,7 +383,7 @@ describe("lifeline restore, end to end", () => {
     });
     assert.equal(next.code, 0, next.stdout + next.stderr);
     const doc = JSON.parse(next.stdout) as RestoreDoc;
-    // Leftovers are removed server-wide: this test's one among them (other tests share the server).
+    // The leftovers beside this database: the killed restore's copy.
     assert.equal(
       doc.restore?.removedLeftovers.filter((n) => n.startsWith(`${db.name}_lifeline_staging_`)).length,
       1,

@@ -73,10 +73,12 @@ async function leftoversOn(client: pg.Client): Promise<string[]> {
   return found;
 }
 
-/** See Recovery.leftovers: staging databases on target's server whose lock no session holds. */
+/** See Recovery.leftovers: staging copies of target's database whose lock no session holds. */
 export async function leftovers(target: Target): Promise<string[]> {
+  const database = databaseOf(target);
   // The same maintenance database as lock(): advisory locks are per database.
-  return withMaintenance(target, (client) => leftoversOn(client));
+  const all = await withMaintenance(target, (client) => leftoversOn(client));
+  return all.filter((name) => isStagingOf(database, name));
 }
 
 /** See Recovery.remains: what killed restores left beside target's database; changes nothing. */
