@@ -52,6 +52,56 @@ function seconds(since: number): number {
   return Math.round((performance.now() - since) / 10) / 100;
 }
 
+function restoreBusy(target: Target): LifelineError {
+  return new LifelineError({
+    code: "RESTORE_BUSY",
+    kind: "runtime",
+    message: `another lifeline restore into ${target.display} is running`,
+    fix: "wait for it to finish, or find it on the server: SELECT * FROM pg_stat_activity WHERE application_name = 'lifeline restore'",
+  });
+}
+
+/**
+ * Restores the restore point into `into` and fingerprints it against the manifest, as a drill does
+ * (`what` names it in progress and errors: the restored copy, the restored database).
+ */
+async function restoreAndVerify(
+  ctx: AppContext,
+  engine: Engine,
+  into: Target,
+  request: DatabaseRecoveryRequest,
+  what: string,
+): Promise<
+  Pick<DatabaseRecovery, "tables" | "rows" | "restoreSeconds" | "verifySeconds" | "mismatches" | "tools">
+> {
+  const { manifest } = request;
+  const restoreStarted = performance.now();
+  const restored = await engine.restore(into, {
+    directory: request.artifacts,
+    manifest,
+    jobs: request.jobs,
+    signal: ctx.signal,
+    progress: ctx.progress,
+    ownership: "keep",
+  });
+  const restoreSeconds = seconds(restoreStarted);
+  if (ctx.signal.aborted) throw interrupted();
+  ctx.progress.phase(`fingerprinting ${what}`);
+  const verifyStarted = performance.now();
+  const actual = await engine.fingerprint(into, ctx.signal, manifest.fingerprints).catch((error: unknown) => {
+    if (ctx.signal.aborted) throw interrupted();
+    throw asLifelineError(error, "VERIFY_FAILED", `fingerprinting ${what} failed`);
+  });
+  return {
+    tables: manifest.fingerprints.tables.map((t) => t.table),
+    rows: manifest.fingerprints.tables.reduce((sum, t) => sum + t.rows, 0),
+    restoreSeconds,
+    verifySeconds: seconds(verifyStarted),
+    mismatches: compareFingerprints(manifest.fingerprints, actual),
+    tools: restored.tools,
+  };
+}
+
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -95,14 +145,7 @@ export async function recoverDatabase(
 
   ctx.progress.phase(`locking ${target.display} for this restore`);
   const lock = await recovery.lock(target);
-  if (!lock) {
-    throw new LifelineError({
-      code: "RESTORE_BUSY",
-      kind: "runtime",
-      message: `another lifeline restore into ${target.display} is running`,
-      fix: "wait for it to finish, or find it on the server: SELECT * FROM pg_stat_activity WHERE application_name = 'lifeline restore'",
-    });
-  }
+  if (!lock) throw restoreBusy(target);
   try {
     for (const repaired of await recovery.repair(target)) ctx.progress.warn(repaired);
     const removedLeftovers = await recovery.leftovers(target);
@@ -152,40 +195,11 @@ export async function recoverDatabase(
 
     let swapped = false;
     try {
-      const restoreStarted = performance.now();
-      const restored = await engine.restore(staging, {
-        directory: request.artifacts,
-        manifest,
-        jobs: request.jobs,
-        signal: ctx.signal,
-        progress: ctx.progress,
-        ownership: "keep",
-      });
-      const restoreSeconds = seconds(restoreStarted);
-      checkSignal();
-
-      ctx.progress.phase("fingerprinting the restored copy");
-      const verifyStarted = performance.now();
-      const actual = await engine
-        .fingerprint(staging, ctx.signal, manifest.fingerprints)
-        .catch((error: unknown) => {
-          if (ctx.signal.aborted) throw interrupted();
-          throw asLifelineError(error, "VERIFY_FAILED", "fingerprinting the restored copy failed");
-        });
-      const mismatches = compareFingerprints(manifest.fingerprints, actual);
-      const verifySeconds = seconds(verifyStarted);
-      const tables = manifest.fingerprints.tables.map((t) => t.table);
-      const rows = manifest.fingerprints.tables.reduce((sum, t) => sum + t.rows, 0);
       const result = {
-        tables,
-        rows,
-        restoreSeconds,
-        verifySeconds,
-        mismatches,
+        ...(await restoreAndVerify(ctx, engine, staging, request, "the restored copy")),
         removedLeftovers,
-        tools: restored.tools,
       };
-      if (mismatches.length > 0) {
+      if (result.mismatches.length > 0) {
         ctx.progress.phase("the restored copy does not match the restore point: removing it");
         await dropStaging(ctx, recovery, staging);
         return { ...result, verified: false, previous: null, swap: null };
@@ -309,18 +323,11 @@ export async function recoverIntoEmpty(
 ): Promise<DatabaseRecovery> {
   const engine = ctx.engine(request.asset.engine);
   const recovery = recoveryOf(engine);
-  const { manifest, target } = request;
+  const { target } = request;
   refuseSystemDatabase(engine.database(target), target.display);
   if (ctx.signal.aborted) throw interrupted();
   const lock = await recovery.lock(target);
-  if (!lock) {
-    throw new LifelineError({
-      code: "RESTORE_BUSY",
-      kind: "runtime",
-      message: `another lifeline restore into ${target.display} is running`,
-      fix: "wait for it to finish, or find it on the server: SELECT * FROM pg_stat_activity WHERE application_name = 'lifeline restore'",
-    });
-  }
+  if (!lock) throw restoreBusy(target);
   try {
     const state = await recovery.inspect(target);
     if (!state.exists || state.userObjects > 0) {
@@ -335,38 +342,13 @@ export async function recoverIntoEmpty(
       `restoring straight into the empty ${target.display} (the role may not create databases)`,
     );
     try {
-      const restoreStarted = performance.now();
-      const restored = await engine.restore(target, {
-        directory: request.artifacts,
-        manifest,
-        jobs: request.jobs,
-        signal: ctx.signal,
-        progress: ctx.progress,
-        ownership: "keep",
-      });
-      const restoreSeconds = seconds(restoreStarted);
-      if (ctx.signal.aborted) throw interrupted();
-      ctx.progress.phase("fingerprinting the restored database");
-      const verifyStarted = performance.now();
-      const actual = await engine
-        .fingerprint(target, ctx.signal, manifest.fingerprints)
-        .catch((error: unknown) => {
-          if (ctx.signal.aborted) throw interrupted();
-          throw asLifelineError(error, "VERIFY_FAILED", "fingerprinting the restored database failed");
-        });
-      const mismatches = compareFingerprints(manifest.fingerprints, actual);
       const result = {
-        tables: manifest.fingerprints.tables.map((t) => t.table),
-        rows: manifest.fingerprints.tables.reduce((sum, t) => sum + t.rows, 0),
-        restoreSeconds,
-        verifySeconds: seconds(verifyStarted),
-        mismatches,
+        ...(await restoreAndVerify(ctx, engine, target, request, "the restored database")),
         removedLeftovers: [],
-        tools: restored.tools,
         previous: null,
         swap: null,
       };
-      if (mismatches.length > 0) {
+      if (result.mismatches.length > 0) {
         ctx.progress.phase(
           `the restored database does not match the restore point: emptying ${target.display} again`,
         );

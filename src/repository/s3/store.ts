@@ -187,19 +187,28 @@ export class ObjectStore {
     }
   }
 
-  async head(name: string): Promise<{ bytes: number; metadata: Record<string, string> } | undefined> {
+  /** HeadObject of a version (the current one by default); undefined when it is absent. */
+  private async headObject(name: string, doing: string, versionId?: string) {
     const { client, sdk } = await this.connect();
     try {
-      const out = await client.send(
-        new sdk.HeadObjectCommand({ Bucket: this.where.bucket, Key: this.key(name) }),
+      return await client.send(
+        new sdk.HeadObjectCommand({
+          Bucket: this.where.bucket,
+          Key: this.key(name),
+          ...(versionId ? { VersionId: versionId } : {}),
+        }),
       );
-      return { bytes: out.ContentLength ?? 0, metadata: out.Metadata ?? {} };
     } catch (error) {
       const f = describeFailure(error);
       if (f.name === "NotFound" || f.name === "NoSuchKey" || (f.status === 404 && f.name !== "NoSuchBucket"))
         return undefined;
-      throw this.fail(error, `cannot read ${name} in ${this.location}`);
+      throw this.fail(error, doing);
     }
+  }
+
+  async head(name: string): Promise<{ bytes: number; metadata: Record<string, string> } | undefined> {
+    const out = await this.headObject(name, `cannot read ${name} in ${this.location}`);
+    return out && { bytes: out.ContentLength ?? 0, metadata: out.Metadata ?? {} };
   }
 
   async putText(
@@ -460,24 +469,14 @@ export class ObjectStore {
 
   /** A version's retention (the current one's by default, from HeadObject); undefined when it has none or is absent. */
   async retention(name: string, versionId?: string): Promise<Retention | undefined> {
-    const { client, sdk } = await this.connect();
-    try {
-      const out = await client.send(
-        new sdk.HeadObjectCommand({
-          Bucket: this.where.bucket,
-          Key: this.key(name),
-          ...(versionId ? { VersionId: versionId } : {}),
-        }),
-      );
-      const mode = out.ObjectLockMode;
-      const until = out.ObjectLockRetainUntilDate;
-      return (mode === "GOVERNANCE" || mode === "COMPLIANCE") && until ? { mode, until } : undefined;
-    } catch (error) {
-      const f = describeFailure(error);
-      if (f.name === "NotFound" || f.name === "NoSuchKey" || (f.status === 404 && f.name !== "NoSuchBucket"))
-        return undefined;
-      throw this.fail(error, `cannot read the retention of ${name} in ${this.location}`);
-    }
+    const out = await this.headObject(
+      name,
+      `cannot read the retention of ${name} in ${this.location}`,
+      versionId,
+    );
+    const mode = out?.ObjectLockMode;
+    const until = out?.ObjectLockRetainUntilDate;
+    return (mode === "GOVERNANCE" || mode === "COMPLIANCE") && until ? { mode, until } : undefined;
   }
 
   /** Extends a version's retention, the current one's by default (a store never shortens one in compliance mode). */
