@@ -32,6 +32,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import os from "node:os";
 import path from "node:path";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 
 const ROLE = process.argv[2] ?? "main";
@@ -193,11 +194,21 @@ async function webhook(): Promise<void> {
     host: "bench",
     warn: () => undefined,
   };
+  // BENCH_TRACE=1: where the judge's time goes, on stderr at the end (admit time by decision,
+  // garbage collection pauses, event-loop delay).
+  const trace = process.env.BENCH_TRACE ? startTrace() : null;
   const judge = await startServer({
     host: "127.0.0.1",
     port: 0,
     tls: { cert: path.join(dir, "tls.crt"), key: path.join(dir, "tls.key") },
-    admit: (body) => judgeAdmission(deps, body),
+    admit: trace
+      ? async (body) => {
+          const t0 = performance.now();
+          const outcome = await judgeAdmission(deps, body);
+          trace.admit(outcome.decision, t0, performance.now() - t0);
+          return outcome;
+        }
+      : (body) => judgeAdmission(deps, body),
     readiness: async () => cache.readiness(),
     cache: () => cache.cache.states(),
     log,
@@ -223,13 +234,82 @@ async function webhook(): Promise<void> {
   });
   const started = performance.now();
   await cache.start();
+  // BENCH_ALLOC=FILE: a sampling allocation profile (garbage included) of the run, written at the end.
+  const alloc = process.env.BENCH_ALLOC ? await startAllocationProfile(process.env.BENCH_ALLOC) : null;
   process.stdout.write(
     `ports ${judge.port} ${allowAll.port} ${Math.round(performance.now() - started)} ${JSON.stringify(cache.readiness())}\n`,
   );
   process.on("SIGTERM", () => {
+    trace?.report();
+    alloc?.();
     cache.stop();
     void Promise.all([judge.close(), allowAll.close(), catalog.close()]).then(() => process.exit(0));
   });
+}
+
+async function startAllocationProfile(file: string): Promise<() => void> {
+  const { Session } = await import("node:inspector");
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
+    );
+  await post("HeapProfiler.enable");
+  await post("HeapProfiler.startSampling", {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  return () => {
+    session.post("HeapProfiler.stopSampling", (error, result) => {
+      if (!error) writeFileSync(file, JSON.stringify(result.profile));
+    });
+  };
+}
+
+function startTrace() {
+  const admits: { decision: string; start: number; ms: number }[] = [];
+  const gcs: { kind: string; start: number; ms: number }[] = [];
+  const kinds: Record<number, string> = { 1: "scavenge", 2: "mark-compact", 4: "incremental", 8: "weak" };
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind =
+        kinds[(e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0] ?? "other";
+      gcs.push({ kind, start: e.startTime, ms: e.duration });
+    }
+  });
+  observer.observe({ entryTypes: ["gc"] });
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const summary = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const sum = s.reduce((a, b) => a + b, 0);
+    return `n ${s.length} p50 ${percentile(s, 50).toFixed(2)} p99 ${percentile(s, 99).toFixed(2)} max ${(s[s.length - 1] ?? 0).toFixed(2)} total ${sum.toFixed(0)} ms`;
+  };
+  const gcIn = (start: number, ms: number) =>
+    gcs.filter((g) => g.start < start + ms && g.start + g.ms > start).reduce((t, g) => t + g.ms, 0);
+  return {
+    admit(decision: string, start: number, ms: number) {
+      admits.push({ decision, start, ms });
+    },
+    report() {
+      const out = (line: string) => process.stderr.write(`trace ${line}\n`);
+      for (const d of new Set(admits.map((a) => a.decision)))
+        out(`admit ${d}: ${summary(admits.filter((a) => a.decision === d).map((a) => a.ms))}`);
+      for (const k of new Set(gcs.map((g) => g.kind)))
+        out(`gc ${k}: ${summary(gcs.filter((g) => g.kind === k).map((g) => g.ms))}`);
+      // The slowest 1 % of judged requests: how much of each was garbage collection.
+      const slow = [...admits].sort((a, b) => b.ms - a.ms).slice(0, Math.ceil(admits.length / 100));
+      const withGc = slow.filter((a) => gcIn(a.start, a.ms) > 0);
+      out(
+        `slowest 1 % (${slow.length}): ${withGc.length} overlap a GC; their time ${slow.reduce((t, a) => t + a.ms, 0).toFixed(0)} ms, GC inside ${slow.reduce((t, a) => t + gcIn(a.start, a.ms), 0).toFixed(0)} ms; by decision ${JSON.stringify(Object.fromEntries([...new Set(slow.map((a) => a.decision))].map((d) => [d, slow.filter((a) => a.decision === d).length])))}`,
+      );
+      out(
+        `event-loop delay: p50 ${(delay.percentile(50) / 1e6).toFixed(2)} p99 ${(delay.percentile(99) / 1e6).toFixed(2)} max ${(delay.max / 1e6).toFixed(2)} ms`,
+      );
+    },
+  };
 }
 
 // ---------------------------------------------------------------- the load

@@ -81,8 +81,32 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * The request's deadline: one timer, cleared when the answer is ready. (AbortSignal.timeout kept a
+ * timer and its signal alive for the whole timeout after every request, then built a DOMException
+ * with a stack trace for each: at 200 requests/s, thousands of live timers the garbage collector
+ * copied, and a burst of work 8 s later.)
+ */
+function requestDeadline(ms: number): { signal: AbortSignal; clear: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new Error(`the request took longer than ${ms / 1000} s`)),
+    ms,
+  );
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+}
+
 /** Judges one AdmissionReview body (parsed JSON). Never throws: every failure is a defined answer. */
 export async function judgeAdmission(deps: AdmissionDeps, body: unknown): Promise<AdmissionOutcome> {
+  const deadline = requestDeadline(deps.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  try {
+    return await judge(deps, body, deadline.signal);
+  } finally {
+    deadline.clear();
+  }
+}
+
+async function judge(deps: AdmissionDeps, body: unknown, signal: AbortSignal): Promise<AdmissionOutcome> {
   const parsed = parseAdmissionReview(body);
   if (!parsed.ok) {
     return {
@@ -114,7 +138,7 @@ export async function judgeAdmission(deps: AdmissionDeps, body: unknown): Promis
   if (subject.kind === "invalid") {
     // Lifeline's to judge but unreadable: denied, and recorded like any protected decision.
     const message = `lifeline cannot judge ${subject.target}: ${subject.reason}`;
-    await record(deps, req, {
+    await record(deps, req, signal, {
       result: "denied",
       reason: subject.reason,
       command: null,
@@ -131,13 +155,12 @@ export async function judgeAdmission(deps: AdmissionDeps, body: unknown): Promis
   }
   const command = displayCommand(subject.argv);
   const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const signal = AbortSignal.timeout(timeoutMs);
   let plan: Plan;
   try {
     plan = await planCommand({ ...deps.plan.deps, signal }, subject.argv, deps.plan.options);
   } catch (error) {
     const reason = `lifeline could not plan ${command}: ${errorText(error)}`;
-    await record(deps, req, { result: "denied", reason, command, planId: null, asset: null });
+    await record(deps, req, signal, { result: "denied", reason, command, planId: null, asset: null });
     return {
       response: deny(req.uid, 403, `${reason}\n  it is denied until lifeline can tell what it would destroy`),
       httpStatus: 200,
@@ -183,7 +206,7 @@ export async function judgeAdmission(deps: AdmissionDeps, body: unknown): Promis
     };
   }
   const result = verdict.allowed ? "allowed" : "denied";
-  const recorded = await record(deps, req, {
+  const recorded = await record(deps, req, signal, {
     result,
     reason: verdict.reason,
     command,
@@ -239,6 +262,7 @@ export async function judgeAdmission(deps: AdmissionDeps, body: unknown): Promis
 async function record(
   deps: AdmissionDeps,
   req: AdmissionRequest,
+  deadline: AbortSignal,
   fields: {
     result: string;
     reason: string;
@@ -251,7 +275,6 @@ async function record(
   },
 ): Promise<string | null> {
   try {
-    const deadline = AbortSignal.timeout(deps.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     const catalog = await beforeDeadline(deps.catalog(), deadline, deps.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     await beforeDeadline(
       catalog.appendAudit(

@@ -276,6 +276,44 @@ describe("the audit chain", () => {
     );
   });
 
+  it("canonical JSON is the first implementation's text for every value (hashes of existing logs)", () => {
+    // The implementation every existing audit log was hashed with.
+    const reference = (value: unknown): string => {
+      if (value === null || typeof value !== "object") {
+        if (typeof value === "number" && !Number.isFinite(value)) return "null";
+        return JSON.stringify(value) ?? "null";
+      }
+      if (Array.isArray(value)) return `[${value.map(reference).join(",")}]`;
+      const entries = Object.entries(value as Record<string, unknown>)
+        .filter(([, v]) => v !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${reference(v)}`).join(",")}}`;
+    };
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const keys = ["a", "B", "é", "10", "2", "", "z\u0000", "\ud83d\ude00", "aa", "_", "Z", "ß"];
+    const value = (depth: number): unknown => {
+      const r = random();
+      if (depth > 3 || r < 0.3) {
+        const leaves = [null, undefined, 0, -1.5, NaN, Infinity, true, false, "x", '"quoted"\n', "é\u2028"];
+        return leaves[Math.floor(random() * leaves.length)];
+      }
+      if (r < 0.55) {
+        const list: unknown[] = Array.from({ length: Math.floor(random() * 4) }, () => value(depth + 1));
+        if (random() < 0.2) list[list.length + 1] = 1; // a hole
+        return list;
+      }
+      const out: Record<string, unknown> = {};
+      for (let i = Math.floor(random() * 5); i > 0; i--)
+        out[keys[Math.floor(random() * keys.length)]!] = value(depth + 1);
+      return out;
+    };
+    for (let i = 0; i < 2_000; i++) {
+      const v = value(0);
+      assert.equal(canonicalJson(v), reference(v));
+    }
+  });
+
   it("verifies an intact chain, with its head", () => {
     const entries = chain(5);
     assert.equal(entries[0]?.prevHash, GENESIS_HASH);

@@ -216,22 +216,38 @@ export function findDependents(
     }
   }
   // Nothing taken away has a name: no workload can name it.
-  for (const w of targets.length > 0 ? topLevel(inv) : []) {
+  const workloads = targets.length > 0 || affected.configs.length > 0 ? topLevel(inv) : [];
+  // The targets' names as seen from each namespace, made once per namespace, not per workload.
+  const namesFrom = new Map<string | null, string[][]>();
+  for (const w of targets.length > 0 ? workloads : []) {
     if (excluded.has(w.uid)) continue;
-    const found = new Map<string, string[]>();
-    const targetNames = targets.map((t) => t.names(w.namespace));
-    for (const { mention: m, words } of workloadMentions(inv, w)) {
-      targets.forEach((t, i) => {
-        const name = targetNames[i]?.find((n) => names(m, words, n));
-        if (name) found.set(t.on, [...(found.get(t.on) ?? []), `${m.where} names ${name}`]);
-      });
+    let targetNames = namesFrom.get(w.namespace);
+    if (targetNames === undefined) {
+      targetNames = targets.map((t) => t.names(w.namespace));
+      namesFrom.set(w.namespace, targetNames);
     }
-    for (const [on, hows] of found) {
+    let found: Map<string, string[]> | null = null;
+    for (const { mention: m, words } of workloadMentions(inv, w)) {
+      for (let i = 0; i < targets.length; i++) {
+        let name: string | undefined;
+        for (const n of targetNames[i] ?? []) {
+          if (names(m, words, n)) {
+            name = n;
+            break;
+          }
+        }
+        if (name === undefined) continue;
+        found ??= new Map();
+        const on = targets[i]!.on;
+        found.set(on, [...(found.get(on) ?? []), `${m.where} names ${name}`]);
+      }
+    }
+    for (const [on, hows] of found ?? []) {
       add({ kind: w.kind.toLowerCase(), name: qualified(w), on, how: [...new Set(hows)].join("; ") });
     }
   }
   for (const cfg of affected.configs) {
-    for (const w of topLevel(inv)) {
+    for (const w of workloads) {
       if (excluded.has(w.uid) || w.namespace !== cfg.namespace) continue;
       const kind = cfg.kind === "ConfigMap" ? "configMap" : "secret";
       const uses: string[] = [];
