@@ -153,6 +153,9 @@ async function webhook(): Promise<void> {
   let logged = 0;
   const log = jsonLogger((line) => void (logged += line.length));
   const catalogAt = process.argv[5] || path.join(dir, "catalog.sqlite");
+  // BENCH_TRACE=1: where the judge's time goes, on stderr at the end (admit time by decision, the
+  // audit appends, garbage collection pauses, event-loop delay).
+  const trace = process.env.BENCH_TRACE ? startTrace() : null;
   const catalog = sharedCatalog(() => openCatalog(catalogAt, { backgroundCheckpoints: true }));
   const cache = serveCache({ kubeconfig, context: null }, (s) => new KubernetesCluster(s, {}), log, {});
   // Built once, as `lifeline serve` builds them (not per request).
@@ -189,14 +192,11 @@ async function webhook(): Promise<void> {
         env: {},
       },
     },
-    catalog: () => catalog.get(),
+    catalog: trace ? () => catalog.get().then((c) => trace.timedCatalog(c)) : () => catalog.get(),
     clock: systemClock,
     host: "bench",
     warn: () => undefined,
   };
-  // BENCH_TRACE=1: where the judge's time goes, on stderr at the end (admit time by decision,
-  // garbage collection pauses, event-loop delay).
-  const trace = process.env.BENCH_TRACE ? startTrace() : null;
   const judge = await startServer({
     host: "127.0.0.1",
     port: 0,
@@ -289,7 +289,27 @@ function startTrace() {
   };
   const gcIn = (start: number, ms: number) =>
     gcs.filter((g) => g.start < start + ms && g.start + g.ms > start).reduce((t, g) => t + g.ms, 0);
+  const appends: { start: number; ms: number }[] = [];
+  const wrapped = new WeakMap<object, unknown>();
   return {
+    timedCatalog<C extends { appendAudit: (...args: never[]) => Promise<unknown> }>(catalog: C): C {
+      let w = wrapped.get(catalog) as C | undefined;
+      if (w === undefined) {
+        const append = catalog.appendAudit.bind(catalog);
+        w = Object.assign(Object.create(catalog) as C, {
+          appendAudit: async (...args: never[]) => {
+            const t0 = performance.now();
+            try {
+              return await append(...args);
+            } finally {
+              appends.push({ start: t0, ms: performance.now() - t0 });
+            }
+          },
+        });
+        wrapped.set(catalog, w);
+      }
+      return w;
+    },
     admit(decision: string, start: number, ms: number) {
       admits.push({ decision, start, ms });
     },
@@ -302,8 +322,11 @@ function startTrace() {
       // The slowest 1 % of judged requests: how much of each was garbage collection.
       const slow = [...admits].sort((a, b) => b.ms - a.ms).slice(0, Math.ceil(admits.length / 100));
       const withGc = slow.filter((a) => gcIn(a.start, a.ms) > 0);
+      const appendIn = (start: number, ms: number) =>
+        appends.filter((g) => g.start >= start && g.start < start + ms).reduce((t, g) => t + g.ms, 0);
+      out(`audit appends: ${summary(appends.map((a) => a.ms))}`);
       out(
-        `slowest 1 % (${slow.length}): ${withGc.length} overlap a GC; their time ${slow.reduce((t, a) => t + a.ms, 0).toFixed(0)} ms, GC inside ${slow.reduce((t, a) => t + gcIn(a.start, a.ms), 0).toFixed(0)} ms; by decision ${JSON.stringify(Object.fromEntries([...new Set(slow.map((a) => a.decision))].map((d) => [d, slow.filter((a) => a.decision === d).length])))}`,
+        `slowest 1 % (${slow.length}): ${withGc.length} overlap a GC; their time ${slow.reduce((t, a) => t + a.ms, 0).toFixed(0)} ms, GC inside ${slow.reduce((t, a) => t + gcIn(a.start, a.ms), 0).toFixed(0)} ms, audit appends ${slow.reduce((t, a) => t + appendIn(a.start, a.ms), 0).toFixed(0)} ms; by decision ${JSON.stringify(Object.fromEntries([...new Set(slow.map((a) => a.decision))].map((d) => [d, slow.filter((a) => a.decision === d).length])))}`,
       );
       out(
         `event-loop delay: p50 ${(delay.percentile(50) / 1e6).toFixed(2)} p99 ${(delay.percentile(99) / 1e6).toFixed(2)} max ${(delay.max / 1e6).toFixed(2)} ms`,

@@ -316,6 +316,10 @@ async function record(
             },
           },
         ),
+        // A request let through waits until its entry is on disk; a denial (or a dry run) changes
+        // nothing in the cluster: answered once committed, on disk a moment later (a power cut in
+        // between could lose the last denials' entries, never an allowed deletion's).
+        { waitForDisk: fields.result === "allowed" && !req.dryRun },
       ),
       deadline,
       deps.timeoutMs ?? DEFAULT_TIMEOUT_MS,

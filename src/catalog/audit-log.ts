@@ -13,7 +13,7 @@ import {
   type AuditKind,
 } from "../core/audit/chain.js";
 import { LifelineError } from "../core/errors.js";
-import type { AuditFilter } from "../ports/catalog.js";
+import type { AppendOptions, AuditFilter } from "../ports/catalog.js";
 import { runCompiled } from "./compiled.js";
 import { auditFrom, auditRow } from "./rows.js";
 import type { CatalogDatabase } from "./schema.js";
@@ -24,14 +24,18 @@ export type Append = (input: AuditInput) => Promise<AuditEntry>;
 
 /**
  * Group commit: appends that arrive while the previous group commits (or in the same turn of the
- * event loop) are chained in one transaction, so that they share one commit (SQLite: one fsync of
- * the WAL; PostgreSQL: one WAL flush). Each caller's promise settles only after its transaction
- * committed: an entry returned is durable, exactly as with one transaction each. When the group's
- * transaction fails, every append in it fails (`lifeline serve` denies each of those requests:
- * fail closed). An entry never waits for a timer: the first append of an idle catalog commits in
- * the next turn of the event loop.
+ * event loop) are chained in one transaction, so that they share one commit and one sync (SQLite:
+ * one fdatasync of the WAL; PostgreSQL: one WAL flush). Each caller's promise settles only after
+ * its transaction committed and, unless it asked not to wait for the disk, is on disk: exactly as
+ * with one transaction each. When the group's transaction fails, every append in it fails
+ * (`lifeline serve` denies each of those requests: fail closed). An entry never waits for a timer:
+ * the first append of an idle catalog commits in the next turn of the event loop.
  */
-export function appendAudit(store: CatalogStore, audit: AuditInput): Promise<AuditEntry> {
+export function appendAudit(
+  store: CatalogStore,
+  audit: AuditInput,
+  options: AppendOptions = {},
+): Promise<AuditEntry> {
   let input: AuditInput;
   try {
     input = normalizedInput(audit);
@@ -41,7 +45,10 @@ export function appendAudit(store: CatalogStore, audit: AuditInput): Promise<Aud
   let group = groups.get(store);
   if (!group) groups.set(store, (group = { waiting: [], committing: false }));
   const waiting = group.waiting;
-  const entry = new Promise<AuditEntry>((resolve, reject) => waiting.push({ input, resolve, reject }));
+  const waitForDisk = options.waitForDisk ?? true;
+  const entry = new Promise<AuditEntry>((resolve, reject) =>
+    waiting.push({ input, waitForDisk, resolve, reject }),
+  );
   if (!group.committing) {
     group.committing = true;
     const g = group;
@@ -55,6 +62,7 @@ const GROUP_MAX = 64;
 
 interface Waiting {
   input: AuditInput;
+  waitForDisk: boolean;
   resolve: (entry: AuditEntry) => void;
   reject: (error: unknown) => void;
 }
@@ -64,18 +72,29 @@ async function commitGroups(store: CatalogStore, group: { waiting: Waiting[]; co
   try {
     while (group.waiting.length > 0) {
       const batch = group.waiting.splice(0, GROUP_MAX);
+      let entries: AuditEntry[];
       try {
-        const entries = await store.guard("appending to the audit log", () =>
-          transact(store, async (_trx, append) => {
+        entries = await store.guard("appending to the audit log", () =>
+          committed(store, async (_trx, append) => {
             const out: AuditEntry[] = [];
             for (const w of batch) out.push(await append(w.input));
             return out;
           }),
         );
-        batch.forEach((w, i) => w.resolve(entries[i] as AuditEntry));
       } catch (error) {
         for (const w of batch) w.reject(error);
+        continue;
       }
+      // The sync runs off the event loop and the next group commits meanwhile (it shares a sync
+      // that starts after its commit: sqlite-wal-sync.ts).
+      const onDisk = store.guard("syncing the audit log to disk", async () => store.backend.durable?.());
+      batch.forEach((w, i) => {
+        const entry = entries[i] as AuditEntry;
+        if (!w.waitForDisk) w.resolve(entry);
+        else onDisk.then(() => w.resolve(entry), w.reject);
+      });
+      // Nobody waits for it: its failure is the next append's to see (the connection syncs itself).
+      onDisk.catch(() => undefined);
     }
   } finally {
     group.committing = false;
@@ -209,7 +228,17 @@ export async function mutate(
  * One write transaction that first takes the audit head (locked), so that writers are
  * serialised; `append` chains entries onto it in order and moves the head.
  */
-export function transact<T>(
+export async function transact<T>(
+  store: CatalogStore,
+  work: (trx: Transaction<CatalogDatabase>, append: Append) => Promise<T>,
+): Promise<T> {
+  const result = await committed(store, work);
+  // Returned only once on disk (a long-running SQLite catalog syncs after the commit, off the loop).
+  await store.backend.durable?.();
+  return result;
+}
+
+function committed<T>(
   store: CatalogStore,
   work: (trx: Transaction<CatalogDatabase>, append: Append) => Promise<T>,
 ): Promise<T> {

@@ -42,7 +42,8 @@ export interface OpenCatalogOptions {
   poolSize?: number;
   /**
    * SQLite, a long-running process (`lifeline serve`): WAL checkpoints run in a worker thread, never
-   * inside a commit on the event loop (sqlite-checkpointer.ts).
+   * inside a commit on the event loop (sqlite-checkpointer.ts), and commits are synced to disk on
+   * libuv's thread pool, each still returning only once it is on disk (sqlite-wal-sync.ts).
    */
   backgroundCheckpoints?: boolean;
 }
@@ -132,6 +133,11 @@ async function openSqlite(location: string, options: OpenCatalogOptions): Promis
     database = new Database(file, { timeout: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS });
     // WAL: readers never wait for the writer, and a commit is one append to the log.
     database.pragma("journal_mode = WAL");
+    // better-sqlite3 builds SQLite with SQLITE_DEFAULT_WAL_SYNCHRONOUS=1: in WAL mode a commit is
+    // not synced to disk unless FULL is asked for (PRAGMA synchronous still reads 2 meanwhile), so
+    // an approval or an audit entry could be lost with the machine's power after lifeline reported
+    // it recorded. Asked for explicitly (a long-running process syncs off the event loop instead).
+    database.pragma("synchronous = FULL");
   } catch (error) {
     database?.close();
     throw sqliteOpenError(file, error);
@@ -143,12 +149,19 @@ async function openSqlite(location: string, options: OpenCatalogOptions): Promis
       writeLockFor(realpathSync(file)),
     ),
   });
-  const catalog = await opened(db, sqliteBackend, file);
+  // Its own copy: a long-running process's catalog gives it durable() below.
+  const backend: { -readonly [K in keyof CatalogBackend]: CatalogBackend[K] } = { ...sqliteBackend };
+  const catalog = await opened(db, backend, file);
   if (!options.backgroundCheckpoints) return catalog;
   const { checkpointInBackground } = await import("./sqlite-checkpointer.js");
+  const { walSyncFor } = await import("./sqlite-wal-sync.js");
   const checkpointer = await checkpointInBackground(database, file);
+  // Commits synced off the event loop (sqlite-wal-sync.ts); each still returns only once on disk.
+  const walSync = walSyncFor(database, file);
+  if (walSync) backend.durable = walSync.durable;
   const close = catalog.close.bind(catalog);
   catalog.close = async () => {
+    await walSync?.close();
     await checkpointer.stop();
     await close();
   };

@@ -13,7 +13,7 @@
 import type { Kysely } from "kysely";
 import type { AuditEntry, AuditInput, AuditKind } from "../core/audit/chain.js";
 import type { Approval, BreakGlass, Execution, PlanRecord } from "../core/approval/approval.js";
-import type { ApprovalUse, AuditFilter, Catalog, UseResult } from "../ports/catalog.js";
+import type { AppendOptions, ApprovalUse, AuditFilter, Catalog, UseResult } from "../ports/catalog.js";
 import * as approvals from "./approvals.js";
 import * as auditLog from "./audit-log.js";
 import * as breakGlass from "./break-glass.js";
@@ -85,8 +85,8 @@ export class KyselyCatalog implements Catalog {
     return breakGlass.breakGlass(this.store, filter);
   }
 
-  async appendAudit(audit: AuditInput): Promise<AuditEntry> {
-    return auditLog.appendAudit(this.store, audit);
+  async appendAudit(audit: AuditInput, options?: AppendOptions): Promise<AuditEntry> {
+    return auditLog.appendAudit(this.store, audit, options);
   }
 
   async audit(filter: AuditFilter = {}): Promise<AuditEntry[]> {

@@ -19,6 +19,12 @@ export interface CatalogBackend {
   readonly rowLocks: boolean;
   /** Runs first in the migration transaction, so that two processes do not migrate at once. */
   lockForMigration?(trx: Transaction<CatalogDatabase>): Promise<void>;
+  /**
+   * Resolves once every transaction committed before the call is on disk (a long-running SQLite
+   * catalog commits without syncing on the event loop: sqlite-wal-sync.ts). Absent: a commit is
+   * durable when it returns.
+   */
+  durable?(): Promise<void>;
 }
 
 /** The shortest prefix accepted for a plan or approval id. */

@@ -34,6 +34,11 @@ export type UseResult =
  * record without its change, cannot happen. Appends are serialised, so the chain stays a chain
  * when two processes write at once.
  */
+export interface AppendOptions {
+  /** Default true: return only once the entry is on disk. */
+  waitForDisk?: boolean;
+}
+
 export interface Catalog {
   /** Where it is, for messages (a path, or a URL without password). */
   readonly location: string;
@@ -66,8 +71,13 @@ export interface Catalog {
   /** Grants whose window contains `at` and that are not revoked (all when at is omitted). */
   breakGlass(filter: { asset?: string; activeAt?: string }): Promise<BreakGlass[]>;
 
-  /** Appends an entry that changes nothing else (e.g. a failed notification). */
-  appendAudit(audit: AuditInput): Promise<AuditEntry>;
+  /**
+   * Appends an entry that changes nothing else (e.g. a failed notification). It returns once the
+   * entry is on disk; with `{ waitForDisk: false }` once it is committed (it survives the process,
+   * and reaches the disk a moment later, not waiting for it: what the admission webhook records
+   * about a request it denies, where nothing was destroyed).
+   */
+  appendAudit(audit: AuditInput, options?: AppendOptions): Promise<AuditEntry>;
   /** Entries in chain order (seq ascending). */
   audit(filter?: AuditFilter): Promise<AuditEntry[]>;
   /**

@@ -17,30 +17,36 @@ import { catalogContract, rejectsWith, verified } from "./catalog.contract.js";
 
 const catalogModule = pathToFileURL(path.resolve(import.meta.dirname, "../../src/catalog/index.ts")).href;
 
-catalogContract("SQLite", async () => {
-  const dir = tempDir("lifeline-catalog-");
-  const file = path.join(dir.dir, "nested", "dir", "catalog.db");
-  const catalog = await openCatalog(file);
-  return {
-    catalog,
-    reopen: () => openCatalog(file),
-    execute: async (statement) => {
-      const db = new Database(file);
-      try {
-        const prepared = db.prepare(statement);
-        if (prepared.reader) return prepared.all() as Record<string, unknown>[];
-        prepared.run();
-        return [];
-      } finally {
-        db.close();
-      }
-    },
-    cleanup: async () => {
-      await catalog.close();
-      dir.remove();
-    },
-  };
-});
+for (const [name, options] of [
+  ["SQLite", {}],
+  // lifeline serve's: checkpoints in a worker, commits synced on the thread pool.
+  ["SQLite, long-running", { backgroundCheckpoints: true }],
+] as const) {
+  catalogContract(name, async () => {
+    const dir = tempDir("lifeline-catalog-");
+    const file = path.join(dir.dir, "nested", "dir", "catalog.db");
+    const catalog = await openCatalog(file, options);
+    return {
+      catalog,
+      reopen: () => openCatalog(file, options),
+      execute: async (statement) => {
+        const db = new Database(file);
+        try {
+          const prepared = db.prepare(statement);
+          if (prepared.reader) return prepared.all() as Record<string, unknown>[];
+          prepared.run();
+          return [];
+        } finally {
+          db.close();
+        }
+      },
+      cleanup: async () => {
+        await catalog.close();
+        dir.remove();
+      },
+    };
+  });
+}
 
 const PER_PROCESS = 100;
 

@@ -1,0 +1,252 @@
+/**
+ * A long-running process's SQLite catalog syncs its commits off the event loop (sqlite-wal-sync.ts):
+ * the connection commits with synchronous = NORMAL and each commit waits for an fdatasync of the
+ * WAL on libuv's thread pool. Checked with strace: while audit entries are appended, the main
+ * thread makes no fsync at all and another thread syncs the WAL; without the option (a CLI
+ * process) the main thread syncs every commit itself.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { coalescedSync, fileSyncer, walSyncFor } from "../../src/catalog/sqlite-wal-sync.js";
+import { tempDir } from "../support/pg.js";
+
+const work = tempDir("lifeline-wal-sync-");
+after(() => (process.env.KEEP ? undefined : work.remove()));
+
+function deferred() {
+  let resolve!: () => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe("durable commits off the event loop: coalescing", () => {
+  it("a call waits for a sync that started after it; one sync serves every call made before it", async () => {
+    const syncs: ReturnType<typeof deferred>[] = [];
+    const durable = coalescedSync(() => {
+      const d = deferred();
+      syncs.push(d);
+      return d.promise;
+    });
+    const settled: string[] = [];
+    const first = durable().then(() => settled.push("first"));
+    await tick();
+    assert.equal(syncs.length, 1);
+    // Committed while the first sync runs: that sync may have started before this commit.
+    const second = durable().then(() => settled.push("second"));
+    const third = durable().then(() => settled.push("third"));
+    await tick();
+    assert.equal(syncs.length, 1, "no second sync while one runs");
+    syncs[0]!.resolve();
+    await first;
+    await tick();
+    assert.deepEqual(settled, ["first"], "the later commits wait for a sync that started after them");
+    assert.equal(syncs.length, 2, "one more sync, for both of them");
+    syncs[1]!.resolve();
+    await Promise.all([second, third]);
+    assert.deepEqual(settled, ["first", "second", "third"]);
+    assert.equal(syncs.length, 2);
+  });
+
+  it("a failed sync fails the commits it covered, not the ones after it", async () => {
+    const syncs: ReturnType<typeof deferred>[] = [];
+    const durable = coalescedSync(() => {
+      const d = deferred();
+      syncs.push(d);
+      return d.promise;
+    });
+    const first = durable();
+    await tick();
+    const second = durable();
+    await tick();
+    syncs[0]!.reject(new Error("EIO"));
+    await assert.rejects(first, /EIO/);
+    await tick();
+    assert.equal(syncs.length, 2, "the later commit gets a sync of its own");
+    syncs[1]!.resolve();
+    await second;
+  });
+});
+
+describe("durable commits off the event loop: the file", () => {
+  it("syncs the file at the path, opening it again when the path is a new file", async () => {
+    const file = path.join(work.dir, "log");
+    writeFileSync(file, "one");
+    const sync = fileSyncer(file);
+    try {
+      await sync();
+      const fdsTo = (target: string) =>
+        spawnSync("ls", ["-l", `/proc/${process.pid}/fd`], { encoding: "utf8" })
+          .stdout.split("\n")
+          .filter((l) => l.includes(target));
+      assert.equal(fdsTo(file).length, 1);
+      writeFileSync(`${file}.new`, "two");
+      renameSync(`${file}.new`, file);
+      await sync();
+      const open = fdsTo(file);
+      assert.equal(open.length, 1, open.join("\n"));
+      assert.ok(!open[0]!.includes("(deleted)"), `the replaced file is still the one synced: ${open[0]}`);
+    } finally {
+      await sync.close();
+    }
+  });
+
+  it("turns a WAL database to synchronous NORMAL; leaves any other at FULL", () => {
+    const wal = new Database(path.join(work.dir, "wal.sqlite"));
+    wal.pragma("journal_mode = WAL");
+    const sync = walSyncFor(wal, wal.name);
+    assert.ok(sync);
+    assert.equal(wal.pragma("synchronous", { simple: true }), 1);
+    wal.close();
+    const rollback = new Database(path.join(work.dir, "rollback.sqlite"));
+    assert.equal(walSyncFor(rollback, rollback.name), null);
+    assert.equal(rollback.pragma("synchronous", { simple: true }), 2);
+    rollback.close();
+  });
+});
+
+const strace = spawnSync("strace", ["-V"]).status === 0 ? "strace" : null;
+
+/** Appends audit entries in a child process under strace: which threads fsync meanwhile. */
+function tracedAppends(longRunning: boolean): { main: number; others: number; entries: number } {
+  const dir = path.join(work.dir, `traced-${longRunning}`);
+  mkdirSync(dir);
+  const script = path.join(dir, "append.mts");
+  const catalogModule = path.resolve(import.meta.dirname, "../../src/catalog/index.js");
+  writeFileSync(
+    script,
+    `import { accessSync } from "node:fs";
+import { openCatalog } from ${JSON.stringify(catalogModule)};
+const mark = (name: string) => { try { accessSync("/lifeline-strace-" + name); } catch {} };
+const catalog = await openCatalog(${JSON.stringify(path.join(dir, "catalog.sqlite"))}, { backgroundCheckpoints: ${longRunning} });
+mark("begin");
+const at = new Date().toISOString();
+for (let round = 0; round < 20; round++) {
+  await Promise.all(Array.from({ length: 5 }, (_, i) =>
+    catalog.appendAudit({ at, kind: "admission", identity: "alice", host: "h", asset: null, planId: null, data: { round, i } })));
+}
+mark("end");
+const entries = (await catalog.audit({ kind: "admission" })).length;
+await catalog.close();
+console.log(JSON.stringify({ pid: process.pid, entries }));
+`,
+  );
+  const log = path.join(dir, "strace.log");
+  const r = spawnSync(
+    "strace",
+    [
+      "-f",
+      "-qq",
+      "-o",
+      log,
+      "-e",
+      "trace=fsync,fdatasync,access,faccessat,faccessat2",
+      process.execPath,
+      "--import",
+      "tsx",
+      script,
+    ],
+    { encoding: "utf8", timeout: 60_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const { pid, entries } = JSON.parse(r.stdout.trim().split("\n").pop()!) as { pid: number; entries: number };
+  const lines = readFileSync(log, "utf8").split("\n");
+  const begin = lines.findIndex((l) => l.includes("/lifeline-strace-begin"));
+  const end = lines.findIndex((l) => l.includes("/lifeline-strace-end"));
+  assert.ok(begin >= 0 && end > begin, "the markers are in the trace");
+  let main = 0;
+  let others = 0;
+  for (const line of lines.slice(begin, end)) {
+    const m = /^(\d+)\s+(fsync|fdatasync)\(/.exec(line);
+    if (!m) continue;
+    if (Number(m[1]) === pid) main++;
+    else others++;
+  }
+  return { main, others, entries };
+}
+
+describe(
+  "durable commits off the event loop: the catalog",
+  { skip: strace ? false : "strace is not installed" },
+  () => {
+    it("lifeline serve's catalog: no fsync on the main thread while appending; the WAL is synced on another", () => {
+      const r = tracedAppends(true);
+      assert.equal(r.entries, 100);
+      assert.equal(r.main, 0, `the main thread synced ${r.main} times`);
+      assert.ok(r.others > 0, "the commits were synced (on the thread pool)");
+    });
+
+    it("a CLI process's catalog (control): the main thread syncs its commits itself", () => {
+      const r = tracedAppends(false);
+      assert.equal(r.entries, 100);
+      assert.ok(r.main > 0, "SQLite's FULL syncs on the main thread");
+    });
+  },
+);
+
+describe("appends that wait for the disk, and those that do not", () => {
+  /** A long-running catalog whose syncs are held until released (the catalog itself is real). */
+  async function heldCatalog(name: string) {
+    const { openCatalog } = await import("../../src/catalog/index.js");
+    const catalog = await openCatalog(path.join(work.dir, name), { backgroundCheckpoints: true });
+    const backend = (catalog as unknown as { store: { backend: { durable?: () => Promise<void> } } }).store
+      .backend;
+    const syncs: ReturnType<typeof deferred>[] = [];
+    backend.durable = () => {
+      const d = deferred();
+      syncs.push(d);
+      return d.promise;
+    };
+    return { catalog, syncs };
+  }
+  const input = (n: number) => ({
+    at: new Date().toISOString(),
+    kind: "admission" as const,
+    identity: "alice",
+    host: "h",
+    asset: null,
+    planId: null,
+    data: { n },
+  });
+
+  it("an append returns only once its entry is on disk; one that need not wait returns once committed", async () => {
+    const { catalog, syncs } = await heldCatalog("held.sqlite");
+    try {
+      let waited = false;
+      const waiting = catalog.appendAudit(input(1)).then(() => (waited = true));
+      const committed = await catalog.appendAudit(input(2), { waitForDisk: false });
+      assert.equal(committed.seq, 2, "both in one group, chained");
+      assert.equal((await catalog.audit({ kind: "admission" })).length, 2);
+      assert.equal(waited, false, "the entry that waits for the disk is not returned before its sync");
+      assert.equal(syncs.length, 1);
+      syncs[0]!.resolve();
+      await waiting;
+      assert.equal(waited, true);
+    } finally {
+      for (const s of syncs) s.resolve();
+      await catalog.close();
+    }
+  });
+
+  it("a failed sync fails the appends that wait for it (the webhook then denies), not the others", async () => {
+    const { catalog, syncs } = await heldCatalog("failing.sqlite");
+    try {
+      const waiting = catalog.appendAudit(input(1));
+      const committed = catalog.appendAudit(input(2), { waitForDisk: false });
+      assert.equal((await committed).seq, 2);
+      syncs[0]!.reject(new Error("EIO: i/o error"));
+      await assert.rejects(waiting, /syncing the audit log to disk.*EIO/s);
+    } finally {
+      await catalog.close();
+    }
+  });
+});
