@@ -197,6 +197,19 @@ function notEmpty(target: Target, state: DatabaseState): LifelineError {
   });
 }
 
+/** Throws when `target` holds user objects now (it held none, or did not exist, when inspected). */
+async function stillEmpty(recovery: Recovery, target: Target): Promise<void> {
+  const now = await recovery.inspect(target);
+  if (!now.exists || now.userObjects === 0) return;
+  throw new LifelineError({
+    code: "RESTORE_TARGET_NOT_EMPTY",
+    kind: "runtime",
+    message: `${target.display} is no longer empty: it holds ${now.userObjects} user object${now.userObjects === 1 ? "" : "s"} put there since it was inspected (another restore or a client); it was not replaced, the restored copy was removed`,
+    details: [`e.g. ${now.sample.join(", ")}${now.userObjects > now.sample.length ? ", …" : ""}`],
+    fix: "restore into a new or empty database, or add --replace to replace its data (a destructive plan through the gate)",
+  });
+}
+
 /** `--to` reaches the asset's own database: only --in-place replaces it (and keeps the current one). */
 function ownDatabase(
   target: Target,
@@ -387,6 +400,9 @@ async function restoreFrom(
           previous: "drop",
           readOnly: false,
           jobs: asset.drillJobs,
+          // The swap drops what the target holds: checked under the recovery lock right before it, as
+          // another restore (--tables) may have put tables in it since it was inspected.
+          unchanged: { writes: null, check: async () => stillEmpty(recovery, target) },
         });
         return await finish(done, null);
       }

@@ -229,4 +229,54 @@ describe("restore (the use case) against the real PostgreSQL", () => {
       [],
     );
   });
+
+  it("--to a new database: one another restore put tables in after it was inspected is not replaced (nothing it holds is dropped)", async () => {
+    const target = `${db.name}_stale`;
+    names.push(target);
+    const base = testContext(repoDir);
+    let ran = false;
+    // Deterministic interleaving: right after this restore first inspects the (absent) target, another
+    // restore brings one table into it and a client writes a row there; then this one goes on.
+    const engineOf = (name: string): Engine => {
+      const engine = base.engine(name);
+      const real = engine.recovery as Recovery;
+      const recovery: Recovery = {
+        ...real,
+        inspect: async (t: Target) => {
+          const state = await real.inspect(t);
+          if (!ran && engine.database(t) === target && !state.exists) {
+            ran = true;
+            const other = await restore(
+              testContext(repoDir),
+              deps(),
+              request({ tables: "public.notes", to: urlFor(target) }),
+            );
+            assert.equal(other.status, "restored");
+            await query(urlFor(target), "INSERT INTO notes VALUES (1000, 'written after')");
+          }
+          return state;
+        },
+      };
+      return { ...engine, recovery };
+    };
+    await assert.rejects(
+      restore({ ...base, engine: engineOf }, deps(), request({ to: urlFor(target) })),
+      (e: unknown) => e instanceof LifelineError && e.code === "RESTORE_TARGET_NOT_EMPTY",
+    );
+    assert.ok(ran, "the other restore ran after the target was inspected");
+    assert.deepEqual(await query(urlFor(target), "SELECT count(*)::int AS n FROM notes"), [{ n: 21 }]);
+    assert.deepEqual(
+      await query(urlFor(target), "SELECT to_regclass('public.merchants') IS NULL AS absent"),
+      [{ absent: true }],
+    );
+    assert.deepEqual(
+      await query(
+        ADMIN_URL,
+        "SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND datname <> $1",
+        [target],
+      ),
+      [],
+      "the restored copy is removed",
+    );
+  });
 });
