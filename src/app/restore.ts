@@ -203,7 +203,7 @@ async function stillEmpty(recovery: Recovery, target: Target): Promise<void> {
   if (!now.exists || now.userObjects === 0) return;
   throw new LifelineError({
     code: "RESTORE_TARGET_NOT_EMPTY",
-    kind: "runtime",
+    kind: "usage",
     message: `${target.display} is no longer empty: it holds ${now.userObjects} user object${now.userObjects === 1 ? "" : "s"} put there since it was inspected (another restore or a client); it was not replaced, the restored copy was removed`,
     details: [`e.g. ${now.sample.join(", ")}${now.userObjects > now.sample.length ? ", …" : ""}`],
     fix: "restore into a new or empty database, or add --replace to replace its data (a destructive plan through the gate)",
