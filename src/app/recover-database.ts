@@ -26,10 +26,11 @@ export interface DatabaseRecoveryRequest {
   readOnly: boolean;
   jobs: number;
   /**
-   * "drop" of a target that holds data after a plan (--replace): the target must be as the plan saw
-   * it. `check` runs right before the swap (it re-plans and throws RESTORE_TARGET_CHANGED when the
-   * plan changed); `writes` is the target's Recovery.writes() reading taken when the plan was last
-   * checked, compared again inside the swap once the target's sessions have ended.
+   * "drop" of a target that exists: what it holds must be what the caller saw. `check` runs right
+   * before the swap, under the lock (--replace: it re-plans and throws RESTORE_TARGET_CHANGED when
+   * the plan changed; a target inspected empty or absent: it throws when it holds anything now);
+   * `writes` is the target's Recovery.writes() reading taken when the plan was last checked (null:
+   * none), compared again inside the swap once the target's sessions have ended.
    */
   unchanged?: { check: () => Promise<void>; writes: string | null };
 }
@@ -208,7 +209,7 @@ export async function recoverDatabase(
       if (request.readOnly || (state.exists && state.readOnly)) await recovery.setReadOnly(staging, true);
       checkSignal();
       if (request.unchanged && state.exists) {
-        ctx.progress.phase(`checking that ${database} is still as the plan saw it`);
+        ctx.progress.phase(`checking that ${database} is still as it was before the restore`);
         await request.unchanged.check();
       }
       ctx.progress.phase(

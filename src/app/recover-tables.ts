@@ -1,9 +1,10 @@
+import { randomBytes } from "node:crypto";
 import { compareRestored, type Mismatch } from "../core/drill/compare.js";
 import { LifelineError, asLifelineError } from "../core/errors.js";
 import { refuseSystemDatabase, type ReportedForeignKey } from "../core/restore/restore.js";
 import type { Manifest } from "../core/restore-point/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
-import type { Target } from "../ports/engine.js";
+import type { Engine, Recovery, Target } from "../ports/engine.js";
 import type { AppContext } from "./context.js";
 
 export interface TableRecoveryRequest {
@@ -12,8 +13,16 @@ export interface TableRecoveryRequest {
   manifest: Manifest;
   /** Local directory holding its artifacts, checked by the caller (Repository.localArtifacts). */
   artifacts: string;
-  /** An existing database (the asset's own, or a `--to` target, created by the caller when needed). */
+  /** The asset's own database, or a `--to` target (see `create`). */
   target: Target;
+  /**
+   * The target did not exist when inspected: it is created empty (staged, then renamed; in the
+   * restore point's encoding and locale) under the same recovery lock as the restore, and dropped
+   * under that lock again when the restore fails, so that what is dropped is only what this restore
+   * made. When another restore created it in the meantime, it is restored into as it is (its tables
+   * are never overwritten) and never dropped.
+   */
+  create?: boolean;
   /** Tables as the manifest names them (see selectTables). */
   tables: readonly string[];
   jobs: number;
@@ -70,39 +79,18 @@ export async function recoverTables(ctx: AppContext, request: TableRecoveryReque
     });
   }
   try {
-    const restoreStarted = performance.now();
-    const restored = await recovery.restoreTables(request.target, {
-      directory: request.artifacts,
-      manifest: request.manifest,
-      jobs: request.jobs,
-      signal: ctx.signal,
-      progress: ctx.progress,
-      ownership: request.ownership ?? "keep",
-      tables: request.tables,
-    });
-    const restoreSeconds = seconds(restoreStarted);
-
-    ctx.progress.phase(`fingerprinting the ${restored.tables.length} restored tables`);
-    const verifyStarted = performance.now();
-    const actual = await engine
-      .fingerprint(request.target, ctx.signal, request.manifest.fingerprints, restored.tables)
-      .catch((error: unknown) => {
-        throw asLifelineError(error, "VERIFY_FAILED", "fingerprinting the restored tables failed");
-      });
-    const mismatches = compareRestored(request.manifest.fingerprints, actual, restored);
-    const wanted = new Set(restored.tables);
-    return {
-      tables: restored.tables,
-      sequences: restored.sequences,
-      views: restored.views,
-      rows: actual.tables.filter((t) => wanted.has(t.table)).reduce((sum, t) => sum + t.rows, 0),
-      restoreSeconds,
-      verifySeconds: seconds(verifyStarted),
-      verified: mismatches.length === 0,
-      mismatches,
-      foreignKeys: restored.foreignKeys,
-      tools: restored.tools,
-    };
+    const created = request.create === true && (await createEmpty(ctx, recovery, request));
+    try {
+      return await restoreAndVerify(ctx, engine, recovery, request);
+    } catch (error) {
+      if (created)
+        await recovery.drop(request.target).catch((dropError: unknown) => {
+          ctx.progress.warn(
+            `could not drop ${request.target.display}, created for this failed restore (drop it by hand once you no longer need it): ${dropError instanceof Error ? dropError.message : String(dropError)}`,
+          );
+        });
+      throw error;
+    }
   } finally {
     await lock.release().catch((error: unknown) => {
       ctx.progress.warn(
@@ -110,4 +98,70 @@ export async function recoverTables(ctx: AppContext, request: TableRecoveryReque
       );
     });
   }
+}
+
+/** Creates `target` empty, under its recovery lock; false when it exists (another restore made it). */
+async function createEmpty(
+  ctx: AppContext,
+  recovery: Recovery,
+  request: TableRecoveryRequest,
+): Promise<boolean> {
+  const { target, manifest } = request;
+  if ((await recovery.inspect(target)).exists) return false;
+  ctx.progress.phase(`creating ${target.display}`);
+  const staged = await recovery.stage(target, {
+    nonce: randomBytes(4).toString("hex"),
+    encoding: manifest.source.encoding,
+    locale: manifest.source.locale,
+    like: null,
+  });
+  try {
+    await recovery.swap(target, staged, null);
+    return true;
+  } catch (error) {
+    await recovery.drop(staged).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The restore and its verification; the caller holds the target's recovery lock. */
+async function restoreAndVerify(
+  ctx: AppContext,
+  engine: Engine,
+  recovery: Recovery,
+  request: TableRecoveryRequest,
+): Promise<TableRecovery> {
+  const restoreStarted = performance.now();
+  const restored = await recovery.restoreTables(request.target, {
+    directory: request.artifacts,
+    manifest: request.manifest,
+    jobs: request.jobs,
+    signal: ctx.signal,
+    progress: ctx.progress,
+    ownership: request.ownership ?? "keep",
+    tables: request.tables,
+  });
+  const restoreSeconds = seconds(restoreStarted);
+
+  ctx.progress.phase(`fingerprinting the ${restored.tables.length} restored tables`);
+  const verifyStarted = performance.now();
+  const actual = await engine
+    .fingerprint(request.target, ctx.signal, request.manifest.fingerprints, restored.tables)
+    .catch((error: unknown) => {
+      throw asLifelineError(error, "VERIFY_FAILED", "fingerprinting the restored tables failed");
+    });
+  const mismatches = compareRestored(request.manifest.fingerprints, actual, restored);
+  const wanted = new Set(restored.tables);
+  return {
+    tables: restored.tables,
+    sequences: restored.sequences,
+    views: restored.views,
+    rows: actual.tables.filter((t) => wanted.has(t.table)).reduce((sum, t) => sum + t.rows, 0),
+    restoreSeconds,
+    verifySeconds: seconds(verifyStarted),
+    verified: mismatches.length === 0,
+    mismatches,
+    foreignKeys: restored.foreignKeys,
+    tools: restored.tools,
+  };
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { LifelineError, isLifelineError } from "../core/errors.js";
 import { secrets } from "../core/redact.js";
 import { assemblePlan, type Plan } from "../core/plan/plan.js";
@@ -67,10 +66,6 @@ export type RestoreOutcome =
   | { status: "gated"; gate: RunOutcome }
   /** --dry-run of a restore that needs no gate (into a new or empty database): everything checked. */
   | { status: "dry-run"; what: string; gate: null };
-
-function nonce(): string {
-  return randomBytes(4).toString("hex");
-}
 
 function sameDatabase(engine: Engine, a: Target, b: Target): boolean {
   const key = (t: Target) => {
@@ -202,6 +197,19 @@ function notEmpty(target: Target, state: DatabaseState): LifelineError {
   });
 }
 
+/** Throws when `target` holds user objects now (it held none, or did not exist, when inspected). */
+async function stillEmpty(recovery: Recovery, target: Target): Promise<void> {
+  const now = await recovery.inspect(target);
+  if (!now.exists || now.userObjects === 0) return;
+  throw new LifelineError({
+    code: "RESTORE_TARGET_NOT_EMPTY",
+    kind: "usage",
+    message: `${target.display} is no longer empty: it holds ${now.userObjects} user object${now.userObjects === 1 ? "" : "s"} put there since it was inspected (another restore or a client); it was not replaced, the restored copy was removed`,
+    details: [`e.g. ${now.sample.join(", ")}${now.userObjects > now.sample.length ? ", …" : ""}`],
+    fix: "restore into a new or empty database, or add --replace to replace its data (a destructive plan through the gate)",
+  });
+}
+
 /** `--to` reaches the asset's own database: only --in-place replaces it (and keeps the current one). */
 function ownDatabase(
   target: Target,
@@ -248,31 +256,6 @@ function tablesOfManifest(manifest: Manifest, names: readonly string[]): Recover
   return names.map((name) => ({ name, identity: "", rows: byName.get(name)?.rows ?? 0, bytes: 0 }));
 }
 
-/** Creates an empty database named as `target` (it does not exist): staged, then renamed. */
-async function createEmpty(recovery: Recovery, target: Target, manifest: Manifest): Promise<boolean> {
-  const lock = await recovery.lock(target);
-  if (!lock) throw busy(target);
-  try {
-    // Another restore may have created it since it was inspected: never swap over a database.
-    if ((await recovery.inspect(target)).exists) return false;
-    const staged = await recovery.stage(target, {
-      nonce: nonce(),
-      encoding: manifest.source.encoding,
-      locale: manifest.source.locale,
-      like: null,
-    });
-    try {
-      await recovery.swap(target, staged, null);
-      return true;
-    } catch (error) {
-      await recovery.drop(staged).catch(() => undefined);
-      throw error;
-    }
-  } finally {
-    await lock.release();
-  }
-}
-
 /** --replace: the target changed between the plan's last check and the swap; nothing was replaced. */
 function targetChangedSincePlan(target: Target, plan: Plan, now: Plan): LifelineError {
   return new LifelineError({
@@ -280,15 +263,6 @@ function targetChangedSincePlan(target: Target, plan: Plan, now: Plan): Lifeline
     kind: "runtime",
     message: `${target.display} changed while the restore point was restored (plan ${plan.planId.slice(0, 12)} → ${now.planId.slice(0, 12)}: objects created, dropped or rows changed): it was not replaced, it is as it is now; the restored copy was removed`,
     fix: "plan again (run the same command: the new plan lists what the database holds now, and needs its own approval), and stop what writes into it before replacing it",
-  });
-}
-
-function busy(target: Target): LifelineError {
-  return new LifelineError({
-    code: "RESTORE_BUSY",
-    kind: "runtime",
-    message: `another restore into ${target.display} is running: nothing was restored`,
-    fix: "wait for it to finish, then run this restore again",
   });
 }
 
@@ -426,6 +400,9 @@ async function restoreFrom(
           previous: "drop",
           readOnly: false,
           jobs: asset.drillJobs,
+          // The swap drops what the target holds: checked under the recovery lock right before it, as
+          // another restore (--tables) may have put tables in it since it was inspected.
+          unchanged: { writes: null, check: async () => stillEmpty(recovery, target) },
         });
         return await finish(done, null);
       }
@@ -519,26 +496,18 @@ async function restoreFrom(
           gate: null,
           what: `${tables.length} table${tables.length === 1 ? "" : "s"} of restore point ${manifest.id} would be restored into ${state.exists ? "" : "a new database "}${target.display}: ${tables.join(", ")}`,
         };
-      let created = false;
-      if (!state.exists) {
-        ctx.progress.phase(`creating ${target.display}`);
-        created = await createEmpty(recovery, target, manifest);
-      }
-      try {
-        const done = await recoverTables(ctx, {
-          asset,
-          manifest,
-          artifacts,
-          target,
-          tables,
-          jobs: asset.drillJobs,
-        });
-        return await finish(done, null);
-      } catch (error) {
-        // A database lifeline created for this restore goes with it: the target is left as it was.
-        if (created) await recovery.drop(target).catch(() => undefined);
-        throw error;
-      }
+      // A database it creates is created and, when the restore fails, dropped under one recovery lock:
+      // never one another restore has put tables in since.
+      const done = await recoverTables(ctx, {
+        asset,
+        manifest,
+        artifacts,
+        target,
+        tables,
+        jobs: asset.drillJobs,
+        create: !state.exists,
+      });
+      return await finish(done, null);
     }
     // Back into the asset's own database: a plan through the gate.
     const box: { done?: TableRecovery; failure?: unknown } = {};

@@ -11,6 +11,7 @@ import { restoreCommand } from "../../src/core/restore/options.js";
 import type { Manifest } from "../../src/core/restore-point/restore-point.js";
 import type { Catalog } from "../../src/ports/catalog.js";
 import { systemClock } from "../../src/ports/clock.js";
+import type { Engine, Recovery, Target } from "../../src/ports/engine.js";
 import type { Repository } from "../../src/ports/repository.js";
 import { testAsset, testContext } from "../support/context.js";
 import {
@@ -142,5 +143,140 @@ describe("restore (the use case) against the real PostgreSQL", () => {
     } finally {
       await query(db.url, "DROP TABLE created_since");
     }
+  });
+
+  it("--tables --to a new database: a restore that ran into it once it existed never loses its tables to one that failed", async () => {
+    const target = `${db.name}_race`;
+    names.push(target);
+    const base = testContext(repoDir);
+    // The other restore: the same table into the same database (what two people restoring at once do).
+    const other: { outcome?: Promise<unknown> } = {};
+    const runOther = () =>
+      restore(testContext(repoDir), deps(), request({ tables: "public.notes", to: urlFor(target) }));
+    // Deterministic interleaving: whenever this restore releases a recovery lock on the target and the
+    // target exists, the other restore runs to its end before this one goes on (once). Every engine
+    // ctx.engine() returns is wrapped: the app asks for the engine again in each step (recoverTables).
+    const engineOf = (name: string): Engine => {
+      const engine = base.engine(name);
+      const real = engine.recovery as Recovery;
+      const recovery: Recovery = {
+        ...real,
+        lock: async (t: Target) => {
+          const held = await real.lock(t);
+          if (!held || engine.database(t) !== target) return held;
+          return {
+            release: async () => {
+              await held.release();
+              if (other.outcome === undefined && (await real.inspect(t)).exists) {
+                other.outcome = runOther().then(
+                  (o) => o,
+                  (e: unknown) => e,
+                );
+                await other.outcome;
+              }
+            },
+          };
+        },
+      };
+      return { ...engine, recovery };
+    };
+    const mine = await restore(
+      { ...base, engine: engineOf },
+      deps(),
+      request({ tables: "public.notes", to: urlFor(target) }),
+    ).then(
+      (o) => o,
+      (e: unknown) => e,
+    );
+    assert.ok(other.outcome, "the other restore ran once the target existed");
+    const theirs = await other.outcome;
+    const outcomes = [mine, theirs];
+    const restored = outcomes.filter((o) => !(o instanceof Error));
+    const refused = outcomes.filter((o): o is LifelineError => o instanceof LifelineError);
+    assert.equal(restored.length, 1, String(outcomes));
+    assert.equal(refused.length, 1, String(outcomes));
+    assert.ok(["RESTORE_BUSY", "RESTORE_TABLES_EXIST"].includes(refused[0]?.code ?? ""), refused[0]?.code);
+    assert.equal(await databaseExists(target), true, "the database holding the restored table is kept");
+    assert.deepEqual(await query(urlFor(target), "SELECT count(*)::int AS n FROM notes"), [{ n: 20 }]);
+  });
+
+  it("--tables --to a new database: a failed restore drops the database it created, nothing else", async () => {
+    const target = `${db.name}_failed`;
+    names.push(target);
+    const base = testContext(repoDir);
+    const engineOf = (name: string): Engine => {
+      const engine = base.engine(name);
+      const real = engine.recovery as Recovery;
+      const recovery: Recovery = {
+        ...real,
+        restoreTables: async () => {
+          throw new LifelineError({
+            code: "RESTORE_FAILED",
+            kind: "runtime",
+            message: "pg_restore failed (injected)",
+          });
+        },
+      };
+      return { ...engine, recovery };
+    };
+    await assert.rejects(
+      restore({ ...base, engine: engineOf }, deps(), request({ tables: "public.notes", to: urlFor(target) })),
+      (e: unknown) => e instanceof LifelineError && e.code === "RESTORE_FAILED",
+    );
+    assert.equal(await databaseExists(target), false);
+    assert.deepEqual(
+      await query(ADMIN_URL, "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", [target]),
+      [],
+    );
+  });
+
+  it("--to a new database: one another restore put tables in after it was inspected is not replaced (nothing it holds is dropped)", async () => {
+    const target = `${db.name}_stale`;
+    names.push(target);
+    const base = testContext(repoDir);
+    let ran = false;
+    // Deterministic interleaving: right after this restore first inspects the (absent) target, another
+    // restore brings one table into it and a client writes a row there; then this one goes on.
+    const engineOf = (name: string): Engine => {
+      const engine = base.engine(name);
+      const real = engine.recovery as Recovery;
+      const recovery: Recovery = {
+        ...real,
+        inspect: async (t: Target) => {
+          const state = await real.inspect(t);
+          if (!ran && engine.database(t) === target && !state.exists) {
+            ran = true;
+            const other = await restore(
+              testContext(repoDir),
+              deps(),
+              request({ tables: "public.notes", to: urlFor(target) }),
+            );
+            assert.equal(other.status, "restored");
+            await query(urlFor(target), "INSERT INTO notes VALUES (1000, 'written after')");
+          }
+          return state;
+        },
+      };
+      return { ...engine, recovery };
+    };
+    await assert.rejects(
+      restore({ ...base, engine: engineOf }, deps(), request({ to: urlFor(target) })),
+      (e: unknown) => e instanceof LifelineError && e.code === "RESTORE_TARGET_NOT_EMPTY",
+    );
+    assert.ok(ran, "the other restore ran after the target was inspected");
+    assert.deepEqual(await query(urlFor(target), "SELECT count(*)::int AS n FROM notes"), [{ n: 21 }]);
+    assert.deepEqual(
+      await query(urlFor(target), "SELECT to_regclass('public.merchants') IS NULL AS absent"),
+      [{ absent: true }],
+    );
+    assert.deepEqual(
+      await query(
+        ADMIN_URL,
+        "SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND datname <> $1",
+        [target],
+      ),
+      [],
+      "the restored copy is removed",
+    );
   });
 });
