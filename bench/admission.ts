@@ -28,7 +28,7 @@
  * process_resident_memory_bytes from its /metrics), cache synced.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import os from "node:os";
 import path from "node:path";
@@ -164,14 +164,19 @@ async function webhook(): Promise<void> {
       deps: {
         ctx: {
           engine: (name) => engineFor(name, { postgres: {} }),
-          repository: withOverviewCache(new LocalRepository(path.join(dir, "repository"))),
+          repository: trace
+            ? trace.timed(
+                () => "repository",
+                withOverviewCache(new LocalRepository(path.join(dir, "repository"))),
+              )
+            : withOverviewCache(new LocalRepository(path.join(dir, "repository"))),
           scratch: (s) => (s === "embedded" ? embeddedScratch() : serverScratch(s.url)),
           clock: systemClock,
           progress: silentProgress,
           signal: new AbortController().signal,
           backup: { jobs: 1, compression: 1 },
         },
-        cluster: (s) => cache.cluster(s),
+        cluster: trace ? (s) => trace.timed(() => "cluster", cache.cluster(s)) : (s) => cache.cluster(s),
         readManifests: (files, recursive) => readManifests(files, recursive, dir),
       },
       options: {
@@ -192,7 +197,9 @@ async function webhook(): Promise<void> {
         env: {},
       },
     },
-    catalog: trace ? () => catalog.get().then((c) => trace.timedCatalog(c)) : () => catalog.get(),
+    catalog: trace
+      ? () => catalog.get().then((c) => trace.timed((m) => (m === "appendAudit" ? "append" : "catalog"), c))
+      : () => catalog.get(),
     clock: systemClock,
     host: "bench",
     warn: () => undefined,
@@ -205,7 +212,7 @@ async function webhook(): Promise<void> {
       ? async (body) => {
           const t0 = performance.now();
           const outcome = await judgeAdmission(deps, body);
-          trace.admit(outcome.decision, t0, performance.now() - t0);
+          trace.admit(outcome.decision, t0, performance.now() - t0, String(outcome.log.uid ?? ""));
           return outcome;
         }
       : (body) => judgeAdmission(deps, body),
@@ -240,7 +247,7 @@ async function webhook(): Promise<void> {
     `ports ${judge.port} ${allowAll.port} ${Math.round(performance.now() - started)} ${JSON.stringify(cache.readiness())}\n`,
   );
   process.on("SIGTERM", () => {
-    trace?.report();
+    trace?.report(path.join(dir, "trace.json"));
     alloc?.();
     cache.stop();
     void Promise.all([judge.close(), allowAll.close(), catalog.close()]).then(() => process.exit(0));
@@ -269,7 +276,7 @@ async function startAllocationProfile(file: string): Promise<() => void> {
 }
 
 function startTrace() {
-  const admits: { decision: string; start: number; ms: number }[] = [];
+  const admits: { decision: string; start: number; ms: number; uid: string }[] = [];
   const gcs: { kind: string; start: number; ms: number }[] = [];
   const kinds: Record<number, string> = { 1: "scavenge", 2: "mark-compact", 4: "incremental", 8: "weak" };
   const observer = new PerformanceObserver((list) => {
@@ -289,31 +296,47 @@ function startTrace() {
   };
   const gcIn = (start: number, ms: number) =>
     gcs.filter((g) => g.start < start + ms && g.start + g.ms > start).reduce((t, g) => t + g.ms, 0);
-  const appends: { start: number; ms: number }[] = [];
+  const spans: { cat: string; start: number; ms: number }[] = [];
   const wrapped = new WeakMap<object, unknown>();
   return {
-    timedCatalog<C extends { appendAudit: (...args: never[]) => Promise<unknown> }>(catalog: C): C {
-      let w = wrapped.get(catalog) as C | undefined;
+    /** `target` with every method's promise timed, as a span of category `cat(method)`. */
+    timed<T extends object>(cat: (method: string) => string, target: T): T {
+      let w = wrapped.get(target) as T | undefined;
       if (w === undefined) {
-        const append = catalog.appendAudit.bind(catalog);
-        w = Object.assign(Object.create(catalog) as C, {
-          appendAudit: async (...args: never[]) => {
-            const t0 = performance.now();
-            try {
-              return await append(...args);
-            } finally {
-              appends.push({ start: t0, ms: performance.now() - t0 });
-            }
+        w = new Proxy(target, {
+          get(t, key, receiver) {
+            const value = Reflect.get(t, key, receiver) as unknown;
+            if (typeof value !== "function" || typeof key !== "string") return value;
+            return (...args: unknown[]) => {
+              const t0 = performance.now();
+              const result = (value as (...a: unknown[]) => unknown).apply(t, args);
+              if (result instanceof Promise) {
+                return result.finally(() =>
+                  spans.push({ cat: cat(key), start: t0, ms: performance.now() - t0 }),
+                );
+              }
+              return result;
+            };
           },
         });
-        wrapped.set(catalog, w);
+        wrapped.set(target, w);
       }
       return w;
     },
-    admit(decision: string, start: number, ms: number) {
-      admits.push({ decision, start, ms });
+    admit(decision: string, start: number, ms: number, uid: string) {
+      admits.push({ decision, start, ms, uid });
     },
-    report() {
+    report(file: string) {
+      // For the load's side: what happened when, on the wall clock it shares (timeOrigin + now).
+      const at = (t: number) => performance.timeOrigin + t;
+      writeFileSync(
+        file,
+        JSON.stringify({
+          gcs: gcs.map((g) => ({ at: at(g.start), ms: g.ms, kind: g.kind })),
+          spans: spans.map((a) => ({ at: at(a.start), ms: a.ms, cat: a.cat })),
+          admits: admits.map((a) => ({ at: at(a.start), ms: a.ms, decision: a.decision, uid: a.uid })),
+        }),
+      );
       const out = (line: string) => process.stderr.write(`trace ${line}\n`);
       for (const d of new Set(admits.map((a) => a.decision)))
         out(`admit ${d}: ${summary(admits.filter((a) => a.decision === d).map((a) => a.ms))}`);
@@ -322,11 +345,10 @@ function startTrace() {
       // The slowest 1 % of judged requests: how much of each was garbage collection.
       const slow = [...admits].sort((a, b) => b.ms - a.ms).slice(0, Math.ceil(admits.length / 100));
       const withGc = slow.filter((a) => gcIn(a.start, a.ms) > 0);
-      const appendIn = (start: number, ms: number) =>
-        appends.filter((g) => g.start >= start && g.start < start + ms).reduce((t, g) => t + g.ms, 0);
-      out(`audit appends: ${summary(appends.map((a) => a.ms))}`);
+      for (const cat of new Set(spans.map((x) => x.cat)))
+        out(`${cat}: ${summary(spans.filter((x) => x.cat === cat).map((x) => x.ms))}`);
       out(
-        `slowest 1 % (${slow.length}): ${withGc.length} overlap a GC; their time ${slow.reduce((t, a) => t + a.ms, 0).toFixed(0)} ms, GC inside ${slow.reduce((t, a) => t + gcIn(a.start, a.ms), 0).toFixed(0)} ms, audit appends ${slow.reduce((t, a) => t + appendIn(a.start, a.ms), 0).toFixed(0)} ms; by decision ${JSON.stringify(Object.fromEntries([...new Set(slow.map((a) => a.decision))].map((d) => [d, slow.filter((a) => a.decision === d).length])))}`,
+        `slowest 1 % (${slow.length}): ${withGc.length} overlap a GC; their time ${slow.reduce((t, a) => t + a.ms, 0).toFixed(0)} ms, GC inside ${slow.reduce((t, a) => t + gcIn(a.start, a.ms), 0).toFixed(0)} ms; by decision ${JSON.stringify(Object.fromEntries([...new Set(slow.map((a) => a.decision))].map((d) => [d, slow.filter((a) => a.decision === d).length])))}`,
       );
       out(
         `event-loop delay: p50 ${(delay.percentile(50) / 1e6).toFixed(2)} p99 ${(delay.percentile(99) / 1e6).toFixed(2)} max ${(delay.max / 1e6).toFixed(2)} ms`,
@@ -380,6 +402,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "lifeline-admission-bench-"));
   const procs: ChildProcess[] = [];
   let catalogUrl = "";
+  const judgedRequests: { at: number; ms: number; kind: number; uid: string }[] = [];
   let dropDatabase = () => undefined as void;
   // Interrupted: the children go too.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -435,19 +458,21 @@ async function main(): Promise<void> {
     const kinds = { protected: 0, unbound: 1, retain: 2 } as const;
     const only = mix === "all" ? null : kinds[mix as keyof typeof kinds];
     if (only === undefined) throw new Error(`BENCH_MIX=${mix}: use all, protected, unbound or retain`);
-    const body = (i: number): { text: string; expect: boolean } => {
+    const body = (i: number): { text: string; expect: boolean; uid: string } => {
       const kind = only ?? i % 3;
       const n = i % NAMESPACES;
       const ns = kind === 0 ? "shop" : `bench-${String(n).padStart(2, "0")}`;
       const c = (i >> 2) % (CLAIMS / NAMESPACES / 2);
       const name = kind === 0 ? shopClaims[i % 2]! : `data-${kind === 1 ? 2 * c : 2 * c + 1}`;
+      const id = `bench-${++uid}`;
       return {
         expect: kind === 2,
+        uid: id,
         text: JSON.stringify({
           apiVersion: "admission.k8s.io/v1",
           kind: "AdmissionReview",
           request: {
-            uid: `bench-${++uid}`,
+            uid: id,
             kind: { group: "", version: "v1", kind: "PersistentVolumeClaim" },
             resource: { group: "", version: "v1", resource: "persistentvolumeclaims" },
             name,
@@ -499,16 +524,19 @@ async function main(): Promise<void> {
       const interval = 1000 / RATE;
       const count = Math.round(ms / interval);
       const t0 = performance.now();
-      type Result = { ms: number; allowed: boolean; expect: boolean } | { error: string };
+      type Result =
+        | { ms: number; allowed: boolean; expect: boolean; at: number; kind: number; uid: string }
+        | { error: string };
       const pending: Promise<Result>[] = [];
       for (let i = 0; i < count; i++) {
         const wait = t0 + i * interval - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         const b = body(i);
+        const at = performance.timeOrigin + performance.now();
         // Caught at once: a failed request is counted, it does not end the run.
         pending.push(
           post(port, b.text).then(
-            (r): Result => ({ ...r, expect: judged ? b.expect : true }),
+            (r): Result => ({ ...r, expect: judged ? b.expect : true, at, kind: only ?? i % 3, uid: b.uid }),
             (e: unknown): Result => ({ error: e instanceof Error ? e.message : String(e) }),
           ),
         );
@@ -522,15 +550,31 @@ async function main(): Promise<void> {
       }
       const wrong = answered.filter((r) => r.allowed !== r.expect).length;
       if (wrong > 0) throw new Error(`${wrong} of ${results.length} answers were not the expected decision`);
-      return answered.map((r) => r.ms);
+      return answered;
     };
 
     // The webhook process's CPU time (prom-client's process_cpu_seconds_total), per handler's slices.
     const cpu = async () =>
       Number(/^process_cpu_seconds_total (\S+)/m.exec(await get(judgePort!, "/metrics"))?.[1] ?? NaN);
+    // BENCH_TRACE: how long the webhook's main thread and this process waited for a CPU (run queue).
+    const runDelay = (pid: number | string) => {
+      try {
+        return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[1]) / 1e6;
+      } catch {
+        return NaN;
+      }
+    };
+    const waited = { judge: { hook: 0, load: 0 }, allow: { hook: 0, load: 0 } };
     const timed = async (port: string, ms: number, judged: boolean, into: number[], cpuInto: number[]) => {
       const before = await cpu();
-      into.push(...(await run(port, ms, judged)));
+      const [hook0, load0] = [runDelay(`${hook.proc.pid}/task/${hook.proc.pid}`), runDelay("self")];
+      const answered = await run(port, ms, judged);
+      const w = waited[judged ? "judge" : "allow"];
+      w.hook += runDelay(`${hook.proc.pid}/task/${hook.proc.pid}`) - hook0;
+      w.load += runDelay("self") - load0;
+      into.push(...answered.map((r) => r.ms));
+      if (judged)
+        judgedRequests.push(...answered.map((r) => ({ at: r.at, ms: r.ms, kind: r.kind, uid: r.uid })));
       cpuInto.push((await cpu()) - before);
     };
     await run(allowPort!, WARMUP_MS, false);
@@ -577,6 +621,10 @@ async function main(): Promise<void> {
     console.log(
       `webhook process RSS ${(rss / 2 ** 20).toFixed(0)} MiB (heap used ${(heap / 2 ** 20).toFixed(0)} MiB); machine load average ${load.toFixed(1)} at start, ${os.loadavg()[0]!.toFixed(1)} at end (${os.cpus().length} CPUs)`,
     );
+    if (process.env.BENCH_TRACE)
+      console.log(
+        `trace waiting for a CPU per request: webhook main thread ${(waited.judge.hook / j.n).toFixed(3)} ms judging, ${(waited.allow.hook / a.n).toFixed(3)} ms allowing all; the load ${(waited.judge.load / j.n).toFixed(3)} / ${(waited.allow.load / a.n).toFixed(3)} ms`,
+      );
     console.log(
       `targets: p99 <= 5 ms: ${j.p99 <= 5 ? "met" : "MISSED"}; within 2 ms of allow-all: ${j.p99 - a.p99 <= 2 ? "met" : "MISSED"}`,
     );
@@ -587,9 +635,68 @@ async function main(): Promise<void> {
   } finally {
     for (const p of procs) p.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
+    if (process.env.BENCH_TRACE) explainTail(path.join(dir, "trace.json"), judgedRequests);
     dropDatabase();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * BENCH_TRACE: what the slowest 1 % of judged requests (as the load saw them) overlapped in the
+ * webhook process: garbage collection, audit appends, judging (its own and others').
+ */
+function explainTail(file: string, requests: { at: number; ms: number; kind: number; uid: string }[]): void {
+  let trace: {
+    gcs: { at: number; ms: number; kind: string }[];
+    spans: { at: number; ms: number; cat: string }[];
+    admits: { at: number; ms: number; uid: string }[];
+  };
+  try {
+    trace = JSON.parse(readFileSync(file, "utf8")) as typeof trace;
+  } catch {
+    console.log("trace: the webhook process wrote no trace");
+    return;
+  }
+  const overlap = (spans: { at: number; ms: number }[], at: number, ms: number) =>
+    spans.reduce((t, s) => t + Math.max(0, Math.min(s.at + s.ms, at + ms) - Math.max(s.at, at)), 0);
+  const cats = [...new Set(trace.spans.map((x) => x.cat))];
+  const own = new Map(trace.admits.map((a) => [a.uid, a]));
+  const describe = (label: string, set: { at: number; ms: number; kind: number; uid: string }[]) => {
+    const n = set.length || 1;
+    const sum = (f: (r: { at: number; ms: number }) => number) => set.reduce((t, r) => t + f(r), 0) / n;
+    const kinds = ["protected", "unbound", "retain"].map(
+      (k, i) => `${k} ${set.filter((r) => r.kind === i).length}`,
+    );
+    console.log(
+      `trace ${label} (${set.length}; ${kinds.join(", ")}): latency ${sum((r) => r.ms).toFixed(2)} ms, of which GC ${sum((r) => overlap(trace.gcs, r.at, r.ms)).toFixed(2)} ms (${set.filter((r) => overlap(trace.gcs, r.at, r.ms) > 0).length} hit), judging ${sum((r) => overlap(trace.admits, r.at, r.ms)).toFixed(2)} ms; awaiting ${cats
+        .map(
+          (c) =>
+            `${c} ${sum((r) =>
+              overlap(
+                trace.spans.filter((x) => x.cat === c),
+                r.at,
+                r.ms,
+              ),
+            ).toFixed(2)} ms`,
+        )
+        .join(", ")}`,
+    );
+    const mine = set.map((r) => ({ r, o: own.get(r.uid) })).filter((x) => x.o !== undefined);
+    const m = mine.length || 1;
+    const avg = (f: (x: { r: { at: number; ms: number }; o: { at: number; ms: number } }) => number) =>
+      (
+        mine.reduce(
+          (t, x) => t + f(x as { r: { at: number; ms: number }; o: { at: number; ms: number } }),
+          0,
+        ) / m
+      ).toFixed(2);
+    console.log(
+      `trace ${label}: sent → its judging starts ${avg((x) => x.o.at - x.r.at)} ms, its judging ${avg((x) => x.o.ms)} ms, judged → received ${avg((x) => x.r.at + x.r.ms - x.o.at - x.o.ms)} ms`,
+    );
+  };
+  const sorted = [...requests].sort((a, b) => b.ms - a.ms);
+  describe("slowest 1 %", sorted.slice(0, Math.ceil(sorted.length / 100)));
+  describe("median 10 %", sorted.slice(Math.floor(sorted.length * 0.45), Math.floor(sorted.length * 0.55)));
 }
 
 if (ROLE === "simulator") await simulator();

@@ -65,6 +65,13 @@ export interface AdmissionOutcome {
   resource: string;
   operation: string;
   log: Record<string, unknown>;
+  /**
+   * Settles once the decision's audit entry is committed, or its failure logged (never rejects).
+   * A denial (or a dry run) is answered without waiting for it: it destroys nothing, and a denial
+   * that could not be recorded is still a denial. A request let through is answered only once its
+   * entry is on disk. The server waits for it before it closes.
+   */
+  recorded?: Promise<void>;
 }
 
 const DEFAULT_TIMEOUT_MS = 8_000;
@@ -138,7 +145,7 @@ async function judge(deps: AdmissionDeps, body: unknown, signal: AbortSignal): P
   if (subject.kind === "invalid") {
     // Lifeline's to judge but unreadable: denied, and recorded like any protected decision.
     const message = `lifeline cannot judge ${subject.target}: ${subject.reason}`;
-    await record(deps, req, signal, {
+    const { recorded } = await recordDenial(deps, req, subject.target, {
       result: "denied",
       reason: subject.reason,
       command: null,
@@ -146,6 +153,7 @@ async function judge(deps: AdmissionDeps, body: unknown, signal: AbortSignal): P
       asset: null,
     });
     return {
+      recorded,
       response: deny(req.uid, 400, message),
       httpStatus: 200,
       decision: "denied",
@@ -160,8 +168,15 @@ async function judge(deps: AdmissionDeps, body: unknown, signal: AbortSignal): P
     plan = await planCommand({ ...deps.plan.deps, signal }, subject.argv, deps.plan.options);
   } catch (error) {
     const reason = `lifeline could not plan ${command}: ${errorText(error)}`;
-    await record(deps, req, signal, { result: "denied", reason, command, planId: null, asset: null });
+    const { recorded } = await recordDenial(deps, req, subject.target, {
+      result: "denied",
+      reason,
+      command,
+      planId: null,
+      asset: null,
+    });
     return {
+      recorded,
       response: deny(req.uid, 403, `${reason}\n  it is denied until lifeline can tell what it would destroy`),
       httpStatus: 200,
       decision: "denied",
@@ -206,7 +221,7 @@ async function judge(deps: AdmissionDeps, body: unknown, signal: AbortSignal): P
     };
   }
   const result = verdict.allowed ? "allowed" : "denied";
-  const recorded = await record(deps, req, signal, {
+  const fields: RecordFields = {
     result,
     reason: verdict.reason,
     command,
@@ -218,7 +233,11 @@ async function judge(deps: AdmissionDeps, body: unknown, signal: AbortSignal): P
       // What an allowed change destroys, by uid: the control plane may finish it (allowance.ts).
       ...(verdict.allowed && !req.dryRun ? { destroys: destroyedBy(plan).map((d) => d.uid) } : {}),
     },
-  });
+  };
+  // Only a request that goes through waits for its entry (on disk) before it is answered.
+  const passes = verdict.allowed && !req.dryRun;
+  const recorded = passes ? await record(deps, req, signal, fields) : null;
+  const background = passes ? undefined : await recordDenial(deps, req, subject.target, fields);
   if (recorded !== null) {
     // Fail closed: a decision about a protected object that cannot be recorded is not taken.
     return {
@@ -244,6 +263,7 @@ async function judge(deps: AdmissionDeps, body: unknown, signal: AbortSignal): P
     ...(verdict.approved ? { approvedPlan: verdict.approved } : {}),
   };
   return {
+    ...(background ? { recorded: background.recorded } : {}),
     response: verdict.allowed
       ? { uid: req.uid, allowed: true, ...warnings(plan.verdict) }
       : { ...deny(req.uid, 403, verdict.message ?? "denied"), ...warnings(plan.verdict) },
@@ -259,20 +279,56 @@ async function judge(deps: AdmissionDeps, body: unknown, signal: AbortSignal): P
  * recorded too (marked dryRun: someone looked at destroying a protected object); they change nothing
  * in the cluster. Returns null when recorded, else why not.
  */
+interface RecordFields {
+  result: string;
+  reason: string;
+  command: string | null;
+  planId: string | null;
+  asset: string | null;
+  verdict?: string;
+  /** Why it passed (the grant, the run, the decision it finishes) and what it destroys. */
+  extra?: Record<string, unknown>;
+}
+
+/** Denials being recorded after their answer, per server: past the bound, a denial waits for its own. */
+const pendingDenials = new WeakMap<AdmissionDeps, { count: number }>();
+const MAX_PENDING_DENIALS = 256;
+
+/**
+ * Records a decision that lets nothing through (a denial, a dry run) without holding its answer:
+ * the entry is committed a moment later, with its deadline of its own; a failure is logged with
+ * the decision. Resolves to the promise of that record (already settled when the server had too
+ * many such records pending: then this one waited, so that they never pile up without bound).
+ */
+async function recordDenial(
+  deps: AdmissionDeps,
+  req: AdmissionRequest,
+  target: string,
+  fields: RecordFields,
+): Promise<{ recorded: Promise<void> }> {
+  let pending = pendingDenials.get(deps);
+  if (!pending) pendingDenials.set(deps, (pending = { count: 0 }));
+  const counter = pending;
+  counter.count++;
+  const deadline = requestDeadline(deps.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const recorded = record(deps, req, deadline.signal, fields).then((failure) => {
+    deadline.clear();
+    counter.count--;
+    if (failure !== null) {
+      deps.warn(
+        `lifeline could not record its decision about ${target} (${fields.result}, ${req.userInfo.username || "unknown user"}) in the audit log: ${failure}`,
+      );
+    }
+  });
+  if (counter.count > MAX_PENDING_DENIALS) await recorded;
+  return { recorded };
+}
+
 async function record(
   deps: AdmissionDeps,
   req: AdmissionRequest,
   deadline: AbortSignal,
-  fields: {
-    result: string;
-    reason: string;
-    command: string | null;
-    planId: string | null;
-    asset: string | null;
-    verdict?: string;
-    /** Why it passed (the grant, the run, the decision it finishes) and what it destroys. */
-    extra?: Record<string, unknown>;
-  },
+  fields: RecordFields,
 ): Promise<string | null> {
   try {
     const catalog = await beforeDeadline(deps.catalog(), deadline, deps.timeoutMs ?? DEFAULT_TIMEOUT_MS);

@@ -103,6 +103,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const tlsFiles = options.tls;
   let pair = tlsFiles ? readTlsPair(tlsFiles) : null;
   const admit = options.admit;
+  // Audit entries of denials, committed after their answers: close() waits for them.
+  const recording = new Set<Promise<void>>();
+  const track = (recorded: Promise<void> | undefined) => {
+    if (!recorded) return;
+    recording.add(recorded);
+    void recorded.finally(() => recording.delete(recorded));
+  };
 
   const validate = async (req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
@@ -141,6 +148,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       send(res, 500, "text/plain", `lifeline: ${reason}\n`);
       return;
     }
+    track(outcome.recorded);
     observe(outcome.decision, outcome.resource, outcome.operation);
     log.log(outcome.decision === "denied" ? "warn" : "info", "admission", {
       decision: outcome.decision,
@@ -259,7 +267,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         grace.unref();
         server.close(() => {
           clearTimeout(grace);
-          resolve();
+          // The last denials' audit entries are committed before the catalog is closed.
+          void Promise.all(recording).then(() => resolve());
         });
         // Idle keep-alive connections would hold close() open; busy ones finish their request first.
         server.closeIdleConnections();

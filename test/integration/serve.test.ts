@@ -95,7 +95,13 @@ async function serve(
     host: "127.0.0.1",
     port: 0,
     tls,
-    admit: (body) => judgeAdmission(deps, body),
+    // A denial's audit entry is committed just after its answer (judgeAdmission's `recorded`):
+    // these tests read the log the moment they have the answer, so they wait for it here.
+    admit: async (body) => {
+      const outcome = await judgeAdmission(deps, body);
+      await outcome.recorded;
+      return outcome;
+    },
     readiness,
     log: logger,
     tlsPollMs: 50,
@@ -521,6 +527,81 @@ describe("a slow catalog, and certificates refused at start-up", () => {
     } finally {
       await hung.close();
     }
+  });
+
+  /** The catalog, its appends held until released (or failed), and a server that does not wait for them. */
+  async function heldAppends() {
+    let release!: (failure?: Error) => void;
+    const gate = new Promise<Error | undefined>((resolve) => (release = resolve));
+    const held = Object.create(catalog) as Catalog;
+    held.appendAudit = async (...args: Parameters<Catalog["appendAudit"]>) => {
+      const failure = await gate;
+      if (failure) throw failure;
+      return catalog.appendAudit(...args);
+    };
+    const warnings: string[] = [];
+    const deps = { ...admissionDeps(async () => held), warn: (m: string) => void warnings.push(m) };
+    const s = await startServer({
+      host: "127.0.0.1",
+      port: 0,
+      tls,
+      admit: (body) => judgeAdmission(deps, body),
+      readiness: async () => ({ ready: true, reason: null }),
+      log: logger,
+    });
+    return { s, release, warnings };
+  }
+  const entriesAbout = async (uid: string) =>
+    (await catalog.audit({ kind: "admission" })).filter((e) => e.data.uid === uid);
+
+  it("a denial is answered without waiting for its audit entry, which follows; close() waits for it", async () => {
+    const { s, release } = await heldAppends();
+    const body = review(claim(SIMULATED.primaryPvc));
+    const r = await validate(body, s);
+    assert.equal(r.allowed, false);
+    assert.match(r.status?.message ?? "", /requires more before this change/);
+    assert.equal((await entriesAbout(body.request.uid)).length, 0, "answered before the entry was committed");
+    const closed = s.close();
+    release();
+    await closed;
+    const [entry] = await entriesAbout(body.request.uid);
+    assert.equal(entry?.data.result, "denied");
+    assert.equal(entry?.identity, "alice@example.com");
+  });
+
+  it("a request let through is answered only once its audit entry is recorded", async () => {
+    await retainPrimary();
+    const { s, release } = await heldAppends();
+    try {
+      const body = review(claim(SIMULATED.primaryPvc));
+      let answered = false;
+      const reply = validate(body, s).then((r) => ((answered = true), r));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(answered, false, "not let through before its entry is recorded");
+      release();
+      const r = await reply;
+      assert.equal(r.allowed, true, r.status?.message);
+      assert.equal((await entriesAbout(body.request.uid))[0]?.data.result, "allowed");
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("a denial whose entry cannot be recorded is still the denial, and the failure is logged", async () => {
+    const { s, release, warnings } = await heldAppends();
+    release(new Error("disk I/O error"));
+    try {
+      const r = await validate(review(claim(SIMULATED.primaryPvc)), s);
+      assert.equal(r.allowed, false);
+      assert.match(r.status?.message ?? "", /requires more before this change/);
+    } finally {
+      await s.close();
+    }
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(
+      warnings[0]!,
+      /could not record its decision about pvc shop\/data-postgresql-primary-0 \(denied, alice@example.com\) in the audit log: disk I\/O error/,
+    );
   });
 
   it("an expired certificate, or a key of another certificate, does not start the server", async () => {
