@@ -145,7 +145,7 @@ async function judge(deps: AdmissionDeps, body: unknown, signal: AbortSignal): P
   if (subject.kind === "invalid") {
     // Lifeline's to judge but unreadable: denied, and recorded like any protected decision.
     const message = `lifeline cannot judge ${subject.target}: ${subject.reason}`;
-    const { recorded } = await recordDenial(deps, req, subject.target, {
+    const { recorded } = await recordDenial(deps, req, signal, subject.target, {
       result: "denied",
       reason: subject.reason,
       command: null,
@@ -168,7 +168,7 @@ async function judge(deps: AdmissionDeps, body: unknown, signal: AbortSignal): P
     plan = await planCommand({ ...deps.plan.deps, signal }, subject.argv, deps.plan.options);
   } catch (error) {
     const reason = `lifeline could not plan ${command}: ${errorText(error)}`;
-    const { recorded } = await recordDenial(deps, req, subject.target, {
+    const { recorded } = await recordDenial(deps, req, signal, subject.target, {
       result: "denied",
       reason,
       command,
@@ -237,7 +237,7 @@ async function judge(deps: AdmissionDeps, body: unknown, signal: AbortSignal): P
   // Only a request that goes through waits for its entry (on disk) before it is answered.
   const passes = verdict.allowed && !req.dryRun;
   const recorded = passes ? await record(deps, req, signal, fields) : null;
-  const background = passes ? undefined : await recordDenial(deps, req, subject.target, fields);
+  const background = passes ? undefined : await recordDenial(deps, req, signal, subject.target, fields);
   if (recorded !== null) {
     // Fail closed: a decision about a protected object that cannot be recorded is not taken.
     return {
@@ -303,6 +303,7 @@ const MAX_PENDING_DENIALS = 256;
 async function recordDenial(
   deps: AdmissionDeps,
   req: AdmissionRequest,
+  signal: AbortSignal,
   target: string,
   fields: RecordFields,
 ): Promise<{ recorded: Promise<void> }> {
@@ -314,13 +315,19 @@ async function recordDenial(
   const recorded = record(deps, req, deadline.signal, fields).then((failure) => {
     deadline.clear();
     counter.count--;
-    if (failure !== null) {
+    if (failure === null) return;
+    try {
       deps.warn(
         `lifeline could not record its decision about ${target} (${fields.result}, ${req.userInfo.username || "unknown user"}) in the audit log: ${failure}`,
       );
+    } catch {
+      // the log is gone: nothing else to tell
     }
   });
-  if (counter.count > MAX_PENDING_DENIALS) await recorded;
+  // Past the bound, the denial waits for its entry, within what is left of the request's time.
+  if (counter.count > MAX_PENDING_DENIALS) {
+    await beforeDeadline(recorded, signal, deps.timeoutMs ?? DEFAULT_TIMEOUT_MS).catch(() => undefined);
+  }
   return { recorded };
 }
 

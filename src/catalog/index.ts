@@ -157,7 +157,8 @@ async function openSqlite(location: string, options: OpenCatalogOptions): Promis
   const { walSyncFor } = await import("./sqlite-wal-sync.js");
   const checkpointer = await checkpointInBackground(database, file);
   // Commits synced off the event loop (sqlite-wal-sync.ts); each still returns only once on disk.
-  const walSync = walSyncFor(database, file);
+  // SQLite keeps the log beside the file a symlink points to: that is the file to sync.
+  const walSync = walSyncFor(database, realpathSync(file));
   if (walSync) backend.durable = walSync.durable;
   const close = catalog.close.bind(catalog);
   catalog.close = async () => {

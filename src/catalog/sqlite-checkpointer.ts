@@ -21,7 +21,7 @@ export interface Checkpointer {
   stop(): Promise<void>;
 }
 
-/** The worker: a connection of its own; a PASSIVE checkpoint every interval; TRUNCATE on the way out. */
+/** The worker: a connection of its own; a PASSIVE checkpoint every interval and one on the way out. */
 const WORKER = `
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.module);

@@ -114,8 +114,16 @@ export function walSyncFor(database: BetterSqlite3.Database, file: string): WalS
       await syncer();
     } catch (error) {
       // Back to SQLite's own syncing for every later commit; this one is reported as not durable.
-      broken = true;
-      if (database.open) database.pragma("synchronous = FULL");
+      // (SQLite refuses the change inside a transaction: then later commits keep being synced
+      // here, never reported on disk without a sync.)
+      try {
+        if (database.open) {
+          database.pragma("synchronous = FULL");
+          broken = true;
+        }
+      } catch {
+        // still NORMAL: keep syncing
+      }
       throw new Error(
         `the catalog's write-ahead log ${file}-wal could not be synced to disk: ${error instanceof Error ? error.message : String(error)}`,
       );

@@ -103,12 +103,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const tlsFiles = options.tls;
   let pair = tlsFiles ? readTlsPair(tlsFiles) : null;
   const admit = options.admit;
-  // Audit entries of denials, committed after their answers: close() waits for them.
+  // Judgements in flight and the audit entries of denials committed after their answers: close()
+  // waits for them.
   const recording = new Set<Promise<void>>();
-  const track = (recorded: Promise<void> | undefined) => {
-    if (!recorded) return;
-    recording.add(recorded);
-    void recorded.finally(() => recording.delete(recorded));
+  const track = (work: Promise<unknown>) => {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    recording.add(settled);
+    void settled.then(() => recording.delete(settled));
   };
 
   const validate = async (req: IncomingMessage, res: ServerResponse) => {
@@ -139,7 +143,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     let outcome: AdmissionOutcome;
     try {
       if (!admit) throw new Error("no admission webhook");
-      outcome = await admit(json);
+      const judging = admit(json);
+      // Tracked from the start: a client gone meanwhile does not let close() pass its entry.
+      track(judging.then((o) => o.recorded));
+      outcome = await judging;
     } catch (error) {
       // admit never throws; should it, the request is still answered (and denied: no allowed:true).
       const reason = `internal error: ${error instanceof Error ? error.message : String(error)}`;
@@ -148,7 +155,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       send(res, 500, "text/plain", `lifeline: ${reason}\n`);
       return;
     }
-    track(outcome.recorded);
     observe(outcome.decision, outcome.resource, outcome.operation);
     log.log(outcome.decision === "denied" ? "warn" : "info", "admission", {
       decision: outcome.decision,

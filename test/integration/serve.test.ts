@@ -530,7 +530,7 @@ describe("a slow catalog, and certificates refused at start-up", () => {
   });
 
   /** The catalog, its appends held until released (or failed), and a server that does not wait for them. */
-  async function heldAppends() {
+  async function heldAppends(warn?: (m: string) => void) {
     let release!: (failure?: Error) => void;
     const gate = new Promise<Error | undefined>((resolve) => (release = resolve));
     const held = Object.create(catalog) as Catalog;
@@ -540,7 +540,7 @@ describe("a slow catalog, and certificates refused at start-up", () => {
       return catalog.appendAudit(...args);
     };
     const warnings: string[] = [];
-    const deps = { ...admissionDeps(async () => held), warn: (m: string) => void warnings.push(m) };
+    const deps = { ...admissionDeps(async () => held), warn: warn ?? ((m: string) => void warnings.push(m)) };
     const s = await startServer({
       host: "127.0.0.1",
       port: 0,
@@ -602,6 +602,25 @@ describe("a slow catalog, and certificates refused at start-up", () => {
       warnings[0]!,
       /could not record its decision about pvc shop\/data-postgresql-primary-0 \(denied, alice@example.com\) in the audit log: disk I\/O error/,
     );
+  });
+
+  it("a log that throws while a denial's failed entry is reported: no crash, close() still returns", async () => {
+    let unhandled: unknown = null;
+    const onUnhandled = (reason: unknown) => (unhandled = reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const { s, release } = await heldAppends(() => {
+        throw new Error("stderr is gone");
+      });
+      release(new Error("disk I/O error"));
+      const r = await validate(review(claim(SIMULATED.primaryPvc)), s);
+      assert.equal(r.allowed, false);
+      await s.close();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(unhandled, null, String(unhandled));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
   });
 
   it("an expired certificate, or a key of another certificate, does not start the server", async () => {

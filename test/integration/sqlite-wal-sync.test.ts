@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
@@ -111,6 +111,59 @@ describe("durable commits off the event loop: the file", () => {
     assert.equal(walSyncFor(rollback, rollback.name), null);
     assert.equal(rollback.pragma("synchronous", { simple: true }), 2);
     rollback.close();
+  });
+});
+
+describe("durable commits off the event loop: failures and paths", () => {
+  it("a sync that fails inside a transaction (SQLite keeps NORMAL then): later commits are still synced, never reported on disk without it", async () => {
+    const file = path.join(work.dir, "in-transaction.sqlite");
+    const db = new Database(file);
+    db.pragma("journal_mode = WAL");
+    db.exec("CREATE TABLE t (x)");
+    const sync = walSyncFor(db, file)!;
+    try {
+      await sync.durable();
+      db.exec("BEGIN IMMEDIATE");
+      renameSync(`${file}-wal`, `${file}-wal.away`);
+      await assert.rejects(sync.durable(), /could not be synced/);
+      assert.equal(
+        db.pragma("synchronous", { simple: true }),
+        1,
+        "SQLite refused FULL inside the transaction",
+      );
+      await assert.rejects(sync.durable(), /could not be synced/, "not reported on disk without a sync");
+      renameSync(`${file}-wal.away`, `${file}-wal`);
+      db.exec("ROLLBACK");
+      await sync.durable();
+    } finally {
+      await sync.close();
+      db.close();
+    }
+  });
+
+  it("a catalog opened through a symlink syncs the log beside the real file", async () => {
+    const { openCatalog } = await import("../../src/catalog/index.js");
+    const real = path.join(work.dir, "real");
+    mkdirSync(real);
+    const realFile = path.join(real, "catalog.sqlite");
+    writeFileSync(realFile, "");
+    const linkedFile = path.join(work.dir, "linked.sqlite");
+    symlinkSync(realFile, linkedFile);
+    const catalog = await openCatalog(linkedFile, { backgroundCheckpoints: true });
+    try {
+      const entry = await catalog.appendAudit({
+        at: new Date().toISOString(),
+        kind: "admission",
+        identity: "alice",
+        host: "h",
+        asset: null,
+        planId: null,
+        data: { n: 1 },
+      });
+      assert.equal(entry.seq, 1);
+    } finally {
+      await catalog.close();
+    }
   });
 });
 
