@@ -28,7 +28,7 @@
  * process_resident_memory_bytes from its /metrics), cache synced.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import os from "node:os";
 import path from "node:path";
@@ -577,8 +577,23 @@ async function main(): Promise<void> {
         judgedRequests.push(...answered.map((r) => ({ at: r.at, ms: r.ms, kind: r.kind, uid: r.uid })));
       cpuInto.push((await cpu()) - before);
     };
+    const threadCpu = () => {
+      const byName = new Map<string, number>();
+      for (const tid of readdirSync(`/proc/${hook.proc.pid}/task`)) {
+        try {
+          const stat = readFileSync(`/proc/${hook.proc.pid}/task/${tid}/stat`, "utf8");
+          const name = tid === String(hook.proc.pid) ? "main" : "other threads";
+          const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+          byName.set(name, (byName.get(name) ?? 0) + Number(fields[11]) + Number(fields[12]));
+        } catch {
+          // the thread ended
+        }
+      }
+      return byName;
+    };
     await run(allowPort!, WARMUP_MS, false);
     await run(judgePort!, WARMUP_MS, true);
+    const threadsAtStart = threadCpu();
     const load = os.loadavg()[0]!;
     const judgeMs: number[] = [];
     const allowMs: number[] = [];
@@ -621,6 +636,31 @@ async function main(): Promise<void> {
     console.log(
       `webhook process RSS ${(rss / 2 ** 20).toFixed(0)} MiB (heap used ${(heap / 2 ** 20).toFixed(0)} MiB); machine load average ${load.toFixed(1)} at start, ${os.loadavg()[0]!.toFixed(1)} at end (${os.cpus().length} CPUs)`,
     );
+    if (process.env.BENCH_TRACE) {
+      // CPU time of the webhook process's threads while the load ran, main thread and the others.
+      const byName = threadCpu();
+      for (const [name, ticks] of threadsAtStart) byName.set(name, (byName.get(name) ?? 0) - ticks);
+      console.log(
+        `trace webhook CPU by thread while loaded (s): ${[...byName].map(([n, t]) => `${n} ${(t / 100).toFixed(2)}`).join(", ")}`,
+      );
+    }
+    if (process.env.BENCH_TRACE && process.env.BENCH_NEVER) {
+      const byName = new Map<string, number>();
+      for (const tid of readdirSync(`/proc/${hook.proc.pid}/task`)) {
+        try {
+          const stat = readFileSync(`/proc/${hook.proc.pid}/task/${tid}/stat`, "utf8");
+          const name = tid === String(hook.proc.pid) ? "main" : "other threads";
+          const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+          const ticks = Number(fields[11]) + Number(fields[12]);
+          byName.set(name, (byName.get(name) ?? 0) + ticks);
+        } catch {
+          // the thread ended
+        }
+      }
+      console.log(
+        `trace webhook CPU by thread (s): ${[...byName].map(([n, t]) => `${n} ${(t / 100).toFixed(2)}`).join(", ")}`,
+      );
+    }
     if (process.env.BENCH_TRACE)
       console.log(
         `trace waiting for a CPU per request: webhook main thread ${(waited.judge.hook / j.n).toFixed(3)} ms judging, ${(waited.allow.hook / a.n).toFixed(3)} ms allowing all; the load ${(waited.judge.load / j.n).toFixed(3)} / ${(waited.allow.load / a.n).toFixed(3)} ms`,

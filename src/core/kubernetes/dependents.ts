@@ -217,9 +217,25 @@ export function findDependents(
   }
   // Nothing taken away has a name: no workload can name it.
   const workloads = targets.length > 0 || affected.configs.length > 0 ? topLevel(inv) : [];
+  if (targets.length > 0) namingDependents(inv, targets, workloads, excluded, add);
+  configDependents(affected.configs, workloads, excluded, add);
+  return dependents;
+}
+
+/**
+ * Workloads whose definition names a target (kept apart from findDependents: one function with
+ * every loop was optimized and deoptimized by V8 again and again, about one call in twelve).
+ */
+function namingDependents(
+  inv: Inventory,
+  targets: readonly Target[],
+  workloads: readonly Workload[],
+  excluded: ReadonlySet<string>,
+  add: (d: Dependent) => void,
+): void {
   // The targets' names as seen from each namespace, made once per namespace, not per workload.
   const namesFrom = new Map<string | null, string[][]>();
-  for (const w of targets.length > 0 ? workloads : []) {
+  for (const w of workloads) {
     if (excluded.has(w.uid)) continue;
     let targetNames = namesFrom.get(w.namespace);
     if (targetNames === undefined) {
@@ -229,13 +245,7 @@ export function findDependents(
     let found: Map<string, string[]> | null = null;
     for (const { mention: m, words } of workloadMentions(inv, w)) {
       for (let i = 0; i < targets.length; i++) {
-        let name: string | undefined;
-        for (const n of targetNames[i] ?? []) {
-          if (names(m, words, n)) {
-            name = n;
-            break;
-          }
-        }
+        const name = firstNamed(m, words, targetNames[i] ?? []);
         if (name === undefined) continue;
         found ??= new Map();
         const on = targets[i]!.on;
@@ -246,7 +256,21 @@ export function findDependents(
       add({ kind: w.kind.toLowerCase(), name: qualified(w), on, how: [...new Set(hows)].join("; ") });
     }
   }
-  for (const cfg of affected.configs) {
+}
+
+function firstNamed(m: Mention, words: Set<string>, candidates: readonly string[]): string | undefined {
+  for (const n of candidates) if (names(m, words, n)) return n;
+  return undefined;
+}
+
+/** Workloads that mount or read a ConfigMap or Secret the plan deletes. */
+function configDependents(
+  configs: readonly ConfigData[],
+  workloads: readonly Workload[],
+  excluded: ReadonlySet<string>,
+  add: (d: Dependent) => void,
+): void {
+  for (const cfg of configs) {
     for (const w of workloads) {
       if (excluded.has(w.uid) || w.namespace !== cfg.namespace) continue;
       const kind = cfg.kind === "ConfigMap" ? "configMap" : "secret";
@@ -271,5 +295,4 @@ export function findDependents(
       }
     }
   }
-  return dependents;
 }
