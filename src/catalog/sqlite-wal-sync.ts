@@ -11,10 +11,11 @@
  * an fdatasync of the WAL file on libuv's thread pool before it resolves. So a caller is answered
  * only once its transaction is on disk, exactly as with FULL; the event loop goes on meanwhile,
  * and commits that land while a sync runs share the next one. The file is synced through a
- * descriptor of its own, checked against the path's inode on every sync (a new WAL file is opened
- * again). If the WAL cannot be opened or synced, the commit is reported as failed (callers fail
- * closed) and the connection goes back to FULL.
+ * descriptor of its own, checked on every sync against the paths of the log and the database (a
+ * catalog deleted or replaced under the server fails every later sync). If the WAL cannot be
+ * synced, the commits it covered are reported as failed (callers fail closed).
  */
+import { statSync } from "node:fs";
 import { open, stat, type FileHandle } from "node:fs/promises";
 import type BetterSqlite3 from "better-sqlite3";
 
@@ -76,21 +77,34 @@ export function coalescedSync(syncFile: SyncFile): (() => Promise<void>) & { idl
   return Object.assign(durable, { idle });
 }
 
-/** fdatasync of `file` through a descriptor kept open, opened again when the path is a new file. */
-export function fileSyncer(file: string): SyncFile & { close: () => Promise<void> } {
+/**
+ * fdatasync of `file` through a descriptor kept open (opened at the first sync: SQLite creates the
+ * log at the first write). While the database is open SQLite never replaces its log, so a file at
+ * the path that is not the one first opened (or none at all) means the catalog was deleted or
+ * replaced under the server: SQLite goes on writing to the files it holds, which nothing will ever
+ * read again. Every later sync then fails, so nothing is reported on disk.
+ */
+export function fileSyncer(
+  file: string,
+  /** Other files (path → inode when opened) that must still be there, the same files. */
+  unchanged: ReadonlyMap<string, number> = new Map(),
+): SyncFile & { close: () => Promise<void> } {
   let handle: { fh: FileHandle; ino: number } | null = null;
-  const reopen = async () => {
-    await handle?.fh.close().catch(() => undefined);
-    handle = null;
-    const fh = await open(file, "r");
-    handle = { fh, ino: (await fh.stat()).ino };
-    return handle;
-  };
+  let gone: string | null = null;
   const sync = async () => {
-    let h = handle ?? (await reopen());
-    const now = await stat(file);
-    if (now.ino !== h.ino) h = await reopen();
-    await h.fh.datasync();
+    if (gone !== null) throw new Error(gone);
+    if (handle === null) {
+      const fh = await open(file, "r");
+      handle = { fh, ino: (await fh.stat()).ino };
+    }
+    for (const [path, ino] of [[file, handle.ino] as const, ...unchanged]) {
+      const now = await stat(path).catch(() => null);
+      if (now === null || now.ino !== ino) {
+        gone = `${path} was deleted or replaced while lifeline had the catalog open: what it writes goes to a file nobody will read; restart lifeline serve`;
+        throw new Error(gone);
+      }
+    }
+    await handle.fh.datasync();
   };
   return Object.assign(sync, {
     close: async () => {
@@ -102,28 +116,19 @@ export function fileSyncer(file: string): SyncFile & { close: () => Promise<void
 
 /**
  * Turns `database` (in WAL mode) to `synchronous = NORMAL` and returns what makes its commits
- * durable off the event loop; null (and FULL kept) when the database is not in WAL mode.
+ * durable off the event loop; null (and FULL kept) when the database is not in WAL mode. A failed
+ * sync fails the commits it covered, and each later commit tries again: there is no falling back
+ * to SQLite's own syncing (after an fdatasync error the kernel may have dropped the pages, and a
+ * deleted catalog would be synced in vain), so callers keep failing closed until it works.
  */
 export function walSyncFor(database: BetterSqlite3.Database, file: string): WalSync | null {
   const mode = String(database.pragma("journal_mode", { simple: true })).toLowerCase();
   if (mode !== "wal") return null;
-  const syncer = fileSyncer(`${file}-wal`);
-  let broken = false;
+  const syncer = fileSyncer(`${file}-wal`, new Map([[file, statSync(file).ino]]));
   const coalesced = coalescedSync(async () => {
     try {
       await syncer();
     } catch (error) {
-      // Back to SQLite's own syncing for every later commit; this one is reported as not durable.
-      // (SQLite refuses the change inside a transaction: then later commits keep being synced
-      // here, never reported on disk without a sync.)
-      try {
-        if (database.open) {
-          database.pragma("synchronous = FULL");
-          broken = true;
-        }
-      } catch {
-        // still NORMAL: keep syncing
-      }
       throw new Error(
         `the catalog's write-ahead log ${file}-wal could not be synced to disk: ${error instanceof Error ? error.message : String(error)}`,
       );
@@ -131,7 +136,7 @@ export function walSyncFor(database: BetterSqlite3.Database, file: string): WalS
   });
   database.pragma("synchronous = NORMAL");
   return {
-    durable: () => (broken ? Promise.resolve() : coalesced()),
+    durable: () => coalesced(),
     close: async () => {
       await coalesced.idle();
       await syncer.close();

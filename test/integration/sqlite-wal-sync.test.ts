@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
@@ -78,25 +78,31 @@ describe("durable commits off the event loop: coalescing", () => {
 });
 
 describe("durable commits off the event loop: the file", () => {
-  it("syncs the file at the path, opening it again when the path is a new file", async () => {
+  it("a file replaced or deleted at the path fails that sync and every later one (SQLite still writes the old one)", async () => {
     const file = path.join(work.dir, "log");
     writeFileSync(file, "one");
     const sync = fileSyncer(file);
     try {
       await sync();
-      const fdsTo = (target: string) =>
-        spawnSync("ls", ["-l", `/proc/${process.pid}/fd`], { encoding: "utf8" })
-          .stdout.split("\n")
-          .filter((l) => l.includes(target));
-      assert.equal(fdsTo(file).length, 1);
       writeFileSync(`${file}.new`, "two");
       renameSync(`${file}.new`, file);
-      await sync();
-      const open = fdsTo(file);
-      assert.equal(open.length, 1, open.join("\n"));
-      assert.ok(!open[0]!.includes("(deleted)"), `the replaced file is still the one synced: ${open[0]}`);
+      await assert.rejects(
+        sync(),
+        /was deleted or replaced while lifeline had the catalog open.*restart lifeline serve/,
+      );
+      await assert.rejects(sync(), /was deleted or replaced/, "and every later one");
     } finally {
       await sync.close();
+    }
+    const deleted = path.join(work.dir, "deleted-log");
+    writeFileSync(deleted, "one");
+    const other = fileSyncer(deleted);
+    try {
+      await other();
+      rmSync(deleted);
+      await assert.rejects(other(), /was deleted or replaced/);
+    } finally {
+      await other.close();
     }
   });
 
@@ -115,29 +121,47 @@ describe("durable commits off the event loop: the file", () => {
 });
 
 describe("durable commits off the event loop: failures and paths", () => {
-  it("a sync that fails inside a transaction (SQLite keeps NORMAL then): later commits are still synced, never reported on disk without it", async () => {
-    const file = path.join(work.dir, "in-transaction.sqlite");
+  it("a failed sync fails every later commit too: no falling back to SQLite's own syncing, never reported on disk without a sync", async () => {
+    const file = path.join(work.dir, "failing-sync.sqlite");
     const db = new Database(file);
     db.pragma("journal_mode = WAL");
     db.exec("CREATE TABLE t (x)");
     const sync = walSyncFor(db, file)!;
     try {
       await sync.durable();
-      db.exec("BEGIN IMMEDIATE");
       renameSync(`${file}-wal`, `${file}-wal.away`);
       await assert.rejects(sync.durable(), /could not be synced/);
-      assert.equal(
-        db.pragma("synchronous", { simple: true }),
-        1,
-        "SQLite refused FULL inside the transaction",
-      );
-      await assert.rejects(sync.durable(), /could not be synced/, "not reported on disk without a sync");
       renameSync(`${file}-wal.away`, `${file}-wal`);
-      db.exec("ROLLBACK");
-      await sync.durable();
+      db.exec("INSERT INTO t VALUES (1)");
+      await assert.rejects(sync.durable(), /could not be synced/, "not reported on disk without a sync");
+      assert.equal(db.pragma("synchronous", { simple: true }), 1);
     } finally {
       await sync.close();
       db.close();
+    }
+  });
+
+  it("a catalog deleted under lifeline serve: every later append that waits for the disk fails (the webhook denies), none is reported recorded", async () => {
+    const { openCatalog } = await import("../../src/catalog/index.js");
+    const file = path.join(work.dir, "deleted-catalog.sqlite");
+    const catalog = await openCatalog(file, { backgroundCheckpoints: true });
+    const input = (n: number) => ({
+      at: new Date().toISOString(),
+      kind: "admission" as const,
+      identity: "alice",
+      host: "h",
+      asset: null,
+      planId: null,
+      data: { n },
+    });
+    try {
+      await catalog.appendAudit(input(1));
+      for (const suffix of ["", "-wal", "-shm"]) rmSync(`${file}${suffix}`, { force: true });
+      for (let n = 2; n <= 4; n++) {
+        await assert.rejects(catalog.appendAudit(input(n)), /deleted or replaced.*restart lifeline serve/s);
+      }
+    } finally {
+      await catalog.close();
     }
   });
 
