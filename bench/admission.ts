@@ -294,8 +294,6 @@ function startTrace() {
     const sum = s.reduce((a, b) => a + b, 0);
     return `n ${s.length} p50 ${percentile(s, 50).toFixed(2)} p99 ${percentile(s, 99).toFixed(2)} max ${(s[s.length - 1] ?? 0).toFixed(2)} total ${sum.toFixed(0)} ms`;
   };
-  const gcIn = (start: number, ms: number) =>
-    gcs.filter((g) => g.start < start + ms && g.start + g.ms > start).reduce((t, g) => t + g.ms, 0);
   const spans: { cat: string; start: number; ms: number }[] = [];
   const wrapped = new WeakMap<object, unknown>();
   return {
@@ -342,14 +340,6 @@ function startTrace() {
         out(`admit ${d}: ${summary(admits.filter((a) => a.decision === d).map((a) => a.ms))}`);
       for (const k of new Set(gcs.map((g) => g.kind)))
         out(`gc ${k}: ${summary(gcs.filter((g) => g.kind === k).map((g) => g.ms))}`);
-      // The slowest 1 % of judged requests: how much of each was garbage collection.
-      const slow = [...admits].sort((a, b) => b.ms - a.ms).slice(0, Math.ceil(admits.length / 100));
-      const withGc = slow.filter((a) => gcIn(a.start, a.ms) > 0);
-      for (const cat of new Set(spans.map((x) => x.cat)))
-        out(`${cat}: ${summary(spans.filter((x) => x.cat === cat).map((x) => x.ms))}`);
-      out(
-        `slowest 1 % (${slow.length}): ${withGc.length} overlap a GC; their time ${slow.reduce((t, a) => t + a.ms, 0).toFixed(0)} ms, GC inside ${slow.reduce((t, a) => t + gcIn(a.start, a.ms), 0).toFixed(0)} ms; by decision ${JSON.stringify(Object.fromEntries([...new Set(slow.map((a) => a.decision))].map((d) => [d, slow.filter((a) => a.decision === d).length])))}`,
-      );
       out(
         `event-loop delay: p50 ${(delay.percentile(50) / 1e6).toFixed(2)} p99 ${(delay.percentile(99) / 1e6).toFixed(2)} max ${(delay.max / 1e6).toFixed(2)} ms`,
       );
@@ -642,23 +632,6 @@ async function main(): Promise<void> {
       for (const [name, ticks] of threadsAtStart) byName.set(name, (byName.get(name) ?? 0) - ticks);
       console.log(
         `trace webhook CPU by thread while loaded (s): ${[...byName].map(([n, t]) => `${n} ${(t / 100).toFixed(2)}`).join(", ")}`,
-      );
-    }
-    if (process.env.BENCH_TRACE && process.env.BENCH_NEVER) {
-      const byName = new Map<string, number>();
-      for (const tid of readdirSync(`/proc/${hook.proc.pid}/task`)) {
-        try {
-          const stat = readFileSync(`/proc/${hook.proc.pid}/task/${tid}/stat`, "utf8");
-          const name = tid === String(hook.proc.pid) ? "main" : "other threads";
-          const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-          const ticks = Number(fields[11]) + Number(fields[12]);
-          byName.set(name, (byName.get(name) ?? 0) + ticks);
-        } catch {
-          // the thread ended
-        }
-      }
-      console.log(
-        `trace webhook CPU by thread (s): ${[...byName].map(([n, t]) => `${n} ${(t / 100).toFixed(2)}`).join(", ")}`,
       );
     }
     if (process.env.BENCH_TRACE)

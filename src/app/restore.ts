@@ -472,6 +472,8 @@ async function restoreFrom(
       // Tables in the schema that hold no rows of their own: partitioned tables.
       manifest.fingerprints.schema.objects.filter((o) => o.kind === "table").map((o) => o.name),
     );
+    // What both paths below restore (into a new database, or gated into the asset's own).
+    const tableRecovery = { asset, manifest, artifacts, target, tables, jobs: asset.drillJobs };
     ctx.progress.phase(`inspecting ${target.display}`);
     const state = await recovery.inspect(target);
     assertTargetFits({ display: target.display, ...state }, manifest.source);
@@ -498,15 +500,7 @@ async function restoreFrom(
         };
       // A database it creates is created and, when the restore fails, dropped under one recovery lock:
       // never one another restore has put tables in since.
-      const done = await recoverTables(ctx, {
-        asset,
-        manifest,
-        artifacts,
-        target,
-        tables,
-        jobs: asset.drillJobs,
-        create: !state.exists,
-      });
+      const done = await recoverTables(ctx, { ...tableRecovery, create: !state.exists });
       return await finish(done, null);
     }
     // Back into the asset's own database: a plan through the gate.
@@ -525,14 +519,7 @@ async function restoreFrom(
       signal: ctx.signal,
       executor: async () => {
         try {
-          box.done = await recoverTables(ctx, {
-            asset,
-            manifest,
-            artifacts,
-            target,
-            tables,
-            jobs: asset.drillJobs,
-          });
+          box.done = await recoverTables(ctx, tableRecovery);
           return { exitCode: box.done.verified ? 0 : 4 };
         } catch (error) {
           box.failure = error;

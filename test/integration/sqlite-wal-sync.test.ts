@@ -29,6 +29,17 @@ function deferred() {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+/** An admission audit entry numbered n. */
+const input = (n: number) => ({
+  at: new Date().toISOString(),
+  kind: "admission" as const,
+  identity: "alice",
+  host: "h",
+  asset: null,
+  planId: null,
+  data: { n },
+});
+
 describe("durable commits off the event loop: coalescing", () => {
   it("a call waits for a sync that started after it; one sync serves every call made before it", async () => {
     const syncs: ReturnType<typeof deferred>[] = [];
@@ -145,15 +156,6 @@ describe("durable commits off the event loop: failures and paths", () => {
     const { openCatalog } = await import("../../src/catalog/index.js");
     const file = path.join(work.dir, "deleted-catalog.sqlite");
     const catalog = await openCatalog(file, { backgroundCheckpoints: true });
-    const input = (n: number) => ({
-      at: new Date().toISOString(),
-      kind: "admission" as const,
-      identity: "alice",
-      host: "h",
-      asset: null,
-      planId: null,
-      data: { n },
-    });
     try {
       await catalog.appendAudit(input(1));
       for (const suffix of ["", "-wal", "-shm"]) rmSync(`${file}${suffix}`, { force: true });
@@ -175,15 +177,7 @@ describe("durable commits off the event loop: failures and paths", () => {
     symlinkSync(realFile, linkedFile);
     const catalog = await openCatalog(linkedFile, { backgroundCheckpoints: true });
     try {
-      const entry = await catalog.appendAudit({
-        at: new Date().toISOString(),
-        kind: "admission",
-        identity: "alice",
-        host: "h",
-        asset: null,
-        planId: null,
-        data: { n: 1 },
-      });
+      const entry = await catalog.appendAudit(input(1));
       assert.equal(entry.seq, 1);
     } finally {
       await catalog.close();
@@ -285,15 +279,6 @@ describe("appends that wait for the disk, and those that do not", () => {
     };
     return { catalog, syncs };
   }
-  const input = (n: number) => ({
-    at: new Date().toISOString(),
-    kind: "admission" as const,
-    identity: "alice",
-    host: "h",
-    asset: null,
-    planId: null,
-    data: { n },
-  });
 
   it("an append returns only once its entry is on disk; one that need not wait returns once committed", async () => {
     const { catalog, syncs } = await heldCatalog("held.sqlite");
