@@ -401,6 +401,28 @@ describe("POST /validate", () => {
     assert.equal((await validate(review(claim(SIMULATED.primaryPvc)))).allowed, false);
   });
 
+  it("break-glass grants are read only for a user mapped to a lifeline identity (one catalog read less for everyone else)", async () => {
+    let grantReads = 0;
+    const counting = Object.create(catalog) as Catalog;
+    counting.breakGlass = (...args: Parameters<Catalog["breakGlass"]>) => {
+      grantReads++;
+      return catalog.breakGlass(...args);
+    };
+    const s = await serve(admissionDeps(async () => counting));
+    try {
+      // alice@example.com is mapped to no identity: denied, no grant read.
+      assert.equal((await validate(review(claim(SIMULATED.primaryPvc)), s)).allowed, false);
+      assert.equal(grantReads, 0);
+      // carol@example.com is in group oncall, mapped to carol: her grants are read.
+      const carol = review(claim(SIMULATED.primaryPvc));
+      carol.request.userInfo = { username: "carol@example.com", groups: ["oncall", "system:authenticated"] };
+      await validate(carol, s);
+      assert.equal(grantReads, 1);
+    } finally {
+      await s.close();
+    }
+  });
+
   it("the control plane passes only finishing a decision taken: the garbage collector deleting a claim a lifeline run destroys", async () => {
     const uidOf = (name: string) =>
       cluster.objects("PersistentVolumeClaim", "shop").find((c) => c.metadata.name === name)?.metadata.uid ??
