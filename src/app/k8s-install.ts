@@ -247,6 +247,10 @@ export function installObjects(options: InstallOptions): InstallObject[] {
                   "/tls/tls.key",
                   "--listen",
                   `0.0.0.0:${PORT}`,
+                  // Answers for 5 s after SIGTERM while the pod leaves the Service's endpoints
+                  // (within the default 30 s grace period): a rollout refuses no deletion.
+                  "--shutdown-delay",
+                  "5",
                 ],
                 env: [
                   { name: "LIFELINE_CONFIG", value: "/etc/lifeline/lifeline.yaml" },

@@ -4,7 +4,7 @@
  * exit 0). And the kubectl plugin through the real kubectl's plugin discovery.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import path from "node:path";
@@ -45,6 +45,34 @@ function get(port: number, pathname: string): Promise<number> {
       .on("error", reject)
       .end();
   });
+}
+
+/** The port serve listens on (its "listening" log line), and what it logged on stderr so far. */
+async function listening(child: ChildProcess): Promise<{ port: number; stderr: () => string }> {
+  let stderr = "";
+  child.stderr?.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 30_000);
+    const look = () => {
+      const m = /"event":"listening","address":"127\.0\.0\.1:(\d+)"/.exec(stderr);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stderr?.on("data", look);
+    child.on("exit", () => reject(new Error(`exited: ${stderr}`)));
+  });
+  return { port, stderr: () => stderr };
+}
+
+/** Until /readyz answers 200 (the informers have synced). */
+async function ready(port: number, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while ((await get(port, "/readyz")) !== 200) {
+    assert.ok(Date.now() < deadline, `never ready: ${stderr()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 const deletion = (uid: string) =>
@@ -94,27 +122,11 @@ after(async () => {
 describe("lifeline serve, run as a process", () => {
   it("denies the incident's deletion over HTTPS, and SIGTERM lets the request in flight finish, exit 0", async () => {
     const { child, done } = startCli(["serve"], { cwd: work.dir });
-    let stderr = "";
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 30_000);
-      child.stderr?.on("data", (c: Buffer) => {
-        stderr += c.toString("utf8");
-        const m = /"event":"listening","address":"127\.0\.0\.1:(\d+)"/.exec(stderr);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      });
-      child.on("exit", () => reject(new Error(`exited: ${stderr}`)));
-    });
+    const { port, stderr: logged } = await listening(child);
     assert.equal(await get(port, "/healthz"), 200);
     // Ready once its informers have synced the cluster (until then, protected requests are denied).
-    const deadline = Date.now() + 20_000;
-    while ((await get(port, "/readyz")) !== 200) {
-      assert.ok(Date.now() < deadline, `never ready: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.match(stderr, /"event":"cache-synced","resource":"persistentvolumeclaims"/);
+    await ready(port, logged);
+    assert.match(logged(), /"event":"cache-synced","resource":"persistentvolumeclaims"/);
     const denied = await post(port, deletion("uid-1"));
     assert.equal(denied.status, 200);
     const doc = JSON.parse(denied.body) as {
@@ -126,7 +138,7 @@ describe("lifeline serve, run as a process", () => {
       doc.response.status.message,
       /lifeline run -- kubectl delete pvc data-postgresql-primary-0 -n shop/,
     );
-    assert.equal(await get(port, "/readyz"), 200, stderr);
+    assert.equal(await get(port, "/readyz"), 200, logged());
     // The very plan `lifeline plan -- kubectl …` shows (same code path, same plan id).
     const shown = await cli(
       ["plan", "--json", "--", "kubectl", "delete", "pvc", SIMULATED.primaryPvc, "-n", "shop"],
@@ -174,20 +186,8 @@ describe("lifeline serve, run as a process", () => {
       cwd: starter,
       env: { LIFELINE_CATALOG_URL: path.join(starter, "catalog.sqlite"), KUBECONFIG: kubeconfig },
     });
-    let stderr = "";
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listening line: ${stderr}`)), 30_000);
-      child.stderr?.on("data", (c: Buffer) => {
-        stderr += c.toString("utf8");
-        const m = /"event":"listening","address":"127\.0\.0\.1:(\d+)"/.exec(stderr);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      });
-      child.on("exit", () => reject(new Error(`exited: ${stderr}`)));
-    });
-    assert.match(stderr, /"event":"no-assets".*lists no assets.*judged as unbound/);
+    const { port, stderr: logged } = await listening(child);
+    assert.match(logged(), /"event":"no-assets".*lists no assets.*judged as unbound/);
     const judged = JSON.parse((await post(port, deletion("uid-starter"))).body) as {
       response: { allowed: boolean; status: { message: string } };
     };
@@ -195,6 +195,41 @@ describe("lifeline serve, run as a process", () => {
     assert.match(judged.response.status.message, /lifeline run -- kubectl delete pvc/);
     child.kill("SIGTERM");
     assert.equal((await done).code, 0);
+  });
+
+  it("--shutdown-delay: on SIGTERM it reports not ready and goes on answering for the delay, then exits 0", async () => {
+    const { child, done } = startCli(["serve", "--shutdown-delay", "2"], { cwd: work.dir });
+    const { port, stderr } = await listening(child);
+    await ready(port, stderr);
+    const signalled = Date.now();
+    child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    // While Kubernetes takes the pod out of the endpoints: not ready, and requests still answered.
+    assert.equal(await get(port, "/readyz"), 503);
+    const during = await post(port, deletion("uid-draining"));
+    assert.equal(during.status, 200);
+    assert.equal((JSON.parse(during.body) as { response: { uid: string } }).response.uid, "uid-draining");
+    const result = await done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(Date.now() - signalled >= 1_900, `exited ${Date.now() - signalled} ms after SIGTERM`);
+    assert.match(result.stderr, /"event":"draining","seconds":2/);
+    assert.match(result.stderr, /"event":"stopped"/);
+  });
+
+  it("--shutdown-delay: a second signal during the drain stops it at once; a bad value is refused", async () => {
+    const { child, done } = startCli(["serve", "--shutdown-delay", "60"], { cwd: work.dir });
+    const { port, stderr } = await listening(child);
+    await ready(port, stderr);
+    const signalled = Date.now();
+    child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill("SIGTERM");
+    const result = await done;
+    assert.equal(result.code, 130, result.stderr);
+    assert.ok(Date.now() - signalled < 10_000);
+    const bad = await cli(["serve", "--shutdown-delay", "soon"], { cwd: work.dir });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--shutdown-delay "soon" is not a number of seconds from 0 to 300/);
   });
 
   it("says what is missing without a certificate", async () => {

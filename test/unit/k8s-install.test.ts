@@ -184,6 +184,8 @@ describe("lifeline k8s install: the generated objects", () => {
       "/tls/tls.key",
       "--listen",
       "0.0.0.0:8443",
+      "--shutdown-delay",
+      "5",
     ]);
     assert.deepEqual(c.readinessProbe.httpGet, { path: "/readyz", port: "https", scheme: "HTTPS" });
     assert.deepEqual(c.livenessProbe.httpGet, { path: "/healthz", port: "https", scheme: "HTTPS" });

@@ -17,6 +17,7 @@ import type { Notification } from "../../notify/webhook.js";
 import type { Registry } from "prom-client";
 import type { Catalog } from "../../ports/catalog.js";
 import type { Logger } from "../../serve/log.js";
+import type { Readiness } from "../../serve/server.js";
 import type { Cluster, ClusterSelection } from "../../ports/cluster.js";
 import { silentProgress } from "../../ports/engine.js";
 import { systemClock } from "../../ports/clock.js";
@@ -29,6 +30,7 @@ interface ServeFlags {
   listen?: string;
   tlsCert?: string;
   tlsKey?: string;
+  shutdownDelay?: string;
   kubeconfig?: string;
   context?: string;
 }
@@ -86,6 +88,21 @@ export function serveSettings(
   return { ...listen, tls };
 }
 
+/** Seconds to go on answering after SIGTERM (--shutdown-delay): a number from 0 to 300. */
+function shutdownDelayMs(value: string | undefined): number {
+  if (value === undefined) return 0;
+  const seconds = Number(value);
+  if (value.trim() === "" || !Number.isFinite(seconds) || seconds < 0 || seconds > 300) {
+    throw new LifelineError({
+      code: "USAGE",
+      kind: "usage",
+      message: `--shutdown-delay ${JSON.stringify(value)} is not a number of seconds from 0 to 300`,
+      fix: "give the seconds Kubernetes needs to take the pod out of the Service's endpoints, e.g. --shutdown-delay 5",
+    });
+  }
+  return Math.round(seconds * 1000);
+}
+
 function stopped(signal: AbortSignal): Promise<void> {
   return new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
@@ -115,7 +132,11 @@ export function register(program: Command, env: CliEnv): void {
         "address to listen on (default: serve.listen in lifeline.yaml, else 0.0.0.0:8443)",
       )
       .option("--tls-cert <file>", "PEM certificate (reloaded when the file changes)")
-      .option("--tls-key <file>", "PEM private key of the certificate"),
+      .option("--tls-key <file>", "PEM private key of the certificate")
+      .option(
+        "--shutdown-delay <seconds>",
+        "on SIGTERM, report not ready (/readyz 503) and go on answering for this long before closing, while Kubernetes takes the pod out of the webhook Service's endpoints (default 0; lifeline k8s install sets 5)",
+      ),
     "the cluster the webhook judges",
   )
     .addHelpText(
@@ -130,6 +151,7 @@ standby falls behind; alerts are recorded in the audit log (kind alert, open the
 Examples:
   lifeline serve --tls-cert tls.crt --tls-key tls.key
   lifeline serve --listen 127.0.0.1:9443 --context prod
+  lifeline serve --tls-cert tls.crt --tls-key tls.key --shutdown-delay 5   # in a Deployment
   lifeline serve --listen 127.0.0.1:9090      # schedules only (no serve.tls): jobs and /metrics
   lifeline serve                              # watch: { interval: 30s } and no serve.tls: the watch and /metrics
 
@@ -162,6 +184,7 @@ resume makes plans that need it deny, with the reason. /metrics shows the cache'
       const watchConfig = watchSettings(loaded);
       // Schedules or the watch without TLS: they and /metrics run, the webhook does not (it needs HTTPS).
       const settings = serveSettings(loaded, opts, scheduled.length > 0 || watchConfig.enabled);
+      const drainMs = shutdownDelayMs(opts.shutdownDelay);
       const { startServer } = await import("../../serve/server.js");
       const { jsonLogger } = await import("../../serve/log.js");
       const { readinessProbe, serveCache, sharedCatalog } = await import("../../serve/serve.js");
@@ -263,7 +286,9 @@ resume makes plans that need it deny, with the reason. /metrics shows the cache'
       }
       // Not ready until every informer has synced (and whenever one is broken): then protected
       // requests are denied anyway, with the reason.
-      const readiness = async () => {
+      let draining = false;
+      const readiness = async (): Promise<Readiness> => {
+        if (draining) return { ready: false, reason: "shutting down" };
         const cached = clusterCache.readiness();
         return cached.ready ? probe() : cached;
       };
@@ -289,7 +314,21 @@ resume makes plans that need it deny, with the reason. /metrics shows the cache'
       });
       void clusterCache.start().then(() => readiness());
       const watch = await startWatching(cluster);
+      // Only SIGTERM (Kubernetes stopping the pod) drains; Ctrl-C stops at once, and so does a
+      // second signal during the drain (main.ts).
+      let terminated = false;
+      const onTerm = () => (terminated = true);
+      process.once("SIGTERM", onTerm);
       await stopped(env.signal);
+      process.off("SIGTERM", onTerm);
+      if (terminated && drainMs > 0) {
+        // Kubernetes takes a terminating pod out of the Service's endpoints a moment after it sent
+        // SIGTERM: requests still routed here meanwhile are answered, not refused (the API server
+        // would deny them all, failurePolicy Fail), and /readyz says why it is going.
+        draining = true;
+        log.log("info", "draining", { seconds: drainMs / 1000 });
+        await new Promise((resolve) => setTimeout(resolve, drainMs));
+      }
       log.log("info", "stopping", { reason: "signal" });
       await watch?.stop();
       await jobs?.stop();
