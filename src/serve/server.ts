@@ -45,6 +45,12 @@ export interface ServerOptions {
 export interface RunningServer {
   host: string;
   port: number;
+  /**
+   * Going away soon (SIGTERM with --shutdown-delay): /readyz answers 503 "shutting down", requests
+   * are still answered, each with `Connection: close` so that clients (the API server) open their
+   * next connection to a replica that stays.
+   */
+  drain(): void;
   /** Stops accepting, lets in-flight requests finish, then resolves. */
   close(): Promise<void>;
 }
@@ -185,6 +191,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return send(res, 405, "text/plain", "method not allowed\n");
     if (path === "/healthz") return send(res, 200, "text/plain", "ok\n");
     if (path === "/readyz") {
+      if (draining) return send(res, 503, "text/plain", "not ready: shutting down\n");
       const r = await options.readiness();
       return r.ready
         ? send(res, 200, "text/plain", "ok\n")
@@ -203,7 +210,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     );
   };
 
+  let draining = false;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    if (draining) res.setHeader("Connection", "close");
     handle(req, res).catch((error: unknown) => {
       log.log("error", "request-failed", {
         path: req.url,
@@ -266,6 +275,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     host: address.address,
     port: address.port,
+    drain() {
+      draining = true;
+    },
     close() {
       closing ??= new Promise<void>((resolve) => {
         stopWatching();

@@ -20,14 +20,20 @@ const kubeconfig = path.join(work.dir, "kubeconfig");
 let cluster: FakeCluster;
 let cert: TestCert;
 
-function post(port: number, body: string, onSent?: () => void): Promise<{ status: number; body: string }> {
+function post(
+  port: number,
+  body: string,
+  onSent?: () => void,
+): Promise<{ status: number; body: string; connection: string | undefined }> {
   return new Promise((resolve, reject) => {
     const req = request(
       { host: "127.0.0.1", port, method: "POST", path: "/validate", ca: cert.pem, agent: false },
       (res) => {
         let text = "";
         res.on("data", (c: Buffer) => (text += c.toString("utf8")));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, body: text, connection: res.headers.connection }),
+        );
       },
     );
     req.on("error", reject);
@@ -204,10 +210,12 @@ describe("lifeline serve, run as a process", () => {
     const signalled = Date.now();
     child.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 300));
-    // While Kubernetes takes the pod out of the endpoints: not ready, and requests still answered.
+    // While Kubernetes takes the pod out of the endpoints: not ready, and requests still answered,
+    // each closing its connection (the API server's next one goes to a replica that stays).
     assert.equal(await get(port, "/readyz"), 503);
     const during = await post(port, deletion("uid-draining"));
     assert.equal(during.status, 200);
+    assert.equal(during.connection, "close");
     assert.equal((JSON.parse(during.body) as { response: { uid: string } }).response.uid, "uid-draining");
     const result = await done;
     assert.equal(result.code, 0, result.stderr);

@@ -286,9 +286,7 @@ resume makes plans that need it deny, with the reason. /metrics shows the cache'
       }
       // Not ready until every informer has synced (and whenever one is broken): then protected
       // requests are denied anyway, with the reason.
-      let draining = false;
       const readiness = async (): Promise<Readiness> => {
-        if (draining) return { ready: false, reason: "shutting down" };
         const cached = clusterCache.readiness();
         return cached.ready ? probe() : cached;
       };
@@ -324,8 +322,9 @@ resume makes plans that need it deny, with the reason. /metrics shows the cache'
       if (terminated && drainMs > 0) {
         // Kubernetes takes a terminating pod out of the Service's endpoints a moment after it sent
         // SIGTERM: requests still routed here meanwhile are answered, not refused (the API server
-        // would deny them all, failurePolicy Fail), and /readyz says why it is going.
-        draining = true;
+        // would deny them all, failurePolicy Fail), each closing its connection, and /readyz says
+        // why it is going.
+        server.drain();
         log.log("info", "draining", { seconds: drainMs / 1000 });
         await new Promise((resolve) => setTimeout(resolve, drainMs));
       }
