@@ -235,9 +235,13 @@ describe("lifeline serve, run as a process", () => {
     const result = await done;
     assert.equal(result.code, 130, result.stderr);
     assert.ok(Date.now() - signalled < 10_000);
-    const bad = await cli(["serve", "--shutdown-delay", "soon"], { cwd: work.dir });
-    assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /--shutdown-delay "soon" is not a number of seconds from 0 to 300/);
+    // Plain decimal seconds from 0 to 300 (Number() alone read 0x10 as 16 s and 1e2 as 100 s).
+    for (const value of ["soon", "0x10", "1e2", "-1", "301"]) {
+      const bad = await cli(["serve", "--shutdown-delay", value], { cwd: work.dir });
+      assert.equal(bad.code, 2, `${value}: ${bad.stderr}`);
+      assert.match(bad.stderr, /--shutdown-delay ".*" is not a number of seconds from 0 to 300/);
+      assert.doesNotMatch(bad.stderr, / {4}at /);
+    }
   });
 
   it("says what is missing without a certificate", async () => {

@@ -91,8 +91,9 @@ export function serveSettings(
 /** Seconds to go on answering after SIGTERM (--shutdown-delay): a number from 0 to 300. */
 function shutdownDelayMs(value: string | undefined): number {
   if (value === undefined) return 0;
-  const seconds = Number(value);
-  if (value.trim() === "" || !Number.isFinite(seconds) || seconds < 0 || seconds > 300) {
+  // Plain decimal seconds: Number() would also read 0x10, 0b11 or 1e2.
+  const seconds = /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : NaN;
+  if (!(seconds >= 0 && seconds <= 300)) {
     throw new LifelineError({
       code: "USAGE",
       kind: "usage",
