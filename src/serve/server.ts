@@ -279,6 +279,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       draining = true;
     },
     close() {
+      // A request still arriving (on a connection that had carried none, which closeIdleConnections
+      // leaves open) is answered as during a drain: not ready, and its connection closed.
+      draining = true;
       closing ??= new Promise<void>((resolve) => {
         stopWatching();
         const grace = setTimeout(() => server.closeAllConnections(), options.closeGraceMs ?? 10_000);

@@ -8,7 +8,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import os from "node:os";
 import path from "node:path";
-import type { TLSSocket } from "node:tls";
+import { connect as connectTls, type TLSSocket } from "node:tls";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { judgeAdmission, type AdmissionDeps } from "../../src/app/admission.js";
 import { approve } from "../../src/app/approve.js";
@@ -671,6 +671,26 @@ describe("a slow catalog, and certificates refused at start-up", () => {
       }),
       /the key does not belong to the certificate/,
     );
+  });
+});
+
+describe("closing", () => {
+  it("a request on a connection opened before close() is answered not ready, and its connection closed", async () => {
+    const s = await serve(admissionDeps());
+    const socket = connectTls({ host: "127.0.0.1", port: s.port, ca: cert.pem });
+    await new Promise((resolve, reject) => socket.once("secureConnect", resolve).once("error", reject));
+    // No request yet: closeIdleConnections() leaves such a connection open.
+    const closing = s.close();
+    let reply = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (c: string) => (reply += c));
+    const ended = new Promise((resolve) => socket.once("close", resolve));
+    socket.write("GET /readyz HTTP/1.1\r\nHost: lifeline\r\n\r\n");
+    await ended;
+    await closing;
+    assert.match(reply, /^HTTP\/1\.1 503/);
+    assert.match(reply, /\r\nconnection: close\r\n/i);
+    assert.match(reply, /not ready: shutting down/);
   });
 });
 
