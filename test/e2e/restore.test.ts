@@ -11,6 +11,7 @@ import {
   ADMIN_URL,
   createDatabase,
   databaseExists,
+  markedStaging,
   query,
   tempDir,
   urlFor,
@@ -364,7 +365,8 @@ describe("lifeline restore, end to end", () => {
       cwd: work.dir,
       env: { LIFELINE_USER: "alice" },
     });
-    await waitFor(async () => (await databasesLike(`${db.name}_lifeline_staging_`)).length > 0, 60_000);
+    // Once the copy carries lifeline's marker (a kill just before it leaves an unmarked copy).
+    await waitFor(async () => (await markedStaging(`${db.name}_lifeline_staging_`)).length > 0, 60_000);
     run.child.kill("SIGKILL");
     await run.done;
     assert.deepEqual(

@@ -64,3 +64,18 @@ export async function databaseExists(name: string): Promise<boolean> {
   const rows = await query(ADMIN_URL, "SELECT 1 FROM pg_database WHERE datname = $1", [name]);
   return rows.length > 0;
 }
+
+/**
+ * Staging databases starting with `prefix` that already carry lifeline's marker (the comment set
+ * just after CREATE DATABASE). A test that kills a restore once its copy exists waits for this: a
+ * kill between the two statements leaves a copy nothing recognises as lifeline's.
+ */
+export async function markedStaging(prefix: string): Promise<string[]> {
+  const rows = await query<{ datname: string }>(
+    ADMIN_URL,
+    `SELECT datname FROM pg_database
+      WHERE starts_with(datname, $1) AND shobj_description(oid, 'pg_database') LIKE 'lifeline staging copy of %'`,
+    [prefix],
+  );
+  return rows.map((r) => r.datname);
+}
