@@ -17,7 +17,6 @@ import type { Notification } from "../../notify/webhook.js";
 import type { Registry } from "prom-client";
 import type { Catalog } from "../../ports/catalog.js";
 import type { Logger } from "../../serve/log.js";
-import type { Readiness } from "../../serve/server.js";
 import type { Cluster, ClusterSelection } from "../../ports/cluster.js";
 import { silentProgress } from "../../ports/engine.js";
 import { systemClock } from "../../ports/clock.js";
@@ -287,7 +286,7 @@ resume makes plans that need it deny, with the reason. /metrics shows the cache'
       }
       // Not ready until every informer has synced (and whenever one is broken): then protected
       // requests are denied anyway, with the reason.
-      const readiness = async (): Promise<Readiness> => {
+      const readiness = async () => {
         const cached = clusterCache.readiness();
         return cached.ready ? probe() : cached;
       };
