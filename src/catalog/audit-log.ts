@@ -4,6 +4,7 @@
  */
 import type { Kysely, Transaction } from "kysely";
 import {
+  auditDestroys,
   auditRef,
   canonicalJson,
   chainNext,
@@ -15,6 +16,7 @@ import {
 import { LifelineError } from "../core/errors.js";
 import type { AppendOptions, AuditFilter } from "../ports/catalog.js";
 import { runCompiled } from "./compiled.js";
+import { DESTROYS_PER_INSERT } from "./migrations.js";
 import { auditFrom, auditRow } from "./rows.js";
 import type { CatalogDatabase } from "./schema.js";
 import { sha256hex, timeOf, type CatalogStore } from "./store.js";
@@ -166,7 +168,49 @@ export async function auditAbout(
     const entry = auditFrom(row);
     return entry.damaged === undefined && auditRef(entry.kind, entry.data) === row.ref ? [entry] : [];
   });
-  // Each entry must sit in the chain, as far as its neighbour shows (entryInChain).
+  return inChain(store, entries, head);
+}
+
+/**
+ * The `admission` and `run` entries since `since` whose decision destroys the object with this
+ * Kubernetes uid (auditDestroys), in chain order, only those that sit in the chain: what a
+ * control-plane deletion of that object may finish. Read through lifeline_audit_destroys, so that
+ * it costs the same however many decisions the log holds.
+ */
+export async function auditDestroying(
+  store: CatalogStore,
+  uid: string,
+  since: string,
+): Promise<AuditEntry[]> {
+  const from = new Date(timeOf(since, "since")).toISOString();
+  const [{ rows }, head] = await Promise.all([
+    store.guard("reading the audit log", () =>
+      runCompiled(store.db, `${store.backend.name}:auditDestroying`, [uid, from], (u, f) =>
+        store.db
+          .selectFrom("lifeline_audit")
+          .innerJoin("lifeline_audit_destroys", "lifeline_audit_destroys.seq", "lifeline_audit.seq")
+          .selectAll("lifeline_audit")
+          .where("lifeline_audit_destroys.uid", "=", u)
+          .where("lifeline_audit.at", ">=", f)
+          .orderBy("lifeline_audit.seq", "asc"),
+      ),
+    ),
+    auditHead(store),
+  ]);
+  // Like ref: the index is derived from the data, and an entry counts only for what its data says.
+  const entries = rows.flatMap((row) => {
+    const entry = auditFrom(row);
+    return entry.damaged === undefined && auditDestroys(entry.kind, entry.data).includes(uid) ? [entry] : [];
+  });
+  return inChain(store, entries, head);
+}
+
+/** Those of `entries` that sit in the chain, as far as their neighbours show (entryInChain). */
+async function inChain(
+  store: CatalogStore,
+  entries: AuditEntry[],
+  head: { seq: number; hash: string } | null,
+): Promise<AuditEntry[]> {
   const following =
     entries.length === 0
       ? []
@@ -260,6 +304,13 @@ function committed<T>(
             .insertInto("lifeline_audit")
             .values(Object.fromEntries(columns.map((c, i) => [c, values[i]])) as unknown as typeof row),
       );
+      // What the decision destroys, by uid, for auditDestroying (rarely any: allowed decisions).
+      const destroys = auditDestroys(entry.kind, entry.data);
+      for (let i = 0; i < destroys.length; i += DESTROYS_PER_INSERT)
+        await trx
+          .insertInto("lifeline_audit_destroys")
+          .values(destroys.slice(i, i + DESTROYS_PER_INSERT).map((uid) => ({ uid, seq: entry.seq })))
+          .execute();
       const moved = await runCompiled(
         trx,
         `${store.backend.name}:moveHead`,

@@ -97,6 +97,10 @@ export class KyselyCatalog implements Catalog {
     return auditLog.auditAbout(this.store, kinds, refs);
   }
 
+  async auditDestroying(uid: string, since: string): Promise<AuditEntry[]> {
+    return auditLog.auditDestroying(this.store, uid, since);
+  }
+
   async auditHead(): Promise<{ seq: number; hash: string } | null> {
     return auditLog.auditHead(this.store);
   }

@@ -5,7 +5,7 @@
  * written with assumptions that no longer hold.
  */
 import { sql, type Kysely, type Transaction } from "kysely";
-import { GENESIS_HASH, auditRef } from "../core/audit/chain.js";
+import { GENESIS_HASH, auditDestroys, auditRef } from "../core/audit/chain.js";
 import { LifelineError } from "../core/errors.js";
 import { sha256hex, type CatalogBackend } from "./store.js";
 import type { CatalogDatabase } from "./schema.js";
@@ -168,7 +168,49 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 3,
+    name: "admission: the objects each allowed decision destroys, indexed by uid",
+    async up(trx) {
+      await trx.schema
+        .createTable("lifeline_audit_destroys")
+        .addColumn("uid", "text", (c) => c.notNull())
+        .addColumn("seq", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("lifeline_audit_destroys_pkey", ["uid", "seq"])
+        .execute();
+      // Existing entries are indexed too (only entries that name `destroys` can have any); one that
+      // cannot be read gets none (it counts for nothing anyway, and `audit verify` reports it).
+      const entries = await trx
+        .selectFrom("lifeline_audit")
+        .select(["seq", "kind", "data"])
+        .where("kind", "in", ["admission", "run"])
+        .where("data", "like", '%"destroys"%')
+        .execute();
+      const rows = entries.flatMap((e) =>
+        destroysOf(e.kind, e.data).map((uid) => ({ uid, seq: Number(e.seq) })),
+      );
+      for (let i = 0; i < rows.length; i += DESTROYS_PER_INSERT)
+        await trx
+          .insertInto("lifeline_audit_destroys")
+          .values(rows.slice(i, i + DESTROYS_PER_INSERT))
+          .execute();
+    },
+  },
 ];
+
+function destroysOf(kind: string, data: string): string[] {
+  try {
+    const parsed: unknown = JSON.parse(data);
+    return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
+      ? auditDestroys(kind, parsed as Record<string, unknown>)
+      : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Rows per INSERT into lifeline_audit_destroys (well inside SQLite's and PostgreSQL's parameter limits). */
+export const DESTROYS_PER_INSERT = 500;
 
 function refOf(kind: string, data: string): string | null {
   try {

@@ -101,6 +101,17 @@ export interface AuditHeadTable {
   hash: string;
 }
 
+/**
+ * Which entries destroy which object (v3): one row per uid in an `admission` or `run` entry's
+ * `destroys` (an allowed decision's objects), so that a control-plane deletion finds the decision
+ * it finishes without reading the day's audit log. Derived from the entries, written in the same
+ * transaction; an entry counts only for what its own data says.
+ */
+export interface AuditDestroysTable {
+  uid: string;
+  seq: BigintColumn;
+}
+
 export interface MigrationsTable {
   version: number;
   name: string;
@@ -114,5 +125,6 @@ export interface CatalogDatabase {
   lifeline_break_glass: BreakGlassTable;
   lifeline_audit: AuditTable;
   lifeline_audit_head: AuditHeadTable;
+  lifeline_audit_destroys: AuditDestroysTable;
   lifeline_catalog_migrations: MigrationsTable;
 }

@@ -87,6 +87,12 @@ export interface Catalog {
    * not beyond the head, the next entry links to it); the others are left out.
    */
   auditAbout(kinds: readonly AuditKind[], refs: readonly string[]): Promise<AuditEntry[]>;
+  /**
+   * The `admission` and `run` entries at or after `since` whose decision destroys the Kubernetes
+   * object with this uid (their data's `destroys`: core/audit auditDestroys), in chain order, read
+   * by index (the cost does not grow with the log), only those that sit in the chain (as auditAbout).
+   */
+  auditDestroying(uid: string, since: string): Promise<AuditEntry[]>;
   /** The last (seq, hash) recorded on append, kept apart from the entries. */
   auditHead(): Promise<{ seq: number; hash: string } | null>;
 

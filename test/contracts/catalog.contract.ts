@@ -533,6 +533,87 @@ export function catalogContract(name: string, open: () => Promise<CatalogSubject
       }
     });
 
+    it("auditDestroying reads the allowed decisions that destroy an object by its uid, since a time, only those that sit in the chain", async () => {
+      await fresh();
+      try {
+        const decision = (kind: "admission" | "run", destroys: unknown, minutes: number, more = {}) =>
+          catalog.appendAudit(
+            input(kind, {
+              at: at(minutes),
+              data: {
+                result: "allowed",
+                status: "executing",
+                command: "kubectl delete ns shop",
+                destroys,
+                ...more,
+              },
+            }),
+          );
+        const old = await decision("admission", ["uid-claim-1"], 0);
+        const ns = await decision("admission", ["uid-ns", "uid-claim-1", "uid-claim-2", "uid-claim-1"], 10);
+        const run = await decision("run", ["uid-claim-2"], 20);
+        // Not decisions that destroy: other kinds, no list, items that are no uid.
+        await catalog.appendAudit(input("plan", { at: at(21), data: { destroys: ["uid-claim-1"] } }));
+        await decision("admission", "uid-claim-1", 22);
+        await decision("admission", [7, null, ""], 23);
+        // Appended in one group commit: each indexed.
+        const [g1, g2] = await Promise.all([
+          decision("admission", ["uid-group-1"], 24),
+          decision("admission", ["uid-group-2"], 24),
+        ]);
+        assert.deepEqual(await catalog.auditDestroying("uid-claim-1", at(0)), [old, ns]);
+        assert.deepEqual(await catalog.auditDestroying("uid-claim-1", at(5)), [ns]);
+        assert.deepEqual(await catalog.auditDestroying("uid-claim-2", at(5)), [ns, run]);
+        assert.deepEqual(await catalog.auditDestroying("uid-ns", at(0)), [ns]);
+        assert.deepEqual(await catalog.auditDestroying("uid-group-2", at(0)), [g2]);
+        assert.deepEqual(await catalog.auditDestroying("uid-group-1", at(0)), [g1]);
+        assert.deepEqual(await catalog.auditDestroying("uid-none", at(0)), []);
+        // A namespace's worth of objects in one decision (more rows than one INSERT takes).
+        const many = Array.from({ length: 1_234 }, (_, i) => `uid-many-${i}`);
+        const big = await decision("admission", many, 25);
+        assert.deepEqual(await catalog.auditDestroying("uid-many-0", at(0)), [big]);
+        assert.deepEqual(await catalog.auditDestroying("uid-many-1233", at(0)), [big]);
+        await rejectsWith(catalog.auditDestroying("uid-ns", "yesterday"), "USAGE");
+        // The index is derived from the data: a row pointing a uid at another entry by hand does
+        // not make that entry destroy it.
+        await subject.execute(
+          `INSERT INTO lifeline_audit_destroys (uid, seq) VALUES ('uid-forged', ${run.seq})`,
+        );
+        assert.deepEqual(await catalog.auditDestroying("uid-forged", at(0)), []);
+        // An entry altered in place no longer matches its hash: it counts for nothing.
+        await subject.execute(`UPDATE lifeline_audit SET identity = 'mallory' WHERE seq = ${ns.seq}`);
+        assert.deepEqual(await catalog.auditDestroying("uid-claim-1", at(0)), [old]);
+        assert.deepEqual(await catalog.auditDestroying("uid-claim-2", at(0)), [run]);
+      } finally {
+        await done();
+      }
+    });
+
+    it("a version 2 catalog is migrated: the decisions it holds are indexed by the uids they destroy", async () => {
+      await fresh();
+      try {
+        const a = await catalog.appendAudit(
+          input("admission", { data: { result: "allowed", destroys: ["uid-v2-a", "uid-v2-b"] } }),
+        );
+        const r = await catalog.appendAudit(
+          input("run", { data: { status: "executing", destroys: ["uid-v2-b"] } }),
+        );
+        await catalog.appendAudit(
+          input("admission", { data: { result: "denied", reason: "destroys nothing" } }),
+        );
+        await catalog.close();
+        await subject.execute("DROP TABLE lifeline_audit_destroys");
+        await subject.execute("DELETE FROM lifeline_catalog_migrations WHERE version = 3");
+        catalog = await subject.reopen();
+        assert.deepEqual(await catalog.auditDestroying("uid-v2-a", at(-60)), [a]);
+        assert.deepEqual(await catalog.auditDestroying("uid-v2-b", at(-60)), [a, r]);
+        assert.equal((await verified(catalog)).ok, true);
+      } finally {
+        await catalog.close();
+        await done();
+      }
+    });
+
     it("plansOfCommand finds the other plans of the same command text, newest first", async () => {
       await fresh();
       try {
@@ -613,7 +694,8 @@ export function catalogContract(name: string, open: () => Promise<CatalogSubject
         await subject.execute("ALTER TABLE lifeline_approvals DROP COLUMN uses");
         await subject.execute("ALTER TABLE lifeline_executions DROP COLUMN statements");
         await subject.execute("ALTER TABLE lifeline_plans DROP COLUMN command_digest");
-        await subject.execute("DELETE FROM lifeline_catalog_migrations WHERE version = 2");
+        await subject.execute("DROP TABLE lifeline_audit_destroys");
+        await subject.execute("DELETE FROM lifeline_catalog_migrations WHERE version IN (2, 3)");
         catalog = await subject.reopen();
         assert.deepEqual(await catalog.auditAbout(["approve"], ["apr-version1001"]), [a]);
         assert.deepEqual(await catalog.auditAbout(["break-glass"], ["bg-version10001"]), [g]);

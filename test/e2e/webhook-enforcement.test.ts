@@ -350,8 +350,10 @@ serve:
     const by = (user: string) =>
       entries.filter((e) => e.identity === `system:serviceaccount:kube-system:${user}`);
     assert.ok(by("namespace-controller").every((e) => e.data.result === "allowed"));
+    // The first decision that destroys them, in the log's order: the run's (its `executing` entry
+    // is recorded before its kubectl runs; the webhook's entry about that request follows).
     const finished = by("namespace-controller").filter((e) =>
-      /the namespace controller finishing allowed decision \d+ \(kubectl delete namespace shop\)/.test(
+      /the namespace controller finishing allowed decision \d+ \(kubectl delete ns shop\)/.test(
         String(e.data.reason),
       ),
     );

@@ -86,6 +86,17 @@ export function auditRef(kind: string, data: Readonly<Record<string, unknown>>):
 }
 
 /**
+ * The Kubernetes uids an entry's decision destroys: an `admission` or `run` entry's `destroys` (an
+ * allowed decision's objects; see core/admission/allowance destroyedBy), none for the other kinds.
+ * The catalog indexes them beside the entry (a control-plane deletion looks up the decision it
+ * finishes by uid); like auditRef, the index counts only for what the entry's data says.
+ */
+export function auditDestroys(kind: string, data: Readonly<Record<string, unknown>>): string[] {
+  if ((kind !== "admission" && kind !== "run") || !Array.isArray(data.destroys)) return [];
+  return [...new Set(data.destroys.filter((u): u is string => typeof u === "string" && u !== ""))];
+}
+
+/**
  * JSON with object keys sorted at every level: the same value always gives the same text. Every
  * audit entry's hash covers it, so its output never changes (a test holds it to the first
  * implementation's); it is built in one pass, without the arrays of pairs a sort of entries makes
