@@ -140,6 +140,23 @@ describe("the swap when something goes wrong in it (real PostgreSQL)", () => {
     assert.equal(await databaseExists(ours), false);
   });
 
+  it("a staging database left without its comment (a restore killed between CREATE DATABASE and COMMENT) is a leftover only while it is as CREATE DATABASE made it", async () => {
+    const into = `${PREFIX}_bare`;
+    const bare = stagingDatabaseName(into, "bare01");
+    const used = stagingDatabaseName(into, "used01");
+    await query(ADMIN_URL, `CREATE DATABASE ${bare} TEMPLATE template0`);
+    await query(ADMIN_URL, `CREATE DATABASE ${used} TEMPLATE template0`);
+    await query(urlFor(used), "CREATE TABLE notes (body text); INSERT INTO notes VALUES ('keep me')");
+    assert.deepEqual(
+      (await recovery.leftovers(target(into))).filter((n) => n.startsWith(`${into}_`)),
+      [bare],
+    );
+    const result = await recoverDatabase(base, request(into, "drop"));
+    assert.ok(result.removedLeftovers.includes(bare), result.removedLeftovers.join(", "));
+    assert.equal(await databaseExists(bare), false);
+    assert.equal(await databaseExists(used), true, "a database with something in it is never taken for one");
+  });
+
   it("the swap's session lost after it refused connections: the error says the renames did not commit, and the database accepts connections again", async () => {
     const into = `${PREFIX}_lost`;
     await recoverDatabase(base, request(into, "keep"));

@@ -67,8 +67,8 @@ export async function databaseExists(name: string): Promise<boolean> {
 
 /**
  * Staging databases starting with `prefix` that already carry lifeline's marker (the comment set
- * just after CREATE DATABASE). A test that kills a restore once its copy exists waits for this: a
- * kill between the two statements leaves a copy nothing recognises as lifeline's.
+ * just after CREATE DATABASE). The kill tests wait for this, so that what they test is the marked
+ * copy (a kill between the two statements leaves an unmarked, empty one: swap-safety.test.ts).
  */
 export async function markedStaging(prefix: string): Promise<string[]> {
   const rows = await query<{ datname: string }>(
