@@ -16,7 +16,7 @@ import {
 import { LifelineError } from "../core/errors.js";
 import type { AppendOptions, AuditFilter } from "../ports/catalog.js";
 import { runCompiled } from "./compiled.js";
-import { DESTROYS_PER_INSERT } from "./migrations.js";
+import { DESTROYS_UID_MAX } from "./migrations.js";
 import { auditFrom, auditRow } from "./rows.js";
 import type { CatalogDatabase } from "./schema.js";
 import { sha256hex, timeOf, type CatalogStore } from "./store.js";
@@ -183,6 +183,8 @@ export async function auditDestroying(
   since: string,
 ): Promise<AuditEntry[]> {
   const from = new Date(timeOf(since, "since")).toISOString();
+  // Not indexed (DESTROYS_UID_MAX, in characters as the database counts them): nothing to find.
+  if ([...uid].length > DESTROYS_UID_MAX) return [];
   const [{ rows }, head] = await Promise.all([
     store.guard("reading the audit log", () =>
       runCompiled(store.db, `${store.backend.name}:auditDestroying`, [uid, from], (u, f) =>
@@ -304,13 +306,7 @@ function committed<T>(
             .insertInto("lifeline_audit")
             .values(Object.fromEntries(columns.map((c, i) => [c, values[i]])) as unknown as typeof row),
       );
-      // What the decision destroys, by uid, for auditDestroying (rarely any: allowed decisions).
-      const destroys = auditDestroys(entry.kind, entry.data);
-      for (let i = 0; i < destroys.length; i += DESTROYS_PER_INSERT)
-        await trx
-          .insertInto("lifeline_audit_destroys")
-          .values(destroys.slice(i, i + DESTROYS_PER_INSERT).map((uid) => ({ uid, seq: entry.seq })))
-          .execute();
+      // What it destroys, by uid, for auditDestroying: indexed by the catalog's trigger (migration 3).
       const moved = await runCompiled(
         trx,
         `${store.backend.name}:moveHead`,

@@ -5,7 +5,7 @@
  * written with assumptions that no longer hold.
  */
 import { sql, type Kysely, type Transaction } from "kysely";
-import { GENESIS_HASH, auditDestroys, auditRef } from "../core/audit/chain.js";
+import { GENESIS_HASH, auditRef } from "../core/audit/chain.js";
 import { LifelineError } from "../core/errors.js";
 import { sha256hex, type CatalogBackend } from "./store.js";
 import type { CatalogDatabase } from "./schema.js";
@@ -13,7 +13,8 @@ import type { CatalogDatabase } from "./schema.js";
 export interface Migration {
   version: number;
   name: string;
-  up(trx: Transaction<CatalogDatabase>): Promise<void>;
+  /** `backend`: for what only raw SQL says (a trigger). */
+  up(trx: Transaction<CatalogDatabase>, backend: CatalogBackend["name"]): Promise<void>;
 }
 
 /** Append only: a released migration is never edited, a change is a new version. */
@@ -171,46 +172,88 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 3,
     name: "admission: the objects each allowed decision destroys, indexed by uid",
-    async up(trx) {
+    async up(trx, backend) {
       await trx.schema
         .createTable("lifeline_audit_destroys")
         .addColumn("uid", "text", (c) => c.notNull())
         .addColumn("seq", "bigint", (c) => c.notNull())
         .addPrimaryKeyConstraint("lifeline_audit_destroys_pkey", ["uid", "seq"])
         .execute();
-      // Existing entries are indexed too (only entries that name `destroys` can have any); one that
-      // cannot be read gets none (it counts for nothing anyway, and `audit verify` reports it).
-      const entries = await trx
-        .selectFrom("lifeline_audit")
-        .select(["seq", "kind", "data"])
-        .where("kind", "in", ["admission", "run"])
-        .where("data", "like", '%"destroys"%')
-        .execute();
-      const rows = entries.flatMap((e) =>
-        destroysOf(e.kind, e.data).map((uid) => ({ uid, seq: Number(e.seq) })),
-      );
-      for (let i = 0; i < rows.length; i += DESTROYS_PER_INSERT)
-        await trx
-          .insertInto("lifeline_audit_destroys")
-          .values(rows.slice(i, i + DESTROYS_PER_INSERT))
-          .execute();
+      // Kept by a trigger, not by lifeline's append: a lifeline of the version before (v2) that
+      // still has the catalog open (the other replica of a rolling Deployment) appends allowed
+      // decisions too, and a control-plane deletion must find them. Existing entries are indexed
+      // by the same statement, in the database (a log of a busy cluster's decisions is not read
+      // into memory). An entry that cannot be read gets no rows: it counts for nothing anyway.
+      for (const statement of DESTROYS_INDEX[backend]) await sql.raw(statement).execute(trx);
     },
   },
 ];
 
-function destroysOf(kind: string, data: string): string[] {
-  try {
-    const parsed: unknown = JSON.parse(data);
-    return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
-      ? auditDestroys(kind, parsed as Record<string, unknown>)
-      : [];
-  } catch {
-    return [];
-  }
-}
+/**
+ * The longest uid lifeline_audit_destroys holds (a Kubernetes uid is a 36-character UUID): a
+ * PostgreSQL index entry cannot exceed 2704 bytes, and one too long would fail the append of the
+ * decision and of every entry committed with it. A longer uid is not indexed: no control-plane
+ * deletion finishes a decision about it (auditDestroying answers none).
+ */
+export const DESTROYS_UID_MAX = 256;
 
-/** Rows per INSERT into lifeline_audit_destroys (well inside SQLite's and PostgreSQL's parameter limits). */
-export const DESTROYS_PER_INSERT = 500;
+/**
+ * The trigger that indexes what each `admission` or `run` entry destroys (core/audit auditDestroys:
+ * the strings of `destroys`, not empty), and the statement that indexes the entries already there.
+ */
+const DESTROYS_INDEX: Readonly<Record<CatalogBackend["name"], readonly string[]>> = {
+  // Replacing what a catalog whose tables were dropped by hand (or by a test) may have left.
+  sqlite: [
+    `DROP TRIGGER IF EXISTS lifeline_audit_destroys_index`,
+    `CREATE TRIGGER lifeline_audit_destroys_index AFTER INSERT ON lifeline_audit
+     WHEN NEW.kind IN ('admission', 'run') AND json_valid(NEW.data) AND json_type(NEW.data, '$.destroys') = 'array'
+     BEGIN
+       INSERT OR IGNORE INTO lifeline_audit_destroys (uid, seq)
+       SELECT value, NEW.seq FROM json_each(NEW.data, '$.destroys')
+       WHERE type = 'text' AND value <> '' AND length(value) <= ${DESTROYS_UID_MAX};
+     END`,
+    `INSERT OR IGNORE INTO lifeline_audit_destroys (uid, seq)
+     SELECT d.value, a.seq FROM lifeline_audit a, json_each(a.data, '$.destroys') d
+     WHERE a.kind IN ('admission', 'run') AND a.data LIKE '%"destroys"%' AND json_valid(a.data)
+       AND json_type(a.data, '$.destroys') = 'array'
+       AND d.type = 'text' AND d.value <> '' AND length(d.value) <= ${DESTROYS_UID_MAX}`,
+  ],
+  postgres: [
+    // jsonb: the last of duplicate keys, as JSON.parse. Data that is no JSON (or that jsonb refuses,
+    // e.g. \u0000) is indexed with nothing rather than failing the append.
+    `CREATE OR REPLACE FUNCTION lifeline_audit_destroys_of(kind text, data text) RETURNS SETOF text
+     LANGUAGE plpgsql IMMUTABLE AS $$
+     DECLARE d jsonb;
+     BEGIN
+       IF kind NOT IN ('admission', 'run') OR position('"destroys"' in data) = 0 THEN RETURN; END IF;
+       BEGIN
+         d := data::jsonb -> 'destroys';
+       EXCEPTION WHEN others THEN
+         RETURN;
+       END;
+       IF jsonb_typeof(d) = 'array' THEN
+         RETURN QUERY SELECT DISTINCT e #>> '{}' FROM jsonb_array_elements(d) e
+           WHERE jsonb_typeof(e) = 'string' AND e #>> '{}' <> '' AND length(e #>> '{}') <= ${DESTROYS_UID_MAX};
+       END IF;
+     END $$`,
+    // Its names resolve in the catalog's schema whatever the appending session's search_path.
+    `CREATE OR REPLACE FUNCTION lifeline_audit_destroys_index() RETURNS trigger LANGUAGE plpgsql
+     SET search_path FROM CURRENT AS $$
+     BEGIN
+       INSERT INTO lifeline_audit_destroys (uid, seq)
+       SELECT u, NEW.seq FROM lifeline_audit_destroys_of(NEW.kind, NEW.data) u
+       ON CONFLICT DO NOTHING;
+       RETURN NULL;
+     END $$`,
+    `DROP TRIGGER IF EXISTS lifeline_audit_destroys_index ON lifeline_audit`,
+    `CREATE TRIGGER lifeline_audit_destroys_index AFTER INSERT ON lifeline_audit
+     FOR EACH ROW EXECUTE FUNCTION lifeline_audit_destroys_index()`,
+    `INSERT INTO lifeline_audit_destroys (uid, seq)
+     SELECT u, a.seq FROM lifeline_audit a, lifeline_audit_destroys_of(a.kind, a.data) u
+     WHERE a.kind IN ('admission', 'run') AND a.data LIKE '%"destroys"%'
+     ON CONFLICT DO NOTHING`,
+  ],
+};
 
 function refOf(kind: string, data: string): string | null {
   try {
@@ -261,7 +304,7 @@ export async function migrate(
     // Read again under the lock: another process may have migrated in the meantime.
     const pending = pendingMigrations(await appliedVersions(trx), location);
     for (const migration of pending) {
-      await migration.up(trx);
+      await migration.up(trx, backend.name);
       await trx
         .insertInto("lifeline_catalog_migrations")
         .values({ version: migration.version, name: migration.name, applied_at: new Date().toISOString() })

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { LATEST_VERSION, MIGRATIONS } from "../../src/catalog/index.js";
+import { auditRow } from "../../src/catalog/rows.js";
 import { sha256hex } from "../../src/catalog/store.js";
 import { canonicalJson, chainNext, verifyChain, type AuditEntry } from "../../src/core/audit/chain.js";
 import { isLifelineError, type LifelineError } from "../../src/core/errors.js";
@@ -584,6 +585,64 @@ export function catalogContract(name: string, open: () => Promise<CatalogSubject
         await subject.execute(`UPDATE lifeline_audit SET identity = 'mallory' WHERE seq = ${ns.seq}`);
         assert.deepEqual(await catalog.auditDestroying("uid-claim-1", at(0)), [old]);
         assert.deepEqual(await catalog.auditDestroying("uid-claim-2", at(0)), [run]);
+      } finally {
+        await done();
+      }
+    });
+
+    it("auditDestroying finds a decision a lifeline that does not index appended (the other replica during a rolling upgrade)", async () => {
+      await fresh();
+      try {
+        await catalog.appendAudit(input("admission", { data: { result: "denied" } }));
+        // What lifeline before catalog version 3 does on append: the entry and the head, nothing more.
+        const head = await catalog.auditHead();
+        const entry = chainNext(
+          sha256hex,
+          head,
+          input("admission", {
+            data: {
+              result: "allowed",
+              command: "kubectl delete ns shop",
+              destroys: ["uid-by-old", "uid-by-old-2"],
+            },
+          }),
+        );
+        const row = auditRow(entry);
+        const literal = (v: unknown) => (v === null ? "NULL" : `'${String(v).replaceAll("'", "''")}'`);
+        await subject.execute(
+          `INSERT INTO lifeline_audit (${Object.keys(row).join(", ")}) VALUES (${Object.values(row).map(literal).join(", ")})`,
+        );
+        await subject.execute(
+          `UPDATE lifeline_audit_head SET seq = ${entry.seq}, hash = '${entry.hash}' WHERE id = 1`,
+        );
+        assert.equal((await verified(catalog)).ok, true);
+        assert.deepEqual(await catalog.auditDestroying("uid-by-old-2", at(-60)), [entry]);
+        // And the next append of this lifeline is indexed once, as ever.
+        const next = await catalog.appendAudit(
+          input("run", { data: { status: "executing", destroys: ["uid-by-old", "uid-by-old"] } }),
+        );
+        assert.deepEqual(await catalog.auditDestroying("uid-by-old", at(-60)), [entry, next]);
+      } finally {
+        await done();
+      }
+    });
+
+    it("a uid too long to index is not indexed, and fails no append (a PostgreSQL index entry holds 2704 bytes)", async () => {
+      await fresh();
+      try {
+        // Incompressible: PostgreSQL compresses an index entry before it checks its size.
+        const long = Array.from({ length: 125 }, (_, i) => sha256hex(`uid ${i}`)).join("");
+        const [bystander, decision, other] = await Promise.all([
+          catalog.appendAudit(input("admission", { data: { result: "denied" } })),
+          catalog.appendAudit(
+            input("admission", { data: { result: "allowed", destroys: [long, "uid-short"] } }),
+          ),
+          catalog.appendAudit(input("admission", { data: { result: "denied" } })),
+        ]);
+        assert.deepEqual([bystander.seq + 1, bystander.seq + 2], [decision.seq, other.seq]);
+        assert.deepEqual(await catalog.auditDestroying("uid-short", at(-60)), [decision]);
+        assert.deepEqual(await catalog.auditDestroying(long, at(-60)), []);
+        assert.equal((await verified(catalog)).ok, true);
       } finally {
         await done();
       }
