@@ -12,4 +12,19 @@ export interface AppContext {
   progress: Progress;
   signal: AbortSignal;
   backup: { jobs: number; compression: number };
+  /**
+   * The second repositories (copies: in lifeline.yaml) a verified restore point is copied to and
+   * that retention prunes with the same rules; built when asked (none when left out).
+   */
+  copies?: () => CopyTarget[];
+}
+
+/** A second repository (3-2-1). */
+export interface CopyTarget {
+  repository: Repository;
+  /**
+   * Throws when writing what `from` holds there is refused: an encrypted repository copied into
+   * object storage without encryption, unless the copy allows plaintext.
+   */
+  refuse(from: Repository): Promise<void>;
 }

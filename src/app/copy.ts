@@ -1,8 +1,10 @@
 import { copyFile, mkdir } from "node:fs/promises";
 import path from "node:path";
+import { LifelineError } from "../core/errors.js";
 import type { Finding } from "../core/restore-point/check.js";
 import type { Progress } from "../ports/engine.js";
 import type { Repository } from "../ports/repository.js";
+import type { AppContext } from "./context.js";
 
 export interface CopyResult {
   /** Restore points copied now, as asset/id. */
@@ -79,4 +81,52 @@ export async function copyRepository(
     result.drillReports++;
   }
   return result;
+}
+
+/** What one copies: entry did with a verified restore point. */
+export interface CopyOutcome {
+  to: string;
+  result?: CopyResult;
+  /** Why nothing was copied there (unreachable, refused …), with the fix when there is one. */
+  error?: string;
+}
+
+/** An error's message for a person, with its fix when it names one. */
+export function describeError(error: unknown): string {
+  return error instanceof LifelineError && error.fix
+    ? `${error.message} (fix: ${error.fix})`
+    : error instanceof Error
+      ? error.message
+      : String(error);
+}
+
+/**
+ * After a passing drill (the `drill` command and the server's scheduled drills): the restore point
+ * and its drill reports go to every copy (copies: in lifeline.yaml). A copy that fails is reported
+ * and the others still get theirs.
+ */
+export async function copyVerified(
+  ctx: AppContext,
+  asset: string,
+  restorePointId: string,
+): Promise<CopyOutcome[]> {
+  const outcomes: CopyOutcome[] = [];
+  for (const target of ctx.copies?.() ?? []) {
+    const to = target.repository;
+    try {
+      await target.refuse(ctx.repository);
+      const result = await copyRepository(ctx.repository, to, {
+        asset,
+        restorePointId,
+        signal: ctx.signal,
+        progress: ctx.progress,
+      });
+      outcomes.push({ to: to.location, result });
+    } catch (error) {
+      const message = describeError(error);
+      ctx.progress.warn(`could not copy ${restorePointId} to ${to.location}: ${message}`);
+      outcomes.push({ to: to.location, error: message });
+    }
+  }
+  return outcomes;
 }

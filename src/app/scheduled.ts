@@ -1,6 +1,6 @@
 /**
- * The jobs `lifeline serve` runs on a schedule: a backup, a drill, and retention after a verified
- * backup; alerts when a job fails its last attempt or a drill fails, resolved when the next one
+ * The jobs `lifeline serve` runs on a schedule: a backup, a drill, the copies: of a verified
+ * restore point and retention (here and in each copy) after a verified backup; alerts when a job fails its last attempt or a drill fails, resolved when the next one
  * succeeds. Independent of the job engine that runs them (graphile-worker on a PostgreSQL catalog,
  * in-process with SQLite): the engine retries a job that throws.
  */
@@ -11,6 +11,7 @@ import type { Notification, NotifyFailure } from "../notify/webhook.js";
 import type { Catalog } from "../ports/catalog.js";
 import { backup } from "./backup.js";
 import type { AppContext } from "./context.js";
+import { copyVerified } from "./copy.js";
 import { drill } from "./drill.js";
 import { prune } from "./prune.js";
 
@@ -50,6 +51,8 @@ export type JobOutcome =
       result: "passed" | "failed";
       seconds: number;
       pruned: string[];
+      /** copies: where the verified restore point went (or why not), and what retention removed there. */
+      copies?: { to: string; copied: boolean; error?: string; pruned?: string[] }[];
     };
 
 /** Runs one job; throws when it should be retried (a failed drill is a result, not an error). */
@@ -94,6 +97,38 @@ export async function runJob(deps: ScheduledDeps, jobs: AssetJobs, request: JobR
     "drill-failed",
     `the drill of ${name}'s restore point ${report.restorePointId} passed`,
   );
+  // copies: as the drill command does; a copy that fails is logged and alerted, the drill stays passed.
+  const copies: NonNullable<Extract<JobOutcome, { kind: "drill" }>["copies"]> = [];
+  const copied = await copyVerified(deps.ctx, name, report.restorePointId);
+  for (const c of copied) {
+    const ok = c.error === undefined && (c.result?.skipped.length ?? 0) === 0;
+    copies.push({ to: c.to, copied: ok, ...(c.error !== undefined ? { error: c.error } : {}) });
+    if (!ok)
+      deps.log("error", "copy-failed", {
+        asset: name,
+        restorePointId: report.restorePointId,
+        to: c.to,
+        reason: c.error ?? `its artifacts do not match: ${JSON.stringify(c.result?.skipped ?? [])}`,
+      });
+  }
+  const notCopied = copies.filter((c) => !c.copied);
+  if (notCopied.length > 0)
+    await raiseAlert(deps, name, "copy-failed", {
+      text: `lifeline: ${name}'s verified restore point ${report.restorePointId} was NOT copied to ${notCopied.map((c) => `${c.to}${c.error ? ` (${c.error})` : ""}`).join(", ")}; the copy lags behind — see lifeline drill ${name} --restore-point ${report.restorePointId}`,
+      event: {
+        kind: "copy-failed",
+        asset: name,
+        restorePointId: report.restorePointId,
+        to: notCopied.map((c) => c.to),
+      },
+    });
+  else if (copies.length > 0)
+    await resolveAlert(
+      deps,
+      name,
+      "copy-failed",
+      `${name}'s restore point ${report.restorePointId} was copied to every copy`,
+    );
   let pruned: string[] = [];
   if (jobs.retention) {
     // Retention after each verified backup; a failure to prune is logged, the drill stays passed.
@@ -111,6 +146,20 @@ export async function runJob(deps: ScheduledDeps, jobs: AssetJobs, request: JobR
           failures: result.failures,
           ...(result.locked.length > 0 ? { locked: result.locked } : {}),
         });
+      for (const c of result.copies) {
+        const entry = copies.find((x) => x.to === c.to);
+        if (entry && c.error === undefined) entry.pruned = c.removed;
+        if (c.error !== undefined)
+          deps.log("error", "prune-failed", { asset: name, copy: c.to, reason: c.error });
+        else if (c.removed.length > 0 || c.failures.length > 0 || c.locked.length > 0)
+          deps.log(c.failures.length > 0 ? "warn" : "info", "pruned", {
+            asset: name,
+            copy: c.to,
+            removed: c.removed,
+            failures: c.failures,
+            ...(c.locked.length > 0 ? { locked: c.locked } : {}),
+          });
+      }
     } catch (error) {
       deps.log("error", "prune-failed", {
         asset: name,
@@ -125,6 +174,7 @@ export async function runJob(deps: ScheduledDeps, jobs: AssetJobs, request: JobR
     result: "passed",
     seconds: seconds(),
     pruned,
+    ...(copies.length > 0 ? { copies } : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { AppContext } from "../app/context.js";
+import type { AppContext, CopyTarget } from "../app/context.js";
 import { LifelineError } from "../core/errors.js";
 import { loadConfig, resolveAsset, type LoadedConfig, type ResolvedAsset } from "../config/load.js";
 import { engineFor } from "../engines/index.js";
@@ -31,7 +31,24 @@ export function contextFor(loaded: LoadedConfig, signal: AbortSignal, progress: 
     progress,
     signal,
     backup: loaded.config.backup,
+    copies: () => copyTargets(loaded),
   };
+}
+
+/** The copies: entries of lifeline.yaml as repositories (directories relative to lifeline.yaml). */
+export function copyTargets(loaded: LoadedConfig): CopyTarget[] {
+  return (loaded.config.copies ?? []).map((copy) => {
+    const repository = repositoryAt(loaded, copy.url, copy.encryption?.passphrase, loaded.dir);
+    return {
+      repository,
+      refuse: (from) =>
+        refusePlaintextCopy(from, repository, {
+          passphrase: copy.encryption?.passphrase,
+          allowPlaintext: copy.allowPlaintext === true,
+          fix: `give this copies: entry encryption: { passphrase: \${VARIABLE} } in lifeline.yaml, or allowPlaintext: true to copy without encryption on purpose`,
+        }),
+    };
+  });
 }
 
 /** The configured repository: a local directory, or S3-compatible object storage. */

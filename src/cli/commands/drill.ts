@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import type { CliEnv } from "../env.js";
-import { load, contextFor, asset as resolve, refusePlaintextCopy, repositoryAt } from "../wiring.js";
-import { copyRepository, type CopyResult } from "../../app/copy.js";
-import { EXIT_CODES, LifelineError } from "../../core/errors.js";
+import { load, contextFor, asset as resolve } from "../wiring.js";
+import { copyVerified } from "../../app/copy.js";
+import { EXIT_CODES } from "../../core/errors.js";
 import { out, json, terminalProgress } from "../io.js";
 import { drill } from "../../app/drill.js";
 import { drillJson, renderDrill } from "../render/restore-points.js";
@@ -26,36 +26,11 @@ export function register(program: Command, env: CliEnv): void {
       const ctx = contextFor(loaded, env.signal, terminalProgress(`drill ${name}`));
       const report = await drill(ctx, resolve(loaded, name), opts.restorePoint);
       // copies: a verified restore point (and its drill reports) goes to each second repository.
-      const copies: { to: string; result?: CopyResult; error?: string }[] = [];
-      if (report.result === "passed")
-        for (const copy of loaded.config.copies ?? []) {
-          const to = repositoryAt(loaded, copy.url, copy.encryption?.passphrase, loaded.dir);
-          try {
-            await refusePlaintextCopy(ctx.repository, to, {
-              passphrase: copy.encryption?.passphrase,
-              allowPlaintext: copy.allowPlaintext === true,
-              fix: `give this copies: entry encryption: { passphrase: \${VARIABLE} } in lifeline.yaml, or allowPlaintext: true to copy without encryption on purpose`,
-            });
-            const result = await copyRepository(ctx.repository, to, {
-              asset: name,
-              restorePointId: report.restorePointId,
-              signal: env.signal,
-              progress: ctx.progress,
-            });
-            copies.push({ to: to.location, result });
-            if (result.skipped.length > 0) env.setExit(EXIT_CODES.verification);
-          } catch (error) {
-            const message =
-              error instanceof LifelineError && error.fix
-                ? `${error.message} (fix: ${error.fix})`
-                : error instanceof Error
-                  ? error.message
-                  : String(error);
-            ctx.progress.warn(`could not copy ${report.restorePointId} to ${to.location}: ${message}`);
-            copies.push({ to: to.location, error: message });
-            env.setExit(EXIT_CODES.runtime);
-          }
-        }
+      const copies = report.result === "passed" ? await copyVerified(ctx, name, report.restorePointId) : [];
+      for (const c of copies) {
+        if (c.error !== undefined) env.setExit(EXIT_CODES.runtime);
+        else if ((c.result?.skipped.length ?? 0) > 0) env.setExit(EXIT_CODES.verification);
+      }
       if (options.json) json(copies.length > 0 ? { ...drillJson(report), copies } : drillJson(report));
       else {
         out(renderDrill(report, await ctx.repository.getRestorePoint(name, report.restorePointId)));

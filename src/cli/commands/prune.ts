@@ -1,45 +1,83 @@
 import type { Command } from "commander";
 import { currentIdentity } from "../../app/identity.js";
-import { prune, type PruneResult } from "../../app/prune.js";
+import { prune, type PruneOutcome, type PruneResult } from "../../app/prune.js";
 import { assetRetention } from "../../config/load.js";
 import { LifelineError } from "../../core/errors.js";
 import { withCatalog } from "../catalog.js";
 import type { CliEnv } from "../env.js";
-import { count, json, out, terminalProgress } from "../io.js";
+import { count, err, json, out, terminalProgress } from "../io.js";
 import { asset as resolve, contextFor, load } from "../wiring.js";
 
-export function renderPrune(result: PruneResult): string {
-  const lines: string[] = [];
-  const verb = result.dryRun ? "would remove" : "removed";
-  // Locked restore points (object lock) stay whether or not this is a dry run.
+function renderDecisions(result: PruneOutcome, dryRun: boolean, lines: string[], indent: string): void {
   const locked = new Set(result.locked.map((l) => l.id));
-  const removing = result.decisions.filter((d) => d.remove && !locked.has(d.id));
-  const p = result.policy;
-  lines.push(
-    `${result.asset}: retention keepLast ${p.keepLast}, daily ${p.daily}, weekly ${p.weekly} — ${verb} ${count(result.dryRun ? removing.length : result.removed.length, "restore point")}, keeps ${result.decisions.length - removing.length}`,
-  );
   for (const d of result.decisions) {
     const failed = result.failures.find((f) => f.id === d.id);
     const already = result.removedAlready.includes(d.id);
-    const locked = result.locked.find((l) => l.id === d.id);
+    const lockedUntil = locked.has(d.id) ? result.locked.find((l) => l.id === d.id) : undefined;
     const mark = !d.remove
       ? "keep  "
-      : locked
+      : lockedUntil
         ? "locked"
         : failed
           ? "FAILED"
-          : result.dryRun
+          : dryRun
             ? "remove"
             : already
               ? "gone"
               : "removed";
     lines.push(
-      `  ${mark.padEnd(7)} ${d.id}  ${d.reasons.join("; ")}${failed ? ` — not removed: ${failed.error}` : ""}${locked ? ` — kept: locked until ${locked.until} (object lock)` : ""}${already ? " — removed already (by another prune)" : ""}`,
+      `${indent}${mark.padEnd(7)} ${d.id}  ${d.reasons.join("; ")}${failed ? ` — not removed: ${failed.error}` : ""}${lockedUntil ? ` — kept: locked until ${lockedUntil.until} (object lock)` : ""}${already ? " — removed already (by another prune)" : ""}`,
     );
   }
-  if (result.dryRun && removing.length > 0)
-    lines.push(`run \`lifeline prune ${result.asset}\` to remove them`);
+}
+
+function summary(result: PruneOutcome, dryRun: boolean): { removing: number; text: string } {
+  // Locked restore points (object lock) stay whether or not this is a dry run.
+  const locked = new Set(result.locked.map((l) => l.id));
+  const removing = result.decisions.filter((d) => d.remove && !locked.has(d.id)).length;
+  const verb = dryRun ? "would remove" : "removed";
+  return {
+    removing,
+    text: `${verb} ${count(dryRun ? removing : result.removed.length, "restore point")}, keeps ${result.decisions.length - removing}`,
+  };
+}
+
+export function renderPrune(result: PruneResult): string {
+  const lines: string[] = [];
+  const p = result.policy;
+  const own = summary(result, result.dryRun);
+  lines.push(
+    `${result.asset}: retention keepLast ${p.keepLast}, daily ${p.daily}, weekly ${p.weekly} — ${own.text}`,
+  );
+  renderDecisions(result, result.dryRun, lines, "  ");
+  let removing = own.removing;
+  for (const copy of result.copies) {
+    if (copy.error !== undefined) {
+      lines.push(`copy ${copy.to}: NOT pruned (nothing removed there): ${copy.error}`);
+      continue;
+    }
+    const c = summary(copy, result.dryRun);
+    removing += c.removing;
+    const reports =
+      copy.drillReports > 0
+        ? ` (${count(copy.drillReports, "drill report")} of ${result.asset} brought over first)`
+        : "";
+    lines.push(`copy ${copy.to}: ${c.text}${reports}`);
+    renderDecisions(copy, result.dryRun, lines, "  ");
+  }
+  if (result.dryRun && removing > 0) lines.push(`run \`lifeline prune ${result.asset}\` to remove them`);
   return lines.join("\n");
+}
+
+function outcomeJson(result: PruneOutcome, dryRun: boolean) {
+  return {
+    removed: dryRun ? result.decisions.filter((d) => d.remove).map((d) => d.id) : result.removed,
+    removedAlready: result.removedAlready,
+    failures: result.failures,
+    locked: result.locked,
+    decisions: result.decisions,
+    auditSeq: result.audit?.seq ?? null,
+  };
 }
 
 export function register(program: Command, env: CliEnv): void {
@@ -63,7 +101,12 @@ lifeline.yaml:
     shop:
       retention: { keepLast: 3, daily: 7, weekly: 4 }
 
-Exit code 1 when a restore point that was to go could not be removed (it stays).
+With copies: in lifeline.yaml, each copy is pruned with the same rules, judged on what it holds
+(its own restore points, drills and holds, plus the drill reports of restore points it shares with
+this repository, which are written to it first).
+
+Exit code 1 when a restore point that was to go could not be removed (it stays), here or in a
+copy, or when a copy could not be pruned (the others are).
 `,
     )
     .action(async (name: string, opts: { dryRun?: boolean }, command: Command) => {
@@ -93,14 +136,23 @@ Exit code 1 when a restore point that was to go could not be removed (it stays).
           asset: result.asset,
           dryRun: result.dryRun,
           policy: result.policy,
-          removed: result.dryRun ? result.decisions.filter((d) => d.remove).map((d) => d.id) : result.removed,
-          removedAlready: result.removedAlready,
-          failures: result.failures,
-          locked: result.locked,
-          decisions: result.decisions,
-          auditSeq: result.audit?.seq ?? null,
+          ...outcomeJson(result, result.dryRun),
+          copies: result.copies.map((c) =>
+            c.error !== undefined
+              ? { to: c.to, error: c.error }
+              : { to: c.to, ...outcomeJson(c, result.dryRun), drillReports: c.drillReports },
+          ),
         });
       else out(renderPrune(result));
-      if (result.failures.length > 0) env.setExit(1);
+      const unreached = result.copies.filter((c) => c.error !== undefined);
+      if (unreached.length > 0)
+        err(
+          `lifeline: error: ${count(unreached.length, "copy", "copies")} NOT pruned: ${unreached.map((c) => `${c.to}: ${c.error ?? ""}`).join("; ")}`,
+        );
+      if (
+        result.failures.length > 0 ||
+        result.copies.some((c) => c.error !== undefined || c.failures.length > 0)
+      )
+        env.setExit(1);
     });
 }
