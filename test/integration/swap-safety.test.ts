@@ -140,13 +140,12 @@ describe("the swap when something goes wrong in it (real PostgreSQL)", () => {
     assert.equal(await databaseExists(ours), false);
   });
 
-  it("a staging database left without its comment (a restore killed between CREATE DATABASE and COMMENT) is a leftover only while it is as CREATE DATABASE made it", async () => {
+  it("a staging database left without its comment (a restore killed between CREATE DATABASE and COMMENT) is a leftover: it still refuses connections, as stage() creates it; an empty look-alike that accepts them is not", async () => {
     const into = `${PREFIX}_bare`;
     const bare = stagingDatabaseName(into, "bare01");
-    const used = stagingDatabaseName(into, "used01");
-    await query(ADMIN_URL, `CREATE DATABASE ${bare} TEMPLATE template0`);
-    await query(ADMIN_URL, `CREATE DATABASE ${used} TEMPLATE template0`);
-    await query(urlFor(used), "CREATE TABLE notes (body text); INSERT INTO notes VALUES ('keep me')");
+    const lookalike = stagingDatabaseName(into, "user01");
+    await query(ADMIN_URL, `CREATE DATABASE ${bare} TEMPLATE template0 ALLOW_CONNECTIONS false`);
+    await query(ADMIN_URL, `CREATE DATABASE ${lookalike} TEMPLATE template0`);
     assert.deepEqual(
       (await recovery.leftovers(target(into))).filter((n) => n.startsWith(`${into}_`)),
       [bare],
@@ -154,7 +153,11 @@ describe("the swap when something goes wrong in it (real PostgreSQL)", () => {
     const result = await recoverDatabase(base, request(into, "drop"));
     assert.ok(result.removedLeftovers.includes(bare), result.removedLeftovers.join(", "));
     assert.equal(await databaseExists(bare), false);
-    assert.equal(await databaseExists(used), true, "a database with something in it is never taken for one");
+    assert.equal(
+      await databaseExists(lookalike),
+      true,
+      "a database that only has such a name is never touched",
+    );
   });
 
   it("the swap's session lost after it refused connections: the error says the renames did not commit, and the database accepts connections again", async () => {

@@ -63,7 +63,7 @@ export async function statusReadings(
       maintenance.set(key, session);
     }
     const client = await session;
-    return client ? remainsOn(client, target, databaseOf(target)).catch(() => null) : null;
+    return client ? remainsOn(client, databaseOf(target)).catch(() => null) : null;
   };
 
   /** One database (the requests naming the same URL share its session). */

@@ -50,22 +50,24 @@ const STAGING_COMMENT_TAIL = "; safe to drop when no lifeline restore runs";
  * never taken for one. Any target's on the server (a killed `restore --to` leaves one beside its
  * target, not the asset's database).
  *
- * stage() creates the database and comments it in two statements: a restore killed between them
- * leaves one without the comment. Such a database is taken for a leftover only when it is also still
- * as CREATE DATABASE made it (emptyAsCreated): dropping it then loses nothing, whoever made it.
+ * stage() creates the database refusing connections and then comments it (CREATE DATABASE cannot
+ * run in a transaction): one a restore killed between the two has no comment and still refuses
+ * connections, which a database someone made with such a name does not.
  */
-async function leftoversOn(client: pg.Client, target: Target): Promise<string[]> {
-  const r = await client.query<{ datname: string; comment: string | null }>(
-    `SELECT datname, shobj_description(oid, 'pg_database') AS comment FROM pg_database
+async function leftoversOn(client: pg.Client): Promise<string[]> {
+  const r = await client.query<{ datname: string; comment: string | null; allowconn: boolean }>(
+    `SELECT datname, shobj_description(oid, 'pg_database') AS comment, datallowconn AS allowconn
+       FROM pg_database
       WHERE strpos(datname, $1) > 0
-        AND (shobj_description(oid, 'pg_database') IS NULL OR starts_with(shobj_description(oid, 'pg_database'), $2))
+        AND (starts_with(shobj_description(oid, 'pg_database'), $2)
+             OR (shobj_description(oid, 'pg_database') IS NULL AND NOT datallowconn))
       ORDER BY 1`,
     [STAGING_MARK, STAGING_COMMENT_HEAD],
   );
   const found: string[] = [];
-  for (const { datname, comment } of r.rows) {
+  for (const { datname, comment, allowconn } of r.rows) {
     if (comment === null) {
-      if (!isStagingOf(datname.slice(0, datname.lastIndexOf(STAGING_MARK)), datname)) continue;
+      if (allowconn || !isStagingOf(datname.slice(0, datname.lastIndexOf(STAGING_MARK)), datname)) continue;
     } else {
       if (!comment.endsWith(STAGING_COMMENT_TAIL)) continue;
       const of = comment.slice(STAGING_COMMENT_HEAD.length, comment.length - STAGING_COMMENT_TAIL.length);
@@ -77,61 +79,30 @@ async function leftoversOn(client: pg.Client, target: Target): Promise<string[]>
     );
     if (free.rows[0]?.free !== true) continue;
     await client.query(`SELECT pg_advisory_unlock(${STAGING_KEY_SQL})`, [datname]);
-    // (A restore takes the staging lock before it creates the database: one being made holds it.)
-    if (comment === null && !(await emptyAsCreated(target, datname))) continue;
     found.push(datname);
   }
   return found;
-}
-
-/**
- * Is database `name` still as `CREATE DATABASE … TEMPLATE template0` made it: no schema but the
- * system's and public, nothing in public, no extension but plpgsql? False when it cannot be read.
- */
-async function emptyAsCreated(target: Target, name: string): Promise<boolean> {
-  let client: pg.Client | null = null;
-  try {
-    client = await connect(withDatabase(target, name), RECOVERY_APPLICATION);
-    const r = await client.query<{ empty: boolean }>(
-      `SELECT NOT EXISTS (SELECT 1 FROM pg_namespace
-                           WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'public')
-                             AND nspname !~ '^pg_(toast|temp_|toast_temp_)')
-          AND NOT EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = 'public'::regnamespace)
-          AND NOT EXISTS (SELECT 1 FROM pg_proc WHERE pronamespace = 'public'::regnamespace)
-          AND NOT EXISTS (SELECT 1 FROM pg_type WHERE typnamespace = 'public'::regnamespace)
-          AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname <> 'plpgsql') AS empty`,
-    );
-    return r.rows[0]?.empty === true;
-  } catch {
-    return false;
-  } finally {
-    await client?.end().catch(() => undefined);
-  }
 }
 
 /** See Recovery.leftovers: staging copies of target's database whose lock no session holds. */
 export async function leftovers(target: Target): Promise<string[]> {
   const database = databaseOf(target);
   // The same maintenance database as lock(): advisory locks are per database.
-  const all = await withMaintenance(target, (client) => leftoversOn(client, target));
+  const all = await withMaintenance(target, (client) => leftoversOn(client));
   return all.filter((name) => isStagingOf(database, name));
 }
 
 /** See Recovery.remains: what killed restores left beside target's database; changes nothing. */
 export async function remains(target: Target): Promise<RecoveryRemains> {
   const database = databaseOf(target);
-  return withMaintenance(target, (client) => remainsOn(client, target, database));
+  return withMaintenance(target, (client) => remainsOn(client, database));
 }
 
 /** remains on a session to the server's maintenance database (status shares one per server). */
-export async function remainsOn(
-  client: pg.Client,
-  target: Target,
-  database: string,
-): Promise<RecoveryRemains> {
+export async function remainsOn(client: pg.Client, database: string): Promise<RecoveryRemains> {
   return {
     interrupted: await interruptedSwaps(client, database),
-    leftovers: await leftoversOn(client, target),
+    leftovers: await leftoversOn(client),
   };
 }
 
@@ -205,8 +176,10 @@ export async function stage(
   await withMaintenance(
     target,
     async (client) => {
+      // Refusing connections until it carries lifeline's comment: the mark a kill between the two
+      // statements leaves (leftoversOn).
       await client
-        .query(createDatabaseSql(name, options.encoding, options.locale))
+        .query(`${createDatabaseSql(name, options.encoding, options.locale)} ALLOW_CONNECTIONS false`)
         .catch((error: unknown) => {
           if ((error as { code?: unknown }).code === "42501")
             throw new LifelineError({
@@ -226,6 +199,7 @@ export async function stage(
         await client.query(
           `COMMENT ON DATABASE ${sqlIdent(name)} IS ${quoteLiteral(stagingComment(database))}`,
         );
+        await client.query(`ALTER DATABASE ${sqlIdent(name)} ALLOW_CONNECTIONS true`);
         const likeExists =
           like !== null &&
           (await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [like])).rows.length > 0;
