@@ -216,6 +216,32 @@ function refuseWrittenStandby(asset: string, url: string, current: Standby, stat
 }
 
 /**
+ * Under the recovery lock, right before the swap drops what `url` holds: it must still be the standby
+ * lifeline left (`current`), or hold no user object (a new standby into an absent or empty database).
+ */
+async function stillStandbyOrEmpty(
+  recovery: Recovery,
+  target: Target,
+  asset: string,
+  current: Standby | null,
+): Promise<void> {
+  const url = target.display;
+  const now = await recovery.inspect(target);
+  if (!now.exists) return;
+  if (current) {
+    refuseWrittenStandby(asset, url, current, now);
+    return;
+  }
+  if (now.userObjects === 0) return;
+  throw new LifelineError({
+    code: "RESTORE_TARGET_NOT_EMPTY",
+    kind: "usage",
+    message: `${url} is no longer empty: it holds ${now.userObjects} object${now.userObjects === 1 ? "" : "s"} (${now.sample.join(", ")}${now.userObjects > now.sample.length ? ", …" : ""}) put there since it was inspected (another restore or a client); a standby never replaces someone's data: it was not replaced, the restored copy was removed`,
+    fix: `give the standby a database that does not exist yet or is empty; keep ${url} for what was put there`,
+  });
+}
+
+/**
  * Creates or refreshes the asset's standby: the newest verified restore point, its artifacts
  * rechecked, restored beside the standby database, verified, marked read-only and swapped in by
  * rename (readers never see a half-restored database; a refresh that fails leaves the previous
@@ -337,6 +363,7 @@ export async function standby(
   const standing = current ? `; the standby at ${url} still serves ${current.restorePointId}` : "";
   // The artifacts as local files (downloaded from an object store), checked; released once restored.
   let local: LocalArtifacts | undefined;
+  let writes: string | null = null;
   try {
     ctx.progress.phase(`checking the checksums of ${manifest.artifacts.length} artifacts`);
     local = await ctx.repository.localArtifacts(manifest, { signal: ctx.signal, progress: ctx.progress });
@@ -370,6 +397,8 @@ export async function standby(
         fix: `give a database that does not exist yet or is empty, e.g. --to ${url.replace(/\/[^/?]*(\?|$)/, `/${databaseOf(asset.url) || asset.name}_standby$1`)}`,
       });
     }
+    // Compared again inside the swap, once the target's sessions have ended (what is written now).
+    writes = state.exists ? await recovery.writes(target).catch(() => null) : null;
   } catch (error) {
     await local?.release();
     return failed(error);
@@ -390,6 +419,9 @@ export async function standby(
       previous: "drop",
       readOnly: true,
       jobs: request.jobs,
+      // The swap drops what the target holds: it must still be what was inspected above (another
+      // restore, e.g. --tables --to the same database, may have put tables there since).
+      unchanged: { writes, check: async () => stillStandbyOrEmpty(recovery, target, asset.name, current) },
     });
   } catch (error) {
     if (isLifelineError(error) && current) {

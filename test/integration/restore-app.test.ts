@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { backup } from "../../src/app/backup.js";
 import type { GateDeps } from "../../src/app/gate.js";
 import { restore } from "../../src/app/restore.js";
+import { standby } from "../../src/app/standby.js";
 import { openCatalog } from "../../src/catalog/index.js";
 import { LifelineError } from "../../src/core/errors.js";
 import { DEFAULT_POLICY } from "../../src/core/plan/policy.js";
@@ -198,6 +199,63 @@ describe("restore (the use case) against the real PostgreSQL", () => {
     assert.ok(["RESTORE_BUSY", "RESTORE_TABLES_EXIST"].includes(refused[0]?.code ?? ""), refused[0]?.code);
     assert.equal(await databaseExists(target), true, "the database holding the restored table is kept");
     assert.deepEqual(await query(urlFor(target), "SELECT count(*)::int AS n FROM notes"), [{ n: 20 }]);
+  });
+
+  it("a standby into a new database never drops the tables a --tables restore put there once the standby had looked", async () => {
+    const target = `${db.name}_sbrace`;
+    names.push(target);
+    const base = testContext(repoDir);
+    const other: { outcome?: unknown } = {};
+    let inspected = false;
+    // Deterministic interleaving: once the standby has inspected the target (absent), the other restore
+    // (--tables into the same new database) runs to its end before the standby takes the recovery lock.
+    const engineOf = (name: string): Engine => {
+      const engine = base.engine(name);
+      const real = engine.recovery as Recovery;
+      const recovery: Recovery = {
+        ...real,
+        inspect: async (t: Target) => {
+          const state = await real.inspect(t);
+          if (engine.database(t) === target) inspected = true;
+          return state;
+        },
+        lock: async (t: Target) => {
+          if (inspected && !("outcome" in other) && engine.database(t) === target) {
+            other.outcome = await restore(
+              testContext(repoDir),
+              deps(),
+              request({ tables: "public.notes", to: urlFor(target) }),
+            ).then(
+              (o) => o.status,
+              (e: unknown) => e,
+            );
+          }
+          return real.lock(t);
+        },
+      };
+      return { ...engine, recovery };
+    };
+    const outcome = await standby({ ...base, engine: engineOf }, deps(), {
+      asset: testAsset("shop", db.url),
+      to: urlFor(target),
+      refresh: false,
+      jobs: 2,
+    }).then(
+      (o) => o,
+      (e: unknown) => e,
+    );
+    assert.equal(other.outcome, "restored", String(other.outcome));
+    assert.ok(outcome instanceof LifelineError, `the standby was refused: ${JSON.stringify(outcome)}`);
+    assert.equal(outcome.code, "RESTORE_TARGET_NOT_EMPTY", outcome.message);
+    assert.ok(outcome.fix, "it says what to do");
+    assert.deepEqual(await query(urlFor(target), "SELECT count(*)::int AS n FROM notes"), [{ n: 20 }]);
+    assert.deepEqual(
+      await query(ADMIN_URL, "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1", [
+        target,
+      ]),
+      [{ datname: target }],
+      "no staging copy is left",
+    );
   });
 
   it("--tables --to a new database: a failed restore drops the database it created, nothing else", async () => {
