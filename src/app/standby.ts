@@ -421,7 +421,22 @@ export async function standby(
       jobs: request.jobs,
       // The swap drops what the target holds: it must still be what was inspected above (another
       // restore, e.g. --tables --to the same database, may have put tables there since).
-      unchanged: { writes, check: async () => stillStandbyOrEmpty(recovery, target, asset.name, current) },
+      unchanged: {
+        writes,
+        async check() {
+          // Read again: another standby run may have replaced the standby (and recorded it) since.
+          const again = await deps.catalog.audit({ asset: asset.name, kind: "standby" });
+          const now =
+            recoveryState(again).standbys.find(
+              (s) => s.asset === asset.name && sameDatabase(s.target, target.url),
+            ) ?? null;
+          await stillStandbyOrEmpty(recovery, target, asset.name, now);
+          // The database checked just now (it may be another refresh's since the reading above) is
+          // the one the swap compares with, once its sessions have ended.
+          if (JSON.stringify(now) !== JSON.stringify(current))
+            this.writes = await recovery.writes(target).catch(() => null);
+        },
+      },
     });
   } catch (error) {
     if (isLifelineError(error) && current) {

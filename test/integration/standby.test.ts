@@ -8,6 +8,7 @@ import { openCatalog } from "../../src/catalog/index.js";
 import { isLifelineError } from "../../src/core/errors.js";
 import { newRestorePointId } from "../../src/core/restore-point/restore-point.js";
 import type { Catalog } from "../../src/ports/catalog.js";
+import type { Engine, Recovery, Target } from "../../src/ports/engine.js";
 import { testAsset, testContext } from "../support/context.js";
 import { ADMIN_URL, createDatabase, query, tempDir, urlFor, type TestDatabase } from "../support/pg.js";
 import { cloneRestorePoint, editManifest, passedDrill } from "../support/repository.js";
@@ -140,5 +141,62 @@ describe("standby (app)", () => {
     assert.equal(await count(), "100");
     const again = await standby(ctx, deps, { asset: asset(), to: null, refresh: true, jobs: 2 });
     assert.equal(again.standby.unchanged, true);
+  });
+  it("a refresh that lost the race to another one, with more rows: never STANDBY_WRITTEN for the standby the other left", async () => {
+    await query(source.url, "INSERT INTO items SELECT generate_series(1001, 1050)");
+    const grown = await backup(ctx, asset());
+    // Newer than the clones made above (their snapshot times are in the future).
+    minutes += 10;
+    const at = new Date(Date.now() + minutes * 60_000);
+    const id = newRestorePointId(at, Math.random().toString(16).slice(2, 8));
+    cloneRestorePoint(repo, "shop", grown.id, id, at.toISOString());
+    await ctx.repository.writeDrillReport(
+      passedDrill("shop", id, new Date(at.getTime() + 1000).toISOString()),
+    );
+    const other: { outcome?: unknown } = {};
+    let inspected = false;
+    // Deterministic: once this refresh has read the recorded standby and inspected it, another refresh
+    // runs to its end before this one takes the recovery lock.
+    const engineOf = (name: string): Engine => {
+      const engine = ctx.engine(name);
+      const real = engine.recovery as Recovery;
+      const recovery: Recovery = {
+        ...real,
+        inspect: async (t: Target) => {
+          const state = await real.inspect(t);
+          if (engine.database(t) === standbyName) inspected = true;
+          return state;
+        },
+        lock: async (t: Target) => {
+          if (inspected && !("outcome" in other) && engine.database(t) === standbyName)
+            other.outcome = await standby(ctx, deps, {
+              asset: asset(),
+              to: null,
+              refresh: true,
+              jobs: 2,
+            }).then(
+              (o) => o.standby,
+              (e: unknown) => e,
+            );
+          return real.lock(t);
+        },
+      };
+      return { ...engine, recovery };
+    };
+    const mine = await standby({ ...ctx, engine: engineOf }, deps, {
+      asset: asset(),
+      to: null,
+      refresh: true,
+      jobs: 2,
+    }).then(
+      (o) => o.standby,
+      (e: unknown) => e,
+    );
+    assert.ok("outcome" in other, "the other refresh ran");
+    assert.ok(!(other.outcome instanceof Error), String(other.outcome));
+    // Before: STANDBY_WRITTEN "50 row(s) were inserted … since lifeline created it" (the rows of the
+    // other refresh's restore), and a fix telling to pg_dump it and replace it through the gate.
+    assert.ok(!(mine instanceof Error), String(mine));
+    assert.equal(await count(), "150");
   });
 });
