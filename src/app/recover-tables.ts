@@ -79,6 +79,8 @@ export async function recoverTables(ctx: AppContext, request: TableRecoveryReque
     });
   }
   try {
+    if (request.create !== true && !(await recovery.inspect(request.target)).exists)
+      throw droppedSinceInspected(request.target);
     const created = request.create === true && (await createEmpty(ctx, recovery, request));
     try {
       return await restoreAndVerify(ctx, engine, recovery, request);
@@ -98,6 +100,20 @@ export async function recoverTables(ctx: AppContext, request: TableRecoveryReque
       );
     });
   }
+}
+
+/**
+ * The target existed when the restore inspected it and no longer does under the recovery lock:
+ * someone dropped it (or a failed restore that had created it dropped it again). Said as such, not
+ * as a connection to a database name that was never there.
+ */
+function droppedSinceInspected(target: Target): LifelineError {
+  return new LifelineError({
+    code: "RESTORE_TARGET_CHANGED",
+    kind: "runtime",
+    message: `${target.display} no longer exists: it was dropped after this restore inspected it (by someone else, or by another restore that had created it and failed); nothing was restored`,
+    fix: "find out who dropped it and whether it is meant to be gone; then run the same command again (a --to database that does not exist is created), or restore the whole database first (lifeline restore ASSET --to URL)",
+  });
 }
 
 /** Creates `target` empty, under its recovery lock; false when it exists (another restore made it). */

@@ -258,6 +258,56 @@ describe("restore (the use case) against the real PostgreSQL", () => {
     );
   });
 
+  it("--tables --to a database dropped by someone else after it was inspected: a clear error, not 'check the database name'", async () => {
+    const target = `${db.name}_gone`;
+    names.push(target);
+    await query(ADMIN_URL, `CREATE DATABASE "${target}"`);
+    const base = testContext(repoDir);
+    let inspected = false;
+    let dropped = false;
+    // Deterministic: once the restore has inspected the target, someone drops it before the lock.
+    const engineOf = (name: string): Engine => {
+      const engine = base.engine(name);
+      const real = engine.recovery as Recovery;
+      const recovery: Recovery = {
+        ...real,
+        inspect: async (t: Target) => {
+          const state = await real.inspect(t);
+          if (engine.database(t) === target) inspected = true;
+          return state;
+        },
+        lock: async (t: Target) => {
+          if (inspected && !dropped && engine.database(t) === target) {
+            dropped = true;
+            await query(ADMIN_URL, `DROP DATABASE "${target}" WITH (FORCE)`);
+          }
+          return real.lock(t);
+        },
+      };
+      return { ...engine, recovery };
+    };
+    const outcome = await restore(
+      { ...base, engine: engineOf },
+      deps(),
+      request({ tables: "public.notes", to: urlFor(target) }),
+    ).then(
+      (o) => o,
+      (e: unknown) => e,
+    );
+    assert.ok(dropped);
+    assert.ok(outcome instanceof LifelineError, String(outcome));
+    // Was DB_NOT_FOUND "cannot connect … does not exist", fix "check the database name at the end of the URL".
+    assert.equal(outcome.code, "RESTORE_TARGET_CHANGED", outcome.message);
+    assert.match(outcome.message, /no longer exists: it was dropped after this restore inspected it/);
+    assert.match(outcome.message, /nothing was restored/);
+    assert.doesNotMatch(outcome.fix ?? "", /check the database name/);
+    assert.equal(await databaseExists(target), false, "nothing was created in its place");
+    const entries = await catalog.audit({ kind: "restore" });
+    const last = entries.at(-1)?.data as { result: string; error: string; target: string };
+    assert.equal(last.result, "failed");
+    assert.match(last.error, /^RESTORE_TARGET_CHANGED: /);
+  });
+
   it("--tables --to a new database: a failed restore drops the database it created, nothing else", async () => {
     const target = `${db.name}_failed`;
     names.push(target);
