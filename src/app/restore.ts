@@ -732,9 +732,33 @@ async function discardPrevious(
     alreadyGone: !state.exists,
     remaining,
   };
+  // The drop and its record are made under the recovery lock of the asset's database: an in-place
+  // restore (which takes it) keeps the database as it is under this very name when it is gone, and
+  // its record must come after this one, or the kept database would be listed as discarded.
+  const assetTarget = engine.target(asset.url);
+  const underLock = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const lock = await recovery.lock(assetTarget);
+    if (!lock)
+      throw new LifelineError({
+        code: "RESTORE_BUSY",
+        kind: "runtime",
+        message: `a lifeline restore into ${assetTarget.display} is running: ${previous.database} was not discarded (an in-place restore may be keeping the database under that name)`,
+        fix: `wait for it to finish, then run this again (lifeline status ${asset.name} lists the previous databases kept)`,
+      });
+    try {
+      return await fn();
+    } finally {
+      await lock.release();
+    }
+  };
   if (!state.exists) {
-    await recordDiscard(null);
-    return { status: "discarded", discarded, gate: null };
+    const gone = await underLock(async () => {
+      if ((await recovery.inspect(target)).exists) return false;
+      await recordDiscard(null);
+      return true;
+    });
+    if (gone) return { status: "discarded", discarded, gate: null };
+    discarded.alreadyGone = false;
   }
   const box: { dropped?: boolean; failure?: unknown } = {};
   const gate = await run(deps, {
@@ -765,11 +789,14 @@ async function discardPrevious(
     document: request.document,
     dryRun: request.dryRun,
     signal: ctx.signal,
-    executor: async () => {
+    executor: async (plan) => {
       try {
-        ctx.progress.phase(`dropping ${previous.database}`);
-        await recovery.drop(target);
-        box.dropped = true;
+        await underLock(async () => {
+          ctx.progress.phase(`dropping ${previous.database}`);
+          await recovery.drop(target);
+          box.dropped = true;
+          await recordDiscard(plan.planId);
+        });
         return { exitCode: 0 };
       } catch (error) {
         box.failure = error;
@@ -779,6 +806,5 @@ async function discardPrevious(
   });
   if ("failure" in box) throw box.failure;
   if (!box.dropped) return { status: "gated", gate };
-  await recordDiscard(gate.plan.planId);
   return { status: "discarded", discarded, gate };
 }

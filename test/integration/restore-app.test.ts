@@ -3,7 +3,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { backup } from "../../src/app/backup.js";
 import type { GateDeps } from "../../src/app/gate.js";
-import { restore } from "../../src/app/restore.js";
+import { previousDatabases, restore } from "../../src/app/restore.js";
 import { standby } from "../../src/app/standby.js";
 import { openCatalog } from "../../src/catalog/index.js";
 import { LifelineError } from "../../src/core/errors.js";
@@ -306,6 +306,62 @@ describe("restore (the use case) against the real PostgreSQL", () => {
     const last = entries.at(-1)?.data as { result: string; error: string; target: string };
     assert.equal(last.result, "failed");
     assert.match(last.error, /^RESTORE_TARGET_CHANGED: /);
+  });
+
+  it("--discard-previous and an in-place restore at once: a previous database on the server is never recorded as discarded", async () => {
+    const own = `${db.name}_ip`;
+    names.push(own);
+    await query(ADMIN_URL, `CREATE DATABASE "${own}"`);
+    await query(urlFor(own), "CREATE TABLE written_since (id int); INSERT INTO written_since VALUES (1)");
+    const asset = testAsset("shop", urlFor(own), { tier: "development" });
+    const inPlace = (ctx: ReturnType<typeof testContext>) =>
+      restore(ctx, deps(), { ...request({ inPlace: true, restorePoint: manifest.id }), asset });
+    const first = await inPlace(testContext(repoDir));
+    assert.equal(first.status, "restored", JSON.stringify(first));
+    const [kept, ...more] = (await previousDatabases(deps(), "shop")).map((p) => p.database);
+    assert.ok(kept !== undefined && more.length === 0, JSON.stringify([kept, ...more]));
+    names.push(kept);
+    // Deterministic interleaving: right after the discard has dropped the kept database, and before it
+    // records that, another in-place restore from the same restore point runs to its end (it keeps the
+    // database as it is now under the same name).
+    const base = testContext(repoDir);
+    const other: { outcome?: unknown } = {};
+    const engineOf = (name: string): Engine => {
+      const engine = base.engine(name);
+      const real = engine.recovery as Recovery;
+      const recovery: Recovery = {
+        ...real,
+        drop: async (t: Target) => {
+          await real.drop(t);
+          if (engine.database(t) === kept && !("outcome" in other))
+            other.outcome = await inPlace(testContext(repoDir)).then(
+              (o) => o.status,
+              (e: unknown) => e,
+            );
+        },
+      };
+      return { ...engine, recovery };
+    };
+    const discard = await restore({ ...base, engine: engineOf }, deps(), {
+      ...request({ discardPrevious: true }),
+      asset,
+    }).then(
+      (o) => o.status,
+      (e: unknown) => e,
+    );
+    assert.ok("outcome" in other, "the other restore ran");
+    const onServer = await databaseExists(kept);
+    const recorded = (await previousDatabases(deps(), "shop")).map((p) => p.database);
+    assert.equal(
+      recorded.includes(kept),
+      onServer,
+      `on the server: ${String(onServer)}, recorded: ${JSON.stringify(recorded)}; discard: ${String(discard)}, in-place: ${String(other.outcome)}`,
+    );
+    // Before: both succeeded, and the database the second in-place restore kept was listed nowhere.
+    assert.equal(discard, "discarded");
+    assert.ok(other.outcome instanceof LifelineError, String(other.outcome));
+    assert.equal(other.outcome.code, "RESTORE_BUSY");
+    assert.equal(onServer, false);
   });
 
   it("--tables --to a new database: a failed restore drops the database it created, nothing else", async () => {
