@@ -229,6 +229,7 @@ export async function recoverDatabase(
       const swap = await recovery
         .swap(target, staging, previousName, {
           unchangedSince: request.unchanged && state.exists ? request.unchanged.writes : null,
+          absent: !state.exists,
         })
         .catch((error: unknown) => {
           // The swap's own errors say whether the renames committed and what is left to do.

@@ -132,7 +132,7 @@ async function createEmpty(
     like: null,
   });
   try {
-    await recovery.swap(target, staged, null);
+    await recovery.swap(target, staged, null, { absent: true });
     return true;
   } catch (error) {
     await recovery.drop(staged).catch(() => undefined);

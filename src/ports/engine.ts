@@ -197,13 +197,15 @@ export interface Recovery {
    * exist, only renames. A failure before the renames commit leaves both as they were.
    * `unchangedSince`: a writes() reading of `target`; once its sessions are ended (they report their
    * statistics as they end), the swap refuses (RESTORE_TARGET_CHANGED, both left as they were) when
-   * anything was written into it since.
+   * anything was written into it since. `absent`: the target did not exist (under the recovery
+   * lock) when the restore began: one that exists now was created by someone else meanwhile and is
+   * never replaced (RESTORE_TARGET_NOT_EMPTY, nothing renamed).
    */
   swap(
     target: Target,
     replacement: Target,
     previousName: string | null,
-    options?: { unchangedSince?: string | null },
+    options?: { unchangedSince?: string | null; absent?: boolean },
   ): Promise<{ terminated: number; unavailableMs: number }>;
   /**
    * A reading of everything written into `target` (rows inserted, updated, deleted, in any table,

@@ -364,6 +364,53 @@ describe("restore (the use case) against the real PostgreSQL", () => {
     assert.equal(onServer, false);
   });
 
+  for (const kind of ["--tables", "whole"] as const) {
+    it(`${kind} --to a new database: one someone else creates while the restore runs is never replaced`, async () => {
+      const target = `${db.name}_born_${kind === "whole" ? "w" : "t"}`;
+      names.push(target);
+      const base = testContext(repoDir);
+      let created = false;
+      // Deterministic: right before the restored copy takes the target's name, someone creates a
+      // database of that name and writes into it (the target did not exist under the recovery lock).
+      const engineOf = (name: string): Engine => {
+        const engine = base.engine(name);
+        const real = engine.recovery as Recovery;
+        const recovery: Recovery = {
+          ...real,
+          swap: async (t, replacement, previousName, options) => {
+            if (!created && engine.database(t) === target) {
+              created = true;
+              await query(ADMIN_URL, `CREATE DATABASE "${target}"`);
+              await query(urlFor(target), "CREATE TABLE theirs (id int); INSERT INTO theirs VALUES (1), (2)");
+            }
+            return real.swap(t, replacement, previousName, options);
+          },
+        };
+        return { ...engine, recovery };
+      };
+      const outcome = await restore(
+        { ...base, engine: engineOf },
+        deps(),
+        request(kind === "whole" ? { to: urlFor(target) } : { tables: "public.notes", to: urlFor(target) }),
+      ).then(
+        (o) => o,
+        (e: unknown) => e,
+      );
+      assert.ok(created);
+      assert.deepEqual(await query(urlFor(target), "SELECT count(*)::int AS n FROM theirs"), [{ n: 2 }]);
+      assert.ok(outcome instanceof LifelineError, JSON.stringify(outcome));
+      assert.equal(outcome.code, "RESTORE_TARGET_NOT_EMPTY", outcome.message);
+      assert.match(outcome.message, /created .*while this restore ran/);
+      assert.deepEqual(
+        await query(ADMIN_URL, "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1", [
+          target,
+        ]),
+        [{ datname: target }],
+        "the restored copy was removed",
+      );
+    });
+  }
+
   it("--tables --to a new database: a failed restore drops the database it created, nothing else", async () => {
     const target = `${db.name}_failed`;
     names.push(target);

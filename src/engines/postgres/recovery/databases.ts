@@ -274,7 +274,7 @@ export async function swap(
   target: Target,
   replacement: Target,
   previousName: string | null,
-  options: { unchangedSince?: string | null } = {},
+  options: { unchangedSince?: string | null; absent?: boolean } = {},
 ): Promise<{ terminated: number; unavailableMs: number }> {
   const name = databaseOf(target);
   const from = databaseOf(replacement);
@@ -287,6 +287,7 @@ export async function swap(
         [name],
       );
       const was = current.rows[0];
+      if (was && options.absent === true) throw createdMeanwhile(target, name, from);
       const force = (await serverMajor(client)) >= 13 ? " WITH (FORCE)" : "";
       const comment = was?.comment ? quoteLiteral(was.comment) : "NULL";
       // The replacement's sessions are lifeline's own (restore, verify) and already ended; make sure.
@@ -299,6 +300,8 @@ export async function swap(
           await client.query("COMMIT");
         } catch (error) {
           await client.query("ROLLBACK").catch(() => undefined);
+          // 42P04 duplicate_database: created by someone else since it was looked up just above.
+          if ((error as { code?: unknown }).code === "42P04") throw createdMeanwhile(target, name, from);
           throw error;
         }
         await client.query(`ALTER DATABASE ${sqlIdent(name)} ALLOW_CONNECTIONS true`);
@@ -423,6 +426,16 @@ export async function writes(target: Target): Promise<string | null> {
 }
 
 /** The target was written into after the plan that replaces it was checked. */
+/** The target was absent when the restore began and exists now: someone else created it meanwhile. */
+function createdMeanwhile(target: Target, name: string, from: string): LifelineError {
+  return new LifelineError({
+    code: "RESTORE_TARGET_NOT_EMPTY",
+    kind: "usage",
+    message: `${name} on ${target.display} did not exist when this restore began and was created by someone else while this restore ran: it was not replaced (the restored copy ${from} is removed)`,
+    fix: "find out who created it and whether it is in use; restore into another new database, or add --replace to replace it (a destructive plan through the gate)",
+  });
+}
+
 function targetChanged(target: Target, name: string): LifelineError {
   return new LifelineError({
     code: "RESTORE_TARGET_CHANGED",
