@@ -2,6 +2,7 @@ import { copyFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { LifelineError } from "../core/errors.js";
 import type { Finding } from "../core/restore-point/check.js";
+import type { DrillReport } from "../core/drill/drill.js";
 import type { Progress } from "../ports/engine.js";
 import type { Repository } from "../ports/repository.js";
 import type { AppContext } from "./context.js";
@@ -14,6 +15,16 @@ export interface CopyResult {
   /** Not copied: their artifacts do not match their manifest in the source. */
   skipped: { restorePoint: string; findings: Finding[] }[];
   drillReports: number;
+}
+
+/**
+ * Whether a drill report of one repository says something about the same restore point in another
+ * (a copy): a drill that failed because that repository's artifacts do not match the manifest
+ * (ARTIFACT_CORRUPT) is about those bytes, not the copy's, which were checked when copied. Brought
+ * over, it would make the copy's intact restore point "failed" and retention remove it there.
+ */
+export function appliesToCopies(report: Pick<DrillReport, "result" | "failure">): boolean {
+  return report.result === "passed" || report.failure?.code !== "ARTIFACT_CORRUPT";
 }
 
 /**
@@ -77,6 +88,7 @@ export async function copyRepository(
     if (options.restorePointId !== undefined && report.restorePointId !== options.restorePointId) continue;
     if (!inTarget.has(`${report.asset}/${report.restorePointId}`)) continue;
     if (reportsThere.has(`${report.restorePointId}/${report.id}`)) continue;
+    if (!appliesToCopies(report)) continue;
     await to.writeDrillReport(report);
     result.drillReports++;
   }

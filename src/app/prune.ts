@@ -3,8 +3,9 @@ import { LifelineError } from "../core/errors.js";
 import { planRetention, type RetentionDecision, type RetentionPolicy } from "../core/retention/retention.js";
 import { recoveryState } from "../core/restore/state.js";
 import type { Catalog } from "../ports/catalog.js";
+import type { DrillReport } from "../core/drill/drill.js";
 import type { AssetOverview, DrillInfo, Repository } from "../ports/repository.js";
-import { describeError } from "./copy.js";
+import { appliesToCopies, describeError } from "./copy.js";
 import type { AppContext, CopyTarget } from "./context.js";
 
 export interface PruneOptions {
@@ -78,6 +79,9 @@ export async function prune(
   for (const s of recoveryState(standbyEntries).standbys)
     if (s.asset === asset) standbys.set(s.restorePointId, `the standby ${s.target} serves it`);
   const targets = ctx.copies?.() ?? [];
+  // The source's drill reports, read before the source is pruned: its removals delete their
+  // restore points' reports, which a copy that keeps those restore points must still be given.
+  const reports = targets.length > 0 ? await ctx.repository.listDrillReports(asset) : [];
   const source = await pruneIn(ctx, catalog, ctx.repository, asset, policy, options, {
     overview,
     held,
@@ -92,7 +96,7 @@ export async function prune(
       continue;
     }
     try {
-      copies.push(await pruneCopy(ctx, catalog, target, asset, policy, options, { overview, standbys }));
+      copies.push(await pruneCopy(ctx, catalog, target, asset, policy, options, { reports, standbys }));
     } catch (error) {
       const message = describeError(error);
       ctx.progress.warn(`could not prune the copy ${to.location}: ${message}`);
@@ -116,27 +120,35 @@ async function pruneCopy(
   asset: string,
   policy: RetentionPolicy,
   options: PruneOptions,
-  from: { overview: AssetOverview; standbys: ReadonlyMap<string, string> },
+  from: { reports: readonly DrillReport[]; standbys: ReadonlyMap<string, string> },
 ): Promise<CopyPruneResult> {
   const to = target.repository;
   const [overview, held] = await Promise.all([to.overview(asset), to.heldRestorePoints(asset)]);
   // A restore point verified in the source is verified in the copy: the source's drills of restore
   // points the copy holds count (read before the source was pruned), and are written to the copy.
+  // A drill that failed on the source's own bytes (ARTIFACT_CORRUPT) says nothing about the copy's.
   const inCopy = new Set(overview.restorePoints.map((p) => p.id));
   const known = new Set(overview.drills.map(drillKey));
-  const missing = from.overview.drills.filter((d) => inCopy.has(d.restorePointId) && !known.has(drillKey(d)));
+  const brought = from.reports.filter(
+    (r) => inCopy.has(r.restorePointId) && !known.has(drillKey(r)) && appliesToCopies(r),
+  );
+  const missing: DrillInfo[] = brought.map((r) => ({
+    id: r.id,
+    restorePointId: r.restorePointId,
+    result: r.result,
+    finishedAt: r.finishedAt,
+    restoreSeconds: r.restoreSeconds,
+    verifySeconds: r.verifySeconds,
+  }));
   let drillReports = 0;
   // Writing them is refused where copying is (an encrypted source, a plaintext copy): nothing is
   // removed from that copy then, rather than judging it on drills it would forget.
   if (missing.length > 0) await target.refuse(ctx.repository);
-  if (missing.length > 0 && !options.dryRun) {
-    const wanted = new Set(missing.map(drillKey));
-    for (const report of await ctx.repository.listDrillReports(asset))
-      if (wanted.has(drillKey(report))) {
-        await to.writeDrillReport(report);
-        drillReports++;
-      }
-  }
+  if (!options.dryRun)
+    for (const report of brought) {
+      await to.writeDrillReport(report);
+      drillReports++;
+    }
   const merged: AssetOverview = {
     restorePoints: overview.restorePoints,
     drills: [...overview.drills, ...missing],
