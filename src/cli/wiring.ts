@@ -79,6 +79,15 @@ export function repositoryAt(
   base: string,
 ): Repository {
   const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
+  // Never echoed: a mistyped URL may hold credentials (s3://key:secret@bucket).
+  if (!m && /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(url))
+    throw new LifelineError({
+      code: "USAGE",
+      kind: "usage",
+      message:
+        "a repository URL is a directory or s3://bucket/prefix; this one is neither (not shown: it may hold credentials)",
+      fix: "write s3://bucket/prefix with a lowercase bucket name (3 to 63 characters), credentials in the environment (AWS_ACCESS_KEY_ID …), or a directory",
+    });
   if (!m) return new LocalRepository(path.resolve(base, url));
   const r = loaded.repository?.kind === "s3" ? loaded.repository : undefined;
   return new S3Repository(

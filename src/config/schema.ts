@@ -221,6 +221,9 @@ const identitySchema = z.strictObject({
     }),
 });
 
+/** s3://bucket/prefix: a lowercase bucket name, 3 to 63 characters. */
+export const S3_URL = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/;
+
 export const configSchema = z.strictObject({
   repository: z
     .strictObject({
@@ -228,7 +231,7 @@ export const configSchema = z.strictObject({
       /** s3://bucket/prefix for S3-compatible object storage (credentials from the usual AWS chain). */
       url: z
         .string()
-        .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, {
+        .regex(S3_URL, {
           error: "is s3://bucket/prefix (a lowercase bucket name, 3 to 63 characters)",
         })
         .optional(),
@@ -279,7 +282,14 @@ export const configSchema = z.strictObject({
   copies: z
     .array(
       z.strictObject({
-        url: z.string().min(1),
+        // A URL that is not s3://bucket/prefix is refused, not taken for a directory: a typo
+        // (s3://Backups/x, s3://key:secret@bucket) would otherwise copy into ./s3:/… unencrypted.
+        url: z
+          .string()
+          .min(1)
+          .refine((url) => !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(url) || S3_URL.test(url), {
+            error: "is a directory or s3://bucket/prefix (a lowercase bucket name, 3 to 63 characters)",
+          }),
         encryption: z
           .strictObject({ passphrase: z.string().min(8, { error: "is at least 8 characters" }) })
           .optional(),

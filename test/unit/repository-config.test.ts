@@ -84,11 +84,44 @@ describe("repository: in lifeline.yaml", () => {
       "accepted",
     );
     assert.match(problem("copies:\n  - path: /x\n"), /copies\.0/);
+    // An s3:// URL that is not one (uppercase bucket, credentials in it) is refused, not taken for
+    // a directory ./s3:/… that would hold a plaintext copy; the URL is not echoed.
+    for (const url of ["s3://Copy_Bucket/x", "s3://AKIAEXAMPLE:topsecret@copy-bucket/x", "https://x/y"]) {
+      const said = problem(
+        `repository:\n  url: s3://acme/x\ncopies:\n  - url: ${url}\n    allowPlaintext: true\nassets:\n  shop:\n    url: postgres://app@db:5432/shop\n`,
+      );
+      assert.match(said, /copies\.0\.url: is a directory or s3:\/\/bucket\/prefix/, url);
+      assert.doesNotMatch(said, /topsecret/);
+    }
     assert.equal(
       problem(
         "repository:\n  url: s3://acme/x\ncopies:\n  - url: /mnt/backup\nassets:\n  shop:\n    url: postgres://app@db:5432/shop\n",
       ),
       "accepted",
     );
+  });
+});
+
+describe("repository copy --to", () => {
+  it("a URL that is not s3://bucket/prefix nor a directory is refused, without echoing it", async () => {
+    const { repositoryAt } = await import("../../src/cli/wiring.js");
+    const config = parseConfig(
+      "assets:\n  shop:\n    url: postgres://app@db:5432/shop\n",
+      "lifeline.yaml",
+      {},
+    );
+    const loaded = {
+      file: "/mnt/lifeline.yaml",
+      dir: "/mnt",
+      config,
+      repositoryPath: "/mnt/.lifeline/repository",
+    };
+    for (const url of ["s3://Copy_Bucket/x", "s3://AKIAEXAMPLE:topsecret@copy-bucket/x"])
+      assert.throws(
+        () => repositoryAt(loaded, url, undefined, "/tmp"),
+        (e: Error) =>
+          /directory or s3:\/\/bucket\/prefix/.test(e.message) && !e.message.includes("topsecret"),
+      );
+    assert.equal(repositoryAt(loaded, "backup", undefined, "/mnt").location, "/mnt/backup");
   });
 });
