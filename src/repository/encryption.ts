@@ -261,6 +261,6 @@ export function wrongPassphrase(location: string): LifelineError {
     code: "REPOSITORY_PASSPHRASE_WRONG",
     kind: "config",
     message: `the passphrase does not open ${location}: none of its keys unwraps with it`,
-    fix: "set repository.encryption.passphrase (e.g. ${LIFELINE_REPO_PASSPHRASE}) to the passphrase the repository was created with",
+    fix: "set the passphrase this repository was created with in lifeline.yaml: repository.encryption.passphrase (e.g. ${LIFELINE_REPO_PASSPHRASE}), or for a copy, its copies: entry's encryption.passphrase",
   });
 }
