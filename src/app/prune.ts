@@ -1,10 +1,15 @@
 import type { AuditEntry } from "../core/audit/chain.js";
 import { LifelineError } from "../core/errors.js";
-import { planRetention, type RetentionDecision, type RetentionPolicy } from "../core/retention/retention.js";
+import {
+  planRetention,
+  unknownLatestDrill,
+  type RetentionDecision,
+  type RetentionPolicy,
+} from "../core/retention/retention.js";
 import { recoveryState } from "../core/restore/state.js";
 import type { Catalog } from "../ports/catalog.js";
 import type { DrillReport } from "../core/drill/drill.js";
-import type { AssetOverview, DrillInfo, Repository } from "../ports/repository.js";
+import type { AssetOverview, DamagedDrillReport, DrillInfo, Repository } from "../ports/repository.js";
 import { appliesToCopies, describeError } from "./copy.js";
 import type { AppContext, CopyTarget } from "./context.js";
 
@@ -96,7 +101,13 @@ export async function prune(
       continue;
     }
     try {
-      copies.push(await pruneCopy(ctx, catalog, target, asset, policy, options, { reports, standbys }));
+      copies.push(
+        await pruneCopy(ctx, catalog, target, asset, policy, options, {
+          reports,
+          damaged: overview.damagedDrillReports,
+          standbys,
+        }),
+      );
     } catch (error) {
       const message = describeError(error);
       ctx.progress.warn(`could not prune the copy ${to.location}: ${message}`);
@@ -120,7 +131,12 @@ async function pruneCopy(
   asset: string,
   policy: RetentionPolicy,
   options: PruneOptions,
-  from: { reports: readonly DrillReport[]; standbys: ReadonlyMap<string, string> },
+  from: {
+    reports: readonly DrillReport[];
+    /** The source's drill reports that do not read: what they found is unknown in the copy too. */
+    damaged: readonly DamagedDrillReport[];
+    standbys: ReadonlyMap<string, string>;
+  },
 ): Promise<CopyPruneResult> {
   const to = target.repository;
   const [overview, held] = await Promise.all([to.overview(asset), to.heldRestorePoints(asset)]);
@@ -152,6 +168,10 @@ async function pruneCopy(
   const merged: AssetOverview = {
     restorePoints: overview.restorePoints,
     drills: [...overview.drills, ...missing],
+    damagedDrillReports: [
+      ...overview.damagedDrillReports,
+      ...from.damaged.filter((d) => inCopy.has(d.restorePointId)),
+    ],
   };
   const outcome = await pruneIn(ctx, catalog, to, asset, policy, options, {
     overview: merged,
@@ -184,6 +204,7 @@ async function pruneIn(
     const current = latest.get(d.restorePointId);
     if (!current || d.finishedAt > current.finishedAt) latest.set(d.restorePointId, d);
   }
+  const drillReportDamaged = unknownLatestDrill(facts.overview.drills, facts.overview.damagedDrillReports);
   const decisions = planRetention({
     policy,
     restorePoints: facts.overview.restorePoints.map((p) => ({
@@ -191,6 +212,7 @@ async function pruneIn(
       snapshotTime: p.snapshotTime,
       drill: latest.get(p.id)?.result ?? null,
       damaged: p.damaged !== null,
+      drillReportDamaged: drillReportDamaged.has(p.id),
     })),
     inUse,
     now: ctx.clock.now(),

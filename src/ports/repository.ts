@@ -69,11 +69,25 @@ export interface DrillInfo extends DrillFacts {
   id: string;
 }
 
+/**
+ * A drill report file that does not read (does not parse, or names another restore point): what
+ * the drill found is unknown, so retention does not treat its restore point as never drilled.
+ */
+export interface DamagedDrillReport {
+  restorePointId: string;
+  /** The file's name without .json: the drill's id (its start time) when named like one. */
+  id: string;
+  /** The file or object, relative to the repository (as `lifeline check` names it). */
+  path: string;
+}
+
 /** What posture needs of one asset, from the index: no manifest is read. */
 export interface AssetOverview {
   /** Oldest first, damaged ones included. */
   restorePoints: RestorePointInfo[];
   drills: DrillInfo[];
+  /** Drill reports that do not read, oldest restore point first. */
+  damagedDrillReports: DamagedDrillReport[];
 }
 
 export interface Repository {

@@ -1,4 +1,4 @@
-import type { AssetOverview, DrillInfo, RestorePointInfo } from "../ports/repository.js";
+import type { AssetOverview, DamagedDrillReport, DrillInfo, RestorePointInfo } from "../ports/repository.js";
 
 /**
  * What `Repository.overview` returns, from an index's entries (both adapters keep more per entry:
@@ -7,6 +7,7 @@ import type { AssetOverview, DrillInfo, RestorePointInfo } from "../ports/reposi
 export function assetOverview(
   restorePoints: readonly RestorePointInfo[],
   drills: readonly DrillInfo[],
+  damagedDrillReports: readonly DamagedDrillReport[],
 ): AssetOverview {
   return {
     restorePoints: restorePoints
@@ -26,5 +27,8 @@ export function assetOverview(
       restoreSeconds: d.restoreSeconds,
       verifySeconds: d.verifySeconds,
     })),
+    damagedDrillReports: damagedDrillReports
+      .map((d): DamagedDrillReport => ({ restorePointId: d.restorePointId, id: d.id, path: d.path }))
+      .sort((a, b) => a.path.localeCompare(b.path)),
   };
 }

@@ -22,6 +22,13 @@ export interface RepositorySubject {
   reopen(): Repository;
   /** Rewrites the stored manifest of a restore point, as corruption or tampering would. */
   editManifest(asset: string, id: string, edit: (text: string) => string): Promise<void>;
+  /** Rewrites a stored drill report (drills/<asset>/<restore point>/<drill>.json), as corruption would. */
+  editDrillReport(
+    asset: string,
+    restorePointId: string,
+    drillId: string,
+    edit: (text: string) => string,
+  ): Promise<void>;
   /** Changes a stored artifact of a restore point (its size). */
   damageArtifact(manifest: Manifest): Promise<void>;
   /** A backup whose process was killed after writing artifacts, before its manifest was committed. */
@@ -102,7 +109,11 @@ export function repositoryContract(
         assert.deepEqual(await repo.listRestorePoints("app"), []);
         assert.equal(await repo.getRestorePoint("app", idAt(20, "aaaaaa")), undefined);
         assert.equal(await repo.getRestorePoint("app", "../../etc"), undefined);
-        assert.deepEqual(await repo.overview("app"), { restorePoints: [], drills: [] });
+        assert.deepEqual(await repo.overview("app"), {
+          restorePoints: [],
+          drills: [],
+          damagedDrillReports: [],
+        });
         assert.deepEqual(await repo.listDrillReports(), []);
         const check = await repo.check();
         assert.deepEqual(check.findings, []);
@@ -316,6 +327,41 @@ export function repositoryContract(
           check.findings.map((f) => f.kind),
           ["drill-report-orphan"],
         );
+      } finally {
+        await done();
+      }
+    });
+
+    it("a drill report that does not read: named in the overview (not dropped), until it reads again", async () => {
+      await fresh();
+      try {
+        const seed = await takeBackup();
+        const good = passedDrill("app", seed.id, at(26, 0));
+        const bad = passedDrill("app", seed.id, at(26, 1));
+        await repo.writeDrillReport(good);
+        await repo.writeDrillReport(bad);
+        let original = "";
+        await subject.editDrillReport("app", seed.id, bad.id, (text) => ((original = text), "{broken"));
+        // The index is rebuilt from the reports (as when it is missing or stale).
+        const check = await repo.check({ repairIndex: true });
+        assert.deepEqual(
+          check.findings.map((f) => f.kind),
+          ["drill-report-invalid"],
+        );
+        const path = `drills/app/${seed.id}/${bad.id}.json`;
+        for (const reader of [repo, subject.reopen()]) {
+          const overview = await reader.overview("app");
+          assert.deepEqual(
+            overview.drills.map((d) => d.id),
+            [good.id],
+          );
+          assert.deepEqual(overview.damagedDrillReports, [{ restorePointId: seed.id, id: bad.id, path }]);
+        }
+        // Put right: read again, without repairing the index.
+        await subject.editDrillReport("app", seed.id, bad.id, () => original);
+        const overview = await subject.reopen().overview("app");
+        assert.deepEqual(overview.damagedDrillReports, []);
+        assert.deepEqual(overview.drills.map((d) => d.id).sort(), [good.id, bad.id].sort());
       } finally {
         await done();
       }

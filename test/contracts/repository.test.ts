@@ -57,6 +57,10 @@ repositoryContract("local directory", async () => {
       const file = manifestPath(root, asset, id);
       await writeFile(file, edit(await readFile(file, "utf8")));
     },
+    editDrillReport: async (asset, restorePointId, drillId, edit) => {
+      const file = path.join(root, "drills", asset, restorePointId, `${drillId}.json`);
+      await writeFile(file, edit(await readFile(file, "utf8")));
+    },
     damageArtifact: async (manifest: Manifest) => {
       const artifact = manifest.artifacts[0];
       if (!artifact) throw new Error("a restore point without artifacts");
@@ -176,6 +180,14 @@ async function s3Subject(
       const key = `restore-points/${asset}/${id}/manifest.json`;
       if (passphrase === undefined) return rewrite(key, (body) => edit(body.toString("utf8")));
       // Encrypted: edited by someone holding the key (re-encrypted, the digest not following).
+      const cipher = await cipherOf(repository, passphrase);
+      return rewrite(key, (body) =>
+        cipher.seal(key, Buffer.from(edit(cipher.open(key, body).toString("utf8")))),
+      );
+    },
+    editDrillReport: async (asset, restorePointId, drillId, edit) => {
+      const key = `drills/${asset}/${restorePointId}/${drillId}.json`;
+      if (passphrase === undefined) return rewrite(key, (body) => edit(body.toString("utf8")));
       const cipher = await cipherOf(repository, passphrase);
       return rewrite(key, (body) =>
         cipher.seal(key, Buffer.from(edit(cipher.open(key, body).toString("utf8")))),

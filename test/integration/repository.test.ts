@@ -324,9 +324,31 @@ describe("the per-asset index (status and plan cost does not grow with restore p
       format: number;
       restorePoints: unknown[];
     };
-    assert.equal(stored.format, 2);
+    assert.equal(stored.format, 3);
     assert.equal(stored.restorePoints.length, 4);
     assert.deepEqual((await repo.check()).findings, []);
+  });
+
+  it("an index of format 2 (without the damaged drill reports) is rebuilt, and stored in the current one", async () => {
+    const dir = repository();
+    const repo = new LocalRepository(dir);
+    await repo.overview("app");
+    const raw = JSON.parse(readFileSync(indexFile(dir), "utf8")) as Record<string, unknown> & {
+      restorePoints: Record<string, unknown>[];
+    };
+    raw.format = 2;
+    delete raw.damagedDrills;
+    raw.restorePoints.pop();
+    delete raw.digest;
+    raw.digest = indexDigest(raw);
+    writeFileSync(indexFile(dir), JSON.stringify(raw));
+    assert.equal((await new LocalRepository(dir).overview("app")).restorePoints.length, 4);
+    const stored = JSON.parse(readFileSync(indexFile(dir), "utf8")) as {
+      format: number;
+      damagedDrills: unknown[];
+    };
+    assert.equal(stored.format, 3);
+    assert.deepEqual(stored.damagedDrills, []);
   });
 
   it("a manifest changed after it was indexed is checked against its digest again (not trusted from the index)", async () => {

@@ -19,7 +19,7 @@ export function expectedDigest(raw: Record<string, unknown>): string {
   return "sha256:" + createHash("sha256").update(canonical(body)).digest("hex");
 }
 
-/** A local index's digest (format 2) as specified: sha256 of its JSON as written, without the digest. */
+/** A local index's digest (formats 2 and 3) as specified: sha256 of its JSON as written, without the digest. */
 export function indexDigest(raw: Record<string, unknown>): string {
   const body = { ...raw };
   delete body.digest;

@@ -5,7 +5,7 @@ import { indexSchema, isIndexFile, sealIndex } from "../../src/repository/local-
 const valid = () =>
   sealIndex({
     kind: "lifeline-index",
-    format: 2,
+    format: 3,
     asset: "app",
     restorePoints: [
       {
@@ -38,6 +38,13 @@ const valid = () =>
         verifySeconds: 0.5,
       },
     ],
+    damagedDrills: [
+      {
+        restorePointId: "20260101T000000Z-abcdef",
+        id: "20260101T020000000Z",
+        path: "drills/app/20260101T000000Z-abcdef/20260101T020000000Z.json",
+      },
+    ],
   });
 
 type Mutation = [string, (i: Record<string, unknown>) => void];
@@ -50,7 +57,7 @@ const mutations: Mutation[] = [
   ["as is", () => undefined],
   ["kind", (i) => (i.kind = "index")],
   ["format 1", (i) => (i.format = 1)],
-  ["format as text", (i) => (i.format = "2")],
+  ["format as text", (i) => (i.format = "3")],
   ["asset missing", (i) => delete i.asset],
   ["asset a number", (i) => (i.asset = 3)],
   ["digest missing", (i) => delete i.digest],
@@ -80,6 +87,12 @@ const mutations: Mutation[] = [
   ["drill restoreSeconds text", (i) => (drill(i).restoreSeconds = "1")],
   ["drill verifySeconds missing", (i) => delete drill(i).verifySeconds],
   ["drill id missing", (i) => delete drill(i).id],
+  ["format 2 (without damagedDrills)", (i) => ((i.format = 2), delete i.damagedDrills)],
+  ["damagedDrills missing", (i) => delete i.damagedDrills],
+  ["damagedDrills empty", (i) => (i.damagedDrills = [])],
+  ["a damaged drill null", (i) => ((i.damagedDrills as unknown[])[0] = null)],
+  ["a damaged drill's path missing", (i) => delete (i.damagedDrills as Record<string, unknown>[])[0]?.path],
+  ["a damaged drill's id a number", (i) => ((i.damagedDrills as Record<string, unknown>[])[0]!.id = 1)],
 ];
 
 test("the hand check of an index accepts what its schema accepts, and nothing else", () => {

@@ -1,6 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { planRetention, type RetentionCandidate } from "../../src/core/retention/retention.js";
+import {
+  planRetention,
+  unknownLatestDrill,
+  type RetentionCandidate,
+} from "../../src/core/retention/retention.js";
 
 const NOW = new Date("2026-11-27T12:00:00Z"); // a Friday
 
@@ -109,5 +113,49 @@ describe("planRetention", () => {
       now: NOW,
     });
     assert.deepEqual(removed(d), ["older"]);
+  });
+
+  it("keeps a restore point with a damaged drill report: not taken for never drilled, even outside keepLast", () => {
+    const points = [
+      { ...point("a", "2026-11-27T01:00:00Z", null), drillReportDamaged: true },
+      { ...point("b", "2026-11-27T02:00:00Z", "failed"), drillReportDamaged: true },
+      { ...point("c", "2026-11-27T03:00:00Z"), drillReportDamaged: true },
+      point("d", "2026-11-27T04:00:00Z", null),
+      point("e", "2026-11-27T05:00:00Z"),
+      point("f", "2026-11-27T06:00:00Z"),
+    ];
+    const d = planRetention({
+      policy: { keepLast: 1, daily: 0, weekly: 0 },
+      restorePoints: points,
+      inUse: new Map(),
+      now: NOW,
+    });
+    assert.deepEqual(removed(d), ["e", "d"]);
+    for (const id of ["a", "b", "c"])
+      assert.match(
+        d.find((x) => x.id === id)?.reasons.join("; ") ?? "",
+        /a drill report of it is damaged \(`lifeline check` names it\): kept until it is drilled again or the report is removed/,
+        id,
+      );
+    // It does not count as verified: f stays the newest verified.
+    assert.match(d.find((x) => x.id === "f")?.reasons.join() ?? "", /newest verified/);
+  });
+
+  it("a damaged drill report counts until a readable drill started after it", () => {
+    const drill = (restorePointId: string, id: string) => ({ restorePointId, id });
+    const unknown = unknownLatestDrill(
+      [
+        drill("a", "20261127T010000000Z"),
+        drill("b", "20261127T030000000Z"),
+        drill("c", "20261127T010000000Z"),
+      ],
+      [
+        drill("a", "20261127T020000000Z"), // after a's readable drill: unknown
+        drill("b", "20261127T020000000Z"), // b was drilled again since: known
+        drill("c", "not-a-drill-id"), // not named like a drill: unknown
+        drill("d", "20261127T020000000Z"), // no readable drill at all: unknown
+      ],
+    );
+    assert.deepEqual([...unknown].sort(), ["a", "c", "d"]);
   });
 });

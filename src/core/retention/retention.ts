@@ -4,10 +4,12 @@
  *
  * Kept whatever the policy says: the newest verified restore point; a restore point in use (being
  * drilled or restored, or served by a standby); one newer than the newest verified (its drill may
- * not have run yet); a damaged one (left for `lifeline check` to report, never removed blind).
+ * not have run yet); a damaged one (left for `lifeline check` to report, never removed blind); one
+ * with a drill report that does not read and no readable drill after it (what it found is unknown).
  * Verified ones beyond the policy's last N, days and weeks are removed; so are unverified ones
  * (never drilled, or their latest drill failed) older than the newest verified.
  */
+import { DRILL_ID } from "../drill/drill.js";
 
 export interface RetentionPolicy {
   /** The newest N verified restore points. */
@@ -24,6 +26,11 @@ export interface RetentionCandidate {
   /** Its latest drill's result; null when it was never drilled. */
   drill: "passed" | "failed" | null;
   damaged: boolean;
+  /**
+   * A drill report of it does not read (lifeline check names it) and no readable drill ran after
+   * it: what that drill found is unknown, so it is not taken for never drilled (or failed).
+   */
+  drillReportDamaged?: boolean;
 }
 
 export interface RetentionInput {
@@ -40,6 +47,24 @@ export interface RetentionDecision {
   remove: boolean;
   /** Why it stays or goes, in words for the person reading `lifeline prune`. */
   reasons: string[];
+}
+
+/**
+ * The restore points with a drill report that does not read and no readable drill started after it
+ * (drill ids are their start times; a file not named like a drill id always counts): what their
+ * latest drill found is unknown (RetentionCandidate.drillReportDamaged).
+ */
+export function unknownLatestDrill(
+  drills: readonly { id: string; restorePointId: string }[],
+  damaged: readonly { id: string; restorePointId: string }[],
+): Set<string> {
+  const latest = new Map<string, string>();
+  for (const d of drills) if (d.id > (latest.get(d.restorePointId) ?? "")) latest.set(d.restorePointId, d.id);
+  return new Set(
+    damaged
+      .filter((d) => !DRILL_ID.test(d.id) || d.id > (latest.get(d.restorePointId) ?? ""))
+      .map((d) => d.restorePointId),
+  );
 }
 
 const DAY_MS = 86_400_000;
@@ -97,6 +122,11 @@ export function planRetention(input: RetentionInput): RetentionDecision[] {
     const use = input.inUse.get(p.id);
     if (use) keep(p.id, `in use: ${use}`);
     if (p.damaged) keep(p.id, "damaged: left for `lifeline check` to report, never removed unread");
+    if (p.drillReportDamaged)
+      keep(
+        p.id,
+        "a drill report of it is damaged (`lifeline check` names it): kept until it is drilled again or the report is removed",
+      );
     else if (p.drill !== "passed" && !newestVerified) keep(p.id, "no verified restore point exists yet");
     else if (p.drill !== "passed" && newestVerified && p.snapshotTime > newestVerified.snapshotTime)
       keep(

@@ -17,7 +17,8 @@ import {
 } from "../../core/restore-point/restore-point.js";
 import type { AssetOverview } from "../../ports/repository.js";
 import { isPidAlive, writeFileAtomic } from "../../support/files.js";
-import { drillInfo, listDrillReports } from "./drill-reports.js";
+import { drillReportSchema } from "../../core/restore-point/schemas.js";
+import { drillInfo, readDrillReports } from "./drill-reports.js";
 import {
   DRILLS,
   INDEX,
@@ -29,13 +30,15 @@ import {
   indexPath,
   sameSet,
 } from "./layout.js";
-import { readManifest, sha256 } from "./manifest.js";
+import { readJson, readManifest, sha256 } from "./manifest.js";
 
 /**
  * 2: entries carry the sha256 of their manifest's text, and the index's digest is the sha256 of
  * its JSON as written (without the digest). A format-1 index is rebuilt when read.
+ * 3: damagedDrills lists the drill report files that do not read (retention keeps their restore
+ * points). A format-2 index (which left them out) is rebuilt when read.
  */
-const INDEX_FORMAT = 2;
+const INDEX_FORMAT = 3;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -69,6 +72,8 @@ export const indexSchema = z.object({
       verifySeconds: z.number(),
     }),
   ),
+  /** Drill report files that do not read: what their drills found is unknown. */
+  damagedDrills: z.array(z.object({ restorePointId: z.string(), id: z.string(), path: z.string() })),
   digest: z.string(),
 });
 export type IndexFile = z.infer<typeof indexSchema>;
@@ -101,7 +106,7 @@ export async function indexedOverview(
   for (const p of index.restorePoints) if (p.textDigest !== null) known.set(p.id, p.textDigest);
   return {
     known,
-    overview: assetOverview(index.restorePoints, index.drills),
+    overview: assetOverview(index.restorePoints, index.drills, index.damagedDrills),
   };
 }
 
@@ -164,7 +169,9 @@ export function isIndexFile(raw: unknown): raw is IndexFile {
   if (raw.kind !== "lifeline-index" || raw.format !== INDEX_FORMAT || !isString(raw.asset)) return false;
   if (!isString(raw.digest) || !Array.isArray(raw.restorePoints)) return false;
   if (!Array.isArray(raw.drillDirectories) || !raw.drillDirectories.every(isString)) return false;
-  if (!Array.isArray(raw.drills)) return false;
+  if (!Array.isArray(raw.drills) || !Array.isArray(raw.damagedDrills)) return false;
+  for (const d of raw.damagedDrills as unknown[])
+    if (!isObject(d) || !isString(d.restorePointId) || !isString(d.id) || !isString(d.path)) return false;
   for (const p of raw.restorePoints as unknown[]) {
     if (
       !isObject(p) ||
@@ -264,7 +271,7 @@ export function fresh(index: IndexFile, now: Listing): boolean {
 /** The index, rebuilt from the manifests and drill reports when it is missing, stale or damaged. */
 async function currentIndex(root: string, asset: string): Promise<IndexFile> {
   const [index, now] = await Promise.all([loadIndex(root, asset), listing(root, asset, true)]);
-  if (index && fresh(index, now)) return index;
+  if (index && fresh(index, now) && (await stillDamaged(root, index))) return index;
   if (!now.assetExists) return buildIndex(root, asset, now.drillDirectories);
   const rebuilt = await withIndexLock(root, asset, async () => {
     const again = await listing(root, asset);
@@ -275,6 +282,19 @@ async function currentIndex(root: string, asset: string): Promise<IndexFile> {
   }).catch(() => undefined);
   // Locked by a writer, or the disk refused: answer from the manifests without storing.
   return rebuilt ?? buildIndex(root, asset, now.drillDirectories);
+}
+
+/**
+ * Whether the drill report files the index holds for damaged still do not read: one put right (or
+ * removed) since makes the index stale. Few or none: read each time.
+ */
+async function stillDamaged(root: string, index: IndexFile): Promise<boolean> {
+  for (const d of index.damagedDrills) {
+    const read = await readJson(path.join(root, d.path), drillReportSchema);
+    if (read.ok && read.value.restorePointId === d.restorePointId) return false;
+    if (!read.ok && read.problem === "missing") return false;
+  }
+  return true;
 }
 
 /** `check --repair-index`: every asset's index rebuilt from its manifests and drill reports. */
@@ -329,14 +349,15 @@ export async function buildIndex(
           },
     );
   }
-  const drills = (await listDrillReports(root, asset)).map(drillInfo);
+  const read = await readDrillReports(root, asset);
   return sealIndex({
     kind: "lifeline-index",
     format: INDEX_FORMAT,
     asset,
     restorePoints,
     drillDirectories,
-    drills,
+    drills: read.reports.map(drillInfo),
+    damagedDrills: read.damaged,
   });
 }
 

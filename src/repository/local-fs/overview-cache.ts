@@ -72,7 +72,11 @@ export class CachedOverviewRepository extends LocalRepository {
     if (known && sameStamps(known.stamps, before)) {
       this.counts.remembered++;
       // Fresh objects: the caller may change what it is given.
-      return assetOverview(known.overview.restorePoints, known.overview.drills);
+      return assetOverview(
+        known.overview.restorePoints,
+        known.overview.drills,
+        known.overview.damagedDrillReports,
+      );
     }
     this.remembered.delete(asset);
     this.counts.read++;
@@ -88,7 +92,7 @@ export class CachedOverviewRepository extends LocalRepository {
     ) {
       this.remembered.set(asset, {
         stamps: before,
-        overview: assetOverview(overview.restorePoints, overview.drills),
+        overview: assetOverview(overview.restorePoints, overview.drills, overview.damagedDrillReports),
       });
     }
     return overview;

@@ -63,6 +63,7 @@ export async function removeRestorePoint(root: string, asset: string, id: string
   await finishIndexUpdate(root, asset, pending, (index) => {
     index.restorePoints = index.restorePoints.filter((p) => p.id !== id);
     index.drills = index.drills.filter((d) => d.restorePointId !== id);
+    index.damagedDrills = index.damagedDrills.filter((d) => d.restorePointId !== id);
   });
   return true;
 }
@@ -90,6 +91,7 @@ export async function finishAbandonedRemovals(root: string, asset: string): Prom
     await finishIndexUpdate(root, asset, pending, (index) => {
       index.restorePoints = index.restorePoints.filter((p) => p.id !== id);
       index.drills = index.drills.filter((d) => d.restorePointId !== id);
+      index.damagedDrills = index.damagedDrills.filter((d) => d.restorePointId !== id);
     });
   }
 }

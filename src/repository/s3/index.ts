@@ -47,6 +47,7 @@ import {
 import { drillReportSchema } from "../../core/restore-point/schemas.js";
 import type {
   AssetOverview,
+  DamagedDrillReport,
   CheckOptions,
   CheckResult,
   FetchOptions,
@@ -122,9 +123,15 @@ const stagingSchema = z.object({
 const holdSchema = z.object({ host: z.string(), pid: z.number(), purpose: z.string(), at: z.string() });
 const HOLDS = "holds";
 
+/**
+ * 2: damagedDrills lists the drill report objects that do not read (retention keeps their restore
+ * points). A format-1 index (which left them out) is not read: it is rebuilt.
+ */
+const INDEX_FORMAT = 2;
+
 const indexSchema = z.object({
   kind: z.literal("lifeline-index"),
-  format: z.literal(1),
+  format: z.literal(INDEX_FORMAT),
   asset: z.string(),
   restorePoints: z.array(
     z.object({
@@ -147,6 +154,8 @@ const indexSchema = z.object({
       verifySeconds: z.number(),
     }),
   ),
+  /** Drill report objects that do not read: what their drills found is unknown. */
+  damagedDrills: z.array(z.object({ restorePointId: z.string(), id: z.string(), path: z.string() })),
   digest: z.string(),
 });
 type IndexFile = z.infer<typeof indexSchema>;
@@ -853,7 +862,7 @@ export class S3Repository implements Repository {
 
   async overview(asset: string): Promise<AssetOverview> {
     const index = await this.currentIndex(asset);
-    return assetOverview(index.restorePoints, index.drills);
+    return assetOverview(index.restorePoints, index.drills, index.damagedDrills);
   }
 
   private async loadIndex(asset: string): Promise<IndexFile | undefined> {
@@ -884,11 +893,17 @@ export class S3Repository implements Repository {
         };
   }
 
-  private async drillOf(key: string): Promise<IndexDrill | undefined> {
+  /**
+   * The index's entry of a drill report; a damaged one when it does not read (does not parse, or
+   * its content names another key); undefined when it is gone.
+   */
+  private async drillOf(key: string): Promise<IndexDrill | DamagedDrillReport | undefined> {
     const parsed = await this.readParsed(key, (text) => parseJson(text, drillReportSchema));
-    if (!parsed.ok) return undefined;
+    const [, , restorePointId = "", file = ""] = key.split("/");
+    const damaged = { restorePointId, id: file.replace(/\.json$/, ""), path: key };
+    if (!parsed.ok) return parsed.problem === "missing" ? undefined : damaged;
     const r = parsed.value;
-    if (`${DRILLS}/${r.asset}/${r.restorePointId}/${r.id}.json` !== key) return undefined;
+    if (`${DRILLS}/${r.asset}/${r.restorePointId}/${r.id}.json` !== key) return damaged;
     return {
       key,
       id: r.id,
@@ -923,11 +938,28 @@ export class S3Repository implements Repository {
         return cached && cached.damaged === null ? cached : await this.entryOf(asset, id);
       },
     );
-    const drills = (
-      await bounded(drillKeys, 8, async (key) => knownDrills.get(key) ?? (await this.drillOf(key)))
-    ).filter((d): d is IndexDrill => d !== undefined);
-    const index = seal({ kind: "lifeline-index", format: 1, asset, restorePoints, drills });
-    if (index.digest !== stored?.digest && (ids.length > 0 || drills.length > 0 || stored))
+    // A damaged report is read again (it is not cached): it may have been put right.
+    const read = await bounded(
+      drillKeys,
+      8,
+      async (key) => knownDrills.get(key) ?? (await this.drillOf(key)),
+    );
+    const drills = read.filter((d): d is IndexDrill => d !== undefined && "result" in d);
+    const damagedDrills = read
+      .filter((d): d is DamagedDrillReport => d !== undefined && !("result" in d))
+      .map((d) => ({ restorePointId: d.restorePointId, id: d.id, path: d.path }));
+    const index = seal({
+      kind: "lifeline-index",
+      format: INDEX_FORMAT,
+      asset,
+      restorePoints,
+      drills,
+      damagedDrills,
+    });
+    if (
+      index.digest !== stored?.digest &&
+      (ids.length > 0 || drills.length > 0 || damagedDrills.length > 0 || stored)
+    )
       await this.writeObject(`${INDEX}/${asset}.json`, JSON.stringify(index) + "\n").catch(() => undefined);
     return index;
   }
