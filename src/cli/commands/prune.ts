@@ -84,7 +84,7 @@ export function register(program: Command, env: CliEnv): void {
   program
     .command("prune")
     .description(
-      "Remove the restore points an asset's retention policy (retention: in lifeline.yaml) no longer keeps, saying why for each; never the newest verified one, one being drilled or restored, or one a standby serves. Removals are recorded in the audit log.",
+      "Remove the restore points an asset's retention policy (retention: in lifeline.yaml) no longer keeps, saying why for each; never the newest verified one, one being drilled or restored, one a standby serves, or one whose drill report is damaged. Then each copies: repository with the same rules, judged on what it holds. Removals are recorded in the audit log.",
     )
     .argument("<asset>", "asset name from lifeline.yaml")
     .option("--dry-run", "only say what would be removed and why")
