@@ -1,3 +1,4 @@
+import { drillFactsOf } from "../core/posture/posture.js";
 import type { AuditEntry } from "../core/audit/chain.js";
 import { LifelineError } from "../core/errors.js";
 import {
@@ -148,14 +149,7 @@ async function pruneCopy(
   const brought = from.reports.filter(
     (r) => inCopy.has(r.restorePointId) && !known.has(drillKey(r)) && appliesToCopies(r),
   );
-  const missing: DrillInfo[] = brought.map((r) => ({
-    id: r.id,
-    restorePointId: r.restorePointId,
-    result: r.result,
-    finishedAt: r.finishedAt,
-    restoreSeconds: r.restoreSeconds,
-    verifySeconds: r.verifySeconds,
-  }));
+  const missing: DrillInfo[] = brought.map(drillFactsOf);
   let drillReports = 0;
   // Writing them is refused where copying is (an encrypted source, a plaintext copy): nothing is
   // removed from that copy then, rather than judging it on drills it would forget.

@@ -215,6 +215,12 @@ function refuseWrittenStandby(asset: string, url: string, current: Standby, stat
   });
 }
 
+/** "N object(s) (a, b, …)": what a database that is not empty holds, as the refusals say it. */
+function objectsHeld(state: { userObjects: number; sample: readonly string[] }): string {
+  const n = state.userObjects;
+  return `${n} object${n === 1 ? "" : "s"} (${state.sample.join(", ")}${n > state.sample.length ? ", …" : ""})`;
+}
+
 /**
  * Under the recovery lock, right before the swap drops what `url` holds: it must still be the standby
  * lifeline left (`current`), or hold no user object (a new standby into an absent or empty database).
@@ -236,7 +242,7 @@ async function stillStandbyOrEmpty(
   throw new LifelineError({
     code: "RESTORE_TARGET_NOT_EMPTY",
     kind: "usage",
-    message: `${url} is no longer empty: it holds ${now.userObjects} object${now.userObjects === 1 ? "" : "s"} (${now.sample.join(", ")}${now.userObjects > now.sample.length ? ", …" : ""}) put there since it was inspected (another restore or a client); a standby never replaces someone's data: it was not replaced, the restored copy was removed`,
+    message: `${url} is no longer empty: it holds ${objectsHeld(now)} put there since it was inspected (another restore or a client); a standby never replaces someone's data: it was not replaced, the restored copy was removed`,
     fix: `give the standby a database that does not exist yet or is empty; keep ${url} for what was put there`,
   });
 }
@@ -393,7 +399,7 @@ export async function standby(
       throw new LifelineError({
         code: "RESTORE_TARGET_NOT_EMPTY",
         kind: "usage",
-        message: `${url} holds ${state.userObjects} object${state.userObjects === 1 ? "" : "s"} (${state.sample.join(", ")}${state.userObjects > state.sample.length ? ", …" : ""}): a standby never replaces someone's data`,
+        message: `${url} holds ${objectsHeld(state)}: a standby never replaces someone's data`,
         fix: `give a database that does not exist yet or is empty, e.g. --to ${url.replace(/\/[^/?]*(\?|$)/, `/${databaseOf(asset.url) || asset.name}_standby$1`)}`,
       });
     }

@@ -21,6 +21,18 @@ export type DrillFacts = Pick<
   "restorePointId" | "result" | "finishedAt" | "restoreSeconds" | "verifySeconds"
 >;
 
+/** What a repository's index keeps of a drill report (DrillInfo): its id and DrillFacts. */
+export function drillFactsOf(r: DrillReport): DrillFacts & { id: string } {
+  return {
+    id: r.id,
+    restorePointId: r.restorePointId,
+    result: r.result,
+    finishedAt: r.finishedAt,
+    restoreSeconds: r.restoreSeconds,
+    verifySeconds: r.verifySeconds,
+  };
+}
+
 export function factsOf(m: Manifest): RestorePointFacts {
   return {
     id: m.id,

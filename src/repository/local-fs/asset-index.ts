@@ -3,6 +3,7 @@
  * manifests and drill reports when it is missing, stale or damaged; the markers a writer leaves
  * while it updates it, and the lock held while it is rewritten.
  */
+import { drillFactsOf } from "../../core/posture/posture.js";
 import { assetOverview } from "../overview.js";
 import { createHash } from "node:crypto";
 import type { Dirent } from "node:fs";
@@ -18,7 +19,7 @@ import {
 import type { AssetOverview } from "../../ports/repository.js";
 import { isPidAlive, writeFileAtomic } from "../../support/files.js";
 import { drillReportSchema } from "../../core/restore-point/schemas.js";
-import { drillInfo, readDrillReports } from "./drill-reports.js";
+import { readDrillReports } from "./drill-reports.js";
 import {
   DRILLS,
   INDEX,
@@ -356,7 +357,7 @@ export async function buildIndex(
     asset,
     restorePoints,
     drillDirectories,
-    drills: read.reports.map(drillInfo),
+    drills: read.reports.map(drillFactsOf),
     damagedDrills: read.damaged,
   });
 }

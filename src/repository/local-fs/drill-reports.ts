@@ -2,20 +2,9 @@
 import path from "node:path";
 import type { DrillReport } from "../../core/drill/drill.js";
 import { drillReportSchema } from "../../core/restore-point/schemas.js";
-import type { DamagedDrillReport, DrillInfo } from "../../ports/repository.js";
+import type { DamagedDrillReport } from "../../ports/repository.js";
 import { DRILLS, assets, entries } from "./layout.js";
 import { readJson } from "./manifest.js";
-
-export function drillInfo(report: DrillReport): DrillInfo {
-  return {
-    id: report.id,
-    restorePointId: report.restorePointId,
-    result: report.result,
-    finishedAt: report.finishedAt,
-    restoreSeconds: report.restoreSeconds,
-    verifySeconds: report.verifySeconds,
-  };
-}
 
 export async function listDrillReports(root: string, asset?: string): Promise<DrillReport[]> {
   return (await readDrillReports(root, asset)).reports;

@@ -3,6 +3,7 @@
  * when its manifest is written and the directory renamed; a drill report is written atomically.
  * Both leave a marker while the asset's index is updated, so that an interrupted write is noticed.
  */
+import { drillFactsOf } from "../../core/posture/posture.js";
 import { mkdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import type { DrillReport } from "../../core/drill/drill.js";
@@ -10,7 +11,6 @@ import { totalArtifactBytes, type Manifest } from "../../core/restore-point/rest
 import type { StagedRestorePoint } from "../../ports/repository.js";
 import { fsyncPath, isPidAlive, writeFileAtomic } from "../../support/files.js";
 import { beginIndexUpdate, finishIndexUpdate } from "./asset-index.js";
-import { drillInfo } from "./drill-reports.js";
 import { DRILLS, MANIFEST, RESTORE_POINTS, STAGING, ensure, entries, failure } from "./layout.js";
 import { manifestDigest, sha256 } from "./manifest.js";
 import { finishAbandonedRemovals } from "./removing.js";
@@ -102,6 +102,6 @@ export async function writeDrillReport(root: string, report: DrillReport): Promi
     index.drills = index.drills.filter(
       (d) => !(d.id === report.id && d.restorePointId === report.restorePointId),
     );
-    index.drills.push(drillInfo(report));
+    index.drills.push(drillFactsOf(report));
   });
 }

@@ -21,6 +21,7 @@
  * (one request per 1,000 names, no manifest read) and brought up to date by reading only what it
  * lacks: concurrent writers without locks lose nothing, the next reader adds what one overwrote.
  */
+import { drillFactsOf } from "../../core/posture/posture.js";
 import { assetOverview } from "../overview.js";
 import { createHmac, randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
@@ -904,15 +905,7 @@ export class S3Repository implements Repository {
     if (!parsed.ok) return parsed.problem === "missing" ? undefined : damaged;
     const r = parsed.value;
     if (`${DRILLS}/${r.asset}/${r.restorePointId}/${r.id}.json` !== key) return damaged;
-    return {
-      key,
-      id: r.id,
-      restorePointId: r.restorePointId,
-      result: r.result,
-      finishedAt: r.finishedAt,
-      restoreSeconds: r.restoreSeconds,
-      verifySeconds: r.verifySeconds,
-    };
+    return { key, ...drillFactsOf(r) };
   }
 
   /**
