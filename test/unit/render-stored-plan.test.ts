@@ -148,3 +148,34 @@ describe("a recorded plan shown again (show, approve)", () => {
     assert.equal(typeof renderStoredPlan({ ...record(sqlPlan), document: null }), "string");
   });
 });
+
+describe("sizes in a plan's text", () => {
+  it("a lifeline recovery plan (a database and its tables) gives every size in the same decimal units", () => {
+    // Before: the database's total was binary (216 KiB) while its tables were decimal (180 kB …).
+    const op = sqlPlan.operations[0]!;
+    const discard: Plan = {
+      ...sqlPlan,
+      command: { kind: "lifeline", text: "lifeline restore shop --discard-previous" },
+      operations: [
+        {
+          ...op,
+          kind: "discard-previous-database",
+          target: { type: "database", schema: null, name: "shop_before_x" },
+          resolved: { ...op.resolved!, type: "database", name: "shop_before_x", rows: 2010, bytes: 221184 },
+          rows: 2010,
+          bytes: 221184,
+          cascade: [{ ...op.cascade[0]!, name: "public.products", rows: 2000, bytes: 180224 }],
+        },
+      ],
+    };
+    const text = renderPlan(discard);
+    assert.match(text, /DESTRUCTIVE database shop_before_x \(~2,010 rows, 221 kB\)/);
+    assert.match(text, /public\.products — .*: 2,000 rows, 180 kB/);
+    assert.doesNotMatch(text, /KiB/);
+    assert.doesNotMatch(renderStoredPlan(record(discard)), /KiB/);
+  });
+
+  it("a kubectl plan keeps Kubernetes' binary quantities", () => {
+    assert.match(renderPlan(k8sPlan), /pvc shop\/data-0 \(10 GiB\)/);
+  });
+});

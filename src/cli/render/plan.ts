@@ -93,16 +93,18 @@ export function renderPlan(plan: Plan): string {
           `Plan ${plan.planId.slice(0, 12)} for: ${plan.command.text}`,
           `  ${plan.cluster ? `context ${plan.cluster.context} (${plan.cluster.server})` : "not resolved against a cluster"}; ${plan.assets.length > 0 ? `asset${plan.assets.length > 1 ? "s" : ""} ${plan.assets.map((a) => a.name).join(", ")}` : "no asset bound"}: ${head}`,
         ];
+  // Kubernetes quantities are binary (8 GiB); database sizes decimal (221 kB), as in their cascade lines.
+  const database = isSql || plan.command.kind === "lifeline";
   lines.push("", "What it does");
   plan.operations.forEach((op, i) => {
     const what = targetOf(op) ?? "";
-    const amount = size(op.rows, op.resolved?.rowsExact ?? false, op.bytes, !isSql);
+    const amount = size(op.rows, op.resolved?.rowsExact ?? false, op.bytes, !database);
     if (isSql) lines.push(`  ${i + 1}. ${op.statement.replace(/\s+/g, " ").slice(0, 100)}`);
     const object = isSql ? what : what && `${op.resolved?.type ?? op.target?.type ?? ""} ${what}`;
     lines.push(
       `${isSql ? "     " : `  ${i + 1}. `}${op.dataLoss.toUpperCase()}${object ? ` ${object}` : ""}${amount ? ` (${amount})` : ""}: ${op.reason}`,
     );
-    for (const c of op.cascade) lines.push(cascadeLine(c, isSql || plan.command.kind === "lifeline"));
+    for (const c of op.cascade) lines.push(cascadeLine(c, database));
     for (const note of op.notes) lines.push(`       ! ${note}`);
   });
   if (plan.dependents.length > 0 || plan.consumers.length > 0) {
