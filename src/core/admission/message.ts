@@ -97,7 +97,8 @@ export function planWarnings(plan: Plan, verdict: string): string[] {
   const lines = [`lifeline: verdict ${verdict} (plan ${plan.planId.slice(0, 12)})`];
   for (const op of shownOperations(plan)) lines.push(`lifeline: ${operationLine(op)}`);
   for (const a of assetLines(plan)) lines.push(`lifeline: ${a}`);
-  const dependents = plan.dependents.map((d) => `${d.kind} ${d.name}`);
+  // One workload can depend on several of the objects (each pod of a StatefulSet): named once.
+  const dependents = [...new Set(plan.dependents.map((d) => `${d.kind} ${d.name}`))];
   if (dependents.length > 0) {
     lines.push(
       `lifeline: depends on it: ${dependents.slice(0, 5).join(", ")}${dependents.length > 5 ? ` and ${dependents.length - 5} more` : ""}`,
