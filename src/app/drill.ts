@@ -34,7 +34,7 @@ export async function pickRestorePoint(
         code: "RESTORE_POINT_UNKNOWN",
         kind: "usage",
         message: `no restore point ${id} of ${asset} in ${ctx.repository.location}`,
-        fix: `list them with \`lifeline status ${asset} --json\` or run \`lifeline check\``,
+        fix: `list them with \`lifeline restore-points ${asset}\` (or run \`lifeline check\`)`,
       });
     }
     return manifest;

@@ -204,7 +204,7 @@ export function restorePointGone(asset: string, id: string): LifelineError {
     code: "RESTORE_POINT_GONE",
     kind: "runtime",
     message: `restore point ${id} of ${asset} was removed (by retention) as it was about to be read; nothing was read from it`,
-    fix: `run the command again: it picks a restore point that exists (\`lifeline status ${asset}\` lists them)`,
+    fix: `run the command again: it picks a restore point that exists (\`lifeline restore-points ${asset}\` lists them)`,
   });
 }
 

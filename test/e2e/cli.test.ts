@@ -292,6 +292,20 @@ describe("the lifeline CLI, run as a process", () => {
     assert.match(result.stderr, /assets\.shop\.url: environment variable SHOP_DB_PASSWORD is not set/);
   });
 
+  it("an unknown restore point id says which command lists them (exit 2)", async () => {
+    const dir = project({ name: "lifeline_e2e_unused", url: "", drop: async () => undefined });
+    for (const args of [
+      ["drill", "shop", "--restore-point", "20260101T000000Z-abcdef"],
+      ["restore", "shop", "--in-place", "--restore-point", "20260101T000000Z-abcdef"],
+    ]) {
+      const result = await runIn(dir, args);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /no restore point 20260101T000000Z-abcdef of shop/);
+      // `status --json` shows only the newest and the newest verified one.
+      assert.match(result.stderr, /fix: list them with `lifeline restore-points shop`/);
+    }
+  });
+
   it("an unknown asset lists the known ones (exit 2)", async () => {
     const dir = project({ name: "lifeline_e2e_unused", url: "", drop: async () => undefined });
     const result = await runIn(dir, ["drill", "nope"]);
