@@ -12,8 +12,8 @@ export async function breakGlass(
     throw new LifelineError({
       code: "USAGE",
       kind: "usage",
-      message: "break-glass needs a reason (the incident, what you will do)",
-      fix: 'lifeline break-glass --asset shop --for 30m --reason "INC-4411 restore"',
+      message: `break-glass needs a reason of at least 3 characters (the incident, what you will do)${input.reason.trim() === "" ? "" : `; "${input.reason.trim()}" is too short`}`,
+      fix: `lifeline break-glass --asset ${input.asset} --for 30m --reason "INC-4411 restore"`,
     });
   }
   if (input.seconds <= 0 || input.seconds > input.maxSeconds) {
