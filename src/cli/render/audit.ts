@@ -41,7 +41,8 @@ export function renderAuditTable(entries: readonly AuditEntry[]): string {
     e.damaged !== undefined
       ? "?"
       : typeof e.data.result === "string"
-        ? e.data.result
+        ? // A webhook decision on `kubectl … --dry-run=server`: nothing was going to change.
+          `${e.data.result}${e.kind === "admission" && e.data.dryRun === true ? " (dry run)" : ""}`
         : typeof e.data.status === "string"
           ? e.data.status
           : "-",
