@@ -56,6 +56,16 @@ describe("restore output", () => {
     assert.doesNotMatch(text, /\n\s*\n\s*\n/);
   });
 
+  it("the foreign keys' heading does not say the other table is missing (it is there, only not restored)", () => {
+    const text = renderRestoreResult(result);
+    assert.match(text, /\nForeign keys not restored; each with why, and the statement that adds it:\n/);
+    assert.match(
+      text,
+      /order_items_product_id_fkey on public\.order_items → public\.products: public\.order_items is not restored/,
+    );
+    assert.doesNotMatch(text, /once it is there/);
+  });
+
   it("a mismatch says NO and names the tables", () => {
     const text = renderRestoreResult({
       ...result,

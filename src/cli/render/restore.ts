@@ -50,7 +50,9 @@ export function renderRestoreResult(result: RestoreResult): string {
   if (result.foreignKeys.length > 0) {
     lines.push(
       "",
-      `Foreign keys not restored (their other table was not restored); add them once it is there:`,
+      // Not "once it is there": often the other table is there, only not restored (or the key does
+      // not hold yet); each line says which.
+      "Foreign keys not restored; each with why, and the statement that adds it:",
     );
     for (const fk of result.foreignKeys) {
       lines.push(`  - ${fk.name} on ${fk.table} → ${fk.references}: ${fk.why}`);
