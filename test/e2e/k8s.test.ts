@@ -117,6 +117,14 @@ policy:
     const untouched = await cluster.core.readPersistentVolume({ name: SIMULATED.primaryPv });
     assert.equal(untouched.spec?.persistentVolumeReclaimPolicy, "Delete");
 
+    // --dry-run shows the same plan and says that nothing changed, and how to apply it.
+    const dry = await run(["k8s", "protect", "shop", "--dry-run"]);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, new RegExp(`patch pv ${SIMULATED.primaryPv} .*Delete → Retain`));
+    assert.match(dry.stdout, /DRY RUN: nothing changed; to apply: lifeline k8s protect shop --yes/);
+    const stillDelete = await cluster.core.readPersistentVolume({ name: SIMULATED.primaryPv });
+    assert.equal(stillDelete.spec?.persistentVolumeReclaimPolicy, "Delete");
+
     const protect = await run(["k8s", "protect", "shop", "--yes", "--json"]);
     assert.equal(protect.code, 0, protect.stderr);
     const protectDoc = JSON.parse(protect.stdout) as { applied: boolean; done: { volume: string }[] };

@@ -105,7 +105,14 @@ Exit codes: 0 done (or nothing to do); 1 runtime error; 2 usage error or not con
           if (options.json) json({ ...protectPlan, applied: done !== null, done: done ?? [] });
         };
         if (!options.json) out(renderProtectPlan(protectPlan));
-        if (protectPlan.changes.length === 0 || opts.dryRun) return show(null);
+        if (protectPlan.changes.length === 0) return show(null);
+        if (opts.dryRun) {
+          if (!options.json)
+            out(
+              `DRY RUN: nothing changed; to apply: lifeline k8s protect ${name}${opts.undo ? " --undo" : ""} --yes`,
+            );
+          return show(null);
+        }
         if (!opts.yes) {
           if (!interactive()) {
             throw new LifelineError({
