@@ -11,10 +11,12 @@ import { EXIT_CODES } from "../../core/errors.js";
 export function register(program: Command, env: CliEnv): void {
   const repository = program
     .command("repository")
-    .description("The repository itself: create it (with its encryption key), change its passphrase.")
+    .description(
+      "The repository itself: create it (with its encryption key), change its passphrase, copy its restore points to another repository.",
+    )
     .addHelpText(
       "after",
-      "\nExample:\n  lifeline repository init\n  LIFELINE_NEW_PASSPHRASE=… lifeline repository passphrase --new-from-env LIFELINE_NEW_PASSPHRASE\n",
+      "\nExample:\n  lifeline repository init\n  LIFELINE_NEW_PASSPHRASE=… lifeline repository passphrase --new-from-env LIFELINE_NEW_PASSPHRASE\n  lifeline repository copy --to /mnt/backup-disk/lifeline\n",
     );
 
   repository
