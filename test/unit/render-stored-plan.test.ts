@@ -179,3 +179,16 @@ describe("sizes in a plan's text", () => {
     assert.match(renderPlan(k8sPlan), /pvc shop\/data-0 \(10 GiB\)/);
   });
 });
+
+describe("row counts in a plan's text", () => {
+  it("one row is a row (UPDATE … WHERE id = 1, estimated by EXPLAIN)", () => {
+    const op = sqlPlan.operations[0]!;
+    const one: Plan = {
+      ...sqlPlan,
+      operations: [{ ...op, rows: 1, resolved: { ...op.resolved!, rows: 1 }, cascade: [] }],
+    };
+    const text = renderPlan(one);
+    assert.match(text, /DESTRUCTIVE public\.orders \(~1 row, 8\.2 kB\)/);
+    assert.doesNotMatch(text, /1 rows/);
+  });
+});

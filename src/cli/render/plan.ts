@@ -6,7 +6,7 @@ const n = formatCount;
 
 function size(rows: number | null, exact: boolean, bytes: number | null, binary = false): string {
   const parts: string[] = [];
-  if (rows !== null) parts.push(`${exact ? "" : "~"}${n(rows)} rows`);
+  if (rows !== null) parts.push(`${exact ? "" : "~"}${n(rows)} ${rows === 1 ? "row" : "rows"}`);
   if (bytes !== null) parts.push(binary ? formatBinaryBytes(bytes) : formatBytes(bytes));
   return parts.join(", ");
 }
