@@ -37,15 +37,23 @@ export function contextFor(loaded: LoadedConfig, signal: AbortSignal, progress: 
 
 /** The copies: entries of lifeline.yaml as repositories (directories relative to lifeline.yaml). */
 export function copyTargets(loaded: LoadedConfig): CopyTarget[] {
-  return (loaded.config.copies ?? []).map((copy) => {
-    const repository = repositoryAt(loaded, copy.url, copy.encryption?.passphrase, loaded.dir);
+  return (loaded.config.copies ?? []).map((copy, i) => {
+    const repository = repositoryAt(loaded, copy.url, copy.encryption?.passphrase, loaded.dir, {
+      endpoint: copy.endpoint,
+      region: copy.region,
+      forcePathStyle: copy.forcePathStyle,
+    });
+    const entry = `copies[${i}] (${copy.url})`;
     return {
       repository,
       refuse: (from) =>
         refusePlaintextCopy(from, repository, {
           passphrase: copy.encryption?.passphrase,
           allowPlaintext: copy.allowPlaintext === true,
-          fix: `give this copies: entry encryption: { passphrase: \${VARIABLE} } in lifeline.yaml, or allowPlaintext: true to copy without encryption on purpose`,
+          fix:
+            repository instanceof LocalRepository
+              ? `lifeline does not encrypt a directory: make ${entry} in lifeline.yaml an s3://bucket/prefix with encryption: { passphrase: "\${VARIABLE}" }, or give it allowPlaintext: true to keep a plaintext copy there on purpose (on an encrypted disk, say)`
+              : `give ${entry} in lifeline.yaml encryption: { passphrase: "\${VARIABLE}" }, or allowPlaintext: true to copy without encryption on purpose`,
         }),
     };
   });
@@ -69,14 +77,45 @@ export function repositoryFor(loaded: LoadedConfig): Repository {
 }
 
 /**
- * Another repository named by a URL (repository copy --to, copies:): s3://bucket/prefix on the
- * configured store's endpoint and region, or a directory (relative to `base`).
+ * The configured repository must be there for a command that only reads or removes (prune): a
+ * mistyped repository.path or repository.url would otherwise read as an empty repository. A
+ * repository created by `lifeline repository init` (or a backup) is there, restore points or not.
+ */
+export async function requireRepository(
+  loaded: LoadedConfig,
+  repository: Repository,
+  consequence: string,
+): Promise<void> {
+  if (await repository.exists()) return;
+  const s3 = loaded.repository?.kind === "s3";
+  throw new LifelineError({
+    code: "REPOSITORY_MISSING",
+    kind: "config",
+    message: `there is no lifeline repository at ${repository.location} (${s3 ? "nothing under that prefix" : "the directory does not exist or holds no lifeline-repository.json"}): ${consequence}`,
+    fix: `check repository.${s3 ? "url" : "path"} in ${loaded.file} (a typo?); a new repository is created by \`lifeline repository init\` or the first backup`,
+  });
+}
+
+/** Where a copy in object storage is: its own endpoint, region and path style. */
+export interface StoreSettings {
+  endpoint?: string | undefined;
+  region?: string | undefined;
+  forcePathStyle?: boolean | undefined;
+}
+
+/**
+ * Another repository named by a URL (repository copy --to, copies:): a directory (relative to
+ * `base`), or s3://bucket/prefix on the store `store` names; when it names nothing, on the
+ * configured repository's store (its endpoint, region and path style), or AWS S3 when that
+ * repository is a directory. Settings are never mixed: a copy that gives only a region goes to AWS
+ * S3 in that region, not to the repository's endpoint.
  */
 export function repositoryAt(
   loaded: LoadedConfig,
   url: string,
   passphrase: string | undefined,
   base: string,
+  store: StoreSettings = {},
 ): Repository {
   const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
   // Never echoed: a mistyped URL may hold credentials (s3://key:secret@bucket).
@@ -89,7 +128,9 @@ export function repositoryAt(
       fix: "write s3://bucket/prefix with a lowercase bucket name (3 to 63 characters), credentials in the environment (AWS_ACCESS_KEY_ID …), or a directory",
     });
   if (!m) return new LocalRepository(path.resolve(base, url));
-  const r = loaded.repository?.kind === "s3" ? loaded.repository : undefined;
+  const own =
+    store.endpoint !== undefined || store.region !== undefined || store.forcePathStyle !== undefined;
+  const r = own ? store : loaded.repository?.kind === "s3" ? loaded.repository : undefined;
   return new S3Repository(
     {
       bucket: m[1] ?? "",
@@ -103,26 +144,22 @@ export function repositoryAt(
 }
 
 /**
- * A copy from an encrypted repository into object storage without encryption is refused unless
- * asked for (repository copy --allow-plaintext, copies[].allowPlaintext): the copy would publish
- * what the source keeps encrypted.
+ * A copy from an encrypted repository that would not be encrypted is refused unless asked for
+ * (repository copy --allow-plaintext, copies[].allowPlaintext): a directory (lifeline does not
+ * encrypt one) or object storage without a passphrase would hold in plaintext what the user chose
+ * to keep encrypted.
  */
 export async function refusePlaintextCopy(
   from: Repository,
   to: Repository,
   options: { passphrase: string | undefined; allowPlaintext: boolean; fix: string },
 ): Promise<void> {
-  if (
-    to instanceof S3Repository &&
-    options.passphrase === undefined &&
-    !options.allowPlaintext &&
-    from instanceof S3Repository &&
-    (await from.isEncrypted())
-  )
+  const plaintext = to instanceof LocalRepository || options.passphrase === undefined;
+  if (plaintext && !options.allowPlaintext && from instanceof S3Repository && (await from.isEncrypted()))
     throw new LifelineError({
       code: "USAGE",
       kind: "usage",
-      message: `${from.location} is encrypted and ${to.location} would not be: nothing was copied`,
+      message: `${from.location} is encrypted and ${to.location} would not be${to instanceof LocalRepository ? " (a directory: lifeline does not encrypt one)" : ""}: nothing was copied`,
       fix: options.fix,
     });
 }

@@ -277,25 +277,50 @@ export const configSchema = z.strictObject({
   policy: z.strictObject({ rules: z.array(policyRuleSchema) }).optional(),
   /**
    * Second repositories (3-2-1): each restore point that passes its drill is copied to each, checked
-   * on both sides. A directory (relative to lifeline.yaml) or s3://bucket/prefix on repository's store.
+   * on both sides. A directory (relative to lifeline.yaml) or s3://bucket/prefix: on the store the
+   * entry names (endpoint, region, forcePathStyle), else on repository's store (AWS S3 when the
+   * repository is local).
    */
   copies: z
     .array(
-      z.strictObject({
-        // A URL that is not s3://bucket/prefix is refused, not taken for a directory: a typo
-        // (s3://Backups/x, s3://key:secret@bucket) would otherwise copy into ./s3:/… unencrypted.
-        url: z
-          .string()
-          .min(1)
-          .refine((url) => !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(url) || S3_URL.test(url), {
-            error: "is a directory or s3://bucket/prefix (a lowercase bucket name, 3 to 63 characters)",
-          }),
-        encryption: z
-          .strictObject({ passphrase: z.string().min(8, { error: "is at least 8 characters" }) })
-          .optional(),
-        /** From an encrypted repository into object storage without encryption, on purpose (refused otherwise). */
-        allowPlaintext: z.boolean().optional(),
-      }),
+      z
+        .strictObject({
+          // A URL that is not s3://bucket/prefix is refused, not taken for a directory: a typo
+          // (s3://Backups/x, s3://key:secret@bucket) would otherwise copy into ./s3:/… unencrypted.
+          url: z
+            .string()
+            .min(1)
+            .refine((url) => !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(url) || S3_URL.test(url), {
+              error: "is a directory or s3://bucket/prefix (a lowercase bucket name, 3 to 63 characters)",
+            }),
+          encryption: z
+            .strictObject({ passphrase: z.string().min(8, { error: "is at least 8 characters" }) })
+            .optional(),
+          /** The copy's own store (s3:// only); any of them given: none is taken from repository:. */
+          endpoint: z.url({ protocol: /^https?$/, error: "is the store's http(s):// URL" }).optional(),
+          region: z.string().min(1).optional(),
+          forcePathStyle: z.boolean().optional(),
+          /** From an encrypted repository without encryption (a directory, or s3:// without encryption:), on purpose (refused otherwise). */
+          allowPlaintext: z.boolean().optional(),
+        })
+        // A passphrase on a directory would be ignored: the copy would be plaintext, silently.
+        .refine((c) => c.encryption === undefined || S3_URL.test(c.url), {
+          error:
+            "is for a copy in object storage (url: s3://…) for now: lifeline does not encrypt a directory, whose copy would be written in plaintext; copy to s3://bucket/prefix, or remove encryption: (and set allowPlaintext: true to copy an encrypted repository there on purpose)",
+          path: ["encryption"],
+        })
+        .refine((c) => c.endpoint === undefined || S3_URL.test(c.url), {
+          error: "is for a copy in object storage (url: s3://bucket/prefix); remove it for a directory",
+          path: ["endpoint"],
+        })
+        .refine((c) => c.region === undefined || S3_URL.test(c.url), {
+          error: "is for a copy in object storage (url: s3://bucket/prefix); remove it for a directory",
+          path: ["region"],
+        })
+        .refine((c) => c.forcePathStyle === undefined || S3_URL.test(c.url), {
+          error: "is for a copy in object storage (url: s3://bucket/prefix); remove it for a directory",
+          path: ["forcePathStyle"],
+        }),
     )
     .optional(),
   /** The gate's shared state: an SQLite file (default) or a postgres:// URL a team shares. */

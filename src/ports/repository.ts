@@ -98,6 +98,13 @@ export interface Repository {
    * REPOSITORY_EXISTS when there is one already. A backup creates it too when it does not exist.
    */
   init(): Promise<{ encrypted: boolean }>;
+  /**
+   * Whether there is a repository here: its marker, or what only a repository holds (restore
+   * points, drill reports; an object store's keys). False for a directory that does not exist or
+   * holds none of it, and for an empty prefix: a mistyped location, not an empty repository (init
+   * and the first backup write the marker). Reading it fails as any read does (no such bucket …).
+   */
+  exists(): Promise<boolean>;
   stage(asset: string, id: string): Promise<StagedRestorePoint>;
   /** Every readable restore point (reads every manifest; damaged ones are left out: see overview and check). */
   listRestorePoints(asset?: string): Promise<Manifest[]>;

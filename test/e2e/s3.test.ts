@@ -237,7 +237,7 @@ describe("lifeline on an encrypted S3 repository (real CLI, PostgreSQL and s3rve
     );
     writeFileSync(
       path.join(work.dir, "lifeline.yaml"),
-      `repository:\n  url: s3://lifeline-test/enc\n  endpoint: ${s3.endpoint}\n  forcePathStyle: true\n  encryption:\n    passphrase: \${LIFELINE_REPO_PASSPHRASE}\ncopies:\n  - url: second-copy\nassets:\n  shop:\n    url: ${db.url}\n`,
+      `repository:\n  url: s3://lifeline-test/enc\n  endpoint: ${s3.endpoint}\n  forcePathStyle: true\n  encryption:\n    passphrase: \${LIFELINE_REPO_PASSPHRASE}\ncopies:\n  - url: second-copy\n    allowPlaintext: true\nassets:\n  shop:\n    url: ${db.url}\n`,
     );
   });
   after(async () => {
@@ -345,7 +345,7 @@ describe("lifeline on an encrypted S3 repository (real CLI, PostgreSQL and s3rve
     writeFileSync(
       file,
       original.replace(
-        "copies:\n  - url: second-copy\n",
+        "copies:\n  - url: second-copy\n    allowPlaintext: true\n",
         "copies:\n  - url: s3://lifeline-test/plain-refused\n  - url: s3://lifeline-test/plain-allowed\n    allowPlaintext: true\n",
       ),
     );
@@ -372,6 +372,75 @@ describe("lifeline on an encrypted S3 repository (real CLI, PostgreSQL and s3rve
     } finally {
       writeFileSync(file, original);
     }
+  });
+
+  it("a copy to a directory (never encrypted) of the encrypted repository is refused unless allowPlaintext / --allow-plaintext", async () => {
+    const pass = { LIFELINE_REPO_PASSPHRASE: NEXT };
+    const file = path.join(work.dir, "lifeline.yaml");
+    const original = readFileSync(file, "utf8");
+    const exists = (name: string) => readdirSync(work.dir).includes(name);
+    const withCopies = (copies: string) =>
+      writeFileSync(
+        file,
+        original.replace("copies:\n  - url: second-copy\n    allowPlaintext: true\n", copies),
+      );
+    try {
+      // copies: a directory without allowPlaintext: refused, naming the entry and the fix.
+      withCopies("copies:\n  - url: plain-dir-refused\n");
+      const drill = await run(["drill", "shop", "--json"], pass);
+      assert.equal(drill.code, 1, drill.stdout + drill.stderr);
+      const drilled = JSON.parse(drill.stdout) as {
+        drill: { result: string };
+        copies: { to: string; result?: unknown; error?: string }[];
+      };
+      assert.equal(drilled.drill.result, "passed");
+      const [refused] = drilled.copies;
+      assert.equal(refused?.to, path.join(work.dir, "plain-dir-refused"));
+      assert.equal(refused?.result, undefined);
+      assert.match(
+        refused?.error ?? "",
+        /enc is encrypted and .*plain-dir-refused would not be \(a directory: lifeline does not encrypt one\): nothing was copied/,
+      );
+      assert.match(
+        refused?.error ?? "",
+        /copies\[0\] \(plain-dir-refused\).*s3:\/\/bucket\/prefix with encryption.*allowPlaintext: true/,
+      );
+      assert.match(drill.stderr, /could not copy .* to .*plain-dir-refused/);
+      assert.ok(!exists("plain-dir-refused"), "nothing written to the directory");
+
+      // A passphrase on a directory would be ignored (a plaintext copy thought encrypted): a config error.
+      withCopies(
+        "copies:\n  - url: plain-dir-refused\n    encryption:\n      passphrase: some-long-passphrase\n",
+      );
+      const config = await run(["status", "shop"], pass);
+      assert.equal(config.code, 2, config.stdout + config.stderr);
+      assert.match(config.stderr, /copies\.0\.encryption: is for a copy in object storage/);
+      assert.doesNotMatch(config.stderr, /some-long-passphrase/);
+    } finally {
+      writeFileSync(file, original);
+    }
+
+    // repository copy --to DIR: the same, unless --allow-plaintext; a passphrase for a directory is refused.
+    const plain = await run(["repository", "copy", "--to", "plain-by-hand"], pass);
+    assert.equal(plain.code, 2, plain.stdout + plain.stderr);
+    assert.match(
+      plain.stderr,
+      /would not be \(a directory: lifeline does not encrypt one\): nothing was copied/,
+    );
+    assert.match(plain.stderr, /--allow-plaintext/);
+    const withPassphrase = await run(
+      ["repository", "copy", "--to", "plain-by-hand", "--to-passphrase-env", "LIFELINE_COPY_PASS"],
+      { ...pass, LIFELINE_COPY_PASS: "copy-target-passphrase-7" },
+    );
+    assert.equal(withPassphrase.code, 2, withPassphrase.stdout + withPassphrase.stderr);
+    assert.match(withPassphrase.stderr, /--to-passphrase-env is for a copy in object storage/);
+    assert.ok(!exists("plain-by-hand"), "nothing written to the directory");
+    const allowed = await run(
+      ["repository", "copy", "--to", "plain-by-hand", "--allow-plaintext", "--json"],
+      pass,
+    );
+    assert.equal(allowed.code, 0, allowed.stdout + allowed.stderr);
+    assert.ok((JSON.parse(allowed.stdout) as { copied: string[] }).copied.length > 0);
   });
 
   it("a tampered chunk is detected, naming the object", async () => {

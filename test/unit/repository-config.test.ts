@@ -125,3 +125,69 @@ describe("repository copy --to", () => {
     assert.equal(repositoryAt(loaded, "backup", undefined, "/mnt").location, "/mnt/backup");
   });
 });
+
+describe("copies: entries in object storage name their own store", () => {
+  it("endpoint, region, forcePathStyle and encryption are for s3:// copies; a directory with them is refused", () => {
+    const withCopy = (entry: string) =>
+      problem(`copies:\n  - url: ${entry}\nassets:\n  shop:\n    url: postgres://app@db:5432/shop\n`);
+    assert.equal(
+      withCopy(
+        "s3://offsite/x\n    endpoint: https://minio.internal:9000\n    region: eu-west-1\n    forcePathStyle: true",
+      ),
+      "accepted",
+    );
+    for (const key of ["endpoint: https://minio.internal:9000", "region: eu-west-1", "forcePathStyle: true"])
+      assert.match(
+        withCopy(`/mnt/backup\n    ${key}`),
+        /copies\.0\.\w+: is for a copy in object storage/,
+        key,
+      );
+    // A passphrase a directory would ignore: the copy would be plaintext without anyone knowing.
+    const said = withCopy("/mnt/backup\n    encryption:\n      passphrase: long-enough-secret");
+    assert.match(
+      said,
+      /copies\.0\.encryption: is for a copy in object storage .*does not encrypt a directory/,
+    );
+    assert.doesNotMatch(said, /long-enough-secret/);
+  });
+
+  it("a copy's own store settings replace the repository's; without them it is on the repository's store", async () => {
+    const { repositoryAt } = await import("../../src/cli/wiring.js");
+    const { S3Repository } = await import("../../src/repository/s3/index.js");
+    const loaded = loadConfigText(
+      "repository:\n  url: s3://main/x\n  endpoint: https://minio.internal:9000\n  region: eu-west-1\nassets:\n  shop:\n    url: postgres://app@db:5432/shop\n",
+    );
+    const where = (store?: { endpoint?: string; region?: string }) => {
+      const repo = repositoryAt(loaded, "s3://copy/y", undefined, "/tmp", store);
+      assert.ok(repo instanceof S3Repository);
+      const { endpoint, region, forcePathStyle } = repo.store.where;
+      return { endpoint, region, forcePathStyle };
+    };
+    assert.deepEqual(where(), {
+      endpoint: "https://minio.internal:9000",
+      region: "eu-west-1",
+      forcePathStyle: undefined,
+    });
+    assert.deepEqual(where({ endpoint: "http://127.0.0.1:9999" }), {
+      endpoint: "http://127.0.0.1:9999",
+      region: undefined,
+      forcePathStyle: undefined,
+    });
+    // Only a region: AWS S3 in that region, not the repository's endpoint.
+    assert.deepEqual(where({ region: "us-west-2" }), {
+      endpoint: undefined,
+      region: "us-west-2",
+      forcePathStyle: undefined,
+    });
+  });
+});
+
+function loadConfigText(text: string) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "lifeline-repo-config-"));
+  try {
+    writeFileSync(path.join(dir, "lifeline.yaml"), text);
+    return loadConfig(path.join(dir, "lifeline.yaml"), dir, {});
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

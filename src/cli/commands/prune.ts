@@ -6,7 +6,7 @@ import { LifelineError } from "../../core/errors.js";
 import { withCatalog } from "../catalog.js";
 import type { CliEnv } from "../env.js";
 import { count, err, json, out, terminalProgress } from "../io.js";
-import { asset as resolve, contextFor, load } from "../wiring.js";
+import { asset as resolve, contextFor, load, requireRepository } from "../wiring.js";
 
 function renderDecisions(result: PruneOutcome, dryRun: boolean, lines: string[], indent: string): void {
   const locked = new Set(result.locked.map((l) => l.id));
@@ -106,7 +106,9 @@ With copies: in lifeline.yaml, each copy is pruned with the same rules, judged o
 this repository, which are written to it first).
 
 Exit code 1 when a restore point that was to go could not be removed (it stays), here or in a
-copy, or when a copy could not be pruned (the others are).
+copy, or when a copy could not be pruned (the others are). Exit code 2 when there is no repository
+at repository.path (or repository.url): a typo there is not "nothing to prune" (a repository made
+by \`lifeline repository init\` and still empty is fine).
 `,
     )
     .action(async (name: string, opts: { dryRun?: boolean }, command: Command) => {
@@ -123,6 +125,8 @@ copy, or when a copy could not be pruned (the others are).
         });
       }
       const ctx = contextFor(loaded, env.signal, terminalProgress(`prune ${name}`));
+      // A mistyped repository.path is no empty repository: "nothing to prune" would hide it.
+      await requireRepository(loaded, ctx.repository, "nothing to prune");
       const identity = await currentIdentity();
       const result = await withCatalog(loaded, (catalog) =>
         prune(ctx, catalog, name, policy, {

@@ -96,22 +96,30 @@ export function register(program: Command, env: CliEnv): void {
     )
     .requiredOption(
       "--to <url>",
-      "the other repository: a directory, or s3://bucket/prefix (same endpoint and region as repository:)",
+      "the other repository: a directory, or s3://bucket/prefix (on repository:'s store unless --to-endpoint or --to-region)",
+    )
+    .option(
+      "--to-endpoint <url>",
+      "s3:// only: the other repository's store (an S3-compatible server's http(s):// URL; path-style requests)",
+    )
+    .option(
+      "--to-region <region>",
+      "s3:// only: the other repository's region (with no --to-endpoint: AWS S3)",
     )
     .option("--asset <name>", "only this asset's restore points")
     .option("--restore-point <id>", "only this restore point")
     .option(
       "--to-passphrase-env <variable>",
-      "the other repository is encrypted with the passphrase in this variable",
+      "s3:// only: the other repository is encrypted with the passphrase in this variable",
     )
     .option(
       "--allow-plaintext",
-      "copy an encrypted repository into object storage without encryption (refused otherwise)",
+      "copy an encrypted repository without encryption: to a directory (lifeline does not encrypt one), or to s3:// without --to-passphrase-env (refused otherwise)",
     )
     .option("--json", "print one JSON document on stdout")
     .addHelpText(
       "after",
-      "\nExample:\n  lifeline repository copy --to /mnt/backup-disk/lifeline\n  LIFELINE_COPY_PASSPHRASE=… lifeline repository copy --to s3://offsite-backups/lifeline --to-passphrase-env LIFELINE_COPY_PASSPHRASE --asset shop --json\n\nExit codes: 0 copied (or already there); 4 a restore point's artifacts did not match its manifest (not copied).\n",
+      "\nExample:\n  lifeline repository copy --to /mnt/backup-disk/lifeline\n  LIFELINE_COPY_PASSPHRASE=… lifeline repository copy --to s3://offsite-backups/lifeline --to-passphrase-env LIFELINE_COPY_PASSPHRASE --asset shop --json\n  lifeline repository copy --to s3://backups/lifeline --to-endpoint https://minio.internal:9000\n\nAn encrypted repository is copied only encrypted (s3:// with --to-passphrase-env), or with --allow-plaintext.\n\nExit codes: 0 copied (or already there); 2 refused (nothing copied); 4 a restore point's artifacts did not match its manifest (not copied).\n",
     )
     .action(
       async (
@@ -120,6 +128,8 @@ export function register(program: Command, env: CliEnv): void {
           asset?: string;
           restorePoint?: string;
           toPassphraseEnv?: string;
+          toEndpoint?: string;
+          toRegion?: string;
           allowPlaintext?: boolean;
         },
         command: Command,
@@ -127,6 +137,30 @@ export function register(program: Command, env: CliEnv): void {
         const options = env.globals(command);
         const loaded = load(options);
         const from = repositoryFor(loaded);
+        // What only a store in object storage takes, given for a directory: refused, not ignored
+        // (a passphrase ignored would leave a plaintext copy the user thinks is encrypted).
+        const s3Only = (
+          [
+            ["--to-passphrase-env", opts.toPassphraseEnv],
+            ["--to-endpoint", opts.toEndpoint],
+            ["--to-region", opts.toRegion],
+          ] as const
+        ).filter(([, value]) => value !== undefined);
+        const directory = !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(opts.to);
+        if (directory && s3Only.length > 0)
+          throw new LifelineError({
+            code: "USAGE",
+            kind: "usage",
+            message: `${s3Only.map(([flag]) => flag).join(", ")} ${s3Only.length === 1 ? "is" : "are"} for a copy in object storage (--to s3://bucket/prefix), not a directory${opts.toPassphraseEnv !== undefined ? " (lifeline does not encrypt one)" : ""}; nothing was copied`,
+            fix: "copy to s3://bucket/prefix, or leave them out for a directory",
+          });
+        if (opts.toEndpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(opts.toEndpoint))
+          throw new LifelineError({
+            code: "USAGE",
+            kind: "usage",
+            message: "--to-endpoint is not an http(s):// URL; nothing was copied",
+            fix: "give the store's URL, e.g. --to-endpoint https://minio.internal:9000",
+          });
         let passphrase: string | undefined;
         if (opts.toPassphraseEnv !== undefined) {
           passphrase = process.env[opts.toPassphraseEnv];
@@ -138,11 +172,16 @@ export function register(program: Command, env: CliEnv): void {
               fix: `export ${opts.toPassphraseEnv} with the other repository's passphrase, then run this again`,
             });
         }
-        const to = repositoryAt(loaded, opts.to, passphrase, process.cwd());
+        const to = repositoryAt(loaded, opts.to, passphrase, process.cwd(), {
+          endpoint: opts.toEndpoint,
+          region: opts.toRegion,
+        });
         await refusePlaintextCopy(from, to, {
           passphrase,
           allowPlaintext: opts.allowPlaintext === true,
-          fix: "give --to-passphrase-env <variable> (the other repository's passphrase), or --allow-plaintext to copy without encryption on purpose",
+          fix: !directory
+            ? "give --to-passphrase-env <variable> (the other repository's passphrase), or --allow-plaintext to copy without encryption on purpose"
+            : "lifeline does not encrypt a directory: copy to s3://bucket/prefix with --to-passphrase-env <variable>, or give --allow-plaintext to keep a plaintext copy there on purpose (on an encrypted disk, say)",
         });
         const result = await copyRepository(from, to, {
           ...(opts.asset ? { asset: opts.asset } : {}),

@@ -13,7 +13,7 @@ import { indexedOverview, repairIndexes } from "./asset-index.js";
 import { check, verifyArtifacts } from "./check.js";
 import { listDrillReports } from "./drill-reports.js";
 import { LifelineError } from "../../core/errors.js";
-import { MARKER, artifactDirectory, ensure, entries } from "./layout.js";
+import { DRILLS, MARKER, RESTORE_POINTS, artifactDirectory, ensure, entries } from "./layout.js";
 import { getRestorePoint, listRestorePoints, manifestUnchanged } from "./manifest.js";
 import { heldRestorePoints, holdRestorePoint, removeRestorePoint } from "./removing.js";
 import { stage, writeDrillReport } from "./writing.js";
@@ -55,6 +55,12 @@ export class LocalRepository implements Repository {
       });
     await ensure(this.root);
     return { encrypted: false };
+  }
+
+  async exists(): Promise<boolean> {
+    return (await entries(this.root)).some(
+      (e) => e.name === MARKER || (e.isDirectory() && (e.name === RESTORE_POINTS || e.name === DRILLS)),
+    );
   }
 
   stage(asset: string, id: string): Promise<StagedRestorePoint> {

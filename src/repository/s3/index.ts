@@ -310,6 +310,14 @@ export class S3Repository implements Repository {
     return { encrypted: (await this.cipher(true)) !== null };
   }
 
+  async exists(): Promise<boolean> {
+    const { directories, objects } = await this.store.children("");
+    return (
+      objects.some((o) => o.key === MARKER) ||
+      directories.some((d) => d === RESTORE_POINTS || d === DRILLS || d === KEYS)
+    );
+  }
+
   /** Whether the repository is encrypted (false when it does not exist yet). */
   async isEncrypted(): Promise<boolean> {
     return (await this.cipher(false)) !== null;
