@@ -121,11 +121,17 @@ export function redaction(
     // --set where helm would reject it still has a value to mask
     const t = r.tool === "helm" ? withSetFlags(r.table) : r.table;
     const toks = tokenize(out, r.remaining, t, false, r.tool === "kubectl", true).toks;
-    const parsed = parseUnmasked(out);
-    const patchesSecret =
-      !isUnknown(parsed) && parsed.tool === "kubectl"
-        ? parsed.targets.some((t) => t.resource === "secrets" || /secret/i.test(t.typed))
-        : /secret/i.test(out.join(" "));
+    // Whether a patch's body is a Secret's: the command is read for it only when it has a patch
+    // (redaction runs several times for every command lifeline plans or shows).
+    let secretPatch: boolean | undefined;
+    const patchesSecret = (): boolean => {
+      if (secretPatch !== undefined) return secretPatch;
+      const parsed = parseUnmasked(out);
+      return (secretPatch =
+        !isUnknown(parsed) && parsed.tool === "kubectl"
+          ? parsed.targets.some((t) => t.resource === "secrets" || /secret/i.test(t.typed))
+          : /secret/i.test(out.join(" ")));
+    };
     const createsSecret = r.verb.startsWith("create secret");
     const masked = new Map<number, string>();
     const setValue = (tok: FlagTok, value: string) => {
@@ -143,7 +149,7 @@ export function redaction(
       else if (r.tool === "helm" && SET_FLAGS.includes(`--${tok.name}` as HelmSetFlag))
         setValue(tok, maskSetValue(`--${tok.name}` as HelmSetFlag, tok.value, mask));
       else if (r.tool === "kubectl" && tok.name === "patch") {
-        if (patchesSecret) secretValue(tok);
+        if (patchesSecret()) secretValue(tok);
         else setValue(tok, maskUrls(maskDocument(tok.value, mask), mask));
       } else if (tok.name === "from-literal" && createsSecret) {
         const eq = tok.value.indexOf("=");
