@@ -87,6 +87,12 @@ async function commitGroups(store: CatalogStore, group: { waiting: Waiting[]; co
         for (const w of batch) w.reject(error);
         continue;
       }
+      if (!batch.some((w) => w.waitForDisk) && store.backend.durableSoon) {
+        // Nobody waits for the disk (denials): on disk soon, with the next sync (sqlite-wal-sync.ts).
+        store.backend.durableSoon();
+        batch.forEach((w, i) => w.resolve(entries[i] as AuditEntry));
+        continue;
+      }
       // The sync runs off the event loop and the next group commits meanwhile (it shares a sync
       // that starts after its commit: sqlite-wal-sync.ts).
       const onDisk = store.guard("syncing the audit log to disk", async () => store.backend.durable?.());

@@ -159,7 +159,10 @@ async function openSqlite(location: string, options: OpenCatalogOptions): Promis
   // Commits synced off the event loop (sqlite-wal-sync.ts); each still returns only once on disk.
   // SQLite keeps the log beside the file a symlink points to: that is the file to sync.
   const walSync = walSyncFor(database, realpathSync(file));
-  if (walSync) backend.durable = walSync.durable;
+  if (walSync) {
+    backend.durable = walSync.durable;
+    backend.durableSoon = walSync.durableSoon;
+  }
   const close = catalog.close.bind(catalog);
   catalog.close = async () => {
     await walSync?.close();

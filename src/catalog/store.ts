@@ -25,6 +25,11 @@ export interface CatalogBackend {
    * durable when it returns.
    */
   durable?(): Promise<void>;
+  /**
+   * For commits nobody waits for: on disk soon (within sqlite-wal-sync.ts's DEFERRED_SYNC_MS), by a
+   * sync shared with others. Absent: nothing to do (a commit is durable when it returns).
+   */
+  durableSoon?(): void;
 }
 
 /** The shortest prefix accepted for a plan or approval id. */

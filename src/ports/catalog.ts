@@ -74,8 +74,9 @@ export interface Catalog {
   /**
    * Appends an entry that changes nothing else (e.g. a failed notification). It returns once the
    * entry is on disk; with `{ waitForDisk: false }` once it is committed (it survives the process,
-   * and reaches the disk a moment later, not waiting for it: what the admission webhook records
-   * about a request it denies, where nothing was destroyed).
+   * and reaches the disk a moment later — a long-running SQLite catalog within 100 ms, by a sync
+   * shared with others — not waiting for it: what the admission webhook records about a request
+   * it denies, where nothing was destroyed).
    */
   appendAudit(audit: AuditInput, options?: AppendOptions): Promise<AuditEntry>;
   /** Entries in chain order (seq ascending). */

@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
-import { coalescedSync, fileSyncer, walSyncFor } from "../../src/catalog/sqlite-wal-sync.js";
+import { coalescedSync, deferredSync, fileSyncer, walSyncFor } from "../../src/catalog/sqlite-wal-sync.js";
 import { tempDir } from "../support/pg.js";
 
 const work = tempDir("lifeline-wal-sync-");
@@ -188,8 +188,11 @@ describe("durable commits off the event loop: failures and paths", () => {
 const strace = spawnSync("strace", ["-V"]).status === 0 ? "strace" : null;
 
 /** Appends audit entries in a child process under strace: which threads fsync meanwhile. */
-function tracedAppends(longRunning: boolean): { main: number; others: number; entries: number } {
-  const dir = path.join(work.dir, `traced-${longRunning}`);
+function tracedAppends(
+  longRunning: boolean,
+  options: { waitForDisk?: boolean; name?: string } = {},
+): { main: number; others: number; entries: number; afterEnd: number } {
+  const dir = path.join(work.dir, `traced-${options.name ?? longRunning}`);
   mkdirSync(dir);
   const script = path.join(dir, "append.mts");
   const catalogModule = path.resolve(import.meta.dirname, "../../src/catalog/index.js");
@@ -203,7 +206,9 @@ mark("begin");
 const at = new Date().toISOString();
 for (let round = 0; round < 20; round++) {
   await Promise.all(Array.from({ length: 5 }, (_, i) =>
-    catalog.appendAudit({ at, kind: "admission", identity: "alice", host: "h", asset: null, planId: null, data: { round, i } })));
+    catalog.appendAudit({ at, kind: "admission", identity: "alice", host: "h", asset: null, planId: null, data: { round, i } }, { waitForDisk: ${options.waitForDisk ?? true} })));
+  // Each round its own group commit.
+  await new Promise((resolve) => setTimeout(resolve, 1));
 }
 mark("end");
 const entries = (await catalog.audit({ kind: "admission" })).length;
@@ -242,7 +247,8 @@ console.log(JSON.stringify({ pid: process.pid, entries }));
     if (Number(m[1]) === pid) main++;
     else others++;
   }
-  return { main, others, entries };
+  const afterEnd = lines.slice(end).filter((l) => /^\d+\s+(fsync|fdatasync)\(/.test(l)).length;
+  return { main, others, entries, afterEnd };
 }
 
 describe(
@@ -254,6 +260,17 @@ describe(
       assert.equal(r.entries, 100);
       assert.equal(r.main, 0, `the main thread synced ${r.main} times`);
       assert.ok(r.others > 0, "the commits were synced (on the thread pool)");
+    });
+
+    it("entries nobody waits for (denials) share one deferred sync, and are synced before the catalog closes", () => {
+      const r = tracedAppends(true, { waitForDisk: false, name: "deferred" });
+      assert.equal(r.entries, 100);
+      assert.equal(r.main, 0, `the main thread synced ${r.main} times`);
+      // 20 group commits within a few tens of milliseconds: one sync (DEFERRED_SYNC_MS), not 20.
+      assert.ok(r.others <= 3, `${r.others} syncs while appending 20 groups nobody waited for`);
+      assert.ok(r.others + r.afterEnd >= 1, "they were synced (at the latest when the catalog closed)");
+      const each = tracedAppends(true, { waitForDisk: true, name: "each" });
+      assert.ok(each.others >= 10, `control: ${each.others} syncs for 20 groups that wait for the disk`);
     });
 
     it("a CLI process's catalog (control): the main thread syncs its commits itself", () => {
@@ -310,5 +327,28 @@ describe("appends that wait for the disk, and those that do not", () => {
     } finally {
       await catalog.close();
     }
+  });
+});
+
+describe("deferred syncs (entries nobody waits for)", () => {
+  it("one sync for every request within the delay; flush runs a pending one at once; failures are not thrown", async () => {
+    let calls = 0;
+    let fail = false;
+    const soon = deferredSync(async () => {
+      calls++;
+      if (fail) throw new Error("EIO");
+    }, 20);
+    for (let i = 0; i < 50; i++) soon.request();
+    assert.equal(calls, 0, "not on the request");
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal(calls, 1, "one sync for the 50 requests");
+    soon.flush();
+    assert.equal(calls, 1, "nothing pending: flush does not sync");
+    fail = true;
+    soon.request();
+    soon.flush();
+    assert.equal(calls, 2, "flush runs the pending sync now");
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal(calls, 2, "and the timer is gone; the failure was swallowed (no unhandled rejection)");
   });
 });
