@@ -202,7 +202,7 @@ async function raiseAlert(
 ): Promise<void> {
   const key = `${asset}:${alert}`;
   const catalog = await deps.catalog();
-  const open = openAlerts(await catalog.audit({ asset, kind: "alert" })).some((a) => a.key === key);
+  const open = await isOpen(catalog, asset, key);
   await catalog.appendAudit({
     at: deps.ctx.clock.now().toISOString(),
     kind: "alert",
@@ -219,10 +219,15 @@ async function raiseAlert(
   for (const f of failures) deps.log("warn", "notify-failed", { webhook: f.webhook, error: f.error });
 }
 
+/** Whether this alert of the asset is open (the latest entry of each alert: not the whole history). */
+async function isOpen(catalog: Catalog, asset: string, key: string): Promise<boolean> {
+  return openAlerts(await catalog.latestAlerts()).some((a) => a.key === key && a.asset === asset);
+}
+
 async function resolveAlert(deps: ScheduledDeps, asset: string, alert: string, text: string): Promise<void> {
   const key = `${asset}:${alert}`;
   const catalog = await deps.catalog();
-  if (!openAlerts(await catalog.audit({ asset, kind: "alert" })).some((a) => a.key === key)) return;
+  if (!(await isOpen(catalog, asset, key))) return;
   await catalog.appendAudit({
     at: deps.ctx.clock.now().toISOString(),
     kind: "alert",

@@ -237,7 +237,7 @@ export function watcher(
       }
       // A restarted server carries on with the alerts its audit log says are open.
       if (open === null) {
-        open = catalog ? openWatchAlerts(await catalog.audit({ kind: "alert" })) : [];
+        open = catalog ? openWatchAlerts(await catalog.latestAlerts()) : [];
       }
       // The standbys lifeline made, from the audit log: one read per round for every asset.
       let standbys: Standby[] = [];

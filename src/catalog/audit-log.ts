@@ -2,7 +2,7 @@
  * The audit log in the catalog: appends chained onto the head, under the head's lock, in the same
  * transaction as the change they record; and its reads (filtered, the head, and auditAbout).
  */
-import type { Kysely, Transaction } from "kysely";
+import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
 import {
   auditDestroys,
   auditRef,
@@ -14,6 +14,7 @@ import {
   type AuditKind,
 } from "../core/audit/chain.js";
 import { LifelineError } from "../core/errors.js";
+import { alertKey } from "../core/posture/check.js";
 import type { AppendOptions, AuditFilter } from "../ports/catalog.js";
 import { runCompiled } from "./compiled.js";
 import { DESTROYS_UID_MAX } from "./migrations.js";
@@ -211,6 +212,88 @@ export async function auditDestroying(
     return entry.damaged === undefined && auditDestroys(entry.kind, entry.data).includes(uid) ? [entry] : [];
   });
   return inChain(store, entries, head);
+}
+
+/**
+ * The latest `alert` entry of each alert (core/posture/check alertKey) that sits in the chain, in
+ * chain order: what openAlerts needs. Read through lifeline_audit_alerts (migration 4): the distinct
+ * alert keys one index step each (a skip scan), then the newest entry of each; the cost grows with
+ * the number of alerts, not with how often they fired. When the newest entry of an alert is damaged
+ * or out of the chain, the one before it counts (as when the whole log is read).
+ */
+export async function latestAlerts(store: CatalogStore): Promise<AuditEntry[]> {
+  const [rows, head] = await Promise.all([
+    store.guard("reading the audit log's alerts", async () => {
+      const { rows } = await sql<AlertRow>`
+        WITH RECURSIVE keys(k) AS (
+          SELECT (SELECT alert_key FROM lifeline_audit_alerts ORDER BY alert_key LIMIT 1)
+          UNION ALL
+          SELECT (SELECT x.alert_key FROM lifeline_audit_alerts x WHERE x.alert_key > keys.k
+                  ORDER BY x.alert_key LIMIT 1)
+          FROM keys WHERE keys.k IS NOT NULL
+        )
+        SELECT keys.k AS alert_key, a.* FROM keys
+        JOIN lifeline_audit a ON a.seq = (
+          SELECT x.seq FROM lifeline_audit_alerts x WHERE x.alert_key = keys.k ORDER BY x.seq DESC LIMIT 1
+        )`.execute(store.db);
+      return rows;
+    }),
+    auditHead(store),
+  ]);
+  const latest: AuditEntry[] = [];
+  let pending = rows;
+  while (pending.length > 0) {
+    const candidates = pending.map((row) => ({ row, entry: auditFrom(row) }));
+    // The index is derived from the data: an entry counts only for the alert its data names.
+    const readable = candidates.filter(
+      ({ row, entry }) =>
+        entry.kind === "alert" &&
+        entry.damaged === undefined &&
+        alertKeyId(store, alertKey(entry)) === row.alert_key,
+    );
+    // The same objects back: a row counts for itself, not for another row of the same entry.
+    const counted = new Set<AuditEntry>(
+      await inChain(
+        store,
+        readable.map((c) => c.entry),
+        head,
+      ),
+    );
+    const refused: AlertRow[] = [];
+    for (const c of candidates) {
+      if (counted.has(c.entry)) latest.push(c.entry);
+      else refused.push(c.row);
+    }
+    // Rare (a damaged or tampered entry, or one appended after the head was read): the entries
+    // before it, one at a time, until one counts.
+    pending = await Promise.all(
+      refused.map((row) => alertBefore(store, row.alert_key, Number(row.seq))),
+    ).then((found) => found.flatMap((r) => (r ? [r] : [])));
+  }
+  return latest.sort((a, b) => a.seq - b.seq);
+}
+
+type AlertRow = Selectable<CatalogDatabase["lifeline_audit"]> & { alert_key: string };
+
+async function alertBefore(store: CatalogStore, key: string, seq: number): Promise<AlertRow | undefined> {
+  const rows = await store.guard("reading the audit log's alerts", () =>
+    store.db
+      .selectFrom("lifeline_audit_alerts")
+      .innerJoin("lifeline_audit", "lifeline_audit.seq", "lifeline_audit_alerts.seq")
+      .selectAll("lifeline_audit")
+      .select("lifeline_audit_alerts.alert_key")
+      .where("lifeline_audit_alerts.alert_key", "=", key)
+      .where("lifeline_audit_alerts.seq", "<", seq)
+      .orderBy("lifeline_audit_alerts.seq", "desc")
+      .limit(1)
+      .execute(),
+  );
+  return rows[0];
+}
+
+/** What lifeline_audit_alerts holds for an alert key: the key (SQLite), its SHA-256 (PostgreSQL). */
+function alertKeyId(store: CatalogStore, key: string): string {
+  return store.backend.name === "postgres" ? sha256hex(key) : key;
 }
 
 /** Those of `entries` that sit in the chain, as far as their neighbours show (entryInChain). */

@@ -101,6 +101,10 @@ export class KyselyCatalog implements Catalog {
     return auditLog.auditDestroying(this.store, uid, since);
   }
 
+  async latestAlerts(): Promise<AuditEntry[]> {
+    return auditLog.latestAlerts(this.store);
+  }
+
   async auditHead(): Promise<{ seq: number; hash: string } | null> {
     return auditLog.auditHead(this.store);
   }

@@ -187,6 +187,22 @@ export const MIGRATIONS: readonly Migration[] = [
       for (const statement of DESTROYS_INDEX[backend]) await sql.raw(statement).execute(trx);
     },
   },
+  {
+    version: 4,
+    name: "alerts: each alert entry indexed by the alert it is about",
+    async up(trx, backend) {
+      await trx.schema
+        .createTable("lifeline_audit_alerts")
+        .addColumn("alert_key", "text", (c) => c.notNull())
+        .addColumn("seq", "bigint", (c) => c.notNull())
+        .addPrimaryKeyConstraint("lifeline_audit_alerts_pkey", ["alert_key", "seq"])
+        .execute();
+      // By a trigger, as lifeline_audit_destroys (migration 3): the alerts a lifeline of the version
+      // before appends (the other replica of a rolling Deployment) are indexed too. The entries
+      // already there by the same statement, in the database.
+      for (const statement of ALERTS_INDEX[backend]) await sql.raw(statement).execute(trx);
+    },
+  },
 ];
 
 /**
@@ -254,6 +270,72 @@ const DESTROYS_INDEX: Readonly<Record<CatalogBackend["name"], readonly string[]>
      ON CONFLICT DO NOTHING`,
   ],
 };
+
+/**
+ * The trigger that indexes each `alert` entry by its alert key (core/posture/check alertKey: the
+ * data's key when it is a string, else `<asset>:<alert>`, alert "alert" when it is no string), and
+ * the statement that indexes the entries already there. An entry whose data is no JSON object is
+ * not indexed: it counts for nothing anyway. PostgreSQL indexes the key's SHA-256 (a key of any
+ * length fits an index entry, and fails no append).
+ */
+const ALERTS_INDEX: Readonly<Record<CatalogBackend["name"], readonly string[]>> = {
+  sqlite: [
+    `DROP TRIGGER IF EXISTS lifeline_audit_alerts_index`,
+    `CREATE TRIGGER lifeline_audit_alerts_index AFTER INSERT ON lifeline_audit
+     WHEN NEW.kind = 'alert' AND json_valid(NEW.data) AND json_type(NEW.data) = 'object'
+     BEGIN
+       INSERT OR IGNORE INTO lifeline_audit_alerts (alert_key, seq) VALUES (${sqliteAlertKey("NEW")}, NEW.seq);
+     END`,
+    `INSERT OR IGNORE INTO lifeline_audit_alerts (alert_key, seq)
+     SELECT ${sqliteAlertKey("a")}, a.seq FROM lifeline_audit a
+     WHERE a.kind = 'alert' AND json_valid(a.data) AND json_type(a.data) = 'object'`,
+  ],
+  postgres: [
+    // jsonb: the last of duplicate keys, as JSON.parse. Data that is no JSON (or that jsonb refuses,
+    // e.g. \u0000) is indexed with nothing rather than failing the append.
+    `CREATE OR REPLACE FUNCTION lifeline_audit_alert_key(kind text, asset text, data text) RETURNS text
+     LANGUAGE plpgsql IMMUTABLE AS $$
+     DECLARE d jsonb; k text;
+     BEGIN
+       IF kind <> 'alert' THEN RETURN NULL; END IF;
+       BEGIN
+         d := data::jsonb;
+       EXCEPTION WHEN others THEN
+         RETURN NULL;
+       END;
+       IF jsonb_typeof(d) <> 'object' THEN RETURN NULL; END IF;
+       IF jsonb_typeof(d -> 'key') = 'string' THEN
+         k := d ->> 'key';
+       ELSE
+         k := coalesce(asset, '') || ':' || CASE WHEN jsonb_typeof(d -> 'alert') = 'string' THEN d ->> 'alert' ELSE 'alert' END;
+       END IF;
+       RETURN encode(sha256(convert_to(k, 'UTF8')), 'hex');
+     END $$`,
+    `CREATE OR REPLACE FUNCTION lifeline_audit_alerts_index() RETURNS trigger LANGUAGE plpgsql
+     SET search_path FROM CURRENT AS $$
+     BEGIN
+       INSERT INTO lifeline_audit_alerts (alert_key, seq)
+       SELECT k, NEW.seq FROM lifeline_audit_alert_key(NEW.kind, NEW.asset, NEW.data) k
+       WHERE k IS NOT NULL
+       ON CONFLICT DO NOTHING;
+       RETURN NULL;
+     END $$`,
+    `DROP TRIGGER IF EXISTS lifeline_audit_alerts_index ON lifeline_audit`,
+    `CREATE TRIGGER lifeline_audit_alerts_index AFTER INSERT ON lifeline_audit
+     FOR EACH ROW WHEN (NEW.kind = 'alert') EXECUTE FUNCTION lifeline_audit_alerts_index()`,
+    `INSERT INTO lifeline_audit_alerts (alert_key, seq)
+     SELECT k, a.seq FROM lifeline_audit a, lifeline_audit_alert_key(a.kind, a.asset, a.data) k
+     WHERE a.kind = 'alert' AND k IS NOT NULL
+     ON CONFLICT DO NOTHING`,
+  ],
+};
+
+/** alertKey in SQLite's SQL, of the row `row` (an entry whose data is a JSON object). */
+function sqliteAlertKey(row: string): string {
+  return `CASE WHEN json_type(${row}.data, '$.key') = 'text' THEN json_extract(${row}.data, '$.key')
+     ELSE coalesce(${row}.asset, '') || ':' ||
+       CASE WHEN json_type(${row}.data, '$.alert') = 'text' THEN json_extract(${row}.data, '$.alert') ELSE 'alert' END END`;
+}
 
 function refOf(kind: string, data: string): string | null {
   try {

@@ -112,6 +112,18 @@ export interface AuditDestroysTable {
   seq: BigintColumn;
 }
 
+/**
+ * Which alert each `alert` entry is about (v4): one row per entry, by its alert key
+ * (core/posture/check alertKey), so that the latest entry of each alert is found without reading
+ * the history of alerts that fired and resolved a thousand times. The key itself in SQLite; in
+ * PostgreSQL its SHA-256 (hex), which fits any index entry (alertKeyId). Derived from the entries by
+ * a trigger, in the same transaction; an entry counts only for what its own data says.
+ */
+export interface AuditAlertsTable {
+  alert_key: string;
+  seq: BigintColumn;
+}
+
 export interface MigrationsTable {
   version: number;
   name: string;
@@ -126,5 +138,6 @@ export interface CatalogDatabase {
   lifeline_audit: AuditTable;
   lifeline_audit_head: AuditHeadTable;
   lifeline_audit_destroys: AuditDestroysTable;
+  lifeline_audit_alerts: AuditAlertsTable;
   lifeline_catalog_migrations: MigrationsTable;
 }

@@ -94,6 +94,13 @@ export interface Catalog {
    * by index (the cost does not grow with the log), only those that sit in the chain (as auditAbout).
    */
   auditDestroying(uid: string, since: string): Promise<AuditEntry[]>;
+  /**
+   * The latest `alert` entry of each alert (core/posture/check alertKey: its data's key, else
+   * `<asset>:<alert>`) among the entries that sit in the chain (as auditAbout; when the latest is
+   * damaged or out of the chain, the one before it counts), in chain order: what openAlerts needs,
+   * read by index (the cost grows with the number of alerts, not with how often they fired).
+   */
+  latestAlerts(): Promise<AuditEntry[]>;
   /** The last (seq, hash) recorded on append, kept apart from the entries. */
   auditHead(): Promise<{ seq: number; hash: string } | null>;
 

@@ -43,7 +43,7 @@ export async function startJobsComponent(options: JobsComponentOptions): Promise
       status(ctx, statusInputs(loaded, names)),
       options
         .catalog()
-        .then(async (c) => openAlerts(await c.audit({ kind: "alert" })))
+        .then(async (c) => openAlerts(await c.latestAlerts()))
         .catch(() => []),
       jobs ? jobs.queueDepth().catch(() => new Map<string, number>()) : new Map<string, number>(),
     ]);

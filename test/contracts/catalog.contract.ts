@@ -8,7 +8,14 @@ import { describe, it } from "node:test";
 import { LATEST_VERSION, MIGRATIONS } from "../../src/catalog/index.js";
 import { auditRow } from "../../src/catalog/rows.js";
 import { sha256hex } from "../../src/catalog/store.js";
-import { canonicalJson, chainNext, verifyChain, type AuditEntry } from "../../src/core/audit/chain.js";
+import {
+  canonicalJson,
+  chainNext,
+  verifyChain,
+  type AuditEntry,
+  type AuditInput,
+} from "../../src/core/audit/chain.js";
+import { alertKey, openAlerts, type OpenAlert } from "../../src/core/posture/check.js";
 import { isLifelineError, type LifelineError } from "../../src/core/errors.js";
 import type { BreakGlass } from "../../src/core/approval/approval.js";
 import type { Catalog } from "../../src/ports/catalog.js";
@@ -673,6 +680,176 @@ export function catalogContract(name: string, open: () => Promise<CatalogSubject
       }
     });
 
+    it("latestAlerts reads the latest alert entry of each alert, in chain order, only those that sit in the chain", async () => {
+      await fresh();
+      try {
+        let minute = 0;
+        const alert = (data: Record<string, unknown>, fields: Partial<AuditInput> = {}) =>
+          catalog.appendAudit(input("alert", { at: at(minute++), data, ...fields }));
+        const scheduled = (asset: string, state: string, more = {}) =>
+          alert(
+            { alert: "drill-failed", key: `${asset}:drill-failed`, state, message: "m", ...more },
+            { asset },
+          );
+        const watch = (state: string) =>
+          alert(
+            { alert: "table-dropped", key: "shop:table-dropped:public.orders", state, message: "m" },
+            { identity: "lifeline-watch" },
+          );
+        assert.deepEqual(await catalog.latestAlerts(), []);
+        // Many fire/resolve cycles (some appended in one group commit), other kinds in between.
+        for (let i = 0; i < 30; i++) {
+          await Promise.all([
+            scheduled("shop", "open"),
+            scheduled("shop", "open", { repeated: true }),
+            scheduled("billing", i % 2 === 0 ? "open" : "resolved"),
+            watch(i % 3 === 0 ? "open" : "resolved"),
+          ]);
+          await scheduled("shop", "resolved");
+          await catalog.appendAudit(
+            input("notify-failed", { data: { key: "shop:drill-failed", state: "open" } }),
+          );
+        }
+        const shopOpen = await scheduled("shop", "open");
+        const billing = await scheduled("billing", "open");
+        const tableResolved = await watch("resolved");
+        // Without a key (or with one that is no string): by asset and alert name; "alert" when the
+        // name is no string.
+        const keyless = await alert({ alert: "copy-failed", state: "open" });
+        const numbered = await alert({ alert: "copy-failed", key: 7, state: "resolved" }, { asset: "crm" });
+        const nameless = await alert({ alert: 3, state: "open" }, { asset: null });
+        // A key longer than a PostgreSQL index entry holds: indexed all the same, failing no append.
+        const longKey = `shop:${Array.from({ length: 125 }, (_, i) => sha256hex(`k ${i}`)).join("")}`;
+        const long = await alert({ alert: "table-dropped", key: longKey, state: "open" });
+        const tail = await catalog.appendAudit(input("plan", { at: at(minute++) }));
+        const expected = [shopOpen, billing, tableResolved, keyless, numbered, nameless, long];
+        assert.deepEqual(await catalog.latestAlerts(), expected);
+        // What reading every alert entry finds.
+        const all = await catalog.audit({ kind: "alert" });
+        const byKey = (alerts: OpenAlert[]) => [...alerts].sort((a, b) => (a.key < b.key ? -1 : 1));
+        assert.deepEqual(byKey(openAlerts(await catalog.latestAlerts())), byKey(openAlerts(all)));
+        assert.deepEqual(
+          openAlerts(await catalog.latestAlerts()).map((a) => a.key),
+          ["shop:drill-failed", "billing:drill-failed", "shop:copy-failed", ":alert", longKey],
+        );
+        // Another catalog on the same store reads the same.
+        const other = await subject.reopen();
+        try {
+          assert.deepEqual(await other.latestAlerts(), expected);
+        } finally {
+          await other.close();
+        }
+
+        // Tampering: the latest entry of an alert that does not count leaves the one before it.
+        const before = (entry: AuditEntry) =>
+          all.filter((e) => alertKey(e) === alertKey(entry) && e.seq < entry.seq).at(-1) as AuditEntry;
+        // Altered in place: no longer matches its hash.
+        await subject.execute(`UPDATE lifeline_audit SET identity = 'mallory' WHERE seq = ${shopOpen.seq}`);
+        // Its data no JSON: damaged.
+        await subject.execute(`UPDATE lifeline_audit SET data = 'not json' WHERE seq = ${billing.seq}`);
+        // Its data altered to name another alert: no longer its hash, nor the alert it is indexed under.
+        await subject.execute(
+          `UPDATE lifeline_audit SET data = '${canonicalJson({ ...tableResolved.data, key: "shop:elsewhere" })}' WHERE seq = ${tableResolved.seq}`,
+        );
+        // An index row pointing an alert at another entry by hand does not make it about that alert
+        // (nor read it twice).
+        await subject.execute(
+          `INSERT INTO lifeline_audit_alerts (alert_key, seq) VALUES ('forged', ${keyless.seq})`,
+        );
+        const beyond = chainNext(
+          sha256hex,
+          tail,
+          input("alert", {
+            at: at(minute++),
+            data: { alert: "copy-failed", key: 7, state: "open" },
+            asset: "crm",
+          }),
+        );
+        const row = auditRow(beyond);
+        const literal = (v: unknown) => (v === null ? "NULL" : `'${String(v).replaceAll("'", "''")}'`);
+        // Added beyond the head (its own hash right): indexed by the trigger, not counted.
+        await subject.execute(
+          `INSERT INTO lifeline_audit (${Object.keys(row).join(", ")}) VALUES (${Object.values(row).map(literal).join(", ")})`,
+        );
+        const counted = [before(shopOpen), before(billing), before(tableResolved)];
+        assert.deepEqual(
+          await catalog.latestAlerts(),
+          [...counted, keyless, numbered, nameless, long].sort((a, b) => a.seq - b.seq),
+        );
+        assert.deepEqual(
+          counted.map((e) => e.data.state),
+          ["resolved", "resolved", "resolved"],
+        );
+        assert.deepEqual(
+          openAlerts(await catalog.latestAlerts()).map((a) => a.key),
+          ["shop:copy-failed", ":alert", longKey],
+        );
+      } finally {
+        await done();
+      }
+    });
+
+    it("latestAlerts finds an alert a lifeline that does not index appended (the other replica during a rolling upgrade)", async () => {
+      await fresh();
+      try {
+        await catalog.appendAudit(
+          input("alert", { data: { alert: "drill-failed", key: "shop:drill-failed", state: "open" } }),
+        );
+        // What lifeline before catalog version 4 does on append: the entry and the head, nothing more.
+        const entry = chainNext(
+          sha256hex,
+          await catalog.auditHead(),
+          input("alert", { data: { alert: "drill-failed", key: "shop:drill-failed", state: "resolved" } }),
+        );
+        const row = auditRow(entry);
+        const literal = (v: unknown) => (v === null ? "NULL" : `'${String(v).replaceAll("'", "''")}'`);
+        await subject.execute(
+          `INSERT INTO lifeline_audit (${Object.keys(row).join(", ")}) VALUES (${Object.values(row).map(literal).join(", ")})`,
+        );
+        await subject.execute(
+          `UPDATE lifeline_audit_head SET seq = ${entry.seq}, hash = '${entry.hash}' WHERE id = 1`,
+        );
+        assert.equal((await verified(catalog)).ok, true);
+        assert.deepEqual(await catalog.latestAlerts(), [entry]);
+        const next = await catalog.appendAudit(
+          input("alert", { data: { alert: "drill-failed", key: "shop:drill-failed", state: "open" } }),
+        );
+        assert.deepEqual(await catalog.latestAlerts(), [next]);
+      } finally {
+        await done();
+      }
+    });
+
+    it("a version 3 catalog is migrated: the alert entries it holds are indexed by the alert they are about", async () => {
+      await fresh();
+      try {
+        const entries: AuditEntry[] = [];
+        for (let i = 0; i < 6; i++)
+          entries.push(
+            await catalog.appendAudit(
+              input("alert", {
+                asset: i % 2 === 0 ? "shop" : "billing",
+                data: { alert: "drill-failed", state: i < 4 ? "open" : "resolved" },
+              }),
+            ),
+          );
+        await catalog.appendAudit(input("plan", { data: { alert: "drill-failed" } }));
+        await catalog.close();
+        await subject.execute("DROP TABLE lifeline_audit_alerts");
+        await subject.execute("DELETE FROM lifeline_catalog_migrations WHERE version = 4");
+        catalog = await subject.reopen();
+        assert.deepEqual(await catalog.latestAlerts(), [entries[4], entries[5]]);
+        const next = await catalog.appendAudit(
+          input("alert", { data: { alert: "drill-failed", state: "open" } }),
+        );
+        assert.deepEqual(await catalog.latestAlerts(), [entries[5], next]);
+        assert.equal((await verified(catalog)).ok, true);
+      } finally {
+        await catalog.close();
+        await done();
+      }
+    });
+
     it("plansOfCommand finds the other plans of the same command text, newest first", async () => {
       await fresh();
       try {
@@ -754,7 +931,8 @@ export function catalogContract(name: string, open: () => Promise<CatalogSubject
         await subject.execute("ALTER TABLE lifeline_executions DROP COLUMN statements");
         await subject.execute("ALTER TABLE lifeline_plans DROP COLUMN command_digest");
         await subject.execute("DROP TABLE lifeline_audit_destroys");
-        await subject.execute("DELETE FROM lifeline_catalog_migrations WHERE version IN (2, 3)");
+        await subject.execute("DROP TABLE lifeline_audit_alerts");
+        await subject.execute("DELETE FROM lifeline_catalog_migrations WHERE version IN (2, 3, 4)");
         catalog = await subject.reopen();
         assert.deepEqual(await catalog.auditAbout(["approve"], ["apr-version1001"]), [a]);
         assert.deepEqual(await catalog.auditAbout(["break-glass"], ["bg-version10001"]), [g]);

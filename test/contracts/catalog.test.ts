@@ -251,6 +251,7 @@ describe("PostgreSQL", () => {
           [
             "lifeline_approvals",
             "lifeline_audit",
+            "lifeline_audit_alerts",
             "lifeline_audit_destroys",
             "lifeline_audit_head",
             "lifeline_break_glass",

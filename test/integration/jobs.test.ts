@@ -10,6 +10,8 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { backup } from "../../src/app/backup.js";
+import { jobGaveUp, type JobRequest, type ScheduledDeps } from "../../src/app/scheduled.js";
+import { openAlerts } from "../../src/core/posture/check.js";
 import { drill } from "../../src/app/drill.js";
 import { openCatalogFor, withCatalog } from "../../src/cli/catalog.js";
 import { prune } from "../../src/app/prune.js";
@@ -284,6 +286,129 @@ serve:
     ).check.breaches.map((b) => b.kind);
     assert.deepEqual(kinds.sort(), ["alert", "rpo"]);
     assert.doesNotMatch(check.stdout + check.stderr, /s3cret-pw-9731/);
+  });
+});
+
+describe("/metrics' open alerts after many fire/resolve cycles", () => {
+  let tmp: { dir: string; remove(): void };
+  before(() => {
+    tmp = tempDir("lifeline-jobs-alerts-");
+  });
+  after(() => tmp.remove());
+
+  it("counts the alerts open now, reading the latest entry of each alert rather than their history", async () => {
+    const file = path.join(tmp.dir, "lifeline.yaml");
+    // Schedules that do not come round during the test: the alerts are raised here.
+    writeFileSync(
+      file,
+      `assets:
+  shop:
+    url: postgres://app@127.0.0.1:1/shop
+    schedule: { backup: "0 0 1 1 *", drill: after-backup }
+  billing:
+    url: postgres://app@127.0.0.1:1/billing
+    schedule: { backup: "0 0 1 1 *", drill: after-backup }
+`,
+    );
+    const loaded = loadConfig(file, tmp.dir, {});
+    const shared = sharedCatalog(() => openCatalogFor(loaded));
+    // The entries each read returns: what a scrape costs.
+    let read = 0;
+    const counting = async (): Promise<Catalog> => {
+      const c = await shared.get();
+      return new Proxy(c, {
+        get(target, property, receiver) {
+          const value: unknown = Reflect.get(target, property, receiver);
+          if (typeof value !== "function") return value;
+          return async (...args: unknown[]) => {
+            const result: unknown = await (value as (...a: unknown[]) => Promise<unknown>).apply(
+              target,
+              args,
+            );
+            if (Array.isArray(result)) read += result.length;
+            return result;
+          };
+        },
+      });
+    };
+    const notified: string[] = [];
+    const lines: LogLine[] = [];
+    const deps: ScheduledDeps = {
+      ctx: testContext(loaded.repositoryPath),
+      catalog: () => shared.get(),
+      notify: async (message) => {
+        notified.push(message.text);
+        return [];
+      },
+      identity: "lifeline serve",
+      host: "test",
+      log: (level, event, fields) => lines.push({ level, event, fields, at: Date.now() }),
+    };
+    const resolved = async (asset: string, alert: string) =>
+      (await shared.get()).appendAudit({
+        at: new Date().toISOString(),
+        kind: "alert",
+        identity: "lifeline serve",
+        host: "test",
+        asset,
+        planId: null,
+        // What the scheduled jobs record when the job works again (app/scheduled resolveAlert).
+        data: { alert, key: `${asset}:${alert}`, state: "resolved", message: `${alert} works again` },
+      });
+    const jobs = await startComponent(
+      loaded,
+      counting,
+      memoryLog(lines),
+      path.join(tmp.dir, ".lifeline/catalog.sqlite"),
+    );
+    const scrape = async () => {
+      read = 0;
+      const text = await jobs.registry.metrics();
+      const open = Object.fromEntries(
+        [...text.matchAll(/^lifeline_alerts_open\{asset="(\w+)"\} (\d+)$/gm)].map((m) => [
+          m[1],
+          Number(m[2]),
+        ]),
+      );
+      return { open, read };
+    };
+    try {
+      const failed = new Error("connection refused");
+      const CYCLES = 40;
+      for (let i = 0; i < CYCLES; i++) {
+        // The drill of shop fails three times in a row (once alerted), then passes; billing's backup
+        // fails and recovers every other cycle; a watch alert of billing opens and resolves.
+        for (let n = 0; n < 3; n++) await jobGaveUp(deps, { kind: "drill", asset: "shop" }, 2, failed);
+        await resolved("shop", "drill-failed");
+        if (i % 2 === 0) await jobGaveUp(deps, { kind: "backup", asset: "billing" }, 2, failed);
+        else await resolved("billing", "backup-failed");
+      }
+      assert.equal(notified.length, CYCLES + CYCLES / 2, "each failure alerted once while it lasted");
+      assert.deepEqual((await scrape()).open, { shop: 0, billing: 0 });
+
+      await jobGaveUp(deps, { kind: "drill", asset: "shop" }, 2, failed);
+      await jobGaveUp(deps, { kind: "drill", asset: "shop" }, 2, failed);
+      await jobGaveUp(deps, { kind: "backup", asset: "billing" }, 2, failed);
+      await jobGaveUp(deps, { kind: "copy", asset: "billing" } as unknown as JobRequest, 2, failed);
+      // The metrics are cached for a second.
+      await new Promise((r) => setTimeout(r, 1_100));
+      const now = await scrape();
+      assert.deepEqual(now.open, { shop: 1, billing: 2 });
+      // The history holds 200-odd alert entries; a scrape reads the latest of each alert (4 here).
+      const history = await (await shared.get()).audit({ kind: "alert" });
+      assert.ok(history.length > 200, String(history.length));
+      assert.ok(now.read <= 8, `a scrape read ${now.read} entries`);
+      // As status --check counts them, from the whole log.
+      assert.deepEqual(
+        openAlerts(history)
+          .map((a) => a.key)
+          .sort(),
+        ["billing:backup-failed", "billing:copy-failed", "shop:drill-failed"],
+      );
+    } finally {
+      await jobs.stop();
+      await shared.close();
+    }
   });
 });
 

@@ -47,7 +47,7 @@ async function recordedRecovery(loaded: LoadedConfig): Promise<RecoveryState | n
 async function recordedAlerts(loaded: LoadedConfig): Promise<OpenAlert[]> {
   const location = catalogLocation(loaded);
   if (!/^postgres/.test(location) && !existsSync(location)) return [];
-  return withCatalog(loaded, async (catalog) => openAlerts(await catalog.audit({ kind: "alert" })));
+  return withCatalog(loaded, async (catalog) => openAlerts(await catalog.latestAlerts()));
 }
 
 export function register(program: Command, env: CliEnv): void {

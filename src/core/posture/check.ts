@@ -2,7 +2,8 @@
  * `lifeline status --check`: does any asset need a person now? An asset breaches when its newest
  * verified restore point is older than its RPO (or there is none), its last drill failed, or an
  * alert about it is open (a drop the watch detected, a scheduled backup or drill that failed its
- * last attempt). Pure: the caller passes postures and the audit log's `alert` entries.
+ * last attempt). Pure: the caller passes postures and the audit log's `alert` entries (all of them,
+ * or the latest of each alert: the catalog's latestAlerts).
  */
 import type { AuditEntry } from "../audit/chain.js";
 import type { Posture } from "./posture.js";
@@ -18,6 +19,15 @@ export interface OpenAlert {
 }
 
 /**
+ * Which alert an `alert` entry is about: its data's key, else `<asset>:<alert>` (the catalog's
+ * latestAlerts groups the entries by it, in SQL as here: migration 4).
+ */
+export function alertKey(entry: Pick<AuditEntry, "asset" | "data">): string {
+  const alert = typeof entry.data.alert === "string" ? entry.data.alert : "alert";
+  return typeof entry.data.key === "string" ? entry.data.key : `${entry.asset ?? ""}:${alert}`;
+}
+
+/**
  * Alerts whose latest `alert` entry (per key) has state "open". Entries of kind `alert` carry
  * data { alert, key, state: "open" | "resolved", message }; entries without a key count by their
  * alert name and asset.
@@ -26,10 +36,7 @@ export function openAlerts(entries: readonly AuditEntry[]): OpenAlert[] {
   const latest = new Map<string, { entry: AuditEntry; state: unknown }>();
   for (const entry of [...entries].sort((a, b) => a.seq - b.seq)) {
     if (entry.kind !== "alert" || entry.damaged) continue;
-    const data = entry.data;
-    const alert = typeof data.alert === "string" ? data.alert : "alert";
-    const key = typeof data.key === "string" ? data.key : `${entry.asset ?? ""}:${alert}`;
-    latest.set(key, { entry, state: data.state });
+    latest.set(alertKey(entry), { entry, state: entry.data.state });
   }
   const open: OpenAlert[] = [];
   for (const [key, { entry, state }] of latest) {
