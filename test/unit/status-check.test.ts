@@ -75,7 +75,7 @@ describe("status --check", () => {
         ["dropped", "alert"],
       ],
     );
-    assert.match(breaches[0]?.message ?? "", /7200s old, over its RPO of 3600s/);
+    assert.match(breaches[0]?.message ?? "", /2h old, over its RPO of 1h/);
     assert.match(breaches[1]?.message ?? "", /no verified restore point/);
     assert.match(breaches[3]?.message ?? "", /table-dropped open since .*public.products was dropped/);
   });

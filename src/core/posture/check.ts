@@ -6,6 +6,7 @@
  * or the latest of each alert: the catalog's latestAlerts).
  */
 import type { AuditEntry } from "../audit/chain.js";
+import { formatDuration } from "../duration.js";
 import type { Posture } from "./posture.js";
 
 export interface OpenAlert {
@@ -69,7 +70,7 @@ export function postureBreaches(postures: readonly Posture[], alerts: readonly O
         message:
           p.rpoSeconds === null
             ? `${p.name} has no verified restore point (RPO target ${p.rpoTargetSeconds}s): run lifeline backup ${p.name} && lifeline drill ${p.name}`
-            : `${p.name}'s newest verified restore point is ${Math.round(p.rpoSeconds)}s old, over its RPO of ${p.rpoTargetSeconds}s: run lifeline backup ${p.name} && lifeline drill ${p.name}`,
+            : `${p.name}'s newest verified restore point is ${formatDuration(p.rpoSeconds)} old, over its RPO of ${formatDuration(p.rpoTargetSeconds)}: run lifeline backup ${p.name} && lifeline drill ${p.name}`,
       });
     if (p.lastDrill?.result === "failed")
       breaches.push({
