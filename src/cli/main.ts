@@ -76,6 +76,8 @@ program
 Examples:
   Try it on an embedded PostgreSQL, no config needed:
     lifeline demo
+  Try the Kubernetes side (kubectl, k8s, serve) without a cluster, on a simulated API server:
+    lifeline demo cluster
   Keep restore points proven to restore:
     lifeline init --asset shop --url 'postgres://app:\${SHOP_DB_PASSWORD}@db:5432/shop'
     lifeline backup shop && lifeline drill shop
