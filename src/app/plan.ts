@@ -4,7 +4,7 @@ import { LifelineError } from "../core/errors.js";
 import { secrets } from "../core/redact.js";
 import { assemblePlan, type Plan, type PlanAssembly } from "../core/plan/plan.js";
 import { destroyedTables, type PolicyRule, type Recoverability } from "../core/plan/policy.js";
-import type { LiveState } from "../core/posture/posture.js";
+import { uncountedClause, type LiveState } from "../core/posture/posture.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { AppContext } from "./context.js";
 import { assetPosture, damagedInUse } from "./status.js";
@@ -61,7 +61,11 @@ export async function assessRecoverability(
       : null,
     notContained,
     changesNotCovered: posture.changesNotCovered
-      ? { rows: posture.changesNotCovered.rows, countersReset: posture.changesNotCovered.countersReset }
+      ? {
+          rows: posture.changesNotCovered.rows,
+          countersReset: posture.changesNotCovered.countersReset,
+          uncounted: posture.changesNotCovered.uncounted,
+        }
       : null,
     summary: !verified
       ? `no verified restore point of ${asset.name}: what this destroys cannot be brought back by lifeline` +
@@ -70,7 +74,10 @@ export async function assessRecoverability(
           : "")
       : `from verified restore point ${verified.id} of ${asset.name} (${formatDuration(verified.ageSeconds)} old)` +
         (posture.changesNotCovered
-          ? `; ${posture.changesNotCovered.rows} row changes since then would be lost${posture.changesNotCovered.countersReset ? " (at least; counters were reset)" : ""}`
+          ? `; ${posture.changesNotCovered.rows} row changes since then would be lost${posture.changesNotCovered.countersReset ? " (at least; counters were reset)" : ""}` +
+            (posture.changesNotCovered.uncounted.length > 0
+              ? `; ${uncountedClause(posture.changesNotCovered.uncounted)}`
+              : "")
           : "") +
         (notContained.length > 0 ? `; it does not contain ${notContained.join(", ")}` : ""),
   };

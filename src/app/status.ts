@@ -5,7 +5,7 @@ import {
   type Posture,
   type RestorePointFacts,
 } from "../core/posture/posture.js";
-import { totalArtifactBytes, type Manifest } from "../core/restore-point/restore-point.js";
+import { activityOf, totalArtifactBytes, type Manifest } from "../core/restore-point/restore-point.js";
 import type { LastRestore, RecoveryState } from "../core/restore/state.js";
 import { resolveAsset, type LoadedConfig, type ResolvedAsset } from "../config/load.js";
 import { parseDuration } from "../core/duration.js";
@@ -106,7 +106,7 @@ export async function assetPosture(
       }
       read.set(p.id, manifest);
       // The manifest is the truth; the index only found it.
-      p.activity = manifest.activity;
+      p.activity = activityOf(manifest);
       p.snapshotTime = manifest.snapshotTime;
       p.bytes = totalArtifactBytes(manifest);
       return true;

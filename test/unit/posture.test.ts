@@ -3,13 +3,20 @@ import assert from "node:assert/strict";
 import {
   changesSince,
   computePosture,
+  describeUncounted,
   factsOf,
   type PostureInput,
   type RestorePointFacts,
 } from "../../src/core/posture/posture.js";
 import { renderStatus } from "../../src/cli/render/restore-points.js";
 import { DRILL_FORMAT, type DrillReport } from "../../src/core/drill/drill.js";
-import { MANIFEST_FORMAT, type Activity, type Manifest } from "../../src/core/restore-point/restore-point.js";
+import {
+  MANIFEST_FORMAT,
+  activityOf,
+  type Activity,
+  type Manifest,
+  type TableActivity,
+} from "../../src/core/restore-point/restore-point.js";
 
 const NOW = new Date("2026-11-26T12:00:00Z");
 const HOUR = 3600;
@@ -271,7 +278,7 @@ describe("computePosture", () => {
         },
       }),
     );
-    assert.deepEqual(p.changesNotCovered, { rows: 37, countersReset: false, newTables: 0 });
+    assert.deepEqual(p.changesNotCovered, { rows: 37, countersReset: false, newTables: 0, uncounted: [] });
     assert.equal(p.databaseBytes, 123456);
   });
 
@@ -293,7 +300,7 @@ describe("computePosture", () => {
         },
       }),
     );
-    assert.deepEqual(p.changesNotCovered, { rows: 7, countersReset: true, newTables: 0 });
+    assert.deepEqual(p.changesNotCovered, { rows: 7, countersReset: true, newTables: 0, uncounted: [] });
     assert.equal(p.risks.length, 1);
     assert.match(p.risks[0] ?? "", /counters were reset/);
     assert.match(p.risks[0] ?? "", /lower bound/);
@@ -335,7 +342,12 @@ describe("changesSince", () => {
   };
 
   it("counts nothing when nothing changed", () => {
-    assert.deepEqual(changesSince(base, base), { rows: 0, countersReset: false, newTables: 0 });
+    assert.deepEqual(changesSince(base, base), {
+      rows: 0,
+      countersReset: false,
+      newTables: 0,
+      uncounted: [],
+    });
   });
 
   it("sums inserts, updates and deletes since the base", () => {
@@ -346,7 +358,12 @@ describe("changesSince", () => {
         { table: "public.customers", inserts: 10, updates: 4, deletes: 1 },
       ],
     };
-    assert.deepEqual(changesSince(base, current), { rows: 16 + 3, countersReset: false, newTables: 0 });
+    assert.deepEqual(changesSince(base, current), {
+      rows: 16 + 3,
+      countersReset: false,
+      newTables: 0,
+      uncounted: [],
+    });
   });
 
   it("counts a table created since the base whole, and counts it as new", () => {
@@ -354,12 +371,22 @@ describe("changesSince", () => {
       statsReset: "2026-11-01T00:00:00Z",
       tables: [...base.tables, { table: "public.coupons", inserts: 40, updates: 2, deletes: 1 }],
     };
-    assert.deepEqual(changesSince(base, current), { rows: 43, countersReset: false, newTables: 1 });
+    assert.deepEqual(changesSince(base, current), {
+      rows: 43,
+      countersReset: false,
+      newTables: 1,
+      uncounted: [],
+    });
   });
 
-  it("ignores a table dropped since the base", () => {
+  it("ignores a table dropped since a base that did not record its rows (older restore points)", () => {
     const current: Activity = { statsReset: "2026-11-01T00:00:00Z", tables: [base.tables[0]!] };
-    assert.deepEqual(changesSince(base, current), { rows: 0, countersReset: false, newTables: 0 });
+    assert.deepEqual(changesSince(base, current), {
+      rows: 0,
+      countersReset: false,
+      newTables: 0,
+      uncounted: [],
+    });
   });
 
   it("detects a reset from a changed statsReset and counts everything since the reset", () => {
@@ -371,7 +398,12 @@ describe("changesSince", () => {
       ],
     };
     // Even though orders' counters are higher than before, they restarted at the reset.
-    assert.deepEqual(changesSince(base, current), { rows: 186, countersReset: true, newTables: 0 });
+    assert.deepEqual(changesSince(base, current), {
+      rows: 186,
+      countersReset: true,
+      newTables: 0,
+      uncounted: [],
+    });
   });
 
   it("detects a reset when statsReset becomes known", () => {
@@ -389,7 +421,12 @@ describe("changesSince", () => {
         { table: "public.customers", inserts: 30, updates: 1, deletes: 0 },
       ],
     };
-    assert.deepEqual(changesSince(base, current), { rows: 31, countersReset: true, newTables: 0 });
+    assert.deepEqual(changesSince(base, current), {
+      rows: 31,
+      countersReset: true,
+      newTables: 0,
+      uncounted: [],
+    });
   });
 
   it("detects a reset from the total going backwards", () => {
@@ -400,7 +437,12 @@ describe("changesSince", () => {
         { table: "public.customers", inserts: 10, updates: 2, deletes: 0 },
       ],
     };
-    assert.deepEqual(changesSince(base, current), { rows: 3, countersReset: true, newTables: 0 });
+    assert.deepEqual(changesSince(base, current), {
+      rows: 3,
+      countersReset: true,
+      newTables: 0,
+      uncounted: [],
+    });
   });
 
   it("gives the same figure whatever order the tables are listed in", () => {
@@ -412,7 +454,7 @@ describe("changesSince", () => {
       ],
     };
     const reversed: Activity = { ...current, tables: [...current.tables].reverse() };
-    const expected = { rows: 3 + 2, countersReset: true, newTables: 0 };
+    const expected = { rows: 3 + 2, countersReset: true, newTables: 0, uncounted: [] };
     assert.deepEqual(changesSince(base, current), expected);
     assert.deepEqual(changesSince(base, reversed), expected);
   });
@@ -475,5 +517,136 @@ describe("renderStatus with a damaged restore point", () => {
     const text = renderStatus([p]);
     assert.match(text, /shop\s+production\s+DAMAGED ✗/);
     assert.match(text, new RegExp(`! shop: restore point ${NEW.id} is DAMAGED`));
+  });
+});
+
+describe("changesSince: rows the counters do not count (TRUNCATE, DROP TABLE)", () => {
+  const DB = "7400000000000000001/16384";
+  const table = (over: Partial<TableActivity> & { table: string }): TableActivity => ({
+    inserts: 500,
+    updates: 0,
+    deletes: 0,
+    oid: 100,
+    relfilenode: 100,
+    liveRows: 500,
+    insertsSinceVacuum: 500,
+    vacuums: 0,
+    ...over,
+  });
+  const base: Activity = {
+    statsReset: null,
+    database: DB,
+    tables: [
+      table({ table: "public.items", rows: 500 }),
+      table({ table: "public.kept", oid: 200, relfilenode: 200, rows: 500 }),
+    ],
+  };
+  const live = (items: Partial<TableActivity>, more: TableActivity[] = [base.tables[1]!]): Activity => ({
+    statsReset: null,
+    database: DB,
+    tables: [table({ table: "public.items", ...items }), ...more],
+  });
+
+  it("reports a TRUNCATE: new storage, no live rows, inserts-since-vacuum restarted without a vacuum", () => {
+    const c = changesSince(base, live({ relfilenode: 101, liveRows: 0, insertsSinceVacuum: 0 }));
+    assert.deepEqual(c, {
+      rows: 500,
+      countersReset: false,
+      newTables: 0,
+      uncounted: [{ table: "public.items", how: "truncated", rows: 500 }],
+    });
+  });
+
+  it("counts the truncated rows besides the inserts made after the TRUNCATE", () => {
+    const c = changesSince(
+      base,
+      live({ relfilenode: 101, inserts: 550, liveRows: 50, insertsSinceVacuum: 50 }),
+    );
+    assert.equal(c.rows, 50 + 500);
+    assert.deepEqual(c.uncounted, [{ table: "public.items", how: "truncated", rows: 500 }]);
+  });
+
+  it("reports nothing for an untouched table, nor for VACUUM FULL or CLUSTER (new storage, rows all there)", () => {
+    assert.deepEqual(changesSince(base, live({})).uncounted, []);
+    assert.equal(changesSince(base, live({})).rows, 0);
+    // VACUUM FULL / CLUSTER: a new relfilenode, n_live_tup and n_ins_since_vacuum as they were.
+    const full = changesSince(base, live({ relfilenode: 102 }));
+    assert.deepEqual(full, { rows: 0, countersReset: false, newTables: 0, uncounted: [] });
+  });
+
+  it("does not take rolled-back inserts before a rewrite for a TRUNCATE", () => {
+    // 100 inserts rolled back (counted, never live), then ALTER TABLE … TYPE rewrote the table.
+    const c = changesSince(base, live({ relfilenode: 103, inserts: 600, insertsSinceVacuum: 600 }));
+    assert.equal(c.uncounted.length, 0, JSON.stringify(c));
+  });
+
+  it("says it cannot tell a TRUNCATE from a rewrite when a vacuum ran since", () => {
+    const c = changesSince(
+      base,
+      live({ relfilenode: 104, inserts: 520, liveRows: 20, insertsSinceVacuum: 0, vacuums: 1 }),
+    );
+    assert.deepEqual(c.uncounted, [{ table: "public.items", how: "rewritten", rows: 500 }]);
+    assert.match(describeUncounted(c.uncounted[0]!, "rp1"), /truncated or rewritten .*VACUUM FULL/);
+  });
+
+  it("reports a table dropped since the restore point, and one dropped and created again", () => {
+    const dropped = changesSince(base, { statsReset: null, database: DB, tables: [base.tables[1]!] });
+    assert.deepEqual(dropped, {
+      rows: 500,
+      countersReset: false,
+      newTables: 0,
+      uncounted: [{ table: "public.items", how: "dropped", rows: 500 }],
+    });
+    const recreated = changesSince(
+      base,
+      live({ oid: 300, relfilenode: 300, inserts: 3, liveRows: 3, insertsSinceVacuum: 3 }),
+    );
+    assert.deepEqual(recreated, {
+      rows: 3 + 500,
+      countersReset: false,
+      newTables: 0,
+      uncounted: [{ table: "public.items", how: "recreated", rows: 500 }],
+    });
+  });
+
+  it("compares oids and storage only on the same database (not after an in-place restore)", () => {
+    const other = {
+      ...live({ oid: 300, relfilenode: 301, liveRows: 0, insertsSinceVacuum: 0 }),
+      database: `${DB}9`,
+    };
+    assert.deepEqual(changesSince(base, other).uncounted, []);
+    const unknown: Activity = { ...base, database: undefined };
+    assert.deepEqual(
+      changesSince(unknown, live({ relfilenode: 101, liveRows: 0, insertsSinceVacuum: 0 })).uncounted,
+      [],
+    );
+  });
+
+  it("reads the rows at the snapshot from the restore point's fingerprints", () => {
+    const m = {
+      activity: { statsReset: null, tables: [{ table: "public.a", inserts: 1, updates: 0, deletes: 0 }] },
+      fingerprints: { tables: [{ table: "public.a", rows: 7, digest: "d" }] },
+    };
+    assert.equal(activityOf(m as unknown as Manifest).tables[0]?.rows, 7);
+  });
+
+  it("names the table, what happened and the rows in status's risks", () => {
+    const base2: Activity = { ...base };
+    const p = computePosture(
+      input({
+        restorePoints: [manifest("rp1", "2026-11-26T11:00:00Z", base2)],
+        drills: [drill("rp1", "2026-11-26T11:10:00Z", "passed")],
+        live: { databaseBytes: 1, activity: live({ relfilenode: 101, liveRows: 0, insertsSinceVacuum: 0 }) },
+      }),
+    );
+    assert.equal(p.changesNotCovered?.rows, 500);
+    assert.ok(
+      p.risks.some((r) =>
+        r.startsWith(
+          "table public.items was truncated since restore point rp1: about 500 rows it held are gone",
+        ),
+      ),
+      p.risks.join("\n"),
+    );
   });
 });

@@ -1,5 +1,6 @@
 import type { DataLoss, ObjectRef, Operation } from "./operation.js";
 import { isDestructive } from "./operation.js";
+import type { UncountedLoss } from "../posture/posture.js";
 
 /** An object a plan touches, resolved against the live database. */
 export interface AffectedObject {
@@ -47,7 +48,8 @@ export interface Recoverability {
   restorePoint: { id: string; snapshotTime: string; ageSeconds: number; drilledAt: string } | null;
   /** The destroyed tables that the restore point does not contain. */
   notContained: string[];
-  changesNotCovered: { rows: number; countersReset: boolean } | null;
+  /** `uncounted`: tables that lost rows the statistics do not count (TRUNCATE, DROP); absent in older plans. */
+  changesNotCovered: { rows: number; countersReset: boolean; uncounted?: UncountedLoss[] } | null;
   summary: string;
 }
 

@@ -1,5 +1,11 @@
 import type { DrillReport } from "../drill/drill.js";
-import { totalArtifactBytes, type Activity, type Manifest } from "../restore-point/restore-point.js";
+import {
+  activityOf,
+  totalArtifactBytes,
+  type Activity,
+  type Manifest,
+  type TableActivity,
+} from "../restore-point/restore-point.js";
 
 /**
  * What posture needs to know of a restore point: small facts an index can hold, so that status and
@@ -39,7 +45,7 @@ export function factsOf(m: Manifest): RestorePointFacts {
     snapshotTime: m.snapshotTime,
     bytes: totalArtifactBytes(m),
     damaged: null,
-    activity: m.activity,
+    activity: activityOf(m),
   };
 }
 
@@ -62,12 +68,64 @@ export interface VerifiedRestorePointSummary extends RestorePointSummary {
 }
 
 export interface ChangesNotCovered {
-  /** Row inserts + updates + deletes since the newest verified restore point (approximate). */
+  /**
+   * Row inserts + updates + deletes since the newest verified restore point (approximate), and the
+   * rows of tables that lost them uncounted (see `uncounted`).
+   */
   rows: number;
   /** The counters were reset since the restore point: the figure is a lower bound. */
   countersReset: boolean;
   /** Tables created since the restore point, whose every change is uncovered. */
   newTables: number;
+  /**
+   * Tables whose rows went without the counters counting them (TRUNCATE, DROP TABLE), with the rows
+   * the restore point held that the live database no longer has; included in `rows`.
+   */
+  uncounted: UncountedLoss[];
+}
+
+export interface UncountedLoss {
+  table: string;
+  /**
+   * "dropped": no table of that name now; "recreated": dropped and created again; "truncated": a
+   * TRUNCATE (its storage is new and the inserts-since-vacuum counter restarted with no vacuum);
+   * "rewritten": its storage is new (TRUNCATE, or VACUUM FULL, CLUSTER, a rewriting ALTER TABLE)
+   * and it holds fewer rows than the counters account for, but a vacuum since hides which it was.
+   */
+  how: "dropped" | "recreated" | "truncated" | "rewritten";
+  /** Rows it lost uncounted: exact for "dropped" and "recreated", else from the statistics (about). */
+  rows: number;
+}
+
+/** The tables that lost rows uncounted, in a clause of a plan's summary ("since then"). */
+export function uncountedClause(losses: readonly UncountedLoss[]): string {
+  const how: Record<UncountedLoss["how"], string> = {
+    dropped: "was dropped",
+    recreated: "was dropped and created again",
+    truncated: "was truncated",
+    rewritten: "was truncated or rewritten",
+  };
+  return losses
+    .map(
+      (l) =>
+        `${l.table} ${how[l.how]} since then: ${l.how === "truncated" || l.how === "rewritten" ? "about " : ""}${l.rows} row${l.rows === 1 ? "" : "s"} it held are not in the live database (the statistics do not count ${l.how === "dropped" || l.how === "recreated" ? "DROP TABLE" : "TRUNCATE"}; included above)`,
+    )
+    .join("; ");
+}
+
+/** What a table that lost its rows uncounted means, for a person (status risks). */
+export function describeUncounted(loss: UncountedLoss, restorePointId: string): string {
+  const rows = `${loss.rows} row${loss.rows === 1 ? "" : "s"}`;
+  switch (loss.how) {
+    case "dropped":
+      return `table ${loss.table} was dropped since restore point ${restorePointId}: its ${rows} are in the restore point, not in the live database`;
+    case "recreated":
+      return `table ${loss.table} was dropped and created again since restore point ${restorePointId}: the ${rows} it held then are in the restore point, not in the live table`;
+    case "truncated":
+      return `table ${loss.table} was truncated since restore point ${restorePointId}: about ${rows} it held are gone from the live table (TRUNCATE is not counted as row changes); they are in the restore point`;
+    case "rewritten":
+      return `table ${loss.table} was truncated or rewritten since restore point ${restorePointId} (a TRUNCATE, or VACUUM FULL, CLUSTER or ALTER TABLE; a vacuum since hides which): it holds about ${rows} fewer than the restore point plus the counted changes`;
+  }
 }
 
 export interface LiveState {
@@ -120,14 +178,47 @@ function summarize(now: Date, m: RestorePointFacts): RestorePointSummary {
 }
 
 /**
+ * Rows a table rewritten since the restore point (new relfilenode) lost uncounted, when it did.
+ * With no vacuum since, the inserts-since-vacuum counter tells: only TRUNCATE (and VACUUM) restart
+ * it, VACUUM FULL, CLUSTER and rewriting ALTER TABLEs leave it be. The rows a TRUNCATE took are
+ * what the restore point held plus the counted inserts, less the counted deletes and the live rows
+ * now (rolled-back inserts count too: "about"). After a vacuum (or before PostgreSQL 13) only a
+ * clear shortfall of live rows is reported, as "truncated or rewritten": the live rows are then an
+ * estimate, and rolled-back inserts look the same.
+ */
+function lostInRewrite(then: TableActivity, now: TableActivity): UncountedLoss | null {
+  if (then.rows === undefined || now.liveRows === undefined) return null;
+  const inserted = now.inserts - then.inserts;
+  const missing = Math.max(0, then.rows + inserted - (now.deletes - then.deletes) - now.liveRows);
+  if (
+    then.vacuums !== undefined &&
+    now.vacuums === then.vacuums &&
+    then.insertsSinceVacuum !== undefined &&
+    now.insertsSinceVacuum !== undefined
+  ) {
+    const truncated = now.insertsSinceVacuum < then.insertsSinceVacuum + inserted;
+    return truncated && missing > 0 ? { table: now.table, how: "truncated", rows: missing } : null;
+  }
+  const tolerance = Math.max(1, Math.ceil(0.05 * (then.rows + Math.max(0, inserted))));
+  return missing >= tolerance ? { table: now.table, how: "rewritten", rows: missing } : null;
+}
+
+/**
  * Changes made since a restore point, from the statistics counters. Counters are not transactional
  * and can be reset; a reset is detected (reset time moved, or a counter went backwards) and reported,
  * and the figure then counts only what happened since the reset.
+ *
+ * The counters do not count TRUNCATE nor DROP TABLE: a table of the restore point gone from the live
+ * database, dropped and created again (another oid), or truncated (another relfilenode, see
+ * lostInRewrite) adds the rows it held then, and is named in `uncounted`. Oids and relfilenodes are
+ * compared only when both were read on the same database of the same cluster.
  */
 export function changesSince(base: Activity, current: Activity): ChangesNotCovered {
   const before = new Map(base.tables.map((t) => [t.table, t]));
+  const sameDatabase = base.database !== undefined && base.database === current.database;
   let rows = 0;
   let newTables = 0;
+  const uncounted: UncountedLoss[] = [];
   // A moved reset time means every counter restarted; a counter going backwards only proves that
   // table's did (and must not depend on the order tables are listed in).
   const allReset = base.statsReset !== current.statsReset && current.statsReset !== null;
@@ -140,6 +231,15 @@ export function changesSince(base: Activity, current: Activity): ChangesNotCover
       rows += now;
       continue;
     }
+    if (sameDatabase && then.oid !== undefined && table.oid !== undefined && then.oid !== table.oid) {
+      // Another table under the same name: its counters are all its own.
+      rows += now;
+      if (then.rows !== undefined && then.rows > 0) {
+        rows += then.rows;
+        uncounted.push({ table: table.table, how: "recreated", rows: then.rows });
+      }
+      continue;
+    }
     const previous = then.inserts + then.updates + then.deletes;
     if (
       now < previous ||
@@ -149,11 +249,31 @@ export function changesSince(base: Activity, current: Activity): ChangesNotCover
     ) {
       countersReset = true;
       rows += now;
-    } else {
-      rows += allReset ? now : now - previous;
+      continue;
+    }
+    rows += allReset ? now : now - previous;
+    if (
+      !allReset &&
+      sameDatabase &&
+      then.relfilenode !== undefined &&
+      table.relfilenode !== undefined &&
+      then.relfilenode !== table.relfilenode
+    ) {
+      const lost = lostInRewrite(then, table);
+      if (lost) {
+        rows += lost.rows;
+        uncounted.push(lost);
+      }
     }
   }
-  return { rows, countersReset, newTables };
+  const live = new Set(current.tables.map((t) => t.table));
+  for (const then of base.tables) {
+    // Only tables the restore point counted rows of (not partitioned parents, temporary tables).
+    if (live.has(then.table) || then.rows === undefined || then.rows === 0) continue;
+    rows += then.rows;
+    uncounted.push({ table: then.table, how: "dropped", rows: then.rows });
+  }
+  return { rows, countersReset, newTables, uncounted };
 }
 
 /** A restore point is verified when its most recent drill passed (see latestDrillByRestorePoint). */
@@ -223,6 +343,7 @@ export function computePosture(input: PostureInput): Posture {
     risks.push(
       "statistics counters were reset since the verified restore point: changes not covered is a lower bound",
     );
+  for (const loss of changes?.uncounted ?? []) if (verified) risks.push(describeUncounted(loss, verified.id));
   if ("error" in input.live) risks.push(`database unreachable: ${input.live.error}`);
 
   return {

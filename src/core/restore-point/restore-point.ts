@@ -59,12 +59,48 @@ export interface TableActivity {
   inserts: number;
   updates: number;
   deletes: number;
+  /*
+   * What tells rows that went uncounted (TRUNCATE, DROP TABLE: the counters above do not count
+   * them). Absent in restore points taken before lifeline recorded them.
+   */
+  /** The table's oid: another one under the same name is the table dropped and created again. */
+  oid?: number;
+  /** Its storage file: TRUNCATE, VACUUM FULL, CLUSTER and rewriting ALTER TABLEs give a new one. */
+  relfilenode?: number;
+  /** Live rows by the statistics (n_live_tup): a TRUNCATE sets them to 0. */
+  liveRows?: number;
+  /** Inserts since the last vacuum (n_ins_since_vacuum, PostgreSQL 13+): only VACUUM and TRUNCATE reset it. */
+  insertsSinceVacuum?: number;
+  /** Vacuums, manual and automatic. */
+  vacuums?: number;
+  /** Exact rows at the snapshot (the restore point's fingerprint; see activityOf). */
+  rows?: number;
 }
 
 export interface Activity {
   /** When the server's statistics counters were last reset, if known. */
   statsReset: string | null;
+  /**
+   * The database the counters were read on (system identifier/database oid): oids and relfilenodes
+   * compare only within one. Absent when unknown (or in older restore points).
+   */
+  database?: string;
   tables: TableActivity[];
+}
+
+/**
+ * A restore point's activity with each table's exact rows at the snapshot (from its fingerprints):
+ * what a table that lost its rows uncounted held then.
+ */
+export function activityOf(m: Pick<Manifest, "activity" | "fingerprints">): Activity {
+  const rows = new Map(m.fingerprints.tables.map((t) => [t.table, t.rows]));
+  return {
+    ...m.activity,
+    tables: m.activity.tables.map((t) => {
+      const n = rows.get(t.table);
+      return n === undefined || t.rows !== undefined ? t : { ...t, rows: n };
+    }),
+  };
 }
 
 export interface DatabaseLocale {

@@ -19,8 +19,21 @@ const sequenceValue = z.object({ sequence: z.string(), lastValue: z.string(), is
 const schemaObject = z.object({ kind: z.string(), name: z.string(), digest: z.string() });
 const activity = z.object({
   statsReset: z.string().nullable(),
+  // Optional (older manifests lack them), here and in the tables: what tells rows that went uncounted.
+  database: z.string().optional(),
   tables: z.array(
-    z.object({ table: z.string(), inserts: z.number(), updates: z.number(), deletes: z.number() }),
+    z.object({
+      table: z.string(),
+      inserts: z.number(),
+      updates: z.number(),
+      deletes: z.number(),
+      oid: z.number().optional(),
+      relfilenode: z.number().optional(),
+      liveRows: z.number().optional(),
+      insertsSinceVacuum: z.number().optional(),
+      vacuums: z.number().optional(),
+      rows: z.number().optional(),
+    }),
   ),
 });
 

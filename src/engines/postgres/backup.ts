@@ -44,7 +44,7 @@ export async function backup(tools: PgTools, target: Target, options: BackupOpti
     );
     const { snapshot, at } = exported.rows[0] ?? { snapshot: "", at: new Date() };
     // Counters are not transactional: read them at the snapshot so "changes since" starts here.
-    const activity = await readActivity(control);
+    const activity = await readActivity(control, source.systemIdentifier);
 
     options.progress.phase(
       `dumping ${source.database} with pg_dump ${pgDump.version} (${options.jobs} jobs)`,

@@ -387,21 +387,53 @@ export async function schemaObjects(client: pg.Client): Promise<{ digest: string
   return { digest, objects };
 }
 
-export async function readActivity(client: pg.Client): Promise<Activity> {
-  const tables = await client.query<{ schema: string; name: string; ins: string; upd: string; del: string }>(`
-    SELECT schemaname AS schema, relname AS name, n_tup_ins::text AS ins, n_tup_upd::text AS upd, n_tup_del::text AS del
-      FROM pg_stat_user_tables ORDER BY 1, 2`);
-  const reset = await client.query<{ stats_reset: Date | null }>(
-    "SELECT stats_reset FROM pg_stat_database WHERE datname = current_database()",
+/**
+ * The statistics counters of every user table, with what tells a table whose rows went without
+ * being counted (TRUNCATE, DROP): its identity and storage (oid, relfilenode), its live rows and
+ * the vacuum counters (n_ins_since_vacuum is reset by TRUNCATE and VACUUM only). Read at the
+ * backup's snapshot and again on the live database; see changesSince. The system identifier is
+ * the caller's (describeSource): reading it may fail, which would abort the backup's transaction.
+ */
+export async function readActivity(client: pg.Client, systemIdentifier: string | null): Promise<Activity> {
+  const version = await client.query<{ v: number }>("SELECT current_setting('server_version_num')::int AS v");
+  // n_ins_since_vacuum came with PostgreSQL 13.
+  const sinceVacuum = (version.rows[0]?.v ?? 0) >= 130000 ? "s.n_ins_since_vacuum::text" : "NULL::text";
+  const tables = await client.query<{
+    schema: string;
+    name: string;
+    ins: string;
+    upd: string;
+    del: string;
+    oid: string;
+    relfilenode: string;
+    live: string;
+    since_vacuum: string | null;
+    vacuums: string;
+  }>(`
+    SELECT s.schemaname AS schema, s.relname AS name, s.n_tup_ins::text AS ins, s.n_tup_upd::text AS upd,
+           s.n_tup_del::text AS del, s.relid::bigint::text AS oid, c.relfilenode::bigint::text AS relfilenode,
+           s.n_live_tup::text AS live, ${sinceVacuum} AS since_vacuum,
+           (s.vacuum_count + s.autovacuum_count)::text AS vacuums
+      FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid ORDER BY 1, 2`);
+  const database = await client.query<{ stats_reset: Date | null; oid: string }>(
+    "SELECT stats_reset, datid::bigint::text AS oid FROM pg_stat_database WHERE datname = current_database()",
   );
-  const statsReset = reset.rows[0]?.stats_reset ?? null;
+  const statsReset = database.rows[0]?.stats_reset ?? null;
+  const datid = database.rows[0]?.oid;
   return {
     statsReset: statsReset ? statsReset.toISOString() : null,
+    // Oids and relfilenodes compare only within one database of one cluster.
+    ...(systemIdentifier && datid ? { database: `${systemIdentifier}/${datid}` } : {}),
     tables: tables.rows.map((r) => ({
       table: qualifiedName(r.schema, r.name),
       inserts: Number(r.ins),
       updates: Number(r.upd),
       deletes: Number(r.del),
+      oid: Number(r.oid),
+      relfilenode: Number(r.relfilenode),
+      liveRows: Number(r.live),
+      ...(r.since_vacuum === null ? {} : { insertsSinceVacuum: Number(r.since_vacuum) }),
+      vacuums: Number(r.vacuums),
     })),
   };
 }

@@ -18,7 +18,10 @@ const CONCURRENCY = 8;
 /** Engine.live's reads on a session to the database. */
 export async function liveOn(client: pg.Client): Promise<{ databaseBytes: number; activity: Activity }> {
   const source = await describeSource(client);
-  return { databaseBytes: source.databaseBytes, activity: await readActivity(client) };
+  return {
+    databaseBytes: source.databaseBytes,
+    activity: await readActivity(client, source.systemIdentifier),
+  };
 }
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
