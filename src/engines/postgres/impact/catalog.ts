@@ -137,6 +137,18 @@ export class Catalog {
   }
 
   /**
+   * The tables among a relation, its inheritance children and partitions, whose rows have no
+   * estimate (reltuples -1: never analysed, or truncated since): estimatedRows leaves them out.
+   */
+  unestimated(rel: Relation): Relation[] {
+    const own = (rel.relkind === "r" || rel.relkind === "m") && rel.reltuples < 0 ? [rel] : [];
+    const children = (this.partitions.get(rel.oid) ?? [])
+      .map((c) => this.relations.get(c))
+      .filter((c): c is Relation => c !== undefined && c.oid !== rel.oid);
+    return [...own, ...children.flatMap((c) => this.unestimated(c))];
+  }
+
+  /**
    * Estimated rows; with children, those of inheritance children and partitions too (what a
    * DELETE, UPDATE or TRUNCATE without ONLY reaches). A partitioned table always sums its partitions.
    */

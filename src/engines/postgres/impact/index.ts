@@ -2,7 +2,7 @@ import type { Operation } from "../../../core/plan/operation.js";
 import type { Dependent, PlannedOperation } from "../../../core/plan/policy.js";
 import type { Consumer } from "../../../core/plan/plan.js";
 import type { Target } from "../../../ports/engine.js";
-import { pinSqlSession, withClient } from "../connection.js";
+import { pinSqlSession, qualifiedName, withClient } from "../connection.js";
 import { Catalog } from "./catalog.js";
 import { Collector } from "./collector.js";
 import { readersAndConsumers } from "./consumers.js";
@@ -111,6 +111,7 @@ export async function planImpact(
         if (p.resolved) p.resolved.rowsExact = false;
       }
       await countDeletes(client, catalog, planned, options.exact);
+      if (!options.exact) for (const p of planned) noteUnestimated(catalog, p);
 
       const consumers = await readersAndConsumers(ctx);
       const unique = new Map(ctx.dependents.map((d) => [`${d.kind}|${d.name}|${d.on}`, d]));
@@ -119,6 +120,33 @@ export async function planImpact(
       await client.query("ROLLBACK");
     }
   });
+}
+
+/**
+ * Says why a table's rows are missing from the plan (or from a partitioned table's sum) when it has
+ * no statistics yet, and how to get the figure: a plan without it reads as if nothing were lost.
+ */
+function noteUnestimated(catalog: Catalog, p: PlannedOperation): void {
+  const names = new Set<string>();
+  let figureShown = false;
+  for (const o of [p.resolved, ...p.cascade]) {
+    if (!o || o.dataLoss !== "destructive" || o.rowsExact || o.rowsBound) continue;
+    const oid = /^oid=(\d+),relfilenode=/.exec(o.identity ?? "")?.[1];
+    const rel = oid === undefined ? undefined : catalog.relations.get(Number(oid));
+    if (!rel) continue;
+    const missing = catalog.unestimated(rel);
+    if (missing.length === 0) continue;
+    if (o.rows !== null) figureShown = true;
+    for (const m of missing) names.add(qualifiedName(m.schema, m.name));
+  }
+  if (names.size === 0) return;
+  const list = [...names];
+  const one = list.length === 1;
+  const shown =
+    list.length > 3 ? `${list.slice(0, 3).join(", ")} and ${list.length - 3} more` : list.join(", ");
+  p.notes.push(
+    `${figureShown ? "the row count leaves out" : "row count unknown for"} ${shown}: ${one ? "it has" : "they have"} no statistics yet (never analysed, or truncated since); \`--exact\` counts ${one ? "its" : "their"} rows (or run ANALYZE ${one ? list[0] : "on them"} first)`,
+  );
 }
 
 function sumOrNull(values: readonly (number | null)[]): number | null {
