@@ -33,6 +33,15 @@ const AS_EXPECTED: DemoFacts = {
     },
   },
 };
+const WATCHED: NonNullable<DemoFacts["watch"]> = {
+  intervalMs: 250,
+  noticedAfterMs: 120,
+  roundsMissed: 0,
+  alert:
+    ":rotating_light: table public.products was dropped; view public.merchant_feed read it\nlifeline restore shop --tables public.products",
+  resolved: ":white_check_mark: public.products is back",
+  problems: [],
+};
 const recovering = (facts: Partial<DemoFacts["recovery"]>): Partial<DemoFacts> => ({
   recovery: { ...AS_EXPECTED.recovery, ...facts },
 });
@@ -42,6 +51,36 @@ describe("the demo's exit code comes from every step", () => {
     assert.deepEqual(
       demoExpectations(AS_EXPECTED).filter((e) => !e.ok),
       [],
+    );
+    assert.deepEqual(
+      demoExpectations({ ...AS_EXPECTED, watch: WATCHED }).filter((e) => !e.ok),
+      [],
+    );
+  });
+
+  it("a watch that sent nothing fails both of its expectations, with what it logged", () => {
+    const unmet = demoExpectations({
+      ...AS_EXPECTED,
+      watch: {
+        ...WATCHED,
+        noticedAfterMs: null,
+        roundsMissed: null,
+        alert: null,
+        resolved: null,
+        problems: ['watch-failed {"asset":"shop","error":"connection refused"}'],
+      },
+    }).filter((e) => !e.ok);
+    assert.deepEqual(
+      unmet.map((e) => e.step),
+      ["watch", "watch"],
+    );
+    assert.match(
+      unmet[0]?.actual ?? "",
+      /no alert came within three rounds after the loss; the watch logged: watch-failed .*connection refused/,
+    );
+    assert.match(
+      unmet[1]?.actual ?? "",
+      /no resolved message came within three rounds after the restore; the watch logged/,
     );
   });
 
@@ -76,6 +115,16 @@ describe("the demo's exit code comes from every step", () => {
       "the restore was not recorded",
       recovering({ audit: { chainOk: true, recorded: ["plan", "standby"] } }),
       /recorded: plan, standby/,
+    ],
+    [
+      "the watch noticed the loss only a round later",
+      { watch: { ...WATCHED, roundsMissed: 1 } },
+      /1 round\(s\) after the loss missed it/,
+    ],
+    [
+      "the watch sent an alert without the restore command",
+      { watch: { ...WATCHED, alert: ":rotating_light: table public.products was dropped (merchant_feed)" } },
+      /the alert came after 120 ms/,
     ],
   ];
   for (const [what, facts, actual] of broken) {
