@@ -12,10 +12,11 @@ import Database from "better-sqlite3";
 import { MIGRATIONS, openCatalog } from "../../src/catalog/index.js";
 import { createDatabase, query, tempDir, type TestDatabase } from "../support/pg.js";
 import { catalogContract, rejectsWith, verified } from "./catalog.contract.js";
+import { REPO, inRepo } from "../support/repo.js";
 
 // --- SQLite ------------------------------------------------------------------------------------
 
-const catalogModule = pathToFileURL(path.resolve(import.meta.dirname, "../../src/catalog/index.ts")).href;
+const catalogModule = pathToFileURL(inRepo("src/catalog/index.ts")).href;
 
 for (const [name, options] of [
   ["SQLite", {}],
@@ -108,7 +109,7 @@ describe("SQLite catalog specifics", () => {
     `;
     const children = [0, 1, 2].map(() => {
       const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-        cwd: path.resolve(import.meta.dirname, "../.."),
+        cwd: REPO,
         stdio: ["pipe", "pipe", "inherit"],
       });
       let stdout = "";

@@ -21,8 +21,9 @@ import { startS3, type TestS3 } from "../support/s3.js";
 import { tempDir } from "../support/pg.js";
 import { manifestPath } from "../support/repository.js";
 import { repositoryContract, type RepositorySubject } from "./repository.contract.js";
+import { inRepo } from "../support/repo.js";
 
-const localFs = path.resolve(import.meta.dirname, "../../src/repository/local-fs/index.ts");
+const localFs = inRepo("src/repository/local-fs/index.ts");
 
 /** Stages a restore point in another process, writes an artifact, and kills it (SIGKILL) before it commits. */
 function killedBackup(root: string, asset: string, id: string): Promise<void> {
@@ -78,7 +79,7 @@ repositoryContract("local directory", async () => {
 const privateTmp = tempDir("lifeline-repository-contract-tmp-");
 process.env.TMPDIR = privateTmp.dir;
 
-const s3Module = path.resolve(import.meta.dirname, "../../src/repository/s3/index.ts");
+const s3Module = inRepo("src/repository/s3/index.ts");
 let server: TestS3 | undefined;
 let repositories = 0;
 after(async () => {

@@ -3,8 +3,9 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { REPO } from "../support/repo.js";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
+const ROOT = REPO;
 
 interface Packed {
   size: number;

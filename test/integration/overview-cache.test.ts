@@ -7,6 +7,7 @@ import { LocalRepository } from "../../src/repository/local-fs/index.js";
 import { CachedOverviewRepository, withOverviewCache } from "../../src/repository/local-fs/overview-cache.js";
 import { tempDir } from "../support/pg.js";
 import { passedDrill } from "../support/repository.js";
+import { REPO } from "../support/repo.js";
 
 const SETTLE_MS = 150;
 const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS + 50));
@@ -18,7 +19,7 @@ const C = "20261122T100000Z-cccccc";
 function inAnotherProcess(script: string): void {
   const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
     encoding: "utf8",
-    cwd: path.join(import.meta.dirname, "..", ".."),
+    cwd: REPO,
   });
   assert.equal(r.status, 0, r.stderr);
 }

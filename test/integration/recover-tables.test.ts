@@ -9,6 +9,7 @@ import type { Manifest } from "../../src/core/restore-point/restore-point.js";
 import { testAsset, testContext } from "../support/context.js";
 import { FIXTURES, createDatabase, loadSqlFile, query, tempDir, type TestDatabase } from "../support/pg.js";
 import { artifactsOf } from "../support/repository.js";
+import { inRepo } from "../support/repo.js";
 
 const SOURCE = `
 CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL);
@@ -463,7 +464,7 @@ describe("restore --tables (real PostgreSQL)", () => {
       [
         "--import",
         "tsx",
-        path.resolve(import.meta.dirname, "../support/restore-tables-child.ts"),
+        inRepo("test/support/restore-tables-child.ts"),
         path.join(repo.dir, "restore-points", "shop", manifest.id),
         path.join(repo.dir, "restore-points", "shop", manifest.id, "manifest.json"),
         db.url,

@@ -20,6 +20,7 @@ import {
   manifestPath,
   passedDrill,
 } from "../support/repository.js";
+import { inRepo } from "../support/repo.js";
 
 async function rejection(promise: Promise<unknown>): Promise<LifelineError> {
   try {
@@ -412,7 +413,7 @@ describe("the per-asset index (status and plan cost does not grow with restore p
       ),
     );
     const script = (k: number) =>
-      `import { LocalRepository } from ${JSON.stringify(path.resolve(import.meta.dirname, "../../src/repository/local-fs/index.ts"))};` +
+      `import { LocalRepository } from ${JSON.stringify(inRepo("src/repository/local-fs/index.ts"))};` +
       `const r = new LocalRepository(${JSON.stringify(dir)});` +
       `for (let i = 0; i < 5; i++) { const t = new Date(Date.UTC(2026, 10, 27, 10, 0, ${k}, i)).toISOString();` +
       ` await r.writeDrillReport({ format: 1, id: t.replace(/[-:]/g, "").replace(/\\.(\\d{3})Z$/, "$1Z"), asset: "app", restorePointId: ${JSON.stringify(ids[k % 3])}, startedAt: t, finishedAt: t, result: "passed", failure: null, scratch: { kind: "embedded", serverVersion: null }, tools: {}, restoreSeconds: 1, verifySeconds: 1, mismatches: [] }); }`;

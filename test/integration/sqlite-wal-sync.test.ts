@@ -13,6 +13,7 @@ import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { coalescedSync, deferredSync, fileSyncer, walSyncFor } from "../../src/catalog/sqlite-wal-sync.js";
 import { tempDir } from "../support/pg.js";
+import { inRepo } from "../support/repo.js";
 
 const work = tempDir("lifeline-wal-sync-");
 after(() => (process.env.KEEP ? undefined : work.remove()));
@@ -195,7 +196,7 @@ function tracedAppends(
   const dir = path.join(work.dir, `traced-${options.name ?? longRunning}`);
   mkdirSync(dir);
   const script = path.join(dir, "append.mts");
-  const catalogModule = path.resolve(import.meta.dirname, "../../src/catalog/index.js");
+  const catalogModule = inRepo("src/catalog/index.js");
   writeFileSync(
     script,
     `import { accessSync } from "node:fs";

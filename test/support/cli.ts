@@ -2,8 +2,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { inRepo } from "./repo.js";
 
-export const CLI = path.resolve(import.meta.dirname, "../../dist/cli/main.js");
+export const CLI = inRepo("dist/cli/main.js");
 
 export interface CliResult {
   code: number | null;

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
+import { inRepo } from "./repo.js";
 
 /** The real PostgreSQL on this machine (CI starts it); every test makes its own databases. */
 export const ADMIN_URL = process.env.LIFELINE_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -53,7 +54,7 @@ export function loadSqlFile(url: string, file: string): void {
   });
 }
 
-export const FIXTURES = path.resolve(import.meta.dirname, "../fixtures");
+export const FIXTURES = inRepo("test/fixtures");
 
 export function tempDir(prefix = "lifeline-test-"): { dir: string; remove(): void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));

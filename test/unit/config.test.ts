@@ -20,6 +20,7 @@ import {
   resolveAsset,
   type LoadedConfig,
 } from "../../src/config/load.js";
+import { inRepo } from "../support/repo.js";
 
 const FILE = "/srv/app/lifeline.yaml";
 
@@ -507,9 +508,9 @@ describe("parseConfig: policy", () => {
   it("every operation kind in the plan snapshot and in the built-in policies is in the registry", async () => {
     const { isOperationKind } = await import("../../src/core/plan/kinds.js");
     const { DEFAULT_POLICY } = await import("../../src/core/plan/policy.js");
-    const snapshot = JSON.parse(
-      readFileSync(path.join(import.meta.dirname, "../fixtures/plan-snapshot.json"), "utf8"),
-    ) as { plan: { operations: { kind: string }[] } }[];
+    const snapshot = JSON.parse(readFileSync(inRepo("test/fixtures/plan-snapshot.json"), "utf8")) as {
+      plan: { operations: { kind: string }[] };
+    }[];
     const kinds = new Set([
       ...snapshot.flatMap((c) => c.plan.operations.map((o) => o.kind)),
       ...DEFAULT_POLICY.flatMap((r) => r.match.kind ?? []),

@@ -8,6 +8,7 @@ import { parseAllDocuments } from "yaml";
 import { installObjects, READ_RESOURCES, type InstallObject } from "../../src/app/k8s-install.js";
 import { cacheRbacRules } from "../../src/kubernetes/informer-cache.js";
 import { installYaml } from "../../src/cli/commands/k8s.js";
+import { inRepo } from "../support/repo.js";
 
 const find = (objects: InstallObject[], kind: string, name?: string) => {
   const o = objects.find((x) => x.kind === kind && (name === undefined || x.metadata.name === name));
@@ -84,9 +85,7 @@ describe("lifeline k8s install: the generated objects", () => {
       assert.ok(read.includes(needed), needed);
     // Exactly what the cluster adapter lists (its read("...") calls), no more.
     const listed = [
-      ...readFileSync(new URL("../../src/kubernetes/cluster.ts", import.meta.url), "utf8").matchAll(
-        /read\("([a-z]+)"/g,
-      ),
+      ...readFileSync(inRepo("src/kubernetes/cluster.ts"), "utf8").matchAll(/read\("([a-z]+)"/g),
     ].map((m) => m[1]);
     assert.deepEqual(READ_RESOURCES.flatMap((r) => r.resources).sort(), listed.sort());
     // And exactly what `lifeline serve`'s informers watch, each with get, list and watch.

@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
+import { REPO } from "../support/repo.js";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const root = REPO;
 
 /** The pid of `sleep MARKER` (unique to the test), or null. */
 function pidOf(marker: string): number | null {

@@ -4,11 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import path from "node:path";
 import { describe, it } from "node:test";
 import { parseDocument } from "yaml";
+import { inRepo } from "../support/repo.js";
 
-const readme = readFileSync(path.resolve(import.meta.dirname, "../../README.md"), "utf8");
+const readme = readFileSync(inRepo("README.md"), "utf8");
 const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
 
 describe("README's YAML examples", () => {
