@@ -16,6 +16,7 @@ import {
   type CreateObject,
   type CreateOutcome,
   type InstallObject,
+  type ReadObject,
 } from "../ports/installer.js";
 
 export { objectLabel, type InstallObject };
@@ -346,6 +347,63 @@ export function installObjects(options: InstallOptions): InstallObject[] {
     },
   );
   return objects;
+}
+
+/**
+ * The cluster-wide objects of an install (ClusterRoleBinding, ValidatingWebhookConfiguration) have
+ * fixed names: one install per cluster. When they already exist for an install in another
+ * namespace, creating the rest would leave the new service account without its binding and the
+ * webhook calling the other namespace's Service, with nothing said. The namespaces found, or none.
+ */
+export function otherInstall(
+  objects: readonly InstallObject[],
+  existing: readonly (InstallObject | null)[],
+  namespace: string,
+): { namespace: string; objects: string[] } | null {
+  const found = new Map<string, string[]>();
+  const note = (ns: unknown, o: InstallObject) => {
+    if (typeof ns !== "string" || ns === namespace) return;
+    found.set(ns, [...(found.get(ns) ?? []), objectLabel(o)]);
+  };
+  objects.forEach((o, i) => {
+    const e = existing[i];
+    if (!e) return;
+    if (o.kind === "ClusterRoleBinding") {
+      const subjects = Array.isArray(e.subjects)
+        ? (e.subjects as { kind?: unknown; namespace?: unknown }[])
+        : [];
+      for (const s of subjects) if (s.kind === "ServiceAccount") note(s.namespace, o);
+    }
+    if (o.kind === "ValidatingWebhookConfiguration") {
+      const hooks = Array.isArray(e.webhooks)
+        ? (e.webhooks as { clientConfig?: { service?: { namespace?: unknown } } }[])
+        : [];
+      for (const h of hooks) note(h.clientConfig?.service?.namespace, o);
+    }
+  });
+  const [first] = [...found];
+  return first ? { namespace: first[0], objects: [...new Set(first[1])] } : null;
+}
+
+/** Refuses, before anything is created, an install beside another namespace's (see otherInstall). */
+export async function checkNoOtherInstall(
+  objects: readonly InstallObject[],
+  read: ReadObject,
+  namespace: string,
+  context: string,
+): Promise<void> {
+  const clusterWide = objects.filter(
+    (o) => o.kind === "ClusterRoleBinding" || o.kind === "ValidatingWebhookConfiguration",
+  );
+  const existing = await Promise.all(clusterWide.map((o) => read(o)));
+  const other = otherInstall(clusterWide, existing, namespace);
+  if (!other) return;
+  throw new LifelineError({
+    code: "K8S_OTHER_INSTALL",
+    kind: "usage",
+    message: `lifeline is already installed in namespace "${other.namespace}" on context "${context}" (${other.objects.join(", ")} name it); its cluster-wide objects have fixed names, so there is one install per cluster; nothing was created`,
+    fix: `keep that install (lifeline k8s install -n ${other.namespace} --apply), or remove it first: lifeline k8s install -n ${other.namespace} | kubectl delete -f -`,
+  });
 }
 
 export interface ApplyResult {

@@ -1,5 +1,5 @@
 import { KubernetesObjectApi, type KubernetesObject } from "@kubernetes/client-node";
-import { objectLabel, type CreateObject, type InstallObject } from "../ports/installer.js";
+import { objectLabel, type CreateObject, type InstallObject, type ReadObject } from "../ports/installer.js";
 import { LifelineError } from "../core/errors.js";
 import { redactUrl } from "../core/redact.js";
 import type { ClusterSelection } from "../ports/cluster.js";
@@ -12,7 +12,11 @@ function statusCode(error: unknown): number | null {
 }
 
 /** Creates objects of any kind the cluster serves (found by discovery), never replacing one. */
-export function objectCreator(selection: ClusterSelection): { context: string; create: CreateObject } {
+export function objectCreator(selection: ClusterSelection): {
+  context: string;
+  create: CreateObject;
+  read: ReadObject;
+} {
   const kc = loadKubeConfig(selection);
   const context = kc.getCurrentContext();
   const server = redactUrl(kc.getCurrentCluster()?.server ?? "(unknown server)");
@@ -45,5 +49,24 @@ export function objectCreator(selection: ClusterSelection): { context: string; c
       });
     }
   };
-  return { context, create };
+  const read: ReadObject = async (object: InstallObject) => {
+    try {
+      const { apiVersion, kind, metadata } = object;
+      const found = await api.read({
+        apiVersion,
+        kind,
+        metadata: { name: metadata.name, ...(metadata.namespace ? { namespace: metadata.namespace } : {}) },
+      });
+      return found as unknown as InstallObject;
+    } catch (error) {
+      if (statusCode(error) === 404) return null;
+      throw new LifelineError({
+        code: "K8S_READ_FAILED",
+        kind: "runtime",
+        message: `could not read ${objectLabel(object)} on context "${context}" at ${server}: ${error instanceof Error ? (error.message.split("\n")[0] ?? "error") : String(error)}`,
+        fix: "check the cluster answers (kubectl get ns) and that your credentials may read cluster-wide objects; nothing was created",
+      });
+    }
+  };
+  return { context, create, read };
 }

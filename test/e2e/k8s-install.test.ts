@@ -93,6 +93,28 @@ describe("lifeline k8s install against the simulated cluster", () => {
     assert.match(second.stdout, /0 created, 9 already there/);
   });
 
+  it("--apply into another namespace beside an existing install is refused before anything is created", async () => {
+    const first = await run(["k8s", "install", "--apply", "--yes"]);
+    assert.equal(first.code, 0, first.stderr);
+    const second = await run(["k8s", "install", "-n", "other", "--apply", "--yes"]);
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(
+      second.stderr,
+      /already installed in namespace "lifeline" .*ClusterRoleBinding lifeline, ValidatingWebhookConfiguration lifeline.*nothing was created/,
+    );
+    assert.match(second.stderr, /lifeline k8s install -n lifeline \| kubectl delete -f -/);
+    assert.doesNotMatch(second.stderr, /\n\s+at /, "no stack trace");
+    for (const [kind, name] of [
+      ["Namespace", "other"],
+      ["ServiceAccount", "lifeline"],
+      ["Deployment", "lifeline"],
+    ] as const)
+      assert.equal(cluster.server.has(kind, name, kind === "Namespace" ? undefined : "other"), false, kind);
+    // The same namespace again is still fine: the objects are there, kept.
+    const again = await run(["k8s", "install", "--apply", "--yes"]);
+    assert.equal(again.code, 0, again.stderr);
+  });
+
   it("--apply without a terminal and without --yes changes nothing (exit 2)", async () => {
     const refused = await run(["k8s", "install", "--apply"]);
     assert.equal(refused.code, 2, refused.stderr);

@@ -5,7 +5,12 @@ import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { parseAllDocuments } from "yaml";
-import { installObjects, READ_RESOURCES, type InstallObject } from "../../src/app/k8s-install.js";
+import {
+  installObjects,
+  otherInstall,
+  READ_RESOURCES,
+  type InstallObject,
+} from "../../src/app/k8s-install.js";
 import { cacheRbacRules } from "../../src/kubernetes/informer-cache.js";
 import { installYaml } from "../../src/cli/commands/k8s.js";
 import { inRepo } from "../support/repo.js";
@@ -306,5 +311,35 @@ describe("the starter lifeline.yaml in the ConfigMap", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("one install per cluster (otherInstall)", () => {
+  const objects = installObjects({
+    namespace: "lifeline",
+    image: "lifeline/lifeline:0.1.0",
+    replicas: 2,
+    certManager: false,
+  });
+  const clusterWide = objects.filter(
+    (o) => o.kind === "ClusterRoleBinding" || o.kind === "ValidatingWebhookConfiguration",
+  );
+
+  it("objects that exist for the same namespace are no conflict; none at all neither", () => {
+    assert.equal(otherInstall(clusterWide, clusterWide, "lifeline"), null);
+    assert.equal(otherInstall(clusterWide, [null, null], "lifeline"), null);
+  });
+
+  it("a binding and a webhook made for another namespace name that install", () => {
+    const mine = installObjects({
+      namespace: "other",
+      image: "lifeline/lifeline:0.1.0",
+      replicas: 2,
+      certManager: false,
+    }).filter((o) => o.kind === "ClusterRoleBinding" || o.kind === "ValidatingWebhookConfiguration");
+    assert.deepEqual(otherInstall(mine, clusterWide, "other"), {
+      namespace: "lifeline",
+      objects: ["ClusterRoleBinding lifeline", "ValidatingWebhookConfiguration lifeline"],
+    });
   });
 });

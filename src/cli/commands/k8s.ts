@@ -195,7 +195,8 @@ Exit codes: 0 printed or created; 1 runtime error; 2 usage error or not confirme
           });
         }
         // Loaded here: its certificate code is not needed by any other command (see k8s-install-names.ts).
-        const { applyInstall, installObjects } = await import("../../app/k8s-install.js");
+        const { applyInstall, checkNoOtherInstall, installObjects } =
+          await import("../../app/k8s-install.js");
         const objects = installObjects({
           namespace: opts.namespace,
           image: opts.image,
@@ -210,7 +211,8 @@ Exit codes: 0 printed or created; 1 runtime error; 2 usage error or not confirme
         const loaded = loadOptional(options);
         const selection = kubernetesSettings(loaded, opts);
         const { objectCreator } = await import("../../kubernetes/install.js");
-        const { context, create } = objectCreator(selection);
+        const { context, create, read } = objectCreator(selection);
+        await checkNoOtherInstall(objects, read, opts.namespace, context);
         if (!options.json) {
           out(`lifeline k8s install on context "${context}" creates:`);
           for (const o of objects) out(`  ${objectLabel(o)}`);
