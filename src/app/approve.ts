@@ -2,7 +2,8 @@ import type { AuditEntry } from "../core/audit/chain.js";
 import { formatDuration } from "../core/duration.js";
 import { LifelineError } from "../core/errors.js";
 import type { Approval, PlanRecord } from "../core/approval/approval.js";
-import { announce, auditInput, findRecordedPlan, newId, type GateDeps } from "./gate.js";
+import type { Requirement, Verdict } from "../core/plan/policy.js";
+import { announce, auditInput, findRecordedPlan, newId, reviewRecordedPlan, type GateDeps } from "./gate.js";
 
 export interface ApproveResult {
   approval: Approval;
@@ -19,8 +20,11 @@ export async function approve(
     ttlSeconds: number;
     /** Executions it authorises (default 1: used by the first execution). */
     uses?: number;
-    /** Called with the plan before anything is recorded (the approver sees what they approve). */
-    review?: (plan: PlanRecord) => void;
+    /**
+     * Called with the plan before anything is recorded (the approver sees what they approve), and
+     * its requirements and verdict judged with the approvals it already has.
+     */
+    review?: (plan: PlanRecord, judged: { requirements: Requirement[]; verdict: Verdict }) => void;
   },
 ): Promise<ApproveResult> {
   const uses = input.uses ?? 1;
@@ -33,7 +37,10 @@ export async function approve(
     });
   }
   const plan = await findRecordedPlan(deps.catalog, input.planId);
-  input.review?.(plan);
+  if (input.review) {
+    const { requirements, verdict } = await reviewRecordedPlan(deps.catalog, plan, deps.clock.now());
+    input.review(plan, { requirements, verdict });
+  }
   if (plan.requestedBy.id.toLowerCase() === deps.identity.id.toLowerCase()) {
     throw new LifelineError({
       code: "SELF_APPROVAL",

@@ -7,7 +7,14 @@ import {
   type BreakGlass,
   type PlanRecord,
 } from "../core/approval/approval.js";
-import { decideApprovals, liveApprovals, type Decision } from "../core/approval/decide.js";
+import {
+  decideApprovals,
+  judgeRecordedPlan,
+  liveApprovals,
+  recordedRequirements,
+  type Decision,
+} from "../core/approval/decide.js";
+import type { Requirement, Verdict } from "../core/plan/policy.js";
 import { redactValue, secrets } from "../core/redact.js";
 import type { Catalog } from "../ports/catalog.js";
 import type { Clock } from "../ports/clock.js";
@@ -102,6 +109,28 @@ export async function vouchedApprovalsFor(
     stored.map((a) => a.id),
   );
   return vouchedApprovals(stored, entries);
+}
+
+/** A recorded plan's approvals, and its requirements and verdict judged with them at `now` (show, approve). */
+export async function reviewRecordedPlan(
+  catalog: Catalog,
+  plan: PlanRecord,
+  now: Date,
+): Promise<{
+  vouched: ReturnType<typeof vouchedApprovals>;
+  requirements: Requirement[];
+  verdict: Verdict;
+}> {
+  const vouched = await vouchedApprovalsFor(catalog, plan.planId);
+  const judged = judgeRecordedPlan({
+    planId: plan.planId,
+    verdict: plan.verdict,
+    requirements: recordedRequirements(plan.document),
+    requester: plan.requestedBy.id,
+    now,
+    vouched,
+  });
+  return { vouched, ...judged };
 }
 
 /** Break-glass grants active at `now` that the audit log vouches for (what `run` and `status` honour). */

@@ -84,6 +84,39 @@ describe("the gate's promises, end to end", () => {
     assert.match(approved.stdout, /Approved plan .* for alice: UPDATE products/);
     assert.match(approved.stdout, /for one execution/);
 
+    // Once approved, the plan's requirements are judged with its approvals: the approval line no
+    // longer says "0 so far" above the valid approval it lists (show, and approve by a third person).
+    const approvedShown = await as("carol", ["show", planId]);
+    assert.equal(approvedShown.code, 0, approvedShown.stderr);
+    assert.match(approvedShown.stdout, /^Plan [0-9a-f]{12} for shop: ALLOW$/m);
+    assert.match(
+      approvedShown.stdout,
+      /✓ 1 approval of plan [0-9a-f]{12} by another person: bob \("stock recount"\) \(1 so far\)/,
+    );
+    assert.doesNotMatch(approvedShown.stdout, /✗ 1 approval|0 so far/);
+    assert.match(approvedShown.stdout, /by bob: valid \(0 of 1 use taken\)/);
+    // approve prints the plan judged the same way (here the requester, refused after the review).
+    const reviewedAgain = await as("alice", ["approve", planId]);
+    assert.equal(reviewedAgain.code, 3, reviewedAgain.stderr);
+    assert.match(reviewedAgain.stdout, /^Plan [0-9a-f]{12} for shop: ALLOW$/m);
+    assert.match(
+      reviewedAgain.stdout,
+      /✓ 1 approval of plan [0-9a-f]{12} by another person: bob .*\(1 so far\)/,
+    );
+    assert.doesNotMatch(reviewedAgain.stdout, /0 so far/);
+    const shownJson = JSON.parse((await as("carol", ["show", "--json", planId])).stdout) as {
+      verdict: string;
+      requirements: { kind: string; met: boolean }[];
+    };
+    assert.equal(shownJson.verdict, "allow");
+    assert.deepEqual(
+      shownJson.requirements.map((r) => [r.kind, r.met]),
+      [
+        ["verified-restore-point", true],
+        ["approvals", true],
+      ],
+    );
+
     const before = await stock();
     const done = await as("alice", ["run", "shop", "--sql", sql]);
     assert.equal(done.code, 0, done.stdout + done.stderr);

@@ -175,6 +175,26 @@ describe("sizes in a plan's text", () => {
     assert.doesNotMatch(renderStoredPlan(record(discard)), /KiB/);
   });
 
+  it("a recorded recovery plan names its asset's tier in its header, as `restore` printed it", () => {
+    const restorePlan: Plan = {
+      ...sqlPlan,
+      command: { kind: "lifeline", text: "lifeline restore shop --in-place" },
+    };
+    assert.match(renderPlan(restorePlan), /^ {2}asset shop \(production\): REQUIRE/m);
+    const tiers: Record<string, string> = { shop: "production" };
+    assert.equal(renderStoredPlan(record(restorePlan), { tierOf: (a) => tiers[a] }), renderPlan(restorePlan));
+  });
+
+  it("shown with its requirements judged now (approvals given since), the header and the requirements agree", () => {
+    const met = sqlPlan.requirements.map((r) =>
+      r.kind === "approvals" ? { ...r, met: true, detail: "1 approval … by bob (1 so far)", fix: null } : r,
+    );
+    const text = renderStoredPlan(record(sqlPlan), { requirements: met, verdict: "allow" });
+    assert.match(text, /^Plan 7f3a9c01d2e4 for shop: ALLOW$/m);
+    assert.match(text, /✓ 1 approval … by bob \(1 so far\)/);
+    assert.doesNotMatch(text, /0 so far|✗/);
+  });
+
   it("a kubectl plan keeps Kubernetes' binary quantities", () => {
     assert.match(renderPlan(k8sPlan), /pvc shop\/data-0 \(10 GiB\)/);
   });

@@ -74,10 +74,10 @@ Exit codes: 0 approved; 3 refused (you asked for this plan yourself); 2 usage er
             ttlSeconds: ttl,
             uses,
             // The approver sees the plan as the requester saw it, before anything is recorded.
-            review: (plan) => {
+            review: (plan, judged) => {
               if (!options.json)
                 out(
-                  `${renderStoredPlan(plan)}\n\nRequested by ${plan.requestedBy.id} at ${plan.createdAt}\n`,
+                  `${renderStoredPlan(plan, { ...judged, tierOf: (asset) => loaded.config.assets[asset]?.tier })}\n\nRequested by ${plan.requestedBy.id} at ${plan.createdAt}\n`,
                 );
             },
           }),

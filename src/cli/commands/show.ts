@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { CliEnv } from "../env.js";
 import { load } from "../wiring.js";
 import { withCatalog } from "../catalog.js";
-import { findRecordedPlan, vouchedApprovalsFor } from "../../app/gate.js";
+import { findRecordedPlan, reviewRecordedPlan } from "../../app/gate.js";
 import { out, json } from "../io.js";
 import { renderShown } from "../render/gate.js";
 import { usesOf } from "../../core/approval/approval.js";
@@ -34,15 +34,16 @@ Exit codes: 0 shown; 2 no such plan (or the prefix is ambiguous).
       const loaded = load(options);
       const shown = await withCatalog(loaded, async (catalog) => {
         const plan = await findRecordedPlan(catalog, planId);
-        const [vouched, executions, uses, runs] = await Promise.all([
-          vouchedApprovalsFor(catalog, plan.planId),
+        const [review, executions, uses, runs] = await Promise.all([
+          reviewRecordedPlan(catalog, plan, new Date()),
           catalog.executionsFor(plan.planId),
           catalog.audit({ kind: "use", planId: plan.planId }),
           catalog.audit({ kind: "run", planId: plan.planId }),
         ]);
-        return { plan, vouched, executions, uses, unfinished: unfinishedExecutions(runs) };
+        return { plan, review, executions, uses, unfinished: unfinishedExecutions(runs) };
       });
-      const { plan, vouched, executions, uses, unfinished } = shown;
+      const { plan, review, executions, uses, unfinished } = shown;
+      const { vouched } = review;
       const now = Date.now();
       const approvals = [
         ...vouched.approvals.map((a) => ({ approval: a, counts: true, why: null as string | null })),
@@ -77,6 +78,10 @@ Exit codes: 0 shown; 2 no such plan (or the prefix is ambiguous).
           createdAt: plan.createdAt,
           command: plan.command,
           plan: plan.document,
+          // The plan's requirements and verdict judged with its approvals now (the document keeps
+          // them as they were when it was planned).
+          verdict: review.verdict,
+          requirements: review.requirements,
           approvals,
           uses: uses.map((u) => ({
             seq: u.seq,
@@ -89,6 +94,12 @@ Exit codes: 0 shown; 2 no such plan (or the prefix is ambiguous).
         });
         return;
       }
-      out(renderShown(plan, approvals, executions, unfinished));
+      out(
+        renderShown(plan, approvals, executions, unfinished, {
+          requirements: review.requirements,
+          verdict: review.verdict,
+          tierOf: (asset) => loaded.config.assets[asset]?.tier,
+        }),
+      );
     });
 }

@@ -2,7 +2,7 @@ import { formatDuration } from "../../core/duration.js";
 import type { UnfinishedExecution } from "../../core/audit/runs.js";
 import type { BreakGlass, PlanRecord, StatementResult } from "../../core/approval/approval.js";
 import { renderStatements } from "./run.js";
-import { renderStoredPlan } from "./stored-plan.js";
+import { renderStoredPlan, type StoredPlanView } from "./stored-plan.js";
 
 export function renderBreakGlass(grants: readonly BreakGlass[], now: Date): string[] {
   return grants.map(
@@ -32,8 +32,13 @@ export function renderShown(
     detail: string | null;
   }[],
   unfinished: readonly UnfinishedExecution[] = [],
+  view: StoredPlanView = {},
 ): string {
-  const lines = [renderStoredPlan(plan), "", `Requested by ${plan.requestedBy.id} at ${plan.createdAt}`];
+  const lines = [
+    renderStoredPlan(plan, view),
+    "",
+    `Requested by ${plan.requestedBy.id} at ${plan.createdAt}`,
+  ];
   lines.push("", "Approvals");
   if (approvals.length === 0)
     lines.push(

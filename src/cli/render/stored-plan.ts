@@ -6,7 +6,14 @@
  */
 import type { AssetAssessment, Consumer, Plan } from "../../core/plan/plan.js";
 import type { DataLoss } from "../../core/plan/operation.js";
-import type { AffectedObject, Dependent, PlannedOperation, Recoverability } from "../../core/plan/policy.js";
+import type {
+  AffectedObject,
+  Dependent,
+  PlannedOperation,
+  Recoverability,
+  Requirement,
+  Verdict,
+} from "../../core/plan/policy.js";
 import type { PlanRecord } from "../../core/approval/approval.js";
 import { renderPlan } from "./plan.js";
 
@@ -103,14 +110,25 @@ function dependentsAndConsumers(v: unknown): { dependents: Dependent[]; consumer
   return { dependents, consumers };
 }
 
+/**
+ * What is shown of a recorded plan beyond its document: its requirements and verdict judged with
+ * the approvals it has now (see judgeRecordedPlan), and each asset's tier (the document lists the
+ * assets by name; a recovery plan's header names the tier, as `restore` printed it).
+ */
+export interface StoredPlanView {
+  requirements?: Requirement[];
+  verdict?: Verdict;
+  tierOf?: (asset: string) => string | undefined;
+}
+
 /** The plan a stored document describes, in the shape renderPlan takes. */
-export function planFromDocument(record: PlanRecord): Plan {
+export function planFromDocument(record: PlanRecord, view: StoredPlanView = {}): Plan {
   const doc = isDoc(record.document) ? record.document : {};
   const byAsset = isDoc(doc.recoverabilityByAsset) ? doc.recoverabilityByAsset : {};
   const names = list(doc.assets).filter((x): x is string => typeof x === "string");
   const assets: AssetAssessment[] = (names.length > 0 ? names : record.assets).map((name) => ({
     name,
-    tier: "",
+    tier: view.tierOf?.(name) ?? "",
     recoverability: recoverability(byAsset[name]),
   }));
   const command = isDoc(doc.command) ? doc.command : {};
@@ -124,16 +142,17 @@ export function planFromDocument(record: PlanRecord): Plan {
       text: str(command.text, record.command.text),
     },
     cluster: cluster ? { context: str(cluster.context), server: str(cluster.server) } : null,
-    verdict: (strOrNull(doc.verdict) ?? record.verdict) as Plan["verdict"],
+    verdict: view.verdict ?? ((strOrNull(doc.verdict) ?? record.verdict) as Plan["verdict"]),
     operations: list(doc.operations).map(operation),
     ...dependentsAndConsumers(doc.dependents),
     recoverability: recoverability(doc.recoverability),
-    requirements: list(doc.requirements).filter(isDoc) as unknown as Plan["requirements"],
+    requirements:
+      view.requirements ?? (list(doc.requirements).filter(isDoc) as unknown as Plan["requirements"]),
     planningMs: num(doc.planningMs) ?? 0,
   };
 }
 
 /** The recorded plan as `plan` printed it. */
-export function renderStoredPlan(record: PlanRecord): string {
-  return renderPlan(planFromDocument(record));
+export function renderStoredPlan(record: PlanRecord, view: StoredPlanView = {}): string {
+  return renderPlan(planFromDocument(record, view));
 }

@@ -230,7 +230,7 @@ export function withApprovals(
       return {
         ...r,
         met: true,
-        detail: `${needed} approval${needed > 1 ? "s" : ""} of plan ${input.planId.slice(0, 12)} by another person: ${input.valid.map((a) => `${a.approver.id}${a.comment ? ` ("${a.comment}")` : ""}`).join(", ")}`,
+        detail: `${needed} approval${needed > 1 ? "s" : ""} of plan ${input.planId.slice(0, 12)} by another person: ${input.valid.map((a) => `${a.approver.id}${a.comment ? ` ("${a.comment}")` : ""}`).join(", ")} (${have} so far)`,
         fix: null,
       };
     }

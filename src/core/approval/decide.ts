@@ -83,3 +83,50 @@ export function liveApprovals(
       a.revokedAt === null && new Date(a.expiresAt).getTime() > at && (used.get(a.id) ?? 0) < usesOf(a.uses),
   );
 }
+
+/** The requirements a recorded plan's document lists (`plan --json`'s `requirements`), as far as they are readable. */
+export function recordedRequirements(document: unknown): Requirement[] {
+  const doc = document !== null && typeof document === "object" ? (document as Record<string, unknown>) : {};
+  const list = Array.isArray(doc.requirements) ? (doc.requirements as unknown[]) : [];
+  return list.filter(
+    (r): r is Requirement =>
+      r !== null &&
+      typeof r === "object" &&
+      typeof (r as Requirement).kind === "string" &&
+      typeof (r as Requirement).met === "boolean" &&
+      typeof (r as Requirement).detail === "string",
+  );
+}
+
+/**
+ * A recorded plan's requirements judged with the approvals it has now (`show`, `approve`): the
+ * document keeps them as they were when it was planned ("0 so far"), which contradicts the
+ * approvals listed beside it once someone approved. Counted as when its requester runs it
+ * (another person, live, vouched by the audit log); a break-glass grant is not counted here (it
+ * belongs to whoever runs, and `run` checks it), nor are the other requirements judged again (a
+ * restore point's age is checked when it runs).
+ */
+export function judgeRecordedPlan(input: {
+  planId: string;
+  /** As recorded: kept when the plan needs no approvals (or its requirements cannot be read). */
+  verdict: Verdict;
+  requirements: readonly Requirement[];
+  requester: string;
+  now: Date;
+  vouched: VouchedApprovals;
+}): { verdict: Verdict; requirements: Requirement[] } {
+  if (!input.requirements.some((r) => r.kind === "approvals"))
+    return { verdict: input.verdict, requirements: [...input.requirements] };
+  const counted = countingApprovals(input.vouched.approvals, {
+    planId: input.planId,
+    runner: input.requester,
+    now: input.now,
+    used: input.vouched.used,
+  });
+  const { verdict, requirements } = withApprovals(input.requirements, {
+    valid: counted.valid,
+    breakGlass: null,
+    planId: input.planId,
+  });
+  return { verdict, requirements };
+}
