@@ -4,6 +4,7 @@
  * copy), but every attempt that reaches a target is recorded in the audit log (kind "standby").
  */
 import { LifelineError, isLifelineError, type ErrorCode } from "../core/errors.js";
+import { withoutPassword } from "../core/redact.js";
 import type { Manifest } from "../core/restore-point/restore-point.js";
 import {
   SYSTEM_DATABASES,
@@ -32,25 +33,14 @@ export interface StandbyRequest {
 
 export interface StandbyOutcome {
   standby: StandbyResult;
-  /** The connection URL dependents use: the standby's, without password. */
+  /** The connection URL dependents use: the standby's, its password masked (as restore shows its target). */
   url: string;
   /** Snapshot time of the restore point it serves (its age is the data dependents do not see). */
   snapshotTime: string | null;
   ageSeconds: number | null;
 }
 
-/** The URL without its password (user info and ?password= / ?sslpassword= parameters). */
-export function withoutPassword(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.password = "";
-    parsed.searchParams.delete("password");
-    parsed.searchParams.delete("sslpassword");
-    return parsed.toString();
-  } catch {
-    return url;
-  }
-}
+export { withoutPassword };
 
 interface Endpoint {
   host: string;
@@ -123,7 +113,7 @@ function chooseTarget(
     if (request.refresh && !current) {
       throw standbyError(
         "NO_STANDBY",
-        `${withoutPassword(target.url)} is not a standby of ${name}${recorded.length > 0 ? ` (its standbys: ${recorded.map((s) => s.target).join(", ")})` : ""}`,
+        `${target.display} is not a standby of ${name}${recorded.length > 0 ? ` (its standbys: ${recorded.map((s) => s.target).join(", ")})` : ""}`,
         recorded.length > 0
           ? `refresh one of them: lifeline standby ${name} --refresh --to <its URL>`
           : `create one first: ${example}`,
@@ -273,7 +263,8 @@ export async function standby(
   const entries = await deps.catalog.audit({ asset: asset.name, kind: "standby" });
   const recorded = recoveryState(entries).standbys.filter((s) => s.asset === asset.name);
   const { target, current } = chooseTarget(request, recorded, (url) => engine.target(url));
-  const url = withoutPassword(target.url);
+  // Shown and recorded as restore shows and records its target: the password masked (redactUrl).
+  const url = target.display;
   const database = databaseOf(target.url);
   refuseDatabaseName(database, url, withDatabaseName(url, `${databaseOf(asset.url) || asset.name}_standby`));
   if (sameDatabase(target.url, asset.url)) {

@@ -95,6 +95,23 @@ export function redactUrl(url: string): string {
   return maskUrls(url, new Masker(), true);
 }
 
+/**
+ * The connection URL without any password (user info and ?password= / ?sslpassword= parameters),
+ * masked or not: what names the same database whatever password, if any, it was given with. For
+ * comparing and keying; what is shown is redactUrl's.
+ */
+export function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.password = "";
+    parsed.searchParams.delete("password");
+    parsed.searchParams.delete("sslpassword");
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
 /** URL passwords in free text (a message, a shell command): the URL does not span the whole text. */
 function maskUrlsInText(text: string, m: Masker): string {
   return maskPasswordParams(text.replace(URL_PASSWORD, urlPassword(m, true)), m);

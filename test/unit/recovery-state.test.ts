@@ -108,6 +108,25 @@ describe("recoveryState", () => {
     assert.equal(state.standbys[0]?.at, created.at);
   });
 
+  it("a standby recorded without its password and refreshed since (recorded masked) is one standby", () => {
+    const state = recoveryState([
+      entry("standby", "shop", standby({ target: "postgres://admin@db2:5432/shop_standby" })),
+      entry(
+        "standby",
+        "shop",
+        standby({
+          target: "postgres://admin:*****@db2:5432/shop_standby",
+          restorePointId: "20261127T110000Z-bbbbbb",
+          replaced: "20261127T090000Z-aaaaaa",
+        }),
+      ),
+    ]);
+    assert.deepEqual(
+      state.standbys.map((s) => [s.target, s.restorePointId]),
+      [["postgres://admin:*****@db2:5432/shop_standby", "20261127T110000Z-bbbbbb"]],
+    );
+  });
+
   it("a refresh that succeeds replaces the standby's restore point (one standby per target)", () => {
     const state = recoveryState([
       entry("standby", "shop", standby({})),

@@ -4,6 +4,7 @@
  * durations (the RTO a real restore measured). Pure: the caller passes the entries in chain order.
  */
 import type { AuditEntry } from "../audit/chain.js";
+import { withoutPassword } from "../redact.js";
 import type { DiscardAudit, RestoreAudit, StandbyAudit } from "./restore.js";
 
 export interface PreviousDatabase {
@@ -106,7 +107,9 @@ export function recoveryState(entries: readonly AuditEntry[]): RecoveryState {
       const s = asStandby(entry.data);
       // A failed refresh leaves the previous standby serving.
       if (!s || s.result !== "succeeded") continue;
-      standbys.set(s.target, {
+      // Keyed without the password: a standby recorded before its URL was shown masked (no
+      // password at all) is the same standby as one recorded since (`*****`).
+      standbys.set(withoutPassword(s.target), {
         asset: entry.asset,
         target: s.target,
         database: s.database,
