@@ -62,12 +62,14 @@ export function register(program: Command, env: CliEnv): void {
       "Change an encrypted repository's passphrase: its master key is rewrapped, no data is re-encrypted. The current passphrase comes from lifeline.yaml, the new one from an environment variable.",
     )
     .requiredOption("--new-from-env <variable>", "environment variable holding the new passphrase")
+    .option("--json", "print one JSON document on stdout (never the passphrase)")
     .addHelpText(
       "after",
-      "\nExample:\n  LIFELINE_NEW_PASSPHRASE=… lifeline repository passphrase --new-from-env LIFELINE_NEW_PASSPHRASE\n  (then set repository.encryption.passphrase's variable to the new passphrase)\n",
+      "\nExample:\n  LIFELINE_NEW_PASSPHRASE=… lifeline repository passphrase --new-from-env LIFELINE_NEW_PASSPHRASE\n  (then set repository.encryption.passphrase's variable to the new passphrase)\n  LIFELINE_NEW_PASSPHRASE=… lifeline repository passphrase --new-from-env LIFELINE_NEW_PASSPHRASE --json\n\nExit codes: 0 changed; 2 refused (not set or too short, the repository is not encrypted, the current passphrase does not open it; nothing changed).\n",
     )
     .action(async (opts: { newFromEnv: string }, command: Command) => {
-      const loaded = load(env.globals(command));
+      const options = env.globals(command);
+      const loaded = load(options);
       const repo = repositoryFor(loaded);
       const next = process.env[opts.newFromEnv] ?? "";
       if (next.length < 8)
@@ -82,11 +84,20 @@ export function register(program: Command, env: CliEnv): void {
           code: "REPOSITORY_ENCRYPTION",
           kind: "usage",
           message: `${repo.location} is not encrypted (encryption is for repositories in object storage)`,
+          fix: "nothing to change: a repository in a directory has no passphrase (encryption needs repository.url s3://… with repository.encryption.passphrase)",
         });
-      await repo.changePassphrase(next);
-      out(
-        `the passphrase of ${repo.location} is changed; set repository.encryption.passphrase to the new one`,
-      );
+      const changed = await repo.changePassphrase(next);
+      if (options.json)
+        json({
+          location: repo.location,
+          encrypted: true,
+          keyFile: changed.keyFile,
+          removedKeyFiles: changed.removedKeyFiles,
+        });
+      else
+        out(
+          `the passphrase of ${repo.location} is changed; set repository.encryption.passphrase to the new one`,
+        );
     });
 
   repository

@@ -328,7 +328,7 @@ export class S3Repository implements Repository {
    * written and read back first; then every other key file is deleted (those of earlier, perhaps
    * interrupted, changes too): no older passphrase opens the repository afterwards.
    */
-  async changePassphrase(next: string): Promise<void> {
+  async changePassphrase(next: string): Promise<{ keyFile: string; removedKeyFiles: number }> {
     const cipher = await this.cipher(false);
     const master = this.masterKey;
     if (!cipher || !master)
@@ -349,8 +349,14 @@ export class S3Repository implements Repository {
         message: `${this.location}/${name}: the new key file does not read back as written; the passphrase was not changed (the old one still opens the repository)`,
         fix: "run lifeline repository passphrase again; if it persists, check the store",
       });
-    for (const k of await this.readKeyFiles()) if (k.name !== name) await this.store.delete(k.name);
+    let removedKeyFiles = 0;
+    for (const k of await this.readKeyFiles())
+      if (k.name !== name) {
+        await this.store.delete(k.name);
+        removedKeyFiles++;
+      }
     this.keyName = name;
+    return { keyFile: name, removedKeyFiles };
   }
 
   /** Every object under keys/, parsed (or why not). */
