@@ -62,6 +62,35 @@ export function reasonOf(error: unknown): string {
   return error instanceof Error ? (error.message.split("\n")[0] ?? "error") : String(error);
 }
 
+/** The message of the Status object the API answered with (an ApiException's body), if any. */
+export function apiStatusMessage(error: unknown): string | null {
+  if (typeof error !== "object" || error === null || !("body" in error)) return null;
+  let body: unknown = (error as { body: unknown }).body;
+  if (typeof body === "string") {
+    try {
+      body = JSON.parse(body) as unknown;
+    } catch {
+      return null;
+    }
+  }
+  const message = typeof body === "object" && body !== null ? (body as { message?: unknown }).message : null;
+  return typeof message === "string" && message.trim() !== "" ? message.trim() : null;
+}
+
+/**
+ * A refusal by a validating admission webhook, as kube-apiserver words it
+ * (`admission webhook "<name>" denied the request: <message>`, webhook/errors/statuserror.go):
+ * the webhook's name and its message. Null for anything else (a 403 from RBAC among them).
+ */
+export function webhookDenial(error: unknown): { webhook: string; message: string | null } | null {
+  const text = apiStatusMessage(error);
+  const m = text
+    ? /^admission webhook "([^"]+)" denied the request(?::\s*([\s\S]*)| without explanation)?$/.exec(text)
+    : null;
+  if (!m) return null;
+  return { webhook: m[1] ?? "", message: m[2]?.trim() || null };
+}
+
 function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -304,10 +333,19 @@ export class KubernetesCluster implements Cluster {
     } catch (error) {
       if (isConnectionError(error) && statusCode(error) === null) throw this.unreachable(error);
       const code = statusCode(error);
+      const denial = webhookDenial(error);
+      if (denial) {
+        throw new LifelineError({
+          code: "K8S_PATCH_DENIED",
+          kind: "runtime",
+          message: `could not set the reclaim policy of pv ${volume} to ${policy}: the admission webhook "${denial.webhook}" denied it${denial.message ? `: ${denial.message}` : " (without a message)"}; pv ${volume} is unchanged`,
+          fix: `the cluster's admission policy, not lifeline or your credentials, refuses this change: ask whoever runs the webhook "${denial.webhook}" (kubectl get validatingwebhookconfigurations) to allow changing persistentVolumeReclaimPolicy to ${policy}, or to change it for you; then run the command again`,
+        });
+      }
       throw new LifelineError({
         code: "K8S_PATCH_FAILED",
         kind: "runtime",
-        message: `could not set the reclaim policy of pv ${volume} to ${policy}: ${code === 422 || code === 409 ? `it is no longer ${expected} (changed since the plan)` : reasonOf(error)}`,
+        message: `could not set the reclaim policy of pv ${volume} to ${policy}: ${code === 422 || code === 409 ? `it is no longer ${expected} (changed since the plan)` : code === 403 ? `forbidden (403): the credentials may not patch it${apiStatusMessage(error) ? ` (${apiStatusMessage(error)})` : ""}` : reasonOf(error)}`,
         fix:
           code === 403
             ? "the credentials need `patch` on persistentvolumes (cluster-scoped): ask a cluster admin"
