@@ -6,7 +6,7 @@
 import type { AffectedObject, Dependent, PlannedOperation } from "../plan/policy.js";
 import type { KubectlCommand, ParsedCommand } from "./command/index.js";
 import { canonicalCommand, displayCommand, isUnknown } from "./command/index.js";
-import { bindingCovers, bindingTouches, type AssetBinding } from "./binding.js";
+import { bindingCovers, bindingTouches, goneClaim, type AssetBinding } from "./binding.js";
 import { Analyzer } from "./context.js";
 import { findDependents } from "./dependents.js";
 import { helmSteps } from "./helm.js";
@@ -78,9 +78,18 @@ function kubectlSteps(a: Analyzer, cmd: KubectlCommand, manifests: readonly Mani
   }
 }
 
-/** The assets an outcome touches: through its claims and volumes, its namespace or its release. */
-function assetsOf(a: Analyzer, bindings: readonly AssetBinding[], step: Step): string[] {
+/**
+ * The assets an outcome touches: through its claims and volumes, its namespace or its release.
+ * `released`: the assets a volume is attributed to only through its gone claim (see goneClaim),
+ * with the volume and the claim its claimRef names.
+ */
+function assetsOf(
+  a: Analyzer,
+  bindings: readonly AssetBinding[],
+  step: Step,
+): { owners: string[]; released: { asset: string; volume: string; claim: string }[] } {
   const found = new Set<string>();
+  const released: { asset: string; volume: string; claim: string }[] = [];
   const touches = step.outcome.touches;
   const claims = new Set<PersistentVolumeClaim>();
   for (const m of touches) {
@@ -89,6 +98,13 @@ function assetsOf(a: Analyzer, bindings: readonly AssetBinding[], step: Step): s
     const pv = byUid(a.inv.volumes, m.uid);
     const bound = pv?.claim ? claimNamed(a.inv.claims, pv.claim.namespace, pv.claim.name) : undefined;
     if (bound) claims.add(bound);
+    else if (pv?.claim) {
+      const ref = pv.claim;
+      for (const b of bindings.filter((x) => goneClaim(x, ref))) {
+        found.add(b.asset);
+        released.push({ asset: b.asset, volume: pv.name, claim: `${ref.namespace}/${ref.name}` });
+      }
+    }
   }
   for (const b of bindings) {
     const t = step.target;
@@ -105,7 +121,7 @@ function assetsOf(a: Analyzer, bindings: readonly AssetBinding[], step: Step): s
       found.add(b.asset);
     }
   }
-  return [...found].sort();
+  return { owners: [...found].sort(), released };
 }
 
 /** Claims whose data the step destroys (or may) that no asset is bound to. */
@@ -175,10 +191,19 @@ export function analyzeCommand(
   const unbound: number[] = [];
   const operations = steps.map((step, index): PlannedOperation => {
     const o = step.outcome;
-    const owners = assetsOf(a, options.bindings, step);
+    const { owners, released } = assetsOf(a, options.bindings, step);
     for (const name of owners) (assets[name] ??= []).push(index);
     const orphans = unboundClaims(a, options.bindings, o);
-    if ((owners.length === 0 && o.dataLoss !== "none") || orphans.length > 0) unbound.push(index);
+    // A volume attributed through its gone claim only (a name, no labels left to check) is judged
+    // by its asset's rules AND as data no asset is bound to: attributing it never loosens a plan.
+    const releasedLoss = released.length > 0 && o.dataLoss !== "none";
+    if ((owners.length === 0 && o.dataLoss !== "none") || orphans.length > 0 || releasedLoss)
+      unbound.push(index);
+    for (const r of released) {
+      o.notes.push(
+        `volume ${r.volume} is released: its claim ${r.claim} is gone; attributed to asset ${r.asset} by the claim's namespace and name${releasedLoss ? `, and judged as data no asset is bound to as well (lifeline cannot tell that ${r.asset}'s restore points hold it)` : ""}`,
+      );
+    }
     if (orphans.length > 0) {
       o.notes.push(
         `no asset in lifeline.yaml covers ${orphans.map((c) => `pvc ${c}`).join(", ")}: lifeline has no restore point of that data`,

@@ -35,3 +35,19 @@ export function bindingCovers(b: AssetBinding, claim: Meta): boolean {
 export function bindingTouches(b: AssetBinding, meta: Meta): boolean {
   return meta.namespace === b.namespace && (b.release === null || releaseOf(meta) === b.release);
 }
+
+/**
+ * Whether a volume whose claim is gone (Released after its claim was deleted with Retain, or a
+ * claimRef naming a claim that no longer exists) held the asset's data. Only the claimRef is left
+ * (the claim's namespace and name; its labels went with it), so the evidence is its namespace and,
+ * for a binding with a release, the claim's name carrying the release as whole dash-separated parts
+ * (`data-postgresql-primary-0` for release `postgresql`: Helm charts name their claims after the
+ * release). A pvcSelector cannot be checked on labels that are gone: namespace and release decide.
+ * The analysis keeps judging such a volume as data no asset is bound to as well (see analyze.ts):
+ * attributing it only adds the asset's requirements.
+ */
+export function goneClaim(b: AssetBinding, claimRef: { namespace: string; name: string }): boolean {
+  if (claimRef.namespace !== b.namespace) return false;
+  if (!b.release) return true;
+  return `-${claimRef.name}-`.includes(`-${b.release}-`);
+}
