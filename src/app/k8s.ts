@@ -292,33 +292,51 @@ export async function planProtect(
 
 /**
  * Applies a protect plan volume by volume, recording each change as soon as it is made, so an
- * interruption leaves an exact record of what to undo.
+ * interruption leaves an exact record of what to undo. Only protects: putting a volume back to
+ * Delete removes a protection (on production, what the admission webhook denies to kubectl), so
+ * it goes through the gate (unprotect in k8s-unprotect.ts), never through here.
  */
 export async function applyProtect(
   deps: K8sDeps,
   plan: ProtectPlan,
   cluster: Cluster,
 ): Promise<ProtectChange[]> {
-  const stateDir = deps.stateDir;
-  const record: ProtectRecord = (stateDir ? await readRecord(stateDir, plan.asset) : null) ?? {
-    asset: plan.asset,
-    context: plan.context,
-    changes: [],
-  };
+  if (plan.undo || plan.changes.some((c) => c.to !== "Retain")) {
+    throw new LifelineError({
+      code: "UNPROTECT_UNGATED",
+      kind: "usage",
+      message: `putting back the reclaim policies of ${plan.asset} removes a protection and goes through the gate`,
+      fix: `lifeline k8s protect ${plan.asset} --undo (plans each volume, and needs what the policy asks)`,
+    });
+  }
   const done: ProtectChange[] = [];
   for (const change of plan.changes) {
     if (deps.signal.aborted) break;
     await cluster.setReclaimPolicy(change.volume, change.from, change.to, deps.signal);
     done.push(change);
-    if (plan.undo) record.changes = record.changes.filter((c) => c.volume !== change.volume);
-    else {
-      record.changes = record.changes.filter((c) => c.volume !== change.volume);
-      record.changes.push({ ...change, at: new Date().toISOString() });
-    }
-    if (stateDir) {
-      if (record.changes.length === 0) await rm(recordFile(stateDir, plan.asset), { force: true });
-      else await writeRecord(stateDir, record);
-    }
+    await recordProtectChange(deps.stateDir, plan, change, "protected");
   }
   return done;
+}
+
+/**
+ * Keeps the record of what protect changed true after one volume changed: a protected volume is
+ * added (with the policy it had), a volume put back is forgotten. Changes nothing in the cluster.
+ */
+export async function recordProtectChange(
+  stateDir: string | null,
+  plan: Pick<ProtectPlan, "asset" | "context">,
+  change: ProtectChange,
+  what: "protected" | "put back",
+): Promise<void> {
+  if (!stateDir) return;
+  const record: ProtectRecord = (await readRecord(stateDir, plan.asset)) ?? {
+    asset: plan.asset,
+    context: plan.context,
+    changes: [],
+  };
+  record.changes = record.changes.filter((c) => c.volume !== change.volume);
+  if (what === "protected") record.changes.push({ ...change, at: new Date().toISOString() });
+  if (record.changes.length === 0) await rm(recordFile(stateDir, plan.asset), { force: true });
+  else await writeRecord(stateDir, record);
 }

@@ -226,6 +226,32 @@ serve:
     );
   });
 
+  it("k8s protect --undo is no way around it: blocked without approval; approved by another person, its patches pass the webhook", async () => {
+    const reclaim = async (pv: string) =>
+      (await kubectl(["get", "pv", pv, "-o", "jsonpath={.spec.persistentVolumeReclaimPolicy}"])).stdout;
+    // (The primary claim went with the run above: the read replica's volume is left.)
+    const protect = await as("alice@example.com", ["k8s", "protect", "shop", "--yes"]);
+    assert.equal(protect.code, 0, protect.stdout + protect.stderr);
+    assert.equal(await reclaim(SIMULATED.readPv), "Retain");
+    const blocked = await as("alice@example.com", ["k8s", "protect", "shop", "--undo", "--yes", "--json"]);
+    assert.equal(blocked.code, 3, blocked.stdout + blocked.stderr);
+    const plans = (JSON.parse(blocked.stdout) as { plans: { run: { planId: string } }[] }).plans;
+    assert.equal(plans.length, 1);
+    assert.equal(await reclaim(SIMULATED.readPv), "Retain", "nothing changed");
+    for (const p of plans) assert.equal((await as("bob@example.com", ["approve", p.run.planId])).code, 0);
+    const undo = await as("alice@example.com", ["k8s", "protect", "shop", "--undo", "--yes"]);
+    assert.equal(undo.code, 0, undo.stdout + undo.stderr);
+    assert.equal(await reclaim(SIMULATED.readPv), "Delete");
+    const entries = await admissions();
+    const passed = entries.find(
+      (e) =>
+        e.data.name === SIMULATED.readPv &&
+        e.data.result === "allowed" &&
+        /executing/.test(String(e.data.reason)),
+    );
+    assert.match(String(passed?.data.reason), /lifeline run executing approved plan .* as Kubernetes user /);
+  });
+
   it("a claim whose volume is Retain may go; making a production volume's reclaim policy Delete is denied", async () => {
     const kept = await kubectl(["delete", "pvc", SIMULATED.uploadsPvc, "-n", NS]);
     assert.equal(kept.code, 0, kept.stderr);

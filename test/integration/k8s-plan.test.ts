@@ -5,6 +5,9 @@ import path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { planCommand } from "../../src/app/plan-command.js";
 import { applyProtect, planProtect, scan } from "../../src/app/k8s.js";
+import { unprotect } from "../../src/app/k8s-unprotect.js";
+import type { GateDeps } from "../../src/app/gate.js";
+import { openCatalog } from "../../src/catalog/index.js";
 import { DEFAULT_POLICY } from "../../src/core/plan/policy.js";
 import { KubernetesCluster } from "../../src/kubernetes/cluster.js";
 import { readManifests } from "../../src/kubernetes/manifests.js";
@@ -37,6 +40,31 @@ const deps = () => ({
   readManifests: (files: readonly string[], recursive: boolean) => readManifests(files, recursive, dir),
   signal: new AbortController().signal,
   stateDir: path.join(dir, "state"),
+});
+
+/** The gate on a SQLite catalog of this test's directory, as "alice". */
+async function withGate<T>(fn: (gate: GateDeps) => Promise<T>): Promise<T> {
+  const catalog = await openCatalog(path.join(dir, "catalog.db"));
+  try {
+    return await fn({
+      catalog,
+      identity: { id: "alice", source: "env", host: "test", authenticated: false },
+      clock: { now: () => new Date() },
+      notify: async () => [],
+      warn: () => {},
+    });
+  } finally {
+    await catalog.close();
+  }
+}
+
+const undoRequest = (asset: ResolvedAsset) => ({
+  assets: [asset],
+  kubernetes: settings(),
+  asset: asset.name,
+  policy: DEFAULT_POLICY,
+  dryRun: false,
+  document: () => ({}),
 });
 
 function plan(argv: string[], assets: ResolvedAsset[] = [shop]) {
@@ -243,7 +271,7 @@ describe("k8s scan and protect", () => {
     );
   });
 
-  it("protect patches the asset's volumes to Retain, records them, and --undo puts them back", async () => {
+  it("protect patches the asset's volumes to Retain, records them, and --undo puts them back through the gate", async () => {
     const d = deps();
     const { plan: p, cluster: c } = await planProtect(d, {
       assets: [shop],
@@ -267,14 +295,49 @@ describe("k8s scan and protect", () => {
       name: SIMULATED.readPv,
       body: [{ op: "replace", path: "/spec/persistentVolumeReclaimPolicy", value: "Delete" }],
     });
-    const undo = await planProtect(d, { assets: [shop], kubernetes: settings(), asset: "shop", undo: true });
+    // A staging asset: the policy allows removing its protection without an approval.
+    const staging = { ...shop, tier: "staging" };
+    const undo = await withGate((gate) => unprotect({ k8s: d, plan: d, gate }, undoRequest(staging)));
+    assert.equal(undo.status, "executed");
     assert.deepEqual(
-      undo.plan.changes.map((x) => `${x.volume}:${x.from}->${x.to}`),
+      undo.protect.changes.map((x) => `${x.volume}:${x.from}->${x.to}`),
       [`${SIMULATED.primaryPv}:Retain->Delete`],
     );
-    await applyProtect(d, undo.plan, undo.cluster);
+    assert.equal(undo.volumes[0]?.outcome?.plan.operations[0]?.kind, "patch-pv-reclaim-policy-delete");
     const back = await cluster.core.readPersistentVolume({ name: SIMULATED.primaryPv });
     assert.equal(back.spec?.persistentVolumeReclaimPolicy, "Delete");
+  });
+
+  it("protect --undo of a production asset is blocked without an approval, and changes nothing", async () => {
+    const d = deps();
+    const { plan: p, cluster: c } = await planProtect(d, {
+      assets: [shop],
+      kubernetes: settings(),
+      asset: "shop",
+      undo: false,
+    });
+    await applyProtect(d, p, c);
+    const undo = await withGate((gate) => unprotect({ k8s: d, plan: d, gate }, undoRequest(shop)));
+    assert.equal(undo.status, "blocked");
+    assert.deepEqual(undo.done, []);
+    assert.deepEqual(
+      undo.volumes.map((v) => v.outcome?.status),
+      ["blocked", "blocked"],
+    );
+    for (const name of [SIMULATED.primaryPv, SIMULATED.readPv]) {
+      const pv = await cluster.core.readPersistentVolume({ name });
+      assert.equal(pv.spec?.persistentVolumeReclaimPolicy, "Retain", name);
+    }
+    // Nor can the old direct path put a volume back.
+    const direct = await planProtect(d, {
+      assets: [shop],
+      kubernetes: settings(),
+      asset: "shop",
+      undo: true,
+    });
+    await assert.rejects(applyProtect(d, direct.plan, direct.cluster), /goes through the gate/);
+    const pv = await cluster.core.readPersistentVolume({ name: SIMULATED.primaryPv });
+    assert.equal(pv.spec?.persistentVolumeReclaimPolicy, "Retain");
   });
 
   it("protect --undo never sets Delete on a volume whose claim is gone (that would delete it at once)", async () => {
@@ -287,20 +350,53 @@ describe("k8s scan and protect", () => {
     });
     await applyProtect(d, p, c);
     await cluster.core.deleteNamespacedPersistentVolumeClaim({ name: SIMULATED.readPvc, namespace: "shop" });
-    const undo = await planProtect(d, { assets: [shop], kubernetes: settings(), asset: "shop", undo: true });
+    const staging = { ...shop, tier: "staging" };
+    const undo = await withGate((gate) => unprotect({ k8s: d, plan: d, gate }, undoRequest(staging)));
+    assert.equal(undo.status, "executed");
     assert.deepEqual(
-      undo.plan.changes.map((x) => x.volume),
+      undo.done.map((x) => x.volume),
       [SIMULATED.primaryPv],
     );
     assert.match(
-      undo.plan.kept.find((k) => k.volume === SIMULATED.readPv)?.why ?? "",
+      undo.protect.kept.find((k) => k.volume === SIMULATED.readPv)?.why ?? "",
       /claim .* is gone .* would delete the data at once/,
     );
-    await applyProtect(d, undo.plan, undo.cluster);
     assert.equal(
       (await cluster.core.readPersistentVolume({ name: SIMULATED.readPv })).status?.phase,
       "Released",
     );
+  });
+
+  it("a Released volume is attributed to the asset of its gone claim, and judged at least as strictly", async () => {
+    const d = deps();
+    const { plan: p, cluster: c } = await planProtect(d, {
+      assets: [shop],
+      kubernetes: settings(),
+      asset: "shop",
+      undo: false,
+    });
+    await applyProtect(d, p, c);
+    await cluster.core.deleteNamespacedPersistentVolumeClaim({ name: SIMULATED.readPvc, namespace: "shop" });
+    const released = await plan([
+      "kubectl",
+      "patch",
+      "pv",
+      SIMULATED.readPv,
+      "-p",
+      '{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}',
+    ]);
+    assert.equal(released.operations[0]?.dataLoss, "destructive");
+    assert.deepEqual(
+      released.assets.map((a) => a.name),
+      ["shop"],
+    );
+    assert.equal(released.unbound, true, "still judged as data no asset is bound to");
+    assert.equal(released.verdict, "require");
+    assert.deepEqual(released.requirements.map((r) => r.kind).sort(), [
+      "approvals",
+      "verified-restore-point",
+    ]);
+    assert.ok(released.operations[0]?.notes.some((n) => n.includes("is released")));
   });
 
   it("protect does not overwrite a policy changed since its plan", async () => {

@@ -1,11 +1,23 @@
 import type { Command } from "commander";
 import type { CliEnv } from "../env.js";
-import { load, loadOptional, boundAssets, kubernetesSettings } from "../wiring.js";
+import { load, loadOptional, boundAssets, kubernetesSettings, secretDigest } from "../wiring.js";
 import { LifelineError, EXIT_CODES } from "../../core/errors.js";
 import { confirm, err, interactive, json, out, terminalProgress } from "../io.js";
-import { scan, planProtect, applyProtect } from "../../app/k8s.js";
-import { renderScan, scanJson, renderProtectPlan, renderProtectDone } from "../render/k8s.js";
-import { k8sDeps, kubernetesFlags } from "../kubernetes.js";
+import { scan, planProtect, applyProtect, type K8sDeps } from "../../app/k8s.js";
+import { unprotect, type UnprotectStatus } from "../../app/k8s-unprotect.js";
+import { policyRules, type LoadedConfig } from "../../config/load.js";
+import { gateDeps, withCatalog } from "../catalog.js";
+import {
+  renderScan,
+  scanJson,
+  renderProtectPlan,
+  renderProtectDone,
+  renderUnprotectPlans,
+  renderUnprotectResult,
+  unprotectJson,
+} from "../render/k8s.js";
+import { planJson } from "../render/plan.js";
+import { commandPlanInputs, k8sDeps, kubernetesFlags } from "../kubernetes.js";
 import { stringify as toYaml } from "yaml";
 import { CATALOG_SECRET, CONFIG_MAP, DEFAULT_IMAGE } from "../../app/k8s-install-names.js";
 import { objectLabel, type InstallObject } from "../../ports/installer.js";
@@ -23,7 +35,7 @@ Examples:
   lifeline k8s scan                 # the whole cluster
   lifeline k8s scan -n shop --json
   lifeline k8s protect shop         # its volumes reclaim with Retain: deleting a claim keeps the data
-  lifeline k8s protect shop --undo  # put back what protect changed
+  lifeline k8s protect shop --undo  # put back what protect changed (through the gate)
   lifeline k8s install | kubectl create -f -   # the admission webhook (lifeline serve) in the cluster
 `,
     );
@@ -70,9 +82,12 @@ Exit codes: 0 no high finding; 4 high findings; 1 runtime error (cluster unreach
         "<asset>",
         "asset name from lifeline.yaml, bound with kubernetes: {namespace, release, pvcSelector}",
       )
-      .option("--undo", "put back the reclaim policies protect changed")
+      .option(
+        "--undo",
+        "put back the reclaim policies protect changed, through the gate: each volume is planned as its kubectl patch and needs what the policy asks (on production, another person's approval)",
+      )
       .option("-y, --yes", "do not ask (needed without a terminal)")
-      .option("--dry-run", "show what would change and stop"),
+      .option("--dry-run", "show what would change (with --undo: the plans and their verdicts) and stop"),
   )
     .option("--json", "print one JSON document on stdout")
     .addHelpText(
@@ -81,9 +96,12 @@ Exit codes: 0 no high finding; 4 high findings; 1 runtime error (cluster unreach
 Examples:
   lifeline k8s protect shop
   lifeline k8s protect shop --yes --json     # in a script
-  lifeline k8s protect shop --undo
+  lifeline k8s protect shop --undo --dry-run  # the plans, recorded: another person approves them
+  lifeline k8s protect shop --undo --yes
 
-Exit codes: 0 done (or nothing to do); 1 runtime error; 2 usage error or not confirmed.
+Exit codes: 0 done (or nothing to do, or allowed with --dry-run); 3 --undo blocked by the gate
+(nothing changed; each plan's approve command is printed); 1 runtime error; 2 usage error or not
+confirmed.
 `,
     )
     .action(
@@ -95,11 +113,12 @@ Exit codes: 0 done (or nothing to do); 1 runtime error; 2 usage error or not con
         const options = env.globals(command);
         const loaded = load(options);
         const deps = await k8sDeps(loaded, env.signal, terminalProgress("k8s"));
+        if (opts.undo) return undoProtect(env, loaded, deps, name, opts, options.json === true);
         const { plan: protectPlan, cluster } = await planProtect(deps, {
           assets: boundAssets(loaded),
           kubernetes: kubernetesSettings(loaded, opts),
           asset: name,
-          undo: opts.undo === true,
+          undo: false,
         });
         const show = (done: unknown[] | null) => {
           if (options.json) json({ ...protectPlan, applied: done !== null, done: done ?? [] });
@@ -107,10 +126,7 @@ Exit codes: 0 done (or nothing to do); 1 runtime error; 2 usage error or not con
         if (!options.json) out(renderProtectPlan(protectPlan));
         if (protectPlan.changes.length === 0) return show(null);
         if (opts.dryRun) {
-          if (!options.json)
-            out(
-              `DRY RUN: nothing changed; to apply: lifeline k8s protect ${name}${opts.undo ? " --undo" : ""} --yes`,
-            );
+          if (!options.json) out(`DRY RUN: nothing changed; to apply: lifeline k8s protect ${name} --yes`);
           return show(null);
         }
         if (!opts.yes) {
@@ -119,7 +135,7 @@ Exit codes: 0 done (or nothing to do); 1 runtime error; 2 usage error or not con
               code: "NOT_CONFIRMED",
               kind: "usage",
               message: "protect changes the cluster and there is no terminal to ask on",
-              fix: `review the plan above, then run again with --yes: lifeline k8s protect ${name}${opts.undo ? " --undo" : ""} --yes`,
+              fix: `review the plan above, then run again with --yes: lifeline k8s protect ${name} --yes`,
             });
           }
           if (
@@ -244,6 +260,79 @@ Exit codes: 0 printed or created; 1 runtime error; 2 usage error or not confirme
           );
       },
     );
+}
+
+/**
+ * `k8s protect ASSET --undo`: each volume's way back to Delete is planned as its kubectl command and
+ * goes through the gate (app/k8s-unprotect.ts); blocked: exit 3, each plan's approve command.
+ */
+async function undoProtect(
+  env: CliEnv,
+  loaded: LoadedConfig,
+  deps: K8sDeps,
+  name: string,
+  opts: { yes?: boolean; dryRun?: boolean; kubeconfig?: string; context?: string },
+  asJson: boolean,
+): Promise<void> {
+  const inputs = await commandPlanInputs(loaded, opts, env.signal, terminalProgress("plan"));
+  const digest = secretDigest(loaded);
+  let shown = false;
+  const result = await withCatalog(loaded, async (catalog) =>
+    unprotect(
+      {
+        k8s: deps,
+        plan: inputs.deps,
+        gate: await gateDeps(loaded, catalog),
+        whoami: async (selection) =>
+          (await import("../../kubernetes/whoami.js")).whoami(selection, process.env),
+      },
+      {
+        assets: boundAssets(loaded),
+        kubernetes: kubernetesSettings(loaded, opts),
+        asset: name,
+        policy: policyRules(loaded),
+        ...(digest ? { digest } : {}),
+        dryRun: opts.dryRun === true,
+        document: planJson,
+        ...(opts.yes
+          ? {}
+          : {
+              confirm: async (checked) => {
+                if (!interactive()) {
+                  throw new LifelineError({
+                    code: "NOT_CONFIRMED",
+                    kind: "usage",
+                    message: "undoing protect changes the cluster and there is no terminal to ask on",
+                    fix: `run it with --dry-run to see the plans, then again with --yes: lifeline k8s protect ${name} --undo --yes`,
+                  });
+                }
+                if (!asJson) {
+                  out(renderUnprotectPlans(checked));
+                  shown = true;
+                }
+                return confirm(
+                  `Put back ${checked.volumes.length} volume${checked.volumes.length === 1 ? "" : "s"} to Delete?`,
+                );
+              },
+            }),
+      },
+    ),
+  );
+  if (asJson) json(unprotectJson(result));
+  else {
+    const lines = [shown ? null : renderUnprotectPlans(result), renderUnprotectResult(result)];
+    out(lines.filter((l): l is string => l !== null && l !== "").join("\n\n"));
+  }
+  const exit: Record<UnprotectStatus, number> = {
+    nothing: EXIT_CODES.ok,
+    executed: EXIT_CODES.ok,
+    "dry-run": EXIT_CODES.ok,
+    blocked: EXIT_CODES.verdict,
+    "not-confirmed": EXIT_CODES.usage,
+    failed: EXIT_CODES.runtime,
+    interrupted: EXIT_CODES.interrupted,
+  };
+  env.setExit(exit[result.status]);
 }
 
 /** The objects as YAML documents, with a header saying what the user still has to do. */
