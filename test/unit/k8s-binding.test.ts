@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { analyzeCommand } from "../../src/core/kubernetes/analyze.js";
 import { goneClaim, type AssetBinding } from "../../src/core/kubernetes/binding.js";
 import { parseCommand } from "../../src/core/kubernetes/command/index.js";
+import { scanInventory } from "../../src/core/kubernetes/scan.js";
 import { InventoryBuilder } from "../support/inventory.js";
 
 const shop: AssetBinding = { asset: "shop", namespace: "shop", release: "postgresql", pvcSelector: null };
@@ -83,5 +84,26 @@ describe("the analysis of a Released volume", () => {
     assert.deepEqual(analysis.assets, { shop: [0] });
     assert.deepEqual(analysis.unbound, []);
     assert.ok(!analysis.operations[0]!.notes.some((n) => n.includes("released")));
+  });
+});
+
+describe("k8s scan of a Released volume", () => {
+  it("names the asset of its gone claim; one whose claim never matched the asset is unattributed", () => {
+    const { b, volume } = released("shop", "data-postgresql-primary-0");
+    const other = released("shop", "data-redis-0");
+    b.inv.volumes.push(other.volume);
+    const found = scanInventory(b.inv, [shop], null).filter((f) => f.code === "released-volume");
+    assert.deepEqual(
+      found.map((f) => [f.severity, f.namespace, f.asset, f.message.split(":")[0]]),
+      [
+        ["low", "shop", "shop", `PV ${volume.name} is Released`],
+        ["low", "shop", null, `PV ${other.volume.name} is Released`],
+      ],
+    );
+    assert.match(found[0]?.message ?? "", /claim data-postgresql-primary-0 \(asset shop\) is gone/);
+    assert.equal(
+      found[0]?.fix,
+      `keep it while the data may be needed; to delete it, plan it: lifeline plan -- kubectl delete pv ${volume.name}`,
+    );
   });
 });

@@ -3,7 +3,7 @@
  * data for good, and what is left behind. Pure: works on an inventory.
  */
 import type { AssetBinding } from "./binding.js";
-import { bindingCovers } from "./binding.js";
+import { bindingCovers, goneClaim } from "./binding.js";
 import type { Inventory, PersistentVolume, PersistentVolumeClaim } from "./inventory.js";
 import { qualified } from "./inventory.js";
 
@@ -89,6 +89,23 @@ export function scanInventory(
       fix: asset
         ? `lifeline k8s protect ${asset}`
         : `kubectl patch pv ${pv.name} -p '{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}'`,
+    });
+  }
+
+  // Volumes whose claim is gone (deleted while they reclaimed with Retain): the data is still there,
+  // attributed to the asset its claim was (see goneClaim). Arming one (Delete) deletes it at once.
+  for (const pv of inv.volumes) {
+    const ref = pv.claim;
+    if (pv.phase !== "Released" || !ref || !inScope(ref.namespace)) continue;
+    if (inv.claims.some((c) => c.namespace === ref.namespace && c.name === ref.name)) continue;
+    const asset = bindings.find((b) => goneClaim(b, ref))?.asset ?? null;
+    findings.push({
+      severity: "low",
+      code: "released-volume",
+      namespace: ref.namespace,
+      asset,
+      message: `PV ${pv.name} is Released: its claim ${ref.name}${asset ? ` (asset ${asset})` : ""} is gone, its data (${pv.source}) stays until someone deletes the volume; setting its reclaim policy to Delete deletes it at once`,
+      fix: `keep it while the data may be needed; to delete it, plan it: lifeline plan -- kubectl delete pv ${pv.name}`,
     });
   }
 
