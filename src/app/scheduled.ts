@@ -5,7 +5,7 @@
  * in-process with SQLite): the engine retries a job that throws.
  */
 import type { ResolvedAsset } from "../config/load.js";
-import { openAlerts } from "../core/posture/check.js";
+import { alertOpening, openAlerts, type OpenAlert } from "../core/posture/check.js";
 import type { RetentionPolicy } from "../core/retention/retention.js";
 import type { Notification, NotifyFailure } from "../notify/webhook.js";
 import type { Catalog } from "../ports/catalog.js";
@@ -202,26 +202,45 @@ async function raiseAlert(
 ): Promise<void> {
   const key = `${asset}:${alert}`;
   const catalog = await deps.catalog();
-  const open = await isOpen(catalog, asset, key);
+  const now = deps.ctx.clock.now().toISOString();
+  // A repeat (the job keeps failing) is recorded with the time the alert opened, and not sent again.
+  const { repeated, openedAt } = alertOpening(await openAlert(catalog, asset, key), now);
   await catalog.appendAudit({
-    at: deps.ctx.clock.now().toISOString(),
+    at: now,
     kind: "alert",
     identity: deps.identity,
     host: deps.host,
     asset,
     planId: null,
-    data: { alert, key, state: "open", message: message.text, ...(open ? { repeated: true } : {}) },
+    data: {
+      alert,
+      key,
+      state: "open",
+      message: message.text,
+      openedAt,
+      ...(repeated ? { repeated: true } : {}),
+    },
   });
-  deps.log("error", "alert", { asset, alert, message: message.text });
+  deps.log("error", "alert", {
+    asset,
+    alert,
+    message: message.text,
+    openedAt,
+    ...(repeated ? { repeated } : {}),
+  });
   // De-duplicated while the condition lasts: the channel hears it once.
-  if (open) return;
+  if (repeated) return;
   const failures = await deps.notify(message);
   for (const f of failures) deps.log("warn", "notify-failed", { webhook: f.webhook, error: f.error });
 }
 
-/** Whether this alert of the asset is open (the latest entry of each alert: not the whole history). */
+/** This alert of the asset if it is open (the latest entry of each alert: not the whole history). */
+async function openAlert(catalog: Catalog, asset: string, key: string): Promise<OpenAlert | undefined> {
+  return openAlerts(await catalog.latestAlerts()).find((a) => a.key === key && a.asset === asset);
+}
+
 async function isOpen(catalog: Catalog, asset: string, key: string): Promise<boolean> {
-  return openAlerts(await catalog.latestAlerts()).some((a) => a.key === key && a.asset === asset);
+  return (await openAlert(catalog, asset, key)) !== undefined;
 }
 
 async function resolveAlert(deps: ScheduledDeps, asset: string, alert: string, text: string): Promise<void> {

@@ -1,7 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { AuditEntry } from "../../src/core/audit/chain.js";
-import { openAlerts, postureBreaches } from "../../src/core/posture/check.js";
+import { alertOpening, openAlerts, postureBreaches } from "../../src/core/posture/check.js";
+import { openWatchAlerts } from "../../src/core/watch/alert.js";
 import type { Posture } from "../../src/core/posture/posture.js";
 
 function posture(overrides: Partial<Posture>): Posture {
@@ -94,5 +95,73 @@ describe("status --check", () => {
       openAlerts(entries.slice(0, 1)).map((a) => a.key),
       ["shop:backup-failed"],
     );
+  });
+
+  it("an alert that repeats is open since it first opened, not since its last repeat", () => {
+    const first = alert("shop", {
+      alert: "backup-failed",
+      key: "shop:backup-failed",
+      state: "open",
+      message: "failed",
+      openedAt: "2026-11-26T03:00:00.000Z",
+    });
+    const repeat = alert("shop", {
+      alert: "backup-failed",
+      key: "shop:backup-failed",
+      state: "open",
+      message: "failed again",
+      openedAt: "2026-11-26T03:00:00.000Z",
+      repeated: true,
+    });
+    const [open] = openAlerts([first, repeat]);
+    assert.equal(open?.since, "2026-11-26T03:00:00.000Z");
+    assert.equal(open?.message, "failed again");
+    const [breach] = postureBreaches([posture({})], openAlerts([repeat]));
+    assert.match(breach?.message ?? "", /backup-failed open since 2026-11-26T03:00:00.000Z: failed again/);
+    // Entries written before openedAt existed (or with a value that is not a time): their own time.
+    const old = alert("shop", {
+      alert: "drill-failed",
+      key: "shop:drill-failed",
+      state: "open",
+      message: "x",
+    });
+    const bad = alert("shop", {
+      alert: "copy-failed",
+      key: "shop:copy-failed",
+      state: "open",
+      message: "y",
+      openedAt: "yesterday",
+    });
+    assert.deepEqual(
+      openAlerts([old, bad]).map((a) => a.since),
+      [old.at, bad.at],
+    );
+  });
+
+  it("a new open entry keeps the opening time of the alert open already, and says it repeats", () => {
+    assert.deepEqual(alertOpening(undefined, "2026-11-27T10:00:00.000Z"), {
+      repeated: false,
+      openedAt: "2026-11-27T10:00:00.000Z",
+    });
+    assert.deepEqual(alertOpening({ since: "2026-11-26T03:00:00.000Z" }, "2026-11-27T10:00:00.000Z"), {
+      repeated: true,
+      openedAt: "2026-11-26T03:00:00.000Z",
+    });
+  });
+
+  it("status --check and a restarted watch agree on when a watch alert opened", () => {
+    const entry = alert("shop", {
+      alert: "table-dropped",
+      key: "shop:table:public.orders",
+      state: "open",
+      message: "public.orders was dropped",
+      object: "public.orders",
+      openedAt: "2026-11-26T03:00:00.000Z",
+    });
+    assert.equal(openAlerts([entry])[0]?.since, "2026-11-26T03:00:00.000Z");
+    assert.equal(openWatchAlerts([entry])[0]?.openedAt, "2026-11-26T03:00:00.000Z");
+    const undated = alert("shop", { ...entry.data, openedAt: 42 });
+    assert.equal(openAlerts([undated])[0]?.since, undated.at);
+    assert.equal(openWatchAlerts([undated])[0]?.openedAt, undated.at);
   });
 });

@@ -15,8 +15,30 @@ export interface OpenAlert {
   key: string;
   alert: string;
   message: string;
+  /**
+   * When the alert opened: the entry's data.openedAt (carried forward by every repeat of a job
+   * that keeps failing, and written by the watch), else the time of the latest open entry.
+   */
   since: string;
   seq: number;
+}
+
+/** data.openedAt when it is a time, else the entry's own time (entries written before openedAt). */
+export function alertOpenedAt(entry: Pick<AuditEntry, "at" | "data">): string {
+  const openedAt = entry.data.openedAt;
+  return typeof openedAt === "string" && !Number.isNaN(Date.parse(openedAt)) ? openedAt : entry.at;
+}
+
+/**
+ * What a new `open` entry of an alert records: whether it repeats one open already (the channel
+ * heard it then: no new message), and when the alert opened (the open one's time, kept across
+ * repeats, so "open since" says when the failures began, not the last one).
+ */
+export function alertOpening(
+  open: Pick<OpenAlert, "since"> | undefined,
+  now: string,
+): { repeated: boolean; openedAt: string } {
+  return open ? { repeated: true, openedAt: open.since } : { repeated: false, openedAt: now };
 }
 
 /**
@@ -30,8 +52,8 @@ export function alertKey(entry: Pick<AuditEntry, "asset" | "data">): string {
 
 /**
  * Alerts whose latest `alert` entry (per key) has state "open". Entries of kind `alert` carry
- * data { alert, key, state: "open" | "resolved", message }; entries without a key count by their
- * alert name and asset.
+ * data { alert, key, state: "open" | "resolved", message, openedAt? }; entries without a key count
+ * by their alert name and asset.
  */
 export function openAlerts(entries: readonly AuditEntry[]): OpenAlert[] {
   const latest = new Map<string, { entry: AuditEntry; state: unknown }>();
@@ -47,7 +69,7 @@ export function openAlerts(entries: readonly AuditEntry[]): OpenAlert[] {
       key,
       alert: typeof entry.data.alert === "string" ? entry.data.alert : "alert",
       message: typeof entry.data.message === "string" ? entry.data.message : "",
-      since: entry.at,
+      since: alertOpenedAt(entry),
       seq: entry.seq,
     });
   }

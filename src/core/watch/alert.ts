@@ -4,6 +4,7 @@
  */
 import type { AuditEntry } from "../audit/chain.js";
 import { formatDuration } from "../duration.js";
+import { alertOpenedAt } from "../posture/check.js";
 import type { Dependent } from "../plan/policy.js";
 import { ALERT_KINDS, type AlertKind, type Baseline, type OpenAlert, type ResolvedAlert } from "./detect.js";
 import type { PostureSample } from "./sample.js";
@@ -235,7 +236,7 @@ export function openWatchAlerts(entries: readonly AuditEntry[]): OpenAlert[] {
       after: typeof d.after === "string" ? d.after : "",
       dependents: dependentsFrom(d.dependents),
       baseline: baselineFrom(d.baseline),
-      openedAt: typeof d.openedAt === "string" ? d.openedAt : e.at,
+      openedAt: alertOpenedAt(e),
     });
   }
   return open;
