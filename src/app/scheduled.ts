@@ -194,6 +194,12 @@ export async function jobGaveUp(
   });
 }
 
+/**
+ * Records the alert (kind "alert", state "open") and sends it, once while it lasts. The webhooks
+ * come from lifeline.yaml, not from the catalog: when the catalog cannot be read or written, the
+ * alert is still sent, saying it was not recorded (and may repeat one sent before), and the log
+ * says `alert-not-recorded`. Never throws for the catalog.
+ */
 async function raiseAlert(
   deps: ScheduledDeps,
   asset: string,
@@ -201,26 +207,40 @@ async function raiseAlert(
   message: Notification,
 ): Promise<void> {
   const key = `${asset}:${alert}`;
-  const catalog = await deps.catalog();
   const now = deps.ctx.clock.now().toISOString();
+  let notRecorded: string | null = null;
+  let catalog: Catalog | null = null;
+  let open: OpenAlert | undefined;
+  try {
+    catalog = await deps.catalog();
+    open = await openAlert(catalog, asset, key);
+  } catch (error) {
+    notRecorded = reasonOf(error);
+  }
   // A repeat (the job keeps failing) is recorded with the time the alert opened, and not sent again.
-  const { repeated, openedAt } = alertOpening(await openAlert(catalog, asset, key), now);
-  await catalog.appendAudit({
-    at: now,
-    kind: "alert",
-    identity: deps.identity,
-    host: deps.host,
-    asset,
-    planId: null,
-    data: {
-      alert,
-      key,
-      state: "open",
-      message: message.text,
-      openedAt,
-      ...(repeated ? { repeated: true } : {}),
-    },
-  });
+  const { repeated, openedAt } = alertOpening(open, now);
+  if (catalog && notRecorded === null) {
+    try {
+      await catalog.appendAudit({
+        at: now,
+        kind: "alert",
+        identity: deps.identity,
+        host: deps.host,
+        asset,
+        planId: null,
+        data: {
+          alert,
+          key,
+          state: "open",
+          message: message.text,
+          openedAt,
+          ...(repeated ? { repeated: true } : {}),
+        },
+      });
+    } catch (error) {
+      notRecorded = reasonOf(error);
+    }
+  }
   deps.log("error", "alert", {
     asset,
     alert,
@@ -228,10 +248,28 @@ async function raiseAlert(
     openedAt,
     ...(repeated ? { repeated } : {}),
   });
+  if (notRecorded !== null)
+    deps.log("error", "alert-not-recorded", {
+      asset,
+      alert,
+      reason: `the catalog could not record it in the audit log: ${notRecorded}`,
+    });
   // De-duplicated while the condition lasts: the channel hears it once.
   if (repeated) return;
-  const failures = await deps.notify(message);
+  const failures = await deps.notify(
+    notRecorded === null
+      ? message
+      : {
+          text: `${message.text}
+(lifeline could not record this alert: its catalog failed: ${notRecorded}. \`lifeline status --check\` does not show it until the catalog works again, and this may repeat an alert sent before.)`,
+          event: { ...message.event, recorded: false },
+        },
+  );
   for (const f of failures) deps.log("warn", "notify-failed", { webhook: f.webhook, error: f.error });
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** This alert of the asset if it is open (the latest entry of each alert: not the whole history). */
@@ -243,19 +281,32 @@ async function isOpen(catalog: Catalog, asset: string, key: string): Promise<boo
   return (await openAlert(catalog, asset, key)) !== undefined;
 }
 
+/**
+ * Resolves the alert when it is open. A catalog that fails leaves it open (the next successful job
+ * resolves it) and is logged: the job that succeeded is not failed, nor retried, for it.
+ */
 async function resolveAlert(deps: ScheduledDeps, asset: string, alert: string, text: string): Promise<void> {
   const key = `${asset}:${alert}`;
-  const catalog = await deps.catalog();
-  if (!(await isOpen(catalog, asset, key))) return;
-  await catalog.appendAudit({
-    at: deps.ctx.clock.now().toISOString(),
-    kind: "alert",
-    identity: deps.identity,
-    host: deps.host,
-    asset,
-    planId: null,
-    data: { alert, key, state: "resolved", message: text },
-  });
+  try {
+    const catalog = await deps.catalog();
+    if (!(await isOpen(catalog, asset, key))) return;
+    await catalog.appendAudit({
+      at: deps.ctx.clock.now().toISOString(),
+      kind: "alert",
+      identity: deps.identity,
+      host: deps.host,
+      asset,
+      planId: null,
+      data: { alert, key, state: "resolved", message: text },
+    });
+  } catch (error) {
+    deps.log("error", "alert-not-resolved", {
+      asset,
+      alert,
+      reason: `the catalog could not record it in the audit log: ${reasonOf(error)}; the alert stays open until a later ${alert.replace(/-failed$/, "")} succeeds with the catalog working`,
+    });
+    return;
+  }
   deps.log("info", "alert-resolved", { asset, alert });
   const failures = await deps.notify({
     text: `lifeline: resolved: ${text}`,
