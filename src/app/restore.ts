@@ -14,7 +14,7 @@ import {
   type RestoreResult,
 } from "../core/restore/restore.js";
 import { recoveryState, type PreviousDatabase } from "../core/restore/state.js";
-import type { Manifest } from "../core/restore-point/restore-point.js";
+import type { Activity, Manifest } from "../core/restore-point/restore-point.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { DatabaseState, Engine, Recovery, Target } from "../ports/engine.js";
 import type { LocalArtifacts } from "../ports/repository.js";
@@ -504,7 +504,7 @@ async function restoreFrom(
       return await finish(done, null);
     }
     // Back into the asset's own database: a plan through the gate.
-    const box: { done?: TableRecovery; failure?: unknown } = {};
+    const box: { done?: TableRecovery; failure?: unknown; activity?: Activity | null } = {};
     const gate = await run(deps, {
       planner: async () => {
         const started = performance.now();
@@ -520,6 +520,8 @@ async function restoreFrom(
       executor: async () => {
         try {
           box.done = await recoverTables(ctx, tableRecovery);
+          if (box.done.verified)
+            box.activity = await restoredActivity(engine, target, manifest, box.done.tables);
           return { exitCode: box.done.verified ? 0 : 4 };
         } catch (error) {
           box.failure = error;
@@ -530,7 +532,7 @@ async function restoreFrom(
     planId = gate.plan.planId;
     if ("failure" in box) throw box.failure;
     if (!box.done) return { status: "gated", gate };
-    return await finish(box.done, gate);
+    return await finish(box.done, gate, box.activity ?? null);
   } catch (error) {
     await record({
       result: "failed",
@@ -637,6 +639,7 @@ async function restoreFrom(
       Partial<Pick<DatabaseRecovery, "previous" | "swap" | "removedLeftovers">> &
       Partial<Pick<TableRecovery, "foreignKeys">>,
     gate: RunOutcome | null,
+    activity: Activity | null = null,
   ): Promise<RestoreOutcome> {
     const previous = done.previous ?? null;
     const result: RestoreResult = {
@@ -665,9 +668,45 @@ async function restoreFrom(
       verified: done.verified,
       previous,
       error: done.verified ? null : `RESTORE_VERIFY_FAILED: ${done.mismatches.length} mismatches`,
+      ...(activity ? { activity } : {}),
     });
     return { status: "restored", result, gate };
   }
+}
+
+/**
+ * The restored tables' counters right after a --tables restore into the asset's own database, with
+ * the rows they hold (the restore point's: verified), for status's changes not covered. The restore
+ * counted its rows as inserts, which another session's statistics show once the restoring session
+ * has flushed them (at its exit): read until they do, a few seconds at most. Null when they cannot
+ * be read (status then counts the table as dropped and created again, as before).
+ */
+async function restoredActivity(
+  engine: Engine,
+  target: Target,
+  manifest: Manifest,
+  tables: readonly string[],
+): Promise<Activity | null> {
+  const rows = new Map(manifest.fingerprints.tables.map((t) => [t.table, t.rows]));
+  const wanted = new Set(tables);
+  for (let attempt = 0; attempt < 20; attempt++) {
+    let activity: Activity;
+    try {
+      activity = (await engine.live(target)).activity;
+    } catch {
+      return null;
+    }
+    const restored = activity.tables
+      .filter((t) => wanted.has(t.table))
+      .map((t) => {
+        const n = rows.get(t.table);
+        return n === undefined ? t : { ...t, rows: n };
+      });
+    const flushed = restored.every((t) => t.rows === undefined || t.inserts >= t.rows);
+    if (flushed) return { ...activity, tables: restored };
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return null;
 }
 
 const nothingLost: Recoverability = {

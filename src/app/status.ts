@@ -4,6 +4,7 @@ import {
   type LiveState,
   type Posture,
   type RestorePointFacts,
+  type RestoredTables,
 } from "../core/posture/posture.js";
 import { activityOf, totalArtifactBytes, type Manifest } from "../core/restore-point/restore-point.js";
 import type { LastRestore, RecoveryState } from "../core/restore/state.js";
@@ -23,6 +24,8 @@ export interface AssetStatusInput {
   resolveError: string | null;
   /** lifeline's key of the asset's database guard (to tell whether the database's matches). */
   guardKey?: Buffer | null;
+  /** Tables restored into its database (from the audit log, see RecoveryState.restoredTables). */
+  restored?: Promise<readonly RestoredTables[]>;
 }
 
 export interface AssetPosture {
@@ -75,7 +78,11 @@ export async function assetPosture(
   ctx: AppContext,
   asset: { name: string; tier: string; rpoSeconds: number },
   readLive: (anyVerified: boolean) => Promise<LiveState | { error: string }>,
-  options: { verifiedManifest?: "always" | "when-live" } = {},
+  options: {
+    verifiedManifest?: "always" | "when-live";
+    /** Tables restore --tables put back into its database: changes not covered count from the restore. */
+    restored?: Promise<readonly RestoredTables[]>;
+  } = {},
 ): Promise<AssetPosture> {
   const overview = await ctx.repository.overview(asset.name);
   // The live database is read while the manifests are.
@@ -132,12 +139,14 @@ export async function assetPosture(
   // Its activity is what the live counters are compared with.
   if (whenLive && found && !("error" in liveState)) found = await findVerified(true);
   const verified = found ? (read.get(found.id) ?? null) : null;
+  const restored = (await options.restored) ?? [];
   const posture = computePosture({
     asset: { name: asset.name, tier: asset.tier, rpoTargetSeconds: asset.rpoSeconds },
     restorePoints: points,
     drills: overview.drills,
     live: liveState,
     now: ctx.clock.now(),
+    ...(restored.length > 0 ? { restored } : {}),
   });
   return { posture, verified };
 }
@@ -165,7 +174,7 @@ export async function status(ctx: AppContext, inputs: readonly AssetStatusInput[
       ctx,
       { name: input.name, tier: input.tier, rpoSeconds: input.rpoSeconds },
       async () => (await reading).live,
-      { verifiedManifest: "when-live" },
+      { verifiedManifest: "when-live", ...(input.restored ? { restored: input.restored } : {}) },
     );
     const { guard, remains } = await reading;
     const risk = guard ? guardRisk(guard) : null;

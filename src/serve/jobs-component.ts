@@ -6,6 +6,7 @@ import { hostname } from "node:os";
 import { status, statusInputs } from "../app/status.js";
 import type { LoadedConfig } from "../config/load.js";
 import { openAlerts } from "../core/posture/check.js";
+import { recoveryState } from "../core/restore/state.js";
 import type { AppContext } from "../app/context.js";
 import type { Notification, NotifyFailure } from "../notify/webhook.js";
 import type { Catalog } from "../ports/catalog.js";
@@ -39,8 +40,17 @@ export async function startJobsComponent(options: JobsComponentOptions): Promise
   const metrics = assetMetrics(async () => {
     const ctx = options.context(AbortSignal.timeout(30_000));
     const names = Object.keys(loaded.config.assets);
+    // Tables restored (--tables) count their changes from the restore, as in status.
+    const restored = options
+      .catalog()
+      .then(async (c) => recoveryState(await c.audit({ kind: "restore" })).restoredTables ?? [])
+      .catch(() => []);
+    const inputs = statusInputs(loaded, names).map((input) => ({
+      ...input,
+      restored: restored.then((all) => all.filter((r) => r.asset === input.name)),
+    }));
     const [postures, alerts, queueDepth] = await Promise.all([
-      status(ctx, statusInputs(loaded, names)),
+      status(ctx, inputs),
       options
         .catalog()
         .then(async (c) => openAlerts(await c.latestAlerts()))

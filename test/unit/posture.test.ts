@@ -649,4 +649,81 @@ describe("changesSince: rows the counters do not count (TRUNCATE, DROP TABLE)", 
       p.risks.join("\n"),
     );
   });
+
+  describe("a table restore --tables put back from the restore point", () => {
+    // Dropped, then restored from rp1: a new oid, its 500 rows inserted by the restore.
+    const afterRestore: Activity = {
+      statsReset: null,
+      database: DB,
+      tables: [table({ table: "public.items", oid: 300, relfilenode: 300, rows: 500 })],
+    };
+    const restoredLive = (over: Partial<TableActivity> = {}) => live({ oid: 300, relfilenode: 300, ...over });
+
+    it("counts only the writes made after the restore, not the table as dropped and created again", () => {
+      assert.deepEqual(changesSince(base, restoredLive(), [afterRestore]), {
+        rows: 0,
+        countersReset: false,
+        newTables: 0,
+        uncounted: [],
+      });
+      const written = changesSince(
+        base,
+        restoredLive({ inserts: 507, updates: 2, liveRows: 507, insertsSinceVacuum: 507 }),
+        [afterRestore],
+      );
+      assert.equal(written.rows, 9);
+      assert.deepEqual(written.uncounted, []);
+    });
+
+    it("still sees a TRUNCATE after the restore", () => {
+      const c = changesSince(base, restoredLive({ relfilenode: 301, liveRows: 0, insertsSinceVacuum: 0 }), [
+        afterRestore,
+      ]);
+      assert.deepEqual(c.uncounted, [{ table: "public.items", how: "truncated", rows: 500 }]);
+      assert.equal(c.rows, 500);
+    });
+
+    it("counts every write since when the counters were reset after the restore", () => {
+      const c = changesSince(
+        base,
+        {
+          ...restoredLive({ inserts: 4, liveRows: 504, insertsSinceVacuum: 4 }),
+          statsReset: "2026-11-26T11:30:00Z",
+        },
+        [afterRestore],
+      );
+      assert.equal(c.rows, 4 + 500 /* public.kept's counters restarted too */);
+      assert.equal(c.countersReset, true);
+      assert.deepEqual(c.uncounted, []);
+    });
+
+    it("does not apply to another table under the name (dropped again), nor on another database", () => {
+      const again = changesSince(
+        base,
+        live({ oid: 400, relfilenode: 400, inserts: 3, liveRows: 3, insertsSinceVacuum: 3 }),
+        [afterRestore],
+      );
+      assert.deepEqual(again.uncounted, [{ table: "public.items", how: "recreated", rows: 500 }]);
+      const elsewhere = changesSince(base, restoredLive(), [{ ...afterRestore, database: `${DB}9` }]);
+      assert.deepEqual(elsewhere.uncounted, [{ table: "public.items", how: "recreated", rows: 500 }]);
+    });
+
+    it("status applies restores of the newest verified restore point only", () => {
+      const posture = (restorePointId: string) =>
+        computePosture(
+          input({
+            restorePoints: [manifest("rp1", "2026-11-26T11:00:00Z", base)],
+            drills: [drill("rp1", "2026-11-26T11:10:00Z", "passed")],
+            live: { databaseBytes: 1, activity: restoredLive({ inserts: 510, liveRows: 510 }) },
+            restored: [{ restorePointId, at: "2026-11-26T11:40:00Z", activity: afterRestore }],
+          }),
+        );
+      const own = posture("rp1");
+      assert.equal(own.changesNotCovered?.rows, 10);
+      assert.deepEqual(own.changesNotCovered?.uncounted, []);
+      assert.ok(!own.risks.some((r) => r.includes("dropped and created again")), own.risks.join("\n"));
+      // From an older restore point it holds other rows than rp1's: as before, dropped and created again.
+      assert.equal(posture("rp0").changesNotCovered?.uncounted[0]?.how, "recreated");
+    });
+  });
 });

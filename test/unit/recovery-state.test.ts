@@ -176,6 +176,6 @@ describe("recoveryState", () => {
       entry("run", "shop", standby({})),
       entry("restore", "shop", "not an object" as unknown as object),
     ]);
-    assert.deepEqual(state, { previous: [], standbys: [], lastRestores: [] });
+    assert.deepEqual(state, { previous: [], standbys: [], lastRestores: [], restoredTables: [] });
   });
 });

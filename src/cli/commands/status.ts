@@ -71,13 +71,20 @@ export function register(program: Command, env: CliEnv): void {
       const loaded = load(options);
       const ctx = contextFor(loaded, env.signal, terminalProgress("status"));
       const wanted = names.length > 0 ? names : Object.keys(loaded.config.assets);
-      const inputs: AssetStatusInput[] = statusInputs(loaded, wanted).map((input) =>
-        input.asset ? { ...input, guardKey: readGuardKey(stateDirectory(loaded), input.name) } : input,
-      );
+      // Read while the assets are; their tables restored (--tables) count changes from the restore.
+      const recorded = recordedRecovery(loaded);
+      const inputs: AssetStatusInput[] = statusInputs(loaded, wanted).map((input) => {
+        const restored = recorded.then((s) =>
+          (s?.restoredTables ?? []).filter((r) => r.asset === input.name),
+        );
+        return input.asset
+          ? { ...input, guardKey: readGuardKey(stateDirectory(loaded), input.name), restored }
+          : input;
+      });
       const [postures, grants, state, alerts] = await Promise.all([
         status(ctx, inputs),
         activeGrants(loaded),
-        recordedRecovery(loaded),
+        recorded,
         opts.check ? recordedAlerts(loaded) : Promise.resolve([]),
       ]);
       const breaches = opts.check ? postureBreaches(postures, alerts) : [];

@@ -156,12 +156,26 @@ export interface Posture {
   notes?: string[];
 }
 
+/**
+ * Tables `restore --tables` put back into the asset's own database (the audit log's `restore`
+ * entries): their counters right after the restore, with the rows they then held (the restore
+ * point's). Changes not covered count only what was written to them since.
+ */
+export interface RestoredTables {
+  restorePointId: string;
+  /** When the restore finished. */
+  at: string;
+  activity: Activity;
+}
+
 export interface PostureInput {
   asset: { name: string; tier: string; rpoTargetSeconds: number };
   restorePoints: readonly RestorePointFacts[];
   drills: readonly DrillFacts[];
   live: LiveState | { error: string };
   now: Date;
+  /** Tables restored into the live database (oldest first); absent or empty when none. */
+  restored?: readonly RestoredTables[];
 }
 
 function ageSeconds(now: Date, iso: string): number {
@@ -212,10 +226,27 @@ function lostInRewrite(then: TableActivity, now: TableActivity): UncountedLoss |
  * database, dropped and created again (another oid), or truncated (another relfilenode, see
  * lostInRewrite) adds the rows it held then, and is named in `uncounted`. Oids and relfilenodes are
  * compared only when both were read on the same database of the same cluster.
+ *
+ * A table `restore --tables` put back from this very restore point (`restored`: its counters right
+ * after the restore, read on the same database, and it is still that table: same oid) holds the
+ * restore point's rows: only what was written to it since the restore counts, as for a table the
+ * restore point itself counted. The caller passes only restores of this restore point.
  */
-export function changesSince(base: Activity, current: Activity): ChangesNotCovered {
+export function changesSince(
+  base: Activity,
+  current: Activity,
+  restored: readonly Activity[] = [],
+): ChangesNotCovered {
   const before = new Map(base.tables.map((t) => [t.table, t]));
   const sameDatabase = base.database !== undefined && base.database === current.database;
+  // The latest restore of each table on this database (restored is oldest first).
+  const afterRestore = new Map<string, { table: TableActivity; reset: boolean }>();
+  for (const r of restored) {
+    if (r.database === undefined || r.database !== current.database) continue;
+    // Its counters restarted since the restore: all they count came after it.
+    const reset = r.statsReset !== current.statsReset && current.statsReset !== null;
+    for (const t of r.tables) afterRestore.set(t.table, { table: t, reset });
+  }
   let rows = 0;
   let newTables = 0;
   const uncounted: UncountedLoss[] = [];
@@ -225,7 +256,13 @@ export function changesSince(base: Activity, current: Activity): ChangesNotCover
   let countersReset = allReset;
   for (const table of current.tables) {
     const now = table.inserts + table.updates + table.deletes;
-    const then = before.get(table.table);
+    const sinceRestore = afterRestore.get(table.table);
+    const fromRestore =
+      sameDatabase && sinceRestore?.table.oid !== undefined && sinceRestore.table.oid === table.oid
+        ? sinceRestore
+        : undefined;
+    const then = fromRestore?.table ?? before.get(table.table);
+    const reset = fromRestore ? fromRestore.reset : allReset;
     if (!then) {
       newTables++;
       rows += now;
@@ -251,9 +288,9 @@ export function changesSince(base: Activity, current: Activity): ChangesNotCover
       rows += now;
       continue;
     }
-    rows += allReset ? now : now - previous;
+    rows += reset ? now : now - previous;
     if (
-      !allReset &&
+      !reset &&
       sameDatabase &&
       then.relfilenode !== undefined &&
       table.relfilenode !== undefined &&
@@ -306,7 +343,11 @@ export function computePosture(input: PostureInput): Posture {
 
   const rpoSeconds = verified ? ageSeconds(now, verified.snapshotTime) : null;
   const live = "error" in input.live ? null : input.live;
-  const changes = verified?.activity && live ? changesSince(verified.activity, live.activity) : null;
+  const restored = (input.restored ?? [])
+    .filter((r) => verified && r.restorePointId === verified.id)
+    .map((r) => r.activity);
+  const changes =
+    verified?.activity && live ? changesSince(verified.activity, live.activity, restored) : null;
 
   const risks: string[] = [];
   for (const d of damaged) {

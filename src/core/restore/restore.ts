@@ -5,6 +5,7 @@
  */
 import { LifelineError } from "../errors.js";
 import type { Mismatch } from "../drill/compare.js";
+import type { Activity } from "../restore-point/restore-point.js";
 
 /** PostgreSQL truncates identifiers to 63 bytes; lifeline never relies on truncation. */
 export const MAX_IDENTIFIER_BYTES = 63;
@@ -258,6 +259,12 @@ export interface RestoreAudit {
   verified: boolean;
   previous: { database: string; target: string } | null;
   error: string | null;
+  /**
+   * --tables back into the asset's own database: the restored tables' counters right after the
+   * restore, with the rows they held (the restore point's). status counts only the writes made to
+   * them since (core/posture changesSince). Absent when they could not be read, and in older entries.
+   */
+  activity?: Activity;
 }
 
 /** The audit entry (kind "standby") of a standby created or refreshed. */

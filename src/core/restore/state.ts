@@ -4,7 +4,9 @@
  * durations (the RTO a real restore measured). Pure: the caller passes the entries in chain order.
  */
 import type { AuditEntry } from "../audit/chain.js";
+import type { RestoredTables } from "../posture/posture.js";
 import { withoutPassword } from "../redact.js";
+import type { Activity } from "../restore-point/restore-point.js";
 import type { DiscardAudit, RestoreAudit, StandbyAudit } from "./restore.js";
 
 export interface PreviousDatabase {
@@ -44,6 +46,12 @@ export interface RecoveryState {
   standbys: Standby[];
   /** The newest succeeded, verified whole-database restore per asset (its duration is a measured RTO). */
   lastRestores: LastRestore[];
+  /**
+   * Tables restored (--tables) into an asset's own database, oldest first, with their counters right
+   * after the restore (RestoreAudit.activity): what status counts their changes from. Absent in
+   * states made before it was recorded.
+   */
+  restoredTables?: (RestoredTables & { asset: string })[];
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -55,6 +63,26 @@ function asRestore(data: Record<string, unknown>): RestoreAudit | null {
     typeof data.mode === "string" &&
     typeof data.result === "string"
     ? (data as unknown as RestoreAudit)
+    : null;
+}
+
+/** A recorded activity that reads as one (the audit log is data: checked, never trusted). */
+function asActivity(value: unknown): Activity | null {
+  if (!isObject(value) || !Array.isArray(value.tables)) return null;
+  if (value.statsReset !== null && typeof value.statsReset !== "string") return null;
+  if (typeof value.database !== "string") return null;
+  const count = (v: unknown) => typeof v === "number" && Number.isFinite(v);
+  const tables = value.tables.filter(
+    (t): t is Activity["tables"][number] =>
+      isObject(t) &&
+      typeof t.table === "string" &&
+      count(t.inserts) &&
+      count(t.updates) &&
+      count(t.deletes) &&
+      count(t.oid),
+  );
+  return tables.length === value.tables.length
+    ? { statsReset: value.statsReset, database: value.database, tables }
     : null;
 }
 
@@ -76,6 +104,7 @@ export function recoveryState(entries: readonly AuditEntry[]): RecoveryState {
   const previous = new Map<string, PreviousDatabase>();
   const standbys = new Map<string, Standby>();
   const lastRestores = new Map<string, LastRestore>();
+  const restoredTables: (RestoredTables & { asset: string })[] = [];
   for (const entry of entries) {
     if (!isObject(entry.data) || entry.asset === null) continue;
     if (entry.kind === "restore") {
@@ -90,6 +119,9 @@ export function recoveryState(entries: readonly AuditEntry[]): RecoveryState {
           at: entry.at,
         });
       }
+      const activity = r.mode === "tables" && r.verified ? asActivity(entry.data.activity) : null;
+      if (activity)
+        restoredTables.push({ asset: entry.asset, restorePointId: r.restorePointId, at: entry.at, activity });
       if (r.verified && r.mode !== "tables") {
         lastRestores.set(entry.asset, {
           asset: entry.asset,
@@ -124,5 +156,6 @@ export function recoveryState(entries: readonly AuditEntry[]): RecoveryState {
     previous: [...previous.values()],
     standbys: [...standbys.values()],
     lastRestores: [...lastRestores.values()],
+    restoredTables,
   };
 }
