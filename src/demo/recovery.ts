@@ -4,6 +4,7 @@
  * use meanwhile (a write into it fails), then only what was lost restored back into the live
  * database, and the merchant feed working again. Each step is timed.
  */
+import { withoutPassword } from "../core/redact.js";
 import pg from "pg";
 import type { Approval } from "../core/approval/approval.js";
 import type { Plan } from "../core/plan/plan.js";
@@ -210,7 +211,8 @@ export async function recoverySteps(input: {
     feedBroken,
     feedAfter,
     standby: {
-      url: standby.url,
+      // The command line the demo shows: copied as it is, so no password at all (not even a mask).
+      url: withoutPassword(standby.url),
       seconds: standbySeconds,
       result: standby.standby,
       feed: standbyFeed,
