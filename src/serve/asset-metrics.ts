@@ -19,17 +19,41 @@ export interface AssetMetrics {
   observe(event: JobEvent): void;
 }
 
-export function assetMetrics(snapshot: () => Promise<AssetSnapshot>, cacheMs = 1_000): AssetMetrics {
+/**
+ * `snapshot` failing (a repository that cannot be read at all, say) leaves the per-asset gauges out
+ * of that scrape and sets lifeline_status_readable to 0, with `onError` told why: the rest of
+ * /metrics (the webhook's, the job counters) is still served, and the failure is not cached.
+ */
+export function assetMetrics(
+  snapshot: () => Promise<AssetSnapshot>,
+  cacheMs = 1_000,
+  onError: (error: unknown) => void = () => {},
+): AssetMetrics {
   const registry = new Registry();
-  let last: { at: number; value: Promise<AssetSnapshot> } | null = null;
+  let last: { at: number; value: Promise<AssetSnapshot | null> } | null = null;
   const current = () => {
     if (!last || Date.now() - last.at > cacheMs) {
-      const value = snapshot();
-      last = { at: Date.now(), value };
-      value.catch(() => (last = null));
+      const taken: { at: number; value: Promise<AssetSnapshot | null> } = {
+        at: Date.now(),
+        value: Promise.resolve(null),
+      };
+      taken.value = snapshot().catch((error: unknown) => {
+        if (last === taken) last = null;
+        onError(error);
+        return null;
+      });
+      last = taken;
     }
     return last.value;
   };
+  new Gauge({
+    name: "lifeline_status_readable",
+    help: "1 when this scrape could compute the assets' status (the per-asset gauges are there), 0 when it could not (see the server's log: status-unreadable).",
+    registers: [registry],
+    async collect() {
+      this.set((await current()) ? 1 : 0);
+    },
+  });
   const gauge = (name: string, help: string, value: (s: AssetSnapshot, p: Posture) => number | null) =>
     new Gauge({
       name,
@@ -39,6 +63,7 @@ export function assetMetrics(snapshot: () => Promise<AssetSnapshot>, cacheMs = 1
       async collect() {
         const s = await current();
         this.reset();
+        if (!s) return;
         for (const p of s.postures) {
           const v = value(s, p);
           if (v !== null) this.set({ asset: p.name }, v);

@@ -37,28 +37,35 @@ export async function startJobsComponent(options: JobsComponentOptions): Promise
   const { loaded, log } = options;
   const host = hostname();
   let jobs: RunningJobs | null = null;
-  const metrics = assetMetrics(async () => {
-    const ctx = options.context(AbortSignal.timeout(30_000));
-    const names = Object.keys(loaded.config.assets);
-    // Tables restored (--tables) count their changes from the restore, as in status.
-    const restored = options
-      .catalog()
-      .then(async (c) => recoveryState(await c.audit({ kind: "restore" })).restoredTables ?? [])
-      .catch(() => []);
-    const inputs = statusInputs(loaded, names).map((input) => ({
-      ...input,
-      restored: restored.then((all) => all.filter((r) => r.asset === input.name)),
-    }));
-    const [postures, alerts, queueDepth] = await Promise.all([
-      status(ctx, inputs),
-      options
+  const metrics = assetMetrics(
+    async () => {
+      const ctx = options.context(AbortSignal.timeout(30_000));
+      const names = Object.keys(loaded.config.assets);
+      // Tables restored (--tables) count their changes from the restore, as in status.
+      const restored = options
         .catalog()
-        .then(async (c) => openAlerts(await c.latestAlerts()))
-        .catch(() => []),
-      jobs ? jobs.queueDepth().catch(() => new Map<string, number>()) : new Map<string, number>(),
-    ]);
-    return { postures, alerts, queueDepth };
-  });
+        .then(async (c) => recoveryState(await c.audit({ kind: "restore" })).restoredTables ?? [])
+        .catch(() => []);
+      const inputs = statusInputs(loaded, names).map((input) => ({
+        ...input,
+        restored: restored.then((all) => all.filter((r) => r.asset === input.name)),
+      }));
+      const [postures, alerts, queueDepth] = await Promise.all([
+        status(ctx, inputs),
+        options
+          .catalog()
+          .then(async (c) => openAlerts(await c.latestAlerts()))
+          .catch(() => []),
+        jobs ? jobs.queueDepth().catch(() => new Map<string, number>()) : new Map<string, number>(),
+      ]);
+      return { postures, alerts, queueDepth };
+    },
+    undefined,
+    (error) =>
+      log.log("error", "status-unreadable", {
+        error: error instanceof Error ? error.message : String(error),
+      }),
+  );
   jobs = await startJobs({
     loaded,
     catalogLocation: options.catalogLocation,
