@@ -28,6 +28,14 @@ export interface AssetStatusInput {
   restored?: Promise<readonly RestoredTables[]>;
 }
 
+/** The tables restored (--tables) into one asset's database, from a recovery state being read. */
+export function restoredInto(
+  state: Promise<Pick<RecoveryState, "restoredTables"> | null>,
+  asset: string,
+): Promise<RestoredTables[]> {
+  return state.then((s) => (s?.restoredTables ?? []).filter((r) => r.asset === asset));
+}
+
 export interface AssetPosture {
   posture: Posture;
   /** The manifest of the newest verified restore point that reads (the one posture counts from). */

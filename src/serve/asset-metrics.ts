@@ -33,16 +33,12 @@ export function assetMetrics(
   let last: { at: number; value: Promise<AssetSnapshot | null> } | null = null;
   const current = () => {
     if (!last || Date.now() - last.at > cacheMs) {
-      const taken: { at: number; value: Promise<AssetSnapshot | null> } = {
-        at: Date.now(),
-        value: Promise.resolve(null),
-      };
-      taken.value = snapshot().catch((error: unknown) => {
-        if (last === taken) last = null;
+      const value: Promise<AssetSnapshot | null> = snapshot().catch((error: unknown) => {
+        if (last?.value === value) last = null;
         onError(error);
         return null;
       });
-      last = taken;
+      last = { at: Date.now(), value };
     }
     return last.value;
   };

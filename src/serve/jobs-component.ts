@@ -3,7 +3,7 @@
  * (graphile-worker on a PostgreSQL catalog, in-process on SQLite) and the per-asset metrics.
  */
 import { hostname } from "node:os";
-import { status, statusInputs } from "../app/status.js";
+import { restoredInto, status, statusInputs } from "../app/status.js";
 import type { LoadedConfig } from "../config/load.js";
 import { openAlerts } from "../core/posture/check.js";
 import { recoveryState } from "../core/restore/state.js";
@@ -42,13 +42,13 @@ export async function startJobsComponent(options: JobsComponentOptions): Promise
       const ctx = options.context(AbortSignal.timeout(30_000));
       const names = Object.keys(loaded.config.assets);
       // Tables restored (--tables) count their changes from the restore, as in status.
-      const restored = options
+      const recorded = options
         .catalog()
-        .then(async (c) => recoveryState(await c.audit({ kind: "restore" })).restoredTables ?? [])
-        .catch(() => []);
+        .then(async (c) => recoveryState(await c.audit({ kind: "restore" })))
+        .catch(() => null);
       const inputs = statusInputs(loaded, names).map((input) => ({
         ...input,
-        restored: restored.then((all) => all.filter((r) => r.asset === input.name)),
+        restored: restoredInto(recorded, input.name),
       }));
       const [postures, alerts, queueDepth] = await Promise.all([
         status(ctx, inputs),

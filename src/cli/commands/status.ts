@@ -1,6 +1,12 @@
 import type { Command } from "commander";
 import { existsSync } from "node:fs";
-import { recoveryStatus, status, statusInputs, type AssetStatusInput } from "../../app/status.js";
+import {
+  recoveryStatus,
+  restoredInto,
+  status,
+  statusInputs,
+  type AssetStatusInput,
+} from "../../app/status.js";
 import { openAlerts, postureBreaches, type OpenAlert } from "../../core/posture/check.js";
 import { EXIT_CODES } from "../../core/errors.js";
 import type { AuditEntry } from "../../core/audit/chain.js";
@@ -74,9 +80,7 @@ export function register(program: Command, env: CliEnv): void {
       // Read while the assets are; their tables restored (--tables) count changes from the restore.
       const recorded = recordedRecovery(loaded);
       const inputs: AssetStatusInput[] = statusInputs(loaded, wanted).map((input) => {
-        const restored = recorded.then((s) =>
-          (s?.restoredTables ?? []).filter((r) => r.asset === input.name),
-        );
+        const restored = restoredInto(recorded, input.name);
         return input.asset
           ? { ...input, guardKey: readGuardKey(stateDirectory(loaded), input.name), restored }
           : input;
