@@ -11,10 +11,11 @@
 //
 // Usage: node scripts/test.mjs [folder or file …]   (default: test/contracts test/e2e
 // test/integration test/unit). Two files at a time, spec reporter, node's exit code.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import process from "node:process";
+import { clearInterval, setInterval } from "node:timers";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
@@ -84,7 +85,82 @@ const child = spawn(
   { stdio: "inherit", env: { ...process.env, LIFELINE_TEST_REPO: root } },
 );
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+
+// A test file that hangs (a lock that is never granted, a handle that keeps its process alive)
+// would hold CI until its 90-minute limit and say nothing. Past LIFELINE_TEST_FILE_SECONDS (300 s:
+// the slowest file takes under a minute), the file's process is killed, so node reports it failed
+// and goes on, after printing what it and the database server were doing.
+const limit = Number(process.env.LIFELINE_TEST_FILE_SECONDS ?? 300);
+const processes = () =>
+  execFileSync("ps", ["-eo", "pid=,ppid=,args="], { encoding: "utf8" })
+    .split("\n")
+    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
+    .filter((m) => m !== null)
+    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3] }));
+const subtree = (all, pid) => {
+  const found = all.filter((p) => p.pid === pid);
+  for (let i = 0; i < found.length; i++) found.push(...all.filter((p) => p.ppid === found[i].pid));
+  return found;
+};
+// When this watchdog first saw each test file's process (ps's own elapsed time can be garbage for
+// a process that has just started).
+const seen = new Map();
+const killed = new Set();
+const watchdog = setInterval(() => {
+  let all;
+  try {
+    all = processes();
+  } catch {
+    return;
+  }
+  for (const pid of seen.keys()) if (!all.some((p) => p.pid === pid)) seen.delete(pid);
+  for (const file of all.filter((p) => p.ppid === child.pid && /\.test\.js\b/.test(p.args))) {
+    if (!seen.has(file.pid)) seen.set(file.pid, Date.now());
+    const seconds = Math.round((Date.now() - seen.get(file.pid)) / 1000);
+    if (seconds < limit || killed.has(file.pid)) continue;
+    killed.add(file.pid);
+    const tree = subtree(all, file.pid);
+    const name = path.relative(out, /\S*\.test\.js/.exec(file.args)?.[0] ?? file.args);
+    const report = [`\n== ${name} has run for ${seconds} s (limit ${limit} s): killing it. Its processes:`];
+    for (const p of tree) report.push(`  ${p.pid} (parent ${p.ppid}) ${p.args.slice(0, 300)}`);
+    try {
+      report.push(
+        "== PostgreSQL sessions that are not idle, with what blocks them:",
+        execFileSync(
+          "psql",
+          [
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            `SELECT pid, datname, application_name AS app, state, wait_event_type || ':' || wait_event AS waits,
+                    pg_blocking_pids(pid) AS blocked_by, now() - query_start AS for, left(query, 200) AS query
+               FROM pg_stat_activity WHERE backend_type = 'client backend' AND state IS DISTINCT FROM 'idle' AND pid <> pg_backend_pid() ORDER BY query_start`,
+          ],
+          { encoding: "utf8", timeout: 15_000, stdio: ["ignore", "pipe", "pipe"] },
+        ),
+      );
+    } catch (error) {
+      report.push(`(could not read pg_stat_activity: ${error.message})`);
+    }
+    process.stderr.write(report.join("\n") + "\n");
+    for (const p of tree.reverse()) {
+      try {
+        process.kill(p.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
+}, 10_000);
+watchdog.unref();
+
 child.on("exit", (code, signal) => {
+  clearInterval(watchdog);
   rmSync(out, { recursive: true, force: true });
   process.exitCode = code ?? (signal ? 1 : 0);
 });
