@@ -79,6 +79,9 @@ const child = spawn(
     "--enable-source-maps",
     "--test",
     "--test-concurrency=2",
+    // A file whose tests are done ends even if a handle it leaked would hold it open (CI once
+    // waited 90 minutes with nothing printed after a file whose tests had all passed).
+    "--test-force-exit",
     "--test-reporter=spec",
     ...tests.map((t) => path.join(out, t.replace(/\.ts$/, ".js"))),
   ],
