@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, rmdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { countingGrants, recordPlan, type GateDeps } from "../app/gate.js";
 import { currentIdentity } from "../app/identity.js";
@@ -52,12 +52,42 @@ export async function gateDeps(loaded: LoadedConfig, catalog: Catalog): Promise<
   };
 }
 
+/**
+ * Runs `fn` on the catalog. A command that fails before recording anything leaves no catalog it
+ * created behind (a failed run leaves the repository as it was): a SQLite file that did not exist
+ * and holds no audit entry is removed, with its folder if that was made for it.
+ */
 export async function withCatalog<T>(loaded: LoadedConfig, fn: (catalog: Catalog) => Promise<T>): Promise<T> {
+  const location = catalogLocation(loaded);
+  const local = !/^postgres(ql)?:\/\//.test(location);
+  const dir = path.dirname(location);
+  const dirCreated = local && !existsSync(dir);
+  const created = local && !existsSync(location);
   const catalog = await openCatalogFor(loaded);
+  let succeeded = false;
   try {
-    return await fn(catalog);
+    const result = await fn(catalog);
+    succeeded = true;
+    return result;
   } finally {
+    const unused =
+      created &&
+      !succeeded &&
+      (await catalog.auditHead().then(
+        (head) => head === null,
+        () => false,
+      ));
     await catalog.close();
+    if (unused) {
+      for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(location + suffix, { force: true });
+      if (dirCreated) {
+        try {
+          rmdirSync(dir);
+        } catch {
+          // not empty: something else is there now
+        }
+      }
+    }
   }
 }
 

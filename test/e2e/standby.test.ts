@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
@@ -168,6 +168,11 @@ describe("lifeline standby, run as a process", () => {
     assert.equal(none.code, 1, none.stderr);
     assert.match(none.stderr, /no restore point/);
     assert.match(none.stderr, /lifeline backup shop && lifeline drill shop/);
+    // A failed run leaves the folder as it was: no empty catalog made on the way.
+    assert.equal(existsSync(path.join(work.dir, ".lifeline")), false, "nothing created");
+    const noRestore = await run(["restore", "shop", "--to", standbyUrl]);
+    assert.equal(noRestore.code, 1, noRestore.stderr);
+    assert.equal(existsSync(path.join(work.dir, ".lifeline")), false, "nothing created by restore");
     ok(await run(["backup", "shop"]));
     const unverified = await run(["standby", "shop", "--to", standbyUrl]);
     // As restore: no verified restore point is a precondition (exit 2); none at all, a runtime error.
