@@ -78,7 +78,7 @@ const child = spawn(
   [
     "--enable-source-maps",
     "--test",
-    "--test-concurrency=2",
+    `--test-concurrency=${process.env.LIFELINE_TEST_CONCURRENCY ?? 2}`,
     // A file whose tests are done ends even if a handle it leaked would hold it open (CI once
     // waited 90 minutes with nothing printed after a file whose tests had all passed).
     "--test-force-exit",
