@@ -1,3 +1,4 @@
+import type { RestoredTables } from "../core/posture/posture.js";
 import type { Clock } from "../ports/clock.js";
 import type { Engine, Progress } from "../ports/engine.js";
 import type { Repository } from "../ports/repository.js";
@@ -17,6 +18,12 @@ export interface AppContext {
    * that retention prunes with the same rules; built when asked (none when left out).
    */
   copies?: () => CopyTarget[];
+  /**
+   * The tables `restore --tables` put back into an asset's database, from the audit log: the
+   * changes not covered by its restore point then count from the restore (as status does). Left
+   * out (serve: the webhook judges without a catalog read per request), they count as before.
+   */
+  restored?: (asset: string) => Promise<readonly RestoredTables[]>;
 }
 
 /** A second repository (3-2-1). */

@@ -33,14 +33,18 @@ export async function assessRecoverability(
   const engine = ctx.engine(asset.engine);
   // From the repository's index; only the manifests posture relies on are read. A damaged newest
   // verified restore point stops the plan (exit 4) instead of quietly counting on an older one.
-  const { posture, verified: manifest } = await assetPosture(ctx, asset, async (anyVerified) =>
-    // Changes since the restore point matter only when there is one to recover from.
-    anyVerified
-      ? await (liveTarget ??
-          (async () => engine.live(engine.target(asset.url)))().catch((error: unknown) => ({
-            error: error instanceof Error ? error.message : String(error),
-          })))
-      : { error: "not read: no verified restore point" },
+  const { posture, verified: manifest } = await assetPosture(
+    ctx,
+    asset,
+    async (anyVerified) =>
+      // Changes since the restore point matter only when there is one to recover from.
+      anyVerified
+        ? await (liveTarget ??
+            (async () => engine.live(engine.target(asset.url)))().catch((error: unknown) => ({
+              error: error instanceof Error ? error.message : String(error),
+            })))
+        : { error: "not read: no verified restore point" },
+    ctx.restored ? { restored: ctx.restored(asset.name) } : {},
   );
   const damaged = damagedInUse(asset.name, posture);
   if (damaged) throw damaged;

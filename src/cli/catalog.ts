@@ -8,6 +8,10 @@ import { redactUrl, secrets } from "../core/redact.js";
 import { interpolate, type LoadedConfig } from "../config/load.js";
 import { notify } from "../notify/webhook.js";
 import type { Catalog } from "../ports/catalog.js";
+import type { AuditEntry } from "../core/audit/chain.js";
+import type { RestoredTables } from "../core/posture/posture.js";
+import { recoveryState, type RecoveryState } from "../core/restore/state.js";
+import { restoredInto } from "../app/status.js";
 import { systemClock } from "../ports/clock.js";
 import { err } from "./io.js";
 import { planJson } from "./render/plan.js";
@@ -145,4 +149,42 @@ export async function recordShownPlan(loaded: LoadedConfig | null, plan: Plan): 
       "make the catalog reachable and plan again, or use lifeline run (it records the plan too); then another person runs lifeline approve <plan id>",
     );
   }
+}
+
+const NO_RECOVERY: RecoveryState = { previous: [], standbys: [], lastRestores: [] };
+
+/**
+ * What recoveries left (standbys, previous databases, last restores, tables restored) from the
+ * audit log; empty when there is no catalog yet. Throws when the catalog cannot be read.
+ */
+export async function recordedRecoveryState(loaded: LoadedConfig): Promise<RecoveryState> {
+  const location = catalogLocation(loaded);
+  if (!/^postgres/.test(location) && !existsSync(location)) return NO_RECOVERY;
+  const entries = await withCatalog(loaded, async (catalog) => {
+    const kinds = await Promise.all(
+      (["restore", "standby", "discard"] as const).map((kind) => catalog.audit({ kind })),
+    );
+    return kinds.flat().sort((a: AuditEntry, b: AuditEntry) => a.seq - b.seq);
+  });
+  return recoveryState(entries);
+}
+
+/**
+ * AppContext.restored for a one-shot command: the recovery state is read once, when a plan first
+ * asks. A catalog that cannot be read gives none, with a warning (the changes not covered then
+ * count a table restored with restore --tables as dropped and created again).
+ */
+export function recordedRestores(
+  loaded: LoadedConfig,
+): (asset: string) => Promise<readonly RestoredTables[]> {
+  let state: Promise<RecoveryState | null> | undefined;
+  return (asset) => {
+    state ??= recordedRecoveryState(loaded).catch((error: unknown) => {
+      err(
+        `lifeline: warning: the catalog ${redactUrl(catalogLocation(loaded))} could not be read, so tables put back with restore --tables count as changed since the restore point: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      return null;
+    });
+    return restoredInto(state, asset);
+  };
 }

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import type { AppContext } from "../app/context.js";
 import type { K8sDeps } from "../app/k8s.js";
 import type { CommandPlanDeps, CommandPlanOptions } from "../app/plan-command.js";
 import { policyRules, type LoadedConfig } from "../config/load.js";
@@ -37,10 +38,11 @@ export async function commandPlanInputs(
   flags: KubernetesFlags,
   signal: AbortSignal,
   progress: Progress,
+  context: Pick<AppContext, "restored"> = {},
 ): Promise<{ deps: CommandPlanDeps; options: CommandPlanOptions }> {
   return {
     deps: {
-      ctx: loaded ? contextFor(loaded, signal, progress) : null,
+      ctx: loaded ? contextFor(loaded, signal, progress, context) : null,
       cluster: await kubernetesClient(),
       readManifests: async (files, recursive) =>
         (await import("../kubernetes/manifests.js")).readManifests(files, recursive),

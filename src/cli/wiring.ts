@@ -21,9 +21,15 @@ export function load(options: GlobalOptions): LoadedConfig {
   return loadConfig(options.config, process.cwd(), process.env);
 }
 
-export function contextFor(loaded: LoadedConfig, signal: AbortSignal, progress: Progress): AppContext {
+export function contextFor(
+  loaded: LoadedConfig,
+  signal: AbortSignal,
+  progress: Progress,
+  options: Pick<AppContext, "restored"> = {},
+): AppContext {
   const pgBin = loaded.config.tools.pgBin ?? process.env.LIFELINE_PG_BIN;
   return {
+    ...options,
     engine: (name) => engineFor(name, { postgres: pgBin ? { pgBin } : {} }),
     repository: repositoryFor(loaded),
     scratch: (setting) => (setting === "embedded" ? embeddedScratch() : serverScratch(setting.url)),

@@ -93,6 +93,19 @@ describe("changes not covered after restore --tables of a dropped table (real Po
     await query(db.url, "UPDATE items SET v = 'u' WHERE id <= 2");
     assert.equal((await changes()).rows, 9);
 
+    // lifeline plan (and the plan of a restore) say the same: 9 row changes would be lost, no table
+    // dropped and created again.
+    const planned = await lifeline(["plan", "shop", "--sql", "DELETE FROM kept", "--json"]);
+    assert.ok([0, 3].includes(planned.code ?? -1), planned.stdout + planned.stderr);
+    const changesInPlan = (
+      JSON.parse(planned.stdout) as {
+        recoverability: { changesNotCovered: { rows: number; uncounted: unknown[] } | null; summary: string };
+      }
+    ).recoverability;
+    assert.equal(changesInPlan.changesNotCovered?.rows, 9, JSON.stringify(changesInPlan));
+    assert.deepEqual(changesInPlan.changesNotCovered?.uncounted, [], JSON.stringify(changesInPlan));
+    assert.doesNotMatch(changesInPlan.summary, /dropped/);
+
     // lifeline serve's /metrics counts the same.
     const loaded = loadConfig(path.join(work.dir, "lifeline.yaml"), work.dir, {});
     const catalog = sharedCatalog(() => openCatalogFor(loaded));

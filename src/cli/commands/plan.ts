@@ -4,7 +4,7 @@ import type { Plan } from "../../core/plan/plan.js";
 import { plan } from "../../app/plan.js";
 import { policyRules } from "../../config/load.js";
 import { EXIT_CODES } from "../../core/errors.js";
-import { recordShownPlan } from "../catalog.js";
+import { recordShownPlan, recordedRestores } from "../catalog.js";
 import type { CliEnv } from "../env.js";
 
 import { json, out, terminalProgress } from "../io.js";
@@ -59,11 +59,19 @@ Exit codes: 0 verdict allow; 3 verdict require or deny; 1 runtime error; 2 usage
           const loaded = loadOptional(options);
           const progress = terminalProgress("plan");
           progress.phase("reading the cluster");
-          const { deps, options: planOptions } = await commandPlanInputs(loaded, opts, env.signal, progress);
+          const { deps, options: planOptions } = await commandPlanInputs(
+            loaded,
+            opts,
+            env.signal,
+            progress,
+            loaded ? { restored: recordedRestores(loaded) } : {},
+          );
           result = await recordShownPlan(loaded, await planCommand(deps, what.argv, planOptions));
         } else {
           const loaded = load(options);
-          const ctx = contextFor(loaded, env.signal, terminalProgress(`plan ${what.asset}`));
+          const ctx = contextFor(loaded, env.signal, terminalProgress(`plan ${what.asset}`), {
+            restored: recordedRestores(loaded),
+          });
           result = await recordShownPlan(
             loaded,
             await plan(ctx, resolve(loaded, what.asset), what.sql, {

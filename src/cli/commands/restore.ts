@@ -4,7 +4,7 @@ import { interpolate, policyRules } from "../../config/load.js";
 import { EXIT_CODES, LifelineError } from "../../core/errors.js";
 import { redactUrl } from "../../core/redact.js";
 import { restoreCommand, type RestoreCommand, type RestoreFlags } from "../../core/restore/options.js";
-import { gateDeps, withCatalog } from "../catalog.js";
+import { gateDeps, recordedRestores, withCatalog } from "../catalog.js";
 import type { CliEnv } from "../env.js";
 import { json, out, terminalProgress } from "../io.js";
 import { planJson } from "../render/plan.js";
@@ -85,7 +85,9 @@ match (nothing of the target was replaced); 1 another failure (unreachable, busy
       const to = opts.to === undefined ? undefined : interpolate(opts.to, "--to", process.env);
       const parsed = restoreCommand(name, { ...opts, to });
       const loaded = load(options);
-      const ctx = contextFor(loaded, env.signal, terminalProgress(`restore ${name}`));
+      const ctx = contextFor(loaded, env.signal, terminalProgress(`restore ${name}`), {
+        restored: recordedRestores(loaded),
+      });
       const asset = resolveAsset(loaded, name);
       const outcome = await withCatalog(loaded, async (catalog) =>
         restore(ctx, await gateDeps(loaded, catalog), {

@@ -4,7 +4,7 @@ import { planRequest, runRequest, whatRuns, type RunOutcome, type RunRequest } f
 import { commandSelection } from "../../app/plan-command.js";
 import { policyRules } from "../../config/load.js";
 import { EXIT_CODES } from "../../core/errors.js";
-import { digestOf, gateDeps, withCatalog } from "../catalog.js";
+import { digestOf, gateDeps, recordedRestores, withCatalog } from "../catalog.js";
 import type { CliEnv } from "../env.js";
 
 import { err, json, out, terminalProgress } from "../io.js";
@@ -73,12 +73,13 @@ Exit codes: 0 executed (or allowed, with --dry-run); 3 blocked (requirements unm
         const options = env.globals(command);
         const loaded = load(options);
         const progress = terminalProgress("run");
-        const ctx = contextFor(loaded, env.signal, progress);
+        const restored = recordedRestores(loaded);
+        const ctx = contextFor(loaded, env.signal, progress, { restored });
         const what = await sqlOrCommand("run", name, opts, env.signal);
         let request: RunRequest;
         if (what.kind === "command") {
           const planProgress = terminalProgress("plan");
-          const inputs = await commandPlanInputs(loaded, opts, env.signal, planProgress);
+          const inputs = await commandPlanInputs(loaded, opts, env.signal, planProgress, { restored });
           // The command runs against the kubeconfig lifeline planned with (lifeline.yaml or --kubeconfig).
           const kubeconfig = inputs.options.kubernetes.kubeconfig;
           request = {

@@ -4,7 +4,7 @@ import { serviceRedirect, standby, type StandbyOutcome } from "../../app/standby
 import { LifelineError } from "../../core/errors.js";
 import type { Plan } from "../../core/plan/plan.js";
 import { interpolate, type LoadedConfig, type ResolvedAsset } from "../../config/load.js";
-import { gateDeps, recordShownPlan, withCatalog } from "../catalog.js";
+import { gateDeps, recordShownPlan, recordedRestores, withCatalog } from "../catalog.js";
 import type { CliEnv } from "../env.js";
 import { json, out, terminalProgress } from "../io.js";
 import { commandPlanInputs, kubernetesFlags } from "../kubernetes.js";
@@ -133,7 +133,9 @@ copy that does not match it.
         });
       }
       const jobs = jobsOf(opts.jobs, asset.drillJobs);
-      const ctx = contextFor(loaded, env.signal, terminalProgress(`standby ${name}`));
+      const ctx = contextFor(loaded, env.signal, terminalProgress(`standby ${name}`), {
+        restored: recordedRestores(loaded),
+      });
       const outcome = await withCatalog(loaded, async (catalog) =>
         standby(ctx, await gateDeps(loaded, catalog), {
           asset,

@@ -9,11 +9,10 @@ import {
 } from "../../app/status.js";
 import { openAlerts, postureBreaches, type OpenAlert } from "../../core/posture/check.js";
 import { EXIT_CODES } from "../../core/errors.js";
-import type { AuditEntry } from "../../core/audit/chain.js";
 import { redactUrl } from "../../core/redact.js";
-import { recoveryState, type RecoveryState } from "../../core/restore/state.js";
+import type { RecoveryState } from "../../core/restore/state.js";
 import type { LoadedConfig } from "../../config/load.js";
-import { activeGrants, catalogLocation, withCatalog } from "../catalog.js";
+import { activeGrants, catalogLocation, recordedRecoveryState, withCatalog } from "../catalog.js";
 import type { CliEnv } from "../env.js";
 import { err, json, out, terminalProgress } from "../io.js";
 import { renderBreakGlass } from "../render/gate.js";
@@ -21,26 +20,16 @@ import { renderStatus, statusJson } from "../render/restore-points.js";
 import { contextFor, load, stateDirectory } from "../wiring.js";
 import { readGuardKey } from "../../app/guard.js";
 
-const EMPTY: RecoveryState = { previous: [], standbys: [], lastRestores: [] };
-
 /**
  * What recoveries left (standbys, previous databases, last restores) from the audit log; empty when
  * there is no catalog yet, null when it cannot be read (status shows the rest all the same).
  */
 async function recordedRecovery(loaded: LoadedConfig): Promise<RecoveryState | null> {
-  const location = catalogLocation(loaded);
-  if (!/^postgres/.test(location) && !existsSync(location)) return EMPTY;
   try {
-    const entries = await withCatalog(loaded, async (catalog) => {
-      const kinds = await Promise.all(
-        (["restore", "standby", "discard"] as const).map((kind) => catalog.audit({ kind })),
-      );
-      return kinds.flat().sort((a: AuditEntry, b: AuditEntry) => a.seq - b.seq);
-    });
-    return recoveryState(entries);
+    return await recordedRecoveryState(loaded);
   } catch (error) {
     err(
-      `lifeline: warning: the catalog ${redactUrl(location)} could not be read, standbys and previous databases are not shown: ${error instanceof Error ? error.message : String(error)}`,
+      `lifeline: warning: the catalog ${redactUrl(catalogLocation(loaded))} could not be read, standbys and previous databases are not shown: ${error instanceof Error ? error.message : String(error)}`,
     );
     return null;
   }
