@@ -9,7 +9,7 @@ import {
 } from "../core/kubernetes/command/index.js";
 import type { K8sAnalysis } from "../core/kubernetes/analyze.js";
 import { analyzeCommand } from "../core/kubernetes/analyze.js";
-import { emptyInventory } from "../core/kubernetes/inventory.js";
+import { emptyInventory, type Inventory } from "../core/kubernetes/inventory.js";
 import type { ManifestResource } from "../core/kubernetes/kubectl-delete.js";
 import {
   assemblePlan,
@@ -83,17 +83,8 @@ export async function planCommand(
   const env = options.env ?? {};
   // Masked values (tokens, passwords) still bind the plan id, through a keyed digest.
   const digestOption = options.digest ? { digest: options.digest } : {};
-  let parsed = parseCommand(argv);
-  // helm reads its namespace and context from the environment too.
-  if (!isUnknown(parsed) && parsed.tool === "helm") {
-    parsed = {
-      ...parsed,
-      namespace: parsed.namespace ?? (env.HELM_NAMESPACE || null),
-      kubeContext: parsed.kubeContext ?? (env.HELM_KUBECONTEXT || null),
-    };
-  }
-  const overrides = connectionOverrides(parsed, env);
-  if (overrides) parsed = { tool: parsed.tool, verb: parsed.verb, argv: [...argv], reason: overrides };
+  const commandKey = JSON.stringify([argv, env.HELM_NAMESPACE, env.HELM_KUBECONTEXT, env.HELM_DRIVER]);
+  const parsed = parsedCommand(commandKey, argv, env);
   const selection: ClusterSelection = {
     kubeconfig: (!isUnknown(parsed) ? parsed.kubeconfig : null) ?? options.kubernetes.kubeconfig,
     // The context the command itself reaches; lifeline's expectation is checked below.
@@ -106,27 +97,43 @@ export async function planCommand(
     const c = deps.cluster(selection);
     cluster = { context: c.context, server: c.server };
     try {
-      const inventory = await c.inventory(deps.signal);
-      inventory.clusterDomain = options.kubernetes.clusterDomain;
-      const bindings = bindingsFor(options.assets, c.context);
-      const manifests =
-        !isUnknown(parsed) && parsed.tool === "kubectl" && parsed.files.length > 0
-          ? await deps.readManifests(parsed.files, parsed.recursive)
-          : [];
-      const resolved = isUnknown(parsed)
-        ? parsed
-        : parsed.tool === "kubectl"
-          ? { ...parsed, namespace: parsed.namespace ?? inventory.defaultNamespace, context: c.context }
-          : { ...parsed, namespace: parsed.namespace ?? inventory.defaultNamespace, kubeContext: c.context };
-      analysis = analyzeCommand(resolved, inventory, {
-        bindings,
-        manifests,
-        normalized: canonicalCommand(resolved, digestOption),
-      });
+      const served = await c.inventory(deps.signal);
+      const readsFiles = !isUnknown(parsed) && parsed.tool === "kubectl" && parsed.files.length > 0;
+      // Manifests are read from disk each time: only a command without -f is remembered.
+      const memo = readsFiles ? null : analysesOf(served, options);
+      const key = `${c.context}\u0000${commandKey}`;
+      const known = memo?.get(key);
+      if (known !== undefined) {
+        analysis = known;
+      } else {
+        const inventory = { ...served, clusterDomain: options.kubernetes.clusterDomain };
+        const bindings = bindingsFor(options.assets, c.context);
+        const manifests = readsFiles ? await deps.readManifests(parsed.files, parsed.recursive) : [];
+        const resolved = isUnknown(parsed)
+          ? parsed
+          : parsed.tool === "kubectl"
+            ? { ...parsed, namespace: parsed.namespace ?? inventory.defaultNamespace, context: c.context }
+            : {
+                ...parsed,
+                namespace: parsed.namespace ?? inventory.defaultNamespace,
+                kubeContext: c.context,
+              };
+        analysis = analyzeCommand(resolved, inventory, {
+          bindings,
+          manifests,
+          normalized: canonicalCommand(resolved, digestOption),
+        });
+        if (memo) remember(memo, key, analysis);
+      }
       if (options.kubernetes.context !== null && options.kubernetes.context !== c.context) {
-        analysis.gaps.push(
-          `the command reaches context ${c.context}, but lifeline.yaml (or --context) expects ${options.kubernetes.context}: pass --context ${options.kubernetes.context} to ${parsed.tool ?? "the command"}`,
-        );
+        // Added to this plan's copy: a remembered analysis is shared, never changed.
+        analysis = {
+          ...analysis,
+          gaps: [
+            ...analysis.gaps,
+            `the command reaches context ${c.context}, but lifeline.yaml (or --context) expects ${options.kubernetes.context}: pass --context ${options.kubernetes.context} to ${parsed.tool ?? "the command"}`,
+          ],
+        };
       }
     } catch (error) {
       if (!(error instanceof LifelineError) || error.code !== "CLUSTER_UNREACHABLE") throw error;
@@ -212,6 +219,70 @@ export async function planCommand(
     },
     PLAN_ASSEMBLY,
   );
+}
+
+/** A command line as planCommand reads it (helm's environment and the connection overrides applied). */
+function parseFor(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ParsedCommand {
+  let parsed = parseCommand(argv);
+  // helm reads its namespace and context from the environment too.
+  if (!isUnknown(parsed) && parsed.tool === "helm") {
+    parsed = {
+      ...parsed,
+      namespace: parsed.namespace ?? (env.HELM_NAMESPACE || null),
+      kubeContext: parsed.kubeContext ?? (env.HELM_KUBECONTEXT || null),
+    };
+  }
+  const overrides = connectionOverrides(parsed, env);
+  if (overrides) parsed = { tool: parsed.tool, verb: parsed.verb, argv: [...argv], reason: overrides };
+  return parsed;
+}
+
+/**
+ * The last commands parsed, by their words and the environment variables parseFor reads (`key`):
+ * a pure function of them, and `lifeline serve` sees the same command again (a retried delete).
+ * Shared, so never changed by its users (they make their own copies).
+ */
+const parsedCommands = new Map<string, ParsedCommand>();
+const PARSED_MAX = 256;
+
+function parsedCommand(
+  key: string,
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): ParsedCommand {
+  const known = parsedCommands.get(key);
+  if (known !== undefined) return known;
+  const parsed = parseFor(argv, env);
+  remember(parsedCommands, key, parsed, PARSED_MAX);
+  return parsed;
+}
+
+/**
+ * A command's analysis, remembered with the inventory it was made from and the options it was
+ * made with: analyzeCommand is a pure function of the parsed command, the inventory, the bindings
+ * (options.assets and the context) and the canonical command (options.digest). `lifeline serve`'s
+ * informer cache serves the same frozen Inventory object until something in the cluster changes
+ * (an event, a resource synced or broken), then a new one: a change is seen by the next request,
+ * and what was worked out from the old state goes with it (WeakMap). An inventory made per plan
+ * (list calls: not frozen) is not remembered at all. Shared, so never changed by its users: the
+ * plan takes its operations and dependents as they are, planCommand copies before adding a gap.
+ */
+const analyses = new WeakMap<Inventory, WeakMap<CommandPlanOptions, Map<string, K8sAnalysis>>>();
+/** Distinct commands remembered per inventory (the oldest is dropped past it). */
+const ANALYSES_MAX = 512;
+
+function analysesOf(inventory: Inventory, options: CommandPlanOptions): Map<string, K8sAnalysis> | null {
+  if (!Object.isFrozen(inventory)) return null;
+  let byOptions = analyses.get(inventory);
+  if (!byOptions) analyses.set(inventory, (byOptions = new WeakMap()));
+  let memo = byOptions.get(options);
+  if (!memo) byOptions.set(options, (memo = new Map()));
+  return memo;
+}
+
+function remember<T>(memo: Map<string, T>, key: string, value: T, max = ANALYSES_MAX): void {
+  if (memo.size >= max) memo.delete(memo.keys().next().value as string);
+  memo.set(key, value);
 }
 
 function emptyInventoryFor(c: Pick<Cluster, "context" | "defaultNamespace"> | null) {

@@ -406,6 +406,12 @@ export class InformerCache {
   readonly defaultNamespace: string;
   readonly server: string;
   private template: Inventory | null = null;
+  /**
+   * The inventory last served: served again, the same (frozen) object, while neither the lists
+   * (the template) nor the gaps changed. Its identity is the cache's generation: what is worked
+   * out from it alone (plan-command.ts: a command's analysis) may be kept with it (WeakMap).
+   */
+  private served: { template: Inventory; gaps: readonly InventoryGap[]; inventory: Inventory } | null = null;
 
   constructor(kc: KubeConfig, options: InformerCacheOptions = {}) {
     const now = options.now ?? Date.now;
@@ -419,7 +425,10 @@ export class InformerCache {
       storage: kc.makeApiClient(StorageV1Api),
       custom: kc.makeApiClient(CustomObjectsApi),
     };
-    const invalidate = () => (this.template = null);
+    const invalidate = () => {
+      this.template = null;
+      this.served = null;
+    };
     const report = options.report ?? (() => undefined);
     const make = <C>(src: Source<C>) => new ResourceCache<C>(src, kc, apis, now, invalidate, report);
     this.caches = Object.fromEntries(
@@ -458,6 +467,8 @@ export class InformerCache {
    * An Inventory from memory: no API call. Resources not synced are gaps (fail closed). The lists
    * are shared by every inventory until an event changes them (frozen: nothing may change them),
    * so the analysis's indexes (core/kubernetes/lookup.ts) of an unchanged list are built once.
+   * While nothing changed (no event, no resource synced or broken), it is the very same object,
+   * frozen too: a new object means a new state of the cluster.
    */
   inventory(): Inventory {
     const c = this.caches;
@@ -500,8 +511,32 @@ export class InformerCache {
     const gaps = this.all()
       .map((r) => r.gap())
       .filter((g): g is InventoryGap => g !== null);
-    return { ...this.template, gaps: [...gaps, ...this.template.gaps] };
+    const served = this.served;
+    if (served !== null && served.template === this.template && sameGaps(served.gaps, gaps))
+      return served.inventory;
+    const inventory: Inventory = Object.freeze({
+      ...this.template,
+      gaps: Object.freeze([...gaps, ...this.template.gaps]) as InventoryGap[],
+    });
+    this.served = { template: this.template, gaps, inventory };
+    return inventory;
   }
+}
+
+function sameGaps(a: readonly InventoryGap[], b: readonly InventoryGap[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (
+      x.resource !== y.resource ||
+      x.namespace !== y.namespace ||
+      x.reason !== y.reason ||
+      x.required !== y.required
+    )
+      return false;
+  }
+  return true;
 }
 
 /**

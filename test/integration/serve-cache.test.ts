@@ -242,6 +242,38 @@ describe("lifeline serve's informer cache", () => {
     assert.equal(lists(), before, "no list call after start: the changes came by watch");
   });
 
+  it("a command judged again is planned from what the cache remembers until the cluster changes: a volume's reclaim policy patched is seen by the next request", async () => {
+    const argv = ["kubectl", "delete", "pvc", SIMULATED.readPvc, "-n", "shop"];
+    const p = plan();
+    const planned = () => planCommand({ ...p.deps, signal: AbortSignal.timeout(5_000) }, argv, p.options);
+    const first = await planned();
+    const again = await planned();
+    // Nothing changed in between: the same analysis (not made again), the same plan.
+    assert.equal(again.operations, first.operations);
+    assert.equal(again.planId, first.planId);
+    assert.equal(first.operations[0]?.dataLoss, "destructive");
+    const denied = await deleteClaim(SIMULATED.readPvc);
+    assert.equal(denied.allowed, false);
+    assert.match(denied.message, /DESTRUCTIVE pvc shop\/data-postgresql-read-0 .*reclaim policy Delete/);
+    assert.equal((await deleteClaim(SIMULATED.readPvc)).message, denied.message);
+
+    await cluster.core.patchPersistentVolume({
+      name: SIMULATED.readPv,
+      body: [{ op: "replace", path: "/spec/persistentVolumeReclaimPolicy", value: "Retain" }],
+    });
+    await until(
+      () =>
+        cache.cache.inventory().volumes.find((v) => v.name === SIMULATED.readPv)?.reclaimPolicy === "Retain",
+    );
+    // The very next request: planned from the new state of the cluster, not from what was remembered.
+    const retained = await deleteClaim(SIMULATED.readPvc);
+    assert.equal(retained.allowed, true, retained.message);
+    const after = await planned();
+    assert.notEqual(after.operations, first.operations);
+    assert.notEqual(after.operations[0]?.dataLoss, "destructive");
+    assert.equal(after.verdict, "allow");
+  });
+
   it("a watch that breaks and cannot resume: protected requests denied with the reason, /readyz 503; back when it resyncs", async () => {
     const lift = cluster.server.fail("/api/v1/persistentvolumeclaims", 503, "ServiceUnavailable");
     try {
