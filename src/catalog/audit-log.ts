@@ -383,8 +383,10 @@ function committed<T>(
     let current = Number(head.seq) === 0 ? null : { seq: Number(head.seq), hash: head.hash };
     const append: Append = async (input) => {
       const headSeq = current?.seq ?? 0;
-      const entry = chainNext(sha256hex, current, input);
-      const row = auditRow(entry);
+      // The data's canonical text, when normalizedInput made it: hashed and stored as it is.
+      const dataJson = canonicalText.get(input.data);
+      const entry = chainNext(sha256hex, current, input, dataJson);
+      const row = auditRow(entry, dataJson);
       const columns = Object.keys(row) as (keyof typeof row)[];
       await runCompiled(
         trx,
@@ -445,6 +447,11 @@ function headMissing(location: string): LifelineError {
  * append is then exactly the entry read later, and its hash verifies against it.
  */
 export function normalizedInput(audit: AuditInput): AuditInput {
+  const text = canonicalJson(audit.data ?? {});
+  const data = JSON.parse(text) as Record<string, unknown>;
+  // canonicalJson(data) is this very text (canonical JSON read back and written again): the
+  // append hashes and stores it without making it twice more.
+  canonicalText.set(data, text);
   return {
     at: audit.at,
     kind: audit.kind,
@@ -452,6 +459,9 @@ export function normalizedInput(audit: AuditInput): AuditInput {
     host: audit.host,
     asset: audit.asset ?? null,
     planId: audit.planId ?? null,
-    data: JSON.parse(canonicalJson(audit.data ?? {})) as Record<string, unknown>,
+    data,
   };
 }
+
+/** The canonical JSON of the data objects normalizedInput made (never changed after). */
+const canonicalText = new WeakMap<object, string>();

@@ -221,7 +221,8 @@ export function breakGlassFrom(row: Selectable<BreakGlassTable>): BreakGlass {
   };
 }
 
-export function auditRow(e: AuditEntry): Insertable<AuditTable> {
+/** `dataJson`, when the caller already has it, is canonicalJson(e.data). */
+export function auditRow(e: AuditEntry, dataJson?: string): Insertable<AuditTable> {
   return {
     seq: e.seq,
     at: e.at,
@@ -230,7 +231,7 @@ export function auditRow(e: AuditEntry): Insertable<AuditTable> {
     host: e.host,
     asset: e.asset,
     plan_id: e.planId,
-    data: canonicalJson(e.data),
+    data: dataJson ?? canonicalJson(e.data),
     prev_hash: e.prevHash,
     hash: e.hash,
     ref: auditRef(e.kind, e.data),

@@ -314,6 +314,37 @@ describe("the audit chain", () => {
     }
   });
 
+  it("an entry hashed with its data's canonical text given is the entry hashed without it", () => {
+    let seed = 11;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const words = ["a", "é", "10", "", '"q"\n', "\ud83d\ude00", "z\u0000"];
+    const value = (depth: number): unknown =>
+      depth > 2 || random() < 0.4
+        ? pick([null, 0, -1.5, true, "x", ...words])
+        : random() < 0.5
+          ? Array.from({ length: Math.floor(random() * 3) }, () => value(depth + 1))
+          : Object.fromEntries(words.slice(0, Math.floor(random() * 4)).map((k) => [k, value(depth + 1)]));
+    let head: AuditEntry | null = null;
+    for (let i = 0; i < 500; i++) {
+      const data = Object.fromEntries(
+        words.slice(0, 1 + Math.floor(random() * 5)).map((k) => [k, value(1)]),
+      ) as Record<string, unknown>;
+      const input = {
+        at: pick(["2026-11-26T12:00:00.000Z", "é"]),
+        kind: pick(["admission", "approve"] as const),
+        identity: pick(["alice@example.com", ""]),
+        host: "h",
+        asset: pick([null, "shop", undefined as unknown as null]),
+        planId: pick([null, "p1"]),
+        data,
+      };
+      const plain = chainNext(sha256, head, input);
+      assert.deepEqual(chainNext(sha256, head, input, canonicalJson(data)), plain);
+      head = plain;
+    }
+  });
+
   it("verifies an intact chain, with its head", () => {
     const entries = chain(5);
     assert.equal(entries[0]?.prevHash, GENESIS_HASH);

@@ -130,31 +130,50 @@ export function canonicalJson(value: unknown): string {
   return `${out}}`;
 }
 
-function entryHash(hash: Hasher, prevHash: string, seq: number, input: AuditInput): string {
-  return hash(
-    prevHash +
-      canonicalJson({
-        seq,
-        at: input.at,
-        kind: input.kind,
-        identity: input.identity,
-        host: input.host,
-        asset: input.asset,
-        planId: input.planId,
-        data: input.data,
-      }),
-  );
+function entryHash(
+  hash: Hasher,
+  prevHash: string,
+  seq: number,
+  input: AuditInput,
+  dataJson?: string,
+): string {
+  const fields = {
+    seq,
+    at: input.at,
+    kind: input.kind,
+    identity: input.identity,
+    host: input.host,
+    asset: input.asset,
+    planId: input.planId,
+    data: input.data,
+  };
+  if (dataJson === undefined) return hash(prevHash + canonicalJson(fields));
+  // canonicalJson(fields) with the data's text as given (it is canonicalJson(input.data)): the
+  // same keys, sorted the same way, undefined values left out.
+  let out = "{";
+  let first = true;
+  for (const key of Object.keys(fields).sort()) {
+    const v = fields[key as keyof typeof fields];
+    if (v === undefined) continue;
+    out += `${first ? "" : ","}${JSON.stringify(key)}:${key === "data" ? dataJson : canonicalJson(v)}`;
+    first = false;
+  }
+  return hash(`${prevHash}${out}}`);
 }
 
-/** The next entry of a chain whose last entry is `head` (null for an empty log). */
+/**
+ * The next entry of a chain whose last entry is `head` (null for an empty log). `dataJson`, when
+ * the caller already has it, is canonicalJson(input.data): it is not made again.
+ */
 export function chainNext(
   hash: Hasher,
   head: Pick<AuditEntry, "seq" | "hash"> | null,
   input: AuditInput,
+  dataJson?: string,
 ): AuditEntry {
   const seq = (head?.seq ?? 0) + 1;
   const prevHash = head?.hash ?? GENESIS_HASH;
-  return { ...input, seq, prevHash, hash: entryHash(hash, prevHash, seq, input) };
+  return { ...input, seq, prevHash, hash: entryHash(hash, prevHash, seq, input, dataJson) };
 }
 
 /**
