@@ -15,11 +15,17 @@ import {
   assemblePlan,
   commandRecoverability,
   noRecoverability,
+  planIdOf,
   type AssetAssessment,
   type Plan,
   type PolicySubject,
 } from "../core/plan/plan.js";
-import { UNBOUND_TIER, type PolicyRule, type Requirement } from "../core/plan/policy.js";
+import {
+  UNBOUND_TIER,
+  type PlannedOperation,
+  type PolicyRule,
+  type Requirement,
+} from "../core/plan/policy.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Cluster, ClusterSelection } from "../ports/cluster.js";
 import type { AppContext } from "./context.js";
@@ -91,6 +97,8 @@ export async function planCommand(
     context: !isUnknown(parsed) ? (parsed.tool === "kubectl" ? parsed.context : parsed.kubeContext) : null,
   };
   let analysis: K8sAnalysis;
+  /** Whether `analysis` is a remembered one (shared): then so is its plan id. */
+  let remembered = false;
   let cluster: { context: string; server: string } | null = null;
   let unreachable: string | null = null;
   if (needsCluster(parsed)) {
@@ -105,6 +113,7 @@ export async function planCommand(
       const known = memo?.get(key);
       if (known !== undefined) {
         analysis = known;
+        remembered = true;
       } else {
         const inventory = { ...served, clusterDomain: options.kubernetes.clusterDomain };
         const bindings = bindingsFor(options.assets, c.context);
@@ -123,7 +132,10 @@ export async function planCommand(
           manifests,
           normalized: canonicalCommand(resolved, digestOption),
         });
-        if (memo) remember(memo, key, analysis);
+        if (memo) {
+          remember(memo, key, analysis);
+          remembered = true;
+        }
       }
       if (options.kubernetes.context !== null && options.kubernetes.context !== c.context) {
         // Added to this plan's copy: a remembered analysis is shared, never changed.
@@ -196,6 +208,11 @@ export async function planCommand(
           },
         ]
       : [];
+  const identity = {
+    asset: touched.map((a) => a.name).join(",") || "(none)",
+    normalizedStatements: [normalized, cluster?.context ?? ""],
+    restorePointId: recoverabilities.map((r) => r.restorePoint?.id ?? "-").join(",") || null,
+  };
   return assemblePlan(
     {
       // As for SQL: the text shown, stored and sent passes the one redactor (secrets lifeline knows).
@@ -206,11 +223,8 @@ export async function planCommand(
       operations: analysis.operations,
       dependents: analysis.dependents,
       consumers: [],
-      identity: {
-        asset: touched.map((a) => a.name).join(",") || "(none)",
-        normalizedStatements: [normalized, cluster?.context ?? ""],
-        restorePointId: recoverabilities.map((r) => r.restorePoint?.id ?? "-").join(",") || null,
-      },
+      identity,
+      ...(remembered ? { planId: rememberedPlanId(analysis.operations, identity) } : {}),
       subjects,
       unmet,
       recoverability: commandRecoverability(assessments, analysis.unbound.length > 0),
@@ -279,6 +293,31 @@ function analysesOf(inventory: Inventory, options: CommandPlanOptions): Map<stri
   if (!memo) byOptions.set(options, (memo = new Map()));
   return memo;
 }
+
+/**
+ * The plan id of a remembered analysis's operations with this identity (the asset, the canonical
+ * command and context, the restore point relied on), made once per identity: planIdentity and its
+ * SHA-256 are a pure function of them.
+ */
+const planIds = new WeakMap<readonly PlannedOperation[], Map<string, string>>();
+
+function rememberedPlanId(
+  operations: readonly PlannedOperation[],
+  identity: { asset: string; normalizedStatements: readonly string[]; restorePointId: string | null },
+): string {
+  let byIdentity = planIds.get(operations);
+  if (!byIdentity) planIds.set(operations, (byIdentity = new Map()));
+  const key = JSON.stringify([identity.asset, identity.normalizedStatements, identity.restorePointId]);
+  let planId = byIdentity.get(key);
+  if (planId === undefined) {
+    planId = planIdOf({ operations, identity }, PLAN_ASSEMBLY);
+    remember(byIdentity, key, planId, PLAN_IDS_MAX);
+  }
+  return planId;
+}
+
+/** Identities remembered per analysis (one per restore point relied on, in practice). */
+const PLAN_IDS_MAX = 16;
 
 function remember<T>(memo: Map<string, T>, key: string, value: T, max = ANALYSES_MAX): void {
   if (memo.size >= max) memo.delete(memo.keys().next().value as string);

@@ -272,6 +272,14 @@ describe("lifeline serve's informer cache", () => {
     assert.notEqual(after.operations, first.operations);
     assert.notEqual(after.operations[0]?.dataLoss, "destructive");
     assert.equal(after.verdict, "allow");
+    // The same plan as the list path's, plan id included (remembered with the new analysis).
+    const listed = await planCommand(
+      { ...p.deps, cluster: (s) => new KubernetesCluster(s, {}), signal: AbortSignal.timeout(5_000) },
+      argv,
+      p.options,
+    );
+    assert.equal((await planned()).planId, listed.planId);
+    assert.notEqual(listed.planId, first.planId);
   });
 
   it("a watch that breaks and cannot resume: protected requests denied with the reason, /readyz 503; back when it resyncs", async () => {

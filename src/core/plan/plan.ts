@@ -70,6 +70,11 @@ export interface PlanParts {
   consumers: Consumer[];
   /** What binds the plan id besides the operations' objects (see planIdentity). */
   identity: { asset: string; normalizedStatements: readonly string[]; restorePointId: string | null };
+  /**
+   * The plan id of exactly these operations and identity, when the caller already made it (with
+   * the same assembly): planCommand remembers it with an analysis it reuses. Made here otherwise.
+   */
+  planId?: string;
   /** Each judged by the policy on its own; the verdicts are merged (any deny denies). */
   subjects: readonly PolicySubject[];
   /** Requirements that hold whatever the policy says (e.g. a complete view of the cluster). */
@@ -88,14 +93,7 @@ export interface PlanAssembly {
 
 /** Assembles a plan: its id from what it would destroy, and the policy's verdict. Pure. */
 export function assemblePlan(parts: PlanParts, assembly: PlanAssembly): Plan {
-  const planId = assembly.hash(
-    planIdentity({
-      asset: parts.identity.asset,
-      operations: parts.operations,
-      normalizedStatements: parts.identity.normalizedStatements,
-      restorePointId: parts.identity.restorePointId,
-    }),
-  );
+  const planId = parts.planId ?? planIdOf(parts, assembly);
   const results: { verdict: Verdict; requirements: Requirement[] }[] = parts.subjects.map((subject) =>
     evaluatePolicy(parts.policy, { ...subject, approvals: 0, planId }, assembly.describeAge),
   );
@@ -118,6 +116,21 @@ export function assemblePlan(parts: PlanParts, assembly: PlanAssembly): Plan {
     requirements,
     planningMs: parts.planningMs,
   };
+}
+
+/** The plan id of a plan's operations and identity (what assemblePlan makes). */
+export function planIdOf(
+  parts: { operations: readonly PlannedOperation[]; identity: PlanParts["identity"] },
+  assembly: Pick<PlanAssembly, "hash">,
+): string {
+  return assembly.hash(
+    planIdentity({
+      asset: parts.identity.asset,
+      operations: parts.operations,
+      normalizedStatements: parts.identity.normalizedStatements,
+      restorePointId: parts.identity.restorePointId,
+    }),
+  );
 }
 
 /** Recoverability when no restore point is relied on (nothing read, or nothing to bring back). */
