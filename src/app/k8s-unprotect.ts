@@ -97,6 +97,10 @@ export async function unprotect(deps: UnprotectDeps, request: UnprotectRequest):
     asset: request.asset,
     undo: true,
   });
+  // What is already back needs no plan; the record forgets it, so that it is not kept there forever.
+  if (!request.dryRun)
+    for (const change of protect.alreadyBack)
+      await recordProtectChange(deps.k8s.stateDir, protect, change, "put back");
   const volumes: UnprotectVolume[] = protect.changes.map((change) => ({
     change,
     argv: unprotectArgv(change, protect.context),

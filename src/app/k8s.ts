@@ -131,6 +131,11 @@ export interface ProtectPlan {
   alreadyRetained: number;
   /** Volumes --undo leaves as they are, and why (undoing would delete data now). */
   kept: { volume: string; why: string }[];
+  /**
+   * Volumes of the record already back to the policy they had before protect (put back by a run
+   * killed before it could record it, or by hand): nothing to undo; --undo forgets them.
+   */
+  alreadyBack: ProtectChange[];
 }
 
 function recordFile(stateDir: string, asset: string): string {
@@ -235,6 +240,7 @@ export async function planProtect(
         changes,
         alreadyRetained: Math.max(0, claims - changes.length),
         kept: [],
+        alreadyBack: [],
       },
       cluster,
     };
@@ -250,11 +256,18 @@ export async function planProtect(
   const record = await readRecord(deps.stateDir, asset.name);
   const changes: ProtectChange[] = [];
   const kept: ProtectPlan["kept"] = [];
+  const alreadyBack: ProtectChange[] = [];
   for (const c of record?.changes ?? []) {
     const pv = inventory.volumes.find((v) => v.name === c.volume);
     // Only what protect changed and is still as protect left it; anything else is someone's decision.
     if (!pv || pv.uid !== c.uid) {
       kept.push({ volume: c.volume, why: "it no longer exists (or is another volume now)" });
+      continue;
+    }
+    if (pv.reclaimPolicy === c.from) {
+      // Back as it was before protect: a run killed between its patch and its record, or a person.
+      kept.push({ volume: c.volume, why: `already ${c.from}, as before protect: nothing to undo` });
+      alreadyBack.push({ volume: c.volume, uid: c.uid, claim: c.claim, from: c.to, to: c.from });
       continue;
     }
     if (pv.reclaimPolicy !== c.to) {
@@ -285,6 +298,7 @@ export async function planProtect(
       changes,
       alreadyRetained: 0,
       kept,
+      alreadyBack,
     },
     cluster,
   };

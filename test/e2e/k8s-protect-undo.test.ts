@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { cli } from "../support/cli.js";
-import { SIMULATED, startFakeCluster, type FakeCluster } from "../support/fake-k8s.js";
+import { SIMULATED, mergePatch, startFakeCluster, type FakeCluster } from "../support/fake-k8s.js";
 import { createDatabase, tempDir, type TestDatabase } from "../support/pg.js";
 
 interface UndoDoc {
@@ -182,5 +182,43 @@ describe("lifeline k8s protect --undo, through the gate", () => {
     const list = Array.isArray(entries) ? entries : entries.entries;
     assert.ok(list.some((e) => e.kind === "approve" && e.identity === "bob"));
     assert.ok(list.some((e) => e.kind === "run" && e.identity === "alice"));
+  });
+  it("a volume already back (a run killed between its patch and its record): said, and forgotten from the record", async () => {
+    const protect = await as("alice", ["k8s", "protect", "shop", "--yes"]);
+    assert.equal(protect.code, 0, protect.stderr);
+    // What `--undo` SIGKILLed just after patching the first volume leaves: the volume back to
+    // Delete, the record still listing it.
+    await cluster.core.patchPersistentVolume(
+      { name: SIMULATED.primaryPv, body: { spec: { persistentVolumeReclaimPolicy: "Delete" } } },
+      mergePatch,
+    );
+    const listed = () =>
+      (JSON.parse(readFileSync(record(), "utf8")) as { changes: { volume: string }[] }).changes
+        .map((c) => c.volume)
+        .sort();
+    assert.deepEqual(listed(), volumes);
+
+    // A dry run says so and changes nothing, not even the record.
+    const dry = await as("alice", ["k8s", "protect", "shop", "--undo", "--dry-run"]);
+    assert.equal(dry.code, 3, dry.stdout + dry.stderr);
+    assert.match(dry.stdout, new RegExp(`keep pv ${SIMULATED.primaryPv}: already Delete, as before protect`));
+    assert.doesNotMatch(dry.stdout, /someone set it/);
+    assert.deepEqual(listed(), volumes);
+
+    // A run (blocked on the other volume) forgets it: it is not kept in the record forever.
+    const blocked = await as("alice", ["k8s", "protect", "shop", "--undo", "--yes"]);
+    assert.equal(blocked.code, 3, blocked.stdout + blocked.stderr);
+    assert.deepEqual(listed(), [SIMULATED.readPv]);
+    assert.equal(await policyOf(SIMULATED.readPv), "Retain");
+
+    // Once the other is back too (by hand here), nothing is left to undo and the record is gone.
+    await cluster.core.patchPersistentVolume(
+      { name: SIMULATED.readPv, body: { spec: { persistentVolumeReclaimPolicy: "Delete" } } },
+      mergePatch,
+    );
+    const none = await as("alice", ["k8s", "protect", "shop", "--undo", "--yes"]);
+    assert.equal(none.code, 0, none.stdout + none.stderr);
+    assert.match(none.stdout, /nothing to undo/);
+    assert.equal(existsSync(record()), false, "nothing left in the record");
   });
 });
