@@ -1,6 +1,6 @@
 import type { AuditEntry } from "../core/audit/chain.js";
 import { formatDuration } from "../core/duration.js";
-import { LifelineError } from "../core/errors.js";
+import { LifelineError, typedId } from "../core/errors.js";
 import type { Approval, PlanRecord } from "../core/approval/approval.js";
 import type { Requirement, Verdict } from "../core/plan/policy.js";
 import { announce, auditInput, findRecordedPlan, newId, reviewRecordedPlan, type GateDeps } from "./gate.js";
@@ -102,7 +102,7 @@ export async function revoke(deps: GateDeps, id: string): Promise<Approval> {
     throw new LifelineError({
       code: "APPROVAL_UNKNOWN",
       kind: "usage",
-      message: `no approval ${id}`,
+      message: `no approval ${typedId(id)}`,
       fix: "lifeline audit --kind approve lists approvals and their ids",
     });
   }

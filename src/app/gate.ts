@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { AuditEntry, AuditInput, AuditKind, Identity } from "../core/audit/chain.js";
-import { LifelineError } from "../core/errors.js";
+import { LifelineError, typedId } from "../core/errors.js";
 import {
   vouchedApprovals,
   vouchedGrants,
@@ -208,7 +208,7 @@ export async function findRecordedPlan(catalog: Catalog, idOrPrefix: string): Pr
     throw new LifelineError({
       code: "PLAN_UNKNOWN",
       kind: "usage",
-      message: `no plan ${idOrPrefix} in the catalog ${catalog.location}`,
+      message: `no plan ${typedId(idOrPrefix)} in the catalog ${catalog.location}`,
       fix: "`lifeline plan` (when the plan needs approvals) and `lifeline run` record the plan and print its id; check the id, and that lifeline.yaml points at the same catalog",
     });
   }

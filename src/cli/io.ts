@@ -3,13 +3,33 @@ import { LifelineError, interrupted } from "../core/errors.js";
 import { redactValue, secrets } from "../core/redact.js";
 import type { Progress } from "../ports/engine.js";
 
+// C0 controls but newline and tab, DEL, C1 controls (U+009B is a CSI), and the bidi marks,
+// embeddings, overrides and isolates.
+// eslint-disable-next-line no-control-regex
+const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+
+/**
+ * Text as it may reach a terminal: a control character (ESC starting a sequence that moves the
+ * cursor or erases lines, a carriage return, a bidi override) is shown escaped (`\x1b`, `\r`,
+ * `\u202e`) instead of acting. What lifeline prints quotes what others wrote (a plan's SQL, a
+ * command, a comment, an id typed in): on the approver's terminal it must not hide or reorder what
+ * is approved. Lifeline itself prints no control sequence.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROLS, (c) => {
+    const code = c.charCodeAt(0);
+    if (c === "\r") return "\\r";
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
 /** Every byte lifeline prints passes the redactor: secrets never reach a terminal or a log. */
 export function out(text: string): void {
-  process.stdout.write(secrets.redact(text.endsWith("\n") ? text : text + "\n"));
+  process.stdout.write(printable(secrets.redact(text.endsWith("\n") ? text : text + "\n")));
 }
 
 export function err(text: string): void {
-  process.stderr.write(secrets.redact(text.endsWith("\n") ? text : text + "\n"));
+  process.stderr.write(printable(secrets.redact(text.endsWith("\n") ? text : text + "\n")));
 }
 
 /**

@@ -173,6 +173,11 @@ export function isLifelineError(value: unknown): value is LifelineError {
   return value instanceof LifelineError;
 }
 
+/** An id as typed, for an error message: one that long is no id of lifeline's, so it is cut short. */
+export function typedId(id: string, max = 80): string {
+  return id.length <= max ? id : `${id.slice(0, max)}… (${id.length} characters)`;
+}
+
 export function configError(path: string, problem: string, fix: string): LifelineError {
   return new LifelineError({
     code: "CONFIG_INVALID",
