@@ -402,8 +402,73 @@ export async function checkNoOtherInstall(
     code: "K8S_OTHER_INSTALL",
     kind: "usage",
     message: `lifeline is already installed in namespace "${other.namespace}" on context "${context}" (${other.objects.join(", ")} name it); its cluster-wide objects have fixed names, so there is one install per cluster; nothing was created`,
-    fix: `keep that install (lifeline k8s install -n ${other.namespace} --apply), or remove it first: lifeline k8s install -n ${other.namespace} | kubectl delete -f -`,
+    fix: `keep that install (lifeline k8s install -n ${other.namespace} --apply), or remove it first: lifeline k8s install -n ${other.namespace} | kubectl delete --ignore-not-found -f -`,
   });
+}
+
+/**
+ * The webhook's certificate (Secret lifeline-tls) and the CA the API server trusts for it (the
+ * caBundle of the ValidatingWebhookConfiguration) are made together, and an object that exists is
+ * kept, not replaced: when an earlier install left one of them (a namespace deleted, the
+ * configuration deleted by hand), creating the other anew would pair a certificate with a CA that
+ * did not sign it, and with failurePolicy Fail every deletion the webhook judges would be refused.
+ * The Secret left: the new configuration trusts its CA (the objects returned). The configuration
+ * left without its Secret, or the two not matching: refused before anything is created.
+ */
+export async function matchWebhookTls(
+  objects: readonly InstallObject[],
+  read: ReadObject,
+  namespace: string,
+): Promise<InstallObject[]> {
+  const secret = objects.find((o) => o.kind === "Secret" && o.metadata.name === TLS_SECRET);
+  const config = objects.find((o) => o.kind === "ValidatingWebhookConfiguration");
+  // Under cert-manager, cert-manager keeps the two matching.
+  if (!secret || !config) return [...objects];
+  const [hasSecret, hasConfig] = await Promise.all([read(secret), read(config)]);
+  const caOf = (s: InstallObject | null) => {
+    const data = s?.data as Record<string, unknown> | undefined;
+    return typeof data?.["ca.crt"] === "string" ? data["ca.crt"] : null;
+  };
+  const bundlesOf = (c: InstallObject) =>
+    (Array.isArray(c.webhooks) ? (c.webhooks as { clientConfig?: { caBundle?: unknown } }[]) : []).map(
+      (h) => h.clientConfig?.caBundle,
+    );
+  const refuse = (why: string) =>
+    new LifelineError({
+      code: "K8S_INSTALL_TLS_MISMATCH",
+      kind: "usage",
+      message: `${why}: the API server would not trust the webhook's certificate, and with failurePolicy Fail every deletion the webhook judges would be refused; nothing was created`,
+      fix: `delete what is left so that both are made again, matching: kubectl delete validatingwebhookconfiguration ${config.metadata.name}${hasSecret ? ` && kubectl -n ${namespace} delete secret ${TLS_SECRET}` : ""}; then run again`,
+    });
+  if (hasConfig && !hasSecret)
+    throw refuse(
+      `the ValidatingWebhookConfiguration ${config.metadata.name} is left from an earlier install, but not its Secret ${TLS_SECRET} in namespace ${namespace}: a new certificate would not match the CA the configuration names`,
+    );
+  if (!hasSecret) return [...objects];
+  const ca = caOf(hasSecret);
+  if (hasConfig) {
+    if (ca === null || bundlesOf(hasConfig).some((b) => b !== ca))
+      throw refuse(
+        `the ValidatingWebhookConfiguration ${config.metadata.name} and the Secret ${TLS_SECRET} in namespace ${namespace} exist, but the configuration's caBundle is not the CA of the Secret's certificate`,
+      );
+    return [...objects];
+  }
+  if (ca === null)
+    throw refuse(
+      `the Secret ${TLS_SECRET} in namespace ${namespace} is left from an earlier install, without the ca.crt the new ValidatingWebhookConfiguration ${config.metadata.name} would trust`,
+    );
+  // The Secret is kept: the configuration created now trusts the CA of its certificate.
+  return objects.map((o) =>
+    o !== config
+      ? o
+      : {
+          ...o,
+          webhooks: (o.webhooks as { clientConfig: Record<string, unknown> }[]).map((h) => ({
+            ...h,
+            clientConfig: { ...h.clientConfig, caBundle: ca },
+          })),
+        },
+  );
 }
 
 export interface ApplyResult {

@@ -102,7 +102,7 @@ describe("lifeline k8s install against the simulated cluster", () => {
       second.stderr,
       /already installed in namespace "lifeline" .*ClusterRoleBinding lifeline, ValidatingWebhookConfiguration lifeline.*nothing was created/,
     );
-    assert.match(second.stderr, /lifeline k8s install -n lifeline \| kubectl delete -f -/);
+    assert.match(second.stderr, /lifeline k8s install -n lifeline \| kubectl delete --ignore-not-found -f -/);
     assert.doesNotMatch(second.stderr, /\n\s+at /, "no stack trace");
     for (const [kind, name] of [
       ["Namespace", "other"],
@@ -113,6 +113,103 @@ describe("lifeline k8s install against the simulated cluster", () => {
     // The same namespace again is still fine: the objects are there, kept.
     const again = await run(["k8s", "install", "--apply", "--yes"]);
     assert.equal(again.code, 0, again.stderr);
+  });
+
+  const caBundles = () =>
+    (
+      cluster.objects("ValidatingWebhookConfiguration") as unknown as {
+        webhooks: { clientConfig: { caBundle?: string } }[];
+      }[]
+    ).flatMap((w) => w.webhooks.map((h) => h.clientConfig.caBundle));
+  const secretCa = () =>
+    (
+      cluster.objects("Secret", "lifeline") as unknown as {
+        metadata: { name: string };
+        data: Record<string, string>;
+      }[]
+    ).find((x) => x.metadata.name === "lifeline-tls")?.data["ca.crt"];
+
+  const assertTrusts = (ca: string, message?: string) => {
+    const bundles = caBundles();
+    assert.ok(bundles.length > 0, "a webhook configuration");
+    for (const b of bundles) assert.equal(b, ca, message);
+  };
+
+  it("a re-run after the webhook configuration was deleted: the new one trusts the kept certificate's CA", async () => {
+    assert.equal((await run(["k8s", "install", "--apply", "--yes"])).code, 0);
+    const ca = secretCa();
+    assert.ok(ca);
+    assertTrusts(ca);
+    const deleted = await kubectl(["delete", "validatingwebhookconfiguration", "lifeline"]);
+    assert.equal(deleted.code, 0, deleted.stderr);
+
+    const again = await run(["k8s", "install", "--apply", "--yes"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /created +ValidatingWebhookConfiguration lifeline/);
+    assert.equal(secretCa(), ca, "the Secret is kept");
+    assertTrusts(ca, "the webhook trusts the CA of the certificate it serves");
+  });
+
+  it("a re-run after the TLS Secret was deleted (the webhook configuration left): refused, nothing created", async () => {
+    assert.equal((await run(["k8s", "install", "--apply", "--yes"])).code, 0);
+    const before = caBundles();
+    await cluster.core.deleteNamespacedSecret({ name: "lifeline-tls", namespace: "lifeline" });
+
+    const again = await run(["k8s", "install", "--apply", "--yes"]);
+    assert.equal(again.code, 2, again.stdout + again.stderr);
+    assert.match(again.stderr, /ValidatingWebhookConfiguration lifeline .*Secret lifeline-tls/);
+    assert.match(again.stderr, /kubectl delete validatingwebhookconfiguration lifeline/);
+    assert.doesNotMatch(again.stderr, /\n\s+at /, "no stack trace");
+    assert.equal(cluster.server.has("Secret", "lifeline-tls", "lifeline"), false, "nothing created");
+    assert.deepEqual(caBundles(), before);
+
+    // As told: the webhook configuration deleted, the run creates both, matching.
+    assert.equal((await kubectl(["delete", "validatingwebhookconfiguration", "lifeline"])).code, 0);
+    assert.equal((await run(["k8s", "install", "--apply", "--yes"])).code, 0);
+    const ca = secretCa();
+    assert.ok(ca);
+    assertTrusts(ca);
+  });
+
+  it("only the ClusterRoleBinding left of another namespace's install: refused; the removal it suggests works", async () => {
+    assert.equal((await run(["k8s", "install", "--apply", "--yes"])).code, 0);
+    // Everything but the ClusterRoleBinding removed by hand.
+    const printed = await run(["k8s", "install"]);
+    const rest = printed.stdout
+      .split(/^---$/m)
+      .filter((doc) => !/^kind: ClusterRoleBinding$/m.test(doc))
+      .join("\n---\n");
+    const removedByHand = await kubectl(["delete", "--ignore-not-found", "-f", "-"], rest);
+    assert.equal(removedByHand.code, 0, removedByHand.stderr);
+    assert.ok(cluster.server.has("ClusterRoleBinding", "lifeline"));
+
+    const other = await run(["k8s", "install", "-n", "other", "--apply", "--yes"]);
+    assert.equal(other.code, 2, other.stderr);
+    assert.match(
+      other.stderr,
+      /already installed in namespace "lifeline" .*\(ClusterRoleBinding lifeline name it\)/,
+    );
+    const fix =
+      /fix: .*remove it first: (lifeline k8s install -n lifeline \| kubectl delete [^\n]*-f -)/.exec(
+        other.stderr,
+      )?.[1];
+    assert.ok(fix, other.stderr);
+    const removed = await kubectl(
+      [
+        "delete",
+        ...fix
+          .replace(/^.*kubectl delete /, "")
+          .replace(/ -f -$/, "")
+          .split(" ")
+          .filter(Boolean),
+        "-f",
+        "-",
+      ],
+      (await run(["k8s", "install", "-n", "lifeline"])).stdout,
+    );
+    assert.equal(removed.code, 0, `${fix}: ${removed.stderr}`);
+    const installed = await run(["k8s", "install", "-n", "other", "--apply", "--yes"]);
+    assert.equal(installed.code, 0, installed.stderr);
   });
 
   it("--apply without a terminal and without --yes changes nothing (exit 2)", async () => {

@@ -211,9 +211,9 @@ Exit codes: 0 printed or created; 1 runtime error; 2 usage error or not confirme
           });
         }
         // Loaded here: its certificate code is not needed by any other command (see k8s-install-names.ts).
-        const { applyInstall, checkNoOtherInstall, installObjects } =
+        const { applyInstall, checkNoOtherInstall, installObjects, matchWebhookTls } =
           await import("../../app/k8s-install.js");
-        const objects = installObjects({
+        let objects = installObjects({
           namespace: opts.namespace,
           image: opts.image,
           replicas: /^\d+$/.test(opts.replicas) ? Number(opts.replicas) : NaN,
@@ -229,6 +229,7 @@ Exit codes: 0 printed or created; 1 runtime error; 2 usage error or not confirme
         const { objectCreator } = await import("../../kubernetes/install.js");
         const { context, create, read } = objectCreator(selection);
         await checkNoOtherInstall(objects, read, opts.namespace, context);
+        objects = await matchWebhookTls(objects, read, opts.namespace);
         if (!options.json) {
           out(`lifeline k8s install on context "${context}" creates:`);
           for (const o of objects) out(`  ${objectLabel(o)}`);
