@@ -335,6 +335,7 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
     authorising.map((a) => ({
       approvalId: a.id,
       allowed: usesOf(a.uses),
+      expiresAt: a.expiresAt,
       audit: auditInput(deps, "use", {
         asset,
         planId: again.planId,
@@ -357,15 +358,19 @@ export async function run(deps: GateDeps, input: RunInput): Promise<RunOutcome> 
     }),
   );
   if (!used.ok) {
-    // Another execution took the last use between the check and now: nothing runs.
+    // Another execution took the last use between the check and now, or the approval was revoked
+    // or expired meanwhile (while the plan was planned again): nothing runs.
     const now = await decide(deps, again);
+    const refused = used.refused ?? [];
     return finish(
       again,
       now.verdict === "allow" ? { ...now, verdict: "require" } : now,
       "blocked",
       "blocked",
       null,
-      `approval ${used.exhausted.map((x) => `${x.approvalId} was used by another execution (${x.used} of ${usesOf(authorising.find((a) => a.id === x.approvalId)?.uses)} use${x.used === 1 ? "" : "s"})`).join("; ")}; nothing was run`,
+      refused.length > 0
+        ? `approval ${refused.map((x) => `${x.approvalId} ${x.why === "revoked" ? "was revoked" : "expired"}`).join("; ")} between the check and executing; nothing was run`
+        : `approval ${used.exhausted.map((x) => `${x.approvalId} was used by another execution (${x.used} of ${usesOf(authorising.find((a) => a.id === x.approvalId)?.uses)} use${x.used === 1 ? "" : "s"})`).join("; ")}; nothing was run`,
     );
   }
   let exitCode: number;

@@ -49,6 +49,26 @@ export async function useApprovals(
       // Under the audit head's lock every writer waits for this transaction: the count read here
       // cannot change before the uses are appended, so at most `allowed` executions get one.
       const exhausted: { approvalId: string; used: number }[] = [];
+      // Revoked or expired since the gate decided (while the plan was planned again): a revoke
+      // holds the same lock, so what is read here stays true until the uses are appended.
+      const refused: { approvalId: string; why: "revoked" | "expired" }[] = [];
+      for (const u of uses) {
+        const revokes = await trx
+          .selectFrom("lifeline_audit")
+          .select((eb) => eb.fn.countAll<number | string>().as("n"))
+          .where("kind", "=", "revoke")
+          .where("ref", "=", u.approvalId)
+          .executeTakeFirst();
+        const row = await trx
+          .selectFrom("lifeline_approvals")
+          .select(["revoked_at"])
+          .where("id", "=", u.approvalId)
+          .executeTakeFirst();
+        if (Number(revokes?.n ?? 0) > 0 || (row?.revoked_at ?? null) !== null)
+          refused.push({ approvalId: u.approvalId, why: "revoked" });
+        else if (u.expiresAt !== undefined && Date.parse(u.expiresAt) <= Date.parse(last.at))
+          refused.push({ approvalId: u.approvalId, why: "expired" });
+      }
       for (const u of uses) {
         const row = await trx
           .selectFrom("lifeline_audit")
@@ -59,6 +79,7 @@ export async function useApprovals(
         const used = Number(row?.n ?? 0);
         if (used >= u.allowed) exhausted.push({ approvalId: u.approvalId, used });
       }
+      if (refused.length > 0) return { ok: false as const, exhausted, refused };
       if (exhausted.length > 0) return { ok: false as const, exhausted };
       const entries: AuditEntry[] = [];
       for (const input of inputs) entries.push(await append(input));

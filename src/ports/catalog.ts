@@ -19,12 +19,24 @@ export interface ApprovalUse {
   allowed: number;
   /** The `use` entry recorded for it. */
   audit: AuditInput;
+  /**
+   * Its expiry as the audit log vouched for it when the gate decided: past at the execution's
+   * `at`, the approval is not used (it expired while the plan was planned again).
+   */
+  expiresAt?: string;
 }
 
 export type UseResult =
   | { ok: true; entries: AuditEntry[] }
-  /** Nothing was recorded: these approvals had no use left (another execution took it). */
-  | { ok: false; exhausted: { approvalId: string; used: number }[] };
+  /**
+   * Nothing was recorded: these approvals had no use left (another execution took it), or
+   * (`refused`, only when there are such) were revoked or expired since the gate decided.
+   */
+  | {
+      ok: false;
+      exhausted: { approvalId: string; used: number }[];
+      refused?: { approvalId: string; why: "revoked" | "expired" }[];
+    };
 
 /**
  * The shared, mutable state of the gate: plans, approvals, executions, break-glass grants and the

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { approve } from "../../src/app/approve.js";
+import { approve, revoke } from "../../src/app/approve.js";
 import { decide, type GateDeps } from "../../src/app/gate.js";
 import { run } from "../../src/app/run.js";
 import type { Plan } from "../../src/core/plan/plan.js";
@@ -215,6 +215,77 @@ function suite(
         );
       } finally {
         for (const c of others) await c.close();
+        await subject.close();
+      }
+    });
+
+    it("an approval revoked, or expired, while the plan is planned again just before executing: nothing runs", async () => {
+      const subject = await open();
+      const { catalog } = subject;
+      try {
+        await catalog.savePlan(
+          {
+            planId: PLAN_ID,
+            assets: ["shop"],
+            command: plan().command,
+            verdict: "require",
+            requestedBy: who("alice"),
+            createdAt: new Date().toISOString(),
+            document: {},
+          },
+          {
+            at: new Date().toISOString(),
+            kind: "plan",
+            identity: "alice",
+            host: "h",
+            asset: "shop",
+            planId: PLAN_ID,
+            data: {},
+          },
+        );
+        let executed = 0;
+        const runWith = (meanwhile: () => Promise<void>) => {
+          let planned = 0;
+          return run(deps(catalog, "alice"), {
+            planner: async () => {
+              // The second planning comes after the check (reading a cluster can take seconds).
+              if (++planned === 2) await meanwhile();
+              return plan();
+            },
+            document: () => ({}),
+            executor: async () => {
+              executed++;
+              return { exitCode: 0 };
+            },
+            dryRun: false,
+          });
+        };
+
+        const revoked = await approve(deps(catalog, "bob"), {
+          planId: PLAN_ID,
+          comment: null,
+          ttlSeconds: 600,
+        });
+        const afterRevoke = await runWith(async () => {
+          await revoke(deps(catalog, "bob"), revoked.approval.id);
+        });
+        assert.equal(afterRevoke.status, "blocked", afterRevoke.detail ?? "");
+        assert.match(afterRevoke.detail ?? "", new RegExp(`approval ${revoked.approval.id} was revoked`));
+        assert.equal(executed, 0, "a revoked approval authorises nothing");
+
+        const expiring = await approve(deps(catalog, "carol"), {
+          planId: PLAN_ID,
+          comment: null,
+          ttlSeconds: 1,
+        });
+        const afterExpiry = await runWith(() => new Promise((resolve) => setTimeout(resolve, 1100)));
+        assert.equal(afterExpiry.status, "blocked", afterExpiry.detail ?? "");
+        assert.match(afterExpiry.detail ?? "", new RegExp(`approval ${expiring.approval.id} expired`));
+        assert.equal(executed, 0, "an expired approval authorises nothing");
+        // Neither was used: the log has no use entry for them.
+        const uses = await catalog.auditAbout(["use"], [revoked.approval.id, expiring.approval.id]);
+        assert.equal(uses.length, 0);
+      } finally {
         await subject.close();
       }
     });
