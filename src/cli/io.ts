@@ -19,7 +19,9 @@ export function printable(text: string): string {
   return text.replace(CONTROLS, (c) => {
     const code = c.charCodeAt(0);
     if (c === "\r") return "\\r";
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
   });
 }
 
