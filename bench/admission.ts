@@ -519,7 +519,13 @@ function child(
   // BENCH_PROFILE=DIR: a CPU profile of the webhook process (node --cpu-prof) in DIR.
   const profile =
     process.env.BENCH_PROFILE && args[0] === "webhook"
-      ? ["--cpu-prof", "--cpu-prof-dir", process.env.BENCH_PROFILE]
+      ? [
+          "--cpu-prof",
+          "--cpu-prof-interval",
+          process.env.BENCH_PROFILE_INTERVAL ?? "1000",
+          "--cpu-prof-dir",
+          process.env.BENCH_PROFILE,
+        ]
       : [];
   // BENCH_NODE_FLAGS="--max-semi-space-size=32": V8 flags for the webhook process (as NODE_OPTIONS would give serve).
   const flags =

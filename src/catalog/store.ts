@@ -77,7 +77,8 @@ export class CatalogStore {
       throw new LifelineError({
         code: "ID_PREFIX_AMBIGUOUS",
         kind: "usage",
-        message: `"${idOrPrefix}" matches ${ids.length > MAX_CANDIDATES ? `more than ${MAX_CANDIDATES}` : ids.length} ${what}s: ${shown.join(", ")}`,
+        // The ids are the details (one a line on the terminal, a list in --json), not in the message too.
+        message: `"${idOrPrefix}" matches ${ids.length > MAX_CANDIDATES ? `more than ${MAX_CANDIDATES}` : ids.length} ${what}s${ids.length > MAX_CANDIDATES ? `; the first ${MAX_CANDIDATES}` : ""}:`,
         fix: `give more characters of the ${what} id`,
         details: shown,
       });
