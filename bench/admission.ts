@@ -9,6 +9,8 @@
  *   BENCH_CATALOG=postgres                       # the catalog in a new database on 127.0.0.1:5432
  *                                                # (dropped after; default: SQLite in a temp dir)
  *   BENCH_PROFILE=/tmp/prof                      # a CPU profile of the webhook process
+ *   BENCH_AA=1                                   # A/A control: both ports allow everything (the
+ *                                                # difference printed is the machine's noise)
  *   BENCH_COST=1 npm run bench:admission         # in this process, no HTTP: the event loop's busy
  *                                                # time per request by kind (a minute; see cost())
  *
@@ -218,18 +220,34 @@ async function webhook(): Promise<void> {
   const trace = process.env.BENCH_TRACE ? startTrace() : null;
   const catalogAt = process.argv[5] || path.join(dir, "catalog.sqlite");
   const { deps, log, catalog, cache } = await judgeSetUp(kubeconfig, dir, catalogAt, trace);
+  const allowEverything = async (body: unknown) => {
+    const parsed = parseAdmissionReview(body);
+    const uid = parsed.ok ? parsed.request.uid : (parsed.uid ?? "");
+    return {
+      response: { uid, allowed: true },
+      httpStatus: 200,
+      decision: "allowed" as const,
+      resource: parsed.ok ? parsed.request.resource.resource : "unknown",
+      operation: parsed.ok ? parsed.request.operation : "unknown",
+      log: { uid },
+    };
+  };
   const judge = await startServer({
     host: "127.0.0.1",
     port: 0,
     tls: { cert: path.join(dir, "tls.crt"), key: path.join(dir, "tls.key") },
-    admit: trace
-      ? async (body) => {
-          const t0 = performance.now();
-          const outcome = await judgeAdmission(deps, body);
-          trace.admit(outcome.decision, t0, performance.now() - t0, String(outcome.log.uid ?? ""));
-          return outcome;
-        }
-      : (body) => judgeAdmission(deps, body),
+    // BENCH_AA=1: the control of the control: the "judge" port allows everything too, so that the
+    // difference printed is this machine's noise between two identical handlers.
+    admit: process.env.BENCH_AA
+      ? allowEverything
+      : trace
+        ? async (body) => {
+            const t0 = performance.now();
+            const outcome = await judgeAdmission(deps, body);
+            trace.admit(outcome.decision, t0, performance.now() - t0, String(outcome.log.uid ?? ""));
+            return outcome;
+          }
+        : (body) => judgeAdmission(deps, body),
     readiness: async () => cache.readiness(),
     cache: () => cache.cache.states(),
     log,
@@ -238,18 +256,7 @@ async function webhook(): Promise<void> {
     host: "127.0.0.1",
     port: 0,
     tls: { cert: path.join(dir, "tls.crt"), key: path.join(dir, "tls.key") },
-    admit: async (body) => {
-      const parsed = parseAdmissionReview(body);
-      const uid = parsed.ok ? parsed.request.uid : (parsed.uid ?? "");
-      return {
-        response: { uid, allowed: true },
-        httpStatus: 200,
-        decision: "allowed",
-        resource: parsed.ok ? parsed.request.resource.resource : "unknown",
-        operation: parsed.ok ? parsed.request.operation : "unknown",
-        log: { uid },
-      };
-    },
+    admit: allowEverything,
     readiness: async () => ({ ready: true, reason: null }),
     log,
   });
@@ -665,7 +672,13 @@ async function main(): Promise<void> {
         // Caught at once: a failed request is counted, it does not end the run.
         pending.push(
           post(port, b.text).then(
-            (r): Result => ({ ...r, expect: judged ? b.expect : true, at, kind: only ?? i % 3, uid: b.uid }),
+            (r): Result => ({
+              ...r,
+              expect: judged && !process.env.BENCH_AA ? b.expect : true,
+              at,
+              kind: only ?? i % 3,
+              uid: b.uid,
+            }),
             (e: unknown): Result => ({ error: e instanceof Error ? e.message : String(e) }),
           ),
         );
@@ -751,7 +764,9 @@ async function main(): Promise<void> {
       `\n${SECONDS} s per handler at ${RATE} requests/s (HTTPS keep-alive, loopback; requests: ${mix}); cache: ${claims} claims, ${pods} pods`,
     );
     console.log(`                 requests     p50 ms   p99 ms   max ms`);
-    console.log(`lifeline judge   ${String(j.n).padStart(8)}   ${f(j.p50)}  ${f(j.p99)}  ${f(j.max)}`);
+    console.log(
+      `${process.env.BENCH_AA ? "allow-all (2nd)" : "lifeline judge "}  ${String(j.n).padStart(8)}   ${f(j.p50)}  ${f(j.p99)}  ${f(j.max)}`,
+    );
     console.log(`allow-all        ${String(a.n).padStart(8)}   ${f(a.p50)}  ${f(a.p99)}  ${f(a.max)}`);
     console.log(
       `difference       ${" ".repeat(8)}   ${f(j.p50 - a.p50)}  ${f(j.p99 - a.p99)}  ${f(j.max - a.max)}   (ratio p50 ${(j.p50 / a.p50).toFixed(1)}x, p99 ${(j.p99 / a.p99).toFixed(1)}x)`,
