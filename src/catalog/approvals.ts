@@ -1,10 +1,12 @@
 /** Approvals: added, revoked, read, and used (at most as many times as they allow). */
-import type { AuditEntry, AuditInput } from "../core/audit/chain.js";
+import type { Transaction } from "kysely";
+import type { AuditEntry, AuditInput, AuditKind } from "../core/audit/chain.js";
 import type { Approval } from "../core/approval/approval.js";
 import type { ApprovalUse, UseResult } from "../ports/catalog.js";
 import { runCompiled } from "./compiled.js";
 import { appended, mutate, normalizedInput, transact } from "./audit-log.js";
 import { approvalFrom, approvalRow } from "./rows.js";
+import type { CatalogDatabase } from "./schema.js";
 import type { CatalogStore } from "./store.js";
 
 export async function addApproval(
@@ -53,30 +55,18 @@ export async function useApprovals(
       // holds the same lock, so what is read here stays true until the uses are appended.
       const refused: { approvalId: string; why: "revoked" | "expired" }[] = [];
       for (const u of uses) {
-        const revokes = await trx
-          .selectFrom("lifeline_audit")
-          .select((eb) => eb.fn.countAll<number | string>().as("n"))
-          .where("kind", "=", "revoke")
-          .where("ref", "=", u.approvalId)
-          .executeTakeFirst();
         const row = await trx
           .selectFrom("lifeline_approvals")
           .select(["revoked_at"])
           .where("id", "=", u.approvalId)
           .executeTakeFirst();
-        if (Number(revokes?.n ?? 0) > 0 || (row?.revoked_at ?? null) !== null)
+        if ((await auditCount(trx, "revoke", u.approvalId)) > 0 || (row?.revoked_at ?? null) !== null)
           refused.push({ approvalId: u.approvalId, why: "revoked" });
         else if (u.expiresAt !== undefined && Date.parse(u.expiresAt) <= Date.parse(last.at))
           refused.push({ approvalId: u.approvalId, why: "expired" });
       }
       for (const u of uses) {
-        const row = await trx
-          .selectFrom("lifeline_audit")
-          .select((eb) => eb.fn.countAll<number | string>().as("n"))
-          .where("kind", "=", "use")
-          .where("ref", "=", u.approvalId)
-          .executeTakeFirst();
-        const used = Number(row?.n ?? 0);
+        const used = await auditCount(trx, "use", u.approvalId);
         if (used >= u.allowed) exhausted.push({ approvalId: u.approvalId, used });
       }
       if (refused.length > 0) return { ok: false as const, exhausted, refused };
@@ -87,6 +77,17 @@ export async function useApprovals(
       return { ok: true as const, entries };
     }),
   );
+}
+
+/** How many audit entries of `kind` are about `ref` (an approval's uses, its revokes). */
+async function auditCount(trx: Transaction<CatalogDatabase>, kind: AuditKind, ref: string): Promise<number> {
+  const row = await trx
+    .selectFrom("lifeline_audit")
+    .select((eb) => eb.fn.countAll<number | string>().as("n"))
+    .where("kind", "=", kind)
+    .where("ref", "=", ref)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
 }
 
 export async function approvalsFor(store: CatalogStore, planId: string): Promise<Approval[]> {
