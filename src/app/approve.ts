@@ -3,12 +3,24 @@ import { formatDuration } from "../core/duration.js";
 import { LifelineError, typedId } from "../core/errors.js";
 import type { Approval, PlanRecord } from "../core/approval/approval.js";
 import type { Requirement, Verdict } from "../core/plan/policy.js";
-import { announce, auditInput, findRecordedPlan, newId, reviewRecordedPlan, type GateDeps } from "./gate.js";
+import type { PlanVouch } from "../core/approval/plan-vouch.js";
+import {
+  announce,
+  auditInput,
+  findRecordedPlan,
+  newId,
+  requireVouchedPlan,
+  reviewRecordedPlan,
+  vouchRecordedPlan,
+  type GateDeps,
+} from "./gate.js";
 
 export interface ApproveResult {
   approval: Approval;
   plan: PlanRecord;
   entry: AuditEntry;
+  /** Whether the audit log vouches for the plan row shown (only a plan recorded before plans were vouched for is approved without). */
+  vouch: PlanVouch;
 }
 
 /** Approves one exact plan, as someone other than the person who asked, for a bounded time. */
@@ -37,6 +49,9 @@ export async function approve(
     });
   }
   const plan = await findRecordedPlan(deps.catalog, input.planId);
+  // The approver approves what is printed from the catalog row: it must be what was recorded.
+  const vouch = await vouchRecordedPlan(deps.catalog, plan);
+  requireVouchedPlan(deps, plan, vouch);
   if (input.review) {
     const { requirements, verdict } = await reviewRecordedPlan(deps.catalog, plan, deps.clock.now());
     input.review(plan, { requirements, verdict });
@@ -93,7 +108,7 @@ export async function approve(
     plan.planId,
     asset,
   );
-  return { approval, plan, entry };
+  return { approval, plan, entry, vouch };
 }
 
 export async function revoke(deps: GateDeps, id: string): Promise<Approval> {

@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
-import type { AuditEntry, AuditInput, AuditKind, Identity } from "../core/audit/chain.js";
+import { createHash, randomBytes } from "node:crypto";
+import type { AuditEntry, AuditInput, AuditKind, Hasher, Identity } from "../core/audit/chain.js";
 import { LifelineError, typedId } from "../core/errors.js";
 import {
   vouchedApprovals,
@@ -14,6 +14,7 @@ import {
   recordedRequirements,
   type Decision,
 } from "../core/approval/decide.js";
+import { planDigest, vouchPlan, type PlanVouch } from "../core/approval/plan-vouch.js";
 import type { Requirement, Verdict } from "../core/plan/policy.js";
 import { redactValue, secrets } from "../core/redact.js";
 import type { Catalog } from "../ports/catalog.js";
@@ -191,14 +192,68 @@ async function driftedApprovals(deps: GateDeps, plan: Plan): Promise<Decision["d
  * recorded it: recording it again keeps the first record.
  */
 export async function recordPlan(deps: GateDeps, plan: Plan, document: unknown): Promise<AuditEntry> {
+  const record = planRecord(plan, document, deps.identity, deps.clock.now());
+  // The entry vouches for what `show` and `approve` will print from the row: the document as the
+  // catalog keeps it (JSON text, read back) and the command text (see vouchRecordedPlan).
+  const stored: unknown = JSON.parse(JSON.stringify(record.document) ?? "null");
   return deps.catalog.savePlan(
-    planRecord(plan, document, deps.identity, deps.clock.now()),
+    record,
     auditInput(deps, "plan", {
       asset: plan.asset,
       planId: plan.planId,
-      data: { command: plan.command.text, kind: plan.command.kind, verdict: plan.verdict },
+      data: {
+        command: plan.command.text,
+        kind: plan.command.kind,
+        verdict: plan.verdict,
+        digest: planDigest(sha256, stored, record.command.text),
+      },
     }),
   );
+}
+
+const sha256: Hasher = (text) => createHash("sha256").update(text, "utf8").digest("hex");
+
+/**
+ * Whether the audit log vouches for a recorded plan's row (what show and approve print): its
+ * first `plan` entry sits in the chain and holds the digest of the stored document and command
+ * text, the same requester and verdict. Someone able to write the catalog's plans table, not the
+ * log, could otherwise hide a destroyed table from the approver. `run` is not concerned: it plans
+ * again and is bound by the plan id.
+ */
+export async function vouchRecordedPlan(catalog: Catalog, plan: PlanRecord): Promise<PlanVouch> {
+  return vouchPlan(sha256, plan, await catalog.firstPlanEntry(plan.planId));
+}
+
+/** The stored command text is not quoted back: it is what may have been edited. */
+const PLAN_AGAIN =
+  "plan it again (lifeline plan <asset> --sql … or lifeline plan -- <command>, with the SQL or command you mean to run) and review the new id";
+
+/** What `show` says before a plan the audit log does not vouch for (null when it does). */
+export function planVouchWarning(plan: PlanRecord, vouch: PlanVouch): string | null {
+  if (vouch.vouched) return null;
+  return vouch.legacy
+    ? `note: plan ${plan.planId.slice(0, 12)} was recorded before lifeline vouched for plans in the audit log, so the document below cannot be checked against it; to be sure of what it does, ${PLAN_AGAIN}`
+    : `WARNING: plan ${plan.planId.slice(0, 12)} as the catalog stores it does not match what the audit log recorded (${vouch.reason}): it may have been edited, e.g. to hide what it destroys. Do not rely on what follows and do not approve it: ${PLAN_AGAIN}; and run \`lifeline audit verify\``;
+}
+
+/**
+ * Refuses to approve a plan the audit log does not vouch for; a plan recorded before plans were
+ * vouched for is approved with a warning (refusing would strand every pending plan on upgrade).
+ */
+export function requireVouchedPlan(deps: GateDeps, plan: PlanRecord, vouch: PlanVouch): void {
+  if (vouch.vouched) return;
+  if (vouch.legacy) {
+    deps.warn(
+      `plan ${plan.planId.slice(0, 12)} was recorded before lifeline vouched for plans in the audit log: the plan shown comes from the catalog and cannot be checked; if in doubt, revoke the approval and ask for the plan again`,
+    );
+    return;
+  }
+  throw new LifelineError({
+    code: "PLAN_NOT_VOUCHED",
+    kind: "verification",
+    message: `plan ${plan.planId.slice(0, 12)} as the catalog ${deps.catalog.location} stores it does not match what the audit log recorded (${vouch.reason}): it may have been edited, so it cannot be approved; nothing was recorded`,
+    fix: "plan it again (lifeline plan <asset> --sql … or lifeline plan -- <command>, with the SQL or command you mean to run, not the text the catalog shows) and approve the new id; run `lifeline audit verify` to check the log",
+  });
 }
 
 /** A recorded plan by id or prefix, or an error that says how plans get recorded. */

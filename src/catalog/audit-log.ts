@@ -179,6 +179,35 @@ export async function auditAbout(
 }
 
 /**
+ * The first `plan` entry of a plan id (the one recorded with the row the catalog keeps: a plan id
+ * recorded again keeps its first row), read by index, and whether it sits in the chain; null when
+ * the log has none.
+ */
+export async function firstPlanEntry(
+  store: CatalogStore,
+  planId: string,
+): Promise<{ entry: AuditEntry; inChain: boolean } | null> {
+  const [rows, head] = await Promise.all([
+    store.guard("reading the audit log", () =>
+      store.db
+        .selectFrom("lifeline_audit")
+        .selectAll()
+        .where("kind", "=", "plan")
+        .where("plan_id", "=", planId)
+        .orderBy("seq", "asc")
+        .limit(1)
+        .execute(),
+    ),
+    auditHead(store),
+  ]);
+  const row = rows[0];
+  if (row === undefined) return null;
+  const entry = auditFrom(row);
+  const counted = await inChain(store, [entry], head);
+  return { entry, inChain: counted.length === 1 };
+}
+
+/**
  * The `admission` and `run` entries since `since` whose decision destroys the object with this
  * Kubernetes uid (auditDestroys), in chain order, only those that sit in the chain: what a
  * control-plane deletion of that object may finish. Read through lifeline_audit_destroys, so that

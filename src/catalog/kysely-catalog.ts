@@ -97,6 +97,10 @@ export class KyselyCatalog implements Catalog {
     return auditLog.auditAbout(this.store, kinds, refs);
   }
 
+  async firstPlanEntry(planId: string): Promise<{ entry: AuditEntry; inChain: boolean } | null> {
+    return auditLog.firstPlanEntry(this.store, planId);
+  }
+
   async auditDestroying(uid: string, since: string): Promise<AuditEntry[]> {
     return auditLog.auditDestroying(this.store, uid, since);
   }

@@ -101,6 +101,12 @@ export interface Catalog {
    */
   auditAbout(kinds: readonly AuditKind[], refs: readonly string[]): Promise<AuditEntry[]>;
   /**
+   * The first `plan` entry of this plan id (recorded with the row findPlan returns: recording a
+   * plan id again keeps the first row), read by index, and whether it sits in the chain (as
+   * auditAbout); null when the log has none.
+   */
+  firstPlanEntry(planId: string): Promise<{ entry: AuditEntry; inChain: boolean } | null>;
+  /**
    * The `admission` and `run` entries at or after `since` whose decision destroys the Kubernetes
    * object with this uid (their data's `destroys`: core/audit auditDestroys), in chain order, read
    * by index (the cost does not grow with the log), only those that sit in the chain (as auditAbout).

@@ -19,6 +19,8 @@ import { alertKey, openAlerts, type OpenAlert } from "../../src/core/posture/che
 import { isLifelineError, type LifelineError } from "../../src/core/errors.js";
 import type { BreakGlass } from "../../src/core/approval/approval.js";
 import type { Catalog } from "../../src/ports/catalog.js";
+import { vouchRecordedPlan } from "../../src/app/gate.js";
+import { planDigest } from "../../src/core/approval/plan-vouch.js";
 import {
   at,
   identity,
@@ -848,6 +850,80 @@ export function catalogContract(name: string, open: () => Promise<CatalogSubject
         assert.equal((await verified(catalog)).ok, true);
       } finally {
         await catalog.close();
+        await done();
+      }
+    });
+
+    it("firstPlanEntry is a plan id's first plan entry and whether it sits in the chain: the log vouches for the plan row as recorded, not for one edited by hand", async () => {
+      await fresh();
+      try {
+        const plan = planRecord(PLAN_A);
+        const digest = planDigest(sha256hex, plan.document, plan.command.text);
+        const planData = { command: plan.command.text, kind: "sql", verdict: "require", digest };
+        const e1 = await catalog.savePlan(plan, input("plan", { planId: PLAN_A, data: planData }));
+        // Recorded again with another document: the first row stays, and so does the entry vouching for it.
+        const other = { operations: [] };
+        await catalog.savePlan(
+          planRecord(PLAN_A, { document: other }),
+          input("plan", {
+            planId: PLAN_A,
+            data: { ...planData, digest: planDigest(sha256hex, other, plan.command.text) },
+          }),
+        );
+        await catalog.appendAudit(
+          input("approve", { planId: PLAN_A, data: { approval: "apr-after000001" } }),
+        );
+        assert.deepEqual(await catalog.firstPlanEntry(PLAN_A), { entry: e1, inChain: true });
+        assert.equal(await catalog.firstPlanEntry(PLAN_B), null);
+        const vouch = async (id: string) => {
+          const found = await catalog.findPlan(id);
+          assert.ok(found);
+          return vouchRecordedPlan(catalog, found);
+        };
+        assert.deepEqual(await vouch(PLAN_A), { vouched: true });
+
+        const quoted = (value: unknown) => `'${JSON.stringify(value).replaceAll("'", "''")}'`;
+        const tampered: [string, RegExp][] = [
+          [`document = ${quoted(other)}`, /differs from what audit entry \d+ recorded/],
+          [
+            `command = ${quoted({ kind: "sql", text: "SELECT 1" })}`,
+            /differs from what audit entry \d+ recorded/,
+          ],
+          [`requested_by = ${quoted(identity("bob@example.com"))}`, /says bob@example\.com requested it/],
+          [`verdict = 'allow'`, /verdict is allow/],
+        ];
+        const original = `document = ${quoted(plan.document)}, command = ${quoted(plan.command)}, requested_by = ${quoted(plan.requestedBy)}, verdict = 'require'`;
+        for (const [set, why] of tampered) {
+          await subject.execute(`UPDATE lifeline_plans SET ${set} WHERE plan_id = '${PLAN_A}'`);
+          const result = await vouch(PLAN_A);
+          assert.equal(result.vouched, false, set);
+          assert.equal(!result.vouched && result.legacy, false, set);
+          assert.match(!result.vouched ? result.reason : "", why);
+          await subject.execute(`UPDATE lifeline_plans SET ${original} WHERE plan_id = '${PLAN_A}'`);
+          assert.deepEqual(await vouch(PLAN_A), { vouched: true }, set);
+        }
+
+        // A plan recorded before plans were vouched for: no digest to compare.
+        await catalog.savePlan(
+          planRecord(PLAN_B),
+          input("plan", { planId: PLAN_B, data: { command: "TRUNCATE carts", verdict: "require" } }),
+        );
+        const legacy = await vouch(PLAN_B);
+        assert.equal(!legacy.vouched && legacy.legacy, true);
+
+        // The first entry altered in place (a digest made to match an edited row) does not sit in the chain.
+        const forged = canonicalJson({
+          ...planData,
+          digest: planDigest(sha256hex, other, plan.command.text),
+        });
+        await subject.execute(`UPDATE lifeline_audit SET data = '${forged}' WHERE seq = ${e1.seq}`);
+        await subject.execute(
+          `UPDATE lifeline_plans SET document = ${quoted(other)} WHERE plan_id = '${PLAN_A}'`,
+        );
+        assert.equal((await catalog.firstPlanEntry(PLAN_A))?.inChain, false);
+        const result = await vouch(PLAN_A);
+        assert.match(!result.vouched ? result.reason : "", /does not sit in the audit chain/);
+      } finally {
         await done();
       }
     });

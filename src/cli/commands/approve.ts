@@ -33,7 +33,8 @@ Example:
 An approval is used by the execution it authorises (an execution that ran, failed or not); a blocked
 or --dry-run run does not use it. When its uses are spent, the plan needs a new approval.
 
-Exit codes: 0 approved; 3 refused (you asked for this plan yourself); 2 usage error (no such plan).
+Exit codes: 0 approved; 3 refused (you asked for this plan yourself); 4 the stored plan does not
+match what the audit log recorded (it may have been edited: plan it again); 2 usage error (no such plan).
 `,
     )
     .action(
@@ -90,6 +91,8 @@ Exit codes: 0 approved; 3 refused (you asked for this plan yourself); 2 usage er
               command: result.plan.command,
               requestedBy: result.plan.requestedBy.id,
               document: result.plan.document,
+              // false only for a plan recorded before plans were vouched for (approved with a warning).
+              vouched: result.vouch.vouched,
             },
           });
         else {

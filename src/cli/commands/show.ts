@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { CliEnv } from "../env.js";
 import { load } from "../wiring.js";
 import { withCatalog } from "../catalog.js";
-import { findRecordedPlan, reviewRecordedPlan } from "../../app/gate.js";
+import { findRecordedPlan, planVouchWarning, reviewRecordedPlan, vouchRecordedPlan } from "../../app/gate.js";
 import { out, json } from "../io.js";
 import { renderShown } from "../render/gate.js";
 import { usesOf } from "../../core/approval/approval.js";
@@ -26,6 +26,9 @@ Examples:
   lifeline show 7f3a9c01d2e4
   lifeline show 7f3a9c01 --json | jq .approvals
 
+A plan whose stored document or command does not match what the audit log recorded for it (edited
+in the catalog) is shown after a warning, and --json says "vouched": false; approve refuses it.
+
 Exit codes: 0 shown; 2 no such plan (or the prefix is ambiguous).
 `,
     )
@@ -34,15 +37,16 @@ Exit codes: 0 shown; 2 no such plan (or the prefix is ambiguous).
       const loaded = load(options);
       const shown = await withCatalog(loaded, async (catalog) => {
         const plan = await findRecordedPlan(catalog, planId);
-        const [review, executions, uses, runs] = await Promise.all([
+        const [vouch, review, executions, uses, runs] = await Promise.all([
+          vouchRecordedPlan(catalog, plan),
           reviewRecordedPlan(catalog, plan, new Date()),
           catalog.executionsFor(plan.planId),
           catalog.audit({ kind: "use", planId: plan.planId }),
           catalog.audit({ kind: "run", planId: plan.planId }),
         ]);
-        return { plan, review, executions, uses, unfinished: unfinishedExecutions(runs) };
+        return { plan, vouch, review, executions, uses, unfinished: unfinishedExecutions(runs) };
       });
-      const { plan, review, executions, uses, unfinished } = shown;
+      const { plan, vouch, review, executions, uses, unfinished } = shown;
       const { vouched } = review;
       const now = Date.now();
       const approvals = [
@@ -77,6 +81,10 @@ Exit codes: 0 shown; 2 no such plan (or the prefix is ambiguous).
           requestedBy: plan.requestedBy,
           createdAt: plan.createdAt,
           command: plan.command,
+          // Whether the audit log vouches for the stored document and command (false: it may
+          // have been edited in the catalog, or was recorded before plans were vouched for).
+          vouched: vouch.vouched,
+          unvouched: vouch.vouched ? null : { reason: vouch.reason, recordedBeforeVouching: vouch.legacy },
           plan: plan.document,
           // The plan's requirements and verdict judged with its approvals now (the document keeps
           // them as they were when it was planned).
@@ -94,6 +102,8 @@ Exit codes: 0 shown; 2 no such plan (or the prefix is ambiguous).
         });
         return;
       }
+      const warning = planVouchWarning(plan, vouch);
+      if (warning !== null) out(`${warning}\n`);
       out(
         renderShown(plan, approvals, executions, unfinished, {
           requirements: review.requirements,
