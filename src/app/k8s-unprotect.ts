@@ -21,6 +21,13 @@ import {
 } from "./k8s.js";
 import { planCommand, type CommandPlanDeps, type CommandPlanOptions } from "./plan-command.js";
 import { run, type RunOutcome } from "./run.js";
+import { unfinishedExecutions } from "../core/audit/runs.js";
+
+/**
+ * How long a run whose volume's plan another run is executing right now (it took the approval's
+ * last use) waits for that run to patch the volume, before it reports the volume as blocked.
+ */
+const OTHER_RUN_WAIT_MS = 10_000;
 
 export interface UnprotectDeps {
   k8s: K8sDeps;
@@ -58,10 +65,24 @@ export interface UnprotectVolume {
   argv: string[];
   /** What the gate said and did (the last run of this volume's plan); null when not reached. */
   outcome: RunOutcome | null;
+  /**
+   * Put back by another run meanwhile (another `--undo` at the same time): nothing left to do for
+   * it, whatever the gate said of this run's plan (planned on a volume already back, or its
+   * approval used by that run).
+   */
+  byAnother: boolean;
 }
 
 export type UnprotectStatus =
-  "nothing" | "executed" | "blocked" | "dry-run" | "not-confirmed" | "failed" | "interrupted";
+  | "nothing"
+  /** Every volume was put back by another run meanwhile: nothing changed, nothing needed. */
+  | "done-by-another"
+  | "executed"
+  | "blocked"
+  | "dry-run"
+  | "not-confirmed"
+  | "failed"
+  | "interrupted";
 
 export interface UnprotectResult {
   protect: ProtectPlan;
@@ -69,6 +90,8 @@ export interface UnprotectResult {
   volumes: UnprotectVolume[];
   /** The volumes whose reclaim policy was put back. */
   done: ProtectChange[];
+  /** The volumes another run put back meanwhile. */
+  byAnother: ProtectChange[];
 }
 
 /** The kubectl command that puts one volume back, on the context protect ran on. */
@@ -105,12 +128,14 @@ export async function unprotect(deps: UnprotectDeps, request: UnprotectRequest):
     change,
     argv: unprotectArgv(change, protect.context),
     outcome: null,
+    byAnother: false,
   }));
   const result = (status: UnprotectStatus, done: ProtectChange[] = []): UnprotectResult => ({
     protect,
     status,
     volumes,
     done,
+    byAnother: volumes.filter((v) => v.byAnother).map((v) => v.change),
   });
   if (volumes.length === 0) return result("nothing");
 
@@ -139,17 +164,42 @@ export async function unprotect(deps: UnprotectDeps, request: UnprotectRequest):
       signal,
     });
 
+  const started = deps.gate.clock.now().toISOString();
+  /**
+   * Whether the volume is back to the policy it had before protect (another `--undo` at the same
+   * time put it back). When another run is executing this volume's plan right now (it took the
+   * approval's use), its patch is waited for a while.
+   */
+  const putBackByAnother = async (v: UnprotectVolume): Promise<boolean> => {
+    const deadline = Date.now() + OTHER_RUN_WAIT_MS;
+    for (;;) {
+      const pv = (await cluster.inventory(signal)).volumes.find((x) => x.name === v.change.volume);
+      if (pv && pv.uid === v.change.uid && pv.reclaimPolicy === v.change.to) return true;
+      if (!v.outcome || signal.aborted || Date.now() >= deadline) return false;
+      const runs = await deps.gate.catalog.audit({
+        kind: "run",
+        planId: v.outcome.plan.planId,
+        since: started,
+      });
+      if (unfinishedExecutions(runs).length === 0) return false;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
+
   // Every plan is judged (and recorded, so that each can be approved) before anything changes.
   for (const v of volumes) {
     if (signal.aborted) return result("interrupted");
     v.outcome = await gated(v, true);
+    if (v.outcome.status !== "dry-run") v.byAnother = await putBackByAnother(v);
   }
-  if (volumes.some((v) => v.outcome?.status !== "dry-run")) return result("blocked");
+  const left = () => volumes.filter((v) => !v.byAnother);
+  if (left().length === 0) return result("done-by-another");
+  if (left().some((v) => v.outcome?.status !== "dry-run")) return result("blocked");
   if (request.dryRun) return result("dry-run");
   if (request.confirm && !(await request.confirm(result("dry-run")))) return result("not-confirmed");
 
   const done: ProtectChange[] = [];
-  for (const v of volumes) {
+  for (const v of left()) {
     if (signal.aborted) return result("interrupted", done);
     const outcome = await gated(v, false);
     v.outcome = outcome;
@@ -157,10 +207,16 @@ export async function unprotect(deps: UnprotectDeps, request: UnprotectRequest):
       done.push(v.change);
       continue;
     }
+    // Another run at the same time put it back first (this run's plan drifted, or that run used
+    // the approval): nothing left to do for it.
+    if ((outcome.status === "blocked" || outcome.status === "drift") && (await putBackByAnother(v))) {
+      v.byAnother = true;
+      continue;
+    }
     // Drift or a used-up approval since the check, a failed patch, Ctrl-C: the rest is not tried.
     const status: UnprotectStatus =
       outcome.status === "failed" ? "failed" : outcome.status === "interrupted" ? "interrupted" : "blocked";
     return result(status, done);
   }
-  return result("executed", done);
+  return result(done.length === 0 ? "done-by-another" : "executed", done);
 }

@@ -221,4 +221,35 @@ describe("lifeline k8s protect --undo, through the gate", () => {
     assert.match(none.stdout, /nothing to undo/);
     assert.equal(existsSync(record()), false, "nothing left in the record");
   });
+  it("two --undo runs at once: the one that finds the other put every volume back says so (exit 0), not BLOCKED", async () => {
+    for (let round = 0; round < 3; round++) {
+      const protect = await as("alice", ["k8s", "protect", "shop", "--yes"]);
+      assert.equal(protect.code, 0, protect.stderr);
+      const blocked = await as("alice", ["k8s", "protect", "shop", "--undo", "--yes"]);
+      assert.equal(blocked.code, 3, blocked.stdout + blocked.stderr);
+      const ids = [...blocked.stdout.matchAll(/approves: lifeline approve ([0-9a-f]{12})/g)].map((m) => m[1]);
+      assert.equal(ids.length, 2, blocked.stdout);
+      for (const id of ids) assert.equal((await as("bob", ["approve", id ?? ""])).code, 0);
+
+      const both = await Promise.all([
+        as("alice", ["k8s", "protect", "shop", "--undo", "--yes"]),
+        as("alice", ["k8s", "protect", "shop", "--undo", "--yes"]),
+      ]);
+      for (const pv of volumes) assert.equal(await policyOf(pv), "Delete", pv);
+      assert.equal(existsSync(record()), false, "nothing left to undo");
+      const said = both.map((r) => r.stdout + r.stderr).join("\n----\n");
+      // Each volume was put back once, by one of them; neither says it was blocked.
+      for (const r of both) {
+        assert.equal(r.code, 0, said);
+        assert.doesNotMatch(r.stdout, /BLOCKED|not allowed yet/, said);
+      }
+      const loser = both.find((r) => !/Restored 2 volumes/.test(r.stdout));
+      if (loser)
+        assert.match(
+          loser.stdout,
+          /another run at the same time (already put every volume of shop back|put back the other)|nothing to undo: no volume is still as protect left it/,
+          said,
+        );
+    }
+  });
 });

@@ -99,7 +99,8 @@ Examples:
   lifeline k8s protect shop --undo --dry-run  # the plans, recorded: another person approves them
   lifeline k8s protect shop --undo --yes
 
-Exit codes: 0 done (or nothing to do, or allowed with --dry-run); 3 --undo blocked by the gate
+Exit codes: 0 done (or nothing to do, also when another --undo at the same time put every volume
+back, or allowed with --dry-run); 3 --undo blocked by the gate
 (nothing changed; each plan's approve command is printed); 1 runtime error; 2 usage error or not
 confirmed.
 `,
@@ -326,6 +327,7 @@ async function undoProtect(
   }
   const exit: Record<UnprotectStatus, number> = {
     nothing: EXIT_CODES.ok,
+    "done-by-another": EXIT_CODES.ok,
     executed: EXIT_CODES.ok,
     "dry-run": EXIT_CODES.ok,
     blocked: EXIT_CODES.verdict,

@@ -104,13 +104,17 @@ export function unprotectJson(result: UnprotectResult) {
     status: result.status,
     applied: result.status === "executed",
     done: result.done,
+    byAnother: result.byAnother,
     plans: result.volumes.map((v) => ({
       volume: v.change.volume,
       claim: v.change.claim,
       from: v.change.from,
       to: v.change.to,
       command: displayCommand(v.argv),
-      ...unprotectNextSteps(result.protect.asset, v.outcome),
+      byAnother: v.byAnother,
+      ...(v.byAnother
+        ? { approve: null, breakGlass: null }
+        : unprotectNextSteps(result.protect.asset, v.outcome)),
       run: v.outcome ? runJson(v.outcome) : null,
     })),
   };
@@ -137,6 +141,12 @@ export function renderUnprotectPlans(result: UnprotectResult): string {
       continue;
     }
     const id = o.plan.planId.slice(0, 12);
+    if (v.byAnother) {
+      lines.push(
+        `  pv ${v.change.volume}: already ${v.change.to}: another run put it back meanwhile; nothing left to do (plan ${id})`,
+      );
+      continue;
+    }
     const verdict =
       o.status === "blocked" || o.status === "drift"
         ? `BLOCKED (${o.decision.verdict})`
@@ -169,19 +179,26 @@ export function renderUnprotectResult(result: UnprotectResult): string {
   const asset = result.protect.asset;
   const again = `lifeline k8s protect ${asset} --undo --yes`;
   const n = (count: number) => `${count} volume${count === 1 ? "" : "s"}`;
+  const others = result.byAnother.length;
+  const byAnother =
+    others > 0
+      ? `; another run at the same time put back ${others === 1 ? "the other" : `the other ${others}`}`
+      : "";
   switch (result.status) {
     case "nothing":
       return "";
+    case "done-by-another":
+      return `Nothing to undo: another run at the same time already put every volume of ${asset} back to its policy before protect (${n(others)}); this one changed nothing.`;
     case "blocked":
       if (result.done.length > 0)
         return `Stopped after ${result.done.length} of ${n(result.volumes.length)}: the gate blocked the next (see above); what was put back is recorded (${again} continues)`;
-      return `BLOCKED: nothing was changed. ${result.volumes.filter((v) => v.outcome?.status !== "dry-run" && v.outcome?.status !== "executed").length} of ${result.volumes.length} plans are not allowed yet; once each is, run again: ${again}`;
+      return `BLOCKED: nothing was changed. ${result.volumes.filter((v) => !v.byAnother && v.outcome?.status !== "dry-run" && v.outcome?.status !== "executed").length} of ${result.volumes.length - others} plans are not allowed yet; once each is, run again: ${again}`;
     case "dry-run":
       return `DRY RUN: nothing changed; every plan is allowed now; to apply: ${again}`;
     case "not-confirmed":
       return "nothing changed";
     case "executed":
-      return `Restored ${n(result.done.length)} of ${asset}: deleting their claims deletes the volumes and their data again; protect again with: lifeline k8s protect ${asset}`;
+      return `Restored ${n(result.done.length)} of ${asset}${byAnother}: deleting their claims deletes the volumes and their data again; protect again with: lifeline k8s protect ${asset}`;
     case "failed":
     case "interrupted":
       return `Stopped after ${result.done.length} of ${n(result.volumes.length)}${result.status === "interrupted" ? " (interrupted)" : ""}; what was put back is recorded (${again} continues)`;
