@@ -11,6 +11,7 @@ import type { Catalog } from "../ports/catalog.js";
 import type { AuditEntry } from "../core/audit/chain.js";
 import type { RestoredTables } from "../core/posture/posture.js";
 import { recoveryState, type RecoveryState } from "../core/restore/state.js";
+import { unfinishedExecutions, type UnfinishedExecution } from "../core/audit/runs.js";
 import { restoredInto } from "../app/status.js";
 import { systemClock } from "../ports/clock.js";
 import { err } from "./io.js";
@@ -187,4 +188,47 @@ export function recordedRestores(
     });
     return restoredInto(state, asset);
   };
+}
+
+/** How far back `status` looks for executions that started and never recorded an outcome. */
+export const UNFINISHED_WINDOW_DAYS = 7;
+
+/** An execution that started and never recorded an outcome, with what it ran and on what. */
+export interface UnfinishedRun extends UnfinishedExecution {
+  planId: string;
+  asset: string | null;
+  /** The command or SQL as its plan shows it (secrets masked). */
+  command: string;
+}
+
+/**
+ * The executions started in the last UNFINISHED_WINDOW_DAYS days that recorded no outcome (a
+ * `lifeline run` or `k8s protect --undo` killed, or still running), in chain order; none without a
+ * catalog. Only the `run` entries of the window are read, not the whole log. Throws when the
+ * catalog cannot be read.
+ */
+export async function recordedUnfinishedRuns(loaded: LoadedConfig, now: Date): Promise<UnfinishedRun[]> {
+  const location = catalogLocation(loaded);
+  if (!/^postgres/.test(location) && !existsSync(location)) return [];
+  const since = new Date(now.getTime() - UNFINISHED_WINDOW_DAYS * 24 * 3600 * 1000).toISOString();
+  const runs = await withCatalog(loaded, (catalog) => catalog.audit({ kind: "run", since }));
+  const byPlan = new Map<string, AuditEntry[]>();
+  for (const entry of runs) {
+    if (entry.planId === null) continue;
+    byPlan.set(entry.planId, [...(byPlan.get(entry.planId) ?? []), entry]);
+  }
+  const bySeq = new Map(runs.map((e) => [e.seq, e]));
+  return [...byPlan.values()]
+    .flatMap((entries) => unfinishedExecutions(entries))
+    .sort((a, b) => a.seq - b.seq)
+    .map((u) => {
+      const entry = bySeq.get(u.seq) as AuditEntry;
+      const command = entry.data.command;
+      return {
+        ...u,
+        planId: entry.planId ?? "",
+        asset: entry.asset,
+        command: typeof command === "string" ? command : "",
+      };
+    });
 }

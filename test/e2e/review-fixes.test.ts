@@ -107,6 +107,75 @@ describe("review fixes: redaction, NUL bytes, transaction control", () => {
     assert.equal(rows[0]?.n, "1");
   });
 
+  interface StatusDoc {
+    assets: { name: string; unfinished: { planId: string }[] | null }[];
+    unfinished: {
+      planId: string;
+      asset: string | null;
+      command: string;
+      startedBy: string;
+      startedAt: string;
+      show: string;
+    }[];
+  }
+  const statusOf = async () => {
+    const text = await as("bob", ["status"]);
+    assert.equal(text.code, 0, text.stderr);
+    const json = await as("bob", ["status", "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    return { text: text.stdout, doc: JSON.parse(json.stdout) as StatusDoc };
+  };
+  const waitForSql = async (text: string) => {
+    for (let i = 0; i < 200; i++) {
+      const busy = await query<{ n: string }>(
+        db.url,
+        `SELECT count(*)::text AS n FROM pg_stat_activity WHERE query LIKE '%${text}%' AND pid <> pg_backend_pid()`,
+      );
+      if (busy[0]?.n !== "0") return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+
+  it("status names an execution while it has no outcome (plan, command, who, when, what to do); not once it finished", async () => {
+    // Every run so far recorded its outcome: nothing to report.
+    const before = await statusOf();
+    assert.doesNotMatch(before.text, /UNFINISHED/);
+    assert.deepEqual(before.doc.unfinished, []);
+    assert.deepEqual(before.doc.assets.find((a) => a.name === "shop")?.unfinished, []);
+
+    const sql = "DELETE FROM victim WHERE id = 19; SELECT pg_sleep(8)";
+    const planned = await as("alice", ["plan", "shop", "--sql", sql]);
+    const planId = /lifeline approve ([0-9a-f]{12})/.exec(planned.stdout)?.[1];
+    assert.ok(planId, planned.stdout);
+    assert.equal((await as("bob", ["approve", planId])).code, 0);
+    const running = startCli(["run", "shop", "--sql", sql], {
+      cwd: work.dir,
+      env: { LIFELINE_USER: "alice" },
+    });
+    await waitForSql("pg_sleep(8)");
+    const during = await statusOf();
+    assert.match(
+      during.text,
+      new RegExp(
+        `UNFINISHED on shop: \`DELETE FROM victim WHERE id = 19; SELECT pg_sleep\\(8\\)\` \\(plan ${planId}\\) started by alice at \\S+ and recorded no outcome: it was killed, or is still running\\. See what it ran: lifeline show ${planId}; check shop's database or cluster`,
+      ),
+    );
+    assert.equal(during.doc.unfinished.length, 1, JSON.stringify(during.doc.unfinished));
+    const u = during.doc.unfinished[0];
+    assert.equal(u?.planId.slice(0, 12), planId);
+    assert.equal(u?.asset, "shop");
+    assert.equal(u?.startedBy, "alice");
+    assert.equal(u?.command, sql);
+    assert.equal(u?.show, `lifeline show ${planId}`);
+    assert.ok(Date.parse(u?.startedAt ?? "") > 0);
+    assert.equal(during.doc.assets.find((a) => a.name === "shop")?.unfinished?.length, 1);
+
+    assert.equal((await running.done).code, 0);
+    const after = await statusOf();
+    assert.doesNotMatch(after.text, /UNFINISHED/);
+    assert.deepEqual(after.doc.unfinished, []);
+  });
+
   it("show names an execution that started and was killed before recording its outcome", async () => {
     const sql = "DELETE FROM victim WHERE id = 20; SELECT pg_sleep(30)";
     const planned = await as("alice", ["plan", "shop", "--sql", sql]);
@@ -133,5 +202,12 @@ describe("review fixes: redaction, NUL bytes, transaction control", () => {
     assert.match(shown.stdout, /started .* by alice \(audit entry \d+\): no outcome recorded/);
     const doc = JSON.parse((await as("bob", ["show", planId, "--json"])).stdout) as { unfinished: unknown[] };
     assert.equal(doc.unfinished.length, 1);
+    // status says so too, until someone looks: the process is gone, its outcome will never come.
+    const status = await statusOf();
+    assert.match(status.text, new RegExp(`UNFINISHED on shop: .* \\(plan ${planId}\\) started by alice `));
+    assert.deepEqual(
+      status.doc.unfinished.map((x) => x.planId.slice(0, 12)),
+      [planId],
+    );
   });
 });

@@ -12,10 +12,18 @@ import { EXIT_CODES } from "../../core/errors.js";
 import { redactUrl } from "../../core/redact.js";
 import type { RecoveryState } from "../../core/restore/state.js";
 import type { LoadedConfig } from "../../config/load.js";
-import { activeGrants, catalogLocation, recordedRecoveryState, withCatalog } from "../catalog.js";
+import {
+  activeGrants,
+  catalogLocation,
+  recordedRecoveryState,
+  recordedUnfinishedRuns,
+  UNFINISHED_WINDOW_DAYS,
+  withCatalog,
+  type UnfinishedRun,
+} from "../catalog.js";
 import type { CliEnv } from "../env.js";
 import { err, json, out, terminalProgress } from "../io.js";
-import { renderBreakGlass } from "../render/gate.js";
+import { renderBreakGlass, renderUnfinished } from "../render/gate.js";
 import { renderStatus, statusJson } from "../render/restore-points.js";
 import { contextFor, load, stateDirectory } from "../wiring.js";
 import { readGuardKey } from "../../app/guard.js";
@@ -30,6 +38,21 @@ async function recordedRecovery(loaded: LoadedConfig): Promise<RecoveryState | n
   } catch (error) {
     err(
       `lifeline: warning: the catalog ${redactUrl(catalogLocation(loaded))} could not be read, standbys and previous databases are not shown: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return null;
+  }
+}
+
+/**
+ * The executions that started and recorded no outcome; none without a catalog, null when it cannot
+ * be read (status shows the rest all the same).
+ */
+async function recordedUnfinished(loaded: LoadedConfig): Promise<UnfinishedRun[] | null> {
+  try {
+    return await recordedUnfinishedRuns(loaded, new Date());
+  } catch (error) {
+    err(
+      `lifeline: warning: the catalog ${redactUrl(catalogLocation(loaded))} could not be read, executions that never finished are not shown: ${error instanceof Error ? error.message : String(error)}`,
     );
     return null;
   }
@@ -59,7 +82,7 @@ export function register(program: Command, env: CliEnv): void {
     )
     .addHelpText(
       "after",
-      "\nExample:\n  lifeline status\n  lifeline status shop --json | jq '.assets[0].rpoSeconds'\n  lifeline status --check || page-oncall\n\nExit codes with --check: 0 every asset is fine, 5 a breach (listed on stderr, and in .check of --json).\n",
+      `\nExample:\n  lifeline status\n  lifeline status shop --json | jq '.assets[0].rpoSeconds'\n  lifeline status --check || page-oncall\n\nAn execution that started in the last ${UNFINISHED_WINDOW_DAYS} days and recorded no outcome (a lifeline run or k8s protect --undo killed, or still running) is listed (UNFINISHED, and .unfinished of --json) with its plan id: lifeline show <plan id> says what it ran.\n\nExit codes with --check: 0 every asset is fine, 5 a breach (listed on stderr, and in .check of --json). An unfinished execution is no breach: one still running looks the same.\n`,
     )
     .action(async (names: string[], opts: { check?: boolean }, command: Command) => {
       const options = env.globals(command);
@@ -74,12 +97,17 @@ export function register(program: Command, env: CliEnv): void {
           ? { ...input, guardKey: readGuardKey(stateDirectory(loaded), input.name), restored }
           : input;
       });
-      const [postures, grants, state, alerts] = await Promise.all([
+      const [postures, grants, state, alerts, allUnfinished] = await Promise.all([
         status(ctx, inputs),
         activeGrants(loaded),
         recorded,
         opts.check ? recordedAlerts(loaded) : Promise.resolve([]),
+        recordedUnfinished(loaded),
       ]);
+      // Those on the assets asked for; with no asset named, also those of no asset (a kubectl command).
+      const unfinished =
+        allUnfinished?.filter((u) => (u.asset === null ? names.length === 0 : wanted.includes(u.asset))) ??
+        null;
       const breaches = opts.check ? postureBreaches(postures, alerts) : [];
       const recovery = state
         ? await recoveryStatus(
@@ -96,12 +124,41 @@ export function register(program: Command, env: CliEnv): void {
             alerts: alerts.filter((a) => wanted.includes(a.asset ?? "")),
           }
         : undefined;
-      if (options.json)
-        json({ ...statusJson(postures, recovery), breakGlass: grants, ...(check ? { check } : {}) });
-      else out([renderStatus(postures, recovery), ...renderBreakGlass(grants, new Date())].join("\n"));
+      if (options.json) {
+        const doc = statusJson(postures, recovery);
+        json({
+          ...doc,
+          assets: doc.assets.map((a) => ({
+            ...a,
+            unfinished: unfinished?.filter((u) => u.asset === a.name).map(unfinishedJson) ?? null,
+          })),
+          unfinished: unfinished?.map(unfinishedJson) ?? null,
+          breakGlass: grants,
+          ...(check ? { check } : {}),
+        });
+      } else
+        out(
+          [
+            renderStatus(postures, recovery),
+            ...renderUnfinished(unfinished ?? []),
+            ...renderBreakGlass(grants, new Date()),
+          ].join("\n"),
+        );
       if (check && !check.ok) {
         if (!options.json) for (const b of breaches) err(`lifeline: BREACH: ${b.message}`);
         env.setExit(EXIT_CODES.breach);
       }
     });
+}
+
+function unfinishedJson(u: UnfinishedRun) {
+  return {
+    planId: u.planId,
+    asset: u.asset,
+    command: u.command,
+    startedBy: u.identity,
+    startedAt: u.at,
+    auditSeq: u.seq,
+    show: `lifeline show ${u.planId.slice(0, 12)}`,
+  };
 }

@@ -11,6 +11,27 @@ export function renderBreakGlass(grants: readonly BreakGlass[], now: Date): stri
   );
 }
 
+/**
+ * Executions that started and never recorded an outcome (`status`): what ran, on what, by whom and
+ * when, and what to do about it, one per line.
+ */
+export function renderUnfinished(
+  unfinished: readonly {
+    planId: string;
+    asset: string | null;
+    command: string;
+    identity: string;
+    at: string;
+  }[],
+): string[] {
+  return unfinished.map((u) => {
+    const id = u.planId.slice(0, 12);
+    const command = u.command.length > 200 ? `${u.command.slice(0, 200)}…` : u.command;
+    const target = u.asset ? `${u.asset}'s database or cluster` : "the database or cluster it ran on";
+    return `UNFINISHED${u.asset ? ` on ${u.asset}` : ""}: \`${command}\` (plan ${id}) started by ${u.identity} at ${u.at} and recorded no outcome: it was killed, or is still running. See what it ran: lifeline show ${id}; check ${target} before running it again.`;
+  });
+}
+
 /** A recorded plan with its approvals, their uses, and its executions (`lifeline show`). */
 export function renderShown(
   plan: PlanRecord,
