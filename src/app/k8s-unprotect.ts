@@ -164,7 +164,8 @@ export async function unprotect(deps: UnprotectDeps, request: UnprotectRequest):
       signal,
     });
 
-  const started = deps.gate.clock.now().toISOString();
+  // A minute before this run: another run started just before it may be executing a plan now.
+  const started = new Date(deps.gate.clock.now().getTime() - 60_000).toISOString();
   /**
    * Whether the volume is back to the policy it had before protect (another `--undo` at the same
    * time put it back). When another run is executing this volume's plan right now (it took the
