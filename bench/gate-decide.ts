@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { approve } from "../src/app/approve.js";
-import { decide, type GateDeps } from "../src/app/gate.js";
+import { decide, recordPlan, type GateDeps } from "../src/app/gate.js";
 import type { Plan } from "../src/core/plan/plan.js";
 import { openCatalog } from "../src/catalog/index.js";
 import {
@@ -99,26 +99,7 @@ try {
       notify: async () => [],
       warn: () => undefined,
     });
-    await catalog.savePlan(
-      {
-        planId: PLAN_ID,
-        assets: ["shop"],
-        command: plan.command,
-        verdict: "require",
-        requestedBy: deps("alice").identity,
-        createdAt: new Date().toISOString(),
-        document: {},
-      },
-      {
-        at: new Date().toISOString(),
-        kind: "plan",
-        identity: "alice",
-        host: "h",
-        asset: "shop",
-        planId: PLAN_ID,
-        data: {},
-      },
-    );
+    await recordPlan(deps("alice"), plan, {});
     await approve(deps("bob"), { planId: PLAN_ID, comment: null, ttlSeconds: 3600 });
     const decideMs: number[] = [];
     const fullMs: number[] = [];

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { approve, revoke } from "../../src/app/approve.js";
-import { decide, type GateDeps } from "../../src/app/gate.js";
+import { decide, recordPlan, type GateDeps } from "../../src/app/gate.js";
 import { run } from "../../src/app/run.js";
 import type { Plan } from "../../src/core/plan/plan.js";
 import { openCatalog } from "../../src/catalog/index.js";
@@ -157,26 +157,7 @@ function suite(
       const { catalog } = subject;
       const others = await Promise.all([subject.reopen(), subject.reopen(), subject.reopen()]);
       try {
-        await catalog.savePlan(
-          {
-            planId: PLAN_ID,
-            assets: ["shop"],
-            command: plan().command,
-            verdict: "require",
-            requestedBy: who("alice"),
-            createdAt: new Date().toISOString(),
-            document: {},
-          },
-          {
-            at: new Date().toISOString(),
-            kind: "plan",
-            identity: "alice",
-            host: "h",
-            asset: "shop",
-            planId: PLAN_ID,
-            data: {},
-          },
-        );
+        await recordPlan(deps(catalog, "alice"), plan(), {});
         await approve(deps(catalog, "bob"), { planId: PLAN_ID, comment: null, ttlSeconds: 600 });
         let executed = 0;
         // Every runner checks first, then they all go for the use at once.
@@ -223,26 +204,7 @@ function suite(
       const subject = await open();
       const { catalog } = subject;
       try {
-        await catalog.savePlan(
-          {
-            planId: PLAN_ID,
-            assets: ["shop"],
-            command: plan().command,
-            verdict: "require",
-            requestedBy: who("alice"),
-            createdAt: new Date().toISOString(),
-            document: {},
-          },
-          {
-            at: new Date().toISOString(),
-            kind: "plan",
-            identity: "alice",
-            host: "h",
-            asset: "shop",
-            planId: PLAN_ID,
-            data: {},
-          },
-        );
+        await recordPlan(deps(catalog, "alice"), plan(), {});
         let executed = 0;
         const runWith = (meanwhile: () => Promise<void>) => {
           let planned = 0;
