@@ -743,8 +743,8 @@ async function main(): Promise<void> {
     const allowCpu: number[] = [];
     for (let done = 0; done < SECONDS * 1000; done += SLICE_MS) {
       const slice = Math.min(SLICE_MS, SECONDS * 1000 - done);
-      // Which handler goes first alternates (ABBA): the A/A control (BENCH_AA) showed the second
-      // of a pair measuring a lower p99 than the first, on identical handlers.
+      // Which handler goes first alternates (ABBA), so that neither always follows the other (the
+      // first A/A runs, BENCH_AA on a loaded machine, measured the second of each pair lower).
       const judgeFirst = (done / SLICE_MS) % 2 === 1;
       if (judgeFirst) await timed(judgePort!, slice, true, judgeMs, judgeCpu);
       await timed(allowPort!, slice, false, allowMs, allowCpu);
