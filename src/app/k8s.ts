@@ -7,7 +7,7 @@ import { boundClaims, protectionChanges, scanInventory, type Finding } from "../
 import { assetPosture } from "./status.js";
 import type { ResolvedAsset } from "../config/load.js";
 import type { Cluster, ClusterSelection } from "../ports/cluster.js";
-import { writeFileAtomic } from "../support/files.js";
+import { withFileLock, writeFileAtomic } from "../support/files.js";
 import type { AppContext } from "./context.js";
 
 export interface K8sDeps {
@@ -344,13 +344,26 @@ export async function recordProtectChange(
   what: "protected" | "put back",
 ): Promise<void> {
   if (!stateDir) return;
-  const record: ProtectRecord = (await readRecord(stateDir, plan.asset)) ?? {
-    asset: plan.asset,
-    context: plan.context,
-    changes: [],
-  };
-  record.changes = record.changes.filter((c) => c.volume !== change.volume);
-  if (what === "protected") record.changes.push({ ...change, at: new Date().toISOString() });
-  if (record.changes.length === 0) await rm(recordFile(stateDir, plan.asset), { force: true });
-  else await writeRecord(stateDir, record);
+  // Read, changed and written under a lock: two runs at once (two --undo) each keep the other's change.
+  const lock = `${recordFile(stateDir, plan.asset)}.lock`;
+  const updated = await withFileLock(lock, async () => {
+    const record: ProtectRecord = (await readRecord(stateDir, plan.asset)) ?? {
+      asset: plan.asset,
+      context: plan.context,
+      changes: [],
+    };
+    record.changes = record.changes.filter((c) => c.volume !== change.volume);
+    if (what === "protected") record.changes.push({ ...change, at: new Date().toISOString() });
+    if (record.changes.length === 0) await rm(recordFile(stateDir, plan.asset), { force: true });
+    else await writeRecord(stateDir, record);
+    return true;
+  });
+  if (updated === undefined) {
+    throw new LifelineError({
+      code: "STATE_BUSY",
+      kind: "runtime",
+      message: `the protect record ${recordFile(stateDir, plan.asset)} stayed locked by another lifeline process for 10 s: volume ${change.volume} was ${what} but is not recorded`,
+      fix: `let the other run finish (or remove ${lock} if no lifeline is running), then run the command again: it sees the volume as it is`,
+    });
+  }
 }

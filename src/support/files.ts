@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { open, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { LifelineError } from "../core/errors.js";
 
@@ -98,5 +98,48 @@ export function isPidAlive(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Runs fn holding `lock`: a file created exclusively, naming its process; a lock whose process is
+ * gone (or an empty one older than the wait) is taken over. Undefined when another live process
+ * (or another caller in this one) holds it for `waitMs`.
+ */
+export async function withFileLock<T>(
+  lock: string,
+  fn: () => Promise<T>,
+  waitMs = 10_000,
+): Promise<T | undefined> {
+  await mkdir(path.dirname(lock), { recursive: true });
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const handle = await open(lock, "wx");
+      try {
+        await handle.writeFile(String(process.pid));
+      } finally {
+        await handle.close();
+      }
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const holder = Number((await readFile(lock, "utf8").catch(() => "")).trim());
+      const age = await stat(lock).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
+      if ((holder > 0 && !isPidAlive(holder)) || (holder === 0 && age > waitMs)) {
+        await rm(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 20));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { force: true });
   }
 }

@@ -8,7 +8,7 @@ import { assetOverview } from "../overview.js";
 import { createHash } from "node:crypto";
 import type { Dirent } from "node:fs";
 import { readFileSync } from "node:fs";
-import { mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import * as z from "zod";
 import {
@@ -17,7 +17,7 @@ import {
   totalArtifactBytes,
 } from "../../core/restore-point/restore-point.js";
 import type { AssetOverview } from "../../ports/repository.js";
-import { isPidAlive, writeFileAtomic } from "../../support/files.js";
+import { isPidAlive, withFileLock, writeFileAtomic } from "../../support/files.js";
 import { drillReportSchema } from "../../core/restore-point/schemas.js";
 import { readDrillReports } from "./drill-reports.js";
 import {
@@ -40,8 +40,6 @@ import { readJson, readManifest, sha256 } from "./manifest.js";
  * points). A format-2 index (which left them out) is rebuilt when read.
  */
 const INDEX_FORMAT = 3;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The per-asset index: what posture needs, so that status and plan read no manifest they do not use. */
 export const indexSchema = z.object({
@@ -372,38 +370,7 @@ async function writeIndex(root: string, asset: string, index: IndexFile): Promis
  * whose process is gone is taken over). Undefined when another live process holds it for 10 s.
  */
 async function withIndexLock<T>(root: string, asset: string, fn: () => Promise<T>): Promise<T | undefined> {
-  const lock = indexPath(root, asset, ".lock");
-  await mkdir(path.dirname(lock), { recursive: true });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    try {
-      const handle = await open(lock, "wx");
-      try {
-        await handle.writeFile(String(process.pid));
-      } finally {
-        await handle.close();
-      }
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const holder = Number((await readFile(lock, "utf8").catch(() => "")).trim());
-      const age = await stat(lock).then(
-        (s) => Date.now() - s.mtimeMs,
-        () => 0,
-      );
-      if ((holder > 0 && !isPidAlive(holder)) || (holder === 0 && age > 10_000)) {
-        await rm(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) return undefined;
-      await sleep(10 + Math.random() * 20);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await rm(lock, { force: true });
-  }
+  return withFileLock(indexPath(root, asset, ".lock"), fn);
 }
 
 /** Marks a write whose index update follows: if the process dies before, readers rebuild the index. */
