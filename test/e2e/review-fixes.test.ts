@@ -136,14 +136,8 @@ describe("review fixes: redaction, NUL bytes, transaction control", () => {
     }
   };
 
-  it("status names an execution while it has no outcome (plan, command, who, when, what to do); not once it finished", async () => {
-    // Every run so far recorded its outcome: nothing to report.
-    const before = await statusOf();
-    assert.doesNotMatch(before.text, /UNFINISHED/);
-    assert.deepEqual(before.doc.unfinished, []);
-    assert.deepEqual(before.doc.assets.find((a) => a.name === "shop")?.unfinished, []);
-
-    const sql = "DELETE FROM victim WHERE id = 19; SELECT pg_sleep(8)";
+  /** Planned by alice, approved by bob, then run by alice in the background. */
+  const startApprovedRun = async (sql: string) => {
     const planned = await as("alice", ["plan", "shop", "--sql", sql]);
     const planId = /lifeline approve ([0-9a-f]{12})/.exec(planned.stdout)?.[1];
     assert.ok(planId, planned.stdout);
@@ -152,6 +146,18 @@ describe("review fixes: redaction, NUL bytes, transaction control", () => {
       cwd: work.dir,
       env: { LIFELINE_USER: "alice" },
     });
+    return { planId, running };
+  };
+
+  it("status names an execution while it has no outcome (plan, command, who, when, what to do); not once it finished", async () => {
+    // Every run so far recorded its outcome: nothing to report.
+    const before = await statusOf();
+    assert.doesNotMatch(before.text, /UNFINISHED/);
+    assert.deepEqual(before.doc.unfinished, []);
+    assert.deepEqual(before.doc.assets.find((a) => a.name === "shop")?.unfinished, []);
+
+    const sql = "DELETE FROM victim WHERE id = 19; SELECT pg_sleep(8)";
+    const { planId, running } = await startApprovedRun(sql);
     await waitForSql("pg_sleep(8)");
     const during = await statusOf();
     assert.match(
@@ -178,14 +184,7 @@ describe("review fixes: redaction, NUL bytes, transaction control", () => {
 
   it("show names an execution that started and was killed before recording its outcome", async () => {
     const sql = "DELETE FROM victim WHERE id = 20; SELECT pg_sleep(30)";
-    const planned = await as("alice", ["plan", "shop", "--sql", sql]);
-    const planId = /lifeline approve ([0-9a-f]{12})/.exec(planned.stdout)?.[1];
-    assert.ok(planId, planned.stdout);
-    assert.equal((await as("bob", ["approve", planId])).code, 0);
-    const running = startCli(["run", "shop", "--sql", sql], {
-      cwd: work.dir,
-      env: { LIFELINE_USER: "alice" },
-    });
+    const { planId, running } = await startApprovedRun(sql);
     // Wait until the database runs the statement, then kill lifeline as an OOM killer would.
     for (let i = 0; i < 200; i++) {
       const busy = await query<{ n: string }>(
